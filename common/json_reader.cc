@@ -1,0 +1,157 @@
+#include "common/json_reader.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+
+namespace hijackguard::json {
+
+void Problems::Add(std::string_view pointer, std::string_view message) {
+  list_.push_back(StrCat(pointer.empty() ? "/" : pointer, ": ", message));
+}
+
+absl::Status Problems::ToStatus(std::string_view origin) const {
+  if (list_.empty()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(StrCat(
+      origin, ": ", list_.size(), list_.size() == 1 ? " problem" : " problems",
+      ":\n  ", StrJoin(list_, "\n  ")));
+}
+
+std::string PointerEscape(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<nlohmann::json> ParseJson(std::string_view text,
+                                        Problems* problems) {
+  try {
+    return nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte is the 1-based offset just past the offending character.
+    const std::size_t offset =
+        e.byte == 0 ? 0 : std::min<std::size_t>(e.byte - 1, text.size());
+    std::size_t line = 1;
+    std::size_t column = 1;
+    for (std::size_t i = 0; i < offset; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    std::string what = e.what();
+    // nlohmann prefixes "[json.exception.parse_error.101] parse error at line
+    // L, column C: "; keep only the part after the position, which says what
+    // was wrong.
+    if (const std::size_t colon = what.find(": "); colon != std::string::npos) {
+      what = what.substr(colon + 2);
+    }
+    problems->Add("", StrCat("JSON syntax error at line ", line, ", column ",
+                             column, ": ", what));
+    return std::nullopt;
+  }
+}
+
+ObjectReader::ObjectReader(const nlohmann::json& value, std::string pointer,
+                           Problems* problems)
+    : pointer_(std::move(pointer)), problems_(problems) {
+  if (value.is_object()) {
+    object_ = &value;
+  } else {
+    problems_->Add(pointer_,
+                   StrCat("must be an object, not ", value.type_name()));
+  }
+}
+
+ObjectReader::~ObjectReader() {
+  if (object_ == nullptr) {
+    return;
+  }
+  for (const auto& [key, unused] : object_->items()) {
+    if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) {
+      problems_->Add(PointerTo(key), "unknown key");
+    }
+  }
+}
+
+const nlohmann::json* ObjectReader::Member(std::string_view key,
+                                           bool required) {
+  seen_.emplace_back(key);
+  if (object_ == nullptr) {
+    return nullptr;
+  }
+  const auto it = object_->find(key);
+  if (it == object_->end() || it->is_null()) {
+    if (required) {
+      problems_->Add(PointerTo(key), "is required");
+    }
+    return nullptr;
+  }
+  return &*it;
+}
+
+std::optional<std::string> ObjectReader::String(std::string_view key,
+                                                bool required) {
+  const nlohmann::json* v = Member(key, required);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (!v->is_string()) {
+    problems_->Add(PointerTo(key),
+                   StrCat("must be a string, not ", v->type_name()));
+    return std::nullopt;
+  }
+  std::string s = v->get<std::string>();
+  if (s.empty()) {
+    problems_->Add(PointerTo(key), "must not be empty");
+    return std::nullopt;
+  }
+  return s;
+}
+
+const nlohmann::json* ObjectReader::Array(std::string_view key, bool required) {
+  const nlohmann::json* v = Member(key, required);
+  if (v != nullptr && !v->is_array()) {
+    problems_->Add(PointerTo(key),
+                   StrCat("must be an array, not ", v->type_name()));
+    return nullptr;
+  }
+  return v;
+}
+
+std::optional<long long> ObjectReader::Integer(std::string_view key,
+                                               bool required, long long min,
+                                               long long max) {
+  const nlohmann::json* v = Member(key, required);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (!v->is_number_integer()) {
+    problems_->Add(PointerTo(key),
+                   StrCat("must be an integer, not ", v->type_name()));
+    return std::nullopt;
+  }
+  const long long n = v->get<long long>();
+  if (n < min || n > max) {
+    problems_->Add(PointerTo(key),
+                   StrCat("must be between ", min, " and ", max));
+    return std::nullopt;
+  }
+  return n;
+}
+
+void ObjectReader::Skip(std::string_view key) { seen_.emplace_back(key); }
+
+}  // namespace hijackguard::json

@@ -1,0 +1,79 @@
+// Strict reading of JSON data files (catalogs, configuration, policies).
+// Include it from .cc files only: nlohmann/json must not appear in public
+// headers. Every problem is collected with its JSON pointer, unknown keys are
+// errors, and nothing throws past this boundary.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "nlohmann/json.hpp"
+
+namespace hijackguard::json {
+
+// Problems found in one document, each "<json pointer>: <message>".
+class Problems {
+ public:
+  void Add(std::string_view pointer, std::string_view message);
+  bool empty() const { return list_.empty(); }
+  const std::vector<std::string>& list() const { return list_; }
+  // INVALID_ARGUMENT "<origin>: N problem(s):\n  <p1>\n  <p2>..." or OK when
+  // empty.
+  absl::Status ToStatus(std::string_view origin) const;
+
+ private:
+  std::vector<std::string> list_;
+};
+
+// Escapes `key` for use in a JSON pointer (RFC 6901: "~" -> "~0", "/" -> "~1").
+std::string PointerEscape(std::string_view key);
+
+// Parses `text` as JSON. On a syntax error returns nullopt and adds a problem
+// naming line and column. A key repeated within one object keeps its last value
+// (nlohmann's behaviour).
+std::optional<nlohmann::json> ParseJson(std::string_view text,
+                                        Problems* problems);
+
+// Reads the members of one JSON object and reports members nobody asked for.
+class ObjectReader {
+ public:
+  // When `value` is not an object, records a problem and every getter returns
+  // nullopt/nullptr.
+  ObjectReader(const nlohmann::json& value, std::string pointer,
+               Problems* problems);
+  // Reports every member not read through a getter (or Skip) as "unknown key".
+  ~ObjectReader();
+  ObjectReader(const ObjectReader&) = delete;
+  ObjectReader& operator=(const ObjectReader&) = delete;
+
+  bool is_object() const { return object_ != nullptr; }
+  const std::string& pointer() const { return pointer_; }
+  std::string PointerTo(std::string_view key) const {
+    return pointer_ + "/" + PointerEscape(key);
+  }
+
+  // The member, or nullptr when absent (a problem when `required`).
+  const nlohmann::json* Member(std::string_view key, bool required);
+  // A string member. Absent: nullopt (problem if required). Wrong type or
+  // empty: problem.
+  std::optional<std::string> String(std::string_view key, bool required);
+  // An array member. Absent: nullptr (problem if required). Wrong type:
+  // problem, nullptr.
+  const nlohmann::json* Array(std::string_view key, bool required);
+  // Positive integer member within [min, max].
+  std::optional<long long> Integer(std::string_view key, bool required,
+                                   long long min, long long max);
+  // Marks a key as known without reading it.
+  void Skip(std::string_view key);
+
+ private:
+  const nlohmann::json* object_ = nullptr;
+  std::string pointer_;
+  Problems* problems_;
+  std::vector<std::string> seen_;
+};
+
+}  // namespace hijackguard::json

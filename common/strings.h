@@ -1,0 +1,66 @@
+// String concatenation and comparison over std::string_view.
+//
+// Debian's Abseil is built with its own absl::string_view
+// (ABSL_OPTION_USE_STD_STRING_VIEW 0), which does not convert from
+// std::string_view, so absl::StrCat and absl/strings/match.h cannot take our
+// std::string_view arguments. These helpers accept std::string_view,
+// std::string, C strings, absl::string_view (e.g. absl::Status::message()) and
+// integers.
+#pragma once
+
+#include <charconv>
+#include <concepts>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace hijackguard {
+namespace strings_internal {
+
+inline void Append(std::string* out, std::string_view s) { out->append(s); }
+inline void Append(std::string* out, const std::string& s) { out->append(s); }
+inline void Append(std::string* out, const char* s) { out->append(s); }
+inline void Append(std::string* out, absl::string_view s) {
+  out->append(s.data(), s.size());
+}
+
+template <std::integral T>
+requires(!std::same_as<T, bool> &&
+         !std::same_as<T, char>) void Append(std::string* out, T value) {
+  char buffer[24];
+  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out->append(buffer, result.ptr);
+}
+
+}  // namespace strings_internal
+
+// Appends the arguments to `*out`.
+template <typename... Args>
+void StrAppend(std::string* out, const Args&... args) {
+  (strings_internal::Append(out, args), ...);
+}
+
+// Returns the concatenation of the arguments.
+template <typename... Args>
+std::string StrCat(const Args&... args) {
+  std::string out;
+  StrAppend(&out, args...);
+  return out;
+}
+
+// Returns the parts joined by `separator`.
+std::string StrJoin(const std::vector<std::string>& parts,
+                    std::string_view separator);
+
+// ASCII case-insensitive comparisons.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix);
+
+// A std::string_view of an absl::string_view (e.g. absl::Status::message()).
+inline std::string_view ToStd(absl::string_view s) {
+  return {s.data(), s.size()};
+}
+
+}  // namespace hijackguard
