@@ -1,0 +1,411 @@
+#include "detector/fingerprint.h"
+
+#include <algorithm>
+#include <array>
+
+#include "common/strings.h"
+#include "common/utf8.h"
+#include "detector/device_os.h"
+#include "detector/internal/text.h"
+#include "detector/ios_releases.h"
+#include "detector/user_agent.h"
+
+namespace hijackguard::detector {
+namespace {
+
+constexpr std::size_t kMaxEchoedBytes = 256;
+
+template <typename T>
+struct Candidate {
+  FingerprintSource source;
+  T value;
+};
+
+// Collects the sources that contributed, once each, in first-contribution
+// order.
+class SourceSet {
+ public:
+  void Add(FingerprintSource s) {
+    if (std::find(list_.begin(), list_.end(), s) == list_.end()) {
+      list_.push_back(s);
+    }
+  }
+  std::vector<FingerprintSource> Sorted() && {
+    std::sort(list_.begin(), list_.end());
+    return std::move(list_);
+  }
+
+ private:
+  std::vector<FingerprintSource> list_;
+};
+
+Platform PlatformOfDeviceType(std::string_view device_type) {
+  const std::string_view t = internal::Trim(device_type);
+  if (ParseAppleDeviceType(t) != AppleDeviceFamily::kUnknown) {
+    return Platform::kIos;
+  }
+  if (StartsWithIgnoreCase(t, "Android") ||
+      StartsWithIgnoreCase(t, "SAMSUNG")) {
+    return Platform::kAndroid;
+  }
+  if (EqualsIgnoreCase(t, "WP") || EqualsIgnoreCase(t, "WP8") ||
+      EqualsIgnoreCase(t, "WindowsPhone")) {
+    return Platform::kWindowsPhone;
+  }
+  if (EqualsIgnoreCase(t, "Outlook")) {
+    return Platform::kOutlookMobile;
+  }
+  return Platform::kUnknown;
+}
+
+// The OS a platform runs on, for comparing sources: Outlook mobile runs on iOS
+// and Android and so agrees with either; "other" and "unknown" say nothing.
+bool PlatformsConflict(Platform a, Platform b) {
+  auto concrete = [](Platform p) {
+    return p == Platform::kIos || p == Platform::kAndroid ||
+           p == Platform::kWindowsPhone;
+  };
+  return concrete(a) && concrete(b) && a != b;
+}
+
+std::string BuildLabel(const IosBuild& b) {
+  const std::string text = b.ToString();
+  if (const IosRelease* r = FindIosRelease(text)) {
+    return StrCat(text, " (iOS ", r->version, ")");
+  }
+  return text;
+}
+
+bool InvolvesInventory(const std::vector<SourcedValue>& values) {
+  return std::any_of(values.begin(), values.end(), [](const SourcedValue& v) {
+    return v.source == FingerprintSource::kInventory;
+  });
+}
+
+constexpr std::string_view kStalePartnership =
+    "The EAS client and the MDM inventory disagree: the device may have a "
+    "second or stale EAS "
+    "partnership (another device or an old backup using the same account), or "
+    "it has not synced "
+    "mail since it was updated. Decisions follow what the EAS client reports.";
+constexpr std::string_view kSelfContradiction =
+    "Values reported by the same EAS client contradict each other; a proxy or "
+    "a modified client "
+    "may be rewriting them.";
+
+// Adds a disagreement when `candidates` hold two different values (per
+// `equal`).
+template <typename T, typename Equal, typename Label>
+void CheckAgreement(std::string_view field,
+                    const std::vector<Candidate<T>>& candidates, Equal equal,
+                    Label label, std::vector<Disagreement>* out) {
+  bool differ = false;
+  for (std::size_t i = 1; i < candidates.size(); ++i) {
+    if (!equal(candidates[0].value, candidates[i].value)) {
+      differ = true;
+    }
+  }
+  if (!differ) {
+    return;
+  }
+  Disagreement d;
+  d.field = std::string(field);
+  for (const auto& c : candidates) {
+    d.values.push_back({c.source, label(c.value)});
+  }
+  d.explanation = std::string(InvolvesInventory(d.values) ? kStalePartnership
+                                                          : kSelfContradiction);
+  out->push_back(std::move(d));
+}
+
+void AddProblems(const std::vector<std::string>& problems,
+                 std::vector<std::string>* notes) {
+  notes->insert(notes->end(), problems.begin(), problems.end());
+}
+
+}  // namespace
+
+std::string_view FingerprintSourceName(FingerprintSource source) {
+  switch (source) {
+    case FingerprintSource::kUserAgent:
+      return "user_agent";
+    case FingerprintSource::kDeviceOs:
+      return "device_os";
+    case FingerprintSource::kDeviceType:
+      return "device_type";
+    case FingerprintSource::kDeviceModel:
+      return "device_model";
+    case FingerprintSource::kInventory:
+      return "inventory";
+  }
+  return "unknown";
+}
+
+std::string_view ConfidenceName(Confidence confidence) {
+  switch (confidence) {
+    case Confidence::kSuspected:
+      return "suspected";
+    case Confidence::kReported:
+      return "reported";
+    case Confidence::kConfirmed:
+      return "confirmed";
+  }
+  return "unknown";
+}
+
+Fingerprint ComputeFingerprint(const FingerprintInput& in) {
+  using S = FingerprintSource;
+  Fingerprint fp;
+  SourceSet sources;
+
+  // --- Parse every source that is present.
+  std::optional<UserAgentInfo> ua;
+  if (!internal::Trim(in.user_agent).empty()) {
+    ua = ParseUserAgent(in.user_agent);
+    AddProblems(ua->problems, &fp.notes);
+    fp.raw_user_agent = SanitizeText(in.user_agent);
+    fp.client_family = ua->family;
+    fp.client_version = ua->client_version;
+    fp.eas_build = ua->eas_build;
+  }
+  std::optional<DeviceOsInfo> dos;
+  if (!internal::Trim(in.device_os).empty()) {
+    dos = ParseDeviceOs(in.device_os);
+    AddProblems(dos->problems, &fp.notes);
+  }
+  std::optional<IosBuild> inventory_build;
+  if (const auto text = internal::Trim(in.inventory_build_version);
+      !text.empty()) {
+    if (auto b = ParseIosBuild(text); b.ok()) {
+      inventory_build = *b;
+    } else {
+      fp.notes.push_back(
+          StrCat("inventory build_version: ", b.status().message()));
+    }
+  }
+  std::optional<Version> inventory_version;
+  if (const auto text = internal::Trim(in.inventory_os_version);
+      !text.empty()) {
+    if (auto v = Version::Parse(text); v.ok()) {
+      inventory_version = *v;
+    } else {
+      fp.notes.push_back(
+          StrCat("inventory os_version: ", v.status().message()));
+    }
+  }
+  std::optional<std::string> model_from_eas;
+  std::string vendor_model;
+  if (const auto text = internal::Trim(in.device_model); !text.empty()) {
+    model_from_eas = CanonicalAppleModelCode(text);
+    if (!model_from_eas) {
+      vendor_model = SanitizeText(text.substr(0, kMaxEchoedBytes));
+    }
+  }
+  std::optional<std::string> model_from_inventory;
+  if (const auto text = internal::Trim(in.inventory_product_name);
+      !text.empty()) {
+    model_from_inventory = CanonicalAppleModelCode(text);
+    if (!model_from_inventory) {
+      fp.notes.push_back(StrCat("inventory product_name \"",
+                                internal::Quote(text),
+                                "\" is not an Apple hardware identifier"));
+    }
+  }
+  const AppleDeviceFamily type_family = ParseAppleDeviceType(in.device_type);
+  if (!internal::Trim(in.device_type).empty() &&
+      PlatformOfDeviceType(in.device_type) == Platform::kUnknown) {
+    fp.notes.push_back(StrCat("DeviceType \"", internal::Quote(in.device_type),
+                              "\" does not identify a platform"));
+  }
+
+  // --- Platform.
+  std::vector<Candidate<Platform>> platforms;
+  auto add_platform = [&](S s, Platform p) {
+    if (p != Platform::kUnknown) {
+      platforms.push_back({s, p});
+    }
+  };
+  if (ua) {
+    add_platform(S::kUserAgent, ua->platform);
+  }
+  if (dos) {
+    add_platform(S::kDeviceOs, dos->platform);
+  }
+  add_platform(S::kDeviceType, PlatformOfDeviceType(in.device_type));
+  if (model_from_eas) {
+    add_platform(S::kDeviceModel, Platform::kIos);
+  }
+  if (model_from_inventory) {
+    add_platform(S::kInventory, Platform::kIos);
+  }
+  if (!platforms.empty()) {
+    fp.platform = platforms.front().value;
+    sources.Add(platforms.front().source);
+  } else if (ua && !ua->family.empty()) {
+    fp.platform = Platform::kOther;  // a client string we could not place
+  }
+  {
+    std::vector<Candidate<Platform>> concrete;
+    for (const auto& c : platforms) {
+      if (c.value != Platform::kOther && c.value != Platform::kOutlookMobile) {
+        concrete.push_back(c);
+      }
+    }
+    CheckAgreement(
+        "platform", concrete,
+        [](Platform a, Platform b) { return !PlatformsConflict(a, b); },
+        [](Platform p) { return std::string(PlatformName(p)); },
+        &fp.disagreements);
+  }
+
+  // --- Build.
+  std::vector<Candidate<IosBuild>> builds;
+  if (ua && ua->build) {
+    builds.push_back({S::kUserAgent, *ua->build});
+  }
+  if (dos && dos->build) {
+    builds.push_back({S::kDeviceOs, *dos->build});
+  }
+  if (inventory_build) {
+    builds.push_back({S::kInventory, *inventory_build});
+  }
+  const IosRelease* release = nullptr;
+  if (!builds.empty()) {
+    fp.build = builds.front().value;
+    sources.Add(builds.front().source);
+    release = FindIosRelease(fp.build->ToString());
+    fp.build_in_catalog = release != nullptr;
+  }
+  CheckAgreement(
+      "build", builds,
+      [](const IosBuild& a, const IosBuild& b) { return a == b; }, BuildLabel,
+      &fp.disagreements);
+
+  // --- OS version. Each source's own claim; a catalogued build speaks for its
+  // source.
+  std::vector<Candidate<Version>> versions;
+  auto catalog_version =
+      [](const std::optional<IosBuild>& b) -> std::optional<Version> {
+    if (!b) {
+      return std::nullopt;
+    }
+    const IosRelease* r = FindIosRelease(b->ToString());
+    if (r == nullptr) {
+      return std::nullopt;
+    }
+    auto v = Version::Parse(r->version);
+    return v.ok() ? std::optional<Version>(*v) : std::nullopt;
+  };
+  if (ua) {
+    if (auto v = catalog_version(ua->build)) {
+      versions.push_back({S::kUserAgent, *v});
+    } else if (!ua->os_version.empty()) {
+      if (auto parsed = Version::Parse(ua->os_version); parsed.ok()) {
+        versions.push_back({S::kUserAgent, *parsed});
+      }
+    }
+  }
+  if (dos && dos->version) {
+    versions.push_back({S::kDeviceOs, *dos->version});
+  }
+  if (inventory_version) {
+    versions.push_back({S::kInventory, *inventory_version});
+  } else if (auto v = catalog_version(inventory_build)) {
+    versions.push_back({S::kInventory, *v});
+  }
+  if (!versions.empty()) {
+    fp.os_version = versions.front().value;
+    fp.os_major_version = fp.os_version->major();
+    sources.Add(versions.front().source);
+  }
+  CheckAgreement(
+      "os_version", versions,
+      [](const Version& a, const Version& b) { return a == b; },
+      [](const Version& v) { return v.ToString(); }, &fp.disagreements);
+  if (fp.build && !fp.build_in_catalog) {
+    if (!fp.os_major_version && fp.platform == Platform::kIos) {
+      fp.os_major_version = IosMajorForTrain(fp.build->train);
+    }
+    std::string note = StrCat("build ", fp.build->ToString(),
+                              " is not in the iOS build catalog");
+    if (fp.os_version) {
+      StrAppend(&note, "; the version ", fp.os_version->ToString(),
+                " comes from ", FingerprintSourceName(versions.front().source));
+    } else if (fp.os_major_version) {
+      StrAppend(&note, "; its train ", fp.build->train, " makes it iOS ",
+                *fp.os_major_version, ".x, exact version unknown");
+    } else {
+      StrAppend(&note, "; its version is unknown");
+    }
+    fp.notes.push_back(std::move(note));
+  }
+
+  // --- Model.
+  std::vector<Candidate<std::string>> models;
+  if (ua && !ua->model_code.empty()) {
+    models.push_back({S::kUserAgent, ua->model_code});
+  }
+  if (model_from_eas) {
+    models.push_back({S::kDeviceModel, *model_from_eas});
+  } else if (!vendor_model.empty()) {
+    models.push_back({S::kDeviceModel, vendor_model});
+  }
+  if (model_from_inventory) {
+    models.push_back({S::kInventory, *model_from_inventory});
+  }
+  if (!models.empty()) {
+    fp.model_code = models.front().value;
+    sources.Add(models.front().source);
+  }
+  CheckAgreement(
+      "model_code", models,
+      [](const std::string& a, const std::string& b) { return a == b; },
+      [](const std::string& s) { return s; }, &fp.disagreements);
+  if (const AppleModel* m = FindAppleModel(fp.model_code)) {
+    fp.model_name = std::string(m->name);
+  } else if (const auto name = internal::Trim(in.inventory_model_name);
+             !name.empty()) {
+    fp.model_name = SanitizeText(name.substr(0, kMaxEchoedBytes));
+    sources.Add(S::kInventory);
+  }
+
+  // --- Device family: the model decides; DeviceType fills in and is checked
+  // against it.
+  const AppleDeviceFamily model_family = FamilyOfModelCode(fp.model_code);
+  fp.device_family =
+      model_family != AppleDeviceFamily::kUnknown ? model_family : type_family;
+  if (type_family != AppleDeviceFamily::kUnknown) {
+    sources.Add(S::kDeviceType);
+  }
+  if (model_family != AppleDeviceFamily::kUnknown &&
+      type_family != AppleDeviceFamily::kUnknown &&
+      model_family != type_family) {
+    fp.disagreements.push_back(Disagreement{
+        "device_type",
+        {{S::kDeviceType, std::string(AppleDeviceFamilyName(type_family))},
+         {models.front().source, fp.model_code}},
+        "DeviceType names a different kind of device than the model code."});
+  }
+
+  // Every source that yielded a fact counts, not only the ones that won.
+  for (const auto& c : platforms) {
+    sources.Add(c.source);
+  }
+  for (const auto& c : builds) {
+    sources.Add(c.source);
+  }
+  for (const auto& c : versions) {
+    sources.Add(c.source);
+  }
+  for (const auto& c : models) {
+    sources.Add(c.source);
+  }
+  fp.sources = std::move(sources).Sorted();
+
+  if (const auto pv = internal::Trim(in.protocol_version); !pv.empty()) {
+    fp.protocol_version = SanitizeText(pv.substr(0, 16));
+  }
+  return fp;
+}
+
+}  // namespace hijackguard::detector

@@ -1,0 +1,172 @@
+#include "detector/ios_build.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "common/strings.h"
+#include "detector/internal/text.h"
+
+namespace hijackguard::detector {
+namespace {
+
+using internal::IsDigit;
+using internal::Quote;
+
+absl::Status BuildError(std::string_view what, std::string_view text,
+                        std::size_t offset, std::string_view problem) {
+  return absl::InvalidArgumentError(StrCat(
+      what, " \"", Quote(text), "\": ", problem, " (offset ", offset, ")"));
+}
+
+// Reads up to `max_digits` decimal digits starting at `*i`; returns the count
+// read.
+int ReadDigits(std::string_view text, std::size_t* i, int max_digits,
+               long long* value) {
+  int n = 0;
+  *value = 0;
+  while (*i < text.size() && IsDigit(text[*i]) && n <= max_digits) {
+    *value = *value * 10 + (text[*i] - '0');
+    ++*i;
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string IosBuild::ToString() const {
+  std::string out = StrCat(train);
+  out.push_back(letter);
+  StrAppend(&out, number);
+  if (suffix != '\0') {
+    out.push_back(suffix);
+  }
+  return out;
+}
+
+std::string IosBuild::ToExchangeBuild() const {
+  std::string out =
+      absl::StrFormat("%d%02d.%03d", train, letter - 'A' + 1, number);
+  if (suffix != '\0') {
+    absl::StrAppendFormat(&out, "%05d", suffix - 'a' + 1);
+  }
+  return out;
+}
+
+absl::StatusOr<IosBuild> ParseIosBuild(std::string_view text) {
+  constexpr std::string_view kWhat = "build";
+  if (text.empty()) {
+    return absl::InvalidArgumentError("build is empty");
+  }
+  IosBuild b;
+  std::size_t i = 0;
+  long long value = 0;
+  const int train_digits = ReadDigits(text, &i, 2, &value);
+  if (train_digits == 0) {
+    return BuildError(kWhat, text, i, "expected the train number (digits)");
+  }
+  if (train_digits > 2 || value < 1 || value > IosBuild::kMaxTrain) {
+    return BuildError(kWhat, text, 0, "train number must be 1..99");
+  }
+  b.train = static_cast<int>(value);
+  if (i == text.size() || !internal::IsAlpha(text[i])) {
+    return BuildError(kWhat, text, i, "expected the train letter");
+  }
+  b.letter = internal::IsLower(text[i]) ? static_cast<char>(text[i] - 'a' + 'A')
+                                        : text[i];
+  ++i;
+  const std::size_t number_at = i;
+  const int number_digits = ReadDigits(text, &i, 4, &value);
+  if (number_digits == 0) {
+    return BuildError(kWhat, text, number_at,
+                      "expected the build number (digits)");
+  }
+  if (number_digits > 4) {
+    return BuildError(kWhat, text, number_at,
+                      "build number has more than 4 digits");
+  }
+  b.number = static_cast<int>(value);
+  if (i < text.size() && internal::IsAlpha(text[i])) {
+    // Apple writes the suffix in lower case (11A470a); its own docs once wrote
+    // "5H11A".
+    b.suffix = internal::ToLowerAscii(text[i]);
+    ++i;
+  }
+  if (i != text.size()) {
+    return BuildError(kWhat, text, i, "unexpected character");
+  }
+  return b;
+}
+
+absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text) {
+  constexpr std::string_view kWhat = "Exchange build";
+  if (text.empty()) {
+    return absl::InvalidArgumentError("Exchange build is empty");
+  }
+  IosBuild b;
+  std::size_t i = 0;
+  long long head = 0;
+  const int head_digits = ReadDigits(text, &i, 4, &head);
+  if (head_digits < 3 || head_digits > 4) {
+    return BuildError(
+        kWhat, text, i,
+        "expected 3 or 4 digits (train and letter position) before '.'");
+  }
+  const long long letter_pos = head % 100;
+  if (letter_pos < 1 || letter_pos > 26) {
+    return BuildError(kWhat, text, static_cast<std::size_t>(head_digits - 2),
+                      "letter position must be 01..26");
+  }
+  b.train = static_cast<int>(head / 100);
+  if (b.train < 1) {
+    return BuildError(kWhat, text, 0, "train number must be 1..99");
+  }
+  b.letter = static_cast<char>('A' + letter_pos - 1);
+  if (i == text.size() || text[i] != '.') {
+    return BuildError(kWhat, text, i, "expected '.'");
+  }
+  ++i;
+  const std::size_t tail_at = i;
+  long long tail = 0;
+  const int tail_digits = ReadDigits(text, &i, 9, &tail);
+  if (i != text.size()) {
+    if (tail_digits > 9) {
+      return BuildError(kWhat, text, tail_at, "more than 9 digits after '.'");
+    }
+    return BuildError(kWhat, text, i, "unexpected character");
+  }
+  if (tail_digits == 0) {
+    return BuildError(kWhat, text, tail_at, "expected digits after '.'");
+  }
+  if (tail_digits <= 4) {
+    b.number = static_cast<int>(tail);
+  } else if (tail_digits == 5) {
+    return BuildError(kWhat, text, tail_at,
+                      "5 digits after '.' are neither a build number (at most "
+                      "4 digits) nor a "
+                      "number with a 5-digit letter suffix");
+  } else {
+    const long long suffix_pos = tail % 100000;
+    if (suffix_pos < 1 || suffix_pos > 26) {
+      return BuildError(kWhat, text,
+                        tail_at + static_cast<std::size_t>(tail_digits - 5),
+                        "suffix letter position must be 00001..00026");
+    }
+    b.number = static_cast<int>(tail / 100000);
+    b.suffix = static_cast<char>('a' + suffix_pos - 1);
+  }
+  return b;
+}
+
+std::optional<int> IosMajorForTrain(int train) {
+  // iPhone OS 2.0 was train 5 and the offset of 4 held through iOS 18 (train
+  // 22); iOS 26 (2025) is train 23. Outside that range we do not guess.
+  if (train >= 5 && train <= 22) {
+    return train - 4;
+  }
+  if (train == 23) {
+    return 26;
+  }
+  return std::nullopt;
+}
+
+}  // namespace hijackguard::detector

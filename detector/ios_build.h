@@ -1,0 +1,62 @@
+// Apple OS build identifiers ("10A523") and the Exchange build number iOS puts
+// in its ActiveSync User-Agent ("Apple-iPhone4C1/1001.523").
+//
+// Apple's rule (activesync.md §4.1): keep the build's leading number (the
+// "train", 10), replace the letter by its position in the alphabet as two
+// digits (A -> 01), add ".", then the build number zero-padded to three digits
+// (523; a four-digit number such as 8426 stays as is), then a trailing
+// lower-case letter as its position zero-padded to five digits (a -> 00001):
+//   10A523 <-> 1001.523   10A8426 <-> 1001.8426   11A470a <-> 1101.47000001
+//   7E18 <-> 705.018
+// Clients were also seen sending one-digit builds unpadded ("807.4" for 8G4);
+// both forms parse.
+#pragma once
+
+#include <compare>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace hijackguard::detector {
+
+// A parsed build. Ordering is by (train, letter, number, suffix); it matches
+// release order within one train letter except for carrier builds with
+// four-digit numbers (10A8426 sorts after 10A551 although it shipped as 6.0.1),
+// so catalogs list those exactly.
+struct IosBuild {
+  static constexpr int kMaxTrain = 99;
+  static constexpr int kMaxNumber = 9999;
+
+  int train = 0;       // 1..99, e.g. 10
+  char letter = 'A';   // 'A'..'Z'
+  int number = 0;      // 0..9999, e.g. 523
+  char suffix = '\0';  // 'a'..'z', or '\0' when the build has none
+
+  // "10A523", "11A470a".
+  std::string ToString() const;
+  // Apple's canonical Exchange form: "1001.523", "807.004", "1101.47000001".
+  std::string ToExchangeBuild() const;
+
+  friend auto operator<=>(const IosBuild&, const IosBuild&) = default;
+};
+
+// Parses an Apple build such as "10A523", "10A8426" or "11A470a". Letters are
+// accepted in either case and normalised (train letter upper, suffix lower).
+// Returns INVALID_ARGUMENT with the byte offset of the first problem otherwise.
+absl::StatusOr<IosBuild> ParseIosBuild(std::string_view text);
+
+// Parses the Exchange build from an iOS User-Agent ("1001.523", "807.4",
+// "807.004", "1101.47000001") back into the Apple build. Returns
+// INVALID_ARGUMENT with the byte offset of the first problem for anything that
+// Apple's rule cannot have produced (letter position 00 or above 26, a
+// five-digit fraction, a suffix position above 26, numbers out of range).
+absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text);
+
+// The iOS major version a build train belongs to (train 10 -> iOS 6), or
+// nullopt when the train is outside the range where Apple's numbering is known
+// to us (iPhone OS 2 to iOS 26).
+std::optional<int> IosMajorForTrain(int train);
+
+}  // namespace hijackguard::detector

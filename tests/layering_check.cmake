@@ -1,0 +1,30 @@
+# Fails when detector/ or policy/ (or common/) include gRPC, protobuf or generated API headers:
+# only plugin/ may convert between proto messages and domain types (docs/design.md).
+file(GLOB_RECURSE sources
+  ${SOURCE_DIR}/common/*.h ${SOURCE_DIR}/common/*.cc
+  ${SOURCE_DIR}/detector/*.h ${SOURCE_DIR}/detector/*.cc ${SOURCE_DIR}/detector/*.in
+  ${SOURCE_DIR}/policy/*.h ${SOURCE_DIR}/policy/*.cc)
+set(violations "")
+foreach(file IN LISTS sources)
+  file(STRINGS ${file} lines REGEX "^[ \t]*#[ \t]*include")
+  foreach(line IN LISTS lines)
+    if(line MATCHES "(grpc|google/protobuf|\\.pb\\.h|hijackguard/v1/|plugin/)")
+      string(APPEND violations "\n  ${file}: ${line}")
+    endif()
+  endforeach()
+endforeach()
+# nlohmann/json must not leak through public headers of detector/ and policy/.
+file(GLOB_RECURSE headers ${SOURCE_DIR}/detector/*.h ${SOURCE_DIR}/policy/*.h)
+foreach(file IN LISTS headers)
+  if(file MATCHES "/internal/")
+    continue()
+  endif()
+  file(STRINGS ${file} lines REGEX "^[ \t]*#[ \t]*include.*(nlohmann|sqlite3|openssl)")
+  foreach(line IN LISTS lines)
+    string(APPEND violations "\n  ${file}: ${line}")
+  endforeach()
+endforeach()
+if(violations)
+  message(FATAL_ERROR "layering violations (see docs/design.md):${violations}")
+endif()
+message(STATUS "layering: ok")
