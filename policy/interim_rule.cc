@@ -1,0 +1,110 @@
+#include "policy/interim_rule.h"
+
+#include "common/strings.h"
+#include "detector/known_issues.h"
+
+namespace hijackguard::policy {
+namespace {
+
+using detector::Confidence;
+using detector::Fingerprint;
+using detector::KnownIssueMatch;
+
+// "iOS 6.0 (10A403)", "iOS build 10A999", "iOS".
+std::string DescribeOs(const Fingerprint& fp) {
+  std::string out = "iOS";
+  if (fp.os_version) {
+    StrAppend(&out, " ", fp.os_version->ToString());
+    if (fp.build) {
+      StrAppend(&out, " (", fp.build->ToString(), ")");
+    }
+  } else if (fp.build) {
+    StrAppend(&out, " build ", fp.build->ToString());
+  }
+  return out;
+}
+
+// "iPhone 4S", "iPhone", "device".
+std::string DescribeDevice(const Fingerprint& fp) {
+  if (!fp.model_name.empty()) {
+    return fp.model_name;
+  }
+  const std::string_view family =
+      detector::AppleDeviceFamilyName(fp.device_family);
+  return family.empty() ? "device" : std::string(family);
+}
+
+bool IsConfirmedHijack(const KnownIssueMatch& m) {
+  return m.issue->category == detector::kCategoryOrganizerHijack &&
+         m.confidence == Confidence::kConfirmed;
+}
+
+}  // namespace
+
+Decision DecideFromFingerprint(const Fingerprint& fp) {
+  Decision d;
+  const KnownIssueMatch* hijack = nullptr;
+  for (const KnownIssueMatch& m : fp.known_issues) {
+    if (hijack == nullptr && IsConfirmedHijack(m)) {
+      hijack = &m;
+    }
+  }
+  if (hijack != nullptr) {
+    d.action = Action::kWarn;
+    d.reasons.push_back(
+        {std::string(kReasonConfirmedHijackBuild),
+         StrCat(DescribeOs(fp), " has a confirmed organizer-hijack issue: ",
+                hijack->issue->title, " (", hijack->matched_by, ")."),
+         hijack->issue->id});
+    const std::string device = DescribeDevice(fp);
+    d.user_alert = UserAlert{StrCat("Update iOS on your ", device),
+                             StrCat("Your ", device, " runs ", DescribeOs(fp),
+                                    ". ", hijack->issue->summary),
+                             hijack->issue->remediation, "en"};
+  } else {
+    d.reasons.push_back(
+        {std::string(kReasonNoConfirmedHijackIssue),
+         fp.platform == detector::Platform::kIos
+             ? StrCat("No confirmed organizer-hijack issue is known for ",
+                      DescribeOs(fp), ".")
+             : StrCat("The client (", detector::PlatformName(fp.platform),
+                      ") has no confirmed organizer-hijack issue."),
+         ""});
+  }
+  for (const KnownIssueMatch& m : fp.known_issues) {
+    if (&m == hijack) {
+      continue;
+    }
+    d.reasons.push_back(
+        {std::string(kReasonKnownIssueInformational),
+         StrCat(m.issue->title, ": ", detector::ConfidenceName(m.confidence),
+                " (", m.matched_by, "); not acted on by the interim rule."),
+         m.issue->id});
+  }
+  if (fp.platform == detector::Platform::kUnknown) {
+    d.reasons.push_back({std::string(kReasonClientUnidentified),
+                         "Nothing in the check-in identifies the mail client.",
+                         ""});
+  }
+  if (fp.build && !fp.build_in_catalog) {
+    d.reasons.push_back(
+        {std::string(kReasonBuildNotInCatalog),
+         StrCat("Build ", fp.build->ToString(),
+                " is not in the iOS build catalog; only build-range "
+                "entries of the known-issue catalog could match it."),
+         ""});
+  }
+  if (!fp.consistent()) {
+    std::string fields;
+    for (const auto& dis : fp.disagreements) {
+      StrAppend(&fields, fields.empty() ? "" : ", ", dis.field);
+    }
+    d.reasons.push_back({std::string(kReasonFingerprintInconsistent),
+                         StrCat("The device's sources disagree on ", fields,
+                                "; see fingerprint.disagreements."),
+                         ""});
+  }
+  return d;
+}
+
+}  // namespace hijackguard::policy
