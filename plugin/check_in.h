@@ -1,0 +1,46 @@
+// Check-in handling without the transport: validate, fingerprint, match known
+// issues, decide. The gRPC service and the CLI both call it.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "detector/known_issues.h"
+#include "hijackguard/v1/compliance_plugin.pb.h"
+
+namespace hijackguard::plugin {
+
+struct CheckInOptions {
+  // How long the MDM may reuse a decision (valid_until - decided_at). Default 1
+  // hour.
+  absl::Duration decision_validity = absl::Hours(1);
+};
+
+// Thread-safe; shared by all RPC threads. `catalog` is shared ownership;
+// `clock` must outlive the handler.
+class CheckInHandler {
+ public:
+  CheckInHandler(std::shared_ptr<const detector::KnownIssueCatalog> catalog,
+                 const Clock* clock, CheckInOptions options);
+
+  // Fills `response` for a valid request. INVALID_ARGUMENT naming the field
+  // otherwise (and `response` is left untouched).
+  [[nodiscard]] absl::Status CheckIn(const v1::CheckInRequest& request,
+                                     v1::CheckInResponse* response) const;
+
+  // Fingerprints the eas and inventory parts of `request` (no validation, no
+  // decision).
+  void Fingerprint(const v1::CheckInRequest& request,
+                   v1::Fingerprint* fingerprint) const;
+
+  const detector::KnownIssueCatalog& catalog() const { return *catalog_; }
+
+ private:
+  std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
+  const Clock* clock_;
+  CheckInOptions options_;
+};
+
+}  // namespace hijackguard::plugin

@@ -1,0 +1,19 @@
+// The `hijackguard` subcommands. Each Add*Command registers its flags on `app`
+// and, when the subcommand is chosen, sets `*run` to the function that carries
+// it out and returns the exit status (0 success, 1 failure, 2 usage error).
+#pragma once
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+
+namespace hijackguard::plugin::cli {
+
+using RunFn = std::function<int()>;
+
+void AddServeCommand(CLI::App& app, RunFn* run);
+void AddFingerprintCommand(CLI::App& app, RunFn* run);
+void AddCheckInCommand(CLI::App& app, RunFn* run);
+void AddVersionCommand(CLI::App& app, RunFn* run);
+
+}  // namespace hijackguard::plugin::cli

@@ -1,0 +1,74 @@
+#include "plugin/cli/device_flags.h"
+
+#include <utility>
+
+#include "common/utf8.h"
+
+namespace hijackguard::plugin::cli {
+
+void DeviceFlags::Register(CLI::App* c) {
+  c->add_option("--user-agent", user_agent,
+                "EAS User-Agent, e.g. Apple-iPhone4C1/1001.403")
+      ->group("Device (EAS)");
+  c->add_option("--device-os", device_os,
+                "EAS DeviceOS, e.g. \"iOS 6.0 10A403\"")
+      ->group("Device (EAS)");
+  c->add_option("--device-type", device_type, "EAS DeviceType, e.g. iPhone")
+      ->group("Device (EAS)");
+  c->add_option("--model", model, "EAS Model, e.g. iPhone4C1")
+      ->group("Device (EAS)");
+  c->add_option("--protocol-version", protocol_version,
+                "MS-ASProtocolVersion, e.g. 14.1")
+      ->group("Device (EAS)");
+  c->add_option("--friendly-name", friendly_name, "EAS FriendlyName")
+      ->group("Device (EAS)");
+  c->add_option("--product", product,
+                "MDM inventory product name, e.g. iPhone4,1")
+      ->group("Device (MDM inventory)");
+  c->add_option("--os-version", os_version,
+                "MDM inventory OS version, e.g. 6.0.1")
+      ->group("Device (MDM inventory)");
+  c->add_option("--build", build, "MDM inventory build, e.g. 10A523")
+      ->group("Device (MDM inventory)");
+  c->add_option("--model-name", model_name,
+                "MDM inventory model name, e.g. \"iPhone 4S\"")
+      ->group("Device (MDM inventory)");
+}
+
+std::string DeviceFlags::FirstInvalidUtf8Flag() const {
+  const std::pair<const char*, const std::string*> flags[] = {
+      {"--user-agent", &user_agent},
+      {"--device-os", &device_os},
+      {"--device-type", &device_type},
+      {"--model", &model},
+      {"--protocol-version", &protocol_version},
+      {"--friendly-name", &friendly_name},
+      {"--product", &product},
+      {"--os-version", &os_version},
+      {"--build", &build},
+      {"--model-name", &model_name},
+  };
+  for (const auto& [name, value] : flags) {
+    if (!IsValidUtf8(*value)) {
+      return name;
+    }
+  }
+  return "";
+}
+
+void DeviceFlags::Apply(v1::CheckInRequest* r) const {
+  v1::EasClient* eas = r->mutable_eas();
+  eas->set_user_agent(user_agent);
+  eas->set_device_os(device_os);
+  eas->set_device_type(device_type);
+  eas->set_device_model(model);
+  eas->set_protocol_version(protocol_version);
+  eas->set_friendly_name(friendly_name);
+  v1::MdmInventory* inv = r->mutable_inventory();
+  inv->set_product_name(product);
+  inv->set_os_version(os_version);
+  inv->set_build_version(build);
+  inv->set_model_name(model_name);
+}
+
+}  // namespace hijackguard::plugin::cli

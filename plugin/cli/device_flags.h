@@ -1,0 +1,34 @@
+// The device-description flags shared by `fingerprint` and `checkin`.
+#pragma once
+
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "hijackguard/v1/compliance_plugin.pb.h"
+
+namespace hijackguard::plugin::cli {
+
+struct DeviceFlags {
+  std::string user_agent;
+  std::string device_os;
+  std::string device_type;
+  std::string model;
+  std::string protocol_version;
+  std::string friendly_name;
+  std::string product;
+  std::string os_version;
+  std::string build;
+  std::string model_name;
+
+  // Registers --user-agent, --device-os, --device-type, --model,
+  // --protocol-version,
+  // --friendly-name, --product, --os-version, --build, --model-name.
+  void Register(CLI::App* command);
+  // The name of the first flag whose value is not valid UTF-8 (proto3 strings
+  // must be), or "".
+  std::string FirstInvalidUtf8Flag() const;
+  // Fills request.eas and request.inventory.
+  void Apply(v1::CheckInRequest* request) const;
+};
+
+}  // namespace hijackguard::plugin::cli

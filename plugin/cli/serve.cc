@@ -1,0 +1,143 @@
+// `hijackguard serve`: runs the plugin until SIGINT or SIGTERM.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "plugin/cli/commands.h"
+#include "plugin/config.h"
+#include "plugin/server.h"
+
+namespace hijackguard::plugin::cli {
+namespace {
+
+struct ServeFlags {
+  std::string config;
+  std::string listen;
+};
+
+// Creates the state directory and takes an exclusive lock on it, so two servers
+// never share one state. The lock lives as long as the returned descriptor (the
+// process).
+absl::StatusOr<int> LockStateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        StrCat("state directory ", dir, ": cannot create: ", ec.message()));
+  }
+  const std::string lock_path =
+      (std::filesystem::path(dir) / "hijackguard.lock").string();
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(StrCat("state directory ", dir,
+                                                ": cannot open ", lock_path,
+                                                ": ", std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(StrCat(
+        "state directory ", dir, " is in use by another hijackguard process (",
+        lock_path, " is locked)"));
+  }
+  return fd;
+}
+
+int RunServe(const ServeFlags& flags) {
+  // Block the shutdown signals before gRPC starts any thread, so only sigwait()
+  // sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto config = LoadServerConfig(flags.config);
+  if (!config.ok()) {
+    LogError(StrCat(config.status().message()));
+    return 1;
+  }
+  if (!flags.listen.empty()) {
+    config->listen = flags.listen;
+  }
+  auto lock = LockStateDir(config->state_dir);
+  if (!lock.ok()) {
+    LogError(StrCat(lock.status().message()));
+    return 1;
+  }
+  auto catalog =
+      config->catalog_path.empty()
+          ? detector::KnownIssueCatalog::Builtin()
+          : detector::KnownIssueCatalog::LoadFile(config->catalog_path);
+  if (!catalog.ok()) {
+    LogError(StrCat(catalog.status().message()));
+    return 1;
+  }
+
+  ServerOptions options;
+  options.listen_address = config->listen;
+  options.catalog =
+      std::make_shared<const detector::KnownIssueCatalog>(*std::move(catalog));
+  options.max_request_bytes = config->max_request_bytes;
+  options.check_in.decision_validity = config->decision_validity;
+  options.tls = config->tls;
+  auto server = BuildServer(options);
+  if (!server.ok()) {
+    LogError(StrCat(server.status().message()));
+    return 1;
+  }
+  const std::string catalog_name = config->catalog_path.empty()
+                                       ? std::string("built-in")
+                                       : config->catalog_path;
+  LogInfo(StrCat("known-issue catalog ", catalog_name, ": version ",
+                 options.catalog->catalog_version(), ", ",
+                 options.catalog->issues().size(), " issues; state directory ",
+                 config->state_dir));
+  // The one line on stdout: tools and tests read the bound address from it.
+  std::printf("hijackguard serving on %s (%s)\n", (*server)->address().c_str(),
+              config->tls ? "TLS" : "plaintext");
+  std::fflush(stdout);
+
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGHUP) {
+      LogInfo("SIGHUP: there is nothing to reload yet; ignoring");
+      continue;
+    }
+    LogInfo(StrCat(sig == SIGINT ? "SIGINT" : "SIGTERM",
+                   ": draining in-flight calls for up to ",
+                   absl::ToInt64Seconds(config->shutdown_grace), " s"));
+    break;
+  }
+  (*server)->Shutdown(config->shutdown_grace);
+  LogInfo("stopped");
+  ::close(*lock);
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App& app, RunFn* run) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* c = app.add_subcommand(
+      "serve", "Run the plugin's gRPC server until SIGINT/SIGTERM");
+  c->add_option("--config", flags->config, "Configuration file (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c->add_option("--listen", flags->listen,
+                "host:port to listen on, overriding the configuration (port 0: "
+                "any free port)");
+  c->callback([flags, run] { *run = [flags] { return RunServe(*flags); }; });
+}
+
+}  // namespace hijackguard::plugin::cli

@@ -1,0 +1,52 @@
+// The server configuration file (examples/hijackguard.json; reference in
+// README.md).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace hijackguard::plugin {
+
+// TLS for the gRPC listener. With client_ca_file set, clients must present a
+// certificate signed by that CA (mutual TLS).
+struct TlsConfig {
+  std::string cert_file;       // PEM server certificate chain
+  std::string key_file;        // PEM private key
+  std::string client_ca_file;  // PEM CA bundle for client certificates; "" = no
+                               // client auth
+};
+
+struct ServerConfig {
+  // host:port to listen on. Default "127.0.0.1:50051"; port 0 picks a free
+  // port.
+  std::string listen = "127.0.0.1:50051";
+  // Known-issue catalog file. Default "": the catalog compiled into the binary.
+  std::string catalog_path;
+  // Directory for durable state; created if missing. Default "./var".
+  std::string state_dir = "./var";
+  // Largest request message accepted, in bytes. Default 65536.
+  int max_request_bytes = 64 * 1024;
+  // How long an MDM may reuse a decision (CheckInResponse.valid_until). Default
+  // 1 hour.
+  absl::Duration decision_validity = absl::Hours(1);
+  // How long SIGINT/SIGTERM wait for in-flight calls before cancelling them.
+  // Default 10 s.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  // TLS; plaintext when absent (the default, for loopback).
+  std::optional<TlsConfig> tls;
+};
+
+// Parses configuration JSON. Unknown keys and wrong types are errors; every
+// problem is listed with its JSON pointer in one INVALID_ARGUMENT. Relative
+// paths are kept as written (they resolve against the working directory).
+absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view json,
+                                               std::string_view origin);
+
+// Reads and parses a configuration file (NOT_FOUND when it cannot be opened).
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
+
+}  // namespace hijackguard::plugin

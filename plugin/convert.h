@@ -1,0 +1,29 @@
+// Conversion between API messages (hijackguard.v1) and domain types. The only
+// place where proto messages meet detector/ and policy/ types.
+#pragma once
+
+#include "absl/time/time.h"
+#include "detector/fingerprint.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "hijackguard/v1/compliance_plugin.pb.h"
+#include "hijackguard/v1/fingerprint.pb.h"
+#include "policy/decision.h"
+
+namespace hijackguard::plugin {
+
+// The fingerprint inputs of a check-in. The result holds views into `request`,
+// which must outlive it.
+detector::FingerprintInput ToFingerprintInput(
+    const v1::CheckInRequest& request);
+
+void ToProto(const detector::Fingerprint& fingerprint, v1::Fingerprint* out);
+
+// Sets action, reasons and user_alert of `out`.
+void ToProto(const policy::Decision& decision, v1::CheckInResponse* out);
+
+v1::Action ToProto(policy::Action action);
+
+void ToProto(absl::Time time, google::protobuf::Timestamp* out);
+absl::Time FromProto(const google::protobuf::Timestamp& timestamp);
+
+}  // namespace hijackguard::plugin

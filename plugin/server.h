@@ -1,0 +1,71 @@
+// The plugin's gRPC server: CompliancePlugin, the standard health service
+// (grpc.health.v1) and server reflection, on one listening address, with
+// request size limits and TLS.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "detector/known_issues.h"
+#include "plugin/check_in.h"
+#include "plugin/config.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace hijackguard::plugin {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free port (see PluginServer::port()). Default
+  // "127.0.0.1:0".
+  std::string listen_address = "127.0.0.1:0";
+  // The known-issue catalog. Required.
+  std::shared_ptr<const detector::KnownIssueCatalog> catalog;
+  // Time source for decisions. Default: the wall clock. Must outlive the
+  // server.
+  const Clock* clock = &RealClock();
+  // Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.
+  // Default 64 KiB.
+  int max_request_bytes = 64 * 1024;
+  CheckInOptions check_in;
+  // TLS credentials; plaintext when absent.
+  std::optional<TlsConfig> tls;
+};
+
+// A running server. Thread-safe.
+class PluginServer {
+ public:
+  ~PluginServer();
+  PluginServer(const PluginServer&) = delete;
+  PluginServer& operator=(const PluginServer&) = delete;
+
+  // The bound port and "host:port".
+  int port() const { return port_; }
+  const std::string& address() const { return address_; }
+
+  // Marks the health service NOT_SERVING, stops accepting calls, lets in-flight
+  // calls finish for up to `grace`, then cancels the rest. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
+      const ServerOptions& options);
+  PluginServer();
+
+  struct State;
+  std::unique_ptr<State> state_;
+  int port_ = 0;
+  std::string address_;
+};
+
+// Builds and starts the server. INVALID_ARGUMENT for bad options (no catalog,
+// unreadable TLS files), UNAVAILABLE when the address cannot be bound.
+absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
+    const ServerOptions& options);
+
+}  // namespace hijackguard::plugin
