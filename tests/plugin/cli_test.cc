@@ -1,0 +1,228 @@
+// The `hijackguard` binary, run as a user would run it.
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/utf8.h"
+#include "detector/ios_build.h"
+#include "detector/ios_releases.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "plugin/server.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the hijackguard binary with `args`, capturing stdout and stderr.
+RunResult RunHijackguard(const std::vector<std::string>& args) {
+  int out_pipe[2];
+  int err_pipe[2];
+  EXPECT_EQ(pipe(out_pipe), 0);
+  EXPECT_EQ(pipe(err_pipe), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    std::vector<char*> argv;
+    std::string binary = HIJACKGUARD_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  RunResult result;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* sinks[2] = {&result.out, &result.err};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    if (poll(fds, 2, 30000) <= 0) {
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || (fds[i].revents & (POLLIN | POLLHUP)) == 0) {
+        continue;
+      }
+      char buffer[65536];
+      const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      } else {
+        sinks[i]->append(buffer, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+Json ParseJson(const std::string& text) {
+  Json j = Json::parse(text, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << text;
+  return j;
+}
+
+TEST(CliTest, FingerprintAnswersForEveryCatalogBuildInBothPaddings) {
+  for (const detector::IosRelease& release : detector::AllIosReleases()) {
+    const detector::IosBuild build = *detector::ParseIosBuild(release.build);
+    std::vector<std::string> forms = {build.ToExchangeBuild()};
+    if (build.number < 10 && build.suffix == '\0') {
+      forms.push_back(forms[0].substr(0, forms[0].find('.') + 1) +
+                      std::to_string(build.number));
+    }
+    for (const std::string& eas : forms) {
+      const std::string ua = "Apple-iPad2C1/" + eas;
+      const RunResult r = RunHijackguard({"fingerprint", "--user-agent", ua});
+      ASSERT_EQ(r.exit_code, 0) << ua << r.err;
+      const Json fp = ParseJson(r.out);
+      EXPECT_EQ(fp["platform"], "PLATFORM_IOS") << ua;
+      EXPECT_EQ(fp["osVersion"], std::string(release.version)) << ua;
+      EXPECT_EQ(fp["build"], std::string(release.build)) << ua;
+      EXPECT_EQ(fp["easBuild"], eas) << ua;
+      EXPECT_EQ(fp["modelName"], "iPad 2 (Wi-Fi)") << ua;
+      EXPECT_EQ(fp["buildInCatalog"], true) << ua;
+    }
+  }
+}
+
+TEST(CliTest, FingerprintCombinesFlagsAndReportsDisagreement) {
+  const RunResult r =
+      RunHijackguard({"fingerprint", "--user-agent", "Apple-iPhone4C1/1001.523",
+                      "--device-type", "iPhone", "--product", "iPhone4,1",
+                      "--os-version", "6.1.2", "--build", "10B146"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json fp = ParseJson(r.out);
+  EXPECT_EQ(fp["osVersion"], "6.0.1");
+  EXPECT_EQ(fp["consistent"], false);
+  EXPECT_EQ(fp["disagreements"][0]["field"], "build");
+}
+
+TEST(CliTest, FingerprintOfHostileInputIsUnknownWithNotes) {
+  const RunResult r = RunHijackguard(
+      {"fingerprint", "--user-agent",
+       "Apple-iPhone4C1/" + std::string(100 * 1024, '9'), "--device-os",
+       "iOS \xff\xfe 10A403x", "--build", "\x01\x02"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(IsValidUtf8(r.out));
+  const Json fp = ParseJson(r.out);
+  EXPECT_EQ(fp["build"], "");
+  EXPECT_GE(fp["notes"].size(), 3u);
+}
+
+TEST(CliTest, VersionAndHelp) {
+  const RunResult v = RunHijackguard({"version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_THAT(v.out, HasSubstr("hijackguard 0."));
+  for (const char* sub : {"serve", "fingerprint", "checkin", "version"}) {
+    const RunResult h = RunHijackguard({sub, "--help"});
+    EXPECT_EQ(h.exit_code, 0) << sub;
+    EXPECT_THAT(h.out, HasSubstr("Usage")) << sub;
+  }
+}
+
+TEST(CliTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(RunHijackguard({}).exit_code, 2);
+  EXPECT_EQ(RunHijackguard({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(RunHijackguard({"serve"}).exit_code, 2) << "--config is required";
+  EXPECT_EQ(
+      RunHijackguard({"serve", "--config", "/nonexistent.json"}).exit_code, 2);
+  EXPECT_EQ(RunHijackguard({"checkin", "--tenant", "t1"}).exit_code, 2)
+      << "--server is required";
+  EXPECT_EQ(RunHijackguard({"fingerprint", "--no-such-flag"}).exit_code, 2);
+}
+
+class CliServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.catalog = std::make_shared<detector::KnownIssueCatalog>(
+        *detector::KnownIssueCatalog::Builtin());
+    server_ = *BuildServer(options);
+  }
+  std::unique_ptr<PluginServer> server_;
+};
+
+TEST_F(CliServerTest, CheckInIos60IsWarnedWithTheHijackIssue) {
+  const RunResult r =
+      RunHijackguard({"checkin", "--server", server_->address(), "--user-agent",
+                      "Apple-iPhone4C1/1001.403", "--tenant", "t1",
+                      "--device-id", "ApplX", "--user", "u@example.com"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json resp = ParseJson(r.out);
+  EXPECT_EQ(resp["action"], "ACTION_WARN");
+  EXPECT_EQ(resp["fingerprint"]["osVersion"], "6.0");
+  EXPECT_EQ(resp["fingerprint"]["build"], "10A403");
+  EXPECT_EQ(resp["fingerprint"]["modelName"], "iPhone 4S");
+  EXPECT_EQ(resp["fingerprint"]["knownIssues"][0]["id"],
+            "ios6-meeting-organizer-hijack");
+  EXPECT_FALSE(resp["userAlert"]["title"].get<std::string>().empty());
+}
+
+TEST_F(CliServerTest, CheckInIos612HasNoHijackIssue) {
+  const RunResult r =
+      RunHijackguard({"checkin", "--server", server_->address(), "--user-agent",
+                      "Apple-iPhone5C2/1002.146", "--tenant", "t1",
+                      "--device-id", "ApplX", "--user", "u@example.com"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json resp = ParseJson(r.out);
+  EXPECT_EQ(resp["action"], "ACTION_ALLOW");
+  EXPECT_EQ(resp["fingerprint"]["osVersion"], "6.1.2");
+  EXPECT_TRUE(resp["fingerprint"]["knownIssues"].empty());
+}
+
+TEST_F(CliServerTest, CheckInErrorsNameTheFieldAndExitOne) {
+  const RunResult r = RunHijackguard(
+      {"checkin", "--server", server_->address(), "--device-id", "ApplX"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("tenant_id: is required"));
+  const RunResult bad_utf8 = RunHijackguard(
+      {"checkin", "--server", server_->address(), "--tenant", "t1",
+       "--device-id", "ApplX", "--user-agent", "Apple-\xff"});
+  EXPECT_EQ(bad_utf8.exit_code, 2);
+  EXPECT_THAT(bad_utf8.err, HasSubstr("--user-agent is not valid UTF-8"));
+}
+
+TEST(CliServeTest, BrokenCatalogIsAClearStartupError) {
+  char pattern[] = "/tmp/hijackguard-cli-XXXXXX";
+  ASSERT_NE(mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  std::ofstream(dir + "/catalog.json")
+      << R"({"format": 1, "issues": [{"id": "x"}]})";
+  std::ofstream(dir + "/hg.json")
+      << R"({"listen": "127.0.0.1:0", "catalog": ")" << dir
+      << R"(/catalog.json", "state_dir": ")" << dir << R"(/var"})";
+  const RunResult r = RunHijackguard({"serve", "--config", dir + "/hg.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("catalog.json"));
+  EXPECT_THAT(r.err, HasSubstr("/catalog_version: is required"));
+  EXPECT_THAT(r.err, HasSubstr("/issues/0/title: is required"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin

@@ -1,0 +1,76 @@
+#include "plugin/config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/status_matchers.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::hijackguard::testing::IsOk;
+using ::hijackguard::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+TEST(ServerConfigTest, ExampleConfigurationLoads) {
+  auto config =
+      LoadServerConfig(HIJACKGUARD_SOURCE_DIR "/examples/hijackguard.json");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->listen, "127.0.0.1:50051");
+  EXPECT_EQ(config->state_dir, "./var");
+  EXPECT_EQ(config->catalog_path, "detector/catalog/known_issues.json");
+  EXPECT_FALSE(config->tls.has_value());
+}
+
+TEST(ServerConfigTest, DefaultsApplyToAnEmptyObject) {
+  auto config = ParseServerConfig("{}", "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->listen, "127.0.0.1:50051");
+  EXPECT_EQ(config->max_request_bytes, 64 * 1024);
+  EXPECT_EQ(config->decision_validity, absl::Hours(1));
+  EXPECT_EQ(config->shutdown_grace, absl::Seconds(10));
+}
+
+TEST(ServerConfigTest, AllFields) {
+  auto config = ParseServerConfig(R"({
+      "listen": "0.0.0.0:443", "catalog": "/etc/hg/catalog.json", "state_dir": "/var/lib/hg",
+      "max_request_bytes": 8192, "decision_validity_seconds": 600, "shutdown_grace_seconds": 3,
+      "tls": {"cert_file": "c.pem", "key_file": "k.pem", "client_ca_file": "ca.pem"}})",
+                                  "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->listen, "0.0.0.0:443");
+  EXPECT_EQ(config->max_request_bytes, 8192);
+  EXPECT_EQ(config->decision_validity, absl::Minutes(10));
+  ASSERT_TRUE(config->tls.has_value());
+  EXPECT_EQ(config->tls->client_ca_file, "ca.pem");
+}
+
+TEST(ServerConfigTest, EveryProblemIsListedWithItsPointer) {
+  auto config = ParseServerConfig(R"({
+      "listen": 50051, "catlog": "x", "max_request_bytes": 10,
+      "tls": {"cert_file": "c.pem", "certfile": "x"}})",
+                                  "hg.json");
+  EXPECT_THAT(config,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("hg.json: 5 problems"),
+                             HasSubstr("/listen: must be a string"),
+                             HasSubstr("/catlog: unknown key"),
+                             HasSubstr("/max_request_bytes: must be between"),
+                             HasSubstr("/tls/key_file: is required"),
+                             HasSubstr("/tls/certfile: unknown key"))));
+}
+
+TEST(ServerConfigTest, SyntaxErrorGivesLineAndColumn) {
+  EXPECT_THAT(ParseServerConfig("{\n  \"listen\": \"x\",\n}", "hg.json"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("line 3, column 1")));
+}
+
+TEST(ServerConfigTest, MissingFileIsNotFound) {
+  EXPECT_THAT(
+      LoadServerConfig("/nonexistent/hg.json"),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/hg.json")));
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin

@@ -1,0 +1,334 @@
+// The real server, in-process on 127.0.0.1:0, called over gRPC.
+#include "plugin/server.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "tests/common/status_matchers.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::hijackguard::testing::IsOk;
+using ::testing::HasSubstr;
+
+constexpr std::int64_t kNow =
+    1350950400;  // 2012-10-23T00:00:00Z, the Exchange Team's post
+
+std::shared_ptr<const detector::KnownIssueCatalog> Catalog() {
+  static auto* const catalog =
+      new std::shared_ptr<const detector::KnownIssueCatalog>(
+          std::make_shared<detector::KnownIssueCatalog>(
+              *detector::KnownIssueCatalog::Builtin()));
+  return *catalog;
+}
+
+v1::CheckInRequest Request(const std::string& user_agent) {
+  v1::CheckInRequest r;
+  r.set_tenant_id("t1");
+  r.mutable_device()->set_eas_device_id("ApplDMPFXZABDFHW");
+  r.mutable_device()->set_user_principal("alice@example.com");
+  r.mutable_eas()->set_user_agent(user_agent);
+  return r;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(&clock_); }
+
+  void Start(const Clock* clock) {
+    ServerOptions options;
+    options.catalog = Catalog();
+    options.clock = clock;
+    auto server = BuildServer(options);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(server_->address(),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::CompliancePlugin::NewStub(channel_);
+  }
+
+  grpc::Status CheckIn(const v1::CheckInRequest& request,
+                       v1::CheckInResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    return stub_->CheckIn(&context, request, response);
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(kNow)};
+  std::unique_ptr<PluginServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CompliancePlugin::Stub> stub_;
+};
+
+TEST_F(ServerTest, Ios60DeviceIsWarnedWithTheHijackIssue) {
+  v1::CheckInResponse r;
+  ASSERT_TRUE(CheckIn(Request("Apple-iPhone4C1/1001.403"), &r).ok());
+  EXPECT_EQ(r.action(), v1::ACTION_WARN);
+  EXPECT_EQ(r.fingerprint().platform(), v1::PLATFORM_IOS);
+  EXPECT_EQ(r.fingerprint().os_version(), "6.0");
+  EXPECT_EQ(r.fingerprint().build(), "10A403");
+  EXPECT_EQ(r.fingerprint().model_name(), "iPhone 4S");
+  EXPECT_EQ(r.fingerprint().eas_build(), "1001.403");
+  ASSERT_EQ(r.fingerprint().known_issues_size(), 1);
+  const v1::KnownIssue& issue = r.fingerprint().known_issues(0);
+  EXPECT_EQ(issue.id(), "ios6-meeting-organizer-hijack");
+  EXPECT_EQ(issue.confidence(), v1::CONFIDENCE_CONFIRMED);
+  EXPECT_EQ(issue.fixed_in(), "");
+  EXPECT_THAT(issue.fix_note(), HasSubstr("No available source confirms"));
+  ASSERT_GE(r.reasons_size(), 1);
+  EXPECT_EQ(r.reasons(0).code(), "CONFIRMED_ORGANIZER_HIJACK_BUILD");
+  EXPECT_EQ(r.user_alert().title(), "Update iOS on your iPhone 4S");
+  EXPECT_THAT(r.user_alert().remediation(), HasSubstr("in Outlook"));
+  EXPECT_EQ(r.decided_at().seconds(), kNow);
+  EXPECT_EQ(r.valid_until().seconds(), kNow + 3600);
+  EXPECT_EQ(r.decision_id().size(), 36u);
+}
+
+TEST_F(ServerTest, Ios612DeviceIsAllowed) {
+  v1::CheckInResponse r;
+  ASSERT_TRUE(CheckIn(Request("Apple-iPhone5C2/1002.146"), &r).ok());
+  EXPECT_EQ(r.action(), v1::ACTION_ALLOW);
+  EXPECT_EQ(r.fingerprint().os_version(), "6.1.2");
+  EXPECT_EQ(r.fingerprint().known_issues_size(), 0);
+  EXPECT_FALSE(r.has_user_alert());
+  EXPECT_EQ(r.reasons(0).code(), "NO_CONFIRMED_HIJACK_ISSUE");
+}
+
+TEST_F(ServerTest, AndroidDeviceIsAllowed) {
+  v1::CheckInRequest request = Request("Android/4.4.2-EAS-2.0");
+  request.mutable_eas()->set_device_type("Android");
+  request.mutable_eas()->set_device_os("Android 4.4.2");
+  v1::CheckInResponse r;
+  ASSERT_TRUE(CheckIn(request, &r).ok());
+  EXPECT_EQ(r.action(), v1::ACTION_ALLOW);
+  EXPECT_EQ(r.fingerprint().platform(), v1::PLATFORM_ANDROID);
+  EXPECT_EQ(r.fingerprint().client().family(), "android-exchange");
+  EXPECT_EQ(r.fingerprint().os_version(), "4.4.2");
+}
+
+TEST_F(ServerTest, StaleInventoryIsReportedAsInconsistent) {
+  v1::CheckInRequest request = Request("Apple-iPhone4C1/1001.523");
+  request.mutable_inventory()->set_os_version("6.1.2");
+  request.mutable_inventory()->set_build_version("10B146");
+  v1::CheckInResponse r;
+  ASSERT_TRUE(CheckIn(request, &r).ok());
+  EXPECT_FALSE(r.fingerprint().consistent());
+  ASSERT_GE(r.fingerprint().disagreements_size(), 1);
+  EXPECT_EQ(r.fingerprint().disagreements(0).field(), "build");
+}
+
+struct InvalidCase {
+  std::string name;
+  std::function<void(v1::CheckInRequest*)> mutate;
+  std::string field;
+  friend void PrintTo(const InvalidCase& c, std::ostream* os) { *os << c.name; }
+};
+
+class InvalidRequestTest : public ServerTest,
+                           public ::testing::WithParamInterface<InvalidCase> {};
+
+TEST_P(InvalidRequestTest, IsInvalidArgumentNamingTheField) {
+  v1::CheckInRequest request = Request("Apple-iPhone4C1/1001.403");
+  GetParam().mutate(&request);
+  v1::CheckInResponse r;
+  const grpc::Status status = CheckIn(request, &r);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr(GetParam().field));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Requests, InvalidRequestTest,
+    ::testing::Values(
+        InvalidCase{"MissingTenant", [](auto* r) { r->clear_tenant_id(); },
+                    "tenant_id: is required"},
+        InvalidCase{"TenantWithSpace", [](auto* r) { r->set_tenant_id("t 1"); },
+                    "tenant_id: character at offset 1"},
+        InvalidCase{"TenantTooLong",
+                    [](auto* r) { r->set_tenant_id(std::string(129, 't')); },
+                    "tenant_id: 129 bytes exceeds the limit of 128"},
+        InvalidCase{
+            "NoDeviceId", [](auto* r) { r->clear_device(); },
+            "device.mdm_device_id and device.eas_device_id is required"},
+        InvalidCase{"UserAgentOver1KiB",
+                    [](auto* r) {
+                      r->mutable_eas()->set_user_agent(std::string(1025, 'A'));
+                    },
+                    "eas.user_agent: 1025 bytes exceeds the limit of 1024"},
+        InvalidCase{"LongDeviceOs",
+                    [](auto* r) {
+                      r->mutable_eas()->set_device_os(std::string(300, 'x'));
+                    },
+                    "eas.device_os"},
+        InvalidCase{"LongInventoryBuild",
+                    [](auto* r) {
+                      r->mutable_inventory()->set_build_version(
+                          std::string(300, '1'));
+                    },
+                    "inventory.build_version"},
+        InvalidCase{
+            "BadProtocolVersion",
+            [](auto* r) { r->mutable_eas()->set_protocol_version("fourteen"); },
+            "eas.protocol_version"},
+        InvalidCase{"BadTimestampNanos",
+                    [](auto* r) { r->mutable_checked_in_at()->set_nanos(-1); },
+                    "checked_in_at.nanos"},
+        InvalidCase{"TimestampOutOfRange",
+                    [](auto* r) {
+                      r->mutable_checked_in_at()->set_seconds(300000000000);
+                    },
+                    "checked_in_at.seconds"}),
+    [](const auto& test_info) { return test_info.param.name; });
+
+TEST_F(ServerTest, OversizedRequestIsRejectedBeforeTheHandler) {
+  v1::CheckInRequest request = Request("Apple-iPhone4C1/1001.403");
+  request.mutable_eas()->set_friendly_name(std::string(70 * 1024, 'x'));
+  v1::CheckInResponse r;
+  EXPECT_EQ(CheckIn(request, &r).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(ServerTest, HostileButValidStringsAreAnsweredNotRejected) {
+  v1::CheckInRequest request = Request(std::string("Apple-\0/\x01\x7f", 9));
+  request.mutable_eas()->set_device_os(
+      "\xE2\x80\xAE iOS 6.0 10A403");  // RTL override
+  v1::CheckInResponse r;
+  ASSERT_TRUE(CheckIn(request, &r).ok());
+  EXPECT_EQ(r.fingerprint().build(), "");
+  EXPECT_GT(r.fingerprint().notes_size(), 0);
+}
+
+TEST_F(ServerTest, HealthServiceAnswersServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  for (const std::string service : {"", "hijackguard.v1.CompliancePlugin"}) {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << service;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << service;
+  }
+}
+
+TEST_F(ServerTest, ConcurrentCallsGetDistinctDecisionIds) {
+  constexpr int kThreads = 8;
+  constexpr int kCallsPerThread = 50;
+  std::mutex mu;
+  std::set<std::string> ids;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        v1::CheckInResponse r;
+        if (!CheckIn(Request("Apple-iPhone4C1/1001.403"), &r).ok() ||
+            r.action() != v1::ACTION_WARN) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        ids.insert(r.decision_id());
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(kThreads * kCallsPerThread));
+}
+
+// A clock whose first Now() blocks until released, to hold a call in flight.
+class GateClock final : public Clock {
+ public:
+  absl::Time Now() const override {
+    if (!entered_.HasBeenNotified()) {
+      entered_.Notify();
+      release_.WaitForNotification();
+    }
+    return absl::FromUnixSeconds(kNow);
+  }
+  void WaitUntilEntered() const { entered_.WaitForNotification(); }
+  void Release() const { release_.Notify(); }
+
+ private:
+  mutable absl::Notification entered_;
+  mutable absl::Notification release_;
+};
+
+TEST(ServerShutdownTest, DrainsInFlightCallsBeforeStopping) {
+  GateClock clock;
+  ServerOptions options;
+  options.catalog = Catalog();
+  options.clock = &clock;
+  auto server = BuildServer(options);
+  ASSERT_THAT(server, IsOk());
+  auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+      (*server)->address(), grpc::InsecureChannelCredentials()));
+
+  grpc::Status call_status;
+  v1::CheckInResponse response;
+  std::thread caller([&] {
+    grpc::ClientContext context;
+    call_status =
+        stub->CheckIn(&context, Request("Apple-iPhone4C1/1001.403"), &response);
+  });
+  clock.WaitUntilEntered();  // the call is inside the handler
+  std::thread stopper([&] { (*server)->Shutdown(absl::Seconds(30)); });
+  // Wait until the server refuses new calls, so the shutdown has begun while
+  // the first call is still held in the handler.
+  bool refusing = false;
+  for (int attempt = 0; attempt < 100 && !refusing; ++attempt) {
+    grpc::ClientContext probe;
+    probe.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(100));
+    v1::CheckInResponse unused;
+    refusing =
+        !stub->CheckIn(&probe, Request("Apple-iPhone4C1/1001.403"), &unused)
+             .ok();
+  }
+  clock.Release();
+  caller.join();
+  stopper.join();
+  EXPECT_TRUE(refusing) << "the server kept accepting calls after Shutdown";
+  EXPECT_TRUE(call_status.ok()) << call_status.error_message();
+  EXPECT_EQ(response.action(), v1::ACTION_WARN);
+
+  grpc::ClientContext after;
+  after.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(2));
+  v1::CheckInResponse unused;
+  EXPECT_FALSE(
+      stub->CheckIn(&after, Request("Apple-iPhone4C1/1001.403"), &unused).ok())
+      << "a stopped server accepts no calls";
+}
+
+TEST(ServerBuildTest, BusyPortIsUnavailable) {
+  ServerOptions options;
+  options.catalog = Catalog();
+  auto first = BuildServer(options);
+  ASSERT_THAT(first, IsOk());
+  options.listen_address = (*first)->address();
+  EXPECT_THAT(BuildServer(options),
+              hijackguard::testing::StatusIs(absl::StatusCode::kUnavailable,
+                                             HasSubstr((*first)->address())));
+}
+
+TEST(ServerBuildTest, MissingCatalogIsInvalid) {
+  EXPECT_THAT(
+      BuildServer(ServerOptions{}),
+      hijackguard::testing::StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin

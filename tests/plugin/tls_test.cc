@@ -1,0 +1,120 @@
+// TLS and mutual TLS on the real server.
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "plugin/server.h"
+#include "tests/common/status_matchers.h"
+#include "tests/plugin/test_certs.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::hijackguard::testing::IsOk;
+using ::hijackguard::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class TlsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pki_ = new testing::TestPki(testing::MakeTestPki());
+  }
+
+  void SetUp() override {
+    char pattern[] = "/tmp/hijackguard-tls-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    Write("ca.pem", pki_->ca_cert);
+    Write("server.pem", pki_->server_cert);
+    Write("server.key", pki_->server_key);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& text) {
+    const std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::unique_ptr<PluginServer> Start(bool require_client_cert) {
+    ServerOptions options;
+    options.catalog = std::make_shared<detector::KnownIssueCatalog>(
+        *detector::KnownIssueCatalog::Builtin());
+    options.tls = TlsConfig{dir_ + "/server.pem", dir_ + "/server.key",
+                            require_client_cert ? dir_ + "/ca.pem" : ""};
+    auto server = BuildServer(options);
+    EXPECT_THAT(server, IsOk());
+    return server.ok() ? *std::move(server) : nullptr;
+  }
+
+  static grpc::Status Call(
+      const std::string& address,
+      std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    auto stub = v1::CompliancePlugin::NewStub(
+        grpc::CreateCustomChannel(address, credentials, args));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    v1::CheckInRequest request;
+    request.set_tenant_id("t1");
+    request.mutable_device()->set_eas_device_id("ApplX");
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    v1::CheckInResponse response;
+    return stub->CheckIn(&context, request, &response);
+  }
+
+  static testing::TestPki* pki_;
+  std::string dir_;
+};
+
+testing::TestPki* TlsTest::pki_ = nullptr;
+
+TEST_F(TlsTest, ServerAuthenticatedTls) {
+  auto server = Start(false);
+  ASSERT_NE(server, nullptr);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = pki_->ca_cert;
+  EXPECT_TRUE(Call(server->address(), grpc::SslCredentials(ssl)).ok());
+  EXPECT_FALSE(Call(server->address(), grpc::InsecureChannelCredentials()).ok())
+      << "plaintext must not reach a TLS listener";
+}
+
+TEST_F(TlsTest, UntrustedServerIsRefusedByTheClient) {
+  auto server = Start(false);
+  ASSERT_NE(server, nullptr);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = testing::MakeTestPki().ca_cert;  // some other CA
+  EXPECT_EQ(Call(server->address(), grpc::SslCredentials(ssl)).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(TlsTest, MutualTlsRequiresAClientCertificate) {
+  auto server = Start(true);
+  ASSERT_NE(server, nullptr);
+  grpc::SslCredentialsOptions anonymous;
+  anonymous.pem_root_certs = pki_->ca_cert;
+  EXPECT_FALSE(Call(server->address(), grpc::SslCredentials(anonymous)).ok());
+  grpc::SslCredentialsOptions with_cert = anonymous;
+  with_cert.pem_cert_chain = pki_->client_cert;
+  with_cert.pem_private_key = pki_->client_key;
+  EXPECT_TRUE(Call(server->address(), grpc::SslCredentials(with_cert)).ok());
+}
+
+TEST_F(TlsTest, UnreadableKeyFileIsAClearError) {
+  ServerOptions options;
+  options.catalog = std::make_shared<detector::KnownIssueCatalog>(
+      *detector::KnownIssueCatalog::Builtin());
+  options.tls = TlsConfig{dir_ + "/server.pem", dir_ + "/missing.key", ""};
+  EXPECT_THAT(BuildServer(options), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("tls.key_file")));
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin
