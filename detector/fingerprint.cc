@@ -240,7 +240,6 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
   }
   if (!platforms.empty()) {
     fp.platform = platforms.front().value;
-    sources.Add(platforms.front().source);
   } else if (ua && !ua->family.empty()) {
     fp.platform = Platform::kOther;  // a client string we could not place
   }
@@ -269,12 +268,9 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
   if (inventory_build) {
     builds.push_back({S::kInventory, *inventory_build});
   }
-  const IosRelease* release = nullptr;
   if (!builds.empty()) {
     fp.build = builds.front().value;
-    sources.Add(builds.front().source);
-    release = FindIosRelease(fp.build->ToString());
-    fp.build_in_catalog = release != nullptr;
+    fp.build_in_catalog = FindIosRelease(fp.build->ToString()) != nullptr;
   }
   CheckAgreement(
       "build", builds,
@@ -316,7 +312,6 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
   if (!versions.empty()) {
     fp.os_version = versions.front().value;
     fp.os_major_version = fp.os_version->major();
-    sources.Add(versions.front().source);
   }
   CheckAgreement(
       "os_version", versions,
@@ -355,7 +350,6 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
   }
   if (!models.empty()) {
     fp.model_code = models.front().value;
-    sources.Add(models.front().source);
   }
   CheckAgreement(
       "model_code", models,

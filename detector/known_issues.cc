@@ -307,9 +307,7 @@ absl::StatusOr<KnownIssueCatalog> KnownIssueCatalog::Parse(
   KnownIssueCatalog catalog;
   if (doc) {
     ObjectReader root(*doc, "", &problems);
-    if (auto format = root.Integer("format", true, 1, 1)) {
-      (void)format;
-    }
+    (void)root.Integer("format", true, 1, 1);  // the only format so far
     catalog.catalog_version_ =
         root.String("catalog_version", true).value_or("");
     root.Skip("description");
