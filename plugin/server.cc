@@ -8,6 +8,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "plugin/arena_allocator.h"
 #include "plugin/compliance_service.h"
 
 namespace hijackguard::plugin {
@@ -56,6 +57,8 @@ std::string BoundAddress(const std::string& listen, int port) {
 }  // namespace
 
 struct PluginServer::State {
+  ArenaMessageAllocator<v1::CheckInRequest, v1::CheckInResponse>
+      check_in_allocator;
   std::unique_ptr<CheckInHandler> handler;
   std::unique_ptr<CompliancePluginService> service;
   std::unique_ptr<grpc::Server> server;

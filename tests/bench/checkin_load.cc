@@ -6,6 +6,8 @@
 //
 //   build/bin/checkin_load [--duration-ms 3000] [--repetitions 5]
 //   [--concurrency 1,4,16]
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -25,6 +27,15 @@ namespace hijackguard::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
 
 v1::CheckInRequest MakeRequest() {
   v1::CheckInRequest r;
@@ -63,6 +74,8 @@ class EchoService final : public EchoBench::CallbackService {
 
 struct RunResult {
   double qps = 0;
+  double cpu_us_per_call =
+      0;  // process CPU (client and server, user + system) per call
   double p50_us = 0;
   double p99_us = 0;
   double p999_us = 0;
@@ -117,7 +130,10 @@ RunResult RunLoad(Issue issue, int concurrency,
   for (Slot& slot : slots) {
     start(&slot);
   }
+  std::this_thread::sleep_until(measure_from);
+  const double cpu_from = ProcessCpuSeconds();
   std::this_thread::sleep_until(measure_from + duration);
+  const double cpu_used = ProcessCpuSeconds() - cpu_from;
   stop = true;
   {
     std::unique_lock<std::mutex> lock(mu);
@@ -142,6 +158,7 @@ RunResult RunLoad(Issue issue, int concurrency,
   // Calls that started in the measurement window, over its length.
   r.qps = static_cast<double>(all.size()) /
           std::chrono::duration<double>(duration).count();
+  r.cpu_us_per_call = cpu_used * 1e6 / static_cast<double>(all.size());
   r.p50_us = pct(0.50);
   r.p99_us = pct(0.99);
   r.p999_us = pct(0.999);
@@ -218,18 +235,18 @@ int Main(int argc, char** argv) {
 
   std::printf(
       "request %zu bytes, response %zu bytes; %d ms per run after %d ms "
-      "warm-up, "
-      "%d repetitions, echo and CheckIn alternating; medians shown\n",
+      "warm-up, %d repetitions, echo and CheckIn alternating; medians shown; "
+      "cpu_us = process CPU per call (client and server)\n",
       MakeRequest().ByteSizeLong(), canned.ByteSizeLong(), duration_ms,
       warmup_ms, repetitions);
-  std::printf("%-8s %-8s %10s %9s %9s %9s %7s\n", "inflight", "service", "QPS",
-              "p50_us", "p99_us", "p99.9_us", "errors");
+  std::printf("%-8s %-8s %10s %9s %9s %9s %9s %7s\n", "inflight", "service",
+              "QPS", "p50_us", "p99_us", "p99.9_us", "cpu_us", "errors");
   const auto warmup = std::chrono::milliseconds(warmup_ms);
   const auto duration = std::chrono::milliseconds(duration_ms);
   long total_errors = 0;
   for (int c : concurrency) {
-    std::vector<double> e_qps, e_p50, e_p99, e_p999, p_qps, p_p50, p_p99,
-        p_p999, qps_ratio, p99_ratio;
+    std::vector<double> e_qps, e_p50, e_p99, e_p999, e_cpu, p_qps, p_p50, p_p99,
+        p_p999, p_cpu, qps_ratio, p99_ratio;
     long errors = 0;
     for (int rep = 0; rep < repetitions; ++rep) {
       RunResult e, p;
@@ -244,20 +261,22 @@ int Main(int argc, char** argv) {
       e_p50.push_back(e.p50_us);
       e_p99.push_back(e.p99_us);
       e_p999.push_back(e.p999_us);
+      e_cpu.push_back(e.cpu_us_per_call);
       p_qps.push_back(p.qps);
       p_p50.push_back(p.p50_us);
       p_p99.push_back(p.p99_us);
       p_p999.push_back(p.p999_us);
+      p_cpu.push_back(p.cpu_us_per_call);
       qps_ratio.push_back(e.qps > 0 ? p.qps / e.qps : 0);
       p99_ratio.push_back(e.p99_us > 0 ? p.p99_us / e.p99_us : 0);
       errors += e.errors + p.errors;
     }
-    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %7s\n", c, "echo",
+    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f %7s\n", c, "echo",
                 Median(e_qps), Median(e_p50), Median(e_p99), Median(e_p999),
-                "");
-    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %7ld\n", c, "checkin",
+                Median(e_cpu), "");
+    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f %7ld\n", c, "checkin",
                 Median(p_qps), Median(p_p50), Median(p_p99), Median(p_p999),
-                errors);
+                Median(p_cpu), errors);
     std::printf(
         "%-8d %-8s   QPS ratio %.3f (target >= 0.9)   p99 ratio %.3f (target "
         "<= 1.2)\n",
