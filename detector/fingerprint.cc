@@ -76,22 +76,23 @@ std::string BuildLabel(const IosBuild& b) {
   return text;
 }
 
-bool InvolvesInventory(const std::vector<SourcedValue>& values) {
-  return std::any_of(values.begin(), values.end(), [](const SourcedValue& v) {
-    return v.source == FingerprintSource::kInventory;
-  });
+bool InvolvesEasAndInventory(const std::vector<SourcedValue>& values) {
+  bool inventory = false;
+  bool eas = false;
+  for (const SourcedValue& v : values) {
+    (v.source == FingerprintSource::kInventory ? inventory : eas) = true;
+  }
+  return inventory && eas;
 }
-
 constexpr std::string_view kStalePartnership =
     "The EAS client and the MDM inventory disagree: the device may have a "
-    "second or stale EAS "
-    "partnership (another device or an old backup using the same account), or "
-    "it has not synced "
-    "mail since it was updated. Decisions follow what the EAS client reports.";
+    "second or stale EAS partnership (another device or an old backup using "
+    "the same account), or it has not synced mail since it was updated. "
+    "Decisions follow what the EAS client reports.";
 constexpr std::string_view kSelfContradiction =
-    "Values reported by the same EAS client contradict each other; a proxy or "
-    "a modified client "
-    "may be rewriting them.";
+    "Values that describe the same software contradict each other (the EAS "
+    "client's own reports, or the inventory's version and build): a proxy, a "
+    "modified client or an inventory error may be the cause.";
 
 // Adds a disagreement when `candidates` hold two different values (per
 // `equal`).
@@ -113,8 +114,9 @@ void CheckAgreement(std::string_view field,
   for (const auto& c : candidates) {
     d.values.push_back({c.source, label(c.value)});
   }
-  d.explanation = std::string(InvolvesInventory(d.values) ? kStalePartnership
-                                                          : kSelfContradiction);
+  d.explanation =
+      std::string(InvolvesEasAndInventory(d.values) ? kStalePartnership
+                                                    : kSelfContradiction);
   out->push_back(std::move(d));
 }
 
@@ -238,10 +240,20 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
   if (model_from_inventory) {
     add_platform(S::kInventory, Platform::kIos);
   }
-  if (!platforms.empty()) {
+  // The platform is the mail client's. A User-Agent names the client: when it
+  // is a third-party app (TouchDown, or one we do not recognise) the device
+  // may still be an iPhone, but the built-in client's bugs do not apply.
+  if (ua) {
+    fp.platform =
+        ua->platform != Platform::kUnknown ? ua->platform : Platform::kOther;
+    if (ua->platform == Platform::kUnknown && platforms.size() > 0) {
+      fp.notes.push_back(
+          StrCat("the mail client (", ua->family,
+                 ") is not the device's built-in client; its issues are not "
+                 "those of the OS client"));
+    }
+  } else if (!platforms.empty()) {
     fp.platform = platforms.front().value;
-  } else if (ua && !ua->family.empty()) {
-    fp.platform = Platform::kOther;  // a client string we could not place
   }
   {
     std::vector<Candidate<Platform>> concrete;
@@ -277,9 +289,18 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
       [](const IosBuild& a, const IosBuild& b) { return a == b; }, BuildLabel,
       &fp.disagreements);
 
-  // --- OS version. Each source's own claim; a catalogued build speaks for its
-  // source.
+  std::optional<FingerprintSource> version_source;
+  // --- OS version. Each source's own claim, with the build the same source
+  // states (a catalogued build speaks for its source). The fingerprint takes
+  // the first claim that can describe the chosen build: one from a source
+  // naming another build, or another major version, describes other software.
   std::vector<Candidate<Version>> versions;
+  std::vector<std::optional<IosBuild>> claimed_builds;  // parallel to versions
+  auto add_version = [&](S source, const Version& v,
+                         const std::optional<IosBuild>& build) {
+    versions.push_back({source, v});
+    claimed_builds.push_back(build);
+  };
   auto catalog_version =
       [](const std::optional<IosBuild>& b) -> std::optional<Version> {
     if (!b) {
@@ -294,24 +315,43 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
   };
   if (ua) {
     if (auto v = catalog_version(ua->build)) {
-      versions.push_back({S::kUserAgent, *v});
+      add_version(S::kUserAgent, *v, ua->build);
     } else if (!ua->os_version.empty()) {
       if (auto parsed = Version::Parse(ua->os_version); parsed.ok()) {
-        versions.push_back({S::kUserAgent, *parsed});
+        add_version(S::kUserAgent, *parsed, ua->build);
       }
     }
   }
   if (dos && dos->version) {
-    versions.push_back({S::kDeviceOs, *dos->version});
+    add_version(S::kDeviceOs, *dos->version, dos->build);
   }
+  const std::optional<Version> inventory_build_version =
+      catalog_version(inventory_build);
   if (inventory_version) {
-    versions.push_back({S::kInventory, *inventory_version});
-  } else if (auto v = catalog_version(inventory_build)) {
-    versions.push_back({S::kInventory, *v});
+    add_version(S::kInventory, *inventory_version, inventory_build);
   }
-  if (!versions.empty()) {
-    fp.os_version = versions.front().value;
-    fp.os_major_version = fp.os_version->major();
+  if (inventory_build_version &&
+      (!inventory_version || *inventory_version != *inventory_build_version)) {
+    // Also the inventory's build, so an inventory contradicting itself shows.
+    add_version(S::kInventory, *inventory_build_version, inventory_build);
+  }
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    const std::optional<IosBuild>& claimed = claimed_builds[i];
+    bool describes_build = true;
+    if (fp.build && claimed) {
+      describes_build = *claimed == *fp.build;
+    } else if (fp.build && fp.platform == Platform::kIos) {
+      const std::optional<int> major = IosMajorForTrain(fp.build->train);
+      describes_build = !major || *major == versions[i].value.major();
+    }
+    if (describes_build) {
+      fp.os_version = versions[i].value;
+      fp.os_major_version = fp.os_version->major();
+      if (i > 0 || !fp.build_in_catalog) {
+        version_source = versions[i].source;
+      }
+      break;
+    }
   }
   CheckAgreement(
       "os_version", versions,
@@ -323,9 +363,9 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
     }
     std::string note = StrCat("build ", fp.build->ToString(),
                               " is not in the iOS build catalog");
-    if (fp.os_version) {
+    if (fp.os_version && version_source) {
       StrAppend(&note, "; the version ", fp.os_version->ToString(),
-                " comes from ", FingerprintSourceName(versions.front().source));
+                " comes from ", FingerprintSourceName(*version_source));
     } else if (fp.os_major_version) {
       StrAppend(&note, "; its train ", fp.build->train, " makes it iOS ",
                 *fp.os_major_version, ".x, exact version unknown");

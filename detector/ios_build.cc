@@ -106,10 +106,10 @@ absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text) {
   std::size_t i = 0;
   long long head = 0;
   const int head_digits = ReadDigits(text, &i, 4, &head);
-  if (head_digits < 3 || head_digits > 4) {
-    return BuildError(
-        kWhat, text, i,
-        "expected 3 or 4 digits (train and letter position) before '.'");
+  if (head_digits < 3 || head_digits > 4 || text[0] == '0') {
+    return BuildError(kWhat, text, i,
+                      "expected 3 or 4 digits (train and letter position, no "
+                      "leading zero) before '.'");
   }
   const long long letter_pos = head % 100;
   if (letter_pos < 1 || letter_pos > 26) {
@@ -117,9 +117,6 @@ absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text) {
                       "letter position must be 01..26");
   }
   b.train = static_cast<int>(head / 100);
-  if (b.train < 1) {
-    return BuildError(kWhat, text, 0, "train number must be 1..99");
-  }
   b.letter = static_cast<char>('A' + letter_pos - 1);
   if (i == text.size() || text[i] != '.') {
     return BuildError(kWhat, text, i, "expected '.'");
@@ -128,39 +125,50 @@ absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text) {
   const std::size_t tail_at = i;
   long long tail = 0;
   const int tail_digits = ReadDigits(text, &i, 9, &tail);
+  if (tail_digits > 9) {
+    return BuildError(kWhat, text, tail_at, "more than 9 digits after '.'");
+  }
   if (i != text.size()) {
-    if (tail_digits > 9) {
-      return BuildError(kWhat, text, tail_at, "more than 9 digits after '.'");
-    }
     return BuildError(kWhat, text, i, "unexpected character");
   }
-  if (tail_digits == 0) {
-    return BuildError(kWhat, text, tail_at, "expected digits after '.'");
-  }
-  if (tail_digits <= 4) {
-    b.number = static_cast<int>(tail);
-  } else if (tail_digits == 5) {
-    return BuildError(kWhat, text, tail_at,
-                      "5 digits after '.' are neither a build number (at most "
-                      "4 digits) nor a "
-                      "number with a 5-digit letter suffix");
-  } else {
+  // Apple's rule writes the number with 3 digits (4 when it is 1000 or more)
+  // and a suffix letter as 5 more digits; one-digit numbers were also seen
+  // unpadded ("807.4"). Every other length cannot come from a real build.
+  const int number_digits = tail_digits > 5 ? tail_digits - 5 : tail_digits;
+  if (tail_digits > 5) {
     const long long suffix_pos = tail % 100000;
     if (suffix_pos < 1 || suffix_pos > 26) {
       return BuildError(kWhat, text,
-                        tail_at + static_cast<std::size_t>(tail_digits - 5),
+                        tail_at + static_cast<std::size_t>(number_digits),
                         "suffix letter position must be 00001..00026");
     }
-    b.number = static_cast<int>(tail / 100000);
     b.suffix = static_cast<char>('a' + suffix_pos - 1);
+    tail /= 100000;
   }
+  const bool one_digit_unpadded = tail_digits == 1;
+  const bool padded = number_digits == 3;
+  const bool four_digit = number_digits == 4 && text[tail_at] != '0';
+  if (!one_digit_unpadded && !padded && !four_digit) {
+    return BuildError(
+        kWhat, text, tail_at,
+        StrCat(tail_digits,
+               " digits after '.' do not follow Apple's rule (a 3-digit "
+               "number, 4 digits from 1000 on, optionally 5 suffix digits; "
+               "one-digit numbers may be unpadded)"));
+  }
+  b.number = static_cast<int>(tail);
   return b;
 }
 
 std::optional<int> IosMajorForTrain(int train) {
-  // iPhone OS 2.0 was train 5 and the offset of 4 held through iOS 18 (train
-  // 22); iOS 26 (2025) is train 23. Outside that range we do not guess.
-  if (train >= 5 && train <= 22) {
+  // iPhone OS 2.x was train 5 (5A347 = 2.0); from iPhone OS 3 (train 7) to
+  // iOS 18 (train 22) the train is the major version plus 4; iOS 26 (2025) is
+  // train 23. Train 6 was never an iPhone OS release. Elsewhere we do not
+  // guess.
+  if (train == 5) {
+    return 2;
+  }
+  if (train >= 7 && train <= 22) {
     return train - 4;
   }
   if (train == 23) {

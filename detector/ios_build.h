@@ -50,8 +50,10 @@ absl::StatusOr<IosBuild> ParseIosBuild(std::string_view text);
 // Parses the Exchange build from an iOS User-Agent ("1001.523", "807.4",
 // "807.004", "1101.47000001") back into the Apple build. Returns
 // INVALID_ARGUMENT with the byte offset of the first problem for anything that
-// Apple's rule cannot have produced (letter position 00 or above 26, a
-// five-digit fraction, a suffix position above 26, numbers out of range).
+// Apple's rule cannot have produced: a leading zero, a letter position 00 or
+// above 26, a fraction of other than 1 (unpadded one-digit number), 3, 4
+// (1000 or more), 8 or 9 (with a 5-digit suffix) digits, a suffix position
+// 00000 or above 26.
 absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text);
 
 // The iOS major version a build train belongs to (train 10 -> iOS 6), or

@@ -203,8 +203,7 @@ std::optional<KnownIssue> ParseIssue(const Json& value,
     if (!parsed || *parsed == Platform::kUnknown) {
       problems->Add(r.PointerTo("platform"),
                     "must be \"ios\", \"android\", \"windows-phone\", "
-                    "\"outlook-mobile\" or "
-                    "\"other\"");
+                    "\"outlook-mobile\" or \"other\"");
     } else {
       issue.platform = *parsed;
     }

@@ -8,8 +8,7 @@ int main(int argc, char** argv) {
   namespace cli = hijackguard::plugin::cli;
   CLI::App app{
       "hijackguard: detects Exchange ActiveSync clients that hijack meeting "
-      "ownership and tells "
-      "the MDM what to do at check-in."};
+      "ownership and tells the MDM what to do at check-in."};
   app.require_subcommand(1);
   cli::RunFn run;
   cli::AddServeCommand(app, &run);

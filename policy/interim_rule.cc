@@ -89,9 +89,11 @@ Decision DecideFromFingerprint(const Fingerprint& fp) {
   if (fp.build && !fp.build_in_catalog) {
     d.reasons.push_back(
         {std::string(kReasonBuildNotInCatalog),
-         StrCat("Build ", fp.build->ToString(),
-                " is not in the iOS build catalog; only build-range "
-                "entries of the known-issue catalog could match it."),
+         StrCat(
+             "Build ", fp.build->ToString(),
+             " is not in the iOS build catalog; known issues were matched on "
+             "build ranges and on any version another source states for "
+             "this build (see fingerprint.notes)."),
          ""});
   }
   if (!fp.consistent()) {

@@ -19,8 +19,7 @@ namespace {
 
 int Usage() {
   std::cerr << "usage: mdm_checkin_client --server HOST:PORT [--user-agent UA] "
-               "[--device-os OS] "
-               "[--tenant T] [--device-id ID] [--user UPN]\n";
+               "[--device-os OS] [--tenant T] [--device-id ID] [--user UPN]\n";
   return 2;
 }
 

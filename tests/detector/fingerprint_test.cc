@@ -130,7 +130,7 @@ TEST(FingerprintTest, UnknownBuildIsUnknownWithTheTrainsMajorVersion) {
 
 TEST(FingerprintTest, UnknownBuildTakesTheVersionDeviceOsStates) {
   const Fingerprint fp = ComputeFingerprint(
-      {.user_agent = "Apple-iPhone7C2/1303.75", .device_os = "iOS 9.2 13C75"});
+      {.user_agent = "Apple-iPhone7C2/1303.075", .device_os = "iOS 9.2 13C75"});
   EXPECT_EQ(BuildText(fp), "13C75");
   EXPECT_EQ(VersionText(fp), "9.2");
   EXPECT_TRUE(fp.consistent());
@@ -158,6 +158,64 @@ TEST(FingerprintTest, OutlookOnIosIsOutlookMobileNotIos) {
   EXPECT_TRUE(fp.consistent())
       << "Outlook runs on iOS; that is no contradiction";
   EXPECT_EQ(fp.client_family, "outlook-ios");
+}
+
+TEST(FingerprintTest, ThirdPartyClientOnAnIphoneIsNotTheIosClient) {
+  for (const char* ua : {"TouchDown(MSEAS)/8.1.00052", "FancyMail/3.1"}) {
+    const Fingerprint fp =
+        ComputeFingerprint({.user_agent = ua,
+                            .device_type = "iPhone",
+                            .device_os = "iOS 6.0 10A403",
+                            .inventory_build_version = "10A403"});
+    EXPECT_EQ(fp.platform, Platform::kOther) << ua;
+    EXPECT_EQ(VersionText(fp), "6.0") << "the device facts stay";
+    EXPECT_EQ(fp.device_family, AppleDeviceFamily::kIphone);
+    EXPECT_TRUE(fp.consistent())
+        << "a third-party app on iOS contradicts nothing";
+    EXPECT_THAT(fp.notes,
+                Contains(HasSubstr("not the device's built-in client")));
+  }
+}
+
+TEST(FingerprintTest, VersionOfAnotherBuildIsNotTakenForAnUnknownBuild) {
+  // The User-Agent's build is uncatalogued; the inventory names another build
+  // (10B146 = 6.1.2) and, contradicting itself, version 6.0. Neither version
+  // describes the build that syncs.
+  const Fingerprint fp =
+      ComputeFingerprint({.user_agent = "Apple-iPhone4C1/1001.999",
+                          .inventory_os_version = "6.0",
+                          .inventory_build_version = "10B146"});
+  EXPECT_EQ(BuildText(fp), "10A999");
+  EXPECT_FALSE(fp.os_version.has_value());
+  EXPECT_EQ(fp.os_major_version, 6);
+  ASSERT_EQ(fp.disagreements.size(), 2u);
+  EXPECT_EQ(fp.disagreements[1].field, "os_version");
+  EXPECT_THAT(fp.disagreements[1].values,
+              ElementsAre(Field(&SourcedValue::value, "6.0"),
+                          Field(&SourcedValue::value, "6.1.2")));
+}
+
+TEST(FingerprintTest, VersionWithoutBuildMustMatchTheBuildsMajorVersion) {
+  EXPECT_EQ(
+      VersionText(ComputeFingerprint({.user_agent = "Apple-iPhone4C1/1001.999",
+                                      .inventory_os_version = "6.0"})),
+      "6.0");
+  EXPECT_EQ(
+      VersionText(ComputeFingerprint({.user_agent = "Apple-iPhone4C1/1001.999",
+                                      .inventory_os_version = "7.0"})),
+      "");
+}
+
+TEST(FingerprintTest, InventoryContradictingItselfIsReported) {
+  const Fingerprint fp =
+      ComputeFingerprint({.inventory_product_name = "iPhone4,1",
+                          .inventory_os_version = "6.0",
+                          .inventory_build_version = "10B146"});
+  ASSERT_EQ(fp.disagreements.size(), 1u);
+  EXPECT_EQ(fp.disagreements[0].field, "os_version");
+  EXPECT_THAT(fp.disagreements[0].explanation,
+              HasSubstr("inventory's version and build"));
+  EXPECT_EQ(VersionText(fp), "6.0") << "the inventory's own version, flagged";
 }
 
 TEST(FingerprintTest, AndroidDevice) {

@@ -125,15 +125,20 @@ INSTANTIATE_TEST_SUITE_P(
     Hostile, BadExchangeBuildTest,
     ::testing::Values(
         BadInput{"", "empty"}, BadInput{"1001", "expected '.'"},
-        BadInput{"1001.", "expected digits"},
+        BadInput{"1001.", "0 digits after '.'"},
         BadInput{"10.403", "3 or 4 digits"},
         BadInput{"12345.1", "3 or 4 digits"},
+        BadInput{"0801.293", "no leading zero"},
         BadInput{"1000.403", "letter position must be 01..26"},
         BadInput{"1027.403", "letter position must be 01..26"},
-        BadInput{"0001.403", "train number"},
+        BadInput{"1001.52", "2 digits after '.' do not follow Apple's rule"},
+        BadInput{"1001.0403", "4 digits after '.' do not follow"},
         BadInput{"1001.12345", "5 digits after '.'"},
+        BadInput{"1001.000001", "6 digits after '.'"},
+        BadInput{"1001.4700001", "7 digits after '.'"},
         BadInput{"1001.47000000", "suffix letter position"},
         BadInput{"1001.47000027", "suffix letter position"},
+        BadInput{"1001.1234500001", "more than 9 digits"},
         BadInput{"1001.4030000000000000001", "more than 9 digits"},
         BadInput{"99999999999999999999.1", "3 or 4 digits"},
         BadInput{"1001.-1", "unexpected character (offset 5)"},
@@ -150,12 +155,16 @@ TEST(IosBuildTest, NulInsideExchangeBuildIsRejectedAtItsOffset) {
 }
 
 TEST(IosBuildTest, MajorVersionFromTrain) {
+  EXPECT_EQ(IosMajorForTrain(5), 2);  // 5A347 = iPhone OS 2.0
+  EXPECT_EQ(IosMajorForTrain(6), std::nullopt);
+  EXPECT_EQ(IosMajorForTrain(7), 3);
   EXPECT_EQ(IosMajorForTrain(8), 4);
   EXPECT_EQ(IosMajorForTrain(10), 6);
   EXPECT_EQ(IosMajorForTrain(11), 7);
   EXPECT_EQ(IosMajorForTrain(22), 18);
   EXPECT_EQ(IosMajorForTrain(23), 26);
   EXPECT_EQ(IosMajorForTrain(4), std::nullopt);
+  EXPECT_EQ(IosMajorForTrain(1), std::nullopt);
   EXPECT_EQ(IosMajorForTrain(24), std::nullopt);
 }
 

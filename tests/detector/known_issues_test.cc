@@ -126,6 +126,14 @@ TEST(KnownIssueMatchTest, LaterAndEarlierBuilds) {
               ElementsAre("ios10-attendee-forwards-invitation:reported"));
 }
 
+TEST(KnownIssueMatchTest, ThirdPartyClientOnIos60DoesNotGetTheIosClientsIssue) {
+  EXPECT_THAT(
+      MatchedIds(ComputeFingerprint({.user_agent = "TouchDown(MSEAS)/8.1.00052",
+                                     .device_type = "iPhone",
+                                     .inventory_build_version = "10A403"})),
+      IsEmpty());
+}
+
 TEST(KnownIssueMatchTest, OtherPlatformsNeverMatchIosIssues) {
   EXPECT_THAT(
       MatchedIds(ComputeFingerprint({.user_agent = "Outlook-iOS/2.0",
