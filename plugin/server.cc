@@ -8,8 +8,8 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "plugin/arena_allocator.h"
 #include "plugin/compliance_service.h"
+#include "plugin/wire_decoder.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -57,8 +57,6 @@ std::string BoundAddress(const std::string& listen, int port) {
 }  // namespace
 
 struct PluginServer::State {
-  ArenaMessageAllocator<v1::CheckInRequest, v1::CheckInResponse>
-      check_in_allocator;
   std::unique_ptr<CheckInHandler> handler;
   std::unique_ptr<CompliancePluginService> service;
   std::unique_ptr<grpc::Server> server;
@@ -97,6 +95,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   ps->state_->service =
       std::make_unique<CompliancePluginService>(ps->state_->handler.get());
 
+  InstallProtobufLogFilter();
   // Both are process-wide switches that take effect for servers built
   // afterwards.
   grpc::EnableDefaultHealthCheckService(true);

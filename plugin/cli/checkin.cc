@@ -3,7 +3,9 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/status/status.h"
 #include "common/file.h"
+#include "common/utf8.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/cli/commands.h"
@@ -29,6 +31,12 @@ struct CheckInFlags {
   std::string tls_key;
 };
 
+// "INVALID_ARGUMENT" for grpc::StatusCode::INVALID_ARGUMENT (absl's codes are
+// gRPC's).
+std::string StatusCodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
 std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(
     const CheckInFlags& f, std::string* error) {
   if (f.tls_ca.empty() && f.tls_cert.empty()) {
@@ -52,8 +60,22 @@ std::shared_ptr<grpc::ChannelCredentials> ClientCredentials(
 }
 
 int RunCheckIn(const CheckInFlags& f) {
-  if (const std::string bad = f.device.FirstInvalidUtf8Flag(); !bad.empty()) {
+  std::string bad = f.device.FirstInvalidUtf8Flag();
+  for (const auto& [name, value] :
+       {std::pair{"--tenant", &f.tenant},
+        std::pair{"--device-id", &f.device_id},
+        std::pair{"--mdm-device-id", &f.mdm_device_id},
+        std::pair{"--user", &f.user}, std::pair{"--smtp", &f.smtp}}) {
+    if (bad.empty() && !IsValidUtf8(*value)) {
+      bad = name;
+    }
+  }
+  if (!bad.empty()) {
     std::cerr << "error: " << bad << " is not valid UTF-8\n";
+    return 2;
+  }
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    std::cerr << "error: --tls-cert and --tls-key go together\n";
     return 2;
   }
   v1::CheckInRequest request;
@@ -79,7 +101,8 @@ int RunCheckIn(const CheckInFlags& f) {
   v1::CheckInResponse response;
   const grpc::Status status = stub->CheckIn(&context, request, &response);
   if (!status.ok()) {
-    std::cerr << "error: CheckIn failed: " << status.error_code() << " "
+    std::cerr << "error: CheckIn failed: "
+              << StatusCodeName(status.error_code()) << ": "
               << status.error_message() << "\n";
     return 1;
   }

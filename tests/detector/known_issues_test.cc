@@ -119,11 +119,11 @@ TEST(KnownIssueMatchTest, LaterAndEarlierBuilds) {
       << "4.3.1 unpadded";
   EXPECT_THAT(MatchUserAgent("Apple-iPhone3C1/803.148"), IsEmpty()) << "4.2.1";
   EXPECT_THAT(MatchedIds(ComputeFingerprint({.device_os = "iOS 9.2.1 13D15"})),
-              ElementsAre("ios9-recurring-meeting-response-repeat:reported"));
+              ElementsAre("ios9-recurring-meeting-response-repeat:confirmed"));
   EXPECT_THAT(MatchedIds(ComputeFingerprint({.device_os = "iOS 9.3 13E233"})),
               IsEmpty());
   EXPECT_THAT(MatchedIds(ComputeFingerprint({.device_os = "iOS 10.3.2 14F89"})),
-              ElementsAre("ios10-attendee-forwards-invitation:reported"));
+              ElementsAre("ios10-attendee-forwards-invitation:confirmed"));
 }
 
 TEST(KnownIssueMatchTest, ThirdPartyClientOnIos60DoesNotGetTheIosClientsIssue) {

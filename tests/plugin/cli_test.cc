@@ -199,12 +199,17 @@ TEST_F(CliServerTest, CheckInErrorsNameTheFieldAndExitOne) {
   const RunResult r = RunHijackguard(
       {"checkin", "--server", server_->address(), "--device-id", "ApplX"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("tenant_id: is required"));
+  EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT: tenant_id: is required"));
   const RunResult bad_utf8 = RunHijackguard(
       {"checkin", "--server", server_->address(), "--tenant", "t1",
        "--device-id", "ApplX", "--user-agent", "Apple-\xff"});
   EXPECT_EQ(bad_utf8.exit_code, 2);
   EXPECT_THAT(bad_utf8.err, HasSubstr("--user-agent is not valid UTF-8"));
+  const RunResult bad_user =
+      RunHijackguard({"checkin", "--server", server_->address(), "--tenant",
+                      "t1", "--device-id", "ApplX", "--user", "u\xff"});
+  EXPECT_EQ(bad_user.exit_code, 2);
+  EXPECT_THAT(bad_user.err, HasSubstr("--user is not valid UTF-8"));
 }
 
 TEST(CliServeTest, BrokenCatalogIsAClearStartupError) {

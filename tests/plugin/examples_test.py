@@ -158,6 +158,25 @@ def main():
             if code != 0 or "draining" not in stderr:
                 fail(f"SIGTERM: exit {code}, stderr: {stderr}")
             print("SIGTERM: drained, exit 0")
+
+            # Ctrl-C in a terminal sends SIGINT: the same drain, the same exit 0.
+            with open(config, "w", encoding="utf-8") as f:
+                json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(tmp, "var2")}, f)
+            interactive = subprocess.Popen([args.binary, "serve", "--config", config],
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                if "serving on " not in read_line(interactive, 30):
+                    fail("second server did not start")
+                interactive.send_signal(signal.SIGINT)
+                code = interactive.wait(timeout=30)
+                stderr = interactive.stderr.read().decode()
+                if code != 0 or "SIGINT: draining" not in stderr:
+                    fail(f"SIGINT: exit {code}, stderr: {stderr}")
+            finally:
+                if interactive.poll() is None:
+                    interactive.kill()
+                    interactive.wait()
+            print("SIGINT: drained, exit 0 (built-in catalog)")
         finally:
             if server.poll() is None:
                 server.kill()

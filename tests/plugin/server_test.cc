@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
@@ -205,6 +206,75 @@ TEST_F(ServerTest, HostileButValidStringsAreAnsweredNotRejected) {
   ASSERT_TRUE(CheckIn(request, &r).ok());
   EXPECT_EQ(r.fingerprint().build(), "");
   EXPECT_GT(r.fingerprint().notes_size(), 0);
+}
+
+// Sends raw bytes as a CheckIn request, as a buggy or hostile client could.
+grpc::Status CallWithRawBytes(const std::shared_ptr<grpc::Channel>& channel,
+                              const std::string& bytes) {
+  grpc::GenericStub generic(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  grpc::Slice slice(bytes);
+  const grpc::ByteBuffer request(&slice, 1);
+  auto call = generic.PrepareUnaryCall(
+      &context, "/hijackguard.v1.CompliancePlugin/CheckIn", request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  EXPECT_TRUE(cq.Next(&tag, &ok));
+  return status;
+}
+
+// A valid request's bytes with `placeholder` (in some field) overwritten by
+// `replacement` of the same length.
+std::string Corrupt(const v1::CheckInRequest& request,
+                    const std::string& placeholder,
+                    const std::string& replacement) {
+  std::string bytes = request.SerializeAsString();
+  const std::size_t at = bytes.find(placeholder);
+  EXPECT_NE(at, std::string::npos);
+  bytes.replace(at, placeholder.size(), replacement);
+  return bytes;
+}
+
+TEST_F(ServerTest, InvalidUtf8IsInvalidArgumentNamingFieldAndOffset) {
+  v1::CheckInRequest request = Request("Apple-PLACEHOLDER/1001.403");
+  EXPECT_EQ(request.eas().user_agent().find("PLACEHOLDER"), 6u);
+  grpc::Status status =
+      CallWithRawBytes(channel_, Corrupt(request, "PLACEHOLDER",
+                                         "iPhone\xff\xfe"
+                                         "C1A"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "eas.user_agent: invalid UTF-8 at byte 12 of the value");
+
+  request.mutable_device()->set_user_principal("alice@PLACEHOLDER");
+  status = CallWithRawBytes(channel_,
+                            Corrupt(request, "alice@PLACEHOLDER",
+                                    std::string("alice@\xc0\xafxxxxxxxxx")));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "device.user_principal: invalid UTF-8 at byte 6 of the value");
+}
+
+TEST_F(ServerTest, BytesThatAreNotARequestAreInvalidArgument) {
+  for (const std::string& garbage : {std::string("\xff\xff\xff\xff"),
+                                     std::string("\x0a\x7f"
+                                                 "abc"),
+                                     std::string("GET / HTTP/1.1\r\n")}) {
+    const grpc::Status status = CallWithRawBytes(channel_, garbage);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(),
+                HasSubstr("not a valid hijackguard.v1.CheckInRequest"));
+  }
+  // The server is still fine.
+  v1::CheckInResponse r;
+  EXPECT_TRUE(CheckIn(Request("Apple-iPhone4C1/1001.403"), &r).ok());
 }
 
 TEST_F(ServerTest, HealthServiceAnswersServing) {
