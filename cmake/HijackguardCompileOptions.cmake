@@ -15,7 +15,14 @@ endif()
 
 add_library(hijackguard_sanitizers INTERFACE)
 add_library(hijackguard::sanitizers ALIAS hijackguard_sanitizers)
-if(HIJACKGUARD_SANITIZE)
+if(HIJACKGUARD_FUZZ)
+  # Coverage instrumentation for libFuzzer everywhere; fuzz targets add
+  # -fsanitize=fuzzer at link time.
+  set(_hg_san -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+              -fno-sanitize-recover=all)
+  target_compile_options(hijackguard_sanitizers INTERFACE ${_hg_san})
+  target_link_options(hijackguard_sanitizers INTERFACE -fsanitize=address,undefined)
+elseif(HIJACKGUARD_SANITIZE)
   set(_hg_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_compile_options(hijackguard_sanitizers INTERFACE ${_hg_san})
   target_link_options(hijackguard_sanitizers INTERFACE ${_hg_san})

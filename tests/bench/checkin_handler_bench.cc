@@ -75,11 +75,11 @@ void BM_CheckInHandler(benchmark::State& state) {
 BENCHMARK(BM_CheckInHandler);
 
 // The response on a per-call arena with an inline first block, as the server
-// allocates it (plugin/arena_allocator.h).
+// allocates it (plugin/compliance_service.cc).
 void BM_CheckInHandlerArena(benchmark::State& state) {
   const plugin::CheckInHandler handler(Catalog(), &RealClock(), {});
   const v1::CheckInRequest request = BenchRequest();
-  alignas(16) static char block[8192];
+  alignas(16) char block[4096];
   google::protobuf::ArenaOptions options;
   options.initial_block = block;
   options.initial_block_size = sizeof(block);
