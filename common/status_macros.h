@@ -12,7 +12,7 @@
 // the enclosing function when it is not OK.
 #define RETURN_IF_ERROR(expr)                        \
   do {                                               \
-    const absl::Status hg_status_tmp_ = (expr);      \
+    absl::Status hg_status_tmp_ = (expr);            \
     if (!hg_status_tmp_.ok()) return hg_status_tmp_; \
   } while (false)
 

@@ -69,7 +69,7 @@ bool PlatformsConflict(Platform a, Platform b) {
 }
 
 std::string BuildLabel(const IosBuild& b) {
-  const std::string text = b.ToString();
+  std::string text = b.ToString();
   if (const IosRelease* r = FindIosRelease(text)) {
     return StrCat(text, " (iOS ", r->version, ")");
   }
@@ -246,7 +246,7 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
   if (ua) {
     fp.platform =
         ua->platform != Platform::kUnknown ? ua->platform : Platform::kOther;
-    if (ua->platform == Platform::kUnknown && platforms.size() > 0) {
+    if (ua->platform == Platform::kUnknown && !platforms.empty()) {
       fp.notes.push_back(
           StrCat("the mail client (", ua->family,
                  ") is not the device's built-in client; its issues are not "

@@ -60,7 +60,7 @@ std::string Version::ToString() const {
 
 std::strong_ordering operator<=>(const Version& a, const Version& b) {
   for (int i = 0; i < Version::kMaxComponents; ++i) {
-    if (auto c = a.component(i) <=> b.component(i); c != 0) {
+    if (auto c = a.component(i) <=> b.component(i); std::is_neq(c)) {
       return c;
     }
   }

@@ -32,7 +32,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
       config.max_request_bytes = static_cast<int>(*v);
     }
     if (auto v = root.Integer("decision_validity_seconds", false, 1,
-                              7 * 24 * 3600)) {
+                              7LL * 24 * 3600)) {
       config.decision_validity = absl::Seconds(*v);
     }
     if (auto v = root.Integer("shutdown_grace_seconds", false, 0, 3600)) {
