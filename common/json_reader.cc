@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "common/utf8.h"
 
 namespace hijackguard::json {
 
@@ -33,35 +34,61 @@ std::string PointerEscape(std::string_view key) {
   return out;
 }
 
+namespace {
+
+// "line L, column C" of byte `offset` in `text` (both 1-based).
+std::string Position(std::string_view text, std::size_t offset) {
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return StrCat("line ", line, ", column ", column);
+}
+
+// nlohmann's message without its "[json.exception.x.n] ... : " prefix.
+std::string Reason(const char* what) {
+  const std::string_view text(what);
+  const std::size_t colon = text.find(": ");
+  return std::string(colon == std::string_view::npos ? text
+                                                     : text.substr(colon + 2));
+}
+
+}  // namespace
+
 std::optional<nlohmann::json> ParseJson(std::string_view text,
                                         Problems* problems) {
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
     // e.byte is the 1-based offset just past the offending character.
-    const std::size_t offset =
-        e.byte == 0 ? 0 : std::min<std::size_t>(e.byte - 1, text.size());
-    std::size_t line = 1;
-    std::size_t column = 1;
-    for (std::size_t i = 0; i < offset; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
+    const std::size_t offset = e.byte == 0 ? 0 : e.byte - 1;
+    problems->Add("", StrCat("JSON syntax error at ", Position(text, offset),
+                             ": ", Reason(e.what())));
+  } catch (const nlohmann::json::exception& e) {
+    // A number too large for a double ("1e999") raises out_of_range, without
+    // a position; find the number the message quotes.
+    const std::string what = e.what();
+    std::string where = "unknown position";
+    const std::size_t open = what.find("parsing '");
+    const std::size_t close = what.rfind('\'');
+    if (open != std::string::npos && close > open + 9) {
+      const std::string number = what.substr(open + 9, close - open - 9);
+      if (const std::size_t at = text.find(number);
+          at != std::string_view::npos) {
+        where = Position(text, at);
       }
     }
-    std::string what = e.what();
-    // nlohmann prefixes "[json.exception.parse_error.101] parse error at line
-    // L, column C: "; keep only the part after the position, which says what
-    // was wrong.
-    if (const std::size_t colon = what.find(": "); colon != std::string::npos) {
-      what = what.substr(colon + 2);
-    }
-    problems->Add("", StrCat("JSON syntax error at line ", line, ", column ",
-                             column, ": ", what));
-    return std::nullopt;
+    problems->Add(
+        "", StrCat("JSON value out of range at ", where, ": ",
+                   TruncateUtf8(SanitizeText(Reason(what.c_str())), 120)));
   }
+  return std::nullopt;
 }
 
 ObjectReader::ObjectReader(const nlohmann::json& value, std::string pointer,

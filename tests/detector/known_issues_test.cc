@@ -173,6 +173,11 @@ std::vector<BrokenCase> BrokenCases() {
        "{\n  \"format\": 1,\n  \"issues\": [,]\n}",
        {"line 3, column 14"}},
       {"NotAnObject", "[]", {"/: must be an object"}},
+      // Found by catalog_fuzz: nlohmann reports a number too large for a
+      // double as out_of_range, not parse_error.
+      {"NumberOverflow",
+       "{\n  \"format\": 1e999\n}",
+       {"JSON value out of range at line 2, column 13", "number overflow"}},
       {"MissingTopLevel",
        "{}",
        {"/format: is required", "/issues: is required"}},

@@ -66,6 +66,13 @@ TEST(ServerConfigTest, SyntaxErrorGivesLineAndColumn) {
                        HasSubstr("line 3, column 1")));
 }
 
+TEST(ServerConfigTest, HugeNumberIsAProblemNotACrash) {
+  EXPECT_THAT(
+      ParseServerConfig(R"({"max_request_bytes": 1e400})", "hg.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("JSON value out of range at line 1, column 23")));
+}
+
 TEST(ServerConfigTest, MissingFileIsNotFound) {
   EXPECT_THAT(
       LoadServerConfig("/nonexistent/hg.json"),
