@@ -15,6 +15,10 @@ namespace hijackguard {
 // Thread-safe.
 std::size_t FindInvalidUtf8(std::string_view text);
 
+// Returns the length (1-4) of the well-formed UTF-8 sequence starting at
+// text[i], or 0 when the bytes there are not one. `i` must be < text.size().
+std::size_t Utf8SequenceLength(std::string_view text, std::size_t i);
+
 // Returns true when `text` is well-formed UTF-8.
 inline bool IsValidUtf8(std::string_view text) {
   return FindInvalidUtf8(text) == std::string_view::npos;

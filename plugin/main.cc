@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   cli::AddServeCommand(app, &run);
   cli::AddFingerprintCommand(app, &run);
   cli::AddCheckInCommand(app, &run);
+  cli::AddWireCommands(app, &run);
   cli::AddVersionCommand(app, &run);
   try {
     app.parse(argc, argv);

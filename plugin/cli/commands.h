@@ -15,5 +15,7 @@ void AddServeCommand(CLI::App& app, RunFn* run);
 void AddFingerprintCommand(CLI::App& app, RunFn* run);
 void AddCheckInCommand(CLI::App& app, RunFn* run);
 void AddVersionCommand(CLI::App& app, RunFn* run);
+// decode, encode, parse-request.
+void AddWireCommands(CLI::App& app, RunFn* run);
 
 }  // namespace hijackguard::plugin::cli

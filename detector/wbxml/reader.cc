@@ -1,0 +1,477 @@
+#include "detector/wbxml/reader.h"
+
+#include <cstring>
+
+#include "common/strings.h"
+#include "common/utf8.h"
+#include "detector/wbxml/code_pages.h"
+
+namespace hijackguard::detector::wbxml {
+namespace {
+
+// Global tokens (WBXML 1.3 §7.1).
+constexpr std::uint8_t kSwitchPage = 0x00;
+constexpr std::uint8_t kEnd = 0x01;
+constexpr std::uint8_t kEntity = 0x02;
+constexpr std::uint8_t kStrI = 0x03;
+constexpr std::uint8_t kLiteral = 0x04;
+constexpr std::uint8_t kExtI0 = 0x40;
+constexpr std::uint8_t kExtI2 = 0x42;
+constexpr std::uint8_t kPi = 0x43;
+constexpr std::uint8_t kLiteralC = 0x44;
+constexpr std::uint8_t kExtT0 = 0x80;
+constexpr std::uint8_t kExtT2 = 0x82;
+constexpr std::uint8_t kStrT = 0x83;
+constexpr std::uint8_t kLiteralA = 0x84;
+constexpr std::uint8_t kExt0 = 0xC0;
+constexpr std::uint8_t kExt2 = 0xC2;
+constexpr std::uint8_t kOpaque = 0xC3;
+constexpr std::uint8_t kLiteralAc = 0xC4;
+
+constexpr std::uint8_t kTokenMask = 0x3F;
+constexpr std::uint8_t kContentBit = 0x40;
+constexpr std::uint8_t kAttributeBit = 0x80;
+
+constexpr std::uint8_t kUtf8Mib = 106;
+
+std::string Hex(std::uint8_t b) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  return {'0', 'x', kDigits[b >> 4], kDigits[b & 0x0F]};
+}
+
+}  // namespace
+
+std::string_view IssueCodeName(IssueCode code) {
+  switch (code) {
+    case IssueCode::kTruncated:
+      return "TRUNCATED";
+    case IssueCode::kUnsupportedVersion:
+      return "UNSUPPORTED_VERSION";
+    case IssueCode::kUnsupportedCharset:
+      return "UNSUPPORTED_CHARSET";
+    case IssueCode::kOverlongInteger:
+      return "OVERLONG_INTEGER";
+    case IssueCode::kIntegerTooLarge:
+      return "INTEGER_TOO_LARGE";
+    case IssueCode::kUnknownCodePage:
+      return "UNKNOWN_CODE_PAGE";
+    case IssueCode::kUnknownToken:
+      return "UNKNOWN_TOKEN";
+    case IssueCode::kEndWithoutElement:
+      return "END_WITHOUT_ELEMENT";
+    case IssueCode::kUnterminatedString:
+      return "UNTERMINATED_STRING";
+    case IssueCode::kInvalidUtf8:
+      return "INVALID_UTF8";
+    case IssueCode::kUnsupportedToken:
+      return "UNSUPPORTED_TOKEN";
+    case IssueCode::kStringTableReference:
+      return "STRING_TABLE_REFERENCE";
+    case IssueCode::kUnclosedElement:
+      return "UNCLOSED_ELEMENT";
+    case IssueCode::kNoRootElement:
+      return "NO_ROOT_ELEMENT";
+    case IssueCode::kContentOutsideRoot:
+      return "CONTENT_OUTSIDE_ROOT";
+    case IssueCode::kBodyTooLarge:
+      return "BODY_TOO_LARGE";
+    case IssueCode::kDepthLimit:
+      return "DEPTH_LIMIT";
+    case IssueCode::kTextTooLong:
+      return "TEXT_TOO_LONG";
+    case IssueCode::kElementLimit:
+      return "ELEMENT_LIMIT";
+  }
+  return "UNKNOWN";
+}
+
+Reader::Reader(std::span<const std::uint8_t> input,
+               const ReaderOptions& options)
+    : data_(input.data()), size_(input.size()), options_(options) {}
+
+Reader::Reader(std::string_view input, const ReaderOptions& options)
+    : data_(reinterpret_cast<const std::uint8_t*>(input.data())),
+      size_(input.size()),
+      options_(options) {}
+
+bool Reader::Report(IssueCode code, std::size_t offset, std::string message) {
+  issues_.push_back({code, offset, std::move(message)});
+  if (!options_.lenient) {
+    state_ = State::kDone;
+    return false;
+  }
+  return true;
+}
+
+bool Reader::Fatal(IssueCode code, std::size_t offset, std::string message) {
+  issues_.push_back({code, offset, std::move(message)});
+  state_ = State::kDone;
+  return false;
+}
+
+bool Reader::ReadMbUInt32(std::uint32_t* value) {
+  const std::size_t start = pos_;
+  std::uint64_t v = 0;
+  for (int i = 0; i < 5; ++i) {
+    if (pos_ >= size_) {
+      return Fatal(IssueCode::kTruncated, start,
+                   "the input ends inside a multi-byte integer");
+    }
+    const std::uint8_t b = data_[pos_++];
+    if (i == 0 && b == 0x80) {
+      return Fatal(IssueCode::kOverlongInteger, start,
+                   "multi-byte integer starts with a redundant 0x80 byte");
+    }
+    v = (v << 7) | (b & 0x7F);
+    if (v > 0xFFFFFFFFULL) {
+      return Fatal(IssueCode::kIntegerTooLarge, start,
+                   "multi-byte integer exceeds 32 bits");
+    }
+    if ((b & 0x80) == 0) {
+      *value = static_cast<std::uint32_t>(v);
+      return true;
+    }
+  }
+  return Fatal(IssueCode::kIntegerTooLarge, start,
+               "multi-byte integer is longer than 5 bytes");
+}
+
+bool Reader::CheckText(std::string_view text, std::size_t at) {
+  const std::size_t bad = FindInvalidUtf8(text);
+  if (bad == std::string_view::npos) {
+    return true;
+  }
+  return Report(IssueCode::kInvalidUtf8, at + bad,
+                StrCat("text is not UTF-8 at byte ", bad, " of the string"));
+}
+
+bool Reader::ReadInlineString(std::size_t token_offset, std::string_view* out) {
+  const std::size_t start = pos_;
+  const std::size_t window =
+      std::min(size_ - start, options_.max_text_bytes + 1);
+  const void* nul = std::memchr(data_ + start, 0, window);
+  if (nul == nullptr) {
+    if (window > options_.max_text_bytes) {
+      return Fatal(IssueCode::kTextTooLong, start,
+                   StrCat("inline string longer than ", options_.max_text_bytes,
+                          " bytes"));
+    }
+    return Fatal(IssueCode::kUnterminatedString, token_offset,
+                 "inline string has no NUL terminator before the end");
+  }
+  const std::size_t end =
+      static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - data_);
+  *out = std::string_view(reinterpret_cast<const char*>(data_ + start),
+                          end - start);
+  pos_ = end + 1;
+  return CheckText(*out, start);
+}
+
+bool Reader::ReadTableString(std::uint32_t index, std::size_t token_offset,
+                             std::string_view* out) {
+  const std::string_view table = header_.string_table;
+  const std::size_t nul =
+      index < table.size() ? table.find('\0', index) : std::string_view::npos;
+  if (nul == std::string_view::npos) {
+    return Fatal(IssueCode::kStringTableReference, token_offset,
+                 StrCat("string table reference ", index, " is outside the ",
+                        table.size(), "-byte table or unterminated"));
+  }
+  *out = table.substr(index, nul - index);
+  if (out->size() > options_.max_text_bytes) {
+    return Fatal(IssueCode::kTextTooLong, token_offset,
+                 "string table entry is too long");
+  }
+  // The offset of table text is its offset in the input.
+  return CheckText(
+      *out, static_cast<std::size_t>(
+                reinterpret_cast<const std::uint8_t*>(out->data()) - data_));
+}
+
+bool Reader::ReadHeader() {
+  if (size_ > options_.max_body_bytes) {
+    return Fatal(IssueCode::kBodyTooLarge, options_.max_body_bytes,
+                 StrCat("body of ", size_, " bytes exceeds the limit of ",
+                        options_.max_body_bytes));
+  }
+  if (!options_.expect_header) {
+    return true;
+  }
+  if (pos_ >= size_) {
+    return Fatal(IssueCode::kTruncated, 0, "empty body: no WBXML header");
+  }
+  header_.version = data_[pos_++];
+  if (header_.version < 0x01 || header_.version > 0x03) {
+    if (!Report(IssueCode::kUnsupportedVersion, 0,
+                StrCat("WBXML version byte ", Hex(header_.version),
+                       " (expected 0x03)"))) {
+      return false;
+    }
+  }
+  std::uint32_t public_id_index = 0;
+  if (!ReadMbUInt32(&header_.public_id)) {
+    return false;
+  }
+  const std::size_t public_id_at = pos_;
+  if (header_.public_id == 0 && !ReadMbUInt32(&public_id_index)) {
+    return false;
+  }
+  const std::size_t charset_at = pos_;
+  if (!ReadMbUInt32(&header_.charset)) {
+    return false;
+  }
+  if (header_.charset != kUtf8Mib && header_.charset != 0) {
+    if (!Report(IssueCode::kUnsupportedCharset, charset_at,
+                StrCat("charset MIBenum ", header_.charset,
+                       " (only UTF-8, 106, is supported)"))) {
+      return false;
+    }
+  }
+  std::uint32_t table_length = 0;
+  const std::size_t table_at = pos_;
+  if (!ReadMbUInt32(&table_length)) {
+    return false;
+  }
+  if (table_length > size_ - pos_) {
+    return Fatal(
+        IssueCode::kTruncated, table_at,
+        StrCat("string table of ", table_length, " bytes runs past the end"));
+  }
+  header_.string_table = std::string_view(
+      reinterpret_cast<const char*>(data_ + pos_), table_length);
+  pos_ += table_length;
+  if (header_.public_id == 0 && public_id_index >= table_length) {
+    if (!Report(IssueCode::kStringTableReference, public_id_at,
+                "public identifier refers outside the string table")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Reader::Finish(Event* /*event*/) {
+  state_ = State::kDone;
+  if (!open_.empty()) {
+    issues_.push_back({IssueCode::kUnclosedElement, size_,
+                       StrCat("the input ends with ", open_.size(),
+                              " element(s) still open")});
+  } else if (elements_ == 0) {
+    issues_.push_back(
+        {IssueCode::kNoRootElement, size_, "the body holds no element"});
+  }
+  return false;
+}
+
+bool Reader::Next(Event* event) {
+  switch (state_) {
+    case State::kDone:
+      return false;
+    case State::kPendingEnd:
+      *event = pending_end_;
+      state_ = State::kBody;
+      return true;
+    case State::kHeader:
+      if (!ReadHeader()) {
+        return false;
+      }
+      state_ = State::kBody;
+      break;
+    case State::kBody:
+      break;
+  }
+
+  while (true) {
+    if (pos_ >= size_) {
+      return Finish(event);
+    }
+    const std::size_t at = pos_;
+    const std::uint8_t b = data_[pos_];
+    switch (b) {
+      case kSwitchPage: {
+        if (pos_ + 1 >= size_) {
+          return Fatal(IssueCode::kTruncated, at,
+                       "the input ends after SWITCH_PAGE");
+        }
+        const std::uint8_t page = data_[pos_ + 1];
+        pos_ += 2;
+        if (FindCodePage(page) == nullptr &&
+            !Report(IssueCode::kUnknownCodePage, at,
+                    StrCat("SWITCH_PAGE to undefined code page ", page))) {
+          return false;
+        }
+        page_ = page;
+        continue;
+      }
+      case kEnd: {
+        ++pos_;
+        if (open_.empty()) {
+          if (!Report(IssueCode::kEndWithoutElement, at,
+                      "END with no open element")) {
+            return false;
+          }
+          continue;
+        }
+        const Open top = open_.back();
+        event->type = Event::Type::kEndElement;
+        event->page = top.page;
+        event->token = top.token;
+        event->has_content = true;
+        event->data = {};
+        event->offset = at;
+        event->depth = static_cast<int>(open_.size());
+        open_.pop_back();
+        if (open_.empty()) {
+          root_closed_ = true;
+        }
+        return true;
+      }
+      case kStrI:
+      case kStrT:
+      case kOpaque: {
+        ++pos_;
+        std::string_view value;
+        if (b == kStrI) {
+          if (!ReadInlineString(at, &value)) {
+            return false;
+          }
+        } else if (b == kStrT) {
+          std::uint32_t index = 0;
+          if (!ReadMbUInt32(&index) || !ReadTableString(index, at, &value)) {
+            return false;
+          }
+        } else {
+          std::uint32_t length = 0;
+          if (!ReadMbUInt32(&length)) {
+            return false;
+          }
+          if (length > options_.max_text_bytes) {
+            return Fatal(IssueCode::kTextTooLong, at,
+                         StrCat("opaque value of ", length,
+                                " bytes exceeds the limit of ",
+                                options_.max_text_bytes));
+          }
+          if (length > size_ - pos_) {
+            return Fatal(
+                IssueCode::kTruncated, at,
+                StrCat("opaque value of ", length, " bytes runs past the end"));
+          }
+          value = std::string_view(reinterpret_cast<const char*>(data_ + pos_),
+                                   length);
+          pos_ += length;
+        }
+        if (open_.empty()) {
+          if (!Report(IssueCode::kContentOutsideRoot, at,
+                      "text or opaque data outside any element")) {
+            return false;
+          }
+          continue;
+        }
+        event->type = b == kOpaque ? Event::Type::kOpaque : Event::Type::kText;
+        event->page = open_.back().page;
+        event->token = open_.back().token;
+        event->has_content = false;
+        event->data = value;
+        event->offset = at;
+        event->depth = static_cast<int>(open_.size());
+        return true;
+      }
+      case kEntity:
+      case kExtT0:
+      case kExtT0 + 1:
+      case kExtT2: {
+        ++pos_;
+        std::uint32_t unused = 0;
+        if (!ReadMbUInt32(&unused) ||
+            !Report(IssueCode::kUnsupportedToken, at,
+                    StrCat("global token ", Hex(b), " is not used by EAS"))) {
+          return false;
+        }
+        continue;
+      }
+      case kExtI0:
+      case kExtI0 + 1:
+      case kExtI2: {
+        ++pos_;
+        std::string_view unused;
+        if (!ReadInlineString(at, &unused) ||
+            !Report(IssueCode::kUnsupportedToken, at,
+                    StrCat("global token ", Hex(b), " is not used by EAS"))) {
+          return false;
+        }
+        continue;
+      }
+      case kExt0:
+      case kExt0 + 1:
+      case kExt2:
+        ++pos_;
+        if (!Report(IssueCode::kUnsupportedToken, at,
+                    StrCat("global token ", Hex(b), " is not used by EAS"))) {
+          return false;
+        }
+        continue;
+      case kLiteral:
+      case kLiteralC:
+      case kLiteralA:
+      case kLiteralAc:
+      case kPi:
+        return Fatal(IssueCode::kUnsupportedToken, at,
+                     StrCat("global token ", Hex(b),
+                            " (literal tag or processing instruction) is not "
+                            "used by EAS"));
+      default:
+        break;
+    }
+
+    // A tag.
+    if ((b & kAttributeBit) != 0) {
+      return Fatal(IssueCode::kUnsupportedToken, at,
+                   StrCat("tag ", Hex(b),
+                          " has attributes, which EAS never "
+                          "uses"));
+    }
+    const std::uint8_t token = b & kTokenMask;
+    const bool has_content = (b & kContentBit) != 0;
+    ++pos_;
+    if (root_closed_ && open_.empty() &&
+        !Report(IssueCode::kContentOutsideRoot, at,
+                "a second root element after the first one closed")) {
+      return false;
+    }
+    if (elements_ >= options_.max_elements) {
+      return Fatal(IssueCode::kElementLimit, at,
+                   StrCat("more than ", options_.max_elements, " elements"));
+    }
+    ++elements_;
+    const int depth = static_cast<int>(open_.size()) + 1;
+    if (depth > options_.max_depth) {
+      return Fatal(IssueCode::kDepthLimit, at,
+                   StrCat("element nesting deeper than ", options_.max_depth));
+    }
+    if (TagName(page_, token).empty() &&
+        !Report(IssueCode::kUnknownToken, at,
+                StrCat("token ", Hex(token), " is not defined on code page ",
+                       page_))) {
+      return false;
+    }
+    event->type = Event::Type::kStartElement;
+    event->page = page_;
+    event->token = token;
+    event->has_content = has_content;
+    event->data = {};
+    event->offset = at;
+    event->depth = depth;
+    if (has_content) {
+      open_.push_back({page_, token});
+    } else {
+      pending_end_ = *event;
+      pending_end_.type = Event::Type::kEndElement;
+      state_ = State::kPendingEnd;
+      if (open_.empty()) {
+        root_closed_ = true;
+      }
+    }
+    return true;
+  }
+}
+
+}  // namespace hijackguard::detector::wbxml

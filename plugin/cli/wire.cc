@@ -1,0 +1,198 @@
+// `hijackguard decode`, `encode` and `parse-request`: the ActiveSync wire
+// formats for people and scripts.
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "common/file.h"
+#include "common/strings.h"
+#include "detector/eas/request.h"
+#include "detector/wbxml/xml.h"
+#include "nlohmann/json.hpp"
+#include "plugin/cli/commands.h"
+
+namespace hijackguard::plugin::cli {
+namespace {
+
+constexpr std::size_t kMaxInputBytes = std::size_t{64} << 20;
+
+// Reads FILE, or standard input for "-" / "". Returns false after printing
+// why it could not.
+bool ReadInput(const std::string& path, std::string* out) {
+  if (path.empty() || path == "-") {
+    out->assign(std::istreambuf_iterator<char>(std::cin),
+                std::istreambuf_iterator<char>());
+    if (out->size() > kMaxInputBytes) {
+      std::cerr << "error: standard input is larger than " << kMaxInputBytes
+                << " bytes\n";
+      return false;
+    }
+    return true;
+  }
+  auto text = ReadFileToString(path, kMaxInputBytes);
+  if (!text.ok()) {
+    std::cerr << "error: " << text.status().message() << "\n";
+    return false;
+  }
+  *out = *std::move(text);
+  return true;
+}
+
+void PrintIssues(const std::vector<detector::wbxml::Issue>& issues) {
+  for (const auto& issue : issues) {
+    std::cerr << "offset " << issue.offset << ": "
+              << detector::wbxml::IssueCodeName(issue.code) << ": "
+              << issue.message << "\n";
+  }
+}
+
+struct DecodeFlags {
+  std::string input;
+  bool json = false;
+  bool lenient = false;
+  bool fragment = false;
+};
+
+int RunDecode(const DecodeFlags& f) {
+  std::string body;
+  if (!ReadInput(f.input, &body)) {
+    return 2;
+  }
+  detector::wbxml::ReaderOptions options;
+  options.lenient = f.lenient;
+  options.expect_header = !f.fragment;
+  const auto result = f.json ? detector::wbxml::WbxmlToJsonEvents(body, options)
+                             : detector::wbxml::WbxmlToXml(body, options);
+  std::cout << result.xml;
+  if (!result.xml.empty() && result.xml.back() != '\n') {
+    std::cout << "\n";
+  }
+  PrintIssues(result.issues);
+  return result.issues.empty() ? 0 : 1;
+}
+
+struct EncodeFlags {
+  std::string input;
+};
+
+int RunEncode(const EncodeFlags& f) {
+  std::string xml;
+  if (!ReadInput(f.input, &xml)) {
+    return 2;
+  }
+  auto wbxml = detector::wbxml::XmlToWbxml(xml);
+  if (!wbxml.ok()) {
+    std::cerr << "error: " << wbxml.status().message() << "\n";
+    return 1;
+  }
+  std::fwrite(wbxml->data(), 1, wbxml->size(), stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+struct ParseRequestFlags {
+  std::string target;
+  std::vector<std::string> headers;
+  std::string method = "POST";
+};
+
+int RunParseRequest(const ParseRequestFlags& f) {
+  std::vector<detector::eas::Header> headers;
+  for (const std::string& h : f.headers) {
+    const std::size_t colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      std::cerr << "error: -H \"" << h << "\" is not \"Name: value\"\n";
+      return 2;
+    }
+    std::string_view value = std::string_view(h).substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    headers.emplace_back(std::string_view(h).substr(0, colon), value);
+  }
+  const auto parsed =
+      detector::eas::ParseEasRequest(f.target, headers, f.method);
+  const auto& r = parsed.request;
+  using Json = nlohmann::ordered_json;
+  Json j;
+  j["method"] = r.method;
+  j["path"] = r.path;
+  j["form"] = r.form == detector::eas::QueryForm::kBase64  ? "base64"
+              : r.form == detector::eas::QueryForm::kPlain ? "plain"
+                                                           : "none";
+  j["command"] = std::string(detector::eas::CommandName(r.command));
+  j["command_as_sent"] = r.command_name;
+  j["user"] = r.user;
+  j["device_id"] = r.device_id;
+  j["device_type"] = r.device_type;
+  j["protocol_version"] = r.protocol_version;
+  j["policy_key"] = r.policy_key ? Json(*r.policy_key) : Json(nullptr);
+  if (r.locale) {
+    char locale[8];
+    std::snprintf(locale, sizeof(locale), "0x%04X", *r.locale);
+    j["locale"] = locale;
+  } else {
+    j["locale"] = nullptr;
+  }
+  j["parameters"] = Json::array();
+  for (const auto& [name, value] : r.parameters) {
+    j["parameters"].push_back({{"name", name}, {"value", value}});
+  }
+  j["user_agent"] = r.user_agent;
+  j["content_type"] = r.content_type;
+  j["issues"] = Json::array();
+  for (const auto& issue : parsed.issues) {
+    j["issues"].push_back(
+        {{"code", std::string(detector::eas::RequestIssueCodeName(issue.code))},
+         {"where", issue.where},
+         {"position", issue.position},
+         {"message", issue.message}});
+    std::cerr << issue.where << " position " << issue.position << ": "
+              << detector::eas::RequestIssueCodeName(issue.code) << ": "
+              << issue.message << "\n";
+  }
+  std::cout << j.dump(1, ' ', false, Json::error_handler_t::replace) << "\n";
+  return parsed.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+void AddWireCommands(CLI::App& app, RunFn* run) {
+  auto d = std::make_shared<DecodeFlags>();
+  CLI::App* decode = app.add_subcommand(
+      "decode",
+      "Decode an ActiveSync WBXML body to XML (or a JSON event list); issues "
+      "go to stderr with their byte offsets; exit 0 clean, 1 with issues");
+  decode->add_option("input", d->input, "WBXML file, or - for standard input")
+      ->capture_default_str();
+  decode->add_flag("--json", d->json, "Print the reader's events as JSON");
+  decode->add_flag("--lenient", d->lenient,
+                   "Skip unknown tokens and keep going after issues");
+  decode->add_flag("--fragment", d->fragment,
+                   "The input has no WBXML header (starts at the first tag)");
+  decode->callback([d, run] { *run = [d] { return RunDecode(*d); }; });
+
+  auto e = std::make_shared<EncodeFlags>();
+  CLI::App* encode = app.add_subcommand(
+      "encode", "Encode XML as an ActiveSync WBXML body on standard output");
+  encode->add_option("input", e->input, "XML file, or - for standard input");
+  encode->callback([e, run] { *run = [e] { return RunEncode(*e); }; });
+
+  auto p = std::make_shared<ParseRequestFlags>();
+  CLI::App* parse = app.add_subcommand(
+      "parse-request",
+      "Parse an ActiveSync HTTP request target and headers (MS-ASHTTP); "
+      "prints the request as JSON");
+  parse
+      ->add_option("--target", p->target,
+                   "Request target, e.g. "
+                   "'/Microsoft-Server-ActiveSync?Cmd=Sync&User=u&...'")
+      ->required();
+  parse->add_option("-H,--header", p->headers, "A header, 'Name: value'");
+  parse->add_option("--method", p->method, "HTTP method")
+      ->capture_default_str();
+  parse->callback([p, run] { *run = [p] { return RunParseRequest(*p); }; });
+}
+
+}  // namespace hijackguard::plugin::cli
