@@ -156,9 +156,36 @@ class Converter {
   Encoder enc_;
 };
 
+// pugixml turns "&#0;" into a NUL that silently ends the string; WBXML text
+// cannot hold one either, so refuse it up front. Returns the offset or npos.
+std::size_t FindNulReference(std::string_view xml) {
+  for (std::size_t at = xml.find("&#"); at != std::string_view::npos;
+       at = xml.find("&#", at + 2)) {
+    std::size_t i = at + 2;
+    const bool hex = i < xml.size() && (xml[i] == 'x' || xml[i] == 'X');
+    i += hex ? 1 : 0;
+    bool any = false;
+    bool nonzero = false;
+    for (; i < xml.size() && xml[i] != ';'; ++i) {
+      any = true;
+      nonzero = nonzero || xml[i] != '0';
+    }
+    if (any && !nonzero && i < xml.size()) {
+      return at;
+    }
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> XmlToWbxml(std::string_view xml) {
+  if (const std::size_t nul = FindNulReference(xml);
+      nul != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("XML ", Position(xml, static_cast<std::ptrdiff_t>(nul)),
+               ": a character reference to NUL, which WBXML text cannot hold"));
+  }
   pugi::xml_document doc;
   const unsigned int options =
       pugi::parse_default | pugi::parse_ws_pcdata_single;
