@@ -110,8 +110,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
 
   const XmlResult xml = WbxmlToXml(input, lenient);
   Require(hijackguard::IsValidUtf8(xml.xml));
-  const XmlResult json = WbxmlToJsonEvents(input, lenient);
-  Require(hijackguard::IsValidUtf8(json.xml));
 
   if (s.clean && s.simple) {
     const XmlResult rendered = WbxmlToXml(input, strict);
