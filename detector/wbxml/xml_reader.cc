@@ -48,9 +48,10 @@ class Converter {
       std::shared_ptr<const Scope> scope;
       Step step;
       bool flag;  // kExit: the element has content; kText: it is opaque
+      int depth;
     };
     std::vector<Frame> stack;
-    stack.push_back({root, std::make_shared<Scope>(), Step::kEnter, false});
+    stack.push_back({root, std::make_shared<Scope>(), Step::kEnter, false, 1});
     while (!stack.empty()) {
       const Frame f = stack.back();
       stack.pop_back();
@@ -107,21 +108,25 @@ class Converter {
         return Error(f.node, StrCat("not an element of code page ",
                                     FindCodePage(page)->name));
       }
-      if (stack.size() > kMaxXmlDepth * 2) {
+      if (f.depth > kMaxXmlDepth) {
         return Error(f.node, StrCat("nesting deeper than ", kMaxXmlDepth));
       }
       std::vector<Frame> children;
       for (const pugi::xml_node& c : f.node.children()) {
         if (c.type() == pugi::node_element) {
-          children.push_back({c, scope, Step::kEnter, false});
+          children.push_back({c, scope, Step::kEnter, false, f.depth + 1});
         } else if (c.type() == pugi::node_pcdata ||
                    c.type() == pugi::node_cdata) {
-          children.push_back({c, scope, Step::kText, opaque});
+          children.push_back({c, scope, Step::kText, opaque, f.depth + 1});
         }
       }
-      const bool has_content = !children.empty();
+      // An element marked opaque holds opaque data even when it is empty.
+      const bool has_content = !children.empty() || opaque;
       enc_.Start(page, *token, has_content);
-      stack.push_back({f.node, scope, Step::kExit, has_content});
+      if (opaque && children.empty()) {
+        RETURN_IF_ERROR(AtNode(enc_.Opaque({}), f.node));
+      }
+      stack.push_back({f.node, scope, Step::kExit, has_content, f.depth});
       for (auto it = children.rbegin(); it != children.rend(); ++it) {
         stack.push_back(*it);
       }

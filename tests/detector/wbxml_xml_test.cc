@@ -94,6 +94,14 @@ TEST(WbxmlXmlTest, OpaqueDataRoundTripsAsBase64) {
             testing::Hex("03 01 6A 00 00 15 45 50 C3 04 00 01 02 FF 01 01"));
 }
 
+TEST(WbxmlXmlTest, EmptyOpaqueSurvivesTheRoundTrip) {
+  // Found by wbxml_reader_fuzz: <X opaque="base64"></X> lost its empty OPAQUE.
+  const std::string body = testing::Hex("03 01 6A 00 00 15 45 50 C3 00 01 01");
+  const XmlResult xml = WbxmlToXml(body);
+  EXPECT_THAT(xml.xml, HasSubstr("<Mime opaque=\"base64\"></Mime>"));
+  EXPECT_EQ(*XmlToWbxml(xml.xml), body);
+}
+
 TEST(WbxmlXmlTest, EscapesTextAndControlCharacters) {
   auto bytes = XmlToWbxml(
       "<Sync "
@@ -173,6 +181,15 @@ TEST(WbxmlXmlTest, DeepXmlIsRefusedWithoutRecursion) {
     xml += "<Collections>";
   }
   EXPECT_THAT(XmlToWbxml(xml), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(WbxmlXmlTest, WideXmlIsNotMistakenForDeep) {
+  std::string xml = "<Sync xmlns=\"AirSync:\"><Collections>";
+  for (int i = 0; i < 1000; ++i) {
+    xml += "<Collection><SyncKey>1</SyncKey></Collection>";
+  }
+  xml += "</Collections></Sync>";
+  EXPECT_THAT(XmlToWbxml(xml), IsOk());
 }
 
 TEST(WbxmlXmlTest, JsonEventsDescribeEveryEvent) {
