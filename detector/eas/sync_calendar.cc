@@ -54,6 +54,7 @@ std::optional<int> SmallNumber(std::string_view text) {
 void ScanSyncCalendar(std::string_view body, SyncCalendarScan* out,
                       const wbxml::ReaderOptions& options) {
   out->items.clear();
+  out->attendee_emails.clear();
   out->issues.clear();
   out->is_sync = false;
 
@@ -111,6 +112,8 @@ void ScanSyncCalendar(std::string_view body, SyncCalendarScan* out,
                                       : CalendarItem::Operation::kFetch;
                 item->in_responses = responses_depth > 0;
                 item->collection_id = collection_id;
+                item->attendees_begin = out->attendee_emails.size();
+                item->attendees_end = item->attendees_begin;
               }
               break;
             case airsync::kApplicationData:
@@ -202,7 +205,8 @@ void ScanSyncCalendar(std::string_view body, SyncCalendarScan* out,
         } else if (item != nullptr) {
           switch (want_token) {
             case calendar::kEmail:
-              item->attendee_emails.push_back(text);
+              out->attendee_emails.push_back(text);
+              item->attendees_end = out->attendee_emails.size();
               break;
             case calendar::kMeetingStatus:
               item->meeting_status = SmallNumber(text);
@@ -254,7 +258,9 @@ void ScanSyncCalendar(std::string_view body, SyncCalendarScan* out,
         break;
     }
   }
-  out->issues = reader.issues();
+  if (!reader.issues().empty()) {
+    out->issues = reader.issues();
+  }
 }
 
 }  // namespace hijackguard::detector::eas

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -30,16 +31,29 @@ struct CalendarItem {
   std::optional<int> meeting_status;  // top-level MeetingStatus, 0..15
   bool has_attendees = false;         // an Attendees element was sent
   int attendee_count = 0;
-  std::vector<std::string_view> attendee_emails;
+  // This item's attendee e-mails: SyncCalendarScan::attendee_emails
+  // [attendees_begin, attendees_end).
+  std::size_t attendees_begin = 0;
+  std::size_t attendees_end = 0;
 };
 
 struct SyncCalendarScan {
-  std::vector<CalendarItem> items;  // in body order
+  std::vector<CalendarItem> items;                // in body order
+  std::vector<std::string_view> attendee_emails;  // of all items, in order
   std::vector<wbxml::Issue> issues;
   bool is_sync = false;  // the root element is AirSync:Sync
+
+  // The attendee e-mails of `item` (one of `items`).
+  std::span<const std::string_view> AttendeeEmails(
+      const CalendarItem& item) const {
+    return std::span<const std::string_view>(attendee_emails)
+        .subspan(item.attendees_begin,
+                 item.attendees_end - item.attendees_begin);
+  }
 };
 
-// Scans `body`. Reuses the storage of `*out` (clear, keep capacity). Items
+// Scans `body`. Reuses the storage of `*out` (cleared, capacity kept: a
+// scanner reused across bodies allocates nothing once warm). Items
 // outside a calendar collection (no Calendar-page fields, Delete/Fetch aside)
 // are still listed with has_calendar_data false. Thread-compatible; the body
 // must outlive `*out`.

@@ -68,6 +68,27 @@ std::string_view TagName(std::uint8_t page, std::uint8_t token) {
   return kGeneratedNames[i][token];
 }
 
+const std::array<std::string_view, 64>* PageTagNames(std::uint8_t page) {
+  const int i = kDenseIndex[page];
+  return i < 0 ? nullptr : &kGeneratedNames[static_cast<std::size_t>(i)];
+}
+
+std::uint64_t KnownTokenMask(std::uint8_t page) {
+  static constexpr std::array<std::uint64_t, kPageCount> kMasks = [] {
+    std::array<std::uint64_t, kPageCount> masks{};
+    for (std::size_t p = 0; p < kPageCount; ++p) {
+      for (std::size_t t = 0; t < 64; ++t) {
+        if (!kGeneratedNames[p][t].empty()) {
+          masks[p] |= std::uint64_t{1} << t;
+        }
+      }
+    }
+    return masks;
+  }();
+  const int i = kDenseIndex[page];
+  return i < 0 ? 0 : kMasks[static_cast<std::size_t>(i)];
+}
+
 std::optional<std::uint8_t> FindTag(std::uint8_t page, std::string_view name) {
   const int i = kDenseIndex[page];
   if (i < 0 || name.empty()) {

@@ -3,6 +3,7 @@
 // detector/wbxml/codepages.json.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -29,6 +30,14 @@ const CodePage* FindCodePageByNamespace(std::string_view xml_namespace);
 // The canonical element name of `token` (0x05..0x3F, content/attribute bits
 // cleared) on `page`, or "" when the page or token is unknown. O(1).
 std::string_view TagName(std::uint8_t page, std::uint8_t token);
+
+// The 64 element names of `page` indexed by token ("" where none), or nullptr
+// for an unknown page. For hot loops that name many tokens of one page. O(1).
+const std::array<std::string_view, 64>* PageTagNames(std::uint8_t page);
+
+// Bit t set when token t is defined on `page`; 0 for an unknown page. For hot
+// loops that check many tokens of one page. O(1).
+std::uint64_t KnownTokenMask(std::uint8_t page);
 
 // The token of the element called `name` on `page`, ignoring ASCII case and
 // accepting legacy names ("Organizer_Email"-style aliases), or nullopt.

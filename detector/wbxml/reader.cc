@@ -1,5 +1,6 @@
 #include "detector/wbxml/reader.h"
 
+#include <bit>
 #include <cstring>
 
 #include "common/strings.h"
@@ -87,12 +88,16 @@ std::string_view IssueCodeName(IssueCode code) {
 
 Reader::Reader(std::span<const std::uint8_t> input,
                const ReaderOptions& options)
-    : data_(input.data()), size_(input.size()), options_(options) {}
+    : data_(input.data()),
+      size_(input.size()),
+      options_(options),
+      known_tokens_(KnownTokenMask(0)) {}
 
 Reader::Reader(std::string_view input, const ReaderOptions& options)
     : data_(reinterpret_cast<const std::uint8_t*>(input.data())),
       size_(input.size()),
-      options_(options) {}
+      options_(options),
+      known_tokens_(KnownTokenMask(0)) {}
 
 bool Reader::Report(IssueCode code, std::size_t offset, std::string message) {
   issues_.push_back({code, offset, std::move(message)});
@@ -137,6 +142,20 @@ bool Reader::ReadMbUInt32(std::uint32_t* value) {
 }
 
 bool Reader::CheckText(std::string_view text, std::size_t at) {
+  // Most EAS text is short ASCII: check that inline before the full validator.
+  std::uint64_t high = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + i, sizeof(word));
+    high |= word;
+  }
+  for (; i < text.size(); ++i) {
+    high |= static_cast<std::uint8_t>(text[i]);
+  }
+  if ((high & 0x8080808080808080ULL) == 0) {
+    return true;
+  }
   const std::size_t bad = FindInvalidUtf8(text);
   if (bad == std::string_view::npos) {
     return true;
@@ -149,7 +168,42 @@ bool Reader::ReadInlineString(std::size_t token_offset, std::string_view* out) {
   const std::size_t start = pos_;
   const std::size_t window =
       std::min(size_ - start, options_.max_text_bytes + 1);
-  const void* nul = std::memchr(data_ + start, 0, window);
+  const std::uint8_t* p = data_ + start;
+  // Most EAS strings are short ASCII: look for the NUL and for non-ASCII
+  // bytes together, a word at a time, before calling memchr for long ones.
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  constexpr std::size_t kShortScan = 64;
+  std::uint64_t high = 0;
+  std::size_t n = 0;
+  const std::uint8_t* nul = nullptr;
+  const std::size_t short_limit = std::min(window, kShortScan);
+  for (; n + 8 <= short_limit; n += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p + n, sizeof(word));
+    const std::uint64_t zero = (word - kOnes) & ~word & kHighs;
+    if (zero != 0) {
+      // The lowest flagged byte is the first zero (little-endian); the
+      // bytes below it are the string's last ones.
+      const int index = std::countr_zero(zero) >> 3;
+      high |= index == 0 ? 0 : word & ((std::uint64_t{1} << (index * 8)) - 1);
+      nul = p + n + static_cast<std::size_t>(index);
+      break;
+    }
+    high |= word;
+  }
+  for (; nul == nullptr && n < short_limit; ++n) {
+    if (p[n] == 0) {
+      nul = p + n;
+      break;
+    }
+    high |= p[n];
+  }
+  bool ascii = (high & kHighs) == 0;
+  if (nul == nullptr && n < window) {
+    nul = static_cast<const std::uint8_t*>(std::memchr(p + n, 0, window - n));
+    ascii = false;  // the rest is unchecked
+  }
   if (nul == nullptr) {
     if (window > options_.max_text_bytes) {
       return Fatal(IssueCode::kTextTooLong, start,
@@ -159,12 +213,10 @@ bool Reader::ReadInlineString(std::size_t token_offset, std::string_view* out) {
     return Fatal(IssueCode::kUnterminatedString, token_offset,
                  "inline string has no NUL terminator before the end");
   }
-  const std::size_t end =
-      static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - data_);
-  *out = std::string_view(reinterpret_cast<const char*>(data_ + start),
-                          end - start);
-  pos_ = end + 1;
-  return CheckText(*out, start);
+  const auto length = static_cast<std::size_t>(nul - p);
+  *out = std::string_view(reinterpret_cast<const char*>(p), length);
+  pos_ = start + length + 1;
+  return ascii || CheckText(*out, start);
 }
 
 bool Reader::ReadTableString(std::uint32_t index, std::size_t token_offset,
@@ -263,6 +315,67 @@ bool Reader::Finish(Event* /*event*/) {
 }
 
 bool Reader::Next(Event* event) {
+  // Fast path for the tokens that make up nearly every body. Anything
+  // unusual (an issue, a limit, another token, a state change) goes to
+  // NextSlow, which checks and reports everything.
+  if (state_ == State::kBody && pos_ < size_ && !open_.empty()) [[likely]] {
+    const std::uint8_t b = data_[pos_];
+    const int depth = static_cast<int>(open_.size());
+    if (b == kEnd) {
+      const Open top = open_.back();
+      event->type = Event::Type::kEndElement;
+      event->page = static_cast<std::uint8_t>(top >> 8);
+      event->token = static_cast<std::uint8_t>(top);
+      event->has_content = true;
+      event->data = {};
+      event->offset = pos_;
+      event->depth = depth;
+      ++pos_;
+      open_.pop_back();
+      root_closed_ = open_.empty();
+      return true;
+    }
+    if (b == kStrI) {
+      const std::size_t at = pos_++;
+      if (!ReadInlineString(at, &event->data)) {
+        return false;
+      }
+      const Open top = open_.back();
+      event->type = Event::Type::kText;
+      event->page = static_cast<std::uint8_t>(top >> 8);
+      event->token = static_cast<std::uint8_t>(top);
+      event->has_content = false;
+      event->offset = at;
+      event->depth = depth;
+      return true;
+    }
+    const std::uint8_t token = b & kTokenMask;
+    if ((b & kAttributeBit) == 0 && token >= 0x05 &&
+        ((known_tokens_ >> token) & 1) != 0 &&
+        elements_ < options_.max_elements && depth < options_.max_depth) {
+      ++elements_;
+      event->type = Event::Type::kStartElement;
+      event->page = page_;
+      event->token = token;
+      event->has_content = (b & kContentBit) != 0;
+      event->data = {};
+      event->offset = pos_;
+      event->depth = depth + 1;
+      ++pos_;
+      if (event->has_content) {
+        open_.push_back(static_cast<Open>(page_ << 8 | token));
+      } else {
+        pending_end_ = *event;
+        pending_end_.type = Event::Type::kEndElement;
+        state_ = State::kPendingEnd;
+      }
+      return true;
+    }
+  }
+  return NextSlow(event);
+}
+
+bool Reader::NextSlow(Event* event) {
   switch (state_) {
     case State::kDone:
       return false;
@@ -300,6 +413,7 @@ bool Reader::Next(Event* event) {
           return false;
         }
         page_ = page;
+        known_tokens_ = KnownTokenMask(page);
         continue;
       }
       case kEnd: {
@@ -313,8 +427,8 @@ bool Reader::Next(Event* event) {
         }
         const Open top = open_.back();
         event->type = Event::Type::kEndElement;
-        event->page = top.page;
-        event->token = top.token;
+        event->page = static_cast<std::uint8_t>(top >> 8);
+        event->token = static_cast<std::uint8_t>(top);
         event->has_content = true;
         event->data = {};
         event->offset = at;
@@ -329,7 +443,9 @@ bool Reader::Next(Event* event) {
       case kStrT:
       case kOpaque: {
         ++pos_;
-        std::string_view value;
+        // Read straight into the event: a string_view assembled elsewhere and
+        // copied in is a store-forwarding stall on this hot path.
+        std::string_view& value = event->data;
         if (b == kStrI) {
           if (!ReadInlineString(at, &value)) {
             return false;
@@ -367,10 +483,9 @@ bool Reader::Next(Event* event) {
           continue;
         }
         event->type = b == kOpaque ? Event::Type::kOpaque : Event::Type::kText;
-        event->page = open_.back().page;
-        event->token = open_.back().token;
+        event->page = static_cast<std::uint8_t>(open_.back() >> 8);
+        event->token = static_cast<std::uint8_t>(open_.back());
         event->has_content = false;
-        event->data = value;
         event->offset = at;
         event->depth = static_cast<int>(open_.size());
         return true;
@@ -447,7 +562,7 @@ bool Reader::Next(Event* event) {
       return Fatal(IssueCode::kDepthLimit, at,
                    StrCat("element nesting deeper than ", options_.max_depth));
     }
-    if (TagName(page_, token).empty() &&
+    if (((known_tokens_ >> token) & 1) == 0 &&
         !Report(IssueCode::kUnknownToken, at,
                 StrCat("token ", Hex(token), " is not defined on code page ",
                        page_))) {
@@ -461,7 +576,7 @@ bool Reader::Next(Event* event) {
     event->offset = at;
     event->depth = depth;
     if (has_content) {
-      open_.push_back({page_, token});
+      open_.push_back(static_cast<Open>(page_ << 8 | token));
     } else {
       pending_end_ = *event;
       pending_end_.type = Event::Type::kEndElement;

@@ -8,6 +8,7 @@
 // memory any input can cause.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -107,12 +108,14 @@ class Reader {
   std::size_t element_count() const { return elements_; }
 
  private:
-  struct Open {
-    std::uint8_t page;
-    std::uint8_t token;
-  };
+  // An open element as page << 8 | token (one 16-bit value: building it from
+  // two byte stores and reading it back as one stalls store forwarding).
+  using Open = std::uint16_t;
   enum class State { kHeader, kBody, kPendingEnd, kDone };
 
+  // Next() handles the common tokens (tags, END, STR_I in the body); this
+  // handles everything else, including every issue.
+  [[gnu::noinline]] bool NextSlow(Event* event);
   bool ReadHeader();
   bool ReadMbUInt32(std::uint32_t* value);
   bool ReadInlineString(std::size_t token_offset, std::string_view* out);
@@ -131,6 +134,7 @@ class Reader {
   Header header_;
   State state_ = State::kHeader;
   std::uint8_t page_ = 0;
+  std::uint64_t known_tokens_;  // KnownTokenMask(page_)
   std::vector<Open> open_;
   std::size_t elements_ = 0;
   bool root_closed_ = false;

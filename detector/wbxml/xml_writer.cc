@@ -1,5 +1,8 @@
 // WBXML -> XML text and JSON events.
+#include <array>
 #include <bitset>
+#include <cstdio>
+#include <cstring>
 
 #include "common/base64.h"
 #include "common/strings.h"
@@ -11,69 +14,119 @@
 namespace hijackguard::detector::wbxml {
 namespace {
 
-// Appends `text` escaped for XML character data. Invalid UTF-8 (possible in
-// a lenient read) becomes U+FFFD, control characters character references.
-void AppendEscaped(std::string* out, std::string_view text) {
+// Bytes that text cannot carry as they are: markup, controls other than tab
+// and newline, and (when the text is not known to be valid) non-ASCII.
+struct EscapeTable {
+  std::array<bool, 256> markup_or_control{};
+  constexpr EscapeTable() {
+    for (int c = 0; c < 0x20; ++c) {
+      markup_or_control[static_cast<std::size_t>(c)] = c != '\t' && c != '\n';
+    }
+    markup_or_control['&'] = markup_or_control['<'] = markup_or_control['>'] =
+        true;
+  }
+};
+constexpr EscapeTable kEscape;
+
+// Appends `text` escaped for XML character data. With `validated` false,
+// invalid UTF-8 (possible in a lenient read) becomes U+FFFD.
+void AppendEscaped(std::string* out, std::string_view text, bool validated) {
   std::size_t plain_from = 0;
-  auto flush = [&](std::size_t upto) {
-    out->append(text.substr(plain_from, upto - plain_from));
-  };
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // Skip eight plain bytes at a time: no byte below 0x20, no '&', '<' or
+    // '>' and, unless validated, no byte above 0x7F.
+    if (i + 8 <= text.size()) {
+      constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+      constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+      std::uint64_t w;
+      std::memcpy(&w, text.data() + i, sizeof(w));
+      auto has_byte = [&](std::uint64_t b) {
+        const std::uint64_t x = w ^ (kOnes * b);
+        return (x - kOnes) & ~x & kHighs;
+      };
+      const std::uint64_t flags = ((w - kOnes * 0x20) & ~w & kHighs) |
+                                  has_byte('&') | has_byte('<') |
+                                  has_byte('>') | (validated ? 0 : w & kHighs);
+      if (flags == 0) {
+        i += 8;
+        continue;
+      }
+    }
     const auto c = static_cast<unsigned char>(text[i]);
+    if (!kEscape.markup_or_control[c] && (validated || c < 0x80)) {
+      ++i;
+      continue;
+    }
     const char* replacement = nullptr;
     char ref[8];
-    switch (c) {
-      case '&':
-        replacement = "&amp;";
-        break;
-      case '<':
-        replacement = "&lt;";
-        break;
-      case '>':
-        replacement = "&gt;";
-        break;
-      default:
-        if (c < 0x20 && c != '\t' && c != '\n') {
-          std::snprintf(ref, sizeof(ref), "&#x%X;", c);
-          replacement = ref;
-        } else if (c >= 0x80) {
-          // Keep a well-formed sequence whole; an ill-formed byte becomes
-          // U+FFFD.
-          const std::size_t n = Utf8SequenceLength(text, i);
-          if (n == 0) {
-            replacement = "\xEF\xBF\xBD";
-          } else {
-            i += n - 1;
-          }
-        }
+    if (c == '&') {
+      replacement = "&amp;";
+    } else if (c == '<') {
+      replacement = "&lt;";
+    } else if (c == '>') {
+      replacement = "&gt;";
+    } else if (c < 0x20) {
+      std::snprintf(ref, sizeof(ref), "&#x%X;", c);
+      replacement = ref;
+    } else {
+      // Non-ASCII in unvalidated text: keep a well-formed sequence whole.
+      const std::size_t n = Utf8SequenceLength(text, i);
+      if (n != 0) {
+        i += n;
+        continue;
+      }
+      replacement = "\xEF\xBF\xBD";
     }
-    if (replacement != nullptr) {
-      flush(i);
-      out->append(replacement);
-      plain_from = i + 1;
-    }
+    out->append(text.data() + plain_from, i - plain_from);
+    out->append(replacement);
+    ++i;
+    plain_from = i;
   }
-  flush(text.size());
+  out->append(text.data() + plain_from, text.size() - plain_from);
 }
 
-// Writes the events of one reader as indented XML.
+// Lower-case XML prefixes ("calendar:") for every code page, by number.
+const std::array<std::string, 256>& Prefixes() {
+  static const auto* const prefixes = [] {
+    auto* p = new std::array<std::string, 256>();
+    for (const CodePage& page : AllCodePages()) {
+      std::string prefix;
+      for (char c : page.name) {
+        prefix.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a')
+                                              : c);
+      }
+      prefix.push_back(':');
+      (*p)[page.number] = std::move(prefix);
+    }
+    return p;
+  }();
+  return *prefixes;
+}
+
+// Writes the events of one reader as indented XML. The namespaces of the code
+// pages used are declared on the root, which is only known at the end: they
+// are inserted after the root's name then.
 class XmlWriter {
  public:
-  XmlWriter(std::string* out, const XmlOptions& options,
-            std::bitset<256> pages_used)
-      : out_(out), options_(options), pages_used_(pages_used) {}
+  XmlWriter(std::string* out, const XmlOptions& options, bool validated)
+      : out_(out),
+        options_(options),
+        validated_(validated),
+        prefixes_(Prefixes()) {}
 
   void Start(const Event& e) {
-    CloseStartTag(/*for_text=*/false);
-    if (e.depth == 1) {
-      root_page_ = e.page;
-    }
+    CloseStartTag();
     Indent(e.depth);
     out_->push_back('<');
-    AppendName(e.page, e.token);
     if (e.depth == 1) {
-      DeclareNamespaces();
+      root_page_ = e.page;
+      AppendName(e.page, e.token);
+      declarations_at_ = out_->size();
+    } else {
+      AppendName(e.page, e.token);
     }
+    pages_used_.set(e.page);
     tag_open_ = true;
     last_was_text_ = false;
   }
@@ -89,7 +142,7 @@ class XmlWriter {
     if (opaque) {
       out_->append(Base64Encode(e.data));
     } else {
-      AppendEscaped(out_, e.data);
+      AppendEscaped(out_, e.data, validated_);
     }
     last_was_text_ = true;
   }
@@ -98,24 +151,43 @@ class XmlWriter {
     if (tag_open_) {
       out_->append("/>");
       tag_open_ = false;
-      NewLine();
-      last_was_text_ = false;
-      return;
+    } else {
+      if (!last_was_text_) {
+        Indent(e.depth);
+      }
+      out_->append("</");
+      AppendName(e.page, e.token);
+      out_->push_back('>');
     }
-    if (!last_was_text_) {
-      Indent(e.depth);
-    }
-    out_->append("</");
-    AppendName(e.page, e.token);
-    out_->push_back('>');
     NewLine();
     last_was_text_ = false;
   }
 
-  void Finish() { CloseStartTag(false); }
+  void Finish() {
+    CloseStartTag();
+    if (declarations_at_ == std::string::npos) {
+      return;
+    }
+    std::string decl;
+    if (const CodePage* root = FindCodePage(root_page_)) {
+      StrAppend(&decl, " xmlns=\"", root->xml_namespace, ":\"");
+    }
+    for (std::size_t p = 0; p < pages_used_.size(); ++p) {
+      const auto page = static_cast<std::uint8_t>(p);
+      const CodePage* cp = FindCodePage(page);
+      if (!pages_used_[p] || page == root_page_ || cp == nullptr) {
+        continue;
+      }
+      const std::string& prefix = prefixes_[page];
+      StrAppend(&decl, " xmlns:",
+                std::string_view(prefix).substr(0, prefix.size() - 1), "=\"",
+                cp->xml_namespace, ":\"");
+    }
+    out_->insert(declarations_at_, decl);
+  }
 
  private:
-  void CloseStartTag(bool /*for_text*/) {
+  void CloseStartTag() {
     if (tag_open_) {
       out_->push_back('>');
       NewLine();
@@ -133,46 +205,34 @@ class XmlWriter {
                    ' ');
     }
   }
-  void AppendPrefix(std::uint8_t page) {
-    const CodePage* cp = FindCodePage(page);
-    for (char c : cp->name) {
-      out_->push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a')
-                                           : c);
-    }
-  }
   void AppendName(std::uint8_t page, std::uint8_t token) {
-    const std::string_view name = TagName(page, token);
+    if (page != names_page_ || names_ == nullptr) {
+      names_page_ = page;
+      names_ = PageTagNames(page);
+    }
+    const std::string_view name = names_ == nullptr || token >= 64
+                                      ? std::string_view()
+                                      : (*names_)[token];
     if (name.empty()) {
       StrAppend(out_, "UnknownTag_p", static_cast<int>(page), "_t",
                 static_cast<int>(token));
       return;
     }
     if (page != root_page_) {
-      AppendPrefix(page);
-      out_->push_back(':');
+      out_->append(prefixes_[page]);
     }
     out_->append(name);
-  }
-  void DeclareNamespaces() {
-    if (const CodePage* root = FindCodePage(root_page_)) {
-      StrAppend(out_, " xmlns=\"", root->xml_namespace, ":\"");
-    }
-    for (std::size_t p = 0; p < pages_used_.size(); ++p) {
-      const auto page = static_cast<std::uint8_t>(p);
-      const CodePage* cp = FindCodePage(page);
-      if (!pages_used_[p] || page == root_page_ || cp == nullptr) {
-        continue;
-      }
-      out_->append(" xmlns:");
-      AppendPrefix(page);
-      StrAppend(out_, "=\"", cp->xml_namespace, ":\"");
-    }
   }
 
   std::string* out_;
   XmlOptions options_;
+  bool validated_;
+  const std::array<std::string, 256>& prefixes_;
   std::bitset<256> pages_used_;
+  const std::array<std::string_view, 64>* names_ = nullptr;  // of names_page_
+  std::uint8_t names_page_ = 0;
   std::uint8_t root_page_ = 0;
+  std::size_t declarations_at_ = std::string::npos;
   bool tag_open_ = false;
   bool last_was_text_ = false;
 };
@@ -183,17 +243,6 @@ XmlResult WbxmlToXml(std::string_view wbxml,
                      const ReaderOptions& reader_options,
                      const XmlOptions& options) {
   XmlResult result;
-  // First pass: which code pages appear (they are declared on the root).
-  std::bitset<256> pages;
-  {
-    Reader scan(wbxml, reader_options);
-    Event e;
-    while (scan.Next(&e)) {
-      if (e.type == Event::Type::kStartElement) {
-        pages.set(e.page);
-      }
-    }
-  }
   result.xml.reserve(wbxml.size() * 2 + 64);
   if (options.declaration) {
     result.xml.append("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
@@ -201,7 +250,9 @@ XmlResult WbxmlToXml(std::string_view wbxml,
       result.xml.push_back('\n');
     }
   }
-  XmlWriter writer(&result.xml, options, pages);
+  // In strict mode the reader has validated every text as UTF-8 before
+  // handing it out; lenient text may still hold invalid bytes.
+  XmlWriter writer(&result.xml, options, !reader_options.lenient);
   Reader reader(wbxml, reader_options);
   Event e;
   while (reader.Next(&e)) {
