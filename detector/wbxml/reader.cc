@@ -82,6 +82,8 @@ std::string_view IssueCodeName(IssueCode code) {
       return "TEXT_TOO_LONG";
     case IssueCode::kElementLimit:
       return "ELEMENT_LIMIT";
+    case IssueCode::kValueLimit:
+      return "VALUE_LIMIT";
   }
   return "UNKNOWN";
 }
@@ -100,7 +102,11 @@ Reader::Reader(std::string_view input, const ReaderOptions& options)
       known_tokens_(KnownTokenMask(0)) {}
 
 bool Reader::Report(IssueCode code, std::size_t offset, std::string message) {
-  issues_.push_back({code, offset, std::move(message)});
+  if (issues_.size() < options_.max_issues) {
+    issues_.push_back({code, offset, std::move(message)});
+  } else {
+    ++suppressed_issues_;
+  }
   if (!options_.lenient) {
     state_ = State::kDone;
     return false;
@@ -335,7 +341,8 @@ bool Reader::Next(Event* event) {
       root_closed_ = open_.empty();
       return true;
     }
-    if (b == kStrI) {
+    if (b == kStrI && values_ < options_.max_values) {
+      ++values_;
       const std::size_t at = pos_++;
       if (!ReadInlineString(at, &event->data)) {
         return false;
@@ -442,6 +449,12 @@ bool Reader::NextSlow(Event* event) {
       case kStrI:
       case kStrT:
       case kOpaque: {
+        if (values_ >= options_.max_values) {
+          return Fatal(IssueCode::kValueLimit, at,
+                       StrCat("more than ", options_.max_values,
+                              " text or opaque values"));
+        }
+        ++values_;
         ++pos_;
         // Read straight into the event: a string_view assembled elsewhere and
         // copied in is a store-forwarding stall on this hot path.

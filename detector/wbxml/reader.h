@@ -38,6 +38,7 @@ enum class IssueCode {
   kDepthLimit,            // nesting deeper than ReaderOptions::max_depth
   kTextTooLong,           // a text or opaque value over max_text_bytes
   kElementLimit,          // more than ReaderOptions::max_elements elements
+  kValueLimit,            // more than ReaderOptions::max_values texts/opaques
 };
 
 // Stable upper-case name: "TRUNCATED", "UNKNOWN_TOKEN", ...
@@ -58,6 +59,11 @@ struct ReaderOptions {
   std::size_t max_text_bytes = std::size_t{4} << 20;
   // Most elements in one body. Default 1,000,000.
   std::size_t max_elements = 1'000'000;
+  // Most text and opaque values in one body. Default 1,000,000.
+  std::size_t max_values = 1'000'000;
+  // Most issues recorded (lenient mode can meet one per token); later ones
+  // are only counted (Reader::suppressed_issues). Default 100.
+  std::size_t max_issues = 100;
   // Strict (default): stop at the first issue. Lenient: record the issue,
   // skip what can be skipped (unknown pages and tokens are reported as
   // elements with no name; stray ENDs, ENTITY and EXT tokens are dropped) and
@@ -106,6 +112,8 @@ class Reader {
   const std::vector<Issue>& issues() const { return issues_; }
   // Elements started so far.
   std::size_t element_count() const { return elements_; }
+  // Issues found after max_issues were recorded.
+  std::size_t suppressed_issues() const { return suppressed_issues_; }
 
  private:
   // An open element as page << 8 | token (one 16-bit value: building it from
@@ -137,6 +145,8 @@ class Reader {
   std::uint64_t known_tokens_;  // KnownTokenMask(page_)
   std::vector<Open> open_;
   std::size_t elements_ = 0;
+  std::size_t values_ = 0;
+  std::size_t suppressed_issues_ = 0;
   bool root_closed_ = false;
   Event pending_end_;
   std::vector<Issue> issues_;

@@ -129,6 +129,8 @@ std::vector<IssueCase> IssueCases() {
   short_text.max_text_bytes = 4;
   ReaderOptions few_elements;
   few_elements.max_elements = 2;
+  ReaderOptions few_values;
+  few_values.max_values = 2;
   return {
       {"EmptyInput", "", IssueCode::kTruncated, 0},
       {"HeaderCut", Hex("03 01"), IssueCode::kTruncated, 2},
@@ -177,6 +179,8 @@ std::vector<IssueCase> IssueCases() {
        IssueCode::kTextTooLong, 5, short_text},
       {"ElementLimit", Body("45 13 13 01"), IssueCode::kElementLimit, 6,
        few_elements},
+      {"ValueLimit", Body("45 03 00 C3 00 03 00 01"), IssueCode::kValueLimit, 9,
+       few_values},
   };
 }
 
@@ -214,6 +218,21 @@ TEST(WbxmlReaderTest, LenientModeSkipsAndGoesOn) {
   ASSERT_GE(r.events.size(), 6u);
   EXPECT_EQ(r.events[1].token, 0x3F);
   EXPECT_EQ(r.events[4].data, "1");
+}
+
+TEST(WbxmlReaderTest, LenientIssuesAreCappedSoMemoryIsBounded) {
+  // One unknown token after another: a lenient read meets an issue per byte.
+  std::string body = Body("45");
+  body.append(100000, '\x3F');
+  body.push_back('\x01');
+  ReaderOptions lenient;
+  lenient.lenient = true;
+  Reader reader(body, lenient);
+  Event e;
+  while (reader.Next(&e)) {
+  }
+  EXPECT_EQ(reader.issues().size(), 100u);
+  EXPECT_EQ(reader.suppressed_issues(), 99900u);
 }
 
 TEST(WbxmlReaderTest, LenientModeStillStopsAtTruncation) {
