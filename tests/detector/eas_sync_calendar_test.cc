@@ -55,13 +55,15 @@ TEST(SyncCalendarTest, ServerAddIgnoresExceptionFields) {
 
 TEST(SyncCalendarTest, DeleteAndNonSyncBodies) {
   SyncCalendarScan scan;
-  ScanSyncCalendar(Body("sync_request_calendar_delete.xml"), &scan);
+  const std::string delete_body = Body("sync_request_calendar_delete.xml");
+  ScanSyncCalendar(delete_body, &scan);
   ASSERT_EQ(scan.items.size(), 1u);
   EXPECT_EQ(scan.items[0].operation, CalendarItem::Operation::kDelete);
   EXPECT_EQ(scan.items[0].server_id, "2:14");
   EXPECT_FALSE(scan.items[0].has_calendar_data);
 
-  ScanSyncCalendar(Body("meeting_response_instance.xml"), &scan);
+  const std::string response_body = Body("meeting_response_instance.xml");
+  ScanSyncCalendar(response_body, &scan);
   EXPECT_FALSE(scan.is_sync);
   EXPECT_THAT(scan.items, IsEmpty());
 }
@@ -81,7 +83,8 @@ TEST(SyncCalendarTest, ResponsesAndBadInput) {
   EXPECT_EQ(scan.items[0].status, "1");
   EXPECT_EQ(scan.items[0].collection_id, "7");
 
-  ScanSyncCalendar(body->substr(0, body->size() - 3), &scan);
+  const std::string cut = body->substr(0, body->size() - 3);
+  ScanSyncCalendar(cut, &scan);
   EXPECT_FALSE(scan.issues.empty()) << "a cut body is reported";
 }
 

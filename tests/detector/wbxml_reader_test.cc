@@ -1,3 +1,5 @@
+#include <memory>
+
 #include "detector/wbxml/document.h"
 #include "detector/wbxml/encoder.h"
 #include "detector/wbxml/reader.h"
@@ -19,14 +21,18 @@ std::string Body(std::string_view hex) {
   return std::string(kHeader) + Hex(hex);
 }
 
+// The events of a whole read. It owns a copy of the input (on the heap, so
+// moving the result keeps the events' views valid).
 struct ReadAll {
+  std::unique_ptr<std::string> input;
   std::vector<Event> events;
   std::vector<Issue> issues;
 };
 
-ReadAll Read(std::string_view input, ReaderOptions options = {}) {
+ReadAll Read(std::string_view bytes, ReaderOptions options = {}) {
   ReadAll r;
-  Reader reader(input, options);
+  r.input = std::make_unique<std::string>(bytes);
+  Reader reader(*r.input, options);
   Event e;
   while (reader.Next(&e)) {
     r.events.push_back(e);
