@@ -4,6 +4,7 @@
 
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "detector/eas/request.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -49,23 +50,7 @@ absl::Status CheckTenant(const std::string& tenant) {
 
 // "" or "<1-2 digits>.<1-2 digits>".
 absl::Status CheckProtocolVersion(const std::string& v) {
-  if (v.empty()) {
-    return absl::OkStatus();
-  }
-  const std::size_t dot = v.find('.');
-  auto digits = [](std::string_view s) {
-    if (s.empty() || s.size() > 2) {
-      return false;
-    }
-    for (char c : s) {
-      if (c < '0' || c > '9') {
-        return false;
-      }
-    }
-    return true;
-  };
-  if (dot == std::string::npos || !digits(std::string_view(v).substr(0, dot)) ||
-      !digits(std::string_view(v).substr(dot + 1))) {
+  if (!v.empty() && !detector::eas::IsProtocolVersionText(v)) {
     return FieldError("eas.protocol_version", "must look like \"14.1\"");
   }
   return absl::OkStatus();

@@ -342,7 +342,7 @@ class Parser {
         continue;
       }
       if (EqualsIgnoreCase(name, "MS-ASProtocolVersion")) {
-        if (!IsProtocolVersion(value)) {
+        if (!IsProtocolVersionText(value)) {
           Issue(RequestIssueCode::kBadProtocolVersion, where, 0,
                 StrCat("\"", value, "\" is not a version like 14.1"));
         } else if (r.form == QueryForm::kBase64 &&
@@ -375,23 +375,6 @@ class Parser {
   }
 
  private:
-  static bool IsProtocolVersion(std::string_view v) {
-    const std::size_t dot = v.find('.');
-    auto digits = [](std::string_view s) {
-      if (s.empty() || s.size() > 2) {
-        return false;
-      }
-      for (char c : s) {
-        if (c < '0' || c > '9') {
-          return false;
-        }
-      }
-      return true;
-    };
-    return dot != std::string_view::npos && digits(v.substr(0, dot)) &&
-           digits(v.substr(dot + 1));
-  }
-
   // Printable ASCII as is; anything else (binary device ids) as hex, the way
   // Z-Push and Horde show them.
   static std::string PrintableOrHex(std::string_view bytes) {
@@ -416,6 +399,23 @@ class Parser {
 };
 
 }  // namespace
+
+bool IsProtocolVersionText(std::string_view v) {
+  const std::size_t dot = v.find('.');
+  auto digits = [](std::string_view part) {
+    if (part.empty() || part.size() > 2) {
+      return false;
+    }
+    for (char c : part) {
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return true;
+  };
+  return dot != std::string_view::npos && digits(v.substr(0, dot)) &&
+         digits(v.substr(dot + 1));
+}
 
 std::string_view CommandName(Command command) {
   for (const CommandEntry& e : kCommands) {

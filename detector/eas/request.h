@@ -51,6 +51,10 @@ Command CommandFromName(std::string_view name);
 // codes the table does not assign.
 Command CommandFromCode(std::uint8_t code);
 
+// True for an MS-ASProtocolVersion value's shape: "<1-2 digits>.<1-2 digits>"
+// ("14.1"). It does not check that the version exists.
+bool IsProtocolVersionText(std::string_view version);
+
 enum class QueryForm { kNone, kPlain, kBase64 };
 
 struct EasRequest {
