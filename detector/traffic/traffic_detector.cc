@@ -1,0 +1,1158 @@
+#include "detector/traffic/traffic_detector.h"
+
+#include <algorithm>
+#include <deque>
+#include <span>
+
+#include "absl/container/flat_hash_set.h"
+#include "common/strings.h"
+#include "detector/eas/meeting_response.h"
+#include "detector/eas/request.h"
+#include "detector/eas/sync_calendar.h"
+
+namespace hijackguard::detector {
+namespace {
+
+using eas::CalendarItem;
+using Operation = CalendarItem::Operation;
+
+// MeetingStatus bits (activesync.md §3.2): bit 1 = received from someone
+// else, bit 2 = cancelled.
+bool IsReceived(int status) { return (status & 2) != 0; }
+bool IsCancelled(int status) { return (status & 4) != 0; }
+bool IsOrganizerMeeting(int status) {
+  return status == 1 || status == 5 || status == 9 || status == 13;
+}
+bool IsReceivedMeeting(int status) {
+  return status == 3 || status == 7 || status == 11 || status == 15;
+}
+
+std::string JoinKey(std::initializer_list<std::string_view> parts) {
+  std::string key;
+  for (std::string_view p : parts) {
+    key.append(p).push_back('\0');
+  }
+  return key;
+}
+
+std::string_view OperationName(Operation op) {
+  switch (op) {
+    case Operation::kAdd:
+      return "Add";
+    case Operation::kChange:
+      return "Change";
+    case Operation::kDelete:
+      return "Delete";
+    case Operation::kFetch:
+      return "Fetch";
+  }
+  return "";
+}
+
+std::string WbxmlError(std::string_view body_name,
+                       const std::vector<wbxml::Issue>& issues) {
+  const wbxml::Issue& first = issues.front();
+  return StrCat(body_name,
+                " does not decode: ", wbxml::IssueCodeName(first.code),
+                " at byte ", first.offset, ": ", first.message);
+}
+
+// Per-thread scan buffers: decoding allocates nothing once warm.
+struct Scratch {
+  eas::SyncCalendarScan request;
+  eas::SyncCalendarScan response;
+  eas::MeetingResponseScan mr_request;
+  eas::MeetingResponseScan mr_response;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+}  // namespace
+
+std::string_view EventKindName(EventKind kind) {
+  switch (kind) {
+    case EventKind::kOrganizerRewrite:
+      return "ORGANIZER_REWRITE";
+    case EventKind::kOwnershipClaim:
+      return "OWNERSHIP_CLAIM";
+    case EventKind::kAttendeeCancel:
+      return "ATTENDEE_CANCEL";
+    case EventKind::kSuspectedSelfOrganizer:
+      return "SUSPECTED_SELF_ORGANIZER";
+    case EventKind::kOrganizerNameChange:
+      return "ORGANIZER_NAME_CHANGE";
+  }
+  return "";
+}
+
+bool IsConfirmedHijackEvent(EventKind kind) {
+  return kind == EventKind::kOrganizerRewrite ||
+         kind == EventKind::kOwnershipClaim ||
+         kind == EventKind::kAttendeeCancel;
+}
+
+std::string NormalizeAddress(std::string_view address) {
+  while (!address.empty() &&
+         (address.front() == ' ' || address.front() == '\t' ||
+          address.front() == '\r' || address.front() == '\n')) {
+    address.remove_prefix(1);
+  }
+  while (!address.empty() &&
+         (address.back() == ' ' || address.back() == '\t' ||
+          address.back() == '\r' || address.back() == '\n')) {
+    address.remove_suffix(1);
+  }
+  if (address.size() >= 5 && (address[0] | 0x20) == 's' &&
+      (address[1] | 0x20) == 'm' && (address[2] | 0x20) == 't' &&
+      (address[3] | 0x20) == 'p' && address[4] == ':') {
+    address.remove_prefix(5);
+  }
+  std::string out(address);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Bookkeeping types.
+
+struct MeetingResponseRecord {
+  std::string collection_id;
+  std::string request_id;
+  std::string calendar_id;
+  std::optional<int> user_response;
+  absl::Time at;
+};
+
+struct ClientAddRecord {
+  std::string mailbox;
+  std::string collection_id;
+  std::string client_id;
+  std::string uid;
+  std::string organizer_email;
+  std::string organizer_name;
+  std::optional<int> meeting_status;
+  int attendee_count = 0;
+};
+
+struct AffectedState {
+  AffectedMeeting meeting;
+  std::uint32_t ledger_version = 0;
+  std::uint32_t reported = 0;  // bit per EventKind for ledger_version
+  bool client_rewrote = false;
+};
+
+struct TrafficDetector::Device {
+  std::string tenant;
+  std::string eas_device_id;
+  CheckInFacts facts;
+  bool checked_in = false;
+  std::vector<std::string> mailboxes;
+  std::deque<DetectionEvent> events;
+  std::uint64_t events_dropped = 0;
+  std::map<std::string, AffectedState> meetings;  // mailbox\0collection\0sid\0
+  absl::flat_hash_set<std::string> weak_reported;
+  std::deque<MeetingResponseRecord> responses;
+  std::deque<ClientAddRecord> client_adds;
+  int hijack_fingerprint = -1;  // cached; -1 = unknown
+  std::uint64_t observations = 0;
+};
+
+struct TrafficDetector::ClientItem {
+  Operation op = Operation::kChange;
+  std::string_view collection_id;
+  std::string_view server_id;
+  std::string_view uid;
+  std::string_view organizer_email;
+  std::string_view organizer_name;
+  std::optional<int> meeting_status;
+  int attendee_count = 0;
+  bool has_calendar_data = false;
+  bool attendee_emails_known = false;
+  std::span<const std::string_view> attendee_emails;
+  bool server_refused = false;  // the same exchange's response undid it
+  std::uint64_t sequence = 0;
+  absl::Time at;
+};
+
+struct TrafficDetector::Pending {
+  std::string device_id;
+  std::string request_user;
+  Operation op = Operation::kChange;
+  std::string collection_id;
+  std::string server_id;
+  std::string uid;
+  std::string organizer_email;
+  std::string organizer_name;
+  std::optional<int> meeting_status;
+  int attendee_count = 0;
+  bool has_calendar_data = false;
+  bool attendee_emails_known = false;
+  std::vector<std::string> attendee_emails;
+  std::uint64_t sequence = 0;
+  absl::Time at;
+};
+
+struct TrafficDetector::Context {
+  std::string_view tenant;
+  std::string mailbox;       // normalized request User
+  std::string request_user;  // normalized, as an address
+  Device* device = nullptr;
+};
+
+// ---------------------------------------------------------------------------
+
+TrafficDetector::TrafficDetector(
+    std::shared_ptr<const KnownIssueCatalog> catalog, DetectorOptions options)
+    : catalog_(std::move(catalog)),
+      options_(std::move(options)),
+      ledger_(options_.ledger) {}
+
+TrafficDetector::~TrafficDetector() = default;
+
+void TrafficDetector::Observe(const ObservationView& obs, ObserveResult* out) {
+  if (obs.eas_exchange != nullptr) {
+    ObserveExchange(obs, out);
+  } else if (obs.calendar_change != nullptr) {
+    ObserveCalendarChange(obs, out);
+  } else {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++observations_;
+    ++item_errors_;
+    out->errors.push_back({"MISSING_OBSERVATION", "observation",
+                           "neither eas_exchange nor calendar_change is set"});
+  }
+}
+
+TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
+    std::string_view tenant, std::string_view device_id, ObserveResult* out,
+    std::string_view field) {
+  std::string key = JoinKey({tenant, device_id});
+  auto it = devices_.find(key);
+  if (it != devices_.end()) {
+    return it->second.get();
+  }
+  if (devices_.size() >= options_.max_devices) {
+    out->errors.push_back(
+        {"DEVICE_TABLE_FULL", std::string(field),
+         StrCat("the detector tracks ", devices_.size(),
+                " devices already (max_devices); this device is not tracked")});
+    ++item_errors_;
+    return nullptr;
+  }
+  auto device = std::make_unique<Device>();
+  device->tenant = std::string(tenant);
+  device->eas_device_id = std::string(device_id);
+  device->facts.tenant_id = device->tenant;
+  device->facts.eas_device_id = device->eas_device_id;
+  Device* raw = device.get();
+  devices_.emplace(std::move(key), std::move(device));
+  return raw;
+}
+
+const TrafficDetector::Device* TrafficDetector::FindDevice(
+    std::string_view tenant, std::string_view device_id) const {
+  auto it = devices_.find(JoinKey({tenant, device_id}));
+  return it == devices_.end() ? nullptr : it->second.get();
+}
+
+bool TrafficDetector::IsOwner(const Context& ctx,
+                              std::string_view normalized) const {
+  if (normalized.empty()) {
+    return false;
+  }
+  std::string owners[3] = {ctx.request_user, {}, {}};
+  if (ctx.device != nullptr) {
+    owners[1] = NormalizeAddress(ctx.device->facts.user_principal);
+    owners[2] = NormalizeAddress(ctx.device->facts.primary_smtp_address);
+  }
+  for (const std::string& owner : owners) {
+    if (!owner.empty() && owner == normalized) {
+      return true;
+    }
+  }
+  auto tenant = options_.aliases.find(std::string(ctx.tenant));
+  if (tenant == options_.aliases.end()) {
+    return false;
+  }
+  for (const auto& [address, aliases] : tenant->second) {
+    const std::string a = NormalizeAddress(address);
+    bool is_owner_address = false;
+    bool names_candidate = a == normalized;
+    for (const std::string& owner : owners) {
+      is_owner_address |= !owner.empty() && owner == a;
+    }
+    for (const std::string& alias : aliases) {
+      const std::string n = NormalizeAddress(alias);
+      names_candidate |= n == normalized;
+      for (const std::string& owner : owners) {
+        is_owner_address |= !owner.empty() && owner == n;
+      }
+    }
+    if (is_owner_address && names_candidate) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool TrafficDetector::HasHijackFingerprint(Device* device) {
+  if (device->hijack_fingerprint < 0) {
+    const CheckInFacts& f = device->facts;
+    FingerprintInput in;
+    in.user_agent = f.user_agent;
+    in.device_type = f.device_type;
+    in.device_os = f.device_os;
+    in.device_model = f.device_model;
+    in.protocol_version = f.protocol_version;
+    in.inventory_product_name = f.inventory_product_name;
+    in.inventory_os_version = f.inventory_os_version;
+    in.inventory_build_version = f.inventory_build_version;
+    in.inventory_model_name = f.inventory_model_name;
+    Fingerprint fp = ComputeFingerprint(in);
+    bool hijack = false;
+    for (const KnownIssueMatch& m : catalog_->Match(fp)) {
+      hijack |= m.issue->category == kCategoryOrganizerHijack;
+    }
+    device->hijack_fingerprint = hijack ? 1 : 0;
+  }
+  return device->hijack_fingerprint == 1;
+}
+
+// ---------------------------------------------------------------------------
+// EAS exchanges.
+
+void TrafficDetector::ObserveExchange(const ObservationView& obs,
+                                      ObserveResult* out) {
+  const EasExchangeView& ex = *obs.eas_exchange;
+  std::vector<eas::Header> headers;
+  headers.reserve(ex.headers.size());
+  for (const auto& [name, value] : ex.headers) {
+    headers.emplace_back(name, value);
+  }
+  const eas::ParsedRequest parsed = eas::ParseEasRequest(
+      ex.target, headers, ex.method.empty() ? "POST" : ex.method);
+  const eas::EasRequest& req = parsed.request;
+
+  // Decode outside the lock.
+  Scratch& scratch = ThreadScratch();
+  std::vector<ItemError> errors;
+  for (const eas::RequestIssue& issue : parsed.issues) {
+    errors.push_back(
+        {"INVALID_TARGET",
+         issue.where == "target" || issue.where == "base64 query"
+             ? "eas_exchange.target"
+             : "eas_exchange.headers",
+         StrCat(eas::RequestIssueCodeName(issue.code), " in ", issue.where,
+                " at byte ", issue.position, ": ", issue.message)});
+  }
+  const bool is_sync = req.command == eas::Command::kSync;
+  const bool is_mr = req.command == eas::Command::kMeetingResponse;
+  const bool response_ok =
+      ex.response_status == 0 ||
+      (ex.response_status >= 200 && ex.response_status < 300);
+  bool request_ok = false;
+  bool response_usable = false;
+  if (is_sync || is_mr) {
+    if (!ex.request_body.empty()) {
+      if (is_sync) {
+        eas::ScanSyncCalendar(ex.request_body, &scratch.request,
+                              options_.reader);
+      } else {
+        eas::ScanMeetingResponse(ex.request_body, &scratch.mr_request,
+                                 options_.reader);
+      }
+      const auto& issues =
+          is_sync ? scratch.request.issues : scratch.mr_request.issues;
+      request_ok = issues.empty();
+      if (!request_ok) {
+        errors.push_back({"UNDECODABLE_BODY", "eas_exchange.request_body",
+                          WbxmlError("request_body", issues) +
+                              "; the request body is ignored"});
+      }
+    }
+    if (!ex.response_body.empty() && response_ok) {
+      if (is_sync) {
+        eas::ScanSyncCalendar(ex.response_body, &scratch.response,
+                              options_.reader);
+      } else {
+        eas::ScanMeetingResponse(ex.response_body, &scratch.mr_response,
+                                 options_.reader);
+      }
+      const auto& issues =
+          is_sync ? scratch.response.issues : scratch.mr_response.issues;
+      response_usable = issues.empty();
+      if (!response_usable) {
+        errors.push_back({"UNDECODABLE_BODY", "eas_exchange.response_body",
+                          WbxmlError("response_body", issues) +
+                              "; the response body is ignored"});
+      }
+    }
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  ++observations_;
+  item_errors_ += errors.size();
+  for (ItemError& e : errors) {
+    out->errors.push_back(std::move(e));
+  }
+  if (req.device_id.empty()) {
+    ++item_errors_;
+    out->errors.push_back({"MISSING_DEVICE_ID", "eas_exchange.target",
+                           "the request names no DeviceId; the exchange "
+                           "cannot be attributed to a device"});
+    return;
+  }
+  if (req.user.empty()) {
+    ++item_errors_;
+    out->errors.push_back({"MISSING_USER", "eas_exchange.target",
+                           "the request names no User; the exchange cannot "
+                           "be attributed to a mailbox"});
+    return;
+  }
+  Device* device =
+      FindOrAddDevice(obs.tenant_id, req.device_id, out, "eas_exchange.target");
+  if (device == nullptr) {
+    return;
+  }
+  ++device->observations;
+  // Traffic's own description of the client, where no check-in gave one.
+  CheckInFacts& known = device->facts;
+  if (!req.user_agent.empty() && known.user_agent != req.user_agent &&
+      (!device->checked_in || known.user_agent.empty())) {
+    known.user_agent = req.user_agent;
+    device->hijack_fingerprint = -1;
+  }
+  if (!req.device_type.empty() && known.device_type != req.device_type &&
+      (!device->checked_in || known.device_type.empty())) {
+    known.device_type = req.device_type;
+    device->hijack_fingerprint = -1;
+  }
+  if (!req.protocol_version.empty() &&
+      (!device->checked_in || known.protocol_version.empty())) {
+    known.protocol_version = req.protocol_version;
+  }
+  Context ctx;
+  ctx.tenant = obs.tenant_id;
+  ctx.mailbox = NormalizeAddress(req.user);
+  ctx.request_user = ctx.mailbox;
+  ctx.device = device;
+  if (std::find(device->mailboxes.begin(), device->mailboxes.end(),
+                ctx.mailbox) == device->mailboxes.end() &&
+      device->mailboxes.size() < 16) {
+    device->mailboxes.push_back(ctx.mailbox);
+  }
+
+  if (is_mr) {
+    if (!request_ok) {
+      return;
+    }
+    for (const eas::MeetingResponseItem& r : scratch.mr_request.items) {
+      MeetingResponseRecord rec;
+      rec.collection_id = std::string(r.collection_id);
+      rec.request_id = std::string(r.request_id);
+      rec.user_response = r.user_response;
+      rec.at = obs.observed_at;
+      if (response_usable) {
+        for (const eas::MeetingResponseItem& result :
+             scratch.mr_response.items) {
+          if (result.request_id == r.request_id) {
+            rec.calendar_id = std::string(result.calendar_id);
+          }
+        }
+      }
+      device->responses.push_back(std::move(rec));
+      while (device->responses.size() > options_.max_meeting_responses) {
+        device->responses.pop_front();
+      }
+    }
+    return;
+  }
+  if (!is_sync) {
+    return;
+  }
+
+  const eas::SyncCalendarScan& rq = scratch.request;
+  const eas::SyncCalendarScan& rs = scratch.response;
+  // 1. The client's commands, against what the server sent before.
+  if (request_ok && rq.is_sync) {
+    for (const CalendarItem& it : rq.items) {
+      if (it.in_responses) {
+        continue;
+      }
+      if (it.operation == Operation::kAdd) {
+        if (it.has_calendar_data && !it.client_id.empty()) {
+          ClientAddRecord add;
+          add.mailbox = ctx.mailbox;
+          add.collection_id = std::string(it.collection_id);
+          add.client_id = std::string(it.client_id);
+          add.uid = std::string(it.uid);
+          add.organizer_email = std::string(it.organizer_email);
+          add.organizer_name = std::string(it.organizer_name);
+          add.meeting_status = it.meeting_status;
+          add.attendee_count = it.attendee_count;
+          device->client_adds.push_back(std::move(add));
+          while (device->client_adds.size() > 256) {
+            device->client_adds.pop_front();
+          }
+        }
+        continue;
+      }
+      if (it.operation != Operation::kChange &&
+          it.operation != Operation::kDelete) {
+        continue;
+      }
+      ClientItem item;
+      item.op = it.operation;
+      item.collection_id = it.collection_id;
+      item.server_id = it.server_id;
+      item.uid = it.uid;
+      item.organizer_email = it.organizer_email;
+      item.organizer_name = it.organizer_name;
+      item.meeting_status = it.meeting_status;
+      item.attendee_count = it.attendee_count;
+      item.has_calendar_data = it.has_calendar_data;
+      item.attendee_emails_known = true;
+      item.attendee_emails = rq.AttendeeEmails(it);
+      item.sequence = obs.sequence;
+      item.at = obs.observed_at;
+      if (response_usable && rs.is_sync) {
+        for (const CalendarItem& r : rs.items) {
+          if (r.server_id != it.server_id ||
+              r.collection_id != it.collection_id) {
+            continue;
+          }
+          // Refused (a failing Status for it) or sent back by the server.
+          if ((r.in_responses && r.status != "1" && !r.status.empty()) ||
+              (!r.in_responses && (r.operation == Operation::kAdd ||
+                                   r.operation == Operation::kChange))) {
+            item.server_refused = true;
+          }
+        }
+      }
+      EvaluateClientItem(ctx, item, out);
+    }
+  }
+  if (!response_usable || !rs.is_sync) {
+    return;
+  }
+  // 2. What the server sent back: ids for the client's Adds, then its own
+  // commands.
+  for (const CalendarItem& r : rs.items) {
+    if (!r.in_responses || r.operation != Operation::kAdd ||
+        r.client_id.empty() || r.server_id.empty() ||
+        (!r.status.empty() && r.status != "1")) {
+      continue;
+    }
+    for (auto a = device->client_adds.rbegin(); a != device->client_adds.rend();
+         ++a) {
+      if (a->client_id != r.client_id || a->mailbox != ctx.mailbox) {
+        continue;
+      }
+      const std::string_view collection =
+          r.collection_id.empty() ? std::string_view(a->collection_id)
+                                  : r.collection_id;
+      const LedgerKey key{ctx.tenant, ctx.mailbox, collection, r.server_id};
+      const MeetingFacts facts{a->uid, a->organizer_email, a->organizer_name,
+                               a->meeting_status, a->attendee_count};
+      ledger_.Put(key, facts, obs.observed_at, /*client_added=*/true);
+      device->client_adds.erase(std::next(a).base());
+      break;
+    }
+  }
+  for (const CalendarItem& r : rs.items) {
+    if (r.in_responses || r.server_id.empty()) {
+      continue;
+    }
+    const LedgerKey key{ctx.tenant, ctx.mailbox, r.collection_id, r.server_id};
+    if (r.operation == Operation::kDelete) {
+      ledger_.Remove(key);
+      continue;
+    }
+    if ((r.operation != Operation::kAdd && r.operation != Operation::kChange) ||
+        !r.has_calendar_data) {
+      continue;
+    }
+    MeetingFacts facts{r.uid, r.organizer_email, r.organizer_name,
+                       r.meeting_status, r.attendee_count};
+    std::optional<MeetingSnapshot> old;
+    if (r.operation == Operation::kChange) {
+      // A Change carries what changed; omitted fields keep their value.
+      old = ledger_.Find(key, obs.observed_at);
+      if (old) {
+        if (facts.uid.empty()) facts.uid = old->uid;
+        if (facts.organizer_email.empty() && facts.organizer_name.empty()) {
+          facts.organizer_email = old->organizer_email;
+          facts.organizer_name = old->organizer_name;
+        }
+        if (!facts.meeting_status) facts.meeting_status = old->meeting_status;
+        if (!r.has_attendees) facts.attendee_count = old->attendee_count;
+      }
+    }
+    const MeetingLedger::PutResult put =
+        ledger_.Put(key, facts, obs.observed_at);
+    if (put == MeetingLedger::PutResult::kTooLarge) {
+      ++item_errors_;
+      out->errors.push_back(
+          {"FIELD_TOO_LONG", "eas_exchange.response_body",
+           StrCat("calendar item ", r.server_id,
+                  ": an id, UID or organizer is over the ledger's limits; "
+                  "the item is not tracked")});
+      continue;
+    }
+    if (put == MeetingLedger::PutResult::kInserted ||
+        put == MeetingLedger::PutResult::kUpdated) {
+      RunPending(ctx.tenant, ctx.mailbox, r.collection_id, r.server_id,
+                 obs.observed_at, out);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Parsed calendar changes.
+
+void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
+                                            ObserveResult* out) {
+  const CalendarChangeView& c = *obs.calendar_change;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++observations_;
+  auto error = [&](std::string code, std::string field, std::string message) {
+    ++item_errors_;
+    out->errors.push_back(
+        {std::move(code), std::move(field), std::move(message)});
+  };
+  if (c.eas_device_id.empty()) {
+    error("MISSING_DEVICE_ID", "calendar_change.eas_device_id",
+          "eas_device_id is required");
+    return;
+  }
+  if (c.user.empty()) {
+    error("MISSING_USER", "calendar_change.user", "user is required");
+    return;
+  }
+  if (c.server_id.empty()) {
+    error("MISSING_SERVER_ID", "calendar_change.server_id",
+          "server_id is required");
+    return;
+  }
+  Operation op;
+  if (c.command == "Change") {
+    op = Operation::kChange;
+  } else if (c.command == "Delete") {
+    op = Operation::kDelete;
+  } else if (c.command == "Add") {
+    op = Operation::kAdd;
+  } else {
+    error("INVALID_COMMAND", "calendar_change.command",
+          StrCat("command must be \"Add\", \"Change\" or \"Delete\", not \"",
+                 c.command, "\""));
+    return;
+  }
+  for (const auto& status : {c.meeting_status_before, c.meeting_status_after}) {
+    if (status && (*status < 0 || *status > 15)) {
+      error("INVALID_MEETING_STATUS", "calendar_change.meeting_status",
+            StrCat("meeting status ", *status, " is not 0..15"));
+      return;
+    }
+  }
+  Device* device = FindOrAddDevice(obs.tenant_id, c.eas_device_id, out,
+                                   "calendar_change.eas_device_id");
+  if (device == nullptr) {
+    return;
+  }
+  ++device->observations;
+  Context ctx;
+  ctx.tenant = obs.tenant_id;
+  ctx.mailbox = NormalizeAddress(c.user);
+  ctx.request_user = ctx.mailbox;
+  ctx.device = device;
+  if (std::find(device->mailboxes.begin(), device->mailboxes.end(),
+                ctx.mailbox) == device->mailboxes.end() &&
+      device->mailboxes.size() < 16) {
+    device->mailboxes.push_back(ctx.mailbox);
+  }
+  const LedgerKey key{ctx.tenant, ctx.mailbox, c.collection_id, c.server_id};
+  if (op == Operation::kAdd) {
+    // The device's own meeting: it organizes it.
+    ledger_.Put(
+        key,
+        MeetingFacts{c.uid, c.organizer_email_after, c.organizer_name_after,
+                     c.meeting_status_after, c.attendee_count},
+        obs.observed_at, /*client_added=*/true);
+    return;
+  }
+  const bool has_before = !c.organizer_email_before.empty() ||
+                          !c.organizer_name_before.empty() ||
+                          c.meeting_status_before.has_value();
+  if (has_before) {
+    // The MDM's record of what the server sent; the ledger keeps it.
+    const auto put = ledger_.Put(
+        key,
+        MeetingFacts{c.uid, c.organizer_email_before, c.organizer_name_before,
+                     c.meeting_status_before, c.attendee_count},
+        obs.observed_at);
+    if (put == MeetingLedger::PutResult::kTooLarge) {
+      error("FIELD_TOO_LONG", "calendar_change",
+            "an id, UID or organizer is over the ledger's limits");
+      return;
+    }
+  }
+  ClientItem item;
+  item.op = op;
+  item.collection_id = c.collection_id;
+  item.server_id = c.server_id;
+  item.uid = c.uid;
+  item.organizer_email = c.organizer_email_after;
+  item.organizer_name = c.organizer_name_after;
+  item.meeting_status = c.meeting_status_after;
+  item.attendee_count = c.attendee_count;
+  item.has_calendar_data = true;
+  item.attendee_emails_known = false;
+  item.sequence = obs.sequence;
+  item.at = obs.observed_at;
+  EvaluateClientItem(ctx, item, out);
+}
+
+// ---------------------------------------------------------------------------
+// The rules.
+
+void TrafficDetector::EvaluateClientItem(Context& ctx, const ClientItem& item,
+                                         ObserveResult* out) {
+  if (item.server_id.empty() || item.server_refused) {
+    return;
+  }
+  if (item.op == Operation::kChange && !item.has_calendar_data) {
+    return;  // not a calendar item, or nothing calendar-related changed
+  }
+  const LedgerKey key{ctx.tenant, ctx.mailbox, item.collection_id,
+                      item.server_id};
+  std::optional<MeetingSnapshot> before = ledger_.Find(key, item.at);
+  if (!before) {
+    if (item.op != Operation::kChange) {
+      // A Delete of something never seen: nothing to compare; but the
+      // server's state may still arrive (reordered reports).
+      AddPending(ctx, item);
+      return;
+    }
+    // 4. SUSPECTED_SELF_ORGANIZER: no ledger entry.
+    const std::string organizer = NormalizeAddress(item.organizer_email);
+    if (IsOwner(ctx, organizer) && HasHijackFingerprint(ctx.device)) {
+      bool others = false;
+      if (item.attendee_emails_known) {
+        for (std::string_view email : item.attendee_emails) {
+          const std::string a = NormalizeAddress(email);
+          others |= !a.empty() && !IsOwner(ctx, a);
+        }
+      } else {
+        others = item.attendee_count > 0;
+      }
+      if (others) {
+        Emit(ctx, item, EventKind::kSuspectedSelfOrganizer, nullptr,
+             StrCat("a client whose build has the organizer-hijack issue "
+                    "names its own user (",
+                    organizer,
+                    ") as organizer of a meeting with other attendees that "
+                    "the server's state is not known for"),
+             out);
+      }
+    }
+    AddPending(ctx, item);
+    return;
+  }
+  // Does the mailbox's user organize this meeting, per the server?
+  bool user_owns;
+  if (before->client_added) {
+    user_owns = true;
+  } else if (before->meeting_status) {
+    user_owns = !IsReceived(*before->meeting_status);
+  } else {
+    const std::string organizer = NormalizeAddress(before->organizer_email);
+    user_owns = organizer.empty() || IsOwner(ctx, organizer);
+  }
+  if (user_owns) {
+    return;  // the organizer editing their own meeting
+  }
+  const std::string before_email = NormalizeAddress(before->organizer_email);
+  const std::string after_email = NormalizeAddress(item.organizer_email);
+  if (item.op == Operation::kChange) {
+    // 1. ORGANIZER_REWRITE (or, same address, a display-name change).
+    if (!after_email.empty() && !before_email.empty()) {
+      if (after_email != before_email) {
+        Emit(ctx, item, EventKind::kOrganizerRewrite, &*before,
+             StrCat("the client changed the organizer of a meeting it was "
+                    "invited to from ",
+                    before_email, " to ", after_email),
+             out);
+      } else if (!item.organizer_name.empty() &&
+                 !before->organizer_name.empty() &&
+                 item.organizer_name != before->organizer_name) {
+        Emit(ctx, item, EventKind::kOrganizerNameChange, &*before,
+             StrCat("the client sent another display name for organizer ",
+                    before_email, ": \"", item.organizer_name,
+                    "\" instead of \"", before->organizer_name, "\""),
+             out);
+      }
+    }
+    // 2. OWNERSHIP_CLAIM.
+    if (item.meeting_status && before->meeting_status &&
+        IsReceivedMeeting(*before->meeting_status) &&
+        IsOrganizerMeeting(*item.meeting_status)) {
+      Emit(ctx, item, EventKind::kOwnershipClaim, &*before,
+           StrCat("the client moved MeetingStatus from ",
+                  *before->meeting_status, " (received) to ",
+                  *item.meeting_status, " (organizer)"),
+           out);
+    }
+    // 3. ATTENDEE_CANCEL by Change.
+    if (item.meeting_status && IsCancelled(*item.meeting_status) &&
+        before->meeting_status && IsReceived(*before->meeting_status) &&
+        !IsCancelled(*before->meeting_status)) {
+      Emit(ctx, item, EventKind::kAttendeeCancel, &*before,
+           StrCat("an attendee's client marked the meeting cancelled "
+                  "(MeetingStatus ",
+                  *before->meeting_status, " to ", *item.meeting_status, ")"),
+           out);
+    }
+    return;
+  }
+  // 3. ATTENDEE_CANCEL by Delete of a live meeting the user does not own,
+  // unless it was declined first (the legitimate way), and always after the
+  // client rewrote it (Exchange then treats the user as organizer and sends
+  // cancellations).
+  if (item.op != Operation::kDelete ||
+      (before->meeting_status && IsCancelled(*before->meeting_status))) {
+    return;
+  }
+  bool rewrote = before->disputed;
+  bool declined = false;
+  for (auto r = ctx.device->responses.rbegin();
+       r != ctx.device->responses.rend(); ++r) {
+    if (r->at <= item.at &&
+        ((r->collection_id == item.collection_id &&
+          r->request_id == item.server_id) ||
+         (!r->calendar_id.empty() && r->calendar_id == item.server_id))) {
+      declined = r->user_response == 3;
+      break;
+    }
+  }
+  if (rewrote || !declined) {
+    Emit(ctx, item, EventKind::kAttendeeCancel, &*before,
+         rewrote ? StrCat("the client deleted a meeting organized by ",
+                          before_email,
+                          " after rewriting it as its own; Exchange sends "
+                          "cancellations to the attendees")
+                 : StrCat("the client deleted a meeting organized by ",
+                          before_email, " without declining it first"),
+         out);
+  }
+}
+
+void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
+                           const MeetingSnapshot* before,
+                           std::string explanation, ObserveResult* out) {
+  Device& device = *ctx.device;
+  const std::string meeting_key =
+      JoinKey({ctx.mailbox, item.collection_id, item.server_id});
+  AffectedState* state = nullptr;
+  if (before == nullptr) {
+    if (!device.weak_reported.insert(StrCat(meeting_key, EventKindName(kind)))
+             .second) {
+      return;  // reported already
+    }
+  } else {
+    if (kind != EventKind::kOrganizerNameChange) {
+      state = &device.meetings[meeting_key];
+      if (state->ledger_version != before->version) {
+        state->ledger_version = before->version;
+        state->reported = 0;
+      }
+      const std::uint32_t bit = 1u << static_cast<int>(kind);
+      if ((state->reported & bit) != 0) {
+        return;
+      }
+      state->reported |= bit;
+    } else if (!device.weak_reported
+                    .insert(StrCat(meeting_key, EventKindName(kind),
+                                   before->version, "\0", item.organizer_name))
+                    .second) {
+      return;
+    }
+  }
+  DetectionEvent e;
+  e.kind = kind;
+  e.tenant_id = std::string(ctx.tenant);
+  e.eas_device_id = device.eas_device_id;
+  e.mailbox = ctx.mailbox;
+  e.collection_id = std::string(item.collection_id);
+  e.server_id = std::string(item.server_id);
+  e.uid = before != nullptr && !before->uid.empty() ? before->uid
+                                                    : std::string(item.uid);
+  e.command = std::string(OperationName(item.op));
+  if (before != nullptr) {
+    e.organizer_email_before = before->organizer_email;
+    e.organizer_name_before = before->organizer_name;
+    e.meeting_status_before = before->meeting_status;
+  }
+  e.organizer_email_after = std::string(item.organizer_email);
+  e.organizer_name_after = std::string(item.organizer_name);
+  e.meeting_status_after = item.meeting_status;
+  e.attendee_count = item.attendee_count;
+  if (item.op == Operation::kDelete && before != nullptr) {
+    e.attendee_count = before->attendee_count;
+  }
+  for (auto r = device.responses.rbegin(); r != device.responses.rend(); ++r) {
+    if (r->at <= item.at &&
+        item.at - r->at <= options_.meeting_response_window &&
+        ((r->collection_id == item.collection_id &&
+          r->request_id == item.server_id) ||
+         (!r->calendar_id.empty() && r->calendar_id == item.server_id))) {
+      e.meeting_response_preceded = true;
+      e.meeting_response_age = item.at - r->at;
+      e.meeting_response = r->user_response;
+      break;
+    }
+  }
+  e.sequence = item.sequence;
+  e.observed_at = item.at;
+  e.explanation = std::move(explanation);
+
+  if (state != nullptr) {
+    AffectedMeeting& m = state->meeting;
+    if (m.server_id.empty()) {
+      m.mailbox = ctx.mailbox;
+      m.collection_id = e.collection_id;
+      m.server_id = e.server_id;
+      m.first_seen = item.at;
+    }
+    m.uid = e.uid;
+    m.true_organizer_email = e.organizer_email_before;
+    m.true_organizer_name = e.organizer_name_before;
+    if (!item.organizer_email.empty() &&
+        NormalizeAddress(item.organizer_email) !=
+            NormalizeAddress(e.organizer_email_before)) {
+      m.claimed_organizer_email = e.organizer_email_after;
+    }
+    if (std::find(m.kinds.begin(), m.kinds.end(), kind) == m.kinds.end()) {
+      m.kinds.push_back(kind);
+    }
+    m.last_seen = std::max(m.last_seen, item.at);
+    if (kind == EventKind::kOrganizerRewrite ||
+        kind == EventKind::kOwnershipClaim) {
+      state->client_rewrote = true;
+      ledger_.MarkDisputed(LedgerKey{ctx.tenant, ctx.mailbox,
+                                     item.collection_id, item.server_id});
+    }
+  }
+  ++events_;
+  out->events.push_back(e);
+  device.events.push_back(std::move(e));
+  while (device.events.size() > options_.max_events_per_device) {
+    device.events.pop_front();
+    ++device.events_dropped;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reordered reports: client commands waiting for the server state.
+
+void TrafficDetector::AddPending(const Context& ctx, const ClientItem& item) {
+  if (pending_count_ >= options_.max_pending) {
+    ++pending_dropped_;
+    return;
+  }
+  Pending p;
+  p.device_id = ctx.device->eas_device_id;
+  p.request_user = ctx.request_user;
+  p.op = item.op;
+  p.collection_id = std::string(item.collection_id);
+  p.server_id = std::string(item.server_id);
+  p.uid = std::string(item.uid);
+  p.organizer_email = std::string(item.organizer_email);
+  p.organizer_name = std::string(item.organizer_name);
+  p.meeting_status = item.meeting_status;
+  p.attendee_count = item.attendee_count;
+  p.has_calendar_data = item.has_calendar_data;
+  p.attendee_emails_known = item.attendee_emails_known;
+  for (std::string_view e : item.attendee_emails) {
+    p.attendee_emails.emplace_back(e);
+  }
+  p.sequence = item.sequence;
+  p.at = item.at;
+  auto& list = pending_[JoinKey(
+      {ctx.tenant, ctx.mailbox, item.collection_id, item.server_id})];
+  for (const Pending& q : list) {
+    if (q.device_id == p.device_id && q.sequence == p.sequence &&
+        q.at == p.at && q.op == p.op) {
+      return;  // a retry
+    }
+  }
+  list.push_back(std::move(p));
+  ++pending_count_;
+}
+
+void TrafficDetector::RunPending(std::string_view tenant,
+                                 std::string_view mailbox,
+                                 std::string_view collection_id,
+                                 std::string_view server_id,
+                                 absl::Time server_at, ObserveResult* out) {
+  if (pending_.empty()) {
+    return;
+  }
+  auto it = pending_.find(JoinKey({tenant, mailbox, collection_id, server_id}));
+  if (it == pending_.end()) {
+    return;
+  }
+  std::vector<Pending> list = std::move(it->second);
+  pending_.erase(it);
+  pending_count_ -= list.size();
+  for (const Pending& p : list) {
+    if (p.at < server_at || p.at - server_at > options_.pending_ttl) {
+      continue;  // made before this state, or waited too long
+    }
+    Device* device = nullptr;
+    if (auto d = devices_.find(JoinKey({tenant, p.device_id}));
+        d != devices_.end()) {
+      device = d->second.get();
+    }
+    if (device == nullptr) {
+      continue;
+    }
+    Context ctx;
+    ctx.tenant = tenant;
+    ctx.mailbox = std::string(mailbox);
+    ctx.request_user = p.request_user;
+    ctx.device = device;
+    std::vector<std::string_view> emails(p.attendee_emails.begin(),
+                                         p.attendee_emails.end());
+    ClientItem item;
+    item.op = p.op;
+    item.collection_id = p.collection_id;
+    item.server_id = p.server_id;
+    item.uid = p.uid;
+    item.organizer_email = p.organizer_email;
+    item.organizer_name = p.organizer_name;
+    item.meeting_status = p.meeting_status;
+    item.attendee_count = p.attendee_count;
+    item.has_calendar_data = p.has_calendar_data;
+    item.attendee_emails_known = p.attendee_emails_known;
+    item.attendee_emails = emails;
+    item.sequence = p.sequence;
+    item.at = p.at;
+    EvaluateClientItem(ctx, item, out);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Check-ins and queries.
+
+void TrafficDetector::RecordCheckIn(const CheckInFacts& facts) {
+  if (facts.eas_device_id.empty()) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ObserveResult ignored;
+  Device* device = FindOrAddDevice(facts.tenant_id, facts.eas_device_id,
+                                   &ignored, "device.eas_device_id");
+  if (device == nullptr) {
+    return;
+  }
+  CheckInFacts merged = facts;
+  // Keep what traffic told us where the check-in is silent.
+  if (merged.user_agent.empty()) merged.user_agent = device->facts.user_agent;
+  if (merged.device_type.empty()) {
+    merged.device_type = device->facts.device_type;
+  }
+  if (merged.protocol_version.empty()) {
+    merged.protocol_version = device->facts.protocol_version;
+  }
+  if (!device->facts.mdm_device_id.empty() &&
+      device->facts.mdm_device_id != merged.mdm_device_id) {
+    mdm_index_.erase(JoinKey({facts.tenant_id, device->facts.mdm_device_id}));
+  }
+  if (!merged.mdm_device_id.empty()) {
+    mdm_index_[JoinKey({facts.tenant_id, merged.mdm_device_id})] =
+        merged.eas_device_id;
+  }
+  device->facts = std::move(merged);
+  device->checked_in = true;
+  device->hijack_fingerprint = -1;
+}
+
+std::vector<DetectionEvent> TrafficDetector::ConfirmedEvents(
+    std::string_view tenant_id, std::string_view eas_device_id,
+    std::size_t limit, std::size_t* total) const {
+  std::vector<DetectionEvent> out;
+  *total = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  const Device* device = FindDevice(tenant_id, eas_device_id);
+  if (device == nullptr) {
+    return out;
+  }
+  for (const DetectionEvent& e : device->events) {
+    if (IsConfirmedHijackEvent(e.kind)) {
+      ++*total;
+      if (out.size() < limit) {
+        out.push_back(e);
+      }
+    }
+  }
+  return out;
+}
+
+std::optional<DeviceRisk> TrafficDetector::GetDeviceRisk(
+    std::string_view tenant_id, std::string_view eas_device_id,
+    std::string_view mdm_device_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string device_id(eas_device_id);
+  if (device_id.empty()) {
+    auto it = mdm_index_.find(JoinKey({tenant_id, mdm_device_id}));
+    if (it == mdm_index_.end()) {
+      return std::nullopt;
+    }
+    device_id = it->second;
+  }
+  const Device* device = FindDevice(tenant_id, device_id);
+  if (device == nullptr) {
+    return std::nullopt;
+  }
+  DeviceRisk risk;
+  risk.tenant_id = device->tenant;
+  risk.eas_device_id = device->eas_device_id;
+  risk.mdm_device_id = device->facts.mdm_device_id;
+  risk.mailboxes = device->mailboxes;
+  risk.facts = device->facts;
+  risk.events.assign(device->events.begin(), device->events.end());
+  risk.events_dropped = device->events_dropped;
+  for (const auto& [key, state] : device->meetings) {
+    risk.meetings.push_back(state.meeting);
+  }
+  std::sort(risk.meetings.begin(), risk.meetings.end(),
+            [](const AffectedMeeting& a, const AffectedMeeting& b) {
+              return a.first_seen < b.first_seen;
+            });
+  risk.observations = device->observations;
+  return risk;
+}
+
+DetectorStats TrafficDetector::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  DetectorStats s;
+  s.observations = observations_;
+  s.item_errors = item_errors_;
+  s.events = events_;
+  s.devices = devices_.size();
+  s.ledger_entries = ledger_.size();
+  s.ledger_evictions = ledger_.evictions();
+  s.ledger_expirations = ledger_.expirations();
+  s.pending = pending_count_;
+  s.pending_dropped = pending_dropped_;
+  return s;
+}
+
+}  // namespace hijackguard::detector

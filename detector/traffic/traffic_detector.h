@@ -1,0 +1,184 @@
+// Organizer-change detection from observed ActiveSync traffic.
+//
+// The detector keeps a MeetingLedger of what the server last sent each device
+// and compares every client Sync command with it (rules in
+// docs/detection.md). Events attach to the device (tenant, EAS device id); a
+// check-in links the device to its MDM id and its user's addresses.
+// Thread-safe: decoding runs outside the lock, bookkeeping inside one mutex.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "detector/fingerprint.h"
+#include "detector/known_issues.h"
+#include "detector/traffic/meeting_ledger.h"
+#include "detector/traffic/observation.h"
+#include "detector/wbxml/reader.h"
+
+namespace hijackguard::detector {
+
+struct DetectorOptions {
+  LedgerOptions ledger;
+  // Events kept per device (oldest dropped first, and counted). Default 1000.
+  std::size_t max_events_per_device = 1000;
+  // Devices tracked; beyond it, observations of new devices get a
+  // DEVICE_TABLE_FULL item error. Default 1,000,000.
+  std::size_t max_devices = 1'000'000;
+  // Client Changes seen before the server state they refer to (reordered
+  // reports), kept until that state arrives. Default 10,000, for 1 hour.
+  std::size_t max_pending = 10'000;
+  absl::Duration pending_ttl = absl::Hours(1);
+  // MeetingResponses remembered per device, and how far back one counts as
+  // "preceding" a change. Default 64, 7 days.
+  std::size_t max_meeting_responses = 64;
+  absl::Duration meeting_response_window = absl::Hours(24 * 7);
+  // Decoding limits for bodies.
+  wbxml::ReaderOptions reader;
+  // Extra addresses of a mailbox owner, per tenant: tenant -> address ->
+  // aliases (each also an address of the same person).
+  std::map<std::string, std::map<std::string, std::vector<std::string>>>
+      aliases;
+};
+
+// What a check-in says about a device (all may be empty).
+struct CheckInFacts {
+  std::string tenant_id;
+  std::string eas_device_id;
+  std::string mdm_device_id;
+  std::string user_principal;
+  std::string primary_smtp_address;
+  std::string user_agent;
+  std::string device_type;
+  std::string device_os;
+  std::string device_model;
+  std::string protocol_version;
+  std::string inventory_product_name;
+  std::string inventory_os_version;
+  std::string inventory_build_version;
+  std::string inventory_model_name;
+};
+
+// A meeting a device's events concern, with its true organizer.
+struct AffectedMeeting {
+  std::string mailbox;
+  std::string collection_id;
+  std::string server_id;
+  std::string uid;
+  std::string true_organizer_email;  // per the ledger (the server)
+  std::string true_organizer_name;
+  std::string claimed_organizer_email;  // what the device sent, if it did
+  std::vector<EventKind> kinds;         // in first-seen order, distinct
+  absl::Time first_seen;
+  absl::Time last_seen;
+};
+
+struct DeviceRisk {
+  std::string tenant_id;
+  std::string eas_device_id;
+  std::string mdm_device_id;
+  std::vector<std::string> mailboxes;  // seen in its traffic
+  CheckInFacts facts;  // the newest check-in, with traffic's User-Agent
+                       // and DeviceType where no check-in gave them
+  std::vector<DetectionEvent> events;  // oldest first
+  std::uint64_t events_dropped = 0;
+  std::vector<AffectedMeeting> meetings;
+  std::uint64_t observations = 0;
+};
+
+struct DetectorStats {
+  std::uint64_t observations = 0;
+  std::uint64_t item_errors = 0;
+  std::uint64_t events = 0;
+  std::size_t devices = 0;
+  std::size_t ledger_entries = 0;
+  std::uint64_t ledger_evictions = 0;
+  std::uint64_t ledger_expirations = 0;
+  std::size_t pending = 0;
+  std::uint64_t pending_dropped = 0;
+};
+
+class TrafficDetector {
+ public:
+  TrafficDetector(std::shared_ptr<const KnownIssueCatalog> catalog,
+                  DetectorOptions options = {});
+  ~TrafficDetector();
+  TrafficDetector(const TrafficDetector&) = delete;
+  TrafficDetector& operator=(const TrafficDetector&) = delete;
+
+  // Processes one observation; appends its events and item errors to `*out`.
+  // Never fails as a whole. Reporting the same observation twice (a retry)
+  // adds no second event.
+  void Observe(const ObservationView& observation, ObserveResult* out);
+
+  // Links a device to its MDM id and user, and keeps its fingerprint facts.
+  void RecordCheckIn(const CheckInFacts& facts);
+
+  // The device's events that call for quarantine (IsConfirmedHijackEvent),
+  // oldest first, at most `limit`; `*total` gets how many there are.
+  std::vector<DetectionEvent> ConfirmedEvents(std::string_view tenant_id,
+                                              std::string_view eas_device_id,
+                                              std::size_t limit,
+                                              std::size_t* total) const;
+
+  // Everything known about a device, by EAS device id or (when that is
+  // empty) MDM device id; nullopt for an unknown device.
+  std::optional<DeviceRisk> GetDeviceRisk(
+      std::string_view tenant_id, std::string_view eas_device_id,
+      std::string_view mdm_device_id = {}) const;
+
+  DetectorStats stats() const;
+
+  const KnownIssueCatalog& catalog() const { return *catalog_; }
+
+ private:
+  struct Device;
+  struct Pending;
+  struct Context;
+  struct ClientItem;
+
+  void ObserveExchange(const ObservationView& obs, ObserveResult* out);
+  void ObserveCalendarChange(const ObservationView& obs, ObserveResult* out);
+  Device* FindOrAddDevice(std::string_view tenant, std::string_view device_id,
+                          ObserveResult* out, std::string_view field);
+  const Device* FindDevice(std::string_view tenant,
+                           std::string_view device_id) const;
+  bool IsOwner(const Context& ctx, std::string_view normalized) const;
+  bool HasHijackFingerprint(Device* device);
+  void EvaluateClientItem(Context& ctx, const ClientItem& item,
+                          ObserveResult* out);
+  void Emit(Context& ctx, const ClientItem& item, EventKind kind,
+            const MeetingSnapshot* before, std::string explanation,
+            ObserveResult* out);
+  void AddPending(const Context& ctx, const ClientItem& item);
+  void RunPending(std::string_view tenant, std::string_view mailbox,
+                  std::string_view collection_id, std::string_view server_id,
+                  absl::Time server_at, ObserveResult* out);
+
+  std::shared_ptr<const KnownIssueCatalog> catalog_;
+  DetectorOptions options_;
+
+  mutable std::mutex mu_;
+  MeetingLedger ledger_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Device>> devices_;
+  absl::flat_hash_map<std::string, std::string> mdm_index_;  // -> device id
+  absl::flat_hash_map<std::string, std::vector<Pending>> pending_;
+  std::size_t pending_count_ = 0;
+  std::uint64_t pending_dropped_ = 0;
+  std::uint64_t observations_ = 0;
+  std::uint64_t item_errors_ = 0;
+  std::uint64_t events_ = 0;
+};
+
+// Lower-cased, trimmed, without an "SMTP:" prefix: how addresses compare.
+std::string NormalizeAddress(std::string_view address);
+
+}  // namespace hijackguard::detector
