@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "detector/known_issues.h"
+#include "detector/traffic/traffic_detector.h"
 #include "hijackguard/v1/compliance_plugin.pb.h"
 
 namespace hijackguard::plugin {
@@ -22,8 +23,11 @@ struct CheckInOptions {
 // `clock` must outlive the handler.
 class CheckInHandler {
  public:
+  // `traffic` (may be null) supplies detection events and learns the
+  // device's identity from each check-in; it must outlive the handler.
   CheckInHandler(std::shared_ptr<const detector::KnownIssueCatalog> catalog,
-                 const Clock* clock, CheckInOptions options);
+                 const Clock* clock, CheckInOptions options,
+                 detector::TrafficDetector* traffic = nullptr);
 
   // Fills `response` for a valid request. INVALID_ARGUMENT naming the field
   // otherwise (and `response` is left untouched).
@@ -41,6 +45,7 @@ class CheckInHandler {
   std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
   const Clock* clock_;
   CheckInOptions options_;
+  detector::TrafficDetector* traffic_;
 };
 
 }  // namespace hijackguard::plugin

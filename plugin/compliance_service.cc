@@ -1,5 +1,7 @@
 #include "plugin/compliance_service.h"
 
+#include <mutex>
+
 #include "common/strings.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/proto_buffer_writer.h"
@@ -11,6 +13,10 @@ namespace {
 // A check-in's request and response fit in this much arena; the handler runs
 // synchronously, so the block can live on the stack.
 constexpr std::size_t kArenaBlockBytes = 4096;
+
+// Most acknowledgements in one StreamTraffic write; reading pauses while a
+// full batch waits for the previous write (back-pressure on the client).
+constexpr int kMaxAcksPerBatch = 512;
 
 absl::Status Encode(const google::protobuf::Message& message,
                     grpc::ByteBuffer* out) {
@@ -25,10 +31,149 @@ absl::Status Encode(const google::protobuf::Message& message,
   return absl::OkStatus();
 }
 
+std::string Flatten(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (buffer.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) {
+      out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  return out;
+}
+
+void Decode(const WireDecoder& decoder, const TrafficHandler& handler,
+            const grpc::ByteBuffer& bytes, v1::ReportTrafficRequest* request,
+            v1::TrafficAck* ack) {
+  const absl::Status status = decoder.Parse(bytes, request);
+  if (status.ok()) {
+    handler.Report(*request, ack);
+  } else {
+    TrafficHandler::Undecodable(Flatten(bytes), status, ack);
+  }
+}
+
+// One StreamTraffic call. Each observation is handled as it arrives; acks
+// collect while a write is in flight and go out together (the batches).
+class TrafficStream final
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  TrafficStream(const TrafficHandler* handler, const WireDecoder* decoder)
+      : handler_(handler), decoder_(decoder) {
+    reading_ = true;
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    Step step;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      reading_ = false;
+      if (!ok) {
+        reads_done_ = true;
+      } else {
+        Decode(*decoder_, *handler_, in_, &request_, batch_.add_acks());
+        in_.Clear();
+      }
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
+  void OnWriteDone(bool ok) override {
+    Step step;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        failed_ = true;  // the client went away
+      }
+      step = NextLocked();
+    }
+    Run(step);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  struct Step {
+    bool read = false;
+    bool write = false;
+    bool finish = false;
+  };
+
+  // What to start next; called with mu_ held.
+  Step NextLocked() {
+    Step step;
+    if (finished_) {
+      return step;
+    }
+    if (failed_) {
+      if (!writing_ && !reading_) {
+        finished_ = true;
+        step.finish = true;
+      }
+      return step;
+    }
+    if (!writing_ && batch_.acks_size() > 0) {
+      out_.Clear();
+      if (!Encode(batch_, &out_).ok()) {
+        failed_ = true;
+      } else {
+        writing_ = true;
+        step.write = true;
+      }
+      batch_.Clear();
+    }
+    if (!reads_done_ && !reading_ && batch_.acks_size() < kMaxAcksPerBatch) {
+      reading_ = true;
+      step.read = true;
+    }
+    if (reads_done_ && !writing_ && !reading_ && batch_.acks_size() == 0) {
+      finished_ = true;
+      step.finish = true;
+    }
+    return step;
+  }
+
+  void Run(const Step& step) {
+    if (step.write) {
+      StartWrite(&out_);
+    }
+    if (step.read) {
+      StartRead(&in_);
+    }
+    if (step.finish) {
+      Finish(failed_ ? grpc::Status(grpc::StatusCode::CANCELLED,
+                                    "the client stopped reading")
+                     : grpc::Status::OK);
+    }
+  }
+
+  const TrafficHandler* handler_;
+  const WireDecoder* decoder_;
+  std::mutex mu_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
+  v1::ReportTrafficRequest request_;
+  v1::StreamTrafficResponse batch_;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool reads_done_ = false;
+  bool failed_ = false;
+  bool finished_ = false;
+};
+
 }  // namespace
 
-CompliancePluginService::CompliancePluginService(const CheckInHandler* handler)
-    : handler_(handler), check_in_decoder_(v1::CheckInRequest::descriptor()) {}
+CompliancePluginService::CompliancePluginService(const CheckInHandler* check_in,
+                                                 const TrafficHandler* traffic,
+                                                 std::size_t max_check_in_bytes)
+    : check_in_(check_in),
+      traffic_(traffic),
+      max_check_in_bytes_(max_check_in_bytes),
+      check_in_decoder_(v1::CheckInRequest::descriptor()),
+      traffic_decoder_(v1::ReportTrafficRequest::descriptor()) {}
 
 grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
@@ -43,15 +188,55 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
   auto* response =
       google::protobuf::Arena::CreateMessage<v1::CheckInResponse>(&arena);
 
-  absl::Status status = check_in_decoder_.Parse(*request_bytes, request);
+  absl::Status status;
+  if (request_bytes->Length() > max_check_in_bytes_) {
+    status = absl::ResourceExhaustedError(
+        StrCat("the request is ", request_bytes->Length(),
+               " bytes; CheckIn accepts at most ", max_check_in_bytes_));
+  } else {
+    status = check_in_decoder_.Parse(*request_bytes, request);
+  }
   if (status.ok()) {
-    status = handler_->CheckIn(*request, response);
+    status = check_in_->CheckIn(*request, response);
   }
   if (status.ok()) {
     status = Encode(*response, response_bytes);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  google::protobuf::Arena arena;
+  auto* request =
+      google::protobuf::Arena::CreateMessage<v1::ReportTrafficRequest>(&arena);
+  auto* ack = google::protobuf::Arena::CreateMessage<v1::TrafficAck>(&arena);
+  auto* response =
+      google::protobuf::Arena::CreateMessage<v1::ReportTrafficResponse>(&arena);
+  Decode(traffic_decoder_, *traffic_, *request_bytes, request, ack);
+  response->set_sequence(ack->sequence());
+  response->mutable_events()->Swap(ack->mutable_events());
+  response->mutable_errors()->Swap(ack->mutable_errors());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(Encode(*response, response_bytes)));
+  return reactor;
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
+  (void)context;
+  return new TrafficStream(traffic_, &traffic_decoder_);
+}
+
+grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
+    grpc::CallbackServerContext* context,
+    const v1::GetDeviceRiskRequest* request,
+    v1::GetDeviceRiskResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(traffic_->GetDeviceRisk(*request, response)));
   return reactor;
 }
 

@@ -1,32 +1,53 @@
 // The hijackguard.v1.CompliancePlugin gRPC service (callback API): decodes,
 // calls the domain, encodes.
 //
-// CheckIn takes the request as raw bytes so that a malformed request (a string
-// field holding invalid UTF-8, say) is answered with INVALID_ARGUMENT naming
-// the field instead of gRPC's bare parse failure (see plugin/wire_decoder.h).
+// CheckIn, ReportTraffic and StreamTraffic take their requests as raw bytes so
+// that a malformed request (a string field holding invalid UTF-8, say) is
+// answered with an error naming the field instead of gRPC's bare parse
+// failure, and so that one bad observation on a stream is acknowledged with
+// an error instead of ending the stream (see plugin/wire_decoder.h).
 #pragma once
 
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/check_in.h"
+#include "plugin/traffic.h"
 #include "plugin/wire_decoder.h"
 
 namespace hijackguard::plugin {
 
-class CompliancePluginService final
-    : public v1::CompliancePlugin::WithRawCallbackMethod_CheckIn<
-          v1::CompliancePlugin::Service> {
- public:
-  // `handler` must outlive the service.
-  explicit CompliancePluginService(const CheckInHandler* handler);
+using CompliancePluginBase =
+    v1::CompliancePlugin::WithRawCallbackMethod_CheckIn<
+        v1::CompliancePlugin::WithRawCallbackMethod_ReportTraffic<
+            v1::CompliancePlugin::WithRawCallbackMethod_StreamTraffic<
+                v1::CompliancePlugin::WithCallbackMethod_GetDeviceRisk<
+                    v1::CompliancePlugin::Service>>>>;
 
-  using WithRawCallbackMethod_CheckIn::CheckIn;
+class CompliancePluginService final : public CompliancePluginBase {
+ public:
+  // The handlers must outlive the service.
+  CompliancePluginService(const CheckInHandler* check_in,
+                          const TrafficHandler* traffic,
+                          std::size_t max_check_in_bytes);
+
   grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ReportTraffic(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamTraffic(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* GetDeviceRisk(
+      grpc::CallbackServerContext* context,
+      const v1::GetDeviceRiskRequest* request,
+      v1::GetDeviceRiskResponse* response) override;
 
  private:
-  const CheckInHandler* handler_;
+  const CheckInHandler* check_in_;
+  const TrafficHandler* traffic_;
+  const std::size_t max_check_in_bytes_;
   const WireDecoder check_in_decoder_;
+  const WireDecoder traffic_decoder_;
 };
 
 }  // namespace hijackguard::plugin

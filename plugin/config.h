@@ -2,9 +2,11 @@
 // README.md).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -28,8 +30,19 @@ struct ServerConfig {
   std::string catalog_path;
   // Directory for durable state; created if missing. Default "./var".
   std::string state_dir = "./var";
-  // Largest request message accepted, in bytes. Default 65536.
+  // Largest CheckIn request accepted, in bytes. Default 65536.
   int max_request_bytes = 64 * 1024;
+  // Largest ReportTraffic/StreamTraffic message accepted (WBXML bodies can be
+  // large), in bytes. Default 8 MiB.
+  int max_traffic_request_bytes = 8 << 20;
+  // Meeting ledger bounds (see detector/traffic/meeting_ledger.h).
+  std::size_t ledger_max_entries = 2'000'000;
+  absl::Duration ledger_ttl = absl::Hours(24 * 30);
+  // Detection events kept per device. Default 1000.
+  std::size_t max_events_per_device = 1000;
+  // Extra addresses of mailbox owners: tenant -> address -> aliases.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>>
+      aliases;
   // How long an MDM may reuse a decision (CheckInResponse.valid_until). Default
   // 1 hour.
   absl::Duration decision_validity = absl::Hours(1);

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cli::AddFingerprintCommand(app, &run);
   cli::AddCheckInCommand(app, &run);
   cli::AddWireCommands(app, &run);
+  cli::AddTrafficCommands(app, &run);
   cli::AddVersionCommand(app, &run);
   try {
     app.parse(argc, argv);

@@ -15,4 +15,24 @@ std::string ToJson(const google::protobuf::Message& message) {
   return out;
 }
 
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+absl::Status FromJson(std::string_view json,
+                      google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message,
+      options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(std::string(status.message()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace hijackguard::plugin

@@ -1,5 +1,6 @@
 #include "plugin/server.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "absl/status/status.h"
@@ -57,6 +58,8 @@ std::string BoundAddress(const std::string& listen, int port) {
 }  // namespace
 
 struct PluginServer::State {
+  std::unique_ptr<detector::TrafficDetector> detector;
+  std::unique_ptr<TrafficHandler> traffic;
   std::unique_ptr<CheckInHandler> handler;
   std::unique_ptr<CompliancePluginService> service;
   std::unique_ptr<grpc::Server> server;
@@ -90,10 +93,16 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     return credentials.status();
   }
   std::unique_ptr<PluginServer> ps(new PluginServer());
+  ps->state_->detector = std::make_unique<detector::TrafficDetector>(
+      options.catalog, options.detector);
+  ps->state_->traffic = std::make_unique<TrafficHandler>(
+      ps->state_->detector.get(), options.clock);
   ps->state_->handler = std::make_unique<CheckInHandler>(
-      options.catalog, options.clock, options.check_in);
-  ps->state_->service =
-      std::make_unique<CompliancePluginService>(ps->state_->handler.get());
+      options.catalog, options.clock, options.check_in,
+      ps->state_->detector.get());
+  ps->state_->service = std::make_unique<CompliancePluginService>(
+      ps->state_->handler.get(), ps->state_->traffic.get(),
+      static_cast<std::size_t>(options.max_request_bytes));
 
   InstallProtobufLogFilter();
   // Both are process-wide switches that take effect for servers built
@@ -104,7 +113,9 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address, *credentials, &port);
-  builder.SetMaxReceiveMessageSize(options.max_request_bytes);
+  // gRPC's limit is per server; CheckIn enforces its smaller one itself.
+  builder.SetMaxReceiveMessageSize(
+      std::max(options.max_request_bytes, options.max_traffic_request_bytes));
   // gRPC sets SO_REUSEPORT by default, which would let a second server silently
   // share the port (and half the check-ins). A busy port must be an error
   // instead.

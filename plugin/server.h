@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "detector/known_issues.h"
+#include "detector/traffic/traffic_detector.h"
 #include "plugin/check_in.h"
 #include "plugin/config.h"
 
@@ -29,9 +30,13 @@ struct ServerOptions {
   // Time source for decisions. Default: the wall clock. Must outlive the
   // server.
   const Clock* clock = &RealClock();
-  // Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.
+  // Largest CheckIn request accepted; larger ones get RESOURCE_EXHAUSTED.
   // Default 64 KiB.
   int max_request_bytes = 64 * 1024;
+  // Largest ReportTraffic/StreamTraffic message. Default 8 MiB.
+  int max_traffic_request_bytes = 8 << 20;
+  // Detection: ledger bounds, aliases and limits.
+  detector::DetectorOptions detector;
   CheckInOptions check_in;
   // TLS credentials; plaintext when absent.
   std::optional<TlsConfig> tls;

@@ -33,7 +33,7 @@ bool IsTenantChar(char c) {
          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
 }
 
-absl::Status CheckTenant(const std::string& tenant) {
+absl::Status CheckTenantImpl(const std::string& tenant) {
   if (tenant.empty()) {
     return FieldError("tenant_id", "is required");
   }
@@ -59,7 +59,7 @@ absl::Status CheckProtocolVersion(const std::string& v) {
 }  // namespace
 
 absl::Status ValidateCheckInRequest(const v1::CheckInRequest& r) {
-  RETURN_IF_ERROR(CheckTenant(r.tenant_id()));
+  RETURN_IF_ERROR(CheckTenantImpl(r.tenant_id()));
 
   const v1::DeviceIdentity& d = r.device();
   if (d.mdm_device_id().empty() && d.eas_device_id().empty()) {
@@ -110,6 +110,10 @@ absl::Status ValidateCheckInRequest(const v1::CheckInRequest& r) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateTenantId(const std::string& tenant_id) {
+  return CheckTenantImpl(tenant_id);
 }
 
 }  // namespace hijackguard::plugin

@@ -14,6 +14,8 @@ inline constexpr std::size_t kMaxFieldBytes = 256;
 
 // OK, or INVALID_ARGUMENT whose message starts with the field path.
 // Thread-safe.
+[[nodiscard]] absl::Status ValidateTenantId(const std::string& tenant_id);
+
 [[nodiscard]] absl::Status ValidateCheckInRequest(
     const v1::CheckInRequest& request);
 

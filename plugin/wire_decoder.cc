@@ -31,6 +31,11 @@ void StringsToBytes(DescriptorProto* message) {
     }
   }
   for (DescriptorProto& nested : *message->mutable_nested_type()) {
+    // A map's key cannot be bytes; as a plain repeated entry message it can,
+    // and the wire format is the same.
+    if (nested.options().map_entry()) {
+      nested.mutable_options()->clear_map_entry();
+    }
     StringsToBytes(&nested);
   }
 }

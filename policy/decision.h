@@ -28,6 +28,16 @@ inline constexpr std::string_view kReasonBuildNotInCatalog =
     "BUILD_NOT_IN_CATALOG";
 inline constexpr std::string_view kReasonClientUnidentified =
     "CLIENT_UNIDENTIFIED";
+// A detection event of this kind was observed in the device's traffic.
+inline constexpr std::string_view kReasonObservedOrganizerRewrite =
+    "OBSERVED_ORGANIZER_REWRITE";
+inline constexpr std::string_view kReasonObservedOwnershipClaim =
+    "OBSERVED_OWNERSHIP_CLAIM";
+inline constexpr std::string_view kReasonObservedAttendeeCancel =
+    "OBSERVED_ATTENDEE_CANCEL";
+// More events than the reasons list.
+inline constexpr std::string_view kReasonMoreObservedEvents =
+    "MORE_OBSERVED_EVENTS";
 
 struct Reason {
   std::string code;            // one of the kReason* codes

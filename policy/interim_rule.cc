@@ -1,5 +1,6 @@
 #include "policy/interim_rule.h"
 
+#include "absl/time/time.h"
 #include "common/strings.h"
 #include "detector/known_issues.h"
 
@@ -106,6 +107,67 @@ Decision DecideFromFingerprint(const Fingerprint& fp) {
                                 "; see fingerprint.disagreements."),
                          ""});
   }
+  return d;
+}
+
+namespace {
+
+std::string_view ReasonFor(detector::EventKind kind) {
+  switch (kind) {
+    case detector::EventKind::kOrganizerRewrite:
+      return kReasonObservedOrganizerRewrite;
+    case detector::EventKind::kOwnershipClaim:
+      return kReasonObservedOwnershipClaim;
+    default:
+      return kReasonObservedAttendeeCancel;
+  }
+}
+
+}  // namespace
+
+Decision DecideWithTraffic(const Fingerprint& fp,
+                           const std::vector<detector::DetectionEvent>& events,
+                           std::size_t total) {
+  Decision base = DecideFromFingerprint(fp);
+  if (events.empty()) {
+    return base;
+  }
+  Decision d;
+  d.action = Action::kQuarantine;
+  for (const detector::DetectionEvent& e : events) {
+    d.reasons.push_back(
+        {std::string(ReasonFor(e.kind)),
+         StrCat(detector::EventKindName(e.kind), " observed at ",
+                absl::FormatTime(absl::RFC3339_sec, e.observed_at,
+                                 absl::UTCTimeZone()),
+                " (observation ", e.sequence, "): meeting ", e.uid,
+                " (server id ", e.server_id, ") in mailbox ", e.mailbox,
+                ", organizer ", e.organizer_email_before,
+                e.organizer_email_after.empty()
+                    ? std::string()
+                    : StrCat(", client sent ", e.organizer_email_after),
+                ": ", e.explanation, "."),
+         ""});
+  }
+  if (total > events.size()) {
+    d.reasons.push_back({std::string(kReasonMoreObservedEvents),
+                         StrCat(total - events.size(),
+                                " more confirmed events; see GetDeviceRisk."),
+                         ""});
+  }
+  for (Reason& r : base.reasons) {
+    d.reasons.push_back(std::move(r));
+  }
+  d.user_alert = UserAlert{
+      "Calendar sync paused on this device",
+      "Your device changed the organizer of a meeting you were invited to. "
+      "Such changes can send updates to the wrong people or cancel the "
+      "meeting for everyone, so calendar and mail sync on this device is "
+      "paused.",
+      "Contact your IT help desk. Do not accept, decline or edit meetings on "
+      "this device until it is released; update its software if an update "
+      "is offered.",
+      "en"};
   return d;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "detector/fingerprint.h"
+#include "detector/traffic/observation.h"
 #include "policy/decision.h"
 
 namespace hijackguard::policy {
@@ -13,5 +14,13 @@ namespace hijackguard::policy {
 // Pure function of the fingerprint (whose known_issues must already be
 // matched). Thread-safe.
 Decision DecideFromFingerprint(const detector::Fingerprint& fingerprint);
+
+// The interim rule with traffic evidence: a device with a confirmed detection
+// event (ORGANIZER_REWRITE, OWNERSHIP_CLAIM, ATTENDEE_CANCEL) is quarantined,
+// with a reason citing each event in `events` (the first few of `total`);
+// otherwise as DecideFromFingerprint.
+Decision DecideWithTraffic(const detector::Fingerprint& fingerprint,
+                           const std::vector<detector::DetectionEvent>& events,
+                           std::size_t total);
 
 }  // namespace hijackguard::policy

@@ -17,5 +17,7 @@ void AddCheckInCommand(CLI::App& app, RunFn* run);
 void AddVersionCommand(CLI::App& app, RunFn* run);
 // decode, encode, parse-request.
 void AddWireCommands(CLI::App& app, RunFn* run);
+// replay, device show, trace build.
+void AddTrafficCommands(CLI::App& app, RunFn* run);
 
 }  // namespace hijackguard::plugin::cli

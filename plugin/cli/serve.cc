@@ -86,6 +86,11 @@ int RunServe(const ServeFlags& flags) {
   options.catalog =
       std::make_shared<const detector::KnownIssueCatalog>(*std::move(catalog));
   options.max_request_bytes = config->max_request_bytes;
+  options.max_traffic_request_bytes = config->max_traffic_request_bytes;
+  options.detector.ledger.max_entries = config->ledger_max_entries;
+  options.detector.ledger.ttl = config->ledger_ttl;
+  options.detector.max_events_per_device = config->max_events_per_device;
+  options.detector.aliases = config->aliases;
   options.check_in.decision_validity = config->decision_validity;
   options.tls = config->tls;
   auto server = BuildServer(options);

@@ -1,0 +1,74 @@
+#include "plugin/cli/client_flags.h"
+
+#include "absl/status/status.h"
+#include "common/file.h"
+
+namespace hijackguard::plugin::cli {
+namespace {
+
+constexpr std::size_t kMaxPemBytes = 1 << 20;
+
+}  // namespace
+
+void ClientFlags::Register(CLI::App* c, bool server_required) {
+  auto* server_option =
+      c->add_option("--server", server, "Plugin address host:port");
+  if (server_required) {
+    server_option->required();
+  }
+  c->add_option("--timeout", timeout_seconds, "Deadline in seconds")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
+  c->add_option("--tls-ca", tls_ca,
+                "PEM CA bundle to verify the server (enables TLS)")
+      ->check(CLI::ExistingFile)
+      ->group("TLS");
+  c->add_option("--tls-cert", tls_cert,
+                "PEM client certificate chain (mutual TLS)")
+      ->check(CLI::ExistingFile)
+      ->group("TLS");
+  c->add_option("--tls-key", tls_key, "PEM client private key (mutual TLS)")
+      ->check(CLI::ExistingFile)
+      ->group("TLS");
+}
+
+std::shared_ptr<grpc::Channel> ClientFlags::Connect(std::string* error) const {
+  if (tls_cert.empty() != tls_key.empty()) {
+    *error = "--tls-cert and --tls-key go together";
+    return nullptr;
+  }
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (tls_ca.empty() && tls_cert.empty()) {
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    for (auto [path, out] : {std::pair{&tls_ca, &ssl.pem_root_certs},
+                             std::pair{&tls_cert, &ssl.pem_cert_chain},
+                             std::pair{&tls_key, &ssl.pem_private_key}}) {
+      if (path->empty()) {
+        continue;
+      }
+      auto pem = ReadFileToString(*path, kMaxPemBytes);
+      if (!pem.ok()) {
+        *error = std::string(pem.status().message());
+        return nullptr;
+      }
+      *out = *std::move(pem);
+    }
+    credentials = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(server, credentials, args);
+}
+
+std::chrono::system_clock::time_point ClientFlags::Deadline() const {
+  return std::chrono::system_clock::now() +
+         std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+}
+
+std::string StatusCodeName(grpc::StatusCode code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+}  // namespace hijackguard::plugin::cli

@@ -1,0 +1,35 @@
+// Flags and channel setup shared by the subcommands that call a running
+// plugin (checkin, replay --server, device show).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "grpcpp/grpcpp.h"
+
+namespace hijackguard::plugin::cli {
+
+struct ClientFlags {
+  std::string server;
+  double timeout_seconds = 10;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+
+  // Registers --server (required when `server_required`), --timeout and the
+  // TLS flags.
+  void Register(CLI::App* command, bool server_required = true);
+
+  // A channel to --server; nullptr with `*error` set when the TLS files
+  // cannot be read or --tls-cert comes without --tls-key.
+  std::shared_ptr<grpc::Channel> Connect(std::string* error) const;
+
+  std::chrono::system_clock::time_point Deadline() const;
+};
+
+// "INVALID_ARGUMENT" for grpc::StatusCode::INVALID_ARGUMENT.
+std::string StatusCodeName(grpc::StatusCode code);
+
+}  // namespace hijackguard::plugin::cli

@@ -1,0 +1,51 @@
+// Traffic ingestion and device risk without the transport: converts
+// ReportTrafficRequest into detector views, runs the TrafficDetector, and
+// converts events back. The gRPC service and the CLI (replay) both use it.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "detector/traffic/traffic_detector.h"
+#include "hijackguard/v1/compliance_plugin.pb.h"
+#include "hijackguard/v1/traffic.pb.h"
+
+namespace hijackguard::plugin {
+
+inline constexpr std::size_t kMaxTargetBytes = 8 * 1024;
+inline constexpr std::size_t kMaxHeaders = 100;
+inline constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
+inline constexpr std::size_t kMaxCalendarFieldBytes = 1024;
+
+// Thread-safe. `detector` and `clock` must outlive the handler.
+class TrafficHandler {
+ public:
+  TrafficHandler(detector::TrafficDetector* detector, const Clock* clock);
+
+  // Runs one observation; fills `ack` (sequence, events, errors). Problems
+  // with the observation are errors in the ack, never a failure.
+  void Report(const v1::ReportTrafficRequest& request,
+              v1::TrafficAck* ack) const;
+
+  // The ack for a message that could not be decoded (`why`): the sequence if
+  // it can still be read, and an INVALID_ARGUMENT item error.
+  static void Undecodable(const std::string& bytes, const absl::Status& why,
+                          v1::TrafficAck* ack);
+
+  // INVALID_ARGUMENT for a bad request, NOT_FOUND for an unknown device.
+  [[nodiscard]] absl::Status GetDeviceRisk(
+      const v1::GetDeviceRiskRequest& request,
+      v1::GetDeviceRiskResponse* response) const;
+
+  detector::TrafficDetector& detector() const { return *detector_; }
+
+ private:
+  detector::TrafficDetector* detector_;
+  const Clock* clock_;
+};
+
+void ToProto(const detector::DetectionEvent& event, v1::DetectionEvent* out);
+v1::EventKind ToProto(detector::EventKind kind);
+
+}  // namespace hijackguard::plugin
