@@ -1,10 +1,9 @@
 #include "plugin/compliance_service.h"
 
-#include <mutex>
-
 #include "common/strings.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/proto_buffer_writer.h"
+#include "plugin/ack_stream.h"
 #include "plugin/status.h"
 
 namespace hijackguard::plugin {
@@ -13,10 +12,6 @@ namespace {
 // A check-in's request and response fit in this much arena; the handler runs
 // synchronously, so the block can live on the stack.
 constexpr std::size_t kArenaBlockBytes = 4096;
-
-// Most acknowledgements in one StreamTraffic write; reading pauses while a
-// full batch waits for the previous write (back-pressure on the client).
-constexpr int kMaxAcksPerBatch = 512;
 
 absl::Status Encode(const google::protobuf::Message& message,
                     grpc::ByteBuffer* out) {
@@ -52,117 +47,6 @@ void Decode(const WireDecoder& decoder, const TrafficHandler& handler,
     TrafficHandler::Undecodable(Flatten(bytes), status, ack);
   }
 }
-
-// One StreamTraffic call. Each observation is handled as it arrives; acks
-// collect while a write is in flight and go out together (the batches).
-class TrafficStream final
-    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
- public:
-  TrafficStream(const TrafficHandler* handler, const WireDecoder* decoder)
-      : handler_(handler), decoder_(decoder) {
-    reading_ = true;
-    StartRead(&in_);
-  }
-
-  void OnReadDone(bool ok) override {
-    Step step;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      reading_ = false;
-      if (!ok) {
-        reads_done_ = true;
-      } else {
-        Decode(*decoder_, *handler_, in_, &request_, batch_.add_acks());
-        in_.Clear();
-      }
-      step = NextLocked();
-    }
-    Run(step);
-  }
-
-  void OnWriteDone(bool ok) override {
-    Step step;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
-      if (!ok) {
-        failed_ = true;  // the client went away
-      }
-      step = NextLocked();
-    }
-    Run(step);
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  struct Step {
-    bool read = false;
-    bool write = false;
-    bool finish = false;
-  };
-
-  // What to start next; called with mu_ held.
-  Step NextLocked() {
-    Step step;
-    if (finished_) {
-      return step;
-    }
-    if (failed_) {
-      if (!writing_ && !reading_) {
-        finished_ = true;
-        step.finish = true;
-      }
-      return step;
-    }
-    if (!writing_ && batch_.acks_size() > 0) {
-      out_.Clear();
-      if (!Encode(batch_, &out_).ok()) {
-        failed_ = true;
-      } else {
-        writing_ = true;
-        step.write = true;
-      }
-      batch_.Clear();
-    }
-    if (!reads_done_ && !reading_ && batch_.acks_size() < kMaxAcksPerBatch) {
-      reading_ = true;
-      step.read = true;
-    }
-    if (reads_done_ && !writing_ && !reading_ && batch_.acks_size() == 0) {
-      finished_ = true;
-      step.finish = true;
-    }
-    return step;
-  }
-
-  void Run(const Step& step) {
-    if (step.write) {
-      StartWrite(&out_);
-    }
-    if (step.read) {
-      StartRead(&in_);
-    }
-    if (step.finish) {
-      Finish(failed_ ? grpc::Status(grpc::StatusCode::CANCELLED,
-                                    "the client stopped reading")
-                     : grpc::Status::OK);
-    }
-  }
-
-  const TrafficHandler* handler_;
-  const WireDecoder* decoder_;
-  std::mutex mu_;
-  grpc::ByteBuffer in_;
-  grpc::ByteBuffer out_;
-  v1::ReportTrafficRequest request_;
-  v1::StreamTrafficResponse batch_;
-  bool reading_ = false;
-  bool writing_ = false;
-  bool reads_done_ = false;
-  bool failed_ = false;
-  bool finished_ = false;
-};
 
 }  // namespace
 
@@ -228,7 +112,12 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
   (void)context;
-  return new TrafficStream(traffic_, &traffic_decoder_);
+  return new AckStream(
+      [this](const grpc::ByteBuffer& bytes, v1::TrafficAck* ack) {
+        // One request message per stream thread: reused, not reallocated.
+        thread_local v1::ReportTrafficRequest request;
+        Decode(traffic_decoder_, *traffic_, bytes, &request, ack);
+      });
 }
 
 grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(

@@ -83,12 +83,11 @@ std::unique_ptr<char[]> MakeBlob(std::string_view collection,
   blob[3] = static_cast<char>(stored >> 8);
   blob[4] = static_cast<char>(mode);
   char* p = blob.get() + kHeader;
-  std::memcpy(p, collection.data(), collection.size());
-  p += collection.size();
-  std::memcpy(p, server_id.data(), server_id.size());
-  p += server_id.size();
+  // std::copy, not memcpy: an empty view may have a null data().
+  p = std::copy(collection.begin(), collection.end(), p);
+  p = std::copy(server_id.begin(), server_id.end(), p);
   if (mode == kRaw) {
-    std::memcpy(p, uid.data(), uid.size());
+    std::copy(uid.begin(), uid.end(), p);
   } else {
     for (std::size_t i = 0; i < stored; ++i) {
       p[i] = static_cast<char>((HexValue(uid[2 * i]) << 4) |

@@ -118,6 +118,74 @@ def check_reflection_and_health(address, stub_dir):
     print(f"reflection: {sorted(services)}; health: SERVING")
 
 
+# The example traces and exactly the events each must give: (sequence, kind).
+EXPECTED_TRACE_EVENTS = {
+    "ios60_hijack": [(2, "ORGANIZER_REWRITE"), (2, "OWNERSHIP_CLAIM"),
+                     (4, "ATTENDEE_CANCEL")],
+    "ios60_organizer_edit": [],
+    "android_repeat_organizer": [],
+    "ios612_accept": [],
+}
+
+
+def replay_events(binary, trace, extra):
+    result = subprocess.run([binary, "replay", "--json", trace] + extra,
+                            capture_output=True, timeout=60, check=False, text=True)
+    if result.returncode != 0:
+        fail(f"replay {trace} {extra}: exit {result.returncode}: {result.stderr}")
+    events = []
+    summary = None
+    for line in result.stdout.splitlines():
+        doc = json.loads(line)
+        if "summary" in doc:
+            summary = doc["summary"]
+        elif "error" in doc:
+            fail(f"replay {trace}: item error {doc}")
+        else:
+            events.append((int(doc["sequence"]), doc["kind"].removeprefix("EVENT_KIND_")))
+    if summary is None:
+        fail(f"replay {trace}: no summary line")
+    return events
+
+
+def check_traces(binary, source_dir, address):
+    for name, expected in EXPECTED_TRACE_EVENTS.items():
+        trace = os.path.join(source_dir, "examples", "traces", name + ".jsonl")
+        local = replay_events(binary, trace, [])
+        served = replay_events(binary, trace, ["--server", address])
+        if local != expected or served != expected:
+            fail(f"{name}: expected {expected}, in-process {local}, via server {served}")
+        print(f"trace {name}: {expected or 'no events'} (both replay modes)")
+
+    # The hijacked device is quarantined at its next check-in, citing the event,
+    # and GetDeviceRisk names the meeting and its true organizer.
+    checkin = subprocess.run([binary, "checkin", "--server", address, "--tenant", "acme",
+                              "--device-id", "ApplDMPFXZABDFHW", "--mdm-device-id", "mdm-7",
+                              "--user-agent", "Apple-iPhone4C1/1001.403"],
+                             capture_output=True, timeout=30, check=False, text=True)
+    if checkin.returncode != 0:
+        fail(f"checkin: {checkin.stderr}")
+    decision = json.loads(checkin.stdout)
+    if decision["action"] != "ACTION_QUARANTINE":
+        fail(f"checkin after the hijack trace: {decision['action']}")
+    codes = [r["code"] for r in decision["reasons"]]
+    if codes[:3] != ["OBSERVED_ORGANIZER_REWRITE", "OBSERVED_OWNERSHIP_CLAIM",
+                     "OBSERVED_ATTENDEE_CANCEL"]:
+        fail(f"checkin reasons: {codes}")
+    show = subprocess.run([binary, "device", "show", "--server", address, "--tenant", "acme",
+                           "--device-id", "ApplDMPFXZABDFHW"],
+                          capture_output=True, timeout=30, check=False, text=True)
+    if show.returncode != 0:
+        fail(f"device show: {show.stderr}")
+    risk = json.loads(show.stdout)
+    meetings = risk["meetings"]
+    if (len(meetings) != 1 or meetings[0]["trueOrganizerEmail"] != "bob@example.com"
+            or not meetings[0]["uid"].startswith("040000008200E000")
+            or risk["mdmDeviceId"] != "mdm-7"):
+        fail(f"device show: {show.stdout}")
+    print("checkin after hijack: ACTION_QUARANTINE; device show names the true organizer")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
@@ -145,6 +213,7 @@ def main():
             if args.cpp_example:
                 check_cpp_example(args.cpp_example, address)
             check_reflection_and_health(address, os.path.join(tmp, "stubs"))
+            check_traces(args.binary, args.source_dir, address)
 
             second = subprocess.run([args.binary, "serve", "--config", config],
                                     capture_output=True, timeout=30, check=False)

@@ -1,0 +1,234 @@
+// Load benchmark: StreamTraffic on the real plugin server against a bare
+// streaming echo that acknowledges each observation without looking at it
+// (same batching), both in this process. The client streams ~2 KiB
+// calendar Sync requests (client Changes of meetings the server sent first)
+// as fast as the stream takes them. Prints observations per second, medians
+// over repetitions (echo and plugin alternating), and their ratio.
+//
+//   build/bin/traffic_load [--observations 200000] [--repetitions 5]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "echo.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "plugin/ack_stream.h"
+#include "plugin/server.h"
+#include "traffic_bodies.h"
+
+namespace hijackguard::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Request = v1::ReportTrafficRequest;
+using Batch = v1::StreamTrafficResponse;
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+
+class StreamEchoService final
+    : public EchoBench::WithRawCallbackMethod_StreamEcho<
+          EchoBench::WithCallbackMethod_Echo<EchoBench::Service>> {
+ public:
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamEcho(
+      grpc::CallbackServerContext* /*context*/) override {
+    auto sequence = std::make_shared<std::uint64_t>(0);
+    return new plugin::AckStream(
+        [sequence](const grpc::ByteBuffer&, v1::TrafficAck* ack) {
+          ack->set_sequence(++*sequence);
+        });
+  }
+};
+
+Request Observation(std::uint64_t sequence, int device,
+                    const std::string& request_body,
+                    const std::string& response_body) {
+  Request r;
+  r.set_tenant_id("bench-tenant");
+  r.set_sequence(sequence);
+  r.mutable_observed_at()->set_seconds(1350000000 +
+                                       static_cast<std::int64_t>(sequence));
+  v1::EasExchange* ex = r.mutable_eas_exchange();
+  ex->set_method("POST");
+  ex->set_target("/Microsoft-Server-ActiveSync?Cmd=Sync&User=user" +
+                 std::to_string(device) + "%40example.com&DeviceId=Appl" +
+                 std::to_string(100000 + device) + "&DeviceType=iPhone");
+  (*ex->mutable_headers())["User-Agent"] = "Apple-iPhone4C1/1001.403";
+  (*ex->mutable_headers())["MS-ASProtocolVersion"] = "14.1";
+  ex->set_request_body(request_body);
+  ex->set_response_status(response_body.empty() ? 0 : 200);
+  ex->set_response_body(response_body);
+  return r;
+}
+
+struct Run {
+  double per_second = 0;
+  double cpu_us = 0;
+  long errors = 0;
+};
+
+// Streams `requests` (cycling) `count` times on one call; returns the rate.
+template <typename Open>
+Run Stream(Open open, const std::vector<Request>& requests, long count) {
+  grpc::ClientContext context;
+  auto stream = open(&context);
+  const double cpu0 = ProcessCpuSeconds();
+  const auto start = Clock::now();
+  std::thread writer([&] {
+    grpc::WriteOptions options;
+    options.set_buffer_hint();  // let gRPC coalesce writes, as a gateway
+                                // batching reports would
+    for (long i = 0; i < count; ++i) {
+      if (!stream->Write(
+              requests[static_cast<std::size_t>(i) % requests.size()],
+              options)) {
+        break;
+      }
+    }
+    stream->WritesDone();
+  });
+  Batch batch;
+  long acked = 0;
+  long errors = 0;
+  while (stream->Read(&batch)) {
+    for (const v1::TrafficAck& ack : batch.acks()) {
+      ++acked;
+      errors += ack.errors_size();
+    }
+  }
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  const double seconds =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  Run run;
+  run.per_second = static_cast<double>(acked) / seconds;
+  run.cpu_us = (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(acked);
+  run.errors =
+      errors + (acked == count ? 0 : count - acked) + (status.ok() ? 0 : 1);
+  return run;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"StreamTraffic load benchmark"};
+  long observations = 200'000;
+  int repetitions = 5;
+  int devices = 1000;
+  app.add_option("--observations", observations, "Observations per run")
+      ->capture_default_str();
+  app.add_option("--repetitions", repetitions, "Runs per service")
+      ->capture_default_str();
+  app.add_option("--devices", devices, "Distinct devices (and meetings)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  plugin::ServerOptions options;
+  options.catalog = std::make_shared<detector::KnownIssueCatalog>(
+      *detector::KnownIssueCatalog::Builtin());
+  auto plugin_server = plugin::BuildServer(options);
+  if (!plugin_server.ok()) {
+    std::fprintf(stderr, "plugin server: %s\n",
+                 plugin_server.status().ToString().c_str());
+    return 1;
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  auto plugin_stub = v1::CompliancePlugin::NewStub(grpc::CreateCustomChannel(
+      (*plugin_server)->address(), grpc::InsecureChannelCredentials(), args));
+
+  StreamEchoService echo_service;
+  grpc::ServerBuilder builder;
+  int echo_port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &echo_port);
+  builder.SetMaxReceiveMessageSize(8 << 20);
+  builder.RegisterService(&echo_service);
+  std::unique_ptr<grpc::Server> echo_server = builder.BuildAndStart();
+  auto echo_stub = EchoBench::NewStub(
+      grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(echo_port),
+                                grpc::InsecureChannelCredentials(), args));
+
+  // The server's invitations first (the ledger), then the measured stream of
+  // client Changes of them.
+  std::vector<Request> adds;
+  std::vector<Request> changes;
+  std::uint64_t sequence = 0;
+  for (int d = 0; d < devices; ++d) {
+    adds.push_back(Observation(++sequence, d, {}, BenchServerAdd("2:14", d)));
+    changes.push_back(
+        Observation(++sequence, d, BenchClientChange("2:14", d), {}));
+  }
+  auto open_plugin = [&](grpc::ClientContext* c) {
+    return plugin_stub->StreamTraffic(c);
+  };
+  auto open_echo = [&](grpc::ClientContext* c) {
+    return echo_stub->StreamEcho(c);
+  };
+  const Run setup = Stream(open_plugin, adds, static_cast<long>(adds.size()));
+  if (setup.errors != 0) {
+    std::fprintf(stderr, "setup stream had %ld errors\n", setup.errors);
+    return 1;
+  }
+  std::printf(
+      "%ld observations per run (%zu-byte messages, %zu-byte WBXML bodies, %d "
+      "devices); %d repetitions, echo and StreamTraffic alternating; medians "
+      "shown; cpu_us = process CPU per observation (client and server)\n",
+      observations, changes[0].ByteSizeLong(),
+      changes[0].eas_exchange().request_body().size(), devices, repetitions);
+  Stream(open_echo, changes, observations / 10);  // warm-up
+  Stream(open_plugin, changes, observations / 10);
+  std::vector<double> e_rate, p_rate, e_cpu, p_cpu, ratio;
+  long errors = 0;
+  for (int rep = 0; rep < repetitions; ++rep) {
+    Run e, p;
+    if (rep % 2 == 0) {
+      e = Stream(open_echo, changes, observations);
+      p = Stream(open_plugin, changes, observations);
+    } else {
+      p = Stream(open_plugin, changes, observations);
+      e = Stream(open_echo, changes, observations);
+    }
+    e_rate.push_back(e.per_second);
+    p_rate.push_back(p.per_second);
+    e_cpu.push_back(e.cpu_us);
+    p_cpu.push_back(p.cpu_us);
+    ratio.push_back(e.per_second > 0 ? p.per_second / e.per_second : 0);
+    errors += e.errors + p.errors;
+    std::printf("  run %d: echo %.0f/s, StreamTraffic %.0f/s\n", rep + 1,
+                e.per_second, p.per_second);
+    std::fflush(stdout);
+  }
+  std::printf("%-14s %12s %9s\n", "service", "obs_per_s", "cpu_us");
+  std::printf("%-14s %12.0f %9.1f\n", "echo", Median(e_rate), Median(e_cpu));
+  std::printf("%-14s %12.0f %9.1f\n", "StreamTraffic", Median(p_rate),
+              Median(p_cpu));
+  std::printf(
+      "ratio StreamTraffic/echo %.3f; StreamTraffic %.0f obs/s (target >= "
+      "30000); errors %ld\n",
+      Median(ratio), Median(p_rate), errors);
+  echo_server->Shutdown();
+  (*plugin_server)->Shutdown(absl::ZeroDuration());
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace hijackguard::bench
+
+int main(int argc, char** argv) { return hijackguard::bench::Main(argc, argv); }
