@@ -57,6 +57,10 @@ std::string WbxmlError(std::string_view body_name,
                 " at byte ", first.offset, ": ", first.message);
 }
 
+// Bounds of a device's dedup memory.
+constexpr std::size_t kMaxDedupKeysPerDevice = 4096;
+constexpr std::size_t kMaxMeetingsPerDevice = 4096;
+
 // Per-thread scan buffers: decoding allocates nothing once warm.
 struct Scratch {
   eas::SyncCalendarScan request;
@@ -860,6 +864,22 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
   const std::string meeting_key =
       JoinKey({ctx.mailbox, item.collection_id, item.server_id});
   AffectedState* state = nullptr;
+  // Dedup memory is bounded per device: past the bound the oldest
+  // meeting's state (and the weak-event keys) are forgotten, which at worst
+  // reports an old event again.
+  if (device.weak_reported.size() >= kMaxDedupKeysPerDevice) {
+    device.weak_reported.clear();
+  }
+  if (device.meetings.size() >= kMaxMeetingsPerDevice &&
+      device.meetings.find(meeting_key) == device.meetings.end()) {
+    auto oldest = device.meetings.begin();
+    for (auto it = device.meetings.begin(); it != device.meetings.end(); ++it) {
+      if (it->second.meeting.last_seen < oldest->second.meeting.last_seen) {
+        oldest = it;
+      }
+    }
+    device.meetings.erase(oldest);
+  }
   if (before == nullptr) {
     if (!device.weak_reported.insert(StrCat(meeting_key, EventKindName(kind)))
              .second) {
@@ -963,8 +983,27 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
 
 void TrafficDetector::AddPending(const Context& ctx, const ClientItem& item) {
   if (pending_count_ >= options_.max_pending) {
-    ++pending_dropped_;
-    return;
+    // Sweep what waited too long, then give up on this one if still full.
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      auto& list = it->second;
+      const std::size_t before = list.size();
+      list.erase(std::remove_if(list.begin(), list.end(),
+                                [&](const Pending& p) {
+                                  return item.at - p.at > options_.pending_ttl;
+                                }),
+                 list.end());
+      pending_dropped_ += before - list.size();
+      pending_count_ -= before - list.size();
+      if (list.empty()) {
+        pending_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+    if (pending_count_ >= options_.max_pending) {
+      ++pending_dropped_;
+      return;
+    }
   }
   Pending p;
   p.device_id = ctx.device->eas_device_id;

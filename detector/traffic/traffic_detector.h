@@ -30,9 +30,10 @@ struct DetectorOptions {
   LedgerOptions ledger;
   // Events kept per device (oldest dropped first, and counted). Default 1000.
   std::size_t max_events_per_device = 1000;
-  // Devices tracked; beyond it, observations of new devices get a
-  // DEVICE_TABLE_FULL item error. Default 1,000,000.
-  std::size_t max_devices = 1'000'000;
+  // Devices tracked (about 1 KiB each plus their events); beyond it,
+  // observations of new devices get a DEVICE_TABLE_FULL item error. Default
+  // 500,000.
+  std::size_t max_devices = 500'000;
   // Client Changes seen before the server state they refer to (reordered
   // reports), kept until that state arrives. Default 10,000, for 1 hour.
   std::size_t max_pending = 10'000;

@@ -92,6 +92,25 @@ void BM_CheckInHandlerArena(benchmark::State& state) {
 }
 BENCHMARK(BM_CheckInHandlerArena);
 
+// As the server runs it: with the traffic detector, which learns the device
+// from each check-in and supplies its events.
+void BM_CheckInHandlerWithTraffic(benchmark::State& state) {
+  detector::TrafficDetector traffic(Catalog());
+  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {}, &traffic);
+  const v1::CheckInRequest request = BenchRequest();
+  alignas(16) char block[4096];
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = sizeof(block);
+  for (auto _ : state) {
+    google::protobuf::Arena arena(options);
+    auto* response =
+        google::protobuf::Arena::CreateMessage<v1::CheckInResponse>(&arena);
+    benchmark::DoNotOptimize(handler.CheckIn(request, response));
+  }
+}
+BENCHMARK(BM_CheckInHandlerWithTraffic);
+
 }  // namespace
 }  // namespace hijackguard
 

@@ -546,6 +546,27 @@ TEST(TrafficDetectorTest, LedgerTimeToLive) {
   EXPECT_THAT(h.Client("Change", Hijacked(), 61), IsEmpty());
 }
 
+TEST(TrafficDetectorTest, PendingChangesAreBoundedAndExpire) {
+  DetectorOptions options;
+  options.max_pending = 1;
+  options.pending_ttl = absl::Minutes(30);
+  Harness h(kIos612, options);
+  h.Client("Change", Hijacked(), 0);
+  EXPECT_EQ(h.detector().stats().pending, 1u);
+  // Full: a second waiting change is dropped...
+  h.Client("Change", With(Hijacked(), [](Cal& c) { c.server_id = "2:2"; }), 1);
+  EXPECT_EQ(h.detector().stats().pending, 1u);
+  EXPECT_EQ(h.detector().stats().pending_dropped, 1u);
+  // ...until the first has waited past its time.
+  h.Client("Change", With(Hijacked(), [](Cal& c) { c.server_id = "2:3"; }), 60);
+  EXPECT_EQ(h.detector().stats().pending, 1u);
+  EXPECT_EQ(h.detector().stats().pending_dropped, 2u);
+  EXPECT_THAT(
+      Kinds(h.Server(
+          "Add", With(Invitation(), [](Cal& c) { c.server_id = "2:3"; }), 59)),
+      ElementsAre(EventKind::kOrganizerRewrite, EventKind::kOwnershipClaim));
+}
+
 TEST(TrafficDetectorTest, CheckInAddressesAndAliasesMakeTheOwner) {
   DetectorOptions options;
   options.aliases["acme"]["alice@example.com"] = {"a.smith@example.com"};
