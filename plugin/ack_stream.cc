@@ -17,7 +17,9 @@ void AckStream::OnReadDone(bool ok) {
     if (!ok) {
       reads_done_ = true;  // the client closed its side (or went away)
     } else {
-      handler_(in_, batch_.add_acks());
+      v1::TrafficAck* ack = batch_.add_acks();
+      handler_(in_, ack);
+      batch_bytes_ += ack->ByteSizeLong();
       in_.Clear();
     }
     step = NextLocked();
@@ -64,9 +66,10 @@ AckStream::Step AckStream::NextLocked() {
       failed_ = true;
     }
     batch_.Clear();
+    batch_bytes_ = 0;
   }
   if (!failed_ && !reads_done_ && !reading_ &&
-      batch_.acks_size() < kMaxAcksPerBatch) {
+      batch_.acks_size() < kMaxAcksPerBatch && batch_bytes_ < kMaxBatchBytes) {
     reading_ = true;
     step.read = true;
   }

@@ -21,8 +21,10 @@ class AckStream final
   using Handler =
       std::function<void(const grpc::ByteBuffer& message, v1::TrafficAck* ack)>;
 
-  // Most acks in one write.
+  // Most acks, and about the most bytes, in one write; reading pauses
+  // while a batch this full waits for the previous write.
   static constexpr int kMaxAcksPerBatch = 512;
+  static constexpr std::size_t kMaxBatchBytes = 1 << 20;
 
   explicit AckStream(Handler handler);
 
@@ -44,6 +46,7 @@ class AckStream final
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;
   v1::StreamTrafficResponse batch_;
+  std::size_t batch_bytes_ = 0;
   bool reading_ = false;
   bool writing_ = false;
   bool reads_done_ = false;

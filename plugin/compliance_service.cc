@@ -13,6 +13,10 @@ namespace {
 // synchronously, so the block can live on the stack.
 constexpr std::size_t kArenaBlockBytes = 4096;
 
+// A stream thread keeps its request message between observations unless one
+// was larger than this.
+constexpr std::size_t kMaxKeptRequestBytes = 256 * 1024;
+
 absl::Status Encode(const google::protobuf::Message& message,
                     grpc::ByteBuffer* out) {
   bool own_buffer = false;
@@ -117,6 +121,9 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
         // One request message per stream thread: reused, not reallocated.
         thread_local v1::ReportTrafficRequest request;
         Decode(traffic_decoder_, *traffic_, bytes, &request, ack);
+        if (bytes.Length() > kMaxKeptRequestBytes) {
+          request = v1::ReportTrafficRequest();  // give the memory back
+        }
       });
 }
 

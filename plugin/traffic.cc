@@ -12,6 +12,9 @@ namespace {
 
 using google::protobuf::Int32Value;
 
+// How far ahead of the server's clock observed_at may be.
+constexpr absl::Duration kMaxClockSkew = absl::Hours(1);
+
 void AddError(v1::TrafficAck* ack, std::string_view code,
               std::string_view field, std::string_view message) {
   v1::ItemError* e = ack->add_errors();
@@ -49,10 +52,11 @@ bool CheckLimits(const v1::ReportTrafficRequest& r, v1::TrafficAck* ack) {
     }
     for (const auto& [name, value] : ex.headers()) {
       if (name.size() + value.size() > kMaxHeaderBytes) {
-        AddError(
-            ack, "INVALID_ARGUMENT",
-            StrCat("eas_exchange.headers[", name.substr(0, 64), "]"),
-            StrCat("header exceeds the limit of ", kMaxHeaderBytes, " bytes"));
+        // The name is not quoted: cut short it could split a UTF-8
+        // character, and the ack must stay valid UTF-8.
+        AddError(ack, "INVALID_ARGUMENT", "eas_exchange.headers",
+                 StrCat("a header of ", name.size() + value.size(),
+                        " bytes exceeds the limit of ", kMaxHeaderBytes));
         return false;
       }
     }
@@ -108,8 +112,16 @@ void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
   detector::ObservationView obs;
   obs.tenant_id = r.tenant_id();
   obs.sequence = r.sequence();
-  obs.observed_at =
-      r.has_observed_at() ? FromProto(r.observed_at()) : clock_->Now();
+  const absl::Time now = clock_->Now();
+  obs.observed_at = r.has_observed_at() ? FromProto(r.observed_at()) : now;
+  // Past times are fine (replayed traces); a time in the future would make
+  // every later real state look stale and expire the ledger early.
+  if (obs.observed_at > now + kMaxClockSkew) {
+    AddError(ack, "INVALID_ARGUMENT", "observed_at",
+             StrCat("is more than ", absl::FormatDuration(kMaxClockSkew),
+                    " ahead of the server's clock"));
+    return;
+  }
   detector::EasExchangeView ex;
   detector::CalendarChangeView cc;
   if (r.has_eas_exchange()) {
@@ -150,6 +162,12 @@ void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
   }
   for (const detector::ItemError& e : result.errors) {
     AddError(ack, e.code, e.field, e.message);
+  }
+  if (result.events_dropped > 0) {
+    AddError(ack, "EVENTS_TRUNCATED", "",
+             StrCat(result.events_dropped,
+                    " more events than an ack carries; they are recorded "
+                    "(see GetDeviceRisk)"));
   }
 }
 

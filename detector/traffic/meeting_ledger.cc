@@ -8,6 +8,8 @@
 namespace hijackguard::detector {
 namespace {
 
+constexpr int kMaxExpirationsPerPut = 64;
+
 // Blob layout: [collection length u8][server id length u8][stored UID length
 // u16 LE][UID mode u8] collection id, server id, UID bytes.
 constexpr std::size_t kHeader = 5;
@@ -224,7 +226,11 @@ void MeetingLedger::Erase(std::uint32_t slot) {
 }
 
 void MeetingLedger::EvictFor(absl::Time now) {
-  while (tail_ != kNone && Expired(slots_[tail_], now)) {
+  // A bounded number of expirations per call, so no single Put stalls the
+  // detector; the rest go on later calls (and Find ignores them meanwhile).
+  for (int i = 0; i < kMaxExpirationsPerPut && tail_ != kNone &&
+                  Expired(slots_[tail_], now);
+       ++i) {
     Erase(tail_);
     ++expirations_;
   }
@@ -321,7 +327,9 @@ MeetingLedger::PutResult MeetingLedger::Put(const LedgerKey& key,
       static_cast<std::uint16_t>(std::clamp(facts.attendee_count, 0, 0xFFFF));
   s.updated_ms = ToMillis(at);
   s.client_added = client_added ? 1 : 0;
-  ++s.version;
+  // Versions never repeat, even for a key erased and stored again, so a
+  // caller's "reported at version N" stays unambiguous.
+  s.version = ++last_version_;
   PushFront(slot);
   return result;
 }

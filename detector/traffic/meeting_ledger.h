@@ -60,7 +60,7 @@ struct MeetingSnapshot {
   std::optional<int> meeting_status;
   int attendee_count = 0;
   absl::Time updated_at;
-  std::uint32_t version = 0;  // counts the server states seen for this key
+  std::uint32_t version = 0;  // of this state; unique in the ledger
   bool client_added =
       false;              // the device created it (server id from Responses)
   bool disputed = false;  // see MeetingLedger::MarkDisputed
@@ -177,6 +177,7 @@ class MeetingLedger {
   Pool mailboxes_;   // "tenant\0mailbox"
   Pool organizers_;  // "email\0name"
   absl::flat_hash_set<std::uint32_t, IndexHash, IndexEq> index_;
+  std::uint32_t last_version_ = 0;
   std::uint64_t evictions_ = 0;
   std::uint64_t expirations_ = 0;
 };

@@ -102,10 +102,12 @@ struct ItemError {
 };
 
 struct ObserveResult {
-  std::vector<DetectionEvent> events;
+  std::vector<DetectionEvent> events;  // at most 256 per observation
+  std::size_t events_dropped = 0;      // beyond that (still recorded)
   std::vector<ItemError> errors;
   void Clear() {
     events.clear();
+    events_dropped = 0;
     errors.clear();
   }
 };

@@ -60,6 +60,12 @@ std::string WbxmlError(std::string_view body_name,
 // Bounds of a device's dedup memory.
 constexpr std::size_t kMaxDedupKeysPerDevice = 4096;
 constexpr std::size_t kMaxMeetingsPerDevice = 4096;
+// Most events one observation reports (the rest are counted in an error).
+constexpr std::size_t kMaxEventsPerObservation = 256;
+// Devices looked at to pick one to forget when the table is full.
+constexpr int kEvictionSample = 32;
+// Scan buffers larger than this are released after use.
+constexpr std::size_t kMaxKeptScanItems = 4096;
 
 // Per-thread scan buffers: decoding allocates nothing once warm.
 struct Scratch {
@@ -72,6 +78,22 @@ struct Scratch {
 Scratch& ThreadScratch() {
   thread_local Scratch scratch;
   return scratch;
+}
+
+// Releases what an unusually large body left in the buffers.
+void TrimScratch(Scratch& scratch) {
+  if (scratch.request.items.capacity() > kMaxKeptScanItems ||
+      scratch.response.items.capacity() > kMaxKeptScanItems ||
+      scratch.request.attendee_emails.capacity() > kMaxKeptScanItems ||
+      scratch.response.attendee_emails.capacity() > kMaxKeptScanItems ||
+      scratch.mr_request.items.capacity() > kMaxKeptScanItems ||
+      scratch.mr_response.items.capacity() > kMaxKeptScanItems) {
+    scratch = Scratch();
+  }
+}
+
+bool HasNul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
 }
 
 }  // namespace
@@ -158,8 +180,12 @@ struct TrafficDetector::Device {
   CheckInFacts facts;
   bool checked_in = false;
   std::vector<std::string> mailboxes;
-  std::deque<DetectionEvent> events;
+  // Confirmed events (quarantining) are kept apart from the rest, so that a
+  // flood of informational events can never push them out.
+  std::deque<DetectionEvent> confirmed;
+  std::deque<DetectionEvent> events;  // the other kinds
   std::uint64_t events_dropped = 0;
+  absl::Time last_active = absl::InfinitePast();
   std::map<std::string, AffectedState> meetings;  // mailbox\0collection\0sid\0
   absl::flat_hash_set<std::string> weak_reported;
   std::deque<MeetingResponseRecord> responses;
@@ -197,8 +223,6 @@ struct TrafficDetector::Pending {
   std::optional<int> meeting_status;
   int attendee_count = 0;
   bool has_calendar_data = false;
-  bool attendee_emails_known = false;
-  std::vector<std::string> attendee_emails;
   std::uint64_t sequence = 0;
   absl::Time at;
 };
@@ -223,6 +247,7 @@ TrafficDetector::~TrafficDetector() = default;
 void TrafficDetector::Observe(const ObservationView& obs, ObserveResult* out) {
   if (obs.eas_exchange != nullptr) {
     ObserveExchange(obs, out);
+    TrimScratch(ThreadScratch());
   } else if (obs.calendar_change != nullptr) {
     ObserveCalendarChange(obs, out);
   } else {
@@ -243,6 +268,9 @@ TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
     return it->second.get();
   }
   if (devices_.size() >= options_.max_devices) {
+    EvictIdleDevice();
+  }
+  if (devices_.size() >= options_.max_devices) {
     out->errors.push_back(
         {"DEVICE_TABLE_FULL", std::string(field),
          StrCat("the detector tracks ", devices_.size(),
@@ -258,6 +286,36 @@ TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
   Device* raw = device.get();
   devices_.emplace(std::move(key), std::move(device));
   return raw;
+}
+
+void TrafficDetector::EvictIdleDevice() {
+  // Sampled least-recently-active, among devices without confirmed events
+  // (those stay: they are what quarantines a device).
+  auto victim = devices_.end();
+  int looked = 0;
+  for (auto it = devices_.begin();
+       it != devices_.end() && looked < kEvictionSample; ++it, ++looked) {
+    const Device& d = *it->second;
+    if (!d.confirmed.empty()) {
+      continue;
+    }
+    if (victim == devices_.end() ||
+        d.last_active < victim->second->last_active) {
+      victim = it;
+    }
+  }
+  if (victim == devices_.end()) {
+    return;
+  }
+  const Device& d = *victim->second;
+  if (!d.facts.mdm_device_id.empty()) {
+    auto m = mdm_index_.find(JoinKey({d.tenant, d.facts.mdm_device_id}));
+    if (m != mdm_index_.end() && m->second == d.eas_device_id) {
+      mdm_index_.erase(m);
+    }
+  }
+  devices_.erase(victim);
+  ++devices_evicted_;
 }
 
 const TrafficDetector::Device* TrafficDetector::FindDevice(
@@ -400,11 +458,38 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
     }
   }
 
+  // Which items the server refused or sent back, by (collection, server id):
+  // built before the lock, so matching stays linear.
+  absl::flat_hash_set<std::pair<std::string_view, std::string_view>>
+      server_touched;
+  if (is_sync && response_usable && scratch.response.is_sync) {
+    for (const CalendarItem& r : scratch.response.items) {
+      if ((r.in_responses && r.status != "1" && !r.status.empty()) ||
+          (!r.in_responses && (r.operation == Operation::kAdd ||
+                               r.operation == Operation::kChange))) {
+        server_touched.emplace(r.collection_id, r.server_id);
+      }
+    }
+  }
+  // MeetingResponse results by request id.
+  absl::flat_hash_map<std::string_view, std::string_view> calendar_ids;
+  if (is_mr && response_usable) {
+    for (const eas::MeetingResponseItem& r : scratch.mr_response.items) {
+      calendar_ids[r.request_id] = r.calendar_id;
+    }
+  }
+
   std::lock_guard<std::mutex> lock(mu_);
   ++observations_;
   item_errors_ += errors.size();
   for (ItemError& e : errors) {
     out->errors.push_back(std::move(e));
+  }
+  if (HasNul(req.device_id) || HasNul(req.user)) {
+    ++item_errors_;
+    out->errors.push_back({"INVALID_TARGET", "eas_exchange.target",
+                           "DeviceId or User contains a NUL character"});
+    return;
   }
   if (req.device_id.empty()) {
     ++item_errors_;
@@ -426,6 +511,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
     return;
   }
   ++device->observations;
+  device->last_active = std::max(device->last_active, obs.observed_at);
   // Traffic's own description of the client, where no check-in gave one.
   CheckInFacts& known = device->facts;
   if (!req.user_agent.empty() && known.user_agent != req.user_agent &&
@@ -457,19 +543,27 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
     if (!request_ok) {
       return;
     }
-    for (const eas::MeetingResponseItem& r : scratch.mr_request.items) {
+    // Only the newest ones can be remembered.
+    const auto& items = scratch.mr_request.items;
+    const std::size_t first =
+        items.size() > options_.max_meeting_responses
+            ? items.size() - options_.max_meeting_responses
+            : 0;
+    for (std::size_t i = first; i < items.size(); ++i) {
+      const eas::MeetingResponseItem& r = items[i];
+      if (r.collection_id.size() > MeetingLedger::kMaxIdBytes ||
+          r.request_id.size() > MeetingLedger::kMaxIdBytes) {
+        continue;
+      }
       MeetingResponseRecord rec;
       rec.collection_id = std::string(r.collection_id);
       rec.request_id = std::string(r.request_id);
       rec.user_response = r.user_response;
       rec.at = obs.observed_at;
-      if (response_usable) {
-        for (const eas::MeetingResponseItem& result :
-             scratch.mr_response.items) {
-          if (result.request_id == r.request_id) {
-            rec.calendar_id = std::string(result.calendar_id);
-          }
-        }
+      if (auto c = calendar_ids.find(r.request_id);
+          c != calendar_ids.end() &&
+          c->second.size() <= MeetingLedger::kMaxIdBytes) {
+        rec.calendar_id = std::string(c->second);
       }
       device->responses.push_back(std::move(rec));
       while (device->responses.size() > options_.max_meeting_responses) {
@@ -491,7 +585,11 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
         continue;
       }
       if (it.operation == Operation::kAdd) {
-        if (it.has_calendar_data && !it.client_id.empty()) {
+        if (it.has_calendar_data && !it.client_id.empty() &&
+            it.client_id.size() <= MeetingLedger::kMaxIdBytes &&
+            it.uid.size() <= MeetingLedger::kMaxUidBytes &&
+            it.organizer_email.size() + it.organizer_name.size() <=
+                MeetingLedger::kMaxOrganizerBytes) {
           ClientAddRecord add;
           add.mailbox = ctx.mailbox;
           add.collection_id = std::string(it.collection_id);
@@ -526,20 +624,9 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
       item.attendee_emails = rq.AttendeeEmails(it);
       item.sequence = obs.sequence;
       item.at = obs.observed_at;
-      if (response_usable && rs.is_sync) {
-        for (const CalendarItem& r : rs.items) {
-          if (r.server_id != it.server_id ||
-              r.collection_id != it.collection_id) {
-            continue;
-          }
-          // Refused (a failing Status for it) or sent back by the server.
-          if ((r.in_responses && r.status != "1" && !r.status.empty()) ||
-              (!r.in_responses && (r.operation == Operation::kAdd ||
-                                   r.operation == Operation::kChange))) {
-            item.server_refused = true;
-          }
-        }
-      }
+      // Refused (a failing Status for it) or sent back by the server.
+      item.server_refused =
+          server_touched.contains({it.collection_id, it.server_id});
       EvaluateClientItem(ctx, item, out);
     }
   }
@@ -645,6 +732,16 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
           "server_id is required");
     return;
   }
+  for (std::string_view v :
+       {c.eas_device_id, c.user, c.collection_id, c.server_id, c.uid,
+        c.organizer_email_before, c.organizer_email_after,
+        c.organizer_name_before, c.organizer_name_after}) {
+    if (HasNul(v)) {
+      error("INVALID_ARGUMENT", "calendar_change",
+            "a field contains a NUL character");
+      return;
+    }
+  }
   Operation op;
   if (c.command == "Change") {
     op = Operation::kChange;
@@ -682,13 +779,22 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
     device->mailboxes.push_back(ctx.mailbox);
   }
   const LedgerKey key{ctx.tenant, ctx.mailbox, c.collection_id, c.server_id};
+  device->last_active = std::max(device->last_active, obs.observed_at);
   if (op == Operation::kAdd) {
-    // The device's own meeting: it organizes it.
-    ledger_.Put(
+    // The device's own new meeting: it organizes it. An item the server
+    // already sent stays the server's.
+    if (ledger_.Find(key, obs.observed_at)) {
+      return;
+    }
+    const auto put = ledger_.Put(
         key,
         MeetingFacts{c.uid, c.organizer_email_after, c.organizer_name_after,
                      c.meeting_status_after, c.attendee_count},
         obs.observed_at, /*client_added=*/true);
+    if (put == MeetingLedger::PutResult::kTooLarge) {
+      error("FIELD_TOO_LONG", "calendar_change",
+            "an id, UID or organizer is over the ledger's limits");
+    }
     return;
   }
   const bool has_before = !c.organizer_email_before.empty() ||
@@ -705,6 +811,11 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
       error("FIELD_TOO_LONG", "calendar_change",
             "an id, UID or organizer is over the ledger's limits");
       return;
+    }
+    if (put == MeetingLedger::PutResult::kInserted ||
+        put == MeetingLedger::PutResult::kUpdated) {
+      RunPending(ctx.tenant, ctx.mailbox, c.collection_id, c.server_id,
+                 obs.observed_at, out);
     }
   }
   ClientItem item;
@@ -737,11 +848,15 @@ void TrafficDetector::EvaluateClientItem(Context& ctx, const ClientItem& item,
   const LedgerKey key{ctx.tenant, ctx.mailbox, item.collection_id,
                       item.server_id};
   std::optional<MeetingSnapshot> before = ledger_.Find(key, item.at);
+  if (before && before->updated_at > item.at) {
+    // The server state on record came after this command (a late report):
+    // it is not what the client saw, so it cannot judge it.
+    return;
+  }
   if (!before) {
     if (item.op != Operation::kChange) {
-      // A Delete of something never seen: nothing to compare; but the
-      // server's state may still arrive (reordered reports).
-      AddPending(ctx, item);
+      // A Delete of something never seen (most are e-mail): nothing to
+      // compare with.
       return;
     }
     // 4. SUSPECTED_SELF_ORGANIZER: no ledger entry.
@@ -870,16 +985,6 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
   if (device.weak_reported.size() >= kMaxDedupKeysPerDevice) {
     device.weak_reported.clear();
   }
-  if (device.meetings.size() >= kMaxMeetingsPerDevice &&
-      device.meetings.find(meeting_key) == device.meetings.end()) {
-    auto oldest = device.meetings.begin();
-    for (auto it = device.meetings.begin(); it != device.meetings.end(); ++it) {
-      if (it->second.meeting.last_seen < oldest->second.meeting.last_seen) {
-        oldest = it;
-      }
-    }
-    device.meetings.erase(oldest);
-  }
   if (before == nullptr) {
     if (!device.weak_reported.insert(StrCat(meeting_key, EventKindName(kind)))
              .second) {
@@ -887,6 +992,17 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
     }
   } else {
     if (kind != EventKind::kOrganizerNameChange) {
+      if (device.meetings.size() >= kMaxMeetingsPerDevice &&
+          !device.meetings.contains(meeting_key)) {
+        auto oldest = device.meetings.begin();
+        for (auto it = device.meetings.begin(); it != device.meetings.end();
+             ++it) {
+          if (it->second.meeting.last_seen < oldest->second.meeting.last_seen) {
+            oldest = it;
+          }
+        }
+        device.meetings.erase(oldest);
+      }
       state = &device.meetings[meeting_key];
       if (state->ledger_version != before->version) {
         state->ledger_version = before->version;
@@ -899,7 +1015,8 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
       state->reported |= bit;
     } else if (!device.weak_reported
                     .insert(StrCat(meeting_key, EventKindName(kind),
-                                   before->version, "\0", item.organizer_name))
+                                   before->version, std::string_view("\0", 1),
+                                   item.organizer_name))
                     .second) {
       return;
     }
@@ -970,10 +1087,15 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
     }
   }
   ++events_;
-  out->events.push_back(e);
-  device.events.push_back(std::move(e));
-  while (device.events.size() > options_.max_events_per_device) {
-    device.events.pop_front();
+  if (out->events.size() < kMaxEventsPerObservation) {
+    out->events.push_back(e);
+  } else {
+    ++out->events_dropped;
+  }
+  auto& list = IsConfirmedHijackEvent(kind) ? device.confirmed : device.events;
+  list.push_back(std::move(e));
+  while (list.size() > options_.max_events_per_device) {
+    list.pop_front();
     ++device.events_dropped;
   }
 }
@@ -982,7 +1104,17 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
 // Reordered reports: client commands waiting for the server state.
 
 void TrafficDetector::AddPending(const Context& ctx, const ClientItem& item) {
-  if (pending_count_ >= options_.max_pending) {
+  if (item.uid.size() > MeetingLedger::kMaxUidBytes ||
+      item.organizer_email.size() + item.organizer_name.size() >
+          MeetingLedger::kMaxOrganizerBytes ||
+      item.server_id.size() > MeetingLedger::kMaxIdBytes ||
+      item.collection_id.size() > MeetingLedger::kMaxIdBytes) {
+    ++pending_dropped_;
+    return;
+  }
+  if (pending_count_ >= options_.max_pending &&
+      item.at - last_pending_sweep_ >= absl::Minutes(1)) {
+    last_pending_sweep_ = item.at;
     // Sweep what waited too long, then give up on this one if still full.
     for (auto it = pending_.begin(); it != pending_.end();) {
       auto& list = it->second;
@@ -1017,10 +1149,6 @@ void TrafficDetector::AddPending(const Context& ctx, const ClientItem& item) {
   p.meeting_status = item.meeting_status;
   p.attendee_count = item.attendee_count;
   p.has_calendar_data = item.has_calendar_data;
-  p.attendee_emails_known = item.attendee_emails_known;
-  for (std::string_view e : item.attendee_emails) {
-    p.attendee_emails.emplace_back(e);
-  }
   p.sequence = item.sequence;
   p.at = item.at;
   auto& list = pending_[JoinKey(
@@ -1067,8 +1195,6 @@ void TrafficDetector::RunPending(std::string_view tenant,
     ctx.mailbox = std::string(mailbox);
     ctx.request_user = p.request_user;
     ctx.device = device;
-    std::vector<std::string_view> emails(p.attendee_emails.begin(),
-                                         p.attendee_emails.end());
     ClientItem item;
     item.op = p.op;
     item.collection_id = p.collection_id;
@@ -1079,8 +1205,8 @@ void TrafficDetector::RunPending(std::string_view tenant,
     item.meeting_status = p.meeting_status;
     item.attendee_count = p.attendee_count;
     item.has_calendar_data = p.has_calendar_data;
-    item.attendee_emails_known = p.attendee_emails_known;
-    item.attendee_emails = emails;
+    // The weak rule ran when the command arrived; with the server's state
+    // now known, attendees are not needed.
     item.sequence = p.sequence;
     item.at = p.at;
     EvaluateClientItem(ctx, item, out);
@@ -1112,7 +1238,11 @@ void TrafficDetector::RecordCheckIn(const CheckInFacts& facts) {
   }
   if (!device->facts.mdm_device_id.empty() &&
       device->facts.mdm_device_id != merged.mdm_device_id) {
-    mdm_index_.erase(JoinKey({facts.tenant_id, device->facts.mdm_device_id}));
+    auto m = mdm_index_.find(
+        JoinKey({facts.tenant_id, device->facts.mdm_device_id}));
+    if (m != mdm_index_.end() && m->second == device->eas_device_id) {
+      mdm_index_.erase(m);
+    }
   }
   if (!merged.mdm_device_id.empty()) {
     mdm_index_[JoinKey({facts.tenant_id, merged.mdm_device_id})] =
@@ -1133,13 +1263,12 @@ std::vector<DetectionEvent> TrafficDetector::ConfirmedEvents(
   if (device == nullptr) {
     return out;
   }
-  for (const DetectionEvent& e : device->events) {
-    if (IsConfirmedHijackEvent(e.kind)) {
-      ++*total;
-      if (out.size() < limit) {
-        out.push_back(e);
-      }
+  *total = device->confirmed.size();
+  for (const DetectionEvent& e : device->confirmed) {
+    if (out.size() >= limit) {
+      break;
     }
+    out.push_back(e);
   }
   return out;
 }
@@ -1166,7 +1295,13 @@ std::optional<DeviceRisk> TrafficDetector::GetDeviceRisk(
   risk.mdm_device_id = device->facts.mdm_device_id;
   risk.mailboxes = device->mailboxes;
   risk.facts = device->facts;
-  risk.events.assign(device->events.begin(), device->events.end());
+  risk.events.assign(device->confirmed.begin(), device->confirmed.end());
+  risk.events.insert(risk.events.end(), device->events.begin(),
+                     device->events.end());
+  std::stable_sort(risk.events.begin(), risk.events.end(),
+                   [](const DetectionEvent& a, const DetectionEvent& b) {
+                     return a.observed_at < b.observed_at;
+                   });
   risk.events_dropped = device->events_dropped;
   for (const auto& [key, state] : device->meetings) {
     risk.meetings.push_back(state.meeting);
@@ -1191,6 +1326,7 @@ DetectorStats TrafficDetector::stats() const {
   s.ledger_expirations = ledger_.expirations();
   s.pending = pending_count_;
   s.pending_dropped = pending_dropped_;
+  s.devices_evicted = devices_evicted_;
   return s;
 }
 

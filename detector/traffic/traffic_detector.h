@@ -30,9 +30,10 @@ struct DetectorOptions {
   LedgerOptions ledger;
   // Events kept per device (oldest dropped first, and counted). Default 1000.
   std::size_t max_events_per_device = 1000;
-  // Devices tracked (about 1 KiB each plus their events); beyond it,
-  // observations of new devices get a DEVICE_TABLE_FULL item error. Default
-  // 500,000.
+  // Devices tracked (about 1 KiB each plus their events). When full, an
+  // idle device without confirmed events is forgotten (sampled least
+  // recently active); if none can be, observations of new devices get a
+  // DEVICE_TABLE_FULL item error. Default 500,000.
   std::size_t max_devices = 500'000;
   // Client Changes seen before the server state they refer to (reordered
   // reports), kept until that state arrives. Default 10,000, for 1 hour.
@@ -105,6 +106,7 @@ struct DetectorStats {
   std::uint64_t ledger_expirations = 0;
   std::size_t pending = 0;
   std::uint64_t pending_dropped = 0;
+  std::uint64_t devices_evicted = 0;
 };
 
 class TrafficDetector {
@@ -150,6 +152,7 @@ class TrafficDetector {
   void ObserveCalendarChange(const ObservationView& obs, ObserveResult* out);
   Device* FindOrAddDevice(std::string_view tenant, std::string_view device_id,
                           ObserveResult* out, std::string_view field);
+  void EvictIdleDevice();
   const Device* FindDevice(std::string_view tenant,
                            std::string_view device_id) const;
   bool IsOwner(const Context& ctx, std::string_view normalized) const;
@@ -174,6 +177,8 @@ class TrafficDetector {
   absl::flat_hash_map<std::string, std::vector<Pending>> pending_;
   std::size_t pending_count_ = 0;
   std::uint64_t pending_dropped_ = 0;
+  absl::Time last_pending_sweep_ = absl::InfinitePast();
+  std::uint64_t devices_evicted_ = 0;
   std::uint64_t observations_ = 0;
   std::uint64_t item_errors_ = 0;
   std::uint64_t events_ = 0;

@@ -10,7 +10,9 @@ constexpr std::size_t kMaxPemBytes = 1 << 20;
 
 }  // namespace
 
-void ClientFlags::Register(CLI::App* c, bool server_required) {
+void ClientFlags::Register(CLI::App* c, bool server_required,
+                           double default_timeout_seconds) {
+  timeout_seconds = default_timeout_seconds;
   auto* server_option =
       c->add_option("--server", server, "Plugin address host:port");
   if (server_required) {

@@ -18,9 +18,10 @@ struct ClientFlags {
   std::string tls_cert;
   std::string tls_key;
 
-  // Registers --server (required when `server_required`), --timeout and the
-  // TLS flags.
-  void Register(CLI::App* command, bool server_required = true);
+  // Registers --server (required when `server_required`), --timeout (default
+  // `default_timeout_seconds`) and the TLS flags.
+  void Register(CLI::App* command, bool server_required = true,
+                double default_timeout_seconds = 10);
 
   // A channel to --server; nullptr with `*error` set when the TLS files
   // cannot be read or --tls-cert comes without --tls-key.

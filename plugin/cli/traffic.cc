@@ -387,7 +387,9 @@ void AddTrafficCommands(CLI::App& app, RunFn* run) {
     c->add_option("--catalog", f->catalog,
                   "Known-issue catalog for in-process runs (default: "
                   "built in)");
-    f->client.Register(c, /*server_required=*/false);
+    // The deadline covers the whole stream: generous by default.
+    f->client.Register(c, /*server_required=*/false,
+                       /*default_timeout_seconds=*/3600);
     c->callback([f, run] { *run = [f] { return RunReplay(*f); }; });
   }
   {

@@ -567,6 +567,114 @@ TEST(TrafficDetectorTest, PendingChangesAreBoundedAndExpire) {
       ElementsAre(EventKind::kOrganizerRewrite, EventKind::kOwnershipClaim));
 }
 
+TEST(TrafficDetectorTest, InformationalFloodCannotDisplaceConfirmedEvents) {
+  DetectorOptions options;
+  options.max_events_per_device = 3;
+  Harness h(kIos60, options);
+  h.Server("Add", Invitation(), 0);
+  h.Client("Change", Hijacked(), 1);
+  for (int i = 0; i < 10; ++i) {
+    const std::string sid = StrCat("2:", 100 + i);
+    h.Server("Add", With(Invitation(), [&](Cal& c) { c.server_id = sid; }), 2);
+    h.Client("Change",
+             With(Invitation(),
+                  [&](Cal& c) {
+                    c.server_id = sid;
+                    c.organizer_name = StrCat("Bob ", i);
+                  }),
+             3);
+  }
+  std::size_t total = 0;
+  const auto confirmed =
+      h.detector().ConfirmedEvents(kTenant, "ApplDMPFXZABDFHW", 10, &total);
+  EXPECT_EQ(total, 2u);
+  EXPECT_THAT(Kinds(confirmed), ElementsAre(EventKind::kOrganizerRewrite,
+                                            EventKind::kOwnershipClaim));
+}
+
+TEST(TrafficDetectorTest, ARecreatedMeetingIsJudgedAfresh) {
+  Harness h;
+  h.Server("Add", Invitation(), 0);
+  EXPECT_EQ(h.Client("Change", Hijacked(), 1).size(), 2u);
+  h.Server("Delete", Invitation(), 2);
+  h.Server("Add", Invitation(), 3);
+  EXPECT_EQ(h.Client("Change", Hijacked(), 4).size(), 2u);
+}
+
+TEST(TrafficDetectorTest, LateReportIsNotJudgedByANewerState) {
+  Harness h("Android-Mail/7.5.3");
+  h.Server("Add", Invitation(), 10);
+  EXPECT_THAT(h.Client("Change", Hijacked(), 5), IsEmpty());
+}
+
+TEST(TrafficDetectorTest, FullDeviceTableForgetsIdleDevicesWithoutEvents) {
+  DetectorOptions options;
+  options.max_devices = 2;
+  TrafficDetector d(
+      std::make_shared<const KnownIssueCatalog>(*KnownIssueCatalog::Builtin()),
+      options);
+  auto change = [&](std::string_view device, std::string_view status_after,
+                    int minute) {
+    CalendarChangeView c;
+    c.eas_device_id = device;
+    c.user = kAlice;
+    c.collection_id = "2";
+    c.server_id = "2:14";
+    c.organizer_email_before = kBob;
+    c.organizer_email_after = status_after == "1" ? kAlice : kBob;
+    c.meeting_status_before = 3;
+    c.meeting_status_after = status_after == "1" ? 1 : 3;
+    c.command = "Change";
+    ObservationView obs;
+    obs.tenant_id = kTenant;
+    obs.observed_at = absl::FromUnixSeconds(1350000000) + absl::Minutes(minute);
+    obs.calendar_change = &c;
+    ObserveResult r;
+    d.Observe(obs, &r);
+    return r;
+  };
+  change("hijacker", "1", 0);  // confirmed events: never forgotten
+  change("quiet", "3", 1);
+  const ObserveResult r = change("newcomer", "3", 2);
+  EXPECT_THAT(r.errors, IsEmpty());
+  EXPECT_EQ(d.stats().devices, 2u);
+  EXPECT_EQ(d.stats().devices_evicted, 1u);
+  EXPECT_TRUE(d.GetDeviceRisk(kTenant, "hijacker").has_value());
+  EXPECT_FALSE(d.GetDeviceRisk(kTenant, "quiet").has_value());
+}
+
+TEST(TrafficDetectorTest, ParsedAddDoesNotAdoptTheServersMeeting) {
+  TrafficDetector d(
+      std::make_shared<const KnownIssueCatalog>(*KnownIssueCatalog::Builtin()));
+  ObservationView obs;
+  obs.tenant_id = kTenant;
+  obs.observed_at = absl::FromUnixSeconds(1350000000);
+  CalendarChangeView c;
+  c.eas_device_id = "X";
+  c.user = kAlice;
+  c.collection_id = "2";
+  c.server_id = "2:14";
+  c.organizer_email_before = kBob;
+  c.meeting_status_before = 3;
+  c.organizer_email_after = kBob;
+  c.meeting_status_after = 3;
+  c.command = "Change";
+  obs.calendar_change = &c;
+  ObserveResult r;
+  d.Observe(obs, &r);  // the server's state, via the MDM
+  c.command = "Add";   // a bogus Add of the same item
+  c.organizer_email_before = {};
+  c.meeting_status_before.reset();
+  c.organizer_email_after = kAlice;
+  c.meeting_status_after = 1;
+  d.Observe(obs, &r);
+  c.command = "Change";
+  r.Clear();
+  d.Observe(obs, &r);
+  EXPECT_THAT(Kinds(r.events), ElementsAre(EventKind::kOrganizerRewrite,
+                                           EventKind::kOwnershipClaim));
+}
+
 TEST(TrafficDetectorTest, CheckInAddressesAndAliasesMakeTheOwner) {
   DetectorOptions options;
   options.aliases["acme"]["alice@example.com"] = {"a.smith@example.com"};

@@ -99,7 +99,7 @@ class TrafficServiceTest : public ::testing::Test {
     return context;
   }
 
-  FakeClock clock_{absl::FromUnixSeconds(1350950400 + 3600)};
+  FakeClock clock_{absl::FromUnixSeconds(1350950400 + 86400)};
   std::unique_ptr<PluginServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::CompliancePlugin::Stub> stub_;
@@ -172,6 +172,12 @@ TEST_F(TrafficServiceTest, ItemProblemsAreDataNotFailedCalls) {
   ASSERT_EQ(response.errors_size(), 1);
   EXPECT_EQ(response.errors(0).code(), "UNDECODABLE_BODY");
   EXPECT_THAT(response.errors(0).message(), HasSubstr("at byte 3"));
+
+  // A time well ahead of the server's clock would poison the ledger.
+  r.mutable_observed_at()->set_seconds(1350950400 + 3 * 86400);
+  ASSERT_TRUE(stub_->ReportTraffic(Context().get(), r, &response).ok());
+  ASSERT_EQ(response.errors_size(), 1);
+  EXPECT_EQ(response.errors(0).field(), "observed_at");
 
   r.set_tenant_id("");
   ASSERT_TRUE(stub_->ReportTraffic(Context().get(), r, &response).ok());
