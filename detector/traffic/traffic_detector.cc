@@ -92,6 +92,9 @@ void TrimScratch(Scratch& scratch) {
   }
 }
 
+// Mailboxes remembered per device (for GetDeviceRisk).
+constexpr std::size_t kMaxMailboxesPerDevice = 16;
+
 bool HasNul(std::string_view s) {
   return s.find('\0') != std::string_view::npos;
 }
@@ -288,6 +291,14 @@ TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
   return raw;
 }
 
+void TrafficDetector::NoteMailbox(Device* device, const std::string& mailbox) {
+  if (device->mailboxes.size() < kMaxMailboxesPerDevice &&
+      std::find(device->mailboxes.begin(), device->mailboxes.end(), mailbox) ==
+          device->mailboxes.end()) {
+    device->mailboxes.push_back(mailbox);
+  }
+}
+
 void TrafficDetector::EvictIdleDevice() {
   // Sampled least-recently-active, among devices without confirmed events
   // (those stay: they are what quarantines a device).
@@ -419,44 +430,31 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
   const bool response_ok =
       ex.response_status == 0 ||
       (ex.response_status >= 200 && ex.response_status < 300);
-  bool request_ok = false;
-  bool response_usable = false;
-  if (is_sync || is_mr) {
-    if (!ex.request_body.empty()) {
-      if (is_sync) {
-        eas::ScanSyncCalendar(ex.request_body, &scratch.request,
-                              options_.reader);
-      } else {
-        eas::ScanMeetingResponse(ex.request_body, &scratch.mr_request,
-                                 options_.reader);
-      }
-      const auto& issues =
-          is_sync ? scratch.request.issues : scratch.mr_request.issues;
-      request_ok = issues.empty();
-      if (!request_ok) {
-        errors.push_back({"UNDECODABLE_BODY", "eas_exchange.request_body",
-                          WbxmlError("request_body", issues) +
-                              "; the request body is ignored"});
-      }
+  // Scans one body into the scan of its command; false (with an item error)
+  // when it does not decode.
+  auto scan = [&](std::string_view body, eas::SyncCalendarScan* sync,
+                  eas::MeetingResponseScan* mr, const char* name) {
+    if (is_sync) {
+      eas::ScanSyncCalendar(body, sync, options_.reader);
+    } else {
+      eas::ScanMeetingResponse(body, mr, options_.reader);
     }
-    if (!ex.response_body.empty() && response_ok) {
-      if (is_sync) {
-        eas::ScanSyncCalendar(ex.response_body, &scratch.response,
-                              options_.reader);
-      } else {
-        eas::ScanMeetingResponse(ex.response_body, &scratch.mr_response,
-                                 options_.reader);
-      }
-      const auto& issues =
-          is_sync ? scratch.response.issues : scratch.mr_response.issues;
-      response_usable = issues.empty();
-      if (!response_usable) {
-        errors.push_back({"UNDECODABLE_BODY", "eas_exchange.response_body",
-                          WbxmlError("response_body", issues) +
-                              "; the response body is ignored"});
-      }
+    const auto& issues = is_sync ? sync->issues : mr->issues;
+    if (issues.empty()) {
+      return true;
     }
-  }
+    errors.push_back(
+        {"UNDECODABLE_BODY", StrCat("eas_exchange.", name),
+         StrCat(WbxmlError(name, issues), "; the ", name, " is ignored")});
+    return false;
+  };
+  const bool request_ok = (is_sync || is_mr) && !ex.request_body.empty() &&
+                          scan(ex.request_body, &scratch.request,
+                               &scratch.mr_request, "request_body");
+  const bool response_usable = (is_sync || is_mr) &&
+                               !ex.response_body.empty() && response_ok &&
+                               scan(ex.response_body, &scratch.response,
+                                    &scratch.mr_response, "response_body");
 
   // Which items the server refused or sent back, by (collection, server id):
   // built before the lock, so matching stays linear.
@@ -533,11 +531,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
   ctx.mailbox = NormalizeAddress(req.user);
   ctx.request_user = ctx.mailbox;
   ctx.device = device;
-  if (std::find(device->mailboxes.begin(), device->mailboxes.end(),
-                ctx.mailbox) == device->mailboxes.end() &&
-      device->mailboxes.size() < 16) {
-    device->mailboxes.push_back(ctx.mailbox);
-  }
+  NoteMailbox(device, ctx.mailbox);
 
   if (is_mr) {
     if (!request_ok) {
@@ -773,11 +767,7 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
   ctx.mailbox = NormalizeAddress(c.user);
   ctx.request_user = ctx.mailbox;
   ctx.device = device;
-  if (std::find(device->mailboxes.begin(), device->mailboxes.end(),
-                ctx.mailbox) == device->mailboxes.end() &&
-      device->mailboxes.size() < 16) {
-    device->mailboxes.push_back(ctx.mailbox);
-  }
+  NoteMailbox(device, ctx.mailbox);
   const LedgerKey key{ctx.tenant, ctx.mailbox, c.collection_id, c.server_id};
   device->last_active = std::max(device->last_active, obs.observed_at);
   if (op == Operation::kAdd) {

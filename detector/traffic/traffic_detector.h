@@ -153,6 +153,7 @@ class TrafficDetector {
   Device* FindOrAddDevice(std::string_view tenant, std::string_view device_id,
                           ObserveResult* out, std::string_view field);
   void EvictIdleDevice();
+  static void NoteMailbox(Device* device, const std::string& mailbox);
   const Device* FindDevice(std::string_view tenant,
                            std::string_view device_id) const;
   bool IsOwner(const Context& ctx, std::string_view normalized) const;
