@@ -1093,6 +1093,25 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
 // ---------------------------------------------------------------------------
 // Reordered reports: client commands waiting for the server state.
 
+void TrafficDetector::SweepPending(absl::Time now) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    auto& list = it->second;
+    const std::size_t before = list.size();
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const Pending& p) {
+                                return now - p.at > options_.pending_ttl;
+                              }),
+               list.end());
+    pending_dropped_ += before - list.size();
+    pending_count_ -= before - list.size();
+    if (list.empty()) {
+      pending_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void TrafficDetector::AddPending(const Context& ctx, const ClientItem& item) {
   if (item.uid.size() > MeetingLedger::kMaxUidBytes ||
       item.organizer_email.size() + item.organizer_name.size() >
@@ -1102,25 +1121,13 @@ void TrafficDetector::AddPending(const Context& ctx, const ClientItem& item) {
     ++pending_dropped_;
     return;
   }
-  if (pending_count_ >= options_.max_pending &&
-      item.at - last_pending_sweep_ >= absl::Minutes(1)) {
-    last_pending_sweep_ = item.at;
-    // Sweep what waited too long, then give up on this one if still full.
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      auto& list = it->second;
-      const std::size_t before = list.size();
-      list.erase(std::remove_if(list.begin(), list.end(),
-                                [&](const Pending& p) {
-                                  return item.at - p.at > options_.pending_ttl;
-                                }),
-                 list.end());
-      pending_dropped_ += before - list.size();
-      pending_count_ -= before - list.size();
-      if (list.empty()) {
-        pending_.erase(it++);
-      } else {
-        ++it;
-      }
+  if (pending_count_ >= options_.max_pending) {
+    // Full. Sweep what waited too long (at most once a minute of
+    // observation time: a sweep walks everything), then give up on this one
+    // if still full.
+    if (absl::AbsDuration(item.at - last_pending_sweep_) >= absl::Minutes(1)) {
+      last_pending_sweep_ = item.at;
+      SweepPending(item.at);
     }
     if (pending_count_ >= options_.max_pending) {
       ++pending_dropped_;

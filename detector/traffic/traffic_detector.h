@@ -164,6 +164,7 @@ class TrafficDetector {
             const MeetingSnapshot* before, std::string explanation,
             ObserveResult* out);
   void AddPending(const Context& ctx, const ClientItem& item);
+  void SweepPending(absl::Time now);
   void RunPending(std::string_view tenant, std::string_view mailbox,
                   std::string_view collection_id, std::string_view server_id,
                   absl::Time server_at, ObserveResult* out);
