@@ -593,6 +593,39 @@ TEST(TrafficDetectorTest, InformationalFloodCannotDisplaceConfirmedEvents) {
                                             EventKind::kOwnershipClaim));
 }
 
+TEST(TrafficDetectorTest, OneObservationReportsAtMost256Events) {
+  Harness h;
+  std::string adds;
+  std::string changes;
+  for (int i = 0; i < 300; ++i) {
+    const std::string sid = StrCat("2:", i);
+    adds +=
+        Command("Add", With(Invitation(), [&](Cal& c) { c.server_id = sid; }));
+    changes +=
+        Command("Change", With(Hijacked(), [&](Cal& c) { c.server_id = sid; }));
+  }
+  h.Exchange("Sync", {}, SyncBody("2", adds), 0);
+  EasExchangeView ex;
+  const std::string body = SyncBody("2", changes);
+  const std::string target =
+      "/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice%40example.com"
+      "&DeviceId=ApplDMPFXZABDFHW&DeviceType=iPhone";
+  ex.target = target;
+  ex.request_body = body;
+  ObservationView obs;
+  obs.tenant_id = kTenant;
+  obs.observed_at = absl::FromUnixSeconds(1350000000) + absl::Minutes(1);
+  obs.eas_exchange = &ex;
+  ObserveResult result;
+  h.detector().Observe(obs, &result);
+  EXPECT_EQ(result.events.size(), 256u);
+  EXPECT_EQ(result.events_dropped, 600u - 256u);  // two kinds per meeting
+  // All of them are recorded.
+  std::size_t total = 0;
+  h.detector().ConfirmedEvents(kTenant, "ApplDMPFXZABDFHW", 1, &total);
+  EXPECT_EQ(total, 600u);
+}
+
 TEST(TrafficDetectorTest, ARecreatedMeetingIsJudgedAfresh) {
   Harness h;
   h.Server("Add", Invitation(), 0);
