@@ -223,18 +223,8 @@ absl::Status TrafficHandler::GetDeviceRisk(
   for (const std::string& m : risk->mailboxes) {
     response->add_mailboxes(m);
   }
-  const detector::CheckInFacts& f = risk->facts;
-  detector::FingerprintInput in;
-  in.user_agent = f.user_agent;
-  in.device_type = f.device_type;
-  in.device_os = f.device_os;
-  in.device_model = f.device_model;
-  in.protocol_version = f.protocol_version;
-  in.inventory_product_name = f.inventory_product_name;
-  in.inventory_os_version = f.inventory_os_version;
-  in.inventory_build_version = f.inventory_build_version;
-  in.inventory_model_name = f.inventory_model_name;
-  detector::Fingerprint fp = detector::ComputeFingerprint(in);
+  detector::Fingerprint fp =
+      detector::ComputeFingerprint(detector::ToFingerprintInput(risk->facts));
   fp.known_issues = detector_->catalog().Match(fp);
   ToProto(fp, response->mutable_fingerprint());
   bool confirmed = false;

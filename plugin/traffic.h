@@ -38,8 +38,6 @@ class TrafficHandler {
       const v1::GetDeviceRiskRequest& request,
       v1::GetDeviceRiskResponse* response) const;
 
-  detector::TrafficDetector& detector() const { return *detector_; }
-
  private:
   detector::TrafficDetector* detector_;
   const Clock* clock_;

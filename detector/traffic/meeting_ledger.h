@@ -106,7 +106,6 @@ class MeetingLedger {
   std::size_t size() const { return index_.size(); }
   std::uint64_t evictions() const { return evictions_; }
   std::uint64_t expirations() const { return expirations_; }
-  const LedgerOptions& options() const { return options_; }
 
  private:
   static constexpr std::uint32_t kNone = 0xFFFFFFFF;

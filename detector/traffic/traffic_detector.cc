@@ -123,6 +123,20 @@ bool IsConfirmedHijackEvent(EventKind kind) {
          kind == EventKind::kAttendeeCancel;
 }
 
+FingerprintInput ToFingerprintInput(const CheckInFacts& f) {
+  FingerprintInput in;
+  in.user_agent = f.user_agent;
+  in.device_type = f.device_type;
+  in.device_os = f.device_os;
+  in.device_model = f.device_model;
+  in.protocol_version = f.protocol_version;
+  in.inventory_product_name = f.inventory_product_name;
+  in.inventory_os_version = f.inventory_os_version;
+  in.inventory_build_version = f.inventory_build_version;
+  in.inventory_model_name = f.inventory_model_name;
+  return in;
+}
+
 std::string NormalizeAddress(std::string_view address) {
   while (!address.empty() &&
          (address.front() == ' ' || address.front() == '\t' ||
@@ -174,7 +188,6 @@ struct AffectedState {
   AffectedMeeting meeting;
   std::uint32_t ledger_version = 0;
   std::uint32_t reported = 0;  // bit per EventKind for ledger_version
-  bool client_rewrote = false;
 };
 
 struct TrafficDetector::Device {
@@ -377,18 +390,7 @@ bool TrafficDetector::IsOwner(const Context& ctx,
 
 bool TrafficDetector::HasHijackFingerprint(Device* device) {
   if (device->hijack_fingerprint < 0) {
-    const CheckInFacts& f = device->facts;
-    FingerprintInput in;
-    in.user_agent = f.user_agent;
-    in.device_type = f.device_type;
-    in.device_os = f.device_os;
-    in.device_model = f.device_model;
-    in.protocol_version = f.protocol_version;
-    in.inventory_product_name = f.inventory_product_name;
-    in.inventory_os_version = f.inventory_os_version;
-    in.inventory_build_version = f.inventory_build_version;
-    in.inventory_model_name = f.inventory_model_name;
-    Fingerprint fp = ComputeFingerprint(in);
+    Fingerprint fp = ComputeFingerprint(ToFingerprintInput(device->facts));
     bool hijack = false;
     for (const KnownIssueMatch& m : catalog_->Match(fp)) {
       hijack |= m.issue->category == kCategoryOrganizerHijack;
@@ -1071,7 +1073,6 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
     m.last_seen = std::max(m.last_seen, item.at);
     if (kind == EventKind::kOrganizerRewrite ||
         kind == EventKind::kOwnershipClaim) {
-      state->client_rewrote = true;
       ledger_.MarkDisputed(LedgerKey{ctx.tenant, ctx.mailbox,
                                      item.collection_id, item.server_id});
     }

@@ -69,6 +69,9 @@ struct CheckInFacts {
   std::string inventory_model_name;
 };
 
+// The fingerprint inputs among `facts`; views into it.
+FingerprintInput ToFingerprintInput(const CheckInFacts& facts);
+
 // A meeting a device's events concern, with its true organizer.
 struct AffectedMeeting {
   std::string mailbox;

@@ -76,8 +76,8 @@ BENCHMARK(BM_CheckInHandler);
 
 // The response on a per-call arena with an inline first block, as the server
 // allocates it (plugin/compliance_service.cc).
-void BM_CheckInHandlerArena(benchmark::State& state) {
-  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {});
+void RunOnArena(benchmark::State& state,
+                const plugin::CheckInHandler& handler) {
   const v1::CheckInRequest request = BenchRequest();
   alignas(16) char block[4096];
   google::protobuf::ArenaOptions options;
@@ -90,6 +90,11 @@ void BM_CheckInHandlerArena(benchmark::State& state) {
     benchmark::DoNotOptimize(handler.CheckIn(request, response));
   }
 }
+
+void BM_CheckInHandlerArena(benchmark::State& state) {
+  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {});
+  RunOnArena(state, handler);
+}
 BENCHMARK(BM_CheckInHandlerArena);
 
 // As the server runs it: with the traffic detector, which learns the device
@@ -97,17 +102,7 @@ BENCHMARK(BM_CheckInHandlerArena);
 void BM_CheckInHandlerWithTraffic(benchmark::State& state) {
   detector::TrafficDetector traffic(Catalog());
   const plugin::CheckInHandler handler(Catalog(), &RealClock(), {}, &traffic);
-  const v1::CheckInRequest request = BenchRequest();
-  alignas(16) char block[4096];
-  google::protobuf::ArenaOptions options;
-  options.initial_block = block;
-  options.initial_block_size = sizeof(block);
-  for (auto _ : state) {
-    google::protobuf::Arena arena(options);
-    auto* response =
-        google::protobuf::Arena::CreateMessage<v1::CheckInResponse>(&arena);
-    benchmark::DoNotOptimize(handler.CheckIn(request, response));
-  }
+  RunOnArena(state, handler);
 }
 BENCHMARK(BM_CheckInHandlerWithTraffic);
 

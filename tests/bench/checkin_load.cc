@@ -6,8 +6,6 @@
 //
 //   build/bin/checkin_load [--duration-ms 3000] [--repetitions 5]
 //   [--concurrency 1,4,16]
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,21 +19,13 @@
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "load_util.h"
 #include "plugin/server.h"
 
 namespace hijackguard::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto seconds = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return seconds(u.ru_utime) + seconds(u.ru_stime);
-}
 
 v1::CheckInRequest MakeRequest() {
   v1::CheckInRequest r;
@@ -163,12 +153,6 @@ RunResult RunLoad(Issue issue, int concurrency,
   r.p99_us = pct(0.99);
   r.p999_us = pct(0.999);
   return r;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int Main(int argc, char** argv) {

@@ -6,8 +6,6 @@
 // over repetitions (echo and plugin alternating), and their ratio.
 //
 //   build/bin/traffic_load [--observations 200000] [--repetitions 5]
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,6 +17,7 @@
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "load_util.h"
 #include "plugin/ack_stream.h"
 #include "plugin/server.h"
 #include "traffic_bodies.h"
@@ -29,15 +28,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Request = v1::ReportTrafficRequest;
 using Batch = v1::StreamTrafficResponse;
-
-double ProcessCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto seconds = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return seconds(u.ru_utime) + seconds(u.ru_stime);
-}
 
 class StreamEchoService final
     : public EchoBench::WithRawCallbackMethod_StreamEcho<
@@ -119,11 +109,6 @@ Run Stream(Open open, const std::vector<Request>& requests, long count) {
   run.errors =
       errors + (acked == count ? 0 : count - acked) + (status.ok() ? 0 : 1);
   return run;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 int Main(int argc, char** argv) {
