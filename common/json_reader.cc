@@ -9,6 +9,7 @@ namespace hijackguard::json {
 
 void Problems::Add(std::string_view pointer, std::string_view message) {
   list_.push_back(StrCat(pointer.empty() ? "/" : pointer, ": ", message));
+  entries_.push_back({std::string(pointer), std::string(message)});
 }
 
 absl::Status Problems::ToStatus(std::string_view origin) const {
@@ -49,6 +50,25 @@ std::string Position(std::string_view text, std::size_t offset) {
     }
   }
   return StrCat("line ", line, ", column ", column);
+}
+
+// Levenshtein distance, for "did you mean" (keys are short).
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
 }
 
 // nlohmann's message without its "[json.exception.x.n] ... : " prefix.
@@ -107,10 +127,61 @@ ObjectReader::~ObjectReader() {
     return;
   }
   for (const auto& [key, unused] : object_->items()) {
-    if (std::find(seen_.begin(), seen_.end(), key) == seen_.end()) {
-      problems_->Add(PointerTo(key), "unknown key");
+    if (std::find(seen_.begin(), seen_.end(), key) != seen_.end()) {
+      continue;
     }
+    const std::string* nearest = nullptr;
+    std::size_t best = 3;  // suggest only within two edits
+    for (const std::string& known : seen_) {
+      const std::size_t d = EditDistance(key, known);
+      if (d < best) {
+        best = d;
+        nearest = &known;
+      }
+    }
+    std::string message = "unknown key";
+    if (nearest != nullptr) {
+      StrAppend(&message, "; did you mean \"", *nearest, "\"?");
+    } else if (!seen_.empty() && seen_.size() <= 8) {
+      std::vector<std::string> known;
+      for (const std::string& k : seen_) {
+        if (k != "$comment") {
+          known.push_back(StrCat("\"", k, "\""));
+        }
+      }
+      StrAppend(&message, "; known keys here: ", StrJoin(known, ", "));
+    }
+    problems_->Add(PointerTo(key), message);
   }
+}
+
+const nlohmann::json* ObjectReader::MemberOrNull(std::string_view key) {
+  seen_.emplace_back(key);
+  if (object_ == nullptr) {
+    return nullptr;
+  }
+  const auto it = object_->find(key);
+  return it == object_->end() ? nullptr : &*it;
+}
+
+std::optional<double> ObjectReader::Number(std::string_view key, bool required,
+                                           double min, double max) {
+  const nlohmann::json* v = Member(key, required);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (!v->is_number()) {
+    problems_->Add(PointerTo(key),
+                   StrCat("must be a number, not ", v->type_name()));
+    return std::nullopt;
+  }
+  const double n = v->get<double>();
+  if (!(n >= min && n <= max)) {
+    problems_->Add(PointerTo(key),
+                   StrCat("must be between ", min, " and ", max));
+    return std::nullopt;
+  }
+  return n;
 }
 
 const nlohmann::json* ObjectReader::Member(std::string_view key,
@@ -167,7 +238,9 @@ std::optional<long long> ObjectReader::Integer(std::string_view key,
   }
   if (!v->is_number_integer()) {
     problems_->Add(PointerTo(key),
-                   StrCat("must be an integer, not ", v->type_name()));
+                   v->is_number()
+                       ? StrCat("must be a whole number, not ", v->dump())
+                       : StrCat("must be an integer, not ", v->type_name()));
     return std::nullopt;
   }
   const long long n = v->get<long long>();

@@ -17,15 +17,21 @@ namespace hijackguard::json {
 // Problems found in one document, each "<json pointer>: <message>".
 class Problems {
  public:
+  struct Entry {
+    std::string pointer;  // "" for the document as a whole
+    std::string message;
+  };
   void Add(std::string_view pointer, std::string_view message);
   bool empty() const { return list_.empty(); }
   const std::vector<std::string>& list() const { return list_; }
+  const std::vector<Entry>& entries() const { return entries_; }
   // INVALID_ARGUMENT "<origin>: N problem(s):\n  <p1>\n  <p2>..." or OK when
   // empty.
   absl::Status ToStatus(std::string_view origin) const;
 
  private:
   std::vector<std::string> list_;
+  std::vector<Entry> entries_;
 };
 
 // Escapes `key` for use in a JSON pointer (RFC 6901: "~" -> "~0", "/" -> "~1").
@@ -44,7 +50,8 @@ class ObjectReader {
   // nullopt/nullptr.
   ObjectReader(const nlohmann::json& value, std::string pointer,
                Problems* problems);
-  // Reports every member not read through a getter (or Skip) as "unknown key".
+  // Reports every member not read through a getter (or Skip) as "unknown
+  // key", suggesting the nearest known key when one is close.
   ~ObjectReader();
   ObjectReader(const ObjectReader&) = delete;
   ObjectReader& operator=(const ObjectReader&) = delete;
@@ -66,6 +73,11 @@ class ObjectReader {
   // Positive integer member within [min, max].
   std::optional<long long> Integer(std::string_view key, bool required,
                                    long long min, long long max);
+  // A number member within [min, max].
+  std::optional<double> Number(std::string_view key, bool required, double min,
+                               double max);
+  // The member even when it is null (nullptr only when absent).
+  const nlohmann::json* MemberOrNull(std::string_view key);
   // Marks a key as known without reading it.
   void Skip(std::string_view key);
 

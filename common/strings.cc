@@ -38,4 +38,11 @@ bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
          EqualsIgnoreCase(text.substr(0, prefix.size()), prefix);
 }
 
+std::string FormatFixed(double value, int digits) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value,
+                                    std::chars_format::fixed, digits);
+  return std::string(buffer, result.ptr);
+}
+
 }  // namespace hijackguard

@@ -34,6 +34,14 @@ requires(!std::same_as<T, bool> &&
   out->append(buffer, result.ptr);
 }
 
+// Doubles in their shortest exact form ("0.5", "60", "1e+20").
+template <std::floating_point T>
+void Append(std::string* out, T value) {
+  char buffer[32];
+  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  out->append(buffer, result.ptr);
+}
+
 }  // namespace strings_internal
 
 // Appends the arguments to `*out`.
@@ -49,6 +57,9 @@ std::string StrCat(const Args&... args) {
   StrAppend(&out, args...);
   return out;
 }
+
+// `value` with `digits` digits after the point ("47.3").
+std::string FormatFixed(double value, int digits);
 
 // Returns the parts joined by `separator`.
 std::string StrJoin(const std::vector<std::string>& parts,

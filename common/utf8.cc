@@ -106,4 +106,12 @@ std::string TruncateUtf8(std::string_view text, std::size_t max_bytes) {
   return out;
 }
 
+std::size_t CountUtf8Chars(std::string_view text) {
+  std::size_t n = 0;
+  for (char c : text) {
+    n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  }
+  return n;
+}
+
 }  // namespace hijackguard

@@ -30,6 +30,10 @@ inline bool IsValidUtf8(std::string_view text) {
 // unchanged.
 std::string SanitizeText(std::string_view text);
 
+// Returns how many characters (code points) `text` holds: bytes that do not
+// continue a sequence. `text` should be valid UTF-8.
+std::size_t CountUtf8Chars(std::string_view text);
+
 // Returns `text` shortened to at most `max_bytes` bytes without splitting a
 // UTF-8 sequence, with "…" appended when anything was cut. `text` must be valid
 // UTF-8.
