@@ -48,6 +48,8 @@ struct ObservationView {
   std::string_view tenant_id;
   std::uint64_t sequence = 0;
   absl::Time observed_at;
+  // When hijackguard received it; InfinitePast = observed_at.
+  absl::Time received_at = absl::InfinitePast();
   // Exactly one is set.
   const EasExchangeView* eas_exchange = nullptr;
   const CalendarChangeView* calendar_change = nullptr;
@@ -67,6 +69,23 @@ std::string_view EventKindName(EventKind kind);
 
 // The kinds that on their own put a device in quarantine.
 bool IsConfirmedHijackEvent(EventKind kind);
+
+// A detection event as risk scoring needs it.
+struct EventEvidence {
+  EventKind kind = EventKind::kOrganizerRewrite;
+  int attendee_count = 0;
+  absl::Time observed_at;
+  absl::Time recorded_at;
+};
+
+// The newest event of a kind, cited in a decision's reasons.
+struct EventCitation {
+  EventKind kind = EventKind::kOrganizerRewrite;
+  std::string uid;
+  std::string mailbox;
+  std::string organizer_email_before;
+  std::string organizer_email_after;
+};
 
 struct DetectionEvent {
   EventKind kind = EventKind::kOrganizerRewrite;
@@ -90,6 +109,7 @@ struct DetectionEvent {
   std::optional<int> meeting_response;  // its UserResponse: 1, 2 or 3
   std::uint64_t sequence = 0;           // of the observation with the command
   absl::Time observed_at;
+  absl::Time recorded_at;   // when hijackguard received that observation
   std::string explanation;  // one sentence for admins
 };
 

@@ -480,6 +480,8 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
   }
 
   std::lock_guard<std::mutex> lock(mu_);
+  recording_at_ = obs.received_at == absl::InfinitePast() ? obs.observed_at
+                                                          : obs.received_at;
   ++observations_;
   item_errors_ += errors.size();
   for (ItemError& e : errors) {
@@ -708,6 +710,8 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
                                             ObserveResult* out) {
   const CalendarChangeView& c = *obs.calendar_change;
   std::lock_guard<std::mutex> lock(mu_);
+  recording_at_ = obs.received_at == absl::InfinitePast() ? obs.observed_at
+                                                          : obs.received_at;
   ++observations_;
   auto error = [&](std::string code, std::string field, std::string message) {
     ++item_errors_;
@@ -1049,6 +1053,7 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
   }
   e.sequence = item.sequence;
   e.observed_at = item.at;
+  e.recorded_at = recording_at_;
   e.explanation = std::move(explanation);
 
   if (state != nullptr) {
@@ -1269,6 +1274,49 @@ std::vector<DetectionEvent> TrafficDetector::ConfirmedEvents(
     out.push_back(e);
   }
   return out;
+}
+
+bool TrafficDetector::Evidence(std::string_view tenant_id,
+                               std::string_view eas_device_id,
+                               std::vector<EventEvidence>* out,
+                               std::uint64_t* dropped, CheckInFacts* facts,
+                               std::vector<EventCitation>* newest) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const Device* device = FindDevice(tenant_id, eas_device_id);
+  *dropped = 0;
+  if (device == nullptr) {
+    return false;
+  }
+  *dropped = device->events_dropped;
+  out->reserve(out->size() + device->confirmed.size() + device->events.size());
+  for (const auto* list : {&device->confirmed, &device->events}) {
+    for (const DetectionEvent& e : *list) {
+      out->push_back({e.kind, e.attendee_count, e.observed_at, e.recorded_at});
+    }
+  }
+  if (facts != nullptr) {
+    *facts = device->facts;
+  }
+  if (newest != nullptr) {
+    // Events are appended in arrival order: the last of a kind is its newest.
+    std::array<const DetectionEvent*, 8> last{};
+    for (const auto* list : {&device->confirmed, &device->events}) {
+      for (const DetectionEvent& e : *list) {
+        const auto k = static_cast<std::size_t>(e.kind);
+        if (k < last.size()) {
+          last[k] = &e;
+        }
+      }
+    }
+    for (const DetectionEvent* e : last) {
+      if (e != nullptr) {
+        newest->push_back({e->kind, e->uid, e->mailbox,
+                           e->organizer_email_before,
+                           e->organizer_email_after});
+      }
+    }
+  }
+  return true;
 }
 
 std::optional<DeviceRisk> TrafficDetector::GetDeviceRisk(

@@ -135,6 +135,16 @@ class TrafficDetector {
                                               std::size_t limit,
                                               std::size_t* total) const;
 
+  // The device's events as scoring needs them (every kept event, confirmed
+  // and other kinds), appended to `*out`, and its newest check-in facts.
+  // Returns false for an unknown device. `*dropped` gets the count of events
+  // no longer kept. `*newest` (when not null) gets the newest event of each
+  // kind present, for citing.
+  bool Evidence(std::string_view tenant_id, std::string_view eas_device_id,
+                std::vector<EventEvidence>* out, std::uint64_t* dropped,
+                CheckInFacts* facts = nullptr,
+                std::vector<EventCitation>* newest = nullptr) const;
+
   // Everything known about a device, by EAS device id or (when that is
   // empty) MDM device id; nullopt for an unknown device.
   std::optional<DeviceRisk> GetDeviceRisk(
@@ -182,6 +192,8 @@ class TrafficDetector {
   absl::flat_hash_map<std::string, std::vector<Pending>> pending_;
   std::size_t pending_count_ = 0;
   std::uint64_t pending_dropped_ = 0;
+  // received_at of the observation being processed (events record it).
+  absl::Time recording_at_ = absl::InfinitePast();
   absl::Time last_pending_sweep_ = absl::InfinitePast();
   std::uint64_t devices_evicted_ = 0;
   std::uint64_t observations_ = 0;
