@@ -16,4 +16,40 @@ std::string_view ActionName(Action action) {
   return "ALLOW";
 }
 
+std::optional<Action> ParseAction(std::string_view name) {
+  for (Action a :
+       {Action::kAllow, Action::kWarn, Action::kQuarantine, Action::kBlock}) {
+    if (ActionName(a) == name) {
+      return a;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view ScopeName(Scope scope) {
+  switch (scope) {
+    case Scope::kNone:
+      return "none";
+    case Scope::kCalendar:
+      return "calendar";
+    case Scope::kDevice:
+      return "device";
+  }
+  return "none";
+}
+
+std::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kLow:
+      return "LOW";
+    case Level::kElevated:
+      return "ELEVATED";
+    case Level::kHigh:
+      return "HIGH";
+    case Level::kCritical:
+      return "CRITICAL";
+  }
+  return "LOW";
+}
+
 }  // namespace hijackguard::policy

@@ -14,6 +14,16 @@ enum class Action { kAllow, kWarn, kQuarantine, kBlock };
 
 // "ALLOW", "WARN", "QUARANTINE", "BLOCK".
 std::string_view ActionName(Action action);
+std::optional<Action> ParseAction(std::string_view name);
+
+// What the MDM should cut off: nothing (ALLOW, plain WARN), calendar sync
+// only (the policy's `restrict: calendar`), or all of the device's sync.
+enum class Scope { kNone, kCalendar, kDevice };
+std::string_view ScopeName(Scope scope);  // "none", "calendar", "device"
+
+// The score's band: below the WARN threshold, and at or above each threshold.
+enum class Level { kLow, kElevated, kHigh, kCritical };
+std::string_view LevelName(Level level);  // "LOW", "ELEVATED", ...
 
 // Reason codes are stable strings that MDMs and SIEMs may match on.
 inline constexpr std::string_view kReasonConfirmedHijackBuild =
@@ -35,14 +45,28 @@ inline constexpr std::string_view kReasonObservedOwnershipClaim =
     "OBSERVED_OWNERSHIP_CLAIM";
 inline constexpr std::string_view kReasonObservedAttendeeCancel =
     "OBSERVED_ATTENDEE_CANCEL";
-// More events than the reasons list.
-inline constexpr std::string_view kReasonMoreObservedEvents =
-    "MORE_OBSERVED_EVENTS";
+inline constexpr std::string_view kReasonObservedSuspectedSelfOrganizer =
+    "OBSERVED_SUSPECTED_SELF_ORGANIZER";
+inline constexpr std::string_view kReasonObservedOrganizerNameChange =
+    "OBSERVED_ORGANIZER_NAME_CHANGE";
+// A known issue of the build that the policy gives a prior of zero.
+inline constexpr std::string_view kReasonKnownIssuePrior = "KNOWN_ISSUE_PRIOR";
+// The device stayed at WARN for the grace period and was escalated.
+inline constexpr std::string_view kReasonGraceExpired = "GRACE_EXPIRED";
+// A grace period runs: the device will be quarantined at the deadline.
+inline constexpr std::string_view kReasonGracePeriod = "GRACE_PERIOD";
+// An exemption covers the device: ALLOW whatever the score.
+inline constexpr std::string_view kReasonExempt = "EXEMPT";
+// Monitor mode: the evaluated action is not enforced.
+inline constexpr std::string_view kReasonMonitorMode = "MONITOR_MODE";
+// The score is under the WARN threshold.
+inline constexpr std::string_view kReasonBelowThreshold = "BELOW_THRESHOLD";
 
 struct Reason {
   std::string code;            // one of the kReason* codes
   std::string message;         // for admins, English
   std::string known_issue_id;  // the catalog issue this reason is about, if any
+  double contribution = 0;     // score points this reason added
 };
 
 // The compliance alert an MDM shows the end user.
@@ -51,12 +75,6 @@ struct UserAlert {
   std::string message;
   std::string remediation;
   std::string locale = "en";
-};
-
-struct Decision {
-  Action action = Action::kAllow;
-  std::vector<Reason> reasons;  // the reason that set the action comes first
-  std::optional<UserAlert> user_alert;  // present when action is above kAllow
 };
 
 }  // namespace hijackguard::policy

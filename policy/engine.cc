@@ -1,0 +1,393 @@
+#include "policy/engine.h"
+
+#include <algorithm>
+
+#include "common/strings.h"
+#include "common/uuid.h"
+#include "detector/fingerprint.h"
+
+namespace hijackguard::policy {
+
+// ---------------------------------------------------------------------------
+// AlertSubscription
+
+AlertSubscription::AlertSubscription(std::string tenant_filter,
+                                     std::size_t capacity,
+                                     std::function<void()> notify)
+    : tenant_filter_(std::move(tenant_filter)),
+      capacity_(std::max<std::size_t>(capacity, 1)),
+      notify_(std::move(notify)) {}
+
+std::optional<ComplianceAlert> AlertSubscription::Pop() {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  if (queue_.empty()) {
+    return std::nullopt;
+  }
+  ComplianceAlert alert = std::move(queue_.front());
+  queue_.pop_front();
+  return alert;
+}
+
+std::uint64_t AlertSubscription::dropped() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return dropped_;
+}
+
+bool AlertSubscription::ended() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return ended_;
+}
+
+void AlertSubscription::Close() {
+  std::lock_guard<std::mutex> lock(notify_mu_);
+  closed_ = true;
+  notify_ = nullptr;
+}
+
+void AlertSubscription::Push(const ComplianceAlert& alert) {
+  if (!tenant_filter_.empty() && tenant_filter_ != alert.tenant_id) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (queue_.size() >= capacity_) {
+      queue_.pop_front();
+      ++dropped_;
+    }
+    queue_.push_back(alert);
+  }
+  Notify();
+}
+
+void AlertSubscription::End() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    ended_ = true;
+  }
+  Notify();
+}
+
+void AlertSubscription::Notify() {
+  std::lock_guard<std::mutex> lock(notify_mu_);
+  if (!closed_ && notify_) {
+    notify_();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// PolicyEngine
+
+PolicyEngine::PolicyEngine(
+    std::shared_ptr<const detector::KnownIssueCatalog> catalog,
+    std::shared_ptr<const Policy> policy, const Clock* clock,
+    detector::TrafficDetector* detector, EngineOptions options)
+    : catalog_(std::move(catalog)),
+      clock_(clock),
+      detector_(detector),
+      options_(options),
+      policy_(std::move(policy)),
+      policy_applied_at_(absl::Now()),
+      exemptions_(std::make_shared<const ExemptionIndex>()) {}
+
+PolicyEngine::~PolicyEngine() { EndSubscriptions(); }
+
+std::shared_ptr<const Policy> PolicyEngine::policy() const {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  return policy_;
+}
+
+PolicyEngine::PolicyInfo PolicyEngine::policy_info() const {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  return {policy_, policy_origin_, policy_applied_at_};
+}
+
+absl::Status PolicyEngine::Apply(std::shared_ptr<const Policy> policy,
+                                 std::string_view expected_revision,
+                                 std::string origin) {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  if (!expected_revision.empty() && expected_revision != policy_->revision()) {
+    return absl::AbortedError(StrCat("the current policy revision is ",
+                                     policy_->revision(), ", not the expected ",
+                                     expected_revision,
+                                     "; fetch the policy again and reapply"));
+  }
+  policy_ = std::move(policy);
+  policy_origin_ = std::move(origin);
+  policy_applied_at_ = absl::Now();  // for people: the wall clock
+  policy_swaps_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const ExemptionIndex> PolicyEngine::exemptions() const {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  return exemptions_;
+}
+
+absl::Status PolicyEngine::PutExemption(Exemption exemption) {
+  exemption.value = NormalizeExemptionValue(exemption.kind, exemption.value);
+  exemption.source = "api";
+  exemption.id =
+      ExemptionId(exemption.tenant_id, exemption.kind, exemption.value);
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  std::vector<Exemption> list;
+  list.reserve(exemptions_->size() + 1);
+  for (const Exemption* e : exemptions_->List()) {
+    list.push_back(*e);
+  }
+  list.push_back(std::move(exemption));
+  exemptions_ = std::make_shared<const ExemptionIndex>(std::move(list));
+  return absl::OkStatus();
+}
+
+absl::Status PolicyEngine::DeleteExemption(std::string_view id) {
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  std::vector<Exemption> list;
+  bool found = false;
+  for (const Exemption* e : exemptions_->List()) {
+    if (e->id == id) {
+      found = true;
+    } else {
+      list.push_back(*e);
+    }
+  }
+  if (!found) {
+    return absl::NotFoundError(StrCat("no exemption with id \"", id, "\""));
+  }
+  exemptions_ = std::make_shared<const ExemptionIndex>(std::move(list));
+  return absl::OkStatus();
+}
+
+PolicyEngine::Shard& PolicyEngine::ShardFor(std::string_view key) {
+  return shards_[std::hash<std::string_view>()(key) % kShards];
+}
+
+Evaluation PolicyEngine::DecideCheckIn(const detector::Fingerprint& fp,
+                                       const detector::CheckInFacts& facts,
+                                       const CheckInExtras& extras,
+                                       std::string_view decision_id,
+                                       std::optional<absl::Time> now) {
+  return Decide(fp, facts, &extras, "CHECK_IN", decision_id,
+                now ? *now : clock_->Now());
+}
+
+void PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
+                                      std::string_view eas_device_id) {
+  if (detector_ == nullptr) {
+    return;
+  }
+  std::vector<EvidenceEvent> unused;
+  std::uint64_t dropped = 0;
+  detector::CheckInFacts facts;
+  if (!detector_->Evidence(tenant_id, eas_device_id, &unused, &dropped,
+                           &facts)) {
+    return;
+  }
+  facts.tenant_id = std::string(tenant_id);
+  facts.eas_device_id = std::string(eas_device_id);
+  detector::Fingerprint fp =
+      detector::ComputeFingerprint(detector::ToFingerprintInput(facts));
+  fp.known_issues = catalog_->Match(fp);
+  const absl::Time now = clock_->Now();
+  const std::string decision_id = NewUuidV7(now);
+  Decide(fp, facts, nullptr, "TRAFFIC", decision_id, now);
+}
+
+Evaluation PolicyEngine::Simulate(const detector::Fingerprint& fp,
+                                  const Subject& subject,
+                                  std::span<const EvidenceEvent> events,
+                                  const DeviceHistory& history, absl::Time now,
+                                  const Policy* candidate) const {
+  std::shared_ptr<const Policy> policy;
+  std::shared_ptr<const ExemptionIndex> exemptions;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    policy = policy_;
+    exemptions = exemptions_;
+  }
+  EvaluationInput in;
+  in.policy = candidate != nullptr ? candidate : policy.get();
+  in.fingerprint = &fp;
+  in.events = events;
+  in.subject = subject;
+  in.history = history;
+  in.exemptions = exemptions.get();
+  in.now = now;
+  return Evaluate(in);
+}
+
+Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
+                                const detector::CheckInFacts& facts,
+                                const CheckInExtras* extras,
+                                std::string_view trigger,
+                                std::string_view decision_id, absl::Time now) {
+  std::shared_ptr<const Policy> policy;
+  std::shared_ptr<const ExemptionIndex> exemptions;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    policy = policy_;
+    exemptions = exemptions_;
+  }
+  // Evidence outside the shard lock (the detector has its own).
+  thread_local std::vector<EvidenceEvent> events;
+  thread_local std::vector<detector::EventCitation> citations;
+  events.clear();
+  citations.clear();
+  std::uint64_t dropped = 0;
+  if (detector_ != nullptr && !facts.eas_device_id.empty()) {
+    detector_->Evidence(facts.tenant_id, facts.eas_device_id, &events, &dropped,
+                        nullptr, &citations);
+  }
+  const std::string_view device_id =
+      facts.eas_device_id.empty() ? std::string_view(facts.mdm_device_id)
+                                  : std::string_view(facts.eas_device_id);
+  std::string key =
+      StrCat(facts.tenant_id, "\n",
+             facts.eas_device_id.empty() ? "m:" : "e:", device_id);
+  Shard& shard = ShardFor(key);
+  Evaluation eval;
+  std::optional<ComplianceAlert> alert;
+  {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    auto it = shard.devices.find(key);
+    const bool known = it != shard.devices.end();
+    DeviceState scratch;
+    DeviceState& state = known ? it->second : scratch;
+    if (extras != nullptr) {
+      state.groups.assign(extras->groups.begin(), extras->groups.end());
+      state.locale = std::string(extras->locale);
+      if (!facts.mdm_device_id.empty()) {
+        state.mdm_device_id = facts.mdm_device_id;
+      }
+      if (!facts.user_principal.empty()) {
+        state.user_principal = facts.user_principal;
+      }
+    }
+    EvaluationInput in;
+    in.policy = policy.get();
+    in.fingerprint = &fp;
+    in.events = events;
+    in.events_dropped = dropped;
+    in.citations = citations;
+    in.subject.tenant_id = facts.tenant_id;
+    in.subject.eas_device_id = facts.eas_device_id;
+    in.subject.mdm_device_id = facts.mdm_device_id.empty()
+                                   ? std::string_view(state.mdm_device_id)
+                                   : std::string_view(facts.mdm_device_id);
+    in.subject.user_principal = facts.user_principal.empty()
+                                    ? std::string_view(state.user_principal)
+                                    : std::string_view(facts.user_principal);
+    in.subject.primary_smtp_address = facts.primary_smtp_address;
+    in.subject.groups = state.groups;
+    in.subject.locale = state.locale;
+    in.history = state.history;
+    in.exemptions = exemptions.get();
+    in.now = now;
+    eval = Evaluate(in);
+
+    const Action old_action = state.last_action;
+    state.history = eval.history;
+    state.last_action = eval.evaluated_action;
+    state.last_decision = decisions_.fetch_add(1, std::memory_order_relaxed);
+    if (old_action != eval.evaluated_action) {
+      alert.emplace();
+      alert->trigger = std::string(trigger);
+      alert->tenant_id = facts.tenant_id;
+      alert->eas_device_id = facts.eas_device_id;
+      alert->mdm_device_id = std::string(in.subject.mdm_device_id);
+      alert->user_principal = std::string(in.subject.user_principal);
+      alert->old_action = old_action;
+      alert->new_action = eval.evaluated_action;
+      alert->enforced_action = eval.enforced_action;
+      alert->mode = eval.mode;
+      alert->score = eval.score;
+      alert->reasons = eval.reasons;
+      alert->user_alert = eval.user_alert;
+      alert->policy_revision = eval.policy_revision;
+      alert->decision_id = std::string(decision_id);
+    }
+    if (!known) {
+      const std::size_t per_shard = options_.max_devices / kShards + 1;
+      if (shard.devices.size() >= per_shard) {
+        // Forget the least recently decided of a small sample.
+        auto victim = shard.devices.begin();
+        auto probe = victim;
+        for (int i = 0; i < 8 && probe != shard.devices.end(); ++i, ++probe) {
+          if (probe->second.last_decision < victim->second.last_decision) {
+            victim = probe;
+          }
+        }
+        shard.devices.erase(victim);
+        forgotten_.fetch_add(1, std::memory_order_relaxed);
+      }
+      shard.devices.emplace(std::move(key), std::move(scratch));
+    }
+  }
+  if (alert) {
+    Publish(std::move(*alert), now);
+  }
+  return eval;
+}
+
+void PolicyEngine::Publish(ComplianceAlert alert, absl::Time decided_at) {
+  std::vector<std::shared_ptr<AlertSubscription>> live;
+  {
+    std::lock_guard<std::mutex> lock(alerts_mu_);
+    alert.sequence = ++alert_sequence_;
+    alert.emitted_at = decided_at;
+    alert.alert_id = NewUuidV7(alert.emitted_at);
+    std::erase_if(subscribers_, [&](const std::weak_ptr<AlertSubscription>& w) {
+      std::shared_ptr<AlertSubscription> sub = w.lock();
+      if (sub == nullptr) {
+        return true;
+      }
+      live.push_back(std::move(sub));
+      return false;
+    });
+  }
+  for (const auto& sub : live) {
+    sub->Push(alert);
+  }
+}
+
+std::shared_ptr<AlertSubscription> PolicyEngine::Subscribe(
+    std::string tenant_filter, std::function<void()> notify) {
+  std::shared_ptr<AlertSubscription> sub(new AlertSubscription(
+      std::move(tenant_filter), options_.alert_queue, std::move(notify)));
+  std::lock_guard<std::mutex> lock(alerts_mu_);
+  subscribers_.push_back(sub);
+  return sub;
+}
+
+void PolicyEngine::EndSubscriptions() {
+  std::vector<std::shared_ptr<AlertSubscription>> live;
+  {
+    std::lock_guard<std::mutex> lock(alerts_mu_);
+    for (auto& weak : subscribers_) {
+      if (auto sub = weak.lock()) {
+        live.push_back(std::move(sub));
+      }
+    }
+    subscribers_.clear();
+  }
+  for (const auto& sub : live) {
+    sub->End();
+  }
+}
+
+EngineStats PolicyEngine::stats() const {
+  EngineStats s;
+  s.decisions = decisions_.load(std::memory_order_relaxed);
+  s.policy_swaps = policy_swaps_.load(std::memory_order_relaxed);
+  s.devices_forgotten = forgotten_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(alerts_mu_);
+    s.alerts = alert_sequence_;
+  }
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mu);
+    s.devices += shard.devices.size();
+  }
+  return s;
+}
+
+}  // namespace hijackguard::policy

@@ -1,0 +1,210 @@
+// The policy engine: the current policy (swapped atomically), the exemptions
+// made through the admin API, each device's decision history, and the alerts
+// emitted when a device's action changes. No gRPC here; plugin/ exposes it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "detector/known_issues.h"
+#include "detector/traffic/traffic_detector.h"
+#include "policy/evaluate.h"
+
+namespace hijackguard::policy {
+
+// An alert: a device's evaluated action changed.
+struct ComplianceAlert {
+  std::uint64_t sequence = 0;  // 1, 2, ... per engine; gaps = dropped
+  std::string alert_id;        // UUIDv7
+  absl::Time emitted_at;
+  std::string trigger;  // "CHECK_IN" or "TRAFFIC"
+  std::string tenant_id;
+  std::string eas_device_id;
+  std::string mdm_device_id;
+  std::string user_principal;
+  Action old_action = Action::kAllow;  // evaluated
+  Action new_action = Action::kAllow;  // evaluated
+  Action enforced_action = Action::kAllow;
+  Mode mode = Mode::kMonitor;
+  double score = 0;
+  std::vector<Reason> reasons;
+  std::optional<UserAlert> user_alert;
+  std::string policy_revision;
+  std::string decision_id;
+};
+
+// One subscriber's queue of alerts. Thread-safe.
+class AlertSubscription {
+ public:
+  // The next alert, or nullopt when none is waiting.
+  std::optional<ComplianceAlert> Pop();
+  // Alerts this subscriber lost because its queue was full.
+  std::uint64_t dropped() const;
+  // True once the engine shut the subscription down.
+  bool ended() const;
+  // Stops notifications; after it returns the callback is not running and
+  // will not run again.
+  void Close();
+
+ private:
+  friend class PolicyEngine;
+  AlertSubscription(std::string tenant_filter, std::size_t capacity,
+                    std::function<void()> notify);
+  void Push(const ComplianceAlert& alert);
+  void End();
+  void Notify();
+
+  const std::string tenant_filter_;
+  const std::size_t capacity_;
+  mutable std::mutex queue_mu_;
+  std::deque<ComplianceAlert> queue_;
+  std::uint64_t dropped_ = 0;
+  bool ended_ = false;
+  std::mutex notify_mu_;  // taken before any lock the callback takes
+  std::function<void()> notify_;
+  bool closed_ = false;
+};
+
+struct EngineOptions {
+  // Devices whose history (grace start, last action) is kept; beyond it the
+  // least recently decided are forgotten.
+  std::size_t max_devices = 500'000;
+  // Alerts queued per subscriber before the oldest are dropped.
+  std::size_t alert_queue = 10'000;
+};
+
+struct EngineStats {
+  std::uint64_t decisions = 0;
+  std::uint64_t alerts = 0;
+  std::uint64_t policy_swaps = 0;
+  std::size_t devices = 0;
+  std::uint64_t devices_forgotten = 0;
+};
+
+// What a check-in adds to the detector's facts.
+struct CheckInExtras {
+  std::span<const std::string> groups;
+  std::string_view locale;
+};
+
+// Thread-safe.
+class PolicyEngine {
+ public:
+  // `detector` (may be null) supplies evidence; `clock` and `detector` must
+  // outlive the engine.
+  PolicyEngine(std::shared_ptr<const detector::KnownIssueCatalog> catalog,
+               std::shared_ptr<const Policy> policy, const Clock* clock,
+               detector::TrafficDetector* detector, EngineOptions options = {});
+  ~PolicyEngine();
+
+  const detector::KnownIssueCatalog& catalog() const { return *catalog_; }
+  std::shared_ptr<const Policy> policy() const;
+
+  struct PolicyInfo {
+    std::shared_ptr<const Policy> policy;
+    std::string origin;  // "default", "file:<path>", "api"
+    absl::Time applied_at;
+  };
+  PolicyInfo policy_info() const;
+
+  // Replaces the policy when `expected_revision` is empty or equals the
+  // current revision (ABORTED otherwise, naming both). Decisions already
+  // running finish under the policy they started with.
+  absl::Status Apply(std::shared_ptr<const Policy> policy,
+                     std::string_view expected_revision,
+                     std::string origin = "api");
+
+  // Admin-API exemptions (source "api"). Put replaces one with the same id.
+  std::shared_ptr<const ExemptionIndex> exemptions() const;
+  absl::Status PutExemption(Exemption exemption);
+  absl::Status DeleteExemption(std::string_view id);  // NOT_FOUND
+
+  // Decides a check-in: `fp` with known issues matched, `facts` as the
+  // detector keeps them. Records the device's history and emits an alert when
+  // the evaluated action changed.
+  // `now` defaults to the engine's clock.
+  Evaluation DecideCheckIn(const detector::Fingerprint& fp,
+                           const detector::CheckInFacts& facts,
+                           const CheckInExtras& extras,
+                           std::string_view decision_id,
+                           std::optional<absl::Time> now = std::nullopt);
+
+  // Re-decides a device after its traffic produced events (when the detector
+  // knows the device), so that alerts go out when the behaviour is seen.
+  void DecideAfterTraffic(std::string_view tenant_id,
+                          std::string_view eas_device_id);
+
+  // Decides without side effects (SimulateDecision): no history read or
+  // written, no alert. Under `candidate` when not null, else the policy in
+  // force.
+  Evaluation Simulate(const detector::Fingerprint& fp, const Subject& subject,
+                      std::span<const EvidenceEvent> events,
+                      const DeviceHistory& history, absl::Time now,
+                      const Policy* candidate = nullptr) const;
+
+  // Alerts from now on. `notify` is called (from a deciding thread, without
+  // engine locks held) when the subscription has alerts or ended. Empty
+  // `tenant_filter` = every tenant.
+  std::shared_ptr<AlertSubscription> Subscribe(std::string tenant_filter,
+                                               std::function<void()> notify);
+  // Ends every subscription (server shutdown).
+  void EndSubscriptions();
+
+  EngineStats stats() const;
+
+ private:
+  struct DeviceState {
+    DeviceHistory history;
+    Action last_action = Action::kAllow;
+    std::string mdm_device_id;
+    std::string user_principal;
+    std::vector<std::string> groups;
+    std::string locale;
+    std::uint64_t last_decision = 0;  // for forgetting the oldest
+  };
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    mutable std::mutex mu;
+    absl::flat_hash_map<std::string, DeviceState> devices;
+  };
+
+  Evaluation Decide(const detector::Fingerprint& fp,
+                    const detector::CheckInFacts& facts,
+                    const CheckInExtras* extras, std::string_view trigger,
+                    std::string_view decision_id, absl::Time now);
+  Shard& ShardFor(std::string_view key);
+  void Publish(ComplianceAlert alert, absl::Time decided_at);
+
+  std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
+  const Clock* clock_;
+  detector::TrafficDetector* detector_;
+  const EngineOptions options_;
+
+  mutable std::mutex policy_mu_;  // guards the pointers (swap only)
+  std::shared_ptr<const Policy> policy_;
+  std::string policy_origin_ = "default";
+  absl::Time policy_applied_at_;
+  std::shared_ptr<const ExemptionIndex> exemptions_;
+
+  std::array<Shard, kShards> shards_;
+  std::atomic<std::uint64_t> decisions_{0};
+  std::atomic<std::uint64_t> policy_swaps_{0};
+  std::atomic<std::uint64_t> forgotten_{0};
+
+  mutable std::mutex alerts_mu_;
+  std::uint64_t alert_sequence_ = 0;
+  std::vector<std::weak_ptr<AlertSubscription>> subscribers_;
+};
+
+}  // namespace hijackguard::policy

@@ -1,0 +1,501 @@
+#include "policy/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/strings.h"
+#include "detector/known_issues.h"
+
+namespace hijackguard::policy {
+namespace {
+
+using detector::EventKind;
+using detector::Fingerprint;
+using detector::KnownIssueMatch;
+
+constexpr std::size_t kEventKinds = 5;
+
+// Scores and contributions are kept to 1/100 of a point, so that what a
+// decision shows is what it compared against the thresholds.
+double Round2(double v) { return std::round(v * 100) / 100; }
+
+std::string_view ReasonFor(EventKind kind) {
+  switch (kind) {
+    case EventKind::kOrganizerRewrite:
+      return kReasonObservedOrganizerRewrite;
+    case EventKind::kOwnershipClaim:
+      return kReasonObservedOwnershipClaim;
+    case EventKind::kAttendeeCancel:
+      return kReasonObservedAttendeeCancel;
+    case EventKind::kSuspectedSelfOrganizer:
+      return kReasonObservedSuspectedSelfOrganizer;
+    case EventKind::kOrganizerNameChange:
+      return kReasonObservedOrganizerNameChange;
+  }
+  return kReasonObservedOrganizerRewrite;
+}
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
+
+// "2026-12-03 14:00 UTC": unambiguous in every locale.
+std::string FormatDeadline(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
+
+std::string FormatHours(absl::Duration d) {
+  return StrCat(absl::ToDoubleHours(d), " h");
+}
+
+// PowerShell single-quoted string: quotes doubled, control characters
+// dropped.
+std::string PsQuote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20) {
+      continue;
+    }
+    if (c == '\'') {
+      out += "''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('\'');
+  return out;
+}
+
+std::string AdminRemediation(const Subject& subject, Action evaluated) {
+  if (subject.eas_device_id.empty()) {
+    return "";
+  }
+  std::string_view mailbox = subject.primary_smtp_address.empty()
+                                 ? subject.user_principal
+                                 : subject.primary_smtp_address;
+  const std::string identity =
+      mailbox.empty() ? std::string("<mailbox>") : PsQuote(mailbox);
+  const bool block = evaluated >= Action::kQuarantine;
+  return StrCat("Set-CASMailbox -Identity ", identity,
+                " -ActiveSyncBlockedDeviceIDs @{", block ? "Add" : "Remove",
+                "=", PsQuote(subject.eas_device_id), "}");
+}
+
+// The locale's templates: exact tag, then its language, then "en".
+const LocaleTemplates& PickLocale(const Settings& s, std::string_view wanted,
+                                  std::string* chosen) {
+  if (!wanted.empty()) {
+    std::string tag = NormalizeLocale(wanted);
+    if (auto it = s.templates.find(tag); it != s.templates.end()) {
+      *chosen = tag;
+      return it->second;
+    }
+    const std::size_t dash = tag.find('-');
+    if (dash != std::string::npos) {
+      tag.resize(dash);
+      if (auto it = s.templates.find(tag); it != s.templates.end()) {
+        *chosen = tag;
+        return it->second;
+      }
+    }
+  }
+  *chosen = "en";
+  return s.templates.find("en")->second;
+}
+
+AlertKind KindFor(Action action, Scope scope) {
+  switch (action) {
+    case Action::kWarn:
+      return scope == Scope::kCalendar ? AlertKind::kWarnCalendar
+                                       : AlertKind::kWarn;
+    case Action::kQuarantine:
+      return scope == Scope::kCalendar ? AlertKind::kQuarantineCalendar
+                                       : AlertKind::kQuarantine;
+    default:
+      return AlertKind::kBlock;
+  }
+}
+
+bool IsHijack(const KnownIssueMatch& m) {
+  return m.issue->category == detector::kCategoryOrganizerHijack;
+}
+
+void AddInformational(const Fingerprint& fp, bool hijack_matched,
+                      std::vector<Reason>* reasons) {
+  if (!hijack_matched) {
+    reasons->push_back(
+        {std::string(kReasonNoConfirmedHijackIssue),
+         fp.platform == detector::Platform::kIos
+             ? StrCat("No organizer-hijack issue is known for ", DescribeOs(fp),
+                      ".")
+             : StrCat("The client (", detector::PlatformName(fp.platform),
+                      ") has no known organizer-hijack issue."),
+         "", 0});
+  }
+  if (fp.platform == detector::Platform::kUnknown) {
+    reasons->push_back({std::string(kReasonClientUnidentified),
+                        "Nothing in the check-in identifies the mail client.",
+                        "", 0});
+  }
+  if (fp.build && !fp.build_in_catalog) {
+    reasons->push_back(
+        {std::string(kReasonBuildNotInCatalog),
+         StrCat("Build ", fp.build->ToString(),
+                " is not in the iOS build catalog; known issues were matched "
+                "on build ranges and on any version another source states "
+                "(see fingerprint.notes)."),
+         "", 0});
+  }
+  if (!fp.consistent()) {
+    std::string fields;
+    for (const auto& d : fp.disagreements) {
+      StrAppend(&fields, fields.empty() ? "" : ", ", d.field);
+    }
+    reasons->push_back({std::string(kReasonFingerprintInconsistent),
+                        StrCat("The device's sources disagree on ", fields,
+                               "; see fingerprint.disagreements."),
+                        "", 0});
+  }
+}
+
+// " Newest: meeting <uid> in <mailbox> (organizer a, the client sent b)."
+std::string Cite(const EvaluationInput& in, EventKind kind) {
+  for (const detector::EventCitation& c : in.citations) {
+    if (c.kind != kind) {
+      continue;
+    }
+    std::string out = StrCat(" Newest: meeting ", c.uid);
+    if (!c.mailbox.empty()) {
+      StrAppend(&out, " in mailbox ", c.mailbox);
+    }
+    if (!c.organizer_email_before.empty()) {
+      StrAppend(&out, " (organizer ", c.organizer_email_before);
+      if (!c.organizer_email_after.empty()) {
+        StrAppend(&out, ", the client sent ", c.organizer_email_after);
+      }
+      out += ")";
+    }
+    out += ". Details: GetDeviceRisk.";
+    return out;
+  }
+  return " Details: GetDeviceRisk.";
+}
+
+Action ActionForScore(const Settings& s, double score, std::string* rule) {
+  if (s.block_threshold.value && score >= *s.block_threshold.value) {
+    *rule = s.block_threshold.pointer;
+    return Action::kBlock;
+  }
+  if (score >= s.quarantine_threshold.value) {
+    *rule = s.quarantine_threshold.pointer;
+    return Action::kQuarantine;
+  }
+  if (score >= s.warn_threshold.value) {
+    *rule = s.warn_threshold.pointer;
+    return Action::kWarn;
+  }
+  *rule = s.warn_threshold.pointer;
+  return Action::kAllow;
+}
+
+double AttendeeFactor(const Settings& s, int attendees) {
+  double factor = 1;
+  for (const AttendeeStep& step : s.attendee_multiplier.value) {
+    if (attendees >= step.at_least) {
+      factor = step.factor;
+    }
+  }
+  return factor;
+}
+
+}  // namespace
+
+std::string DescribeOs(const Fingerprint& fp) {
+  if (fp.platform != detector::Platform::kIos) {
+    return fp.platform == detector::Platform::kUnknown
+               ? std::string("an unidentified OS")
+               : std::string(detector::PlatformName(fp.platform));
+  }
+  std::string out = "iOS";
+  if (fp.os_version) {
+    StrAppend(&out, " ", fp.os_version->ToString());
+    if (fp.build) {
+      StrAppend(&out, " (", fp.build->ToString(), ")");
+    }
+  } else if (fp.build) {
+    StrAppend(&out, " build ", fp.build->ToString());
+  }
+  return out;
+}
+
+std::string DescribeDevice(const Fingerprint& fp) {
+  if (!fp.model_name.empty()) {
+    return fp.model_name;
+  }
+  const std::string_view family =
+      detector::AppleDeviceFamilyName(fp.device_family);
+  return family.empty() ? "device" : std::string(family);
+}
+
+Evaluation Evaluate(const EvaluationInput& in) {
+  const Policy& policy = *in.policy;
+  const Settings& s = policy.For(in.subject.tenant_id);
+  const Fingerprint& fp = *in.fingerprint;
+  Evaluation out;
+  out.mode = s.mode.value;
+  out.policy_revision = policy.revision();
+  std::vector<Reason> scored;
+  std::vector<std::string>& rules = out.matched_rules;
+
+  // The build's prior: the largest of its known issues' priors.
+  double prior = 0;
+  const KnownIssueMatch* prior_issue = nullptr;
+  const KnownIssueMatch* hijack = nullptr;
+  std::string prior_rule;
+  for (const KnownIssueMatch& m : fp.known_issues) {
+    if (hijack == nullptr && IsHijack(m)) {
+      hijack = &m;
+    }
+    double value = 0;
+    const std::string* rule = nullptr;
+    if (auto it = s.priors.find(m.issue->id); it != s.priors.end()) {
+      const Rule<double>& r =
+          it->second.by_confidence[static_cast<std::size_t>(m.confidence) - 1];
+      value = r.value;
+      rule = &r.pointer;
+    }
+    if (value > prior) {
+      prior = value;
+      prior_issue = &m;
+      prior_rule = *rule;
+    }
+  }
+  for (const KnownIssueMatch& m : fp.known_issues) {
+    const bool applied = &m == prior_issue;
+    const bool confirmed_hijack =
+        IsHijack(m) && m.confidence == detector::Confidence::kConfirmed;
+    scored.push_back(
+        {std::string(confirmed_hijack ? kReasonConfirmedHijackBuild
+                                      : kReasonKnownIssuePrior),
+         StrCat(DescribeOs(fp), " has a ",
+                detector::ConfidenceName(m.confidence),
+                " known issue: ", m.issue->title, " (", m.matched_by, ").",
+                applied ? ""
+                        : " Not added: the build's prior is the largest "
+                          "of its issues' priors."),
+         m.issue->id, applied ? prior : 0});
+  }
+  if (prior_issue != nullptr) {
+    rules.push_back(prior_rule);
+  }
+
+  // Behaviour: decayed, weighted events, summed per kind.
+  struct KindSum {
+    std::size_t count = 0;
+    double sum = 0;
+    absl::Time newest = absl::InfinitePast();
+  };
+  std::array<KindSum, kEventKinds> sums;
+  const double half_life_hours = absl::ToDoubleHours(s.half_life.value);
+  bool multiplied = false;
+  for (const EvidenceEvent& e : in.events) {
+    const auto k = static_cast<std::size_t>(e.kind);
+    if (k >= kEventKinds) {
+      continue;
+    }
+    KindSum& sum = sums[k];
+    ++sum.count;
+    sum.newest = std::max(sum.newest, e.observed_at);
+    const double weight = s.weights[k].value;
+    if (weight == 0) {
+      continue;
+    }
+    const double factor = AttendeeFactor(s, e.attendee_count);
+    multiplied |= factor != 1;
+    const double age_hours =
+        std::max(0.0, absl::ToDoubleHours(in.now - e.recorded_at));
+    sum.sum += weight * factor * std::exp2(-age_hours / half_life_hours);
+  }
+  double behaviour = 0;
+  for (std::size_t k = 0; k < kEventKinds; ++k) {
+    const KindSum& sum = sums[k];
+    if (sum.count == 0) {
+      continue;
+    }
+    const double contribution = Round2(sum.sum);
+    behaviour += contribution;
+    const auto kind = static_cast<EventKind>(k);
+    scored.push_back(
+        {std::string(ReasonFor(kind)),
+         StrCat(sum.count, " ", detector::EventKindName(kind),
+                sum.count == 1 ? " event" : " events", ", the newest at ",
+                Rfc3339(sum.newest), "; weight ", s.weights[k].value,
+                ", decayed with a half-life of ",
+                FormatHours(s.half_life.value), ": +",
+                FormatFixed(contribution, 2), ".", Cite(in, kind)),
+         "", contribution});
+    rules.push_back(s.weights[k].pointer);
+  }
+  if (behaviour > 0) {
+    rules.push_back(s.half_life.pointer);
+    if (multiplied) {
+      rules.push_back(s.attendee_multiplier.pointer);
+    }
+  }
+  if (in.events_dropped > 0) {
+    scored.push_back({"EVIDENCE_DROPPED",
+                      StrCat(in.events_dropped,
+                             " older events are no longer kept and were not "
+                             "scored."),
+                      "", 0});
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const Reason& a, const Reason& b) {
+                     return a.contribution > b.contribution;
+                   });
+
+  out.score = std::min(100.0, Round2(prior + behaviour));
+  std::string threshold_rule;
+  Action action = ActionForScore(s, out.score, &threshold_rule);
+  out.level = static_cast<Level>(static_cast<int>(action));
+  rules.push_back(threshold_rule);
+
+  std::vector<Reason> head;  // reasons that set the action, before `scored`
+  std::vector<Reason> tail;  // after it
+  const Exemption* exemption = nullptr;
+  exemption = policy.exemptions().Find(in.subject, in.now);
+  if (exemption == nullptr && in.exemptions != nullptr) {
+    exemption = in.exemptions->Find(in.subject, in.now);
+  }
+
+  // Grace: WARN escalates to QUARANTINE after `grace` (not while exempt).
+  out.history.warn_since = absl::InfiniteFuture();
+  if (action >= Action::kWarn && exemption == nullptr) {
+    out.history.warn_since =
+        in.history.warn_since < in.now ? in.history.warn_since : in.now;
+  }
+  if (action == Action::kWarn && exemption == nullptr &&
+      s.grace.value > absl::ZeroDuration()) {
+    const absl::Time deadline = out.history.warn_since + s.grace.value;
+    rules.push_back(s.grace.pointer);
+    if (in.now >= deadline) {
+      action = Action::kQuarantine;
+      head.push_back(
+          {std::string(kReasonGraceExpired),
+           StrCat("At WARN since ", Rfc3339(out.history.warn_since),
+                  "; the grace period of ", FormatHours(s.grace.value),
+                  " ended at ", Rfc3339(deadline), "."),
+           "", 0});
+    } else {
+      out.deadline = deadline;
+      tail.push_back({std::string(kReasonGracePeriod),
+                      StrCat("At WARN since ", Rfc3339(out.history.warn_since),
+                             "; quarantined at ", Rfc3339(deadline),
+                             " unless the score falls below ",
+                             s.warn_threshold.value, "."),
+                      "", 0});
+    }
+  }
+  if (action == Action::kAllow) {
+    tail.insert(tail.begin(), {std::string(kReasonBelowThreshold),
+                               StrCat("Score ", FormatFixed(out.score, 2),
+                                      " is below the WARN threshold ",
+                                      s.warn_threshold.value, "."),
+                               "", 0});
+  }
+  out.evaluated_action = action;
+  out.enforced_action = action;
+
+  if (exemption != nullptr) {
+    out.evaluated_action = Action::kAllow;
+    out.enforced_action = Action::kAllow;
+    head.insert(head.begin(),
+                {std::string(kReasonExempt),
+                 StrCat("Exempt (", ExemptionKindName(exemption->kind), " ",
+                        exemption->value, ") until ",
+                        Rfc3339(exemption->expires), ": ", exemption->reason,
+                        ". Without the exemption: ", ActionName(action), "."),
+                 "", 0});
+    rules.push_back(exemption->source == "api"
+                        ? StrCat("exemption:", exemption->id)
+                        : exemption->source);
+    out.exemption = *exemption;
+  }
+  if (out.mode == Mode::kMonitor) {
+    out.enforced_action = Action::kAllow;
+    head.insert(head.begin(), {std::string(kReasonMonitorMode),
+                               StrCat("Monitor mode: enforce would return ",
+                                      ActionName(out.evaluated_action), "."),
+                               "", 0});
+    rules.push_back(s.mode.pointer);
+  }
+
+  // The enforced action's scope and alert.
+  switch (out.enforced_action) {
+    case Action::kAllow:
+      out.scope = Scope::kNone;
+      break;
+    case Action::kWarn:
+      out.scope = s.restrict_warn.value;
+      rules.push_back(s.restrict_warn.pointer);
+      break;
+    case Action::kQuarantine:
+      out.scope = s.restrict_quarantine.value;
+      rules.push_back(s.restrict_quarantine.pointer);
+      break;
+    case Action::kBlock:
+      out.scope = Scope::kDevice;
+      break;
+  }
+  if (out.enforced_action > Action::kAllow) {
+    std::string locale;
+    const LocaleTemplates& t = PickLocale(s, in.subject.locale, &locale);
+    const AlertTemplate& at = t.kinds[static_cast<std::size_t>(
+        KindFor(out.enforced_action, out.scope))];
+    std::string fixed_in = t.latest_release;
+    const KnownIssueMatch* issue = prior_issue ? prior_issue : hijack;
+    if (issue != nullptr && issue->issue->fixed_in) {
+      fixed_in = StrCat("iOS ", issue->issue->fixed_in->ToString());
+    }
+    const std::string device = DescribeDevice(fp);
+    const std::string os = DescribeOs(fp);
+    const std::string deadline =
+        out.deadline ? FormatDeadline(*out.deadline) : std::string();
+    const AlertValues values{device,
+                             os,
+                             fixed_in,
+                             deadline,
+                             in.subject.user_principal,
+                             s.admin_insert.value};
+    UserAlert alert;
+    alert.title = RenderTemplate(at.title, values);
+    alert.message = RenderTemplate(at.message, values);
+    if (out.deadline && !t.deadline_notice.empty()) {
+      StrAppend(&alert.message, " ", RenderTemplate(t.deadline_notice, values));
+    }
+    const bool uses_insert =
+        at.title.find("{admin_insert}") != std::string::npos ||
+        at.message.find("{admin_insert}") != std::string::npos ||
+        at.remediation.find("{admin_insert}") != std::string::npos;
+    if (!uses_insert && !s.admin_insert.value.empty()) {
+      StrAppend(&alert.message, "\n\n", s.admin_insert.value);
+    }
+    alert.remediation = RenderTemplate(at.remediation, values);
+    alert.locale = std::move(locale);
+    out.user_alert = std::move(alert);
+  }
+  out.admin_remediation = AdminRemediation(in.subject, out.evaluated_action);
+
+  out.reasons = std::move(head);
+  out.reasons.reserve(out.reasons.size() + scored.size() + tail.size() + 4);
+  for (Reason& r : scored) {
+    out.reasons.push_back(std::move(r));
+  }
+  for (Reason& r : tail) {
+    out.reasons.push_back(std::move(r));
+  }
+  AddInformational(fp, hijack != nullptr, &out.reasons);
+  return out;
+}
+
+}  // namespace hijackguard::policy
