@@ -4,14 +4,11 @@
 #include "common/uuid.h"
 #include "detector/fingerprint.h"
 #include "plugin/convert.h"
+#include "plugin/policy_convert.h"
 #include "plugin/validate.h"
-#include "policy/interim_rule.h"
 
 namespace hijackguard::plugin {
 namespace {
-
-// Events cited one by one in a check-in's reasons; more are counted.
-constexpr std::size_t kMaxEventReasons = 5;
 
 detector::CheckInFacts ToCheckInFacts(const v1::CheckInRequest& r) {
   detector::CheckInFacts f;
@@ -36,11 +33,12 @@ detector::CheckInFacts ToCheckInFacts(const v1::CheckInRequest& r) {
 
 CheckInHandler::CheckInHandler(
     std::shared_ptr<const detector::KnownIssueCatalog> catalog,
-    const Clock* clock, CheckInOptions options,
+    const Clock* clock, CheckInOptions options, policy::PolicyEngine* engine,
     detector::TrafficDetector* traffic)
     : catalog_(std::move(catalog)),
       clock_(clock),
       options_(options),
+      engine_(engine),
       traffic_(traffic) {}
 
 absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
@@ -51,22 +49,19 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
   detector::Fingerprint fp =
       detector::ComputeFingerprint(ToFingerprintInput(request));
   fp.known_issues = catalog_->Match(fp);
-  policy::Decision decision;
-  const std::string& eas_device_id = request.device().eas_device_id();
-  if (traffic_ != nullptr && !eas_device_id.empty()) {
-    traffic_->RecordCheckIn(ToCheckInFacts(request));
-    std::size_t total = 0;
-    const std::vector<detector::DetectionEvent> events =
-        traffic_->ConfirmedEvents(request.tenant_id(), eas_device_id,
-                                  kMaxEventReasons, &total);
-    decision = policy::DecideWithTraffic(fp, events, total);
-  } else {
-    decision = policy::DecideFromFingerprint(fp);
+  const detector::CheckInFacts facts = ToCheckInFacts(request);
+  if (traffic_ != nullptr && !facts.eas_device_id.empty()) {
+    traffic_->RecordCheckIn(facts);
   }
+  const std::string decision_id = NewUuidV7(now);
+  const std::vector<std::string> groups(request.device().groups().begin(),
+                                        request.device().groups().end());
+  const policy::Evaluation evaluation = engine_->DecideCheckIn(
+      fp, facts, {groups, request.locale()}, decision_id, now);
 
-  response->set_decision_id(NewUuidV7(now));
+  response->set_decision_id(decision_id);
   ToProto(fp, response->mutable_fingerprint());
-  ToProto(decision, response);
+  ToProto(evaluation, response);
   ToProto(now, response->mutable_decided_at());
   ToProto(now + options_.decision_validity, response->mutable_valid_until());
   return absl::OkStatus();
@@ -74,9 +69,15 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
 
 void CheckInHandler::Fingerprint(const v1::CheckInRequest& request,
                                  v1::Fingerprint* fingerprint) const {
+  FingerprintCheckIn(*catalog_, request, fingerprint);
+}
+
+void FingerprintCheckIn(const detector::KnownIssueCatalog& catalog,
+                        const v1::CheckInRequest& request,
+                        v1::Fingerprint* fingerprint) {
   detector::Fingerprint fp =
       detector::ComputeFingerprint(ToFingerprintInput(request));
-  fp.known_issues = catalog_->Match(fp);
+  fp.known_issues = catalog.Match(fp);
   ToProto(fp, fingerprint);
 }
 

@@ -10,6 +10,7 @@
 #include "detector/known_issues.h"
 #include "detector/traffic/traffic_detector.h"
 #include "hijackguard/v1/compliance_plugin.pb.h"
+#include "policy/engine.h"
 
 namespace hijackguard::plugin {
 
@@ -19,14 +20,22 @@ struct CheckInOptions {
   absl::Duration decision_validity = absl::Hours(1);
 };
 
+// Fingerprints the eas and inventory parts of `request` and matches the
+// catalog (no validation, no decision).
+void FingerprintCheckIn(const detector::KnownIssueCatalog& catalog,
+                        const v1::CheckInRequest& request,
+                        v1::Fingerprint* fingerprint);
+
 // Thread-safe; shared by all RPC threads. `catalog` is shared ownership;
-// `clock` must outlive the handler.
+// `clock` and `engine` must outlive the handler.
 class CheckInHandler {
  public:
-  // `traffic` (may be null) supplies detection events and learns the
-  // device's identity from each check-in; it must outlive the handler.
+  // `traffic` (may be null) learns the device's identity from each check-in;
+  // `engine` decides (with the evidence it gets from the same detector). Both
+  // must outlive the handler.
   CheckInHandler(std::shared_ptr<const detector::KnownIssueCatalog> catalog,
                  const Clock* clock, CheckInOptions options,
+                 policy::PolicyEngine* engine,
                  detector::TrafficDetector* traffic = nullptr);
 
   // Fills `response` for a valid request. INVALID_ARGUMENT naming the field
@@ -45,6 +54,7 @@ class CheckInHandler {
   std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
   const Clock* clock_;
   CheckInOptions options_;
+  policy::PolicyEngine* engine_;
   detector::TrafficDetector* traffic_;
 };
 

@@ -4,6 +4,7 @@
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "plugin/ack_stream.h"
+#include "plugin/alert_stream.h"
 #include "plugin/status.h"
 
 namespace hijackguard::plugin {
@@ -56,9 +57,11 @@ void Decode(const WireDecoder& decoder, const TrafficHandler& handler,
 
 CompliancePluginService::CompliancePluginService(const CheckInHandler* check_in,
                                                  const TrafficHandler* traffic,
+                                                 policy::PolicyEngine* engine,
                                                  std::size_t max_check_in_bytes)
     : check_in_(check_in),
       traffic_(traffic),
+      engine_(engine),
       max_check_in_bytes_(max_check_in_bytes),
       check_in_decoder_(v1::CheckInRequest::descriptor()),
       traffic_decoder_(v1::ReportTrafficRequest::descriptor()) {}
@@ -134,6 +137,13 @@ grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(traffic_->GetDeviceRisk(*request, response)));
   return reactor;
+}
+
+grpc::ServerWriteReactor<v1::ComplianceAlert>*
+CompliancePluginService::WatchAlerts(grpc::CallbackServerContext* context,
+                                     const v1::WatchAlertsRequest* request) {
+  (void)context;
+  return new AlertStream(engine_, request->tenant_id());
 }
 
 }  // namespace hijackguard::plugin

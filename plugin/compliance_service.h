@@ -20,13 +20,15 @@ using CompliancePluginBase =
         v1::CompliancePlugin::WithRawCallbackMethod_ReportTraffic<
             v1::CompliancePlugin::WithRawCallbackMethod_StreamTraffic<
                 v1::CompliancePlugin::WithCallbackMethod_GetDeviceRisk<
-                    v1::CompliancePlugin::Service>>>>;
+                    v1::CompliancePlugin::WithCallbackMethod_WatchAlerts<
+                        v1::CompliancePlugin::Service>>>>>;
 
 class CompliancePluginService final : public CompliancePluginBase {
  public:
-  // The handlers must outlive the service.
+  // The handlers and the engine must outlive the service.
   CompliancePluginService(const CheckInHandler* check_in,
                           const TrafficHandler* traffic,
+                          policy::PolicyEngine* engine,
                           std::size_t max_check_in_bytes);
 
   grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* context,
@@ -41,10 +43,14 @@ class CompliancePluginService final : public CompliancePluginBase {
       grpc::CallbackServerContext* context,
       const v1::GetDeviceRiskRequest* request,
       v1::GetDeviceRiskResponse* response) override;
+  grpc::ServerWriteReactor<v1::ComplianceAlert>* WatchAlerts(
+      grpc::CallbackServerContext* context,
+      const v1::WatchAlertsRequest* request) override;
 
  private:
   const CheckInHandler* check_in_;
   const TrafficHandler* traffic_;
+  policy::PolicyEngine* engine_;
   const std::size_t max_check_in_bytes_;
   const WireDecoder check_in_decoder_;
   const WireDecoder traffic_decoder_;

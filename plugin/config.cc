@@ -56,6 +56,9 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
     if (auto v = root.String("listen", false)) {
       config.listen = *v;
     }
+    if (auto v = root.String("policy", false)) {
+      config.policy_path = *v;
+    }
     if (auto v = root.String("catalog", false)) {
       config.catalog_path = *v;
     }

@@ -28,6 +28,9 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   // Known-issue catalog file. Default "": the catalog compiled into the binary.
   std::string catalog_path;
+  // Policy document (docs/policy.md); re-read on SIGHUP. Default "": the
+  // built-in defaults (monitor mode).
+  std::string policy_path;
   // Directory for durable state; created if missing. Default "./var".
   std::string state_dir = "./var";
   // Largest CheckIn request accepted, in bytes. Default 65536.

@@ -140,23 +140,6 @@ v1::Action ToProto(policy::Action action) {
   return v1::ACTION_UNSPECIFIED;
 }
 
-void ToProto(const policy::Decision& decision, v1::CheckInResponse* out) {
-  out->set_action(ToProto(decision.action));
-  for (const policy::Reason& r : decision.reasons) {
-    v1::Reason* pr = out->add_reasons();
-    pr->set_code(r.code);
-    pr->set_message(r.message);
-    pr->set_known_issue_id(r.known_issue_id);
-  }
-  if (decision.user_alert) {
-    v1::UserAlert* a = out->mutable_user_alert();
-    a->set_title(decision.user_alert->title);
-    a->set_message(decision.user_alert->message);
-    a->set_remediation(decision.user_alert->remediation);
-    a->set_locale(decision.user_alert->locale);
-  }
-}
-
 void ToProto(absl::Time time, google::protobuf::Timestamp* out) {
   // ToUnixSeconds rounds toward the past, so nanos is always within [0, 1e9).
   const std::int64_t seconds = absl::ToUnixSeconds(time);

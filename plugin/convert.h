@@ -18,9 +18,6 @@ detector::FingerprintInput ToFingerprintInput(
 
 void ToProto(const detector::Fingerprint& fingerprint, v1::Fingerprint* out);
 
-// Sets action, reasons and user_alert of `out`.
-void ToProto(const policy::Decision& decision, v1::CheckInResponse* out);
-
 v1::Action ToProto(policy::Action action);
 
 void ToProto(absl::Time time, google::protobuf::Timestamp* out);

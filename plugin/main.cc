@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   cli::AddCheckInCommand(app, &run);
   cli::AddWireCommands(app, &run);
   cli::AddTrafficCommands(app, &run);
+  cli::AddPolicyCommands(app, &run);
+  cli::AddSimulateCommand(app, &run);
   cli::AddVersionCommand(app, &run);
   try {
     app.parse(argc, argv);

@@ -5,11 +5,13 @@
 
 #include "absl/status/status.h"
 #include "common/file.h"
+#include "common/log.h"
 #include "common/strings.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "plugin/compliance_service.h"
+#include "plugin/policy_admin_service.h"
 #include "plugin/wire_decoder.h"
 
 namespace hijackguard::plugin {
@@ -17,6 +19,7 @@ namespace {
 
 constexpr std::size_t kMaxPemBytes = 1 << 20;
 constexpr const char* kServiceName = "hijackguard.v1.CompliancePlugin";
+constexpr const char* kAdminServiceName = "hijackguard.v1.PolicyAdmin";
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     const std::optional<TlsConfig>& tls) {
@@ -58,7 +61,10 @@ std::string BoundAddress(const std::string& listen, int port) {
 }  // namespace
 
 struct PluginServer::State {
+  std::string policy_path;
   std::unique_ptr<detector::TrafficDetector> detector;
+  std::unique_ptr<policy::PolicyEngine> engine;
+  std::unique_ptr<PolicyAdminService> admin;
   std::unique_ptr<TrafficHandler> traffic;
   std::unique_ptr<CheckInHandler> handler;
   std::unique_ptr<CompliancePluginService> service;
@@ -78,10 +84,31 @@ void PluginServer::Shutdown(absl::Duration grace) {
     if (auto* health = state_->server->GetHealthCheckService()) {
       health->SetServingStatus(false);
     }
+    state_->engine->EndSubscriptions();
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     state_->server->Wait();
   });
 }
+
+absl::Status PluginServer::ReloadPolicy() {
+  if (state_->policy_path.empty()) {
+    return absl::FailedPreconditionError(
+        "no policy file is configured (the built-in defaults are in force)");
+  }
+  auto loaded = policy::Policy::LoadFile(state_->policy_path,
+                                         state_->engine->catalog(), nullptr);
+  if (!loaded.ok()) {
+    return loaded.status();
+  }
+  const std::string before = state_->engine->policy()->revision();
+  if ((*loaded)->revision() == before) {
+    return absl::OkStatus();
+  }
+  return state_->engine->Apply(*loaded, "",
+                               StrCat("file:", state_->policy_path));
+}
+
+policy::PolicyEngine& PluginServer::engine() { return *state_->engine; }
 
 absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     const ServerOptions& options) {
@@ -92,17 +119,43 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   if (!credentials.ok()) {
     return credentials.status();
   }
+  std::shared_ptr<const policy::Policy> initial = options.policy;
+  std::string origin = "default";
+  if (initial == nullptr && !options.policy_path.empty()) {
+    auto loaded = policy::Policy::LoadFile(options.policy_path,
+                                           *options.catalog, nullptr);
+    if (!loaded.ok()) {
+      return loaded.status();
+    }
+    initial = *loaded;
+  }
+  if (!options.policy_path.empty()) {
+    origin = StrCat("file:", options.policy_path);
+  }
+  if (initial == nullptr) {
+    initial = policy::Policy::Default(*options.catalog);
+  }
   std::unique_ptr<PluginServer> ps(new PluginServer());
-  ps->state_->detector = std::make_unique<detector::TrafficDetector>(
-      options.catalog, options.detector);
-  ps->state_->traffic = std::make_unique<TrafficHandler>(
-      ps->state_->detector.get(), options.clock);
-  ps->state_->handler = std::make_unique<CheckInHandler>(
-      options.catalog, options.clock, options.check_in,
-      ps->state_->detector.get());
-  ps->state_->service = std::make_unique<CompliancePluginService>(
-      ps->state_->handler.get(), ps->state_->traffic.get(),
+  PluginServer::State& st = *ps->state_;
+  st.policy_path = options.policy_path;
+  st.detector = std::make_unique<detector::TrafficDetector>(options.catalog,
+                                                            options.detector);
+  st.engine = std::make_unique<policy::PolicyEngine>(
+      options.catalog, initial, options.clock, st.detector.get(),
+      options.engine);
+  if (origin != "default") {
+    (void)st.engine->Apply(initial, "", origin);
+  }
+  st.traffic = std::make_unique<TrafficHandler>(st.detector.get(),
+                                                options.clock, st.engine.get());
+  st.handler = std::make_unique<CheckInHandler>(
+      options.catalog, options.clock, options.check_in, st.engine.get(),
+      st.detector.get());
+  st.service = std::make_unique<CompliancePluginService>(
+      st.handler.get(), st.traffic.get(), st.engine.get(),
       static_cast<std::size_t>(options.max_request_bytes));
+  st.admin = std::make_unique<PolicyAdminService>(
+      st.engine.get(), st.handler.get(), options.clock);
 
   InstallProtobufLogFilter();
   // Both are process-wide switches that take effect for servers built
@@ -121,6 +174,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   // instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(ps->state_->service.get());
+  builder.RegisterService(ps->state_->admin.get());
   ps->state_->server = builder.BuildAndStart();
   if (ps->state_->server == nullptr || port == 0) {
     if (ps->state_->server != nullptr) {
@@ -133,6 +187,8 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   }
   ps->state_->server->GetHealthCheckService()->SetServingStatus(kServiceName,
                                                                 true);
+  ps->state_->server->GetHealthCheckService()->SetServingStatus(
+      kAdminServiceName, true);
   ps->port_ = port;
   ps->address_ = BoundAddress(options.listen_address, port);
   return ps;

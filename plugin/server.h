@@ -14,6 +14,8 @@
 #include "detector/traffic/traffic_detector.h"
 #include "plugin/check_in.h"
 #include "plugin/config.h"
+#include "policy/engine.h"
+#include "policy/policy.h"
 
 namespace grpc {
 class Server;
@@ -40,6 +42,12 @@ struct ServerOptions {
   CheckInOptions check_in;
   // TLS credentials; plaintext when absent.
   std::optional<TlsConfig> tls;
+  // The policy file ReloadPolicy() reads; "" = the built-in defaults, and
+  // nothing to reload.
+  std::string policy_path;
+  // The policy at start. Default: policy_path's, or the built-in defaults.
+  std::shared_ptr<const policy::Policy> policy;
+  policy::EngineOptions engine;
 };
 
 // A running server. Thread-safe.
@@ -53,9 +61,17 @@ class PluginServer {
   int port() const { return port_; }
   const std::string& address() const { return address_; }
 
-  // Marks the health service NOT_SERVING, stops accepting calls, lets in-flight
-  // calls finish for up to `grace`, then cancels the rest. Idempotent.
+  // Marks the health service NOT_SERVING, ends WatchAlerts streams, stops
+  // accepting calls, lets in-flight calls finish for up to `grace`, then
+  // cancels the rest. Idempotent.
   void Shutdown(absl::Duration grace);
+
+  // Re-reads the policy file (SIGHUP) and swaps it in atomically. On any
+  // problem the policy in force stays and the status lists every problem.
+  // FAILED_PRECONDITION when the server has no policy file.
+  absl::Status ReloadPolicy();
+
+  policy::PolicyEngine& engine();
 
  private:
   friend absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(

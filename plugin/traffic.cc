@@ -1,5 +1,7 @@
 #include "plugin/traffic.h"
 
+#include <algorithm>
+
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -96,8 +98,8 @@ bool CheckLimits(const v1::ReportTrafficRequest& r, v1::TrafficAck* ack) {
 }  // namespace
 
 TrafficHandler::TrafficHandler(detector::TrafficDetector* detector,
-                               const Clock* clock)
-    : detector_(detector), clock_(clock) {}
+                               const Clock* clock, policy::PolicyEngine* engine)
+    : detector_(detector), clock_(clock), engine_(engine) {}
 
 void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
                             v1::TrafficAck* ack) const {
@@ -114,6 +116,7 @@ void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
   obs.sequence = r.sequence();
   const absl::Time now = clock_->Now();
   obs.observed_at = r.has_observed_at() ? FromProto(r.observed_at()) : now;
+  obs.received_at = now;
   // Past times are fine (replayed traces); a time in the future would make
   // every later real state look stale and expire the ledger early.
   if (obs.observed_at > now + kMaxClockSkew) {
@@ -168,6 +171,17 @@ void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
              StrCat(result.events_dropped,
                     " more events than an ack carries; they are recorded "
                     "(see GetDeviceRisk)"));
+  }
+  if (engine_ != nullptr && !result.events.empty()) {
+    // Usually one device; re-decide each once.
+    std::vector<std::string_view> decided;
+    for (const detector::DetectionEvent& e : result.events) {
+      if (std::find(decided.begin(), decided.end(), e.eas_device_id) ==
+          decided.end()) {
+        decided.push_back(e.eas_device_id);
+        engine_->DecideAfterTraffic(e.tenant_id, e.eas_device_id);
+      }
+    }
   }
 }
 

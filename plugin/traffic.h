@@ -10,6 +10,7 @@
 #include "detector/traffic/traffic_detector.h"
 #include "hijackguard/v1/compliance_plugin.pb.h"
 #include "hijackguard/v1/traffic.pb.h"
+#include "policy/engine.h"
 
 namespace hijackguard::plugin {
 
@@ -18,10 +19,13 @@ inline constexpr std::size_t kMaxHeaders = 100;
 inline constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
 inline constexpr std::size_t kMaxCalendarFieldBytes = 1024;
 
-// Thread-safe. `detector` and `clock` must outlive the handler.
+// Thread-safe. `detector`, `clock` and `engine` must outlive the handler.
 class TrafficHandler {
  public:
-  TrafficHandler(detector::TrafficDetector* detector, const Clock* clock);
+  // `engine` (may be null) re-decides each device whose traffic produced
+  // events, so that alerts go out when the behaviour is seen.
+  TrafficHandler(detector::TrafficDetector* detector, const Clock* clock,
+                 policy::PolicyEngine* engine = nullptr);
 
   // Runs one observation; fills `ack` (sequence, events, errors). Problems
   // with the observation are errors in the ack, never a failure.
@@ -41,6 +45,7 @@ class TrafficHandler {
  private:
   detector::TrafficDetector* detector_;
   const Clock* clock_;
+  policy::PolicyEngine* engine_;
 };
 
 void ToProto(const detector::DetectionEvent& event, v1::DetectionEvent* out);

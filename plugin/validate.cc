@@ -58,6 +58,29 @@ absl::Status CheckProtocolVersion(const std::string& v) {
 
 }  // namespace
 
+constexpr int kMaxGroups = 64;
+
+// Empty, or a BCP 47-like tag: letters, digits, '-' and '_', at most 35.
+absl::Status CheckLocale(const std::string& locale) {
+  if (locale.size() > 35) {
+    return FieldError("locale", "is longer than 35 characters");
+  }
+  for (std::size_t i = 0; i < locale.size(); ++i) {
+    const char c = locale[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      const auto b = static_cast<unsigned char>(c);
+      return FieldError(
+          "locale",
+          StrCat("has byte 0x", std::string{kHex[b >> 4], kHex[b & 15]},
+                 " at offset ", i,
+                 "; a language tag such as \"de-CH\" is expected"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateCheckInRequest(const v1::CheckInRequest& r) {
   RETURN_IF_ERROR(CheckTenantImpl(r.tenant_id()));
 
@@ -75,6 +98,16 @@ absl::Status ValidateCheckInRequest(const v1::CheckInRequest& r) {
       CheckLength("device.user_principal", d.user_principal(), kMaxFieldBytes));
   RETURN_IF_ERROR(CheckLength("device.primary_smtp_address",
                               d.primary_smtp_address(), kMaxFieldBytes));
+  if (d.groups_size() > kMaxGroups) {
+    return FieldError("device.groups",
+                      StrCat("has ", d.groups_size(), " entries; at most ",
+                             kMaxGroups, " are allowed"));
+  }
+  for (int g = 0; g < d.groups_size(); ++g) {
+    RETURN_IF_ERROR(CheckLength(StrCat("device.groups[", g, "]"), d.groups(g),
+                                kMaxFieldBytes));
+  }
+  RETURN_IF_ERROR(CheckLocale(r.locale()));
 
   const v1::EasClient& e = r.eas();
   RETURN_IF_ERROR(

@@ -77,8 +77,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // `action` is what to enforce; in monitor mode it is ALLOW and
+  // evaluated_action says what enforce would have returned.
   std::cout << "decision " << response.decision_id() << ": "
-            << hijackguard::v1::Action_Name(response.action()) << "\n";
+            << hijackguard::v1::Action_Name(response.action()) << " (evaluated "
+            << hijackguard::v1::Action_Name(response.evaluated_action()) << ", "
+            << hijackguard::v1::PolicyMode_Name(response.mode()) << ", score "
+            << response.score() << ")\n";
   const auto& fp = response.fingerprint();
   std::cout << "client: iOS " << fp.os_version() << " (" << fp.build()
             << ") on " << fp.model_name() << "\n";

@@ -21,6 +21,8 @@ struct CheckInFlags {
   std::string mdm_device_id;
   std::string user;
   std::string smtp;
+  std::string locale;
+  std::vector<std::string> groups;
   DeviceFlags device;
   ClientFlags client;
 };
@@ -50,6 +52,10 @@ int RunCheckIn(const CheckInFlags& f) {
   request.mutable_device()->set_mdm_device_id(f.mdm_device_id);
   request.mutable_device()->set_user_principal(f.user);
   request.mutable_device()->set_primary_smtp_address(f.smtp);
+  for (const std::string& g : f.groups) {
+    request.mutable_device()->add_groups(g);
+  }
+  request.set_locale(f.locale);
   f.device.Apply(&request);
 
   std::string error;
@@ -86,6 +92,9 @@ void AddCheckInCommand(CLI::App& app, RunFn* run) {
   c->add_option("--mdm-device-id", f->mdm_device_id, "The MDM's device id");
   c->add_option("--user", f->user, "User principal name");
   c->add_option("--smtp", f->smtp, "Primary SMTP address of the mailbox");
+  c->add_option("--locale", f->locale,
+                "The user's language for the alert, e.g. de-CH");
+  c->add_option("--group", f->groups, "A group of the user (repeatable)");
   f->device.Register(c);
   f->client.Register(c);
   c->callback([f, run] { *run = [f] { return RunCheckIn(*f); }; });

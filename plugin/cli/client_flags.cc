@@ -1,5 +1,7 @@
 #include "plugin/cli/client_flags.h"
 
+#include <iostream>
+
 #include "absl/status/status.h"
 #include "common/file.h"
 
@@ -71,6 +73,22 @@ std::chrono::system_clock::time_point ClientFlags::Deadline() const {
 
 std::string StatusCodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+std::shared_ptr<grpc::Channel> ConnectOrPrint(const ClientFlags& flags) {
+  std::string error;
+  auto channel = flags.Connect(&error);
+  if (channel == nullptr) {
+    std::cerr << "error: " << error << "\n";
+  }
+  return channel;
+}
+
+int PrintRpcError(std::string_view rpc, const grpc::Status& status) {
+  std::cerr << "error: " << rpc
+            << " failed: " << StatusCodeName(status.error_code()) << ": "
+            << status.error_message() << "\n";
+  return 1;
 }
 
 }  // namespace hijackguard::plugin::cli

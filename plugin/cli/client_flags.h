@@ -30,6 +30,12 @@ struct ClientFlags {
   std::chrono::system_clock::time_point Deadline() const;
 };
 
+// A channel to --server, or nullptr after printing why to stderr.
+std::shared_ptr<grpc::Channel> ConnectOrPrint(const ClientFlags& flags);
+
+// Prints "error: <rpc> failed: <CODE>: <message>" to stderr; returns 1.
+int PrintRpcError(std::string_view rpc, const grpc::Status& status);
+
 // "INVALID_ARGUMENT" for grpc::StatusCode::INVALID_ARGUMENT.
 std::string StatusCodeName(grpc::StatusCode code);
 

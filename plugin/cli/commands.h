@@ -19,5 +19,8 @@ void AddVersionCommand(CLI::App& app, RunFn* run);
 void AddWireCommands(CLI::App& app, RunFn* run);
 // replay, device show, trace build.
 void AddTrafficCommands(CLI::App& app, RunFn* run);
+// policy validate, policy apply, policy get.
+void AddPolicyCommands(CLI::App& app, RunFn* run);
+void AddSimulateCommand(CLI::App& app, RunFn* run);
 
 }  // namespace hijackguard::plugin::cli

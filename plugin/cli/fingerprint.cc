@@ -24,13 +24,10 @@ int RunFingerprint(const FingerprintFlags& flags) {
     std::cerr << "error: " << catalog.status().message() << "\n";
     return 1;
   }
-  const CheckInHandler handler(
-      std::make_shared<const detector::KnownIssueCatalog>(*std::move(catalog)),
-      &RealClock(), {});
   v1::CheckInRequest request;
   flags.device.Apply(&request);
   v1::Fingerprint fingerprint;
-  handler.Fingerprint(request, &fingerprint);
+  FingerprintCheckIn(*catalog, request, &fingerprint);
   std::cout << ToJson(fingerprint) << "\n";
   return 0;
 }

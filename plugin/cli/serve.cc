@@ -93,6 +93,7 @@ int RunServe(const ServeFlags& flags) {
   options.detector.aliases = config->aliases;
   options.check_in.decision_validity = config->decision_validity;
   options.tls = config->tls;
+  options.policy_path = config->policy_path;
   auto server = BuildServer(options);
   if (!server.ok()) {
     LogError(StrCat(server.status().message()));
@@ -101,6 +102,11 @@ int RunServe(const ServeFlags& flags) {
   const std::string catalog_name = config->catalog_path.empty()
                                        ? std::string("built-in")
                                        : config->catalog_path;
+  const policy::PolicyEngine::PolicyInfo policy =
+      (*server)->engine().policy_info();
+  LogInfo(StrCat("policy ", policy.origin, ": revision ",
+                 policy.policy->revision(), ", mode ",
+                 policy::ModeName(policy.policy->global().mode.value)));
   LogInfo(StrCat("known-issue catalog ", catalog_name, ": version ",
                  options.catalog->catalog_version(), ", ",
                  options.catalog->issues().size(), " issues; state directory ",
@@ -116,7 +122,18 @@ int RunServe(const ServeFlags& flags) {
       continue;
     }
     if (sig == SIGHUP) {
-      LogInfo("SIGHUP: there is nothing to reload yet; ignoring");
+      const std::string before = (*server)->engine().policy()->revision();
+      const absl::Status reloaded = (*server)->ReloadPolicy();
+      if (!reloaded.ok()) {
+        LogError(StrCat("SIGHUP: policy not reloaded; ", before,
+                        " stays in force: ", reloaded.message()));
+      } else {
+        const std::string after = (*server)->engine().policy()->revision();
+        LogInfo(after == before ? StrCat("SIGHUP: policy ", config->policy_path,
+                                         " unchanged (", after, ")")
+                                : StrCat("SIGHUP: policy ", config->policy_path,
+                                         " reloaded: ", before, " -> ", after));
+      }
       continue;
     }
     LogInfo(StrCat(sig == SIGINT ? "SIGINT" : "SIGTERM",

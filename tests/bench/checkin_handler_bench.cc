@@ -6,7 +6,7 @@
 #include "detector/fingerprint.h"
 #include "detector/known_issues.h"
 #include "plugin/check_in.h"
-#include "policy/interim_rule.h"
+#include "policy/engine.h"
 
 namespace hijackguard {
 namespace {
@@ -36,12 +36,27 @@ void BM_ComputeFingerprint(benchmark::State& state) {
 }
 BENCHMARK(BM_ComputeFingerprint);
 
+// The shipped default policy, in enforce mode (the device gets WARN and an
+// alert, the costliest common outcome).
+std::shared_ptr<const policy::Policy> EnforcePolicy() {
+  return *policy::Policy::Parse(
+      R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})", *Catalog(),
+      nullptr);
+}
+
 void BM_MatchAndDecide(benchmark::State& state) {
   detector::Fingerprint fp = detector::ComputeFingerprint(kInput);
   const auto catalog = Catalog();
+  const auto policy = EnforcePolicy();
+  policy::EvaluationInput in;
+  in.policy = policy.get();
+  in.fingerprint = &fp;
+  in.subject.tenant_id = "bench-tenant";
+  in.subject.eas_device_id = "ApplDMPFXZABDFHW";
+  in.now = absl::Now();
   for (auto _ : state) {
     fp.known_issues = catalog->Match(fp);
-    benchmark::DoNotOptimize(policy::DecideFromFingerprint(fp));
+    benchmark::DoNotOptimize(policy::Evaluate(in));
   }
 }
 BENCHMARK(BM_MatchAndDecide);
@@ -65,7 +80,9 @@ v1::CheckInRequest BenchRequest() {
 
 // The response on the heap, as a plain gRPC service would allocate it.
 void BM_CheckInHandler(benchmark::State& state) {
-  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {});
+  policy::PolicyEngine engine(Catalog(), EnforcePolicy(), &RealClock(),
+                              nullptr);
+  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {}, &engine);
   const v1::CheckInRequest request = BenchRequest();
   for (auto _ : state) {
     v1::CheckInResponse response;
@@ -92,7 +109,9 @@ void RunOnArena(benchmark::State& state,
 }
 
 void BM_CheckInHandlerArena(benchmark::State& state) {
-  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {});
+  policy::PolicyEngine engine(Catalog(), EnforcePolicy(), &RealClock(),
+                              nullptr);
+  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {}, &engine);
   RunOnArena(state, handler);
 }
 BENCHMARK(BM_CheckInHandlerArena);
@@ -101,7 +120,10 @@ BENCHMARK(BM_CheckInHandlerArena);
 // from each check-in and supplies its events.
 void BM_CheckInHandlerWithTraffic(benchmark::State& state) {
   detector::TrafficDetector traffic(Catalog());
-  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {}, &traffic);
+  policy::PolicyEngine engine(Catalog(), EnforcePolicy(), &RealClock(),
+                              &traffic);
+  const plugin::CheckInHandler handler(Catalog(), &RealClock(), {}, &engine,
+                                       &traffic);
   RunOnArena(state, handler);
 }
 BENCHMARK(BM_CheckInHandlerWithTraffic);

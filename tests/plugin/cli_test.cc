@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "plugin/server.h"
+#include "tests/plugin/test_policy.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -162,6 +163,7 @@ class CliServerTest : public ::testing::Test {
     ServerOptions options;
     options.catalog = std::make_shared<detector::KnownIssueCatalog>(
         *detector::KnownIssueCatalog::Builtin());
+    options.policy = EnforceDefaults(*options.catalog);
     server_ = *BuildServer(options);
   }
   std::unique_ptr<PluginServer> server_;

@@ -21,6 +21,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import grpc
 from google.protobuf import descriptor_pb2
@@ -58,6 +60,8 @@ def generate(proto, module, out_dir):
 
 def check_python_example(source_dir, address):
     example = os.path.join(source_dir, "examples", "python_client", "checkin.py")
+    # The example configuration's policy runs in monitor mode: every device is allowed and
+    # evaluatedAction says what enforce would do.
     for user_agent, action, version, issues in [
             ("Apple-iPhone4C1/1001.403", "ACTION_WARN", "6.0", ["ios6-meeting-organizer-hijack"]),
             ("Apple-iPhone5C2/1002.146", "ACTION_ALLOW", "6.1.2", [])]:
@@ -69,7 +73,9 @@ def check_python_example(source_dir, address):
         response = json.loads(result.stdout)
         fingerprint = response["fingerprint"]
         got_issues = [i["id"] for i in fingerprint.get("knownIssues", [])]
-        if (response["action"], fingerprint["osVersion"], got_issues) != (action, version, issues):
+        got = (response["action"], response["evaluatedAction"], fingerprint["osVersion"],
+               got_issues)
+        if got != ("ACTION_ALLOW", action, version, issues):
             fail(f"python example for {user_agent}: {response}")
     bad = subprocess.run([sys.executable, example, "--server", address, "--tenant", ""],
                          capture_output=True, timeout=60, check=False)
@@ -82,7 +88,8 @@ def check_cpp_example(binary, address):
     result = subprocess.run([binary, "--server", address], capture_output=True, timeout=30,
                             check=False)
     out = result.stdout.decode()
-    if result.returncode != 0 or "ACTION_WARN" not in out or "iPhone 4S" not in out:
+    if (result.returncode != 0 or "ACTION_ALLOW (evaluated ACTION_WARN, POLICY_MODE_MONITOR"
+            not in out or "iPhone 4S" not in out):
         fail(f"C++ example: {result.returncode} {out} {result.stderr.decode()}")
     print("C++ example: ok")
 
@@ -157,21 +164,6 @@ def check_traces(binary, source_dir, address):
             fail(f"{name}: expected {expected}, in-process {local}, via server {served}")
         print(f"trace {name}: {expected or 'no events'} (both replay modes)")
 
-    # The hijacked device is quarantined at its next check-in, citing the event,
-    # and GetDeviceRisk names the meeting and its true organizer.
-    checkin = subprocess.run([binary, "checkin", "--server", address, "--tenant", "acme",
-                              "--device-id", "ApplDMPFXZABDFHW", "--mdm-device-id", "mdm-7",
-                              "--user-agent", "Apple-iPhone4C1/1001.403"],
-                             capture_output=True, timeout=30, check=False, text=True)
-    if checkin.returncode != 0:
-        fail(f"checkin: {checkin.stderr}")
-    decision = json.loads(checkin.stdout)
-    if decision["action"] != "ACTION_QUARANTINE":
-        fail(f"checkin after the hijack trace: {decision['action']}")
-    codes = [r["code"] for r in decision["reasons"]]
-    if codes[:3] != ["OBSERVED_ORGANIZER_REWRITE", "OBSERVED_OWNERSHIP_CLAIM",
-                     "OBSERVED_ATTENDEE_CANCEL"]:
-        fail(f"checkin reasons: {codes}")
     show = subprocess.run([binary, "device", "show", "--server", address, "--tenant", "acme",
                            "--device-id", "ApplDMPFXZABDFHW"],
                           capture_output=True, timeout=30, check=False, text=True)
@@ -183,7 +175,153 @@ def check_traces(binary, source_dir, address):
             or not meetings[0]["uid"].startswith("040000008200E000")
             or risk["mdmDeviceId"] != "mdm-7"):
         fail(f"device show: {show.stdout}")
-    print("checkin after hijack: ACTION_QUARANTINE; device show names the true organizer")
+    print("device show names the true organizer")
+
+
+def checkin_hijack_device(binary, address):
+    result = subprocess.run([binary, "checkin", "--server", address, "--tenant", "acme",
+                             "--device-id", "ApplDMPFXZABDFHW", "--mdm-device-id", "mdm-7",
+                             "--user", "alice@example.com", "--locale", "de-DE",
+                             "--user-agent", "Apple-iPhone4C1/1001.403"],
+                            capture_output=True, timeout=30, check=False, text=True)
+    if result.returncode != 0:
+        fail(f"checkin: {result.stderr}")
+    return json.loads(result.stdout)
+
+
+class AlertWatcher:
+    """Subscribes to WatchAlerts (stubs generated from proto/) and collects alerts."""
+
+    def __init__(self, address, stub_dir):
+        os.makedirs(stub_dir, exist_ok=True)
+        proto_root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto")
+        protos = [os.path.join(proto_root, "hijackguard", "v1", name)
+                  for name in sorted(os.listdir(os.path.join(proto_root, "hijackguard", "v1")))
+                  if name.endswith(".proto")]
+        import grpc_tools
+        well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+        if protoc.main(["protoc", f"-I{proto_root}", f"-I{well_known}", f"--python_out={stub_dir}",
+                        f"--grpc_python_out={stub_dir}"] + protos) != 0:
+            fail("protoc failed on proto/")
+        sys.path.insert(0, stub_dir)
+        pb2 = importlib.import_module("hijackguard.v1.compliance_plugin_pb2")
+        pb2_grpc = importlib.import_module("hijackguard.v1.compliance_plugin_pb2_grpc")
+        self.pb2 = pb2
+        self.channel = grpc.insecure_channel(address)
+        stub = pb2_grpc.CompliancePluginStub(self.channel)
+        self.call = stub.WatchAlerts(pb2.WatchAlertsRequest(tenant_id="acme"))
+        self.alerts = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        # The stream's headers arrive once the server has subscribed.
+        self.call.initial_metadata()
+
+    def _run(self):
+        try:
+            for alert in self.call:
+                with self.lock:
+                    self.alerts.append(alert)
+        except grpc.RpcError:
+            pass
+
+    def wait_for(self, count, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.alerts) >= count:
+                    return list(self.alerts)
+            time.sleep(0.05)
+        with self.lock:
+            return list(self.alerts)
+
+    def close(self):
+        self.call.cancel()
+        self.channel.close()
+
+
+def check_policy_rollout(binary, address, policy_path, server, watcher):
+    """The acceptance of the policy engine: in monitor mode the hijacked device is allowed
+    with the evaluated QUARANTINE; switching the policy file to enforce (SIGHUP) quarantines it
+    with the same evaluated action; WatchAlerts saw one alert per transition."""
+    monitor = checkin_hijack_device(binary, address)
+    if (monitor["action"], monitor["evaluatedAction"], monitor["mode"]) != (
+            "ACTION_ALLOW", "ACTION_QUARANTINE", "POLICY_MODE_MONITOR"):
+        fail(f"monitor checkin after the hijack: {monitor}")
+    codes = [r["code"] for r in monitor["reasons"]]
+    if codes[:5] != ["MONITOR_MODE", "OBSERVED_ATTENDEE_CANCEL", "OBSERVED_ORGANIZER_REWRITE",
+                     "OBSERVED_OWNERSHIP_CLAIM", "CONFIRMED_ORGANIZER_HIJACK_BUILD"]:
+        fail(f"monitor checkin reasons: {codes}")
+    if "040000008200E000" not in monitor["reasons"][2]["message"]:
+        fail(f"the rewrite reason does not cite the meeting: {monitor['reasons'][2]}")
+    if "userAlert" in monitor:
+        fail("monitor mode must not show the user an alert")
+
+    with open(policy_path, encoding="utf-8") as f:
+        policy = json.load(f)
+    policy["mode"] = "enforce"
+    with open(policy_path, "w", encoding="utf-8") as f:
+        json.dump(policy, f, indent=2)
+    server.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while True:
+        got = subprocess.run([binary, "policy", "get", "--server", address],
+                             capture_output=True, timeout=30, check=False, text=True)
+        if got.returncode == 0 and json.loads(got.stdout)["revision"] != monitor["policyRevision"]:
+            break
+        if time.monotonic() > deadline:
+            fail(f"SIGHUP did not reload the policy: {got.stdout} {got.stderr}")
+        time.sleep(0.05)
+    enforce = checkin_hijack_device(binary, address)
+    if (enforce["action"], enforce["evaluatedAction"], enforce["mode"]) != (
+            "ACTION_QUARANTINE", "ACTION_QUARANTINE", "POLICY_MODE_ENFORCE"):
+        fail(f"enforce checkin after the hijack: {enforce}")
+    alert = enforce.get("userAlert", {})
+    if alert.get("locale") != "de" or "iPhone 4S" not in alert.get("title", ""):
+        fail(f"enforce checkin user alert: {alert}")
+    if "ActiveSyncBlockedDeviceIDs @{Add='ApplDMPFXZABDFHW'}" not in enforce["adminRemediation"]:
+        fail(f"admin remediation: {enforce['adminRemediation']}")
+    print("policy rollout: monitor ALLOW -> (SIGHUP) enforce QUARANTINE, evaluated QUARANTINE "
+          "in both")
+
+    alerts = watcher.wait_for(2)
+    time.sleep(0.3)  # anything extra would have arrived by now
+    alerts = [a for a in watcher.wait_for(2) if a.eas_device_id == "ApplDMPFXZABDFHW"]
+    pb2 = watcher.pb2
+    got = [(pb2.Action.Name(a.old_action), pb2.Action.Name(a.new_action), a.trigger)
+           for a in alerts]
+    want = [("ACTION_ALLOW", "ACTION_WARN", "CHECK_IN"),
+            ("ACTION_WARN", "ACTION_QUARANTINE", "TRAFFIC")]
+    if got != want:
+        fail(f"WatchAlerts: expected {want}, got {got}")
+    print(f"WatchAlerts: one alert per transition: {got}")
+
+
+def check_policy_cli(binary, source_dir, address):
+    for name in ("default", "strict", "calendar-only"):
+        path = os.path.join(source_dir, "examples", "policies", name + ".json")
+        ok = subprocess.run([binary, "policy", "validate", path], capture_output=True,
+                            timeout=30, check=False, text=True)
+        if ok.returncode != 0 or "valid; revision" not in ok.stdout:
+            fail(f"policy validate {name}: {ok.returncode} {ok.stdout} {ok.stderr}")
+    broken = os.path.join(source_dir, "tests", "policy", "broken",
+                          "52-multi-mode-halflife-restrict.json")
+    bad = subprocess.run([binary, "policy", "validate", broken], capture_output=True,
+                         timeout=30, check=False, text=True)
+    pointers = [line.split(": ")[1] for line in bad.stdout.splitlines()[:-1]]
+    if bad.returncode != 1 or pointers != ["/mode", "/events/half_life_hours", "/restrict/warn"]:
+        fail(f"policy validate (broken): {bad.returncode} {bad.stdout}")
+    strict = os.path.join(source_dir, "examples", "policies", "strict.json")
+    dry = subprocess.run([binary, "policy", "apply", strict, "--server", address, "--dry-run"],
+                         capture_output=True, timeout=30, check=False, text=True)
+    if dry.returncode != 0 or "dry run" not in dry.stdout:
+        fail(f"policy apply --dry-run: {dry.returncode} {dry.stdout} {dry.stderr}")
+    sim = subprocess.run([binary, "simulate", "--policy", strict, "--user-agent",
+                          "Apple-iPhone4C1/1001.403"], capture_output=True, timeout=30,
+                         check=False, text=True)
+    if sim.returncode != 0 or json.loads(sim.stdout)["decision"]["action"] != "ACTION_WARN":
+        fail(f"simulate: {sim.returncode} {sim.stdout} {sim.stderr}")
+    print("policy CLI: validate, apply --dry-run, simulate")
 
 
 def main():
@@ -195,9 +333,15 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="hijackguard-e2e-") as tmp:
         config = os.path.join(tmp, "hijackguard.json")
+        # The example configuration's policy, copied so that the test can switch it.
+        policy_path = os.path.join(tmp, "policy.json")
+        shutil.copyfile(os.path.join(args.source_dir, "examples", "policies", "default.json"),
+                        policy_path)
         with open(config, "w", encoding="utf-8") as f:
             json.dump({"listen": "127.0.0.1:0",
-                       "catalog": os.path.join(args.source_dir, "detector/catalog/known_issues.json"),
+                       "catalog": os.path.join(args.source_dir,
+                                               "detector/catalog/known_issues.json"),
+                       "policy": policy_path,
                        "state_dir": os.path.join(tmp, "var"),
                        "shutdown_grace_seconds": 5}, f)
         server = subprocess.Popen([args.binary, "serve", "--config", config],
@@ -213,7 +357,16 @@ def main():
             if args.cpp_example:
                 check_cpp_example(args.cpp_example, address)
             check_reflection_and_health(address, os.path.join(tmp, "stubs"))
-            check_traces(args.binary, args.source_dir, address)
+            check_policy_cli(args.binary, args.source_dir, address)
+            watcher = AlertWatcher(address, os.path.join(tmp, "api-stubs"))
+            try:
+                first = checkin_hijack_device(args.binary, address)
+                if (first["action"], first["evaluatedAction"]) != ("ACTION_ALLOW", "ACTION_WARN"):
+                    fail(f"hijack device before its traffic: {first}")
+                check_traces(args.binary, args.source_dir, address)
+                check_policy_rollout(args.binary, address, policy_path, server, watcher)
+            finally:
+                watcher.close()
 
             second = subprocess.run([args.binary, "serve", "--config", config],
                                     capture_output=True, timeout=30, check=False)

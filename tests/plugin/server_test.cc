@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "tests/common/status_matchers.h"
+#include "tests/plugin/test_policy.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -48,6 +49,7 @@ class ServerTest : public ::testing::Test {
   void Start(const Clock* clock) {
     ServerOptions options;
     options.catalog = Catalog();
+    options.policy = EnforceDefaults(*options.catalog);
     options.clock = clock;
     auto server = BuildServer(options);
     ASSERT_THAT(server, IsOk());
@@ -102,7 +104,8 @@ TEST_F(ServerTest, Ios612DeviceIsAllowed) {
   EXPECT_EQ(r.fingerprint().os_version(), "6.1.2");
   EXPECT_EQ(r.fingerprint().known_issues_size(), 0);
   EXPECT_FALSE(r.has_user_alert());
-  EXPECT_EQ(r.reasons(0).code(), "NO_CONFIRMED_HIJACK_ISSUE");
+  EXPECT_EQ(r.reasons(0).code(), "BELOW_THRESHOLD");
+  EXPECT_EQ(r.reasons(1).code(), "NO_CONFIRMED_HIJACK_ISSUE");
 }
 
 TEST_F(ServerTest, AndroidDeviceIsAllowed) {
@@ -340,6 +343,7 @@ TEST(ServerShutdownTest, DrainsInFlightCallsBeforeStopping) {
   GateClock clock;
   ServerOptions options;
   options.catalog = Catalog();
+  options.policy = EnforceDefaults(*options.catalog);
   options.clock = &clock;
   auto server = BuildServer(options);
   ASSERT_THAT(server, IsOk());
@@ -386,6 +390,7 @@ TEST(ServerShutdownTest, DrainsInFlightCallsBeforeStopping) {
 TEST(ServerBuildTest, BusyPortIsUnavailable) {
   ServerOptions options;
   options.catalog = Catalog();
+  options.policy = EnforceDefaults(*options.catalog);
   auto first = BuildServer(options);
   ASSERT_THAT(first, IsOk());
   options.listen_address = (*first)->address();

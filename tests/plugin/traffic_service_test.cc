@@ -10,6 +10,7 @@
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/server.h"
 #include "tests/common/status_matchers.h"
+#include "tests/plugin/test_policy.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -83,6 +84,7 @@ class TrafficServiceTest : public ::testing::Test {
     ServerOptions options;
     options.catalog = std::make_shared<detector::KnownIssueCatalog>(
         *detector::KnownIssueCatalog::Builtin());
+    options.policy = EnforceDefaults(*options.catalog);
     options.clock = &clock_;
     auto server = BuildServer(options);
     ASSERT_THAT(server, IsOk());

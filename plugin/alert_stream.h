@@ -1,0 +1,35 @@
+// The WatchAlerts stream: writes a subscriber's alerts one at a time as the
+// policy engine produces them.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "grpcpp/grpcpp.h"
+#include "hijackguard/v1/compliance_plugin.pb.h"
+#include "policy/engine.h"
+
+namespace hijackguard::plugin {
+
+// Deletes itself when the call is done.
+class AlertStream final : public grpc::ServerWriteReactor<v1::ComplianceAlert> {
+ public:
+  AlertStream(policy::PolicyEngine* engine, std::string tenant_filter);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // Starts the next write if none is in flight; finishes the call when the
+  // subscription ended.
+  void Pump();
+
+  std::mutex mu_;
+  std::shared_ptr<policy::AlertSubscription> subscription_;
+  v1::ComplianceAlert message_;
+  bool writing_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace hijackguard::plugin

@@ -1,0 +1,375 @@
+// `hijackguard policy validate|apply|get` and `hijackguard simulate`: the
+// security team's tools for writing, rolling out and trying a policy.
+#include "policy/policy.h"
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/file.h"
+#include "common/strings.h"
+#include "common/utf8.h"
+#include "grpcpp/grpcpp.h"
+#include "hijackguard/v1/policy_admin.grpc.pb.h"
+#include "plugin/check_in.h"
+#include "plugin/cli/client_flags.h"
+#include "plugin/cli/commands.h"
+#include "plugin/cli/device_flags.h"
+#include "plugin/convert.h"
+#include "plugin/policy_admin_service.h"
+#include "plugin/proto_json.h"
+
+namespace hijackguard::plugin::cli {
+namespace {
+
+constexpr std::size_t kMaxPolicyBytes = 4 << 20;
+constexpr std::size_t kMaxEventsBytes = 16 << 20;
+
+absl::StatusOr<std::shared_ptr<const detector::KnownIssueCatalog>> LoadCatalog(
+    const std::string& path) {
+  auto catalog = path.empty() ? detector::KnownIssueCatalog::Builtin()
+                              : detector::KnownIssueCatalog::LoadFile(path);
+  if (!catalog.ok()) {
+    return catalog.status();
+  }
+  return std::make_shared<const detector::KnownIssueCatalog>(
+      *std::move(catalog));
+}
+
+// ---------------------------------------------------------------------------
+// policy validate
+
+struct ValidateFlags {
+  std::string file;
+  std::string catalog;
+};
+
+int RunValidate(const ValidateFlags& f) {
+  auto catalog = LoadCatalog(f.catalog);
+  if (!catalog.ok()) {
+    std::cerr << "error: " << catalog.status().message() << "\n";
+    return 2;
+  }
+  auto text = ReadFileToString(f.file, kMaxPolicyBytes);
+  if (!text.ok()) {
+    std::cerr << "error: " << text.status().message() << "\n";
+    return 2;
+  }
+  std::vector<policy::PolicyProblem> problems;
+  auto parsed = policy::Policy::Parse(*text, **catalog, &problems);
+  if (!parsed.ok()) {
+    // FILE:LINE:COLUMN: POINTER: MESSAGE, as compilers print, so editors
+    // can jump to each problem.
+    for (const policy::PolicyProblem& p : problems) {
+      std::cout << f.file << ":";
+      if (p.line > 0) {
+        std::cout << p.line << ":" << p.column << ":";
+      }
+      std::cout << " " << p.pointer << ": " << SanitizeText(p.message) << "\n";
+    }
+    std::cout << f.file << ": " << problems.size()
+              << (problems.size() == 1 ? " problem" : " problems")
+              << "; the policy would not be applied\n";
+    return 1;
+  }
+  const policy::Settings& s = (*parsed)->global();
+  std::cout << f.file << ": valid; revision " << (*parsed)->revision()
+            << "; mode " << policy::ModeName(s.mode.value) << "; "
+            << (*parsed)->tenants().size() << " tenant override(s); "
+            << (*parsed)->exemptions().size() << " exemption(s)\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// policy apply / get
+
+struct ApplyFlags {
+  std::string file;
+  bool dry_run = false;
+  std::string expected_revision;
+  ClientFlags client;
+};
+
+int RunApply(const ApplyFlags& f) {
+  auto text = ReadFileToString(f.file, kMaxPolicyBytes);
+  if (!text.ok()) {
+    std::cerr << "error: " << text.status().message() << "\n";
+    return 2;
+  }
+  if (!IsValidUtf8(*text)) {
+    std::cerr << "error: " << f.file << " is not valid UTF-8\n";
+    return 1;
+  }
+  auto channel = ConnectOrPrint(f.client);
+  if (channel == nullptr) {
+    return 2;
+  }
+  auto stub = v1::PolicyAdmin::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(f.client.Deadline());
+  v1::ApplyPolicyRequest request;
+  request.set_policy_json(*text);
+  request.set_dry_run(f.dry_run);
+  request.set_expected_revision(f.expected_revision);
+  v1::ApplyPolicyResponse response;
+  const grpc::Status status = stub->ApplyPolicy(&context, request, &response);
+  if (!status.ok()) {
+    return PrintRpcError("ApplyPolicy", status);
+  }
+  if (f.dry_run) {
+    std::cout << f.file << ": valid; dry run: revision " << response.revision()
+              << " would replace " << response.previous_revision() << "\n";
+  } else if (response.applied()) {
+    std::cout << f.file << ": applied revision " << response.revision()
+              << " (was " << response.previous_revision() << ")\n";
+  } else {
+    std::cout << f.file << ": revision " << response.revision()
+              << " is already in force\n";
+  }
+  return 0;
+}
+
+struct GetFlags {
+  ClientFlags client;
+};
+
+int RunGet(const GetFlags& f) {
+  auto channel = ConnectOrPrint(f.client);
+  if (channel == nullptr) {
+    return 2;
+  }
+  auto stub = v1::PolicyAdmin::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(f.client.Deadline());
+  v1::GetPolicyResponse response;
+  const grpc::Status status =
+      stub->GetPolicy(&context, v1::GetPolicyRequest(), &response);
+  if (!status.ok()) {
+    return PrintRpcError("GetPolicy", status);
+  }
+  std::cout << ToJson(response) << "\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// simulate
+
+struct SimulateFlags {
+  std::string policy;
+  std::string events;
+  std::string catalog;
+  std::string tenant = "default";
+  std::string device_id;
+  std::string mdm_device_id;
+  std::string user;
+  std::string smtp;
+  std::string locale;
+  std::vector<std::string> groups;
+  std::string now;
+  std::string warn_since;
+  DeviceFlags device;
+  ClientFlags client;
+};
+
+absl::Status ParseTimeFlag(const std::string& flag, const std::string& value,
+                           google::protobuf::Timestamp* out) {
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, value, &t, &error)) {
+    return absl::InvalidArgumentError(
+        StrCat(flag, " \"", value,
+               "\" is not an RFC 3339 time such as 2026-12-01T09:00:00Z"));
+  }
+  ToProto(t, out);
+  return absl::OkStatus();
+}
+
+// JSON Lines of SimulatedEvent (proto3 JSON); blank lines and lines starting
+// with '#' are skipped.
+absl::Status ReadEvents(const std::string& path,
+                        v1::SimulateDecisionRequest* request) {
+  auto text = ReadFileToString(path, kMaxEventsBytes);
+  if (!text.ok()) {
+    return text.status();
+  }
+  std::size_t line_no = 0;
+  std::size_t start = 0;
+  while (start < text->size()) {
+    std::size_t end = text->find('\n', start);
+    if (end == std::string::npos) {
+      end = text->size();
+    }
+    const std::string_view line(text->data() + start, end - start);
+    start = end + 1;
+    ++line_no;
+    const std::size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos || line[first] == '#') {
+      continue;
+    }
+    if (absl::Status s = FromJson(line, request->add_events()); !s.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat(path, ":", line_no, ": ", std::string(s.message())));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int RunSimulate(const SimulateFlags& f) {
+  if (f.policy.empty() && f.client.server.empty()) {
+    std::cerr << "error: --policy FILE (offline) or --server ADDR (the "
+                 "running plugin's policy) is required\n";
+    return 2;
+  }
+  v1::SimulateDecisionRequest request;
+  v1::CheckInRequest* c = request.mutable_check_in();
+  c->set_tenant_id(f.tenant);
+  c->mutable_device()->set_eas_device_id(f.device_id);
+  c->mutable_device()->set_mdm_device_id(f.mdm_device_id);
+  c->mutable_device()->set_user_principal(f.user);
+  c->mutable_device()->set_primary_smtp_address(f.smtp);
+  for (const std::string& g : f.groups) {
+    c->mutable_device()->add_groups(g);
+  }
+  c->set_locale(f.locale);
+  f.device.Apply(c);
+  if (c->device().eas_device_id().empty() &&
+      c->device().mdm_device_id().empty()) {
+    c->mutable_device()->set_eas_device_id("SIMULATED");
+  }
+  absl::Status status;
+  if (!f.now.empty()) {
+    status.Update(ParseTimeFlag("--now", f.now, request.mutable_now()));
+  }
+  if (!f.warn_since.empty()) {
+    status.Update(ParseTimeFlag("--warn-since", f.warn_since,
+                                request.mutable_warn_since()));
+  }
+  if (!f.events.empty()) {
+    status.Update(ReadEvents(f.events, &request));
+  }
+  if (!f.policy.empty()) {
+    auto text = ReadFileToString(f.policy, kMaxPolicyBytes);
+    if (text.ok()) {
+      request.set_policy_json(*text);
+    } else {
+      status.Update(text.status());
+    }
+  }
+  if (!status.ok()) {
+    std::cerr << "error: " << status.message() << "\n";
+    return 2;
+  }
+
+  v1::SimulateDecisionResponse response;
+  if (!f.client.server.empty()) {
+    auto channel = ConnectOrPrint(f.client);
+    if (channel == nullptr) {
+      return 2;
+    }
+    auto stub = v1::PolicyAdmin::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(f.client.Deadline());
+    const grpc::Status s = stub->SimulateDecision(&context, request, &response);
+    if (!s.ok()) {
+      return PrintRpcError("SimulateDecision", s);
+    }
+  } else {
+    auto catalog = LoadCatalog(f.catalog);
+    if (!catalog.ok()) {
+      std::cerr << "error: " << catalog.status().message() << "\n";
+      return 2;
+    }
+    std::vector<policy::PolicyProblem> problems;
+    auto parsed =
+        policy::Policy::Parse(request.policy_json(), **catalog, &problems);
+    if (!parsed.ok()) {
+      std::cerr << "error: " << f.policy << ": " << parsed.status().message()
+                << "\n";
+      return 1;
+    }
+    policy::PolicyEngine engine(*catalog, *parsed, &RealClock(), nullptr);
+    const CheckInHandler handler(*catalog, &RealClock(), {}, &engine);
+    const PolicyAdminService admin(&engine, &handler, &RealClock());
+    request.clear_policy_json();  // the engine holds it
+    const absl::Status s = admin.DoSimulate(request, &response);
+    if (!s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  std::cout << ToJson(response) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void AddPolicyCommands(CLI::App& app, RunFn* run) {
+  CLI::App* p = app.add_subcommand(
+      "policy", "Validate, apply and read the policy (docs/policy.md)");
+  p->require_subcommand(1);
+  {
+    auto f = std::make_shared<ValidateFlags>();
+    CLI::App* c = p->add_subcommand(
+        "validate",
+        "Check a policy file; prints every problem as FILE:LINE:COLUMN: "
+        "POINTER: MESSAGE and exits 1 on any");
+    c->add_option("file", f->file, "Policy file (JSON)")->required();
+    c->add_option("--catalog", f->catalog,
+                  "Known-issue catalog to check issue ids against (default: "
+                  "built in)");
+    c->callback([f, run] { *run = [f] { return RunValidate(*f); }; });
+  }
+  {
+    auto f = std::make_shared<ApplyFlags>();
+    CLI::App* c = p->add_subcommand(
+        "apply", "Apply a policy file to a running plugin (PolicyAdmin)");
+    c->add_option("file", f->file, "Policy file (JSON)")->required();
+    c->add_flag("--dry-run", f->dry_run,
+                "Validate and compare on the server; change nothing");
+    c->add_option("--expected-revision", f->expected_revision,
+                  "Apply only if this revision is in force (compare-and-set)");
+    f->client.Register(c);
+    c->callback([f, run] { *run = [f] { return RunApply(*f); }; });
+  }
+  {
+    auto f = std::make_shared<GetFlags>();
+    CLI::App* c =
+        p->add_subcommand("get", "Print the running plugin's policy as JSON");
+    f->client.Register(c);
+    c->callback([f, run] { *run = [f] { return RunGet(*f); }; });
+  }
+}
+
+void AddSimulateCommand(CLI::App& app, RunFn* run) {
+  auto f = std::make_shared<SimulateFlags>();
+  CLI::App* c = app.add_subcommand(
+      "simulate",
+      "The decision a device would get under a policy, with reasons and "
+      "matched rules; no side effects");
+  c->add_option("--policy", f->policy,
+                "Policy file; offline unless --server is given (then it is "
+                "the candidate the server simulates)");
+  c->add_option("--events", f->events,
+                "Detection events: JSON Lines of SimulatedEvent, e.g. "
+                "{\"kind\": \"EVENT_KIND_ORGANIZER_REWRITE\", "
+                "\"attendeeCount\": 12}");
+  c->add_option("--catalog", f->catalog,
+                "Known-issue catalog (offline; default: built in)");
+  c->add_option("--tenant", f->tenant, "Tenant id (default \"default\")");
+  c->add_option("--device-id", f->device_id, "EAS DeviceId");
+  c->add_option("--mdm-device-id", f->mdm_device_id, "The MDM's device id");
+  c->add_option("--user", f->user, "User principal name");
+  c->add_option("--smtp", f->smtp, "Primary SMTP address");
+  c->add_option("--group", f->groups, "A group of the user (repeatable)");
+  c->add_option("--locale", f->locale, "The user's language, e.g. de-CH");
+  c->add_option("--now", f->now, "Decide at this RFC 3339 time");
+  c->add_option("--warn-since", f->warn_since,
+                "The device has been at WARN since this RFC 3339 time");
+  f->device.Register(c);
+  f->client.Register(c, /*server_required=*/false);
+  c->callback([f, run] { *run = [f] { return RunSimulate(*f); }; });
+}
+
+}  // namespace hijackguard::plugin::cli

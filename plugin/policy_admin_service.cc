@@ -1,0 +1,273 @@
+#include "plugin/policy_admin_service.h"
+
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "detector/fingerprint.h"
+#include "plugin/convert.h"
+#include "plugin/policy_convert.h"
+#include "plugin/status.h"
+#include "plugin/validate.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+constexpr int kMaxSimulatedEvents = 10'000;
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                               const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+std::optional<detector::EventKind> FromProto(v1::EventKind kind) {
+  switch (kind) {
+    case v1::EVENT_KIND_ORGANIZER_REWRITE:
+      return detector::EventKind::kOrganizerRewrite;
+    case v1::EVENT_KIND_OWNERSHIP_CLAIM:
+      return detector::EventKind::kOwnershipClaim;
+    case v1::EVENT_KIND_ATTENDEE_CANCEL:
+      return detector::EventKind::kAttendeeCancel;
+    case v1::EVENT_KIND_SUSPECTED_SELF_ORGANIZER:
+      return detector::EventKind::kSuspectedSelfOrganizer;
+    case v1::EVENT_KIND_ORGANIZER_NAME_CHANGE:
+      return detector::EventKind::kOrganizerNameChange;
+    default:
+      return std::nullopt;
+  }
+}
+
+absl::Status CheckTimestamp(std::string_view field,
+                            const google::protobuf::Timestamp& t) {
+  if (t.seconds() < 0 || t.seconds() > 253402300799 || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        StrCat(field, " is outside 1970-01-01 to 9999-12-31"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+PolicyAdminService::PolicyAdminService(policy::PolicyEngine* engine,
+                                       const CheckInHandler* check_in,
+                                       const Clock* clock)
+    : engine_(engine), check_in_(check_in), clock_(clock) {}
+
+grpc::ServerUnaryReactor* PolicyAdminService::GetPolicy(
+    grpc::CallbackServerContext* context, const v1::GetPolicyRequest*,
+    v1::GetPolicyResponse* response) {
+  const policy::PolicyEngine::PolicyInfo info = engine_->policy_info();
+  response->set_policy_json(info.policy->source());
+  response->set_revision(info.policy->revision());
+  response->set_origin(info.origin);
+  ToProto(info.applied_at, response->mutable_applied_at());
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
+    grpc::CallbackServerContext* context,
+    const v1::ValidatePolicyRequest* request,
+    v1::ValidatePolicyResponse* response) {
+  std::vector<policy::PolicyProblem> problems;
+  auto parsed = policy::Policy::Parse(request->policy_json(),
+                                      engine_->catalog(), &problems);
+  response->set_valid(parsed.ok());
+  if (parsed.ok()) {
+    response->set_revision((*parsed)->revision());
+  }
+  for (const policy::PolicyProblem& p : problems) {
+    ToProto(p, response->add_problems());
+  }
+  return Done(context, absl::OkStatus());
+}
+
+absl::Status PolicyAdminService::DoApply(const v1::ApplyPolicyRequest& request,
+                                         v1::ApplyPolicyResponse* response) {
+  std::vector<policy::PolicyProblem> problems;
+  auto parsed = policy::Policy::Parse(request.policy_json(), engine_->catalog(),
+                                      &problems);
+  if (!parsed.ok()) {
+    return parsed.status();
+  }
+  const std::shared_ptr<const policy::Policy> current = engine_->policy();
+  response->set_revision((*parsed)->revision());
+  response->set_previous_revision(current->revision());
+  if (!request.expected_revision().empty() &&
+      request.expected_revision() != current->revision()) {
+    return absl::AbortedError(StrCat(
+        "the revision in force is ", current->revision(), ", not the expected ",
+        request.expected_revision(), "; fetch the policy again and reapply"));
+  }
+  if (request.dry_run() || (*parsed)->revision() == current->revision()) {
+    response->set_applied(false);
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(engine_->Apply(*parsed,
+                                 request.expected_revision().empty()
+                                     ? std::string_view()
+                                     : std::string_view(current->revision()),
+                                 "api"));
+  response->set_applied(true);
+  LogInfo(StrCat("policy ", (*parsed)->revision(), " applied through the API (",
+                 "was ", current->revision(), ")"));
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::ApplyPolicy(
+    grpc::CallbackServerContext* context, const v1::ApplyPolicyRequest* request,
+    v1::ApplyPolicyResponse* response) {
+  return Done(context, DoApply(*request, response));
+}
+
+absl::Status PolicyAdminService::DoSimulate(
+    const v1::SimulateDecisionRequest& request,
+    v1::SimulateDecisionResponse* response) const {
+  const v1::CheckInRequest& c = request.check_in();
+  if (absl::Status s = ValidateCheckInRequest(c); !s.ok()) {
+    return absl::InvalidArgumentError(
+        StrCat("check_in.", std::string(s.message())));
+  }
+  if (request.events_size() > kMaxSimulatedEvents) {
+    return absl::InvalidArgumentError(
+        StrCat("events has ", request.events_size(), " entries; at most ",
+               kMaxSimulatedEvents, " are allowed"));
+  }
+  absl::Time now = clock_->Now();
+  if (request.has_now()) {
+    RETURN_IF_ERROR(CheckTimestamp("now", request.now()));
+    now = plugin::FromProto(request.now());
+  }
+  policy::DeviceHistory history;
+  if (request.has_warn_since()) {
+    RETURN_IF_ERROR(CheckTimestamp("warn_since", request.warn_since()));
+    history.warn_since = plugin::FromProto(request.warn_since());
+  }
+  std::vector<policy::EvidenceEvent> events;
+  events.reserve(static_cast<std::size_t>(request.events_size()));
+  for (int i = 0; i < request.events_size(); ++i) {
+    const v1::SimulatedEvent& e = request.events(i);
+    const std::optional<detector::EventKind> kind = FromProto(e.kind());
+    if (!kind) {
+      return absl::InvalidArgumentError(
+          StrCat("events[", i, "].kind is not set or unknown"));
+    }
+    if (e.attendee_count() < 0) {
+      return absl::InvalidArgumentError(
+          StrCat("events[", i, "].attendee_count must not be negative"));
+    }
+    absl::Time at = now;
+    if (e.has_observed_at()) {
+      RETURN_IF_ERROR(CheckTimestamp(StrCat("events[", i, "].observed_at"),
+                                     e.observed_at()));
+      at = plugin::FromProto(e.observed_at());
+    }
+    events.push_back({*kind, e.attendee_count(), at, at});
+  }
+  std::shared_ptr<const policy::Policy> candidate;
+  if (!request.policy_json().empty()) {
+    auto parsed = policy::Policy::Parse(request.policy_json(),
+                                        engine_->catalog(), nullptr);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          StrCat("policy_json: ", std::string(parsed.status().message())));
+    }
+    candidate = *parsed;
+  }
+
+  v1::CheckInResponse* out = response->mutable_decision();
+  check_in_->Fingerprint(c, out->mutable_fingerprint());
+  detector::Fingerprint fp =
+      detector::ComputeFingerprint(ToFingerprintInput(c));
+  fp.known_issues = engine_->catalog().Match(fp);
+  const std::vector<std::string> groups(c.device().groups().begin(),
+                                        c.device().groups().end());
+  policy::Subject subject;
+  subject.tenant_id = c.tenant_id();
+  subject.eas_device_id = c.device().eas_device_id();
+  subject.mdm_device_id = c.device().mdm_device_id();
+  subject.user_principal = c.device().user_principal();
+  subject.primary_smtp_address = c.device().primary_smtp_address();
+  subject.groups = groups;
+  subject.locale = c.locale();
+  const policy::Evaluation e =
+      engine_->Simulate(fp, subject, events, history, now, candidate.get());
+  ToProto(e, out);
+  ToProto(now, out->mutable_decided_at());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::SimulateDecision(
+    grpc::CallbackServerContext* context,
+    const v1::SimulateDecisionRequest* request,
+    v1::SimulateDecisionResponse* response) {
+  return Done(context, DoSimulate(*request, response));
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
+    grpc::CallbackServerContext* context,
+    const v1::ListExemptionsRequest* request,
+    v1::ListExemptionsResponse* response) {
+  const absl::Time now = clock_->Now();
+  const std::shared_ptr<const policy::Policy> current = engine_->policy();
+  const std::shared_ptr<const policy::ExemptionIndex> runtime =
+      engine_->exemptions();
+  for (const policy::ExemptionIndex* index :
+       {&current->exemptions(), runtime.get()}) {
+    for (const policy::Exemption* e : index->List()) {
+      if (!request->tenant_id().empty() && !e->tenant_id.empty() &&
+          e->tenant_id != request->tenant_id()) {
+        continue;
+      }
+      if (!request->include_expired() && e->expires <= now) {
+        continue;
+      }
+      ToProto(*e, response->add_exemptions());
+    }
+  }
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
+    grpc::CallbackServerContext* context,
+    const v1::PutExemptionRequest* request,
+    v1::PutExemptionResponse* response) {
+  absl::StatusOr<policy::Exemption> e = FromProto(request->exemption());
+  if (!e.ok()) {
+    return Done(context, e.status());
+  }
+  absl::Status status = engine_->PutExemption(*e);
+  if (status.ok()) {
+    policy::Exemption stored = *std::move(e);
+    stored.value = policy::NormalizeExemptionValue(stored.kind, stored.value);
+    stored.source = "api";
+    stored.id =
+        policy::ExemptionId(stored.tenant_id, stored.kind, stored.value);
+    ToProto(stored, response->mutable_exemption());
+    LogInfo(StrCat("exemption ", stored.id, " put until ",
+                   absl::FormatTime(absl::RFC3339_sec, stored.expires,
+                                    absl::UTCTimeZone())));
+  }
+  return Done(context, status);
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteExemptionRequest* request, v1::DeleteExemptionResponse*) {
+  for (const policy::Exemption* e : engine_->policy()->exemptions().List()) {
+    if (e->id == request->id()) {
+      return Done(context,
+                  absl::FailedPreconditionError(StrCat(
+                      "exemption ", request->id(), " comes from the policy (",
+                      e->source, "); change the policy to remove it")));
+    }
+  }
+  absl::Status status = engine_->DeleteExemption(request->id());
+  if (status.ok()) {
+    LogInfo(StrCat("exemption ", request->id(), " deleted"));
+  }
+  return Done(context, status);
+}
+
+}  // namespace hijackguard::plugin

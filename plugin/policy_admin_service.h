@@ -1,0 +1,58 @@
+// The hijackguard.v1.PolicyAdmin gRPC service: decodes, calls the policy
+// engine, encodes.
+#pragma once
+
+#include "hijackguard/v1/policy_admin.grpc.pb.h"
+#include "plugin/check_in.h"
+#include "policy/engine.h"
+
+namespace hijackguard::plugin {
+
+class PolicyAdminService final : public v1::PolicyAdmin::CallbackService {
+ public:
+  // `engine`, `check_in` (for fingerprints) and `clock` must outlive the
+  // service.
+  PolicyAdminService(policy::PolicyEngine* engine,
+                     const CheckInHandler* check_in, const Clock* clock);
+
+  grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* context,
+                                      const v1::GetPolicyRequest* request,
+                                      v1::GetPolicyResponse* response) override;
+  grpc::ServerUnaryReactor* ValidatePolicy(
+      grpc::CallbackServerContext* context,
+      const v1::ValidatePolicyRequest* request,
+      v1::ValidatePolicyResponse* response) override;
+  grpc::ServerUnaryReactor* ApplyPolicy(
+      grpc::CallbackServerContext* context,
+      const v1::ApplyPolicyRequest* request,
+      v1::ApplyPolicyResponse* response) override;
+  grpc::ServerUnaryReactor* SimulateDecision(
+      grpc::CallbackServerContext* context,
+      const v1::SimulateDecisionRequest* request,
+      v1::SimulateDecisionResponse* response) override;
+  grpc::ServerUnaryReactor* ListExemptions(
+      grpc::CallbackServerContext* context,
+      const v1::ListExemptionsRequest* request,
+      v1::ListExemptionsResponse* response) override;
+  grpc::ServerUnaryReactor* PutExemption(
+      grpc::CallbackServerContext* context,
+      const v1::PutExemptionRequest* request,
+      v1::PutExemptionResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteExemption(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteExemptionRequest* request,
+      v1::DeleteExemptionResponse* response) override;
+
+  // The domain calls behind the RPCs (also used by tests).
+  absl::Status DoApply(const v1::ApplyPolicyRequest& request,
+                       v1::ApplyPolicyResponse* response);
+  absl::Status DoSimulate(const v1::SimulateDecisionRequest& request,
+                          v1::SimulateDecisionResponse* response) const;
+
+ private:
+  policy::PolicyEngine* engine_;
+  const CheckInHandler* check_in_;
+  const Clock* clock_;
+};
+
+}  // namespace hijackguard::plugin
