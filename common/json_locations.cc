@@ -43,6 +43,23 @@ class Locations::Scanner {
 
  private:
   static constexpr int kMaxDepth = 512;
+  // Pointers are stored whole; past this many bytes of them the map stops
+  // growing (Find then answers with the nearest stored ancestor), so a wide
+  // document with long keys cannot exhaust memory.
+  static constexpr std::size_t kMaxPointerBytes = 16 << 20;
+
+  // Longer pointers are neither stored nor extended (building each child's
+  // pointer would copy the long prefix once per child).
+  static constexpr std::size_t kMaxPointerLength = 4096;
+
+  bool Record(const std::string& pointer) {
+    if (pointer.size() > kMaxPointerLength ||
+        stored_bytes_ + pointer.size() > kMaxPointerBytes) {
+      return false;
+    }
+    stored_bytes_ += pointer.size();
+    return true;
+  }
 
   static bool IsSpace(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -163,17 +180,24 @@ class Locations::Scanner {
       const Location at = Here();
       std::string key;
       String(&key);
-      const std::string child = StrCat(pointer, "/", PointerEscape(key));
+      std::string storage;
+      const std::string* child = &pointer;  // past the length limit
+      if (pointer.size() <= kMaxPointerLength) {
+        storage = StrCat(pointer, "/", PointerEscape(key));
+        child = &storage;
+      }
       if (!keys.insert(key).second) {
-        out_->duplicates_.emplace_back(child, at);
-      } else {
-        out_->map_.emplace(child, at);
+        if (Record(*child)) {
+          out_->duplicates_.emplace_back(*child, at);
+        }
+      } else if (Record(*child)) {
+        out_->map_.emplace(*child, at);
       }
       SkipSpace();
       if (pos_ < text_.size() && text_[pos_] == ':') {
         Advance();
       }
-      Value(child, depth + 1);
+      Value(*child, depth + 1);
     }
   }
 
@@ -193,10 +217,18 @@ class Locations::Scanner {
         Advance();
         continue;
       }
-      const std::string child = StrCat(pointer, "/", index++);
-      out_->map_.emplace(child, Here());
+      std::string storage;
+      const std::string* child = &pointer;  // past the length limit
+      if (pointer.size() <= kMaxPointerLength) {
+        storage = StrCat(pointer, "/", index);
+        child = &storage;
+      }
+      ++index;
+      if (Record(*child)) {
+        out_->map_.emplace(*child, Here());
+      }
       const std::size_t before = pos_;
-      Value(child, depth + 1);
+      Value(*child, depth + 1);
       if (pos_ == before) {
         return;  // no progress: not valid JSON
       }
@@ -205,6 +237,7 @@ class Locations::Scanner {
 
   std::string_view text_;
   Locations* out_;
+  std::size_t stored_bytes_ = 0;
   std::size_t pos_ = 0;
   int line_ = 1;
   int column_ = 1;

@@ -133,6 +133,9 @@ ObjectReader::~ObjectReader() {
     const std::string* nearest = nullptr;
     std::size_t best = 3;  // suggest only within two edits
     for (const std::string& known : seen_) {
+      if (key.size() > known.size() + 2 || known.size() > key.size() + 2) {
+        continue;  // more than two edits apart (and keeps huge keys cheap)
+      }
       const std::size_t d = EditDistance(key, known);
       if (d < best) {
         best = d;

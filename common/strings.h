@@ -15,8 +15,27 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace hijackguard {
+
+// `t` in UTC as "2026-12-03T14:00:05Z" (`rfc3339`) or "2026-12-03 14:00
+// UTC", in a small buffer (no allocation): much faster than absl::FormatTime,
+// which decisions would call often. Times outside years 0-9999 are clamped.
+class UtcText {
+ public:
+  explicit UtcText(absl::Time t, bool rfc3339 = true);
+  std::string_view view() const { return {buf_, size_}; }
+  operator std::string_view() const { return view(); }  // NOLINT
+
+ private:
+  char buf_[24];
+  std::size_t size_ = 0;
+};
+inline std::string FormatUtc(absl::Time t, bool rfc3339 = true) {
+  return std::string(UtcText(t, rfc3339).view());
+}
+
 namespace strings_internal {
 
 inline void Append(std::string* out, std::string_view s) { out->append(s); }
@@ -24,6 +43,9 @@ inline void Append(std::string* out, const std::string& s) { out->append(s); }
 inline void Append(std::string* out, const char* s) { out->append(s); }
 inline void Append(std::string* out, absl::string_view s) {
   out->append(s.data(), s.size());
+}
+inline void Append(std::string* out, const UtcText& s) {
+  out->append(s.view());
 }
 
 template <std::integral T>
@@ -42,6 +64,19 @@ void Append(std::string* out, T value) {
   out->append(buffer, result.ptr);
 }
 
+// An upper bound of what Append adds, to reserve once.
+inline std::size_t Size(std::string_view s) { return s.size(); }
+inline std::size_t Size(const std::string& s) { return s.size(); }
+inline std::size_t Size(const char* s) {
+  return std::char_traits<char>::length(s);
+}
+inline std::size_t Size(absl::string_view s) { return s.size(); }
+inline std::size_t Size(const UtcText& s) { return s.view().size(); }
+template <typename T>
+requires(std::integral<T> || std::floating_point<T>) std::size_t Size(T) {
+  return 24;
+}
+
 }  // namespace strings_internal
 
 // Appends the arguments to `*out`.
@@ -54,6 +89,7 @@ void StrAppend(std::string* out, const Args&... args) {
 template <typename... Args>
 std::string StrCat(const Args&... args) {
   std::string out;
+  out.reserve((std::size_t{0} + ... + strings_internal::Size(args)));
   StrAppend(&out, args...);
   return out;
 }

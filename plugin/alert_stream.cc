@@ -11,10 +11,25 @@ AlertStream::AlertStream(policy::PolicyEngine* engine,
   std::lock_guard<std::mutex> lock(mu_);
   subscription_ =
       engine->Subscribe(std::move(tenant_filter), [this] { Pump(); });
+  if (subscription_ == nullptr) {
+    finished_ = true;
+    Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "too many WatchAlerts subscribers; try again later"));
+    return;
+  }
   // Headers now, so a client knows it is subscribed before any alert comes.
   StartSendInitialMetadata();
+  // An already ended subscription (the server is stopping) finishes here.
+  if (subscription_->ended()) {
+    finished_ = true;
+    Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the server is shutting down"));
+  }
 }
 
+// Runs on the deciding thread that queued an alert (or on gRPC's after a
+// write). StartWrite and Finish under mu_ are safe: the callback API never
+// runs OnWriteDone or OnDone inline for these reactors.
 void AlertStream::Pump() {
   std::lock_guard<std::mutex> lock(mu_);
   if (writing_ || finished_ || subscription_ == nullptr) {
@@ -58,7 +73,9 @@ void AlertStream::OnCancel() {
 }
 
 void AlertStream::OnDone() {
-  subscription_->Close();  // no Pump runs after this returns
+  if (subscription_ != nullptr) {
+    subscription_->Close();  // no Pump runs after this returns
+  }
   delete this;
 }
 

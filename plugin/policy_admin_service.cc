@@ -255,15 +255,17 @@ grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
 grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
     grpc::CallbackServerContext* context,
     const v1::DeleteExemptionRequest* request, v1::DeleteExemptionResponse*) {
-  for (const policy::Exemption* e : engine_->policy()->exemptions().List()) {
-    if (e->id == request->id()) {
-      return Done(context,
-                  absl::FailedPreconditionError(StrCat(
-                      "exemption ", request->id(), " comes from the policy (",
-                      e->source, "); change the policy to remove it")));
+  absl::Status status = engine_->DeleteExemption(request->id());
+  if (absl::IsNotFound(status)) {
+    for (const policy::Exemption* e : engine_->policy()->exemptions().List()) {
+      if (e->id == request->id()) {
+        return Done(context,
+                    absl::FailedPreconditionError(StrCat(
+                        "exemption ", request->id(), " comes from the policy (",
+                        e->source, "); change the policy to remove it")));
+      }
     }
   }
-  absl::Status status = engine_->DeleteExemption(request->id());
   if (status.ok()) {
     LogInfo(StrCat("exemption ", request->id(), " deleted"));
   }

@@ -58,9 +58,9 @@ v1::PolicyMode ToProto(policy::Mode mode) {
 }
 
 void ToProto(const policy::Reason& r, v1::Reason* out) {
-  out->set_code(r.code);
+  out->set_code(r.code.data(), r.code.size());
   out->set_message(r.message);
-  out->set_known_issue_id(r.known_issue_id);
+  out->set_known_issue_id(r.known_issue_id.data(), r.known_issue_id.size());
   out->set_contribution(r.contribution);
 }
 
@@ -82,13 +82,13 @@ void ToProto(const policy::Evaluation& e, v1::CheckInResponse* out) {
   for (const policy::Reason& r : e.reasons) {
     ToProto(r, out->add_reasons());
   }
-  for (const std::string& rule : e.matched_rules) {
-    out->add_matched_rules(rule);
+  for (std::string_view rule : e.matched_rules) {
+    out->add_matched_rules(rule.data(), rule.size());
   }
   if (e.user_alert) {
     ToProto(*e.user_alert, out->mutable_user_alert());
   }
-  out->set_policy_revision(e.policy_revision);
+  out->set_policy_revision(e.policy_revision.data(), e.policy_revision.size());
   if (e.deadline) {
     ToProto(*e.deadline, out->mutable_deadline());
   }

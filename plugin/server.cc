@@ -120,7 +120,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     return credentials.status();
   }
   std::shared_ptr<const policy::Policy> initial = options.policy;
-  std::string origin = "default";
+  std::string origin = initial != nullptr ? "options" : "default";
   if (initial == nullptr && !options.policy_path.empty()) {
     auto loaded = policy::Policy::LoadFile(options.policy_path,
                                            *options.catalog, nullptr);
@@ -128,8 +128,6 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       return loaded.status();
     }
     initial = *loaded;
-  }
-  if (!options.policy_path.empty()) {
     origin = StrCat("file:", options.policy_path);
   }
   if (initial == nullptr) {
@@ -142,10 +140,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
                                                             options.detector);
   st.engine = std::make_unique<policy::PolicyEngine>(
       options.catalog, initial, options.clock, st.detector.get(),
-      options.engine);
-  if (origin != "default") {
-    (void)st.engine->Apply(initial, "", origin);
-  }
+      options.engine, origin);
   st.traffic = std::make_unique<TrafficHandler>(st.detector.get(),
                                                 options.clock, st.engine.get());
   st.handler = std::make_unique<CheckInHandler>(

@@ -63,10 +63,12 @@ inline constexpr std::string_view kReasonMonitorMode = "MONITOR_MODE";
 inline constexpr std::string_view kReasonBelowThreshold = "BELOW_THRESHOLD";
 
 struct Reason {
-  std::string code;            // one of the kReason* codes
-  std::string message;         // for admins, English
-  std::string known_issue_id;  // the catalog issue this reason is about, if any
-  double contribution = 0;     // score points this reason added
+  std::string_view code;  // one of the kReason* codes (static storage)
+  std::string message;    // for admins, English
+  // The catalog issue this reason is about, if any; a view into the
+  // catalog, which outlives every decision (catalogs are never unloaded).
+  std::string_view known_issue_id;
+  double contribution = 0;  // score points this reason added
 };
 
 // The compliance alert an MDM shows the end user.

@@ -44,19 +44,17 @@ void AlertSubscription::Close() {
   notify_ = nullptr;
 }
 
-void AlertSubscription::Push(const ComplianceAlert& alert) {
+bool AlertSubscription::Push(const ComplianceAlert& alert) {
   if (!tenant_filter_.empty() && tenant_filter_ != alert.tenant_id) {
-    return;
+    return false;
   }
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    if (queue_.size() >= capacity_) {
-      queue_.pop_front();
-      ++dropped_;
-    }
-    queue_.push_back(alert);
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  if (queue_.size() >= capacity_) {
+    queue_.pop_front();
+    ++dropped_;
   }
-  Notify();
+  queue_.push_back(alert);
+  return true;
 }
 
 void AlertSubscription::End() {
@@ -80,12 +78,14 @@ void AlertSubscription::Notify() {
 PolicyEngine::PolicyEngine(
     std::shared_ptr<const detector::KnownIssueCatalog> catalog,
     std::shared_ptr<const Policy> policy, const Clock* clock,
-    detector::TrafficDetector* detector, EngineOptions options)
+    detector::TrafficDetector* detector, EngineOptions options,
+    std::string policy_origin)
     : catalog_(std::move(catalog)),
       clock_(clock),
       detector_(detector),
       options_(options),
       policy_(std::move(policy)),
+      policy_origin_(std::move(policy_origin)),
       policy_applied_at_(absl::Now()),
       exemptions_(std::make_shared<const ExemptionIndex>()) {}
 
@@ -129,6 +129,12 @@ absl::Status PolicyEngine::PutExemption(Exemption exemption) {
   exemption.id =
       ExemptionId(exemption.tenant_id, exemption.kind, exemption.value);
   std::lock_guard<std::mutex> lock(policy_mu_);
+  if (exemptions_->size() >= options_.max_api_exemptions) {
+    return absl::ResourceExhaustedError(
+        StrCat("there are ", exemptions_->size(),
+               " exemptions made through the API already, the most allowed; "
+               "delete expired ones or put long-lived ones in the policy"));
+  }
   std::vector<Exemption> list;
   list.reserve(exemptions_->size() + 1);
   for (const Exemption* e : exemptions_->List()) {
@@ -212,7 +218,10 @@ Evaluation PolicyEngine::Simulate(const detector::Fingerprint& fp,
   in.history = history;
   in.exemptions = exemptions.get();
   in.now = now;
-  return Evaluate(in);
+  Evaluation eval = Evaluate(in);
+  eval.policy_owner = candidate != nullptr ? nullptr : std::move(policy);
+  eval.exemptions_owner = std::move(exemptions);
+  return eval;
 }
 
 Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
@@ -227,16 +236,6 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     policy = policy_;
     exemptions = exemptions_;
   }
-  // Evidence outside the shard lock (the detector has its own).
-  thread_local std::vector<EvidenceEvent> events;
-  thread_local std::vector<detector::EventCitation> citations;
-  events.clear();
-  citations.clear();
-  std::uint64_t dropped = 0;
-  if (detector_ != nullptr && !facts.eas_device_id.empty()) {
-    detector_->Evidence(facts.tenant_id, facts.eas_device_id, &events, &dropped,
-                        nullptr, &citations);
-  }
   const std::string_view device_id =
       facts.eas_device_id.empty() ? std::string_view(facts.mdm_device_id)
                                   : std::string_view(facts.eas_device_id);
@@ -246,8 +245,21 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
   Shard& shard = ShardFor(key);
   Evaluation eval;
   std::optional<ComplianceAlert> alert;
+  std::vector<std::shared_ptr<AlertSubscription>> to_notify;
   {
     std::lock_guard<std::mutex> lock(shard.mu);
+    // Evidence under the device's shard lock (then the detector's own; the
+    // detector never calls back), so that a check-in and a traffic-triggered
+    // decision of one device cannot overtake each other with stale evidence.
+    thread_local std::vector<EvidenceEvent> events;
+    thread_local std::vector<detector::EventCitation> citations;
+    events.clear();
+    citations.clear();
+    std::uint64_t dropped = 0;
+    if (detector_ != nullptr && !facts.eas_device_id.empty()) {
+      detector_->Evidence(facts.tenant_id, facts.eas_device_id, &events,
+                          &dropped, nullptr, &citations);
+    }
     auto it = shard.devices.find(key);
     const bool known = it != shard.devices.end();
     DeviceState scratch;
@@ -283,6 +295,8 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     in.exemptions = exemptions.get();
     in.now = now;
     eval = Evaluate(in);
+    eval.policy_owner = policy;
+    eval.exemptions_owner = exemptions;
 
     const Action old_action = state.last_action;
     state.history = eval.history;
@@ -302,7 +316,7 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
       alert->score = eval.score;
       alert->reasons = eval.reasons;
       alert->user_alert = eval.user_alert;
-      alert->policy_revision = eval.policy_revision;
+      alert->policy_revision = std::string(eval.policy_revision);
       alert->decision_id = std::string(decision_id);
     }
     if (!known) {
@@ -321,40 +335,57 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
       }
       shard.devices.emplace(std::move(key), std::move(scratch));
     }
+    if (alert) {
+      // Sequenced and queued while the device's lock is held, so that one
+      // device's alerts can never be delivered out of order.
+      to_notify = Publish(std::move(*alert), now);
+    }
   }
-  if (alert) {
-    Publish(std::move(*alert), now);
+  for (const auto& sub : to_notify) {
+    sub->Notify();
   }
   return eval;
 }
 
-void PolicyEngine::Publish(ComplianceAlert alert, absl::Time decided_at) {
-  std::vector<std::shared_ptr<AlertSubscription>> live;
-  {
-    std::lock_guard<std::mutex> lock(alerts_mu_);
-    alert.sequence = ++alert_sequence_;
-    alert.emitted_at = decided_at;
-    alert.alert_id = NewUuidV7(alert.emitted_at);
-    std::erase_if(subscribers_, [&](const std::weak_ptr<AlertSubscription>& w) {
-      std::shared_ptr<AlertSubscription> sub = w.lock();
-      if (sub == nullptr) {
-        return true;
-      }
-      live.push_back(std::move(sub));
-      return false;
-    });
-  }
-  for (const auto& sub : live) {
-    sub->Push(alert);
-  }
+std::vector<std::shared_ptr<AlertSubscription>> PolicyEngine::Publish(
+    ComplianceAlert alert, absl::Time decided_at) {
+  std::vector<std::shared_ptr<AlertSubscription>> queued;
+  std::lock_guard<std::mutex> lock(alerts_mu_);
+  alert.sequence = ++alert_sequence_;
+  alert.emitted_at = decided_at;
+  alert.alert_id = NewUuidV7(decided_at);
+  std::erase_if(subscribers_, [&](const std::weak_ptr<AlertSubscription>& w) {
+    std::shared_ptr<AlertSubscription> sub = w.lock();
+    if (sub == nullptr) {
+      return true;
+    }
+    if (sub->Push(alert)) {
+      queued.push_back(std::move(sub));
+    }
+    return false;
+  });
+  return queued;
 }
 
 std::shared_ptr<AlertSubscription> PolicyEngine::Subscribe(
     std::string tenant_filter, std::function<void()> notify) {
   std::shared_ptr<AlertSubscription> sub(new AlertSubscription(
       std::move(tenant_filter), options_.alert_queue, std::move(notify)));
-  std::lock_guard<std::mutex> lock(alerts_mu_);
-  subscribers_.push_back(sub);
+  {
+    std::lock_guard<std::mutex> lock(alerts_mu_);
+    if (!subscriptions_ended_) {
+      std::erase_if(subscribers_,
+                    [](const std::weak_ptr<AlertSubscription>& w) {
+                      return w.expired();
+                    });
+      if (subscribers_.size() >= options_.max_subscribers) {
+        return nullptr;
+      }
+      subscribers_.push_back(sub);
+      return sub;
+    }
+  }
+  sub->End();  // the server is shutting down
   return sub;
 }
 
@@ -362,6 +393,7 @@ void PolicyEngine::EndSubscriptions() {
   std::vector<std::shared_ptr<AlertSubscription>> live;
   {
     std::lock_guard<std::mutex> lock(alerts_mu_);
+    subscriptions_ended_ = true;
     for (auto& weak : subscribers_) {
       if (auto sub = weak.lock()) {
         live.push_back(std::move(sub));

@@ -61,7 +61,8 @@ class AlertSubscription {
   friend class PolicyEngine;
   AlertSubscription(std::string tenant_filter, std::size_t capacity,
                     std::function<void()> notify);
-  void Push(const ComplianceAlert& alert);
+  // Queues the alert when it passes the filter (no notification).
+  bool Push(const ComplianceAlert& alert);
   void End();
   void Notify();
 
@@ -82,6 +83,10 @@ struct EngineOptions {
   std::size_t max_devices = 500'000;
   // Alerts queued per subscriber before the oldest are dropped.
   std::size_t alert_queue = 10'000;
+  // WatchAlerts subscribers at once.
+  std::size_t max_subscribers = 64;
+  // Exemptions made through the admin API.
+  std::size_t max_api_exemptions = 100'000;
 };
 
 struct EngineStats {
@@ -103,9 +108,11 @@ class PolicyEngine {
  public:
   // `detector` (may be null) supplies evidence; `clock` and `detector` must
   // outlive the engine.
+  // `policy_origin` names where `policy` came from ("default", "file:<path>").
   PolicyEngine(std::shared_ptr<const detector::KnownIssueCatalog> catalog,
                std::shared_ptr<const Policy> policy, const Clock* clock,
-               detector::TrafficDetector* detector, EngineOptions options = {});
+               detector::TrafficDetector* detector, EngineOptions options = {},
+               std::string policy_origin = "default");
   ~PolicyEngine();
 
   const detector::KnownIssueCatalog& catalog() const { return *catalog_; }
@@ -155,7 +162,8 @@ class PolicyEngine {
 
   // Alerts from now on. `notify` is called (from a deciding thread, without
   // engine locks held) when the subscription has alerts or ended. Empty
-  // `tenant_filter` = every tenant.
+  // `tenant_filter` = every tenant. nullptr when max_subscribers are
+  // subscribed; an ended subscription after EndSubscriptions().
   std::shared_ptr<AlertSubscription> Subscribe(std::string tenant_filter,
                                                std::function<void()> notify);
   // Ends every subscription (server shutdown).
@@ -184,7 +192,10 @@ class PolicyEngine {
                     const CheckInExtras* extras, std::string_view trigger,
                     std::string_view decision_id, absl::Time now);
   Shard& ShardFor(std::string_view key);
-  void Publish(ComplianceAlert alert, absl::Time decided_at);
+  // Sequences the alert and queues it for each subscriber; returns those to
+  // notify once no lock is held.
+  std::vector<std::shared_ptr<AlertSubscription>> Publish(
+      ComplianceAlert alert, absl::Time decided_at);
 
   std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
   const Clock* clock_;
@@ -204,6 +215,7 @@ class PolicyEngine {
 
   mutable std::mutex alerts_mu_;
   std::uint64_t alert_sequence_ = 0;
+  bool subscriptions_ended_ = false;
   std::vector<std::weak_ptr<AlertSubscription>> subscribers_;
 };
 

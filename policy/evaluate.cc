@@ -35,14 +35,9 @@ std::string_view ReasonFor(EventKind kind) {
   return kReasonObservedOrganizerRewrite;
 }
 
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
-}
+UtcText Rfc3339(absl::Time t) { return UtcText(t); }
 
 // "2026-12-03 14:00 UTC": unambiguous in every locale.
-std::string FormatDeadline(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
-}
 
 std::string FormatHours(absl::Duration d) {
   return StrCat(absl::ToDoubleHours(d), " h");
@@ -124,7 +119,7 @@ void AddInformational(const Fingerprint& fp, bool hijack_matched,
                       std::vector<Reason>* reasons) {
   if (!hijack_matched) {
     reasons->push_back(
-        {std::string(kReasonNoConfirmedHijackIssue),
+        {kReasonNoConfirmedHijackIssue,
          fp.platform == detector::Platform::kIos
              ? StrCat("No organizer-hijack issue is known for ", DescribeOs(fp),
                       ".")
@@ -133,13 +128,13 @@ void AddInformational(const Fingerprint& fp, bool hijack_matched,
          "", 0});
   }
   if (fp.platform == detector::Platform::kUnknown) {
-    reasons->push_back({std::string(kReasonClientUnidentified),
+    reasons->push_back({kReasonClientUnidentified,
                         "Nothing in the check-in identifies the mail client.",
                         "", 0});
   }
   if (fp.build && !fp.build_in_catalog) {
     reasons->push_back(
-        {std::string(kReasonBuildNotInCatalog),
+        {kReasonBuildNotInCatalog,
          StrCat("Build ", fp.build->ToString(),
                 " is not in the iOS build catalog; known issues were matched "
                 "on build ranges and on any version another source states "
@@ -151,7 +146,7 @@ void AddInformational(const Fingerprint& fp, bool hijack_matched,
     for (const auto& d : fp.disagreements) {
       StrAppend(&fields, fields.empty() ? "" : ", ", d.field);
     }
-    reasons->push_back({std::string(kReasonFingerprintInconsistent),
+    reasons->push_back({kReasonFingerprintInconsistent,
                         StrCat("The device's sources disagree on ", fields,
                                "; see fingerprint.disagreements."),
                         "", 0});
@@ -178,10 +173,10 @@ std::string Cite(const EvaluationInput& in, EventKind kind) {
     out += ". Details: GetDeviceRisk.";
     return out;
   }
-  return " Details: GetDeviceRisk.";
+  return "";
 }
 
-Action ActionForScore(const Settings& s, double score, std::string* rule) {
+Action ActionForScore(const Settings& s, double score, std::string_view* rule) {
   if (s.block_threshold.value && score >= *s.block_threshold.value) {
     *rule = s.block_threshold.pointer;
     return Action::kBlock;
@@ -245,13 +240,16 @@ Evaluation Evaluate(const EvaluationInput& in) {
   out.mode = s.mode.value;
   out.policy_revision = policy.revision();
   std::vector<Reason> scored;
-  std::vector<std::string>& rules = out.matched_rules;
+  scored.reserve(fp.known_issues.size() + kEventKinds + 1);
+  std::vector<std::string_view>& rules = out.matched_rules;
+  rules.reserve(12);
 
+  const std::string os = DescribeOs(fp);
   // The build's prior: the largest of its known issues' priors.
   double prior = 0;
   const KnownIssueMatch* prior_issue = nullptr;
   const KnownIssueMatch* hijack = nullptr;
-  std::string prior_rule;
+  std::string_view prior_rule;
   for (const KnownIssueMatch& m : fp.known_issues) {
     if (hijack == nullptr && IsHijack(m)) {
       hijack = &m;
@@ -275,10 +273,9 @@ Evaluation Evaluate(const EvaluationInput& in) {
     const bool confirmed_hijack =
         IsHijack(m) && m.confidence == detector::Confidence::kConfirmed;
     scored.push_back(
-        {std::string(confirmed_hijack ? kReasonConfirmedHijackBuild
-                                      : kReasonKnownIssuePrior),
-         StrCat(DescribeOs(fp), " has a ",
-                detector::ConfidenceName(m.confidence),
+        {(confirmed_hijack ? kReasonConfirmedHijackBuild
+                           : kReasonKnownIssuePrior),
+         StrCat(os, " has a ", detector::ConfidenceName(m.confidence),
                 " known issue: ", m.issue->title, " (", m.matched_by, ").",
                 applied ? ""
                         : " Not added: the build's prior is the largest "
@@ -296,7 +293,11 @@ Evaluation Evaluate(const EvaluationInput& in) {
     absl::Time newest = absl::InfinitePast();
   };
   std::array<KindSum, kEventKinds> sums;
-  const double half_life_hours = absl::ToDoubleHours(s.half_life.value);
+  // Ages in whole seconds: absl's floating-point Duration division would
+  // cost more than the rest of the loop.
+  const double per_second =
+      -1.0 / absl::ToDoubleSeconds(s.half_life.value);  // exp2 exponent rate
+  const std::int64_t now_s = absl::ToUnixSeconds(in.now);
   bool multiplied = false;
   for (const EvidenceEvent& e : in.events) {
     const auto k = static_cast<std::size_t>(e.kind);
@@ -305,33 +306,34 @@ Evaluation Evaluate(const EvaluationInput& in) {
     }
     KindSum& sum = sums[k];
     ++sum.count;
-    sum.newest = std::max(sum.newest, e.observed_at);
+    if (e.observed_at > sum.newest) {
+      sum.newest = e.observed_at;
+    }
     const double weight = s.weights[k].value;
     if (weight == 0) {
       continue;
     }
     const double factor = AttendeeFactor(s, e.attendee_count);
     multiplied |= factor != 1;
-    const double age_hours =
-        std::max(0.0, absl::ToDoubleHours(in.now - e.recorded_at));
-    sum.sum += weight * factor * std::exp2(-age_hours / half_life_hours);
+    const std::int64_t age_s =
+        std::max<std::int64_t>(0, now_s - absl::ToUnixSeconds(e.recorded_at));
+    sum.sum +=
+        weight * factor * std::exp2(static_cast<double>(age_s) * per_second);
   }
   double behaviour = 0;
   for (std::size_t k = 0; k < kEventKinds; ++k) {
     const KindSum& sum = sums[k];
-    if (sum.count == 0) {
-      continue;
+    if (sum.count == 0 || s.weights[k].value == 0) {
+      continue;  // zero-weight kinds are information: GetDeviceRisk lists them
     }
     const double contribution = Round2(sum.sum);
     behaviour += contribution;
     const auto kind = static_cast<EventKind>(k);
     scored.push_back(
-        {std::string(ReasonFor(kind)),
+        {ReasonFor(kind),
          StrCat(sum.count, " ", detector::EventKindName(kind),
                 sum.count == 1 ? " event" : " events", ", the newest at ",
-                Rfc3339(sum.newest), "; weight ", s.weights[k].value,
-                ", decayed with a half-life of ",
-                FormatHours(s.half_life.value), ": +",
+                Rfc3339(sum.newest), s.event_reason_suffix[k],
                 FormatFixed(contribution, 2), ".", Cite(in, kind)),
          "", contribution});
     rules.push_back(s.weights[k].pointer);
@@ -349,13 +351,17 @@ Evaluation Evaluate(const EvaluationInput& in) {
                              "scored."),
                       "", 0});
   }
-  std::stable_sort(scored.begin(), scored.end(),
-                   [](const Reason& a, const Reason& b) {
-                     return a.contribution > b.contribution;
-                   });
+  // Largest contribution first; ties keep their order. An insertion sort:
+  // a handful of reasons, and std::stable_sort would allocate.
+  for (std::size_t i = 1; i < scored.size(); ++i) {
+    for (std::size_t j = i;
+         j > 0 && scored[j].contribution > scored[j - 1].contribution; --j) {
+      std::swap(scored[j], scored[j - 1]);
+    }
+  }
 
   out.score = std::min(100.0, Round2(prior + behaviour));
-  std::string threshold_rule;
+  std::string_view threshold_rule;
   Action action = ActionForScore(s, out.score, &threshold_rule);
   out.level = static_cast<Level>(static_cast<int>(action));
   rules.push_back(threshold_rule);
@@ -381,14 +387,14 @@ Evaluation Evaluate(const EvaluationInput& in) {
     if (in.now >= deadline) {
       action = Action::kQuarantine;
       head.push_back(
-          {std::string(kReasonGraceExpired),
+          {kReasonGraceExpired,
            StrCat("At WARN since ", Rfc3339(out.history.warn_since),
                   "; the grace period of ", FormatHours(s.grace.value),
                   " ended at ", Rfc3339(deadline), "."),
            "", 0});
     } else {
       out.deadline = deadline;
-      tail.push_back({std::string(kReasonGracePeriod),
+      tail.push_back({kReasonGracePeriod,
                       StrCat("At WARN since ", Rfc3339(out.history.warn_since),
                              "; quarantined at ", Rfc3339(deadline),
                              " unless the score falls below ",
@@ -397,7 +403,7 @@ Evaluation Evaluate(const EvaluationInput& in) {
     }
   }
   if (action == Action::kAllow) {
-    tail.insert(tail.begin(), {std::string(kReasonBelowThreshold),
+    tail.insert(tail.begin(), {kReasonBelowThreshold,
                                StrCat("Score ", FormatFixed(out.score, 2),
                                       " is below the WARN threshold ",
                                       s.warn_threshold.value, "."),
@@ -410,20 +416,18 @@ Evaluation Evaluate(const EvaluationInput& in) {
     out.evaluated_action = Action::kAllow;
     out.enforced_action = Action::kAllow;
     head.insert(head.begin(),
-                {std::string(kReasonExempt),
+                {kReasonExempt,
                  StrCat("Exempt (", ExemptionKindName(exemption->kind), " ",
                         exemption->value, ") until ",
                         Rfc3339(exemption->expires), ": ", exemption->reason,
                         ". Without the exemption: ", ActionName(action), "."),
                  "", 0});
-    rules.push_back(exemption->source == "api"
-                        ? StrCat("exemption:", exemption->id)
-                        : exemption->source);
+    rules.push_back(exemption->rule);
     out.exemption = *exemption;
   }
   if (out.mode == Mode::kMonitor) {
     out.enforced_action = Action::kAllow;
-    head.insert(head.begin(), {std::string(kReasonMonitorMode),
+    head.insert(head.begin(), {kReasonMonitorMode,
                                StrCat("Monitor mode: enforce would return ",
                                       ActionName(out.evaluated_action), "."),
                                "", 0});
@@ -458,9 +462,10 @@ Evaluation Evaluate(const EvaluationInput& in) {
       fixed_in = StrCat("iOS ", issue->issue->fixed_in->ToString());
     }
     const std::string device = DescribeDevice(fp);
-    const std::string os = DescribeOs(fp);
-    const std::string deadline =
-        out.deadline ? FormatDeadline(*out.deadline) : std::string();
+    const UtcText deadline_text(out.deadline.value_or(absl::UnixEpoch()),
+                                /*rfc3339=*/false);
+    const std::string_view deadline =
+        out.deadline ? deadline_text.view() : std::string_view();
     const AlertValues values{device,
                              os,
                              fixed_in,

@@ -57,13 +57,18 @@ struct Evaluation {
   // The reason that set the action first; each with its score contribution.
   std::vector<Reason> reasons;
   // Pointers of the policy members that decided (thresholds, weights...).
-  std::vector<std::string> matched_rules;
+  // matched_rules and policy_revision are views into the policy and the
+  // exemption index of the input: keep those alive while using them (the
+  // engine stores them in the owners below).
+  std::vector<std::string_view> matched_rules;
   std::optional<UserAlert> user_alert;  // when enforced_action > ALLOW
   std::optional<absl::Time> deadline;   // while a grace period runs
   // The Exchange Management Shell command that enforces (or releases) the
   // evaluated action for the EAS device id; "" without a device id.
   std::string admin_remediation;
-  std::string policy_revision;
+  std::string_view policy_revision;
+  std::shared_ptr<const Policy> policy_owner;
+  std::shared_ptr<const ExemptionIndex> exemptions_owner;
   std::optional<Exemption> exemption;  // the one that applied
   DeviceHistory history;               // to keep for the next evaluation
 };

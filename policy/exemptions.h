@@ -29,7 +29,8 @@ struct Subject {
 class ExemptionIndex {
  public:
   ExemptionIndex() = default;
-  // Later entries with the same id replace earlier ones.
+  // Sets each exemption's id and rule; later entries with the same id
+  // (tenant, kind and value) replace earlier ones.
   explicit ExemptionIndex(std::vector<Exemption> exemptions);
 
   // An exemption that covers `subject` and has not expired at `now`, or
@@ -37,12 +38,14 @@ class ExemptionIndex {
   // tenant; within them users, then devices, then groups.
   const Exemption* Find(const Subject& subject, absl::Time now) const;
 
-  std::size_t size() const { return size_; }
+  std::size_t size() const { return all_.size(); }
   // Every exemption, ordered by id.
   std::vector<const Exemption*> List() const;
 
  private:
-  using ByValue = absl::flat_hash_map<std::string, Exemption>;
+  // Value -> index into all_: small slots probe faster than whole
+  // exemptions would.
+  using ByValue = absl::flat_hash_map<std::string, std::uint32_t>;
   struct TenantExemptions {
     ByValue users;
     ByValue devices;
@@ -52,7 +55,7 @@ class ExemptionIndex {
                           absl::Time now) const;
 
   absl::flat_hash_map<std::string, TenantExemptions> by_tenant_;
-  std::size_t size_ = 0;
+  std::vector<Exemption> all_;  // unique by id, in input order
 };
 
 }  // namespace hijackguard::policy

@@ -1,6 +1,7 @@
 #include "policy/policy.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -27,6 +28,10 @@ constexpr std::size_t kMaxExemptionValueBytes = 256;
 constexpr std::size_t kMaxReasonChars = 512;
 constexpr double kMaxHours = 24 * 365;
 constexpr int kMaxNesting = 16;
+constexpr std::size_t kMaxTenants = 1000;
+constexpr std::size_t kMaxProblems = 100;
+constexpr std::size_t kMaxShownPointer = 512;
+constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
 
 constexpr std::array<detector::EventKind, 5> kEventKinds = {
     detector::EventKind::kOrganizerRewrite,
@@ -203,6 +208,7 @@ class SettingsParser {
         continue;
       }
       ObjectReader t(table, ip, problems_);
+      t.Skip("$comment");
       PriorTable& prior = s->priors[id];
       for (std::size_t c = 0; c < kConfidenceKeys.size(); ++c) {
         if (auto v = t.Number(kConfidenceKeys[c], false, 0, 100)) {
@@ -233,6 +239,7 @@ class SettingsParser {
       bool ok = true;
       for (std::size_t i = 0; i < steps->size(); ++i) {
         ObjectReader step((*steps)[i], StrCat(sp, "/", i), problems_);
+        step.Skip("$comment");
         const auto at_least = step.Integer("at_least", true, 1, 100000);
         const auto factor = step.Number("factor", true, 0.01, 10);
         if (!at_least || !factor) {
@@ -441,11 +448,13 @@ class SettingsParser {
       if (expires) {
         std::string error;
         if (!absl::ParseTime(absl::RFC3339_full, *expires, &e.expires,
-                             &error)) {
+                             &error) ||
+            e.expires < absl::UnixEpoch() ||
+            e.expires > absl::FromUnixSeconds(kMaxUnixSeconds)) {
           problems_->Add(r.PointerTo("expires"),
                          StrCat("\"", *expires,
-                                "\" is not an RFC 3339 time such as "
-                                "\"2027-01-31T00:00:00Z\""));
+                                "\" is not an RFC 3339 time between 1970 and "
+                                "9999, such as \"2027-01-31T00:00:00Z\""));
           ok = false;
         }
       }
@@ -471,6 +480,14 @@ class SettingsParser {
   const detector::KnownIssueCatalog& catalog_;
   Problems* problems_;
 };
+
+void Finish(Settings* s) {
+  for (std::size_t k = 0; k < s->weights.size(); ++k) {
+    s->event_reason_suffix[k] = StrCat(
+        "; weight ", s->weights[k].value, ", decayed with a half-life of ",
+        absl::ToDoubleHours(s->half_life.value), " h: +");
+  }
+}
 
 Settings DefaultSettings(const detector::KnownIssueCatalog& catalog) {
   Settings s;
@@ -505,12 +522,30 @@ Settings DefaultSettings(const detector::KnownIssueCatalog& catalog) {
   for (auto& [locale, t] : BuiltinTemplates()) {
     s.templates.emplace(locale, std::move(t));
   }
+  Finish(&s);
   return s;
+}
+
+// Whole numbers written as 25.0 become 25, so that the revision does not
+// change with the way a number is written. (Nesting is bounded: deeper
+// documents were rejected.)
+void Canonicalize(Json* value) {
+  if (value->is_number_float()) {
+    const double d = value->get<double>();
+    if (d == std::floor(d) && std::abs(d) < 9e15) {
+      *value = static_cast<std::int64_t>(d);
+    }
+  } else if (value->is_structured()) {
+    for (Json& child : *value) {
+      Canonicalize(&child);
+    }
+  }
 }
 
 std::vector<PolicyProblem> Locate(const Problems& problems,
                                   const json::Locations* locations) {
   std::vector<PolicyProblem> out;
+  out.reserve(problems.entries().size());
   for (const Problems::Entry& e : problems.entries()) {
     PolicyProblem p{e.pointer.empty() ? "/" : e.pointer, 0, 0, e.message};
     // Syntax errors name their position in the message.
@@ -529,6 +564,9 @@ std::vector<PolicyProblem> Locate(const Problems& problems,
         p.line = at->line;
         p.column = at->column;
       }
+    }
+    if (p.pointer.size() > kMaxShownPointer) {
+      p.pointer = TruncateUtf8(p.pointer, kMaxShownPointer);
     }
     out.push_back(std::move(p));
   }
@@ -616,6 +654,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
         }
         parser.Parse(top, "", &policy->global_);
         parser.CheckOrder(policy->global_, "");
+        Finish(&policy->global_);
         if (const Json* tenants = top.Member("tenants", false)) {
           ObjectReader tr(*tenants, "/tenants", &problems);
           if (tr.is_object()) {
@@ -626,6 +665,11 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
               }
               tr.Skip(id);
               const std::string tp = tr.PointerTo(id);
+              if (policy->tenants_.size() >= kMaxTenants) {
+                problems.Add(
+                    tp, StrCat("more than ", kMaxTenants, " tenant overrides"));
+                break;
+              }
               if (!IsTenantId(id)) {
                 problems.Add(tp,
                              "is not a tenant id (1-128 of A-Z, a-z, "
@@ -633,6 +677,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
                 continue;
               }
               Settings s = policy->global_;
+              s.exemptions.clear();  // the top level's apply by themselves
               ObjectReader body_reader(body, tp, &problems);
               if (!body_reader.is_object()) {
                 continue;
@@ -646,6 +691,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
               }
               parser.Parse(body_reader, id, &s);
               parser.CheckOrder(s, tp);
+              Finish(&s);
               policy->tenants_.emplace(id, std::move(s));
             }
           }
@@ -668,6 +714,14 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
                      return std::pair(a.line, a.column) <
                             std::pair(b.line, b.column);
                    });
+  if (located.size() > kMaxProblems) {
+    const std::size_t more = located.size() - kMaxProblems;
+    located.resize(kMaxProblems);
+    located.push_back({"/", 0, 0,
+                       StrCat(more,
+                              " more problems not listed; fix these "
+                              "first")});
+  }
   if (!located.empty()) {
     absl::Status status = ProblemsToStatus("policy", located);
     if (problems_out != nullptr) {
@@ -686,6 +740,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
   policy->exemptions_ =
       std::make_shared<const ExemptionIndex>(std::move(exemptions));
   policy->source_ = std::string(text);
+  Canonicalize(&*doc);
   policy->canonical_ = doc->dump();
   policy->revision_ = Sha256Hex(policy->canonical_);
   return std::shared_ptr<const Policy>(std::move(policy));

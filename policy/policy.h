@@ -55,6 +55,9 @@ struct Exemption {
   std::string tenant_id;  // "" = every tenant
   std::string source;     // a policy pointer ("/exemptions/2") or "api"
   std::string id;         // stable: "<tenant>/<kind>/<value>"
+  // As matched_rules names it: the source pointer, or "exemption:<id>" for
+  // the API's. Set by ExemptionIndex.
+  std::string rule;
 };
 std::string_view ExemptionKindName(Exemption::Kind kind);  // "user", ...
 std::optional<Exemption::Kind> ParseExemptionKind(std::string_view name);
@@ -94,6 +97,9 @@ struct Settings {
   // Locale ("en", "de", "pt-br") -> texts; always has "en".
   std::map<std::string, LocaleTemplates, std::less<>> templates;
   std::vector<Exemption> exemptions;  // the document's, for this tenant
+  // "; weight 60, decayed with a half-life of 168 h: +" per event kind, made
+  // once per policy so that decisions do not format numbers.
+  std::array<std::string, 5> event_reason_suffix;
 };
 
 // A validated policy. Immutable; share as std::shared_ptr<const Policy>.

@@ -251,10 +251,13 @@ int RunSimulate(const SimulateFlags& f) {
   }
   if (!f.policy.empty()) {
     auto text = ReadFileToString(f.policy, kMaxPolicyBytes);
-    if (text.ok()) {
-      request.set_policy_json(*text);
-    } else {
+    if (!text.ok()) {
       status.Update(text.status());
+    } else if (!IsValidUtf8(*text)) {
+      status.Update(
+          absl::InvalidArgumentError(StrCat(f.policy, " is not valid UTF-8")));
+    } else {
+      request.set_policy_json(*text);
     }
   }
   if (!status.ok()) {

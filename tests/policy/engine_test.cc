@@ -170,6 +170,51 @@ TEST(PolicyEngineTest, TrafficEventsAlertWithoutACheckIn) {
   EXPECT_EQ(alerts[0].new_action, Action::kAllow);
 }
 
+TEST(PolicyEngineTest, SubscribersAreCappedAndEndedAtShutdown) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  EngineOptions options;
+  options.max_subscribers = 2;
+  PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, nullptr, options);
+  auto a = engine.Subscribe("", nullptr);
+  auto b = engine.Subscribe("", nullptr);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(engine.Subscribe("", nullptr), nullptr);
+  b.reset();  // a closed stream frees its place
+  EXPECT_NE(engine.Subscribe("", nullptr), nullptr);
+  engine.EndSubscriptions();
+  EXPECT_TRUE(a->ended());
+  auto late = engine.Subscribe("", nullptr);
+  ASSERT_NE(late, nullptr);
+  EXPECT_TRUE(late->ended()) << "subscribing during shutdown ends at once";
+}
+
+TEST(PolicyEngineTest, AlertsOfConcurrentDecisionsArriveInSequence) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, nullptr);
+  auto sub = engine.Subscribe("", nullptr);
+  const Device hijack = MakeDevice("Apple-iPhone4C1/1001.403");
+  const Device fixed = MakeDevice("Apple-iPhone4C1/1001.523");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        Device d = i % 2 ? fixed : hijack;  // every decision is an edge
+        d.facts.eas_device_id = "dev" + std::to_string(t);
+        engine.DecideCheckIn(d.fp, d.facts, {}, "x");
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  const std::vector<ComplianceAlert> alerts = Drain(*sub);
+  ASSERT_EQ(alerts.size(), 2000u);
+  for (std::size_t i = 0; i < alerts.size(); ++i) {
+    ASSERT_EQ(alerts[i].sequence, i + 1);
+  }
+}
+
 TEST(PolicyEngineTest, ApplyIsCompareAndSet) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   const auto first = Policy::Default(*Catalog());

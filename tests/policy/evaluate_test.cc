@@ -435,7 +435,8 @@ TEST(EvaluateTest, ApiExemptionsByDeviceAndGroupWithExpiry) {
                    kNow + absl::Hours(1),
                    "acme",
                    "api",
-                   "acme/device/ApplDMPFXZABDFHW"};
+                   "acme/device/ApplDMPFXZABDFHW",
+                   ""};
   const ExemptionIndex index({device});
   Evaluation e =
       Decide(*policy, kIos60, {}, absl::InfiniteFuture(), "acme", "", &index);
@@ -560,7 +561,7 @@ TEST(EvaluateTest, InformationalReasonsFollowTheScoredOnes) {
   EXPECT_EQ(e.enforced_action, Action::kAllow);
   std::vector<std::string> codes;
   for (const Reason& r : e.reasons) {
-    codes.push_back(r.code);
+    codes.emplace_back(r.code);
   }
   EXPECT_THAT(codes, ElementsAre(std::string(kReasonBelowThreshold),
                                  std::string(kReasonNoConfirmedHijackIssue),

@@ -90,6 +90,9 @@ TEST(PolicyParseTest, EveryExamplePolicyIsValid) {
   for (const auto& entry : std::filesystem::directory_iterator(
            std::filesystem::path(HIJACKGUARD_SOURCE_DIR) /
            "examples/policies")) {
+    if (entry.path().extension() != ".json") {
+      continue;
+    }
     SCOPED_TRACE(entry.path().string());
     auto p = Policy::LoadFile(entry.path().string(), Catalog(), nullptr);
     EXPECT_TRUE(p.ok()) << p.status();
@@ -112,6 +115,12 @@ TEST(PolicyParseTest, RevisionIgnoresLayoutAndKeyOrder) {
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_EQ((*a)->revision(), (*b)->revision());
   EXPECT_NE((*a)->revision(), (*c)->revision());
+  auto d = Policy::Parse(
+      R"({"apiVersion": "hijackguard/v1", "mode": "enforce",
+          "thresholds": {"warn": 20.0, "quarantine": 4e1}})",
+      Catalog(), nullptr);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ((*a)->revision(), (*d)->revision()) << "20.0 is 20";
   EXPECT_EQ((*a)->canonical(),
             R"({"apiVersion":"hijackguard/v1","mode":"enforce",)"
             R"("thresholds":{"quarantine":40,"warn":20}})");
@@ -137,9 +146,52 @@ TEST(PolicyParseTest, TenantOverridesMergeMemberByMember) {
   EXPECT_EQ(acme.quarantine_threshold.pointer,
             "/tenants/acme/thresholds/quarantine");
   EXPECT_EQ(acme.mode.value, Mode::kEnforce);
-  EXPECT_EQ(acme.exemptions.size(), 2u);
+  EXPECT_EQ(acme.exemptions.size(), 1u) << "its own; the top level's apply";
   EXPECT_EQ((*p)->For("globex").mode.value, Mode::kMonitor);
   EXPECT_EQ((*p)->exemptions().size(), 2u);
+}
+
+TEST(PolicyParseTest, ExemptionExpiryMustBeAFiniteTimeIn1970To9999) {
+  for (const char* expires : {"infinite-future", "10000-01-01T00:00:00Z",
+                              "1969-12-31T23:59:59Z", "2027-02-30T00:00:00Z"}) {
+    SCOPED_TRACE(expires);
+    std::vector<PolicyProblem> problems;
+    const std::string doc =
+        std::string(R"({"apiVersion": "hijackguard/v1", "exemptions": [)"
+                    R"({"kind": "user", "value": "a@x", "reason": "r", )"
+                    R"("expires": ")") +
+        expires + "\"}]}";
+    EXPECT_FALSE(Policy::Parse(doc, Catalog(), &problems).ok());
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0].pointer, "/exemptions/0/expires");
+  }
+}
+
+TEST(PolicyParseTest, ProblemsAreCappedWithACount) {
+  std::string doc = R"({"apiVersion": "hijackguard/v1")";
+  for (int i = 0; i < 500; ++i) {
+    doc += ",\n\"unknown" + std::to_string(i) + "\": 1";
+  }
+  doc += "}";
+  std::vector<PolicyProblem> problems;
+  EXPECT_FALSE(Policy::Parse(doc, Catalog(), &problems).ok());
+  ASSERT_EQ(problems.size(), 101u);
+  EXPECT_EQ(problems[0].line, 2) << "in document order";
+  EXPECT_THAT(problems.back().message, HasSubstr("400 more problems"));
+}
+
+TEST(PolicyParseTest, WideDocumentsWithLongKeysStayBounded) {
+  // 2 MiB key over an array of 500k elements: pointers would need 1 TB.
+  std::string doc = R"({"apiVersion": "hijackguard/v1", ")";
+  doc.append(2 << 20, 'k');
+  doc += "\": [";
+  for (int i = 0; i < 500'000; ++i) {
+    doc += i ? ",0" : "0";
+  }
+  doc += "]}";
+  std::vector<PolicyProblem> problems;
+  EXPECT_FALSE(Policy::Parse(doc, Catalog(), &problems).ok());
+  ASSERT_FALSE(problems.empty());
 }
 
 TEST(PolicyParseTest, LoadFileNamesThePath) {
@@ -234,7 +286,7 @@ TEST(ExemptionIndexTest, LooksUpByTenantKindAndValue) {
   std::vector<Exemption> list;
   for (int i = 0; i < 1000; ++i) {
     list.push_back({Exemption::Kind::kGroup, "group-" + std::to_string(i), "r",
-                    now + absl::Hours(1), i % 2 ? "acme" : "", "api", ""});
+                    now + absl::Hours(1), i % 2 ? "acme" : "", "api", "", ""});
   }
   const ExemptionIndex index(std::move(list));
   EXPECT_EQ(index.size(), 1000u);
