@@ -168,6 +168,10 @@ int Main(int argc, char** argv) {
   app.add_option("--repetitions", repetitions,
                  "Runs per service and concurrency")
       ->capture_default_str();
+  bool monitor = false;
+  app.add_flag("--monitor", monitor,
+               "Decide in monitor mode (default: enforce, which also renders "
+               "the user alert)");
   app.add_option("--concurrency", concurrency, "Calls in flight")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
@@ -175,6 +179,17 @@ int Main(int argc, char** argv) {
   plugin::ServerOptions options;
   options.catalog = std::make_shared<detector::KnownIssueCatalog>(
       *detector::KnownIssueCatalog::Builtin());
+  // The costlier of the two modes: enforce renders the user's alert (the
+  // benchmark device has a confirmed hijack build, so it gets WARN).
+  auto policy = policy::Policy::Parse(
+      monitor ? R"({"apiVersion": "hijackguard/v1", "mode": "monitor"})"
+              : R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})",
+      *options.catalog, nullptr);
+  if (!policy.ok()) {
+    std::fprintf(stderr, "policy: %s\n", policy.status().ToString().c_str());
+    return 1;
+  }
+  options.policy = *policy;
   auto plugin_server = plugin::BuildServer(options);
   if (!plugin_server.ok()) {
     std::fprintf(stderr, "plugin server: %s\n",

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "common/utf8.h"
 #include "detector/ios_build.h"
@@ -155,6 +156,56 @@ TEST(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunHijackguard({"checkin", "--tenant", "t1"}).exit_code, 2)
       << "--server is required";
   EXPECT_EQ(RunHijackguard({"fingerprint", "--no-such-flag"}).exit_code, 2);
+}
+
+// `policy validate` on every broken example: exit 1, and every problem of
+// tests/policy/broken/expected.txt printed as FILE:LINE:COLUMN: POINTER: ...
+TEST(CliTest, PolicyValidatePrintsEveryProblemOfEachBrokenPolicy) {
+  const std::filesystem::path dir =
+      std::filesystem::path(HIJACKGUARD_SOURCE_DIR) / "tests/policy/broken";
+  std::ifstream expected(dir / "expected.txt");
+  std::string line;
+  int files = 0;
+  while (std::getline(expected, line)) {
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    const std::size_t space = line.find(' ');
+    const std::string file = (dir / line.substr(0, space)).string();
+    std::vector<std::string> pointers;
+    for (std::size_t at = space + 1; at < line.size();) {
+      std::size_t next = line.find(" /", at);
+      if (next == std::string::npos) next = line.size();
+      pointers.push_back(line.substr(at, next - at));
+      at = next + 1;
+    }
+    const RunResult r = RunHijackguard({"policy", "validate", file});
+    SCOPED_TRACE(file + "\n" + r.out);
+    EXPECT_EQ(r.exit_code, 1);
+    std::istringstream out(r.out);
+    std::vector<std::string> printed;
+    std::string printed_line;
+    while (std::getline(out, printed_line)) {
+      ASSERT_EQ(printed_line.rfind(file + ":", 0), 0u);
+      std::string rest = printed_line.substr(file.size() + 1);
+      if (rest.rfind(" ", 0) != 0 && rest.find(": /") != std::string::npos) {
+        rest = rest.substr(rest.find(": ") + 1);  // skip LINE:COLUMN
+      }
+      if (rest.rfind(" /", 0) == 0) {
+        printed.push_back(rest.substr(1, rest.find(": ") - 1));
+      }
+    }
+    EXPECT_EQ(printed, pointers);
+    EXPECT_THAT(r.out,
+                HasSubstr(pointers.size() == 1 ? " 1 problem;" : " problems;"));
+    ++files;
+  }
+  EXPECT_GE(files, 30);
+  const RunResult ok = RunHijackguard({"policy", "validate",
+                                       std::string(HIJACKGUARD_SOURCE_DIR) +
+                                           "/examples/policies/default.json"});
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_THAT(ok.out, HasSubstr("valid; revision "));
 }
 
 class CliServerTest : public ::testing::Test {
