@@ -366,8 +366,12 @@ Evaluation Evaluate(const EvaluationInput& in) {
   out.level = static_cast<Level>(static_cast<int>(action));
   rules.push_back(threshold_rule);
 
-  std::vector<Reason> head;  // reasons that set the action, before `scored`
-  std::vector<Reason> tail;  // after it
+  // Reasons that set the action (before `scored`), reserved for all of them
+  // so the decision's list is allocated once; and the two that follow.
+  std::vector<Reason> head;
+  head.reserve(3 + scored.size() + 2 + 4);
+  std::optional<Reason> below_threshold;
+  std::optional<Reason> grace_period;
   const Exemption* exemption = nullptr;
   exemption = policy.exemptions().Find(in.subject, in.now);
   if (exemption == nullptr && in.exemptions != nullptr) {
@@ -394,20 +398,20 @@ Evaluation Evaluate(const EvaluationInput& in) {
            "", 0});
     } else {
       out.deadline = deadline;
-      tail.push_back({kReasonGracePeriod,
-                      StrCat("At WARN since ", Rfc3339(out.history.warn_since),
-                             "; quarantined at ", Rfc3339(deadline),
-                             " unless the score falls below ",
-                             s.warn_threshold.value, "."),
-                      "", 0});
+      grace_period = Reason{
+          kReasonGracePeriod,
+          StrCat("At WARN since ", Rfc3339(out.history.warn_since),
+                 "; quarantined at ", Rfc3339(deadline),
+                 " unless the score falls below ", s.warn_threshold.value, "."),
+          "", 0};
     }
   }
   if (action == Action::kAllow) {
-    tail.insert(tail.begin(), {kReasonBelowThreshold,
-                               StrCat("Score ", FormatFixed(out.score, 2),
-                                      " is below the WARN threshold ",
-                                      s.warn_threshold.value, "."),
-                               "", 0});
+    below_threshold = Reason{
+        kReasonBelowThreshold,
+        StrCat("Score ", FormatFixed(out.score, 2),
+               " is below the WARN threshold ", s.warn_threshold.value, "."),
+        "", 0};
   }
   out.evaluated_action = action;
   out.enforced_action = action;
@@ -456,10 +460,12 @@ Evaluation Evaluate(const EvaluationInput& in) {
     const LocaleTemplates& t = PickLocale(s, in.subject.locale, &locale);
     const AlertTemplate& at = t.kinds[static_cast<std::size_t>(
         KindFor(out.enforced_action, out.scope))];
-    std::string fixed_in = t.latest_release;
+    std::string fixed_storage;
+    std::string_view fixed_in = t.latest_release;
     const KnownIssueMatch* issue = prior_issue ? prior_issue : hijack;
     if (issue != nullptr && issue->issue->fixed_in) {
-      fixed_in = StrCat("iOS ", issue->issue->fixed_in->ToString());
+      fixed_storage = StrCat("iOS ", issue->issue->fixed_in->ToString());
+      fixed_in = fixed_storage;
     }
     const std::string device = DescribeDevice(fp);
     const UtcText deadline_text(out.deadline.value_or(absl::UnixEpoch()),
@@ -476,7 +482,8 @@ Evaluation Evaluate(const EvaluationInput& in) {
     alert.title = RenderTemplate(at.title, values);
     alert.message = RenderTemplate(at.message, values);
     if (out.deadline && !t.deadline_notice.empty()) {
-      StrAppend(&alert.message, " ", RenderTemplate(t.deadline_notice, values));
+      alert.message += ' ';
+      RenderTemplateTo(t.deadline_notice, values, &alert.message);
     }
     const bool uses_insert =
         at.title.find("{admin_insert}") != std::string::npos ||
@@ -492,12 +499,13 @@ Evaluation Evaluate(const EvaluationInput& in) {
   out.admin_remediation = AdminRemediation(in.subject, out.evaluated_action);
 
   out.reasons = std::move(head);
-  out.reasons.reserve(out.reasons.size() + scored.size() + tail.size() + 4);
   for (Reason& r : scored) {
     out.reasons.push_back(std::move(r));
   }
-  for (Reason& r : tail) {
-    out.reasons.push_back(std::move(r));
+  for (std::optional<Reason>* r : {&below_threshold, &grace_period}) {
+    if (*r) {
+      out.reasons.push_back(std::move(**r));
+    }
   }
   AddInformational(fp, hijack != nullptr, &out.reasons);
   return out;

@@ -44,6 +44,13 @@ bool IsPlaceholder(std::string_view name) {
 std::string RenderTemplate(std::string_view text, const AlertValues& values) {
   std::string out;
   out.reserve(text.size() + 64);
+  RenderTemplateTo(text, values, &out);
+  return out;
+}
+
+void RenderTemplateTo(std::string_view text, const AlertValues& values,
+                      std::string* out_ptr) {
+  std::string& out = *out_ptr;
   std::size_t i = 0;
   while (i < text.size()) {
     const std::size_t open = text.find('{', i);
@@ -64,7 +71,6 @@ std::string RenderTemplate(std::string_view text, const AlertValues& values) {
       i = open + 1;
     }
   }
-  return out;
 }
 
 std::vector<std::string> CheckTemplate(std::string_view text) {

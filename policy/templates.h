@@ -55,6 +55,9 @@ struct AlertValues {
 // Replaces each "{name}" in `text` by its value. Text that is not a known
 // placeholder is copied as it is (validation rejects it in policies).
 std::string RenderTemplate(std::string_view text, const AlertValues& values);
+// The same, appended to `*out`.
+void RenderTemplateTo(std::string_view text, const AlertValues& values,
+                      std::string* out);
 
 // The placeholder names `text` uses that are not in kPlaceholders, and
 // unbalanced braces, as messages ("unknown placeholder {devce_name}").
