@@ -129,15 +129,19 @@ absl::Status PolicyEngine::PutExemption(Exemption exemption) {
   exemption.id =
       ExemptionId(exemption.tenant_id, exemption.kind, exemption.value);
   std::lock_guard<std::mutex> lock(policy_mu_);
-  if (exemptions_->size() >= options_.max_api_exemptions) {
+  const std::vector<const Exemption*> current = exemptions_->List();
+  const bool replaces =
+      std::any_of(current.begin(), current.end(),
+                  [&](const Exemption* e) { return e->id == exemption.id; });
+  if (!replaces && exemptions_->size() >= options_.max_api_exemptions) {
     return absl::ResourceExhaustedError(
         StrCat("there are ", exemptions_->size(),
                " exemptions made through the API already, the most allowed; "
                "delete expired ones or put long-lived ones in the policy"));
   }
   std::vector<Exemption> list;
-  list.reserve(exemptions_->size() + 1);
-  for (const Exemption* e : exemptions_->List()) {
+  list.reserve(current.size() + 1);
+  for (const Exemption* e : current) {
     list.push_back(*e);
   }
   list.push_back(std::move(exemption));
@@ -385,7 +389,10 @@ std::shared_ptr<AlertSubscription> PolicyEngine::Subscribe(
       return sub;
     }
   }
-  sub->End();  // the server is shutting down
+  // The server is shutting down: ended from the start, without a
+  // notification (the caller may hold locks its callback takes).
+  std::lock_guard<std::mutex> lock(sub->queue_mu_);
+  sub->ended_ = true;
   return sub;
 }
 

@@ -659,6 +659,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
           ObjectReader tr(*tenants, "/tenants", &problems);
           if (tr.is_object()) {
             tr.Skip("$comment");
+            bool too_many_tenants = false;
             for (const auto& [id, body] : tenants->items()) {
               if (id == "$comment") {
                 continue;
@@ -666,9 +667,12 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
               tr.Skip(id);
               const std::string tp = tr.PointerTo(id);
               if (policy->tenants_.size() >= kMaxTenants) {
-                problems.Add(
-                    tp, StrCat("more than ", kMaxTenants, " tenant overrides"));
-                break;
+                if (!too_many_tenants) {
+                  problems.Add(tp, StrCat("more than ", kMaxTenants,
+                                          " tenant overrides"));
+                  too_many_tenants = true;
+                }
+                continue;
               }
               if (!IsTenantId(id)) {
                 problems.Add(tp,

@@ -184,9 +184,11 @@ TEST(PolicyEngineTest, SubscribersAreCappedAndEndedAtShutdown) {
   EXPECT_NE(engine.Subscribe("", nullptr), nullptr);
   engine.EndSubscriptions();
   EXPECT_TRUE(a->ended());
-  auto late = engine.Subscribe("", nullptr);
+  int late_calls = 0;
+  auto late = engine.Subscribe("", [&] { ++late_calls; });
   ASSERT_NE(late, nullptr);
   EXPECT_TRUE(late->ended()) << "subscribing during shutdown ends at once";
+  EXPECT_EQ(late_calls, 0) << "without calling back into the subscriber";
 }
 
 TEST(PolicyEngineTest, AlertsOfConcurrentDecisionsArriveInSequence) {
@@ -255,6 +257,19 @@ TEST(PolicyEngineTest, ApiExemptionsPutReplaceDelete) {
   clock.Advance(absl::Hours(2));
   d = engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d");
   EXPECT_EQ(d.enforced_action, Action::kAllow) << "extended to 48 h";
+
+  // At the limit a renewal (same id) still works; a new one does not.
+  {
+    EngineOptions small;
+    small.max_api_exemptions = 1;
+    PolicyEngine limited(Catalog(), Parse(kEnforce), &clock, nullptr, small);
+    ASSERT_TRUE(limited.PutExemption(e).ok());
+    EXPECT_TRUE(limited.PutExemption(e).ok());
+    Exemption other = e;
+    other.value = "bob@example.com";
+    EXPECT_EQ(limited.PutExemption(other).code(),
+              absl::StatusCode::kResourceExhausted);
+  }
 
   EXPECT_EQ(engine.DeleteExemption("acme/user/bob@example.com").code(),
             absl::StatusCode::kNotFound);

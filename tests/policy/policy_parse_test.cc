@@ -194,6 +194,18 @@ TEST(PolicyParseTest, WideDocumentsWithLongKeysStayBounded) {
   ASSERT_FALSE(problems.empty());
 }
 
+TEST(PolicyParseTest, TooManyTenantsIsOneProblem) {
+  std::string doc = R"({"apiVersion": "hijackguard/v1", "tenants": {)";
+  for (int i = 0; i < 1500; ++i) {
+    doc += (i ? ",\"tenant-" : "\"tenant-") + std::to_string(i) + "\": {}";
+  }
+  doc += "}}";
+  std::vector<PolicyProblem> problems;
+  EXPECT_FALSE(Policy::Parse(doc, Catalog(), &problems).ok());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_THAT(problems[0].message, HasSubstr("more than 1000 tenant"));
+}
+
 TEST(PolicyParseTest, LoadFileNamesThePath) {
   auto missing =
       Policy::LoadFile("/nonexistent/policy.json", Catalog(), nullptr);
