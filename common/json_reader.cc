@@ -8,17 +8,22 @@
 namespace hijackguard::json {
 
 void Problems::Add(std::string_view pointer, std::string_view message) {
-  list_.push_back(StrCat(pointer.empty() ? "/" : pointer, ": ", message));
   entries_.push_back({std::string(pointer), std::string(message)});
 }
 
 absl::Status Problems::ToStatus(std::string_view origin) const {
-  if (list_.empty()) {
+  if (entries_.empty()) {
     return absl::OkStatus();
   }
+  std::vector<std::string> lines;
+  lines.reserve(entries_.size());
+  for (const Entry& e : entries_) {
+    lines.push_back(
+        StrCat(e.pointer.empty() ? "/" : e.pointer, ": ", e.message));
+  }
   return absl::InvalidArgumentError(StrCat(
-      origin, ": ", list_.size(), list_.size() == 1 ? " problem" : " problems",
-      ":\n  ", StrJoin(list_, "\n  ")));
+      origin, ": ", lines.size(), lines.size() == 1 ? " problem" : " problems",
+      ":\n  ", StrJoin(lines, "\n  ")));
 }
 
 std::string PointerEscape(std::string_view key) {

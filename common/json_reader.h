@@ -22,15 +22,14 @@ class Problems {
     std::string message;
   };
   void Add(std::string_view pointer, std::string_view message);
-  bool empty() const { return list_.empty(); }
-  const std::vector<std::string>& list() const { return list_; }
+  bool empty() const { return entries_.empty(); }
+  std::size_t size() const { return entries_.size(); }
   const std::vector<Entry>& entries() const { return entries_; }
   // INVALID_ARGUMENT "<origin>: N problem(s):\n  <p1>\n  <p2>..." or OK when
   // empty.
   absl::Status ToStatus(std::string_view origin) const;
 
  private:
-  std::vector<std::string> list_;
   std::vector<Entry> entries_;
 };
 

@@ -177,7 +177,7 @@ std::optional<KnownIssue> ParseIssue(const Json& value,
   if (!r.is_object()) {
     return std::nullopt;
   }
-  const std::size_t problems_before = problems->list().size();
+  const std::size_t problems_before = problems->size();
   KnownIssue issue;
   if (auto id = r.String("id", true)) {
     if (IsIdentifier(*id)) {
@@ -249,7 +249,7 @@ std::optional<KnownIssue> ParseIssue(const Json& value,
       }
     }
   }
-  if (problems->list().size() != problems_before) {
+  if (problems->size() != problems_before) {
     return std::nullopt;
   }
   return issue;

@@ -67,11 +67,6 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
   return absl::OkStatus();
 }
 
-void CheckInHandler::Fingerprint(const v1::CheckInRequest& request,
-                                 v1::Fingerprint* fingerprint) const {
-  FingerprintCheckIn(*catalog_, request, fingerprint);
-}
-
 void FingerprintCheckIn(const detector::KnownIssueCatalog& catalog,
                         const v1::CheckInRequest& request,
                         v1::Fingerprint* fingerprint) {

@@ -43,11 +43,6 @@ class CheckInHandler {
   [[nodiscard]] absl::Status CheckIn(const v1::CheckInRequest& request,
                                      v1::CheckInResponse* response) const;
 
-  // Fingerprints the eas and inventory parts of `request` (no validation, no
-  // decision).
-  void Fingerprint(const v1::CheckInRequest& request,
-                   v1::Fingerprint* fingerprint) const;
-
   const detector::KnownIssueCatalog& catalog() const { return *catalog_; }
 
  private:

@@ -51,9 +51,8 @@ absl::Status CheckTimestamp(std::string_view field,
 }  // namespace
 
 PolicyAdminService::PolicyAdminService(policy::PolicyEngine* engine,
-                                       const CheckInHandler* check_in,
                                        const Clock* clock)
-    : engine_(engine), check_in_(check_in), clock_(clock) {}
+    : engine_(engine), clock_(clock) {}
 
 grpc::ServerUnaryReactor* PolicyAdminService::GetPolicy(
     grpc::CallbackServerContext* context, const v1::GetPolicyRequest*,
@@ -177,10 +176,10 @@ absl::Status PolicyAdminService::DoSimulate(
   }
 
   v1::CheckInResponse* out = response->mutable_decision();
-  check_in_->Fingerprint(c, out->mutable_fingerprint());
   detector::Fingerprint fp =
       detector::ComputeFingerprint(ToFingerprintInput(c));
   fp.known_issues = engine_->catalog().Match(fp);
+  ToProto(fp, out->mutable_fingerprint());
   const std::vector<std::string> groups(c.device().groups().begin(),
                                         c.device().groups().end());
   policy::Subject subject;
@@ -237,19 +236,14 @@ grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
   if (!e.ok()) {
     return Done(context, e.status());
   }
-  absl::Status status = engine_->PutExemption(*e);
-  if (status.ok()) {
-    policy::Exemption stored = *std::move(e);
-    stored.value = policy::NormalizeExemptionValue(stored.kind, stored.value);
-    stored.source = "api";
-    stored.id =
-        policy::ExemptionId(stored.tenant_id, stored.kind, stored.value);
-    ToProto(stored, response->mutable_exemption());
-    LogInfo(StrCat("exemption ", stored.id, " put until ",
-                   absl::FormatTime(absl::RFC3339_sec, stored.expires,
-                                    absl::UTCTimeZone())));
+  absl::StatusOr<policy::Exemption> stored =
+      engine_->PutExemption(*std::move(e));
+  if (stored.ok()) {
+    ToProto(*stored, response->mutable_exemption());
+    LogInfo(StrCat("exemption ", stored->id, " put until ",
+                   FormatUtc(stored->expires)));
   }
-  return Done(context, status);
+  return Done(context, stored.status());
 }
 
 grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(

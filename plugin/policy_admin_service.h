@@ -3,17 +3,14 @@
 #pragma once
 
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
-#include "plugin/check_in.h"
 #include "policy/engine.h"
 
 namespace hijackguard::plugin {
 
 class PolicyAdminService final : public v1::PolicyAdmin::CallbackService {
  public:
-  // `engine`, `check_in` (for fingerprints) and `clock` must outlive the
-  // service.
-  PolicyAdminService(policy::PolicyEngine* engine,
-                     const CheckInHandler* check_in, const Clock* clock);
+  // `engine` and `clock` must outlive the service.
+  PolicyAdminService(policy::PolicyEngine* engine, const Clock* clock);
 
   grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* context,
                                       const v1::GetPolicyRequest* request,
@@ -51,7 +48,6 @@ class PolicyAdminService final : public v1::PolicyAdmin::CallbackService {
 
  private:
   policy::PolicyEngine* engine_;
-  const CheckInHandler* check_in_;
   const Clock* clock_;
 };
 

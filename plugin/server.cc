@@ -149,8 +149,8 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   st.service = std::make_unique<CompliancePluginService>(
       st.handler.get(), st.traffic.get(), st.engine.get(),
       static_cast<std::size_t>(options.max_request_bytes));
-  st.admin = std::make_unique<PolicyAdminService>(
-      st.engine.get(), st.handler.get(), options.clock);
+  st.admin =
+      std::make_unique<PolicyAdminService>(st.engine.get(), options.clock);
 
   InstallProtobufLogFilter();
   // Both are process-wide switches that take effect for servers built

@@ -123,7 +123,7 @@ std::shared_ptr<const ExemptionIndex> PolicyEngine::exemptions() const {
   return exemptions_;
 }
 
-absl::Status PolicyEngine::PutExemption(Exemption exemption) {
+absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption) {
   exemption.value = NormalizeExemptionValue(exemption.kind, exemption.value);
   exemption.source = "api";
   exemption.id =
@@ -144,9 +144,10 @@ absl::Status PolicyEngine::PutExemption(Exemption exemption) {
   for (const Exemption* e : current) {
     list.push_back(*e);
   }
-  list.push_back(std::move(exemption));
+  list.push_back(exemption);
   exemptions_ = std::make_shared<const ExemptionIndex>(std::move(list));
-  return absl::OkStatus();
+  exemption.rule = StrCat("exemption:", exemption.id);
+  return exemption;
 }
 
 absl::Status PolicyEngine::DeleteExemption(std::string_view id) {
@@ -185,10 +186,9 @@ void PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
   if (detector_ == nullptr) {
     return;
   }
-  std::vector<EvidenceEvent> unused;
   std::uint64_t dropped = 0;
-  detector::CheckInFacts facts;
-  if (!detector_->Evidence(tenant_id, eas_device_id, &unused, &dropped,
+  detector::CheckInFacts facts;  // only the facts: Decide reads the events
+  if (!detector_->Evidence(tenant_id, eas_device_id, nullptr, &dropped,
                            &facts)) {
     return;
   }

@@ -134,7 +134,8 @@ class PolicyEngine {
 
   // Admin-API exemptions (source "api"). Put replaces one with the same id.
   std::shared_ptr<const ExemptionIndex> exemptions() const;
-  absl::Status PutExemption(Exemption exemption);
+  // Returns the exemption as stored (normalized value, id, source "api").
+  absl::StatusOr<Exemption> PutExemption(Exemption exemption);
   absl::Status DeleteExemption(std::string_view id);  // NOT_FOUND
 
   // Decides a check-in: `fp` with known issues matched, `facts` as the

@@ -384,7 +384,7 @@ class SettingsParser {
         continue;
       }
       l.Skip("$comment");
-      const std::size_t before = problems_->list().size();
+      const std::size_t before = problems_->size();
       if (auto v = TemplateText(l, "latest_release", is_new)) {
         merged.latest_release = *v;
       }
@@ -406,7 +406,7 @@ class SettingsParser {
           at.remediation = *v;
         }
       }
-      if (problems_->list().size() == before) {
+      if (problems_->size() == before) {
         s->templates[locale] = std::move(merged);
       }
     }

@@ -1288,10 +1288,14 @@ bool TrafficDetector::Evidence(std::string_view tenant_id,
     return false;
   }
   *dropped = device->events_dropped;
-  out->reserve(out->size() + device->confirmed.size() + device->events.size());
-  for (const auto* list : {&device->confirmed, &device->events}) {
-    for (const DetectionEvent& e : *list) {
-      out->push_back({e.kind, e.attendee_count, e.observed_at, e.recorded_at});
+  if (out != nullptr) {
+    out->reserve(out->size() + device->confirmed.size() +
+                 device->events.size());
+    for (const auto* list : {&device->confirmed, &device->events}) {
+      for (const DetectionEvent& e : *list) {
+        out->push_back(
+            {e.kind, e.attendee_count, e.observed_at, e.recorded_at});
+      }
     }
   }
   if (facts != nullptr) {

@@ -136,7 +136,8 @@ class TrafficDetector {
                                               std::size_t* total) const;
 
   // The device's events as scoring needs them (every kept event, confirmed
-  // and other kinds), appended to `*out`, and its newest check-in facts.
+  // and other kinds), appended to `*out` (when not null), and its newest
+  // check-in facts.
   // Returns false for an unknown device. `*dropped` gets the count of events
   // no longer kept. `*newest` (when not null) gets the newest event of each
   // kind present, for citing.

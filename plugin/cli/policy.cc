@@ -13,7 +13,6 @@
 #include "common/utf8.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
-#include "plugin/check_in.h"
 #include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
 #include "plugin/cli/device_flags.h"
@@ -293,8 +292,7 @@ int RunSimulate(const SimulateFlags& f) {
       return 1;
     }
     policy::PolicyEngine engine(*catalog, *parsed, &RealClock(), nullptr);
-    const CheckInHandler handler(*catalog, &RealClock(), {}, &engine);
-    const PolicyAdminService admin(&engine, &handler, &RealClock());
+    const PolicyAdminService admin(&engine, &RealClock());
     request.clear_policy_json();  // the engine holds it
     const absl::Status s = admin.DoSimulate(request, &response);
     if (!s.ok()) {

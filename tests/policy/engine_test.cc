@@ -267,7 +267,7 @@ TEST(PolicyEngineTest, ApiExemptionsPutReplaceDelete) {
     EXPECT_TRUE(limited.PutExemption(e).ok());
     Exemption other = e;
     other.value = "bob@example.com";
-    EXPECT_EQ(limited.PutExemption(other).code(),
+    EXPECT_EQ(limited.PutExemption(other).status().code(),
               absl::StatusCode::kResourceExhausted);
   }
 
