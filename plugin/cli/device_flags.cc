@@ -71,4 +71,51 @@ void DeviceFlags::Apply(v1::CheckInRequest* r) const {
   inv->set_model_name(model_name);
 }
 
+void IdentityFlags::Register(CLI::App* c, const std::string& tenant_help) {
+  c->add_option("--tenant", tenant, tenant_help);
+  c->add_option("--device-id", device_id,
+                "EAS DeviceId, e.g. ApplDMPFXZABDFHW");
+  c->add_option("--mdm-device-id", mdm_device_id, "The MDM's device id");
+  c->add_option("--user", user, "User principal name");
+  c->add_option("--smtp", smtp, "Primary SMTP address of the mailbox");
+  c->add_option("--locale", locale,
+                "The user's language for the alert, e.g. de-CH");
+  c->add_option("--group", groups, "A group of the user (repeatable)");
+}
+
+std::string IdentityFlags::FirstInvalidUtf8Flag() const {
+  const std::pair<const char*, const std::string*> flags[] = {
+      {"--tenant", &tenant},
+      {"--device-id", &device_id},
+      {"--mdm-device-id", &mdm_device_id},
+      {"--user", &user},
+      {"--smtp", &smtp},
+      {"--locale", &locale},
+  };
+  for (const auto& [name, value] : flags) {
+    if (!IsValidUtf8(*value)) {
+      return name;
+    }
+  }
+  for (const std::string& g : groups) {
+    if (!IsValidUtf8(g)) {
+      return "--group";
+    }
+  }
+  return "";
+}
+
+void IdentityFlags::Apply(v1::CheckInRequest* r) const {
+  r->set_tenant_id(tenant);
+  v1::DeviceIdentity* d = r->mutable_device();
+  d->set_eas_device_id(device_id);
+  d->set_mdm_device_id(mdm_device_id);
+  d->set_user_principal(user);
+  d->set_primary_smtp_address(smtp);
+  for (const std::string& g : groups) {
+    d->add_groups(g);
+  }
+  r->set_locale(locale);
+}
+
 }  // namespace hijackguard::plugin::cli

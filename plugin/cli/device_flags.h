@@ -1,7 +1,9 @@
-// The device-description flags shared by `fingerprint` and `checkin`.
+// The device-description flags shared by `fingerprint`, `checkin` and
+// `simulate`, and the identity flags shared by `checkin` and `simulate`.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "hijackguard/v1/compliance_plugin.pb.h"
@@ -28,6 +30,24 @@ struct DeviceFlags {
   // must be), or "".
   std::string FirstInvalidUtf8Flag() const;
   // Fills request.eas and request.inventory.
+  void Apply(v1::CheckInRequest* request) const;
+};
+
+// Who checks in: --tenant, --device-id, --mdm-device-id, --user, --smtp,
+// --locale and --group (repeatable).
+struct IdentityFlags {
+  std::string tenant;
+  std::string device_id;
+  std::string mdm_device_id;
+  std::string user;
+  std::string smtp;
+  std::string locale;
+  std::vector<std::string> groups;
+
+  void Register(CLI::App* command, const std::string& tenant_help);
+  // The name of the first flag whose value is not valid UTF-8, or "".
+  std::string FirstInvalidUtf8Flag() const;
+  // Fills request.tenant_id, request.device and request.locale.
   void Apply(v1::CheckInRequest* request) const;
 };
 

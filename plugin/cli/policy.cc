@@ -159,13 +159,7 @@ struct SimulateFlags {
   std::string policy;
   std::string events;
   std::string catalog;
-  std::string tenant = "default";
-  std::string device_id;
-  std::string mdm_device_id;
-  std::string user;
-  std::string smtp;
-  std::string locale;
-  std::vector<std::string> groups;
+  IdentityFlags identity;
   std::string now;
   std::string warn_since;
   DeviceFlags device;
@@ -223,15 +217,15 @@ int RunSimulate(const SimulateFlags& f) {
   }
   v1::SimulateDecisionRequest request;
   v1::CheckInRequest* c = request.mutable_check_in();
-  c->set_tenant_id(f.tenant);
-  c->mutable_device()->set_eas_device_id(f.device_id);
-  c->mutable_device()->set_mdm_device_id(f.mdm_device_id);
-  c->mutable_device()->set_user_principal(f.user);
-  c->mutable_device()->set_primary_smtp_address(f.smtp);
-  for (const std::string& g : f.groups) {
-    c->mutable_device()->add_groups(g);
+  std::string bad = f.device.FirstInvalidUtf8Flag();
+  if (bad.empty()) {
+    bad = f.identity.FirstInvalidUtf8Flag();
   }
-  c->set_locale(f.locale);
+  if (!bad.empty()) {
+    std::cerr << "error: " << bad << " is not valid UTF-8\n";
+    return 2;
+  }
+  f.identity.Apply(c);
   f.device.Apply(c);
   if (c->device().eas_device_id().empty() &&
       c->device().mdm_device_id().empty()) {
@@ -358,13 +352,8 @@ void AddSimulateCommand(CLI::App& app, RunFn* run) {
                 "\"attendeeCount\": 12}");
   c->add_option("--catalog", f->catalog,
                 "Known-issue catalog (offline; default: built in)");
-  c->add_option("--tenant", f->tenant, "Tenant id (default \"default\")");
-  c->add_option("--device-id", f->device_id, "EAS DeviceId");
-  c->add_option("--mdm-device-id", f->mdm_device_id, "The MDM's device id");
-  c->add_option("--user", f->user, "User principal name");
-  c->add_option("--smtp", f->smtp, "Primary SMTP address");
-  c->add_option("--group", f->groups, "A group of the user (repeatable)");
-  c->add_option("--locale", f->locale, "The user's language, e.g. de-CH");
+  f->identity.tenant = "default";
+  f->identity.Register(c, "Tenant id (default \"default\")");
   c->add_option("--now", f->now, "Decide at this RFC 3339 time");
   c->add_option("--warn-since", f->warn_since,
                 "The device has been at WARN since this RFC 3339 time");
