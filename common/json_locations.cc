@@ -15,8 +15,7 @@ class Locations::Scanner {
     if (pos_ >= text_.size() || depth > kMaxDepth) {
       return;
     }
-    if (depth > out_->max_depth_) {
-      out_->max_depth_ = depth;
+    if (static_cast<std::size_t>(depth) > out_->first_at_depth_.size()) {
       out_->first_at_depth_.emplace_back(pointer, Here());
     }
     const char c = text_[pos_];

@@ -27,9 +27,8 @@ class Locations {
   // The location of `pointer`, or else of its nearest ancestor that has one.
   std::optional<Location> Find(std::string_view pointer) const;
 
-  // The deepest nesting of arrays and objects (the root's members are at 1),
-  // counted up to 513; and the first value nested deeper than `limit`.
-  int max_depth() const { return max_depth_; }
+  // The first value nested deeper than `limit` (the root's members are at
+  // depth 1; depths are tracked up to 513).
   std::optional<std::pair<std::string, Location>> FirstDeeperThan(
       int limit) const;
 
@@ -43,7 +42,6 @@ class Locations {
   class Scanner;
   absl::flat_hash_map<std::string, Location> map_;
   std::vector<std::pair<std::string, Location>> duplicates_;
-  int max_depth_ = 0;
   // The first value at each depth, up to the scanner's limit.
   std::vector<std::pair<std::string, Location>> first_at_depth_;
 };

@@ -28,11 +28,6 @@ std::optional<ComplianceAlert> AlertSubscription::Pop() {
   return alert;
 }
 
-std::uint64_t AlertSubscription::dropped() const {
-  std::lock_guard<std::mutex> lock(queue_mu_);
-  return dropped_;
-}
-
 bool AlertSubscription::ended() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
   return ended_;
@@ -51,7 +46,6 @@ bool AlertSubscription::Push(const ComplianceAlert& alert) {
   std::lock_guard<std::mutex> lock(queue_mu_);
   if (queue_.size() >= capacity_) {
     queue_.pop_front();
-    ++dropped_;
   }
   queue_.push_back(alert);
   return true;

@@ -49,8 +49,6 @@ class AlertSubscription {
  public:
   // The next alert, or nullopt when none is waiting.
   std::optional<ComplianceAlert> Pop();
-  // Alerts this subscriber lost because its queue was full.
-  std::uint64_t dropped() const;
   // True once the engine shut the subscription down.
   bool ended() const;
   // Stops notifications; after it returns the callback is not running and
@@ -69,8 +67,7 @@ class AlertSubscription {
   const std::string tenant_filter_;
   const std::size_t capacity_;
   mutable std::mutex queue_mu_;
-  std::deque<ComplianceAlert> queue_;
-  std::uint64_t dropped_ = 0;
+  std::deque<ComplianceAlert> queue_;  // full: the oldest goes (a sequence gap)
   bool ended_ = false;
   std::mutex notify_mu_;  // taken before any lock the callback takes
   std::function<void()> notify_;
