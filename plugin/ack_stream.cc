@@ -1,10 +1,12 @@
 #include "plugin/ack_stream.h"
 
+#include "common/strings.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 
 namespace hijackguard::plugin {
 
-AckStream::AckStream(Handler handler) : handler_(std::move(handler)) {
+AckStream::AckStream(Handler handler, policy::StateStore* store)
+    : handler_(std::move(handler)), store_(store) {
   reading_ = true;
   StartRead(&in_);
 }
@@ -17,12 +19,14 @@ void AckStream::OnReadDone(bool ok) {
     if (!ok) {
       reads_done_ = true;  // the client closed its side (or went away)
     } else {
-      v1::TrafficAck* ack = batch_.add_acks();
-      handler_(in_, ack);
-      batch_bytes_ += ack->ByteSizeLong();
+      Awaiting& a = awaiting_.emplace_back();
+      a.ticket = handler_(in_, &a.ack);
       in_.Clear();
     }
+    Step release;
+    ReleaseLocked(&release);
     step = NextLocked();
+    step.request = release.request;
   }
   Run(step);
 }
@@ -41,6 +45,64 @@ void AckStream::OnWriteDone(bool ok) {
 }
 
 void AckStream::OnDone() { delete this; }
+
+void AckStream::ReleaseLocked(Step* step) {
+  while (!awaiting_.empty()) {
+    Awaiting& a = awaiting_.front();
+    if (a.ticket != 0 && a.ticket > durable_ && store_failure_.ok()) {
+      if (store_ != nullptr && store_->IsDurable(a.ticket)) {
+        durable_ = a.ticket;
+      } else {
+        break;
+      }
+    }
+    if (a.ticket > durable_ && !store_failure_.ok()) {
+      // Never acknowledge what was not committed.
+      a.ack.clear_events();
+      v1::ItemError* e = a.ack.add_errors();
+      e->set_code("STATE_UNAVAILABLE");
+      e->set_message(StrCat(
+          "not recorded durably: ", std::string(store_failure_.message()),
+          "; report it again later"));
+    }
+    v1::TrafficAck* ack = batch_.add_acks();
+    ack->Swap(&a.ack);
+    batch_bytes_ += ack->ByteSizeLong();
+    awaiting_.pop_front();
+  }
+  if (!awaiting_.empty() && requested_ == 0 && store_ != nullptr) {
+    // Ask for the newest waiting ticket: commits are in order, so when it
+    // is durable every earlier one is too. Asked once mu_ is released (the
+    // store may call back at once).
+    requested_ = awaiting_.back().ticket;
+    step->request = requested_;
+  }
+}
+
+void AckStream::Request(policy::StoreTicket ticket) {
+  store_->WhenDurable(ticket, [this, ticket](absl::Status status) {
+    OnDurable(ticket, status);
+  });
+}
+
+void AckStream::OnDurable(policy::StoreTicket ticket,
+                          const absl::Status& status) {
+  Step step;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    requested_ = 0;
+    if (status.ok()) {
+      durable_ = std::max(durable_, ticket);
+    } else if (store_failure_.ok()) {
+      store_failure_ = status;
+    }
+    Step release;
+    ReleaseLocked(&release);
+    step = NextLocked();
+    step.request = release.request;
+  }
+  Run(step);
+}
 
 AckStream::Step AckStream::NextLocked() {
   Step step;
@@ -69,12 +131,13 @@ AckStream::Step AckStream::NextLocked() {
     batch_bytes_ = 0;
   }
   if (!failed_ && !reads_done_ && !reading_ &&
-      batch_.acks_size() < kMaxAcksPerBatch && batch_bytes_ < kMaxBatchBytes) {
+      batch_.acks_size() < kMaxAcksPerBatch && batch_bytes_ < kMaxBatchBytes &&
+      awaiting_.size() < kMaxAwaiting) {
     reading_ = true;
     step.read = true;
   }
   if ((reads_done_ || failed_) && !writing_ && !reading_ &&
-      batch_.acks_size() == 0) {
+      batch_.acks_size() == 0 && awaiting_.empty() && requested_ == 0) {
     finished_ = true;
     step.finish = true;
   }
@@ -92,6 +155,10 @@ void AckStream::Run(const Step& step) {
     Finish(failed_ ? grpc::Status(grpc::StatusCode::CANCELLED,
                                   "the stream could not be answered")
                    : grpc::Status::OK);
+  }
+  // Last: the store may call back at once, and that may finish the call.
+  if (step.request != 0) {
+    Request(step.request);
   }
 }
 

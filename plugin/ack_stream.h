@@ -3,13 +3,20 @@
 // acks collect while a write is in flight and go out together, so a busy
 // stream costs one write per batch, not per message. Reading pauses while a
 // full batch waits (back-pressure). Deletes itself when the call is done.
+//
+// With a state store, an ack is held until what its message changed is
+// durable (its ticket committed); acks leave in message order. Group commit
+// makes this cheap: many messages share one commit, and reading goes on
+// while they wait (up to kMaxAwaiting).
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <mutex>
 
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/traffic.pb.h"
+#include "policy/state_store.h"
 
 namespace hijackguard::plugin {
 
@@ -18,15 +25,19 @@ class AckStream final
  public:
   // Fills the ack for one received message. Called on gRPC threads, one
   // message at a time per stream.
-  using Handler =
-      std::function<void(const grpc::ByteBuffer& message, v1::TrafficAck* ack)>;
+  // Returns the store ticket to wait for before acking (0 = none).
+  using Handler = std::function<policy::StoreTicket(
+      const grpc::ByteBuffer& message, v1::TrafficAck* ack)>;
 
   // Most acks, and about the most bytes, in one write; reading pauses
   // while a batch this full waits for the previous write.
   static constexpr int kMaxAcksPerBatch = 512;
   static constexpr std::size_t kMaxBatchBytes = 1 << 20;
+  // Most acks waiting for their commit before reading pauses.
+  static constexpr std::size_t kMaxAwaiting = 4096;
 
-  explicit AckStream(Handler handler);
+  // `store` may be null (nothing to wait for); it must outlive the stream.
+  AckStream(Handler handler, policy::StateStore* store = nullptr);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -37,11 +48,26 @@ class AckStream final
     bool read = false;
     bool write = false;
     bool finish = false;
+    policy::StoreTicket request = 0;  // ask the store to call back
+  };
+  struct Awaiting {
+    policy::StoreTicket ticket = 0;
+    v1::TrafficAck ack;
   };
   Step NextLocked();
   void Run(const Step& step);
+  // Moves acks whose commit is done into the batch; asks the store to call
+  // back for the rest (one request in flight).
+  void ReleaseLocked(Step* step);
+  void Request(policy::StoreTicket ticket);
+  void OnDurable(policy::StoreTicket ticket, const absl::Status& status);
 
   Handler handler_;
+  policy::StateStore* store_;
+  std::deque<Awaiting> awaiting_;
+  policy::StoreTicket durable_ = 0;    // known committed
+  policy::StoreTicket requested_ = 0;  // a callback is due for this ticket
+  absl::Status store_failure_;
   std::mutex mu_;
   grpc::ByteBuffer in_;
   grpc::ByteBuffer out_;

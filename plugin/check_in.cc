@@ -42,7 +42,8 @@ CheckInHandler::CheckInHandler(
       traffic_(traffic) {}
 
 absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
-                                     v1::CheckInResponse* response) const {
+                                     v1::CheckInResponse* response,
+                                     policy::StoreTicket* ticket) const {
   RETURN_IF_ERROR(ValidateCheckInRequest(request));
   const absl::Time now = clock_->Now();
 
@@ -57,7 +58,7 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
   const std::vector<std::string> groups(request.device().groups().begin(),
                                         request.device().groups().end());
   const policy::Evaluation evaluation = engine_->DecideCheckIn(
-      fp, facts, {groups, request.locale()}, decision_id, now);
+      fp, facts, {groups, request.locale()}, decision_id, now, ticket);
 
   response->set_decision_id(decision_id);
   ToProto(fp, response->mutable_fingerprint());

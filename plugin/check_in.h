@@ -39,9 +39,12 @@ class CheckInHandler {
                  detector::TrafficDetector* traffic = nullptr);
 
   // Fills `response` for a valid request. INVALID_ARGUMENT naming the field
-  // otherwise (and `response` is left untouched).
-  [[nodiscard]] absl::Status CheckIn(const v1::CheckInRequest& request,
-                                     v1::CheckInResponse* response) const;
+  // otherwise (and `response` is left untouched). With a state store,
+  // `*ticket` (when not null) gets the commit to wait for before answering
+  // (0: none; see PolicyEngine::DecideCheckIn).
+  [[nodiscard]] absl::Status CheckIn(
+      const v1::CheckInRequest& request, v1::CheckInResponse* response,
+      policy::StoreTicket* ticket = nullptr) const;
 
   const detector::KnownIssueCatalog& catalog() const { return *catalog_; }
 

@@ -42,15 +42,35 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
   return out;
 }
 
-void Decode(const WireDecoder& decoder, const TrafficHandler& handler,
-            const grpc::ByteBuffer& bytes, v1::ReportTrafficRequest* request,
-            v1::TrafficAck* ack) {
+policy::StoreTicket Decode(const WireDecoder& decoder,
+                           const TrafficHandler& handler,
+                           const grpc::ByteBuffer& bytes,
+                           v1::ReportTrafficRequest* request,
+                           v1::TrafficAck* ack) {
   const absl::Status status = decoder.Parse(bytes, request);
   if (status.ok()) {
-    handler.Report(*request, ack);
-  } else {
-    TrafficHandler::Undecodable(Flatten(bytes), status, ack);
+    return handler.Report(*request, ack);
   }
+  TrafficHandler::Undecodable(Flatten(bytes), status, ack);
+  return 0;
+}
+
+// Finishes `reactor` once `ticket` is durable (at once without a store or
+// ticket): nothing is acknowledged before it is committed.
+void FinishWhenDurable(policy::StateStore* store, policy::StoreTicket ticket,
+                       grpc::ServerUnaryReactor* reactor,
+                       const absl::Status& status) {
+  if (store == nullptr || ticket == 0 || !status.ok()) {
+    reactor->Finish(ToGrpcStatus(status));
+    return;
+  }
+  store->WhenDurable(ticket, [reactor](absl::Status durable) {
+    reactor->Finish(ToGrpcStatus(
+        durable.ok()
+            ? durable
+            : absl::UnavailableError(StrCat("not recorded durably: ",
+                                            std::string(durable.message())))));
+  });
 }
 
 }  // namespace
@@ -58,10 +78,12 @@ void Decode(const WireDecoder& decoder, const TrafficHandler& handler,
 CompliancePluginService::CompliancePluginService(const CheckInHandler* check_in,
                                                  const TrafficHandler* traffic,
                                                  policy::PolicyEngine* engine,
-                                                 std::size_t max_check_in_bytes)
+                                                 std::size_t max_check_in_bytes,
+                                                 policy::StateStore* store)
     : check_in_(check_in),
       traffic_(traffic),
       engine_(engine),
+      store_(store),
       max_check_in_bytes_(max_check_in_bytes),
       check_in_decoder_(v1::CheckInRequest::descriptor()),
       traffic_decoder_(v1::ReportTrafficRequest::descriptor()) {}
@@ -87,14 +109,15 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
   } else {
     status = check_in_decoder_.Parse(*request_bytes, request);
   }
+  policy::StoreTicket ticket = 0;
   if (status.ok()) {
-    status = check_in_->CheckIn(*request, response);
+    status = check_in_->CheckIn(*request, response, &ticket);
   }
   if (status.ok()) {
     status = Encode(*response, response_bytes);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
+  FinishWhenDurable(store_, ticket, reactor, status);
   return reactor;
 }
 
@@ -107,12 +130,13 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
   auto* ack = google::protobuf::Arena::CreateMessage<v1::TrafficAck>(&arena);
   auto* response =
       google::protobuf::Arena::CreateMessage<v1::ReportTrafficResponse>(&arena);
-  Decode(traffic_decoder_, *traffic_, *request_bytes, request, ack);
+  const policy::StoreTicket ticket =
+      Decode(traffic_decoder_, *traffic_, *request_bytes, request, ack);
   response->set_sequence(ack->sequence());
   response->mutable_events()->Swap(ack->mutable_events());
   response->mutable_errors()->Swap(ack->mutable_errors());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(Encode(*response, response_bytes)));
+  FinishWhenDurable(store_, ticket, reactor, Encode(*response, response_bytes));
   return reactor;
 }
 
@@ -123,11 +147,14 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
       [this](const grpc::ByteBuffer& bytes, v1::TrafficAck* ack) {
         // One request message per stream thread: reused, not reallocated.
         thread_local v1::ReportTrafficRequest request;
-        Decode(traffic_decoder_, *traffic_, bytes, &request, ack);
+        const policy::StoreTicket ticket =
+            Decode(traffic_decoder_, *traffic_, bytes, &request, ack);
         if (bytes.Length() > kMaxKeptRequestBytes) {
           request = v1::ReportTrafficRequest();  // give the memory back
         }
-      });
+        return ticket;
+      },
+      store_);
 }
 
 grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(

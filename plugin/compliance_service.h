@@ -29,7 +29,8 @@ class CompliancePluginService final : public CompliancePluginBase {
   CompliancePluginService(const CheckInHandler* check_in,
                           const TrafficHandler* traffic,
                           policy::PolicyEngine* engine,
-                          std::size_t max_check_in_bytes);
+                          std::size_t max_check_in_bytes,
+                          policy::StateStore* store = nullptr);
 
   grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
@@ -51,6 +52,7 @@ class CompliancePluginService final : public CompliancePluginBase {
   const CheckInHandler* check_in_;
   const TrafficHandler* traffic_;
   policy::PolicyEngine* engine_;
+  policy::StateStore* store_;  // may be null; waited on before answering
   const std::size_t max_check_in_bytes_;
   const WireDecoder check_in_decoder_;
   const WireDecoder traffic_decoder_;

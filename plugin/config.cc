@@ -65,6 +65,23 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
     if (auto v = root.String("state_dir", false)) {
       config.state_dir = *v;
     }
+    if (auto v = root.String("state_store", false)) {
+      if (*v == "sqlite" || *v == "memory") {
+        config.state_store = *v;
+      } else {
+        problems.Add(root.PointerTo("state_store"),
+                     StrCat("\"", *v, "\" is not \"sqlite\" or \"memory\""));
+      }
+    }
+    if (auto v = root.String("state_synchronous", false)) {
+      if (*v == "full" || *v == "normal" || *v == "off") {
+        config.state_synchronous = *v;
+      } else {
+        problems.Add(
+            root.PointerTo("state_synchronous"),
+            StrCat("\"", *v, "\" is not \"full\", \"normal\" or \"off\""));
+      }
+    }
     if (auto v = root.Integer("max_request_bytes", false, 4096, 64 << 20)) {
       config.max_request_bytes = static_cast<int>(*v);
     }

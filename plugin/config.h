@@ -33,6 +33,12 @@ struct ServerConfig {
   std::string policy_path;
   // Directory for durable state; created if missing. Default "./var".
   std::string state_dir = "./var";
+  // Where state lives: "sqlite" (state_dir/hijackguard.db, the default) or
+  // "memory" (nothing survives a restart; for tests and benchmarks).
+  std::string state_store = "sqlite";
+  // SQLite's synchronous mode: "full" (default; a commit survives power
+  // loss), "normal" (survives a process crash) or "off".
+  std::string state_synchronous = "full";
   // Largest CheckIn request accepted, in bytes. Default 65536.
   int max_request_bytes = 64 * 1024;
   // Largest ReportTraffic/StreamTraffic message accepted (WBXML bodies can be

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   cli::AddTrafficCommands(app, &run);
   cli::AddPolicyCommands(app, &run);
   cli::AddSimulateCommand(app, &run);
+  cli::AddStateCommands(app, &run);
   cli::AddVersionCommand(app, &run);
   try {
     app.parse(argc, argv);

@@ -6,12 +6,14 @@
 #include "absl/status/status.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "plugin/compliance_service.h"
 #include "plugin/policy_admin_service.h"
+#include "plugin/sqlite_store.h"
 #include "plugin/wire_decoder.h"
 
 namespace hijackguard::plugin {
@@ -62,6 +64,8 @@ std::string BoundAddress(const std::string& listen, int port) {
 
 struct PluginServer::State {
   std::string policy_path;
+  // First: destroyed last, after everything that submits to it.
+  std::unique_ptr<SqliteStore> store;
   std::unique_ptr<detector::TrafficDetector> detector;
   std::unique_ptr<policy::PolicyEngine> engine;
   std::unique_ptr<PolicyAdminService> admin;
@@ -87,6 +91,9 @@ void PluginServer::Shutdown(absl::Duration grace) {
     state_->engine->EndSubscriptions();
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     state_->server->Wait();
+    if (state_->store != nullptr) {
+      state_->store->StopRetention();  // it reads the engine's policy
+    }
   });
 }
 
@@ -109,6 +116,19 @@ absl::Status PluginServer::ReloadPolicy() {
 }
 
 policy::PolicyEngine& PluginServer::engine() { return *state_->engine; }
+
+SqliteStore* PluginServer::store() { return state_->store.get(); }
+
+namespace {
+
+// Opens the state database and hands it to the detector and the engine; picks
+// the policy to start with: the file's (or the defaults), unless a policy was
+// applied through the API after the file last changed; that one is restored.
+absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
+    const ServerOptions& options, const std::string& file_origin,
+    detector::TrafficDetector* detector, policy::PolicyEngine* engine);
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     const ServerOptions& options) {
@@ -141,6 +161,10 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   st.engine = std::make_unique<policy::PolicyEngine>(
       options.catalog, initial, options.clock, st.detector.get(),
       options.engine, origin);
+  if (!options.state_path.empty()) {
+    ASSIGN_OR_RETURN(st.store, AttachState(options, origin, st.detector.get(),
+                                           st.engine.get()));
+  }
   st.traffic = std::make_unique<TrafficHandler>(st.detector.get(),
                                                 options.clock, st.engine.get());
   st.handler = std::make_unique<CheckInHandler>(
@@ -148,7 +172,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       st.detector.get());
   st.service = std::make_unique<CompliancePluginService>(
       st.handler.get(), st.traffic.get(), st.engine.get(),
-      static_cast<std::size_t>(options.max_request_bytes));
+      static_cast<std::size_t>(options.max_request_bytes), st.store.get());
   st.admin =
       std::make_unique<PolicyAdminService>(st.engine.get(), options.clock);
 
@@ -188,5 +212,58 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   ps->address_ = BoundAddress(options.listen_address, port);
   return ps;
 }
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
+    const ServerOptions& options, const std::string& file_origin,
+    detector::TrafficDetector* detector, policy::PolicyEngine* engine) {
+  SqliteStoreOptions so;
+  so.path = options.state_path;
+  so.synchronous = options.state_synchronous;
+  so.retention_interval = options.state_retention_interval;
+  so.ledger_ttl = options.detector.ledger.ttl;
+  so.clock = options.clock;
+  so.event_horizon = [engine] {
+    return policy::EventHorizon(*engine->policy());
+  };
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
+                   SqliteStore::Open(std::move(so)));
+  RETURN_IF_ERROR(detector->AttachStore(store.get()));
+  RETURN_IF_ERROR(engine->AttachStore(store.get()));
+
+  ASSIGN_OR_RETURN(std::optional<policy::AppliedPolicy> latest,
+                   store->LatestPolicy(""));
+  const std::string start_revision = engine->policy()->revision();
+  if (latest && latest->origin == "api") {
+    // Restore the API's policy if the file (or the defaults) is what was in
+    // force when it was applied: an edited file wins.
+    ASSIGN_OR_RETURN(std::optional<policy::AppliedPolicy> from_file,
+                     store->LatestPolicy(file_origin));
+    if (from_file && from_file->revision == start_revision) {
+      auto restored =
+          policy::Policy::Parse(latest->document, engine->catalog(), nullptr);
+      if (!restored.ok()) {
+        return absl::DataLossError(StrCat(
+            "the policy applied through the API (revision ", latest->revision,
+            ") is in the state database but no longer parses: ",
+            std::string(restored.status().message())));
+      }
+      LogInfo(StrCat("restored the policy applied through the API at ",
+                     FormatUtc(latest->applied_at), " (revision ",
+                     latest->revision, "); ", file_origin,
+                     " has not changed since"));
+      RETURN_IF_ERROR(engine->Apply(*restored, "", "api"));
+      return store;
+    }
+  }
+  if (!latest || latest->revision != start_revision ||
+      latest->origin != file_origin) {
+    RETURN_IF_ERROR(engine->RecordStartPolicy());
+  }
+  return store;
+}
+
+}  // namespace
 
 }  // namespace hijackguard::plugin

@@ -23,6 +23,8 @@ class Server;
 
 namespace hijackguard::plugin {
 
+class SqliteStore;
+
 struct ServerOptions {
   // host:port; port 0 picks a free port (see PluginServer::port()). Default
   // "127.0.0.1:0".
@@ -48,6 +50,11 @@ struct ServerOptions {
   // The policy at start. Default: policy_path's, or the built-in defaults.
   std::shared_ptr<const policy::Policy> policy;
   policy::EngineOptions engine;
+  // The state database (docs/state.md); "" keeps all state in memory only,
+  // lost when the server stops.
+  std::string state_path;
+  std::string state_synchronous = "full";  // "full", "normal" or "off"
+  absl::Duration state_retention_interval = absl::Minutes(10);
 };
 
 // A running server. Thread-safe.
@@ -72,6 +79,8 @@ class PluginServer {
   absl::Status ReloadPolicy();
 
   policy::PolicyEngine& engine();
+  // The state store, or null when state is in memory only.
+  SqliteStore* store();
 
  private:
   friend absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(

@@ -101,15 +101,15 @@ TrafficHandler::TrafficHandler(detector::TrafficDetector* detector,
                                const Clock* clock, policy::PolicyEngine* engine)
     : detector_(detector), clock_(clock), engine_(engine) {}
 
-void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
-                            v1::TrafficAck* ack) const {
+policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
+                                           v1::TrafficAck* ack) const {
   ack->set_sequence(r.sequence());
   if (absl::Status s = ValidateTenantId(r.tenant_id()); !s.ok()) {
     AddError(ack, "INVALID_ARGUMENT", "tenant_id", std::string(s.message()));
-    return;
+    return 0;
   }
   if (!CheckLimits(r, ack)) {
-    return;
+    return 0;
   }
   detector::ObservationView obs;
   obs.tenant_id = r.tenant_id();
@@ -123,7 +123,7 @@ void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
     AddError(ack, "INVALID_ARGUMENT", "observed_at",
              StrCat("is more than ", absl::FormatDuration(kMaxClockSkew),
                     " ahead of the server's clock"));
-    return;
+    return 0;
   }
   detector::EasExchangeView ex;
   detector::CalendarChangeView cc;
@@ -160,6 +160,9 @@ void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
   }
   detector::ObserveResult result;
   detector_->Observe(obs, &result);
+  // Commits are in ticket order: the newest covers the observation and the
+  // decisions it caused.
+  policy::StoreTicket ticket = result.ticket;
   for (const detector::DetectionEvent& e : result.events) {
     ToProto(e, ack->add_events());
   }
@@ -179,10 +182,12 @@ void TrafficHandler::Report(const v1::ReportTrafficRequest& r,
       if (std::find(decided.begin(), decided.end(), e.eas_device_id) ==
           decided.end()) {
         decided.push_back(e.eas_device_id);
-        engine_->DecideAfterTraffic(e.tenant_id, e.eas_device_id);
+        ticket = std::max(
+            ticket, engine_->DecideAfterTraffic(e.tenant_id, e.eas_device_id));
       }
     }
   }
+  return ticket;
 }
 
 void TrafficHandler::Undecodable(const std::string& bytes,

@@ -28,9 +28,10 @@ class TrafficHandler {
                  policy::PolicyEngine* engine = nullptr);
 
   // Runs one observation; fills `ack` (sequence, events, errors). Problems
-  // with the observation are errors in the ack, never a failure.
-  void Report(const v1::ReportTrafficRequest& request,
-              v1::TrafficAck* ack) const;
+  // with the observation are errors in the ack, never a failure. Returns the
+  // state store ticket to wait for before acknowledging (0: none).
+  policy::StoreTicket Report(const v1::ReportTrafficRequest& request,
+                             v1::TrafficAck* ack) const;
 
   // The ack for a message that could not be decoded (`why`): the sequence if
   // it can still be read, and an INVALID_ARGUMENT item error.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/record.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/uuid.h"
 #include "detector/fingerprint.h"
@@ -98,18 +100,68 @@ PolicyEngine::PolicyInfo PolicyEngine::policy_info() const {
 absl::Status PolicyEngine::Apply(std::shared_ptr<const Policy> policy,
                                  std::string_view expected_revision,
                                  std::string origin) {
-  std::lock_guard<std::mutex> lock(policy_mu_);
-  if (!expected_revision.empty() && expected_revision != policy_->revision()) {
-    return absl::AbortedError(StrCat("the current policy revision is ",
-                                     policy_->revision(), ", not the expected ",
-                                     expected_revision,
-                                     "; fetch the policy again and reapply"));
+  StoreTicket ticket = 0;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    if (!expected_revision.empty() &&
+        expected_revision != policy_->revision()) {
+      return absl::AbortedError(StrCat("the current policy revision is ",
+                                       policy_->revision(),
+                                       ", not the expected ", expected_revision,
+                                       "; fetch the policy again and reapply"));
+    }
+    const std::string previous = policy_->revision();
+    policy_ = std::move(policy);
+    policy_origin_ = std::move(origin);
+    policy_applied_at_ = absl::Now();  // for people: the wall clock
+    policy_swaps_.fetch_add(1, std::memory_order_relaxed);
+    // Submitted under the lock, so that the store's order is the swaps'.
+    ticket = RecordPolicyLocked(previous);
   }
-  policy_ = std::move(policy);
-  policy_origin_ = std::move(origin);
-  policy_applied_at_ = absl::Now();  // for people: the wall clock
-  policy_swaps_.fetch_add(1, std::memory_order_relaxed);
+  return store_ == nullptr ? absl::OkStatus() : store_->WaitDurable(ticket);
+}
+
+StoreTicket PolicyEngine::RecordPolicyLocked(std::string_view previous) {
+  if (store_ == nullptr) {
+    return 0;
+  }
+  EngineChanges changes;
+  AppliedPolicy& applied = changes.policy.emplace();
+  applied.revision = policy_->revision();
+  applied.origin = policy_origin_;
+  applied.applied_at = policy_applied_at_;
+  applied.document =
+      policy_->source().empty() ? policy_->canonical() : policy_->source();
+  PolicyAudit audit;
+  audit.revision = policy_->revision();
+  audit.previous_revision = std::string(previous);
+  audit.origin = policy_origin_;
+  audit.mode = policy_->global().mode.value;
+  changes.audit.push_back({clock_->Now(), std::move(audit)});
+  return store_->SubmitEngine(std::move(changes));
+}
+
+absl::Status PolicyEngine::AttachStore(StateStore* store) {
+  auto exemptions = store->LoadExemptions();
+  if (!exemptions.ok()) {
+    return exemptions.status();
+  }
+  std::lock_guard<std::mutex> lock(policy_mu_);
+  if (store_ != nullptr) {
+    return absl::FailedPreconditionError("the engine has a store already");
+  }
+  exemptions_ = std::make_shared<const ExemptionIndex>(std::move(*exemptions));
+  store_ = store;
   return absl::OkStatus();
+}
+
+absl::Status PolicyEngine::RecordStartPolicy() {
+  StoreTicket ticket = 0;
+  {
+    std::lock_guard<std::mutex> lock(policy_mu_);
+    ticket = RecordPolicyLocked("");
+  }
+  return store_ == nullptr ? absl::OkStatus() : store_->WaitDurable(ticket);
 }
 
 std::shared_ptr<const ExemptionIndex> PolicyEngine::exemptions() const {
@@ -122,7 +174,7 @@ absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption) {
   exemption.source = "api";
   exemption.id =
       ExemptionId(exemption.tenant_id, exemption.kind, exemption.value);
-  std::lock_guard<std::mutex> lock(policy_mu_);
+  std::unique_lock<std::mutex> lock(policy_mu_);
   const std::vector<const Exemption*> current = exemptions_->List();
   const bool replaces =
       std::any_of(current.begin(), current.end(),
@@ -141,11 +193,19 @@ absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption) {
   list.push_back(exemption);
   exemptions_ = std::make_shared<const ExemptionIndex>(std::move(list));
   exemption.rule = StrCat("exemption:", exemption.id);
+  if (store_ != nullptr) {
+    EngineChanges changes;
+    changes.put_exemptions.push_back(exemption);
+    changes.audit.push_back({clock_->Now(), ExemptionAudit{false, exemption}});
+    const StoreTicket ticket = store_->SubmitEngine(std::move(changes));
+    lock.unlock();
+    RETURN_IF_ERROR(store_->WaitDurable(ticket));
+  }
   return exemption;
 }
 
 absl::Status PolicyEngine::DeleteExemption(std::string_view id) {
-  std::lock_guard<std::mutex> lock(policy_mu_);
+  std::unique_lock<std::mutex> lock(policy_mu_);
   std::vector<Exemption> list;
   bool found = false;
   for (const Exemption* e : exemptions_->List()) {
@@ -159,7 +219,103 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id) {
     return absl::NotFoundError(StrCat("no exemption with id \"", id, "\""));
   }
   exemptions_ = std::make_shared<const ExemptionIndex>(std::move(list));
+  if (store_ == nullptr) {
+    return absl::OkStatus();
+  }
+  EngineChanges changes;
+  changes.deleted_exemptions.emplace_back(id);
+  ExemptionAudit audit;
+  audit.deleted = true;
+  audit.exemption.id = std::string(id);
+  changes.audit.push_back({clock_->Now(), std::move(audit)});
+  const StoreTicket ticket = store_->SubmitEngine(std::move(changes));
+  lock.unlock();
+  return store_->WaitDurable(ticket);
+}
+
+namespace {
+constexpr std::uint64_t kEngineDeviceFormat = 1;
+}  // namespace
+
+void PolicyEngine::EncodeDeviceState(const DeviceState& state,
+                                     std::string* out) {
+  RecordWriter w(out);
+  w.U64(kEngineDeviceFormat);
+  w.Time(state.history.warn_since);
+  w.I64(static_cast<int>(state.last_action));
+  w.Bytes(state.mdm_device_id);
+  w.Bytes(state.user_principal);
+  w.U64(state.groups.size());
+  for (const std::string& g : state.groups) {
+    w.Bytes(g);
+  }
+  w.Bytes(state.locale);
+}
+
+absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
+                                             DeviceState* state) {
+  RecordReader r(value, "decision history row");
+  std::uint64_t format = 0;
+  int action = 0;
+  std::uint64_t groups = 0;
+  bool ok = r.U64("format", &format);
+  if (ok && format != kEngineDeviceFormat) {
+    ok = r.Invalid("format", StrCat("format ", format,
+                                    " is not the one this version reads (",
+                                    kEngineDeviceFormat, ")"));
+  }
+  ok = ok && r.Time("warn_since", &state->history.warn_since) &&
+       r.Int("last_action", &action);
+  if (ok && (action < 0 || action > static_cast<int>(Action::kBlock))) {
+    ok = r.Invalid("last_action", StrCat("action ", action, " is unknown"));
+  }
+  ok = ok && r.Bytes("mdm_device_id", &state->mdm_device_id) &&
+       r.Bytes("user_principal", &state->user_principal) &&
+       r.U64("groups", &groups);
+  if (ok && groups > 4096) {
+    ok = r.Invalid("groups", StrCat(groups, " groups is over the limit"));
+  }
+  for (std::uint64_t i = 0; ok && i < groups; ++i) {
+    ok = r.Bytes("group", &state->groups.emplace_back());
+  }
+  ok = ok && r.Bytes("locale", &state->locale) && r.End();
+  if (!ok) {
+    return r.status();
+  }
+  state->last_action = static_cast<Action>(action);
   return absl::OkStatus();
+}
+
+DecisionAudit PolicyEngine::MakeDecisionAudit(const Evaluation& eval,
+                                              const Subject& subject,
+                                              std::string_view trigger,
+                                              std::string_view decision_id,
+                                              Action previous) {
+  DecisionAudit a;
+  a.decision_id = std::string(decision_id);
+  a.trigger = std::string(trigger);
+  a.tenant_id = std::string(subject.tenant_id);
+  a.eas_device_id = std::string(subject.eas_device_id);
+  a.mdm_device_id = std::string(subject.mdm_device_id);
+  a.user_principal = std::string(subject.user_principal);
+  a.evaluated_action = eval.evaluated_action;
+  a.enforced_action = eval.enforced_action;
+  a.previous_action = previous;
+  a.mode = eval.mode;
+  a.score = eval.score;
+  a.level = eval.level;
+  a.scope = eval.scope;
+  a.policy_revision = std::string(eval.policy_revision);
+  if (eval.exemption) {
+    a.exemption_id = eval.exemption->id;
+  }
+  a.deadline = eval.deadline;
+  a.reasons.reserve(eval.reasons.size());
+  for (const Reason& r : eval.reasons) {
+    a.reasons.push_back(
+        {r.code, r.contribution, std::string(r.known_issue_id)});
+  }
+  return a;
 }
 
 PolicyEngine::Shard& PolicyEngine::ShardFor(std::string_view key) {
@@ -170,21 +326,22 @@ Evaluation PolicyEngine::DecideCheckIn(const detector::Fingerprint& fp,
                                        const detector::CheckInFacts& facts,
                                        const CheckInExtras& extras,
                                        std::string_view decision_id,
-                                       std::optional<absl::Time> now) {
+                                       std::optional<absl::Time> now,
+                                       StoreTicket* ticket) {
   return Decide(fp, facts, &extras, "CHECK_IN", decision_id,
-                now ? *now : clock_->Now());
+                now ? *now : clock_->Now(), ticket);
 }
 
-void PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
-                                      std::string_view eas_device_id) {
+StoreTicket PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
+                                             std::string_view eas_device_id) {
   if (detector_ == nullptr) {
-    return;
+    return 0;
   }
   std::uint64_t dropped = 0;
   detector::CheckInFacts facts;  // only the facts: Decide reads the events
   if (!detector_->Evidence(tenant_id, eas_device_id, nullptr, &dropped,
                            &facts)) {
-    return;
+    return 0;
   }
   facts.tenant_id = std::string(tenant_id);
   facts.eas_device_id = std::string(eas_device_id);
@@ -193,7 +350,9 @@ void PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
   fp.known_issues = catalog_->Match(fp);
   const absl::Time now = clock_->Now();
   const std::string decision_id = NewUuidV7(now);
-  Decide(fp, facts, nullptr, "TRAFFIC", decision_id, now);
+  StoreTicket ticket = 0;
+  Decide(fp, facts, nullptr, "TRAFFIC", decision_id, now, &ticket);
+  return ticket;
 }
 
 Evaluation PolicyEngine::Simulate(const detector::Fingerprint& fp,
@@ -226,7 +385,8 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
                                 const detector::CheckInFacts& facts,
                                 const CheckInExtras* extras,
                                 std::string_view trigger,
-                                std::string_view decision_id, absl::Time now) {
+                                std::string_view decision_id, absl::Time now,
+                                StoreTicket* ticket) {
   std::shared_ptr<const Policy> policy;
   std::shared_ptr<const ExemptionIndex> exemptions;
   {
@@ -261,7 +421,23 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     auto it = shard.devices.find(key);
     const bool known = it != shard.devices.end();
     DeviceState scratch;
+    bool load_failed = false;
+    if (!known && store_ != nullptr) {
+      // Memory is a cache of the store's history rows.
+      auto row = store_->LoadEngineDevice(key);
+      absl::Status status = row.status();
+      if (status.ok() && row->has_value()) {
+        status = DecodeDeviceState(**row, &scratch);
+      }
+      if (!status.ok()) {
+        // Decide without the history, but never overwrite the row; the
+        // caller waits for (and reports) the failure.
+        load_failed = true;
+        scratch = DeviceState();
+      }
+    }
     DeviceState& state = known ? it->second : scratch;
+    const DeviceState before = store_ != nullptr ? state : DeviceState();
     if (extras != nullptr) {
       state.groups.assign(extras->groups.begin(), extras->groups.end());
       state.locale = std::string(extras->locale);
@@ -316,6 +492,31 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
       alert->user_alert = eval.user_alert;
       alert->policy_revision = std::string(eval.policy_revision);
       alert->decision_id = std::string(decision_id);
+    }
+    if (store_ != nullptr) {
+      EngineChanges changes;
+      const bool changed =
+          !load_failed &&
+          (before.history.warn_since != state.history.warn_since ||
+           before.last_action != state.last_action ||
+           before.mdm_device_id != state.mdm_device_id ||
+           before.user_principal != state.user_principal ||
+           before.groups != state.groups || before.locale != state.locale);
+      if (changed) {
+        StoreRow& row = changes.devices.emplace_back();
+        row.key = key;
+        EncodeDeviceState(state, &row.value);
+        row.time_ms = absl::ToUnixMillis(now);
+      }
+      changes.audit.push_back(
+          {now, MakeDecisionAudit(eval, in.subject, trigger, decision_id,
+                                  old_action)});
+      const StoreTicket submitted = store_->SubmitEngine(std::move(changes));
+      // Only a changed history is waited for: the audit row of an unchanged
+      // decision is group-committed behind it.
+      if (ticket != nullptr && (changed || load_failed)) {
+        *ticket = submitted;
+      }
     }
     if (!known) {
       const std::size_t per_shard = options_.max_devices / kShards + 1;

@@ -20,6 +20,7 @@
 #include "detector/known_issues.h"
 #include "detector/traffic/traffic_detector.h"
 #include "policy/evaluate.h"
+#include "policy/state_store.h"
 
 namespace hijackguard::policy {
 
@@ -139,16 +140,31 @@ class PolicyEngine {
   // detector keeps them. Records the device's history and emits an alert when
   // the evaluated action changed.
   // `now` defaults to the engine's clock.
+  // With a store, `*ticket` (when not null) gets what to wait for before
+  // answering: the commit of a changed history (grace start, last action),
+  // else 0. The decision's audit row is always submitted.
   Evaluation DecideCheckIn(const detector::Fingerprint& fp,
                            const detector::CheckInFacts& facts,
                            const CheckInExtras& extras,
                            std::string_view decision_id,
-                           std::optional<absl::Time> now = std::nullopt);
+                           std::optional<absl::Time> now = std::nullopt,
+                           StoreTicket* ticket = nullptr);
 
   // Re-decides a device after its traffic produced events (when the detector
   // knows the device), so that alerts go out when the behaviour is seen.
-  void DecideAfterTraffic(std::string_view tenant_id,
-                          std::string_view eas_device_id);
+  // Returns the store ticket to wait for (see DecideCheckIn).
+  StoreTicket DecideAfterTraffic(std::string_view tenant_id,
+                                 std::string_view eas_device_id);
+
+  // Keeps state in `store` from now on (call once, before serving; `store`
+  // must outlive the engine): loads the API's exemptions; pages decision
+  // history in as devices are decided (max_devices becomes a cache size);
+  // records every policy change, exemption change and decision, the
+  // decisions in the audit log. Policy and exemption changes return once
+  // durable.
+  absl::Status AttachStore(StateStore* store);
+  // Records the policy in force as applied (at start, after AttachStore).
+  absl::Status RecordStartPolicy();
 
   // Decides without side effects (SimulateDecision): no history read or
   // written, no alert. Under `candidate` when not null, else the policy in
@@ -188,7 +204,17 @@ class PolicyEngine {
   Evaluation Decide(const detector::Fingerprint& fp,
                     const detector::CheckInFacts& facts,
                     const CheckInExtras* extras, std::string_view trigger,
-                    std::string_view decision_id, absl::Time now);
+                    std::string_view decision_id, absl::Time now,
+                    StoreTicket* ticket);
+  StoreTicket RecordPolicyLocked(std::string_view previous);
+  static void EncodeDeviceState(const DeviceState& state, std::string* out);
+  static absl::Status DecodeDeviceState(std::string_view value,
+                                        DeviceState* state);
+  static DecisionAudit MakeDecisionAudit(const Evaluation& eval,
+                                         const Subject& subject,
+                                         std::string_view trigger,
+                                         std::string_view decision_id,
+                                         Action previous);
   Shard& ShardFor(std::string_view key);
   // Sequences the alert and queues it for each subscriber; returns those to
   // notify once no lock is held.
@@ -205,6 +231,7 @@ class PolicyEngine {
   std::string policy_origin_ = "default";
   absl::Time policy_applied_at_;
   std::shared_ptr<const ExemptionIndex> exemptions_;
+  StateStore* store_ = nullptr;  // set once, before serving
 
   std::array<Shard, kShards> shards_;
   std::atomic<std::uint64_t> decisions_{0};

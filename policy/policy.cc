@@ -801,4 +801,12 @@ absl::Status ProblemsToStatus(std::string_view origin,
              StrJoin(lines, "\n  ")));
 }
 
+absl::Duration EventHorizon(const Policy& policy) {
+  absl::Duration longest = policy.global().half_life.value;
+  for (const auto& [id, settings] : policy.tenants()) {
+    longest = std::max(longest, settings.half_life.value);
+  }
+  return longest * 10;
+}
+
 }  // namespace hijackguard::policy

@@ -152,6 +152,11 @@ class Policy {
   std::shared_ptr<const ExemptionIndex> exemptions_;
 };
 
+// How long events matter to `policy`: ten of its longest decay half-life
+// (then an event adds under 0.1% of its weight). Retention deletes older
+// events.
+absl::Duration EventHorizon(const Policy& policy);
+
 // Problems as one INVALID_ARGUMENT ("<origin>: N problems:\n  ..."), or OK.
 absl::Status ProblemsToStatus(std::string_view origin,
                               const std::vector<PolicyProblem>& problems);

@@ -364,6 +364,10 @@ std::optional<MeetingSnapshot> MeetingLedger::Find(const LedgerKey& key,
   if (slot == kNone || Expired(slots_[slot], now)) {
     return std::nullopt;
   }
+  return SnapshotOf(slot);
+}
+
+MeetingSnapshot MeetingLedger::SnapshotOf(std::uint32_t slot) const {
   const Slot& s = slots_[slot];
   MeetingSnapshot out;
   out.uid = BlobUid(s.blob.get());
@@ -382,6 +386,43 @@ std::optional<MeetingSnapshot> MeetingLedger::Find(const LedgerKey& key,
   out.client_added = s.client_added != 0;
   out.disputed = s.disputed != 0;
   return out;
+}
+
+bool MeetingLedger::Contains(const LedgerKey& key) const {
+  return FindSlot(key) != kNone;
+}
+
+std::optional<MeetingSnapshot> MeetingLedger::Get(const LedgerKey& key) const {
+  const std::uint32_t slot = FindSlot(key);
+  if (slot == kNone) {
+    return std::nullopt;
+  }
+  return SnapshotOf(slot);
+}
+
+void MeetingLedger::Restore(const LedgerKey& key,
+                            const MeetingSnapshot& entry) {
+  if (FindSlot(key) != kNone) {
+    return;
+  }
+  const MeetingFacts facts{entry.uid, entry.organizer_email,
+                           entry.organizer_name, entry.meeting_status,
+                           entry.attendee_count};
+  if (Put(key, facts, entry.updated_at, entry.client_added) !=
+      PutResult::kInserted) {
+    return;
+  }
+  const std::uint32_t slot = FindSlot(key);
+  if (slot == kNone) {
+    return;  // a ledger that keeps nothing
+  }
+  slots_[slot].version = entry.version;
+  slots_[slot].disputed = entry.disputed ? 1 : 0;
+  SeedVersion(entry.version);
+}
+
+void MeetingLedger::SeedVersion(std::uint32_t version) {
+  last_version_ = std::max(last_version_, version);
 }
 
 bool MeetingLedger::MarkDisputed(const LedgerKey& key) {

@@ -103,6 +103,16 @@ class MeetingLedger {
   // Removes the entry (a server Delete). True when one was removed.
   bool Remove(const LedgerKey& key);
 
+  // For a ledger backed by a store: whether `key` is in memory; the entry
+  // whatever its age; putting back an entry paged in (keeping its version
+  // and flags; nothing when the key is present); and making new versions
+  // start above `version`.
+  bool Contains(const LedgerKey& key) const;
+  std::optional<MeetingSnapshot> Get(const LedgerKey& key) const;
+  void Restore(const LedgerKey& key, const MeetingSnapshot& entry);
+  void SeedVersion(std::uint32_t version);
+  std::uint32_t last_version() const { return last_version_; }
+
   std::size_t size() const { return index_.size(); }
   std::uint64_t evictions() const { return evictions_; }
   std::uint64_t expirations() const { return expirations_; }
@@ -157,6 +167,7 @@ class MeetingLedger {
   };
 
   Probe KeyOf(std::uint32_t slot) const;
+  MeetingSnapshot SnapshotOf(std::uint32_t slot) const;
   std::uint32_t FindSlot(const LedgerKey& key) const;
   bool Expired(const Slot& slot, absl::Time now) const;
   bool Same(const Slot& slot, const MeetingFacts& facts,

@@ -111,6 +111,9 @@ struct DetectionEvent {
   absl::Time observed_at;
   absl::Time recorded_at;   // when hijackguard received that observation
   std::string explanation;  // one sentence for admins
+  // The detector's durable id for the event: increasing in the order events
+  // were recorded, never reused (0 when the detector has no store).
+  std::uint64_t store_id = 0;
 };
 
 // A problem with one reported item. The item is skipped (or partly used, as
@@ -125,10 +128,14 @@ struct ObserveResult {
   std::vector<DetectionEvent> events;  // at most 256 per observation
   std::size_t events_dropped = 0;      // beyond that (still recorded)
   std::vector<ItemError> errors;
+  // The state store's ticket for what this observation changed (0 when the
+  // detector has no store or nothing changed); see DetectorStore.
+  std::uint64_t ticket = 0;
   void Clear() {
     events.clear();
     events_dropped = 0;
     errors.clear();
+    ticket = 0;
   }
 };
 

@@ -5,10 +5,12 @@
 #include <span>
 
 #include "absl/container/flat_hash_set.h"
+#include "common/record.h"
 #include "common/strings.h"
 #include "detector/eas/meeting_response.h"
 #include "detector/eas/request.h"
 #include "detector/eas/sync_calendar.h"
+#include "detector/traffic/detector_state.h"
 
 namespace hijackguard::detector {
 namespace {
@@ -33,6 +35,39 @@ std::string JoinKey(std::initializer_list<std::string_view> parts) {
     key.append(p).push_back('\0');
   }
   return key;
+}
+
+// Store keys are length-prefixed (prefix-free): an event key is its device's
+// key followed by the event id, big-endian, so a device's events are one key
+// range in id order.
+std::string DeviceStoreKey(std::string_view tenant, std::string_view id) {
+  std::string key;
+  RecordWriter w(&key);
+  w.Bytes(tenant);
+  w.Bytes(id);
+  return key;
+}
+
+std::string EventStoreKey(std::string_view device_key, std::uint64_t id) {
+  std::string key(device_key);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((id >> shift) & 0xFF));
+  }
+  return key;
+}
+
+bool SameFacts(const CheckInFacts& a, const CheckInFacts& b) {
+  return a.tenant_id == b.tenant_id && a.eas_device_id == b.eas_device_id &&
+         a.mdm_device_id == b.mdm_device_id &&
+         a.user_principal == b.user_principal &&
+         a.primary_smtp_address == b.primary_smtp_address &&
+         a.user_agent == b.user_agent && a.device_type == b.device_type &&
+         a.device_os == b.device_os && a.device_model == b.device_model &&
+         a.protocol_version == b.protocol_version &&
+         a.inventory_product_name == b.inventory_product_name &&
+         a.inventory_os_version == b.inventory_os_version &&
+         a.inventory_build_version == b.inventory_build_version &&
+         a.inventory_model_name == b.inventory_model_name;
 }
 
 std::string_view OperationName(Operation op) {
@@ -165,51 +200,6 @@ std::string NormalizeAddress(std::string_view address) {
 // ---------------------------------------------------------------------------
 // Bookkeeping types.
 
-struct MeetingResponseRecord {
-  std::string collection_id;
-  std::string request_id;
-  std::string calendar_id;
-  std::optional<int> user_response;
-  absl::Time at;
-};
-
-struct ClientAddRecord {
-  std::string mailbox;
-  std::string collection_id;
-  std::string client_id;
-  std::string uid;
-  std::string organizer_email;
-  std::string organizer_name;
-  std::optional<int> meeting_status;
-  int attendee_count = 0;
-};
-
-struct AffectedState {
-  AffectedMeeting meeting;
-  std::uint32_t ledger_version = 0;
-  std::uint32_t reported = 0;  // bit per EventKind for ledger_version
-};
-
-struct TrafficDetector::Device {
-  std::string tenant;
-  std::string eas_device_id;
-  CheckInFacts facts;
-  bool checked_in = false;
-  std::vector<std::string> mailboxes;
-  // Confirmed events (quarantining) are kept apart from the rest, so that a
-  // flood of informational events can never push them out.
-  std::deque<DetectionEvent> confirmed;
-  std::deque<DetectionEvent> events;  // the other kinds
-  std::uint64_t events_dropped = 0;
-  absl::Time last_active = absl::InfinitePast();
-  std::map<std::string, AffectedState> meetings;  // mailbox\0collection\0sid\0
-  absl::flat_hash_set<std::string> weak_reported;
-  std::deque<MeetingResponseRecord> responses;
-  std::deque<ClientAddRecord> client_adds;
-  int hijack_fingerprint = -1;  // cached; -1 = unknown
-  std::uint64_t observations = 0;
-};
-
 struct TrafficDetector::ClientItem {
   Operation op = Operation::kChange;
   std::string_view collection_id;
@@ -223,22 +213,6 @@ struct TrafficDetector::ClientItem {
   bool attendee_emails_known = false;
   std::span<const std::string_view> attendee_emails;
   bool server_refused = false;  // the same exchange's response undid it
-  std::uint64_t sequence = 0;
-  absl::Time at;
-};
-
-struct TrafficDetector::Pending {
-  std::string device_id;
-  std::string request_user;
-  Operation op = Operation::kChange;
-  std::string collection_id;
-  std::string server_id;
-  std::string uid;
-  std::string organizer_email;
-  std::string organizer_name;
-  std::optional<int> meeting_status;
-  int attendee_count = 0;
-  bool has_calendar_data = false;
   std::uint64_t sequence = 0;
   absl::Time at;
 };
@@ -259,6 +233,21 @@ TrafficDetector::TrafficDetector(
       ledger_(options_.ledger) {}
 
 TrafficDetector::~TrafficDetector() = default;
+
+// Submits what the locked operation changed when it ends (destroyed before
+// the lock guard declared ahead of it).
+class TrafficDetector::FlushOnExit {
+ public:
+  FlushOnExit(TrafficDetector* detector, ObserveResult* out)
+      : detector_(detector), out_(out) {}
+  ~FlushOnExit() { out_->ticket = detector_->Flush(out_); }
+  FlushOnExit(const FlushOnExit&) = delete;
+  FlushOnExit& operator=(const FlushOnExit&) = delete;
+
+ private:
+  TrafficDetector* detector_;
+  ObserveResult* out_;
+};
 
 void TrafficDetector::Observe(const ObservationView& obs, ObserveResult* out) {
   if (obs.eas_exchange != nullptr) {
@@ -281,18 +270,35 @@ TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
   std::string key = JoinKey({tenant, device_id});
   auto it = devices_.find(key);
   if (it != devices_.end()) {
+    if (store_ != nullptr) {
+      dirty_devices_.insert(it->second.get());
+    }
     return it->second.get();
   }
-  if (devices_.size() >= options_.max_devices) {
-    EvictIdleDevice();
-  }
-  if (devices_.size() >= options_.max_devices) {
-    out->errors.push_back(
-        {"DEVICE_TABLE_FULL", std::string(field),
-         StrCat("the detector tracks ", devices_.size(),
-                " devices already (max_devices); this device is not tracked")});
-    ++item_errors_;
-    return nullptr;
+  if (store_ != nullptr) {
+    bool failed = false;
+    Device* paged = PageInDevice(tenant, device_id, &failed);
+    if (failed) {
+      (void)field;
+      return nullptr;  // never replace a row that could not be read
+    }
+    if (paged != nullptr) {
+      dirty_devices_.insert(paged);
+      return paged;
+    }
+  } else {
+    if (devices_.size() >= options_.max_devices) {
+      EvictIdleDevice();
+    }
+    if (devices_.size() >= options_.max_devices) {
+      out->errors.push_back(
+          {"DEVICE_TABLE_FULL", std::string(field),
+           StrCat("the detector tracks ", devices_.size(),
+                  " devices already (max_devices); this device is not "
+                  "tracked")});
+      ++item_errors_;
+      return nullptr;
+    }
   }
   auto device = std::make_unique<Device>();
   device->tenant = std::string(tenant);
@@ -301,7 +307,271 @@ TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
   device->facts.eas_device_id = device->eas_device_id;
   Device* raw = device.get();
   devices_.emplace(std::move(key), std::move(device));
+  if (store_ != nullptr) {
+    raw->store_key = DeviceStoreKey(tenant, device_id);
+    dirty_devices_.insert(raw);
+  }
   return raw;
+}
+
+TrafficDetector::Device* TrafficDetector::PageInDevice(
+    std::string_view tenant, std::string_view device_id, bool* failed) {
+  *failed = false;
+  std::string store_key = DeviceStoreKey(tenant, device_id);
+  auto row = store_->LoadDevice(store_key);
+  if (!row.ok()) {
+    *failed = true;
+    NoteStoreError(row.status());
+    return nullptr;
+  }
+  if (!row->has_value()) {
+    return nullptr;
+  }
+  auto device = std::make_unique<Device>();
+  EventFloors floors;
+  absl::Status status = DecodeDevice(**row, device.get(), &floors);
+  const std::uint64_t from =
+      floors.confirmed_from == 0 ? floors.events_from
+      : floors.events_from == 0
+          ? floors.confirmed_from
+          : std::min(floors.confirmed_from, floors.events_from);
+  std::vector<std::string> values;
+  if (status.ok() && from != 0) {
+    status =
+        store_->LoadEvents(store_key, EventStoreKey(store_key, from), &values);
+  }
+  for (std::size_t i = 0; status.ok() && i < values.size(); ++i) {
+    DetectionEvent e;
+    status = DecodeEvent(values[i], &e);
+    if (!status.ok()) {
+      break;
+    }
+    const bool confirmed = IsConfirmedHijackEvent(e.kind);
+    const std::uint64_t floor =
+        confirmed ? floors.confirmed_from : floors.events_from;
+    if (floor == 0 || e.store_id < floor) {
+      continue;
+    }
+    auto& list = confirmed ? device->confirmed : device->events;
+    list.push_back(std::move(e));
+    if (list.size() > options_.max_events_per_device) {
+      list.pop_front();
+    }
+  }
+  if (!status.ok()) {
+    *failed = true;
+    NoteStoreError(absl::Status(status.code(),
+                                StrCat("device ", tenant, "/", device_id,
+                                       " cannot be read from the state store: ",
+                                       std::string(status.message()))));
+    return nullptr;
+  }
+  // Make room; never for a device the running operation holds (it is dirty).
+  while (devices_.size() >= options_.max_devices && !devices_.empty()) {
+    const std::size_t before = devices_.size();
+    EvictIdleDevice();
+    if (devices_.size() == before) {
+      break;
+    }
+  }
+  device->store_key = std::move(store_key);
+  Device* raw = device.get();
+  if (!raw->facts.mdm_device_id.empty()) {
+    mdm_index_[JoinKey({tenant, raw->facts.mdm_device_id})] =
+        raw->eas_device_id;
+  }
+  devices_.emplace(JoinKey({tenant, device_id}), std::move(device));
+  return raw;
+}
+
+std::optional<std::string> TrafficDetector::MdmLookup(
+    std::string_view tenant, std::string_view mdm_device_id) {
+  auto it = mdm_index_.find(JoinKey({tenant, mdm_device_id}));
+  if (it != mdm_index_.end()) {
+    return it->second;
+  }
+  if (store_ == nullptr) {
+    return std::nullopt;
+  }
+  auto key = store_->FindDeviceByIndex(DeviceStoreKey(tenant, mdm_device_id));
+  if (!key.ok()) {
+    NoteStoreError(key.status());
+    return std::nullopt;
+  }
+  if (!key->has_value()) {
+    return std::nullopt;
+  }
+  RecordReader r(**key, "device key");
+  std::string row_tenant;
+  std::string device_id;
+  if (!r.Bytes("tenant", &row_tenant) || !r.Bytes("device id", &device_id) ||
+      !r.End()) {
+    NoteStoreError(r.status());
+    return std::nullopt;
+  }
+  return device_id;
+}
+
+void TrafficDetector::NoteStoreError(const absl::Status& status) {
+  if (store_error_.ok()) {
+    store_error_ = status;
+  }
+}
+
+void TrafficDetector::PageInLedger(const LedgerKey& key) {
+  if (store_ == nullptr || ledger_.Contains(key)) {
+    return;
+  }
+  auto row = store_->LoadLedgerEntry(EncodeLedgerKey(key));
+  if (!row.ok()) {
+    NoteStoreError(row.status());
+    return;
+  }
+  if (!row->has_value()) {
+    return;
+  }
+  MeetingSnapshot entry;
+  if (absl::Status s = DecodeLedgerEntry(**row, &entry); !s.ok()) {
+    NoteStoreError(s);
+    return;
+  }
+  ledger_.Restore(key, entry);
+}
+
+std::optional<MeetingSnapshot> TrafficDetector::LedgerFind(const LedgerKey& key,
+                                                           absl::Time now) {
+  PageInLedger(key);
+  return ledger_.Find(key, now);
+}
+
+MeetingLedger::PutResult TrafficDetector::LedgerPut(const LedgerKey& key,
+                                                    const MeetingFacts& facts,
+                                                    absl::Time at,
+                                                    bool client_added) {
+  PageInLedger(key);
+  const MeetingLedger::PutResult put =
+      ledger_.Put(key, facts, at, client_added);
+  if (store_ != nullptr && put != MeetingLedger::PutResult::kStale &&
+      put != MeetingLedger::PutResult::kTooLarge) {
+    dirty_ledger_.try_emplace(EncodeLedgerKey(key), false);
+  }
+  return put;
+}
+
+void TrafficDetector::LedgerRemove(const LedgerKey& key) {
+  PageInLedger(key);
+  if (ledger_.Remove(key) && store_ != nullptr) {
+    dirty_ledger_[EncodeLedgerKey(key)] = true;
+  }
+}
+
+void TrafficDetector::LedgerMarkDisputed(const LedgerKey& key) {
+  PageInLedger(key);
+  if (ledger_.MarkDisputed(key) && store_ != nullptr) {
+    dirty_ledger_.try_emplace(EncodeLedgerKey(key), false);
+  }
+}
+
+StoreTicket TrafficDetector::Flush(ObserveResult* out) {
+  if (store_ == nullptr) {
+    return 0;
+  }
+  if (!store_error_.ok()) {
+    ++item_errors_;
+    if (out != nullptr) {
+      out->errors.push_back(
+          {"STATE_UNAVAILABLE", "", std::string(store_error_.message())});
+    }
+    store_error_ = absl::OkStatus();
+  }
+  DetectorChanges changes;
+  changes.devices.reserve(dirty_devices_.size());
+  for (Device* d : dirty_devices_) {
+    StoreRow& row = changes.devices.emplace_back();
+    row.key = d->store_key;
+    EncodeDevice(*d, &row.value);
+    row.time_ms = d->last_active == absl::InfinitePast()
+                      ? 0
+                      : absl::ToUnixMillis(d->last_active);
+    if (!d->facts.mdm_device_id.empty()) {
+      row.index = DeviceStoreKey(d->tenant, d->facts.mdm_device_id);
+    }
+  }
+  dirty_devices_.clear();
+  for (const auto& [key, removed] : dirty_ledger_) {
+    std::string parts[4];
+    if (!DecodeLedgerKey(key, parts).ok()) {
+      continue;  // cannot happen: the key was encoded above
+    }
+    const LedgerKey k{parts[0], parts[1], parts[2], parts[3]};
+    StoreRow row;
+    row.key = key;
+    if (auto entry = ledger_.Get(k)) {
+      EncodeLedgerEntry(*entry, &row.value);
+      row.time_ms = absl::ToUnixMillis(entry->updated_at);
+    } else if (removed) {
+      row.erase = true;
+    } else {
+      continue;  // left memory within the operation; the store keeps it
+    }
+    changes.ledger.push_back(std::move(row));
+  }
+  dirty_ledger_.clear();
+  for (const std::string& key : dirty_pending_) {
+    StoreRow& row = changes.pending.emplace_back();
+    row.key = key;
+    auto it = pending_.find(key);
+    if (it == pending_.end() || it->second.empty()) {
+      row.erase = true;
+    } else {
+      EncodePending(it->second, &row.value);
+    }
+  }
+  dirty_pending_.clear();
+  changes.events = std::move(new_events_);
+  new_events_.clear();
+  changes.ledger_version = ledger_.last_version();
+  changes.event_id = last_event_id_;
+  // Everything in memory has been submitted: trim the cache.
+  while (devices_.size() > options_.max_devices) {
+    const std::size_t before = devices_.size();
+    EvictIdleDevice();
+    if (devices_.size() == before) {
+      break;
+    }
+  }
+  if (changes.empty()) {
+    return 0;
+  }
+  return store_->Submit(std::move(changes));
+}
+
+absl::Status TrafficDetector::AttachStore(DetectorStore* store) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (store_ != nullptr) {
+    return absl::FailedPreconditionError("the detector has a store already");
+  }
+  auto counters = store->LoadCounters();
+  if (!counters.ok()) {
+    return counters.status();
+  }
+  std::vector<std::pair<std::string, std::string>> rows;
+  if (absl::Status s = store->LoadAllPending(&rows); !s.ok()) {
+    return s;
+  }
+  for (const auto& [key, value] : rows) {
+    std::vector<Pending> list;
+    if (absl::Status s = DecodePending(value, &list); !s.ok()) {
+      return s;
+    }
+    pending_count_ += list.size();
+    pending_[key] = std::move(list);
+  }
+  last_event_id_ = std::max(last_event_id_, counters->event_id);
+  ledger_.SeedVersion(static_cast<std::uint32_t>(
+      std::min<std::uint64_t>(counters->ledger_version, 0xFFFFFFFFu)));
+  store_ = store;
+  return absl::OkStatus();
 }
 
 void TrafficDetector::NoteMailbox(Device* device, const std::string& mailbox) {
@@ -320,8 +590,9 @@ void TrafficDetector::EvictIdleDevice() {
   for (auto it = devices_.begin();
        it != devices_.end() && looked < kEvictionSample; ++it, ++looked) {
     const Device& d = *it->second;
-    if (!d.confirmed.empty()) {
-      continue;
+    if (store_ != nullptr ? dirty_devices_.contains(it->second.get())
+                          : !d.confirmed.empty()) {
+      continue;  // in use, or (without a store) still evidence
     }
     if (victim == devices_.end() ||
         d.last_active < victim->second->last_active) {
@@ -345,7 +616,18 @@ void TrafficDetector::EvictIdleDevice() {
 const TrafficDetector::Device* TrafficDetector::FindDevice(
     std::string_view tenant, std::string_view device_id) const {
   auto it = devices_.find(JoinKey({tenant, device_id}));
-  return it == devices_.end() ? nullptr : it->second.get();
+  if (it != devices_.end()) {
+    return it->second.get();
+  }
+  if (store_ == nullptr) {
+    return nullptr;
+  }
+  // Memory is a cache of the store: paging in does not change the state.
+  auto* self = const_cast<TrafficDetector*>(this);
+  bool failed = false;
+  const Device* device = self->PageInDevice(tenant, device_id, &failed);
+  self->store_error_ = absl::OkStatus();  // a reader has no one to tell
+  return device;
 }
 
 bool TrafficDetector::IsOwner(const Context& ctx,
@@ -480,6 +762,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
   }
 
   std::lock_guard<std::mutex> lock(mu_);
+  FlushOnExit flush(this, out);
   recording_at_ = obs.received_at == absl::InfinitePast() ? obs.observed_at
                                                           : obs.received_at;
   ++observations_;
@@ -650,7 +933,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
       const LedgerKey key{ctx.tenant, ctx.mailbox, collection, r.server_id};
       const MeetingFacts facts{a->uid, a->organizer_email, a->organizer_name,
                                a->meeting_status, a->attendee_count};
-      ledger_.Put(key, facts, obs.observed_at, /*client_added=*/true);
+      LedgerPut(key, facts, obs.observed_at, /*client_added=*/true);
       device->client_adds.erase(std::next(a).base());
       break;
     }
@@ -661,7 +944,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
     }
     const LedgerKey key{ctx.tenant, ctx.mailbox, r.collection_id, r.server_id};
     if (r.operation == Operation::kDelete) {
-      ledger_.Remove(key);
+      LedgerRemove(key);
       continue;
     }
     if ((r.operation != Operation::kAdd && r.operation != Operation::kChange) ||
@@ -673,7 +956,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
     std::optional<MeetingSnapshot> old;
     if (r.operation == Operation::kChange) {
       // A Change carries what changed; omitted fields keep their value.
-      old = ledger_.Find(key, obs.observed_at);
+      old = LedgerFind(key, obs.observed_at);
       if (old) {
         if (facts.uid.empty()) facts.uid = old->uid;
         if (facts.organizer_email.empty() && facts.organizer_name.empty()) {
@@ -684,8 +967,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
         if (!r.has_attendees) facts.attendee_count = old->attendee_count;
       }
     }
-    const MeetingLedger::PutResult put =
-        ledger_.Put(key, facts, obs.observed_at);
+    const MeetingLedger::PutResult put = LedgerPut(key, facts, obs.observed_at);
     if (put == MeetingLedger::PutResult::kTooLarge) {
       ++item_errors_;
       out->errors.push_back(
@@ -710,6 +992,7 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
                                             ObserveResult* out) {
   const CalendarChangeView& c = *obs.calendar_change;
   std::lock_guard<std::mutex> lock(mu_);
+  FlushOnExit flush(this, out);
   recording_at_ = obs.received_at == absl::InfinitePast() ? obs.observed_at
                                                           : obs.received_at;
   ++observations_;
@@ -779,10 +1062,10 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
   if (op == Operation::kAdd) {
     // The device's own new meeting: it organizes it. An item the server
     // already sent stays the server's.
-    if (ledger_.Find(key, obs.observed_at)) {
+    if (LedgerFind(key, obs.observed_at)) {
       return;
     }
-    const auto put = ledger_.Put(
+    const auto put = LedgerPut(
         key,
         MeetingFacts{c.uid, c.organizer_email_after, c.organizer_name_after,
                      c.meeting_status_after, c.attendee_count},
@@ -798,7 +1081,7 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
                           c.meeting_status_before.has_value();
   if (has_before) {
     // The MDM's record of what the server sent; the ledger keeps it.
-    const auto put = ledger_.Put(
+    const auto put = LedgerPut(
         key,
         MeetingFacts{c.uid, c.organizer_email_before, c.organizer_name_before,
                      c.meeting_status_before, c.attendee_count},
@@ -843,7 +1126,7 @@ void TrafficDetector::EvaluateClientItem(Context& ctx, const ClientItem& item,
   }
   const LedgerKey key{ctx.tenant, ctx.mailbox, item.collection_id,
                       item.server_id};
-  std::optional<MeetingSnapshot> before = ledger_.Find(key, item.at);
+  std::optional<MeetingSnapshot> before = LedgerFind(key, item.at);
   if (before && before->updated_at > item.at) {
     // The server state on record came after this command (a late report):
     // it is not what the client saw, so it cannot judge it.
@@ -1078,11 +1361,18 @@ void TrafficDetector::Emit(Context& ctx, const ClientItem& item, EventKind kind,
     m.last_seen = std::max(m.last_seen, item.at);
     if (kind == EventKind::kOrganizerRewrite ||
         kind == EventKind::kOwnershipClaim) {
-      ledger_.MarkDisputed(LedgerKey{ctx.tenant, ctx.mailbox,
-                                     item.collection_id, item.server_id});
+      LedgerMarkDisputed(LedgerKey{ctx.tenant, ctx.mailbox, item.collection_id,
+                                   item.server_id});
     }
   }
   ++events_;
+  e.store_id = ++last_event_id_;
+  if (store_ != nullptr) {
+    StoreRow& row = new_events_.emplace_back();
+    row.key = EventStoreKey(device.store_key, e.store_id);
+    EncodeEvent(e, &row.value);
+    row.time_ms = absl::ToUnixMillis(e.recorded_at);
+  }
   if (out->events.size() < kMaxEventsPerObservation) {
     out->events.push_back(e);
   } else {
@@ -1110,6 +1400,9 @@ void TrafficDetector::SweepPending(absl::Time now) {
                list.end());
     pending_dropped_ += before - list.size();
     pending_count_ -= before - list.size();
+    if (store_ != nullptr && before != list.size()) {
+      dirty_pending_.insert(it->first);
+    }
     if (list.empty()) {
       pending_.erase(it++);
     } else {
@@ -1154,8 +1447,9 @@ void TrafficDetector::AddPending(const Context& ctx, const ClientItem& item) {
   p.has_calendar_data = item.has_calendar_data;
   p.sequence = item.sequence;
   p.at = item.at;
-  auto& list = pending_[JoinKey(
-      {ctx.tenant, ctx.mailbox, item.collection_id, item.server_id})];
+  std::string pending_key =
+      JoinKey({ctx.tenant, ctx.mailbox, item.collection_id, item.server_id});
+  auto& list = pending_[pending_key];
   for (const Pending& q : list) {
     if (q.device_id == p.device_id && q.sequence == p.sequence &&
         q.at == p.at && q.op == p.op) {
@@ -1164,6 +1458,9 @@ void TrafficDetector::AddPending(const Context& ctx, const ClientItem& item) {
   }
   list.push_back(std::move(p));
   ++pending_count_;
+  if (store_ != nullptr) {
+    dirty_pending_.insert(std::move(pending_key));
+  }
 }
 
 void TrafficDetector::RunPending(std::string_view tenant,
@@ -1179,6 +1476,9 @@ void TrafficDetector::RunPending(std::string_view tenant,
     return;
   }
   std::vector<Pending> list = std::move(it->second);
+  if (store_ != nullptr) {
+    dirty_pending_.insert(it->first);
+  }
   pending_.erase(it);
   pending_count_ -= list.size();
   for (const Pending& p : list) {
@@ -1189,6 +1489,12 @@ void TrafficDetector::RunPending(std::string_view tenant,
     if (auto d = devices_.find(JoinKey({tenant, p.device_id}));
         d != devices_.end()) {
       device = d->second.get();
+    } else if (store_ != nullptr) {
+      bool failed = false;
+      device = PageInDevice(tenant, p.device_id, &failed);
+    }
+    if (device != nullptr && store_ != nullptr) {
+      dirty_devices_.insert(device);
     }
     if (device == nullptr) {
       continue;
@@ -1219,11 +1525,16 @@ void TrafficDetector::RunPending(std::string_view tenant,
 // ---------------------------------------------------------------------------
 // Check-ins and queries.
 
-void TrafficDetector::RecordCheckIn(const CheckInFacts& facts) {
+StoreTicket TrafficDetector::RecordCheckIn(const CheckInFacts& facts) {
   if (facts.eas_device_id.empty()) {
-    return;
+    return 0;
   }
   std::lock_guard<std::mutex> lock(mu_);
+  UpdateCheckIn(facts);
+  return Flush(nullptr);
+}
+
+void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts) {
   ObserveResult ignored;
   Device* device = FindOrAddDevice(facts.tenant_id, facts.eas_device_id,
                                    &ignored, "device.eas_device_id");
@@ -1250,6 +1561,10 @@ void TrafficDetector::RecordCheckIn(const CheckInFacts& facts) {
   if (!merged.mdm_device_id.empty()) {
     mdm_index_[JoinKey({facts.tenant_id, merged.mdm_device_id})] =
         merged.eas_device_id;
+  }
+  if (device->checked_in && SameFacts(device->facts, merged)) {
+    dirty_devices_.erase(device);  // the usual check-in: nothing new to keep
+    return;
   }
   device->facts = std::move(merged);
   device->checked_in = true;
@@ -1329,11 +1644,15 @@ std::optional<DeviceRisk> TrafficDetector::GetDeviceRisk(
   std::lock_guard<std::mutex> lock(mu_);
   std::string device_id(eas_device_id);
   if (device_id.empty()) {
-    auto it = mdm_index_.find(JoinKey({tenant_id, mdm_device_id}));
-    if (it == mdm_index_.end()) {
+    // A cache lookup (and page-in) does not change the state.
+    auto* self = const_cast<TrafficDetector*>(this);
+    std::optional<std::string> found =
+        self->MdmLookup(tenant_id, mdm_device_id);
+    self->store_error_ = absl::OkStatus();
+    if (!found) {
       return std::nullopt;
     }
-    device_id = it->second;
+    device_id = std::move(*found);
   }
   const Device* device = FindDevice(tenant_id, device_id);
   if (device == nullptr) {

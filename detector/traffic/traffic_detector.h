@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "detector/fingerprint.h"
 #include "detector/known_issues.h"
+#include "detector/traffic/detector_store.h"
 #include "detector/traffic/meeting_ledger.h"
 #include "detector/traffic/observation.h"
 #include "detector/wbxml/reader.h"
@@ -125,8 +126,17 @@ class TrafficDetector {
   // adds no second event.
   void Observe(const ObservationView& observation, ObserveResult* out);
 
+  // Keeps state in `store` from now on (call once, before any observation;
+  // `store` must outlive the detector). Loads what must be resident (the
+  // reordered changes still waiting) and the id high-water marks; devices and
+  // ledger entries are paged in when first needed, and the in-memory limits
+  // (max_devices, ledger max_entries) become cache sizes: beyond them rows
+  // leave memory, not the store. An error when the store cannot be read.
+  absl::Status AttachStore(DetectorStore* store);
+
   // Links a device to its MDM id and user, and keeps its fingerprint facts.
-  void RecordCheckIn(const CheckInFacts& facts);
+  // Returns the store ticket of the change (0 without a store).
+  StoreTicket RecordCheckIn(const CheckInFacts& facts);
 
   // The device's events that call for quarantine (IsConfirmedHijackEvent),
   // oldest first, at most `limit`; `*total` gets how many there are.
@@ -167,6 +177,37 @@ class TrafficDetector {
   Device* FindOrAddDevice(std::string_view tenant, std::string_view device_id,
                           ObserveResult* out, std::string_view field);
   void EvictIdleDevice();
+  void UpdateCheckIn(const CheckInFacts& facts);
+  class FlushOnExit;
+  // With a store: pages devices and ledger entries in, records what changed,
+  // and submits it (Flush, at the end of each locked operation).
+  Device* PageInDevice(std::string_view tenant, std::string_view device_id,
+                       bool* failed);
+  std::optional<std::string> MdmLookup(std::string_view tenant,
+                                       std::string_view mdm_device_id);
+  void PageInLedger(const LedgerKey& key);
+  std::optional<MeetingSnapshot> LedgerFind(const LedgerKey& key,
+                                            absl::Time now);
+  MeetingLedger::PutResult LedgerPut(const LedgerKey& key,
+                                     const MeetingFacts& facts, absl::Time at,
+                                     bool client_added = false);
+  void LedgerRemove(const LedgerKey& key);
+  void LedgerMarkDisputed(const LedgerKey& key);
+  void NoteStoreError(const absl::Status& status);
+  StoreTicket Flush(ObserveResult* out);
+  static void EncodeDevice(const Device& device, std::string* out);
+  // Where a device's kept events start in the store's event order.
+  struct EventFloors {
+    std::uint64_t confirmed_from = 0;
+    std::uint64_t events_from = 0;
+    std::uint64_t confirmed_count = 0;
+    std::uint64_t events_count = 0;
+  };
+  static absl::Status DecodeDevice(std::string_view value, Device* device,
+                                   EventFloors* floors);
+  static void EncodePending(const std::vector<Pending>& list, std::string* out);
+  static absl::Status DecodePending(std::string_view value,
+                                    std::vector<Pending>* list);
   static void NoteMailbox(Device* device, const std::string& mailbox);
   const Device* FindDevice(std::string_view tenant,
                            std::string_view device_id) const;
@@ -200,7 +241,24 @@ class TrafficDetector {
   std::uint64_t observations_ = 0;
   std::uint64_t item_errors_ = 0;
   std::uint64_t events_ = 0;
+
+  DetectorStore* store_ = nullptr;
+  absl::flat_hash_set<Device*> dirty_devices_;
+  // Encoded ledger keys changed by the operation; true when removed.
+  absl::flat_hash_map<std::string, bool> dirty_ledger_;
+  absl::flat_hash_set<std::string> dirty_pending_;
+  std::vector<StoreRow> new_events_;
+  std::uint64_t last_event_id_ = 0;
+  absl::Status store_error_;  // the first read failure of the operation
 };
+
+// Row formats of the detector's durable state (detector_rows.cc).
+std::string EncodeLedgerKey(const LedgerKey& key);
+absl::Status DecodeLedgerKey(std::string_view value, std::string parts[4]);
+void EncodeLedgerEntry(const MeetingSnapshot& entry, std::string* out);
+absl::Status DecodeLedgerEntry(std::string_view value, MeetingSnapshot* entry);
+void EncodeEvent(const DetectionEvent& event, std::string* out);
+absl::Status DecodeEvent(std::string_view value, DetectionEvent* event);
 
 // Lower-cased, trimmed, without an "SMTP:" prefix: how addresses compare.
 std::string NormalizeAddress(std::string_view address);

@@ -22,5 +22,7 @@ void AddTrafficCommands(CLI::App& app, RunFn* run);
 // policy validate, policy apply, policy get.
 void AddPolicyCommands(CLI::App& app, RunFn* run);
 void AddSimulateCommand(CLI::App& app, RunFn* run);
+// backup, audit verify, audit export.
+void AddStateCommands(CLI::App& app, RunFn* run);
 
 }  // namespace hijackguard::plugin::cli

@@ -13,6 +13,7 @@
 #include "plugin/cli/commands.h"
 #include "plugin/config.h"
 #include "plugin/server.h"
+#include "plugin/sqlite_store.h"
 
 namespace hijackguard::plugin::cli {
 namespace {
@@ -20,6 +21,7 @@ namespace {
 struct ServeFlags {
   std::string config;
   std::string listen;
+  std::string state;
 };
 
 // Creates the state directory and takes an exclusive lock on it, so two servers
@@ -67,6 +69,9 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.listen.empty()) {
     config->listen = flags.listen;
   }
+  if (!flags.state.empty()) {
+    config->state_dir = flags.state;
+  }
   auto lock = LockStateDir(config->state_dir);
   if (!lock.ok()) {
     LogError(StrCat(lock.status().message()));
@@ -94,6 +99,11 @@ int RunServe(const ServeFlags& flags) {
   options.check_in.decision_validity = config->decision_validity;
   options.tls = config->tls;
   options.policy_path = config->policy_path;
+  if (config->state_store == "sqlite") {
+    options.state_path =
+        (std::filesystem::path(config->state_dir) / kStateFileName).string();
+    options.state_synchronous = config->state_synchronous;
+  }
   auto server = BuildServer(options);
   if (!server.ok()) {
     LogError(StrCat(server.status().message()));
@@ -109,8 +119,11 @@ int RunServe(const ServeFlags& flags) {
                  policy::ModeName(policy.policy->global().mode.value)));
   LogInfo(StrCat("known-issue catalog ", catalog_name, ": version ",
                  options.catalog->catalog_version(), ", ",
-                 options.catalog->issues().size(), " issues; state directory ",
-                 config->state_dir));
+                 options.catalog->issues().size(), " issues; state ",
+                 options.state_path.empty()
+                     ? StrCat("in memory only (state_store \"memory\")")
+                     : StrCat(options.state_path, " (synchronous=",
+                              config->state_synchronous, ")")));
   // The one line on stdout: tools and tests read the bound address from it.
   std::printf("hijackguard serving on %s (%s)\n", (*server)->address().c_str(),
               config->tls ? "TLS" : "plaintext");
@@ -159,6 +172,8 @@ void AddServeCommand(CLI::App& app, RunFn* run) {
   c->add_option("--listen", flags->listen,
                 "host:port to listen on, overriding the configuration (port 0: "
                 "any free port)");
+  c->add_option("--state", flags->state,
+                "State directory, overriding the configuration's state_dir");
   c->callback([flags, run] { *run = [flags] { return RunServe(*flags); }; });
 }
 

@@ -39,6 +39,7 @@ class StreamEchoService final
     return new plugin::AckStream(
         [sequence](const grpc::ByteBuffer&, v1::TrafficAck* ack) {
           ack->set_sequence(++*sequence);
+          return policy::StoreTicket{0};
         });
   }
 };

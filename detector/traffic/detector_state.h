@@ -1,0 +1,81 @@
+// The detector's per-device and per-meeting bookkeeping, shared by
+// traffic_detector.cc and the row codec (detector_rows.cc). Internal to the
+// detector library.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "detector/eas/sync_calendar.h"
+#include "detector/traffic/traffic_detector.h"
+
+namespace hijackguard::detector {
+
+struct MeetingResponseRecord {
+  std::string collection_id;
+  std::string request_id;
+  std::string calendar_id;
+  std::optional<int> user_response;
+  absl::Time at;
+};
+
+struct ClientAddRecord {
+  std::string mailbox;
+  std::string collection_id;
+  std::string client_id;
+  std::string uid;
+  std::string organizer_email;
+  std::string organizer_name;
+  std::optional<int> meeting_status;
+  int attendee_count = 0;
+};
+
+struct AffectedState {
+  AffectedMeeting meeting;
+  std::uint32_t ledger_version = 0;
+  std::uint32_t reported = 0;  // bit per EventKind for ledger_version
+};
+
+struct TrafficDetector::Device {
+  std::string tenant;
+  std::string eas_device_id;
+  CheckInFacts facts;
+  bool checked_in = false;
+  std::vector<std::string> mailboxes;
+  // Confirmed events (quarantining) are kept apart from the rest, so that a
+  // flood of informational events can never push them out.
+  std::deque<DetectionEvent> confirmed;
+  std::deque<DetectionEvent> events;  // the other kinds
+  std::uint64_t events_dropped = 0;
+  absl::Time last_active = absl::InfinitePast();
+  std::map<std::string, AffectedState> meetings;  // mailbox\0collection\0sid\0
+  absl::flat_hash_set<std::string> weak_reported;
+  std::deque<MeetingResponseRecord> responses;
+  std::deque<ClientAddRecord> client_adds;
+  int hijack_fingerprint = -1;  // cached; -1 = unknown
+  std::uint64_t observations = 0;
+  std::string store_key;  // the device's row key when a store is attached
+};
+
+struct TrafficDetector::Pending {
+  std::string device_id;
+  std::string request_user;
+  eas::CalendarItem::Operation op = eas::CalendarItem::Operation::kChange;
+  std::string collection_id;
+  std::string server_id;
+  std::string uid;
+  std::string organizer_email;
+  std::string organizer_name;
+  std::optional<int> meeting_status;
+  int attendee_count = 0;
+  bool has_calendar_data = false;
+  std::uint64_t sequence = 0;
+  absl::Time at;
+};
+
+}  // namespace hijackguard::detector

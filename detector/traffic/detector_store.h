@@ -1,0 +1,78 @@
+// Where a TrafficDetector keeps its state durably (optional; see
+// TrafficDetector::AttachStore). The detector owns the row formats and hands
+// the store opaque keys and values; the store owns durability and ordering.
+//
+// Rules every implementation keeps:
+// - Submit is called under the detector's lock, in the order the changes were
+//   made; the store applies them in that order (later rows replace earlier).
+// - Every Load returns the newest row submitted, committed or not (read your
+//   writes), so that the detector may drop a row from memory as soon as it was
+//   submitted and page it in again later.
+// - A store that cannot read or write fails for good: Loads return errors and
+//   every later ticket reports the failure.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace hijackguard::detector {
+
+// A submission's place in the commit order; 0 means nothing to wait for.
+using StoreTicket = std::uint64_t;
+
+struct StoreRow {
+  std::string key;
+  std::string value;  // ignored when erase
+  bool erase = false;
+  std::int64_t time_ms = 0;  // what retention prunes by (see each table)
+  std::string index;         // a secondary key (devices: tenant + MDM id)
+};
+
+struct DetectorChanges {
+  std::vector<StoreRow> devices;  // time_ms: last activity
+  std::vector<StoreRow> ledger;   // time_ms: last update (TTL)
+  std::vector<StoreRow> events;   // time_ms: when received (horizon)
+  std::vector<StoreRow> pending;  // reordered client changes, per meeting
+  // High-water marks, so that ids never repeat after a restart.
+  std::uint64_t ledger_version = 0;
+  std::uint64_t event_id = 0;
+  bool empty() const {
+    return devices.empty() && ledger.empty() && events.empty() &&
+           pending.empty();
+  }
+};
+
+struct DetectorCounters {
+  std::uint64_t ledger_version = 0;
+  std::uint64_t event_id = 0;
+};
+
+class DetectorStore {
+ public:
+  virtual ~DetectorStore() = default;
+  virtual absl::StatusOr<std::optional<std::string>> LoadDevice(
+      std::string_view key) = 0;
+  // The key of the device whose index equals `index`, if any.
+  virtual absl::StatusOr<std::optional<std::string>> FindDeviceByIndex(
+      std::string_view index) = 0;
+  // Event rows whose keys start with `prefix` and are at least `from`, in
+  // key order.
+  virtual absl::Status LoadEvents(std::string_view prefix,
+                                  std::string_view from,
+                                  std::vector<std::string>* values) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
+      std::string_view key) = 0;
+  virtual absl::Status LoadAllPending(
+      std::vector<std::pair<std::string, std::string>>* rows) = 0;
+  virtual absl::StatusOr<DetectorCounters> LoadCounters() = 0;
+  virtual StoreTicket Submit(DetectorChanges changes) = 0;
+};
+
+}  // namespace hijackguard::detector

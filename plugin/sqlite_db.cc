@@ -1,0 +1,423 @@
+#include "plugin/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "plugin/sqlite_store.h"
+
+namespace hijackguard::plugin::sqlite {
+namespace {
+
+std::string Remedy(const std::string& path) {
+  return StrCat(
+      "restore the latest backup (hijackguard backup; see README, "
+      "\"Backup and restore\") or move ",
+      path, " away to start with an empty state");
+}
+
+}  // namespace
+
+absl::Status Error(sqlite3* db, int rc, std::string_view doing) {
+  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const std::string text =
+      StrCat(doing, ": ", message, " (SQLite code ", rc, ")");
+  switch (rc & 0xFF) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(text);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(text);
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(text);
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+      return absl::PermissionDeniedError(text);
+    default:
+      return absl::InternalError(text);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Statement
+
+Statement::~Statement() {
+  if (stmt_ != nullptr) {
+    sqlite3_finalize(stmt_);
+  }
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_) {
+  other.stmt_ = nullptr;
+}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    if (stmt_ != nullptr) {
+      sqlite3_finalize(stmt_);
+    }
+    db_ = other.db_;
+    stmt_ = other.stmt_;
+    other.stmt_ = nullptr;
+  }
+  return *this;
+}
+
+Statement& Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view blob) {
+  sqlite3_bind_blob64(stmt_, index, blob.data(), blob.size(), SQLITE_STATIC);
+  return *this;
+}
+
+Statement& Statement::BindText(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC,
+                      SQLITE_UTF8);
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) {
+    return true;
+  }
+  if (rc == SQLITE_DONE) {
+    return false;
+  }
+  return Error(db_, rc, StrCat("running \"", sqlite3_sql(stmt_), "\""));
+}
+
+absl::Status Statement::Run() {
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) {
+      return absl::OkStatus();
+    }
+  }
+}
+
+std::string_view Statement::Blob(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  const int size = sqlite3_column_bytes(stmt_, column);
+  return data == nullptr ? std::string_view()
+                         : std::string_view(static_cast<const char*>(data),
+                                            static_cast<std::size_t>(size));
+}
+
+std::int64_t Statement::Int(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+// ---------------------------------------------------------------------------
+// Database
+
+Database::~Database() {
+  if (db_ != nullptr) {
+    sqlite3_close_v2(db_);
+  }
+}
+
+Database::Database(Database&& other) noexcept
+    : db_(other.db_), path_(std::move(other.path_)) {
+  other.db_ = nullptr;
+}
+
+Database& Database::operator=(Database&& other) noexcept {
+  if (this != &other) {
+    if (db_ != nullptr) {
+      sqlite3_close_v2(db_);
+    }
+    db_ = other.db_;
+    path_ = std::move(other.path_);
+    other.db_ = nullptr;
+  }
+  return *this;
+}
+
+absl::StatusOr<Database> Database::Open(const std::string& path, bool create,
+                                        bool read_only) {
+  Database db;
+  db.path_ = path;
+  int flags = SQLITE_OPEN_NOMUTEX;
+  flags |= read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+  if (create && !read_only) {
+    flags |= SQLITE_OPEN_CREATE;
+  }
+  const int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    absl::Status status = Error(db.db_, rc, StrCat("opening ", path));
+    return status;
+  }
+  sqlite3_extended_result_codes(db.db_, 1);
+  sqlite3_busy_timeout(db.db_, 10'000);
+  return db;
+}
+
+absl::Status Database::Exec(std::string_view sql) {
+  char* message = nullptr;
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string detail = message != nullptr ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    absl::Status status = Error(db_, rc, StrCat("running \"", sql, "\""));
+    return absl::Status(
+        status.code(),
+        StrCat(path_, ": ", detail, " (running \"", sql.substr(0, 60), "\")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Statement> Database::Prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  const int rc =
+      sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                         SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    return Error(db_, rc, StrCat(path_, ": preparing \"", sql, "\""));
+  }
+  return Statement(db_, stmt);
+}
+
+absl::StatusOr<std::int64_t> Database::QueryInt(std::string_view sql) {
+  ASSIGN_OR_RETURN(Statement stmt, Prepare(sql));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Int(0) : 0;
+}
+
+absl::StatusOr<std::string> Database::QueryText(std::string_view sql) {
+  ASSIGN_OR_RETURN(Statement stmt, Prepare(sql));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? std::string(stmt.Blob(0)) : std::string();
+}
+
+// ---------------------------------------------------------------------------
+// The state database
+
+absl::Status CheckHeader(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::OkStatus();
+  }
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    return absl::PermissionDeniedError(
+        StrCat("state database ", path, " cannot be read: ", ec.message()));
+  }
+  if (size < 100) {
+    return absl::DataLossError(StrCat(
+        "state database ", path, " is truncated: ", size,
+        " bytes, shorter than the 100-byte SQLite header; ", Remedy(path)));
+  }
+  std::array<unsigned char, 100> header{};
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(header.data()), header.size())) {
+    return absl::DataLossError(
+        StrCat("state database ", path, ": the header cannot be read"));
+  }
+  static constexpr char kMagic[] = "SQLite format 3";  // and a NUL
+  if (std::memcmp(header.data(), kMagic, sizeof(kMagic)) != 0) {
+    return absl::FailedPreconditionError(
+        StrCat("state database ", path,
+               " is not an SQLite database (bytes 0-15 are not \"SQLite format "
+               "3\\0\"); point state_dir at hijackguard's state directory"));
+  }
+  auto be = [&](int offset, int bytes) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) {
+      v = (v << 8) | header[static_cast<std::size_t>(offset + i)];
+    }
+    return v;
+  };
+  std::uint64_t page_size = be(16, 2);
+  if (page_size == 1) {
+    page_size = 65536;
+  }
+  const std::uint64_t pages = be(28, 4);
+  const bool pages_valid = be(24, 4) == be(92, 4);
+  if (pages_valid && pages > 0 && size < page_size * pages) {
+    return absl::DataLossError(StrCat(
+        "state database ", path, " is truncated: its header (byte 28) says ",
+        pages, " pages of ", page_size, " bytes (", page_size * pages,
+        " bytes), the file has ", size, "; ", Remedy(path)));
+  }
+  return absl::OkStatus();
+}
+
+const std::vector<std::string_view>& Migrations() {
+  static const std::vector<std::string_view> kSteps = {
+      // 0 -> 1: the detector's and the engine's rows.
+      R"sql(
+CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
+CREATE TABLE devices(key BLOB PRIMARY KEY, idx BLOB, active_ms INTEGER NOT NULL,
+                     value BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX devices_by_idx ON devices(idx, active_ms) WHERE idx IS NOT NULL;
+CREATE TABLE ledger(key BLOB PRIMARY KEY, updated_ms INTEGER NOT NULL,
+                    value BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX ledger_by_time ON ledger(updated_ms);
+CREATE TABLE events(key BLOB PRIMARY KEY, recorded_ms INTEGER NOT NULL,
+                    value BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX events_by_time ON events(recorded_ms);
+CREATE TABLE pending(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE history(key BLOB PRIMARY KEY, decided_ms INTEGER NOT NULL,
+                     value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE exemptions(id TEXT PRIMARY KEY, tenant TEXT NOT NULL,
+                        kind TEXT NOT NULL, value TEXT NOT NULL,
+                        reason TEXT NOT NULL, expires_us INTEGER NOT NULL)
+                        WITHOUT ROWID;
+CREATE TABLE policies(seq INTEGER PRIMARY KEY, revision TEXT NOT NULL,
+                      origin TEXT NOT NULL, applied_us INTEGER NOT NULL,
+                      document TEXT NOT NULL);
+)sql",
+      // 1 -> 2: the hash-chained audit log.
+      R"sql(
+CREATE TABLE audit(seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,
+                   kind TEXT NOT NULL, record TEXT NOT NULL,
+                   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX audit_by_time ON audit(at_us);
+)sql",
+  };
+  return kSteps;
+}
+
+absl::Status Migrate(Database& db, int target) {
+  ASSIGN_OR_RETURN(std::int64_t version, db.QueryInt("PRAGMA user_version"));
+  const auto& steps = Migrations();
+  for (auto v = static_cast<std::size_t>(version);
+       v < steps.size() && static_cast<int>(v) < target; ++v) {
+    RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+    absl::Status status = db.Exec(steps[v]);
+    if (status.ok()) {
+      status = db.Exec(StrCat("PRAGMA user_version = ", v + 1));
+    }
+    if (status.ok()) {
+      status = db.Exec(StrCat("PRAGMA application_id = ", kApplicationId));
+    }
+    if (status.ok()) {
+      status = db.Exec("COMMIT");
+    }
+    if (!status.ok()) {
+      (void)db.Exec("ROLLBACK");
+      return absl::Status(status.code(),
+                          StrCat("migrating ", db.path(), " from schema ", v,
+                                 " to ", v + 1, ": ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status CheckIdentity(Database& db) {
+  const std::string& path = db.path();
+  auto app = db.QueryInt("PRAGMA application_id");
+  if (!app.ok()) {
+    return absl::Status(app.status().code(),
+                        StrCat("state database ", path, " cannot be read: ",
+                               app.status().message(), "; ", Remedy(path)));
+  }
+  ASSIGN_OR_RETURN(std::int64_t version, db.QueryInt("PRAGMA user_version"));
+  ASSIGN_OR_RETURN(std::int64_t tables,
+                   db.QueryInt("SELECT count(*) FROM sqlite_schema"));
+  if (*app != kApplicationId && (*app != 0 || tables > 0)) {
+    return absl::FailedPreconditionError(
+        StrCat("state database ", path,
+               " is an SQLite database but not hijackguard's (application_id ",
+               *app, "); point state_dir at hijackguard's state directory"));
+  }
+  if (version > kStateSchemaVersion) {
+    return absl::FailedPreconditionError(StrCat(
+        "state database ", path, " has schema version ", version,
+        ", written by a newer hijackguard; this one reads versions up to ",
+        kStateSchemaVersion,
+        ". Run the newer version, or restore a backup made by this one"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Database> OpenState(const std::string& path,
+                                   std::string_view synchronous,
+                                   std::int64_t quick_check_max_bytes) {
+  RETURN_IF_ERROR(CheckHeader(path));
+  std::string sync(synchronous);
+  for (char& c : sync) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  if (sync != "FULL" && sync != "NORMAL" && sync != "OFF") {
+    return absl::InvalidArgumentError(StrCat(
+        "synchronous \"", synchronous, "\" is not one of full, normal, off"));
+  }
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(path, ec);
+  ASSIGN_OR_RETURN(Database db, Database::Open(path, true, false));
+  RETURN_IF_ERROR(CheckIdentity(db));
+  ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode=WAL"));
+  if (mode != "wal") {
+    return absl::FailedPreconditionError(
+        StrCat("state database ", path, " cannot use WAL mode (got ", mode,
+               "); it must be on a local file system"));
+  }
+  RETURN_IF_ERROR(db.Exec(StrCat("PRAGMA synchronous=", sync)));
+  if (existed && static_cast<std::int64_t>(std::filesystem::file_size(
+                     path, ec)) <= quick_check_max_bytes) {
+    ASSIGN_OR_RETURN(std::string check, db.QueryText("PRAGMA quick_check(1)"));
+    if (check != "ok") {
+      return absl::DataLossError(StrCat("state database ", path,
+                                        " is damaged (quick_check: ", check,
+                                        "); ", Remedy(path)));
+    }
+  }
+  RETURN_IF_ERROR(Migrate(db, kStateSchemaVersion));
+  return db;
+}
+
+absl::StatusOr<Database> OpenStateReadOnly(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(StrCat("no state database at ", path,
+                                      " (is --state the state directory?)"));
+  }
+  RETURN_IF_ERROR(CheckHeader(path));
+  // Read-write without create: a WAL database needs its -shm file.
+  ASSIGN_OR_RETURN(Database db, Database::Open(path, false, false));
+  RETURN_IF_ERROR(CheckIdentity(db));
+  RETURN_IF_ERROR(db.Exec("PRAGMA query_only=1"));
+  ASSIGN_OR_RETURN(std::int64_t version, db.QueryInt("PRAGMA user_version"));
+  if (version < kStateSchemaVersion) {
+    return absl::FailedPreconditionError(StrCat(
+        "state database ", path, " has schema version ", version,
+        "; start the server once to migrate it to ", kStateSchemaVersion));
+  }
+  return db;
+}
+
+}  // namespace hijackguard::plugin::sqlite

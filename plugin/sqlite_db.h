@@ -1,0 +1,100 @@
+// Thin RAII helpers over the SQLite C API for the state store: a connection
+// with its prepared statements, and opening, checking and migrating the
+// state database. Internal to plugin/.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace hijackguard::plugin::sqlite {
+
+// A prepared statement, reset and cleared on every Bind() chain start.
+class Statement {
+ public:
+  Statement() = default;
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& Reset();                                 // before binding anew
+  Statement& Bind(int index, std::string_view blob);  // as a BLOB
+  Statement& BindText(int index, std::string_view text);
+  Statement& Bind(int index, std::int64_t value);
+  Statement& BindNull(int index);
+  // SQLITE_ROW -> true, SQLITE_DONE -> false, else an error.
+  absl::StatusOr<bool> Step();
+  // Runs to completion (no rows expected).
+  absl::Status Run();
+  std::string_view Blob(int column) const;
+  std::int64_t Int(int column) const;
+  bool IsNull(int column) const;
+
+ private:
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Database {
+ public:
+  Database() = default;
+  ~Database();
+  Database(Database&& other) noexcept;
+  Database& operator=(Database&& other) noexcept;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Opens `path`; `create` allows creating it.
+  static absl::StatusOr<Database> Open(const std::string& path, bool create,
+                                       bool read_only);
+  absl::Status Exec(std::string_view sql);
+  absl::StatusOr<Statement> Prepare(std::string_view sql);
+  // The single value of a one-row query (integer or text).
+  absl::StatusOr<std::int64_t> QueryInt(std::string_view sql);
+  absl::StatusOr<std::string> QueryText(std::string_view sql);
+  sqlite3* get() const { return db_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+// An error status for SQLite result `rc` on `db`, naming what was being done.
+absl::Status Error(sqlite3* db, int rc, std::string_view doing);
+
+// Checks an existing file's header before SQLite sees it: the SQLite magic,
+// and that the file is as long as the header says (a truncated copy or a
+// disk that lost its tail). OK for a missing file.
+absl::Status CheckHeader(const std::string& path);
+
+// Opens the state database for writing: header check, identity
+// (application_id), schema version (refusing newer ones), WAL and
+// synchronous mode, an integrity check for files up to
+// `quick_check_max_bytes`, and the forward migrations.
+absl::StatusOr<Database> OpenState(const std::string& path,
+                                   std::string_view synchronous,
+                                   std::int64_t quick_check_max_bytes);
+// Opens it for reading only (tools), with the same identity and version
+// checks; never creates or migrates.
+absl::StatusOr<Database> OpenStateReadOnly(const std::string& path);
+
+// The migrations, in order: step i takes user_version i to i + 1.
+const std::vector<std::string_view>& Migrations();
+// Applies the migrations from the file's version up to `target` (tests use a
+// lower target to make an old database).
+absl::Status Migrate(Database& db, int target);
+
+inline constexpr std::int64_t kApplicationId = 0x48474442;  // "HGDB"
+
+}  // namespace hijackguard::plugin::sqlite

@@ -1,0 +1,775 @@
+#include "plugin/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <limits>
+#include <variant>
+
+#include "absl/strings/numbers.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "plugin/audit_log.h"
+#include "plugin/sqlite_db.h"
+
+namespace hijackguard::plugin {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+// Statements a connection keeps prepared (readers use the kLoad ones, the
+// writer the rest).
+enum StatementId {
+  kLoadDevice,
+  kFindDeviceByIndex,
+  kLoadEvents,
+  kLoadLedger,
+  kLoadHistory,
+  kPutDevice,
+  kPutLedger,
+  kDeleteLedger,
+  kPutEvent,
+  kPutPending,
+  kDeletePending,
+  kPutHistory,
+  kPutExemption,
+  kDeleteExemption,
+  kPutPolicy,
+  kPutAudit,
+  kPutMeta,
+  kPruneEvents,
+  kPruneLedger,
+  kStatementCount
+};
+
+struct SqliteStore::Connection {
+  Database db;
+  std::vector<Statement> statements;
+  Statement& at(int id) { return statements[static_cast<std::size_t>(id)]; }
+};
+
+struct SqliteStore::Submission {
+  StoreTicket ticket = 0;
+  std::optional<detector::DetectorChanges> detector;
+  std::optional<policy::EngineChanges> engine;
+  // Retention: delete at most `prune_limit` rows of each table older than
+  // the cut-offs (Unix ms); how many were deleted comes back here.
+  std::int64_t prune_events_before = 0;
+  std::int64_t prune_ledger_before = 0;
+  std::int64_t prune_limit = 0;
+  mutable std::int64_t pruned = 0;
+};
+
+namespace {
+
+constexpr const char* kStatementSql[kStatementCount] = {
+    "SELECT value FROM devices WHERE key = ?1",
+    "SELECT key FROM devices WHERE idx = ?1 ORDER BY active_ms DESC LIMIT 1",
+    "SELECT key, value FROM events WHERE key >= ?1 AND key < ?2 ORDER BY key",
+    "SELECT value FROM ledger WHERE key = ?1",
+    "SELECT value FROM history WHERE key = ?1",
+    "INSERT OR REPLACE INTO devices(key, idx, active_ms, value) "
+    "VALUES(?1, ?2, ?3, ?4)",
+    "INSERT OR REPLACE INTO ledger(key, updated_ms, value) VALUES(?1, ?2, ?3)",
+    "DELETE FROM ledger WHERE key = ?1",
+    "INSERT OR REPLACE INTO events(key, recorded_ms, value) VALUES(?1, ?2, ?3)",
+    "INSERT OR REPLACE INTO pending(key, value) VALUES(?1, ?2)",
+    "DELETE FROM pending WHERE key = ?1",
+    "INSERT OR REPLACE INTO history(key, decided_ms, value) VALUES(?1, ?2, ?3)",
+    "INSERT OR REPLACE INTO exemptions(id, tenant, kind, value, reason, "
+    "expires_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    "DELETE FROM exemptions WHERE id = ?1",
+    "INSERT INTO policies(revision, origin, applied_us, document) "
+    "VALUES(?1, ?2, ?3, ?4)",
+    "INSERT INTO audit(seq, at_us, kind, record, prev_hash, hash) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT OR REPLACE INTO meta(name, value) VALUES(?1, ?2)",
+    "DELETE FROM events WHERE key IN (SELECT key FROM events WHERE "
+    "recorded_ms < ?1 LIMIT ?2)",
+    "DELETE FROM ledger WHERE key IN (SELECT key FROM ledger WHERE "
+    "updated_ms < ?1 LIMIT ?2)",
+};
+
+constexpr int kReaders = 4;
+
+absl::StatusOr<std::unique_ptr<SqliteStore::Connection>> Connect(Database db,
+                                                                 bool writer) {
+  auto c = std::make_unique<SqliteStore::Connection>();
+  c->db = std::move(db);
+  c->statements.resize(kStatementCount);
+  const int first = writer ? kPutDevice : kLoadDevice;
+  const int last = writer ? kStatementCount : kPutDevice;
+  for (int i = first; i < last; ++i) {
+    ASSIGN_OR_RETURN(c->at(i), c->db.Prepare(kStatementSql[i]));
+  }
+  return c;
+}
+
+std::int64_t ToUs(absl::Time t) {
+  if (t == absl::InfiniteFuture())
+    return std::numeric_limits<std::int64_t>::max();
+  if (t == absl::InfinitePast())
+    return std::numeric_limits<std::int64_t>::min();
+  return absl::ToUnixMicros(t);
+}
+
+absl::Time FromUs(std::int64_t us) {
+  if (us == std::numeric_limits<std::int64_t>::max())
+    return absl::InfiniteFuture();
+  if (us == std::numeric_limits<std::int64_t>::min())
+    return absl::InfinitePast();
+  return absl::FromUnixMicros(us);
+}
+
+std::string Uint64Blob(std::uint64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Opening and closing
+
+SqliteStore::SqliteStore(SqliteStoreOptions options)
+    : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
+    SqliteStoreOptions options) {
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(options)));
+  RETURN_IF_ERROR(store->Start());
+  return store;
+}
+
+absl::Status SqliteStore::Start() {
+  ASSIGN_OR_RETURN(Database db,
+                   sqlite::OpenState(options_.path, options_.synchronous,
+                                     options_.quick_check_max_bytes));
+  ASSIGN_OR_RETURN(writer_, Connect(std::move(db), true));
+  {
+    // The chain's head, to continue it.
+    ASSIGN_OR_RETURN(Statement head,
+                     writer_->db.Prepare("SELECT seq, hash FROM audit ORDER BY "
+                                         "seq DESC LIMIT 1"));
+    ASSIGN_OR_RETURN(bool row, head.Step());
+    audit_seq_ = row ? static_cast<std::uint64_t>(head.Int(0)) : 0;
+    audit_head_ = row ? std::string(head.Blob(1)) : std::string(kAuditGenesis);
+  }
+  for (int i = 0; i < kReaders; ++i) {
+    ASSIGN_OR_RETURN(Database reader,
+                     Database::Open(options_.path, false, false));
+    RETURN_IF_ERROR(reader.Exec("PRAGMA query_only=1"));
+    ASSIGN_OR_RETURN(auto connection, Connect(std::move(reader), false));
+    readers_.push_back(std::move(connection));
+  }
+  writer_thread_ = std::thread([this] { WriterLoop(); });
+  if (options_.retention_interval > absl::ZeroDuration()) {
+    retention_thread_ = std::thread([this] { RetentionLoop(); });
+  }
+  return absl::OkStatus();
+}
+
+void SqliteStore::StopRetention() {
+  {
+    std::lock_guard<std::mutex> lock(retention_mu_);
+    retention_stop_ = true;
+  }
+  retention_cv_.notify_all();
+  if (retention_thread_.joinable()) {
+    retention_thread_.join();
+  }
+}
+
+SqliteStore::~SqliteStore() {
+  StopRetention();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  queued_cv_.notify_all();
+  if (writer_thread_.joinable()) {
+    writer_thread_.join();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Submissions and the writer
+
+StoreTicket SqliteStore::Enqueue(std::shared_ptr<Submission> sub) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sub->ticket = ++next_ticket_;
+  ++stats_.submissions;
+  std::shared_ptr<const Submission> owner = sub;
+  auto note = [&](Overlay& overlay, const std::vector<StoreRow>& rows) {
+    for (const StoreRow& row : rows) {
+      overlay.insert_or_assign(row.key, OverlayRow{owner, &row});
+    }
+  };
+  if (sub->detector) {
+    note(devices_overlay_, sub->detector->devices);
+    note(ledger_overlay_, sub->detector->ledger);
+    note(events_overlay_, sub->detector->events);
+    note(pending_overlay_, sub->detector->pending);
+  }
+  if (sub->engine) {
+    note(history_overlay_, sub->engine->devices);
+  }
+  if (failed_.ok() && !writer_done_) {
+    queue_.push_back(std::move(sub));
+    queued_cv_.notify_one();
+  }
+  return next_ticket_;
+}
+
+StoreTicket SqliteStore::Submit(detector::DetectorChanges changes) {
+  auto sub = std::make_shared<Submission>();
+  sub->detector = std::move(changes);
+  return Enqueue(std::move(sub));
+}
+
+StoreTicket SqliteStore::SubmitEngine(policy::EngineChanges changes) {
+  auto sub = std::make_shared<Submission>();
+  sub->engine = std::move(changes);
+  return Enqueue(std::move(sub));
+}
+
+void SqliteStore::WriterLoop() {
+  std::vector<std::shared_ptr<Submission>> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      queued_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) {
+        writer_done_ = true;  // stopping, and everything is committed
+        durable_cv_.notify_all();
+        return;
+      }
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    const absl::Status status = Commit(batch);
+    std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>>
+        ready;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const StoreTicket last = batch.back()->ticket;
+      if (status.ok()) {
+        durable_ = last;
+        ++stats_.commits;
+      } else if (failed_.ok()) {
+        failed_ = absl::Status(
+            status.code(), StrCat("the state store stopped: a commit failed: ",
+                                  std::string(status.message())));
+        LogError(std::string(failed_.message()));
+        queue_.clear();  // they can never commit now
+      }
+      stats_.durable_ticket = durable_;
+      auto clean = [&](Overlay& overlay) {
+        for (auto it = overlay.begin(); it != overlay.end();) {
+          if (it->second.owner->ticket <= last && status.ok()) {
+            it = overlay.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      };
+      // Rows of committed submissions leave the overlay (newer rows for
+      // the same key stay). Walked per batch: the overlay only holds rows
+      // that are queued or in this batch.
+      for (Overlay* o : {&devices_overlay_, &ledger_overlay_, &events_overlay_,
+                         &pending_overlay_, &history_overlay_}) {
+        clean(*o);
+      }
+      const StoreTicket decided = failed_.ok() ? durable_ : next_ticket_;
+      auto end = waiters_.upper_bound(decided);
+      for (auto it = waiters_.begin(); it != end; ++it) {
+        ready.emplace_back(std::move(it->second),
+                           it->first <= durable_ ? absl::OkStatus() : failed_);
+      }
+      waiters_.erase(waiters_.begin(), end);
+    }
+    durable_cv_.notify_all();
+    for (auto& [done, result] : ready) {
+      done(result);
+    }
+    batch.clear();
+  }
+}
+
+absl::Status SqliteStore::Commit(
+    const std::vector<std::shared_ptr<Submission>>& batch) {
+  Database& db = writer_->db;
+  Connection& w = *writer_;
+  const std::uint64_t saved_seq = audit_seq_;
+  const std::string saved_head = audit_head_;
+  absl::Status status = db.Exec("BEGIN IMMEDIATE");
+  std::uint64_t ledger_version = 0;
+  std::uint64_t event_id = 0;
+  for (std::size_t i = 0; status.ok() && i < batch.size(); ++i) {
+    const Submission& sub = *batch[i];
+    if (sub.detector) {
+      const detector::DetectorChanges& c = *sub.detector;
+      for (const StoreRow& r : c.devices) {
+        if (!status.ok()) break;
+        Statement& s = w.at(kPutDevice).Reset();
+        s.Bind(1, r.key).Bind(3, r.time_ms).Bind(4, r.value);
+        if (r.index.empty()) {
+          s.BindNull(2);
+        } else {
+          s.Bind(2, r.index);
+        }
+        status = s.Run();
+      }
+      for (const StoreRow& r : c.ledger) {
+        if (!status.ok()) break;
+        status = r.erase ? w.at(kDeleteLedger).Reset().Bind(1, r.key).Run()
+                         : w.at(kPutLedger)
+                               .Reset()
+                               .Bind(1, r.key)
+                               .Bind(2, r.time_ms)
+                               .Bind(3, r.value)
+                               .Run();
+      }
+      for (const StoreRow& r : c.events) {
+        if (!status.ok()) break;
+        status = w.at(kPutEvent)
+                     .Reset()
+                     .Bind(1, r.key)
+                     .Bind(2, r.time_ms)
+                     .Bind(3, r.value)
+                     .Run();
+      }
+      for (const StoreRow& r : c.pending) {
+        if (!status.ok()) break;
+        status = r.erase ? w.at(kDeletePending).Reset().Bind(1, r.key).Run()
+                         : w.at(kPutPending)
+                               .Reset()
+                               .Bind(1, r.key)
+                               .Bind(2, r.value)
+                               .Run();
+      }
+      ledger_version = std::max(ledger_version, c.ledger_version);
+      event_id = std::max(event_id, c.event_id);
+    }
+    if (sub.engine) {
+      const policy::EngineChanges& c = *sub.engine;
+      for (const StoreRow& r : c.devices) {
+        if (!status.ok()) break;
+        status = w.at(kPutHistory)
+                     .Reset()
+                     .Bind(1, r.key)
+                     .Bind(2, r.time_ms)
+                     .Bind(3, r.value)
+                     .Run();
+      }
+      for (const policy::Exemption& e : c.put_exemptions) {
+        if (!status.ok()) break;
+        status = w.at(kPutExemption)
+                     .Reset()
+                     .BindText(1, e.id)
+                     .BindText(2, e.tenant_id)
+                     .BindText(3, policy::ExemptionKindName(e.kind))
+                     .BindText(4, e.value)
+                     .BindText(5, e.reason)
+                     .Bind(6, ToUs(e.expires))
+                     .Run();
+      }
+      for (const std::string& id : c.deleted_exemptions) {
+        if (!status.ok()) break;
+        status = w.at(kDeleteExemption).Reset().BindText(1, id).Run();
+      }
+      if (c.policy && status.ok()) {
+        status = w.at(kPutPolicy)
+                     .Reset()
+                     .BindText(1, c.policy->revision)
+                     .BindText(2, c.policy->origin)
+                     .Bind(3, ToUs(c.policy->applied_at))
+                     .BindText(4, c.policy->document)
+                     .Run();
+      }
+      for (const policy::AuditRecord& a : c.audit) {
+        if (!status.ok()) break;
+        status = ApplyAudit(a);
+      }
+    }
+    if (sub.prune_limit > 0 && status.ok()) {
+      sub.pruned = 0;
+      for (auto [id, before] :
+           {std::pair{kPruneEvents, sub.prune_events_before},
+            std::pair{kPruneLedger, sub.prune_ledger_before}}) {
+        if (!status.ok() || before <= 0) continue;
+        status =
+            w.at(id).Reset().Bind(1, before).Bind(2, sub.prune_limit).Run();
+        const auto n = static_cast<std::int64_t>(sqlite3_changes(db.get()));
+        sub.pruned = std::max(sub.pruned, n);
+        (id == kPruneEvents ? stats_.pruned_events : stats_.pruned_ledger) +=
+            static_cast<std::uint64_t>(n);
+      }
+    }
+  }
+  auto meta = [&](std::string_view name, std::string_view value) {
+    if (status.ok()) {
+      status = w.at(kPutMeta).Reset().BindText(1, name).Bind(2, value).Run();
+    }
+  };
+  if (ledger_version > 0) meta("ledger_version", Uint64Blob(ledger_version));
+  if (event_id > 0) meta("event_id", Uint64Blob(event_id));
+  if (audit_seq_ != saved_seq) {
+    meta("audit_head", StrCat(audit_seq_, " ", audit_head_));
+  }
+  if (status.ok()) {
+    status = db.Exec("COMMIT");
+  }
+  if (!status.ok()) {
+    (void)db.Exec("ROLLBACK");
+    audit_seq_ = saved_seq;
+    audit_head_ = saved_head;
+  }
+  return status;
+}
+
+absl::Status SqliteStore::ApplyAudit(const policy::AuditRecord& record) {
+  const std::uint64_t seq = audit_seq_ + 1;
+  const AuditRow row = MakeAuditRow(seq, record, audit_head_);
+  RETURN_IF_ERROR(writer_->at(kPutAudit)
+                      .Reset()
+                      .Bind(1, static_cast<std::int64_t>(seq))
+                      .Bind(2, ToUs(record.at))
+                      .BindText(3, row.kind)
+                      .BindText(4, row.record)
+                      .BindText(5, audit_head_)
+                      .BindText(6, row.hash)
+                      .Run());
+  audit_seq_ = seq;
+  audit_head_ = row.hash;
+  ++stats_.audit_rows;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Durability
+
+bool SqliteStore::IsDurable(StoreTicket ticket) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ticket <= durable_;
+}
+
+absl::Status SqliteStore::WaitDurable(StoreTicket ticket) {
+  std::unique_lock<std::mutex> lock(mu_);
+  durable_cv_.wait(lock, [&] {
+    return ticket <= durable_ || !failed_.ok() || writer_done_;
+  });
+  if (ticket <= durable_) {
+    return absl::OkStatus();
+  }
+  return failed_.ok() ? absl::UnavailableError("the state store is closed")
+                      : failed_;
+}
+
+void SqliteStore::WhenDurable(StoreTicket ticket,
+                              std::function<void(absl::Status)> done) {
+  absl::Status result;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ticket > durable_ && failed_.ok() && !writer_done_) {
+      waiters_.emplace(ticket, std::move(done));
+      return;
+    }
+    result = ticket <= durable_ ? absl::OkStatus()
+             : failed_.ok()
+                 ? absl::UnavailableError("the state store is closed")
+                 : failed_;
+  }
+  done(result);
+}
+
+absl::Status SqliteStore::health() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failed_;
+}
+
+StoreStats SqliteStore::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  StoreStats s = stats_;
+  s.overlay_rows = devices_overlay_.size() + ledger_overlay_.size() +
+                   events_overlay_.size() + pending_overlay_.size() +
+                   history_overlay_.size();
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Loads
+
+std::unique_ptr<SqliteStore::Connection> SqliteStore::AcquireReader() {
+  std::unique_lock<std::mutex> lock(readers_mu_);
+  readers_cv_.wait(lock, [&] { return !readers_.empty(); });
+  auto c = std::move(readers_.back());
+  readers_.pop_back();
+  return c;
+}
+
+void SqliteStore::Return(std::unique_ptr<Connection> connection) {
+  {
+    std::lock_guard<std::mutex> lock(readers_mu_);
+    readers_.push_back(std::move(connection));
+  }
+  readers_cv_.notify_one();
+}
+
+bool SqliteStore::FromOverlay(const Overlay& overlay, std::string_view key,
+                              std::optional<std::string>* value) const {
+  auto it = overlay.find(key);
+  if (it == overlay.end()) {
+    return false;
+  }
+  if (it->second.row->erase) {
+    value->reset();
+  } else {
+    *value = it->second.row->value;
+  }
+  return true;
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::LoadRow(
+    const Overlay& overlay, int statement, std::string_view key) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(failed_);
+    std::optional<std::string> value;
+    if (FromOverlay(overlay, key, &value)) {
+      return value;
+    }
+  }
+  // Committed before the overlay let go of it, so the file has it.
+  std::unique_ptr<Connection> c = AcquireReader();
+  Statement& s = c->at(statement).Reset();
+  s.Bind(1, key);
+  absl::StatusOr<bool> row = s.Step();
+  std::optional<std::string> value;
+  if (row.ok() && *row) {
+    value.emplace(s.Blob(0));
+  }
+  s.Reset();
+  Return(std::move(c));
+  if (!row.ok()) {
+    return row.status();
+  }
+  return value;
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::LoadDevice(
+    std::string_view key) {
+  return LoadRow(devices_overlay_, kLoadDevice, key);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::LoadLedgerEntry(
+    std::string_view key) {
+  return LoadRow(ledger_overlay_, kLoadLedger, key);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::LoadEngineDevice(
+    std::string_view key) {
+  return LoadRow(history_overlay_, kLoadHistory, key);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::FindDeviceByIndex(
+    std::string_view index) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(failed_);
+    for (const auto& [key, row] : devices_overlay_) {
+      if (!row.row->erase && row.row->index == index) {
+        return std::optional<std::string>(key);
+      }
+    }
+  }
+  std::unique_ptr<Connection> c = AcquireReader();
+  Statement& s = c->at(kFindDeviceByIndex).Reset();
+  s.Bind(1, index);
+  absl::StatusOr<bool> row = s.Step();
+  std::optional<std::string> key;
+  if (row.ok() && *row) {
+    key.emplace(s.Blob(0));
+  }
+  s.Reset();
+  Return(std::move(c));
+  if (!row.ok()) {
+    return row.status();
+  }
+  return key;
+}
+
+absl::Status SqliteStore::LoadEvents(std::string_view prefix,
+                                     std::string_view from,
+                                     std::vector<std::string>* values) {
+  std::map<std::string, std::string, std::less<>> merged;
+  {
+    std::unique_ptr<Connection> c = AcquireReader();
+    std::string end(prefix);
+    end.append(9, '\xFF');  // past every 8-byte id
+    Statement& s = c->at(kLoadEvents).Reset();
+    s.Bind(1, from).Bind(2, end);
+    absl::Status status;
+    while (true) {
+      absl::StatusOr<bool> row = s.Step();
+      if (!row.ok()) {
+        status = row.status();
+        break;
+      }
+      if (!*row) break;
+      merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
+    }
+    s.Reset();
+    Return(std::move(c));
+    RETURN_IF_ERROR(status);
+  }
+  {
+    // Rows not yet committed when the file was read.
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(failed_);
+    for (auto it = events_overlay_.lower_bound(from);
+         it != events_overlay_.end() && it->first.starts_with(prefix); ++it) {
+      merged.insert_or_assign(it->first, it->second.row->value);
+    }
+  }
+  values->reserve(values->size() + merged.size());
+  for (auto& [key, value] : merged) {
+    values->push_back(std::move(value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::LoadAllPending(
+    std::vector<std::pair<std::string, std::string>>* rows) {
+  std::unique_ptr<Connection> c = AcquireReader();
+  ASSIGN_OR_RETURN(
+      Statement s,
+      c->db.Prepare("SELECT key, value FROM pending ORDER BY key"));
+  absl::Status status;
+  while (true) {
+    absl::StatusOr<bool> row = s.Step();
+    if (!row.ok()) {
+      status = row.status();
+      break;
+    }
+    if (!*row) break;
+    rows->emplace_back(std::string(s.Blob(0)), std::string(s.Blob(1)));
+  }
+  Return(std::move(c));
+  return status;
+}
+
+absl::StatusOr<detector::DetectorCounters> SqliteStore::LoadCounters() {
+  detector::DetectorCounters counters;
+  for (auto [name, out] :
+       {std::pair{"ledger_version", &counters.ledger_version},
+        std::pair{"event_id", &counters.event_id}}) {
+    ASSIGN_OR_RETURN(std::string text,
+                     writer_->db.QueryText(StrCat(
+                         "SELECT value FROM meta WHERE name = '", name, "'")));
+    if (!text.empty() && !absl::SimpleAtoi(text, out)) {
+      return absl::DataLossError(StrCat("state database ", options_.path,
+                                        ": meta row ", name, " is \"", text,
+                                        "\", not a number"));
+    }
+  }
+  return counters;
+}
+
+absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::LoadExemptions() {
+  ASSIGN_OR_RETURN(Statement s, writer_->db.Prepare(
+                                    "SELECT id, tenant, kind, value, reason, "
+                                    "expires_us FROM exemptions ORDER BY id"));
+  std::vector<policy::Exemption> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    policy::Exemption e;
+    e.id = std::string(s.Blob(0));
+    e.tenant_id = std::string(s.Blob(1));
+    auto kind = policy::ParseExemptionKind(s.Blob(2));
+    if (!kind) {
+      return absl::DataLossError(StrCat("state database ", options_.path,
+                                        ": exemption ", e.id, " has kind \"",
+                                        s.Blob(2), "\""));
+    }
+    e.kind = *kind;
+    e.value = std::string(s.Blob(3));
+    e.reason = std::string(s.Blob(4));
+    e.expires = FromUs(s.Int(5));
+    e.source = "api";
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<policy::AppliedPolicy>> SqliteStore::LatestPolicy(
+    std::string_view origin_prefix) {
+  ASSIGN_OR_RETURN(
+      Statement s,
+      writer_->db.Prepare("SELECT revision, origin, applied_us, document FROM "
+                          "policies WHERE substr(origin, 1, length(?1)) = ?1 "
+                          "ORDER BY seq DESC LIMIT 1"));
+  s.BindText(1, origin_prefix);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return std::optional<policy::AppliedPolicy>();
+  }
+  policy::AppliedPolicy p;
+  p.revision = std::string(s.Blob(0));
+  p.origin = std::string(s.Blob(1));
+  p.applied_at = FromUs(s.Int(2));
+  p.document = std::string(s.Blob(3));
+  return std::optional<policy::AppliedPolicy>(std::move(p));
+}
+
+// ---------------------------------------------------------------------------
+// Retention
+
+absl::Status SqliteStore::Prune(absl::Time now, std::size_t chunk) {
+  const absl::Duration horizon =
+      options_.event_horizon ? options_.event_horizon() : absl::ZeroDuration();
+  const std::int64_t events_before =
+      horizon > absl::ZeroDuration() ? absl::ToUnixMillis(now - horizon) : 0;
+  const std::int64_t ledger_before =
+      options_.ledger_ttl > absl::ZeroDuration()
+          ? absl::ToUnixMillis(now - options_.ledger_ttl)
+          : 0;
+  while (true) {
+    auto sub = std::make_shared<Submission>();
+    sub->prune_events_before = events_before;
+    sub->prune_ledger_before = ledger_before;
+    sub->prune_limit = static_cast<std::int64_t>(chunk);
+    std::shared_ptr<const Submission> watch = sub;
+    RETURN_IF_ERROR(WaitDurable(Enqueue(std::move(sub))));
+    if (watch->pruned < static_cast<std::int64_t>(chunk)) {
+      return absl::OkStatus();
+    }
+    {
+      std::lock_guard<std::mutex> lock(retention_mu_);
+      if (retention_stop_) {
+        return absl::OkStatus();
+      }
+    }
+  }
+}
+
+void SqliteStore::RetentionLoop() {
+  // First pass soon after start, then every interval.
+  absl::Duration wait = absl::Seconds(30);
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(retention_mu_);
+      const bool stop = retention_cv_.wait_for(
+          lock, absl::ToChronoSeconds(wait), [&] { return retention_stop_; });
+      if (stop) {
+        return;
+      }
+    }
+    if (absl::Status s = Prune(options_.clock->Now()); !s.ok()) {
+      LogWarning(StrCat("state retention: ", std::string(s.message())));
+    }
+    wait = options_.retention_interval;
+  }
+}
+
+}  // namespace hijackguard::plugin

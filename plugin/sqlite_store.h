@@ -1,0 +1,213 @@
+// The embedded state store: one SQLite database file (hijackguard.db) in the
+// state directory, in WAL mode, synchronous=FULL unless configured otherwise.
+//
+// Writes: callers submit ordered batches (DetectorChanges, EngineChanges)
+// and get a ticket at once; one writer thread commits whatever has queued in
+// a single transaction (group commit), so that durability costs one fsync
+// per batch, not per item, and then reports the tickets durable. Until then
+// the submitted rows stay in an in-memory overlay that every load reads
+// first, so callers read their own writes.
+//
+// The audit table is a hash chain: each row stores the SHA-256 of the
+// previous row's hash and its own canonical JSON (VerifyAudit).
+//
+// Schema: versioned with PRAGMA user_version and migrated forward on open; a
+// database written by a newer version, a file that is not a hijackguard
+// state database, or a truncated or damaged one is refused with an error
+// that says which and what to do.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "policy/state_store.h"
+
+namespace hijackguard::plugin {
+
+using detector::StoreRow;
+using detector::StoreTicket;
+
+// The schema version this build writes (PRAGMA user_version).
+inline constexpr int kStateSchemaVersion = 2;
+// The file name inside the state directory.
+inline constexpr std::string_view kStateFileName = "hijackguard.db";
+
+struct SqliteStoreOptions {
+  std::string path;  // the database file
+  // PRAGMA synchronous: "full" (default: a commit survives power loss),
+  // "normal" (survives a crash of the process, not of the machine) or "off".
+  std::string synchronous = "full";
+  // Most submissions committed in one transaction.
+  std::size_t max_batch = 8192;
+  // Retention, run in the background in small transactions: events received
+  // longer ago than event_horizon() and ledger rows not updated for
+  // ledger_ttl are deleted. Zero interval = never (tests call Prune).
+  absl::Duration retention_interval = absl::Minutes(10);
+  absl::Duration ledger_ttl = absl::Hours(24 * 30);
+  std::function<absl::Duration()> event_horizon;
+  // Files up to this size are checked (PRAGMA quick_check) on open; larger
+  // ones are checked page by page as they are read.
+  std::int64_t quick_check_max_bytes = 256 << 20;
+  const Clock* clock = &RealClock();
+};
+
+struct StoreStats {
+  std::uint64_t submissions = 0;
+  std::uint64_t commits = 0;  // transactions
+  std::uint64_t durable_ticket = 0;
+  std::uint64_t audit_rows = 0;
+  std::uint64_t pruned_events = 0;
+  std::uint64_t pruned_ledger = 0;
+  std::size_t overlay_rows = 0;
+};
+
+class SqliteStore final : public policy::StateStore {
+ public:
+  // Opens (creating when missing) and migrates the database. Errors:
+  // FAILED_PRECONDITION for a newer schema or a foreign file, DATA_LOSS for
+  // a truncated or damaged one, with the path and the remedy.
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(
+      SqliteStoreOptions options);
+  // Commits what is queued, then stops the threads.
+  ~SqliteStore() override;
+
+  // detector::DetectorStore
+  absl::StatusOr<std::optional<std::string>> LoadDevice(
+      std::string_view key) override;
+  absl::StatusOr<std::optional<std::string>> FindDeviceByIndex(
+      std::string_view index) override;
+  absl::Status LoadEvents(std::string_view prefix, std::string_view from,
+                          std::vector<std::string>* values) override;
+  absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
+      std::string_view key) override;
+  absl::Status LoadAllPending(
+      std::vector<std::pair<std::string, std::string>>* rows) override;
+  absl::StatusOr<detector::DetectorCounters> LoadCounters() override;
+  StoreTicket Submit(detector::DetectorChanges changes) override;
+
+  // policy::StateStore
+  absl::StatusOr<std::optional<std::string>> LoadEngineDevice(
+      std::string_view key) override;
+  absl::StatusOr<std::vector<policy::Exemption>> LoadExemptions() override;
+  absl::StatusOr<std::optional<policy::AppliedPolicy>> LatestPolicy(
+      std::string_view origin_prefix) override;
+  StoreTicket SubmitEngine(policy::EngineChanges changes) override;
+  bool IsDurable(StoreTicket ticket) const override;
+  absl::Status WaitDurable(StoreTicket ticket) override;
+  void WhenDurable(StoreTicket ticket,
+                   std::function<void(absl::Status)> done) override;
+
+  // Deletes expired events and ledger rows as of `now` (what the background
+  // retention does), in transactions of at most `chunk` rows each.
+  absl::Status Prune(absl::Time now, std::size_t chunk = 2000);
+  // Stops the background retention (before what event_horizon reads goes
+  // away). Idempotent.
+  void StopRetention();
+  // OK, or why the store stopped (it fails for good on a write error).
+  absl::Status health() const;
+  StoreStats stats() const;
+  const std::string& path() const { return options_.path; }
+
+ public:
+  struct Connection;  // a database handle with its prepared statements
+
+ private:
+  struct Submission;
+  struct OverlayRow {
+    std::shared_ptr<const Submission> owner;
+    const StoreRow* row = nullptr;
+  };
+  using Overlay = std::map<std::string, OverlayRow, std::less<>>;
+
+  explicit SqliteStore(SqliteStoreOptions options);
+  absl::Status Start();
+  StoreTicket Enqueue(std::shared_ptr<Submission> submission);
+  void WriterLoop();
+  void RetentionLoop();
+  absl::Status Commit(const std::vector<std::shared_ptr<Submission>>& batch);
+  absl::Status ApplyAudit(const policy::AuditRecord& record);
+  // A row of `overlay` for `key` (true when there is one; erased rows give
+  // an empty optional).
+  bool FromOverlay(const Overlay& overlay, std::string_view key,
+                   std::optional<std::string>* value) const;
+  absl::StatusOr<std::optional<std::string>> LoadRow(const Overlay& overlay,
+                                                     int statement,
+                                                     std::string_view key);
+  std::unique_ptr<Connection> AcquireReader();
+  void Return(std::unique_ptr<Connection> connection);
+
+  const SqliteStoreOptions options_;
+  std::unique_ptr<Connection> writer_;
+
+  mutable std::mutex mu_;
+  std::condition_variable queued_cv_;
+  std::condition_variable durable_cv_;
+  std::deque<std::shared_ptr<Submission>> queue_;
+  StoreTicket next_ticket_ = 0;
+  StoreTicket durable_ = 0;
+  absl::Status failed_;
+  bool stopping_ = false;
+  bool writer_done_ = false;  // the writer thread has exited
+  std::multimap<StoreTicket, std::function<void(absl::Status)>> waiters_;
+  Overlay devices_overlay_;
+  Overlay ledger_overlay_;
+  Overlay events_overlay_;
+  Overlay pending_overlay_;
+  Overlay history_overlay_;
+  StoreStats stats_;
+
+  std::mutex readers_mu_;
+  std::condition_variable readers_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_;
+
+  // Writer-thread state.
+  std::uint64_t audit_seq_ = 0;
+  std::string audit_head_;
+
+  std::mutex retention_mu_;
+  std::condition_variable retention_cv_;
+  bool retention_stop_ = false;
+  std::thread writer_thread_;
+  std::thread retention_thread_;
+};
+
+// Offline operations on a state directory's database (safe while a server
+// runs: they read a consistent snapshot).
+
+// Copies the database to `to` with SQLite's online backup API, then checks
+// the copy (quick_check and schema version). `to` must not exist.
+absl::Status BackupState(const std::string& db_path, const std::string& to);
+
+struct AuditVerification {
+  std::uint64_t rows = 0;
+  std::uint64_t first_seq = 0;
+  std::uint64_t last_seq = 0;
+  std::string head_hash;  // of the last row; record it to detect truncation
+  bool ok = true;
+  std::uint64_t bad_seq = 0;  // the first altered, inserted or deleted row
+  std::string problem;
+};
+// Walks the audit chain. An error status only when the file cannot be read.
+absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path);
+
+// Writes the audit rows at or after `since` as JSON Lines (the canonical
+// record plus "hash" and "prev_hash"). Returns the number of rows written.
+absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,
+                                          absl::Time since, std::ostream& out);
+
+}  // namespace hijackguard::plugin
