@@ -16,7 +16,9 @@ struct sqlite3_stmt;
 
 namespace hijackguard::plugin::sqlite {
 
-// A prepared statement, reset and cleared on every Bind() chain start.
+// A prepared statement. Bind* bind by reference (SQLITE_STATIC): the bound
+// bytes must live until the statement has been stepped. Reset() before
+// binding anew.
 class Statement {
  public:
   Statement() = default;

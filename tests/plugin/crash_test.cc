@@ -1,0 +1,445 @@
+// Kill-and-restart test of the durable state (issue 6). Starts the real
+// `hijackguard serve` with a state directory, streams a trace of observations
+// (StreamTraffic), kills the server with SIGKILL at random moments, restarts
+// it, and checks:
+//   1. after every restart, each acknowledged observation's events are in
+//      the device's state (GetDeviceRisk): nothing acknowledged is lost;
+//   2. when the whole trace is acknowledged, every device's state and
+//      check-in decision equal those of an uninterrupted run of the trace;
+//   3. decision history survives too: check-ins, a kill, and the same
+//      check-ins again give the same actions and grace deadlines.
+// The trace clones examples/traces/ios60_hijack.jsonl over many devices and
+// tenants, interleaved.
+//
+//   crash_test --hijackguard build/bin/hijackguard --trace T.jsonl
+//              [--devices 300] [--kills 3] [--seed 1]     (ctest: short)
+//   crash_test ... --devices 20000 --kills 12             (long, manual)
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/grpcpp.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+
+extern char** environ;
+
+namespace hijackguard::crash {
+namespace {
+
+using v1::ReportTrafficRequest;
+
+[[noreturn]] void Fail(const std::string& message) {
+  std::fprintf(stderr, "FAIL: %s\n", message.c_str());
+  std::exit(1);
+}
+
+struct Server {
+  pid_t pid = 0;
+  std::string address;
+};
+
+Server Start(const std::string& binary, const std::string& config,
+             const std::string& state) {
+  int out[2];
+  if (pipe(out) != 0) Fail("pipe");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  std::vector<std::string> args = {binary,     "serve",      "--config",
+                                   config,     "--state",    state,
+                                   "--listen", "127.0.0.1:0"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  Server s;
+  if (posix_spawn(&s.pid, binary.c_str(), &actions, nullptr, argv.data(),
+                  environ) != 0) {
+    Fail("cannot start " + binary);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  std::string line;
+  char c = 0;
+  while (read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
+  close(out[0]);
+  const auto at = line.find("serving on ");
+  if (at == std::string::npos) {
+    int status = 0;
+    waitpid(s.pid, &status, 0);
+    Fail("the server did not start (see its log above); it printed: " + line);
+  }
+  s.address = line.substr(at + 11, line.find(' ', at + 11) - at - 11);
+  return s;
+}
+
+void Kill(Server& s, int sig) {
+  if (s.pid == 0) return;
+  kill(s.pid, sig);
+  int status = 0;
+  waitpid(s.pid, &status, 0);
+  if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    Fail("the server did not stop cleanly on SIGTERM");
+  }
+  s.pid = 0;
+}
+
+std::unique_ptr<v1::CompliancePlugin::Stub> Connect(const Server& s) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return v1::CompliancePlugin::NewStub(grpc::CreateCustomChannel(
+      s.address, grpc::InsecureChannelCredentials(), args));
+}
+
+std::vector<ReportTrafficRequest> BuildTrace(const std::string& path,
+                                             int devices, int tenants) {
+  std::ifstream in(path);
+  if (!in) Fail("cannot read " + path);
+  std::vector<ReportTrafficRequest> base;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    ReportTrafficRequest r;
+    if (!google::protobuf::util::JsonStringToMessage(line, &r).ok()) {
+      Fail("bad trace line in " + path);
+    }
+    base.push_back(r);
+  }
+  const std::string original = "ApplDMPFXZABDFHW";
+  std::vector<ReportTrafficRequest> trace;
+  std::uint64_t sequence = 0;
+  // Step j of every device, then step j + 1: devices interleave.
+  for (std::size_t step = 0; step < base.size(); ++step) {
+    for (int d = 0; d < devices; ++d) {
+      ReportTrafficRequest r = base[step];
+      r.set_tenant_id("t" + std::to_string(d % tenants));
+      r.set_sequence(++sequence);
+      char id[32];
+      std::snprintf(id, sizeof(id), "ApplCRASH%07d", d);
+      std::string target = r.eas_exchange().target();
+      for (auto at = target.find(original); at != std::string::npos;
+           at = target.find(original)) {
+        target.replace(at, original.size(), id);
+      }
+      r.mutable_eas_exchange()->set_target(target);
+      trace.push_back(std::move(r));
+    }
+  }
+  return trace;
+}
+
+std::string DeviceOf(const ReportTrafficRequest& r) {
+  const std::string& t = r.eas_exchange().target();
+  const auto at = t.find("DeviceId=");
+  return t.substr(at + 9, t.find('&', at) - at - 9);
+}
+
+struct Ack {
+  std::uint64_t sequence;
+  std::vector<std::string> events;  // kinds
+};
+
+// Streams trace[from..] until done or the stream breaks; returns the acks
+// received, in order.
+std::vector<Ack> StreamFrom(v1::CompliancePlugin::Stub& stub,
+                            const std::vector<ReportTrafficRequest>& trace,
+                            std::size_t from) {
+  grpc::ClientContext context;
+  auto stream = stub.StreamTraffic(&context);
+  std::thread writer([&] {
+    grpc::WriteOptions options;
+    options.set_buffer_hint();
+    for (std::size_t i = from; i < trace.size(); ++i) {
+      if (!stream->Write(trace[i], options)) break;
+    }
+    stream->WritesDone();
+  });
+  std::vector<Ack> acks;
+  v1::StreamTrafficResponse batch;
+  while (stream->Read(&batch)) {
+    for (const auto& a : batch.acks()) {
+      Ack ack{a.sequence(), {}};
+      for (const auto& e : a.events()) {
+        ack.events.push_back(v1::EventKind_Name(e.kind()));
+      }
+      for (const auto& e : a.errors()) {
+        Fail("ack " + std::to_string(a.sequence()) +
+             " has an error: " + e.code() + " " + e.message());
+      }
+      acks.push_back(std::move(ack));
+    }
+  }
+  writer.join();
+  (void)stream->Finish();
+  return acks;
+}
+
+std::string Key(const std::string& tenant, const std::string& device) {
+  return tenant + "/" + device;
+}
+
+// A device's state without what legitimately differs between runs: the
+// times hijackguard received things, and how many deliveries (retries
+// included) it counted.
+std::string Canonical(v1::GetDeviceRiskResponse r) {
+  r.set_observations(0);
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  (void)google::protobuf::util::MessageToJsonString(r, &out, o);
+  return out;
+}
+
+struct Decision {
+  std::string action;
+  std::string reasons;
+  std::string deadline;
+};
+
+Decision CheckIn(v1::CompliancePlugin::Stub& stub, const std::string& tenant,
+                 const std::string& device) {
+  v1::CheckInRequest req;
+  req.set_tenant_id(tenant);
+  req.mutable_device()->set_eas_device_id(device);
+  req.mutable_device()->set_user_principal("alice@example.com");
+  req.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+  v1::CheckInResponse resp;
+  grpc::ClientContext ctx;
+  const grpc::Status s = stub.CheckIn(&ctx, req, &resp);
+  if (!s.ok()) Fail("CheckIn " + device + ": " + s.error_message());
+  Decision d;
+  d.action = v1::Action_Name(resp.action());
+  for (const auto& r : resp.reasons()) d.reasons += r.code() + " ";
+  d.deadline =
+      resp.has_deadline() ? std::to_string(resp.deadline().seconds()) : "-";
+  return d;
+}
+
+v1::GetDeviceRiskResponse Risk(v1::CompliancePlugin::Stub& stub,
+                               const std::string& tenant,
+                               const std::string& device) {
+  v1::GetDeviceRiskRequest req;
+  req.set_tenant_id(tenant);
+  req.set_eas_device_id(device);
+  v1::GetDeviceRiskResponse resp;
+  grpc::ClientContext ctx;
+  const grpc::Status s = stub.GetDeviceRisk(&ctx, req, &resp);
+  if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
+    Fail("GetDeviceRisk " + device + ": " + s.error_message());
+  }
+  return resp;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"kill-and-restart test of hijackguard's durable state"};
+  std::string binary, trace_path, work;
+  int devices = 300;
+  int tenants = 7;
+  int kills = 3;
+  unsigned seed = 1;
+  app.add_option("--hijackguard", binary)->required();
+  app.add_option("--trace", trace_path)->required();
+  app.add_option("--devices", devices)->capture_default_str();
+  app.add_option("--kills", kills, "SIGKILLs while streaming (at least)")
+      ->capture_default_str();
+  app.add_option("--seed", seed)->capture_default_str();
+  app.add_option("--workdir", work, "Default: a new directory under /tmp");
+  CLI11_PARSE(app, argc, argv);
+  if (work.empty()) {
+    char tmpl[] = "/tmp/hijackguard-crash-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) Fail("mkdtemp");
+    work = tmpl;
+  }
+  const std::string config = work + "/config.json";
+  {
+    // The defaults (monitor mode) with enforcement, so decisions differ by
+    // history: grace periods run from the first WARN.
+    std::ofstream policy(work + "/policy.json");
+    policy << R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})";
+    std::ofstream cfg(config);
+    cfg << R"({"listen": "127.0.0.1:0", "policy": ")" << work
+        << R"(/policy.json", "shutdown_grace_seconds": 2})";
+  }
+  const auto trace = BuildTrace(trace_path, devices, tenants);
+  std::set<std::pair<std::string, std::string>> device_set;
+  for (const auto& r : trace) device_set.insert({r.tenant_id(), DeviceOf(r)});
+  std::printf("trace: %zu observations, %zu devices in %d tenants\n",
+              trace.size(), device_set.size(), tenants);
+
+  // The uninterrupted run.
+  std::map<std::string, std::string> reference;
+  std::map<std::string, Decision> reference_decisions;
+  {
+    Server s = Start(binary, config, work + "/reference");
+    auto stub = Connect(s);
+    const auto start = std::chrono::steady_clock::now();
+    const auto acks = StreamFrom(*stub, trace, 0);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (acks.size() != trace.size()) Fail("the reference run lost acks");
+    std::printf("reference run: %zu observations acknowledged in %.2f s\n",
+                acks.size(), seconds);
+    for (const auto& [tenant, device] : device_set) {
+      reference[Key(tenant, device)] = Canonical(Risk(*stub, tenant, device));
+      reference_decisions[Key(tenant, device)] = CheckIn(*stub, tenant, device);
+    }
+    Kill(s, SIGTERM);
+  }
+
+  // The run with kills.
+  std::mt19937 rng(seed);
+  const std::string state = work + "/state";
+  Server s = Start(binary, config, state);
+  std::size_t next = 0;  // first observation not acknowledged
+  std::vector<Ack> all_acks;
+  int killed = 0;
+  int restarts = 0;
+  while (next < trace.size() || killed < kills) {
+    if (next >= trace.size()) {
+      // Everything is acknowledged but more kills are due: kill while idle.
+      Kill(s, SIGKILL);
+      ++killed;
+    } else {
+      auto stub = Connect(s);
+      std::atomic<bool> done{false};
+      std::thread killer;
+      const bool kill_now = killed < kills;
+      if (kill_now) {
+        std::uniform_int_distribution<int> delay(5, 120);
+        const int ms = delay(rng);
+        killer = std::thread([&, ms] {
+          for (int i = 0; i < ms && !done; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+          kill(s.pid, SIGKILL);
+        });
+      }
+      auto acks = StreamFrom(*stub, trace, next);
+      done = true;
+      if (kill_now) {
+        killer.join();
+        int status = 0;
+        waitpid(s.pid, &status, 0);
+        s.pid = 0;
+        ++killed;
+      }
+      for (const Ack& a : acks) {
+        if (a.sequence != trace[next].sequence()) {
+          Fail("ack for sequence " + std::to_string(a.sequence) +
+               " came where " + std::to_string(trace[next].sequence()) +
+               " was due");
+        }
+        all_acks.push_back(a);
+        ++next;
+      }
+      std::printf("pass %d: %zu acknowledged (%zu/%zu)%s\n", restarts + 1,
+                  acks.size(), next, trace.size(),
+                  kill_now ? ", then SIGKILL" : "");
+      if (!kill_now) {
+        continue;  // the server is still running
+      }
+    }
+    s = Start(binary, config, state);
+    ++restarts;
+    // Every acknowledged observation's events survived.
+    auto stub = Connect(s);
+    std::map<std::string, v1::GetDeviceRiskResponse> cache;
+    std::size_t checked = 0;
+    for (std::size_t i = 0; i < all_acks.size(); ++i) {
+      if (all_acks[i].events.empty()) continue;
+      const auto& r = trace[i];
+      const std::string key = Key(r.tenant_id(), DeviceOf(r));
+      auto it = cache.find(key);
+      if (it == cache.end()) {
+        it = cache.emplace(key, Risk(*stub, r.tenant_id(), DeviceOf(r))).first;
+      }
+      for (const std::string& kind : all_acks[i].events) {
+        bool found = false;
+        for (const auto& e : it->second.events()) {
+          found |= e.sequence() == r.sequence() &&
+                   v1::EventKind_Name(e.kind()) == kind;
+        }
+        if (!found) {
+          Fail("after restart " + std::to_string(restarts) + ", " + key +
+               " lacks the acknowledged " + kind + " of sequence " +
+               std::to_string(r.sequence()));
+        }
+        ++checked;
+      }
+    }
+    std::printf("restart %d: all %zu acknowledged events present\n", restarts,
+                checked);
+  }
+  std::printf("%d SIGKILLs, %d restarts; the whole trace is acknowledged\n",
+              killed, restarts);
+
+  // Final states equal the uninterrupted run's.
+  auto stub = Connect(s);
+  std::size_t differ = 0;
+  std::map<std::string, Decision> decisions;
+  for (const auto& [tenant, device] : device_set) {
+    const std::string key = Key(tenant, device);
+    const std::string got = Canonical(Risk(*stub, tenant, device));
+    if (got != reference[key]) {
+      if (++differ <= 3) {
+        std::fprintf(stderr, "%s differs:\n  reference %s\n  got       %s\n",
+                     key.c_str(), reference[key].c_str(), got.c_str());
+      }
+    }
+    const Decision d = CheckIn(*stub, tenant, device);
+    const Decision& want = reference_decisions[key];
+    if (d.action != want.action || d.reasons != want.reasons) {
+      if (++differ <= 3) {
+        std::fprintf(stderr, "%s decides %s [%s], the reference %s [%s]\n",
+                     key.c_str(), d.action.c_str(), d.reasons.c_str(),
+                     want.action.c_str(), want.reasons.c_str());
+      }
+    }
+    decisions[key] = d;
+  }
+  if (differ > 0) Fail(std::to_string(differ) + " differences");
+  std::printf("final states of %zu devices equal the uninterrupted run's\n",
+              device_set.size());
+
+  // Decision history (grace deadlines) survives a kill.
+  Kill(s, SIGKILL);
+  s = Start(binary, config, state);
+  stub = Connect(s);
+  for (const auto& [tenant, device] : device_set) {
+    const std::string key = Key(tenant, device);
+    const Decision d = CheckIn(*stub, tenant, device);
+    if (d.action != decisions[key].action ||
+        d.deadline != decisions[key].deadline) {
+      Fail(key + " after a kill decides " + d.action + " deadline " +
+           d.deadline + ", before it " + decisions[key].action + " deadline " +
+           decisions[key].deadline);
+    }
+  }
+  std::printf("decisions and grace deadlines survive a SIGKILL\n");
+  Kill(s, SIGTERM);
+  std::error_code ec;
+  std::filesystem::remove_all(work, ec);
+  std::printf("PASS\n");
+  return 0;
+}
+
+}  // namespace
+}  // namespace hijackguard::crash
+
+int main(int argc, char** argv) { return hijackguard::crash::Main(argc, argv); }

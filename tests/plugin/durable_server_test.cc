@@ -1,0 +1,227 @@
+// The server with a state database: what it must still know after a
+// restart (evidence, grace clocks, API exemptions, the API's policy), which
+// policy wins at start, and paging when the in-memory caches hold one row.
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "plugin/server.h"
+#include "plugin/sqlite_store.h"
+#include "tests/common/status_matchers.h"
+#include "tests/plugin/traffic_fixtures.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::hijackguard::testing::IsOk;
+
+class DurableServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hg-durable-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    WritePolicy(R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})");
+    options_.catalog = std::make_shared<detector::KnownIssueCatalog>(
+        *detector::KnownIssueCatalog::Builtin());
+    options_.clock = &clock_;
+    options_.policy_path = (dir_ / "policy.json").string();
+    options_.state_path = (dir_ / "hijackguard.db").string();
+    options_.state_retention_interval = absl::ZeroDuration();
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void WritePolicy(const std::string& text) {
+    std::ofstream(dir_ / "policy.json") << text;
+  }
+
+  void Start() {
+    server_.reset();
+    auto server = BuildServer(options_);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    stub_ = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+        server_->address(), grpc::InsecureChannelCredentials()));
+  }
+
+  void Report(const v1::ReportTrafficRequest& r) {
+    grpc::ClientContext context;
+    v1::ReportTrafficResponse response;
+    ASSERT_TRUE(stub_->ReportTraffic(&context, r, &response).ok());
+    ASSERT_EQ(response.errors_size(), 0) << response.errors(0).message();
+  }
+
+  void Hijack(const std::string& tenant, const std::string& device,
+              std::uint64_t sequence) {
+    v1::ReportTrafficRequest invite =
+        Exchange(sequence, device, {}, InvitationResponse("2:14"));
+    invite.set_tenant_id(tenant);
+    Report(invite);
+    v1::ReportTrafficRequest change =
+        Exchange(sequence + 1, device, HijackRequest("2:14"), {});
+    change.set_tenant_id(tenant);
+    Report(change);
+  }
+
+  v1::CheckInResponse CheckIn(const std::string& tenant,
+                              const std::string& device,
+                              const std::string& user = "alice@example.com") {
+    v1::CheckInRequest request;
+    request.set_tenant_id(tenant);
+    request.mutable_device()->set_eas_device_id(device);
+    request.mutable_device()->set_user_principal(user);
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    grpc::ClientContext context;
+    v1::CheckInResponse response;
+    EXPECT_TRUE(stub_->CheckIn(&context, request, &response).ok());
+    return response;
+  }
+
+  v1::GetDeviceRiskResponse Risk(const std::string& tenant,
+                                 const std::string& device) {
+    v1::GetDeviceRiskRequest request;
+    request.set_tenant_id(tenant);
+    request.set_eas_device_id(device);
+    grpc::ClientContext context;
+    v1::GetDeviceRiskResponse response;
+    EXPECT_TRUE(stub_->GetDeviceRisk(&context, request, &response).ok());
+    response.set_observations(0);  // counts deliveries
+    return response;
+  }
+
+  static std::vector<std::string> Codes(const v1::CheckInResponse& r) {
+    std::vector<std::string> codes;
+    for (const auto& reason : r.reasons()) codes.push_back(reason.code());
+    return codes;
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_{absl::FromUnixSeconds(1350950400 + 86400)};
+  ServerOptions options_;
+  std::unique_ptr<PluginServer> server_;
+  std::unique_ptr<v1::CompliancePlugin::Stub> stub_;
+};
+
+TEST_F(DurableServerTest, EvidenceGraceClocksAndExemptionsSurviveARestart) {
+  Start();
+  Hijack("t1", "ApplHIJACK", 1);
+  const v1::CheckInResponse hijacked = CheckIn("t1", "ApplHIJACK");
+  ASSERT_EQ(hijacked.action(), v1::ACTION_QUARANTINE);
+  // The bad build alone: WARN, with a grace deadline from now.
+  const v1::CheckInResponse warned = CheckIn("t1", "ApplWARN");
+  ASSERT_EQ(warned.action(), v1::ACTION_WARN);
+  ASSERT_TRUE(warned.has_deadline());
+  policy::Exemption exemption;
+  exemption.kind = policy::Exemption::Kind::kUser;
+  exemption.value = "Carol@Example.com";
+  exemption.reason = "CAB-7";
+  exemption.tenant_id = "t1";
+  ASSERT_THAT(server_->engine().PutExemption(exemption).status(), IsOk());
+
+  clock_.Advance(absl::Hours(1));
+  Start();  // a new server on the same state
+  const v1::CheckInResponse again = CheckIn("t1", "ApplHIJACK");
+  EXPECT_EQ(again.action(), v1::ACTION_QUARANTINE);
+  EXPECT_EQ(Codes(again), Codes(hijacked));
+  EXPECT_EQ(Risk("t1", "ApplHIJACK").events_size(), 2);
+  const v1::CheckInResponse still = CheckIn("t1", "ApplWARN");
+  EXPECT_EQ(still.action(), v1::ACTION_WARN);
+  EXPECT_EQ(still.deadline().seconds(), warned.deadline().seconds())
+      << "the grace clock restarted";
+  EXPECT_EQ(CheckIn("t1", "ApplCAROL", "carol@example.com").action(),
+            v1::ACTION_ALLOW);
+  EXPECT_EQ(server_->engine().exemptions()->size(), 1u);
+}
+
+TEST_F(DurableServerTest, TheApiPolicyIsRestoredUntilTheFileChanges) {
+  Start();
+  const std::string file_revision = server_->engine().policy()->revision();
+  auto api = policy::Policy::Parse(
+      R"({"apiVersion": "hijackguard/v1", "mode": "enforce",
+          "thresholds": {"warn": 15}})",
+      server_->engine().catalog(), nullptr);
+  ASSERT_THAT(api.status(), IsOk());
+  ASSERT_THAT(server_->engine().Apply(*api, "", "api"), IsOk());
+
+  Start();
+  EXPECT_EQ(server_->engine().policy()->revision(), (*api)->revision());
+  EXPECT_EQ(server_->engine().policy_info().origin, "api");
+
+  WritePolicy(R"({"apiVersion": "hijackguard/v1", "mode": "monitor"})");
+  Start();
+  EXPECT_NE(server_->engine().policy()->revision(), (*api)->revision());
+  EXPECT_NE(server_->engine().policy()->revision(), file_revision);
+  EXPECT_EQ(server_->engine().policy()->global().mode.value,
+            policy::Mode::kMonitor);
+  server_.reset();
+  auto v = VerifyAudit(options_.state_path);
+  ASSERT_THAT(v.status(), IsOk());
+  EXPECT_TRUE(v->ok) << v->problem;
+  EXPECT_GE(v->rows, 3u);  // the file's, the API's, the edited file's
+}
+
+TEST_F(DurableServerTest, OneRowCachesPageEverythingInAndOut) {
+  // Reference: no store, roomy memory.
+  ServerOptions roomy = options_;
+  roomy.state_path.clear();
+  auto reference = BuildServer(roomy);
+  ASSERT_THAT(reference, IsOk());
+  options_.detector.max_devices = 1;
+  options_.detector.ledger.max_entries = 1;
+  options_.engine.max_devices = 1;
+  Start();
+  auto ref_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+      (*reference)->address(), grpc::InsecureChannelCredentials()));
+  constexpr int kDevices = 12;
+  for (int pass = 0; pass < 2; ++pass) {
+    auto* stub = pass == 0 ? ref_stub.get() : stub_.get();
+    // Interleaved: every device's invitation, then every device's rewrite.
+    for (int step = 0; step < 2; ++step) {
+      for (int d = 0; d < kDevices; ++d) {
+        const std::string device = "ApplPAGE" + std::to_string(d);
+        v1::ReportTrafficRequest r =
+            step == 0 ? Exchange(static_cast<std::uint64_t>(d + 1), device, {},
+                                 InvitationResponse("2:14"))
+                      : Exchange(static_cast<std::uint64_t>(100 + d), device,
+                                 HijackRequest("2:14"), {});
+        r.set_tenant_id("t" + std::to_string(d % 3));
+        grpc::ClientContext context;
+        v1::ReportTrafficResponse response;
+        ASSERT_TRUE(stub->ReportTraffic(&context, r, &response).ok());
+      }
+    }
+  }
+  // Compare device by device.
+  for (int d = 0; d < kDevices; ++d) {
+    const std::string device = "ApplPAGE" + std::to_string(d);
+    const std::string tenant = "t" + std::to_string(d % 3);
+    const auto got_decision = CheckIn(tenant, device);
+    const auto got = Risk(tenant, device).SerializeAsString();
+    std::swap(stub_, ref_stub);
+    const auto want_decision = CheckIn(tenant, device);
+    const auto want = Risk(tenant, device).SerializeAsString();
+    std::swap(stub_, ref_stub);
+    EXPECT_EQ(got_decision.action(), want_decision.action()) << device;
+    EXPECT_EQ(Codes(got_decision), Codes(want_decision)) << device;
+    EXPECT_EQ(got, want) << device;
+    EXPECT_EQ(got_decision.action(), v1::ACTION_QUARANTINE) << device;
+  }
+  // And after a restart, from the file alone.
+  Start();
+  for (int d = 0; d < kDevices; ++d) {
+    const std::string device = "ApplPAGE" + std::to_string(d);
+    EXPECT_EQ(Risk("t" + std::to_string(d % 3), device).events_size(), 2)
+        << device;
+  }
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin

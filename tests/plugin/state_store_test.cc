@@ -1,0 +1,422 @@
+// The SQLite state store: opening (new, migrated, newer, foreign, damaged
+// files), group commit, reading one's own writes, retention, backup, and the
+// audit chain's verification against edits made with SQL.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "plugin/audit_log.h"
+#include "plugin/sqlite_db.h"
+#include "plugin/sqlite_store.h"
+#include "tests/common/status_matchers.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::hijackguard::testing::IsOk;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hg-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "hijackguard.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<SqliteStore> Open(SqliteStoreOptions o = {}) {
+    o.path = path_;
+    o.retention_interval = absl::ZeroDuration();
+    auto store = SqliteStore::Open(std::move(o));
+    EXPECT_THAT(store.status(), IsOk());
+    return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  void Sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error),
+              SQLITE_OK)
+        << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+
+  static detector::DetectorChanges Device(const std::string& key,
+                                          const std::string& value,
+                                          const std::string& index = "") {
+    detector::DetectorChanges c;
+    c.devices.push_back({key, value, false, 1, index});
+    return c;
+  }
+
+  static policy::AuditRecord Decision(int n) {
+    policy::DecisionAudit d;
+    d.decision_id = "d" + std::to_string(n);
+    d.trigger = "CHECK_IN";
+    d.tenant_id = "t1";
+    d.eas_device_id = "Appl" + std::to_string(n);
+    d.evaluated_action = policy::Action::kQuarantine;
+    d.score = 61.5;
+    d.reasons.push_back({"OBSERVED_ORGANIZER_REWRITE", 60, ""});
+    return {absl::FromUnixSeconds(1'800'000'000 + n), d};
+  }
+
+  void AppendAudit(SqliteStore& store, int rows) {
+    for (int i = 1; i <= rows; ++i) {
+      policy::EngineChanges c;
+      c.audit.push_back(Decision(i));
+      ASSERT_THAT(store.WaitDurable(store.SubmitEngine(std::move(c))), IsOk());
+    }
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(StateStoreTest, RowsSurviveReopeningAndTheSchemaIsCurrent) {
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_THAT(store->WaitDurable(store->Submit(Device("k1", "v1", "m1"))),
+                IsOk());
+    policy::EngineChanges c;
+    policy::Exemption e;
+    e.id = "t1/user/bob@example.com";
+    e.tenant_id = "t1";
+    e.kind = policy::Exemption::Kind::kUser;
+    e.value = "bob@example.com";
+    e.reason = "CAB-1";
+    c.put_exemptions.push_back(e);
+    c.policy = policy::AppliedPolicy{"rev1", "api", absl::FromUnixSeconds(5),
+                                     "{\"apiVersion\":\"hijackguard/v1\"}"};
+    EXPECT_THAT(store->WaitDurable(store->SubmitEngine(std::move(c))), IsOk());
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(*store->LoadDevice("k1"), Optional(std::string("v1")));
+  EXPECT_THAT(*store->FindDeviceByIndex("m1"), Optional(std::string("k1")));
+  EXPECT_EQ(*store->LoadDevice("k2"), std::nullopt);
+  auto exemptions = store->LoadExemptions();
+  ASSERT_THAT(exemptions.status(), IsOk());
+  ASSERT_EQ(exemptions->size(), 1u);
+  EXPECT_EQ((*exemptions)[0].reason, "CAB-1");
+  auto latest = store->LatestPolicy("api");
+  ASSERT_THAT(latest.status(), IsOk());
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->revision, "rev1");
+  store.reset();
+  auto db = sqlite::Database::Open(path_, false, true);
+  ASSERT_THAT(db.status(), IsOk());
+  EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), kStateSchemaVersion);
+  EXPECT_EQ(*db->QueryText("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(StateStoreTest, OldSchemaIsMigratedForwardKeepingRows) {
+  {
+    auto db = sqlite::Database::Open(path_, true, false);
+    ASSERT_THAT(db.status(), IsOk());
+    ASSERT_THAT(sqlite::Migrate(*db, 1), IsOk());  // the first schema only
+    ASSERT_THAT(db->Exec("INSERT INTO devices VALUES(x'6b31', NULL, 1, "
+                         "x'7631')"),
+                IsOk());
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(*store->LoadDevice("k1"), Optional(std::string("v1")));
+  AppendAudit(*store, 1);  // the table version 2 added
+  store.reset();
+  auto v = VerifyAudit(path_);
+  ASSERT_THAT(v.status(), IsOk());
+  EXPECT_TRUE(v->ok);
+  EXPECT_EQ(v->rows, 1u);
+}
+
+TEST_F(StateStoreTest, NewerSchemaIsRefused) {
+  Open().reset();
+  Sql("PRAGMA user_version = 99");
+  SqliteStoreOptions o;
+  o.path = path_;
+  auto store = SqliteStore::Open(o);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("schema version 99"));
+  EXPECT_THAT(store.status().message(), HasSubstr("newer hijackguard"));
+}
+
+TEST_F(StateStoreTest, ForeignDatabaseAndNonDatabaseAreRefused) {
+  Sql("CREATE TABLE notes(x)");
+  SqliteStoreOptions o;
+  o.path = path_;
+  auto store = SqliteStore::Open(o);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("not hijackguard's"));
+
+  std::filesystem::remove(path_);
+  std::ofstream(path_) << std::string(4096, 'x');
+  store = SqliteStore::Open(o);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("not an SQLite database"));
+}
+
+TEST_F(StateStoreTest, TruncatedOrEmptyFileIsAnErrorNotAnEmptyState) {
+  {
+    auto store = Open();
+    for (int i = 0; i < 200; ++i) {
+      store->Submit(Device("k" + std::to_string(i), std::string(500, 'v')));
+    }
+    ASSERT_THAT(store->WaitDurable(store->Submit(Device("last", "v"))), IsOk());
+  }
+  const auto size = std::filesystem::file_size(path_);
+  ASSERT_GT(size, 8192u);
+  std::filesystem::resize_file(path_, size / 2);
+  SqliteStoreOptions o;
+  o.path = path_;
+  auto store = SqliteStore::Open(o);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(), HasSubstr("truncated"));
+  EXPECT_THAT(store.status().message(), HasSubstr("restore the latest backup"));
+
+  std::filesystem::resize_file(path_, 0);
+  store = SqliteStore::Open(o);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(), HasSubstr("0 bytes"));
+}
+
+TEST_F(StateStoreTest, DamagedPagesAreFoundOnOpen) {
+  {
+    auto store = Open();
+    for (int i = 0; i < 300; ++i) {
+      store->Submit(Device("k" + std::to_string(i), std::string(300, 'v'),
+                           "m" + std::to_string(i)));
+    }
+    ASSERT_THAT(store->WaitDurable(store->Submit(Device("last", "v"))), IsOk());
+  }
+  // Overwrite the middle of the file (index and table pages) with noise.
+  const auto size = std::filesystem::file_size(path_);
+  {
+    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    for (int i = 0; i < 8192; ++i) f.put(static_cast<char>((i * 7919) & 0xFF));
+  }
+  SqliteStoreOptions o;
+  o.path = path_;
+  auto store = SqliteStore::Open(o);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+      << store.status();
+  EXPECT_THAT(store.status().message(), HasSubstr("hijackguard.db"));
+}
+
+TEST_F(StateStoreTest, ReadsSeeTheirOwnWritesAndErasures) {
+  auto store = Open();
+  detector::DetectorChanges c;
+  c.ledger.push_back({"L1", "one", false, 10, ""});
+  store->Submit(std::move(c));
+  // Before or after the commit, the same answer.
+  EXPECT_THAT(*store->LoadLedgerEntry("L1"), Optional(std::string("one")));
+  detector::DetectorChanges erase;
+  erase.ledger.push_back({"L1", "", true, 0, ""});
+  const auto ticket = store->Submit(std::move(erase));
+  EXPECT_EQ(*store->LoadLedgerEntry("L1"), std::nullopt);
+  ASSERT_THAT(store->WaitDurable(ticket), IsOk());
+  EXPECT_EQ(*store->LoadLedgerEntry("L1"), std::nullopt);
+  EXPECT_TRUE(store->IsDurable(ticket));
+}
+
+TEST_F(StateStoreTest, ConcurrentWritersShareCommits) {
+  auto store = Open();
+  constexpr int kThreads = 8;
+  constexpr int kEach = 300;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string key =
+            "d" + std::to_string(t) + "-" + std::to_string(i);
+        ASSERT_THAT(store->WaitDurable(store->Submit(Device(key, key))),
+                    IsOk());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const StoreStats stats = store->stats();
+  EXPECT_EQ(stats.submissions, static_cast<std::uint64_t>(kThreads * kEach));
+  // Eight writers waiting for their own commits: most commits carry several.
+  EXPECT_LT(stats.commits, stats.submissions / 2) << stats.commits;
+  EXPECT_THAT(*store->LoadDevice("d7-299"), Optional(std::string("d7-299")));
+}
+
+TEST_F(StateStoreTest, WhenDurableCallsBackInOrderOnce) {
+  auto store = Open();
+  std::mutex mu;
+  std::vector<detector::StoreTicket> seen;
+  std::vector<detector::StoreTicket> tickets;
+  for (int i = 0; i < 100; ++i) {
+    const auto t = store->Submit(Device("k" + std::to_string(i), "v"));
+    tickets.push_back(t);
+    store->WhenDurable(t, [&, t](absl::Status s) {
+      EXPECT_THAT(s, IsOk());
+      std::lock_guard<std::mutex> lock(mu);
+      seen.push_back(t);
+    });
+  }
+  ASSERT_THAT(store->WaitDurable(tickets.back()), IsOk());
+  store.reset();  // callbacks have run by the time the writer stops
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, tickets);
+}
+
+TEST_F(StateStoreTest, RetentionDeletesOnlyExpiredEventsAndLedgerRows) {
+  SqliteStoreOptions o;
+  o.ledger_ttl = absl::Hours(24);
+  o.event_horizon = [] { return absl::Hours(24 * 70); };
+  auto store = Open(o);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  auto ms = [&](absl::Duration ago) { return absl::ToUnixMillis(now - ago); };
+  detector::DetectorChanges c;
+  for (int i = 0; i < 2500; ++i) {
+    c.events.push_back({"old-event" + std::to_string(i), "e", false,
+                        ms(absl::Hours(24 * 71)), ""});
+  }
+  c.events.push_back({"new-event", "e", false, ms(absl::Hours(24 * 69)), ""});
+  c.ledger.push_back({"old-ledger", "l", false, ms(absl::Hours(25)), ""});
+  c.ledger.push_back({"new-ledger", "l", false, ms(absl::Hours(23)), ""});
+  ASSERT_THAT(store->WaitDurable(store->Submit(std::move(c))), IsOk());
+  ASSERT_THAT(store->Prune(now, 1000), IsOk());
+  EXPECT_EQ(store->stats().pruned_events, 2500u);
+  EXPECT_EQ(store->stats().pruned_ledger, 1u);
+  EXPECT_EQ(*store->LoadLedgerEntry("old-ledger"), std::nullopt);
+  EXPECT_THAT(*store->LoadLedgerEntry("new-ledger"),
+              Optional(std::string("l")));
+  std::vector<std::string> events;
+  ASSERT_THAT(store->LoadEvents("new", "new", &events), IsOk());
+  EXPECT_EQ(events.size(), 1u);
+}
+
+TEST_F(StateStoreTest, BackupIsAConsistentCheckedCopy) {
+  auto store = Open();
+  AppendAudit(*store, 5);
+  ASSERT_THAT(store->WaitDurable(store->Submit(Device("k1", "v1"))), IsOk());
+  const std::string backup = (dir_ / "backup.db").string();
+  ASSERT_THAT(BackupState(path_, backup), IsOk());  // while the store is open
+  EXPECT_EQ(BackupState(path_, backup).code(),
+            absl::StatusCode::kAlreadyExists);
+  store.reset();
+  // Restore: the copy as the state database.
+  std::filesystem::remove(path_);
+  std::filesystem::copy_file(backup, path_);
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(*store->LoadDevice("k1"), Optional(std::string("v1")));
+  store.reset();
+  auto v = VerifyAudit(path_);
+  ASSERT_THAT(v.status(), IsOk());
+  EXPECT_TRUE(v->ok) << v->problem;
+  EXPECT_EQ(v->rows, 5u);
+}
+
+class AuditTamperTest : public StateStoreTest {
+ protected:
+  void SetUp() override {
+    StateStoreTest::SetUp();
+    auto store = Open();
+    AppendAudit(*store, 6);
+    store.reset();
+    auto v = VerifyAudit(path_);
+    ASSERT_THAT(v.status(), IsOk());
+    ASSERT_TRUE(v->ok) << v->problem;
+    ASSERT_EQ(v->rows, 6u);
+  }
+  AuditVerification Verify() {
+    auto v = VerifyAudit(path_);
+    EXPECT_THAT(v.status(), IsOk());
+    return v.ok() ? *v : AuditVerification{};
+  }
+};
+
+TEST_F(AuditTamperTest, AnEditedRowIsPinpointed) {
+  Sql("UPDATE audit SET record = replace(record, 'QUARANTINE', 'ALLOW') "
+      "WHERE seq = 4");
+  const AuditVerification v = Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 4u);
+  EXPECT_THAT(v.problem, HasSubstr("row 4 was altered"));
+}
+
+TEST_F(AuditTamperTest, AnEditedRowWithARecomputedHashBreaksTheLink) {
+  // A careful forger: edits row 3 and recomputes its hash.
+  auto db = sqlite::Database::Open(path_, false, false);
+  ASSERT_THAT(db.status(), IsOk());
+  auto record = db->QueryText("SELECT record FROM audit WHERE seq = 3");
+  auto prev = db->QueryText("SELECT prev_hash FROM audit WHERE seq = 3");
+  std::string forged = *record;
+  forged.replace(forged.find("QUARANTINE"), 10, "ALLOW");
+  auto stmt =
+      db->Prepare("UPDATE audit SET record = ?1, hash = ?2 WHERE seq = 3");
+  ASSERT_THAT(stmt.status(), IsOk());
+  const std::string hash = AuditHash(*prev, forged);
+  stmt->BindText(1, forged).BindText(2, hash);
+  ASSERT_THAT(stmt->Run(), IsOk());
+  const AuditVerification v = Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 3u);
+  EXPECT_THAT(v.problem, HasSubstr("between rows 3 and 4")) << v.bad_seq;
+}
+
+TEST_F(AuditTamperTest, DeletedRowsAreFoundInTheMiddleAndAtTheEnd) {
+  Sql("DELETE FROM audit WHERE seq = 2");
+  AuditVerification v = Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 2u);
+  EXPECT_THAT(v.problem, HasSubstr("deleted"));
+
+  Sql("INSERT INTO audit SELECT 2, at_us, kind, record, prev_hash, hash FROM "
+      "audit WHERE seq = 3");  // a copied row in the gap
+  v = Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 2u);
+
+  Sql("DELETE FROM audit WHERE seq = 2");
+  Sql("DELETE FROM audit WHERE seq >= 3");
+  Sql("INSERT INTO audit SELECT 2, 0, 'x', 'x', 'x', 'x' WHERE 0");  // no-op
+  v = Verify();
+  EXPECT_FALSE(v.ok);
+}
+
+TEST_F(AuditTamperTest, RowsCutFromTheEndAreFound) {
+  Sql("DELETE FROM audit WHERE seq >= 5");
+  const AuditVerification v = Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 5u);
+  EXPECT_THAT(v.problem, HasSubstr("deleted from the end"));
+}
+
+TEST_F(AuditTamperTest, ExportWritesJsonLinesSince) {
+  std::ostringstream out;
+  auto n = ExportAudit(path_, absl::FromUnixSeconds(1'800'000'004), out);
+  ASSERT_THAT(n.status(), IsOk());
+  EXPECT_EQ(*n, 3u);  // rows 4, 5, 6
+  std::istringstream lines(out.str());
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    ++count;
+    EXPECT_THAT(line, HasSubstr("\"kind\":\"decision\""));
+    EXPECT_THAT(line, HasSubstr("\"hash\":\""));
+    EXPECT_EQ(line.back(), '}');
+  }
+  EXPECT_EQ(count, 3);
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin
