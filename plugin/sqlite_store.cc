@@ -659,26 +659,43 @@ absl::Status SqliteStore::LoadAllPending(
 }
 
 absl::StatusOr<detector::DetectorCounters> SqliteStore::LoadCounters() {
+  // Reader connections only: the writer's belongs to its thread.
+  std::unique_ptr<Connection> c = AcquireReader();
   detector::DetectorCounters counters;
+  absl::Status status;
   for (auto [name, out] :
        {std::pair{"ledger_version", &counters.ledger_version},
         std::pair{"event_id", &counters.event_id}}) {
-    ASSIGN_OR_RETURN(std::string text,
-                     writer_->db.QueryText(StrCat(
-                         "SELECT value FROM meta WHERE name = '", name, "'")));
-    if (!text.empty() && !absl::SimpleAtoi(text, out)) {
-      return absl::DataLossError(StrCat("state database ", options_.path,
-                                        ": meta row ", name, " is \"", text,
-                                        "\", not a number"));
+    auto text = c->db.QueryText(
+        StrCat("SELECT value FROM meta WHERE name = '", name, "'"));
+    if (!text.ok()) {
+      status = text.status();
+      break;
+    }
+    if (!text->empty() && !absl::SimpleAtoi(*text, out)) {
+      status = absl::DataLossError(StrCat("state database ", options_.path,
+                                          ": meta row ", name, " is \"", *text,
+                                          "\", not a number"));
+      break;
     }
   }
+  Return(std::move(c));
+  RETURN_IF_ERROR(status);
   return counters;
 }
 
 absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::LoadExemptions() {
-  ASSIGN_OR_RETURN(Statement s, writer_->db.Prepare(
-                                    "SELECT id, tenant, kind, value, reason, "
-                                    "expires_us FROM exemptions ORDER BY id"));
+  std::unique_ptr<Connection> c = AcquireReader();
+  auto result = ReadExemptions(c->db);
+  Return(std::move(c));
+  return result;
+}
+
+absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::ReadExemptions(
+    Database& db) const {
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("SELECT id, tenant, kind, value, reason, "
+                              "expires_us FROM exemptions ORDER BY id"));
   std::vector<policy::Exemption> out;
   while (true) {
     ASSIGN_OR_RETURN(bool row, s.Step());
@@ -704,11 +721,19 @@ absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::LoadExemptions() {
 
 absl::StatusOr<std::optional<policy::AppliedPolicy>> SqliteStore::LatestPolicy(
     std::string_view origin_prefix) {
+  std::unique_ptr<Connection> c = AcquireReader();
+  auto result = ReadLatestPolicy(c->db, origin_prefix);
+  Return(std::move(c));
+  return result;
+}
+
+absl::StatusOr<std::optional<policy::AppliedPolicy>>
+SqliteStore::ReadLatestPolicy(Database& db, std::string_view origin_prefix) {
   ASSIGN_OR_RETURN(
       Statement s,
-      writer_->db.Prepare("SELECT revision, origin, applied_us, document FROM "
-                          "policies WHERE substr(origin, 1, length(?1)) = ?1 "
-                          "ORDER BY seq DESC LIMIT 1"));
+      db.Prepare("SELECT revision, origin, applied_us, document FROM "
+                 "policies WHERE substr(origin, 1, length(?1)) = ?1 "
+                 "ORDER BY seq DESC LIMIT 1"));
   s.BindText(1, origin_prefix);
   ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {

@@ -39,6 +39,10 @@
 
 namespace hijackguard::plugin {
 
+namespace sqlite {
+class Database;
+}  // namespace sqlite
+
 using detector::StoreRow;
 using detector::StoreTicket;
 
@@ -149,6 +153,10 @@ class SqliteStore final : public policy::StateStore {
                                                      int statement,
                                                      std::string_view key);
   std::unique_ptr<Connection> AcquireReader();
+  absl::StatusOr<std::vector<policy::Exemption>> ReadExemptions(
+      sqlite::Database& db) const;
+  static absl::StatusOr<std::optional<policy::AppliedPolicy>> ReadLatestPolicy(
+      sqlite::Database& db, std::string_view origin_prefix);
   void Return(std::unique_ptr<Connection> connection);
 
   const SqliteStoreOptions options_;

@@ -318,6 +318,29 @@ DecisionAudit PolicyEngine::MakeDecisionAudit(const Evaluation& eval,
   return a;
 }
 
+void PolicyEngine::EvictOne(Shard& shard) {
+  // Second chance in insertion order: a device decided since it was queued
+  // goes to the back with its new stamp; the first one not decided since
+  // goes. Each device is requeued at most once per decision, so this is O(1)
+  // amortized (sampling the hash map from its start is not: erasing there
+  // leaves ever longer runs of empty slots to skip).
+  for (std::size_t tries = shard.order.size(); tries > 0; --tries) {
+    auto [key, stamp] = std::move(shard.order.front());
+    shard.order.pop_front();
+    auto it = shard.devices.find(key);
+    if (it == shard.devices.end()) {
+      continue;
+    }
+    if (it->second.last_decision != stamp && tries > 1) {
+      shard.order.emplace_back(std::move(key), it->second.last_decision);
+      continue;
+    }
+    shard.devices.erase(it);
+    forgotten_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+}
+
 PolicyEngine::Shard& PolicyEngine::ShardFor(std::string_view key) {
   return shards_[std::hash<std::string_view>()(key) % kShards];
 }
@@ -521,17 +544,9 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     if (!known) {
       const std::size_t per_shard = options_.max_devices / kShards + 1;
       if (shard.devices.size() >= per_shard) {
-        // Forget the least recently decided of a small sample.
-        auto victim = shard.devices.begin();
-        auto probe = victim;
-        for (int i = 0; i < 8 && probe != shard.devices.end(); ++i, ++probe) {
-          if (probe->second.last_decision < victim->second.last_decision) {
-            victim = probe;
-          }
-        }
-        shard.devices.erase(victim);
-        forgotten_.fetch_add(1, std::memory_order_relaxed);
+        EvictOne(shard);
       }
+      shard.order.emplace_back(key, scratch.last_decision);
       shard.devices.emplace(std::move(key), std::move(scratch));
     }
     if (alert) {

@@ -199,7 +199,11 @@ class PolicyEngine {
   struct Shard {
     mutable std::mutex mu;
     absl::flat_hash_map<std::string, DeviceState> devices;
+    // Keys in the order they came in, with the decision stamp they had
+    // then (see EvictOne).
+    std::deque<std::pair<std::string, std::uint64_t>> order;
   };
+  void EvictOne(Shard& shard);
 
   Evaluation Decide(const detector::Fingerprint& fp,
                     const detector::CheckInFacts& facts,

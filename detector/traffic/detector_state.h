@@ -60,6 +60,9 @@ struct TrafficDetector::Device {
   int hijack_fingerprint = -1;  // cached; -1 = unknown
   std::uint64_t observations = 0;
   std::string store_key;  // the device's row key when a store is attached
+  // The use order (most recent first), for choosing what leaves memory.
+  TrafficDetector::Device* lru_prev = nullptr;
+  TrafficDetector::Device* lru_next = nullptr;
 };
 
 struct TrafficDetector::Pending {

@@ -270,6 +270,7 @@ TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
   std::string key = JoinKey({tenant, device_id});
   auto it = devices_.find(key);
   if (it != devices_.end()) {
+    LruTouch(it->second.get());
     if (store_ != nullptr) {
       dirty_devices_.insert(it->second.get());
     }
@@ -307,6 +308,7 @@ TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
   device->facts.eas_device_id = device->eas_device_id;
   Device* raw = device.get();
   devices_.emplace(std::move(key), std::move(device));
+  LruPushFront(raw);
   if (store_ != nullptr) {
     raw->store_key = DeviceStoreKey(tenant, device_id);
     dirty_devices_.insert(raw);
@@ -381,6 +383,7 @@ TrafficDetector::Device* TrafficDetector::PageInDevice(
         raw->eas_device_id;
   }
   devices_.emplace(JoinKey({tenant, device_id}), std::move(device));
+  LruPushFront(raw);
   return raw;
 }
 
@@ -583,40 +586,67 @@ void TrafficDetector::NoteMailbox(Device* device, const std::string& mailbox) {
 }
 
 void TrafficDetector::EvictIdleDevice() {
-  // Sampled least-recently-active, among devices without confirmed events
-  // (those stay: they are what quarantines a device).
-  auto victim = devices_.end();
+  // The least recently used device that may go, looking at most
+  // kEvictionSample from the cold end. Without a store a device with
+  // confirmed events stays (it is what quarantines); with one, only the
+  // devices the running operation holds stay.
+  Device* victim = nullptr;
   int looked = 0;
-  for (auto it = devices_.begin();
-       it != devices_.end() && looked < kEvictionSample; ++it, ++looked) {
-    const Device& d = *it->second;
-    if (store_ != nullptr ? dirty_devices_.contains(it->second.get())
-                          : !d.confirmed.empty()) {
-      continue;  // in use, or (without a store) still evidence
-    }
-    if (victim == devices_.end() ||
-        d.last_active < victim->second->last_active) {
-      victim = it;
+  for (Device* d = lru_tail_; d != nullptr && looked < kEvictionSample;
+       d = d->lru_prev, ++looked) {
+    if (store_ != nullptr ? !dirty_devices_.contains(d)
+                          : d->confirmed.empty()) {
+      victim = d;
+      break;
     }
   }
-  if (victim == devices_.end()) {
+  if (victim == nullptr) {
     return;
   }
-  const Device& d = *victim->second;
-  if (!d.facts.mdm_device_id.empty()) {
-    auto m = mdm_index_.find(JoinKey({d.tenant, d.facts.mdm_device_id}));
-    if (m != mdm_index_.end() && m->second == d.eas_device_id) {
+  if (!victim->facts.mdm_device_id.empty()) {
+    auto m =
+        mdm_index_.find(JoinKey({victim->tenant, victim->facts.mdm_device_id}));
+    if (m != mdm_index_.end() && m->second == victim->eas_device_id) {
       mdm_index_.erase(m);
     }
   }
-  devices_.erase(victim);
+  LruUnlink(victim);
+  devices_.erase(JoinKey({victim->tenant, victim->eas_device_id}));
   ++devices_evicted_;
+}
+
+void TrafficDetector::LruPushFront(Device* d) {
+  d->lru_prev = nullptr;
+  d->lru_next = lru_head_;
+  if (lru_head_ != nullptr) {
+    lru_head_->lru_prev = d;
+  }
+  lru_head_ = d;
+  if (lru_tail_ == nullptr) {
+    lru_tail_ = d;
+  }
+}
+
+void TrafficDetector::LruUnlink(Device* d) {
+  (d->lru_prev != nullptr ? d->lru_prev->lru_next : lru_head_) = d->lru_next;
+  (d->lru_next != nullptr ? d->lru_next->lru_prev : lru_tail_) = d->lru_prev;
+  d->lru_prev = nullptr;
+  d->lru_next = nullptr;
+}
+
+void TrafficDetector::LruTouch(Device* d) {
+  if (d != lru_head_) {
+    LruUnlink(d);
+    LruPushFront(d);
+  }
 }
 
 const TrafficDetector::Device* TrafficDetector::FindDevice(
     std::string_view tenant, std::string_view device_id) const {
   auto it = devices_.find(JoinKey({tenant, device_id}));
   if (it != devices_.end()) {
+    // The use order is bookkeeping of the cache, not state.
+    const_cast<TrafficDetector*>(this)->LruTouch(it->second.get());
     return it->second.get();
   }
   if (store_ == nullptr) {
@@ -1489,6 +1519,7 @@ void TrafficDetector::RunPending(std::string_view tenant,
     if (auto d = devices_.find(JoinKey({tenant, p.device_id}));
         d != devices_.end()) {
       device = d->second.get();
+      LruTouch(device);
     } else if (store_ != nullptr) {
       bool failed = false;
       device = PageInDevice(tenant, p.device_id, &failed);

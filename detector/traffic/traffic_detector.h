@@ -31,10 +31,12 @@ struct DetectorOptions {
   LedgerOptions ledger;
   // Events kept per device (oldest dropped first, and counted). Default 1000.
   std::size_t max_events_per_device = 1000;
-  // Devices tracked (about 1 KiB each plus their events). When full, an
-  // idle device without confirmed events is forgotten (sampled least
-  // recently active); if none can be, observations of new devices get a
-  // DEVICE_TABLE_FULL item error. Default 500,000.
+  // Devices tracked (about 4 KiB each plus their events). When full, the
+  // least recently used device without confirmed events (among the 32
+  // least recently used) is forgotten; if none can be, observations of new
+  // devices get a DEVICE_TABLE_FULL item error. With a store this is the
+  // cache size: the least recently used device leaves memory, not the
+  // store. Default 500,000.
   std::size_t max_devices = 500'000;
   // Client Changes seen before the server state they refer to (reordered
   // reports), kept until that state arrives. Default 10,000, for 1 hour.
@@ -177,6 +179,9 @@ class TrafficDetector {
   Device* FindOrAddDevice(std::string_view tenant, std::string_view device_id,
                           ObserveResult* out, std::string_view field);
   void EvictIdleDevice();
+  void LruPushFront(Device* device);
+  void LruUnlink(Device* device);
+  void LruTouch(Device* device);
   void UpdateCheckIn(const CheckInFacts& facts);
   class FlushOnExit;
   // With a store: pages devices and ledger entries in, records what changed,
@@ -242,6 +247,8 @@ class TrafficDetector {
   std::uint64_t item_errors_ = 0;
   std::uint64_t events_ = 0;
 
+  Device* lru_head_ = nullptr;  // most recently used
+  Device* lru_tail_ = nullptr;
   DetectorStore* store_ = nullptr;
   absl::flat_hash_set<Device*> dirty_devices_;
   // Encoded ledger keys changed by the operation; true when removed.

@@ -5,12 +5,19 @@
 // alternate so drift hits both alike).
 //
 //   build/bin/checkin_load [--duration-ms 3000] [--repetitions 5]
-//   [--concurrency 1,4,16]
+//   [--concurrency 1,4,16] [--monitor] [--audit]
+//
+// With --audit the baseline is not the echo but the same plugin with its
+// state in memory, and the measured server keeps state in a SQLite database
+// (a temporary directory), appending every decision to the audit log.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -172,6 +179,10 @@ int Main(int argc, char** argv) {
   app.add_flag("--monitor", monitor,
                "Decide in monitor mode (default: enforce, which also renders "
                "the user alert)");
+  bool audit = false;
+  app.add_flag("--audit", audit,
+               "Compare CheckIn with a state database and audit log against "
+               "CheckIn with state in memory (instead of against the echo)");
   app.add_option("--concurrency", concurrency, "Calls in flight")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
@@ -198,6 +209,27 @@ int Main(int argc, char** argv) {
   }
   auto plugin_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
       (*plugin_server)->address(), grpc::InsecureChannelCredentials()));
+  // --audit: a second server, the same but with a state database.
+  const std::filesystem::path state_dir =
+      std::filesystem::temp_directory_path() /
+      ("hijackguard-checkin-load-" + std::to_string(::getpid()));
+  std::unique_ptr<plugin::PluginServer> audited_server;
+  std::unique_ptr<v1::CompliancePlugin::Stub> audited_stub;
+  if (audit) {
+    std::filesystem::remove_all(state_dir);
+    std::filesystem::create_directories(state_dir);
+    plugin::ServerOptions durable = options;
+    durable.state_path = (state_dir / "hijackguard.db").string();
+    auto built = plugin::BuildServer(durable);
+    if (!built.ok()) {
+      std::fprintf(stderr, "audited server: %s\n",
+                   built.status().ToString().c_str());
+      return 1;
+    }
+    audited_server = *std::move(built);
+    audited_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+        audited_server->address(), grpc::InsecureChannelCredentials()));
+  }
 
   // The echo answers with a real plugin response, so both carry the same bytes.
   v1::CheckInResponse canned;
@@ -221,16 +253,31 @@ int Main(int argc, char** argv) {
       grpc::CreateChannel("127.0.0.1:" + std::to_string(echo_port),
                           grpc::InsecureChannelCredentials()));
 
-  auto issue_checkin =
-      [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
-          v1::CheckInResponse* resp, std::function<void(grpc::Status)> done) {
+  std::function<void(grpc::ClientContext*, const v1::CheckInRequest*,
+                     v1::CheckInResponse*, std::function<void(grpc::Status)>)>
+      issue_checkin = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
+                          v1::CheckInResponse* resp,
+                          std::function<void(grpc::Status)> done) {
         plugin_stub->async()->CheckIn(c, req, resp, std::move(done));
       };
   auto issue_echo = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
                         v1::CheckInResponse* resp,
                         std::function<void(grpc::Status)> done) {
-    echo_stub->async()->Echo(c, req, resp, std::move(done));
+    if (audit) {  // the baseline: the plugin with state in memory
+      plugin_stub->async()->CheckIn(c, req, resp, std::move(done));
+    } else {
+      echo_stub->async()->Echo(c, req, resp, std::move(done));
+    }
   };
+  if (audit) {
+    issue_checkin = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
+                        v1::CheckInResponse* resp,
+                        std::function<void(grpc::Status)> done) {
+      audited_stub->async()->CheckIn(c, req, resp, std::move(done));
+    };
+  }
+  const char* base_name = audit ? "memory" : "echo";
+  const char* measured_name = audit ? "audited" : "checkin";
 
   std::printf(
       "request %zu bytes, response %zu bytes; %d ms per run after %d ms "
@@ -270,21 +317,27 @@ int Main(int argc, char** argv) {
       p99_ratio.push_back(e.p99_us > 0 ? p.p99_us / e.p99_us : 0);
       errors += e.errors + p.errors;
     }
-    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f %7s\n", c, "echo",
+    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f %7s\n", c, base_name,
                 Median(e_qps), Median(e_p50), Median(e_p99), Median(e_p999),
                 Median(e_cpu), "");
-    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f %7ld\n", c, "checkin",
-                Median(p_qps), Median(p_p50), Median(p_p99), Median(p_p999),
-                Median(p_cpu), errors);
+    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f %7ld\n", c,
+                measured_name, Median(p_qps), Median(p_p50), Median(p_p99),
+                Median(p_p999), Median(p_cpu), errors);
     std::printf(
-        "%-8d %-8s   QPS ratio %.3f (target >= 0.9)   p99 ratio %.3f (target "
+        "%-8d %-8s   QPS ratio %.3f (target >= %s)   p99 ratio %.3f (target "
         "<= 1.2)\n",
-        c, "ratio", Median(qps_ratio), Median(p99_ratio));
+        c, "ratio", Median(qps_ratio), audit ? "0.8" : "0.9",
+        Median(p99_ratio));
     std::fflush(stdout);
     total_errors += errors;
   }
   echo_server->Shutdown();
   (*plugin_server)->Shutdown(absl::ZeroDuration());
+  if (audited_server != nullptr) {
+    audited_server->Shutdown(absl::ZeroDuration());
+    audited_server.reset();
+    std::filesystem::remove_all(state_dir);
+  }
   return total_errors == 0 ? 0 : 1;
 }
 

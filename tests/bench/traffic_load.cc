@@ -6,20 +6,31 @@
 // over repetitions (echo and plugin alternating), and their ratio.
 //
 //   build/bin/traffic_load [--observations 200000] [--repetitions 5]
+//   [--durable]
+//
+// With --durable a third server runs, the same plugin with its state in a
+// SQLite database (temporary directory, synchronous=full): every ack waits
+// for its group commit. All three alternate; the ratio that matters is
+// durable / in-memory.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "common/strings.h"
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "load_util.h"
 #include "plugin/ack_stream.h"
 #include "plugin/server.h"
+#include "plugin/sqlite_store.h"
 #include "traffic_bodies.h"
 
 namespace hijackguard::bench {
@@ -123,6 +134,13 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--devices", devices, "Distinct devices (and meetings)")
       ->capture_default_str();
+  bool durable = false;
+  app.add_flag("--durable", durable,
+               "Also run the plugin with a state database and compare");
+  std::string synchronous = "full";
+  app.add_option("--synchronous", synchronous,
+                 "The durable server's synchronous mode")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   plugin::ServerOptions options;
@@ -138,6 +156,27 @@ int Main(int argc, char** argv) {
   args.SetMaxReceiveMessageSize(64 << 20);
   auto plugin_stub = v1::CompliancePlugin::NewStub(grpc::CreateCustomChannel(
       (*plugin_server)->address(), grpc::InsecureChannelCredentials(), args));
+  const std::filesystem::path state_dir =
+      std::filesystem::temp_directory_path() /
+      ("hijackguard-traffic-load-" + std::to_string(::getpid()));
+  std::unique_ptr<plugin::PluginServer> durable_server;
+  std::unique_ptr<v1::CompliancePlugin::Stub> durable_stub;
+  if (durable) {
+    std::filesystem::remove_all(state_dir);
+    std::filesystem::create_directories(state_dir);
+    plugin::ServerOptions d = options;
+    d.state_path = (state_dir / "hijackguard.db").string();
+    d.state_synchronous = synchronous;
+    auto built = plugin::BuildServer(d);
+    if (!built.ok()) {
+      std::fprintf(stderr, "durable server: %s\n",
+                   built.status().ToString().c_str());
+      return 1;
+    }
+    durable_server = *std::move(built);
+    durable_stub = v1::CompliancePlugin::NewStub(grpc::CreateCustomChannel(
+        durable_server->address(), grpc::InsecureChannelCredentials(), args));
+  }
 
   StreamEchoService echo_service;
   grpc::ServerBuilder builder;
@@ -167,9 +206,17 @@ int Main(int argc, char** argv) {
   auto open_echo = [&](grpc::ClientContext* c) {
     return echo_stub->StreamEcho(c);
   };
+  auto open_durable = [&](grpc::ClientContext* c) {
+    return durable_stub->StreamTraffic(c);
+  };
   const Run setup = Stream(open_plugin, adds, static_cast<long>(adds.size()));
   if (setup.errors != 0) {
     std::fprintf(stderr, "setup stream had %ld errors\n", setup.errors);
+    return 1;
+  }
+  if (durable &&
+      Stream(open_durable, adds, static_cast<long>(adds.size())).errors != 0) {
+    std::fprintf(stderr, "durable setup stream had errors\n");
     return 1;
   }
   std::printf(
@@ -180,16 +227,28 @@ int Main(int argc, char** argv) {
       changes[0].eas_exchange().request_body().size(), devices, repetitions);
   Stream(open_echo, changes, observations / 10);  // warm-up
   Stream(open_plugin, changes, observations / 10);
+  if (durable) {
+    Stream(open_durable, changes, observations / 10);
+  }
   std::vector<double> e_rate, p_rate, e_cpu, p_cpu, ratio;
+  std::vector<double> d_rate, d_cpu, d_ratio;
   long errors = 0;
   for (int rep = 0; rep < repetitions; ++rep) {
-    Run e, p;
+    Run e, p, d;
     if (rep % 2 == 0) {
       e = Stream(open_echo, changes, observations);
       p = Stream(open_plugin, changes, observations);
+      if (durable) d = Stream(open_durable, changes, observations);
     } else {
+      if (durable) d = Stream(open_durable, changes, observations);
       p = Stream(open_plugin, changes, observations);
       e = Stream(open_echo, changes, observations);
+    }
+    if (durable) {
+      d_rate.push_back(d.per_second);
+      d_cpu.push_back(d.cpu_us);
+      d_ratio.push_back(p.per_second > 0 ? d.per_second / p.per_second : 0);
+      errors += d.errors;
     }
     e_rate.push_back(e.per_second);
     p_rate.push_back(p.per_second);
@@ -197,18 +256,40 @@ int Main(int argc, char** argv) {
     p_cpu.push_back(p.cpu_us);
     ratio.push_back(e.per_second > 0 ? p.per_second / e.per_second : 0);
     errors += e.errors + p.errors;
-    std::printf("  run %d: echo %.0f/s, StreamTraffic %.0f/s\n", rep + 1,
+    std::printf("  run %d: echo %.0f/s, StreamTraffic %.0f/s", rep + 1,
                 e.per_second, p.per_second);
+    if (durable) {
+      std::printf(", durable StreamTraffic %.0f/s", d.per_second);
+    }
+    std::printf("\n");
     std::fflush(stdout);
   }
   std::printf("%-14s %12s %9s\n", "service", "obs_per_s", "cpu_us");
   std::printf("%-14s %12.0f %9.1f\n", "echo", Median(e_rate), Median(e_cpu));
   std::printf("%-14s %12.0f %9.1f\n", "StreamTraffic", Median(p_rate),
               Median(p_cpu));
+  if (durable) {
+    std::printf("%-14s %12.0f %9.1f\n", "durable", Median(d_rate),
+                Median(d_cpu));
+  }
   std::printf(
       "ratio StreamTraffic/echo %.3f; StreamTraffic %.0f obs/s (target >= "
       "30000); errors %ld\n",
       Median(ratio), Median(p_rate), errors);
+  if (durable) {
+    std::printf(
+        "ratio durable/in-memory StreamTraffic %.3f (target >= 0.5); %s\n",
+        Median(d_ratio),
+        durable_server->store() != nullptr
+            ? StrCat(durable_server->store()->stats().commits, " commits for ",
+                     durable_server->store()->stats().submissions,
+                     " submissions")
+                  .c_str()
+            : "");
+    durable_server->Shutdown(absl::ZeroDuration());
+    durable_server.reset();
+    std::filesystem::remove_all(state_dir);
+  }
   echo_server->Shutdown();
   (*plugin_server)->Shutdown(absl::ZeroDuration());
   return errors == 0 ? 0 : 1;

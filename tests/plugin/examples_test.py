@@ -295,6 +295,40 @@ def check_policy_rollout(binary, address, policy_path, server, watcher):
     if got != want:
         fail(f"WatchAlerts: expected {want}, got {got}")
     print(f"WatchAlerts: one alert per transition: {got}")
+    return enforce
+
+
+def check_restart(binary, config, state_dir, before):
+    """The durable state's acceptance: a new server on the same state directory still
+    quarantines the hijacked device, with the same evidence, and the audit chain verifies."""
+    server = subprocess.Popen([binary, "serve", "--config", config],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = read_line(server, 30)
+        if "serving on " not in line:
+            fail(f"restart: unexpected first line: {line!r}")
+        address = line.split("serving on ")[1].split()[0]
+        after = checkin_hijack_device(binary, address)
+        if (after["action"], after["evaluatedAction"]) != ("ACTION_QUARANTINE",
+                                                           "ACTION_QUARANTINE"):
+            fail(f"after a restart the hijacked device gets {after}")
+        def evidence(r):
+            return [(x["code"], x.get("contribution"), x["message"]) for x in r["reasons"]
+                    if x["code"].startswith(("OBSERVED_", "CONFIRMED_"))]
+        if evidence(after) != evidence(before):
+            fail(f"evidence changed across the restart:\n{evidence(before)}\n{evidence(after)}")
+        server.send_signal(signal.SIGTERM)
+        if server.wait(timeout=30) != 0:
+            fail("restarted server: SIGTERM did not exit 0")
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    verify = subprocess.run([binary, "audit", "verify", "--state", state_dir],
+                            capture_output=True, timeout=30, check=False, text=True)
+    if verify.returncode != 0 or "audit log OK" not in verify.stdout:
+        fail(f"audit verify: {verify.stdout} {verify.stderr}")
+    print(f"restart: still QUARANTINE with the same evidence; {verify.stdout.strip()}")
 
 
 def check_policy_cli(binary, source_dir, address):
@@ -364,7 +398,8 @@ def main():
                 if (first["action"], first["evaluatedAction"]) != ("ACTION_ALLOW", "ACTION_WARN"):
                     fail(f"hijack device before its traffic: {first}")
                 check_traces(args.binary, args.source_dir, address)
-                check_policy_rollout(args.binary, address, policy_path, server, watcher)
+                enforce = check_policy_rollout(args.binary, address, policy_path, server,
+                                               watcher)
             finally:
                 watcher.close()
 
@@ -380,6 +415,7 @@ def main():
             if code != 0 or "draining" not in stderr:
                 fail(f"SIGTERM: exit {code}, stderr: {stderr}")
             print("SIGTERM: drained, exit 0")
+            check_restart(args.binary, config, os.path.join(tmp, "var"), enforce)
 
             # Ctrl-C in a terminal sends SIGINT: the same drain, the same exit 0.
             with open(config, "w", encoding="utf-8") as f:

@@ -1,0 +1,220 @@
+// State at scale: resident memory per tracked device, and start-up time with
+// a large state database. Three modes, each in its own process so that
+// resident sizes are not mixed:
+//
+//   build/bin/state_bench --mode memory  --devices 1000000
+//   build/bin/state_bench --mode durable --devices 1000000 --dir /tmp/hg1m
+//   build/bin/state_bench --mode startup --dir /tmp/hg1m
+//
+// memory and durable check every device in once (the detector records its
+// facts, the engine decides it: an iOS 6.0 device, so WARN with a grace
+// clock and a history row) and print the resident size per device; durable
+// keeps state in the database in --dir (default caches: 500,000 devices in
+// memory). startup times building the server on that database until it
+// listens, and until a device last seen at the start of the population is
+// decided (paged in).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "common/clock.h"
+#include "detector/fingerprint.h"
+#include "detector/known_issues.h"
+#include "detector/traffic/traffic_detector.h"
+#include "grpcpp/grpcpp.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "plugin/server.h"
+#include "plugin/sqlite_store.h"
+#include "policy/engine.h"
+
+namespace hijackguard::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double ResidentMiB() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::stod(line.substr(6)) / 1024.0;
+    }
+  }
+  return 0;
+}
+
+double Seconds(SteadyClock::time_point since) {
+  return std::chrono::duration<double>(SteadyClock::now() - since).count();
+}
+
+detector::CheckInFacts Facts(long i) {
+  detector::CheckInFacts f;
+  f.tenant_id = "tenant-" + std::to_string(i % 10);
+  char id[32];
+  std::snprintf(id, sizeof(id), "Appl%010ld", i);
+  f.eas_device_id = id;
+  f.mdm_device_id = "mdm-" + std::to_string(i);
+  f.user_principal = "user" + std::to_string(i) + "@example.com";
+  f.user_agent = "Apple-iPhone4C1/1001.403";
+  f.device_type = "iPhone";
+  f.protocol_version = "14.1";
+  return f;
+}
+
+int Populate(long devices, const std::string& dir, bool durable) {
+  auto catalog = std::make_shared<const detector::KnownIssueCatalog>(
+      *detector::KnownIssueCatalog::Builtin());
+  auto policy = policy::Policy::Parse(
+      R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})", *catalog,
+      nullptr);
+  const double base_mib = ResidentMiB();
+  detector::DetectorOptions dopt;
+  policy::EngineOptions eopt;
+  if (!durable) {
+    // Everything in memory must fit.
+    dopt.max_devices = static_cast<std::size_t>(devices) + 1;
+    eopt.max_devices = static_cast<std::size_t>(devices) + 16;
+  }
+  std::unique_ptr<plugin::SqliteStore> store;
+  if (durable) {
+    std::filesystem::create_directories(dir);
+    plugin::SqliteStoreOptions so;
+    so.path = (std::filesystem::path(dir) / plugin::kStateFileName).string();
+    so.retention_interval = absl::ZeroDuration();
+    auto opened = plugin::SqliteStore::Open(so);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
+      return 1;
+    }
+    store = *std::move(opened);
+  }
+  detector::TrafficDetector detector(catalog, dopt);
+  policy::PolicyEngine engine(catalog, *policy, &RealClock(), &detector, eopt,
+                              "bench");
+  if (store != nullptr) {
+    if (!detector.AttachStore(store.get()).ok() ||
+        !engine.AttachStore(store.get()).ok() ||
+        !engine.RecordStartPolicy().ok()) {
+      std::fprintf(stderr, "attaching the store failed\n");
+      return 1;
+    }
+  }
+  detector::Fingerprint fp =
+      detector::ComputeFingerprint(detector::ToFingerprintInput(Facts(0)));
+  fp.known_issues = catalog->Match(fp);
+  const auto start = SteadyClock::now();
+  detector::StoreTicket last = 0;
+  for (long i = 0; i < devices; ++i) {
+    const detector::CheckInFacts facts = Facts(i);
+    detector.RecordCheckIn(facts);
+    policy::StoreTicket ticket = 0;
+    engine.DecideCheckIn(fp, facts, {{}, "en"}, "bench", std::nullopt, &ticket);
+    last = std::max(last, ticket);
+    if ((i + 1) % 200000 == 0) {
+      std::printf("  %ld devices, %.1f s, resident %.0f MiB\n", i + 1,
+                  Seconds(start), ResidentMiB());
+      std::fflush(stdout);
+    }
+  }
+  if (store != nullptr && !store->WaitDurable(last).ok()) {
+    std::fprintf(stderr, "the last commit failed\n");
+    return 1;
+  }
+  const double seconds = Seconds(start);
+  const double mib = ResidentMiB() - base_mib;
+  std::printf(
+      "%s: %ld devices checked in and decided in %.1f s (%.1f us each); "
+      "resident +%.0f MiB = %.0f bytes per tracked device; detector holds "
+      "%zu in memory, engine %zu\n",
+      durable ? "durable" : "memory", devices, seconds,
+      seconds * 1e6 / static_cast<double>(devices), mib,
+      mib * 1024 * 1024 / static_cast<double>(devices),
+      detector.stats().devices, engine.stats().devices);
+  if (store != nullptr) {
+    const auto stats = store->stats();
+    std::error_code ec;
+    std::printf(
+        "state database %s: %.0f MiB, %ju commits for %ju submissions, %ju "
+        "audit rows\n",
+        store->path().c_str(),
+        static_cast<double>(std::filesystem::file_size(store->path(), ec)) /
+            (1024.0 * 1024.0),
+        static_cast<std::uintmax_t>(stats.commits),
+        static_cast<std::uintmax_t>(stats.submissions),
+        static_cast<std::uintmax_t>(stats.audit_rows));
+  }
+  return 0;
+}
+
+int Startup(const std::string& dir) {
+  const auto start = SteadyClock::now();
+  plugin::ServerOptions options;
+  options.catalog = std::make_shared<detector::KnownIssueCatalog>(
+      *detector::KnownIssueCatalog::Builtin());
+  auto policy = policy::Policy::Parse(
+      R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})",
+      *options.catalog, nullptr);
+  options.policy = *policy;
+  options.state_path =
+      (std::filesystem::path(dir) / plugin::kStateFileName).string();
+  auto server = plugin::BuildServer(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  const double listening = Seconds(start);
+  auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+      (*server)->address(), grpc::InsecureChannelCredentials()));
+  const detector::CheckInFacts facts = Facts(1);
+  v1::CheckInRequest request;
+  request.set_tenant_id(facts.tenant_id);
+  request.mutable_device()->set_eas_device_id(facts.eas_device_id);
+  request.mutable_device()->set_mdm_device_id(facts.mdm_device_id);
+  request.mutable_device()->set_user_principal(facts.user_principal);
+  request.mutable_eas()->set_user_agent(facts.user_agent);
+  v1::CheckInResponse response;
+  grpc::ClientContext context;
+  const grpc::Status status = stub->CheckIn(&context, request, &response);
+  const double decided = Seconds(start);
+  std::error_code ec;
+  std::printf(
+      "startup on %s (%.0f MiB): listening after %.3f s, first decision "
+      "(device 1, paged in: %s, deadline kept: %s) after %.3f s (target < "
+      "3 s)\n",
+      options.state_path.c_str(),
+      static_cast<double>(std::filesystem::file_size(options.state_path, ec)) /
+          (1024.0 * 1024.0),
+      listening,
+      status.ok() ? v1::Action_Name(response.action()).c_str() : "error",
+      response.has_deadline() ? "yes" : "no", decided);
+  (*server)->Shutdown(absl::ZeroDuration());
+  return status.ok() ? 0 : 1;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"state at scale: memory per device, start-up time"};
+  std::string mode = "memory";
+  long devices = 1'000'000;
+  std::string dir = "/tmp/hijackguard-state-bench";
+  app.add_option("--mode", mode, "memory, durable or startup")
+      ->check(CLI::IsMember({"memory", "durable", "startup"}))
+      ->capture_default_str();
+  app.add_option("--devices", devices)->capture_default_str();
+  app.add_option("--dir", dir, "State directory (durable, startup)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (mode == "startup") {
+    return Startup(dir);
+  }
+  return Populate(devices, dir, mode == "durable");
+}
+
+}  // namespace
+}  // namespace hijackguard::bench
+
+int main(int argc, char** argv) { return hijackguard::bench::Main(argc, argv); }
