@@ -193,7 +193,12 @@ SqliteStore::~SqliteStore() {
 // Submissions and the writer
 
 StoreTicket SqliteStore::Enqueue(std::shared_ptr<Submission> sub) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  // Back-pressure: a writer that falls behind slows submitters down rather
+  // than letting the queue take the memory.
+  space_cv_.wait(lock, [&] {
+    return queue_.size() < options_.max_queued || !failed_.ok() || writer_done_;
+  });
   sub->ticket = ++next_ticket_;
   ++stats_.submissions;
   std::shared_ptr<const Submission> owner = sub;
@@ -239,6 +244,7 @@ void SqliteStore::WriterLoop() {
       if (queue_.empty()) {
         writer_done_ = true;  // stopping, and everything is committed
         durable_cv_.notify_all();
+        space_cv_.notify_all();
         return;
       }
       while (!queue_.empty() && batch.size() < options_.max_batch) {
@@ -246,6 +252,7 @@ void SqliteStore::WriterLoop() {
         queue_.pop_front();
       }
     }
+    space_cv_.notify_all();
     const absl::Status status = Commit(batch);
     std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>>
         ready;
@@ -261,23 +268,32 @@ void SqliteStore::WriterLoop() {
                                   std::string(status.message())));
         LogError(std::string(failed_.message()));
         queue_.clear();  // they can never commit now
+        space_cv_.notify_all();
       }
       stats_.durable_ticket = durable_;
-      auto clean = [&](Overlay& overlay) {
-        for (auto it = overlay.begin(); it != overlay.end();) {
-          if (it->second.owner->ticket <= last && status.ok()) {
-            it = overlay.erase(it);
-          } else {
-            ++it;
+      if (status.ok()) {
+        // The batch's rows leave the overlay unless a newer submission of
+        // the same key replaced them there.
+        auto clean = [](Overlay& overlay, const Submission* sub,
+                        const std::vector<StoreRow>& rows) {
+          for (const StoreRow& row : rows) {
+            auto it = overlay.find(row.key);
+            if (it != overlay.end() && it->second.owner.get() == sub) {
+              overlay.erase(it);
+            }
+          }
+        };
+        for (const auto& sub : batch) {
+          if (sub->detector) {
+            clean(devices_overlay_, sub.get(), sub->detector->devices);
+            clean(ledger_overlay_, sub.get(), sub->detector->ledger);
+            clean(events_overlay_, sub.get(), sub->detector->events);
+            clean(pending_overlay_, sub.get(), sub->detector->pending);
+          }
+          if (sub->engine) {
+            clean(history_overlay_, sub.get(), sub->engine->devices);
           }
         }
-      };
-      // Rows of committed submissions leave the overlay (newer rows for
-      // the same key stay). Walked per batch: the overlay only holds rows
-      // that are queued or in this batch.
-      for (Overlay* o : {&devices_overlay_, &ledger_overlay_, &events_overlay_,
-                         &pending_overlay_, &history_overlay_}) {
-        clean(*o);
       }
       const StoreTicket decided = failed_.ok() ? durable_ : next_ticket_;
       auto end = waiters_.upper_bound(decided);

@@ -56,8 +56,10 @@ struct SqliteStoreOptions {
   // PRAGMA synchronous: "full" (default: a commit survives power loss),
   // "normal" (survives a crash of the process, not of the machine) or "off".
   std::string synchronous = "full";
-  // Most submissions committed in one transaction.
+  // Most submissions committed in one transaction, and most waiting (beyond
+  // it submitting blocks until the writer catches up).
   std::size_t max_batch = 8192;
+  std::size_t max_queued = 65536;
   // Retention, run in the background in small transactions: events received
   // longer ago than event_horizon() and ledger rows not updated for
   // ledger_ttl are deleted. Zero interval = never (tests call Prune).
@@ -165,6 +167,7 @@ class SqliteStore final : public policy::StateStore {
   mutable std::mutex mu_;
   std::condition_variable queued_cv_;
   std::condition_variable durable_cv_;
+  std::condition_variable space_cv_;  // the queue has room
   std::deque<std::shared_ptr<Submission>> queue_;
   StoreTicket next_ticket_ = 0;
   StoreTicket durable_ = 0;

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
@@ -55,8 +56,10 @@ struct TrafficDetector::Device {
   absl::Time last_active = absl::InfinitePast();
   std::map<std::string, AffectedState> meetings;  // mailbox\0collection\0sid\0
   absl::flat_hash_set<std::string> weak_reported;
-  std::deque<MeetingResponseRecord> responses;
-  std::deque<ClientAddRecord> client_adds;
+  // Short bounded lists: vectors, because libstdc++'s std::deque allocates
+  // over 500 bytes even when empty, and most devices never fill these.
+  std::vector<MeetingResponseRecord> responses;
+  std::vector<ClientAddRecord> client_adds;
   int hijack_fingerprint = -1;  // cached; -1 = unknown
   std::uint64_t observations = 0;
   std::string store_key;  // the device's row key when a store is attached

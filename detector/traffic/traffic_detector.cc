@@ -877,8 +877,11 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
         rec.calendar_id = std::string(c->second);
       }
       device->responses.push_back(std::move(rec));
-      while (device->responses.size() > options_.max_meeting_responses) {
-        device->responses.pop_front();
+      if (device->responses.size() > options_.max_meeting_responses) {
+        device->responses.erase(
+            device->responses.begin(),
+            device->responses.end() -
+                static_cast<std::ptrdiff_t>(options_.max_meeting_responses));
       }
     }
     return;
@@ -911,8 +914,8 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
           add.meeting_status = it.meeting_status;
           add.attendee_count = it.attendee_count;
           device->client_adds.push_back(std::move(add));
-          while (device->client_adds.size() > 256) {
-            device->client_adds.pop_front();
+          if (device->client_adds.size() > 256) {
+            device->client_adds.erase(device->client_adds.begin());
           }
         }
         continue;
