@@ -31,7 +31,7 @@ struct DetectorOptions {
   LedgerOptions ledger;
   // Events kept per device (oldest dropped first, and counted). Default 1000.
   std::size_t max_events_per_device = 1000;
-  // Devices tracked (about 4 KiB each plus their events). When full, the
+  // Devices tracked (about 3 KiB each plus their events). When full, the
   // least recently used device without confirmed events (among the 32
   // least recently used) is forgotten; if none can be, observations of new
   // devices get a DEVICE_TABLE_FULL item error. With a store this is the

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,6 +16,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "plugin/server.h"
+#include "plugin/sqlite_db.h"
+#include "plugin/sqlite_store.h"
 #include "tests/plugin/test_policy.h"
 
 namespace hijackguard::plugin {
@@ -279,6 +282,63 @@ TEST(CliServeTest, BrokenCatalogIsAClearStartupError) {
   EXPECT_THAT(r.err, HasSubstr("catalog.json"));
   EXPECT_THAT(r.err, HasSubstr("/catalog_version: is required"));
   EXPECT_THAT(r.err, HasSubstr("/issues/0/title: is required"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CliTest, BackupAndAuditCommandsOnAStateDirectory) {
+  const std::string dir =
+      ::testing::TempDir() + "cli-state-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    SqliteStoreOptions o;
+    o.path = dir + "/hijackguard.db";
+    o.retention_interval = absl::ZeroDuration();
+    auto store = SqliteStore::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = 0; i < 3; ++i) {
+      policy::EngineChanges c;
+      policy::PolicyAudit p;
+      p.revision = "rev" + std::to_string(i);
+      p.origin = "api";
+      c.audit.push_back({absl::FromUnixSeconds(1'800'000'000 + i), p});
+      ASSERT_TRUE((*store)->WaitDurable((*store)->SubmitEngine(c)).ok());
+    }
+  }
+  RunResult r = RunHijackguard({"audit", "verify", "--state", dir});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("audit log OK: 3 rows (1..3)"));
+
+  r = RunHijackguard(
+      {"audit", "export", "--state", dir, "--since", "2027-01-15T08:00:01Z"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("exported 2 audit rows"));
+  r = RunHijackguard({"audit", "export", "--state", dir, "--since", "monday"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--since \"monday\" is not an RFC 3339"));
+
+  r = RunHijackguard({"backup", "--state", dir, "--to", dir + "/copy.db"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/copy.db"));
+  r = RunHijackguard({"backup", "--state", dir, "--to", dir + "/copy.db"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("exists already"));
+
+  {
+    auto db = sqlite::Database::Open(dir + "/hijackguard.db", false, false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("UPDATE audit SET record = replace(record, 'rev1', "
+                         "'revX') WHERE seq = 2")
+                    .ok());
+  }
+  r = RunHijackguard({"audit", "verify", "--state", dir});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("audit log BROKEN at row 2"));
+
+  r = RunHijackguard({"audit", "verify", "--state", dir + "/nowhere"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no state database"));
   std::filesystem::remove_all(dir);
 }
 

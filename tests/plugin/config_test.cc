@@ -45,6 +45,27 @@ TEST(ServerConfigTest, AllFields) {
   EXPECT_EQ(config->tls->client_ca_file, "ca.pem");
 }
 
+TEST(ServerConfigTest, StateStoreAndSynchronousMode) {
+  auto config = ParseServerConfig("{}", "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->state_store, "sqlite");
+  EXPECT_EQ(config->state_synchronous, "full");
+  config = ParseServerConfig(
+      R"({"state_store": "memory", "state_synchronous": "normal"})", "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->state_store, "memory");
+  EXPECT_EQ(config->state_synchronous, "normal");
+  EXPECT_THAT(
+      ParseServerConfig(
+          R"({"state_store": "postgres", "state_synchronous": 1})", "hg.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("/state_store: \"postgres\" is not"),
+                     HasSubstr("/state_synchronous: must be a string"))));
+  EXPECT_THAT(ParseServerConfig(R"({"state_synchronous": "FULL!"})", "hg.json"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("/state_synchronous: \"FULL!\" is not")));
+}
+
 TEST(ServerConfigTest, EveryProblemIsListedWithItsPointer) {
   auto config = ParseServerConfig(R"({
       "listen": 50051, "catlog": "x", "max_request_bytes": 10,
