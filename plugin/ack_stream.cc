@@ -12,6 +12,14 @@ AckStream::AckStream(Handler handler, policy::StateStore* store)
 }
 
 void AckStream::OnReadDone(bool ok) {
+  // The handler runs without mu_: it may wait for the store (back-pressure),
+  // whose writer thread calls OnDurable, which takes mu_. No other read is
+  // in flight, so in_ is ours.
+  Awaiting received;
+  if (ok) {
+    received.ticket = handler_(in_, &received.ack);
+    in_.Clear();
+  }
   Step step;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -19,9 +27,7 @@ void AckStream::OnReadDone(bool ok) {
     if (!ok) {
       reads_done_ = true;  // the client closed its side (or went away)
     } else {
-      Awaiting& a = awaiting_.emplace_back();
-      a.ticket = handler_(in_, &a.ack);
-      in_.Clear();
+      awaiting_.push_back(std::move(received));
     }
     Step release;
     ReleaseLocked(&release);
@@ -74,7 +80,9 @@ void AckStream::ReleaseLocked(Step* step) {
     // Ask for the newest waiting ticket: commits are in order, so when it
     // is durable every earlier one is too. Asked once mu_ is released (the
     // store may call back at once).
-    requested_ = awaiting_.back().ticket;
+    for (const Awaiting& a : awaiting_) {
+      requested_ = std::max(requested_, a.ticket);
+    }
     step->request = requested_;
   }
 }
@@ -110,7 +118,8 @@ AckStream::Step AckStream::NextLocked() {
     return step;
   }
   if (failed_) {
-    if (!writing_ && !reading_) {
+    // Not while the store may still call back (OnDurable uses this).
+    if (!writing_ && !reading_ && requested_ == 0) {
       finished_ = true;
       step.finish = true;
     }

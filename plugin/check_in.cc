@@ -1,6 +1,7 @@
 #include "plugin/check_in.h"
 
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "common/uuid.h"
 #include "detector/fingerprint.h"
 #include "plugin/convert.h"
@@ -51,14 +52,25 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
       detector::ComputeFingerprint(ToFingerprintInput(request));
   fp.known_issues = catalog_->Match(fp);
   const detector::CheckInFacts facts = ToCheckInFacts(request);
+  policy::StoreTicket facts_ticket = 0;
   if (traffic_ != nullptr && !facts.eas_device_id.empty()) {
-    traffic_->RecordCheckIn(facts);
+    facts_ticket = traffic_->RecordCheckIn(facts);
   }
   const std::string decision_id = NewUuidV7(now);
   const std::vector<std::string> groups(request.device().groups().begin(),
                                         request.device().groups().end());
-  const policy::Evaluation evaluation = engine_->DecideCheckIn(
-      fp, facts, {groups, request.locale()}, decision_id, now, ticket);
+  policy::StoreTicket decision_ticket = 0;
+  absl::Status store_error;
+  const policy::Evaluation evaluation =
+      engine_->DecideCheckIn(fp, facts, {groups, request.locale()}, decision_id,
+                             now, &decision_ticket, &store_error);
+  if (!store_error.ok()) {
+    return absl::UnavailableError(StrCat("the device's state cannot be read: ",
+                                         std::string(store_error.message())));
+  }
+  if (ticket != nullptr) {
+    *ticket = std::max(facts_ticket, decision_ticket);
+  }
 
   response->set_decision_id(decision_id);
   ToProto(fp, response->mutable_fingerprint());

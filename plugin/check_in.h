@@ -38,7 +38,8 @@ class CheckInHandler {
                  policy::PolicyEngine* engine,
                  detector::TrafficDetector* traffic = nullptr);
 
-  // Fills `response` for a valid request. INVALID_ARGUMENT naming the field
+  // Fills `response` for a valid request. UNAVAILABLE when the device's
+  // stored state cannot be read. INVALID_ARGUMENT naming the field
   // otherwise (and `response` is left untouched). With a state store,
   // `*ticket` (when not null) gets the commit to wait for before answering
   // (0: none; see PolicyEngine::DecideCheckIn).

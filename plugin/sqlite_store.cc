@@ -143,15 +143,7 @@ absl::Status SqliteStore::Start() {
                    sqlite::OpenState(options_.path, options_.synchronous,
                                      options_.quick_check_max_bytes));
   ASSIGN_OR_RETURN(writer_, Connect(std::move(db), true));
-  {
-    // The chain's head, to continue it.
-    ASSIGN_OR_RETURN(Statement head,
-                     writer_->db.Prepare("SELECT seq, hash FROM audit ORDER BY "
-                                         "seq DESC LIMIT 1"));
-    ASSIGN_OR_RETURN(bool row, head.Step());
-    audit_seq_ = row ? static_cast<std::uint64_t>(head.Int(0)) : 0;
-    audit_head_ = row ? std::string(head.Blob(1)) : std::string(kAuditGenesis);
-  }
+  RETURN_IF_ERROR(LoadAuditHead());
   for (int i = 0; i < kReaders; ++i) {
     ASSIGN_OR_RETURN(Database reader,
                      Database::Open(options_.path, false, false));
@@ -175,6 +167,61 @@ void SqliteStore::StopRetention() {
   if (retention_thread_.joinable()) {
     retention_thread_.join();
   }
+}
+
+absl::Status SqliteStore::LoadAuditHead() {
+  // The chain continues from the head recorded with the last append. The
+  // table's last row must be that head, or the table was edited since.
+  std::uint64_t tail_seq = 0;
+  std::string tail_hash(kAuditGenesis);
+  {
+    ASSIGN_OR_RETURN(Statement tail,
+                     writer_->db.Prepare("SELECT seq, hash FROM audit ORDER BY "
+                                         "seq DESC LIMIT 1"));
+    ASSIGN_OR_RETURN(bool row, tail.Step());
+    if (row) {
+      tail_seq = static_cast<std::uint64_t>(tail.Int(0));
+      tail_hash = std::string(tail.Blob(1));
+    }
+  }
+  ASSIGN_OR_RETURN(std::string head,
+                   writer_->db.QueryText(
+                       "SELECT value FROM meta WHERE name = 'audit_head'"));
+  audit_seq_ = tail_seq;
+  audit_head_ = tail_hash;
+  if (head.empty()) {
+    return absl::OkStatus();
+  }
+  const std::size_t space = head.find(' ');
+  std::uint64_t head_seq = 0;
+  if (space == std::string::npos ||
+      !absl::SimpleAtoi(head.substr(0, space), &head_seq)) {
+    return absl::DataLossError(StrCat(
+        "state database ", options_.path,
+        ": the recorded head of the audit log is damaged; run hijackguard "
+        "audit verify, and restore a backup"));
+  }
+  const std::string head_hash = head.substr(space + 1);
+  if (head_seq == tail_seq && head_hash == tail_hash) {
+    return absl::OkStatus();
+  }
+  if (head_seq > tail_seq) {
+    // Rows cut from the end: continue from the recorded head, so that the
+    // gap stays in the chain for audit verify to report.
+    LogError(StrCat("state database ", options_.path, ": audit rows ",
+                    tail_seq + 1, "..", head_seq,
+                    " were deleted from the end of the log; new rows "
+                    "continue after row ",
+                    head_seq, " so the gap stays visible (audit verify)"));
+    audit_seq_ = head_seq;
+    audit_head_ = head_hash;
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(
+      StrCat("state database ", options_.path, ": the audit log ends at row ",
+             tail_seq, " but row ", head_seq,
+             " was recorded as its head: rows were inserted or altered. Run "
+             "hijackguard audit verify, and restore a backup"));
 }
 
 SqliteStore::~SqliteStore() {
@@ -260,8 +307,11 @@ void SqliteStore::WriterLoop() {
       std::lock_guard<std::mutex> lock(mu_);
       const StoreTicket last = batch.back()->ticket;
       if (status.ok()) {
-        durable_ = last;
+        durable_.store(last, std::memory_order_release);
         ++stats_.commits;
+        stats_.audit_rows += committed_audit_rows_;
+        stats_.pruned_events += committed_pruned_events_;
+        stats_.pruned_ledger += committed_pruned_ledger_;
       } else if (failed_.ok()) {
         failed_ = absl::Status(
             status.code(), StrCat("the state store stopped: a commit failed: ",
@@ -270,7 +320,7 @@ void SqliteStore::WriterLoop() {
         queue_.clear();  // they can never commit now
         space_cv_.notify_all();
       }
-      stats_.durable_ticket = durable_;
+      stats_.durable_ticket = durable_.load();
       if (status.ok()) {
         // The batch's rows leave the overlay unless a newer submission of
         // the same key replaced them there.
@@ -295,11 +345,12 @@ void SqliteStore::WriterLoop() {
           }
         }
       }
-      const StoreTicket decided = failed_.ok() ? durable_ : next_ticket_;
+      const StoreTicket decided = failed_.ok() ? durable_.load() : next_ticket_;
       auto end = waiters_.upper_bound(decided);
       for (auto it = waiters_.begin(); it != end; ++it) {
-        ready.emplace_back(std::move(it->second),
-                           it->first <= durable_ ? absl::OkStatus() : failed_);
+        ready.emplace_back(std::move(it->second), it->first <= durable_.load()
+                                                      ? absl::OkStatus()
+                                                      : failed_);
       }
       waiters_.erase(waiters_.begin(), end);
     }
@@ -317,6 +368,9 @@ absl::Status SqliteStore::Commit(
   Connection& w = *writer_;
   const std::uint64_t saved_seq = audit_seq_;
   const std::string saved_head = audit_head_;
+  committed_audit_rows_ = 0;
+  committed_pruned_events_ = 0;
+  committed_pruned_ledger_ = 0;
   absl::Status status = db.Exec("BEGIN IMMEDIATE");
   std::uint64_t ledger_version = 0;
   std::uint64_t event_id = 0;
@@ -417,7 +471,8 @@ absl::Status SqliteStore::Commit(
             w.at(id).Reset().Bind(1, before).Bind(2, sub.prune_limit).Run();
         const auto n = static_cast<std::int64_t>(sqlite3_changes(db.get()));
         sub.pruned = std::max(sub.pruned, n);
-        (id == kPruneEvents ? stats_.pruned_events : stats_.pruned_ledger) +=
+        (id == kPruneEvents ? committed_pruned_events_
+                            : committed_pruned_ledger_) +=
             static_cast<std::uint64_t>(n);
       }
     }
@@ -457,7 +512,7 @@ absl::Status SqliteStore::ApplyAudit(const policy::AuditRecord& record) {
                       .Run());
   audit_seq_ = seq;
   audit_head_ = row.hash;
-  ++stats_.audit_rows;
+  ++committed_audit_rows_;
   return absl::OkStatus();
 }
 
@@ -465,16 +520,15 @@ absl::Status SqliteStore::ApplyAudit(const policy::AuditRecord& record) {
 // Durability
 
 bool SqliteStore::IsDurable(StoreTicket ticket) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return ticket <= durable_;
+  return ticket <= durable_.load(std::memory_order_acquire);
 }
 
 absl::Status SqliteStore::WaitDurable(StoreTicket ticket) {
   std::unique_lock<std::mutex> lock(mu_);
   durable_cv_.wait(lock, [&] {
-    return ticket <= durable_ || !failed_.ok() || writer_done_;
+    return ticket <= durable_.load() || !failed_.ok() || writer_done_;
   });
-  if (ticket <= durable_) {
+  if (ticket <= durable_.load()) {
     return absl::OkStatus();
   }
   return failed_.ok() ? absl::UnavailableError("the state store is closed")
@@ -486,16 +540,41 @@ void SqliteStore::WhenDurable(StoreTicket ticket,
   absl::Status result;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ticket > durable_ && failed_.ok() && !writer_done_) {
+    if (ticket > durable_.load() && failed_.ok() && !writer_done_) {
       waiters_.emplace(ticket, std::move(done));
       return;
     }
-    result = ticket <= durable_ ? absl::OkStatus()
+    result = ticket <= durable_.load() ? absl::OkStatus()
              : failed_.ok()
                  ? absl::UnavailableError("the state store is closed")
                  : failed_;
   }
   done(result);
+}
+
+absl::Status SqliteStore::FailReads(const absl::Status& status) {
+  // What the cache would be built on is unknown: acknowledge nothing more.
+  std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting;
+  absl::Status failed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failed_.ok()) {
+      failed_ = absl::Status(status.code(),
+                             StrCat("the state store stopped: a read failed: ",
+                                    std::string(status.message())));
+      LogError(std::string(failed_.message()));
+      queue_.clear();
+      // Tickets already durable were answered; the rest never will be.
+      waiting.swap(waiters_);
+    }
+    failed = failed_;
+  }
+  space_cv_.notify_all();
+  durable_cv_.notify_all();
+  for (auto& [ticket, done] : waiting) {
+    done(failed);
+  }
+  return failed;
 }
 
 absl::Status SqliteStore::health() const {
@@ -567,7 +646,7 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::LoadRow(
   s.Reset();
   Return(std::move(c));
   if (!row.ok()) {
-    return row.status();
+    return FailReads(row.status());
   }
   return value;
 }
@@ -609,7 +688,7 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::FindDeviceByIndex(
   s.Reset();
   Return(std::move(c));
   if (!row.ok()) {
-    return row.status();
+    return FailReads(row.status());
   }
   return key;
 }
@@ -617,35 +696,40 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::FindDeviceByIndex(
 absl::Status SqliteStore::LoadEvents(std::string_view prefix,
                                      std::string_view from,
                                      std::vector<std::string>* values) {
-  std::map<std::string, std::string, std::less<>> merged;
+  // The overlay first, then the file (as LoadRow): a row committed in
+  // between has left the overlay only after it reached the file.
+  std::map<std::string, std::string, std::less<>> pending;
   {
-    std::unique_ptr<Connection> c = AcquireReader();
-    std::string end(prefix);
-    end.append(9, '\xFF');  // past every 8-byte id
-    Statement& s = c->at(kLoadEvents).Reset();
-    s.Bind(1, from).Bind(2, end);
-    absl::Status status;
-    while (true) {
-      absl::StatusOr<bool> row = s.Step();
-      if (!row.ok()) {
-        status = row.status();
-        break;
-      }
-      if (!*row) break;
-      merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
-    }
-    s.Reset();
-    Return(std::move(c));
-    RETURN_IF_ERROR(status);
-  }
-  {
-    // Rows not yet committed when the file was read.
     std::lock_guard<std::mutex> lock(mu_);
     RETURN_IF_ERROR(failed_);
     for (auto it = events_overlay_.lower_bound(from);
          it != events_overlay_.end() && it->first.starts_with(prefix); ++it) {
-      merged.insert_or_assign(it->first, it->second.row->value);
+      pending.emplace(it->first, it->second.row->value);
     }
+  }
+  std::map<std::string, std::string, std::less<>> merged;
+  std::unique_ptr<Connection> c = AcquireReader();
+  std::string end(prefix);
+  end.append(9, '\xFF');  // past every 8-byte id
+  Statement& s = c->at(kLoadEvents).Reset();
+  s.Bind(1, from).Bind(2, end);
+  absl::Status status;
+  while (true) {
+    absl::StatusOr<bool> row = s.Step();
+    if (!row.ok()) {
+      status = row.status();
+      break;
+    }
+    if (!*row) break;
+    merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
+  }
+  s.Reset();
+  Return(std::move(c));
+  if (!status.ok()) {
+    return FailReads(status);
+  }
+  for (auto& [key, value] : pending) {
+    merged.insert_or_assign(key, std::move(value));  // the newer
   }
   values->reserve(values->size() + merged.size());
   for (auto& [key, value] : merged) {

@@ -17,6 +17,7 @@
 // that says which and what to do.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -142,6 +143,7 @@ class SqliteStore final : public policy::StateStore {
 
   explicit SqliteStore(SqliteStoreOptions options);
   absl::Status Start();
+  absl::Status LoadAuditHead();
   StoreTicket Enqueue(std::shared_ptr<Submission> submission);
   void WriterLoop();
   void RetentionLoop();
@@ -155,6 +157,8 @@ class SqliteStore final : public policy::StateStore {
                                                      int statement,
                                                      std::string_view key);
   std::unique_ptr<Connection> AcquireReader();
+  // Stops the store for good after a failed read; returns the status.
+  absl::Status FailReads(const absl::Status& status);
   absl::StatusOr<std::vector<policy::Exemption>> ReadExemptions(
       sqlite::Database& db) const;
   static absl::StatusOr<std::optional<policy::AppliedPolicy>> ReadLatestPolicy(
@@ -170,7 +174,8 @@ class SqliteStore final : public policy::StateStore {
   std::condition_variable space_cv_;  // the queue has room
   std::deque<std::shared_ptr<Submission>> queue_;
   StoreTicket next_ticket_ = 0;
-  StoreTicket durable_ = 0;
+  // Written under mu_; read without it by IsDurable.
+  std::atomic<StoreTicket> durable_{0};
   absl::Status failed_;
   bool stopping_ = false;
   bool writer_done_ = false;  // the writer thread has exited
@@ -189,6 +194,9 @@ class SqliteStore final : public policy::StateStore {
   // Writer-thread state.
   std::uint64_t audit_seq_ = 0;
   std::string audit_head_;
+  std::uint64_t committed_audit_rows_ = 0;  // by the last Commit
+  std::uint64_t committed_pruned_events_ = 0;
+  std::uint64_t committed_pruned_ledger_ = 0;
 
   std::mutex retention_mu_;
   std::condition_variable retention_cv_;

@@ -119,13 +119,23 @@ absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path) {
     const std::string at =
         absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(at_us),
                          absl::UTCTimeZone());
-    if (j.value("seq", std::uint64_t{0}) != seq ||
-        j.value("kind", std::string()) != kind ||
-        j.value("at", std::string()) != at ||
-        j.value("prev_hash", std::string()) != prev_hash) {
+    auto field = [&](const char* name) -> std::string {
+      auto it = j.find(name);
+      if (it == j.end()) return std::string();
+      if (it->is_string()) return it->get<std::string>();
+      if (it->is_number_unsigned())
+        return std::to_string(it->get<std::uint64_t>());
+      return "?";  // a value of another type never matches
+    };
+    if (field("seq") != std::to_string(seq) || field("kind") != kind ||
+        field("at") != at || field("prev_hash") != prev_hash) {
       fail(seq, StrCat("row ", seq,
                        " was altered: its seq, at, kind or prev_hash column "
                        "disagrees with its record"));
+      break;
+    }
+    if (prev_hash != prev && seq == 1) {
+      fail(1, "row 1 was altered: it does not start the chain");
       break;
     }
     if (prev_hash != prev) {

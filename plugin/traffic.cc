@@ -182,8 +182,15 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
       if (std::find(decided.begin(), decided.end(), e.eas_device_id) ==
           decided.end()) {
         decided.push_back(e.eas_device_id);
-        ticket = std::max(
-            ticket, engine_->DecideAfterTraffic(e.tenant_id, e.eas_device_id));
+        absl::Status store_error;
+        ticket =
+            std::max(ticket, engine_->DecideAfterTraffic(
+                                 e.tenant_id, e.eas_device_id, &store_error));
+        if (!store_error.ok()) {
+          AddError(ack, "STATE_UNAVAILABLE", "",
+                   StrCat("the device was not re-decided: ",
+                          std::string(store_error.message())));
+        }
       }
     }
   }
@@ -226,8 +233,14 @@ absl::Status TrafficHandler::GetDeviceRisk(
     return absl::InvalidArgumentError(
         "eas_device_id: one of eas_device_id and mdm_device_id is required");
   }
-  std::optional<detector::DeviceRisk> risk = detector_->GetDeviceRisk(
-      request.tenant_id(), request.eas_device_id(), request.mdm_device_id());
+  absl::Status store_error;
+  std::optional<detector::DeviceRisk> risk =
+      detector_->GetDeviceRisk(request.tenant_id(), request.eas_device_id(),
+                               request.mdm_device_id(), &store_error);
+  if (!store_error.ok()) {
+    return absl::UnavailableError(StrCat("the device's state cannot be read: ",
+                                         std::string(store_error.message())));
+  }
   if (!risk) {
     return absl::NotFoundError(StrCat(
         "no device ",

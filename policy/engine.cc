@@ -350,20 +350,22 @@ Evaluation PolicyEngine::DecideCheckIn(const detector::Fingerprint& fp,
                                        const CheckInExtras& extras,
                                        std::string_view decision_id,
                                        std::optional<absl::Time> now,
-                                       StoreTicket* ticket) {
+                                       StoreTicket* ticket,
+                                       absl::Status* store_error) {
   return Decide(fp, facts, &extras, "CHECK_IN", decision_id,
-                now ? *now : clock_->Now(), ticket);
+                now ? *now : clock_->Now(), ticket, store_error);
 }
 
 StoreTicket PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
-                                             std::string_view eas_device_id) {
+                                             std::string_view eas_device_id,
+                                             absl::Status* store_error) {
   if (detector_ == nullptr) {
     return 0;
   }
   std::uint64_t dropped = 0;
   detector::CheckInFacts facts;  // only the facts: Decide reads the events
-  if (!detector_->Evidence(tenant_id, eas_device_id, nullptr, &dropped,
-                           &facts)) {
+  if (!detector_->Evidence(tenant_id, eas_device_id, nullptr, &dropped, &facts,
+                           nullptr, store_error)) {
     return 0;
   }
   facts.tenant_id = std::string(tenant_id);
@@ -374,7 +376,7 @@ StoreTicket PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
   const absl::Time now = clock_->Now();
   const std::string decision_id = NewUuidV7(now);
   StoreTicket ticket = 0;
-  Decide(fp, facts, nullptr, "TRAFFIC", decision_id, now, &ticket);
+  Decide(fp, facts, nullptr, "TRAFFIC", decision_id, now, &ticket, store_error);
   return ticket;
 }
 
@@ -409,7 +411,8 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
                                 const CheckInExtras* extras,
                                 std::string_view trigger,
                                 std::string_view decision_id, absl::Time now,
-                                StoreTicket* ticket) {
+                                StoreTicket* ticket,
+                                absl::Status* store_error) {
   std::shared_ptr<const Policy> policy;
   std::shared_ptr<const ExemptionIndex> exemptions;
   {
@@ -437,27 +440,29 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     events.clear();
     citations.clear();
     std::uint64_t dropped = 0;
+    absl::Status load_error;
     if (detector_ != nullptr && !facts.eas_device_id.empty()) {
       detector_->Evidence(facts.tenant_id, facts.eas_device_id, &events,
-                          &dropped, nullptr, &citations);
+                          &dropped, nullptr, &citations, &load_error);
     }
     auto it = shard.devices.find(key);
     const bool known = it != shard.devices.end();
     DeviceState scratch;
-    bool load_failed = false;
-    if (!known && store_ != nullptr) {
+    if (!known && store_ != nullptr && load_error.ok()) {
       // Memory is a cache of the store's history rows.
       auto row = store_->LoadEngineDevice(key);
-      absl::Status status = row.status();
-      if (status.ok() && row->has_value()) {
-        status = DecodeDeviceState(**row, &scratch);
+      load_error = row.status();
+      if (load_error.ok() && row->has_value()) {
+        load_error = DecodeDeviceState(**row, &scratch);
       }
-      if (!status.ok()) {
-        // Decide without the history, but never overwrite the row; the
-        // caller waits for (and reports) the failure.
-        load_failed = true;
-        scratch = DeviceState();
+    }
+    if (!load_error.ok()) {
+      // Without its evidence or history the device cannot be decided: no
+      // answer, nothing cached, recorded or alerted (the caller reports it).
+      if (store_error != nullptr) {
+        *store_error = load_error;
       }
+      return eval;
     }
     DeviceState& state = known ? it->second : scratch;
     const DeviceState before = store_ != nullptr ? state : DeviceState();
@@ -519,7 +524,6 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     if (store_ != nullptr) {
       EngineChanges changes;
       const bool changed =
-          !load_failed &&
           (before.history.warn_since != state.history.warn_since ||
            before.last_action != state.last_action ||
            before.mdm_device_id != state.mdm_device_id ||
@@ -535,10 +539,16 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
           {now, MakeDecisionAudit(eval, in.subject, trigger, decision_id,
                                   old_action)});
       const StoreTicket submitted = store_->SubmitEngine(std::move(changes));
-      // Only a changed history is waited for: the audit row of an unchanged
-      // decision is group-committed behind it.
-      if (ticket != nullptr && (changed || load_failed)) {
-        *ticket = submitted;
+      if (changed) {
+        state.history_ticket = submitted;
+      }
+      // Only a changed history is waited for (its own change, or one a
+      // concurrent decision of the device made and that is not committed
+      // yet): the audit row of an unchanged decision is group-committed
+      // behind it.
+      if (ticket != nullptr && state.history_ticket != 0 &&
+          !store_->IsDurable(state.history_ticket)) {
+        *ticket = state.history_ticket;
       }
     }
     if (!known) {

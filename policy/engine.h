@@ -142,19 +142,23 @@ class PolicyEngine {
   // `now` defaults to the engine's clock.
   // With a store, `*ticket` (when not null) gets what to wait for before
   // answering: the commit of a changed history (grace start, last action),
-  // else 0. The decision's audit row is always submitted.
+  // else 0. The decision's audit row is always submitted. When the device's
+  // evidence or history cannot be read, `*store_error` gets why and the
+  // returned Evaluation is empty: do not answer with it.
   Evaluation DecideCheckIn(const detector::Fingerprint& fp,
                            const detector::CheckInFacts& facts,
                            const CheckInExtras& extras,
                            std::string_view decision_id,
                            std::optional<absl::Time> now = std::nullopt,
-                           StoreTicket* ticket = nullptr);
+                           StoreTicket* ticket = nullptr,
+                           absl::Status* store_error = nullptr);
 
   // Re-decides a device after its traffic produced events (when the detector
   // knows the device), so that alerts go out when the behaviour is seen.
   // Returns the store ticket to wait for (see DecideCheckIn).
   StoreTicket DecideAfterTraffic(std::string_view tenant_id,
-                                 std::string_view eas_device_id);
+                                 std::string_view eas_device_id,
+                                 absl::Status* store_error = nullptr);
 
   // Keeps state in `store` from now on (call once, before serving; `store`
   // must outlive the engine): loads the API's exemptions; pages decision
@@ -194,6 +198,7 @@ class PolicyEngine {
     std::vector<std::string> groups;
     std::string locale;
     std::uint64_t last_decision = 0;  // for forgetting the oldest
+    StoreTicket history_ticket = 0;   // of the last history row submitted
   };
   static constexpr std::size_t kShards = 16;
   struct Shard {
@@ -209,7 +214,7 @@ class PolicyEngine {
                     const detector::CheckInFacts& facts,
                     const CheckInExtras* extras, std::string_view trigger,
                     std::string_view decision_id, absl::Time now,
-                    StoreTicket* ticket);
+                    StoreTicket* ticket, absl::Status* store_error);
   StoreTicket RecordPolicyLocked(std::string_view previous);
   static void EncodeDeviceState(const DeviceState& state, std::string* out);
   static absl::Status DecodeDeviceState(std::string_view value,

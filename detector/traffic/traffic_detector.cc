@@ -456,7 +456,7 @@ MeetingLedger::PutResult TrafficDetector::LedgerPut(const LedgerKey& key,
       ledger_.Put(key, facts, at, client_added);
   if (store_ != nullptr && put != MeetingLedger::PutResult::kStale &&
       put != MeetingLedger::PutResult::kTooLarge) {
-    dirty_ledger_.try_emplace(EncodeLedgerKey(key), false);
+    NoteLedger(key, false);
   }
   return put;
 }
@@ -464,15 +464,30 @@ MeetingLedger::PutResult TrafficDetector::LedgerPut(const LedgerKey& key,
 void TrafficDetector::LedgerRemove(const LedgerKey& key) {
   PageInLedger(key);
   if (ledger_.Remove(key) && store_ != nullptr) {
-    dirty_ledger_[EncodeLedgerKey(key)] = true;
+    NoteLedger(key, true);
   }
 }
 
 void TrafficDetector::LedgerMarkDisputed(const LedgerKey& key) {
   PageInLedger(key);
   if (ledger_.MarkDisputed(key) && store_ != nullptr) {
-    dirty_ledger_.try_emplace(EncodeLedgerKey(key), false);
+    NoteLedger(key, false);
   }
+}
+
+void TrafficDetector::NoteLedger(const LedgerKey& key, bool removed) {
+  StoreRow row;
+  row.key = EncodeLedgerKey(key);
+  if (auto entry = ledger_.Get(key); entry && !removed) {
+    EncodeLedgerEntry(*entry, &row.value);
+    row.time_ms = absl::ToUnixMillis(entry->updated_at);
+  } else if (removed) {
+    row.erase = true;
+  } else {
+    return;  // a ledger that keeps nothing in memory
+  }
+  std::string key_copy = row.key;
+  dirty_ledger_.insert_or_assign(std::move(key_copy), std::move(row));
 }
 
 StoreTicket TrafficDetector::Flush(ObserveResult* out) {
@@ -486,6 +501,27 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
           {"STATE_UNAVAILABLE", "", std::string(store_error_.message())});
     }
     store_error_ = absl::OkStatus();
+    // Part of what the operation built on could not be read: submit none of
+    // it, and drop what it touched from memory, so that the cache never
+    // holds what the store does not (it is read again when next needed).
+    for (Device* d : dirty_devices_) {
+      if (!d->facts.mdm_device_id.empty()) {
+        mdm_index_.erase(JoinKey({d->tenant, d->facts.mdm_device_id}));
+      }
+      LruUnlink(d);
+      devices_.erase(JoinKey({d->tenant, d->eas_device_id}));
+    }
+    for (const auto& [key, row] : dirty_ledger_) {
+      std::string parts[4];
+      if (DecodeLedgerKey(key, parts).ok()) {
+        ledger_.Remove(LedgerKey{parts[0], parts[1], parts[2], parts[3]});
+      }
+    }
+    dirty_devices_.clear();
+    dirty_ledger_.clear();
+    dirty_pending_.clear();
+    new_events_.clear();
+    return 0;
   }
   DetectorChanges changes;
   changes.devices.reserve(dirty_devices_.size());
@@ -501,22 +537,8 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
     }
   }
   dirty_devices_.clear();
-  for (const auto& [key, removed] : dirty_ledger_) {
-    std::string parts[4];
-    if (!DecodeLedgerKey(key, parts).ok()) {
-      continue;  // cannot happen: the key was encoded above
-    }
-    const LedgerKey k{parts[0], parts[1], parts[2], parts[3]};
-    StoreRow row;
-    row.key = key;
-    if (auto entry = ledger_.Get(k)) {
-      EncodeLedgerEntry(*entry, &row.value);
-      row.time_ms = absl::ToUnixMillis(entry->updated_at);
-    } else if (removed) {
-      row.erase = true;
-    } else {
-      continue;  // left memory within the operation; the store keeps it
-    }
+  changes.ledger.reserve(dirty_ledger_.size());
+  for (auto& [key, row] : dirty_ledger_) {
     changes.ledger.push_back(std::move(row));
   }
   dirty_ledger_.clear();
@@ -656,7 +678,10 @@ const TrafficDetector::Device* TrafficDetector::FindDevice(
   auto* self = const_cast<TrafficDetector*>(this);
   bool failed = false;
   const Device* device = self->PageInDevice(tenant, device_id, &failed);
-  self->store_error_ = absl::OkStatus();  // a reader has no one to tell
+  if (failed && read_error_.ok()) {
+    read_error_ = self->store_error_;  // for the reader to report
+  }
+  self->store_error_ = absl::OkStatus();
   return device;
 }
 
@@ -1629,11 +1654,16 @@ bool TrafficDetector::Evidence(std::string_view tenant_id,
                                std::string_view eas_device_id,
                                std::vector<EventEvidence>* out,
                                std::uint64_t* dropped, CheckInFacts* facts,
-                               std::vector<EventCitation>* newest) const {
+                               std::vector<EventCitation>* newest,
+                               absl::Status* store_error) const {
   std::lock_guard<std::mutex> lock(mu_);
+  read_error_ = absl::OkStatus();
   const Device* device = FindDevice(tenant_id, eas_device_id);
   *dropped = 0;
   if (device == nullptr) {
+    if (store_error != nullptr) {
+      *store_error = read_error_;
+    }
     return false;
   }
   *dropped = device->events_dropped;
@@ -1674,8 +1704,9 @@ bool TrafficDetector::Evidence(std::string_view tenant_id,
 
 std::optional<DeviceRisk> TrafficDetector::GetDeviceRisk(
     std::string_view tenant_id, std::string_view eas_device_id,
-    std::string_view mdm_device_id) const {
+    std::string_view mdm_device_id, absl::Status* store_error) const {
   std::lock_guard<std::mutex> lock(mu_);
+  read_error_ = absl::OkStatus();
   std::string device_id(eas_device_id);
   if (device_id.empty()) {
     // A cache lookup (and page-in) does not change the state.
@@ -1690,6 +1721,9 @@ std::optional<DeviceRisk> TrafficDetector::GetDeviceRisk(
   }
   const Device* device = FindDevice(tenant_id, device_id);
   if (device == nullptr) {
+    if (store_error != nullptr && !read_error_.ok()) {
+      *store_error = read_error_;
+    }
     return std::nullopt;
   }
   DeviceRisk risk;

@@ -153,16 +153,21 @@ class TrafficDetector {
   // Returns false for an unknown device. `*dropped` gets the count of events
   // no longer kept. `*newest` (when not null) gets the newest event of each
   // kind present, for citing.
+  // With a store, a device that cannot be paged in gives false and
+  // `*store_error` (when not null) says why.
   bool Evidence(std::string_view tenant_id, std::string_view eas_device_id,
                 std::vector<EventEvidence>* out, std::uint64_t* dropped,
                 CheckInFacts* facts = nullptr,
-                std::vector<EventCitation>* newest = nullptr) const;
+                std::vector<EventCitation>* newest = nullptr,
+                absl::Status* store_error = nullptr) const;
 
   // Everything known about a device, by EAS device id or (when that is
   // empty) MDM device id; nullopt for an unknown device.
+  // (`*store_error` as for Evidence.)
   std::optional<DeviceRisk> GetDeviceRisk(
       std::string_view tenant_id, std::string_view eas_device_id,
-      std::string_view mdm_device_id = {}) const;
+      std::string_view mdm_device_id = {},
+      absl::Status* store_error = nullptr) const;
 
   DetectorStats stats() const;
 
@@ -251,12 +256,16 @@ class TrafficDetector {
   Device* lru_tail_ = nullptr;
   DetectorStore* store_ = nullptr;
   absl::flat_hash_set<Device*> dirty_devices_;
-  // Encoded ledger keys changed by the operation; true when removed.
-  absl::flat_hash_map<std::string, bool> dirty_ledger_;
+  // Ledger rows changed by the operation, by encoded key, as they were
+  // right after the change (an entry may leave memory before the flush).
+  absl::flat_hash_map<std::string, StoreRow> dirty_ledger_;
+  void NoteLedger(const LedgerKey& key, bool removed);
   absl::flat_hash_set<std::string> dirty_pending_;
   std::vector<StoreRow> new_events_;
   std::uint64_t last_event_id_ = 0;
   absl::Status store_error_;  // the first read failure of the operation
+  // A page-in failure seen by a const reader (FindDevice).
+  mutable absl::Status read_error_;
 };
 
 // Row formats of the detector's durable state (detector_rows.cc).

@@ -223,5 +223,37 @@ TEST_F(DurableServerTest, OneRowCachesPageEverythingInAndOut) {
   }
 }
 
+TEST_F(DurableServerTest, LedgerRowsOfOneResponseSurviveAOneEntryCache) {
+  options_.detector.ledger.max_entries = 1;
+  Start();
+  // One response carries two invitations: the first leaves memory while the
+  // second is stored, before the operation's rows are submitted.
+  const std::string two = Wbxml(
+      "<Sync xmlns=\"AirSync:\" xmlns:calendar=\"Calendar:\"><Collections>"
+      "<Collection><SyncKey>2</SyncKey><CollectionId>2</CollectionId>"
+      "<Status>1</Status><Commands>"
+      "<Add><ServerId>2:14</ServerId><ApplicationData><calendar:UID>" +
+      std::string(kUid) +
+      "</calendar:UID><calendar:OrganizerEmail>bob@example.com"
+      "</calendar:OrganizerEmail><calendar:MeetingStatus>3"
+      "</calendar:MeetingStatus></ApplicationData></Add>"
+      "<Add><ServerId>2:15</ServerId><ApplicationData><calendar:UID>" +
+      std::string(kUid) +
+      "FF</calendar:UID><calendar:OrganizerEmail>bob@example.com"
+      "</calendar:OrganizerEmail><calendar:MeetingStatus>3"
+      "</calendar:MeetingStatus></ApplicationData></Add>"
+      "</Commands></Collection></Collections></Sync>");
+  Report(Exchange(1, "ApplTWO", {}, two));
+  Report(Exchange(2, "ApplTWO", HijackRequest("2:14"), {}));
+  Report(Exchange(3, "ApplTWO", HijackRequest("2:15"), {}));
+  // Both rewrites were judged against the server's state (strong events).
+  const auto risk = Risk("t1", "ApplTWO");
+  int rewrites = 0;
+  for (const auto& e : risk.events()) {
+    rewrites += e.kind() == v1::EVENT_KIND_ORGANIZER_REWRITE;
+  }
+  EXPECT_EQ(rewrites, 2);
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin

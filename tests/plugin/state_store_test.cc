@@ -418,5 +418,47 @@ TEST_F(AuditTamperTest, ExportWritesJsonLinesSince) {
   EXPECT_EQ(count, 3);
 }
 
+TEST_F(AuditTamperTest, ARecordWithFieldsOfTheWrongTypeIsReportedNotFatal) {
+  // A forger who re-hashes a record whose seq is a string.
+  auto db = sqlite::Database::Open(path_, false, false);
+  ASSERT_THAT(db.status(), IsOk());
+  auto record = db->QueryText("SELECT record FROM audit WHERE seq = 2");
+  auto prev = db->QueryText("SELECT prev_hash FROM audit WHERE seq = 2");
+  std::string forged = *record;
+  forged.replace(forged.find("\"seq\":2"), 7, "\"seq\":\"2\"");
+  const std::string hash = AuditHash(*prev, forged);
+  auto stmt =
+      db->Prepare("UPDATE audit SET record = ?1, hash = ?2 WHERE seq = 2");
+  ASSERT_THAT(stmt.status(), IsOk());
+  stmt->BindText(1, forged).BindText(2, hash);
+  ASSERT_THAT(stmt->Run(), IsOk());
+  const AuditVerification v = Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 2u);
+}
+
+TEST_F(AuditTamperTest, RowsCutFromTheEndStayVisibleAfterARestart) {
+  Sql("DELETE FROM audit WHERE seq >= 5");
+  {
+    auto store = Open();  // appends continue after the recorded head
+    ASSERT_NE(store, nullptr);
+    AppendAudit(*store, 2);
+  }
+  const AuditVerification v = Verify();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.bad_seq, 5u);
+  EXPECT_THAT(v.problem, ::testing::HasSubstr("rows 5..6 were deleted"));
+}
+
+TEST_F(AuditTamperTest, RowsAddedAfterTheHeadStopTheStart) {
+  Sql("INSERT INTO audit SELECT 7, at_us, kind, record, prev_hash, hash FROM "
+      "audit WHERE seq = 6");
+  SqliteStoreOptions o;
+  o.path = path_;
+  auto store = SqliteStore::Open(o);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("audit verify"));
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin
