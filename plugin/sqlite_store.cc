@@ -635,6 +635,11 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::LoadRow(
     }
   }
   // Committed before the overlay let go of it, so the file has it.
+  return QueryOne(statement, key);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::QueryOne(
+    int statement, std::string_view key) {
   std::unique_ptr<Connection> c = AcquireReader();
   Statement& s = c->at(statement).Reset();
   s.Bind(1, key);
@@ -677,20 +682,7 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::FindDeviceByIndex(
       }
     }
   }
-  std::unique_ptr<Connection> c = AcquireReader();
-  Statement& s = c->at(kFindDeviceByIndex).Reset();
-  s.Bind(1, index);
-  absl::StatusOr<bool> row = s.Step();
-  std::optional<std::string> key;
-  if (row.ok() && *row) {
-    key.emplace(s.Blob(0));
-  }
-  s.Reset();
-  Return(std::move(c));
-  if (!row.ok()) {
-    return FailReads(row.status());
-  }
-  return key;
+  return QueryOne(kFindDeviceByIndex, index);
 }
 
 absl::Status SqliteStore::LoadEvents(std::string_view prefix,

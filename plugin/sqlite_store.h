@@ -157,6 +157,9 @@ class SqliteStore final : public policy::StateStore {
                                                      int statement,
                                                      std::string_view key);
   std::unique_ptr<Connection> AcquireReader();
+  // The first column of `statement`'s first row for `key`, from the file.
+  absl::StatusOr<std::optional<std::string>> QueryOne(int statement,
+                                                      std::string_view key);
   // Stops the store for good after a failed read; returns the status.
   absl::Status FailReads(const absl::Status& status);
   absl::StatusOr<std::vector<policy::Exemption>> ReadExemptions(
