@@ -41,7 +41,7 @@ void RecordWriter::OptInt(const std::optional<int>& v) {
   }
 }
 
-bool RecordReader::Fail(std::string_view field, std::string_view problem) {
+bool RecordReader::Invalid(std::string_view field, std::string_view problem) {
   if (status_.ok()) {
     status_ = absl::DataLossError(StrCat(
         what_, ": field ", field, " at byte offset ", pos_, ": ", problem));
@@ -58,12 +58,12 @@ bool RecordReader::U64(std::string_view field, std::uint64_t* v) {
   for (int shift = 0; shift < 64; shift += 7) {
     if (pos_ >= data_.size()) {
       pos_ = start;
-      return Fail(field, "the record ends inside a number");
+      return Invalid(field, "the record ends inside a number");
     }
     const auto byte = static_cast<unsigned char>(data_[pos_++]);
     if (shift == 63 && byte > 1) {
       pos_ = start;
-      return Fail(field, "a number is over 64 bits");
+      return Invalid(field, "a number is over 64 bits");
     }
     value |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
     if ((byte & 0x80) == 0) {
@@ -72,7 +72,7 @@ bool RecordReader::U64(std::string_view field, std::uint64_t* v) {
     }
   }
   pos_ = start;
-  return Fail(field, "a number is over 64 bits");
+  return Invalid(field, "a number is over 64 bits");
 }
 
 bool RecordReader::I64(std::string_view field, std::int64_t* v) {
@@ -93,7 +93,7 @@ bool RecordReader::Int(std::string_view field, int* v) {
   if (wide < std::numeric_limits<int>::min() ||
       wide > std::numeric_limits<int>::max()) {
     pos_ = start;
-    return Fail(field, "the value does not fit a 32-bit integer");
+    return Invalid(field, "the value does not fit a 32-bit integer");
   }
   *v = static_cast<int>(wide);
   return true;
@@ -107,7 +107,7 @@ bool RecordReader::Bool(std::string_view field, bool* v) {
   }
   if (u > 1) {
     pos_ = start;
-    return Fail(field, "a flag is neither 0 nor 1");
+    return Invalid(field, "a flag is neither 0 nor 1");
   }
   *v = u == 1;
   return true;
@@ -121,8 +121,9 @@ bool RecordReader::Bytes(std::string_view field, std::string* v) {
   }
   if (n > data_.size() - pos_) {
     pos_ = start;
-    return Fail(field, StrCat("a string of ", n, " bytes runs past the end (",
-                              data_.size(), " bytes)"));
+    return Invalid(field,
+                   StrCat("a string of ", n, " bytes runs past the end (",
+                          data_.size(), " bytes)"));
   }
   v->assign(data_.substr(pos_, n));
   pos_ += n;
@@ -161,13 +162,26 @@ bool RecordReader::OptInt(std::string_view field, std::optional<int>* v) {
   return true;
 }
 
+bool RecordReader::ExpectFormat(std::uint64_t expected) {
+  std::uint64_t format = 0;
+  if (!U64("format", &format)) {
+    return false;
+  }
+  if (format != expected) {
+    return Invalid("format", StrCat("format ", format,
+                                    " is not the one this version reads (",
+                                    expected, ")"));
+  }
+  return true;
+}
+
 bool RecordReader::End() {
   if (!status_.ok()) {
     return false;
   }
   if (pos_ != data_.size()) {
-    return Fail("(end)",
-                StrCat(data_.size() - pos_, " bytes follow the last field"));
+    return Invalid("(end)",
+                   StrCat(data_.size() - pos_, " bytes follow the last field"));
   }
   return true;
 }

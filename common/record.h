@@ -47,16 +47,16 @@ class RecordReader {
   // The record must be wholly read; false (with an error) when bytes remain.
   bool End();
 
+  // Reads the format number that starts a row; false (with an error) when
+  // it is not `expected`.
+  bool ExpectFormat(std::uint64_t expected);
   // Records a problem with `field` at the current offset; returns false.
-  bool Invalid(std::string_view field, std::string_view problem) {
-    return Fail(field, problem);
-  }
+  bool Invalid(std::string_view field, std::string_view problem);
 
   bool ok() const { return status_.ok(); }
   const absl::Status& status() const { return status_; }
 
  private:
-  bool Fail(std::string_view field, std::string_view problem);
   std::string_view data_;
   std::string_view what_;
   std::size_t pos_ = 0;

@@ -73,7 +73,7 @@ constexpr const char* kStatementSql[kStatementCount] = {
     "INSERT OR REPLACE INTO ledger(key, updated_ms, value) VALUES(?1, ?2, ?3)",
     "DELETE FROM ledger WHERE key = ?1",
     "INSERT OR REPLACE INTO events(key, recorded_ms, value) VALUES(?1, ?2, ?3)",
-    "INSERT OR REPLACE INTO pending(key, value) VALUES(?1, ?2)",
+    "INSERT OR REPLACE INTO pending(key, value) VALUES(?1, ?3)",
     "DELETE FROM pending WHERE key = ?1",
     "INSERT OR REPLACE INTO history(key, decided_ms, value) VALUES(?1, ?2, ?3)",
     "INSERT OR REPLACE INTO exemptions(id, tenant, kind, value, reason, "
@@ -120,8 +120,6 @@ absl::Time FromUs(std::int64_t us) {
     return absl::InfinitePast();
   return absl::FromUnixMicros(us);
 }
-
-std::string Uint64Blob(std::uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
@@ -374,6 +372,21 @@ absl::Status SqliteStore::Commit(
   absl::Status status = db.Exec("BEGIN IMMEDIATE");
   std::uint64_t ledger_version = 0;
   std::uint64_t event_id = 0;
+  // Rows of (key, time, value) tables; `erase` = -1 where rows never go.
+  auto put_rows = [&](const std::vector<StoreRow>& rows, int put, int erase) {
+    for (const StoreRow& r : rows) {
+      if (!status.ok()) {
+        return;
+      }
+      status = r.erase && erase >= 0 ? w.at(erase).Reset().Bind(1, r.key).Run()
+                                     : w.at(put)
+                                           .Reset()
+                                           .Bind(1, r.key)
+                                           .Bind(2, r.time_ms)
+                                           .Bind(3, r.value)
+                                           .Run();
+    }
+  };
   for (std::size_t i = 0; status.ok() && i < batch.size(); ++i) {
     const Submission& sub = *batch[i];
     if (sub.detector) {
@@ -389,48 +402,15 @@ absl::Status SqliteStore::Commit(
         }
         status = s.Run();
       }
-      for (const StoreRow& r : c.ledger) {
-        if (!status.ok()) break;
-        status = r.erase ? w.at(kDeleteLedger).Reset().Bind(1, r.key).Run()
-                         : w.at(kPutLedger)
-                               .Reset()
-                               .Bind(1, r.key)
-                               .Bind(2, r.time_ms)
-                               .Bind(3, r.value)
-                               .Run();
-      }
-      for (const StoreRow& r : c.events) {
-        if (!status.ok()) break;
-        status = w.at(kPutEvent)
-                     .Reset()
-                     .Bind(1, r.key)
-                     .Bind(2, r.time_ms)
-                     .Bind(3, r.value)
-                     .Run();
-      }
-      for (const StoreRow& r : c.pending) {
-        if (!status.ok()) break;
-        status = r.erase ? w.at(kDeletePending).Reset().Bind(1, r.key).Run()
-                         : w.at(kPutPending)
-                               .Reset()
-                               .Bind(1, r.key)
-                               .Bind(2, r.value)
-                               .Run();
-      }
+      put_rows(c.ledger, kPutLedger, kDeleteLedger);
+      put_rows(c.events, kPutEvent, -1);
+      put_rows(c.pending, kPutPending, kDeletePending);
       ledger_version = std::max(ledger_version, c.ledger_version);
       event_id = std::max(event_id, c.event_id);
     }
     if (sub.engine) {
       const policy::EngineChanges& c = *sub.engine;
-      for (const StoreRow& r : c.devices) {
-        if (!status.ok()) break;
-        status = w.at(kPutHistory)
-                     .Reset()
-                     .Bind(1, r.key)
-                     .Bind(2, r.time_ms)
-                     .Bind(3, r.value)
-                     .Run();
-      }
+      put_rows(c.devices, kPutHistory, -1);
       for (const policy::Exemption& e : c.put_exemptions) {
         if (!status.ok()) break;
         status = w.at(kPutExemption)
@@ -482,8 +462,9 @@ absl::Status SqliteStore::Commit(
       status = w.at(kPutMeta).Reset().BindText(1, name).Bind(2, value).Run();
     }
   };
-  if (ledger_version > 0) meta("ledger_version", Uint64Blob(ledger_version));
-  if (event_id > 0) meta("event_id", Uint64Blob(event_id));
+  if (ledger_version > 0)
+    meta("ledger_version", std::to_string(ledger_version));
+  if (event_id > 0) meta("event_id", std::to_string(event_id));
   if (audit_seq_ != saved_seq) {
     meta("audit_head", StrCat(audit_seq_, " ", audit_head_));
   }

@@ -255,15 +255,9 @@ void PolicyEngine::EncodeDeviceState(const DeviceState& state,
 absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
                                              DeviceState* state) {
   RecordReader r(value, "decision history row");
-  std::uint64_t format = 0;
   int action = 0;
   std::uint64_t groups = 0;
-  bool ok = r.U64("format", &format);
-  if (ok && format != kEngineDeviceFormat) {
-    ok = r.Invalid("format", StrCat("format ", format,
-                                    " is not the one this version reads (",
-                                    kEngineDeviceFormat, ")"));
-  }
+  bool ok = r.ExpectFormat(kEngineDeviceFormat);
   ok = ok && r.Time("warn_since", &state->history.warn_since) &&
        r.Int("last_action", &action);
   if (ok && (action < 0 || action > static_cast<int>(Action::kBlock))) {

@@ -19,19 +19,6 @@ constexpr std::uint64_t kPendingFormat = 1;
 // allocate without limit.
 constexpr std::uint64_t kMaxListEntries = 1 << 20;
 
-bool Format(RecordReader& r, std::uint64_t expected) {
-  std::uint64_t format = 0;
-  if (!r.U64("format", &format)) {
-    return false;
-  }
-  if (format != expected) {
-    return r.Invalid("format", StrCat("format ", format,
-                                      " is not the one this version reads (",
-                                      expected, ")"));
-  }
-  return true;
-}
-
 bool Count(RecordReader& r, std::string_view field, std::uint64_t* n) {
   if (!r.U64(field, n)) {
     return false;
@@ -117,7 +104,7 @@ void EncodeLedgerEntry(const MeetingSnapshot& e, std::string* out) {
 
 absl::Status DecodeLedgerEntry(std::string_view value, MeetingSnapshot* e) {
   RecordReader r(value, "ledger row");
-  if (!Format(r, kLedgerFormat)) {
+  if (!r.ExpectFormat(kLedgerFormat)) {
     return r.status();
   }
   std::uint64_t version = 0;
@@ -161,7 +148,7 @@ void EncodeEvent(const DetectionEvent& e, std::string* out) {
 
 absl::Status DecodeEvent(std::string_view value, DetectionEvent* e) {
   RecordReader r(value, "event row");
-  if (!Format(r, kEventFormat)) {
+  if (!r.ExpectFormat(kEventFormat)) {
     return r.status();
   }
   bool ok = ReadKind(r, &e->kind);
@@ -259,7 +246,7 @@ void TrafficDetector::EncodeDevice(const Device& d, std::string* out) {
 absl::Status TrafficDetector::DecodeDevice(std::string_view value, Device* d,
                                            EventFloors* floors) {
   RecordReader r(value, "device row");
-  if (!Format(r, kDeviceFormat)) {
+  if (!r.ExpectFormat(kDeviceFormat)) {
     return r.status();
   }
   std::uint64_t n = 0;
@@ -365,7 +352,7 @@ void TrafficDetector::EncodePending(const std::vector<Pending>& list,
 absl::Status TrafficDetector::DecodePending(std::string_view value,
                                             std::vector<Pending>* list) {
   RecordReader r(value, "pending row");
-  if (!Format(r, kPendingFormat)) {
+  if (!r.ExpectFormat(kPendingFormat)) {
     return r.status();
   }
   std::uint64_t n = 0;

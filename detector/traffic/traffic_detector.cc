@@ -280,7 +280,6 @@ TrafficDetector::Device* TrafficDetector::FindOrAddDevice(
     bool failed = false;
     Device* paged = PageInDevice(tenant, device_id, &failed);
     if (failed) {
-      (void)field;
       return nullptr;  // never replace a row that could not be read
     }
     if (paged != nullptr) {
@@ -369,13 +368,7 @@ TrafficDetector::Device* TrafficDetector::PageInDevice(
     return nullptr;
   }
   // Make room; never for a device the running operation holds (it is dirty).
-  while (devices_.size() >= options_.max_devices && !devices_.empty()) {
-    const std::size_t before = devices_.size();
-    EvictIdleDevice();
-    if (devices_.size() == before) {
-      break;
-    }
-  }
+  TrimDevices(options_.max_devices > 0 ? options_.max_devices - 1 : 0);
   device->store_key = std::move(store_key);
   Device* raw = device.get();
   if (!raw->facts.mdm_device_id.empty()) {
@@ -505,11 +498,7 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
     // it, and drop what it touched from memory, so that the cache never
     // holds what the store does not (it is read again when next needed).
     for (Device* d : dirty_devices_) {
-      if (!d->facts.mdm_device_id.empty()) {
-        mdm_index_.erase(JoinKey({d->tenant, d->facts.mdm_device_id}));
-      }
-      LruUnlink(d);
-      devices_.erase(JoinKey({d->tenant, d->eas_device_id}));
+      ForgetDevice(d);
     }
     for (const auto& [key, row] : dirty_ledger_) {
       std::string parts[4];
@@ -558,13 +547,7 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
   changes.ledger_version = ledger_.last_version();
   changes.event_id = last_event_id_;
   // Everything in memory has been submitted: trim the cache.
-  while (devices_.size() > options_.max_devices) {
-    const std::size_t before = devices_.size();
-    EvictIdleDevice();
-    if (devices_.size() == before) {
-      break;
-    }
-  }
+  TrimDevices(options_.max_devices);
   if (changes.empty()) {
     return 0;
   }
@@ -625,16 +608,29 @@ void TrafficDetector::EvictIdleDevice() {
   if (victim == nullptr) {
     return;
   }
-  if (!victim->facts.mdm_device_id.empty()) {
-    auto m =
-        mdm_index_.find(JoinKey({victim->tenant, victim->facts.mdm_device_id}));
-    if (m != mdm_index_.end() && m->second == victim->eas_device_id) {
+  ForgetDevice(victim);
+  ++devices_evicted_;
+}
+
+void TrafficDetector::TrimDevices(std::size_t limit) {
+  while (devices_.size() > limit) {
+    const std::size_t before = devices_.size();
+    EvictIdleDevice();
+    if (devices_.size() == before) {
+      return;  // none may go now
+    }
+  }
+}
+
+void TrafficDetector::ForgetDevice(Device* d) {
+  if (!d->facts.mdm_device_id.empty()) {
+    auto m = mdm_index_.find(JoinKey({d->tenant, d->facts.mdm_device_id}));
+    if (m != mdm_index_.end() && m->second == d->eas_device_id) {
       mdm_index_.erase(m);
     }
   }
-  LruUnlink(victim);
-  devices_.erase(JoinKey({victim->tenant, victim->eas_device_id}));
-  ++devices_evicted_;
+  LruUnlink(d);
+  devices_.erase(JoinKey({d->tenant, d->eas_device_id}));
 }
 
 void TrafficDetector::LruPushFront(Device* d) {

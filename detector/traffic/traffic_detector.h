@@ -184,6 +184,10 @@ class TrafficDetector {
   Device* FindOrAddDevice(std::string_view tenant, std::string_view device_id,
                           ObserveResult* out, std::string_view field);
   void EvictIdleDevice();
+  // Evicts until at most `limit` devices are in memory, or none may go.
+  void TrimDevices(std::size_t limit);
+  // Drops a device from memory (and its MDM index entry).
+  void ForgetDevice(Device* device);
   void LruPushFront(Device* device);
   void LruUnlink(Device* device);
   void LruTouch(Device* device);

@@ -22,12 +22,7 @@ struct CheckInFlags {
 };
 
 int RunCheckIn(const CheckInFlags& f) {
-  std::string bad = f.device.FirstInvalidUtf8Flag();
-  if (bad.empty()) {
-    bad = f.identity.FirstInvalidUtf8Flag();
-  }
-  if (!bad.empty()) {
-    std::cerr << "error: " << bad << " is not valid UTF-8\n";
+  if (!CheckUtf8Flags(f.device, f.identity)) {
     return 2;
   }
   if (f.client.tls_cert.empty() != f.client.tls_key.empty()) {

@@ -1,5 +1,6 @@
 #include "plugin/cli/device_flags.h"
 
+#include <iostream>
 #include <utility>
 
 #include "common/utf8.h"
@@ -116,6 +117,18 @@ void IdentityFlags::Apply(v1::CheckInRequest* r) const {
     d->add_groups(g);
   }
   r->set_locale(locale);
+}
+
+bool CheckUtf8Flags(const DeviceFlags& device, const IdentityFlags& identity) {
+  std::string bad = device.FirstInvalidUtf8Flag();
+  if (bad.empty()) {
+    bad = identity.FirstInvalidUtf8Flag();
+  }
+  if (!bad.empty()) {
+    std::cerr << "error: " << bad << " is not valid UTF-8\n";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace hijackguard::plugin::cli

@@ -51,4 +51,8 @@ struct IdentityFlags {
   void Apply(v1::CheckInRequest* request) const;
 };
 
+// Prints "error: FLAG is not valid UTF-8" for the first such flag of either
+// set and returns false; true when all are valid.
+bool CheckUtf8Flags(const DeviceFlags& device, const IdentityFlags& identity);
+
 }  // namespace hijackguard::plugin::cli

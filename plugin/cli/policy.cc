@@ -217,12 +217,7 @@ int RunSimulate(const SimulateFlags& f) {
   }
   v1::SimulateDecisionRequest request;
   v1::CheckInRequest* c = request.mutable_check_in();
-  std::string bad = f.device.FirstInvalidUtf8Flag();
-  if (bad.empty()) {
-    bad = f.identity.FirstInvalidUtf8Flag();
-  }
-  if (!bad.empty()) {
-    std::cerr << "error: " << bad << " is not valid UTF-8\n";
+  if (!CheckUtf8Flags(f.device, f.identity)) {
     return 2;
   }
   f.identity.Apply(c);
