@@ -42,19 +42,6 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
   return out;
 }
 
-policy::StoreTicket Decode(const WireDecoder& decoder,
-                           const TrafficHandler& handler,
-                           const grpc::ByteBuffer& bytes,
-                           v1::ReportTrafficRequest* request,
-                           v1::TrafficAck* ack) {
-  const absl::Status status = decoder.Parse(bytes, request);
-  if (status.ok()) {
-    return handler.Report(*request, ack);
-  }
-  TrafficHandler::Undecodable(Flatten(bytes), status, ack);
-  return 0;
-}
-
 // Finishes `reactor` once `ticket` is durable (at once without a store or
 // ticket): nothing is acknowledged before it is committed.
 void FinishWhenDurable(policy::StateStore* store, policy::StoreTicket ticket,
@@ -73,16 +60,33 @@ void FinishWhenDurable(policy::StateStore* store, policy::StoreTicket ticket,
   });
 }
 
+// A stream refused before it started: finishes at once, then deletes itself.
+class RejectedStream final
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit RejectedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+class RejectedWrite final
+    : public grpc::ServerWriteReactor<v1::ComplianceAlert> {
+ public:
+  explicit RejectedWrite(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 CompliancePluginService::CompliancePluginService(const CheckInHandler* check_in,
                                                  const TrafficHandler* traffic,
                                                  policy::PolicyEngine* engine,
                                                  std::size_t max_check_in_bytes,
+                                                 const AccessControl* access,
                                                  policy::StateStore* store)
     : check_in_(check_in),
       traffic_(traffic),
       engine_(engine),
+      access_(access),
       store_(store),
       max_check_in_bytes_(max_check_in_bytes),
       check_in_decoder_(v1::CheckInRequest::descriptor()),
@@ -101,13 +105,18 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
   auto* response =
       google::protobuf::Arena::CreateMessage<v1::CheckInResponse>(&arena);
 
-  absl::Status status;
-  if (request_bytes->Length() > max_check_in_bytes_) {
+  absl::StatusOr<Caller> caller = access_->Admit(*context, Rpc::kCheckIn);
+  absl::Status status = caller.status();
+  if (!status.ok()) {
+  } else if (request_bytes->Length() > max_check_in_bytes_) {
     status = absl::ResourceExhaustedError(
         StrCat("the request is ", request_bytes->Length(),
                " bytes; CheckIn accepts at most ", max_check_in_bytes_));
   } else {
     status = check_in_decoder_.Parse(*request_bytes, request);
+  }
+  if (status.ok()) {
+    status = access_->CheckTenant(*caller, Rpc::kCheckIn, request->tenant_id());
   }
   policy::StoreTicket ticket = 0;
   if (status.ok()) {
@@ -124,31 +133,65 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
 grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<Caller> caller = access_->Admit(*context, Rpc::kReportTraffic);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   google::protobuf::Arena arena;
   auto* request =
       google::protobuf::Arena::CreateMessage<v1::ReportTrafficRequest>(&arena);
   auto* ack = google::protobuf::Arena::CreateMessage<v1::TrafficAck>(&arena);
   auto* response =
       google::protobuf::Arena::CreateMessage<v1::ReportTrafficResponse>(&arena);
-  const policy::StoreTicket ticket =
-      Decode(traffic_decoder_, *traffic_, *request_bytes, request, ack);
+  policy::StoreTicket ticket = 0;
+  if (absl::Status parsed = traffic_decoder_.Parse(*request_bytes, request);
+      !parsed.ok()) {
+    TrafficHandler::Undecodable(Flatten(*request_bytes), parsed, ack);
+  } else if (absl::Status tenant = access_->CheckTenant(
+                 *caller, Rpc::kReportTraffic, request->tenant_id());
+             !tenant.ok()) {
+    reactor->Finish(ToGrpcStatus(tenant));
+    return reactor;
+  } else {
+    ticket = traffic_->Report(*request, ack);
+  }
   response->set_sequence(ack->sequence());
   response->mutable_events()->Swap(ack->mutable_events());
   response->mutable_errors()->Swap(ack->mutable_errors());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   FinishWhenDurable(store_, ticket, reactor, Encode(*response, response_bytes));
   return reactor;
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
-  (void)context;
+  absl::StatusOr<Caller> admitted =
+      access_->Admit(*context, Rpc::kStreamTraffic);
+  if (!admitted.ok()) {
+    return new RejectedStream(ToGrpcStatus(admitted.status()));
+  }
   return new AckStream(
-      [this](const grpc::ByteBuffer& bytes, v1::TrafficAck* ack) {
+      [this, caller = *std::move(admitted)](const grpc::ByteBuffer& bytes,
+                                            v1::TrafficAck* ack) {
         // One request message per stream thread: reused, not reallocated.
         thread_local v1::ReportTrafficRequest request;
-        const policy::StoreTicket ticket =
-            Decode(traffic_decoder_, *traffic_, bytes, &request, ack);
+        policy::StoreTicket ticket = 0;
+        if (absl::Status parsed = traffic_decoder_.Parse(bytes, &request);
+            !parsed.ok()) {
+          TrafficHandler::Undecodable(Flatten(bytes), parsed, ack);
+        } else if (absl::Status tenant = access_->CheckTenant(
+                       caller, Rpc::kStreamTraffic, request.tenant_id());
+                   !tenant.ok()) {
+          // Each item on its own: the stream goes on.
+          ack->set_sequence(request.sequence());
+          v1::ItemError* e = ack->add_errors();
+          e->set_code("PERMISSION_DENIED");
+          e->set_field("tenant_id");
+          e->set_message(std::string(tenant.message()));
+        } else {
+          ticket = traffic_->Report(request, ack);
+        }
         if (bytes.Length() > kMaxKeptRequestBytes) {
           request = v1::ReportTrafficRequest();  // give the memory back
         }
@@ -162,14 +205,31 @@ grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
     const v1::GetDeviceRiskRequest* request,
     v1::GetDeviceRiskResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(traffic_->GetDeviceRisk(*request, response)));
+  absl::StatusOr<Caller> caller = access_->Admit(*context, Rpc::kGetDeviceRisk);
+  absl::Status status = caller.status();
+  if (status.ok()) {
+    status = access_->CheckTenant(*caller, Rpc::kGetDeviceRisk,
+                                  request->tenant_id());
+  }
+  if (status.ok()) {
+    status = traffic_->GetDeviceRisk(*request, response);
+  }
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::ComplianceAlert>*
 CompliancePluginService::WatchAlerts(grpc::CallbackServerContext* context,
                                      const v1::WatchAlertsRequest* request) {
-  (void)context;
+  absl::StatusOr<Caller> caller = access_->Admit(*context, Rpc::kWatchAlerts);
+  absl::Status status = caller.status();
+  if (status.ok()) {
+    status =
+        access_->CheckTenant(*caller, Rpc::kWatchAlerts, request->tenant_id());
+  }
+  if (!status.ok()) {
+    return new RejectedWrite(ToGrpcStatus(status));
+  }
   return new AlertStream(engine_, request->tenant_id());
 }
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "plugin/access.h"
 #include "plugin/check_in.h"
 #include "plugin/traffic.h"
 #include "plugin/wire_decoder.h"
@@ -26,10 +27,12 @@ using CompliancePluginBase =
 class CompliancePluginService final : public CompliancePluginBase {
  public:
   // The handlers and the engine must outlive the service.
+  // Every call is admitted by `access` first (docs/security.md).
   CompliancePluginService(const CheckInHandler* check_in,
                           const TrafficHandler* traffic,
                           policy::PolicyEngine* engine,
                           std::size_t max_check_in_bytes,
+                          const AccessControl* access,
                           policy::StateStore* store = nullptr);
 
   grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* context,
@@ -52,6 +55,7 @@ class CompliancePluginService final : public CompliancePluginBase {
   const CheckInHandler* check_in_;
   const TrafficHandler* traffic_;
   policy::PolicyEngine* engine_;
+  const AccessControl* access_;
   policy::StateStore* store_;  // may be null; waited on before answering
   const std::size_t max_check_in_bytes_;
   const WireDecoder check_in_decoder_;

@@ -1,9 +1,13 @@
 #include "plugin/config.h"
 
+#include <algorithm>
+#include <set>
+
 #include "absl/status/status.h"
 #include "common/file.h"
 #include "common/json_reader.h"
 #include "common/strings.h"
+#include "plugin/auth_config.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -44,7 +48,113 @@ void ReadAliases(
   }
 }
 
+std::optional<bool> Bool(json::ObjectReader& r, std::string_view key,
+                         json::Problems* problems) {
+  const nlohmann::json* v = r.Member(key, false);
+  if (v == nullptr) {
+    return std::nullopt;
+  }
+  if (!v->is_boolean()) {
+    problems->Add(r.PointerTo(key), "must be true or false");
+    return std::nullopt;
+  }
+  return v->get<bool>();
+}
+
+void ReadSecurity(json::ObjectReader& root, json::Problems& problems,
+                  ServerConfig& config) {
+  if (const auto* a = root.Member("auth", false)) {
+    AuthConfig auth;
+    ReadAuthSection(*a, root.PointerTo("auth"), &problems, &auth);
+    config.auth = std::move(auth);
+  }
+  if (auto v = Bool(root, "allow_insecure_remote", &problems)) {
+    config.allow_insecure_remote = *v;
+  }
+  if (auto v = Bool(root, "reflection", &problems)) {
+    config.reflection = *v;
+  }
+  if (const auto* a = root.Member("audit", false)) {
+    json::ObjectReader audit(*a, root.PointerTo("audit"), &problems);
+    if (auto v = audit.String("key_file", false)) {
+      config.audit_key_file = *v;
+    }
+    if (auto v =
+            audit.Integer("checkpoint_seconds", false, 10, 7LL * 24 * 3600)) {
+      config.audit_checkpoint_interval = absl::Seconds(*v);
+    }
+  }
+  if (const auto* l = root.Member("logging", false)) {
+    json::ObjectReader logging(*l, root.PointerTo("logging"), &problems);
+    if (auto v = Bool(logging, "pii", &problems)) {
+      config.logging_pii = *v;
+    }
+  }
+}
+
 }  // namespace
+
+bool IsLoopbackListen(std::string_view listen) {
+  if (listen.starts_with("unix:") || listen.starts_with("unix-abstract:")) {
+    return true;
+  }
+  std::string_view host = listen;
+  if (host.starts_with("[")) {
+    const std::size_t close = host.find(']');
+    host = close == std::string_view::npos ? "" : host.substr(1, close - 1);
+  } else if (const std::size_t colon = host.rfind(':');
+             colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost" || host == "::1") {
+    return true;
+  }
+  // 127.0.0.0/8, four decimal parts.
+  if (!host.starts_with("127.")) {
+    return false;
+  }
+  int parts = 0;
+  std::size_t i = 0;
+  while (i <= host.size()) {
+    const std::size_t dot = std::min(host.find('.', i), host.size());
+    const std::string_view part = host.substr(i, dot - i);
+    if (part.empty() || part.size() > 3 ||
+        part.find_first_not_of("0123456789") != std::string_view::npos ||
+        std::stoi(std::string(part)) > 255) {
+      return false;
+    }
+    ++parts;
+    i = dot + 1;
+  }
+  return parts == 4;
+}
+
+std::vector<std::string> KeysNeedingRestart(const std::string& a_json,
+                                            const std::string& b_json) {
+  const nlohmann::json a = nlohmann::json::parse(a_json, nullptr, false);
+  const nlohmann::json b = nlohmann::json::parse(b_json, nullptr, false);
+  std::vector<std::string> keys;
+  if (!a.is_object() || !b.is_object()) {
+    return keys;
+  }
+  auto differs = [&](const std::string& key) {
+    const auto ia = a.find(key);
+    const auto ib = b.find(key);
+    if ((ia == a.end()) != (ib == b.end())) return true;
+    return ia != a.end() && *ia != *ib;
+  };
+  std::set<std::string> all;
+  for (const auto& [k, v] : a.items()) all.insert(k);
+  for (const auto& [k, v] : b.items()) all.insert(k);
+  for (const std::string& k : all) {
+    if (k == "$comment") continue;
+    // The principals are swapped in; everything else (the policy file's
+    // path, TLS files, listen address...) is read at start.
+    if (k == "auth" && a.contains("auth") && b.contains("auth")) continue;
+    if (differs(k)) keys.push_back(k);
+  }
+  return keys;
+}
 
 absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
                                                std::string_view origin) {
@@ -118,8 +228,23 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
       c.cert_file = t.String("cert_file", true).value_or("");
       c.key_file = t.String("key_file", true).value_or("");
       c.client_ca_file = t.String("client_ca_file", false).value_or("");
+      if (auto v = t.String("client_cert", false)) {
+        if (*v == "optional" || *v == "require") {
+          c.client_cert_optional = *v == "optional";
+        } else {
+          problems.Add(
+              t.PointerTo("client_cert"),
+              StrCat("\"", *v, "\" is not \"require\" or \"optional\""));
+        }
+        if (c.client_ca_file.empty()) {
+          problems.Add(t.PointerTo("client_cert"),
+                       "needs client_ca_file (the CA that signs client "
+                       "certificates)");
+        }
+      }
       config.tls = c;
     }
+    ReadSecurity(root, problems, config);
   }
   if (!problems.empty()) {
     return problems.ToStatus(origin);

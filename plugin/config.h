@@ -10,16 +10,20 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "plugin/auth.h"
 
 namespace hijackguard::plugin {
 
-// TLS for the gRPC listener. With client_ca_file set, clients must present a
-// certificate signed by that CA (mutual TLS).
+// TLS for the gRPC listener. With client_ca_file set, client certificates
+// are verified against that CA: every caller must present one
+// (client_cert "require", the default) or those that do are verified
+// ("optional", so token and certificate callers share one listener).
 struct TlsConfig {
   std::string cert_file;       // PEM server certificate chain
   std::string key_file;        // PEM private key
   std::string client_ca_file;  // PEM CA bundle for client certificates; "" = no
                                // client auth
+  bool client_cert_optional = false;
 };
 
 struct ServerConfig {
@@ -60,6 +64,19 @@ struct ServerConfig {
   absl::Duration shutdown_grace = absl::Seconds(10);
   // TLS; plaintext when absent (the default, for loopback).
   std::optional<TlsConfig> tls;
+  // Callers and their roles (plugin/auth.h); absent = development mode,
+  // every caller an anonymous admin.
+  std::optional<AuthConfig> auth;
+  // Serve a non-loopback address without auth and TLS (logged at start).
+  bool allow_insecure_remote = false;
+  // gRPC server reflection; default: on in development mode, off with auth.
+  std::optional<bool> reflection;
+  // The audit key's file; "" = <state_dir>/audit.key.
+  std::string audit_key_file;
+  // How often the server logs a signed audit checkpoint. Default 1 hour.
+  absl::Duration audit_checkpoint_interval = absl::Hours(1);
+  // Log user principals and addresses in clear instead of pseudonyms.
+  bool logging_pii = false;
 };
 
 // Parses configuration JSON. Unknown keys and wrong types are errors; every
@@ -70,5 +87,15 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view json,
 
 // Reads and parses a configuration file (NOT_FOUND when it cannot be opened).
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
+
+// The top-level keys whose values differ between `a` and `b` apart from
+// `auth` (what SIGHUP cannot change: they need a restart; the policy file's
+// content is re-read, its path is not).
+std::vector<std::string> KeysNeedingRestart(const std::string& a_json,
+                                            const std::string& b_json);
+
+// Whether `listen` is a loopback address (127.0.0.0/8, ::1, localhost) or a
+// Unix socket: the only addresses served without auth and TLS.
+bool IsLoopbackListen(std::string_view listen);
 
 }  // namespace hijackguard::plugin

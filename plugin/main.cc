@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cli::AddPolicyCommands(app, &run);
   cli::AddSimulateCommand(app, &run);
   cli::AddStateCommands(app, &run);
+  cli::AddAuthCommands(app, &run);
   cli::AddVersionCommand(app, &run);
   try {
     app.parse(argc, argv);

@@ -1,5 +1,7 @@
 #include "plugin/policy_admin_service.h"
 
+#include <optional>
+
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -50,13 +52,36 @@ absl::Status CheckTimestamp(std::string_view field,
 
 }  // namespace
 
+// "<tenant>/<kind>/<value>" with a user's address as its pseudonym.
+std::string PolicyAdminService::LogName(const policy::Exemption& e) const {
+  return StrCat(e.tenant_id, "/", policy::ExemptionKindName(e.kind), "/",
+                e.kind == policy::Exemption::Kind::kUser
+                    ? (*pseudonym_)(e.value)
+                    : e.value);
+}
+
 PolicyAdminService::PolicyAdminService(policy::PolicyEngine* engine,
-                                       const Clock* clock)
-    : engine_(engine), clock_(clock) {}
+                                       const Clock* clock,
+                                       const AccessControl* access,
+                                       const Pseudonymizer* pseudonym)
+    : engine_(engine), clock_(clock), access_(access), pseudonym_(pseudonym) {}
+
+absl::StatusOr<Caller> PolicyAdminService::Admit(
+    grpc::CallbackServerContext* context, Rpc rpc,
+    std::string_view tenant) const {
+  ASSIGN_OR_RETURN(Caller caller, access_->Admit(*context, rpc));
+  if (RuleFor(rpc).scope != TenantScope::kStored) {
+    RETURN_IF_ERROR(access_->CheckTenant(caller, rpc, tenant));
+  }
+  return caller;
+}
 
 grpc::ServerUnaryReactor* PolicyAdminService::GetPolicy(
     grpc::CallbackServerContext* context, const v1::GetPolicyRequest*,
     v1::GetPolicyResponse* response) {
+  if (auto caller = Admit(context, Rpc::kGetPolicy); !caller.ok()) {
+    return Done(context, caller.status());
+  }
   const policy::PolicyEngine::PolicyInfo info = engine_->policy_info();
   response->set_policy_json(info.policy->source());
   response->set_revision(info.policy->revision());
@@ -69,6 +94,9 @@ grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
     grpc::CallbackServerContext* context,
     const v1::ValidatePolicyRequest* request,
     v1::ValidatePolicyResponse* response) {
+  if (auto caller = Admit(context, Rpc::kValidatePolicy); !caller.ok()) {
+    return Done(context, caller.status());
+  }
   std::vector<policy::PolicyProblem> problems;
   auto parsed = policy::Policy::Parse(request->policy_json(),
                                       engine_->catalog(), &problems);
@@ -83,7 +111,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
 }
 
 absl::Status PolicyAdminService::DoApply(const v1::ApplyPolicyRequest& request,
-                                         v1::ApplyPolicyResponse* response) {
+                                         v1::ApplyPolicyResponse* response,
+                                         const policy::Actor& actor) {
   std::vector<policy::PolicyProblem> problems;
   auto parsed = policy::Policy::Parse(request.policy_json(), engine_->catalog(),
                                       &problems);
@@ -107,17 +136,26 @@ absl::Status PolicyAdminService::DoApply(const v1::ApplyPolicyRequest& request,
                                  request.expected_revision().empty()
                                      ? std::string_view()
                                      : std::string_view(current->revision()),
-                                 "api"));
+                                 "api", actor));
   response->set_applied(true);
   LogInfo(StrCat("policy ", (*parsed)->revision(), " applied through the API (",
-                 "was ", current->revision(), ")"));
+                 "was ", current->revision(), ") by \"", actor.principal,
+                 "\""));
   return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* PolicyAdminService::ApplyPolicy(
     grpc::CallbackServerContext* context, const v1::ApplyPolicyRequest* request,
     v1::ApplyPolicyResponse* response) {
-  return Done(context, DoApply(*request, response));
+  auto caller = Admit(context, Rpc::kApplyPolicy);
+  if (!caller.ok()) {
+    return Done(context, caller.status());
+  }
+  const absl::Status status = DoApply(*request, response, caller->actor);
+  if (absl::IsAborted(status)) {
+    access_->Refused(caller->actor, Rpc::kApplyPolicy, status);
+  }
+  return Done(context, status);
 }
 
 absl::Status PolicyAdminService::DoSimulate(
@@ -201,6 +239,9 @@ grpc::ServerUnaryReactor* PolicyAdminService::SimulateDecision(
     grpc::CallbackServerContext* context,
     const v1::SimulateDecisionRequest* request,
     v1::SimulateDecisionResponse* response) {
+  if (auto caller = Admit(context, Rpc::kSimulateDecision); !caller.ok()) {
+    return Done(context, caller.status());
+  }
   return Done(context, DoSimulate(*request, response));
 }
 
@@ -208,6 +249,12 @@ grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
     grpc::CallbackServerContext* context,
     const v1::ListExemptionsRequest* request,
     v1::ListExemptionsResponse* response) {
+  auto caller = Admit(context, Rpc::kListExemptions, request->tenant_id());
+  if (!caller.ok()) {
+    return Done(context, caller.status());
+  }
+  // Exemptions for every tenant may name users of other tenants.
+  const bool sees_global = caller->principal->all_tenants;
   const absl::Time now = clock_->Now();
   const std::shared_ptr<const policy::Policy> current = engine_->policy();
   const std::shared_ptr<const policy::ExemptionIndex> runtime =
@@ -217,6 +264,9 @@ grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
     for (const policy::Exemption* e : index->List()) {
       if (!request->tenant_id().empty() && !e->tenant_id.empty() &&
           e->tenant_id != request->tenant_id()) {
+        continue;
+      }
+      if (e->tenant_id.empty() && !sees_global) {
         continue;
       }
       if (!request->include_expired() && e->expires <= now) {
@@ -232,16 +282,22 @@ grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
     grpc::CallbackServerContext* context,
     const v1::PutExemptionRequest* request,
     v1::PutExemptionResponse* response) {
+  auto caller =
+      Admit(context, Rpc::kPutExemption, request->exemption().tenant_id());
+  if (!caller.ok()) {
+    return Done(context, caller.status());
+  }
   absl::StatusOr<policy::Exemption> e = FromProto(request->exemption());
   if (!e.ok()) {
     return Done(context, e.status());
   }
   absl::StatusOr<policy::Exemption> stored =
-      engine_->PutExemption(*std::move(e));
+      engine_->PutExemption(*std::move(e), caller->actor);
   if (stored.ok()) {
     ToProto(*stored, response->mutable_exemption());
-    LogInfo(StrCat("exemption ", stored->id, " put until ",
-                   FormatUtc(stored->expires)));
+    LogInfo(StrCat("exemption ", LogName(*stored), " put until ",
+                   FormatUtc(stored->expires), " by \"",
+                   caller->actor.principal, "\""));
   }
   return Done(context, stored.status());
 }
@@ -249,7 +305,33 @@ grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
 grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
     grpc::CallbackServerContext* context,
     const v1::DeleteExemptionRequest* request, v1::DeleteExemptionResponse*) {
-  absl::Status status = engine_->DeleteExemption(request->id());
+  auto caller = Admit(context, Rpc::kDeleteExemption);
+  if (!caller.ok()) {
+    return Done(context, caller.status());
+  }
+  // Judged by the stored exemption's tenant; an id the caller may not see
+  // is refused whether or not it exists.
+  std::optional<policy::Exemption> found;
+  for (const policy::ExemptionIndex* index :
+       {&engine_->policy()->exemptions(), engine_->exemptions().get()}) {
+    for (const policy::Exemption* e : index->List()) {
+      if (e->id == request->id()) found = *e;
+    }
+  }
+  if (!found || !caller->principal->MayActFor(found->tenant_id)) {
+    if (absl::Status denied = access_->CheckTenant(
+            *caller, Rpc::kDeleteExemption,
+            found ? std::string_view(found->tenant_id) : std::string_view());
+        !denied.ok()) {
+      return Done(context,
+                  absl::PermissionDeniedError(StrCat(
+                      "principal \"", caller->principal->id,
+                      "\" may not delete this exemption: it is not one of "
+                      "tenants ",
+                      caller->principal->TenantList())));
+    }
+  }
+  absl::Status status = engine_->DeleteExemption(request->id(), caller->actor);
   if (absl::IsNotFound(status)) {
     for (const policy::Exemption* e : engine_->policy()->exemptions().List()) {
       if (e->id == request->id()) {
@@ -260,8 +342,9 @@ grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
       }
     }
   }
-  if (status.ok()) {
-    LogInfo(StrCat("exemption ", request->id(), " deleted"));
+  if (status.ok() && found) {
+    LogInfo(StrCat("exemption ", LogName(*found), " deleted by \"",
+                   caller->actor.principal, "\""));
   }
   return Done(context, status);
 }

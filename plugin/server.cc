@@ -1,18 +1,26 @@
 #include "plugin/server.h"
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "common/file.h"
+#include "common/hmac.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "plugin/access.h"
+#include "plugin/audit_key.h"
+#include "plugin/audit_log.h"
 #include "plugin/compliance_service.h"
 #include "plugin/policy_admin_service.h"
+#include "plugin/refusal_log.h"
 #include "plugin/sqlite_store.h"
 #include "plugin/wire_decoder.h"
 
@@ -48,9 +56,53 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
     }
     ssl.pem_root_certs = *ca;
     ssl.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+        tls->client_cert_optional
+            ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(ssl);
+}
+
+// Removes server reflection, which the builder would otherwise add (it is
+// registered process-wide and cannot be limited per caller).
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    std::erase_if(*plugins, [](const auto& p) {
+      return p->name() == "proto_server_reflection";
+    });
+  }
+};
+
+absl::Status CheckListenAddress(const ServerOptions& options) {
+  if (IsLoopbackListen(options.listen_address)) {
+    return absl::OkStatus();
+  }
+  if (options.auth != nullptr && options.tls) {
+    return absl::OkStatus();
+  }
+  const std::string missing =
+      options.auth == nullptr && !options.tls
+          ? "an auth section and tls"
+          : (options.auth == nullptr ? "an auth section" : "tls");
+  if (options.allow_insecure_remote) {
+    LogWarning(StrCat("listening on ", options.listen_address,
+                      ", which is not a loopback address, without ", missing,
+                      " because allow_insecure_remote is true: anyone who "
+                      "can reach it ",
+                      options.auth == nullptr
+                          ? "is an administrator of every tenant"
+                          : "can read the bearer tokens in transit"));
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(StrCat(
+      "refusing to listen on ", options.listen_address,
+      ": an address other than loopback (127.0.0.0/8, ::1) or a Unix socket "
+      "needs ",
+      missing,
+      " (docs/security.md); set \"allow_insecure_remote\": true to override"));
 }
 
 // "host:port" with the port replaced by the bound one.
@@ -64,8 +116,12 @@ std::string BoundAddress(const std::string& listen, int port) {
 
 struct PluginServer::State {
   std::string policy_path;
+  absl::Duration checkpoint_interval;
   // First: destroyed last, after everything that submits to it.
   std::unique_ptr<SqliteStore> store;
+  std::unique_ptr<Pseudonymizer> pseudonym;
+  std::unique_ptr<RefusalLog> refusals;
+  std::unique_ptr<AccessControl> access;
   std::unique_ptr<detector::TrafficDetector> detector;
   std::unique_ptr<policy::PolicyEngine> engine;
   std::unique_ptr<PolicyAdminService> admin;
@@ -74,7 +130,43 @@ struct PluginServer::State {
   std::unique_ptr<CompliancePluginService> service;
   std::unique_ptr<grpc::Server> server;
   std::once_flag shutdown_once;
+
+  // Housekeeping: refused calls written each minute, checkpoints logged.
+  std::mutex housekeeping_mu;
+  std::condition_variable housekeeping_cv;
+  bool housekeeping_stop = false;
+  std::thread housekeeping;
+  void Housekeeping(PluginServer* owner);
+  void StopHousekeeping();
 };
+
+void PluginServer::State::Housekeeping(PluginServer* owner) {
+  absl::Time next_checkpoint = absl::Now() + checkpoint_interval;
+  std::unique_lock<std::mutex> lock(housekeeping_mu);
+  while (!housekeeping_stop) {
+    housekeeping_cv.wait_for(lock, std::chrono::seconds(5));
+    if (housekeeping_stop) break;
+    lock.unlock();
+    refusals->Flush(absl::Now());
+    if (store != nullptr && checkpoint_interval > absl::ZeroDuration() &&
+        absl::Now() >= next_checkpoint) {
+      (void)owner->LogAuditCheckpoint();
+      next_checkpoint = absl::Now() + checkpoint_interval;
+    }
+    lock.lock();
+  }
+}
+
+void PluginServer::State::StopHousekeeping() {
+  {
+    std::lock_guard<std::mutex> lock(housekeeping_mu);
+    housekeeping_stop = true;
+  }
+  housekeeping_cv.notify_all();
+  if (housekeeping.joinable()) {
+    housekeeping.join();
+  }
+}
 
 PluginServer::PluginServer() : state_(std::make_unique<State>()) {}
 
@@ -91,6 +183,8 @@ void PluginServer::Shutdown(absl::Duration grace) {
     state_->engine->EndSubscriptions();
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     state_->server->Wait();
+    state_->StopHousekeeping();
+    state_->refusals->Flush(absl::InfiniteFuture());
     if (state_->store != nullptr) {
       state_->store->StopRetention();  // it reads the engine's policy
     }
@@ -115,6 +209,31 @@ absl::Status PluginServer::ReloadPolicy() {
                                StrCat("file:", state_->policy_path));
 }
 
+absl::Status PluginServer::ReloadAuth(std::shared_ptr<const AuthConfig> auth) {
+  if (state_->access->development()) {
+    return absl::FailedPreconditionError(
+        "the server runs in development mode; adding an auth section needs a "
+        "restart");
+  }
+  if (auth == nullptr) {
+    return absl::FailedPreconditionError(
+        "removing the auth section needs a restart");
+  }
+  state_->access->Reload(std::move(auth));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> PluginServer::LogAuditCheckpoint() {
+  if (state_->store == nullptr) {
+    return absl::NotFoundError("state is in memory: there is no audit log");
+  }
+  auto [seq, head] = state_->store->audit_head();
+  const std::string line = CheckpointLine(MakeCheckpoint(
+      state_->store->audit_key(), seq, std::move(head), absl::Now()));
+  LogInfo(StrCat("audit checkpoint ", line));
+  return line;
+}
+
 policy::PolicyEngine& PluginServer::engine() { return *state_->engine; }
 
 SqliteStore* PluginServer::store() { return state_->store.get(); }
@@ -135,6 +254,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   if (options.catalog == nullptr) {
     return absl::InvalidArgumentError("ServerOptions.catalog is required");
   }
+  RETURN_IF_ERROR(CheckListenAddress(options));
   auto credentials = MakeCredentials(options.tls);
   if (!credentials.ok()) {
     return credentials.status();
@@ -161,10 +281,23 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   st.engine = std::make_unique<policy::PolicyEngine>(
       options.catalog, initial, options.clock, st.detector.get(),
       options.engine, origin);
+  std::string audit_key;
   if (!options.state_path.empty()) {
     ASSIGN_OR_RETURN(st.store, AttachState(options, origin, st.detector.get(),
                                            st.engine.get()));
+    audit_key = st.store->audit_key();
+  } else if (!options.audit_key_file.empty()) {
+    ASSIGN_OR_RETURN(audit_key,
+                     LoadOrCreateAuditKey(options.audit_key_file, 0));
+  } else {
+    audit_key = RandomBytes(32);
   }
+  st.pseudonym =
+      std::make_unique<Pseudonymizer>(audit_key, options.logging_pii);
+  st.refusals = std::make_unique<RefusalLog>(st.store.get());
+  st.access = std::make_unique<AccessControl>(options.auth, st.refusals.get(),
+                                              options.clock);
+  st.checkpoint_interval = options.audit_checkpoint_interval;
   st.traffic = std::make_unique<TrafficHandler>(st.detector.get(),
                                                 options.clock, st.engine.get());
   st.handler = std::make_unique<CheckInHandler>(
@@ -172,9 +305,10 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       st.detector.get());
   st.service = std::make_unique<CompliancePluginService>(
       st.handler.get(), st.traffic.get(), st.engine.get(),
-      static_cast<std::size_t>(options.max_request_bytes), st.store.get());
-  st.admin =
-      std::make_unique<PolicyAdminService>(st.engine.get(), options.clock);
+      static_cast<std::size_t>(options.max_request_bytes), st.access.get(),
+      st.store.get());
+  st.admin = std::make_unique<PolicyAdminService>(
+      st.engine.get(), options.clock, st.access.get(), st.pseudonym.get());
 
   InstallProtobufLogFilter();
   // Both are process-wide switches that take effect for servers built
@@ -192,6 +326,9 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   // share the port (and half the check-ins). A busy port must be an error
   // instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (!options.reflection.value_or(options.auth == nullptr)) {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+  }
   builder.RegisterService(ps->state_->service.get());
   builder.RegisterService(ps->state_->admin.get());
   ps->state_->server = builder.BuildAndStart();
@@ -210,6 +347,8 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       kAdminServiceName, true);
   ps->port_ = port;
   ps->address_ = BoundAddress(options.listen_address, port);
+  PluginServer* raw = ps.get();
+  st.housekeeping = std::thread([&st, raw] { st.Housekeeping(raw); });
   return ps;
 }
 
@@ -224,6 +363,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
   so.retention_interval = options.state_retention_interval;
   so.ledger_ttl = options.detector.ledger.ttl;
   so.clock = options.clock;
+  so.audit_key_file = options.audit_key_file;
+  so.accept_broken_audit = options.accept_broken_audit;
   so.event_horizon = [engine] {
     return policy::EventHorizon(*engine->policy());
   };

@@ -55,6 +55,23 @@ struct ServerOptions {
   std::string state_path;
   std::string state_synchronous = "full";  // "full", "normal" or "off"
   absl::Duration state_retention_interval = absl::Minutes(10);
+
+  // Callers (docs/security.md); null = development mode: every caller is an
+  // anonymous admin of every tenant.
+  std::shared_ptr<const AuthConfig> auth;
+  // A listen address that is not loopback needs auth and TLS unless this is
+  // set (then a warning is logged).
+  bool allow_insecure_remote = false;
+  // Server reflection; default: on in development mode, off with auth.
+  std::optional<bool> reflection;
+  // The audit key's file (plugin/audit_key.h). With a state database it is
+  // required; in memory, "" uses a key that lives as long as the process.
+  std::string audit_key_file;
+  bool accept_broken_audit = false;
+  // Log user addresses in clear (logging.pii) instead of pseudonyms.
+  bool logging_pii = false;
+  // How often a signed audit checkpoint is logged; zero = never.
+  absl::Duration audit_checkpoint_interval = absl::Hours(1);
 };
 
 // A running server. Thread-safe.
@@ -78,6 +95,13 @@ class PluginServer {
   // FAILED_PRECONDITION when the server has no policy file.
   absl::Status ReloadPolicy();
 
+  // Swaps in a new principal list (SIGHUP). FAILED_PRECONDITION in
+  // development mode (adding auth needs a restart).
+  absl::Status ReloadAuth(std::shared_ptr<const AuthConfig> auth);
+  // Logs a signed checkpoint of the audit log's committed head (also done
+  // every audit_checkpoint_interval). NOT_FOUND without a state database.
+  absl::StatusOr<std::string> LogAuditCheckpoint();
+
   policy::PolicyEngine& engine();
   // The state store, or null when state is in memory only.
   SqliteStore* store();
@@ -94,7 +118,8 @@ class PluginServer {
 };
 
 // Builds and starts the server. INVALID_ARGUMENT for bad options (no catalog,
-// unreadable TLS files), UNAVAILABLE when the address cannot be bound.
+// unreadable TLS files), FAILED_PRECONDITION for a non-loopback address
+// without auth and TLS, UNAVAILABLE when the address cannot be bound.
 absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     const ServerOptions& options);
 

@@ -303,6 +303,12 @@ CREATE TABLE audit(seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,
                    prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX audit_by_time ON audit(at_us);
 )sql",
+      // 2 -> 3: the audit chain is keyed; a log with rows gets a "rekey" row
+      // when the store opens it with the key (plugin/audit_log.h).
+      R"sql(
+INSERT INTO meta(name, value)
+  SELECT 'audit_rekey', 'pending' WHERE EXISTS (SELECT 1 FROM audit);
+)sql",
   };
   return kSteps;
 }

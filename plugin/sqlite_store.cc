@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <limits>
 #include <variant>
 
@@ -9,6 +10,8 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "plugin/audit_chain.h"
+#include "plugin/audit_key.h"
 #include "plugin/audit_log.h"
 #include "plugin/sqlite_db.h"
 
@@ -126,8 +129,18 @@ absl::Time FromUs(std::int64_t us) {
 // ---------------------------------------------------------------------------
 // Opening and closing
 
+namespace {
+SqliteStoreOptions WithDefaults(SqliteStoreOptions o) {
+  if (o.audit_key_file.empty()) {
+    o.audit_key_file = DefaultAuditKeyPath(
+        std::filesystem::path(o.path).parent_path().string());
+  }
+  return o;
+}
+}  // namespace
+
 SqliteStore::SqliteStore(SqliteStoreOptions options)
-    : options_(std::move(options)) {}
+    : options_(WithDefaults(std::move(options))) {}
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     SqliteStoreOptions options) {
@@ -137,11 +150,19 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
 }
 
 absl::Status SqliteStore::Start() {
+  // Personal data: the database and its WAL are the owner's alone, whatever
+  // the umask was when they were made.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    RETURN_IF_ERROR(MakePrivate(StrCat(options_.path, suffix)));
+  }
   ASSIGN_OR_RETURN(Database db,
                    sqlite::OpenState(options_.path, options_.synchronous,
                                      options_.quick_check_max_bytes));
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    RETURN_IF_ERROR(MakePrivate(StrCat(options_.path, suffix)));
+  }
   ASSIGN_OR_RETURN(writer_, Connect(std::move(db), true));
-  RETURN_IF_ERROR(LoadAuditHead());
+  RETURN_IF_ERROR(OpenAudit());
   for (int i = 0; i < kReaders; ++i) {
     ASSIGN_OR_RETURN(Database reader,
                      Database::Open(options_.path, false, false));
@@ -149,6 +170,8 @@ absl::Status SqliteStore::Start() {
     ASSIGN_OR_RETURN(auto connection, Connect(std::move(reader), false));
     readers_.push_back(std::move(connection));
   }
+  durable_audit_seq_ = audit_seq_;
+  durable_audit_head_ = audit_head_;
   writer_thread_ = std::thread([this] { WriterLoop(); });
   if (options_.retention_interval > absl::ZeroDuration()) {
     retention_thread_ = std::thread([this] { RetentionLoop(); });
@@ -167,9 +190,8 @@ void SqliteStore::StopRetention() {
   }
 }
 
-absl::Status SqliteStore::LoadAuditHead() {
-  // The chain continues from the head recorded with the last append. The
-  // table's last row must be that head, or the table was edited since.
+absl::Status SqliteStore::OpenAudit() {
+  // The table's last row and the head recorded with the last append.
   std::uint64_t tail_seq = 0;
   std::string tail_hash(kAuditGenesis);
   {
@@ -185,41 +207,144 @@ absl::Status SqliteStore::LoadAuditHead() {
   ASSIGN_OR_RETURN(std::string head,
                    writer_->db.QueryText(
                        "SELECT value FROM meta WHERE name = 'audit_head'"));
+  ASSIGN_OR_RETURN(std::string rekey,
+                   writer_->db.QueryText(
+                       "SELECT value FROM meta WHERE name = 'audit_rekey'"));
+  std::uint64_t head_seq = 0;
+  std::string head_hash;
+  {
+    const std::size_t space = head.find(' ');
+    if (space != std::string::npos &&
+        absl::SimpleAtoi(head.substr(0, space), &head_seq)) {
+      head_hash = head.substr(space + 1, head.find(' ', space + 1) - space - 1);
+    }
+  }
+  // A log from before the key (schema 2, rekey pending) has no key yet: one
+  // is made for it. Otherwise a log with rows needs the key that made them.
+  // The marker is only believed while no key exists yet: with a key, the
+  // log is keyed and a marker was written by someone else.
+  const bool pending_rekey =
+      !rekey.empty() && tail_seq > 0 &&
+      absl::IsNotFound(ReadAuditKey(options_.audit_key_file).status());
+  ASSIGN_OR_RETURN(
+      audit_key_,
+      LoadOrCreateAuditKey(options_.audit_key_file,
+                           pending_rekey ? 0 : std::max(tail_seq, head_seq)));
   audit_seq_ = tail_seq;
   audit_head_ = tail_hash;
-  if (head.empty()) {
-    return absl::OkStatus();
+
+  // The tail must verify: its rows, their links and the signed head.
+  ASSIGN_OR_RETURN(std::string problem, CheckAuditTail(head, pending_rekey));
+  if (!problem.empty()) {
+    if (!options_.accept_broken_audit) {
+      return absl::FailedPreconditionError(StrCat(
+          "state database ", options_.path,
+          ": the audit log is broken: ", problem,
+          ". Run hijackguard audit verify and restore a backup; or start with "
+          "--accept-broken-audit to continue the log after the damage (that "
+          "start is recorded in the log)"));
+    }
+    LogError(StrCat("state database ", options_.path,
+                    ": the audit log is broken (", problem,
+                    "); continuing because of --accept-broken-audit"));
+    if (head_seq > tail_seq) {
+      // Rows cut from the end: continue after the recorded head, so that
+      // the gap stays visible to audit verify.
+      audit_seq_ = head_seq;
+      audit_head_ = head_hash;
+    }
+    policy::AuditRecord record;
+    record.at = options_.clock->Now();
+    record.what = policy::AcceptBrokenAudit{problem};
+    RETURN_IF_ERROR(
+        AppendNow(MakeAuditRow(audit_seq_ + 1, record, audit_head_, audit_key_),
+                  record.at));
   }
-  const std::size_t space = head.find(' ');
-  std::uint64_t head_seq = 0;
-  if (space == std::string::npos ||
-      !absl::SimpleAtoi(head.substr(0, space), &head_seq)) {
-    return absl::DataLossError(StrCat(
-        "state database ", options_.path,
-        ": the recorded head of the audit log is damaged; run hijackguard "
-        "audit verify, and restore a backup"));
+  if (pending_rekey) {
+    // A store from before the key: the first keyed row links the unkeyed
+    // chain's head, and every row after it is keyed.
+    const absl::Time now = options_.clock->Now();
+    RETURN_IF_ERROR(AppendNow(
+        MakeRekeyRow(audit_seq_ + 1, now, audit_head_, audit_key_), now));
+    LogInfo(StrCat("state database ", options_.path,
+                   ": the audit log is keyed from row ", audit_seq_,
+                   " on (rows before it keep their SHA-256 chain)"));
   }
-  const std::string head_hash = head.substr(space + 1);
-  if (head_seq == tail_seq && head_hash == tail_hash) {
-    return absl::OkStatus();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SqliteStore::CheckAuditTail(
+    std::string_view recorded_head, bool pending_rekey) {
+  constexpr int kTailRows = 1000;
+  ASSIGN_OR_RETURN(std::int64_t rekey_seq,
+                   writer_->db.QueryInt("SELECT ifnull(min(seq), 0) FROM audit "
+                                        "WHERE kind = 'rekey'"));
+  if (pending_rekey) {
+    rekey_seq = std::numeric_limits<std::int64_t>::max();  // none keyed yet
   }
-  if (head_seq > tail_seq) {
-    // Rows cut from the end: continue from the recorded head, so that the
-    // gap stays in the chain for audit verify to report.
-    LogError(StrCat("state database ", options_.path, ": audit rows ",
-                    tail_seq + 1, "..", head_seq,
-                    " were deleted from the end of the log; new rows "
-                    "continue after row ",
-                    head_seq, " so the gap stays visible (audit verify)"));
-    audit_seq_ = head_seq;
-    audit_head_ = head_hash;
-    return absl::OkStatus();
+  ASSIGN_OR_RETURN(
+      Statement rows,
+      writer_->db.Prepare(StrCat(
+          "SELECT seq, at_us, kind, record, prev_hash, hash FROM (SELECT * "
+          "FROM audit ORDER BY seq DESC LIMIT ",
+          kTailRows, ") ORDER BY seq")));
+  std::optional<AuditChainWalker> walker;
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, rows.Step());
+    if (!more) break;
+    AuditChainRow row{static_cast<std::uint64_t>(rows.Int(0)),
+                      rows.Int(1),
+                      std::string(rows.Blob(2)),
+                      std::string(rows.Blob(3)),
+                      std::string(rows.Blob(4)),
+                      std::string(rows.Blob(5))};
+    if (!walker) {
+      // The tail's first row is trusted to link to what came before it
+      // (audit verify walks the whole chain).
+      walker.emplace(audit_key_, static_cast<std::uint64_t>(rekey_seq), row.seq,
+                     row.prev_hash);
+    }
+    if (!walker->Add(row)) break;
   }
-  return absl::FailedPreconditionError(
-      StrCat("state database ", options_.path, ": the audit log ends at row ",
-             tail_seq, " but row ", head_seq,
-             " was recorded as its head: rows were inserted or altered. Run "
-             "hijackguard audit verify, and restore a backup"));
+  if (!walker) {
+    walker.emplace(audit_key_, 0, 1, std::string(kAuditGenesis));
+  }
+  walker->CheckHead(recorded_head, pending_rekey);
+  return walker->problem();
+}
+
+absl::Status SqliteStore::AppendNow(const AuditRow& row, absl::Time at) {
+  Database& db = writer_->db;
+  RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  absl::Status status = InsertAudit(row, at);
+  if (status.ok()) {
+    status = writer_->at(kPutMeta)
+                 .Reset()
+                 .BindText(1, "audit_head")
+                 .Bind(2, HeadValue())
+                 .Run();
+  }
+  if (status.ok()) {
+    status = db.Exec("DELETE FROM meta WHERE name = 'audit_rekey'");
+  }
+  if (status.ok()) {
+    status = db.Exec("COMMIT");
+  }
+  if (!status.ok()) {
+    (void)db.Exec("ROLLBACK");
+  }
+  committed_audit_rows_ = 0;
+  return status;
+}
+
+std::pair<std::uint64_t, std::string> SqliteStore::audit_head() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {durable_audit_seq_, durable_audit_head_};
+}
+
+std::string SqliteStore::HeadValue() const {
+  return StrCat(audit_seq_, " ", audit_head_, " ",
+                AuditHeadMac(audit_key_, audit_seq_, audit_head_));
 }
 
 SqliteStore::~SqliteStore() {
@@ -308,6 +433,8 @@ void SqliteStore::WriterLoop() {
         durable_.store(last, std::memory_order_release);
         ++stats_.commits;
         stats_.audit_rows += committed_audit_rows_;
+        durable_audit_seq_ = audit_seq_;
+        durable_audit_head_ = audit_head_;
         stats_.pruned_events += committed_pruned_events_;
         stats_.pruned_ledger += committed_pruned_ledger_;
       } else if (failed_.ok()) {
@@ -466,7 +593,7 @@ absl::Status SqliteStore::Commit(
     meta("ledger_version", std::to_string(ledger_version));
   if (event_id > 0) meta("event_id", std::to_string(event_id));
   if (audit_seq_ != saved_seq) {
-    meta("audit_head", StrCat(audit_seq_, " ", audit_head_));
+    meta("audit_head", HeadValue());
   }
   if (status.ok()) {
     status = db.Exec("COMMIT");
@@ -480,12 +607,16 @@ absl::Status SqliteStore::Commit(
 }
 
 absl::Status SqliteStore::ApplyAudit(const policy::AuditRecord& record) {
+  return InsertAudit(
+      MakeAuditRow(audit_seq_ + 1, record, audit_head_, audit_key_), record.at);
+}
+
+absl::Status SqliteStore::InsertAudit(const AuditRow& row, absl::Time at) {
   const std::uint64_t seq = audit_seq_ + 1;
-  const AuditRow row = MakeAuditRow(seq, record, audit_head_);
   RETURN_IF_ERROR(writer_->at(kPutAudit)
                       .Reset()
                       .Bind(1, static_cast<std::int64_t>(seq))
-                      .Bind(2, ToUs(record.at))
+                      .Bind(2, ToUs(at))
                       .BindText(3, row.kind)
                       .BindText(4, row.record)
                       .BindText(5, audit_head_)

@@ -8,8 +8,10 @@
 // the submitted rows stay in an in-memory overlay that every load reads
 // first, so callers read their own writes.
 //
-// The audit table is a hash chain: each row stores the SHA-256 of the
-// previous row's hash and its own canonical JSON (VerifyAudit).
+// The audit table is a keyed hash chain: each row stores the HMAC-SHA256,
+// under the audit key, of the previous row's hash and its own canonical JSON
+// (plugin/audit_log.h; VerifyAudit). The key is read from, or on an empty
+// log created at, audit_key_file; the log's tail is checked on open.
 //
 // Schema: versioned with PRAGMA user_version and migrated forward on open; a
 // database written by a newer version, a file that is not a hijackguard
@@ -48,7 +50,7 @@ using detector::StoreRow;
 using detector::StoreTicket;
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kStateSchemaVersion = 2;
+inline constexpr int kStateSchemaVersion = 3;
 // The file name inside the state directory.
 inline constexpr std::string_view kStateFileName = "hijackguard.db";
 
@@ -71,6 +73,12 @@ struct SqliteStoreOptions {
   // ones are checked page by page as they are read.
   std::int64_t quick_check_max_bytes = 256 << 20;
   const Clock* clock = &RealClock();
+  // The audit key's file (plugin/audit_key.h); "" = audit.key beside the
+  // database.
+  std::string audit_key_file;
+  // Open even when the audit log's tail does not verify, recording that in
+  // the log (--accept-broken-audit).
+  bool accept_broken_audit = false;
 };
 
 struct StoreStats {
@@ -129,6 +137,10 @@ class SqliteStore final : public policy::StateStore {
   absl::Status health() const;
   StoreStats stats() const;
   const std::string& path() const { return options_.path; }
+  // The audit key (32 bytes).
+  const std::string& audit_key() const { return audit_key_; }
+  // The last committed audit row and its hash (for checkpoints).
+  std::pair<std::uint64_t, std::string> audit_head() const;
 
  public:
   struct Connection;  // a database handle with its prepared statements
@@ -143,7 +155,16 @@ class SqliteStore final : public policy::StateStore {
 
   explicit SqliteStore(SqliteStoreOptions options);
   absl::Status Start();
-  absl::Status LoadAuditHead();
+  // Reads the key, checks the log's tail and the signed head, and rekeys a
+  // schema-2 log.
+  absl::Status OpenAudit();
+  // Why the last rows or the recorded head do not verify ("" when they do).
+  absl::StatusOr<std::string> CheckAuditTail(std::string_view recorded_head,
+                                             bool pending_rekey);
+  // Appends one row in its own transaction (before the writer starts).
+  absl::Status AppendNow(const struct AuditRow& row, absl::Time at);
+  absl::Status InsertAudit(const struct AuditRow& row, absl::Time at);
+  std::string HeadValue() const;
   StoreTicket Enqueue(std::shared_ptr<Submission> submission);
   void WriterLoop();
   void RetentionLoop();
@@ -194,6 +215,10 @@ class SqliteStore final : public policy::StateStore {
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Connection>> readers_;
 
+  std::string audit_key_;
+  // The committed head, for checkpoints (under mu_).
+  std::uint64_t durable_audit_seq_ = 0;
+  std::string durable_audit_head_;
   // Writer-thread state.
   std::uint64_t audit_seq_ = 0;
   std::string audit_head_;
@@ -219,17 +244,29 @@ struct AuditVerification {
   std::uint64_t rows = 0;
   std::uint64_t first_seq = 0;
   std::uint64_t last_seq = 0;
-  std::string head_hash;  // of the last row; record it to detect truncation
+  std::string head_hash;  // of the last row
   bool ok = true;
   std::uint64_t bad_seq = 0;  // the first altered, inserted or deleted row
   std::string problem;
+  std::uint64_t after_checkpoint = 0;  // rows that follow the checkpoint
 };
-// Walks the audit chain. An error status only when the file cannot be read.
-absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path);
+// Walks the audit chain with the audit key, and checks the signed head and,
+// when given, that the rows `checkpoint` covers are all there unchanged. An
+// error status only when the file cannot be read.
+absl::StatusOr<AuditVerification> VerifyAudit(
+    const std::string& db_path, std::string_view key,
+    const struct AuditCheckpoint* checkpoint = nullptr);
+
+// A checkpoint of the committed log's head, signed with `key`.
+absl::StatusOr<struct AuditCheckpoint> CheckpointAudit(
+    const std::string& db_path, std::string_view key, absl::Time now);
 
 // Writes the audit rows at or after `since` as JSON Lines (the canonical
 // record plus "hash" and "prev_hash"). Returns the number of rows written.
-absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,
-                                          absl::Time since, std::ostream& out);
+// With `pseudonymize`, user principals and exemption values are replaced by
+// their pseudonyms (plugin/audit_key.h) for handing to a third party.
+absl::StatusOr<std::uint64_t> ExportAudit(
+    const std::string& db_path, absl::Time since, std::ostream& out,
+    const class Pseudonymizer* pseudonymize = nullptr);
 
 }  // namespace hijackguard::plugin

@@ -3,12 +3,15 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
+#include "plugin/audit_chain.h"
+#include "plugin/audit_key.h"
 #include "plugin/audit_log.h"
 #include "plugin/sqlite_db.h"
 #include "plugin/sqlite_store.h"
@@ -17,6 +20,33 @@ namespace hijackguard::plugin {
 
 using sqlite::Database;
 using sqlite::Statement;
+
+namespace {
+
+// Replaces the user principal of a decision and the address of a user
+// exemption (in its value and its id "<tenant>/user/<address>").
+void PseudonymizeRecord(const Pseudonymizer& pseudonym, nlohmann::json& j) {
+  auto replace = [&](const char* field) {
+    auto it = j.find(field);
+    if (it != j.end() && it->is_string() && !it->get<std::string>().empty()) {
+      *it = pseudonym(it->get<std::string>());
+    }
+  };
+  replace("user_principal");
+  auto id = j.find("exemption_id");
+  if (id == j.end() || !id->is_string()) {
+    return;
+  }
+  const std::string text = id->get<std::string>();
+  const std::size_t user = text.find("/user/");
+  if (user != std::string::npos) {
+    *id = StrCat(text.substr(0, user), "/user/",
+                 pseudonym(text.substr(user + 6)));
+    replace("value");
+  }
+}
+
+}  // namespace
 
 absl::Status BackupState(const std::string& db_path, const std::string& to) {
   std::error_code ec;
@@ -59,6 +89,9 @@ absl::Status BackupState(const std::string& db_path, const std::string& to) {
     }
   }
   if (status.ok()) {
+    status = MakePrivate(partial);
+  }
+  if (status.ok()) {
     std::filesystem::rename(partial, to, ec);
     if (ec) {
       status = absl::InternalError(
@@ -71,121 +104,114 @@ absl::Status BackupState(const std::string& db_path, const std::string& to) {
   return status;
 }
 
-absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path) {
+absl::StatusOr<AuditVerification> VerifyAudit(
+    const std::string& db_path, std::string_view key,
+    const AuditCheckpoint* checkpoint) {
   ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(db_path));
   // One read transaction: a consistent snapshot while a server appends.
   RETURN_IF_ERROR(db.Exec("BEGIN"));
+  ASSIGN_OR_RETURN(std::int64_t rekey_seq,
+                   db.QueryInt("SELECT ifnull(min(seq), 0) FROM audit WHERE "
+                               "kind = 'rekey'"));
+  ASSIGN_OR_RETURN(std::string pending,
+                   db.QueryText("SELECT value FROM meta WHERE name = "
+                                "'audit_rekey'"));
+  if (!pending.empty()) {
+    // Only a server that has just migrated a log from before the key writes
+    // this, and removes it in the same start; found here, it is tampering
+    // or an interrupted start.
+    AuditVerification broken;
+    broken.ok = false;
+    broken.bad_seq = 1;
+    broken.problem =
+        "the log is marked as not yet keyed (meta audit_rekey): start the "
+        "server once to key it; if it was keyed before, the marker was "
+        "written by someone else";
+    (void)db.Exec("COMMIT");
+    return broken;
+  }
   ASSIGN_OR_RETURN(Statement rows,
                    db.Prepare("SELECT seq, at_us, kind, record, prev_hash, "
                               "hash FROM audit ORDER BY seq"));
+  AuditChainWalker walker(std::string(key),
+                          static_cast<std::uint64_t>(rekey_seq), 1,
+                          std::string(kAuditGenesis));
   AuditVerification v;
-  std::string prev(kAuditGenesis);
-  std::uint64_t expected = 1;
-  auto fail = [&](std::uint64_t seq, std::string problem) {
-    v.ok = false;
-    v.bad_seq = seq;
-    v.problem = std::move(problem);
-  };
-  while (v.ok) {
+  std::string checkpoint_row_hash;
+  while (true) {
     ASSIGN_OR_RETURN(bool more, rows.Step());
     if (!more) break;
-    const auto seq = static_cast<std::uint64_t>(rows.Int(0));
-    const std::int64_t at_us = rows.Int(1);
-    const std::string kind(rows.Blob(2));
-    const std::string record(rows.Blob(3));
-    const std::string prev_hash(rows.Blob(4));
-    const std::string hash(rows.Blob(5));
-    if (seq != expected) {
-      fail(expected,
-           seq > expected
-               ? StrCat("row ", expected, " is missing: rows ", expected, "..",
-                        seq - 1, " were deleted (the next row is ", seq, ")")
-               : StrCat("row ", seq, " is out of sequence"));
-      break;
+    AuditChainRow row{static_cast<std::uint64_t>(rows.Int(0)),
+                      rows.Int(1),
+                      std::string(rows.Blob(2)),
+                      std::string(rows.Blob(3)),
+                      std::string(rows.Blob(4)),
+                      std::string(rows.Blob(5))};
+    if (!walker.Add(row)) break;
+    if (checkpoint != nullptr && row.seq == checkpoint->seq) {
+      checkpoint_row_hash = row.hash;
     }
-    if (v.rows == 0) {
-      v.first_seq = seq;
-    }
-    const nlohmann::json j = nlohmann::json::parse(record, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      fail(seq, StrCat("row ", seq, " was altered: its record is not JSON"));
-      break;
-    }
-    if (AuditHash(prev_hash, record) != hash) {
-      fail(seq, StrCat("row ", seq,
-                       " was altered: its record does not match its hash"));
-      break;
-    }
-    const std::string at =
-        absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(at_us),
-                         absl::UTCTimeZone());
-    auto field = [&](const char* name) -> std::string {
-      auto it = j.find(name);
-      if (it == j.end()) return std::string();
-      if (it->is_string()) return it->get<std::string>();
-      if (it->is_number_unsigned())
-        return std::to_string(it->get<std::uint64_t>());
-      return "?";  // a value of another type never matches
-    };
-    if (field("seq") != std::to_string(seq) || field("kind") != kind ||
-        field("at") != at || field("prev_hash") != prev_hash) {
-      fail(seq, StrCat("row ", seq,
-                       " was altered: its seq, at, kind or prev_hash column "
-                       "disagrees with its record"));
-      break;
-    }
-    if (prev_hash != prev && seq == 1) {
-      fail(1, "row 1 was altered: it does not start the chain");
-      break;
-    }
-    if (prev_hash != prev) {
-      fail(seq - 1,
-           StrCat("the chain breaks between rows ", seq - 1, " and ", seq,
-                  ": row ", seq, " links to ", prev_hash.substr(0, 16),
-                  "..., row ", seq - 1, " hashes to ", prev.substr(0, 16),
-                  "... (row ", seq - 1, " was altered and re-hashed, or row ",
-                  seq, " was inserted)"));
-      break;
-    }
-    prev = hash;
-    v.last_seq = seq;
-    ++v.rows;
-    ++expected;
   }
-  if (v.ok) {
-    // The head the writer recorded with the last append: rows deleted from
-    // the end leave it ahead of the table.
+  if (walker.ok()) {
     ASSIGN_OR_RETURN(std::string head,
                      db.QueryText("SELECT value FROM meta WHERE name = "
                                   "'audit_head'"));
-    if (!head.empty()) {
-      const std::size_t space = head.find(' ');
-      std::uint64_t head_seq = 0;
-      if (space == std::string::npos ||
-          !absl::SimpleAtoi(head.substr(0, space), &head_seq)) {
-        fail(v.last_seq + 1, "the recorded head of the chain is damaged");
-      } else if (head_seq > v.last_seq) {
-        fail(v.last_seq + 1,
-             StrCat("rows ", v.last_seq + 1, "..", head_seq,
-                    " were deleted from the end (the recorded head is row ",
-                    head_seq, ")"));
-      } else if (head_seq < v.last_seq) {
-        fail(head_seq + 1, StrCat("row ", head_seq + 1,
-                                  " was inserted after the recorded head"));
-      } else if (head.substr(space + 1) != prev) {
-        fail(v.last_seq, StrCat("row ", v.last_seq,
-                                " was altered and re-hashed: the recorded "
-                                "head has another hash"));
-      }
+    walker.CheckHead(head, false);
+  }
+  v.rows = walker.rows();
+  v.first_seq = walker.rows() > 0 ? 1 : 0;
+  v.last_seq = walker.last_seq();
+  v.ok = walker.ok();
+  v.bad_seq = walker.bad_seq();
+  v.problem = walker.problem();
+  if (v.ok && checkpoint != nullptr && checkpoint->seq > 0) {
+    if (checkpoint->seq > v.last_seq) {
+      v.ok = false;
+      v.bad_seq = v.last_seq + 1;
+      v.problem = StrCat("rows ", v.last_seq + 1, "..", checkpoint->seq,
+                         " were deleted: the checkpoint of ",
+                         FormatUtc(checkpoint->at), " covers rows up to ",
+                         checkpoint->seq, ", the log ends at row ", v.last_seq);
+    } else if (checkpoint_row_hash != checkpoint->head) {
+      v.ok = false;
+      v.bad_seq = checkpoint->seq;
+      v.problem = StrCat(
+          "row ", checkpoint->seq, " is not the row the checkpoint of ",
+          FormatUtc(checkpoint->at), " signed: the log up to it was rewritten");
+    } else {
+      v.after_checkpoint = v.last_seq - checkpoint->seq;
     }
   }
-  v.head_hash = v.ok ? prev : "";
+  v.head_hash = v.ok ? walker.head() : "";
   (void)db.Exec("COMMIT");
   return v;
 }
 
+absl::StatusOr<AuditCheckpoint> CheckpointAudit(const std::string& db_path,
+                                                std::string_view key,
+                                                absl::Time now) {
+  // Sign only a log that verifies.
+  ASSIGN_OR_RETURN(AuditVerification v, VerifyAudit(db_path, key));
+  if (!v.ok) {
+    return absl::FailedPreconditionError(
+        StrCat("the audit log does not verify, so it is not signed: row ",
+               v.bad_seq, ": ", v.problem));
+  }
+  ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(db_path));
+  ASSIGN_OR_RETURN(Statement tail,
+                   db.Prepare("SELECT seq, hash FROM audit ORDER BY seq DESC "
+                              "LIMIT 1"));
+  ASSIGN_OR_RETURN(bool row, tail.Step());
+  if (!row) {
+    return MakeCheckpoint(key, 0, std::string(kAuditGenesis), now);
+  }
+  return MakeCheckpoint(key, static_cast<std::uint64_t>(tail.Int(0)),
+                        std::string(tail.Blob(1)), now);
+}
+
 absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,
-                                          absl::Time since, std::ostream& out) {
+                                          absl::Time since, std::ostream& out,
+                                          const Pseudonymizer* pseudonymize) {
   ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(db_path));
   ASSIGN_OR_RETURN(Statement rows,
                    db.Prepare("SELECT record, hash FROM audit WHERE at_us >= "
@@ -199,6 +225,17 @@ absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,
     std::string_view record = rows.Blob(0);
     if (record.size() < 2 || record.back() != '}') {
       continue;  // not an object; verify reports it
+    }
+    std::string rewritten;
+    if (pseudonymize != nullptr) {
+      nlohmann::json j = nlohmann::json::parse(record, nullptr, false);
+      if (!j.is_object()) continue;
+      // The canonical record's hash no longer matches; the line says so.
+      PseudonymizeRecord(*pseudonymize, j);
+      j["pseudonymized"] = true;
+      rewritten =
+          j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      record = rewritten;
     }
     record.remove_suffix(1);
     out << record << ",\"hash\":\"" << rows.Blob(1) << "\"}\n";

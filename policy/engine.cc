@@ -99,7 +99,7 @@ PolicyEngine::PolicyInfo PolicyEngine::policy_info() const {
 
 absl::Status PolicyEngine::Apply(std::shared_ptr<const Policy> policy,
                                  std::string_view expected_revision,
-                                 std::string origin) {
+                                 std::string origin, Actor actor) {
   StoreTicket ticket = 0;
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
@@ -116,12 +116,13 @@ absl::Status PolicyEngine::Apply(std::shared_ptr<const Policy> policy,
     policy_applied_at_ = absl::Now();  // for people: the wall clock
     policy_swaps_.fetch_add(1, std::memory_order_relaxed);
     // Submitted under the lock, so that the store's order is the swaps'.
-    ticket = RecordPolicyLocked(previous);
+    ticket = RecordPolicyLocked(previous, std::move(actor));
   }
   return store_ == nullptr ? absl::OkStatus() : store_->WaitDurable(ticket);
 }
 
-StoreTicket PolicyEngine::RecordPolicyLocked(std::string_view previous) {
+StoreTicket PolicyEngine::RecordPolicyLocked(std::string_view previous,
+                                             Actor actor) {
   if (store_ == nullptr) {
     return 0;
   }
@@ -137,6 +138,7 @@ StoreTicket PolicyEngine::RecordPolicyLocked(std::string_view previous) {
   audit.previous_revision = std::string(previous);
   audit.origin = policy_origin_;
   audit.mode = policy_->global().mode.value;
+  audit.actor = std::move(actor);
   changes.audit.push_back({clock_->Now(), std::move(audit)});
   return store_->SubmitEngine(std::move(changes));
 }
@@ -169,7 +171,8 @@ std::shared_ptr<const ExemptionIndex> PolicyEngine::exemptions() const {
   return exemptions_;
 }
 
-absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption) {
+absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption,
+                                                     Actor actor) {
   exemption.value = NormalizeExemptionValue(exemption.kind, exemption.value);
   exemption.source = "api";
   exemption.id =
@@ -196,7 +199,8 @@ absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption) {
   if (store_ != nullptr) {
     EngineChanges changes;
     changes.put_exemptions.push_back(exemption);
-    changes.audit.push_back({clock_->Now(), ExemptionAudit{false, exemption}});
+    changes.audit.push_back(
+        {clock_->Now(), ExemptionAudit{false, exemption, std::move(actor)}});
     const StoreTicket ticket = store_->SubmitEngine(std::move(changes));
     lock.unlock();
     RETURN_IF_ERROR(store_->WaitDurable(ticket));
@@ -204,13 +208,15 @@ absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption) {
   return exemption;
 }
 
-absl::Status PolicyEngine::DeleteExemption(std::string_view id) {
+absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
   std::unique_lock<std::mutex> lock(policy_mu_);
   std::vector<Exemption> list;
   bool found = false;
+  std::string tenant;
   for (const Exemption* e : exemptions_->List()) {
     if (e->id == id) {
       found = true;
+      tenant = e->tenant_id;
     } else {
       list.push_back(*e);
     }
@@ -227,6 +233,8 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id) {
   ExemptionAudit audit;
   audit.deleted = true;
   audit.exemption.id = std::string(id);
+  audit.exemption.tenant_id = std::move(tenant);
+  audit.actor = std::move(actor);
   changes.audit.push_back({clock_->Now(), std::move(audit)});
   const StoreTicket ticket = store_->SubmitEngine(std::move(changes));
   lock.unlock();

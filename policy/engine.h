@@ -126,15 +126,17 @@ class PolicyEngine {
   // Replaces the policy when `expected_revision` is empty or equals the
   // current revision (ABORTED otherwise, naming both). Decisions already
   // running finish under the policy they started with.
+  // `actor` is recorded in the audit log.
   absl::Status Apply(std::shared_ptr<const Policy> policy,
                      std::string_view expected_revision,
-                     std::string origin = "api");
+                     std::string origin = "api", Actor actor = {});
 
   // Admin-API exemptions (source "api"). Put replaces one with the same id.
   std::shared_ptr<const ExemptionIndex> exemptions() const;
   // Returns the exemption as stored (normalized value, id, source "api").
-  absl::StatusOr<Exemption> PutExemption(Exemption exemption);
-  absl::Status DeleteExemption(std::string_view id);  // NOT_FOUND
+  absl::StatusOr<Exemption> PutExemption(Exemption exemption, Actor actor = {});
+  absl::Status DeleteExemption(std::string_view id,
+                               Actor actor = {});  // NOT_FOUND
 
   // Decides a check-in: `fp` with known issues matched, `facts` as the
   // detector keeps them. Records the device's history and emits an alert when
@@ -215,7 +217,7 @@ class PolicyEngine {
                     const CheckInExtras* extras, std::string_view trigger,
                     std::string_view decision_id, absl::Time now,
                     StoreTicket* ticket, absl::Status* store_error);
-  StoreTicket RecordPolicyLocked(std::string_view previous);
+  StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {});
   static void EncodeDeviceState(const DeviceState& state, std::string* out);
   static absl::Status DecodeDeviceState(std::string_view value,
                                         DeviceState* state);

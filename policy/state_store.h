@@ -5,6 +5,7 @@
 // on tickets rather than on a connection or a transaction.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -25,8 +26,17 @@ namespace hijackguard::policy {
 using detector::StoreRow;
 using detector::StoreTicket;
 
+// Who asked for a change or was refused: the authenticated principal
+// ("anonymous" in development mode, "" when unknown), how it authenticated
+// ("token", "client_cert", "none") and the peer address.
+struct Actor {
+  std::string principal;
+  std::string method;
+  std::string peer;
+};
+
 // Audit records: what was decided or changed, appended in commit order to a
-// hash-chained log (see the implementation for the canonical form).
+// keyed hash chain (see the implementation for the canonical form).
 struct DecisionAudit {
   std::string decision_id;
   std::string trigger;  // "CHECK_IN" or "TRAFFIC"
@@ -57,16 +67,37 @@ struct PolicyAudit {
   std::string previous_revision;
   std::string origin;  // "default", "file:<path>", "api", "restored"
   Mode mode = Mode::kMonitor;
+  Actor actor;  // for "api"; empty for a file or the defaults
 };
 
 struct ExemptionAudit {
   bool deleted = false;
-  Exemption exemption;  // for a delete, only the id
+  Exemption exemption;  // for a delete, the id and tenant
+  Actor actor;
+};
+
+// Refused calls of one (peer, principal, method, code) in one minute.
+struct AccessAudit {
+  Actor actor;  // method: how the caller authenticated
+  std::string rpc;
+  std::string code;     // "PERMISSION_DENIED", "UNAUTHENTICATED", "ABORTED"
+  std::string message;  // the first refusal's message
+  std::uint64_t count = 0;
+  absl::Time first;
+  absl::Time last;
+};
+
+// The server started on an audit log whose tail did not verify, because the
+// operator said so (--accept-broken-audit).
+struct AcceptBrokenAudit {
+  std::string problem;
 };
 
 struct AuditRecord {
   absl::Time at;
-  std::variant<DecisionAudit, PolicyAudit, ExemptionAudit> what;
+  std::variant<DecisionAudit, PolicyAudit, ExemptionAudit, AccessAudit,
+               AcceptBrokenAudit>
+      what;
 };
 
 // A policy as applied, with the document to rebuild it from.

@@ -41,7 +41,9 @@ int RunCheckIn(const CheckInFlags& f) {
   }
   auto stub = v1::CompliancePlugin::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(f.client.Deadline());
+  if (!PrepareOrPrint(f.client, &context)) {
+    return 1;
+  }
   v1::CheckInResponse response;
   const grpc::Status status = stub->CheckIn(&context, request, &response);
   if (!status.ok()) {

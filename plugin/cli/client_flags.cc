@@ -1,9 +1,11 @@
 #include "plugin/cli/client_flags.h"
 
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/status/status.h"
 #include "common/file.h"
+#include "common/strings.h"
 
 namespace hijackguard::plugin::cli {
 namespace {
@@ -34,6 +36,44 @@ void ClientFlags::Register(CLI::App* c, bool server_required,
   c->add_option("--tls-key", tls_key, "PEM client private key (mutual TLS)")
       ->check(CLI::ExistingFile)
       ->group("TLS");
+  c->add_option("--token-file", token_file,
+                "File holding the bearer token (default: the "
+                "HIJACKGUARD_TOKEN environment variable)")
+      ->check(CLI::ExistingFile)
+      ->group("Authentication");
+}
+
+bool ClientFlags::Prepare(grpc::ClientContext* context,
+                          std::string* error) const {
+  context->set_deadline(Deadline());
+  std::string token;
+  if (!token_file.empty()) {
+    auto text = ReadFileToString(token_file, 4096);
+    if (!text.ok()) {
+      *error = StrCat("--token-file ", text.status().message());
+      return false;
+    }
+    token = *std::move(text);
+  } else if (const char* env = std::getenv("HIJACKGUARD_TOKEN")) {
+    token = env;
+  }
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' ||
+                            token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (!token.empty()) {
+    context->AddMetadata("authorization", StrCat("Bearer ", token));
+  }
+  return true;
+}
+
+bool PrepareOrPrint(const ClientFlags& flags, grpc::ClientContext* context) {
+  std::string error;
+  if (!flags.Prepare(context, &error)) {
+    std::cerr << "error: " << error << "\n";
+    return false;
+  }
+  return true;
 }
 
 std::shared_ptr<grpc::Channel> ClientFlags::Connect(std::string* error) const {

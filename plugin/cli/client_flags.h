@@ -17,6 +17,7 @@ struct ClientFlags {
   std::string tls_ca;
   std::string tls_cert;
   std::string tls_key;
+  std::string token_file;
 
   // Registers --server (required when `server_required`), --timeout (default
   // `default_timeout_seconds`) and the TLS flags.
@@ -28,7 +29,15 @@ struct ClientFlags {
   std::shared_ptr<grpc::Channel> Connect(std::string* error) const;
 
   std::chrono::system_clock::time_point Deadline() const;
+
+  // Sets the deadline and, when there is a token (--token-file, else the
+  // HIJACKGUARD_TOKEN environment variable), the authorization metadata.
+  // False with `*error` set when the token file cannot be read.
+  bool Prepare(grpc::ClientContext* context, std::string* error) const;
 };
+
+// Prepare(), or false after printing why to stderr.
+bool PrepareOrPrint(const ClientFlags& flags, grpc::ClientContext* context);
 
 // A channel to --server, or nullptr after printing why to stderr.
 std::shared_ptr<grpc::Channel> ConnectOrPrint(const ClientFlags& flags);

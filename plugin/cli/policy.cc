@@ -107,7 +107,9 @@ int RunApply(const ApplyFlags& f) {
   }
   auto stub = v1::PolicyAdmin::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(f.client.Deadline());
+  if (!PrepareOrPrint(f.client, &context)) {
+    return 1;
+  }
   v1::ApplyPolicyRequest request;
   request.set_policy_json(*text);
   request.set_dry_run(f.dry_run);
@@ -141,7 +143,9 @@ int RunGet(const GetFlags& f) {
   }
   auto stub = v1::PolicyAdmin::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(f.client.Deadline());
+  if (!PrepareOrPrint(f.client, &context)) {
+    return 1;
+  }
   v1::GetPolicyResponse response;
   const grpc::Status status =
       stub->GetPolicy(&context, v1::GetPolicyRequest(), &response);
@@ -261,7 +265,9 @@ int RunSimulate(const SimulateFlags& f) {
     }
     auto stub = v1::PolicyAdmin::NewStub(channel);
     grpc::ClientContext context;
-    context.set_deadline(f.client.Deadline());
+    if (!PrepareOrPrint(f.client, &context)) {
+      return 1;
+    }
     const grpc::Status s = stub->SimulateDecision(&context, request, &response);
     if (!s.ok()) {
       return PrintRpcError("SimulateDecision", s);
@@ -281,7 +287,7 @@ int RunSimulate(const SimulateFlags& f) {
       return 1;
     }
     policy::PolicyEngine engine(*catalog, *parsed, &RealClock(), nullptr);
-    const PolicyAdminService admin(&engine, &RealClock());
+    const PolicyAdminService admin(&engine, &RealClock(), nullptr, nullptr);
     request.clear_policy_json();  // the engine holds it
     const absl::Status s = admin.DoSimulate(request, &response);
     if (!s.ok()) {

@@ -1,6 +1,7 @@
 // `hijackguard serve`: runs the plugin until SIGINT or SIGTERM.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -8,8 +9,12 @@
 #include <filesystem>
 #include <memory>
 
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "plugin/audit_key.h"
 #include "plugin/cli/commands.h"
 #include "plugin/config.h"
 #include "plugin/server.h"
@@ -22,6 +27,7 @@ struct ServeFlags {
   std::string config;
   std::string listen;
   std::string state;
+  bool accept_broken_audit = false;
 };
 
 // Creates the state directory and takes an exclusive lock on it, so two servers
@@ -33,6 +39,18 @@ absl::StatusOr<int> LockStateDir(const std::string& dir) {
   if (ec) {
     return absl::FailedPreconditionError(
         StrCat("state directory ", dir, ": cannot create: ", ec.message()));
+  }
+  // It holds personal data: the owner's alone.
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    if (::chmod(dir.c_str(), 0700) != 0) {
+      return absl::FailedPreconditionError(
+          StrCat("state directory ", dir,
+                 ": cannot restrict it to mode 0700: ", std::strerror(errno)));
+    }
+    LogInfo(StrCat("state directory ", dir, " was mode ",
+                   absl::StrFormat("%04o", st.st_mode & 07777),
+                   "; changed it to 0700 (it holds personal data)"));
   }
   const std::string lock_path =
       (std::filesystem::path(dir) / "hijackguard.lock").string();
@@ -51,6 +69,42 @@ absl::StatusOr<int> LockStateDir(const std::string& dir) {
   return fd;
 }
 
+// SIGHUP: re-reads the configuration's auth section; a broken file keeps
+// what is in force. Keys that only take effect at start are named.
+void ReloadConfig(const std::string& path, std::string& text,
+                  PluginServer& server) {
+  auto now = ReadFileToString(path, 1 << 20);
+  if (!now.ok()) {
+    LogError(
+        StrCat("SIGHUP: configuration not re-read; what is in force "
+               "stays: ",
+               now.status().message()));
+    return;
+  }
+  auto parsed = ParseServerConfig(*now, StrCat("configuration ", path));
+  if (!parsed.ok()) {
+    LogError(
+        StrCat("SIGHUP: configuration not re-read; what is in force "
+               "stays: ",
+               parsed.status().message()));
+    return;
+  }
+  const std::vector<std::string> restart = KeysNeedingRestart(text, *now);
+  if (!restart.empty()) {
+    LogWarning(StrCat("SIGHUP: configuration keys ",
+                      absl::StrJoin(restart, ", "),
+                      " changed; they take effect at the next restart"));
+  }
+  if (parsed->auth) {
+    const absl::Status reloaded = server.ReloadAuth(
+        std::make_shared<const AuthConfig>(*std::move(parsed->auth)));
+    if (reloaded.ok()) {
+      LogInfo("SIGHUP: auth section re-read");
+    }
+  }
+  text = *std::move(now);
+}
+
 int RunServe(const ServeFlags& flags) {
   // Block the shutdown signals before gRPC starts any thread, so only sigwait()
   // sees them.
@@ -61,6 +115,8 @@ int RunServe(const ServeFlags& flags) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Everything the server writes is the owner's alone, whatever the umask.
+  ::umask(077);
   auto config = LoadServerConfig(flags.config);
   if (!config.ok()) {
     LogError(StrCat(config.status().message()));
@@ -72,6 +128,8 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.state.empty()) {
     config->state_dir = flags.state;
   }
+  std::string config_text =
+      ReadFileToString(flags.config, 1 << 20).value_or("");
   auto lock = LockStateDir(config->state_dir);
   if (!lock.ok()) {
     LogError(StrCat(lock.status().message()));
@@ -99,6 +157,22 @@ int RunServe(const ServeFlags& flags) {
   options.check_in.decision_validity = config->decision_validity;
   options.tls = config->tls;
   options.policy_path = config->policy_path;
+  if (config->auth) {
+    options.auth = std::make_shared<const AuthConfig>(*config->auth);
+  }
+  options.allow_insecure_remote = config->allow_insecure_remote;
+  options.reflection = config->reflection;
+  options.audit_key_file = config->audit_key_file.empty()
+                               ? DefaultAuditKeyPath(config->state_dir)
+                               : config->audit_key_file;
+  options.accept_broken_audit = flags.accept_broken_audit;
+  options.logging_pii = config->logging_pii;
+  options.audit_checkpoint_interval = config->audit_checkpoint_interval;
+  if (flags.accept_broken_audit) {
+    LogWarning(
+        "--accept-broken-audit: the server starts even if the audit "
+        "log does not verify, and records that in the log");
+  }
   if (config->state_store == "sqlite") {
     options.state_path =
         (std::filesystem::path(config->state_dir) / kStateFileName).string();
@@ -124,6 +198,15 @@ int RunServe(const ServeFlags& flags) {
                      ? StrCat("in memory only (state_store \"memory\")")
                      : StrCat(options.state_path, " (synchronous=",
                               config->state_synchronous, ")")));
+  if (!options.auth) {
+    LogWarning(
+        "development mode: there is no auth section, so every caller is an "
+        "anonymous administrator of every tenant (docs/security.md)");
+  } else {
+    LogInfo(StrCat("auth: ", options.auth->principals.size(),
+                   " principals; reflection ",
+                   options.reflection.value_or(false) ? "on" : "off"));
+  }
   // The one line on stdout: tools and tests read the bound address from it.
   std::printf("hijackguard serving on %s (%s)\n", (*server)->address().c_str(),
               config->tls ? "TLS" : "plaintext");
@@ -135,6 +218,7 @@ int RunServe(const ServeFlags& flags) {
       continue;
     }
     if (sig == SIGHUP) {
+      ReloadConfig(flags.config, config_text, **server);
       const std::string before = (*server)->engine().policy()->revision();
       const absl::Status reloaded = (*server)->ReloadPolicy();
       if (!reloaded.ok()) {
@@ -174,6 +258,9 @@ void AddServeCommand(CLI::App& app, RunFn* run) {
                 "any free port)");
   c->add_option("--state", flags->state,
                 "State directory, overriding the configuration's state_dir");
+  c->add_flag("--accept-broken-audit", flags->accept_broken_audit,
+              "Start even if the audit log's tail does not verify (logged, "
+              "and recorded in the log)");
   c->callback([flags, run] { *run = [flags] { return RunServe(*flags); }; });
 }
 

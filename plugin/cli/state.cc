@@ -1,13 +1,19 @@
 // `hijackguard backup`, `audit verify` and `audit export`: offline tools on
 // a state directory's database (safe while the server runs).
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "absl/time/time.h"
+#include "common/file.h"
 #include "common/strings.h"
+#include "plugin/audit_key.h"
+#include "plugin/audit_log.h"
 #include "plugin/cli/commands.h"
 #include "plugin/sqlite_store.h"
 
@@ -18,13 +24,39 @@ struct StateFlags {
   std::string state = "./var";
   std::string to;
   std::string since;
+  std::string key_file;  // "" = <state>/audit.key
+  std::string checkpoint;
+  std::string address;
+  bool pseudonymize = false;
 };
 
 std::string DatabasePath(const std::string& state_dir) {
   return (std::filesystem::path(state_dir) / kStateFileName).string();
 }
 
+// The audit key (never created here), or nullopt after printing why.
+std::optional<std::string> Key(const StateFlags& f, bool need_database = true) {
+  std::error_code ec;
+  if (need_database && !std::filesystem::exists(DatabasePath(f.state), ec)) {
+    std::fprintf(stderr,
+                 "error: no state database at %s (is --state the state "
+                 "directory?)\n",
+                 DatabasePath(f.state).c_str());
+    return std::nullopt;
+  }
+  const std::string path =
+      f.key_file.empty() ? DefaultAuditKeyPath(f.state) : f.key_file;
+  auto key = ReadAuditKey(path);
+  if (!key.ok()) {
+    std::fprintf(stderr, "error: %s (--key-file names it)\n",
+                 std::string(key.status().message()).c_str());
+    return std::nullopt;
+  }
+  return *key;
+}
+
 int RunBackup(const StateFlags& f) {
+  ::umask(077);
   const absl::Status status = BackupState(DatabasePath(f.state), f.to);
   if (!status.ok()) {
     std::fprintf(stderr, "backup failed: %s\n",
@@ -40,7 +72,28 @@ int RunBackup(const StateFlags& f) {
 }
 
 int RunVerify(const StateFlags& f) {
-  auto v = VerifyAudit(DatabasePath(f.state));
+  const std::optional<std::string> key = Key(f);
+  if (!key) {
+    return 1;
+  }
+  std::optional<AuditCheckpoint> checkpoint;
+  if (!f.checkpoint.empty()) {
+    auto text = ReadFileToString(f.checkpoint, 4096);
+    if (!text.ok()) {
+      std::fprintf(stderr, "error: --checkpoint %s\n",
+                   std::string(text.status().message()).c_str());
+      return 1;
+    }
+    auto parsed = ParseCheckpoint(*text, *key);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "error: --checkpoint %s: %s\n", f.checkpoint.c_str(),
+                   std::string(parsed.status().message()).c_str());
+      return 1;
+    }
+    checkpoint = *std::move(parsed);
+  }
+  auto v = VerifyAudit(DatabasePath(f.state), *key,
+                       checkpoint ? &*checkpoint : nullptr);
   if (!v.ok()) {
     std::fprintf(stderr, "audit verify: %s\n",
                  std::string(v.status().message()).c_str());
@@ -60,6 +113,36 @@ int RunVerify(const StateFlags& f) {
                 static_cast<std::uintmax_t>(v->last_seq), v->head_hash.c_str());
   }
   std::printf("\n");
+  if (checkpoint) {
+    std::printf("checkpoint of %s (row %ju) holds; %ju rows follow it\n",
+                FormatUtc(checkpoint->at).c_str(),
+                static_cast<std::uintmax_t>(checkpoint->seq),
+                static_cast<std::uintmax_t>(v->after_checkpoint));
+  }
+  return 0;
+}
+
+int RunCheckpoint(const StateFlags& f) {
+  const std::optional<std::string> key = Key(f);
+  if (!key) {
+    return 1;
+  }
+  auto c = CheckpointAudit(DatabasePath(f.state), *key, absl::Now());
+  if (!c.ok()) {
+    std::fprintf(stderr, "audit checkpoint: %s\n",
+                 std::string(c.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s\n", CheckpointLine(*c).c_str());
+  return 0;
+}
+
+int RunPseudonym(const StateFlags& f) {
+  const std::optional<std::string> key = Key(f, false);
+  if (!key) {
+    return 1;
+  }
+  std::printf("%s\n", Pseudonymizer(*key, false)(f.address).c_str());
   return 0;
 }
 
@@ -75,9 +158,27 @@ int RunExport(const StateFlags& f) {
       return 2;
     }
   }
+  std::optional<Pseudonymizer> pseudonym;
+  if (f.pseudonymize) {
+    const std::optional<std::string> key = Key(f);
+    if (!key) {
+      return 1;
+    }
+    pseudonym.emplace(*key, false);
+  }
   std::ofstream file;
   std::ostream* out = &std::cout;
   if (!f.to.empty()) {
+    // Mode 0600: the log holds personal data.
+    absl::Status created = WritePrivateFile(f.to, "");
+    if (absl::IsAlreadyExists(created)) {
+      created = MakePrivate(f.to);
+    }
+    if (!created.ok()) {
+      std::fprintf(stderr, "error: %s\n",
+                   std::string(created.message()).c_str());
+      return 1;
+    }
     file.open(f.to, std::ios::out | std::ios::trunc);
     if (!file) {
       std::fprintf(stderr, "error: cannot write %s\n", f.to.c_str());
@@ -85,7 +186,8 @@ int RunExport(const StateFlags& f) {
     }
     out = &file;
   }
-  auto n = ExportAudit(DatabasePath(f.state), since, *out);
+  auto n = ExportAudit(DatabasePath(f.state), since, *out,
+                       pseudonym ? &*pseudonym : nullptr);
   if (!n.ok()) {
     std::fprintf(stderr, "audit export: %s\n",
                  std::string(n.status().message()).c_str());
@@ -118,6 +220,11 @@ void AddStateCommands(CLI::App& app, RunFn* run) {
       "deleted row (exit 1)");
   verify->add_option("--state", flags->state, "State directory")
       ->capture_default_str();
+  verify->add_option("--key-file", flags->key_file,
+                     "The audit key (default: <state>/audit.key)");
+  verify->add_option("--checkpoint", flags->checkpoint,
+                     "A checkpoint line (audit checkpoint, or the server's "
+                     "log): rows it covers must all be there unchanged");
   verify->callback(
       [flags, run] { *run = [flags] { return RunVerify(*flags); }; });
   CLI::App* exp = audit->add_subcommand(
@@ -126,8 +233,36 @@ void AddStateCommands(CLI::App& app, RunFn* run) {
       ->capture_default_str();
   exp->add_option("--since", flags->since,
                   "Only rows at or after this RFC 3339 time");
-  exp->add_option("--to", flags->to, "Output file (default: stdout)");
+  exp->add_option("--to", flags->to,
+                  "Output file to create, mode 0600 (default: stdout)");
+  exp->add_option("--key-file", flags->key_file,
+                  "The audit key (default: <state>/audit.key)");
+  exp->add_flag("--pseudonymize", flags->pseudonymize,
+                "Replace user principals and addresses by their pseudonyms "
+                "(for a third party)");
   exp->callback([flags, run] { *run = [flags] { return RunExport(*flags); }; });
+
+  CLI::App* cp = audit->add_subcommand(
+      "checkpoint",
+      "Print a signed checkpoint of the log's head as one JSON line; keep it "
+      "elsewhere to detect rows cut from the end later");
+  cp->add_option("--state", flags->state, "State directory")
+      ->capture_default_str();
+  cp->add_option("--key-file", flags->key_file,
+                 "The audit key (default: <state>/audit.key)");
+  cp->callback(
+      [flags, run] { *run = [flags] { return RunCheckpoint(*flags); }; });
+
+  CLI::App* ps = audit->add_subcommand(
+      "pseudonym", "Print the pseudonym that stands for ADDRESS in logs");
+  ps->add_option("address", flags->address, "A user principal or address")
+      ->required();
+  ps->add_option("--state", flags->state, "State directory")
+      ->capture_default_str();
+  ps->add_option("--key-file", flags->key_file,
+                 "The audit key (default: <state>/audit.key)");
+  ps->callback(
+      [flags, run] { *run = [flags] { return RunPseudonym(*flags); }; });
 }
 
 }  // namespace hijackguard::plugin::cli

@@ -222,7 +222,9 @@ int RunReplay(const ReplayFlags& f) {
     }
     auto stub = v1::CompliancePlugin::NewStub(channel);
     grpc::ClientContext context;
-    context.set_deadline(f.client.Deadline());
+    if (!PrepareOrPrint(f.client, &context)) {
+      return 1;
+    }
     auto stream = stub->StreamTraffic(&context);
     std::thread writer([&] {
       for (const v1::ReportTrafficRequest& r : requests) {
@@ -277,7 +279,9 @@ int RunDeviceShow(const DeviceShowFlags& f) {
   }
   auto stub = v1::CompliancePlugin::NewStub(channel);
   grpc::ClientContext context;
-  context.set_deadline(f.client.Deadline());
+  if (!PrepareOrPrint(f.client, &context)) {
+    return 1;
+  }
   v1::GetDeviceRiskRequest request;
   request.set_tenant_id(f.tenant);
   request.set_eas_device_id(f.device_id);

@@ -5,7 +5,12 @@
 // alternate so drift hits both alike).
 //
 //   build/bin/checkin_load [--duration-ms 3000] [--repetitions 5]
-//   [--concurrency 1,4,16] [--monitor] [--audit]
+//   [--concurrency 1,4,16] [--monitor] [--audit] [--auth]
+//
+// With --auth both servers keep state in SQLite databases (the shipped
+// configuration); the baseline runs in development mode, the measured one
+// with an auth section of 50 principals and checks every call's bearer token
+// (both are sent it).
 //
 // With --audit the baseline is not the echo but the same plugin with its
 // state in memory, and the measured server keeps state in a SQLite database
@@ -23,10 +28,12 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "common/hmac.h"
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "load_util.h"
+#include "plugin/auth.h"
 #include "plugin/server.h"
 
 namespace hijackguard::bench {
@@ -179,6 +186,10 @@ int Main(int argc, char** argv) {
   app.add_flag("--monitor", monitor,
                "Decide in monitor mode (default: enforce, which also renders "
                "the user alert)");
+  bool auth = false;
+  app.add_flag("--auth", auth,
+               "Compare durable CheckIn with token authentication against "
+               "durable CheckIn in development mode");
   bool audit = false;
   app.add_flag("--audit", audit,
                "Compare CheckIn with a state database and audit log against "
@@ -201,6 +212,16 @@ int Main(int argc, char** argv) {
     return 1;
   }
   options.policy = *policy;
+  const std::filesystem::path state_dir =
+      std::filesystem::temp_directory_path() /
+      ("hijackguard-checkin-load-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(state_dir);
+  const std::string token = "checkin-load-token";
+  if (auth) {
+    audit = true;  // two plugin servers, not the echo
+    std::filesystem::create_directories(state_dir / "base");
+    options.state_path = (state_dir / "base" / "hijackguard.db").string();
+  }
   auto plugin_server = plugin::BuildServer(options);
   if (!plugin_server.ok()) {
     std::fprintf(stderr, "plugin server: %s\n",
@@ -209,17 +230,27 @@ int Main(int argc, char** argv) {
   }
   auto plugin_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
       (*plugin_server)->address(), grpc::InsecureChannelCredentials()));
-  // --audit: a second server, the same but with a state database.
-  const std::filesystem::path state_dir =
-      std::filesystem::temp_directory_path() /
-      ("hijackguard-checkin-load-" + std::to_string(::getpid()));
+  // --audit: a second server, the same but with a state database; --auth:
+  // the same again with token authentication.
   std::unique_ptr<plugin::PluginServer> audited_server;
   std::unique_ptr<v1::CompliancePlugin::Stub> audited_stub;
   if (audit) {
-    std::filesystem::remove_all(state_dir);
-    std::filesystem::create_directories(state_dir);
+    std::filesystem::create_directories(state_dir / "measured");
     plugin::ServerOptions durable = options;
-    durable.state_path = (state_dir / "hijackguard.db").string();
+    durable.state_path = (state_dir / "measured" / "hijackguard.db").string();
+    if (auth) {
+      auto config = std::make_shared<plugin::AuthConfig>();
+      for (int i = 0; i < 50; ++i) {
+        plugin::Principal p;
+        p.id = "mdm-" + std::to_string(i);
+        p.roles = plugin::kRoleMdm;
+        p.all_tenants = true;
+        p.token_sha256.push_back(
+            Sha256Raw(i == 49 ? token : token + std::to_string(i)));
+        config->principals.push_back(std::move(p));
+      }
+      durable.auth = std::move(config);
+    }
     auto built = plugin::BuildServer(durable);
     if (!built.ok()) {
       std::fprintf(stderr, "audited server: %s\n",
@@ -235,6 +266,7 @@ int Main(int argc, char** argv) {
   v1::CheckInResponse canned;
   {
     grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
     const grpc::Status s =
         plugin_stub->CheckIn(&context, MakeRequest(), &canned);
     if (!s.ok()) {
@@ -258,12 +290,14 @@ int Main(int argc, char** argv) {
       issue_checkin = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
                           v1::CheckInResponse* resp,
                           std::function<void(grpc::Status)> done) {
+        c->AddMetadata("authorization", "Bearer " + token);
         plugin_stub->async()->CheckIn(c, req, resp, std::move(done));
       };
   auto issue_echo = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
                         v1::CheckInResponse* resp,
                         std::function<void(grpc::Status)> done) {
     if (audit) {  // the baseline: the plugin with state in memory
+      c->AddMetadata("authorization", "Bearer " + token);
       plugin_stub->async()->CheckIn(c, req, resp, std::move(done));
     } else {
       echo_stub->async()->Echo(c, req, resp, std::move(done));
@@ -273,11 +307,12 @@ int Main(int argc, char** argv) {
     issue_checkin = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
                         v1::CheckInResponse* resp,
                         std::function<void(grpc::Status)> done) {
+      c->AddMetadata("authorization", "Bearer " + token);
       audited_stub->async()->CheckIn(c, req, resp, std::move(done));
     };
   }
-  const char* base_name = audit ? "memory" : "echo";
-  const char* measured_name = audit ? "audited" : "checkin";
+  const char* base_name = auth ? "no-auth" : audit ? "memory" : "echo";
+  const char* measured_name = auth ? "token" : audit ? "audited" : "checkin";
 
   std::printf(
       "request %zu bytes, response %zu bytes; %d ms per run after %d ms "
@@ -326,7 +361,10 @@ int Main(int argc, char** argv) {
     std::printf(
         "%-8d %-8s   QPS ratio %.3f (target >= %s)   p99 ratio %.3f (target "
         "<= 1.2)\n",
-        c, "ratio", Median(qps_ratio), audit ? "0.8" : "0.9",
+        c, "ratio", Median(qps_ratio),
+        auth    ? "0.95"
+        : audit ? "0.8"
+                : "0.9",
         Median(p99_ratio));
     std::fflush(stdout);
     total_errors += errors;
@@ -336,8 +374,9 @@ int Main(int argc, char** argv) {
   if (audited_server != nullptr) {
     audited_server->Shutdown(absl::ZeroDuration());
     audited_server.reset();
-    std::filesystem::remove_all(state_dir);
   }
+  (*plugin_server).reset();  // before its state directory goes
+  std::filesystem::remove_all(state_dir);
   return total_errors == 0 ? 0 : 1;
 }
 

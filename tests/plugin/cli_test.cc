@@ -1,4 +1,5 @@
 // The `hijackguard` binary, run as a user would run it.
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -33,13 +34,18 @@ struct RunResult {
 };
 
 // Runs the hijackguard binary with `args`, capturing stdout and stderr.
-RunResult RunHijackguard(const std::vector<std::string>& args) {
+RunResult RunHijackguard(const std::vector<std::string>& args,
+                         const std::string& stdin_path = "") {
   int out_pipe[2];
   int err_pipe[2];
   EXPECT_EQ(pipe(out_pipe), 0);
   EXPECT_EQ(pipe(err_pipe), 0);
   const pid_t pid = fork();
   if (pid == 0) {
+    if (!stdin_path.empty()) {
+      const int in = open(stdin_path.c_str(), O_RDONLY);
+      dup2(in, 0);
+    }
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     close(out_pipe[0]);
@@ -84,6 +90,17 @@ RunResult RunHijackguard(const std::vector<std::string>& args) {
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// RunHijackguard with `input` on standard input.
+RunResult RunHijackguardWithInput(const std::vector<std::string>& args,
+                                  const std::string& input) {
+  const std::string path =
+      ::testing::TempDir() + "stdin-" + std::to_string(::getpid());
+  std::ofstream(path) << input;
+  RunResult r = RunHijackguard(args, path);
+  std::filesystem::remove(path);
+  return r;
 }
 
 Json ParseJson(const std::string& text) {
@@ -340,6 +357,106 @@ TEST(CliTest, BackupAndAuditCommandsOnAStateDirectory) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no state database"));
   std::filesystem::remove_all(dir);
+}
+
+// Nothing the backup and export commands write is readable by the group or
+// others, and the audit commands take the key from --key-file.
+TEST(CliTest, AuditCheckpointPseudonymAndPrivateFiles) {
+  const std::string dir =
+      ::testing::TempDir() + "cli-ckpt-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto append = [&](int from, int n) {
+    SqliteStoreOptions o;
+    o.path = dir + "/hijackguard.db";
+    o.audit_key_file = dir + "/elsewhere.key";
+    o.retention_interval = absl::ZeroDuration();
+    auto store = SqliteStore::Open(o);
+    ASSERT_TRUE(store.ok()) << store.status();
+    for (int i = from; i < from + n; ++i) {
+      policy::EngineChanges c;
+      policy::DecisionAudit d;
+      d.decision_id = "d" + std::to_string(i);
+      d.user_principal = "Alice@Example.COM";
+      c.audit.push_back({absl::FromUnixSeconds(1'800'000'000 + i), d});
+      ASSERT_TRUE((*store)->WaitDurable((*store)->SubmitEngine(c)).ok());
+    }
+  };
+  append(0, 5);
+  const std::vector<std::string> key = {"--key-file", dir + "/elsewhere.key"};
+  auto with_key = [&](std::vector<std::string> args) {
+    args.insert(args.end(), key.begin(), key.end());
+    return RunHijackguard(args);
+  };
+  RunResult r = RunHijackguard({"audit", "verify", "--state", dir});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("audit.key does not exist"));
+
+  r = with_key({"audit", "checkpoint", "--state", dir});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("{\"at\":\""));
+  EXPECT_THAT(r.out, HasSubstr("\"seq\":5}"));
+  const std::string checkpoint = dir + "/checkpoint.json";
+  std::ofstream(checkpoint) << r.out;
+
+  append(5, 3);
+  r = with_key({"audit", "verify", "--state", dir, "--checkpoint", checkpoint});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("3 rows follow it"));
+
+  // The pseudonym is the same for any case of the address; the export
+  // carries it instead of the address.
+  r = with_key({"audit", "pseudonym", "alice@example.com"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string pseudonym = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(pseudonym.size(), 16u);
+  r = with_key({"audit", "pseudonym", "ALICE@example.com"});
+  EXPECT_EQ(r.out.substr(0, 16), pseudonym);
+  r = with_key({"audit", "export", "--state", dir, "--pseudonymize", "--to",
+                dir + "/export.jsonl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(dir + "/export.jsonl");
+  const std::string exported((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  EXPECT_THAT(exported, HasSubstr(pseudonym));
+  EXPECT_THAT(exported, ::testing::Not(HasSubstr("lice@")));
+
+  r = RunHijackguard({"backup", "--state", dir, "--to", dir + "/copy.db"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name :
+       {"/copy.db", "/export.jsonl", "/hijackguard.db", "/elsewhere.key"}) {
+    const auto perms = std::filesystem::status(dir + name).permissions();
+    EXPECT_EQ(perms & (std::filesystem::perms::group_all |
+                       std::filesystem::perms::others_all),
+              std::filesystem::perms::none)
+        << name;
+  }
+
+  // Rows the checkpoint covers, cut from the end with the head: BROKEN.
+  {
+    auto db = sqlite::Database::Open(dir + "/hijackguard.db", false, false);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("DELETE FROM audit WHERE seq >= 4").ok());
+    ASSERT_TRUE(db->Exec("DELETE FROM meta WHERE name = 'audit_head'").ok());
+  }
+  r = with_key({"audit", "verify", "--state", dir, "--checkpoint", checkpoint});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("BROKEN"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CliTest, AuthTokensAreRandomAndHashedLikeSha256sum) {
+  RunResult a = RunHijackguard({"auth", "new-token"});
+  RunResult b = RunHijackguard({"auth", "new-token"});
+  ASSERT_EQ(a.exit_code, 0);
+  EXPECT_EQ(a.out.size(), 44u);  // 43 characters and a newline
+  EXPECT_NE(a.out, b.out);
+  // printf 'test' | sha256sum
+  const RunResult h = RunHijackguardWithInput({"auth", "hash-token"}, "test\n");
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_EQ(h.out,
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            "\n");
 }
 
 }  // namespace

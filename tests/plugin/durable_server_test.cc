@@ -8,6 +8,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "plugin/audit_key.h"
 #include "plugin/server.h"
 #include "plugin/sqlite_store.h"
 #include "tests/common/status_matchers.h"
@@ -162,7 +163,8 @@ TEST_F(DurableServerTest, TheApiPolicyIsRestoredUntilTheFileChanges) {
   EXPECT_EQ(server_->engine().policy()->global().mode.value,
             policy::Mode::kMonitor);
   server_.reset();
-  auto v = VerifyAudit(options_.state_path);
+  auto v = VerifyAudit(options_.state_path,
+                       *ReadAuditKey((dir_ / "audit.key").string()));
   ASSERT_THAT(v.status(), IsOk());
   EXPECT_TRUE(v->ok) << v->problem;
   EXPECT_GE(v->rows, 3u);  // the file's, the API's, the edited file's

@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "plugin/audit_key.h"
 #include "plugin/audit_log.h"
 #include "plugin/sqlite_db.h"
 #include "plugin/sqlite_store.h"
@@ -40,6 +41,13 @@ class StateStoreTest : public ::testing::Test {
     auto store = SqliteStore::Open(std::move(o));
     EXPECT_THAT(store.status(), IsOk());
     return store.ok() ? std::move(*store) : nullptr;
+  }
+
+  // The audit key the store created beside the database.
+  std::string Key() const {
+    auto key = ReadAuditKey((dir_ / "audit.key").string());
+    EXPECT_THAT(key.status(), IsOk());
+    return key.ok() ? *key : std::string();
   }
 
   void Sql(const std::string& sql) {
@@ -137,7 +145,7 @@ TEST_F(StateStoreTest, OldSchemaIsMigratedForwardKeepingRows) {
   EXPECT_THAT(*store->LoadDevice("k1"), Optional(std::string("v1")));
   AppendAudit(*store, 1);  // the table version 2 added
   store.reset();
-  auto v = VerifyAudit(path_);
+  auto v = VerifyAudit(path_, Key());
   ASSERT_THAT(v.status(), IsOk());
   EXPECT_TRUE(v->ok);
   EXPECT_EQ(v->rows, 1u);
@@ -319,7 +327,7 @@ TEST_F(StateStoreTest, BackupIsAConsistentCheckedCopy) {
   ASSERT_NE(store, nullptr);
   EXPECT_THAT(*store->LoadDevice("k1"), Optional(std::string("v1")));
   store.reset();
-  auto v = VerifyAudit(path_);
+  auto v = VerifyAudit(path_, Key());
   ASSERT_THAT(v.status(), IsOk());
   EXPECT_TRUE(v->ok) << v->problem;
   EXPECT_EQ(v->rows, 5u);
@@ -332,13 +340,13 @@ class AuditTamperTest : public StateStoreTest {
     auto store = Open();
     AppendAudit(*store, 6);
     store.reset();
-    auto v = VerifyAudit(path_);
+    auto v = VerifyAudit(path_, Key());
     ASSERT_THAT(v.status(), IsOk());
     ASSERT_TRUE(v->ok) << v->problem;
     ASSERT_EQ(v->rows, 6u);
   }
   AuditVerification Verify() {
-    auto v = VerifyAudit(path_);
+    auto v = VerifyAudit(path_, Key());
     EXPECT_THAT(v.status(), IsOk());
     return v.ok() ? *v : AuditVerification{};
   }
@@ -364,7 +372,7 @@ TEST_F(AuditTamperTest, AnEditedRowWithARecomputedHashBreaksTheLink) {
   auto stmt =
       db->Prepare("UPDATE audit SET record = ?1, hash = ?2 WHERE seq = 3");
   ASSERT_THAT(stmt.status(), IsOk());
-  const std::string hash = AuditHash(*prev, forged);
+  const std::string hash = AuditHash(Key(), *prev, forged);
   stmt->BindText(1, forged).BindText(2, hash);
   ASSERT_THAT(stmt->Run(), IsOk());
   const AuditVerification v = Verify();
@@ -426,7 +434,7 @@ TEST_F(AuditTamperTest, ARecordWithFieldsOfTheWrongTypeIsReportedNotFatal) {
   auto prev = db->QueryText("SELECT prev_hash FROM audit WHERE seq = 2");
   std::string forged = *record;
   forged.replace(forged.find("\"seq\":2"), 7, "\"seq\":\"2\"");
-  const std::string hash = AuditHash(*prev, forged);
+  const std::string hash = AuditHash(Key(), *prev, forged);
   auto stmt =
       db->Prepare("UPDATE audit SET record = ?1, hash = ?2 WHERE seq = 2");
   ASSERT_THAT(stmt.status(), IsOk());
@@ -437,10 +445,21 @@ TEST_F(AuditTamperTest, ARecordWithFieldsOfTheWrongTypeIsReportedNotFatal) {
   EXPECT_EQ(v.bad_seq, 2u);
 }
 
-TEST_F(AuditTamperTest, RowsCutFromTheEndStayVisibleAfterARestart) {
+TEST_F(AuditTamperTest, RowsCutFromTheEndStopTheStart) {
+  Sql("DELETE FROM audit WHERE seq >= 5");
+  SqliteStoreOptions refuse;
+  refuse.path = path_;
+  auto refused = SqliteStore::Open(refuse);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("--accept-broken-audit"));
+}
+
+TEST_F(AuditTamperTest, AcceptingABrokenLogKeepsTheGapVisibleAndRecordsIt) {
   Sql("DELETE FROM audit WHERE seq >= 5");
   {
-    auto store = Open();  // appends continue after the recorded head
+    SqliteStoreOptions o;
+    o.accept_broken_audit = true;
+    auto store = Open(o);  // appends continue after the recorded head
     ASSERT_NE(store, nullptr);
     AppendAudit(*store, 2);
   }
@@ -448,6 +467,10 @@ TEST_F(AuditTamperTest, RowsCutFromTheEndStayVisibleAfterARestart) {
   EXPECT_FALSE(v.ok);
   EXPECT_EQ(v.bad_seq, 5u);
   EXPECT_THAT(v.problem, ::testing::HasSubstr("rows 5..6 were deleted"));
+  auto db = sqlite::Database::Open(path_, false, false);
+  ASSERT_THAT(db.status(), IsOk());
+  EXPECT_EQ(*db->QueryText("SELECT kind FROM audit WHERE seq = 7"),
+            "accept_broken");
 }
 
 TEST_F(AuditTamperTest, RowsAddedAfterTheHeadStopTheStart) {

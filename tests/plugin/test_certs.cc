@@ -100,8 +100,27 @@ TestPki MakeTestPki() {
   Key client_key = NewKey();
   Cert client = Issue(client_key.get(), "mdm.example.com", ca.get(),
                       ca_key.get(), 3, false, "DNS:mdm.example.com");
-  return TestPki{Pem(ca.get()), Pem(server.get()), Pem(server_key.get()),
-                 Pem(client.get()), Pem(client_key.get())};
+  return TestPki{Pem(ca.get()),         Pem(server.get()),
+                 Pem(server_key.get()), Pem(client.get()),
+                 Pem(client_key.get()), Pem(ca_key.get())};
+}
+
+TestClientCert IssueClientCert(const TestPki& pki,
+                               const std::string& common_name,
+                               const std::string& san) {
+  std::unique_ptr<BIO, Deleter> cert_bio(BIO_new_mem_buf(
+      pki.ca_cert.data(), static_cast<int>(pki.ca_cert.size())));
+  Cert ca(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  Check(ca != nullptr, "PEM_read_bio_X509");
+  std::unique_ptr<BIO, Deleter> key_bio(
+      BIO_new_mem_buf(pki.ca_key.data(), static_cast<int>(pki.ca_key.size())));
+  Key ca_key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  Check(ca_key != nullptr, "PEM_read_bio_PrivateKey");
+  static long serial = 100;
+  Key key = NewKey();
+  Cert cert = Issue(key.get(), common_name.c_str(), ca.get(), ca_key.get(),
+                    ++serial, false, san.empty() ? nullptr : san.c_str());
+  return TestClientCert{Pem(cert.get()), Pem(key.get())};
 }
 
 }  // namespace hijackguard::plugin::testing

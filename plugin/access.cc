@@ -1,0 +1,248 @@
+#include "plugin/access.h"
+
+#include "absl/status/status.h"
+#include "common/hmac.h"
+#include "common/strings.h"
+#include "grpcpp/grpcpp.h"
+#include "plugin/validate.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+// The role table (docs/security.md mirrors it).
+constexpr RpcRule kRules[] = {
+    {Rpc::kCheckIn, "CheckIn", kRoleMdm, TenantScope::kNamed},
+    {Rpc::kReportTraffic, "ReportTraffic", kRoleGateway, TenantScope::kNamed},
+    {Rpc::kStreamTraffic, "StreamTraffic", kRoleGateway, TenantScope::kPerItem},
+    {Rpc::kGetDeviceRisk, "GetDeviceRisk", kRoleAuditor, TenantScope::kNamed},
+    {Rpc::kWatchAlerts, "WatchAlerts", kRoleAuditor, TenantScope::kNamedOrAll},
+    {Rpc::kGetPolicy, "GetPolicy", kRoleAuditor, TenantScope::kEveryTenant},
+    {Rpc::kValidatePolicy, "ValidatePolicy", kRoleAuditor,
+     TenantScope::kEveryTenant},
+    {Rpc::kSimulateDecision, "SimulateDecision", kRoleAuditor,
+     TenantScope::kEveryTenant},
+    {Rpc::kListExemptions, "ListExemptions", kRoleAuditor,
+     TenantScope::kNamedOrAll},
+    {Rpc::kApplyPolicy, "ApplyPolicy", kRoleAdmin, TenantScope::kEveryTenant},
+    {Rpc::kPutExemption, "PutExemption", kRoleAdmin, TenantScope::kNamedOrAll},
+    {Rpc::kDeleteExemption, "DeleteExemption", kRoleAdmin,
+     TenantScope::kStored},
+};
+
+const Principal& Anonymous() {
+  static const Principal* p = [] {
+    auto* a = new Principal;
+    a->id = "anonymous";
+    a->roles = kRoleAdmin;
+    a->all_tenants = true;
+    return a;
+  }();
+  return *p;
+}
+
+absl::Status Unauthenticated(std::string_view why) {
+  return absl::UnauthenticatedError(std::string(why));
+}
+
+// The principal a verified client certificate names, if any. Several
+// principals matching one certificate (through different SANs) is an error.
+absl::StatusOr<const Principal*> FromCertificate(
+    const AuthConfig& config, const grpc::AuthContext& auth) {
+  if (auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME).empty()) {
+    return nullptr;  // no certificate presented
+  }
+  const Principal* found = nullptr;
+  for (const Principal& p : config.principals) {
+    if (!p.client_cert) continue;
+    const char* property = GRPC_X509_CN_PROPERTY_NAME;
+    switch (p.client_cert->field) {
+      case CertMatch::Field::kUriSan:
+        property = GRPC_PEER_URI_PROPERTY_NAME;
+        break;
+      case CertMatch::Field::kDnsSan:
+        property = GRPC_PEER_DNS_PROPERTY_NAME;
+        break;
+      case CertMatch::Field::kSubjectCn:
+        break;
+    }
+    for (const grpc::string_ref& v : auth.FindPropertyValues(property)) {
+      if (std::string_view(v.data(), v.size()) == p.client_cert->value) {
+        if (found != nullptr && found != &p) {
+          return Unauthenticated(StrCat(
+              "the client certificate matches principals \"", found->id,
+              "\" and \"", p.id, "\"; give each certificate one identity"));
+        }
+        found = &p;
+      }
+    }
+  }
+  return found;
+}
+
+// The principal a bearer token belongs to: every digest is compared, in
+// constant time, whatever matched before.
+const Principal* FromToken(const AuthConfig& config, std::string_view token) {
+  const std::string digest = Sha256Raw(token);
+  const Principal* found = nullptr;
+  for (const Principal& p : config.principals) {
+    for (const std::string& d : p.token_sha256) {
+      if (ConstantTimeEquals(d, digest)) {
+        found = &p;
+      }
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+std::span<const RpcRule> RpcRules() { return kRules; }
+
+const RpcRule& RuleFor(Rpc rpc) { return kRules[static_cast<int>(rpc)]; }
+
+std::string PeerAddress(std::string_view peer) {
+  if (peer.starts_with("unix:")) {
+    return std::string(peer);
+  }
+  const std::size_t colon = peer.rfind(':');
+  const std::size_t first = peer.find(':');
+  if (colon == std::string_view::npos || colon == first) {
+    return std::string(peer);
+  }
+  return std::string(peer.substr(0, colon));
+}
+
+AccessControl::AccessControl(std::shared_ptr<const AuthConfig> config,
+                             RefusalLog* refusals, const Clock* clock)
+    : development_(config == nullptr),
+      refusals_(refusals),
+      clock_(clock),
+      config_(std::move(config)) {}
+
+void AccessControl::Reload(std::shared_ptr<const AuthConfig> config) {
+  std::lock_guard<std::mutex> lock(mu_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const AuthConfig> AccessControl::config() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return config_;
+}
+
+absl::StatusOr<Caller> AccessControl::Authenticate(
+    const grpc::ServerContextBase& context) const {
+  Caller caller;
+  caller.actor.peer = PeerAddress(context.peer());
+  if (development_) {
+    caller.principal = &Anonymous();
+    caller.actor.principal = "anonymous";
+    caller.actor.method = "none";
+    return caller;
+  }
+  caller.config = config();
+  const AuthConfig& config = *caller.config;
+
+  const Principal* by_cert = nullptr;
+  if (const auto auth = context.auth_context(); auth != nullptr) {
+    auto p = FromCertificate(config, *auth);
+    if (!p.ok()) return p.status();
+    by_cert = *p;
+  }
+  std::optional<std::string_view> token;
+  const auto& metadata = context.client_metadata();
+  const auto range = metadata.equal_range("authorization");
+  for (auto it = range.first; it != range.second; ++it) {
+    if (token) {
+      return Unauthenticated("more than one authorization header");
+    }
+    std::string_view value(it->second.data(), it->second.size());
+    if (value.size() < 7 ||
+        !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+      return Unauthenticated(
+          "the authorization header is not \"Bearer <token>\"");
+    }
+    token = value.substr(7);
+  }
+  const Principal* by_token = token ? FromToken(config, *token) : nullptr;
+  if (token && by_token == nullptr) {
+    return Unauthenticated("the bearer token is not known");
+  }
+  if (by_cert != nullptr) {
+    if (by_token != nullptr && by_token != by_cert) {
+      caller.actor.principal = by_cert->id;
+      caller.actor.method = "client_cert";
+      return Unauthenticated(StrCat(
+          "the bearer token belongs to another principal than the client "
+          "certificate (\"",
+          by_cert->id, "\")"));
+    }
+    caller.principal = by_cert;
+    caller.actor.method = "client_cert";
+  } else if (by_token != nullptr) {
+    caller.principal = by_token;
+    caller.actor.method = "token";
+  } else {
+    return Unauthenticated(
+        "no credential: send \"authorization: Bearer <token>\" metadata or "
+        "a client certificate that a principal names");
+  }
+  caller.actor.principal = caller.principal->id;
+  return caller;
+}
+
+absl::StatusOr<Caller> AccessControl::Admit(
+    const grpc::ServerContextBase& context, Rpc rpc) const {
+  const RpcRule& rule = RuleFor(rpc);
+  auto caller = Authenticate(context);
+  if (!caller.ok()) {
+    Refused({"", "", PeerAddress(context.peer())}, rpc, caller.status());
+    return caller.status();
+  }
+  if (!caller->principal->HasRole(rule.role)) {
+    absl::Status denied = absl::PermissionDeniedError(
+        StrCat("principal \"", caller->principal->id, "\" lacks role \"",
+               RoleName(rule.role), "\", which ", rule.name, " needs"));
+    Refused(caller->actor, rpc, denied);
+    return denied;
+  }
+  return caller;
+}
+
+absl::Status AccessControl::CheckTenant(const Caller& caller, Rpc rpc,
+                                        std::string_view tenant) const {
+  const RpcRule& rule = RuleFor(rpc);
+  const Principal& p = *caller.principal;
+  absl::Status denied;
+  if (rule.scope == TenantScope::kEveryTenant) {
+    if (!p.all_tenants) {
+      denied = absl::PermissionDeniedError(
+          StrCat("principal \"", p.id, "\" may act for tenants ",
+                 p.TenantList(), " only; ", rule.name,
+                 " concerns every tenant and needs tenants [\"*\"]"));
+    }
+  } else if (!p.MayActFor(tenant)) {
+    denied = absl::PermissionDeniedError(
+        tenant.empty()
+            ? StrCat("an empty tenant means every tenant; principal \"", p.id,
+                     "\" may act for tenants ", p.TenantList(), " only")
+            : StrCat("principal \"", p.id, "\" may not act for tenant ",
+                     ValidateTenantId(std::string(tenant)).ok()
+                         ? StrCat("\"", tenant, "\"")
+                         : std::string("(an invalid tenant id)")));
+  }
+  if (!denied.ok()) {
+    Refused(caller.actor, rpc, denied);
+  }
+  return denied;
+}
+
+void AccessControl::Refused(const policy::Actor& actor, Rpc rpc,
+                            const absl::Status& status) const {
+  if (refusals_ != nullptr) {
+    refusals_->Record(actor, RuleFor(rpc).name,
+                      absl::StatusCodeToString(status.code()),
+                      std::string(status.message()), clock_->Now());
+  }
+}
+
+}  // namespace hijackguard::plugin

@@ -1,0 +1,154 @@
+#include "plugin/audit_key.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/status/status.h"
+#include "common/file.h"
+#include "common/hmac.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+constexpr std::size_t kKeyBytes = 32;
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+absl::Status Errno(std::string_view doing, const std::string& path) {
+  return absl::FailedPreconditionError(
+      StrCat(doing, " ", path, ": ", std::strerror(errno)));
+}
+
+}  // namespace
+
+std::string DefaultAuditKeyPath(const std::string& state_dir) {
+  return (std::filesystem::path(state_dir) / kAuditKeyFileName).string();
+}
+
+absl::StatusOr<std::string> ReadAuditKey(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(StrCat("audit key ", path, " does not exist"));
+  }
+  auto text = ReadFileToString(path, 4096);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        StrCat("audit key ", text.status().message()));
+  }
+  std::string_view hex = *text;
+  while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) {
+    hex.remove_suffix(1);
+  }
+  if (hex.size() != 2 * kKeyBytes) {
+    return absl::InvalidArgumentError(
+        StrCat("audit key ", path, " holds ", hex.size(),
+               " characters; a key is 64 hex digits on one line"));
+  }
+  auto key = HexDecode(hex);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        StrCat("audit key ", path, ": ", key.status().message()));
+  }
+  return *key;
+}
+
+absl::Status WritePrivateFile(const std::string& path, std::string_view text) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(StrCat(path, " exists already"));
+    }
+    return Errno("cannot create", path);
+  }
+  // The mode at creation is masked by the umask; make it exact.
+  absl::Status status;
+  if (::fchmod(fd, 0600) != 0) {
+    status = Errno("cannot restrict", path);
+  }
+  std::size_t done = 0;
+  while (status.ok() && done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      status = Errno("cannot write", path);
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (status.ok() && ::fsync(fd) != 0) {
+    status = Errno("cannot sync", path);
+  }
+  ::close(fd);
+  if (!status.ok()) {
+    ::unlink(path.c_str());
+    return status;
+  }
+  // The directory entry too.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MakePrivate(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return errno == ENOENT ? absl::OkStatus() : Errno("cannot stat", path);
+  }
+  if ((st.st_mode & 077) != 0 && ::chmod(path.c_str(), 0600) != 0) {
+    return Errno("cannot restrict", path);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CreateAuditKey(const std::string& path) {
+  const std::string key = RandomBytes(kKeyBytes);
+  RETURN_IF_ERROR(WritePrivateFile(path, StrCat(HexEncode(key), "\n")));
+  return key;
+}
+
+absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path,
+                                                 std::uint64_t audit_rows) {
+  auto key = ReadAuditKey(path);
+  if (!absl::IsNotFound(key.status())) {
+    return key;
+  }
+  if (audit_rows > 0) {
+    return absl::FailedPreconditionError(StrCat(
+        "audit key ", path, " is missing, but the audit log has ", audit_rows,
+        " rows that it keys. Mount the volume or restore the secret that "
+        "holds it (audit.key_file); a new key would fork the chain, so the "
+        "server does not make one"));
+  }
+  return CreateAuditKey(path);
+}
+
+Pseudonymizer::Pseudonymizer(std::string_view audit_key, bool clear)
+    : key_(HkdfSha256(audit_key, "pseudonym-v1", 32)), clear_(clear) {}
+
+std::string Pseudonymizer::operator()(std::string_view address) const {
+  if (clear_) {
+    return std::string(address);
+  }
+  return HexEncode(HmacSha256(key_, Lower(address))).substr(0, 16);
+}
+
+}  // namespace hijackguard::plugin
