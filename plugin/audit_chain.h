@@ -7,7 +7,14 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
+
 namespace hijackguard::plugin {
+
+namespace sqlite {
+class Database;
+class Statement;
+}  // namespace sqlite
 
 struct AuditChainRow {
   std::uint64_t seq = 0;
@@ -17,6 +24,14 @@ struct AuditChainRow {
   std::string prev_hash;
   std::string hash;
 };
+
+// Reading rows from the state database: select kAuditRowColumns, in this
+// order, and read each row with ReadAuditRow.
+inline constexpr std::string_view kAuditRowColumns =
+    "seq, at_us, kind, record, prev_hash, hash";
+AuditChainRow ReadAuditRow(const sqlite::Statement& row);
+// The first "rekey" row's seq, 0 when there is none.
+absl::StatusOr<std::uint64_t> FirstRekeySeq(sqlite::Database& db);
 
 class AuditChainWalker {
  public:

@@ -148,9 +148,19 @@ std::vector<std::string> KeysNeedingRestart(const std::string& a_json,
   for (const auto& [k, v] : b.items()) all.insert(k);
   for (const std::string& k : all) {
     if (k == "$comment") continue;
-    // The principals are swapped in; everything else (the policy file's
-    // path, TLS files, listen address...) is read at start.
+    // The principals and the TLS files are swapped in; everything else (the
+    // policy file's path, the listen address...) is read at start.
     if (k == "auth" && a.contains("auth") && b.contains("auth")) continue;
+    if (k == "tls" && a.contains("tls") && b.contains("tls")) {
+      nlohmann::json ta = a["tls"], tb = b["tls"];
+      if (ta.is_object() && tb.is_object()) {
+        for (const char* f : {"cert_file", "key_file", "client_ca_file"}) {
+          ta.erase(f);
+          tb.erase(f);
+        }
+        if (ta == tb) continue;
+      }
+    }
     if (differs(k)) keys.push_back(k);
   }
   return keys;

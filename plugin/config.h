@@ -89,8 +89,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view json,
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
 
 // The top-level keys whose values differ between `a` and `b` apart from
-// `auth` (what SIGHUP cannot change: they need a restart; the policy file's
-// content is re-read, its path is not).
+// `auth` and the TLS file paths (what SIGHUP cannot change: they need a
+// restart; the policy file's content is re-read, its path is not).
 std::vector<std::string> KeysNeedingRestart(const std::string& a_json,
                                             const std::string& b_json);
 

@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "absl/status/status.h"
-#include "common/file.h"
 #include "common/hmac.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -22,46 +21,14 @@
 #include "plugin/policy_admin_service.h"
 #include "plugin/refusal_log.h"
 #include "plugin/sqlite_store.h"
+#include "plugin/tls_files.h"
 #include "plugin/wire_decoder.h"
 
 namespace hijackguard::plugin {
 namespace {
 
-constexpr std::size_t kMaxPemBytes = 1 << 20;
 constexpr const char* kServiceName = "hijackguard.v1.CompliancePlugin";
 constexpr const char* kAdminServiceName = "hijackguard.v1.PolicyAdmin";
-
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeCredentials(
-    const std::optional<TlsConfig>& tls) {
-  if (!tls) {
-    return grpc::InsecureServerCredentials();
-  }
-  auto cert = ReadFileToString(tls->cert_file, kMaxPemBytes);
-  if (!cert.ok()) {
-    return absl::InvalidArgumentError(
-        StrCat("tls.cert_file: ", cert.status().message()));
-  }
-  auto key = ReadFileToString(tls->key_file, kMaxPemBytes);
-  if (!key.ok()) {
-    return absl::InvalidArgumentError(
-        StrCat("tls.key_file: ", key.status().message()));
-  }
-  grpc::SslServerCredentialsOptions ssl;
-  ssl.pem_key_cert_pairs.push_back({*key, *cert});
-  if (!tls->client_ca_file.empty()) {
-    auto ca = ReadFileToString(tls->client_ca_file, kMaxPemBytes);
-    if (!ca.ok()) {
-      return absl::InvalidArgumentError(
-          StrCat("tls.client_ca_file: ", ca.status().message()));
-    }
-    ssl.pem_root_certs = *ca;
-    ssl.client_certificate_request =
-        tls->client_cert_optional
-            ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
-            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(ssl);
-}
 
 // Removes server reflection, which the builder would otherwise add (it is
 // registered process-wide and cannot be limited per caller).
@@ -122,6 +89,7 @@ struct PluginServer::State {
   std::unique_ptr<Pseudonymizer> pseudonym;
   std::unique_ptr<RefusalLog> refusals;
   std::unique_ptr<AccessControl> access;
+  std::unique_ptr<TlsFiles> tls;  // null for plaintext
   std::unique_ptr<detector::TrafficDetector> detector;
   std::unique_ptr<policy::PolicyEngine> engine;
   std::unique_ptr<PolicyAdminService> admin;
@@ -223,6 +191,16 @@ absl::Status PluginServer::ReloadAuth(std::shared_ptr<const AuthConfig> auth) {
   return absl::OkStatus();
 }
 
+bool PluginServer::has_tls() const { return state_->tls != nullptr; }
+
+absl::Status PluginServer::ReloadTls(const TlsConfig& tls) {
+  if (state_->tls == nullptr) {
+    return absl::FailedPreconditionError(
+        "the server listens in plaintext; adding TLS needs a restart");
+  }
+  return state_->tls->Reload(tls);
+}
+
 absl::StatusOr<std::string> PluginServer::LogAuditCheckpoint() {
   if (state_->store == nullptr) {
     return absl::NotFoundError("state is in memory: there is no audit log");
@@ -255,9 +233,9 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     return absl::InvalidArgumentError("ServerOptions.catalog is required");
   }
   RETURN_IF_ERROR(CheckListenAddress(options));
-  auto credentials = MakeCredentials(options.tls);
-  if (!credentials.ok()) {
-    return credentials.status();
+  std::unique_ptr<TlsFiles> tls;
+  if (options.tls) {
+    ASSIGN_OR_RETURN(tls, TlsFiles::Create(*options.tls, options.tls_dir));
   }
   std::shared_ptr<const policy::Policy> initial = options.policy;
   std::string origin = initial != nullptr ? "options" : "default";
@@ -275,6 +253,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   }
   std::unique_ptr<PluginServer> ps(new PluginServer());
   PluginServer::State& st = *ps->state_;
+  st.tls = std::move(tls);
   st.policy_path = options.policy_path;
   st.detector = std::make_unique<detector::TrafficDetector>(options.catalog,
                                                             options.detector);
@@ -318,7 +297,11 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen_address, *credentials, &port);
+  builder.AddListeningPort(options.listen_address,
+                           st.tls != nullptr
+                               ? st.tls->credentials()
+                               : grpc::InsecureServerCredentials(),
+                           &port);
   // gRPC's limit is per server; CheckIn enforces its smaller one itself.
   builder.SetMaxReceiveMessageSize(
       std::max(options.max_request_bytes, options.max_traffic_request_bytes));

@@ -44,6 +44,9 @@ struct ServerOptions {
   CheckInOptions check_in;
   // TLS credentials; plaintext when absent.
   std::optional<TlsConfig> tls;
+  // Where checked copies of the TLS files live for rotation
+  // (plugin/tls_files.h); "" = a temporary directory.
+  std::string tls_dir;
   // The policy file ReloadPolicy() reads; "" = the built-in defaults, and
   // nothing to reload.
   std::string policy_path;
@@ -98,6 +101,10 @@ class PluginServer {
   // Swaps in a new principal list (SIGHUP). FAILED_PRECONDITION in
   // development mode (adding auth needs a restart).
   absl::Status ReloadAuth(std::shared_ptr<const AuthConfig> auth);
+  // Checks and swaps in the TLS files anew (SIGHUP); new connections use
+  // them within a second. On a problem the files in force stay.
+  absl::Status ReloadTls(const TlsConfig& tls);
+  bool has_tls() const;
   // Logs a signed checkpoint of the audit log's committed head (also done
   // every audit_checkpoint_interval). NOT_FOUND without a state database.
   absl::StatusOr<std::string> LogAuditCheckpoint();

@@ -276,28 +276,20 @@ absl::Status SqliteStore::OpenAudit() {
 absl::StatusOr<std::string> SqliteStore::CheckAuditTail(
     std::string_view recorded_head, bool pending_rekey) {
   constexpr int kTailRows = 1000;
-  ASSIGN_OR_RETURN(std::int64_t rekey_seq,
-                   writer_->db.QueryInt("SELECT ifnull(min(seq), 0) FROM audit "
-                                        "WHERE kind = 'rekey'"));
+  ASSIGN_OR_RETURN(std::uint64_t rekey_seq, FirstRekeySeq(writer_->db));
   if (pending_rekey) {
-    rekey_seq = std::numeric_limits<std::int64_t>::max();  // none keyed yet
+    rekey_seq = std::numeric_limits<std::uint64_t>::max();  // none keyed yet
   }
-  ASSIGN_OR_RETURN(
-      Statement rows,
-      writer_->db.Prepare(StrCat(
-          "SELECT seq, at_us, kind, record, prev_hash, hash FROM (SELECT * "
-          "FROM audit ORDER BY seq DESC LIMIT ",
-          kTailRows, ") ORDER BY seq")));
+  ASSIGN_OR_RETURN(Statement rows,
+                   writer_->db.Prepare(StrCat("SELECT ", kAuditRowColumns,
+                                              " FROM (SELECT * FROM "
+                                              "audit ORDER BY seq DESC LIMIT ",
+                                              kTailRows, ") ORDER BY seq")));
   std::optional<AuditChainWalker> walker;
   while (true) {
     ASSIGN_OR_RETURN(bool more, rows.Step());
     if (!more) break;
-    AuditChainRow row{static_cast<std::uint64_t>(rows.Int(0)),
-                      rows.Int(1),
-                      std::string(rows.Blob(2)),
-                      std::string(rows.Blob(3)),
-                      std::string(rows.Blob(4)),
-                      std::string(rows.Blob(5))};
+    const AuditChainRow row = ReadAuditRow(rows);
     if (!walker) {
       // The tail's first row is trusted to link to what came before it
       // (audit verify walks the whole chain).

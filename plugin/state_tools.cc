@@ -3,7 +3,6 @@
 #include <sqlite3.h>
 
 #include <filesystem>
-#include <limits>
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
@@ -110,9 +109,7 @@ absl::StatusOr<AuditVerification> VerifyAudit(
   ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(db_path));
   // One read transaction: a consistent snapshot while a server appends.
   RETURN_IF_ERROR(db.Exec("BEGIN"));
-  ASSIGN_OR_RETURN(std::int64_t rekey_seq,
-                   db.QueryInt("SELECT ifnull(min(seq), 0) FROM audit WHERE "
-                               "kind = 'rekey'"));
+  ASSIGN_OR_RETURN(std::uint64_t rekey_seq, FirstRekeySeq(db));
   ASSIGN_OR_RETURN(std::string pending,
                    db.QueryText("SELECT value FROM meta WHERE name = "
                                 "'audit_rekey'"));
@@ -131,22 +128,16 @@ absl::StatusOr<AuditVerification> VerifyAudit(
     return broken;
   }
   ASSIGN_OR_RETURN(Statement rows,
-                   db.Prepare("SELECT seq, at_us, kind, record, prev_hash, "
-                              "hash FROM audit ORDER BY seq"));
-  AuditChainWalker walker(std::string(key),
-                          static_cast<std::uint64_t>(rekey_seq), 1,
+                   db.Prepare(StrCat("SELECT ", kAuditRowColumns,
+                                     " FROM audit ORDER BY seq")));
+  AuditChainWalker walker(std::string(key), rekey_seq, 1,
                           std::string(kAuditGenesis));
   AuditVerification v;
   std::string checkpoint_row_hash;
   while (true) {
     ASSIGN_OR_RETURN(bool more, rows.Step());
     if (!more) break;
-    AuditChainRow row{static_cast<std::uint64_t>(rows.Int(0)),
-                      rows.Int(1),
-                      std::string(rows.Blob(2)),
-                      std::string(rows.Blob(3)),
-                      std::string(rows.Blob(4)),
-                      std::string(rows.Blob(5))};
+    const AuditChainRow row = ReadAuditRow(rows);
     if (!walker.Add(row)) break;
     if (checkpoint != nullptr && row.seq == checkpoint->seq) {
       checkpoint_row_hash = row.hash;

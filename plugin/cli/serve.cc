@@ -95,11 +95,22 @@ void ReloadConfig(const std::string& path, std::string& text,
                       absl::StrJoin(restart, ", "),
                       " changed; they take effect at the next restart"));
   }
+  if (parsed->tls && server.has_tls()) {
+    const absl::Status reloaded = server.ReloadTls(*parsed->tls);
+    if (reloaded.ok()) {
+      LogInfo("SIGHUP: TLS files re-read (new connections use them)");
+    } else {
+      LogError(StrCat("SIGHUP: TLS files not changed: ", reloaded.message()));
+    }
+  }
   if (parsed->auth) {
     const absl::Status reloaded = server.ReloadAuth(
         std::make_shared<const AuthConfig>(*std::move(parsed->auth)));
     if (reloaded.ok()) {
       LogInfo("SIGHUP: auth section re-read");
+    } else {
+      LogWarning(
+          StrCat("SIGHUP: auth section not applied: ", reloaded.message()));
     }
   }
   text = *std::move(now);
@@ -156,6 +167,7 @@ int RunServe(const ServeFlags& flags) {
   options.detector.aliases = config->aliases;
   options.check_in.decision_validity = config->decision_validity;
   options.tls = config->tls;
+  options.tls_dir = (std::filesystem::path(config->state_dir) / "tls").string();
   options.policy_path = config->policy_path;
   if (config->auth) {
     options.auth = std::make_shared<const AuthConfig>(*config->auth);

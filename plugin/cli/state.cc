@@ -202,11 +202,19 @@ int RunExport(const StateFlags& f) {
 
 void AddStateCommands(CLI::App& app, RunFn* run) {
   auto flags = std::make_shared<StateFlags>();
+  // --state, and --key-file for the commands that need the audit key.
+  auto add_state = [&flags](CLI::App* command, bool key) {
+    command->add_option("--state", flags->state, "State directory")
+        ->capture_default_str();
+    if (key) {
+      command->add_option("--key-file", flags->key_file,
+                          "The audit key (default: <state>/audit.key)");
+    }
+  };
   CLI::App* backup = app.add_subcommand(
       "backup",
       "Copy the state database to a file (online: the server may run)");
-  backup->add_option("--state", flags->state, "State directory")
-      ->capture_default_str();
+  add_state(backup, false);
   backup->add_option("--to", flags->to, "Backup file to create")->required();
   backup->callback(
       [flags, run] { *run = [flags] { return RunBackup(*flags); }; });
@@ -218,10 +226,7 @@ void AddStateCommands(CLI::App& app, RunFn* run) {
       "verify",
       "Walk the hash chain; report the first altered, inserted or "
       "deleted row (exit 1)");
-  verify->add_option("--state", flags->state, "State directory")
-      ->capture_default_str();
-  verify->add_option("--key-file", flags->key_file,
-                     "The audit key (default: <state>/audit.key)");
+  add_state(verify, true);
   verify->add_option("--checkpoint", flags->checkpoint,
                      "A checkpoint line (audit checkpoint, or the server's "
                      "log): rows it covers must all be there unchanged");
@@ -229,14 +234,11 @@ void AddStateCommands(CLI::App& app, RunFn* run) {
       [flags, run] { *run = [flags] { return RunVerify(*flags); }; });
   CLI::App* exp = audit->add_subcommand(
       "export", "Write audit rows as JSON Lines (for a SIEM)");
-  exp->add_option("--state", flags->state, "State directory")
-      ->capture_default_str();
+  add_state(exp, true);
   exp->add_option("--since", flags->since,
                   "Only rows at or after this RFC 3339 time");
   exp->add_option("--to", flags->to,
                   "Output file to create, mode 0600 (default: stdout)");
-  exp->add_option("--key-file", flags->key_file,
-                  "The audit key (default: <state>/audit.key)");
   exp->add_flag("--pseudonymize", flags->pseudonymize,
                 "Replace user principals and addresses by their pseudonyms "
                 "(for a third party)");
@@ -246,10 +248,7 @@ void AddStateCommands(CLI::App& app, RunFn* run) {
       "checkpoint",
       "Print a signed checkpoint of the log's head as one JSON line; keep it "
       "elsewhere to detect rows cut from the end later");
-  cp->add_option("--state", flags->state, "State directory")
-      ->capture_default_str();
-  cp->add_option("--key-file", flags->key_file,
-                 "The audit key (default: <state>/audit.key)");
+  add_state(cp, true);
   cp->callback(
       [flags, run] { *run = [flags] { return RunCheckpoint(*flags); }; });
 
@@ -257,10 +256,7 @@ void AddStateCommands(CLI::App& app, RunFn* run) {
       "pseudonym", "Print the pseudonym that stands for ADDRESS in logs");
   ps->add_option("address", flags->address, "A user principal or address")
       ->required();
-  ps->add_option("--state", flags->state, "State directory")
-      ->capture_default_str();
-  ps->add_option("--key-file", flags->key_file,
-                 "The audit key (default: <state>/audit.key)");
+  add_state(ps, true);
   ps->callback(
       [flags, run] { *run = [flags] { return RunPseudonym(*flags); }; });
 }

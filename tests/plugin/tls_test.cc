@@ -1,5 +1,6 @@
 // TLS and mutual TLS on the real server.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -114,6 +115,56 @@ TEST_F(TlsTest, UnreadableKeyFileIsAClearError) {
   options.tls = TlsConfig{dir_ + "/server.pem", dir_ + "/missing.key", ""};
   EXPECT_THAT(BuildServer(options), StatusIs(absl::StatusCode::kInvalidArgument,
                                              HasSubstr("tls.key_file")));
+}
+
+TEST_F(TlsTest, AKeyThatDoesNotMatchTheCertificateIsRefused) {
+  Write("other.key", testing::MakeTestPki().server_key);
+  ServerOptions options;
+  options.catalog = std::make_shared<detector::KnownIssueCatalog>(
+      *detector::KnownIssueCatalog::Builtin());
+  options.tls = TlsConfig{dir_ + "/server.pem", dir_ + "/other.key", ""};
+  EXPECT_THAT(BuildServer(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("does not match the certificate")));
+}
+
+// Certificate rotation without a restart: new files are checked and swapped
+// in (SIGHUP calls ReloadTls); broken ones leave the pair in force.
+TEST_F(TlsTest, CertificatesRotateWithoutARestart) {
+  auto server = Start(true);
+  ASSERT_NE(server, nullptr);
+  auto client = [](const testing::TestPki& pki) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pki.ca_cert;
+    ssl.pem_cert_chain = pki.client_cert;
+    ssl.pem_private_key = pki.client_key;
+    return grpc::SslCredentials(ssl);
+  };
+  ASSERT_TRUE(Call(server->address(), client(*pki_)).ok());
+
+  const testing::TestPki next = testing::MakeTestPki();
+  Write("ca.pem", next.ca_cert);
+  Write("server.pem", next.server_cert);
+  Write("server.key", next.server_key);
+  const TlsConfig config{dir_ + "/server.pem", dir_ + "/server.key",
+                         dir_ + "/ca.pem"};
+  ASSERT_THAT(server->ReloadTls(config), IsOk());
+  bool rotated = false;
+  for (int i = 0; i < 50 && !rotated; ++i) {
+    rotated = Call(server->address(), client(next)).ok();
+    if (!rotated) ::usleep(100'000);
+  }
+  EXPECT_TRUE(rotated) << "the new pair is served within 5 s";
+  EXPECT_FALSE(Call(server->address(), client(*pki_)).ok())
+      << "the old CA no longer verifies the server, nor it the old client";
+
+  // A broken key: refused, and the pair in force stays.
+  Write("server.key", "-----BEGIN PRIVATE KEY-----\nnot a key\n");
+  EXPECT_THAT(
+      server->ReloadTls(config),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("tls.key_file")));
+  ::usleep(1'500'000);  // longer than the watcher's interval
+  EXPECT_TRUE(Call(server->address(), client(next)).ok());
 }
 
 }  // namespace
