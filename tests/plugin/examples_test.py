@@ -298,6 +298,32 @@ def check_policy_rollout(binary, address, policy_path, server, watcher):
     return enforce
 
 
+def put_and_delete_user_exemption(address):
+    """An exemption for a user through PolicyAdmin: its log lines must not name the user."""
+    admin_pb2 = importlib.import_module("hijackguard.v1.policy_admin_pb2")
+    admin_grpc = importlib.import_module("hijackguard.v1.policy_admin_pb2_grpc")
+    with grpc.insecure_channel(address) as channel:
+        stub = admin_grpc.PolicyAdminStub(channel)
+        exemption = admin_pb2.Exemption(tenant_id="acme", kind=admin_pb2.EXEMPTION_KIND_USER,
+                                        value="Alice@Example.com", reason="e2e")
+        exemption.expires.FromSeconds(int(time.time()) + 3600)
+        put = stub.PutExemption(admin_pb2.PutExemptionRequest(exemption=exemption), timeout=10)
+        stub.DeleteExemption(admin_pb2.DeleteExemptionRequest(id=put.exemption.id), timeout=10)
+
+
+def check_logs_are_pseudonymous(binary, state_dir, stderr):
+    """After the whole scenario the server's log names users only by pseudonym."""
+    for address in ("alice@example.com", "bob@example.com"):
+        if address in stderr.lower():
+            fail(f"the server's log names {address}:\n{stderr}")
+    pseudonym = subprocess.run([binary, "audit", "pseudonym", "--state", state_dir,
+                                "alice@example.com"], capture_output=True, text=True,
+                               timeout=30, check=False).stdout.strip()
+    if len(pseudonym) != 16 or f"acme/user/{pseudonym}" not in stderr:
+        fail(f"the exemption's log lines do not carry the pseudonym {pseudonym!r}:\n{stderr}")
+    print(f"logs: no user address in clear; alice appears as {pseudonym}")
+
+
 def check_restart(binary, config, state_dir, before):
     """The durable state's acceptance: a new server on the same state directory still
     quarantines the hijacked device, with the same evidence, and the audit chain verifies."""
@@ -400,6 +426,7 @@ def main():
                 check_traces(args.binary, args.source_dir, address)
                 enforce = check_policy_rollout(args.binary, address, policy_path, server,
                                                watcher)
+                put_and_delete_user_exemption(address)
             finally:
                 watcher.close()
 
@@ -415,6 +442,7 @@ def main():
             if code != 0 or "draining" not in stderr:
                 fail(f"SIGTERM: exit {code}, stderr: {stderr}")
             print("SIGTERM: drained, exit 0")
+            check_logs_are_pseudonymous(args.binary, os.path.join(tmp, "var"), stderr)
             check_restart(args.binary, config, os.path.join(tmp, "var"), enforce)
 
             # Ctrl-C in a terminal sends SIGINT: the same drain, the same exit 0.
