@@ -1,5 +1,7 @@
 #include "plugin/access.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "common/hmac.h"
 #include "common/strings.h"
@@ -68,9 +70,9 @@ absl::StatusOr<const Principal*> FromCertificate(
     for (const grpc::string_ref& v : auth.FindPropertyValues(property)) {
       if (std::string_view(v.data(), v.size()) == p.client_cert->value) {
         if (found != nullptr && found != &p) {
-          return Unauthenticated(StrCat(
-              "the client certificate matches principals \"", found->id,
-              "\" and \"", p.id, "\"; give each certificate one identity"));
+          return Unauthenticated(
+              "the client certificate matches more than one principal; give "
+              "each certificate one identity");
         }
         found = &p;
       }
@@ -79,10 +81,10 @@ absl::StatusOr<const Principal*> FromCertificate(
   return found;
 }
 
-// The principal a bearer token belongs to: every digest is compared, in
-// constant time, whatever matched before.
-const Principal* FromToken(const AuthConfig& config, std::string_view token) {
-  const std::string digest = Sha256Raw(token);
+// The principal a bearer token's digest belongs to: every digest is
+// compared, in constant time, whatever matched before.
+const Principal* FromToken(const AuthConfig& config,
+                           const std::string& digest) {
   const Principal* found = nullptr;
   for (const Principal& p : config.principals) {
     for (const std::string& d : p.token_sha256) {
@@ -122,11 +124,57 @@ AccessControl::AccessControl(std::shared_ptr<const AuthConfig> config,
 void AccessControl::Reload(std::shared_ptr<const AuthConfig> config) {
   std::lock_guard<std::mutex> lock(mu_);
   config_ = std::move(config);
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
-std::shared_ptr<const AuthConfig> AccessControl::config() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return config_;
+absl::Status AccessControl::Recheck(Caller* caller, Rpc rpc) const {
+  if (development_ ||
+      generation_.load(std::memory_order_acquire) == caller->generation) {
+    return absl::OkStatus();
+  }
+  std::shared_ptr<const AuthConfig> now;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    now = config_;
+    generation = generation_.load(std::memory_order_relaxed);
+  }
+  const Principal* before = caller->principal;
+  const Principal* after = nullptr;
+  for (const Principal& p : now->principals) {
+    if (p.id != before->id) continue;
+    const bool token_holds =
+        caller->actor.method == "token" &&
+        std::any_of(p.token_sha256.begin(), p.token_sha256.end(),
+                    [&](const std::string& d) {
+                      return ConstantTimeEquals(d, caller->token_sha256);
+                    });
+    const bool cert_holds =
+        caller->actor.method == "client_cert" && p.client_cert &&
+        before->client_cert &&
+        p.client_cert->field == before->client_cert->field &&
+        p.client_cert->value == before->client_cert->value;
+    if (token_holds || cert_holds) after = &p;
+  }
+  absl::Status status;
+  if (after == nullptr) {
+    status =
+        Unauthenticated(StrCat("the credential of principal \"", before->id,
+                               "\" was withdrawn by a configuration reload"));
+  } else if (!after->HasRole(RuleFor(rpc).role)) {
+    status = absl::PermissionDeniedError(
+        StrCat("principal \"", after->id, "\" lacks role \"",
+               RoleName(RuleFor(rpc).role), "\", which ", RuleFor(rpc).name,
+               " needs (since a configuration reload)"));
+  }
+  if (!status.ok()) {
+    Refused(caller->actor, rpc, status);
+    return status;
+  }
+  caller->config = std::move(now);
+  caller->generation = generation;
+  caller->principal = after;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Caller> AccessControl::Authenticate(
@@ -139,7 +187,11 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
     caller.actor.method = "none";
     return caller;
   }
-  caller.config = config();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    caller.config = config_;
+    caller.generation = generation_.load(std::memory_order_relaxed);
+  }
   const AuthConfig& config = *caller.config;
 
   const Principal* by_cert = nullptr;
@@ -163,7 +215,11 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
     }
     token = value.substr(7);
   }
-  const Principal* by_token = token ? FromToken(config, *token) : nullptr;
+  if (token) {
+    caller.token_sha256 = Sha256Raw(*token);
+  }
+  const Principal* by_token =
+      token ? FromToken(config, caller.token_sha256) : nullptr;
   if (token && by_token == nullptr) {
     return Unauthenticated("the bearer token is not known");
   }

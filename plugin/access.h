@@ -5,6 +5,8 @@
 // the audit log through the RefusalLog.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -60,8 +62,10 @@ const RpcRule& RuleFor(Rpc rpc);
 // An authenticated caller. Keeps the configuration it was judged by alive.
 struct Caller {
   std::shared_ptr<const AuthConfig> config;
+  std::uint64_t generation = 0;  // of `config` (AccessControl::Reload)
   const Principal* principal = nullptr;
-  policy::Actor actor;  // principal id, "token"/"client_cert"/"none", peer
+  std::string token_sha256;  // the digest it authenticated with, if a token
+  policy::Actor actor;       // principal id, "token"/"client_cert"/"none", peer
 };
 
 class AccessControl {
@@ -81,6 +85,12 @@ class AccessControl {
   // Checks `tenant` against the caller's tenants under `rpc`'s scope.
   absl::Status CheckTenant(const Caller& caller, Rpc rpc,
                            std::string_view tenant) const;
+  // For a long-running call (a stream): OK while `caller`'s principal still
+  // holds its credential and `rpc`'s role after a Reload, else
+  // UNAUTHENTICATED or PERMISSION_DENIED (recorded). Moves `caller` to the
+  // configuration in force. One atomic load when nothing was reloaded.
+  absl::Status Recheck(Caller* caller, Rpc rpc) const;
+
   // Records a refused call (also called for a compare-and-set ABORTED).
   void Refused(const policy::Actor& actor, Rpc rpc,
                const absl::Status& status) const;
@@ -90,13 +100,12 @@ class AccessControl {
       const grpc::ServerContextBase& context) const;
 
  private:
-  std::shared_ptr<const AuthConfig> config() const;
-
   const bool development_;
   RefusalLog* const refusals_;
   const Clock* const clock_;
   mutable std::mutex mu_;
   std::shared_ptr<const AuthConfig> config_;
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 // "ipv4:10.1.2.3:5555" -> "ipv4:10.1.2.3" (the port changes per connection).

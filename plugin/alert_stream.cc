@@ -1,11 +1,14 @@
 #include "plugin/alert_stream.h"
 
 #include "plugin/policy_convert.h"
+#include "plugin/status.h"
 
 namespace hijackguard::plugin {
 
 AlertStream::AlertStream(policy::PolicyEngine* engine,
-                         std::string tenant_filter) {
+                         std::string tenant_filter,
+                         std::function<absl::Status()> allowed)
+    : allowed_(std::move(allowed)) {
   // Subscribe before the first Pump so no alert decided from now on is
   // missed; the callback may run at once on another thread, hence the lock.
   std::lock_guard<std::mutex> lock(mu_);
@@ -34,6 +37,13 @@ void AlertStream::Pump() {
   std::lock_guard<std::mutex> lock(mu_);
   if (writing_ || finished_ || subscription_ == nullptr) {
     return;
+  }
+  if (allowed_) {
+    if (absl::Status s = allowed_(); !s.ok()) {
+      finished_ = true;
+      Finish(ToGrpcStatus(s));
+      return;
+    }
   }
   if (std::optional<policy::ComplianceAlert> alert = subscription_->Pop()) {
     message_.Clear();

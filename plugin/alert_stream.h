@@ -2,6 +2,7 @@
 // policy engine produces them.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -14,7 +15,10 @@ namespace hijackguard::plugin {
 // Deletes itself when the call is done.
 class AlertStream final : public grpc::ServerWriteReactor<v1::ComplianceAlert> {
  public:
-  AlertStream(policy::PolicyEngine* engine, std::string tenant_filter);
+  // `allowed` (when set) is asked before each alert; a refusal ends the call
+  // with its status.
+  AlertStream(policy::PolicyEngine* engine, std::string tenant_filter,
+              std::function<absl::Status()> allowed = nullptr);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -25,6 +29,7 @@ class AlertStream final : public grpc::ServerWriteReactor<v1::ComplianceAlert> {
   // subscription ended.
   void Pump();
 
+  std::function<absl::Status()> allowed_;
   std::mutex mu_;
   std::shared_ptr<policy::AlertSubscription> subscription_;
   v1::ComplianceAlert message_;

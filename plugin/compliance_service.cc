@@ -1,5 +1,6 @@
 #include "plugin/compliance_service.h"
 
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "google/protobuf/arena.h"
 #include "grpcpp/support/proto_buffer_writer.h"
@@ -172,23 +173,23 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
     return new RejectedStream(ToGrpcStatus(admitted.status()));
   }
   return new AckStream(
+      // Items are handled one at a time (AckStream), so `caller` may change.
       [this, caller = *std::move(admitted)](const grpc::ByteBuffer& bytes,
-                                            v1::TrafficAck* ack) {
+                                            v1::TrafficAck* ack) mutable {
         // One request message per stream thread: reused, not reallocated.
         thread_local v1::ReportTrafficRequest request;
         policy::StoreTicket ticket = 0;
         if (absl::Status parsed = traffic_decoder_.Parse(bytes, &request);
             !parsed.ok()) {
           TrafficHandler::Undecodable(Flatten(bytes), parsed, ack);
-        } else if (absl::Status tenant = access_->CheckTenant(
-                       caller, Rpc::kStreamTraffic, request.tenant_id());
-                   !tenant.ok()) {
+        } else if (absl::Status refused = Refusal(caller, request.tenant_id());
+                   !refused.ok()) {
           // Each item on its own: the stream goes on.
           ack->set_sequence(request.sequence());
           v1::ItemError* e = ack->add_errors();
-          e->set_code("PERMISSION_DENIED");
-          e->set_field("tenant_id");
-          e->set_message(std::string(tenant.message()));
+          e->set_code(absl::StatusCodeToString(refused.code()));
+          e->set_field(absl::IsUnauthenticated(refused) ? "" : "tenant_id");
+          e->set_message(std::string(refused.message()));
         } else {
           ticket = traffic_->Report(request, ack);
         }
@@ -198,6 +199,12 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
         return ticket;
       },
       store_);
+}
+
+absl::Status CompliancePluginService::Refusal(Caller& caller,
+                                              std::string_view tenant) const {
+  RETURN_IF_ERROR(access_->Recheck(&caller, Rpc::kStreamTraffic));
+  return access_->CheckTenant(caller, Rpc::kStreamTraffic, tenant);
 }
 
 grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
@@ -230,7 +237,15 @@ CompliancePluginService::WatchAlerts(grpc::CallbackServerContext* context,
   if (!status.ok()) {
     return new RejectedWrite(ToGrpcStatus(status));
   }
-  return new AlertStream(engine_, request->tenant_id());
+  // Re-judged before each alert: a reload that withdraws the principal's
+  // credential, role or tenant ends the stream.
+  auto allowed = [this, caller = *std::move(caller),
+                  tenant = request->tenant_id()]() mutable {
+    absl::Status s = access_->Recheck(&caller, Rpc::kWatchAlerts);
+    if (s.ok()) s = access_->CheckTenant(caller, Rpc::kWatchAlerts, tenant);
+    return s;
+  };
+  return new AlertStream(engine_, request->tenant_id(), std::move(allowed));
 }
 
 }  // namespace hijackguard::plugin

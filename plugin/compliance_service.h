@@ -52,6 +52,10 @@ class CompliancePluginService final : public CompliancePluginBase {
       const v1::WatchAlertsRequest* request) override;
 
  private:
+  // Why a stream item of `tenant` is refused (OK when it is not), after
+  // re-judging `caller` if the principals were reloaded.
+  absl::Status Refusal(Caller& caller, std::string_view tenant) const;
+
   const CheckInHandler* check_in_;
   const TrafficHandler* traffic_;
   policy::PolicyEngine* engine_;

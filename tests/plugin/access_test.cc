@@ -104,9 +104,10 @@ class AccessTest : public ::testing::TestWithParam<Credential> {
     return path;
   }
 
-  std::string AuthJson() const {
+  std::string AuthJson(const std::string& without = "") const {
     std::string principals;
     for (const PrincipalSpec& p : Specs()) {
+      if (p.id == without) continue;
       if (!principals.empty()) principals += ",";
       principals += "{\"id\":\"" + p.id + "\",\"roles\":" + p.roles +
                     ",\"tenants\":" + p.tenants + ",\"token_sha256\":\"" +
@@ -271,7 +272,10 @@ class AccessTest : public ::testing::TestWithParam<Credential> {
     v1::CalendarChange* c = r.mutable_calendar_change();
     c->set_eas_device_id("ApplTRAFFIC");
     c->set_user("alice@example.com");
+    c->set_collection_id("1");
+    c->set_server_id("1:1");
     c->set_uid("uid-1");
+    c->set_command("Change");
     c->set_organizer_email_before("bob@example.com");
     c->set_organizer_email_after("bob@example.com");
     return r;
@@ -559,6 +563,62 @@ TEST_P(AccessAttackTest, TheAuditNamesTheActorAndCountsRefusals) {
   auto v = VerifyAudit((dir_ / "hijackguard.db").string(), *key);
   ASSERT_THAT(v.status(), IsOk());
   EXPECT_TRUE(v->ok) << v->problem;
+}
+
+// A principal removed by a reload (SIGHUP) loses its open streams too.
+TEST_P(AccessAttackTest, AReloadThatWithdrawsAPrincipalCutsItsStreams) {
+  auto gateway = v1::CompliancePlugin::NewStub(Channel("gw-acme"));
+  grpc::ClientContext stream_context;
+  Prepare(&stream_context, "gw-acme", 20000);
+  auto stream = gateway->StreamTraffic(&stream_context);
+  auto send = [&](std::uint64_t sequence) {
+    v1::ReportTrafficRequest r = Traffic();
+    r.set_sequence(sequence);
+    EXPECT_TRUE(stream->Write(r));
+    v1::StreamTrafficResponse acks;
+    EXPECT_TRUE(stream->Read(&acks));
+    return acks.acks_size() > 0 && acks.acks(0).errors_size() > 0
+               ? acks.acks(0).errors(0).code()
+               : std::string();
+  };
+  EXPECT_EQ(send(1), "");
+
+  auto auditor = v1::CompliancePlugin::NewStub(Channel("aud-acme"));
+  grpc::ClientContext watch;
+  Prepare(&watch, "aud-acme", 20000);
+  v1::WatchAlertsRequest request;
+  request.set_tenant_id("acme");
+  auto reader = auditor->WatchAlerts(&watch, request);
+  reader->WaitForInitialMetadata();
+
+  std::string json = "{\"auth\":" + AuthJson("gw-acme") + "}";
+  json.replace(json.find("\"aud-acme\""), 10, "\"aud-gone\"");
+  auto config = ParseServerConfig(json, "reload");
+  ASSERT_THAT(config, IsOk());
+  ASSERT_THAT(
+      server_->ReloadAuth(std::make_shared<const AuthConfig>(*config->auth)),
+      IsOk());
+
+  EXPECT_EQ(send(2), "UNAUTHENTICATED");
+  stream->WritesDone();
+  v1::StreamTrafficResponse rest;
+  while (stream->Read(&rest)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+
+  // An alert for acme: the withdrawn auditor's stream ends instead.
+  auto mdm = v1::CompliancePlugin::NewStub(Channel("mdm-acme"));
+  grpc::ClientContext c;
+  Prepare(&c, "mdm-acme");
+  v1::CheckInRequest r;
+  r.set_tenant_id("acme");
+  r.mutable_device()->set_eas_device_id("ApplRELOAD");
+  r.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+  v1::CheckInResponse response;
+  ASSERT_TRUE(mdm->CheckIn(&c, r, &response).ok());
+  v1::ComplianceAlert alert;
+  EXPECT_FALSE(reader->Read(&alert));
+  EXPECT_EQ(reader->Finish().error_code(), Code::UNAUTHENTICATED);
 }
 
 TEST(ListenAddressTest, OnlyLoopbackIsServedWithoutAuthAndTls) {
