@@ -81,21 +81,6 @@ absl::StatusOr<const Principal*> FromCertificate(
   return found;
 }
 
-// The principal a bearer token's digest belongs to: every digest is
-// compared, in constant time, whatever matched before.
-const Principal* FromToken(const AuthConfig& config,
-                           const std::string& digest) {
-  const Principal* found = nullptr;
-  for (const Principal& p : config.principals) {
-    for (const std::string& d : p.token_sha256) {
-      if (ConstantTimeEquals(d, digest)) {
-        found = &p;
-      }
-    }
-  }
-  return found;
-}
-
 }  // namespace
 
 std::span<const RpcRule> RpcRules() { return kRules; }
@@ -114,34 +99,42 @@ std::string PeerAddress(std::string_view peer) {
   return std::string(peer.substr(0, colon));
 }
 
+Principals::Principals(std::shared_ptr<const AuthConfig> c)
+    : config(std::move(c)) {
+  for (const Principal& p : config->principals) {
+    for (const std::string& digest : p.token_sha256) {
+      by_token_sha256.emplace(digest, &p);
+    }
+  }
+}
+
 AccessControl::AccessControl(std::shared_ptr<const AuthConfig> config,
-                             RefusalLog* refusals, const Clock* clock)
+                             RefusalLog* refusals, const Clock* clock,
+                             bool client_certificates)
     : development_(config == nullptr),
+      client_certificates_(client_certificates),
       refusals_(refusals),
-      clock_(clock),
-      config_(std::move(config)) {}
+      clock_(clock) {
+  if (config != nullptr) {
+    Reload(std::move(config));
+  }
+}
 
 void AccessControl::Reload(std::shared_ptr<const AuthConfig> config) {
-  std::lock_guard<std::mutex> lock(mu_);
-  config_ = std::move(config);
-  generation_.fetch_add(1, std::memory_order_release);
+  auto list = std::make_unique<const Principals>(std::move(config));
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  current_.store(list.get(), std::memory_order_release);
+  lists_.push_back(std::move(list));
 }
 
 absl::Status AccessControl::Recheck(Caller* caller, Rpc rpc) const {
-  if (development_ ||
-      generation_.load(std::memory_order_acquire) == caller->generation) {
+  const Principals* now = current_.load(std::memory_order_acquire);
+  if (development_ || now == caller->principals) {
     return absl::OkStatus();
-  }
-  std::shared_ptr<const AuthConfig> now;
-  std::uint64_t generation = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    now = config_;
-    generation = generation_.load(std::memory_order_relaxed);
   }
   const Principal* before = caller->principal;
   const Principal* after = nullptr;
-  for (const Principal& p : now->principals) {
+  for (const Principal& p : now->config->principals) {
     if (p.id != before->id) continue;
     const bool token_holds =
         caller->actor.method == "token" &&
@@ -171,8 +164,7 @@ absl::Status AccessControl::Recheck(Caller* caller, Rpc rpc) const {
     Refused(caller->actor, rpc, status);
     return status;
   }
-  caller->config = std::move(now);
-  caller->generation = generation;
+  caller->principals = now;
   caller->principal = after;
   return absl::OkStatus();
 }
@@ -187,15 +179,12 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
     caller.actor.method = "none";
     return caller;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    caller.config = config_;
-    caller.generation = generation_.load(std::memory_order_relaxed);
-  }
-  const AuthConfig& config = *caller.config;
+  caller.principals = current_.load(std::memory_order_acquire);
+  const AuthConfig& config = *caller.principals->config;
 
   const Principal* by_cert = nullptr;
-  if (const auto auth = context.auth_context(); auth != nullptr) {
+  if (const auto auth = client_certificates_ ? context.auth_context() : nullptr;
+      auth != nullptr) {
     auto p = FromCertificate(config, *auth);
     if (!p.ok()) return p.status();
     by_cert = *p;
@@ -218,8 +207,17 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
   if (token) {
     caller.token_sha256 = Sha256Raw(*token);
   }
-  const Principal* by_token =
-      token ? FromToken(config, caller.token_sha256) : nullptr;
+  // Only digests are looked up (a token's digest says nothing of another
+  // token), and the match is confirmed in constant time.
+  const Principal* by_token = nullptr;
+  if (token) {
+    const auto& index = caller.principals->by_token_sha256;
+    if (auto it = index.find(caller.token_sha256);
+        it != index.end() &&
+        ConstantTimeEquals(it->first, caller.token_sha256)) {
+      by_token = it->second;
+    }
+  }
   if (token && by_token == nullptr) {
     return Unauthenticated("the bearer token is not known");
   }

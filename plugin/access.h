@@ -12,7 +12,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "plugin/auth.h"
@@ -59,10 +61,17 @@ struct RpcRule {
 std::span<const RpcRule> RpcRules();
 const RpcRule& RuleFor(Rpc rpc);
 
-// An authenticated caller. Keeps the configuration it was judged by alive.
-struct Caller {
+// A principal list with its tokens indexed by digest.
+struct Principals {
+  explicit Principals(std::shared_ptr<const AuthConfig> config);
   std::shared_ptr<const AuthConfig> config;
-  std::uint64_t generation = 0;  // of `config` (AccessControl::Reload)
+  absl::flat_hash_map<std::string, const Principal*> by_token_sha256;
+};
+
+// An authenticated caller, and the principal list it was judged by (which
+// the AccessControl keeps for its whole life).
+struct Caller {
+  const Principals* principals = nullptr;
   const Principal* principal = nullptr;
   std::string token_sha256;  // the digest it authenticated with, if a token
   policy::Actor actor;       // principal id, "token"/"client_cert"/"none", peer
@@ -72,8 +81,11 @@ class AccessControl {
  public:
   // `config` null: development mode, every caller an anonymous admin of
   // every tenant. `refusals` may be null (nothing recorded).
+  // `client_certificates`: the listener verifies client certificates (TLS
+  // with a client CA); without, only tokens are looked at.
   AccessControl(std::shared_ptr<const AuthConfig> config, RefusalLog* refusals,
-                const Clock* clock = &RealClock());
+                const Clock* clock = &RealClock(),
+                bool client_certificates = true);
 
   bool development() const { return development_; }
   // Swaps in a new principal list (SIGHUP). Calls in flight keep theirs.
@@ -101,11 +113,16 @@ class AccessControl {
 
  private:
   const bool development_;
+  const bool client_certificates_;
   RefusalLog* const refusals_;
   const Clock* const clock_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const AuthConfig> config_;
-  std::atomic<std::uint64_t> generation_{0};
+  // The list in force, read with one atomic load on every call. Lists are
+  // replaced only by Reload (SIGHUP) and never freed before this object, so
+  // a call may go on using the one it started with: a few kilobytes per
+  // reload, for the process's life.
+  std::atomic<const Principals*> current_{nullptr};
+  std::mutex reload_mu_;
+  std::vector<std::unique_ptr<const Principals>> lists_;
 };
 
 // "ipv4:10.1.2.3:5555" -> "ipv4:10.1.2.3" (the port changes per connection).

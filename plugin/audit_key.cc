@@ -9,8 +9,10 @@
 #include <filesystem>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "common/file.h"
 #include "common/hmac.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -128,6 +130,14 @@ absl::StatusOr<std::string> CreateAuditKey(const std::string& path) {
 absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path,
                                                  std::uint64_t audit_rows) {
   auto key = ReadAuditKey(path);
+  if (key.ok()) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      LogWarning(StrCat("audit key ", path, " is readable by others (mode ",
+                        absl::StrFormat("%04o", st.st_mode & 07777),
+                        "); anyone who reads it can rewrite the audit chain"));
+    }
+  }
   if (!absl::IsNotFound(key.status())) {
     return key;
   }

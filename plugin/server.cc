@@ -274,8 +274,9 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   st.pseudonym =
       std::make_unique<Pseudonymizer>(audit_key, options.logging_pii);
   st.refusals = std::make_unique<RefusalLog>(st.store.get());
-  st.access = std::make_unique<AccessControl>(options.auth, st.refusals.get(),
-                                              options.clock);
+  st.access = std::make_unique<AccessControl>(
+      options.auth, st.refusals.get(), options.clock,
+      options.tls && !options.tls->client_ca_file.empty());
   st.checkpoint_interval = options.audit_checkpoint_interval;
   st.traffic = std::make_unique<TrafficHandler>(st.detector.get(),
                                                 options.clock, st.engine.get());

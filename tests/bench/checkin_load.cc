@@ -5,12 +5,13 @@
 // alternate so drift hits both alike).
 //
 //   build/bin/checkin_load [--duration-ms 3000] [--repetitions 5]
-//   [--concurrency 1,4,16] [--monitor] [--audit] [--auth]
+//   [--concurrency 1,4,16] [--monitor] [--audit] [--auth [--control]]
 //
 // With --auth both servers keep state in SQLite databases (the shipped
 // configuration); the baseline runs in development mode, the measured one
 // with an auth section of 50 principals and checks every call's bearer token
-// (both are sent it).
+// (both are sent it). --control makes the second server like the first, to
+// show the spread of the ratio when nothing differs.
 //
 // With --audit the baseline is not the echo but the same plugin with its
 // state in memory, and the measured server keeps state in a SQLite database
@@ -190,6 +191,10 @@ int Main(int argc, char** argv) {
   app.add_flag("--auth", auth,
                "Compare durable CheckIn with token authentication against "
                "durable CheckIn in development mode");
+  bool control = false;
+  app.add_flag("--control", control,
+               "With --auth: both servers in development mode (an A/A run "
+               "that shows how far the ratio wanders by chance)");
   bool audit = false;
   app.add_flag("--audit", audit,
                "Compare CheckIn with a state database and audit log against "
@@ -238,7 +243,7 @@ int Main(int argc, char** argv) {
     std::filesystem::create_directories(state_dir / "measured");
     plugin::ServerOptions durable = options;
     durable.state_path = (state_dir / "measured" / "hijackguard.db").string();
-    if (auth) {
+    if (auth && !control) {
       auto config = std::make_shared<plugin::AuthConfig>();
       for (int i = 0; i < 50; ++i) {
         plugin::Principal p;
