@@ -84,6 +84,7 @@ std::string BoundAddress(const std::string& listen, int port) {
 struct PluginServer::State {
   std::string policy_path;
   absl::Duration checkpoint_interval;
+  const Clock* clock = nullptr;
   // First: destroyed last, after everything that submits to it.
   std::unique_ptr<SqliteStore> store;
   std::unique_ptr<Pseudonymizer> pseudonym;
@@ -115,7 +116,7 @@ void PluginServer::State::Housekeeping(PluginServer* owner) {
     housekeeping_cv.wait_for(lock, std::chrono::seconds(5));
     if (housekeeping_stop) break;
     lock.unlock();
-    refusals->Flush(absl::Now());
+    refusals->Flush(clock->Now());  // the clock refusals are counted by
     if (store != nullptr && checkpoint_interval > absl::ZeroDuration() &&
         absl::Now() >= next_checkpoint) {
       (void)owner->LogAuditCheckpoint();
@@ -278,6 +279,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       options.auth, st.refusals.get(), options.clock,
       options.tls && !options.tls->client_ca_file.empty());
   st.checkpoint_interval = options.audit_checkpoint_interval;
+  st.clock = options.clock;
   st.traffic = std::make_unique<TrafficHandler>(st.detector.get(),
                                                 options.clock, st.engine.get());
   st.handler = std::make_unique<CheckInHandler>(

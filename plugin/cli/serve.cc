@@ -69,8 +69,8 @@ absl::StatusOr<int> LockStateDir(const std::string& dir) {
   return fd;
 }
 
-// SIGHUP: re-reads the configuration's auth section; a broken file keeps
-// what is in force. Keys that only take effect at start are named.
+// SIGHUP: re-reads the configuration's auth section and TLS files; a broken
+// file keeps what is in force. Keys that only take effect at start are named.
 void ReloadConfig(const std::string& path, std::string& text,
                   PluginServer& server) {
   auto now = ReadFileToString(path, 1 << 20);
@@ -139,6 +139,7 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.state.empty()) {
     config->state_dir = flags.state;
   }
+  // What SIGHUP compares the file with.
   std::string config_text =
       ReadFileToString(flags.config, 1 << 20).value_or("");
   auto lock = LockStateDir(config->state_dir);

@@ -324,6 +324,79 @@ def check_logs_are_pseudonymous(binary, state_dir, stderr):
     print(f"logs: no user address in clear; alice appears as {pseudonym}")
 
 
+def check_auth_and_sighup(binary, tmp):
+    """A server with an auth section, through the CLI: a token works, no token and a
+    withdrawn token do not (SIGHUP), and a broken file keeps what is in force."""
+    def digest(token):
+        return subprocess.run([binary, "auth", "hash-token"], input=token + "\n",
+                              capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+    token = subprocess.run([binary, "auth", "new-token"], capture_output=True, text=True,
+                           timeout=30, check=True).stdout.strip()
+    token_file = os.path.join(tmp, "mdm.token")
+    with open(token_file, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    config = os.path.join(tmp, "auth.json")
+    def write(principals):
+        with open(config, "w", encoding="utf-8") as f:
+            json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(tmp, "var-auth"),
+                       "auth": {"principals": principals}}, f)
+    write([{"id": "mdm-acme", "roles": ["mdm"], "tenants": ["acme"],
+            "token_sha256": digest(token)},
+           {"id": "other", "roles": ["auditor"], "tenants": ["*"],
+            "token_sha256": digest("x" * 43)}])
+    server = subprocess.Popen([binary, "serve", "--config", config],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = read_line(server, 30)
+        if "serving on " not in line:
+            fail(f"auth server: unexpected first line: {line!r}")
+        address = line.split("serving on ")[1].split()[0]
+        def checkin(*extra):
+            return subprocess.run([binary, "checkin", "--server", address, "--tenant", "acme",
+                                   "--device-id", "ApplAUTH", "--user-agent",
+                                   "Apple-iPhone4C1/1001.403", *extra],
+                                  capture_output=True, text=True, timeout=30, check=False)
+        ok = checkin("--token-file", token_file)
+        if ok.returncode != 0:
+            fail(f"checkin with the mdm token: {ok.stderr}")
+        anonymous = checkin()
+        if anonymous.returncode != 1 or "UNAUTHENTICATED" not in anonymous.stderr:
+            fail(f"checkin without a token: {anonymous.returncode} {anonymous.stderr}")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write("{ not json")
+        server.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        if checkin("--token-file", token_file).returncode != 0:
+            fail("a broken configuration on SIGHUP replaced the principals in force")
+        write([{"id": "other", "roles": ["auditor"], "tenants": ["*"],
+                "token_sha256": digest("x" * 43)}])
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while True:
+            withdrawn = checkin("--token-file", token_file)
+            if withdrawn.returncode == 1 and "UNAUTHENTICATED" in withdrawn.stderr:
+                break
+            if time.monotonic() > deadline:
+                fail(f"a withdrawn token still works after SIGHUP: {withdrawn.stdout}")
+            time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        if server.wait(timeout=30) != 0:
+            fail("auth server: SIGTERM did not exit 0")
+        stderr = server.stderr.read().decode()
+        for expected in ("configuration not re-read", "auth section re-read",
+                         "refused", "UNAUTHENTICATED"):
+            if expected not in stderr:
+                fail(f"auth server log lacks {expected!r}:\n{stderr}")
+        if token in stderr:
+            fail("the server's log holds a bearer token")
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    print("auth: token, no token, SIGHUP with a broken file and a withdrawn token: ok")
+
+
 def check_restart(binary, config, state_dir, before):
     """The durable state's acceptance: a new server on the same state directory still
     quarantines the hijacked device, with the same evidence, and the audit chain verifies."""
@@ -444,6 +517,7 @@ def main():
             print("SIGTERM: drained, exit 0")
             check_logs_are_pseudonymous(args.binary, os.path.join(tmp, "var"), stderr)
             check_restart(args.binary, config, os.path.join(tmp, "var"), enforce)
+            check_auth_and_sighup(args.binary, tmp)
 
             # Ctrl-C in a terminal sends SIGINT: the same drain, the same exit 0.
             with open(config, "w", encoding="utf-8") as f:
