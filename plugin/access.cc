@@ -123,8 +123,8 @@ AccessControl::AccessControl(std::shared_ptr<const AuthConfig> config,
 void AccessControl::Reload(std::shared_ptr<const AuthConfig> config) {
   auto list = std::make_unique<const Principals>(std::move(config));
   std::lock_guard<std::mutex> lock(reload_mu_);
-  current_.store(list.get(), std::memory_order_release);
   lists_.push_back(std::move(list));
+  current_.store(lists_.back().get(), std::memory_order_release);
 }
 
 absl::Status AccessControl::Recheck(Caller* caller, Rpc rpc) const {

@@ -34,6 +34,17 @@ absl::Status Errno(std::string_view doing, const std::string& path) {
       StrCat(doing, " ", path, ": ", std::strerror(errno)));
 }
 
+// Makes the directory entry of `path` durable.
+void SyncDirectory(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
 }  // namespace
 
 std::string DefaultAuditKeyPath(const std::string& state_dir) {
@@ -99,14 +110,7 @@ absl::Status WritePrivateFile(const std::string& path, std::string_view text) {
     ::unlink(path.c_str());
     return status;
   }
-  // The directory entry too.
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(),
-                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  SyncDirectory(path);
   return absl::OkStatus();
 }
 
@@ -149,6 +153,20 @@ absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path,
         "server does not make one"));
   }
   return CreateAuditKey(path);
+}
+
+std::string PendingAuditKeyPath(const std::string& path) {
+  return StrCat(path, ".pending");
+}
+
+absl::Status PromotePendingAuditKey(const std::string& path) {
+  const std::string pending = PendingAuditKeyPath(path);
+  if (::rename(pending.c_str(), path.c_str()) != 0) {
+    return errno == ENOENT ? absl::OkStatus()
+                           : Errno("cannot move into place", pending);
+  }
+  SyncDirectory(path);
+  return absl::OkStatus();
 }
 
 Pseudonymizer::Pseudonymizer(std::string_view audit_key, bool clear)

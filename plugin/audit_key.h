@@ -31,6 +31,11 @@ absl::StatusOr<std::string> CreateAuditKey(const std::string& path);
 absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path,
                                                  std::uint64_t audit_rows);
 
+// Where a new key waits until the log it keys has committed its first keyed
+// row (<path>.pending), and moving it into place (OK when there is none).
+std::string PendingAuditKeyPath(const std::string& path);
+absl::Status PromotePendingAuditKey(const std::string& path);
+
 // Stands in for user principals and e-mail addresses in logs and exports:
 // the first 16 hex digits of HMAC-SHA256(HKDF(audit key, "pseudonym-v1"),
 // lower-cased address). With `clear` the address itself is returned

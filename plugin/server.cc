@@ -189,6 +189,7 @@ absl::Status PluginServer::ReloadAuth(std::shared_ptr<const AuthConfig> auth) {
         "removing the auth section needs a restart");
   }
   state_->access->Reload(std::move(auth));
+  state_->engine->WakeSubscriptions();  // WatchAlerts streams look again
   return absl::OkStatus();
 }
 

@@ -220,16 +220,25 @@ absl::Status SqliteStore::OpenAudit() {
     }
   }
   // A log from before the key (schema 2, rekey pending) has no key yet: one
-  // is made for it. Otherwise a log with rows needs the key that made them.
-  // The marker is only believed while no key exists yet: with a key, the
-  // log is keyed and a marker was written by someone else.
-  const bool pending_rekey =
-      !rekey.empty() && tail_seq > 0 &&
-      absl::IsNotFound(ReadAuditKey(options_.audit_key_file).status());
+  // is made for it, first as <key>.pending, moved into place only once the
+  // rekey row is committed (a crash in between reuses it). The marker is
+  // believed only while no key exists: with a key, the log is keyed and the
+  // marker was written by someone else. Otherwise a log with rows needs the
+  // key that made it.
+  const std::string& key_file = options_.audit_key_file;
+  const bool key_exists = !absl::IsNotFound(ReadAuditKey(key_file).status());
+  const bool pending_rekey = !rekey.empty() && tail_seq > 0 && !key_exists;
+  if (!key_exists && rekey.empty()) {
+    ASSIGN_OR_RETURN(std::uint64_t rekeyed_at, FirstRekeySeq(writer_->db));
+    if (rekeyed_at > 0) {
+      RETURN_IF_ERROR(PromotePendingAuditKey(key_file));  // OK if none
+    }
+  }
   ASSIGN_OR_RETURN(
       audit_key_,
-      LoadOrCreateAuditKey(options_.audit_key_file,
-                           pending_rekey ? 0 : std::max(tail_seq, head_seq)));
+      pending_rekey
+          ? LoadOrCreateAuditKey(PendingAuditKeyPath(key_file), 0)
+          : LoadOrCreateAuditKey(key_file, std::max(tail_seq, head_seq)));
   audit_seq_ = tail_seq;
   audit_head_ = tail_hash;
 
@@ -253,12 +262,6 @@ absl::Status SqliteStore::OpenAudit() {
       audit_seq_ = head_seq;
       audit_head_ = head_hash;
     }
-    policy::AuditRecord record;
-    record.at = options_.clock->Now();
-    record.what = policy::AcceptBrokenAudit{problem};
-    RETURN_IF_ERROR(
-        AppendNow(MakeAuditRow(audit_seq_ + 1, record, audit_head_, audit_key_),
-                  record.at));
   }
   if (pending_rekey) {
     // A store from before the key: the first keyed row links the unkeyed
@@ -266,9 +269,18 @@ absl::Status SqliteStore::OpenAudit() {
     const absl::Time now = options_.clock->Now();
     RETURN_IF_ERROR(AppendNow(
         MakeRekeyRow(audit_seq_ + 1, now, audit_head_, audit_key_), now));
+    RETURN_IF_ERROR(PromotePendingAuditKey(key_file));
     LogInfo(StrCat("state database ", options_.path,
                    ": the audit log is keyed from row ", audit_seq_,
                    " on (rows before it keep their SHA-256 chain)"));
+  }
+  if (!problem.empty()) {
+    policy::AuditRecord record;
+    record.at = options_.clock->Now();
+    record.what = policy::AcceptBrokenAudit{problem};
+    RETURN_IF_ERROR(
+        AppendNow(MakeAuditRow(audit_seq_ + 1, record, audit_head_, audit_key_),
+                  record.at));
   }
   return absl::OkStatus();
 }

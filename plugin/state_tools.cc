@@ -188,16 +188,8 @@ absl::StatusOr<AuditCheckpoint> CheckpointAudit(const std::string& db_path,
         StrCat("the audit log does not verify, so it is not signed: row ",
                v.bad_seq, ": ", v.problem));
   }
-  ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(db_path));
-  ASSIGN_OR_RETURN(Statement tail,
-                   db.Prepare("SELECT seq, hash FROM audit ORDER BY seq DESC "
-                              "LIMIT 1"));
-  ASSIGN_OR_RETURN(bool row, tail.Step());
-  if (!row) {
-    return MakeCheckpoint(key, 0, std::string(kAuditGenesis), now);
-  }
-  return MakeCheckpoint(key, static_cast<std::uint64_t>(tail.Int(0)),
-                        std::string(tail.Blob(1)), now);
+  // The head of the snapshot that was verified, not of a later one.
+  return MakeCheckpoint(key, v.last_seq, v.head_hash, now);
 }
 
 absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,

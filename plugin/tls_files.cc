@@ -120,13 +120,20 @@ absl::StatusOr<std::unique_ptr<TlsFiles>> TlsFiles::Create(
     dir = pattern;
     temporary = true;
   } else {
-    // Copies left by an earlier run go: generations count from 1 again.
     std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
     std::filesystem::create_directories(dir, ec);
     if (ec || ::chmod(dir.c_str(), 0700) != 0) {
       return absl::FailedPreconditionError(
           StrCat("cannot create the TLS directory ", dir));
+    }
+    // Copies left by an earlier run go (only ours: generations count from
+    // 1 again).
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.starts_with("gen-") || name == kCurrent ||
+          name == StrCat(kCurrent, ".new")) {
+        std::filesystem::remove_all(entry.path(), ec);
+      }
     }
   }
   std::unique_ptr<TlsFiles> files(
@@ -171,10 +178,28 @@ absl::Status TlsFiles::Reload(const TlsConfig& config) {
 }
 
 absl::Status TlsFiles::Install(const TlsConfig& config) {
-  ASSIGN_OR_RETURN(PemFiles pem, ReadAndCheck(config));
-  std::lock_guard<std::mutex> lock(mu_);
   namespace fs = std::filesystem;
   const fs::path base(dir_);
+  for (const std::string* path :
+       {&config.cert_file, &config.key_file, &config.client_ca_file}) {
+    std::error_code ec;
+    const fs::path file = fs::weakly_canonical(*path, ec);
+    const fs::path ours = fs::weakly_canonical(base, ec);
+    if (!path->empty() && file.string().starts_with(ours.string() + "/")) {
+      return absl::InvalidArgumentError(
+          StrCat(*path, " is inside ", dir_,
+                 ", which the server manages; keep the TLS files elsewhere"));
+    }
+  }
+  ASSIGN_OR_RETURN(PemFiles pem, ReadAndCheck(config));
+  std::lock_guard<std::mutex> lock(mu_);
+  // gRPC's watcher compares modification times to the second and reads the
+  // key and the certificate separately: swaps less than a second apart
+  // could hand it a key of one generation with the certificate of the next.
+  const absl::Duration since = absl::Now() - last_swap_;
+  if (since < absl::Milliseconds(1100)) {
+    absl::SleepFor(absl::Milliseconds(1100) - since);
+  }
   const std::string name = StrCat("gen-", ++generation_);
   std::error_code ec;
   fs::remove_all(base / name, ec);
@@ -198,6 +223,7 @@ absl::Status TlsFiles::Install(const TlsConfig& config) {
     return absl::InternalError(
         StrCat("cannot switch ", link.string(), ": ", ec.message()));
   }
+  last_swap_ = absl::Now();
   // The generation before this one may still be being read; older ones go.
   if (generation_ > 2) {
     fs::remove_all(base / StrCat("gen-", generation_ - 2), ec);

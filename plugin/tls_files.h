@@ -11,6 +11,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "plugin/config.h"
 
 namespace grpc {
@@ -49,6 +51,7 @@ class TlsFiles {
   const bool temporary_;
   std::mutex mu_;
   int generation_ = 0;
+  absl::Time last_swap_ = absl::InfinitePast();
   std::shared_ptr<grpc::ServerCredentials> credentials_;
 };
 

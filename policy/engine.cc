@@ -635,6 +635,21 @@ void PolicyEngine::EndSubscriptions() {
   }
 }
 
+void PolicyEngine::WakeSubscriptions() {
+  std::vector<std::shared_ptr<AlertSubscription>> live;
+  {
+    std::lock_guard<std::mutex> lock(alerts_mu_);
+    for (auto& weak : subscribers_) {
+      if (auto sub = weak.lock()) {
+        live.push_back(std::move(sub));
+      }
+    }
+  }
+  for (const auto& sub : live) {
+    sub->Notify();
+  }
+}
+
 EngineStats PolicyEngine::stats() const {
   EngineStats s;
   s.decisions = decisions_.load(std::memory_order_relaxed);

@@ -188,6 +188,10 @@ class PolicyEngine {
                                                std::function<void()> notify);
   // Ends every subscription (server shutdown).
   void EndSubscriptions();
+  // Calls every live subscription's `notify`, alerts or not, so that its
+  // consumer looks again (the server: whether the subscriber may still read
+  // after the principals were reloaded).
+  void WakeSubscriptions();
 
   EngineStats stats() const;
 

@@ -113,6 +113,34 @@ class KeyedAuditTest : public ::testing::Test {
     ASSERT_THAT(db->Exec("COMMIT"), IsOk());
   }
 
+  // A schema-2 store: three rows chained by plain SHA-256, no key.
+  void MakeLegacyStore() {
+    auto db = sqlite::Database::Open(path_, true, false);
+    ASSERT_THAT(db.status(), IsOk());
+    ASSERT_THAT(sqlite::Migrate(*db, 2), IsOk());
+    std::string prev(kAuditGenesis);
+    for (int i = 1; i <= 3; ++i) {
+      policy::PolicyAudit p;
+      p.revision = "old" + std::to_string(i);
+      const absl::Time at = absl::FromUnixSeconds(1'700'000'000 + i);
+      AuditRow row =
+          MakeAuditRow(static_cast<std::uint64_t>(i), {at, p}, prev, "");
+      row.hash = Sha256Hex(prev + "\n" + row.record);
+      auto insert = db->Prepare("INSERT INTO audit VALUES(?1,?2,?3,?4,?5,?6)");
+      insert->Bind(1, std::int64_t{i})
+          .Bind(2, absl::ToUnixMicros(at))
+          .BindText(3, row.kind)
+          .BindText(4, row.record)
+          .BindText(5, prev)
+          .BindText(6, row.hash);
+      ASSERT_THAT(insert->Run(), IsOk());
+      prev = row.hash;
+    }
+    ASSERT_THAT(
+        db->Exec("INSERT INTO meta VALUES('audit_head', '3 " + prev + "')"),
+        IsOk());
+  }
+
   std::filesystem::path dir_;
   std::string path_;
 };
@@ -216,33 +244,7 @@ TEST_F(KeyedAuditTest, AMissingKeyStopsTheStartWhenTheLogHasRows) {
 }
 
 TEST_F(KeyedAuditTest, AStoreFromBeforeTheKeyIsRekeyedAndStillVerifies) {
-  {
-    // Schema 2 with three rows chained by plain SHA-256.
-    auto db = sqlite::Database::Open(path_, true, false);
-    ASSERT_THAT(db.status(), IsOk());
-    ASSERT_THAT(sqlite::Migrate(*db, 2), IsOk());
-    std::string prev(kAuditGenesis);
-    for (int i = 1; i <= 3; ++i) {
-      policy::PolicyAudit p;
-      p.revision = "old" + std::to_string(i);
-      const absl::Time at = absl::FromUnixSeconds(1'700'000'000 + i);
-      AuditRow row =
-          MakeAuditRow(static_cast<std::uint64_t>(i), {at, p}, prev, "");
-      row.hash = Sha256Hex(prev + "\n" + row.record);
-      auto insert = db->Prepare("INSERT INTO audit VALUES(?1,?2,?3,?4,?5,?6)");
-      insert->Bind(1, std::int64_t{i})
-          .Bind(2, absl::ToUnixMicros(at))
-          .BindText(3, row.kind)
-          .BindText(4, row.record)
-          .BindText(5, prev)
-          .BindText(6, row.hash);
-      ASSERT_THAT(insert->Run(), IsOk());
-      prev = row.hash;
-    }
-    ASSERT_THAT(
-        db->Exec("INSERT INTO meta VALUES('audit_head', '3 " + prev + "')"),
-        IsOk());
-  }
+  MakeLegacyStore();
   Append(10, 2);  // opens (migrates, makes the key, rekeys) and appends
   const AuditVerification v = Verify();
   EXPECT_TRUE(v.ok) << v.problem;
@@ -254,6 +256,43 @@ TEST_F(KeyedAuditTest, AStoreFromBeforeTheKeyIsRekeyedAndStillVerifies) {
       "2");
   Rechain(2, "");
   EXPECT_FALSE(Verify().ok);
+}
+
+TEST_F(KeyedAuditTest, ABrokenOldLogIsNotKeyedUntilTheOperatorAccepts) {
+  MakeLegacyStore();
+  Sql("UPDATE audit SET record = replace(record, 'old3', 'oldX') WHERE seq = "
+      "3");
+  SqliteStoreOptions o;
+  o.path = path_;
+  auto refused = SqliteStore::Open(o);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  // The key waits beside the log; nothing claims the log is keyed yet.
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "audit.key"));
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "audit.key.pending"));
+  const std::string pending =
+      *ReadAuditKey((dir_ / "audit.key.pending").string());
+  o.accept_broken_audit = true;
+  {
+    auto store = SqliteStore::Open(o);
+    ASSERT_THAT(store.status(), IsOk());
+  }
+  EXPECT_EQ(Key(), pending);  // the same key, moved into place
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "audit.key.pending"));
+  auto db = sqlite::Database::Open(path_, false, false);
+  EXPECT_EQ(*db->QueryText("SELECT kind FROM audit WHERE seq = 4"), "rekey");
+  EXPECT_EQ(*db->QueryText("SELECT kind FROM audit WHERE seq = 5"),
+            "accept_broken");
+  const AuditVerification v = Verify();
+  EXPECT_FALSE(v.ok);  // row 3 stays altered, for all to see
+  EXPECT_EQ(v.bad_seq, 3u);
+}
+
+TEST_F(KeyedAuditTest, ACheckpointIsOnlyMadeOfALogThatVerifies) {
+  Append(0, 5);
+  Sql("UPDATE audit SET record = replace(record, 'secops', 'mallory') WHERE "
+      "seq = 2");
+  EXPECT_EQ(CheckpointAudit(path_, Key(), absl::Now()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
