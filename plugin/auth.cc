@@ -82,7 +82,9 @@ void ReadCert(const nlohmann::json& value, const std::string& pointer,
                   "subject_cn");
     return;
   }
-  const auto& [name, v] = *value.items().begin();
+  const auto member = value.begin();  // (items() would be a temporary)
+  const std::string name = member.key();
+  const nlohmann::json& v = member.value();
   const std::string where = StrCat(pointer, "/", json::PointerEscape(name));
   const auto* field =
       std::find_if(std::begin(kCertFields), std::end(kCertFields),

@@ -80,6 +80,12 @@ class AccessTest : public ::testing::TestWithParam<Credential> {
       (*certs_)[p.id] = testing::IssueClientCert(*pki_, p.id, p.san);
     }
   }
+  static void TearDownTestSuite() {
+    delete certs_;
+    certs_ = nullptr;
+    delete pki_;
+    pki_ = nullptr;
+  }
 
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
