@@ -32,6 +32,8 @@ using Code = grpc::StatusCode;
 
 constexpr std::string_view kMonitor =
     R"({"apiVersion": "hijackguard/v1", "mode": "monitor"})";
+constexpr std::string_view kEnforce =
+    R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})";
 
 // principal id -> roles, tenants, and which certificate field names it.
 struct PrincipalSpec {
@@ -146,18 +148,36 @@ class AccessTest : public ::testing::TestWithParam<Credential> {
     server_ = *std::move(server);
   }
 
-  // A channel for `id` ("" = no credential) with the parameter's credential.
-  std::shared_ptr<grpc::Channel> Channel(const std::string& id) const {
+  // A TLS channel presenting `cert_id`'s client certificate ("" = none).
+  std::shared_ptr<grpc::Channel> TlsChannel(const std::string& cert_id) const {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = pki_->ca_cert;
-    if (!id.empty() && GetParam() == Credential::kCertificate) {
-      ssl.pem_cert_chain = certs_->at(id).cert;
-      ssl.pem_private_key = certs_->at(id).key;
+    if (!cert_id.empty()) {
+      ssl.pem_cert_chain = certs_->at(cert_id).cert;
+      ssl.pem_private_key = certs_->at(cert_id).key;
     }
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("localhost");
     return grpc::CreateCustomChannel(server_->address(),
                                      grpc::SslCredentials(ssl), args);
+  }
+
+  // A channel for `id` ("" = no credential) with the parameter's credential.
+  std::shared_ptr<grpc::Channel> Channel(const std::string& id) const {
+    return TlsChannel(GetParam() == Credential::kCertificate ? id : "");
+  }
+
+  // ApplyPolicy as `id` with the parameter's credential.
+  grpc::Status ApplyAs(const std::string& id, const std::string& json,
+                       const std::string& expected_revision = "") const {
+    auto admin = v1::PolicyAdmin::NewStub(Channel(id));
+    grpc::ClientContext c;
+    Prepare(&c, id);
+    v1::ApplyPolicyRequest r;
+    r.set_policy_json(json);
+    r.set_expected_revision(expected_revision);
+    v1::ApplyPolicyResponse response;
+    return admin->ApplyPolicy(&c, r, &response);
   }
 
   void Prepare(grpc::ClientContext* context, const std::string& id,
@@ -301,12 +321,7 @@ class AccessTest : public ::testing::TestWithParam<Credential> {
   // Puts an acme exemption as admin-all (with a token: it works whatever the
   // parameter) and returns its id.
   std::string PutAcmeExemption() {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = pki_->ca_cert;
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    auto admin = v1::PolicyAdmin::NewStub(grpc::CreateCustomChannel(
-        server_->address(), grpc::SslCredentials(ssl), args));
+    auto admin = v1::PolicyAdmin::NewStub(TlsChannel(""));
     grpc::ClientContext context;
     context.AddMetadata("authorization", "Bearer " + Token("admin-all"));
     v1::PutExemptionResponse response;
@@ -384,15 +399,8 @@ INSTANTIATE_TEST_SUITE_P(Token, AccessAttackTest,
 
 TEST_P(AccessAttackTest, AnonymousAndSingleTenantAdminsCannotWidenTheirReach) {
   auto admin = v1::PolicyAdmin::NewStub(Channel(""));
-  {
-    grpc::ClientContext c;
-    Prepare(&c, "");
-    v1::ApplyPolicyRequest r;
-    r.set_policy_json(R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})");
-    v1::ApplyPolicyResponse response;
-    EXPECT_EQ(admin->ApplyPolicy(&c, r, &response).error_code(),
-              Code::UNAUTHENTICATED);
-  }
+  EXPECT_EQ(ApplyAs("", std::string(kEnforce)).error_code(),
+            Code::UNAUTHENTICATED);
   {
     grpc::ClientContext c;
     Prepare(&c, "");
@@ -445,14 +453,7 @@ TEST_P(AccessAttackTest, AnonymousAndSingleTenantAdminsCannotWidenTheirReach) {
     EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("not-a-token")));
   }
   {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = pki_->ca_cert;
-    ssl.pem_cert_chain = certs_->at("aud-acme").cert;
-    ssl.pem_private_key = certs_->at("aud-acme").key;
-    grpc::ChannelArguments args;
-    args.SetSslTargetNameOverride("localhost");
-    auto plugin = v1::CompliancePlugin::NewStub(grpc::CreateCustomChannel(
-        server_->address(), grpc::SslCredentials(ssl), args));
+    auto plugin = v1::CompliancePlugin::NewStub(TlsChannel("aud-acme"));
     grpc::ClientContext c;
     c.AddMetadata("authorization", "Bearer " + Token("aud-all"));
     v1::GetDeviceRiskRequest r;
@@ -514,28 +515,13 @@ TEST_P(AccessAttackTest, WatchAlertsForOneTenantNeverDeliversAnother) {
 }
 
 TEST_P(AccessAttackTest, TheAuditNamesTheActorAndCountsRefusals) {
-  auto admin = v1::PolicyAdmin::NewStub(Channel("admin-all"));
-  {
-    grpc::ClientContext c;
-    Prepare(&c, "admin-all");
-    v1::ApplyPolicyRequest r;
-    r.set_policy_json(R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})");
-    v1::ApplyPolicyResponse response;
-    ASSERT_TRUE(admin->ApplyPolicy(&c, r, &response).ok());
-  }
+  ASSERT_TRUE(ApplyAs("admin-all", std::string(kEnforce)).ok());
   for (int i = 0; i < 5; ++i) {
     (void)Call(Rpc::kApplyPolicy, "");            // UNAUTHENTICATED
     (void)Call(Rpc::kApplyPolicy, "admin-acme");  // PERMISSION_DENIED
   }
-  {
-    grpc::ClientContext c;
-    Prepare(&c, "admin-all");
-    v1::ApplyPolicyRequest r;
-    r.set_policy_json(std::string(kMonitor));
-    r.set_expected_revision("stale");
-    v1::ApplyPolicyResponse response;
-    EXPECT_EQ(admin->ApplyPolicy(&c, r, &response).error_code(), Code::ABORTED);
-  }
+  EXPECT_EQ(ApplyAs("admin-all", std::string(kMonitor), "stale").error_code(),
+            Code::ABORTED);
   server_->Shutdown(absl::Seconds(5));  // writes the refusals of this minute
   server_.reset();
   auto db =
