@@ -1,29 +1,86 @@
 #include "common/file.h"
 
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "absl/status/status.h"
 #include "common/strings.h"
 
 namespace hijackguard {
+namespace {
+
+std::string KindName(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISDIR(mode)) return "a directory";
+  return "not a regular file";
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path,
-                                             std::size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(StrCat(path, ": cannot open"));
+                                             std::size_t max_bytes,
+                                             FileKinds kinds) {
+  const bool regular_only = kinds == FileKinds::kRegularOnly;
+  // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
+  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
+  if (regular_only) flags |= O_NONBLOCK;
+  Fd fd(::open(path.c_str(), flags));
+  if (fd.get() < 0) {
+    const int err = errno;
+    return absl::NotFoundError(
+        StrCat(path, ": cannot open (", std::strerror(err), ")"));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return absl::DataLossError(StrCat(path, ": cannot stat"));
+  }
+  if (S_ISDIR(st.st_mode) || (regular_only && !S_ISREG(st.st_mode))) {
+    return absl::FailedPreconditionError(
+        StrCat(path, ": is ", KindName(st.st_mode),
+               ", not a regular file; refusing to read it"));
+  }
+  if (S_ISREG(st.st_mode) &&
+      static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+    return absl::InvalidArgumentError(
+        StrCat(path, ": larger than ", max_bytes, " bytes (",
+               static_cast<std::uint64_t>(st.st_size), ")"));
   }
   std::string text;
   char buffer[8192];
-  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
-    text.append(buffer, static_cast<std::size_t>(in.gcount()));
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::DataLossError(
+          StrCat(path, ": read error (", std::strerror(errno), ")"));
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
     if (text.size() > max_bytes) {
       return absl::InvalidArgumentError(
           StrCat(path, ": larger than ", max_bytes, " bytes"));
     }
-  }
-  if (in.bad()) {
-    return absl::DataLossError(StrCat(path, ": read error"));
   }
   return text;
 }

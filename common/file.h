@@ -1,4 +1,4 @@
-// Reading small files (configuration, catalogs, policies) whole.
+// Reading small files (configuration, catalogs, policies, keys) whole.
 #pragma once
 
 #include <cstddef>
@@ -8,10 +8,23 @@
 
 namespace hijackguard {
 
+// Which kinds of file ReadFileToString accepts.
+enum class FileKinds {
+  // Regular files only, opened without blocking: a FIFO, device or socket in
+  // place of a configuration file is an error, never a hang (what the server
+  // reads at start and on SIGHUP).
+  kRegularOnly,
+  // Also pipes and character devices (/dev/stdin, <(...)), read to their end:
+  // for command-line inputs, where waiting for the writer is expected.
+  kAlsoStreams,
+};
+
 // Returns the contents of the file at `path`. NOT_FOUND when it cannot be
-// opened, INVALID_ARGUMENT when it is larger than `max_bytes`, DATA_LOSS on a
-// read error. Messages start with the path.
-absl::StatusOr<std::string> ReadFileToString(const std::string& path,
-                                             std::size_t max_bytes);
+// opened, FAILED_PRECONDITION when it is not a regular file (kRegularOnly),
+// INVALID_ARGUMENT when it is larger than `max_bytes`, DATA_LOSS on a read
+// error. Messages start with the path.
+absl::StatusOr<std::string> ReadFileToString(
+    const std::string& path, std::size_t max_bytes,
+    FileKinds kinds = FileKinds::kRegularOnly);
 
 }  // namespace hijackguard

@@ -51,7 +51,8 @@ int RunValidate(const ValidateFlags& f) {
     std::cerr << "error: " << catalog.status().message() << "\n";
     return 2;
   }
-  auto text = ReadFileToString(f.file, kMaxPolicyBytes);
+  auto text =
+      ReadFileToString(f.file, kMaxPolicyBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     std::cerr << "error: " << text.status().message() << "\n";
     return 2;
@@ -92,7 +93,8 @@ struct ApplyFlags {
 };
 
 int RunApply(const ApplyFlags& f) {
-  auto text = ReadFileToString(f.file, kMaxPolicyBytes);
+  auto text =
+      ReadFileToString(f.file, kMaxPolicyBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     std::cerr << "error: " << text.status().message() << "\n";
     return 2;
@@ -187,7 +189,7 @@ absl::Status ParseTimeFlag(const std::string& flag, const std::string& value,
 // with '#' are skipped.
 absl::Status ReadEvents(const std::string& path,
                         v1::SimulateDecisionRequest* request) {
-  auto text = ReadFileToString(path, kMaxEventsBytes);
+  auto text = ReadFileToString(path, kMaxEventsBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     return text.status();
   }
@@ -242,7 +244,8 @@ int RunSimulate(const SimulateFlags& f) {
     status.Update(ReadEvents(f.events, &request));
   }
   if (!f.policy.empty()) {
-    auto text = ReadFileToString(f.policy, kMaxPolicyBytes);
+    auto text =
+        ReadFileToString(f.policy, kMaxPolicyBytes, FileKinds::kAlsoStreams);
     if (!text.ok()) {
       status.Update(text.status());
     } else if (!IsValidUtf8(*text)) {

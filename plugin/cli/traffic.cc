@@ -35,7 +35,7 @@ absl::StatusOr<std::vector<std::pair<int, std::string>>> ReadLines(
     text.assign(std::istreambuf_iterator<char>(std::cin),
                 std::istreambuf_iterator<char>());
   } else {
-    auto read = ReadFileToString(path, kMaxTraceBytes);
+    auto read = ReadFileToString(path, kMaxTraceBytes, FileKinds::kAlsoStreams);
     if (!read.ok()) {
       return read.status();
     }
@@ -319,7 +319,7 @@ absl::Status EncodeXmlBody(nlohmann::json& exchange, const char* xml_key,
   }
   const std::string rel = exchange[xml_key].get<std::string>();
   const std::string path = rel.rfind('/', 0) == 0 ? rel : dir + "/" + rel;
-  auto xml = ReadFileToString(path, kMaxXmlBytes);
+  auto xml = ReadFileToString(path, kMaxXmlBytes, FileKinds::kAlsoStreams);
   if (!xml.ok()) {
     return xml.status();
   }

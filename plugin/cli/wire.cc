@@ -30,7 +30,7 @@ bool ReadInput(const std::string& path, std::string* out) {
     }
     return true;
   }
-  auto text = ReadFileToString(path, kMaxInputBytes);
+  auto text = ReadFileToString(path, kMaxInputBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     std::cerr << "error: " << text.status().message() << "\n";
     return false;
