@@ -1,25 +1,27 @@
 #include "plugin/alert_stream.h"
 
+#include <malloc.h>
+
 #include "plugin/policy_convert.h"
 #include "plugin/status.h"
 
 namespace hijackguard::plugin {
 
-AlertStream::AlertStream(policy::PolicyEngine* engine,
+AlertStream::AlertStream(policy::PolicyEngine* engine, std::string owner,
                          std::string tenant_filter,
                          std::function<absl::Status()> allowed)
     : allowed_(std::move(allowed)) {
   // Subscribe before the first Pump so no alert decided from now on is
   // missed; the callback may run at once on another thread, hence the lock.
   std::lock_guard<std::mutex> lock(mu_);
-  subscription_ =
-      engine->Subscribe(std::move(tenant_filter), [this] { Pump(); });
-  if (subscription_ == nullptr) {
+  auto subscribed = engine->Subscribe(
+      std::move(owner), std::move(tenant_filter), [this] { Pump(); });
+  if (!subscribed.ok()) {
     finished_ = true;
-    Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "too many WatchAlerts subscribers; try again later"));
+    Finish(ToGrpcStatus(subscribed.status()));
     return;
   }
+  subscription_ = *std::move(subscribed);
   // Headers now, so a client knows it is subscribed before any alert comes.
   StartSendInitialMetadata();
   // An already ended subscription (the server is stopping) finishes here.
@@ -86,7 +88,14 @@ void AlertStream::OnDone() {
   if (subscription_ != nullptr) {
     subscription_->Close();  // no Pump runs after this returns
   }
+  const bool had_queue =
+      subscription_ != nullptr && subscription_->queued_bytes() > 0;
   delete this;
+  if (had_queue) {
+    // The queue's alerts were freed; hand the pages back to the system
+    // rather than keep a stalled subscriber's high-water mark.
+    malloc_trim(0);
+  }
 }
 
 }  // namespace hijackguard::plugin

@@ -15,9 +15,10 @@ namespace hijackguard::plugin {
 // Deletes itself when the call is done.
 class AlertStream final : public grpc::ServerWriteReactor<v1::ComplianceAlert> {
  public:
-  // `allowed` (when set) is asked before each alert; a refusal ends the call
-  // with its status.
-  AlertStream(policy::PolicyEngine* engine, std::string tenant_filter,
+  // `owner` counts against the per-principal slots. `allowed` (when set) is
+  // asked before each alert; a refusal ends the call with its status.
+  AlertStream(policy::PolicyEngine* engine, std::string owner,
+              std::string tenant_filter,
               std::function<absl::Status()> allowed = nullptr);
 
   void OnWriteDone(bool ok) override;

@@ -119,6 +119,9 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
   if (status.ok()) {
     status = access_->CheckTenant(*caller, Rpc::kCheckIn, request->tenant_id());
   }
+  if (status.ok()) {
+    status = StoreWritable();
+  }
   policy::StoreTicket ticket = 0;
   if (status.ok()) {
     status = check_in_->CheckIn(*request, response, &ticket);
@@ -155,6 +158,9 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
              !tenant.ok()) {
     reactor->Finish(ToGrpcStatus(tenant));
     return reactor;
+  } else if (absl::Status writable = StoreWritable(); !writable.ok()) {
+    reactor->Finish(ToGrpcStatus(writable));
+    return reactor;
   } else {
     ticket = traffic_->Report(*request, ack);
   }
@@ -190,6 +196,11 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
           e->set_code(absl::StatusCodeToString(refused.code()));
           e->set_field(absl::IsUnauthenticated(refused) ? "" : "tenant_id");
           e->set_message(std::string(refused.message()));
+        } else if (absl::Status writable = StoreWritable(); !writable.ok()) {
+          ack->set_sequence(request.sequence());
+          v1::ItemError* e = ack->add_errors();
+          e->set_code("STATE_UNAVAILABLE");
+          e->set_message(std::string(writable.message()));
         } else {
           ticket = traffic_->Report(request, ack);
         }
@@ -199,6 +210,19 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
         return ticket;
       },
       store_);
+}
+
+absl::Status CompliancePluginService::StoreWritable() const {
+  if (store_ == nullptr) {
+    return absl::OkStatus();
+  }
+  absl::Status health = store_->health();
+  if (health.ok()) {
+    return health;
+  }
+  // Nothing new is taken in while commits fail: it could not be
+  // acknowledged.
+  return absl::UnavailableError(health.message());
 }
 
 absl::Status CompliancePluginService::Refusal(Caller& caller,
@@ -239,13 +263,19 @@ CompliancePluginService::WatchAlerts(grpc::CallbackServerContext* context,
   }
   // Re-judged before each alert: a reload that withdraws the principal's
   // credential, role or tenant ends the stream.
-  auto allowed = [this, caller = *std::move(caller),
+  auto allowed = [this, caller = *caller,
                   tenant = request->tenant_id()]() mutable {
     absl::Status s = access_->Recheck(&caller, Rpc::kWatchAlerts);
     if (s.ok()) s = access_->CheckTenant(caller, Rpc::kWatchAlerts, tenant);
     return s;
   };
-  return new AlertStream(engine_, request->tenant_id(), std::move(allowed));
+  // Slots are counted per principal; development mode has none, so each
+  // connection counts as its own caller there.
+  std::string owner = access_->development()
+                          ? StrCat("peer:", context->peer())
+                          : StrCat("principal:", caller->actor.principal);
+  return new AlertStream(engine_, std::move(owner), request->tenant_id(),
+                         std::move(allowed));
 }
 
 }  // namespace hijackguard::plugin

@@ -11,64 +11,6 @@
 namespace hijackguard::policy {
 
 // ---------------------------------------------------------------------------
-// AlertSubscription
-
-AlertSubscription::AlertSubscription(std::string tenant_filter,
-                                     std::size_t capacity,
-                                     std::function<void()> notify)
-    : tenant_filter_(std::move(tenant_filter)),
-      capacity_(std::max<std::size_t>(capacity, 1)),
-      notify_(std::move(notify)) {}
-
-std::optional<ComplianceAlert> AlertSubscription::Pop() {
-  std::lock_guard<std::mutex> lock(queue_mu_);
-  if (queue_.empty()) {
-    return std::nullopt;
-  }
-  ComplianceAlert alert = std::move(queue_.front());
-  queue_.pop_front();
-  return alert;
-}
-
-bool AlertSubscription::ended() const {
-  std::lock_guard<std::mutex> lock(queue_mu_);
-  return ended_;
-}
-
-void AlertSubscription::Close() {
-  std::lock_guard<std::mutex> lock(notify_mu_);
-  closed_ = true;
-  notify_ = nullptr;
-}
-
-bool AlertSubscription::Push(const ComplianceAlert& alert) {
-  if (!tenant_filter_.empty() && tenant_filter_ != alert.tenant_id) {
-    return false;
-  }
-  std::lock_guard<std::mutex> lock(queue_mu_);
-  if (queue_.size() >= capacity_) {
-    queue_.pop_front();
-  }
-  queue_.push_back(alert);
-  return true;
-}
-
-void AlertSubscription::End() {
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    ended_ = true;
-  }
-  Notify();
-}
-
-void AlertSubscription::Notify() {
-  std::lock_guard<std::mutex> lock(notify_mu_);
-  if (!closed_ && notify_) {
-    notify_();
-  }
-}
-
-// ---------------------------------------------------------------------------
 // PolicyEngine
 
 PolicyEngine::PolicyEngine(
@@ -83,7 +25,8 @@ PolicyEngine::PolicyEngine(
       policy_(std::move(policy)),
       policy_origin_(std::move(policy_origin)),
       policy_applied_at_(absl::Now()),
-      exemptions_(std::make_shared<const ExemptionIndex>()) {}
+      exemptions_(std::make_shared<const ExemptionIndex>()),
+      alerts_(options.alerts) {}
 
 PolicyEngine::~PolicyEngine() { EndSubscriptions(); }
 
@@ -242,7 +185,47 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
 }
 
 namespace {
-constexpr std::uint64_t kEngineDeviceFormat = 1;
+// 1: without the audited signature; 2: with it.
+constexpr std::uint64_t kEngineDeviceFormat = 2;
+
+// A history row is written at least this often while the device is decided,
+// so that its time says when the device was last seen (retention prunes by
+// it).
+constexpr absl::Duration kHistoryRefresh = absl::Hours(24);
+
+// What makes a decision worth an audit row of its own: the actions, level,
+// scope, the set of reason codes, the exemption and the policy revision (not
+// the score: contributions that merely decay are not a change). FNV-1a, so
+// that it is the same in every build (it is stored); never 0.
+std::uint64_t DecisionSignature(const Evaluation& eval) {
+  std::uint64_t h = 14695981039346656037ULL;
+  auto mix = [&](std::string_view bytes) {
+    for (const char c : bytes) {
+      h ^= static_cast<unsigned char>(c);
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xFF;  // a separator no UTF-8 text contains
+    h *= 1099511628211ULL;
+  };
+  const char fixed[] = {
+      static_cast<char>(eval.enforced_action),
+      static_cast<char>(eval.evaluated_action), static_cast<char>(eval.level),
+      static_cast<char>(eval.scope), static_cast<char>(eval.mode)};
+  mix(std::string_view(fixed, sizeof(fixed)));
+  mix(eval.policy_revision);
+  mix(eval.exemption ? std::string_view(eval.exemption->id) : "");
+  std::vector<std::string_view> codes;
+  codes.reserve(eval.reasons.size());
+  for (const Reason& r : eval.reasons) {
+    codes.push_back(r.code);
+  }
+  std::sort(codes.begin(), codes.end());
+  codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+  for (std::string_view code : codes) {
+    mix(code);
+  }
+  return h == 0 ? 1 : h;
+}
 }  // namespace
 
 void PolicyEngine::EncodeDeviceState(const DeviceState& state,
@@ -258,6 +241,7 @@ void PolicyEngine::EncodeDeviceState(const DeviceState& state,
     w.Bytes(g);
   }
   w.Bytes(state.locale);
+  w.U64(state.audited);
 }
 
 absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
@@ -265,7 +249,13 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
   RecordReader r(value, "decision history row");
   int action = 0;
   std::uint64_t groups = 0;
-  bool ok = r.ExpectFormat(kEngineDeviceFormat);
+  std::uint64_t format = 0;
+  bool ok = r.U64("format", &format);
+  if (ok && format != 1 && format != kEngineDeviceFormat) {
+    ok = r.Invalid("format", StrCat("format ", format,
+                                    " is not one this version reads (1, ",
+                                    kEngineDeviceFormat, ")"));
+  }
   ok = ok && r.Time("warn_since", &state->history.warn_since) &&
        r.Int("last_action", &action);
   if (ok && (action < 0 || action > static_cast<int>(Action::kBlock))) {
@@ -280,7 +270,11 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
   for (std::uint64_t i = 0; ok && i < groups; ++i) {
     ok = r.Bytes("group", &state->groups.emplace_back());
   }
-  ok = ok && r.Bytes("locale", &state->locale) && r.End();
+  ok = ok && r.Bytes("locale", &state->locale);
+  if (ok && format >= 2) {
+    ok = r.U64("audited", &state->audited);
+  }
+  ok = ok && r.End();
   if (!ok) {
     return r.status();
   }
@@ -525,22 +519,36 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     }
     if (store_ != nullptr) {
       EngineChanges changes;
+      // An audit row only for a decision that differs from the device's
+      // previous row; the repeats in between are counted into the next.
+      const std::uint64_t signature = DecisionSignature(eval);
+      const bool audit = signature != state.audited;
+      if (audit) {
+        DecisionAudit record = MakeDecisionAudit(eval, in.subject, trigger,
+                                                 decision_id, old_action);
+        record.repeats = state.repeats;
+        changes.audit.push_back({now, std::move(record)});
+        state.audited = signature;
+        state.repeats = 0;
+      } else {
+        ++state.repeats;
+      }
       const bool changed =
-          (before.history.warn_since != state.history.warn_since ||
+          (audit || before.history.warn_since != state.history.warn_since ||
            before.last_action != state.last_action ||
            before.mdm_device_id != state.mdm_device_id ||
            before.user_principal != state.user_principal ||
-           before.groups != state.groups || before.locale != state.locale);
+           before.groups != state.groups || before.locale != state.locale ||
+           now - state.written >= kHistoryRefresh);
       if (changed) {
         StoreRow& row = changes.devices.emplace_back();
         row.key = key;
         EncodeDeviceState(state, &row.value);
         row.time_ms = absl::ToUnixMillis(now);
+        state.written = now;
       }
-      changes.audit.push_back(
-          {now, MakeDecisionAudit(eval, in.subject, trigger, decision_id,
-                                  old_action)});
-      const StoreTicket submitted = store_->SubmitEngine(std::move(changes));
+      const StoreTicket submitted =
+          changes.empty() ? 0 : store_->SubmitEngine(std::move(changes));
       if (changed) {
         state.history_ticket = submitted;
       }
@@ -564,7 +572,7 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     if (alert) {
       // Sequenced and queued while the device's lock is held, so that one
       // device's alerts can never be delivered out of order.
-      to_notify = Publish(std::move(*alert), now);
+      to_notify = alerts_.Publish(std::move(*alert), now);
     }
   }
   for (const auto& sub : to_notify) {
@@ -573,92 +581,23 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
   return eval;
 }
 
-std::vector<std::shared_ptr<AlertSubscription>> PolicyEngine::Publish(
-    ComplianceAlert alert, absl::Time decided_at) {
-  std::vector<std::shared_ptr<AlertSubscription>> queued;
-  std::lock_guard<std::mutex> lock(alerts_mu_);
-  alert.sequence = ++alert_sequence_;
-  alert.emitted_at = decided_at;
-  alert.alert_id = NewUuidV7(decided_at);
-  std::erase_if(subscribers_, [&](const std::weak_ptr<AlertSubscription>& w) {
-    std::shared_ptr<AlertSubscription> sub = w.lock();
-    if (sub == nullptr) {
-      return true;
-    }
-    if (sub->Push(alert)) {
-      queued.push_back(std::move(sub));
-    }
-    return false;
-  });
-  return queued;
+absl::StatusOr<std::shared_ptr<AlertSubscription>> PolicyEngine::Subscribe(
+    std::string owner, std::string tenant_filter,
+    std::function<void()> notify) {
+  return alerts_.Subscribe(std::move(owner), std::move(tenant_filter),
+                           std::move(notify));
 }
 
-std::shared_ptr<AlertSubscription> PolicyEngine::Subscribe(
-    std::string tenant_filter, std::function<void()> notify) {
-  std::shared_ptr<AlertSubscription> sub(new AlertSubscription(
-      std::move(tenant_filter), options_.alert_queue, std::move(notify)));
-  {
-    std::lock_guard<std::mutex> lock(alerts_mu_);
-    if (!subscriptions_ended_) {
-      std::erase_if(subscribers_,
-                    [](const std::weak_ptr<AlertSubscription>& w) {
-                      return w.expired();
-                    });
-      if (subscribers_.size() >= options_.max_subscribers) {
-        return nullptr;
-      }
-      subscribers_.push_back(sub);
-      return sub;
-    }
-  }
-  // The server is shutting down: ended from the start, without a
-  // notification (the caller may hold locks its callback takes).
-  std::lock_guard<std::mutex> lock(sub->queue_mu_);
-  sub->ended_ = true;
-  return sub;
-}
+void PolicyEngine::EndSubscriptions() { alerts_.End(); }
 
-void PolicyEngine::EndSubscriptions() {
-  std::vector<std::shared_ptr<AlertSubscription>> live;
-  {
-    std::lock_guard<std::mutex> lock(alerts_mu_);
-    subscriptions_ended_ = true;
-    for (auto& weak : subscribers_) {
-      if (auto sub = weak.lock()) {
-        live.push_back(std::move(sub));
-      }
-    }
-    subscribers_.clear();
-  }
-  for (const auto& sub : live) {
-    sub->End();
-  }
-}
-
-void PolicyEngine::WakeSubscriptions() {
-  std::vector<std::shared_ptr<AlertSubscription>> live;
-  {
-    std::lock_guard<std::mutex> lock(alerts_mu_);
-    for (auto& weak : subscribers_) {
-      if (auto sub = weak.lock()) {
-        live.push_back(std::move(sub));
-      }
-    }
-  }
-  for (const auto& sub : live) {
-    sub->Notify();
-  }
-}
+void PolicyEngine::WakeSubscriptions() { alerts_.Wake(); }
 
 EngineStats PolicyEngine::stats() const {
   EngineStats s;
   s.decisions = decisions_.load(std::memory_order_relaxed);
   s.policy_swaps = policy_swaps_.load(std::memory_order_relaxed);
   s.devices_forgotten = forgotten_.load(std::memory_order_relaxed);
-  {
-    std::lock_guard<std::mutex> lock(alerts_mu_);
-    s.alerts = alert_sequence_;
-  }
+  s.alerts = alerts_.sequence();
   for (const Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mu);
     s.devices += shard.devices.size();

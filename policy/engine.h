@@ -19,70 +19,18 @@
 #include "common/clock.h"
 #include "detector/known_issues.h"
 #include "detector/traffic/traffic_detector.h"
+#include "policy/alerts.h"
 #include "policy/evaluate.h"
 #include "policy/state_store.h"
 
 namespace hijackguard::policy {
 
-// An alert: a device's evaluated action changed.
-struct ComplianceAlert {
-  std::uint64_t sequence = 0;  // 1, 2, ... per engine; gaps = dropped
-  std::string alert_id;        // UUIDv7
-  absl::Time emitted_at;
-  std::string trigger;  // "CHECK_IN" or "TRAFFIC"
-  std::string tenant_id;
-  std::string eas_device_id;
-  std::string mdm_device_id;
-  std::string user_principal;
-  Action old_action = Action::kAllow;  // evaluated
-  Action new_action = Action::kAllow;  // evaluated
-  Action enforced_action = Action::kAllow;
-  Mode mode = Mode::kMonitor;
-  double score = 0;
-  std::vector<Reason> reasons;
-  std::optional<UserAlert> user_alert;
-  std::string policy_revision;
-  std::string decision_id;
-};
-
-// One subscriber's queue of alerts. Thread-safe.
-class AlertSubscription {
- public:
-  // The next alert, or nullopt when none is waiting.
-  std::optional<ComplianceAlert> Pop();
-  // True once the engine shut the subscription down.
-  bool ended() const;
-  // Stops notifications; after it returns the callback is not running and
-  // will not run again.
-  void Close();
-
- private:
-  friend class PolicyEngine;
-  AlertSubscription(std::string tenant_filter, std::size_t capacity,
-                    std::function<void()> notify);
-  // Queues the alert when it passes the filter (no notification).
-  bool Push(const ComplianceAlert& alert);
-  void End();
-  void Notify();
-
-  const std::string tenant_filter_;
-  const std::size_t capacity_;
-  mutable std::mutex queue_mu_;
-  std::deque<ComplianceAlert> queue_;  // full: the oldest goes (a sequence gap)
-  bool ended_ = false;
-  std::mutex notify_mu_;  // taken before any lock the callback takes
-  std::function<void()> notify_;
-  bool closed_ = false;
-};
-
 struct EngineOptions {
   // Devices whose history (grace start, last action) is kept; beyond it the
   // least recently decided are forgotten.
   std::size_t max_devices = 500'000;
-  // Alerts queued per subscriber before the oldest are dropped.
-  std::size_t alert_queue = 10'000;
-  // WatchAlerts subscribers at once.
-  std::size_t max_subscribers = 64;
+  // WatchAlerts queues and subscribers (policy/alerts.h).
+  AlertLimits alerts;
   // Exemptions made through the admin API.
   std::size_t max_api_exemptions = 100'000;
 };
@@ -180,12 +128,14 @@ class PolicyEngine {
                       const DeviceHistory& history, absl::Time now,
                       const Policy* candidate = nullptr) const;
 
-  // Alerts from now on. `notify` is called (from a deciding thread, without
-  // engine locks held) when the subscription has alerts or ended. Empty
-  // `tenant_filter` = every tenant. nullptr when max_subscribers are
-  // subscribed; an ended subscription after EndSubscriptions().
-  std::shared_ptr<AlertSubscription> Subscribe(std::string tenant_filter,
-                                               std::function<void()> notify);
+  // Alerts from now on, for `owner` (a principal's id). `notify` is called
+  // (from a deciding thread, without engine locks held) when the
+  // subscription has alerts or ended. Empty `tenant_filter` = every tenant.
+  // RESOURCE_EXHAUSTED when the slots (or the owner's) are taken; an ended
+  // subscription after EndSubscriptions().
+  absl::StatusOr<std::shared_ptr<AlertSubscription>> Subscribe(
+      std::string owner, std::string tenant_filter,
+      std::function<void()> notify);
   // Ends every subscription (server shutdown).
   void EndSubscriptions();
   // Calls every live subscription's `notify`, alerts or not, so that its
@@ -205,6 +155,11 @@ class PolicyEngine {
     std::string locale;
     std::uint64_t last_decision = 0;  // for forgetting the oldest
     StoreTicket history_ticket = 0;   // of the last history row submitted
+    // The signature of the decision in the device's last audit row (stored
+    // with the history), and the unchanged decisions since (memory only).
+    std::uint64_t audited = 0;
+    std::uint64_t repeats = 0;
+    absl::Time written = absl::InfinitePast();  // the history row, last
   };
   static constexpr std::size_t kShards = 16;
   struct Shard {
@@ -231,10 +186,6 @@ class PolicyEngine {
                                          std::string_view decision_id,
                                          Action previous);
   Shard& ShardFor(std::string_view key);
-  // Sequences the alert and queues it for each subscriber; returns those to
-  // notify once no lock is held.
-  std::vector<std::shared_ptr<AlertSubscription>> Publish(
-      ComplianceAlert alert, absl::Time decided_at);
 
   std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
   const Clock* clock_;
@@ -253,10 +204,7 @@ class PolicyEngine {
   std::atomic<std::uint64_t> policy_swaps_{0};
   std::atomic<std::uint64_t> forgotten_{0};
 
-  mutable std::mutex alerts_mu_;
-  std::uint64_t alert_sequence_ = 0;
-  bool subscriptions_ended_ = false;
-  std::vector<std::weak_ptr<AlertSubscription>> subscribers_;
+  AlertHub alerts_;
 };
 
 }  // namespace hijackguard::policy

@@ -206,7 +206,7 @@ TEST_F(PolicyServiceTest, GetValidateApply) {
 }
 
 TEST_F(PolicyServiceTest, SimulateHasNoSideEffects) {
-  auto alerts = server_->engine().Subscribe("", nullptr);
+  auto alerts = server_->engine().Subscribe("test", "", nullptr).value();
   grpc::ClientContext context;
   v1::SimulateDecisionRequest request;
   *request.mutable_check_in() = Ios60();

@@ -12,6 +12,7 @@ namespace hijackguard::policy {
 namespace {
 
 using detector::EventKind;
+using ::testing::HasSubstr;
 
 std::shared_ptr<const detector::KnownIssueCatalog> Catalog() {
   static const auto catalog =
@@ -58,7 +59,7 @@ TEST(PolicyEngineTest, AlertsOnlyWhenTheEvaluatedActionChanges) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, nullptr);
   std::atomic<int> notified{0};
-  auto sub = engine.Subscribe("", [&] { ++notified; });
+  auto sub = engine.Subscribe("owner", "", [&] { ++notified; }).value();
 
   const Device fixed = MakeDevice("Apple-iPhone4C1/1001.523");
   const Device hijack = MakeDevice("Apple-iPhone4C1/1001.403");
@@ -106,8 +107,8 @@ TEST(PolicyEngineTest, AlertsOnlyWhenTheEvaluatedActionChanges) {
 TEST(PolicyEngineTest, MonitorModeAlertsOnTheEvaluatedAction) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   PolicyEngine engine(Catalog(), Policy::Default(*Catalog()), &clock, nullptr);
-  auto sub = engine.Subscribe("acme", nullptr);
-  auto other = engine.Subscribe("globex", nullptr);
+  auto sub = engine.Subscribe("owner", "acme", nullptr).value();
+  auto other = engine.Subscribe("owner", "globex", nullptr).value();
   const Device hijack = MakeDevice("Apple-iPhone4C1/1001.403");
   const Evaluation e = engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d");
   EXPECT_EQ(e.enforced_action, Action::kAllow);
@@ -124,7 +125,7 @@ TEST(PolicyEngineTest, TrafficEventsAlertWithoutACheckIn) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   detector::TrafficDetector detector(Catalog());
   PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, &detector);
-  auto sub = engine.Subscribe("", nullptr);
+  auto sub = engine.Subscribe("owner", "", nullptr).value();
 
   detector::CalendarChangeView c;
   c.eas_device_id = "androidc123";
@@ -173,28 +174,36 @@ TEST(PolicyEngineTest, TrafficEventsAlertWithoutACheckIn) {
 TEST(PolicyEngineTest, SubscribersAreCappedAndEndedAtShutdown) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   EngineOptions options;
-  options.max_subscribers = 2;
+  options.alerts.max_subscribers = 3;
+  options.alerts.max_subscribers_per_owner = 2;
   PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, nullptr, options);
-  auto a = engine.Subscribe("", nullptr);
-  auto b = engine.Subscribe("", nullptr);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  EXPECT_EQ(engine.Subscribe("", nullptr), nullptr);
-  b.reset();  // a closed stream frees its place
-  EXPECT_NE(engine.Subscribe("", nullptr), nullptr);
+  auto a = engine.Subscribe("siem", "", nullptr);
+  auto b = engine.Subscribe("siem", "", nullptr);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  auto third = engine.Subscribe("siem", "", nullptr);
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(third.status().message(),
+              HasSubstr("alerts.max_subscribers_per_principal"));
+  auto other = engine.Subscribe("console", "", nullptr);
+  ASSERT_TRUE(other.ok()) << "another principal still gets a slot";
+  auto full = engine.Subscribe("third", "", nullptr);
+  EXPECT_EQ(full.status().code(), absl::StatusCode::kResourceExhausted);
+  b->reset();  // a closed stream frees its place
+  EXPECT_TRUE(engine.Subscribe("siem", "", nullptr).ok());
   engine.EndSubscriptions();
-  EXPECT_TRUE(a->ended());
+  EXPECT_TRUE((*a)->ended());
   int late_calls = 0;
-  auto late = engine.Subscribe("", [&] { ++late_calls; });
-  ASSERT_NE(late, nullptr);
-  EXPECT_TRUE(late->ended()) << "subscribing during shutdown ends at once";
+  auto late = engine.Subscribe("siem", "", [&] { ++late_calls; });
+  ASSERT_TRUE(late.ok());
+  EXPECT_TRUE((*late)->ended()) << "subscribing during shutdown ends at once";
   EXPECT_EQ(late_calls, 0) << "without calling back into the subscriber";
 }
 
 TEST(PolicyEngineTest, AlertsOfConcurrentDecisionsArriveInSequence) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, nullptr);
-  auto sub = engine.Subscribe("", nullptr);
+  auto sub = engine.Subscribe("owner", "", nullptr).value();
   const Device hijack = MakeDevice("Apple-iPhone4C1/1001.403");
   const Device fixed = MakeDevice("Apple-iPhone4C1/1001.523");
   std::vector<std::thread> threads;
