@@ -86,8 +86,47 @@ std::string Reason(const char* what) {
 
 }  // namespace
 
+std::optional<std::size_t> FirstTooDeep(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > max_depth) {
+          return i;
+        }
+        break;
+      case ']':
+      case '}':
+        --depth;  // a mismatch is the parser's to report
+        break;
+      default:
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<nlohmann::json> ParseJson(std::string_view text,
-                                        Problems* problems) {
+                                        Problems* problems, int max_depth) {
+  if (const std::optional<std::size_t> deep = FirstTooDeep(text, max_depth)) {
+    problems->Add("", StrCat("nested more than ", max_depth, " levels deep at ",
+                             Position(text, *deep), " (byte ", *deep, ")"));
+    return std::nullopt;
+  }
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {

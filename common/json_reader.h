@@ -38,9 +38,17 @@ std::string PointerEscape(std::string_view key);
 
 // Parses `text` as JSON. On a syntax error returns nullopt and adds a problem
 // naming line and column. A key repeated within one object keeps its last value
-// (nlohmann's behaviour).
+// (nlohmann's behaviour). Arrays and objects may nest `max_depth` deep: the
+// text is scanned for that before anything is built, so that a document of
+// brackets costs a scan, not a tree.
+inline constexpr int kDefaultMaxJsonDepth = 64;
 std::optional<nlohmann::json> ParseJson(std::string_view text,
-                                        Problems* problems);
+                                        Problems* problems,
+                                        int max_depth = kDefaultMaxJsonDepth);
+
+// The byte offset of the first '[' or '{' that opens a level deeper than
+// `max_depth` (outside strings), or nullopt when there is none.
+std::optional<std::size_t> FirstTooDeep(std::string_view text, int max_depth);
 
 // Reads the members of one JSON object and reports members nobody asked for.
 class ObjectReader {

@@ -55,14 +55,15 @@ void AckStream::OnDone() { delete this; }
 void AckStream::ReleaseLocked(Step* step) {
   while (!awaiting_.empty()) {
     Awaiting& a = awaiting_.front();
-    if (a.ticket != 0 && a.ticket > durable_ && store_failure_.ok()) {
+    const bool failed = a.ticket > durable_ && a.ticket <= failed_through_;
+    if (a.ticket != 0 && a.ticket > durable_ && !failed) {
       if (store_ != nullptr && store_->IsDurable(a.ticket)) {
         durable_ = a.ticket;
       } else {
         break;
       }
     }
-    if (a.ticket > durable_ && !store_failure_.ok()) {
+    if (failed) {
       // Never acknowledge what was not committed.
       a.ack.clear_events();
       v1::ItemError* e = a.ack.add_errors();
@@ -101,7 +102,8 @@ void AckStream::OnDurable(policy::StoreTicket ticket,
     requested_ = 0;
     if (status.ok()) {
       durable_ = std::max(durable_, ticket);
-    } else if (store_failure_.ok()) {
+    } else {
+      failed_through_ = std::max(failed_through_, ticket);
       store_failure_ = status;
     }
     Step release;

@@ -67,6 +67,9 @@ class AckStream final
   std::deque<Awaiting> awaiting_;
   policy::StoreTicket durable_ = 0;    // known committed
   policy::StoreTicket requested_ = 0;  // a callback is due for this ticket
+  // The store could not commit up to this ticket (it may later: those
+  // messages are answered STATE_UNAVAILABLE, the ones after wait anew).
+  policy::StoreTicket failed_through_ = 0;
   absl::Status store_failure_;
   std::mutex mu_;
   grpc::ByteBuffer in_;

@@ -38,6 +38,9 @@ void Fill(const policy::DecisionAudit& d, Json& j) {
   if (d.deadline) {
     j["deadline"] = Micros(*d.deadline);
   }
+  if (d.repeats > 0) {
+    j["repeats"] = d.repeats;
+  }
   Json reasons = Json::array();
   for (const auto& r : d.reasons) {
     Json reason = {{"code", r.code}, {"contribution", r.contribution}};
@@ -120,6 +123,11 @@ std::string AuditHeadMac(std::string_view key, std::uint64_t seq,
   return HmacSha256Hex(key, StrCat("audit-head-v1\n", seq, "\n", hash));
 }
 
+std::string AuditAnchorMac(std::string_view key, std::uint64_t seq,
+                           std::string_view hash) {
+  return HmacSha256Hex(key, StrCat("audit-anchor-v1\n", seq, "\n", hash));
+}
+
 namespace {
 
 std::string CheckpointMac(std::string_view key, std::uint64_t seq,
@@ -194,6 +202,21 @@ AuditRow MakeRekeyRow(std::uint64_t seq, absl::Time at,
   AuditRow row;
   row.kind = "rekey";
   Json j = {{"chain", "hmac-sha256"}, {"unkeyed_head", std::string(prev_hash)}};
+  row.record = Canonical(j, seq, at, row.kind, prev_hash);
+  row.hash = AuditHash(key, prev_hash, row.record);
+  return row;
+}
+
+AuditRow MakePruneRow(std::uint64_t seq, absl::Time at,
+                      std::string_view prev_hash, std::string_view key,
+                      std::uint64_t through_seq, std::string_view through_hash,
+                      std::uint64_t rows, absl::Time before) {
+  AuditRow row;
+  row.kind = "prune";
+  Json j = {{"through_seq", through_seq},
+            {"through_hash", std::string(through_hash)},
+            {"rows", rows},
+            {"before", Micros(before)}};
   row.record = Canonical(j, seq, at, row.kind, prev_hash);
   row.hash = AuditHash(key, prev_hash, row.record);
   return row;

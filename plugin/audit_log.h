@@ -14,7 +14,9 @@
 // The recorded head (meta.audit_head) is "seq hash mac" with
 //   mac = HMAC(key, "audit-head-v1\n" seq "\n" hash)
 // and a checkpoint (AuditCheckpoint) signs the same pair with its time, so
-// rows cut from the end are found.
+// rows cut from the end are found. Retention may delete the oldest rows; it
+// records the last deleted row as a signed anchor (meta.audit_anchor) that
+// the chain then starts from, and appends a "prune" row saying so.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +46,14 @@ AuditRow MakeAuditRow(std::uint64_t seq, const policy::AuditRecord& record,
 AuditRow MakeRekeyRow(std::uint64_t seq, absl::Time at,
                       std::string_view prev_hash, std::string_view key);
 
+// The row that records a retention prune of the audit log: rows up to
+// `through_seq` (whose hash was `through_hash`), recorded before `before`,
+// were deleted, and the anchor (AuditAnchorMac) now starts the chain.
+AuditRow MakePruneRow(std::uint64_t seq, absl::Time at,
+                      std::string_view prev_hash, std::string_view key,
+                      std::uint64_t through_seq, std::string_view through_hash,
+                      std::uint64_t rows, absl::Time before);
+
 // HMAC-SHA256 hex of prev_hash "\n" record under `key`; plain SHA-256 when
 // `key` is empty (rows from before the key).
 std::string AuditHash(std::string_view key, std::string_view prev_hash,
@@ -52,6 +62,11 @@ std::string AuditHash(std::string_view key, std::string_view prev_hash,
 // The MAC of a recorded head.
 std::string AuditHeadMac(std::string_view key, std::uint64_t seq,
                          std::string_view hash);
+// The MAC of the prune anchor (meta.audit_anchor, "seq hash mac"): the last
+// row retention deleted, which the first row kept links to.
+//   mac = HMAC(key, "audit-anchor-v1\n" seq "\n" hash)
+std::string AuditAnchorMac(std::string_view key, std::uint64_t seq,
+                           std::string_view hash);
 
 // "Everything up to row `seq`, whose hash is `head`, existed at `at`", signed
 // with the audit key. One JSON line:

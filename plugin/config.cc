@@ -92,6 +92,49 @@ void ReadSecurity(json::ObjectReader& root, json::Problems& problems,
   }
 }
 
+void ReadLimits(json::ObjectReader& root, json::Problems& problems,
+                ServerConfig& config) {
+  if (auto v = root.Integer("wal_autocheckpoint_pages", false, 1, 1'000'000)) {
+    config.wal_autocheckpoint_pages = static_cast<int>(*v);
+  }
+  if (auto v = root.Integer("max_policy_bytes", false, 1024, 4 << 20)) {
+    config.max_policy_bytes = static_cast<std::size_t>(*v);
+  }
+  if (const auto* a = root.Member("alerts", false)) {
+    json::ObjectReader alerts(*a, root.PointerTo("alerts"), &problems);
+    if (auto v =
+            alerts.Integer("max_queue_bytes", false, 64 << 10, 1LL << 30)) {
+      config.alerts.max_queue_bytes = static_cast<std::size_t>(*v);
+    }
+    if (auto v =
+            alerts.Integer("max_total_bytes", false, 64 << 10, 4LL << 30)) {
+      config.alerts.max_total_bytes = static_cast<std::size_t>(*v);
+    }
+    if (auto v = alerts.Integer(
+            "max_subscribers_per_principal", false, 1,
+            static_cast<std::int64_t>(config.alerts.max_subscribers))) {
+      config.alerts.max_subscribers_per_owner = static_cast<std::size_t>(*v);
+    }
+    if (config.alerts.max_total_bytes < config.alerts.max_queue_bytes) {
+      problems.Add(alerts.PointerTo("max_total_bytes"),
+                   StrCat("is less than max_queue_bytes (",
+                          config.alerts.max_queue_bytes, ")"));
+    }
+  }
+  if (const auto* r = root.Member("retention", false)) {
+    json::ObjectReader retention(*r, root.PointerTo("retention"), &problems);
+    auto days = [&](const char* key, int* out) {
+      if (auto v = retention.Integer(key, false, 0, 100 * 366)) {
+        *out = static_cast<int>(*v);
+      }
+    };
+    days("device_days", &config.retention.device_days);
+    days("history_days", &config.retention.history_days);
+    days("pending_days", &config.retention.pending_days);
+    days("audit_days", &config.retention.audit_days);
+  }
+}
+
 }  // namespace
 
 bool IsLoopbackListen(std::string_view listen) {
@@ -255,6 +298,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
       config.tls = c;
     }
     ReadSecurity(root, problems, config);
+    ReadLimits(root, problems, config);
   }
   if (!problems.empty()) {
     return problems.ToStatus(origin);

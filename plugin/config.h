@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "plugin/auth.h"
+#include "policy/alerts.h"
 
 namespace hijackguard::plugin {
 
@@ -24,6 +25,14 @@ struct TlsConfig {
   std::string client_ca_file;  // PEM CA bundle for client certificates; "" = no
                                // client auth
   bool client_cert_optional = false;
+};
+
+// How long rows are kept (`retention`); 0 days = forever.
+struct RetentionConfig {
+  int device_days = 180;   // devices (detector state) not seen for this long
+  int history_days = 180;  // decision history of devices not decided since
+  int pending_days = 30;   // out-of-order changes still waiting
+  int audit_days = 0;      // the audit log (0: keep it forever)
 };
 
 struct ServerConfig {
@@ -43,6 +52,15 @@ struct ServerConfig {
   // SQLite's synchronous mode: "full" (default; a commit survives power
   // loss), "normal" (survives a process crash) or "off".
   std::string state_synchronous = "full";
+  // SQLite's wal_autocheckpoint: write-ahead log pages before they are
+  // copied into the database file. Default 1000 (SQLite's own).
+  int wal_autocheckpoint_pages = 1000;
+  RetentionConfig retention;
+  // Largest policy document (file, ApplyPolicy, ValidatePolicy,
+  // SimulateDecision), checked before parsing. Default and most 4 MiB.
+  std::size_t max_policy_bytes = 4 << 20;
+  // WatchAlerts queues and slots (`alerts`).
+  policy::AlertLimits alerts;
   // Largest CheckIn request accepted, in bytes. Default 65536.
   int max_request_bytes = 64 * 1024;
   // Largest ReportTraffic/StreamTraffic message accepted (WBXML bodies can be

@@ -100,6 +100,14 @@ struct PluginServer::State {
   std::unique_ptr<grpc::Server> server;
   std::once_flag shutdown_once;
 
+  // Health: SERVING while the store can write and the server is not
+  // stopping.
+  std::mutex health_mu;
+  bool store_ok = true;
+  bool stopping = false;
+  void SetStoreHealth(const absl::Status& status);
+  void PublishHealthLocked();
+
   // Housekeeping: refused calls written each minute, checkpoints logged.
   std::mutex housekeeping_mu;
   std::condition_variable housekeeping_cv;
@@ -126,6 +134,28 @@ void PluginServer::State::Housekeeping(PluginServer* owner) {
   }
 }
 
+void PluginServer::State::SetStoreHealth(const absl::Status& status) {
+  std::lock_guard<std::mutex> lock(health_mu);
+  store_ok = status.ok();
+  PublishHealthLocked();
+}
+
+void PluginServer::State::PublishHealthLocked() {
+  if (server == nullptr || stopping) {
+    return;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) {
+    return;
+  }
+  health->SetServingStatus(store_ok);  // the overall status ("")
+  health->SetServingStatus(kServiceName, store_ok);
+  health->SetServingStatus(kAdminServiceName, store_ok);
+  LogInfo(StrCat("health: ", store_ok ? "SERVING" : "NOT_SERVING",
+                 store_ok ? " (the state store writes again)"
+                          : " (the state store cannot write)"));
+}
+
 void PluginServer::State::StopHousekeeping() {
   {
     std::lock_guard<std::mutex> lock(housekeeping_mu);
@@ -146,8 +176,12 @@ void PluginServer::Shutdown(absl::Duration grace) {
     if (state_->server == nullptr) {
       return;
     }
-    if (auto* health = state_->server->GetHealthCheckService()) {
-      health->SetServingStatus(false);
+    {
+      std::lock_guard<std::mutex> lock(state_->health_mu);
+      state_->stopping = true;
+      if (auto* health = state_->server->GetHealthCheckService()) {
+        health->SetServingStatus(false);
+      }
     }
     state_->engine->EndSubscriptions();
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
@@ -225,7 +259,8 @@ namespace {
 // applied through the API after the file last changed; that one is restored.
 absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
     const ServerOptions& options, const std::string& file_origin,
-    detector::TrafficDetector* detector, policy::PolicyEngine* engine);
+    detector::TrafficDetector* detector, policy::PolicyEngine* engine,
+    std::function<void(const absl::Status&)> on_health_change);
 
 }  // namespace
 
@@ -264,8 +299,10 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       options.engine, origin);
   std::string audit_key;
   if (!options.state_path.empty()) {
-    ASSIGN_OR_RETURN(st.store, AttachState(options, origin, st.detector.get(),
-                                           st.engine.get()));
+    ASSIGN_OR_RETURN(
+        st.store,
+        AttachState(options, origin, st.detector.get(), st.engine.get(),
+                    [&st](const absl::Status& s) { st.SetStoreHealth(s); }));
     audit_key = st.store->audit_key();
   } else if (!options.audit_key_file.empty()) {
     ASSIGN_OR_RETURN(audit_key,
@@ -318,7 +355,11 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   }
   builder.RegisterService(ps->state_->service.get());
   builder.RegisterService(ps->state_->admin.get());
-  ps->state_->server = builder.BuildAndStart();
+  {
+    std::unique_ptr<grpc::Server> built = builder.BuildAndStart();
+    std::lock_guard<std::mutex> lock(st.health_mu);
+    st.server = std::move(built);
+  }
   if (ps->state_->server == nullptr || port == 0) {
     if (ps->state_->server != nullptr) {
       ps->state_->server->Shutdown();
@@ -328,10 +369,16 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
         StrCat("cannot listen on ", options.listen_address,
                ": the address is in use or not available"));
   }
-  ps->state_->server->GetHealthCheckService()->SetServingStatus(kServiceName,
-                                                                true);
-  ps->state_->server->GetHealthCheckService()->SetServingStatus(
-      kAdminServiceName, true);
+  {
+    std::lock_guard<std::mutex> lock(st.health_mu);
+    if (st.store != nullptr && !st.store->health().ok()) {
+      st.store_ok = false;
+    }
+    auto* health = st.server->GetHealthCheckService();
+    health->SetServingStatus(st.store_ok);
+    health->SetServingStatus(kServiceName, st.store_ok);
+    health->SetServingStatus(kAdminServiceName, st.store_ok);
+  }
   ps->port_ = port;
   ps->address_ = BoundAddress(options.listen_address, port);
   PluginServer* raw = ps.get();
@@ -343,7 +390,8 @@ namespace {
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
     const ServerOptions& options, const std::string& file_origin,
-    detector::TrafficDetector* detector, policy::PolicyEngine* engine) {
+    detector::TrafficDetector* detector, policy::PolicyEngine* engine,
+    std::function<void(const absl::Status&)> on_health_change) {
   SqliteStoreOptions so;
   so.path = options.state_path;
   so.synchronous = options.state_synchronous;
@@ -352,6 +400,9 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
   so.clock = options.clock;
   so.audit_key_file = options.audit_key_file;
   so.accept_broken_audit = options.accept_broken_audit;
+  so.on_health_change = std::move(on_health_change);
+  so.wal_autocheckpoint_pages = options.state_wal_autocheckpoint_pages;
+  so.retention = options.retention;
   so.event_horizon = [engine] {
     return policy::EventHorizon(*engine->policy());
   };

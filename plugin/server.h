@@ -14,6 +14,7 @@
 #include "detector/traffic/traffic_detector.h"
 #include "plugin/check_in.h"
 #include "plugin/config.h"
+#include "plugin/sqlite_store.h"
 #include "policy/engine.h"
 #include "policy/policy.h"
 
@@ -57,6 +58,12 @@ struct ServerOptions {
   // lost when the server stops.
   std::string state_path;
   std::string state_synchronous = "full";  // "full", "normal" or "off"
+  int state_wal_autocheckpoint_pages = 1000;
+  // How long stored rows are kept (`retention`).
+  RetentionOptions retention;
+  // Largest policy document (file, ApplyPolicy, ValidatePolicy,
+  // SimulateDecision), checked before it is parsed.
+  std::size_t max_policy_bytes = 4 << 20;
   absl::Duration state_retention_interval = absl::Minutes(10);
 
   // Callers (docs/security.md); null = development mode: every caller is an

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <set>
 
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -15,11 +17,63 @@
 namespace hijackguard::plugin::sqlite {
 namespace {
 
+// What to do about a damaged file, without throwing anything away first.
 std::string Remedy(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
   return StrCat(
-      "restore the latest backup (hijackguard backup; see README, "
-      "\"Backup and restore\") or move ",
-      path, " away to start with an empty state");
+      "copy the state directory aside first (cp -a ", dir.empty() ? "." : dir,
+      " ", dir.empty() ? "." : dir,
+      ".damaged), run `hijackguard audit verify --state DIR` on the copy to "
+      "see what it holds, then restore the latest backup (README, \"Backup "
+      "and restore\")");
+}
+
+std::uint64_t BigEndian(const unsigned char* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) {
+    v = (v << 8) | p[i];
+  }
+  return v;
+}
+
+struct WalContents {
+  std::set<std::uint32_t> pages;
+  std::uint64_t database_pages = 0;  // the size after the last commit
+};
+
+// The pages that the write-ahead log `wal` holds in committed transactions
+// of its current generation (frames whose salts match the log's header, up to
+// the last commit frame), or nullopt when there is no such log. Checksums are
+// left to SQLite.
+std::optional<WalContents> WalPages(const std::string& wal,
+                                    std::uint64_t page_size) {
+  std::ifstream in(wal, std::ios::binary);
+  std::array<unsigned char, 32> header{};
+  if (!in.read(reinterpret_cast<char*>(header.data()), header.size())) {
+    return std::nullopt;
+  }
+  const std::uint64_t magic = BigEndian(header.data(), 4);
+  if ((magic & ~1ULL) != 0x377f0682 ||
+      BigEndian(header.data() + 8, 4) != page_size) {
+    return std::nullopt;
+  }
+  WalContents committed;
+  std::vector<std::uint32_t> open;  // frames since the last commit
+  std::array<unsigned char, 24> frame{};
+  while (in.read(reinterpret_cast<char*>(frame.data()), frame.size())) {
+    if (std::memcmp(frame.data() + 8, header.data() + 16, 8) != 0) {
+      break;  // a frame of an older generation: the log ends here
+    }
+    open.push_back(static_cast<std::uint32_t>(BigEndian(frame.data(), 4)));
+    if (const std::uint64_t after = BigEndian(frame.data() + 4, 4);
+        after != 0) {  // a commit frame
+      committed.pages.insert(open.begin(), open.end());
+      committed.database_pages = after;
+      open.clear();
+    }
+    in.seekg(static_cast<std::streamoff>(page_size), std::ios::cur);
+  }
+  return committed;
 }
 
 }  // namespace
@@ -262,7 +316,25 @@ absl::Status CheckHeader(const std::string& path) {
   }
   const std::uint64_t pages = be(28, 4);
   const bool pages_valid = be(24, 4) == be(92, 4);
-  if (pages_valid && pages > 0 && size < page_size * pages) {
+  if (!pages_valid || pages == 0 || size >= page_size * pages) {
+    return absl::OkStatus();
+  }
+  // Shorter than the header says. After a crash or a full disk during a
+  // checkpoint the header already counts pages that are still only in the
+  // write-ahead log: SQLite rebuilds them from there. Truncation is what
+  // the log does not cover.
+  if (auto wal = WalPages(path + "-wal", page_size)) {
+    const std::uint64_t needed =
+        wal->database_pages != 0 ? wal->database_pages : pages;
+    bool covered = true;
+    for (std::uint64_t p = size / page_size + 1; p <= needed && covered; ++p) {
+      covered = wal->pages.contains(static_cast<std::uint32_t>(p));
+    }
+    if (covered) {
+      return absl::OkStatus();
+    }
+  }
+  {
     return absl::DataLossError(StrCat(
         "state database ", path, " is truncated: its header (byte 28) says ",
         pages, " pages of ", page_size, " bytes (", page_size * pages,
@@ -308,6 +380,16 @@ CREATE INDEX audit_by_time ON audit(at_us);
       R"sql(
 INSERT INTO meta(name, value)
   SELECT 'audit_rekey', 'pending' WHERE EXISTS (SELECT 1 FROM audit);
+)sql",
+      // 3 -> 4: retention by time for devices, history and pending rows
+      // (pending rows get a time; those already there count from now).
+      R"sql(
+ALTER TABLE pending ADD COLUMN at_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE pending SET at_ms = CAST((julianday('now') - 2440587.5) * 86400000
+                                AS INTEGER);
+CREATE INDEX pending_by_time ON pending(at_ms);
+CREATE INDEX devices_by_time ON devices(active_ms);
+CREATE INDEX history_by_time ON history(decided_ms);
 )sql",
   };
   return kSteps;
@@ -368,19 +450,53 @@ absl::Status CheckIdentity(Database& db) {
   return absl::OkStatus();
 }
 
+// Moves everything in the write-ahead log into the file (what SQLite does
+// anyway; done here so the file can be measured), then requires the file to
+// be exactly as long as its pages: shorter is a lost tail that the log did
+// not cover.
+absl::Status CheckLengthAfterCheckpoint(Database& db) {
+  const std::string& path = db.path();
+  ASSIGN_OR_RETURN(Statement checkpoint,
+                   db.Prepare("PRAGMA wal_checkpoint(TRUNCATE)"));
+  ASSIGN_OR_RETURN(bool row, checkpoint.Step());
+  if (!row || checkpoint.Int(0) != 0) {
+    return absl::UnavailableError(StrCat(
+        "state database ", path,
+        ": the write-ahead log could not be checkpointed at start (another "
+        "process holds the database open); stop it and start again"));
+  }
+  ASSIGN_OR_RETURN(std::int64_t pages, db.QueryInt("PRAGMA page_count"));
+  ASSIGN_OR_RETURN(std::int64_t page_size, db.QueryInt("PRAGMA page_size"));
+  std::error_code ec;
+  const auto size =
+      static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
+  if (ec) {
+    return absl::PermissionDeniedError(
+        StrCat("state database ", path, " cannot be measured: ", ec.message()));
+  }
+  if (size != pages * page_size) {
+    return absl::DataLossError(StrCat(
+        "state database ", path,
+        " failed the length check after recovering its write-ahead log: ",
+        pages, " pages of ", page_size, " bytes are ", pages * page_size,
+        " bytes, the file has ", size, "; ", Remedy(path)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<Database> OpenState(const std::string& path,
-                                   std::string_view synchronous,
-                                   std::int64_t quick_check_max_bytes) {
+                                   const OpenStateOptions& options) {
   RETURN_IF_ERROR(CheckHeader(path));
-  std::string sync(synchronous);
+  std::string sync(options.synchronous);
   for (char& c : sync) {
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   if (sync != "FULL" && sync != "NORMAL" && sync != "OFF") {
-    return absl::InvalidArgumentError(StrCat(
-        "synchronous \"", synchronous, "\" is not one of full, normal, off"));
+    return absl::InvalidArgumentError(
+        StrCat("synchronous \"", options.synchronous,
+               "\" is not one of full, normal, off"));
   }
   std::error_code ec;
   const bool existed = std::filesystem::exists(path, ec);
@@ -393,8 +509,15 @@ absl::StatusOr<Database> OpenState(const std::string& path,
                "); it must be on a local file system"));
   }
   RETURN_IF_ERROR(db.Exec(StrCat("PRAGMA synchronous=", sync)));
+  RETURN_IF_ERROR(db.Exec(
+      StrCat("PRAGMA wal_autocheckpoint=", options.wal_autocheckpoint_pages)));
+  RETURN_IF_ERROR(db.Exec(
+      StrCat("PRAGMA journal_size_limit=", options.journal_size_limit_bytes)));
+  if (existed) {
+    RETURN_IF_ERROR(CheckLengthAfterCheckpoint(db));
+  }
   if (existed && static_cast<std::int64_t>(std::filesystem::file_size(
-                     path, ec)) <= quick_check_max_bytes) {
+                     path, ec)) <= options.quick_check_max_bytes) {
     ASSIGN_OR_RETURN(std::string check, db.QueryText("PRAGMA quick_check(1)"));
     if (check != "ok") {
       return absl::DataLossError(StrCat("state database ", path,

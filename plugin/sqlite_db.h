@@ -76,17 +76,29 @@ class Database {
 absl::Status Error(sqlite3* db, int rc, std::string_view doing);
 
 // Checks an existing file's header before SQLite sees it: the SQLite magic,
-// and that the file is as long as the header says (a truncated copy or a
-// disk that lost its tail). OK for a missing file.
+// and, unless a non-empty write-ahead log (`path`-wal) may still hold the
+// missing pages (a crash or a full disk during a checkpoint), that the file
+// is as long as the header says. OK for a missing file.
 absl::Status CheckHeader(const std::string& path);
+
+struct OpenStateOptions {
+  std::string synchronous = "full";  // PRAGMA synchronous: full, normal, off
+  // Files up to this size get PRAGMA quick_check on open.
+  std::int64_t quick_check_max_bytes = 256 << 20;
+  // PRAGMA wal_autocheckpoint (pages); SQLite's default is 1000.
+  int wal_autocheckpoint_pages = 1000;
+  // PRAGMA journal_size_limit: the WAL is truncated to this after a
+  // checkpoint that emptied it.
+  std::int64_t journal_size_limit_bytes = 64 << 20;
+};
 
 // Opens the state database for writing: header check, identity
 // (application_id), schema version (refusing newer ones), WAL and
-// synchronous mode, an integrity check for files up to
-// `quick_check_max_bytes`, and the forward migrations.
+// synchronous mode, recovery from the WAL with a full checkpoint and then
+// the file-length check, an integrity check for files up to
+// quick_check_max_bytes, and the forward migrations.
 absl::StatusOr<Database> OpenState(const std::string& path,
-                                   std::string_view synchronous,
-                                   std::int64_t quick_check_max_bytes);
+                                   const OpenStateOptions& options);
 // Opens it for reading only (tools), with the same identity and version
 // checks; never creates or migrates.
 absl::StatusOr<Database> OpenStateReadOnly(const std::string& path);

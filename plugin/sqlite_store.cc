@@ -14,54 +14,12 @@
 #include "plugin/audit_key.h"
 #include "plugin/audit_log.h"
 #include "plugin/sqlite_db.h"
+#include "plugin/sqlite_store_internal.h"
 
 namespace hijackguard::plugin {
 
 using sqlite::Database;
 using sqlite::Statement;
-
-// Statements a connection keeps prepared (readers use the kLoad ones, the
-// writer the rest).
-enum StatementId {
-  kLoadDevice,
-  kFindDeviceByIndex,
-  kLoadEvents,
-  kLoadLedger,
-  kLoadHistory,
-  kPutDevice,
-  kPutLedger,
-  kDeleteLedger,
-  kPutEvent,
-  kPutPending,
-  kDeletePending,
-  kPutHistory,
-  kPutExemption,
-  kDeleteExemption,
-  kPutPolicy,
-  kPutAudit,
-  kPutMeta,
-  kPruneEvents,
-  kPruneLedger,
-  kStatementCount
-};
-
-struct SqliteStore::Connection {
-  Database db;
-  std::vector<Statement> statements;
-  Statement& at(int id) { return statements[static_cast<std::size_t>(id)]; }
-};
-
-struct SqliteStore::Submission {
-  StoreTicket ticket = 0;
-  std::optional<detector::DetectorChanges> detector;
-  std::optional<policy::EngineChanges> engine;
-  // Retention: delete at most `prune_limit` rows of each table older than
-  // the cut-offs (Unix ms); how many were deleted comes back here.
-  std::int64_t prune_events_before = 0;
-  std::int64_t prune_ledger_before = 0;
-  std::int64_t prune_limit = 0;
-  mutable std::int64_t pruned = 0;
-};
 
 namespace {
 
@@ -76,7 +34,7 @@ constexpr const char* kStatementSql[kStatementCount] = {
     "INSERT OR REPLACE INTO ledger(key, updated_ms, value) VALUES(?1, ?2, ?3)",
     "DELETE FROM ledger WHERE key = ?1",
     "INSERT OR REPLACE INTO events(key, recorded_ms, value) VALUES(?1, ?2, ?3)",
-    "INSERT OR REPLACE INTO pending(key, value) VALUES(?1, ?3)",
+    "INSERT OR REPLACE INTO pending(key, at_ms, value) VALUES(?1, ?2, ?3)",
     "DELETE FROM pending WHERE key = ?1",
     "INSERT OR REPLACE INTO history(key, decided_ms, value) VALUES(?1, ?2, ?3)",
     "INSERT OR REPLACE INTO exemptions(id, tenant, kind, value, reason, "
@@ -91,22 +49,17 @@ constexpr const char* kStatementSql[kStatementCount] = {
     "recorded_ms < ?1 LIMIT ?2)",
     "DELETE FROM ledger WHERE key IN (SELECT key FROM ledger WHERE "
     "updated_ms < ?1 LIMIT ?2)",
+    "DELETE FROM devices WHERE key IN (SELECT key FROM devices WHERE "
+    "active_ms < ?1 LIMIT ?2)",
+    "DELETE FROM history WHERE key IN (SELECT key FROM history WHERE "
+    "decided_ms < ?1 LIMIT ?2)",
+    "DELETE FROM pending WHERE key IN (SELECT key FROM pending WHERE "
+    "at_ms < ?1 LIMIT ?2)",
+    "SELECT seq, at_us, hash FROM audit ORDER BY seq LIMIT ?1",
+    "DELETE FROM audit WHERE seq <= ?1",
 };
 
-constexpr int kReaders = 4;
-
-absl::StatusOr<std::unique_ptr<SqliteStore::Connection>> Connect(Database db,
-                                                                 bool writer) {
-  auto c = std::make_unique<SqliteStore::Connection>();
-  c->db = std::move(db);
-  c->statements.resize(kStatementCount);
-  const int first = writer ? kPutDevice : kLoadDevice;
-  const int last = writer ? kStatementCount : kPutDevice;
-  for (int i = first; i < last; ++i) {
-    ASSIGN_OR_RETURN(c->at(i), c->db.Prepare(kStatementSql[i]));
-  }
-  return c;
-}
+}  // namespace
 
 std::int64_t ToUs(absl::Time t) {
   if (t == absl::InfiniteFuture())
@@ -122,6 +75,26 @@ absl::Time FromUs(std::int64_t us) {
   if (us == std::numeric_limits<std::int64_t>::min())
     return absl::InfinitePast();
   return absl::FromUnixMicros(us);
+}
+
+namespace {
+
+constexpr int kReaders = 4;
+// Retries of a failed commit: the first soon, then doubling up to the last.
+constexpr absl::Duration kFirstRetry = absl::Milliseconds(50);
+constexpr absl::Duration kLastRetry = absl::Seconds(5);
+
+absl::StatusOr<std::unique_ptr<SqliteStore::Connection>> Connect(Database db,
+                                                                 bool writer) {
+  auto c = std::make_unique<SqliteStore::Connection>();
+  c->db = std::move(db);
+  c->statements.resize(kStatementCount);
+  const int first = writer ? kPutDevice : kLoadDevice;
+  const int last = writer ? kStatementCount : kPutDevice;
+  for (int i = first; i < last; ++i) {
+    ASSIGN_OR_RETURN(c->at(i), c->db.Prepare(kStatementSql[i]));
+  }
+  return c;
 }
 
 }  // namespace
@@ -155,9 +128,14 @@ absl::Status SqliteStore::Start() {
   for (const char* suffix : {"", "-wal", "-shm"}) {
     RETURN_IF_ERROR(MakePrivate(StrCat(options_.path, suffix)));
   }
-  ASSIGN_OR_RETURN(Database db,
-                   sqlite::OpenState(options_.path, options_.synchronous,
-                                     options_.quick_check_max_bytes));
+  ASSIGN_OR_RETURN(
+      Database db,
+      sqlite::OpenState(
+          options_.path,
+          {.synchronous = options_.synchronous,
+           .quick_check_max_bytes = options_.quick_check_max_bytes,
+           .wal_autocheckpoint_pages = options_.wal_autocheckpoint_pages,
+           .journal_size_limit_bytes = options_.journal_size_limit_bytes}));
   for (const char* suffix : {"", "-wal", "-shm"}) {
     RETURN_IF_ERROR(MakePrivate(StrCat(options_.path, suffix)));
   }
@@ -370,8 +348,11 @@ StoreTicket SqliteStore::Enqueue(std::shared_ptr<Submission> sub) {
   std::unique_lock<std::mutex> lock(mu_);
   // Back-pressure: a writer that falls behind slows submitters down rather
   // than letting the queue take the memory.
+  // While the store cannot write, handlers refuse new work, so only calls
+  // already under way arrive: queue them without waiting for room.
   space_cv_.wait(lock, [&] {
-    return queue_.size() < options_.max_queued || !failed_.ok() || writer_done_;
+    return queue_.size() < options_.max_queued || !failed_.ok() ||
+           !write_error_.ok() || writer_done_;
   });
   sub->ticket = ++next_ticket_;
   ++stats_.submissions;
@@ -411,8 +392,11 @@ StoreTicket SqliteStore::SubmitEngine(policy::EngineChanges changes) {
 
 void SqliteStore::WriterLoop() {
   std::vector<std::shared_ptr<Submission>> batch;
+  absl::Duration backoff = kFirstRetry;
+  absl::Time failing_since;
+  int attempts = 0;
   while (true) {
-    {
+    if (batch.empty()) {
       std::unique_lock<std::mutex> lock(mu_);
       queued_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) {
@@ -428,66 +412,140 @@ void SqliteStore::WriterLoop() {
     }
     space_cv_.notify_all();
     const absl::Status status = Commit(batch);
-    std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>>
-        ready;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      const StoreTicket last = batch.back()->ticket;
-      if (status.ok()) {
-        durable_.store(last, std::memory_order_release);
-        ++stats_.commits;
-        stats_.audit_rows += committed_audit_rows_;
-        durable_audit_seq_ = audit_seq_;
-        durable_audit_head_ = audit_head_;
-        stats_.pruned_events += committed_pruned_events_;
-        stats_.pruned_ledger += committed_pruned_ledger_;
-      } else if (failed_.ok()) {
-        failed_ = absl::Status(
-            status.code(), StrCat("the state store stopped: a commit failed: ",
-                                  std::string(status.message())));
-        LogError(std::string(failed_.message()));
-        queue_.clear();  // they can never commit now
-        space_cv_.notify_all();
+    if (!status.ok()) {
+      // Kept, in order, and tried again: the rows are already in the
+      // caches, so they must reach the file. Nothing is acknowledged
+      // meanwhile.
+      ++attempts;
+      if (attempts == 1) {
+        failing_since = absl::Now();
       }
-      stats_.durable_ticket = durable_.load();
-      if (status.ok()) {
-        // The batch's rows leave the overlay unless a newer submission of
-        // the same key replaced them there.
-        auto clean = [](Overlay& overlay, const Submission* sub,
-                        const std::vector<StoreRow>& rows) {
-          for (const StoreRow& row : rows) {
-            auto it = overlay.find(row.key);
-            if (it != overlay.end() && it->second.owner.get() == sub) {
-              overlay.erase(it);
-            }
-          }
-        };
-        for (const auto& sub : batch) {
-          if (sub->detector) {
-            clean(devices_overlay_, sub.get(), sub->detector->devices);
-            clean(ledger_overlay_, sub.get(), sub->detector->ledger);
-            clean(events_overlay_, sub.get(), sub->detector->events);
-            clean(pending_overlay_, sub.get(), sub->detector->pending);
-          }
-          if (sub->engine) {
-            clean(history_overlay_, sub.get(), sub->engine->devices);
-          }
+      if (!WriteFailed(status, attempts)) {
+        return;  // stopping: what never committed was never acknowledged
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      queued_cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
+                          [&] { return stopping_; });
+      if (stopping_ && attempts > 1) {
+        // One more try at the loop's top; then give up.
+        backoff = absl::ZeroDuration();
+      } else {
+        backoff = std::min(backoff * 2, kLastRetry);
+      }
+      continue;
+    }
+    if (attempts > 0) {
+      LogInfo(StrCat("the state store writes again after ", attempts,
+                     " failed attempts in ",
+                     absl::FormatDuration(absl::Trunc(
+                         absl::Now() - failing_since, absl::Milliseconds(1))),
+                     "; acknowledging again"));
+      attempts = 0;
+      backoff = kFirstRetry;
+      SetWriteError(absl::OkStatus());
+    }
+    Committed(batch);
+    batch.clear();
+  }
+}
+
+bool SqliteStore::WriteFailed(const absl::Status& status, int attempts) {
+  std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting;
+  absl::Status answer;
+  bool go_on = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && attempts > 1) {
+      LogError(StrCat(
+          "the state store stops with ", queue_.size() + 1,
+          " batches not committed (never acknowledged): ", status.message()));
+      failed_ = absl::UnavailableError(
+          StrCat("the state store stopped: ", status.message()));
+      writer_done_ = true;
+      go_on = false;
+    }
+    answer = absl::UnavailableError(
+        StrCat("not acknowledged: the state store cannot write (",
+               status.message(), "); try again later"));
+    // Whoever waits now is answered: nothing is acknowledged until a
+    // commit succeeds, and nobody should hang on a full disk.
+    waiting.swap(waiters_);
+  }
+  SetWriteError(answer);
+  durable_cv_.notify_all();
+  space_cv_.notify_all();
+  for (auto& [ticket, done] : waiting) {
+    done(answer);
+  }
+  return go_on;
+}
+
+void SqliteStore::SetWriteError(const absl::Status& status) {
+  std::function<void(const absl::Status&)> notify;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool was_ok = write_error_.ok();
+    write_error_ = status;
+    if (was_ok == status.ok()) {
+      return;  // no change to report
+    }
+    if (!status.ok()) {
+      LogError(StrCat("the state store cannot write: ", status.message(),
+                      "; retrying with backoff (health: NOT_SERVING)"));
+    }
+    notify = options_.on_health_change;
+  }
+  if (notify) {
+    notify(status);
+  }
+}
+
+void SqliteStore::Committed(
+    const std::vector<std::shared_ptr<Submission>>& batch) {
+  std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const StoreTicket last = batch.back()->ticket;
+    durable_.store(last, std::memory_order_release);
+    ++stats_.commits;
+    stats_.audit_rows += committed_audit_rows_;
+    durable_audit_seq_ = audit_seq_;
+    durable_audit_head_ = audit_head_;
+    for (std::size_t t = 0; t < kPruneTables; ++t) {
+      stats_.pruned[t] += committed_pruned_[t];
+    }
+    stats_.durable_ticket = durable_.load();
+    // The batch's rows leave the overlay unless a newer submission of the
+    // same key replaced them there.
+    auto clean = [](Overlay& overlay, const Submission* sub,
+                    const std::vector<StoreRow>& rows) {
+      for (const StoreRow& row : rows) {
+        auto it = overlay.find(row.key);
+        if (it != overlay.end() && it->second.owner.get() == sub) {
+          overlay.erase(it);
         }
       }
-      const StoreTicket decided = failed_.ok() ? durable_.load() : next_ticket_;
-      auto end = waiters_.upper_bound(decided);
-      for (auto it = waiters_.begin(); it != end; ++it) {
-        ready.emplace_back(std::move(it->second), it->first <= durable_.load()
-                                                      ? absl::OkStatus()
-                                                      : failed_);
+    };
+    for (const auto& sub : batch) {
+      if (sub->detector) {
+        clean(devices_overlay_, sub.get(), sub->detector->devices);
+        clean(ledger_overlay_, sub.get(), sub->detector->ledger);
+        clean(events_overlay_, sub.get(), sub->detector->events);
+        clean(pending_overlay_, sub.get(), sub->detector->pending);
       }
-      waiters_.erase(waiters_.begin(), end);
+      if (sub->engine) {
+        clean(history_overlay_, sub.get(), sub->engine->devices);
+      }
     }
-    durable_cv_.notify_all();
-    for (auto& [done, result] : ready) {
-      done(result);
+    auto end = waiters_.upper_bound(durable_.load());
+    for (auto it = waiters_.begin(); it != end; ++it) {
+      ready.emplace_back(std::move(it->second), absl::OkStatus());
     }
-    batch.clear();
+    waiters_.erase(waiters_.begin(), end);
+  }
+  durable_cv_.notify_all();
+  for (auto& [done, result] : ready) {
+    done(result);
   }
 }
 
@@ -498,24 +556,26 @@ absl::Status SqliteStore::Commit(
   const std::uint64_t saved_seq = audit_seq_;
   const std::string saved_head = audit_head_;
   committed_audit_rows_ = 0;
-  committed_pruned_events_ = 0;
-  committed_pruned_ledger_ = 0;
+  committed_pruned_ = {};
   absl::Status status = db.Exec("BEGIN IMMEDIATE");
   std::uint64_t ledger_version = 0;
   std::uint64_t event_id = 0;
+  // Rows without a time of their own (pending) get the commit's.
+  const std::int64_t now_ms = absl::ToUnixMillis(options_.clock->Now());
   // Rows of (key, time, value) tables; `erase` = -1 where rows never go.
   auto put_rows = [&](const std::vector<StoreRow>& rows, int put, int erase) {
     for (const StoreRow& r : rows) {
       if (!status.ok()) {
         return;
       }
-      status = r.erase && erase >= 0 ? w.at(erase).Reset().Bind(1, r.key).Run()
-                                     : w.at(put)
-                                           .Reset()
-                                           .Bind(1, r.key)
-                                           .Bind(2, r.time_ms)
-                                           .Bind(3, r.value)
-                                           .Run();
+      status = r.erase && erase >= 0
+                   ? w.at(erase).Reset().Bind(1, r.key).Run()
+                   : w.at(put)
+                         .Reset()
+                         .Bind(1, r.key)
+                         .Bind(2, r.time_ms != 0 ? r.time_ms : now_ms)
+                         .Bind(3, r.value)
+                         .Run();
     }
   };
   for (std::size_t i = 0; status.ok() && i < batch.size(); ++i) {
@@ -573,19 +633,7 @@ absl::Status SqliteStore::Commit(
       }
     }
     if (sub.prune_limit > 0 && status.ok()) {
-      sub.pruned = 0;
-      for (auto [id, before] :
-           {std::pair{kPruneEvents, sub.prune_events_before},
-            std::pair{kPruneLedger, sub.prune_ledger_before}}) {
-        if (!status.ok() || before <= 0) continue;
-        status =
-            w.at(id).Reset().Bind(1, before).Bind(2, sub.prune_limit).Run();
-        const auto n = static_cast<std::int64_t>(sqlite3_changes(db.get()));
-        sub.pruned = std::max(sub.pruned, n);
-        (id == kPruneEvents ? committed_pruned_events_
-                            : committed_pruned_ledger_) +=
-            static_cast<std::uint64_t>(n);
-      }
+      status = ApplyPrune(sub);
     }
   }
   auto meta = [&](std::string_view name, std::string_view value) {
@@ -642,13 +690,16 @@ bool SqliteStore::IsDurable(StoreTicket ticket) const {
 absl::Status SqliteStore::WaitDurable(StoreTicket ticket) {
   std::unique_lock<std::mutex> lock(mu_);
   durable_cv_.wait(lock, [&] {
-    return ticket <= durable_.load() || !failed_.ok() || writer_done_;
+    return ticket <= durable_.load() || !failed_.ok() || !write_error_.ok() ||
+           writer_done_;
   });
   if (ticket <= durable_.load()) {
     return absl::OkStatus();
   }
-  return failed_.ok() ? absl::UnavailableError("the state store is closed")
-                      : failed_;
+  return !failed_.ok() ? failed_
+         : !write_error_.ok()
+             ? write_error_
+             : absl::UnavailableError("the state store is closed");
 }
 
 void SqliteStore::WhenDurable(StoreTicket ticket,
@@ -656,14 +707,16 @@ void SqliteStore::WhenDurable(StoreTicket ticket,
   absl::Status result;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ticket > durable_.load() && failed_.ok() && !writer_done_) {
+    if (ticket > durable_.load() && failed_.ok() && write_error_.ok() &&
+        !writer_done_) {
       waiters_.emplace(ticket, std::move(done));
       return;
     }
     result = ticket <= durable_.load() ? absl::OkStatus()
-             : failed_.ok()
-                 ? absl::UnavailableError("the state store is closed")
-                 : failed_;
+             : !failed_.ok()           ? failed_
+             : !write_error_.ok()
+                 ? write_error_
+                 : absl::UnavailableError("the state store is closed");
   }
   done(result);
 }
@@ -672,9 +725,11 @@ absl::Status SqliteStore::FailReads(const absl::Status& status) {
   // What the cache would be built on is unknown: acknowledge nothing more.
   std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting;
   absl::Status failed;
+  std::function<void(const absl::Status&)> notify;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (failed_.ok()) {
+      notify = options_.on_health_change;
       failed_ = absl::Status(status.code(),
                              StrCat("the state store stopped: a read failed: ",
                                     std::string(status.message())));
@@ -690,12 +745,15 @@ absl::Status SqliteStore::FailReads(const absl::Status& status) {
   for (auto& [ticket, done] : waiting) {
     done(failed);
   }
+  if (notify) {
+    notify(failed);
+  }
   return failed;
 }
 
 absl::Status SqliteStore::health() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return failed_;
+  return failed_.ok() ? write_error_ : failed_;
 }
 
 StoreStats SqliteStore::stats() const {
@@ -957,52 +1015,5 @@ SqliteStore::ReadLatestPolicy(Database& db, std::string_view origin_prefix) {
 
 // ---------------------------------------------------------------------------
 // Retention
-
-absl::Status SqliteStore::Prune(absl::Time now, std::size_t chunk) {
-  const absl::Duration horizon =
-      options_.event_horizon ? options_.event_horizon() : absl::ZeroDuration();
-  const std::int64_t events_before =
-      horizon > absl::ZeroDuration() ? absl::ToUnixMillis(now - horizon) : 0;
-  const std::int64_t ledger_before =
-      options_.ledger_ttl > absl::ZeroDuration()
-          ? absl::ToUnixMillis(now - options_.ledger_ttl)
-          : 0;
-  while (true) {
-    auto sub = std::make_shared<Submission>();
-    sub->prune_events_before = events_before;
-    sub->prune_ledger_before = ledger_before;
-    sub->prune_limit = static_cast<std::int64_t>(chunk);
-    std::shared_ptr<const Submission> watch = sub;
-    RETURN_IF_ERROR(WaitDurable(Enqueue(std::move(sub))));
-    if (watch->pruned < static_cast<std::int64_t>(chunk)) {
-      return absl::OkStatus();
-    }
-    {
-      std::lock_guard<std::mutex> lock(retention_mu_);
-      if (retention_stop_) {
-        return absl::OkStatus();
-      }
-    }
-  }
-}
-
-void SqliteStore::RetentionLoop() {
-  // First pass soon after start, then every interval.
-  absl::Duration wait = absl::Seconds(30);
-  while (true) {
-    {
-      std::unique_lock<std::mutex> lock(retention_mu_);
-      const bool stop = retention_cv_.wait_for(
-          lock, absl::ToChronoSeconds(wait), [&] { return retention_stop_; });
-      if (stop) {
-        return;
-      }
-    }
-    if (absl::Status s = Prune(options_.clock->Now()); !s.ok()) {
-      LogWarning(StrCat("state retention: ", std::string(s.message())));
-    }
-    wait = options_.retention_interval;
-  }
-}
 
 }  // namespace hijackguard::plugin

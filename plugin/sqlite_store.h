@@ -19,6 +19,7 @@
 // that says which and what to do.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -50,9 +51,29 @@ using detector::StoreRow;
 using detector::StoreTicket;
 
 // The schema version this build writes (PRAGMA user_version).
-inline constexpr int kStateSchemaVersion = 3;
+inline constexpr int kStateSchemaVersion = 4;
 // The file name inside the state directory.
 inline constexpr std::string_view kStateFileName = "hijackguard.db";
+
+// The tables retention prunes (StoreStats::pruned, in this order).
+enum PruneTable {
+  kPrunedEvents,
+  kPrunedLedger,
+  kPrunedDevices,
+  kPrunedHistory,
+  kPrunedPending,
+  kPrunedAudit,
+  kPruneTables
+};
+
+// How long rows are kept; zero = forever. Events follow the policy's
+// horizon (event_horizon) and the ledger its TTL.
+struct RetentionOptions {
+  absl::Duration devices = absl::Hours(24 * 180);  // not seen since
+  absl::Duration history = absl::Hours(24 * 180);  // not decided since
+  absl::Duration pending = absl::Hours(24 * 30);   // waiting since
+  absl::Duration audit = absl::ZeroDuration();     // forever
+};
 
 struct SqliteStoreOptions {
   std::string path;  // the database file
@@ -64,14 +85,19 @@ struct SqliteStoreOptions {
   std::size_t max_batch = 8192;
   std::size_t max_queued = 65536;
   // Retention, run in the background in small transactions: events received
-  // longer ago than event_horizon() and ledger rows not updated for
-  // ledger_ttl are deleted. Zero interval = never (tests call Prune).
+  // longer ago than event_horizon(), ledger rows not updated for ledger_ttl,
+  // and the rows `retention` names are deleted. Zero interval = never
+  // (tests call Prune).
   absl::Duration retention_interval = absl::Minutes(10);
   absl::Duration ledger_ttl = absl::Hours(24 * 30);
   std::function<absl::Duration()> event_horizon;
+  RetentionOptions retention;
   // Files up to this size are checked (PRAGMA quick_check) on open; larger
   // ones are checked page by page as they are read.
   std::int64_t quick_check_max_bytes = 256 << 20;
+  // PRAGMA wal_autocheckpoint (pages) and journal_size_limit (bytes).
+  int wal_autocheckpoint_pages = 1000;
+  std::int64_t journal_size_limit_bytes = 64 << 20;
   const Clock* clock = &RealClock();
   // The audit key's file (plugin/audit_key.h); "" = audit.key beside the
   // database.
@@ -79,6 +105,9 @@ struct SqliteStoreOptions {
   // Open even when the audit log's tail does not verify, recording that in
   // the log (--accept-broken-audit).
   bool accept_broken_audit = false;
+  // Called (from the writer thread) when the store stops being able to
+  // write (an error) and when it can again (OK).
+  std::function<void(const absl::Status&)> on_health_change;
 };
 
 struct StoreStats {
@@ -86,8 +115,7 @@ struct StoreStats {
   std::uint64_t commits = 0;  // transactions
   std::uint64_t durable_ticket = 0;
   std::uint64_t audit_rows = 0;
-  std::uint64_t pruned_events = 0;
-  std::uint64_t pruned_ledger = 0;
+  std::array<std::uint64_t, kPruneTables> pruned{};
   std::size_t overlay_rows = 0;
 };
 
@@ -133,8 +161,10 @@ class SqliteStore final : public policy::StateStore {
   // Stops the background retention (before what event_horizon reads goes
   // away). Idempotent.
   void StopRetention();
-  // OK, or why the store stopped (it fails for good on a write error).
-  absl::Status health() const;
+  // OK, or why the store cannot write now: UNAVAILABLE while commits fail
+  // (they are retried with backoff, and nothing new is acknowledged until
+  // one succeeds), or the error that stopped it for good (a failed read).
+  absl::Status health() const override;
   StoreStats stats() const;
   const std::string& path() const { return options_.path; }
   // The audit key (32 bytes).
@@ -167,9 +197,20 @@ class SqliteStore final : public policy::StateStore {
   std::string HeadValue() const;
   StoreTicket Enqueue(std::shared_ptr<Submission> submission);
   void WriterLoop();
+  // After a failed commit: answers every waiter UNAVAILABLE and reports the
+  // store unhealthy. False when the store is stopping and gives up.
+  bool WriteFailed(const absl::Status& status, int attempts);
+  void SetWriteError(const absl::Status& status);
+  // After a successful commit: the tickets are durable.
+  void Committed(const std::vector<std::shared_ptr<Submission>>& batch);
   void RetentionLoop();
   absl::Status Commit(const std::vector<std::shared_ptr<Submission>>& batch);
   absl::Status ApplyAudit(const policy::AuditRecord& record);
+  // Deletes what a retention submission asks for (in the writer's
+  // transaction); the audit log's oldest rows go behind a signed anchor.
+  absl::Status ApplyPrune(const Submission& sub);
+  absl::Status PruneAudit(std::int64_t before_us, std::int64_t limit,
+                          std::int64_t* pruned);
   // A row of `overlay` for `key` (true when there is one; erased rows give
   // an empty optional).
   bool FromOverlay(const Overlay& overlay, std::string_view key,
@@ -200,7 +241,8 @@ class SqliteStore final : public policy::StateStore {
   StoreTicket next_ticket_ = 0;
   // Written under mu_; read without it by IsDurable.
   std::atomic<StoreTicket> durable_{0};
-  absl::Status failed_;
+  absl::Status failed_;       // for good (a failed read)
+  absl::Status write_error_;  // commits fail now; retried
   bool stopping_ = false;
   bool writer_done_ = false;  // the writer thread has exited
   std::multimap<StoreTicket, std::function<void(absl::Status)>> waiters_;
@@ -223,8 +265,7 @@ class SqliteStore final : public policy::StateStore {
   std::uint64_t audit_seq_ = 0;
   std::string audit_head_;
   std::uint64_t committed_audit_rows_ = 0;  // by the last Commit
-  std::uint64_t committed_pruned_events_ = 0;
-  std::uint64_t committed_pruned_ledger_ = 0;
+  std::array<std::uint64_t, kPruneTables> committed_pruned_{};
 
   std::mutex retention_mu_;
   std::condition_variable retention_cv_;
@@ -249,6 +290,9 @@ struct AuditVerification {
   std::uint64_t bad_seq = 0;  // the first altered, inserted or deleted row
   std::string problem;
   std::uint64_t after_checkpoint = 0;  // rows that follow the checkpoint
+  // Rows up to this one were deleted by retention behind a signed anchor
+  // (0: none were).
+  std::uint64_t pruned_through = 0;
 };
 // Walks the audit chain with the audit key, and checks the signed head and,
 // when given, that the rows `checkpoint` covers are all there unchanged. An

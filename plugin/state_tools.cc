@@ -5,7 +5,9 @@
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/hmac.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
@@ -130,9 +132,33 @@ absl::StatusOr<AuditVerification> VerifyAudit(
   ASSIGN_OR_RETURN(Statement rows,
                    db.Prepare(StrCat("SELECT ", kAuditRowColumns,
                                      " FROM audit ORDER BY seq")));
-  AuditChainWalker walker(std::string(key), rekey_seq, 1,
-                          std::string(kAuditGenesis));
+  // Retention may have deleted the oldest rows: the signed anchor names the
+  // last one, and the chain starts after it.
+  ASSIGN_OR_RETURN(std::string anchor,
+                   db.QueryText("SELECT value FROM meta WHERE name = "
+                                "'audit_anchor'"));
+  std::uint64_t anchor_seq = 0;
+  std::string anchor_hash(kAuditGenesis);
+  if (!anchor.empty()) {
+    const std::vector<std::string> parts = absl::StrSplit(anchor, ' ');
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &anchor_seq) ||
+        !ConstantTimeEquals(parts[2],
+                            AuditAnchorMac(key, anchor_seq, parts[1]))) {
+      AuditVerification broken;
+      broken.ok = false;
+      broken.bad_seq = 1;
+      broken.problem =
+          "the prune anchor (meta audit_anchor) is damaged or forged: its mac "
+          "does not match the audit key";
+      (void)db.Exec("COMMIT");
+      return broken;
+    }
+    anchor_hash = parts[1];
+  }
+  AuditChainWalker walker(std::string(key), rekey_seq, anchor_seq + 1,
+                          anchor_hash);
   AuditVerification v;
+  v.pruned_through = anchor_seq;
   std::string checkpoint_row_hash;
   while (true) {
     ASSIGN_OR_RETURN(bool more, rows.Step());
@@ -150,13 +176,24 @@ absl::StatusOr<AuditVerification> VerifyAudit(
     walker.CheckHead(head, false);
   }
   v.rows = walker.rows();
-  v.first_seq = walker.rows() > 0 ? 1 : 0;
+  v.first_seq = walker.rows() > 0 ? anchor_seq + 1 : 0;
   v.last_seq = walker.last_seq();
   v.ok = walker.ok();
   v.bad_seq = walker.bad_seq();
   v.problem = walker.problem();
   if (v.ok && checkpoint != nullptr && checkpoint->seq > 0) {
-    if (checkpoint->seq > v.last_seq) {
+    if (checkpoint->seq <= anchor_seq) {
+      // Its rows were pruned: the anchor, signed with the same key, is what
+      // links the rows kept to them.
+      if (checkpoint->seq == anchor_seq && checkpoint->head != anchor_hash) {
+        v.ok = false;
+        v.bad_seq = anchor_seq;
+        v.problem = StrCat("the prune anchor is not the row the checkpoint of ",
+                           FormatUtc(checkpoint->at), " signed");
+      } else {
+        v.after_checkpoint = v.last_seq - checkpoint->seq;
+      }
+    } else if (checkpoint->seq > v.last_seq) {
       v.ok = false;
       v.bad_seq = v.last_seq + 1;
       v.problem = StrCat("rows ", v.last_seq + 1, "..", checkpoint->seq,

@@ -29,6 +29,9 @@ constexpr std::size_t kMaxReasonChars = 512;
 constexpr double kMaxHours = 24 * 365;
 constexpr int kMaxNesting = 16;
 constexpr std::size_t kMaxTenants = 1000;
+constexpr std::size_t kMaxAttendeeSteps = 32;
+constexpr std::size_t kMaxLocales = 64;         // per settings
+constexpr std::size_t kMaxExemptions = 10'000;  // in the whole document
 constexpr std::size_t kMaxProblems = 100;
 constexpr std::size_t kMaxShownPointer = 512;
 constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
@@ -237,6 +240,11 @@ class SettingsParser {
       const std::string sp = r.PointerTo("attendee_multiplier");
       std::vector<AttendeeStep> list;
       bool ok = true;
+      if (steps->size() > kMaxAttendeeSteps) {
+        problems_->Add(sp, StrCat("has ", steps->size(), " steps; at most ",
+                                  kMaxAttendeeSteps, " are allowed"));
+        return;
+      }
       for (std::size_t i = 0; i < steps->size(); ++i) {
         ObjectReader step((*steps)[i], StrCat(sp, "/", i), problems_);
         step.Skip("$comment");
@@ -364,6 +372,12 @@ class SettingsParser {
       return;
     }
     t.Skip("$comment");
+    if (templates->size() > kMaxLocales + 1) {  // + "$comment"
+      problems_->Add(r.PointerTo("templates"),
+                     StrCat("has ", templates->size(), " locales; at most ",
+                            kMaxLocales, " are allowed"));
+      return;
+    }
     for (const auto& [locale, body] : templates->items()) {
       if (locale == "$comment") {
         continue;
@@ -415,6 +429,13 @@ class SettingsParser {
   void ParseExemptions(const Json& list, const std::string& p,
                        std::string_view tenant, Settings* s) {
     std::set<std::string> seen;
+    exemptions_ += list.size();
+    if (exemptions_ > kMaxExemptions) {
+      problems_->Add(p, StrCat("brings the document's exemptions to ",
+                               exemptions_, "; at most ", kMaxExemptions,
+                               " are allowed (more belong in the admin API)"));
+      return;
+    }
     for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string ep = StrCat(p, "/", i);
       ObjectReader r(list[i], ep, problems_);
@@ -479,6 +500,7 @@ class SettingsParser {
 
   const detector::KnownIssueCatalog& catalog_;
   Problems* problems_;
+  std::size_t exemptions_ = 0;  // in the document so far
 };
 
 void Finish(Settings* s) {
@@ -633,7 +655,8 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
     problems.Add("", StrCat("the policy is ", text.size(), " bytes; at most ",
                             kMaxPolicyBytes, " are allowed"));
   } else {
-    doc = json::ParseJson(text, &problems);
+    // Nothing valid nests deeper; stopped before a tree is built.
+    doc = json::ParseJson(text, &problems, kMaxNesting);
   }
   std::optional<json::Locations> locations;
   std::shared_ptr<Policy> policy(new Policy());

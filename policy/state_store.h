@@ -54,6 +54,10 @@ struct DecisionAudit {
   std::string policy_revision;
   std::string exemption_id;
   std::optional<absl::Time> deadline;
+  // Decisions of this device since its previous row that changed nothing
+  // (same actions, level, scope, reason codes, exemption and policy
+  // revision) and so got no row of their own.
+  std::uint64_t repeats = 0;
   struct Cause {
     std::string_view code;  // static
     double contribution = 0;
@@ -139,6 +143,9 @@ class StateStore : public detector::DetectorStore {
   virtual absl::Status WaitDurable(StoreTicket ticket) = 0;
   virtual void WhenDurable(StoreTicket ticket,
                            std::function<void(absl::Status)> done) = 0;
+  // OK while the store can write; else why not (callers then refuse new
+  // work: it could not be acknowledged).
+  virtual absl::Status health() const = 0;
 };
 
 }  // namespace hijackguard::policy

@@ -190,7 +190,15 @@ int RunServe(const ServeFlags& flags) {
     options.state_path =
         (std::filesystem::path(config->state_dir) / kStateFileName).string();
     options.state_synchronous = config->state_synchronous;
+    options.state_wal_autocheckpoint_pages = config->wal_autocheckpoint_pages;
   }
+  auto days = [](int d) { return absl::Hours(24) * d; };
+  options.retention.devices = days(config->retention.device_days);
+  options.retention.history = days(config->retention.history_days);
+  options.retention.pending = days(config->retention.pending_days);
+  options.retention.audit = days(config->retention.audit_days);
+  options.engine.alerts = config->alerts;
+  options.max_policy_bytes = config->max_policy_bytes;
   auto server = BuildServer(options);
   if (!server.ok()) {
     LogError(StrCat(server.status().message()));

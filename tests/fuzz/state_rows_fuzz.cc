@@ -77,6 +77,7 @@ class RowStore final : public hg::policy::StateStore {
                    std::function<void(absl::Status)> done) override {
     done(absl::OkStatus());
   }
+  absl::Status health() const override { return absl::OkStatus(); }
 
  private:
   StoreTicket tickets_ = 0;

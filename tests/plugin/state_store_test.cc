@@ -301,8 +301,8 @@ TEST_F(StateStoreTest, RetentionDeletesOnlyExpiredEventsAndLedgerRows) {
   c.ledger.push_back({"new-ledger", "l", false, ms(absl::Hours(23)), ""});
   ASSERT_THAT(store->WaitDurable(store->Submit(std::move(c))), IsOk());
   ASSERT_THAT(store->Prune(now, 1000), IsOk());
-  EXPECT_EQ(store->stats().pruned_events, 2500u);
-  EXPECT_EQ(store->stats().pruned_ledger, 1u);
+  EXPECT_EQ(store->stats().pruned[kPrunedEvents], 2500u);
+  EXPECT_EQ(store->stats().pruned[kPrunedLedger], 1u);
   EXPECT_EQ(*store->LoadLedgerEntry("old-ledger"), std::nullopt);
   EXPECT_THAT(*store->LoadLedgerEntry("new-ledger"),
               Optional(std::string("l")));

@@ -1,0 +1,139 @@
+// Retention for the SQLite store: what is deleted, when, and how the audit
+// log's oldest rows leave behind a signed anchor (plugin/audit_log.h).
+#include <sqlite3.h>
+
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "plugin/audit_log.h"
+#include "plugin/sqlite_store.h"
+#include "plugin/sqlite_store_internal.h"
+
+namespace hijackguard::plugin {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+absl::Status SqliteStore::Prune(absl::Time now, std::size_t chunk) {
+  const absl::Duration horizon =
+      options_.event_horizon ? options_.event_horizon() : absl::ZeroDuration();
+  auto before_ms = [&](absl::Duration keep) -> std::int64_t {
+    return keep > absl::ZeroDuration() ? absl::ToUnixMillis(now - keep) : 0;
+  };
+  std::array<std::int64_t, kPruneTables> before{};
+  before[kPrunedEvents] = before_ms(horizon);
+  before[kPrunedLedger] = before_ms(options_.ledger_ttl);
+  before[kPrunedDevices] = before_ms(options_.retention.devices);
+  before[kPrunedHistory] = before_ms(options_.retention.history);
+  before[kPrunedPending] = before_ms(options_.retention.pending);
+  before[kPrunedAudit] = options_.retention.audit > absl::ZeroDuration()
+                             ? ToUs(now - options_.retention.audit)
+                             : 0;
+  while (true) {
+    auto sub = std::make_shared<Submission>();
+    sub->prune_before = before;
+    sub->prune_limit = static_cast<std::int64_t>(chunk);
+    std::shared_ptr<const Submission> watch = sub;
+    RETURN_IF_ERROR(WaitDurable(Enqueue(std::move(sub))));
+    if (watch->pruned < static_cast<std::int64_t>(chunk)) {
+      return absl::OkStatus();
+    }
+    {
+      std::lock_guard<std::mutex> lock(retention_mu_);
+      if (retention_stop_) {
+        return absl::OkStatus();
+      }
+    }
+  }
+}
+
+absl::Status SqliteStore::ApplyPrune(const Submission& sub) {
+  static constexpr std::array<std::pair<PruneTable, StatementId>, 5> kTables = {
+      {{kPrunedEvents, kPruneEvents},
+       {kPrunedLedger, kPruneLedger},
+       {kPrunedDevices, kPruneDevices},
+       {kPrunedHistory, kPruneHistory},
+       {kPrunedPending, kPrunePending}}};
+  sub.pruned = 0;
+  for (const auto& [table, statement] : kTables) {
+    const std::int64_t before = sub.prune_before[table];
+    if (before <= 0) continue;
+    RETURN_IF_ERROR(writer_->at(statement)
+                        .Reset()
+                        .Bind(1, before)
+                        .Bind(2, sub.prune_limit)
+                        .Run());
+    const auto n =
+        static_cast<std::int64_t>(sqlite3_changes(writer_->db.get()));
+    sub.pruned = std::max(sub.pruned, n);
+    committed_pruned_[table] += static_cast<std::uint64_t>(n);
+  }
+  if (const std::int64_t before = sub.prune_before[kPrunedAudit]; before != 0) {
+    std::int64_t n = 0;
+    RETURN_IF_ERROR(PruneAudit(before, sub.prune_limit, &n));
+    sub.pruned = std::max(sub.pruned, n);
+    committed_pruned_[kPrunedAudit] += static_cast<std::uint64_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::PruneAudit(std::int64_t before_us, std::int64_t limit,
+                                     std::int64_t* pruned) {
+  // The oldest rows in chain order, up to the first one still kept: a clock
+  // that went back never makes a hole in the middle.
+  Statement& oldest = writer_->at(kFirstAuditRows).Reset().Bind(1, limit);
+  std::uint64_t through = 0;
+  std::string through_hash;
+  std::int64_t rows = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, oldest.Step());
+    if (!row || oldest.Int(1) >= before_us) break;
+    through = static_cast<std::uint64_t>(oldest.Int(0));
+    through_hash = std::string(oldest.Blob(2));
+    ++rows;
+  }
+  oldest.Reset();
+  *pruned = rows;
+  if (rows == 0) {
+    return absl::OkStatus();
+  }
+  RETURN_IF_ERROR(writer_->at(kDeleteAuditThrough)
+                      .Reset()
+                      .Bind(1, static_cast<std::int64_t>(through))
+                      .Run());
+  RETURN_IF_ERROR(
+      writer_->at(kPutMeta)
+          .Reset()
+          .BindText(1, "audit_anchor")
+          .Bind(2, StrCat(through, " ", through_hash, " ",
+                          AuditAnchorMac(audit_key_, through, through_hash)))
+          .Run());
+  // The chain records its own pruning (and so always keeps a row).
+  const absl::Time now = options_.clock->Now();
+  return InsertAudit(
+      MakePruneRow(audit_seq_ + 1, now, audit_head_, audit_key_, through,
+                   through_hash, static_cast<std::uint64_t>(rows),
+                   FromUs(before_us)),
+      now);
+}
+
+void SqliteStore::RetentionLoop() {
+  // First pass soon after start, then every interval.
+  absl::Duration wait = absl::Seconds(30);
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(retention_mu_);
+      const bool stop = retention_cv_.wait_for(
+          lock, absl::ToChronoSeconds(wait), [&] { return retention_stop_; });
+      if (stop) {
+        return;
+      }
+    }
+    if (absl::Status s = Prune(options_.clock->Now()); !s.ok()) {
+      LogWarning(StrCat("state retention: ", std::string(s.message())));
+    }
+    wait = options_.retention_interval;
+  }
+}
+
+}  // namespace hijackguard::plugin

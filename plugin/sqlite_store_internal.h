@@ -1,0 +1,70 @@
+// What the SQLite store's files share (plugin/sqlite_store.cc, the writer
+// and the loads; plugin/sqlite_retention.cc, pruning): the prepared
+// statements, a connection, a submission to the writer. Internal to plugin/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "plugin/sqlite_db.h"
+#include "plugin/sqlite_store.h"
+
+namespace hijackguard::plugin {
+
+// Statements a connection keeps prepared (readers use the kLoad ones, the
+// writer the rest; the SQL is in sqlite_store.cc).
+enum StatementId {
+  kLoadDevice,
+  kFindDeviceByIndex,
+  kLoadEvents,
+  kLoadLedger,
+  kLoadHistory,
+  kPutDevice,
+  kPutLedger,
+  kDeleteLedger,
+  kPutEvent,
+  kPutPending,
+  kDeletePending,
+  kPutHistory,
+  kPutExemption,
+  kDeleteExemption,
+  kPutPolicy,
+  kPutAudit,
+  kPutMeta,
+  kPruneEvents,
+  kPruneLedger,
+  kPruneDevices,
+  kPruneHistory,
+  kPrunePending,
+  kFirstAuditRows,
+  kDeleteAuditThrough,
+  kStatementCount
+};
+
+struct SqliteStore::Connection {
+  sqlite::Database db;
+  std::vector<sqlite::Statement> statements;
+  sqlite::Statement& at(int id) {
+    return statements[static_cast<std::size_t>(id)];
+  }
+};
+
+struct SqliteStore::Submission {
+  StoreTicket ticket = 0;
+  std::optional<detector::DetectorChanges> detector;
+  std::optional<policy::EngineChanges> engine;
+  // Retention: delete at most `prune_limit` rows of each table older than
+  // its cut-off (Unix ms; the audit log's in µs; 0 = keep); how many rows
+  // the fullest table lost comes back in `pruned`.
+  std::array<std::int64_t, kPruneTables> prune_before{};
+  std::int64_t prune_limit = 0;
+  mutable std::int64_t pruned = 0;
+};
+
+// Times as stored: Unix µs, with the infinities at the int64 ends.
+std::int64_t ToUs(absl::Time t);
+absl::Time FromUs(std::int64_t us);
+
+}  // namespace hijackguard::plugin
