@@ -557,6 +557,12 @@ absl::Status SqliteStore::Commit(
   const std::string saved_head = audit_head_;
   committed_audit_rows_ = 0;
   committed_pruned_ = {};
+  if (const bool cap = cap_file_.load(); cap != file_capped_) {
+    // SQLite raises a cap below the file's size to the size.
+    RETURN_IF_ERROR(db.Exec(cap ? "PRAGMA max_page_count = 1"
+                                : "PRAGMA max_page_count = 4294967294"));
+    file_capped_ = cap;
+  }
   absl::Status status = db.Exec("BEGIN IMMEDIATE");
   std::uint64_t ledger_version = 0;
   std::uint64_t event_id = 0;

@@ -171,6 +171,10 @@ class SqliteStore final : public policy::StateStore {
   const std::string& audit_key() const { return audit_key_; }
   // The last committed audit row and its hash (for checkpoints).
   std::pair<std::uint64_t, std::string> audit_head() const;
+  // Tests: caps the file at its current size (PRAGMA max_page_count) from the
+  // next commit on, so that commits which need a new page fail as on a full
+  // disk; false lifts the cap.
+  void CapFileForTesting(bool cap) { cap_file_ = cap; }
 
  public:
   struct Connection;  // a database handle with its prepared statements
@@ -266,6 +270,8 @@ class SqliteStore final : public policy::StateStore {
   std::string audit_head_;
   std::uint64_t committed_audit_rows_ = 0;  // by the last Commit
   std::array<std::uint64_t, kPruneTables> committed_pruned_{};
+  std::atomic<bool> cap_file_{false};
+  bool file_capped_ = false;  // writer thread
 
   std::mutex retention_mu_;
   std::condition_variable retention_cv_;

@@ -485,3 +485,89 @@ TEST_F(AuditTamperTest, RowsAddedAfterTheHeadStopTheStart) {
 
 }  // namespace
 }  // namespace hijackguard::plugin
+
+namespace hijackguard::plugin {
+namespace {
+
+TEST_F(StateStoreTest, RetentionDeletesDevicesHistoryAndPendingNotSeenSince) {
+  SqliteStoreOptions o;
+  o.retention.devices = absl::Hours(24);
+  o.retention.history = absl::Hours(48);
+  o.retention.pending = absl::Hours(24);
+  auto store = Open(o);
+  const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  auto ms = [&](absl::Duration ago) { return absl::ToUnixMillis(now - ago); };
+  detector::DetectorChanges c;
+  c.devices.push_back({"old-device", "d", false, ms(absl::Hours(25)), "m1"});
+  c.devices.push_back({"new-device", "d", false, ms(absl::Hours(23)), "m2"});
+  c.pending.push_back({"old-pending", "p", false, ms(absl::Hours(25)), ""});
+  c.pending.push_back({"new-pending", "p", false, ms(absl::Hours(1)), ""});
+  ASSERT_THAT(store->WaitDurable(store->Submit(std::move(c))), IsOk());
+  policy::EngineChanges e;
+  e.devices.push_back({"old-history", "h", false, ms(absl::Hours(49)), ""});
+  e.devices.push_back({"new-history", "h", false, ms(absl::Hours(47)), ""});
+  ASSERT_THAT(store->WaitDurable(store->SubmitEngine(std::move(e))), IsOk());
+
+  ASSERT_THAT(store->Prune(now, 1000), IsOk());
+  EXPECT_EQ(store->stats().pruned[kPrunedDevices], 1u);
+  EXPECT_EQ(store->stats().pruned[kPrunedHistory], 1u);
+  EXPECT_EQ(store->stats().pruned[kPrunedPending], 1u);
+  EXPECT_EQ(store->stats().pruned[kPrunedAudit], 0u) << "kept forever";
+  EXPECT_EQ(*store->LoadDevice("old-device"), std::nullopt);
+  EXPECT_THAT(*store->LoadDevice("new-device"), Optional(std::string("d")));
+  EXPECT_EQ(*store->LoadEngineDevice("old-history"), std::nullopt);
+  EXPECT_THAT(*store->LoadEngineDevice("new-history"),
+              Optional(std::string("h")));
+  std::vector<std::pair<std::string, std::string>> pending;
+  ASSERT_THAT(store->LoadAllPending(&pending), IsOk());
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].first, "new-pending");
+}
+
+TEST_F(StateStoreTest, PrunedAuditRowsLeaveASignedAnchorThatVerifies) {
+  SqliteStoreOptions o;
+  o.retention.audit = absl::Hours(24);
+  auto store = Open(o);
+  AppendAudit(*store, 30);  // rows 1..30, one second apart
+  const absl::Time first = absl::FromUnixSeconds(1'800'000'001);
+  // A day and ten seconds after the first row: rows 1..10 are older.
+  ASSERT_THAT(store->Prune(first + absl::Hours(24) + absl::Seconds(10), 4),
+              IsOk());
+  EXPECT_EQ(store->stats().pruned[kPrunedAudit], 10u);
+  auto [head_seq, head] = store->audit_head();
+  store.reset();
+
+  auto v = VerifyAudit(path_, Key());
+  ASSERT_THAT(v, IsOk());
+  EXPECT_TRUE(v->ok) << v->problem;
+  EXPECT_EQ(v->pruned_through, 10u);
+  EXPECT_EQ(v->first_seq, 11u);
+  // Each chunk of 4 recorded its pruning in the chain: 3 "prune" rows.
+  EXPECT_EQ(v->last_seq, 33u);
+  EXPECT_EQ(v->last_seq, head_seq);
+
+  // A checkpoint of a pruned row is vouched for by the anchor.
+  const AuditCheckpoint old = MakeCheckpoint(Key(), 5, "", absl::Now());
+  auto with_old = VerifyAudit(path_, Key(), &old);
+  ASSERT_THAT(with_old, IsOk());
+  EXPECT_TRUE(with_old->ok) << with_old->problem;
+
+  // Moving the anchor to hide more deleted rows breaks its mac.
+  Sql("DELETE FROM audit WHERE seq <= 12");
+  Sql("UPDATE meta SET value = '12' || substr(value, 3) "
+      "WHERE name = 'audit_anchor'");
+  auto forged = VerifyAudit(path_, Key());
+  ASSERT_THAT(forged, IsOk());
+  EXPECT_FALSE(forged->ok);
+  EXPECT_THAT(forged->problem, HasSubstr("prune anchor"));
+
+  // Without the anchor the deleted start shows.
+  Sql("DELETE FROM meta WHERE name = 'audit_anchor'");
+  auto gone = VerifyAudit(path_, Key());
+  ASSERT_THAT(gone, IsOk());
+  EXPECT_FALSE(gone->ok);
+  EXPECT_THAT(gone->problem, HasSubstr("row 1 is missing"));
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin
