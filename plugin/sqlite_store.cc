@@ -465,10 +465,10 @@ bool SqliteStore::WriteFailed(const absl::Status& status, int attempts) {
       go_on = false;
     }
     answer = absl::UnavailableError(
-        StrCat("not acknowledged: the state store cannot write (",
-               status.message(), "); try again later"));
-    // Whoever waits now is answered: nothing is acknowledged until a
-    // commit succeeds, and nobody should hang on a full disk.
+        StrCat("the state store cannot write (", status.message(),
+               "); nothing new is acknowledged until it can; try again "
+               "later"));
+    // Whoever waits now is answered: nobody should hang on a full disk.
     waiting.swap(waiters_);
   }
   SetWriteError(answer);
@@ -490,7 +490,7 @@ void SqliteStore::SetWriteError(const absl::Status& status) {
       return;  // no change to report
     }
     if (!status.ok()) {
-      LogError(StrCat("the state store cannot write: ", status.message(),
+      LogError(StrCat(status.message(),
                       "; retrying with backoff (health: NOT_SERVING)"));
     }
     notify = options_.on_health_change;
