@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include "plugin/policy_convert.h"
+#include "plugin/raw_call.h"
 #include "plugin/status.h"
 
 namespace hijackguard::plugin {
@@ -50,8 +51,14 @@ void AlertStream::Pump() {
   if (std::optional<policy::ComplianceAlert> alert = subscription_->Pop()) {
     message_.Clear();
     ToProto(*alert, &message_);
+    out_.Clear();
+    if (absl::Status s = EncodeMessage(message_, &out_); !s.ok()) {
+      finished_ = true;
+      Finish(ToGrpcStatus(s));
+      return;
+    }
     writing_ = true;
-    StartWrite(&message_);
+    StartWrite(&out_);
     return;
   }
   if (subscription_->ended()) {

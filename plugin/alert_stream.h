@@ -13,7 +13,7 @@
 namespace hijackguard::plugin {
 
 // Deletes itself when the call is done.
-class AlertStream final : public grpc::ServerWriteReactor<v1::ComplianceAlert> {
+class AlertStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   // `owner` counts against the per-principal slots. `allowed` (when set) is
   // asked before each alert; a refusal ends the call with its status.
@@ -34,6 +34,7 @@ class AlertStream final : public grpc::ServerWriteReactor<v1::ComplianceAlert> {
   std::mutex mu_;
   std::shared_ptr<policy::AlertSubscription> subscription_;
   v1::ComplianceAlert message_;
+  grpc::ByteBuffer out_;  // message_, encoded (the method is raw)
   bool writing_ = false;
   bool finished_ = false;
 };

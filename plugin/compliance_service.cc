@@ -6,6 +6,7 @@
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "plugin/ack_stream.h"
 #include "plugin/alert_stream.h"
+#include "plugin/raw_call.h"
 #include "plugin/status.h"
 
 namespace hijackguard::plugin {
@@ -18,30 +19,6 @@ constexpr std::size_t kArenaBlockBytes = 4096;
 // A stream thread keeps its request message between observations unless one
 // was larger than this.
 constexpr std::size_t kMaxKeptRequestBytes = 256 * 1024;
-
-absl::Status Encode(const google::protobuf::Message& message,
-                    grpc::ByteBuffer* out) {
-  bool own_buffer = false;
-  const grpc::Status status =
-      grpc::SerializationTraits<google::protobuf::Message>::Serialize(
-          message, out, &own_buffer);
-  if (!status.ok()) {
-    return absl::InternalError(
-        StrCat("cannot encode the response: ", status.error_message()));
-  }
-  return absl::OkStatus();
-}
-
-std::string Flatten(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (buffer.Dump(&slices).ok()) {
-    for (const grpc::Slice& s : slices) {
-      out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-  }
-  return out;
-}
 
 // Finishes `reactor` once `ticket` is durable (at once without a store or
 // ticket): nothing is acknowledged before it is committed.
@@ -69,8 +46,7 @@ class RejectedStream final
   void OnDone() override { delete this; }
 };
 
-class RejectedWrite final
-    : public grpc::ServerWriteReactor<v1::ComplianceAlert> {
+class RejectedWrite final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit RejectedWrite(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -91,7 +67,9 @@ CompliancePluginService::CompliancePluginService(const CheckInHandler* check_in,
       store_(store),
       max_check_in_bytes_(max_check_in_bytes),
       check_in_decoder_(v1::CheckInRequest::descriptor()),
-      traffic_decoder_(v1::ReportTrafficRequest::descriptor()) {}
+      traffic_decoder_(v1::ReportTrafficRequest::descriptor()),
+      risk_decoder_(v1::GetDeviceRiskRequest::descriptor()),
+      watch_decoder_(v1::WatchAlertsRequest::descriptor()) {}
 
 grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
@@ -127,7 +105,7 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
     status = check_in_->CheckIn(*request, response, &ticket);
   }
   if (status.ok()) {
-    status = Encode(*response, response_bytes);
+    status = EncodeMessage(*response, response_bytes);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   FinishWhenDurable(store_, ticket, reactor, status);
@@ -152,7 +130,7 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
   policy::StoreTicket ticket = 0;
   if (absl::Status parsed = traffic_decoder_.Parse(*request_bytes, request);
       !parsed.ok()) {
-    TrafficHandler::Undecodable(Flatten(*request_bytes), parsed, ack);
+    TrafficHandler::Undecodable(FlattenBuffer(*request_bytes), parsed, ack);
   } else if (absl::Status tenant = access_->CheckTenant(
                  *caller, Rpc::kReportTraffic, request->tenant_id());
              !tenant.ok()) {
@@ -167,7 +145,8 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
   response->set_sequence(ack->sequence());
   response->mutable_events()->Swap(ack->mutable_events());
   response->mutable_errors()->Swap(ack->mutable_errors());
-  FinishWhenDurable(store_, ticket, reactor, Encode(*response, response_bytes));
+  FinishWhenDurable(store_, ticket, reactor,
+                    EncodeMessage(*response, response_bytes));
   return reactor;
 }
 
@@ -187,7 +166,7 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
         policy::StoreTicket ticket = 0;
         if (absl::Status parsed = traffic_decoder_.Parse(bytes, &request);
             !parsed.ok()) {
-          TrafficHandler::Undecodable(Flatten(bytes), parsed, ack);
+          TrafficHandler::Undecodable(FlattenBuffer(bytes), parsed, ack);
         } else if (absl::Status refused = Refusal(caller, request.tenant_id());
                    !refused.ok()) {
           // Each item on its own: the stream goes on.
@@ -232,28 +211,30 @@ absl::Status CompliancePluginService::Refusal(Caller& caller,
 }
 
 grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
-    grpc::CallbackServerContext* context,
-    const v1::GetDeviceRiskRequest* request,
-    v1::GetDeviceRiskResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<Caller> caller = access_->Admit(*context, Rpc::kGetDeviceRisk);
-  absl::Status status = caller.status();
-  if (status.ok()) {
-    status = access_->CheckTenant(*caller, Rpc::kGetDeviceRisk,
-                                  request->tenant_id());
-  }
-  if (status.ok()) {
-    status = traffic_->GetDeviceRisk(*request, response);
-  }
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  return ServeRawUnary<v1::GetDeviceRiskRequest, v1::GetDeviceRiskResponse>(
+      context, request_bytes, response_bytes, risk_decoder_,
+      [&](const v1::GetDeviceRiskRequest& request,
+          v1::GetDeviceRiskResponse* response) {
+        ASSIGN_OR_RETURN(Caller caller,
+                         access_->Admit(*context, Rpc::kGetDeviceRisk));
+        RETURN_IF_ERROR(access_->CheckTenant(caller, Rpc::kGetDeviceRisk,
+                                             request.tenant_id()));
+        return traffic_->GetDeviceRisk(request, response);
+      });
 }
 
-grpc::ServerWriteReactor<v1::ComplianceAlert>*
+grpc::ServerWriteReactor<grpc::ByteBuffer>*
 CompliancePluginService::WatchAlerts(grpc::CallbackServerContext* context,
-                                     const v1::WatchAlertsRequest* request) {
+                                     const grpc::ByteBuffer* request_bytes) {
+  v1::WatchAlertsRequest parsed;
+  const v1::WatchAlertsRequest* request = &parsed;
   absl::StatusOr<Caller> caller = access_->Admit(*context, Rpc::kWatchAlerts);
   absl::Status status = caller.status();
+  if (status.ok()) {
+    status = watch_decoder_.Parse(*request_bytes, &parsed);
+  }
   if (status.ok()) {
     status =
         access_->CheckTenant(*caller, Rpc::kWatchAlerts, request->tenant_id());

@@ -1,8 +1,8 @@
 // The hijackguard.v1.CompliancePlugin gRPC service (callback API): decodes,
 // calls the domain, encodes.
 //
-// CheckIn, ReportTraffic and StreamTraffic take their requests as raw bytes so
-// that a malformed request (a string field holding invalid UTF-8, say) is
+// Every method takes its request as raw bytes (plugin/raw_call.h) so that a
+// malformed request (a string field holding invalid UTF-8, say) is
 // answered with an error naming the field instead of gRPC's bare parse
 // failure, and so that one bad observation on a stream is acknowledged with
 // an error instead of ending the stream (see plugin/wire_decoder.h).
@@ -20,8 +20,8 @@ using CompliancePluginBase =
     v1::CompliancePlugin::WithRawCallbackMethod_CheckIn<
         v1::CompliancePlugin::WithRawCallbackMethod_ReportTraffic<
             v1::CompliancePlugin::WithRawCallbackMethod_StreamTraffic<
-                v1::CompliancePlugin::WithCallbackMethod_GetDeviceRisk<
-                    v1::CompliancePlugin::WithCallbackMethod_WatchAlerts<
+                v1::CompliancePlugin::WithRawCallbackMethod_GetDeviceRisk<
+                    v1::CompliancePlugin::WithRawCallbackMethod_WatchAlerts<
                         v1::CompliancePlugin::Service>>>>>;
 
 class CompliancePluginService final : public CompliancePluginBase {
@@ -43,13 +43,12 @@ class CompliancePluginService final : public CompliancePluginBase {
                                           grpc::ByteBuffer* response) override;
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamTraffic(
       grpc::CallbackServerContext* context) override;
-  grpc::ServerUnaryReactor* GetDeviceRisk(
+  grpc::ServerUnaryReactor* GetDeviceRisk(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchAlerts(
       grpc::CallbackServerContext* context,
-      const v1::GetDeviceRiskRequest* request,
-      v1::GetDeviceRiskResponse* response) override;
-  grpc::ServerWriteReactor<v1::ComplianceAlert>* WatchAlerts(
-      grpc::CallbackServerContext* context,
-      const v1::WatchAlertsRequest* request) override;
+      const grpc::ByteBuffer* request) override;
 
  private:
   // Why a stream item of `tenant` is refused (OK when it is not), after
@@ -66,6 +65,8 @@ class CompliancePluginService final : public CompliancePluginBase {
   const std::size_t max_check_in_bytes_;
   const WireDecoder check_in_decoder_;
   const WireDecoder traffic_decoder_;
+  const WireDecoder risk_decoder_;
+  const WireDecoder watch_decoder_;
 };
 
 }  // namespace hijackguard::plugin

@@ -8,6 +8,7 @@
 #include "detector/fingerprint.h"
 #include "plugin/convert.h"
 #include "plugin/policy_convert.h"
+#include "plugin/raw_call.h"
 #include "plugin/status.h"
 #include "plugin/validate.h"
 
@@ -15,13 +16,6 @@ namespace hijackguard::plugin {
 namespace {
 
 constexpr int kMaxSimulatedEvents = 10'000;
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                               const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 std::optional<detector::EventKind> FromProto(v1::EventKind kind) {
   switch (kind) {
@@ -66,6 +60,15 @@ PolicyAdminService::PolicyAdminService(policy::PolicyEngine* engine,
                                        const Pseudonymizer* pseudonym)
     : engine_(engine), clock_(clock), access_(access), pseudonym_(pseudonym) {}
 
+PolicyAdminService::Decoders::Decoders()
+    : get_policy(v1::GetPolicyRequest::descriptor()),
+      validate_policy(v1::ValidatePolicyRequest::descriptor()),
+      apply_policy(v1::ApplyPolicyRequest::descriptor()),
+      simulate_decision(v1::SimulateDecisionRequest::descriptor()),
+      list_exemptions(v1::ListExemptionsRequest::descriptor()),
+      put_exemption(v1::PutExemptionRequest::descriptor()),
+      delete_exemption(v1::DeleteExemptionRequest::descriptor()) {}
+
 absl::StatusOr<Caller> PolicyAdminService::Admit(
     grpc::CallbackServerContext* context, Rpc rpc,
     std::string_view tenant) const {
@@ -76,30 +79,40 @@ absl::StatusOr<Caller> PolicyAdminService::Admit(
   return caller;
 }
 
-grpc::ServerUnaryReactor* PolicyAdminService::GetPolicy(
-    grpc::CallbackServerContext* context, const v1::GetPolicyRequest*,
-    v1::GetPolicyResponse* response) {
+absl::Status PolicyAdminService::GetPolicyTyped(
+    grpc::CallbackServerContext* context,
+    const v1::GetPolicyRequest& /*request*/, v1::GetPolicyResponse* response) {
   if (auto caller = Admit(context, Rpc::kGetPolicy); !caller.ok()) {
-    return Done(context, caller.status());
+    return caller.status();
   }
   const policy::PolicyEngine::PolicyInfo info = engine_->policy_info();
   response->set_policy_json(info.policy->source());
   response->set_revision(info.policy->revision());
   response->set_origin(info.origin);
   ToProto(info.applied_at, response->mutable_applied_at());
-  return Done(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
+grpc::ServerUnaryReactor* PolicyAdminService::GetPolicy(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::GetPolicyRequest, v1::GetPolicyResponse>(
+      context, request, response, decoders_.get_policy,
+      [&](const v1::GetPolicyRequest& typed, v1::GetPolicyResponse* out) {
+        return GetPolicyTyped(context, typed, out);
+      });
+}
+
+absl::Status PolicyAdminService::ValidatePolicyTyped(
     grpc::CallbackServerContext* context,
-    const v1::ValidatePolicyRequest* request,
+    const v1::ValidatePolicyRequest& request,
     v1::ValidatePolicyResponse* response) {
   if (auto caller = Admit(context, Rpc::kValidatePolicy); !caller.ok()) {
-    return Done(context, caller.status());
+    return caller.status();
   }
   std::vector<policy::PolicyProblem> problems;
-  auto parsed = policy::Policy::Parse(request->policy_json(),
-                                      engine_->catalog(), &problems);
+  auto parsed = policy::Policy::Parse(request.policy_json(), engine_->catalog(),
+                                      &problems);
   response->set_valid(parsed.ok());
   if (parsed.ok()) {
     response->set_revision((*parsed)->revision());
@@ -107,7 +120,18 @@ grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
   for (const policy::PolicyProblem& p : problems) {
     ToProto(p, response->add_problems());
   }
-  return Done(context, absl::OkStatus());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ValidatePolicyRequest, v1::ValidatePolicyResponse>(
+      context, request, response, decoders_.validate_policy,
+      [&](const v1::ValidatePolicyRequest& typed,
+          v1::ValidatePolicyResponse* out) {
+        return ValidatePolicyTyped(context, typed, out);
+      });
 }
 
 absl::Status PolicyAdminService::DoApply(const v1::ApplyPolicyRequest& request,
@@ -144,18 +168,28 @@ absl::Status PolicyAdminService::DoApply(const v1::ApplyPolicyRequest& request,
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* PolicyAdminService::ApplyPolicy(
-    grpc::CallbackServerContext* context, const v1::ApplyPolicyRequest* request,
+absl::Status PolicyAdminService::ApplyPolicyTyped(
+    grpc::CallbackServerContext* context, const v1::ApplyPolicyRequest& request,
     v1::ApplyPolicyResponse* response) {
   auto caller = Admit(context, Rpc::kApplyPolicy);
   if (!caller.ok()) {
-    return Done(context, caller.status());
+    return caller.status();
   }
-  const absl::Status status = DoApply(*request, response, caller->actor);
+  const absl::Status status = DoApply(request, response, caller->actor);
   if (absl::IsAborted(status)) {
     access_->Refused(caller->actor, Rpc::kApplyPolicy, status);
   }
-  return Done(context, status);
+  return status;
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::ApplyPolicy(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ApplyPolicyRequest, v1::ApplyPolicyResponse>(
+      context, request, response, decoders_.apply_policy,
+      [&](const v1::ApplyPolicyRequest& typed, v1::ApplyPolicyResponse* out) {
+        return ApplyPolicyTyped(context, typed, out);
+      });
 }
 
 absl::Status PolicyAdminService::DoSimulate(
@@ -235,23 +269,35 @@ absl::Status PolicyAdminService::DoSimulate(
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* PolicyAdminService::SimulateDecision(
+absl::Status PolicyAdminService::SimulateDecisionTyped(
     grpc::CallbackServerContext* context,
-    const v1::SimulateDecisionRequest* request,
+    const v1::SimulateDecisionRequest& request,
     v1::SimulateDecisionResponse* response) {
   if (auto caller = Admit(context, Rpc::kSimulateDecision); !caller.ok()) {
-    return Done(context, caller.status());
+    return caller.status();
   }
-  return Done(context, DoSimulate(*request, response));
+  return DoSimulate(request, response);
 }
 
-grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
+grpc::ServerUnaryReactor* PolicyAdminService::SimulateDecision(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::SimulateDecisionRequest,
+                       v1::SimulateDecisionResponse>(
+      context, request, response, decoders_.simulate_decision,
+      [&](const v1::SimulateDecisionRequest& typed,
+          v1::SimulateDecisionResponse* out) {
+        return SimulateDecisionTyped(context, typed, out);
+      });
+}
+
+absl::Status PolicyAdminService::ListExemptionsTyped(
     grpc::CallbackServerContext* context,
-    const v1::ListExemptionsRequest* request,
+    const v1::ListExemptionsRequest& request,
     v1::ListExemptionsResponse* response) {
-  auto caller = Admit(context, Rpc::kListExemptions, request->tenant_id());
+  auto caller = Admit(context, Rpc::kListExemptions, request.tenant_id());
   if (!caller.ok()) {
-    return Done(context, caller.status());
+    return caller.status();
   }
   // Exemptions for every tenant may name users of other tenants.
   const bool sees_global = caller->principal->all_tenants;
@@ -262,34 +308,45 @@ grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
   for (const policy::ExemptionIndex* index :
        {&current->exemptions(), runtime.get()}) {
     for (const policy::Exemption* e : index->List()) {
-      if (!request->tenant_id().empty() && !e->tenant_id.empty() &&
-          e->tenant_id != request->tenant_id()) {
+      if (!request.tenant_id().empty() && !e->tenant_id.empty() &&
+          e->tenant_id != request.tenant_id()) {
         continue;
       }
       if (e->tenant_id.empty() && !sees_global) {
         continue;
       }
-      if (!request->include_expired() && e->expires <= now) {
+      if (!request.include_expired() && e->expires <= now) {
         continue;
       }
       ToProto(*e, response->add_exemptions());
     }
   }
-  return Done(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
+grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::ListExemptionsRequest, v1::ListExemptionsResponse>(
+      context, request, response, decoders_.list_exemptions,
+      [&](const v1::ListExemptionsRequest& typed,
+          v1::ListExemptionsResponse* out) {
+        return ListExemptionsTyped(context, typed, out);
+      });
+}
+
+absl::Status PolicyAdminService::PutExemptionTyped(
     grpc::CallbackServerContext* context,
-    const v1::PutExemptionRequest* request,
+    const v1::PutExemptionRequest& request,
     v1::PutExemptionResponse* response) {
   auto caller =
-      Admit(context, Rpc::kPutExemption, request->exemption().tenant_id());
+      Admit(context, Rpc::kPutExemption, request.exemption().tenant_id());
   if (!caller.ok()) {
-    return Done(context, caller.status());
+    return caller.status();
   }
-  absl::StatusOr<policy::Exemption> e = FromProto(request->exemption());
+  absl::StatusOr<policy::Exemption> e = FromProto(request.exemption());
   if (!e.ok()) {
-    return Done(context, e.status());
+    return e.status();
   }
   absl::StatusOr<policy::Exemption> stored =
       engine_->PutExemption(*std::move(e), caller->actor);
@@ -299,15 +356,26 @@ grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
                    FormatUtc(stored->expires), " by \"",
                    caller->actor.principal, "\""));
   }
-  return Done(context, stored.status());
+  return stored.status();
 }
 
-grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
+grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::PutExemptionRequest, v1::PutExemptionResponse>(
+      context, request, response, decoders_.put_exemption,
+      [&](const v1::PutExemptionRequest& typed, v1::PutExemptionResponse* out) {
+        return PutExemptionTyped(context, typed, out);
+      });
+}
+
+absl::Status PolicyAdminService::DeleteExemptionTyped(
     grpc::CallbackServerContext* context,
-    const v1::DeleteExemptionRequest* request, v1::DeleteExemptionResponse*) {
+    const v1::DeleteExemptionRequest& request,
+    v1::DeleteExemptionResponse* /*response*/) {
   auto caller = Admit(context, Rpc::kDeleteExemption);
   if (!caller.ok()) {
-    return Done(context, caller.status());
+    return caller.status();
   }
   // Judged by the stored exemption's tenant; an id the caller may not see
   // is refused whether or not it exists.
@@ -315,7 +383,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
   for (const policy::ExemptionIndex* index :
        {&engine_->policy()->exemptions(), engine_->exemptions().get()}) {
     for (const policy::Exemption* e : index->List()) {
-      if (e->id == request->id()) found = *e;
+      if (e->id == request.id()) found = *e;
     }
   }
   if (!found || !caller->principal->MayActFor(found->tenant_id)) {
@@ -323,22 +391,20 @@ grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
             *caller, Rpc::kDeleteExemption,
             found ? std::string_view(found->tenant_id) : std::string_view());
         !denied.ok()) {
-      return Done(context,
-                  absl::PermissionDeniedError(StrCat(
-                      "principal \"", caller->principal->id,
-                      "\" may not delete this exemption: it is not one of "
-                      "tenants ",
-                      caller->principal->TenantList())));
+      return (absl::PermissionDeniedError(
+          StrCat("principal \"", caller->principal->id,
+                 "\" may not delete this exemption: it is not one of "
+                 "tenants ",
+                 caller->principal->TenantList())));
     }
   }
-  absl::Status status = engine_->DeleteExemption(request->id(), caller->actor);
+  absl::Status status = engine_->DeleteExemption(request.id(), caller->actor);
   if (absl::IsNotFound(status)) {
     for (const policy::Exemption* e : engine_->policy()->exemptions().List()) {
-      if (e->id == request->id()) {
-        return Done(context,
-                    absl::FailedPreconditionError(StrCat(
-                        "exemption ", request->id(), " comes from the policy (",
-                        e->source, "); change the policy to remove it")));
+      if (e->id == request.id()) {
+        return (absl::FailedPreconditionError(
+            StrCat("exemption ", request.id(), " comes from the policy (",
+                   e->source, "); change the policy to remove it")));
       }
     }
   }
@@ -346,7 +412,18 @@ grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
     LogInfo(StrCat("exemption ", LogName(*found), " deleted by \"",
                    caller->actor.principal, "\""));
   }
-  return Done(context, status);
+  return status;
+}
+
+grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeRawUnary<v1::DeleteExemptionRequest, v1::DeleteExemptionResponse>(
+      context, request, response, decoders_.delete_exemption,
+      [&](const v1::DeleteExemptionRequest& typed,
+          v1::DeleteExemptionResponse* out) {
+        return DeleteExemptionTyped(context, typed, out);
+      });
 }
 
 }  // namespace hijackguard::plugin

@@ -5,11 +5,23 @@
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/access.h"
 #include "plugin/audit_key.h"
+#include "plugin/wire_decoder.h"
 #include "policy/engine.h"
 
 namespace hijackguard::plugin {
 
-class PolicyAdminService final : public v1::PolicyAdmin::CallbackService {
+// Every method takes raw bytes (plugin/raw_call.h) so that a malformed
+// request is answered with the field and byte offset at fault.
+using PolicyAdminBase = v1::PolicyAdmin::WithRawCallbackMethod_GetPolicy<
+    v1::PolicyAdmin::WithRawCallbackMethod_ValidatePolicy<
+        v1::PolicyAdmin::WithRawCallbackMethod_ApplyPolicy<
+            v1::PolicyAdmin::WithRawCallbackMethod_SimulateDecision<
+                v1::PolicyAdmin::WithRawCallbackMethod_ListExemptions<
+                    v1::PolicyAdmin::WithRawCallbackMethod_PutExemption<
+                        v1::PolicyAdmin::WithRawCallbackMethod_DeleteExemption<
+                            v1::PolicyAdmin::Service>>>>>>>;
+
+class PolicyAdminService final : public PolicyAdminBase {
  public:
   // `engine`, `clock`, `access` and `pseudonym` must outlive the service.
   // Every call is admitted by `access` first (docs/security.md); log lines
@@ -19,32 +31,26 @@ class PolicyAdminService final : public v1::PolicyAdmin::CallbackService {
                      const Pseudonymizer* pseudonym);
 
   grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* context,
-                                      const v1::GetPolicyRequest* request,
-                                      v1::GetPolicyResponse* response) override;
-  grpc::ServerUnaryReactor* ValidatePolicy(
-      grpc::CallbackServerContext* context,
-      const v1::ValidatePolicyRequest* request,
-      v1::ValidatePolicyResponse* response) override;
-  grpc::ServerUnaryReactor* ApplyPolicy(
-      grpc::CallbackServerContext* context,
-      const v1::ApplyPolicyRequest* request,
-      v1::ApplyPolicyResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ValidatePolicy(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ApplyPolicy(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* SimulateDecision(
-      grpc::CallbackServerContext* context,
-      const v1::SimulateDecisionRequest* request,
-      v1::SimulateDecisionResponse* response) override;
-  grpc::ServerUnaryReactor* ListExemptions(
-      grpc::CallbackServerContext* context,
-      const v1::ListExemptionsRequest* request,
-      v1::ListExemptionsResponse* response) override;
-  grpc::ServerUnaryReactor* PutExemption(
-      grpc::CallbackServerContext* context,
-      const v1::PutExemptionRequest* request,
-      v1::PutExemptionResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListExemptions(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* PutExemption(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DeleteExemption(
-      grpc::CallbackServerContext* context,
-      const v1::DeleteExemptionRequest* request,
-      v1::DeleteExemptionResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
   // The domain calls behind the RPCs (also used by tests).
   absl::Status DoApply(const v1::ApplyPolicyRequest& request,
@@ -61,10 +67,40 @@ class PolicyAdminService final : public v1::PolicyAdmin::CallbackService {
 
   std::string LogName(const policy::Exemption& e) const;
 
+  // The typed handlers behind the raw methods.
+  absl::Status GetPolicyTyped(grpc::CallbackServerContext* context,
+                              const v1::GetPolicyRequest& request,
+                              v1::GetPolicyResponse* response);
+  absl::Status ValidatePolicyTyped(grpc::CallbackServerContext* context,
+                                   const v1::ValidatePolicyRequest& request,
+                                   v1::ValidatePolicyResponse* response);
+  absl::Status ApplyPolicyTyped(grpc::CallbackServerContext* context,
+                                const v1::ApplyPolicyRequest& request,
+                                v1::ApplyPolicyResponse* response);
+  absl::Status SimulateDecisionTyped(grpc::CallbackServerContext* context,
+                                     const v1::SimulateDecisionRequest& request,
+                                     v1::SimulateDecisionResponse* response);
+  absl::Status ListExemptionsTyped(grpc::CallbackServerContext* context,
+                                   const v1::ListExemptionsRequest& request,
+                                   v1::ListExemptionsResponse* response);
+  absl::Status PutExemptionTyped(grpc::CallbackServerContext* context,
+                                 const v1::PutExemptionRequest& request,
+                                 v1::PutExemptionResponse* response);
+  absl::Status DeleteExemptionTyped(grpc::CallbackServerContext* context,
+                                    const v1::DeleteExemptionRequest& request,
+                                    v1::DeleteExemptionResponse* response);
+
+  struct Decoders {
+    Decoders();
+    WireDecoder get_policy, validate_policy, apply_policy, simulate_decision,
+        list_exemptions, put_exemption, delete_exemption;
+  };
+
   policy::PolicyEngine* engine_;
   const Clock* clock_;
   const AccessControl* access_;
   const Pseudonymizer* pseudonym_;
+  const Decoders decoders_;
 };
 
 }  // namespace hijackguard::plugin

@@ -13,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/test_policy.h"
 
@@ -212,8 +213,9 @@ TEST_F(ServerTest, HostileButValidStringsAreAnsweredNotRejected) {
 }
 
 // Sends raw bytes as a CheckIn request, as a buggy or hostile client could.
-grpc::Status CallWithRawBytes(const std::shared_ptr<grpc::Channel>& channel,
-                              const std::string& bytes) {
+grpc::Status CallWithRawBytes(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& bytes,
+    const std::string& method = "/hijackguard.v1.CompliancePlugin/CheckIn") {
   grpc::GenericStub generic(channel);
   grpc::CompletionQueue cq;
   grpc::ClientContext context;
@@ -221,8 +223,7 @@ grpc::Status CallWithRawBytes(const std::shared_ptr<grpc::Channel>& channel,
                        std::chrono::seconds(10));
   grpc::Slice slice(bytes);
   const grpc::ByteBuffer request(&slice, 1);
-  auto call = generic.PrepareUnaryCall(
-      &context, "/hijackguard.v1.CompliancePlugin/CheckIn", request, &cq);
+  auto call = generic.PrepareUnaryCall(&context, method, request, &cq);
   call->StartCall();
   grpc::ByteBuffer response;
   grpc::Status status;
@@ -263,6 +264,47 @@ TEST_F(ServerTest, InvalidUtf8IsInvalidArgumentNamingFieldAndOffset) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(),
             "device.user_principal: invalid UTF-8 at byte 6 of the value");
+}
+
+TEST_F(ServerTest, EveryTypedRpcNamesTheFieldWithInvalidUtf8) {
+  // The bytes of a message whose one string field holds "PLACEHOLDER", with
+  // "\xff" at its fourth byte.
+  auto bad = [](google::protobuf::Message& m) {
+    std::string bytes = m.SerializeAsString();
+    const std::size_t at = bytes.find("PLACEHOLDER");
+    EXPECT_NE(at, std::string::npos);
+    bytes[at + 3] = '\xff';
+    return bytes;
+  };
+  v1::ValidatePolicyRequest validate;
+  validate.set_policy_json("PLACEHOLDER");
+  v1::ApplyPolicyRequest apply;
+  apply.set_expected_revision("PLACEHOLDER");
+  v1::GetDeviceRiskRequest risk;
+  risk.set_eas_device_id("PLACEHOLDER");
+  v1::WatchAlertsRequest watch;
+  watch.set_tenant_id("PLACEHOLDER");
+  v1::PutExemptionRequest put;
+  put.mutable_exemption()->set_reason("PLACEHOLDER");
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+      {"/hijackguard.v1.PolicyAdmin/ValidatePolicy", bad(validate),
+       "policy_json"},
+      {"/hijackguard.v1.PolicyAdmin/ApplyPolicy", bad(apply),
+       "expected_revision"},
+      {"/hijackguard.v1.PolicyAdmin/PutExemption", bad(put),
+       "exemption.reason"},
+      {"/hijackguard.v1.CompliancePlugin/GetDeviceRisk", bad(risk),
+       "eas_device_id"},
+      {"/hijackguard.v1.CompliancePlugin/WatchAlerts", bad(watch),
+       "tenant_id"}};
+  for (const auto& [method, bytes, field] : cases) {
+    const grpc::Status status = CallWithRawBytes(channel_, bytes, method);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method;
+    EXPECT_EQ(status.error_message(),
+              field + ": invalid UTF-8 at byte 3 of the value")
+        << method;
+  }
 }
 
 TEST_F(ServerTest, BytesThatAreNotARequestAreInvalidArgument) {

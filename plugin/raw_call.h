@@ -1,0 +1,48 @@
+// Typed handlers served on raw bytes. gRPC's callback API answers a request
+// that protobuf refuses (a string field with invalid UTF-8, say) with a bare
+// UNIMPLEMENTED; every method therefore takes raw bytes, parses them with a
+// WireDecoder (INVALID_ARGUMENT naming the field and the byte offset) and
+// hands the typed request to its handler.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "google/protobuf/arena.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/grpcpp.h"
+#include "plugin/status.h"
+#include "plugin/wire_decoder.h"
+
+namespace hijackguard::plugin {
+
+// Serialises `message` into `out`.
+absl::Status EncodeMessage(const google::protobuf::Message& message,
+                           grpc::ByteBuffer* out);
+// The buffer's bytes in one string.
+std::string FlattenBuffer(const grpc::ByteBuffer& buffer);
+
+// Parses `in` as a Request, runs `handler(const Request&, Response*)` (an
+// absl::Status), encodes the response into `out` and finishes the call.
+template <typename Request, typename Response, typename Handler>
+grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* in,
+                                        grpc::ByteBuffer* out,
+                                        const WireDecoder& decoder,
+                                        Handler&& handler) {
+  google::protobuf::Arena arena;
+  auto* request = google::protobuf::Arena::CreateMessage<Request>(&arena);
+  auto* response = google::protobuf::Arena::CreateMessage<Response>(&arena);
+  absl::Status status = decoder.Parse(*in, request);
+  if (status.ok()) {
+    status = handler(*request, response);
+  }
+  if (status.ok()) {
+    status = EncodeMessage(*response, out);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace hijackguard::plugin
