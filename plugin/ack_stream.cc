@@ -55,13 +55,13 @@ void AckStream::OnDone() { delete this; }
 void AckStream::ReleaseLocked(Step* step) {
   while (!awaiting_.empty()) {
     Awaiting& a = awaiting_.front();
+    if (a.ticket > durable_ && store_ != nullptr &&
+        store_->IsDurable(a.ticket)) {
+      durable_ = a.ticket;  // committed after all (a retry succeeded)
+    }
     const bool failed = a.ticket > durable_ && a.ticket <= failed_through_;
-    if (a.ticket != 0 && a.ticket > durable_ && !failed) {
-      if (store_ != nullptr && store_->IsDurable(a.ticket)) {
-        durable_ = a.ticket;
-      } else {
-        break;
-      }
+    if (a.ticket > durable_ && !failed) {
+      break;
     }
     if (failed) {
       // Never acknowledge what was not committed.

@@ -173,6 +173,10 @@ PluginServer::~PluginServer() { Shutdown(absl::ZeroDuration()); }
 
 void PluginServer::Shutdown(absl::Duration grace) {
   std::call_once(state_->shutdown_once, [&] {
+    if (state_->store != nullptr) {
+      // It would call into members that go before the store does.
+      state_->store->SetHealthCallback(nullptr);
+    }
     if (state_->server == nullptr) {
       return;
     }

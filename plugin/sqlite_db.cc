@@ -88,6 +88,7 @@ absl::Status Error(sqlite3* db, int rc, std::string_view doing) {
       return absl::DataLossError(text);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+    case SQLITE_IOERR:
       return absl::UnavailableError(text);
     case SQLITE_FULL:
       return absl::ResourceExhaustedError(text);

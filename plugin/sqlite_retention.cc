@@ -15,6 +15,8 @@ using sqlite::Database;
 using sqlite::Statement;
 
 absl::Status SqliteStore::Prune(absl::Time now, std::size_t chunk) {
+  // Nothing to add to a queue that cannot be written.
+  RETURN_IF_ERROR(health());
   const absl::Duration horizon =
       options_.event_horizon ? options_.event_horizon() : absl::ZeroDuration();
   auto before_ms = [&](absl::Duration keep) -> std::int64_t {

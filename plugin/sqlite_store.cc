@@ -113,7 +113,8 @@ SqliteStoreOptions WithDefaults(SqliteStoreOptions o) {
 }  // namespace
 
 SqliteStore::SqliteStore(SqliteStoreOptions options)
-    : options_(WithDefaults(std::move(options))) {}
+    : options_(WithDefaults(std::move(options))),
+      on_health_(options_.on_health_change) {}
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     SqliteStoreOptions options) {
@@ -348,11 +349,8 @@ StoreTicket SqliteStore::Enqueue(std::shared_ptr<Submission> sub) {
   std::unique_lock<std::mutex> lock(mu_);
   // Back-pressure: a writer that falls behind slows submitters down rather
   // than letting the queue take the memory.
-  // While the store cannot write, handlers refuse new work, so only calls
-  // already under way arrive: queue them without waiting for room.
   space_cv_.wait(lock, [&] {
-    return queue_.size() < options_.max_queued || !failed_.ok() ||
-           !write_error_.ok() || writer_done_;
+    return queue_.size() < options_.max_queued || !failed_.ok() || writer_done_;
   });
   sub->ticket = ++next_ticket_;
   ++stats_.submissions;
@@ -413,25 +411,27 @@ void SqliteStore::WriterLoop() {
     space_cv_.notify_all();
     const absl::Status status = Commit(batch);
     if (!status.ok()) {
-      // Kept, in order, and tried again: the rows are already in the
-      // caches, so they must reach the file. Nothing is acknowledged
-      // meanwhile.
       ++attempts;
       if (attempts == 1) {
         failing_since = absl::Now();
       }
-      if (!WriteFailed(status, attempts)) {
-        return;  // stopping: what never committed was never acknowledged
+      switch (WriteFailed(status, attempts)) {
+        case AfterFailure::kRetry:
+          break;
+        case AfterFailure::kDrop:
+          batch.clear();
+          attempts = 0;
+          continue;
+        case AfterFailure::kExit:
+          return;  // stopping: what never committed was never acknowledged
       }
+      // Kept, in order, and tried again: the rows are already in the
+      // caches, so they must reach the file.
       std::unique_lock<std::mutex> lock(mu_);
       queued_cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
                           [&] { return stopping_; });
-      if (stopping_ && attempts > 1) {
-        // One more try at the loop's top; then give up.
-        backoff = absl::ZeroDuration();
-      } else {
-        backoff = std::min(backoff * 2, kLastRetry);
-      }
+      backoff =
+          stopping_ ? absl::ZeroDuration() : std::min(backoff * 2, kLastRetry);
       continue;
     }
     if (attempts > 0) {
@@ -442,62 +442,87 @@ void SqliteStore::WriterLoop() {
                      "; acknowledging again"));
       attempts = 0;
       backoff = kFirstRetry;
-      SetWriteError(absl::OkStatus());
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        write_error_ = absl::OkStatus();
+      }
+      ReportHealth();
     }
     Committed(batch);
     batch.clear();
   }
 }
 
-bool SqliteStore::WriteFailed(const absl::Status& status, int attempts) {
+namespace {
+
+// Failures a commit may get past later: a full disk, I/O errors, a lock, a
+// file made read-only. The rest (a damaged file, a row SQLite refuses) would
+// fail the same way again.
+bool Transient(const absl::Status& status) {
+  return absl::IsResourceExhausted(status) || absl::IsUnavailable(status) ||
+         absl::IsPermissionDenied(status);
+}
+
+}  // namespace
+
+SqliteStore::AfterFailure SqliteStore::WriteFailed(const absl::Status& status,
+                                                   int attempts) {
   std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting;
   absl::Status answer;
-  bool go_on = true;
+  AfterFailure next = AfterFailure::kRetry;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && attempts > 1) {
-      LogError(StrCat(
-          "the state store stops with ", queue_.size() + 1,
-          " batches not committed (never acknowledged): ", status.message()));
-      failed_ = absl::UnavailableError(
-          StrCat("the state store stopped: ", status.message()));
-      writer_done_ = true;
-      go_on = false;
+    if (!Transient(status) || (stopping_ && attempts > 1)) {
+      next = stopping_ ? AfterFailure::kExit : AfterFailure::kDrop;
+      LogError(StrCat("the state store stops: a commit failed (",
+                      status.message(), "); ", queue_.size() + 1,
+                      " batches are not committed (never acknowledged)"));
+      failed_ = absl::Status(
+          status.code(), StrCat("the state store stopped: a commit failed: ",
+                                status.message()));
+      queue_.clear();
+      writer_done_ = next == AfterFailure::kExit;
+      answer = failed_;
+    } else {
+      answer = absl::UnavailableError(StrCat(
+          "not acknowledged: the state store cannot write (", status.message(),
+          "); what the call changed is kept and committed once it can; try "
+          "again later"));
+      if (write_error_.ok()) {
+        LogError(StrCat("the state store cannot write (", status.message(),
+                        "); retrying with backoff, health NOT_SERVING"));
+      }
+      write_error_ = answer;
     }
-    answer = absl::UnavailableError(
-        StrCat("the state store cannot write (", status.message(),
-               "); nothing new is acknowledged until it can; try again "
-               "later"));
-    // Whoever waits now is answered: nobody should hang on a full disk.
+    // Whoever waits is answered now, in the same step that makes new waiters
+    // see the failure: nobody hangs on a full disk.
     waiting.swap(waiters_);
   }
-  SetWriteError(answer);
+  ReportHealth();
   durable_cv_.notify_all();
   space_cv_.notify_all();
   for (auto& [ticket, done] : waiting) {
     done(answer);
   }
-  return go_on;
+  return next;
 }
 
-void SqliteStore::SetWriteError(const absl::Status& status) {
-  std::function<void(const absl::Status&)> notify;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    const bool was_ok = write_error_.ok();
-    write_error_ = status;
-    if (was_ok == status.ok()) {
-      return;  // no change to report
-    }
-    if (!status.ok()) {
-      LogError(StrCat(status.message(),
-                      "; retrying with backoff (health: NOT_SERVING)"));
-    }
-    notify = options_.on_health_change;
+void SqliteStore::ReportHealth() {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  const absl::Status now = health();
+  if (now.ok() == health_reported_ok_) {
+    return;
   }
-  if (notify) {
-    notify(status);
+  health_reported_ok_ = now.ok();
+  if (on_health_) {
+    on_health_(now);
   }
+}
+
+void SqliteStore::SetHealthCallback(
+    std::function<void(const absl::Status&)> callback) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  on_health_ = std::move(callback);
 }
 
 void SqliteStore::Committed(
@@ -731,11 +756,9 @@ absl::Status SqliteStore::FailReads(const absl::Status& status) {
   // What the cache would be built on is unknown: acknowledge nothing more.
   std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting;
   absl::Status failed;
-  std::function<void(const absl::Status&)> notify;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (failed_.ok()) {
-      notify = options_.on_health_change;
       failed_ = absl::Status(status.code(),
                              StrCat("the state store stopped: a read failed: ",
                                     std::string(status.message())));
@@ -751,9 +774,7 @@ absl::Status SqliteStore::FailReads(const absl::Status& status) {
   for (auto& [ticket, done] : waiting) {
     done(failed);
   }
-  if (notify) {
-    notify(failed);
-  }
+  ReportHealth();
   return failed;
 }
 

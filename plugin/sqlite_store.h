@@ -171,6 +171,9 @@ class SqliteStore final : public policy::StateStore {
   const std::string& audit_key() const { return audit_key_; }
   // The last committed audit row and its hash (for checkpoints).
   std::pair<std::uint64_t, std::string> audit_head() const;
+  // Replaces the callback of options.on_health_change (null: none; the
+  // server clears it before what it calls goes away).
+  void SetHealthCallback(std::function<void(const absl::Status&)> callback);
   // Tests: caps the file at its current size (PRAGMA max_page_count) from the
   // next commit on, so that commits which need a new page fail as on a full
   // disk; false lifts the cap.
@@ -201,10 +204,13 @@ class SqliteStore final : public policy::StateStore {
   std::string HeadValue() const;
   StoreTicket Enqueue(std::shared_ptr<Submission> submission);
   void WriterLoop();
-  // After a failed commit: answers every waiter UNAVAILABLE and reports the
-  // store unhealthy. False when the store is stopping and gives up.
-  bool WriteFailed(const absl::Status& status, int attempts);
-  void SetWriteError(const absl::Status& status);
+  // After a failed commit: answers every waiter, reports the store
+  // unhealthy, and says whether to try the batch again, drop it (a failure
+  // that would repeat: the store stops for good) or stop the writer.
+  enum class AfterFailure { kRetry, kDrop, kExit };
+  AfterFailure WriteFailed(const absl::Status& status, int attempts);
+  // Calls the health callback when health() changed since the last call.
+  void ReportHealth();
   // After a successful commit: the tickets are durable.
   void Committed(const std::vector<std::shared_ptr<Submission>>& batch);
   void RetentionLoop();
@@ -271,6 +277,9 @@ class SqliteStore final : public policy::StateStore {
   std::uint64_t committed_audit_rows_ = 0;  // by the last Commit
   std::array<std::uint64_t, kPruneTables> committed_pruned_{};
   std::atomic<bool> cap_file_{false};
+  std::mutex health_mu_;  // orders health reports; taken before mu_
+  std::function<void(const absl::Status&)> on_health_;
+  bool health_reported_ok_ = true;
   bool file_capped_ = false;  // writer thread
 
   std::mutex retention_mu_;

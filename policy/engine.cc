@@ -40,9 +40,24 @@ PolicyEngine::PolicyInfo PolicyEngine::policy_info() const {
   return {policy_, policy_origin_, policy_applied_at_};
 }
 
+absl::Status PolicyEngine::Writable() const {
+  if (store_ == nullptr) {
+    return absl::OkStatus();
+  }
+  absl::Status health = store_->health();
+  if (health.ok()) {
+    return health;
+  }
+  // Refused before anything changes: a change that could not be committed
+  // would be in force without being recorded.
+  return absl::UnavailableError(
+      StrCat("not changed: ", std::string(health.message())));
+}
+
 absl::Status PolicyEngine::Apply(std::shared_ptr<const Policy> policy,
                                  std::string_view expected_revision,
                                  std::string origin, Actor actor) {
+  RETURN_IF_ERROR(Writable());
   StoreTicket ticket = 0;
   {
     std::lock_guard<std::mutex> lock(policy_mu_);
@@ -116,6 +131,7 @@ std::shared_ptr<const ExemptionIndex> PolicyEngine::exemptions() const {
 
 absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption,
                                                      Actor actor) {
+  RETURN_IF_ERROR(Writable());
   exemption.value = NormalizeExemptionValue(exemption.kind, exemption.value);
   exemption.source = "api";
   exemption.id =
@@ -152,6 +168,7 @@ absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption,
 }
 
 absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
+  RETURN_IF_ERROR(Writable());
   std::unique_lock<std::mutex> lock(policy_mu_);
   std::vector<Exemption> list;
   bool found = false;

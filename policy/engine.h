@@ -170,6 +170,8 @@ class PolicyEngine {
     std::deque<std::pair<std::string, std::uint64_t>> order;
   };
   void EvictOne(Shard& shard);
+  // UNAVAILABLE while the store cannot write (admin changes wait for it).
+  absl::Status Writable() const;
 
   Evaluation Decide(const detector::Fingerprint& fp,
                     const detector::CheckInFacts& facts,

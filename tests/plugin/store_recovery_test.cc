@@ -142,7 +142,7 @@ TEST_F(StoreRecoveryTest, FailedCommitsAreRetriedAndNothingIsAcknowledged) {
   const StoreTicket ticket = store.Submit(std::move(big));
   const absl::Status waited = store.WaitDurable(ticket);
   EXPECT_EQ(waited.code(), absl::StatusCode::kUnavailable) << waited;
-  EXPECT_THAT(waited.message(), HasSubstr("nothing new is acknowledged"));
+  EXPECT_THAT(waited.message(), HasSubstr("not acknowledged"));
   EXPECT_FALSE(store.IsDurable(ticket));
   EXPECT_EQ(store.health().code(), absl::StatusCode::kUnavailable);
   std::atomic<int> answered{0};
