@@ -42,7 +42,18 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path,
                                              std::size_t max_bytes,
                                              FileKinds kinds) {
   const bool regular_only = kinds == FileKinds::kRegularOnly;
-  // O_NONBLOCK: opening a FIFO with no writer would otherwise wait forever.
+  if (regular_only) {
+    // Looked at before opening: opening a FIFO or a device has effects of
+    // its own (it releases a waiting writer, a tape rewinds).
+    struct stat before {};
+    if (::stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode)) {
+      return absl::FailedPreconditionError(
+          StrCat(path, ": is ", KindName(before.st_mode),
+                 ", not a regular file; refusing to read it"));
+    }
+  }
+  // O_NONBLOCK: should the file have been replaced by a FIFO since, opening
+  // it does not wait for a writer (fstat below refuses it).
   int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY;
   if (regular_only) flags |= O_NONBLOCK;
   Fd fd(::open(path.c_str(), flags));

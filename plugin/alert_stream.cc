@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <atomic>
+
 #include "plugin/policy_convert.h"
 #include "plugin/raw_call.h"
 #include "plugin/status.h"
@@ -95,12 +97,18 @@ void AlertStream::OnDone() {
   if (subscription_ != nullptr) {
     subscription_->Close();  // no Pump runs after this returns
   }
-  const bool had_queue =
-      subscription_ != nullptr && subscription_->queued_bytes() > 0;
+  const std::size_t freed =
+      subscription_ != nullptr ? subscription_->queued_bytes() : 0;
   delete this;
-  if (had_queue) {
-    // The queue's alerts were freed; hand the pages back to the system
-    // rather than keep a stalled subscriber's high-water mark.
+  // A stalled subscriber's queue was freed: hand the pages back to the
+  // system rather than keep its high-water mark. At most once a second, and
+  // only for a sizeable queue, so that closing streams in a loop costs
+  // nothing.
+  static std::atomic<std::int64_t> last_trim{0};
+  const std::int64_t now = absl::ToUnixSeconds(absl::Now());
+  std::int64_t last = last_trim.load();
+  if (freed >= (1 << 20) && now > last &&
+      last_trim.compare_exchange_strong(last, now)) {
     malloc_trim(0);
   }
 }

@@ -54,7 +54,7 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
   const detector::CheckInFacts facts = ToCheckInFacts(request);
   policy::StoreTicket facts_ticket = 0;
   if (traffic_ != nullptr && !facts.eas_device_id.empty()) {
-    facts_ticket = traffic_->RecordCheckIn(facts);
+    facts_ticket = traffic_->RecordCheckIn(facts, now);
   }
   const std::string decision_id = NewUuidV7(now);
   const std::vector<std::string> groups(request.device().groups().begin(),

@@ -57,8 +57,32 @@ std::string PolicyAdminService::LogName(const policy::Exemption& e) const {
 PolicyAdminService::PolicyAdminService(policy::PolicyEngine* engine,
                                        const Clock* clock,
                                        const AccessControl* access,
-                                       const Pseudonymizer* pseudonym)
-    : engine_(engine), clock_(clock), access_(access), pseudonym_(pseudonym) {}
+                                       const Pseudonymizer* pseudonym,
+                                       std::size_t max_policy_bytes)
+    : engine_(engine),
+      clock_(clock),
+      access_(access),
+      pseudonym_(pseudonym),
+      max_policy_bytes_(std::min(max_policy_bytes, policy::Policy::kMaxBytes)) {
+}
+
+absl::StatusOr<std::shared_ptr<void>> PolicyAdminService::PolicyWork(
+    std::string_view rpc, std::size_t bytes) {
+  if (bytes > max_policy_bytes_) {
+    return absl::InvalidArgumentError(
+        StrCat("policy_json is ", bytes, " bytes; at most ", max_policy_bytes_,
+               " are accepted (max_policy_bytes)"));
+  }
+  if (policy_workers_.fetch_add(1) >= kPolicyWorkers) {
+    policy_workers_.fetch_sub(1);
+    return absl::ResourceExhaustedError(
+        StrCat(rpc, ": ", kPolicyWorkers,
+               " policy documents are being checked already; try again in a "
+               "moment"));
+  }
+  return std::shared_ptr<void>(nullptr,
+                               [this](void*) { policy_workers_.fetch_sub(1); });
+}
 
 PolicyAdminService::Decoders::Decoders()
     : get_policy(v1::GetPolicyRequest::descriptor()),
@@ -175,6 +199,8 @@ absl::Status PolicyAdminService::ApplyPolicyTyped(
   if (!caller.ok()) {
     return caller.status();
   }
+  ASSIGN_OR_RETURN(std::shared_ptr<void> slot,
+                   PolicyWork("ApplyPolicy", request.policy_json().size()));
   const absl::Status status = DoApply(request, response, caller->actor);
   if (absl::IsAborted(status)) {
     access_->Refused(caller->actor, Rpc::kApplyPolicy, status);
@@ -276,6 +302,9 @@ absl::Status PolicyAdminService::SimulateDecisionTyped(
   if (auto caller = Admit(context, Rpc::kSimulateDecision); !caller.ok()) {
     return caller.status();
   }
+  ASSIGN_OR_RETURN(
+      std::shared_ptr<void> slot,
+      PolicyWork("SimulateDecision", request.policy_json().size()));
   return DoSimulate(request, response);
 }
 

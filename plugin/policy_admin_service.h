@@ -2,6 +2,9 @@
 // engine, encodes.
 #pragma once
 
+#include <atomic>
+#include <memory>
+
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/access.h"
 #include "plugin/audit_key.h"
@@ -26,9 +29,16 @@ class PolicyAdminService final : public PolicyAdminBase {
   // `engine`, `clock`, `access` and `pseudonym` must outlive the service.
   // Every call is admitted by `access` first (docs/security.md); log lines
   // name users by `pseudonym`.
+  // Policy documents larger than `max_policy_bytes` are refused before they
+  // are parsed, and at most kPolicyWorkers are parsed at once.
   PolicyAdminService(policy::PolicyEngine* engine, const Clock* clock,
                      const AccessControl* access,
-                     const Pseudonymizer* pseudonym);
+                     const Pseudonymizer* pseudonym,
+                     std::size_t max_policy_bytes = policy::Policy::kMaxBytes);
+
+  // ValidatePolicy, ApplyPolicy and SimulateDecision running at once; more
+  // are RESOURCE_EXHAUSTED, so that policy work cannot starve check-ins.
+  static constexpr int kPolicyWorkers = 2;
 
   grpc::ServerUnaryReactor* GetPolicy(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
@@ -66,6 +76,10 @@ class PolicyAdminService final : public PolicyAdminBase {
                                std::string_view tenant = "") const;
 
   std::string LogName(const policy::Exemption& e) const;
+  // A slot for policy work (kPolicyWorkers), after checking the document's
+  // size; released when the returned guard goes.
+  absl::StatusOr<std::shared_ptr<void>> PolicyWork(std::string_view rpc,
+                                                   std::size_t bytes);
 
   // The typed handlers behind the raw methods.
   absl::Status GetPolicyTyped(grpc::CallbackServerContext* context,
@@ -101,6 +115,8 @@ class PolicyAdminService final : public PolicyAdminBase {
   const AccessControl* access_;
   const Pseudonymizer* pseudonym_;
   const Decoders decoders_;
+  const std::size_t max_policy_bytes_;
+  std::atomic<int> policy_workers_{0};
 };
 
 }  // namespace hijackguard::plugin

@@ -83,6 +83,7 @@ std::string BoundAddress(const std::string& listen, int port) {
 
 struct PluginServer::State {
   std::string policy_path;
+  std::size_t max_policy_bytes = 0;
   absl::Duration checkpoint_interval;
   const Clock* clock = nullptr;
   // First: destroyed last, after everything that submits to it.
@@ -203,8 +204,9 @@ absl::Status PluginServer::ReloadPolicy() {
     return absl::FailedPreconditionError(
         "no policy file is configured (the built-in defaults are in force)");
   }
-  auto loaded = policy::Policy::LoadFile(state_->policy_path,
-                                         state_->engine->catalog(), nullptr);
+  auto loaded =
+      policy::Policy::LoadFile(state_->policy_path, state_->engine->catalog(),
+                               nullptr, state_->max_policy_bytes);
   if (!loaded.ok()) {
     return loaded.status();
   }
@@ -281,8 +283,9 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   std::shared_ptr<const policy::Policy> initial = options.policy;
   std::string origin = initial != nullptr ? "options" : "default";
   if (initial == nullptr && !options.policy_path.empty()) {
-    auto loaded = policy::Policy::LoadFile(options.policy_path,
-                                           *options.catalog, nullptr);
+    auto loaded =
+        policy::Policy::LoadFile(options.policy_path, *options.catalog, nullptr,
+                                 options.max_policy_bytes);
     if (!loaded.ok()) {
       return loaded.status();
     }
@@ -296,6 +299,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   PluginServer::State& st = *ps->state_;
   st.tls = std::move(tls);
   st.policy_path = options.policy_path;
+  st.max_policy_bytes = options.max_policy_bytes;
   st.detector = std::make_unique<detector::TrafficDetector>(options.catalog,
                                                             options.detector);
   st.engine = std::make_unique<policy::PolicyEngine>(
@@ -332,7 +336,8 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       static_cast<std::size_t>(options.max_request_bytes), st.access.get(),
       st.store.get());
   st.admin = std::make_unique<PolicyAdminService>(
-      st.engine.get(), options.clock, st.access.get(), st.pseudonym.get());
+      st.engine.get(), options.clock, st.access.get(), st.pseudonym.get(),
+      options.max_policy_bytes);
 
   InstallProtobufLogFilter();
   // Both are process-wide switches that take effect for servers built

@@ -4,12 +4,15 @@
 
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
+#include <thread>
 
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "plugin/sqlite_store.h"
@@ -23,9 +26,9 @@ std::string Remedy(const std::string& path) {
   return StrCat(
       "copy the state directory aside first (cp -a ", dir.empty() ? "." : dir,
       " ", dir.empty() ? "." : dir,
-      ".damaged), run `hijackguard audit verify --state DIR` on the copy to "
-      "see what it holds, then restore the latest backup (README, \"Backup "
-      "and restore\")");
+      ".damaged) and keep that copy; then restore the latest backup (README, "
+      "\"Backup and restore\") and check it with `hijackguard audit verify "
+      "--state DIR`");
 }
 
 std::uint64_t BigEndian(const unsigned char* p, int bytes) {
@@ -41,10 +44,26 @@ struct WalContents {
   std::uint64_t database_pages = 0;  // the size after the last commit
 };
 
-// The pages that the write-ahead log `wal` holds in committed transactions
-// of its current generation (frames whose salts match the log's header, up to
-// the last commit frame), or nullopt when there is no such log. Checksums are
-// left to SQLite.
+// SQLite's running WAL checksum over `n` bytes (a multiple of 8): 32-bit
+// words in the byte order the log's magic names, summed in pairs.
+void WalChecksum(bool big_endian, const unsigned char* data, std::size_t n,
+                 std::uint32_t* s1, std::uint32_t* s2) {
+  auto word = [&](const unsigned char* p) {
+    return big_endian ? static_cast<std::uint32_t>(BigEndian(p, 4))
+                      : static_cast<std::uint32_t>(
+                            p[0] | (p[1] << 8) | (p[2] << 16) |
+                            (static_cast<std::uint32_t>(p[3]) << 24));
+  };
+  for (std::size_t i = 0; i + 8 <= n; i += 8) {
+    *s1 += word(data + i) + *s2;
+    *s2 += word(data + i + 4) + *s1;
+  }
+}
+
+// The pages that the write-ahead log `wal` holds in committed transactions,
+// as SQLite's recovery reads it: whole frames of the log's generation
+// (salts) whose running checksums hold, up to the last commit frame. Nullopt
+// when there is no such log.
 std::optional<WalContents> WalPages(const std::string& wal,
                                     std::uint64_t page_size) {
   std::ifstream in(wal, std::ios::binary);
@@ -57,12 +76,27 @@ std::optional<WalContents> WalPages(const std::string& wal,
       BigEndian(header.data() + 8, 4) != page_size) {
     return std::nullopt;
   }
+  const bool big_endian = (magic & 1) != 0;
+  std::uint32_t s1 = 0;
+  std::uint32_t s2 = 0;
+  WalChecksum(big_endian, header.data(), 24, &s1, &s2);
+  if (s1 != BigEndian(header.data() + 24, 4) ||
+      s2 != BigEndian(header.data() + 28, 4)) {
+    return std::nullopt;  // SQLite ignores such a log
+  }
   WalContents committed;
   std::vector<std::uint32_t> open;  // frames since the last commit
-  std::array<unsigned char, 24> frame{};
-  while (in.read(reinterpret_cast<char*>(frame.data()), frame.size())) {
+  std::vector<unsigned char> frame(24 + page_size);
+  while (in.read(reinterpret_cast<char*>(frame.data()),
+                 static_cast<std::streamsize>(frame.size()))) {
     if (std::memcmp(frame.data() + 8, header.data() + 16, 8) != 0) {
       break;  // a frame of an older generation: the log ends here
+    }
+    WalChecksum(big_endian, frame.data(), 8, &s1, &s2);
+    WalChecksum(big_endian, frame.data() + 24, page_size, &s1, &s2);
+    if (s1 != BigEndian(frame.data() + 16, 4) ||
+        s2 != BigEndian(frame.data() + 20, 4)) {
+      break;  // torn or damaged: recovery stops here too
     }
     open.push_back(static_cast<std::uint32_t>(BigEndian(frame.data(), 4)));
     if (const std::uint64_t after = BigEndian(frame.data() + 4, 4);
@@ -71,7 +105,6 @@ std::optional<WalContents> WalPages(const std::string& wal,
       committed.database_pages = after;
       open.clear();
     }
-    in.seekg(static_cast<std::streamoff>(page_size), std::ios::cur);
   }
   return committed;
 }
@@ -453,8 +486,8 @@ absl::Status CheckIdentity(Database& db) {
 
 // Moves everything in the write-ahead log into the file (what SQLite does
 // anyway; done here so the file can be measured), then requires the file to
-// be exactly as long as its pages: shorter is a lost tail that the log did
-// not cover.
+// hold all its pages. (CheckHeader has already made sure that a file
+// shorter than its header has the rest in the log.)
 absl::Status CheckLengthAfterCheckpoint(Database& db) {
   const std::string& path = db.path();
   ASSIGN_OR_RETURN(Statement checkpoint,
@@ -475,7 +508,7 @@ absl::Status CheckLengthAfterCheckpoint(Database& db) {
     return absl::PermissionDeniedError(
         StrCat("state database ", path, " cannot be measured: ", ec.message()));
   }
-  if (size != pages * page_size) {
+  if (size < pages * page_size) {
     return absl::DataLossError(StrCat(
         "state database ", path,
         " failed the length check after recovering its write-ahead log: ",

@@ -616,7 +616,9 @@ absl::Status SqliteStore::Commit(
       for (const StoreRow& r : c.devices) {
         if (!status.ok()) break;
         Statement& s = w.at(kPutDevice).Reset();
-        s.Bind(1, r.key).Bind(3, r.time_ms).Bind(4, r.value);
+        s.Bind(1, r.key)
+            .Bind(3, r.time_ms != 0 ? r.time_ms : now_ms)
+            .Bind(4, r.value);
         if (r.index.empty()) {
           s.BindNull(2);
         } else {

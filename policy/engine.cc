@@ -211,10 +211,12 @@ constexpr std::uint64_t kEngineDeviceFormat = 2;
 constexpr absl::Duration kHistoryRefresh = absl::Hours(24);
 
 // What makes a decision worth an audit row of its own: the actions, level,
-// scope, the set of reason codes, the exemption and the policy revision (not
-// the score: contributions that merely decay are not a change). FNV-1a, so
-// that it is the same in every build (it is stored); never 0.
-std::uint64_t DecisionSignature(const Evaluation& eval) {
+// scope, the set of reasons (codes and known issues), the exemption, the
+// policy revision, the grace deadline and who the device belongs to (not the
+// score: contributions that merely decay are not a change). FNV-1a, so that
+// it is the same in every build (it is stored); never 0.
+std::uint64_t DecisionSignature(const Evaluation& eval,
+                                const Subject& subject) {
   std::uint64_t h = 14695981039346656037ULL;
   auto mix = [&](std::string_view bytes) {
     for (const char c : bytes) {
@@ -231,14 +233,18 @@ std::uint64_t DecisionSignature(const Evaluation& eval) {
   mix(std::string_view(fixed, sizeof(fixed)));
   mix(eval.policy_revision);
   mix(eval.exemption ? std::string_view(eval.exemption->id) : "");
-  std::vector<std::string_view> codes;
+  mix(subject.user_principal);
+  mix(subject.mdm_device_id);
+  mix(eval.deadline ? std::to_string(absl::ToUnixSeconds(*eval.deadline))
+                    : std::string());
+  std::vector<std::string> codes;
   codes.reserve(eval.reasons.size());
   for (const Reason& r : eval.reasons) {
-    codes.push_back(r.code);
+    codes.push_back(StrCat(r.code, "/", r.known_issue_id));
   }
   std::sort(codes.begin(), codes.end());
   codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
-  for (std::string_view code : codes) {
+  for (const std::string& code : codes) {
     mix(code);
   }
   return h == 0 ? 1 : h;
@@ -259,6 +265,7 @@ void PolicyEngine::EncodeDeviceState(const DeviceState& state,
   }
   w.Bytes(state.locale);
   w.U64(state.audited);
+  w.U64(state.repeats);
 }
 
 absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
@@ -289,7 +296,7 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
   }
   ok = ok && r.Bytes("locale", &state->locale);
   if (ok && format >= 2) {
-    ok = r.U64("audited", &state->audited);
+    ok = r.U64("audited", &state->audited) && r.U64("repeats", &state->repeats);
   }
   ok = ok && r.End();
   if (!ok) {
@@ -538,7 +545,7 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
       EngineChanges changes;
       // An audit row only for a decision that differs from the device's
       // previous row; the repeats in between are counted into the next.
-      const std::uint64_t signature = DecisionSignature(eval);
+      const std::uint64_t signature = DecisionSignature(eval, in.subject);
       const bool audit = signature != state.audited;
       if (audit) {
         DecisionAudit record = MakeDecisionAudit(eval, in.subject, trigger,

@@ -155,8 +155,9 @@ class PolicyEngine {
     std::string locale;
     std::uint64_t last_decision = 0;  // for forgetting the oldest
     StoreTicket history_ticket = 0;   // of the last history row submitted
-    // The signature of the decision in the device's last audit row (stored
-    // with the history), and the unchanged decisions since (memory only).
+    // The signature of the decision in the device's last audit row, and the
+    // unchanged decisions since (stored whenever the row is written, at
+    // least daily: a crash loses at most the count since).
     std::uint64_t audited = 0;
     std::uint64_t repeats = 0;
     absl::Time written = absl::InfinitePast();  // the history row, last

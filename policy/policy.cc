@@ -21,7 +21,7 @@ using json::ObjectReader;
 using json::Problems;
 using Json = nlohmann::json;
 
-constexpr std::size_t kMaxPolicyBytes = 4 << 20;
+constexpr std::size_t kMaxPolicyBytes = Policy::kMaxBytes;
 constexpr std::size_t kMaxAdminInsertChars = 256;
 constexpr std::size_t kMaxTemplateChars = 2000;
 constexpr std::size_t kMaxExemptionValueBytes = 256;
@@ -372,7 +372,8 @@ class SettingsParser {
       return;
     }
     t.Skip("$comment");
-    if (templates->size() > kMaxLocales + 1) {  // + "$comment"
+    if (templates->size() - (templates->contains("$comment") ? 1 : 0) >
+        kMaxLocales) {
       problems_->Add(r.PointerTo("templates"),
                      StrCat("has ", templates->size(), " locales; at most ",
                             kMaxLocales, " are allowed"));
@@ -656,7 +657,9 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
                             kMaxPolicyBytes, " are allowed"));
   } else {
     // Nothing valid nests deeper; stopped before a tree is built.
-    doc = json::ParseJson(text, &problems, kMaxNesting);
+    // (One level more than allowed, so that FirstDeeperThan below names the
+    // member at fault.)
+    doc = json::ParseJson(text, &problems, kMaxNesting + 1);
   }
   std::optional<json::Locations> locations;
   std::shared_ptr<Policy> policy(new Policy());
@@ -775,8 +778,9 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
 
 absl::StatusOr<std::shared_ptr<const Policy>> Policy::LoadFile(
     const std::string& path, const detector::KnownIssueCatalog& catalog,
-    std::vector<PolicyProblem>* problems) {
-  absl::StatusOr<std::string> text = ReadFileToString(path, kMaxPolicyBytes);
+    std::vector<PolicyProblem>* problems, std::size_t max_bytes) {
+  absl::StatusOr<std::string> text =
+      ReadFileToString(path, std::min(max_bytes, kMaxPolicyBytes));
   if (!text.ok()) {
     return text.status();
   }

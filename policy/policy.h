@@ -113,11 +113,15 @@ class Policy {
       std::string_view json, const detector::KnownIssueCatalog& catalog,
       std::vector<PolicyProblem>* problems);
 
-  // Reads and parses a policy file (at most 4 MiB). NOT_FOUND /
-  // PERMISSION_DENIED with the path when it cannot be read.
+  // Reads and parses a policy file (at most `max_bytes`, itself at most
+  // kMaxBytes). NOT_FOUND / PERMISSION_DENIED with the path when it cannot be
+  // read, INVALID_ARGUMENT when it is larger.
   static absl::StatusOr<std::shared_ptr<const Policy>> LoadFile(
       const std::string& path, const detector::KnownIssueCatalog& catalog,
-      std::vector<PolicyProblem>* problems);
+      std::vector<PolicyProblem>* problems, std::size_t max_bytes = kMaxBytes);
+
+  // The largest policy document there is.
+  static constexpr std::size_t kMaxBytes = 4 << 20;
 
   // The policy with every default (no document).
   static std::shared_ptr<const Policy> Default(

@@ -54,6 +54,10 @@ struct TrafficDetector::Device {
   std::deque<DetectionEvent> events;  // the other kinds
   std::uint64_t events_dropped = 0;
   absl::Time last_active = absl::InfinitePast();
+  // When hijackguard last received something from the device (traffic or a
+  // check-in): its row's time, which retention prunes by. Not stored in the
+  // row's value; a device paged in gets the time of its next write.
+  absl::Time seen_at = absl::InfinitePast();
   std::map<std::string, AffectedState> meetings;  // mailbox\0collection\0sid\0
   absl::flat_hash_set<std::string> weak_reported;
   // Short bounded lists: vectors, because libstdc++'s std::deque allocates

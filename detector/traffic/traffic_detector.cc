@@ -518,9 +518,9 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
     StoreRow& row = changes.devices.emplace_back();
     row.key = d->store_key;
     EncodeDevice(*d, &row.value);
-    row.time_ms = d->last_active == absl::InfinitePast()
-                      ? 0
-                      : absl::ToUnixMillis(d->last_active);
+    // 0: the store stamps the row with its commit time.
+    row.time_ms =
+        d->seen_at == absl::InfinitePast() ? 0 : absl::ToUnixMillis(d->seen_at);
     if (!d->facts.mdm_device_id.empty()) {
       row.index = DeviceStoreKey(d->tenant, d->facts.mdm_device_id);
     }
@@ -848,6 +848,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
   }
   ++device->observations;
   device->last_active = std::max(device->last_active, obs.observed_at);
+  device->seen_at = std::max(device->seen_at, recording_at_);
   // Traffic's own description of the client, where no check-in gave one.
   CheckInFacts& known = device->facts;
   if (!req.user_agent.empty() && known.user_agent != req.user_agent &&
@@ -1113,6 +1114,7 @@ void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
   NoteMailbox(device, ctx.mailbox);
   const LedgerKey key{ctx.tenant, ctx.mailbox, c.collection_id, c.server_id};
   device->last_active = std::max(device->last_active, obs.observed_at);
+  device->seen_at = std::max(device->seen_at, recording_at_);
   if (op == Operation::kAdd) {
     // The device's own new meeting: it organizes it. An item the server
     // already sent stays the server's.
@@ -1580,16 +1582,17 @@ void TrafficDetector::RunPending(std::string_view tenant,
 // ---------------------------------------------------------------------------
 // Check-ins and queries.
 
-StoreTicket TrafficDetector::RecordCheckIn(const CheckInFacts& facts) {
+StoreTicket TrafficDetector::RecordCheckIn(const CheckInFacts& facts,
+                                           absl::Time now) {
   if (facts.eas_device_id.empty()) {
     return 0;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  UpdateCheckIn(facts);
+  UpdateCheckIn(facts, now);
   return Flush(nullptr);
 }
 
-void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts) {
+void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts, absl::Time now) {
   ObserveResult ignored;
   Device* device = FindOrAddDevice(facts.tenant_id, facts.eas_device_id,
                                    &ignored, "device.eas_device_id");
@@ -1617,9 +1620,15 @@ void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts) {
     mdm_index_[JoinKey({facts.tenant_id, merged.mdm_device_id})] =
         merged.eas_device_id;
   }
-  if (device->checked_in && SameFacts(device->facts, merged)) {
-    dirty_devices_.erase(device);  // the usual check-in: nothing new to keep
+  // The usual check-in has nothing new to keep; its row is written again
+  // once a day all the same, so that its time says the device is alive.
+  if (device->checked_in && SameFacts(device->facts, merged) &&
+      (now == absl::InfinitePast() || now - device->seen_at < kRowRefresh)) {
+    dirty_devices_.erase(device);
     return;
+  }
+  if (now != absl::InfinitePast()) {
+    device->seen_at = std::max(device->seen_at, now);
   }
   device->facts = std::move(merged);
   device->checked_in = true;

@@ -138,7 +138,8 @@ class TrafficDetector {
 
   // Links a device to its MDM id and user, and keeps its fingerprint facts.
   // Returns the store ticket of the change (0 without a store).
-  StoreTicket RecordCheckIn(const CheckInFacts& facts);
+  StoreTicket RecordCheckIn(const CheckInFacts& facts,
+                            absl::Time now = absl::InfinitePast());
 
   // The device's events that call for quarantine (IsConfirmedHijackEvent),
   // oldest first, at most `limit`; `*total` gets how many there are.
@@ -191,7 +192,10 @@ class TrafficDetector {
   void LruPushFront(Device* device);
   void LruUnlink(Device* device);
   void LruTouch(Device* device);
-  void UpdateCheckIn(const CheckInFacts& facts);
+  void UpdateCheckIn(const CheckInFacts& facts, absl::Time now);
+  // How often an unchanged device's row is written again (retention prunes
+  // rows by that time).
+  static constexpr absl::Duration kRowRefresh = absl::Hours(24);
   class FlushOnExit;
   // With a store: pages devices and ledger entries in, records what changed,
   // and submits it (Flush, at the end of each locked operation).

@@ -48,7 +48,7 @@ bool ClientFlags::Prepare(grpc::ClientContext* context,
   context->set_deadline(Deadline());
   std::string token;
   if (!token_file.empty()) {
-    auto text = ReadFileToString(token_file, 4096);
+    auto text = ReadFileToString(token_file, 4096, FileKinds::kAlsoStreams);
     if (!text.ok()) {
       *error = StrCat("--token-file ", text.status().message());
       return false;
@@ -92,7 +92,7 @@ std::shared_ptr<grpc::Channel> ClientFlags::Connect(std::string* error) const {
       if (path->empty()) {
         continue;
       }
-      auto pem = ReadFileToString(*path, kMaxPemBytes);
+      auto pem = ReadFileToString(*path, kMaxPemBytes, FileKinds::kAlsoStreams);
       if (!pem.ok()) {
         *error = std::string(pem.status().message());
         return nullptr;

@@ -78,7 +78,7 @@ int RunVerify(const StateFlags& f) {
   }
   std::optional<AuditCheckpoint> checkpoint;
   if (!f.checkpoint.empty()) {
-    auto text = ReadFileToString(f.checkpoint, 4096);
+    auto text = ReadFileToString(f.checkpoint, 4096, FileKinds::kAlsoStreams);
     if (!text.ok()) {
       std::fprintf(stderr, "error: --checkpoint %s\n",
                    std::string(text.status().message()).c_str());

@@ -105,6 +105,23 @@ TEST_F(StoreRecoveryTest, AFileCutDuringACheckpointStartsWithEveryRow) {
   EXPECT_THAT((*store)->health(), IsOk());
 }
 
+TEST_F(StoreRecoveryTest, ATornWalFrameCoversNothing) {
+  Populate(300);
+  const auto before = std::filesystem::file_size(path_);
+  CommitIntoWalAndCrash(
+      "WITH RECURSIVE n(i) AS (SELECT 300 UNION ALL SELECT i + 1 FROM n "
+      "WHERE i < 599) INSERT INTO devices(key, idx, active_ms, value) "
+      "SELECT CAST('k' || i AS BLOB), NULL, 1, zeroblob(500) FROM n");
+  std::filesystem::resize_file(path_, before);
+  // The commit frame lost its last bytes: SQLite's recovery drops the
+  // whole transaction, so its pages do not cover the missing tail.
+  const auto wal = std::filesystem::file_size(path_ + "-wal");
+  std::filesystem::resize_file(path_ + "-wal", wal - 100);
+  auto store = Open();
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(), HasSubstr("truncated"));
+}
+
 TEST_F(StoreRecoveryTest, TruncationTheWalDoesNotCoverIsStillRefused) {
   Populate(300);
   const auto before = std::filesystem::file_size(path_);
