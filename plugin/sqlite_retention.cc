@@ -2,9 +2,13 @@
 // log's oldest rows leave behind a signed anchor (plugin/audit_log.h).
 #include <sqlite3.h>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "common/hmac.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "plugin/audit_chain.h"
 #include "plugin/audit_log.h"
 #include "plugin/sqlite_store.h"
 #include "plugin/sqlite_store_internal.h"
@@ -95,10 +99,50 @@ absl::Status SqliteStore::PruneAudit(std::int64_t before_us, std::int64_t limit,
     ++rows;
   }
   oldest.Reset();
-  *pruned = rows;
+  *pruned = 0;
   if (rows == 0) {
     return absl::OkStatus();
   }
+  // Only a verified stretch is signed away: from the current anchor (or the
+  // genesis) through the rows to delete, and the first row kept linking to
+  // the last one deleted. Otherwise a break in the old part of the log would
+  // vanish behind a valid anchor.
+  ASSIGN_OR_RETURN(std::string anchor,
+                   writer_->db.QueryText(
+                       "SELECT value FROM meta WHERE name = 'audit_anchor'"));
+  std::uint64_t anchor_seq = 0;
+  std::string anchor_hash(kAuditGenesis);
+  if (!anchor.empty()) {
+    const std::vector<std::string> parts = absl::StrSplit(anchor, ' ');
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &anchor_seq) ||
+        !ConstantTimeEquals(parts[2],
+                            AuditAnchorMac(audit_key_, anchor_seq, parts[1]))) {
+      LogWarning(
+          "audit retention skipped: the prune anchor does not verify; "
+          "run hijackguard audit verify");
+      return absl::OkStatus();
+    }
+    anchor_hash = parts[1];
+  }
+  ASSIGN_OR_RETURN(std::uint64_t rekey_seq, FirstRekeySeq(writer_->db));
+  AuditChainWalker walker(audit_key_, rekey_seq, anchor_seq + 1, anchor_hash);
+  ASSIGN_OR_RETURN(Statement range,
+                   writer_->db.Prepare(StrCat("SELECT ", kAuditRowColumns,
+                                              " FROM audit WHERE seq <= ?1 "
+                                              "ORDER BY seq")));
+  range.Bind(1, static_cast<std::int64_t>(through + 1));
+  while (walker.ok()) {
+    ASSIGN_OR_RETURN(bool row, range.Step());
+    if (!row) break;
+    walker.Add(ReadAuditRow(range));
+  }
+  if (!walker.ok()) {
+    LogWarning(StrCat("audit retention skipped: row ", walker.bad_seq(),
+                      " of the rows to prune does not verify (",
+                      walker.problem(), "); run hijackguard audit verify"));
+    return absl::OkStatus();
+  }
+  *pruned = rows;
   RETURN_IF_ERROR(writer_->at(kDeleteAuditThrough)
                       .Reset()
                       .Bind(1, static_cast<std::int64_t>(through))

@@ -569,5 +569,23 @@ TEST_F(StateStoreTest, PrunedAuditRowsLeaveASignedAnchorThatVerifies) {
   EXPECT_THAT(gone->problem, HasSubstr("row 1 is missing"));
 }
 
+TEST_F(StateStoreTest, RetentionNeverSignsAwayABrokenStretchOfTheAudit) {
+  SqliteStoreOptions o;
+  o.retention.audit = absl::Hours(24);
+  auto store = Open(o);
+  AppendAudit(*store, 30);
+  Sql("UPDATE audit SET record = replace(record, '\"d3\"', '\"dX\"') "
+      "WHERE seq = 3");
+  const absl::Time first = absl::FromUnixSeconds(1'800'000'001);
+  ASSERT_THAT(store->Prune(first + absl::Hours(24) + absl::Seconds(10), 100),
+              IsOk());
+  EXPECT_EQ(store->stats().pruned[kPrunedAudit], 0u);
+  store.reset();
+  auto v = VerifyAudit(path_, Key());
+  ASSERT_THAT(v, IsOk());
+  EXPECT_FALSE(v->ok);
+  EXPECT_EQ(v->bad_seq, 3u) << "the edit is still there to be found";
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin
