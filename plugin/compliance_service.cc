@@ -201,7 +201,9 @@ absl::Status CompliancePluginService::StoreWritable() const {
   }
   // Nothing new is taken in while commits fail: it could not be
   // acknowledged.
-  return absl::UnavailableError(health.message());
+  return absl::UnavailableError(
+      StrCat("refused: the state store cannot write; try again later (",
+             health.message(), ")"));
 }
 
 absl::Status CompliancePluginService::Refusal(Caller& caller,

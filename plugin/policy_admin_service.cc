@@ -134,6 +134,8 @@ absl::Status PolicyAdminService::ValidatePolicyTyped(
   if (auto caller = Admit(context, Rpc::kValidatePolicy); !caller.ok()) {
     return caller.status();
   }
+  ASSIGN_OR_RETURN(std::shared_ptr<void> slot,
+                   PolicyWork("ValidatePolicy", request.policy_json().size()));
   std::vector<policy::PolicyProblem> problems;
   auto parsed = policy::Policy::Parse(request.policy_json(), engine_->catalog(),
                                       &problems);
@@ -179,6 +181,10 @@ absl::Status PolicyAdminService::DoApply(const v1::ApplyPolicyRequest& request,
   if (request.dry_run() || (*parsed)->revision() == current->revision()) {
     response->set_applied(false);
     return absl::OkStatus();
+  }
+  for (const std::string& line :
+       policy::ExpiredExemptions(**parsed, clock_->Now())) {
+    LogWarning(StrCat("policy ", (*parsed)->revision(), ": ", line));
   }
   RETURN_IF_ERROR(engine_->Apply(*parsed,
                                  request.expected_revision().empty()
@@ -376,6 +382,12 @@ absl::Status PolicyAdminService::PutExemptionTyped(
   absl::StatusOr<policy::Exemption> e = FromProto(request.exemption());
   if (!e.ok()) {
     return e.status();
+  }
+  if (const absl::Time now = clock_->Now(); e->expires <= now) {
+    return absl::InvalidArgumentError(
+        StrCat("exemption.expires: ", FormatUtc(e->expires),
+               " has already passed (it is ", FormatUtc(now),
+               "); an exemption must end in the future"));
   }
   absl::StatusOr<policy::Exemption> stored =
       engine_->PutExemption(*std::move(e), caller->actor);

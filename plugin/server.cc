@@ -214,6 +214,10 @@ absl::Status PluginServer::ReloadPolicy() {
   if ((*loaded)->revision() == before) {
     return absl::OkStatus();
   }
+  for (const std::string& line :
+       policy::ExpiredExemptions(**loaded, state_->clock->Now())) {
+    LogWarning(StrCat("policy ", state_->policy_path, ": ", line));
+  }
   return state_->engine->Apply(*loaded, "",
                                StrCat("file:", state_->policy_path));
 }
@@ -294,6 +298,12 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   }
   if (initial == nullptr) {
     initial = policy::Policy::Default(*options.catalog);
+  }
+  // (The wall clock: a warning, and the decision clock is not consulted
+  // before the first decision.)
+  for (const std::string& line :
+       policy::ExpiredExemptions(*initial, absl::Now())) {
+    LogWarning(StrCat("policy ", origin, ": ", line));
   }
   std::unique_ptr<PluginServer> ps(new PluginServer());
   PluginServer::State& st = *ps->state_;

@@ -458,6 +458,14 @@ namespace {
 // Failures a commit may get past later: a full disk, I/O errors, a lock, a
 // file made read-only. The rest (a damaged file, a row SQLite refuses) would
 // fail the same way again.
+// What a caller waiting for a commit is told while commits fail.
+absl::Status NotAcknowledged(const absl::Status& write_error) {
+  return absl::UnavailableError(
+      StrCat("not acknowledged: ", write_error.message(),
+             "; what the call changed is kept and committed once the store "
+             "can write; try again later"));
+}
+
 bool Transient(const absl::Status& status) {
   return absl::IsResourceExhausted(status) || absl::IsUnavailable(status) ||
          absl::IsPermissionDenied(status);
@@ -484,15 +492,13 @@ SqliteStore::AfterFailure SqliteStore::WriteFailed(const absl::Status& status,
       writer_done_ = next == AfterFailure::kExit;
       answer = failed_;
     } else {
-      answer = absl::UnavailableError(StrCat(
-          "not acknowledged: the state store cannot write (", status.message(),
-          "); what the call changed is kept and committed once it can; try "
-          "again later"));
       if (write_error_.ok()) {
         LogError(StrCat("the state store cannot write (", status.message(),
                         "); retrying with backoff, health NOT_SERVING"));
       }
-      write_error_ = answer;
+      write_error_ = absl::UnavailableError(
+          StrCat("the state store cannot write (", status.message(), ")"));
+      answer = NotAcknowledged(write_error_);
     }
     // Whoever waits is answered now, in the same step that makes new waiters
     // see the failure: nobody hangs on a full disk.
@@ -731,7 +737,7 @@ absl::Status SqliteStore::WaitDurable(StoreTicket ticket) {
   }
   return !failed_.ok() ? failed_
          : !write_error_.ok()
-             ? write_error_
+             ? NotAcknowledged(write_error_)
              : absl::UnavailableError("the state store is closed");
 }
 
@@ -748,7 +754,7 @@ void SqliteStore::WhenDurable(StoreTicket ticket,
     result = ticket <= durable_.load() ? absl::OkStatus()
              : !failed_.ok()           ? failed_
              : !write_error_.ok()
-                 ? write_error_
+                 ? NotAcknowledged(write_error_)
                  : absl::UnavailableError("the state store is closed");
   }
   done(result);

@@ -115,6 +115,14 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
   obs.tenant_id = r.tenant_id();
   obs.sequence = r.sequence();
   const absl::Time now = clock_->Now();
+  if (r.has_observed_at() &&
+      (r.observed_at().seconds() < 0 ||
+       r.observed_at().seconds() > 253402300799 ||
+       r.observed_at().nanos() < 0 || r.observed_at().nanos() > 999999999)) {
+    AddError(ack, "INVALID_ARGUMENT", "observed_at",
+             "is outside 1970-01-01 to 9999-12-31");
+    return 0;
+  }
   obs.observed_at = r.has_observed_at() ? FromProto(r.observed_at()) : now;
   obs.received_at = now;
   // Past times are fine (replayed traces); a time in the future would make

@@ -656,10 +656,10 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
     problems.Add("", StrCat("the policy is ", text.size(), " bytes; at most ",
                             kMaxPolicyBytes, " are allowed"));
   } else {
-    // Nothing valid nests deeper; stopped before a tree is built.
-    // (One level more than allowed, so that FirstDeeperThan below names the
-    // member at fault.)
-    doc = json::ParseJson(text, &problems, kMaxNesting + 1);
+    // Nothing valid nests deeper; stopped before a tree is built. (An empty
+    // array or object at the last level passes here and below alike; what
+    // is inside one is named by FirstDeeperThan.)
+    doc = json::ParseJson(text, &problems, kMaxNesting);
   }
   std::optional<json::Locations> locations;
   std::shared_ptr<Policy> policy(new Policy());
@@ -774,6 +774,20 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
   policy->canonical_ = doc->dump();
   policy->revision_ = Sha256Hex(policy->canonical_);
   return std::shared_ptr<const Policy>(std::move(policy));
+}
+
+std::vector<std::string> ExpiredExemptions(const Policy& policy,
+                                           absl::Time now) {
+  std::vector<std::string> lines;
+  for (const Exemption* e : policy.exemptions().List()) {
+    if (e->expires <= now) {
+      // Named by its place in the document, not its value (an address).
+      lines.push_back(StrCat(e->source, ": this ", ExemptionKindName(e->kind),
+                             " exemption expired at ", FormatUtc(e->expires),
+                             "; it is ignored"));
+    }
+  }
+  return lines;
 }
 
 absl::StatusOr<std::shared_ptr<const Policy>> Policy::LoadFile(

@@ -161,6 +161,12 @@ class Policy {
 // events.
 absl::Duration EventHorizon(const Policy& policy);
 
+// One line per exemption of `policy` that has expired by `now` ("<pointer>:
+// this user exemption expired at <time>; it is ignored"): a document
+// that was valid when written still loads, and the operator is told.
+std::vector<std::string> ExpiredExemptions(const Policy& policy,
+                                           absl::Time now);
+
 // Problems as one INVALID_ARGUMENT ("<origin>: N problems:\n  ..."), or OK.
 absl::Status ProblemsToStatus(std::string_view origin,
                               const std::vector<PolicyProblem>& problems);
