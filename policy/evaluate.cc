@@ -43,19 +43,33 @@ std::string FormatHours(absl::Duration d) {
   return StrCat(absl::ToDoubleHours(d), " h");
 }
 
-// PowerShell single-quoted string: quotes doubled, control characters
-// dropped.
+// PowerShell single-quoted string. PowerShell ends such a string at any of
+// five single quotes (U+0027 and U+2018-U+201B) and reads two in a row as one
+// literal quote, so each is doubled; nothing else is special inside it
+// (double quotes, U+0022 and U+201C-U+201E, included). Control characters
+// are dropped.
 std::string PsQuote(std::string_view s) {
   std::string out = "'";
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) {
       continue;
     }
     if (c == '\'') {
       out += "''";
-    } else {
-      out.push_back(c);
+      continue;
     }
+    // U+2018-U+201B are E2 80 98-9B in UTF-8.
+    if (c == 0xE2 && i + 2 < s.size() &&
+        static_cast<unsigned char>(s[i + 1]) == 0x80 &&
+        static_cast<unsigned char>(s[i + 2]) >= 0x98 &&
+        static_cast<unsigned char>(s[i + 2]) <= 0x9B) {
+      const std::string_view quote = s.substr(i, 3);
+      out.append(quote).append(quote);
+      i += 2;
+      continue;
+    }
+    out.push_back(static_cast<char>(c));
   }
   out.push_back('\'');
   return out;

@@ -586,5 +586,59 @@ TEST(EvaluateTest, AdminRemediationQuotesForPowerShell) {
   EXPECT_EQ(Evaluate(in).admin_remediation, "");
 }
 
+// Where a PowerShell single-quoted string that starts at `at` ends: the
+// first single quote (any of the five) not doubled. npos when it never does.
+std::size_t PsStringEnd(const std::string& text, std::size_t at) {
+  auto quote_len = [&](std::size_t i) -> std::size_t {
+    if (text[i] == '\'') return 1;
+    if (i + 2 < text.size() && text.compare(i, 2, "\xE2\x80") == 0 &&
+        static_cast<unsigned char>(text[i + 2]) >= 0x98 &&
+        static_cast<unsigned char>(text[i + 2]) <= 0x9B) {
+      return 3;
+    }
+    return 0;
+  };
+  for (std::size_t i = at + 1; i < text.size();) {
+    if (const std::size_t n = quote_len(i); n > 0) {
+      const std::size_t next = i + n;
+      if (next < text.size() && quote_len(next) > 0) {
+        i = next + quote_len(next);  // a doubled quote: one literal quote
+        continue;
+      }
+      return i;
+    }
+    ++i;
+  }
+  return std::string::npos;
+}
+
+TEST(EvaluateTest, AdminRemediationQuotesEveryPowerShellQuote) {
+  const auto policy = Parse(kEnforce);
+  detector::Fingerprint fp = Fp(kIos60);
+  EvaluationInput in;
+  in.policy = policy.get();
+  in.fingerprint = &fp;
+  in.subject.tenant_id = "acme";
+  in.subject.primary_smtp_address = "owner@example.com";
+  in.now = kNow;
+  const std::string tail =
+      "; Remove-Mailbox -Identity ceo@acme.com -Confirm:$false; ";
+  // single: U+0027, U+2018, U+2019, U+201A, U+201B; double: U+0022,
+  // U+201C, U+201D, U+201E (literal inside a single-quoted string).
+  for (const std::string quote :
+       {"'", "\u2018", "\u2019", "\u201A", "\u201B", "\"", "\u201C",
+        "\u201D", "\u201E"}) {
+    SCOPED_TRACE(quote);
+    in.subject.eas_device_id = "Appl" + quote + tail + quote;
+    const std::string command = Evaluate(in).admin_remediation;
+    const std::size_t open = command.find("Remove=") + 7;
+    ASSERT_EQ(command[open], '\'');
+    const std::size_t end = PsStringEnd(command, open);
+    ASSERT_NE(end, std::string::npos) << command;
+    EXPECT_EQ(command.substr(end), "'}")
+        << "the device id ends the string early: " << command;
+  }
+}
+
 }  // namespace
 }  // namespace hijackguard::policy
