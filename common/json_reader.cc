@@ -8,7 +8,8 @@
 namespace hijackguard::json {
 
 void Problems::Add(std::string_view pointer, std::string_view message) {
-  entries_.push_back({std::string(pointer), std::string(message)});
+  // A message may quote a value from the document: never all of a long one.
+  entries_.push_back({std::string(pointer), TruncateUtf8(message, 512)});
 }
 
 absl::Status Problems::ToStatus(std::string_view origin) const {
@@ -18,8 +19,10 @@ absl::Status Problems::ToStatus(std::string_view origin) const {
   std::vector<std::string> lines;
   lines.reserve(entries_.size());
   for (const Entry& e : entries_) {
-    lines.push_back(
-        StrCat(e.pointer.empty() ? "/" : e.pointer, ": ", e.message));
+    // A pointer repeats keys the document chose: at most 256 bytes shown.
+    lines.push_back(StrCat(
+        e.pointer.empty() ? std::string("/") : TruncateUtf8(e.pointer, 256),
+        ": ", e.message));
   }
   return absl::InvalidArgumentError(StrCat(
       origin, ": ", lines.size(), lines.size() == 1 ? " problem" : " problems",

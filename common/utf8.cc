@@ -114,4 +114,22 @@ std::size_t CountUtf8Chars(std::string_view text) {
   return n;
 }
 
+std::string QuoteInput(std::string_view value) {
+  std::string shown = TruncateUtf8(value, kMaxQuotedBytes);
+  std::string out = "\"";
+  for (std::size_t i = 0; i < shown.size(); ++i) {
+    const auto c = static_cast<unsigned char>(shown[i]);
+    if (c < 0x20 || c == 0x7F) {
+      out += "\uFFFD";
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+  if (value.size() > kMaxQuotedBytes) {  // shown ends in U+2026
+    out += " (" + std::to_string(value.size()) + " bytes)";
+  }
+  return out;
+}
+
 }  // namespace hijackguard

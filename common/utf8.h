@@ -39,4 +39,11 @@ std::size_t CountUtf8Chars(std::string_view text);
 // UTF-8.
 std::string TruncateUtf8(std::string_view text, std::size_t max_bytes);
 
+// An input value as an error message may quote it: in double quotes, at most
+// kMaxQuotedBytes of it (cut at a character boundary and ended with U+2026,
+// control characters shown as U+FFFD), followed by " (N bytes)" when it was
+// longer. Messages never echo more of what a caller sent.
+inline constexpr std::size_t kMaxQuotedBytes = 64;
+std::string QuoteInput(std::string_view value);
+
 }  // namespace hijackguard

@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "common/hmac.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "grpcpp/grpcpp.h"
 #include "plugin/validate.h"
 
@@ -281,7 +282,7 @@ absl::Status AccessControl::CheckTenant(const Caller& caller, Rpc rpc,
                      "\" may act for tenants ", p.TenantList(), " only")
             : StrCat("principal \"", p.id, "\" may not act for tenant ",
                      ValidateTenantId(std::string(tenant)).ok()
-                         ? StrCat("\"", tenant, "\"")
+                         ? QuoteInput(tenant)
                          : std::string("(an invalid tenant id)")));
   }
   if (!denied.ok()) {

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "detector/fingerprint.h"
 #include "plugin/convert.h"
 #include "plugin/policy_convert.h"
@@ -174,9 +175,10 @@ absl::Status PolicyAdminService::DoApply(const v1::ApplyPolicyRequest& request,
   response->set_previous_revision(current->revision());
   if (!request.expected_revision().empty() &&
       request.expected_revision() != current->revision()) {
-    return absl::AbortedError(StrCat(
-        "the revision in force is ", current->revision(), ", not the expected ",
-        request.expected_revision(), "; fetch the policy again and reapply"));
+    return absl::AbortedError(StrCat("the revision in force is ",
+                                     current->revision(), ", not the expected ",
+                                     QuoteInput(request.expected_revision()),
+                                     "; fetch the policy again and reapply"));
   }
   if (request.dry_run() || (*parsed)->revision() == current->revision()) {
     response->set_applied(false);
@@ -443,9 +445,9 @@ absl::Status PolicyAdminService::DeleteExemptionTyped(
   if (absl::IsNotFound(status)) {
     for (const policy::Exemption* e : engine_->policy()->exemptions().List()) {
       if (e->id == request.id()) {
-        return (absl::FailedPreconditionError(
-            StrCat("exemption ", request.id(), " comes from the policy (",
-                   e->source, "); change the policy to remove it")));
+        return (absl::FailedPreconditionError(StrCat(
+            "exemption ", QuoteInput(request.id()), " comes from the policy (",
+            e->source, "); change the policy to remove it")));
       }
     }
   }

@@ -2,10 +2,15 @@
 // by design).
 #pragma once
 
+#include <cstddef>
+
 #include "absl/status/status.h"
 #include "grpcpp/support/status.h"
 
 namespace hijackguard::plugin {
+
+// Status messages longer than this are cut (they travel in a trailer).
+inline constexpr std::size_t kMaxStatusMessageBytes = 4096;
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 

@@ -4,6 +4,7 @@
 
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "plugin/convert.h"
@@ -253,9 +254,9 @@ absl::Status TrafficHandler::GetDeviceRisk(
     return absl::NotFoundError(StrCat(
         "no device ",
         request.eas_device_id().empty()
-            ? StrCat("with mdm_device_id \"", request.mdm_device_id(), "\"")
-            : StrCat("\"", request.eas_device_id(), "\""),
-        " in tenant \"", request.tenant_id(), "\" has been seen"));
+            ? StrCat("with mdm_device_id ", QuoteInput(request.mdm_device_id()))
+            : QuoteInput(request.eas_device_id()),
+        " in tenant ", QuoteInput(request.tenant_id()), " has been seen"));
   }
   response->set_tenant_id(risk->tenant_id);
   response->set_eas_device_id(risk->eas_device_id);

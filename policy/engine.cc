@@ -5,6 +5,7 @@
 #include "common/record.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "common/uuid.h"
 #include "detector/fingerprint.h"
 
@@ -182,7 +183,7 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
     }
   }
   if (!found) {
-    return absl::NotFoundError(StrCat("no exemption with id \"", id, "\""));
+    return absl::NotFoundError(StrCat("no exemption with id ", QuoteInput(id)));
   }
   exemptions_ = std::make_shared<const ExemptionIndex>(std::move(list));
   if (store_ == nullptr) {

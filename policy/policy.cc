@@ -33,7 +33,7 @@ constexpr std::size_t kMaxAttendeeSteps = 32;
 constexpr std::size_t kMaxLocales = 64;         // per settings
 constexpr std::size_t kMaxExemptions = 10'000;  // in the whole document
 constexpr std::size_t kMaxProblems = 100;
-constexpr std::size_t kMaxShownPointer = 512;
+constexpr std::size_t kMaxShownPointer = 256;
 constexpr std::int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
 
 constexpr std::array<detector::EventKind, 5> kEventKinds = {

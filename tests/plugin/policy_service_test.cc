@@ -400,5 +400,69 @@ TEST_F(PolicyServiceTest, ReloadsUnderContinuousCheckInLoadFailNoCall) {
   EXPECT_GE(server_->engine().stats().policy_swaps, 20u);
 }
 
+TEST_F(PolicyServiceTest, HugeIdsAreNeverEchoedWhole) {
+  const std::string huge(60'000, 'A');
+  {
+    grpc::ClientContext context;
+    v1::GetDeviceRiskRequest request;
+    request.set_tenant_id("t1");
+    request.set_eas_device_id(huge);
+    v1::GetDeviceRiskResponse response;
+    const grpc::Status s = plugin_->GetDeviceRisk(&context, request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+    EXPECT_LT(s.error_message().size(), 300u) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr("(60000 bytes)"));
+  }
+  {
+    grpc::ClientContext context;
+    v1::DeleteExemptionRequest request;
+    request.set_id(huge);
+    v1::DeleteExemptionResponse response;
+    const grpc::Status s =
+        admin_->DeleteExemption(&context, request, &response);
+    EXPECT_FALSE(s.ok());
+    EXPECT_LT(s.error_message().size(), 300u) << s.error_message();
+  }
+  {
+    v1::ApplyPolicyResponse response;
+    const grpc::Status s = Apply(kMonitor, &response, huge);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
+    EXPECT_LT(s.error_message().size(), 300u) << s.error_message();
+  }
+}
+
+TEST_F(PolicyServiceTest, AnExemptionThatHasEndedIsRefused) {
+  grpc::ClientContext context;
+  v1::PutExemptionRequest request;
+  v1::Exemption* e = request.mutable_exemption();
+  e->set_tenant_id("t1");
+  e->set_kind(v1::EXEMPTION_KIND_USER);
+  e->set_value("bob@example.com");
+  e->set_reason("CAB-7");
+  e->mutable_expires()->set_seconds(1'800'000'000 - 60);  // a minute ago
+  v1::PutExemptionResponse response;
+  const grpc::Status s = admin_->PutExemption(&context, request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("exemption.expires"));
+}
+
+TEST_F(PolicyServiceTest, PolicyWorkIsLimitedInSizeBeforeParsing) {
+  grpc::ClientContext context;
+  v1::ValidatePolicyRequest request;
+  request.set_policy_json(std::string((4 << 20) - 1, '['));
+  v1::ValidatePolicyResponse response;
+  grpc::ClientContext big;
+  const grpc::Status s = admin_->ValidatePolicy(&context, request, &response);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(response.valid());
+  ASSERT_GT(response.problems_size(), 0);
+  EXPECT_THAT(response.problems(0).message(),
+              HasSubstr("nested more than 16 levels deep"));
+  request.set_policy_json(std::string((4 << 20) + 1, ' '));
+  const grpc::Status over = admin_->ValidatePolicy(&big, request, &response);
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(over.error_message(), HasSubstr("policy_json is"));
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin

@@ -625,9 +625,8 @@ TEST(EvaluateTest, AdminRemediationQuotesEveryPowerShellQuote) {
       "; Remove-Mailbox -Identity ceo@acme.com -Confirm:$false; ";
   // single: U+0027, U+2018, U+2019, U+201A, U+201B; double: U+0022,
   // U+201C, U+201D, U+201E (literal inside a single-quoted string).
-  for (const std::string quote :
-       {"'", "\u2018", "\u2019", "\u201A", "\u201B", "\"", "\u201C",
-        "\u201D", "\u201E"}) {
+  for (const std::string quote : {"'", "\u2018", "\u2019", "\u201A", "\u201B",
+                                  "\"", "\u201C", "\u201D", "\u201E"}) {
     SCOPED_TRACE(quote);
     in.subject.eas_device_id = "Appl" + quote + tail + quote;
     const std::string command = Evaluate(in).admin_remediation;
