@@ -1,0 +1,244 @@
+// Disk use with retention, in the shipped store (SQLite, synchronous=full),
+// on a moved clock. Two measurements:
+//
+//   build/bin/disk_bench --mode unchanged --checkins 100000
+//     one device checks in again and again without any change: the audit
+//     log must grow by at most 8 KiB (one row per changed decision);
+//   build/bin/disk_bench --mode fleet --devices 100000 --days 10
+//     every device checks in once a day for --days days with every retention
+//     set to one day, pruned each night: the database must stay within the
+//     bound documented in docs/state.md ("Disk use and retention").
+//
+// Disk use is (page_count - freelist_count) x page_size plus the WAL, as
+// SQLite counts it; the detector and the engine run in this process with a
+// clock the benchmark moves (no gRPC).
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "common/clock.h"
+#include "detector/fingerprint.h"
+#include "detector/known_issues.h"
+#include "detector/traffic/traffic_detector.h"
+#include "plugin/sqlite_store.h"
+#include "policy/engine.h"
+
+namespace hijackguard::bench {
+namespace {
+
+class MovedClock final : public Clock {
+ public:
+  absl::Time Now() const override { return now_; }
+  void Set(absl::Time t) { now_ = t; }
+
+ private:
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+};
+
+struct Usage {
+  std::int64_t used = 0;  // bytes in pages that hold data
+  std::int64_t wal = 0;
+  std::int64_t audit_rows = 0;
+  std::int64_t audit_bytes = 0;  // record, hashes and kind
+  std::int64_t devices = 0;
+  std::int64_t history = 0;
+};
+
+Usage Measure(const std::string& path) {
+  Usage u;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
+      SQLITE_OK) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    std::exit(1);
+  }
+  auto one = [&](const char* sql) {
+    sqlite3_stmt* stmt = nullptr;
+    std::int64_t v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW) {
+      v = sqlite3_column_int64(stmt, 0);
+    }
+    sqlite3_finalize(stmt);
+    return v;
+  };
+  u.used = (one("PRAGMA page_count") - one("PRAGMA freelist_count")) *
+           one("PRAGMA page_size");
+  u.audit_rows = one("SELECT count(*) FROM audit");
+  u.audit_bytes = one(
+      "SELECT ifnull(sum(length(record) + length(prev_hash) + length(hash) + "
+      "length(kind) + 16), 0) FROM audit");
+  u.devices = one("SELECT count(*) FROM devices");
+  u.history = one("SELECT count(*) FROM history");
+  sqlite3_close(db);
+  std::error_code ec;
+  const auto wal = std::filesystem::file_size(path + "-wal", ec);
+  u.wal = ec ? 0 : static_cast<std::int64_t>(wal);
+  return u;
+}
+
+detector::CheckInFacts Facts(long i) {
+  detector::CheckInFacts f;
+  f.tenant_id = "tenant-" + std::to_string(i % 10);
+  char id[32];
+  std::snprintf(id, sizeof(id), "Appl%010ld", i);
+  f.eas_device_id = id;
+  f.mdm_device_id = "mdm-" + std::to_string(i);
+  f.user_principal = "user" + std::to_string(i) + "@example.com";
+  f.user_agent = "Apple-iPhone5C2/1002.146";  // iOS 6.1.2: allowed
+  f.device_type = "iPhone";
+  f.protocol_version = "14.1";
+  return f;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"disk use of the state store under retention"};
+  std::string mode = "fleet";
+  long checkins = 100'000;
+  long devices = 100'000;
+  int days = 10;
+  double bound_per_device = 2048;  // docs/state.md
+  std::string dir;
+  app.add_option("--mode", mode)->check(CLI::IsMember({"unchanged", "fleet"}));
+  app.add_option("--checkins", checkins)->capture_default_str();
+  app.add_option("--devices", devices)->capture_default_str();
+  app.add_option("--days", days)->capture_default_str();
+  app.add_option("--bound-per-device", bound_per_device,
+                 "bytes per device the documented bound allows")
+      ->capture_default_str();
+  app.add_option("--dir", dir, "state directory (default: a new temp one)");
+  CLI11_PARSE(app, argc, argv);
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/hijackguard-disk-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 1;
+    dir = tmpl;
+  }
+  const std::string path =
+      (std::filesystem::path(dir) / plugin::kStateFileName).string();
+
+  auto catalog = std::make_shared<const detector::KnownIssueCatalog>(
+      *detector::KnownIssueCatalog::Builtin());
+  MovedClock clock;
+  plugin::SqliteStoreOptions so;
+  so.path = path;
+  so.retention_interval = absl::ZeroDuration();  // pruned below, each night
+  so.clock = &clock;
+  so.retention.devices = absl::Hours(24);
+  so.retention.history = absl::Hours(24);
+  so.retention.pending = absl::Hours(24);
+  so.retention.audit = absl::Hours(24);
+  auto opened = plugin::SqliteStore::Open(so);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<plugin::SqliteStore> store = *std::move(opened);
+  detector::TrafficDetector detector(catalog);
+  policy::PolicyEngine engine(catalog, policy::Policy::Default(*catalog),
+                              &clock, &detector, {}, "default");
+  if (!detector.AttachStore(store.get()).ok() ||
+      !engine.AttachStore(store.get()).ok() ||
+      !engine.RecordStartPolicy().ok()) {
+    std::fprintf(stderr, "attaching the store failed\n");
+    return 1;
+  }
+  detector::Fingerprint fp =
+      detector::ComputeFingerprint(detector::ToFingerprintInput(Facts(0)));
+  fp.known_issues = catalog->Match(fp);
+  detector::StoreTicket last = 0;
+  auto check_in = [&](long i) {
+    const detector::CheckInFacts facts = Facts(i);
+    last = std::max(last, detector.RecordCheckIn(facts, clock.Now()));
+    policy::StoreTicket ticket = 0;
+    engine.DecideCheckIn(fp, facts, {{}, "en"}, "bench", clock.Now(), &ticket);
+    last = std::max(last, ticket);
+  };
+  auto settle = [&] {
+    if (!store->WaitDurable(last).ok()) {
+      std::fprintf(stderr, "a commit failed\n");
+      std::exit(1);
+    }
+  };
+  const auto start = std::chrono::steady_clock::now();
+  int status = 0;
+  if (mode == "unchanged") {
+    check_in(0);
+    settle();
+    const Usage before = Measure(path);
+    for (long n = 1; n < checkins; ++n) {
+      clock.Set(clock.Now() + absl::Seconds(1));
+      check_in(0);
+    }
+    settle();
+    const Usage after = Measure(path);
+    const std::int64_t added = after.audit_bytes - before.audit_bytes;
+    std::printf(
+        "unchanged: %ld check-ins of one device (over %.1f simulated h) added "
+        "%lld audit rows, %lld bytes of audit (limit 8192): %s\n",
+        checkins, static_cast<double>(checkins) / 3600.0,
+        static_cast<long long>(after.audit_rows - before.audit_rows),
+        static_cast<long long>(added), added <= 8192 ? "PASS" : "FAIL");
+    status = added <= 8192 ? 0 : 1;
+  } else {
+    std::int64_t peak = 0;
+    for (int day = 0; day < days; ++day) {
+      const absl::Time morning =
+          absl::FromUnixSeconds(1'800'000'000) + absl::Hours(24) * day;
+      for (long i = 0; i < devices; ++i) {
+        // Spread over the day's first 12 hours.
+        clock.Set(morning + absl::Milliseconds(43'200'000 * i / devices));
+        check_in(i);
+      }
+      settle();
+      const Usage evening = Measure(path);
+      peak = std::max(peak, evening.used + evening.wal);
+      clock.Set(morning + absl::Hours(23));
+      if (absl::Status s = store->Prune(clock.Now()); !s.ok()) {
+        std::fprintf(stderr, "prune: %s\n", s.ToString().c_str());
+        return 1;
+      }
+      const Usage night = Measure(path);
+      std::printf(
+          "day %d: %ld check-ins; before pruning %.1f MiB used + %.1f MiB WAL "
+          "(%lld audit rows); after %.1f MiB + %.1f MiB WAL (%lld audit rows, "
+          "%lld devices, %lld history rows)\n",
+          day + 1, devices, static_cast<double>(evening.used) / (1 << 20),
+          static_cast<double>(evening.wal) / (1 << 20),
+          static_cast<long long>(evening.audit_rows),
+          static_cast<double>(night.used) / (1 << 20),
+          static_cast<double>(night.wal) / (1 << 20),
+          static_cast<long long>(night.audit_rows),
+          static_cast<long long>(night.devices),
+          static_cast<long long>(night.history));
+      std::fflush(stdout);
+    }
+    const Usage end = Measure(path);
+    const double per_device =
+        static_cast<double>(peak - end.wal) / static_cast<double>(devices);
+    const double bound = bound_per_device * static_cast<double>(devices);
+    std::printf(
+        "fleet: %ld check-ins over %ld devices in %d days; peak %.1f MiB "
+        "(%.0f bytes per device, WAL included: %.1f MiB); bound %.0f bytes "
+        "per device plus the WAL: %s\n",
+        devices * days, devices, days, static_cast<double>(peak) / (1 << 20),
+        per_device, static_cast<double>(end.wal) / (1 << 20), bound_per_device,
+        static_cast<double>(peak - end.wal) <= bound ? "PASS" : "FAIL");
+    status = static_cast<double>(peak - end.wal) <= bound ? 0 : 1;
+  }
+  std::printf("(%.1f s)\n", std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - start)
+                                .count());
+  store.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return status;
+}
+
+}  // namespace
+}  // namespace hijackguard::bench
+
+int main(int argc, char** argv) { return hijackguard::bench::Main(argc, argv); }
