@@ -115,12 +115,15 @@ std::size_t CountUtf8Chars(std::string_view text) {
 }
 
 std::string QuoteInput(std::string_view value) {
-  std::string shown = TruncateUtf8(value, kMaxQuotedBytes);
+  std::string shown = TruncateUtf8(SanitizeText(value), kMaxQuotedBytes);
   std::string out = "\"";
   for (std::size_t i = 0; i < shown.size(); ++i) {
     const auto c = static_cast<unsigned char>(shown[i]);
     if (c < 0x20 || c == 0x7F) {
       out += "\uFFFD";
+    } else if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
     } else {
       out.push_back(static_cast<char>(c));
     }

@@ -100,15 +100,22 @@ void AlertStream::OnDone() {
   const std::size_t freed =
       subscription_ != nullptr ? subscription_->queued_bytes() : 0;
   delete this;
-  // A stalled subscriber's queue was freed: hand the pages back to the
-  // system rather than keep its high-water mark. At most once a second, and
-  // only for a sizeable queue, so that closing streams in a loop costs
-  // nothing.
-  static std::atomic<std::int64_t> last_trim{0};
-  const std::int64_t now = absl::ToUnixSeconds(absl::Now());
-  std::int64_t last = last_trim.load();
-  if (freed >= (1 << 20) && now > last &&
-      last_trim.compare_exchange_strong(last, now)) {
+  if (freed >= (1 << 20)) {
+    // A stalled subscriber's queue: the server's housekeeping hands the
+    // pages back to the system once its alerts are freed (the last queue
+    // holding them may close later).
+    TrimMemorySoon();
+  }
+}
+
+namespace {
+std::atomic<bool> trim_pending{false};
+}  // namespace
+
+void TrimMemorySoon() { trim_pending = true; }
+
+void TrimMemoryIfPending() {
+  if (trim_pending.exchange(false)) {
     malloc_trim(0);
   }
 }

@@ -39,4 +39,10 @@ class AlertStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   bool finished_ = false;
 };
 
+// Asks for free memory to be handed back to the system (malloc_trim), and
+// does it when asked since the last call (the server's housekeeping, every
+// few seconds).
+void TrimMemorySoon();
+void TrimMemoryIfPending();
+
 }  // namespace hijackguard::plugin

@@ -5,6 +5,7 @@
 
 #include "common/hmac.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "plugin/auth_config.h"
 #include "plugin/validate.h"
 
@@ -118,7 +119,8 @@ void ReadPrincipal(const nlohmann::json& value, const std::string& pointer,
     if (id->empty()) {
       problems->Add(r.PointerTo("id"), "must not be empty");
     } else if (!ids->insert(*id).second) {
-      problems->Add(r.PointerTo("id"), StrCat("\"", *id, "\" is used twice"));
+      problems->Add(r.PointerTo("id"),
+                    StrCat(QuoteInput(*id), " is used twice"));
     }
     p.id = *id;
   }

@@ -201,9 +201,7 @@ absl::Status CompliancePluginService::StoreWritable() const {
   }
   // Nothing new is taken in while commits fail: it could not be
   // acknowledged.
-  return absl::UnavailableError(
-      StrCat("refused: the state store cannot write; try again later (",
-             health.message(), ")"));
+  return absl::UnavailableError(StrCat("refused: ", health.message()));
 }
 
 absl::Status CompliancePluginService::Refusal(Caller& caller,
@@ -217,6 +215,7 @@ grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
     grpc::ByteBuffer* response_bytes) {
   return ServeRawUnary<v1::GetDeviceRiskRequest, v1::GetDeviceRiskResponse>(
       context, request_bytes, response_bytes, risk_decoder_,
+      [&] { return access_->Admit(*context, Rpc::kGetDeviceRisk).status(); },
       [&](const v1::GetDeviceRiskRequest& request,
           v1::GetDeviceRiskResponse* response) {
         ASSIGN_OR_RETURN(Caller caller,

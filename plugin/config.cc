@@ -7,6 +7,7 @@
 #include "common/file.h"
 #include "common/json_reader.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "plugin/auth_config.h"
 
 namespace hijackguard::plugin {
@@ -232,8 +233,9 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
       if (*v == "sqlite" || *v == "memory") {
         config.state_store = *v;
       } else {
-        problems.Add(root.PointerTo("state_store"),
-                     StrCat("\"", *v, "\" is not \"sqlite\" or \"memory\""));
+        problems.Add(
+            root.PointerTo("state_store"),
+            StrCat(QuoteInput(*v), " is not \"sqlite\" or \"memory\""));
       }
     }
     if (auto v = root.String("state_synchronous", false)) {
@@ -242,7 +244,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
       } else {
         problems.Add(
             root.PointerTo("state_synchronous"),
-            StrCat("\"", *v, "\" is not \"full\", \"normal\" or \"off\""));
+            StrCat(QuoteInput(*v), " is not \"full\", \"normal\" or \"off\""));
       }
     }
     if (auto v = root.Integer("max_request_bytes", false, 4096, 64 << 20)) {
@@ -287,7 +289,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
         } else {
           problems.Add(
               t.PointerTo("client_cert"),
-              StrCat("\"", *v, "\" is not \"require\" or \"optional\""));
+              StrCat(QuoteInput(*v), " is not \"require\" or \"optional\""));
         }
         if (c.client_ca_file.empty()) {
           problems.Add(t.PointerTo("client_cert"),

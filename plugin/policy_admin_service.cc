@@ -123,6 +123,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetPolicy(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetPolicyRequest, v1::GetPolicyResponse>(
       context, request, response, decoders_.get_policy,
+      [&] { return access_->Admit(*context, Rpc::kGetPolicy).status(); },
       [&](const v1::GetPolicyRequest& typed, v1::GetPolicyResponse* out) {
         return GetPolicyTyped(context, typed, out);
       });
@@ -155,6 +156,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ValidatePolicyRequest, v1::ValidatePolicyResponse>(
       context, request, response, decoders_.validate_policy,
+      [&] { return access_->Admit(*context, Rpc::kValidatePolicy).status(); },
       [&](const v1::ValidatePolicyRequest& typed,
           v1::ValidatePolicyResponse* out) {
         return ValidatePolicyTyped(context, typed, out);
@@ -221,6 +223,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::ApplyPolicy(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ApplyPolicyRequest, v1::ApplyPolicyResponse>(
       context, request, response, decoders_.apply_policy,
+      [&] { return access_->Admit(*context, Rpc::kApplyPolicy).status(); },
       [&](const v1::ApplyPolicyRequest& typed, v1::ApplyPolicyResponse* out) {
         return ApplyPolicyTyped(context, typed, out);
       });
@@ -322,6 +325,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::SimulateDecision(
   return ServeRawUnary<v1::SimulateDecisionRequest,
                        v1::SimulateDecisionResponse>(
       context, request, response, decoders_.simulate_decision,
+      [&] { return access_->Admit(*context, Rpc::kSimulateDecision).status(); },
       [&](const v1::SimulateDecisionRequest& typed,
           v1::SimulateDecisionResponse* out) {
         return SimulateDecisionTyped(context, typed, out);
@@ -366,6 +370,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ListExemptionsRequest, v1::ListExemptionsResponse>(
       context, request, response, decoders_.list_exemptions,
+      [&] { return access_->Admit(*context, Rpc::kListExemptions).status(); },
       [&](const v1::ListExemptionsRequest& typed,
           v1::ListExemptionsResponse* out) {
         return ListExemptionsTyped(context, typed, out);
@@ -407,6 +412,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::PutExemptionRequest, v1::PutExemptionResponse>(
       context, request, response, decoders_.put_exemption,
+      [&] { return access_->Admit(*context, Rpc::kPutExemption).status(); },
       [&](const v1::PutExemptionRequest& typed, v1::PutExemptionResponse* out) {
         return PutExemptionTyped(context, typed, out);
       });
@@ -463,6 +469,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::DeleteExemptionRequest, v1::DeleteExemptionResponse>(
       context, request, response, decoders_.delete_exemption,
+      [&] { return access_->Admit(*context, Rpc::kDeleteExemption).status(); },
       [&](const v1::DeleteExemptionRequest& typed,
           v1::DeleteExemptionResponse* out) {
         return DeleteExemptionTyped(context, typed, out);

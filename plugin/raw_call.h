@@ -22,18 +22,24 @@ absl::Status EncodeMessage(const google::protobuf::Message& message,
 // The buffer's bytes in one string.
 std::string FlattenBuffer(const grpc::ByteBuffer& buffer);
 
-// Parses `in` as a Request, runs `handler(const Request&, Response*)` (an
-// absl::Status), encodes the response into `out` and finishes the call.
-template <typename Request, typename Response, typename Handler>
+// Runs `admit()` (the caller's credential and role: nothing is decoded for
+// a caller who may not call), parses `in` as a Request, runs
+// `handler(const Request&, Response*)` (an absl::Status; it checks the
+// tenant), encodes the response into `out` and finishes the call.
+template <typename Request, typename Response, typename AdmitFn,
+          typename Handler>
 grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* in,
                                         grpc::ByteBuffer* out,
                                         const WireDecoder& decoder,
-                                        Handler&& handler) {
+                                        AdmitFn&& admit, Handler&& handler) {
   google::protobuf::Arena arena;
   auto* request = google::protobuf::Arena::CreateMessage<Request>(&arena);
   auto* response = google::protobuf::Arena::CreateMessage<Response>(&arena);
-  absl::Status status = decoder.Parse(*in, request);
+  absl::Status status = admit();
+  if (status.ok()) {
+    status = decoder.Parse(*in, request);
+  }
   if (status.ok()) {
     status = handler(*request, response);
   }

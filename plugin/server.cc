@@ -15,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "plugin/access.h"
+#include "plugin/alert_stream.h"
 #include "plugin/audit_key.h"
 #include "plugin/audit_log.h"
 #include "plugin/compliance_service.h"
@@ -125,6 +126,7 @@ void PluginServer::State::Housekeeping(PluginServer* owner) {
     housekeeping_cv.wait_for(lock, std::chrono::seconds(5));
     if (housekeeping_stop) break;
     lock.unlock();
+    TrimMemoryIfPending();
     refusals->Flush(clock->Now());  // the clock refusals are counted by
     if (store != nullptr && checkpoint_interval > absl::ZeroDuration() &&
         absl::Now() >= next_checkpoint) {
@@ -364,7 +366,8 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
                            &port);
   // gRPC's limit is per server; CheckIn enforces its smaller one itself.
   builder.SetMaxReceiveMessageSize(
-      std::max(options.max_request_bytes, options.max_traffic_request_bytes));
+      std::max({options.max_request_bytes, options.max_traffic_request_bytes,
+                static_cast<int>(options.max_policy_bytes) + (64 << 10)}));
   // gRPC sets SO_REUSEPORT by default, which would let a second server silently
   // share the port (and half the check-ins). A busy port must be an error
   // instead.

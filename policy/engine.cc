@@ -203,8 +203,8 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
 }
 
 namespace {
-// 1: without the audited signature; 2: with it.
-constexpr std::uint64_t kEngineDeviceFormat = 2;
+// 1: without the audited signature; 2: with it; 3: and the repeats since.
+constexpr std::uint64_t kEngineDeviceFormat = 3;
 
 // A history row is written at least this often while the device is decided,
 // so that its time says when the device was last seen (retention prunes by
@@ -276,9 +276,9 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
   std::uint64_t groups = 0;
   std::uint64_t format = 0;
   bool ok = r.U64("format", &format);
-  if (ok && format != 1 && format != kEngineDeviceFormat) {
+  if (ok && (format < 1 || format > kEngineDeviceFormat)) {
     ok = r.Invalid("format", StrCat("format ", format,
-                                    " is not one this version reads (1, ",
+                                    " is not one this version reads (1 to ",
                                     kEngineDeviceFormat, ")"));
   }
   ok = ok && r.Time("warn_since", &state->history.warn_since) &&
@@ -297,7 +297,10 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
   }
   ok = ok && r.Bytes("locale", &state->locale);
   if (ok && format >= 2) {
-    ok = r.U64("audited", &state->audited) && r.U64("repeats", &state->repeats);
+    ok = r.U64("audited", &state->audited);
+  }
+  if (ok && format >= 3) {
+    ok = r.U64("repeats", &state->repeats);
   }
   ok = ok && r.End();
   if (!ok) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "detector/known_issues.h"
 
 namespace hijackguard::policy {
@@ -48,7 +49,11 @@ std::string FormatHours(absl::Duration d) {
 // literal quote, so each is doubled; nothing else is special inside it
 // (double quotes, U+0022 and U+201C-U+201E, included). Control characters
 // are dropped.
-std::string PsQuote(std::string_view s) {
+std::string PsQuote(std::string_view raw) {
+  // Bytes that are not UTF-8 could turn into quotes in another code page
+  // (0x91 and 0x92 are U+2018 and U+2019 in cp1252): they become U+FFFD.
+  const std::string text = SanitizeText(raw);
+  const std::string_view s = text;
   std::string out = "'";
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);

@@ -125,9 +125,9 @@ class SettingsParser {
       } else if (*mode == "monitor") {
         s->mode = {Mode::kMonitor, Ptr(p, "/mode")};
       } else {
-        problems_->Add(
-            Ptr(p, "/mode"),
-            StrCat("must be \"enforce\" or \"monitor\", not \"", *mode, "\""));
+        problems_->Add(Ptr(p, "/mode"),
+                       StrCat("must be \"enforce\" or \"monitor\", not ",
+                              QuoteInput(*mode)));
       }
     }
     if (const Json* priors = r.Member("priors", false)) {
@@ -306,8 +306,8 @@ class SettingsParser {
       } else {
         problems_->Add(r.PointerTo("warn"),
                        StrCat("must be \"none\" (alert only) or \"calendar\" "
-                              "(stop calendar sync), not \"",
-                              *v, "\""));
+                              "(stop calendar sync), not ",
+                              QuoteInput(*v)));
       }
     }
     if (auto v = r.String("quarantine", false)) {
@@ -318,8 +318,8 @@ class SettingsParser {
       } else {
         problems_->Add(r.PointerTo("quarantine"),
                        StrCat("must be \"device\" (stop all sync) or "
-                              "\"calendar\" (stop calendar sync), not \"",
-                              *v, "\""));
+                              "\"calendar\" (stop calendar sync), not ",
+                              QuoteInput(*v)));
       }
     }
   }
@@ -386,8 +386,8 @@ class SettingsParser {
       t.Skip(locale);
       const std::string lp = t.PointerTo(locale);
       if (!IsLocaleKey(locale)) {
-        problems_->Add(lp, StrCat("\"", locale,
-                                  "\" is not a lower-case language tag such "
+        problems_->Add(lp, StrCat(QuoteInput(locale),
+                                  " is not a lower-case language tag such "
                                   "as \"de\" or \"pt-br\""));
         continue;
       }
@@ -456,8 +456,8 @@ class SettingsParser {
         } else {
           problems_->Add(r.PointerTo("kind"),
                          StrCat("must be \"user\", \"device\" or \"group\", "
-                                "not \"",
-                                *kind_name, "\""));
+                                "not ",
+                                QuoteInput(*kind_name)));
           ok = false;
         }
       }
@@ -474,8 +474,8 @@ class SettingsParser {
             e.expires < absl::UnixEpoch() ||
             e.expires > absl::FromUnixSeconds(kMaxUnixSeconds)) {
           problems_->Add(r.PointerTo("expires"),
-                         StrCat("\"", *expires,
-                                "\" is not an RFC 3339 time between 1970 and "
+                         StrCat(QuoteInput(*expires),
+                                " is not an RFC 3339 time between 1970 and "
                                 "9999, such as \"2027-01-31T00:00:00Z\""));
           ok = false;
         }
@@ -676,7 +676,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::Parse(
       if (top.is_object()) {
         if (auto v = top.String("apiVersion", true); v && *v != kApiVersion) {
           problems.Add("/apiVersion", StrCat("must be \"", kApiVersion,
-                                             "\", not \"", *v, "\""));
+                                             "\", not ", QuoteInput(*v)));
         }
         parser.Parse(top, "", &policy->global_);
         parser.CheckOrder(policy->global_, "");

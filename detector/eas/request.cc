@@ -344,7 +344,7 @@ class Parser {
       if (EqualsIgnoreCase(name, "MS-ASProtocolVersion")) {
         if (!IsProtocolVersionText(value)) {
           Issue(RequestIssueCode::kBadProtocolVersion, where, 0,
-                StrCat("\"", value, "\" is not a version like 14.1"));
+                StrCat(QuoteInput(value), " is not a version like 14.1"));
         } else if (r.form == QueryForm::kBase64 &&
                    !r.protocol_version.empty() && r.protocol_version != value) {
           Issue(RequestIssueCode::kProtocolVersionMismatch, where, 0,
@@ -362,7 +362,7 @@ class Parser {
         }
         if (!valid || key > 0xFFFFFFFFULL) {
           Issue(RequestIssueCode::kBadPolicyKey, where, 0,
-                StrCat("\"", value, "\" is not a 32-bit decimal number"));
+                StrCat(QuoteInput(value), " is not a 32-bit decimal number"));
         } else {
           r.policy_key = static_cast<std::uint32_t>(key);
         }

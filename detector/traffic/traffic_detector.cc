@@ -1621,7 +1621,12 @@ void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts, absl::Time now) {
         merged.eas_device_id;
   }
   // The usual check-in has nothing new to keep; its row is written again
-  // once a day all the same, so that its time says the device is alive.
+  // once a day all the same, so that its time says the device is alive. (A
+  // device read back from the store counts from now: its row is at most a
+  // day older than that when it is rewritten.)
+  if (device->seen_at == absl::InfinitePast() && now != absl::InfinitePast()) {
+    device->seen_at = now;
+  }
   if (device->checked_in && SameFacts(device->facts, merged) &&
       (now == absl::InfinitePast() || now - device->seen_at < kRowRefresh)) {
     dirty_devices_.erase(device);

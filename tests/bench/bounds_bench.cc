@@ -3,8 +3,11 @@
 //
 //   build/bin/bounds_bench --mode alerts [--checkins 20000]
 //       [--stalled-principals 1]
-//     one principal (or several) opens 64 WatchAlerts streams and never
-//     reads; 20,000 check-ins then each raise an alert. Prints the server's
+//     the check-ins of a fleet (2,000 devices flipping between a hijack
+//     build and a fixed one, so that each check-in raises an alert) run once
+//     to fill the caches; then one principal (or several) opens 64
+//     WatchAlerts streams and never reads, and 20,000 more such check-ins
+//     each raise an alert. Prints the server's
 //     resident memory before, at its peak, and 10 s after the stalled
 //     streams are cancelled, how many streams were accepted and refused,
 //     and whether a subscriber of another principal is still accepted.
@@ -108,14 +111,19 @@ void Authorize(grpc::ClientContext* context, const std::string& token) {
   context->AddMetadata("authorization", "Bearer " + token);
 }
 
-v1::CheckInRequest Request(long i) {
+// Check-in `i` of a fleet of `devices`: each device's check-ins alternate
+// between the hijack build (WARN) and a fixed one (ALLOW), so that every
+// check-in changes the device's action and raises an alert.
+v1::CheckInRequest Request(long i, long devices = 1'000'000'000) {
   v1::CheckInRequest r;
   r.set_tenant_id("t1");
   char id[32];
-  std::snprintf(id, sizeof(id), "ApplBOUND%07ld", i);
+  std::snprintf(id, sizeof(id), "ApplBOUND%07ld", i % devices);
   r.mutable_device()->set_eas_device_id(id);
   r.mutable_device()->set_user_principal("user@example.com");
-  r.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");  // alerts
+  r.mutable_eas()->set_user_agent((i / devices) % 2 == 0
+                                      ? "Apple-iPhone4C1/1001.403"
+                                      : "Apple-iPhone4C1/1001.523");
   return r;
 }
 
@@ -161,18 +169,38 @@ std::unique_ptr<Stalled> OpenStalled(const std::string& address,
   return s;
 }
 
+// Sends check-ins first..last of a fleet of `devices` from four clients.
+long CheckIns(v1::CompliancePlugin::Stub& stub, long first, long last,
+              long devices) {
+  std::atomic<long> next{first};
+  std::atomic<long> failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      for (long i = next++; i < last; i = next++) {
+        grpc::ClientContext c;
+        Authorize(&c, "load-token");
+        v1::CheckInResponse r;
+        if (!stub.CheckIn(&c, Request(i, devices), &r).ok()) ++failed;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  return failed;
+}
+
 int Alerts(const std::string& binary, const std::string& dir, long checkins,
            int stalled_principals) {
   Server server = Start(binary, WriteConfig(dir, stalled_principals));
   auto channel =
       grpc::CreateChannel(server.address, grpc::InsecureChannelCredentials());
   auto stub = v1::CompliancePlugin::NewStub(channel);
-  for (long i = 0; i < 200; ++i) {  // warm up (its own devices)
-    grpc::ClientContext c;
-    Authorize(&c, "load-token");
-    v1::CheckInResponse r;
-    (void)stub->CheckIn(&c, Request(10'000'000 + i), &r);
-  }
+  // The same check-ins once without subscribers first, so that the start
+  // figure already holds the fleet's devices (caches, SQLite's pages) and
+  // what grows afterwards is what the stalled streams cost.
+  const long devices = std::max(1L, checkins / 10);
+  if (CheckIns(*stub, 0, checkins, devices) != 0) Die("warm-up failed");
+  std::this_thread::sleep_for(std::chrono::seconds(1));
   const double start_mib = ResidentMiB(server.pid);
   grpc::CompletionQueue cq;
   std::vector<std::unique_ptr<Stalled>> stalled;
@@ -193,20 +221,7 @@ int Alerts(const std::string& binary, const std::string& dir, long checkins,
     }
   });
   const auto load_start = Steady::now();
-  std::atomic<long> next{0};
-  std::atomic<long> failed{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&] {
-      for (long i = next++; i < checkins; i = next++) {
-        grpc::ClientContext c;
-        Authorize(&c, "load-token");
-        v1::CheckInResponse r;
-        if (!stub->CheckIn(&c, Request(i), &r).ok()) ++failed;
-      }
-    });
-  }
-  for (auto& t : clients) t.join();
+  const long failed = CheckIns(*stub, checkins, 2 * checkins, devices);
   const double load_seconds =
       std::chrono::duration<double>(Steady::now() - load_start).count();
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -231,15 +246,16 @@ int Alerts(const std::string& binary, const std::string& dir, long checkins,
   const double settled = after_mib - start_mib;
   std::printf(
       "alerts: %d stalled WatchAlerts streams of %d principal(s): %d "
-      "accepted, %d refused; %ld alerting check-ins in %.1f s (%ld failed)\n"
+      "accepted, %d refused; %ld alerting check-ins of %ld devices in %.1f s "
+      "(%ld failed)\n"
       "  server RSS: %.0f MiB at start, peak %.0f MiB (+%.0f), %.0f MiB after "
       "the load, %.0f MiB 10 s after the streams were cancelled (%+.0f)\n"
       "  a subscriber of another principal: %s\n"
       "  acceptance (growth < 100 MiB, within 30 MiB after, other principal "
       "accepted): %s\n",
-      64, stalled_principals, accepted, refused, checkins, load_seconds,
-      failed.load(), start_mib, peak.load(), growth, loaded_mib, after_mib,
-      settled, siem_ok ? "accepted" : "REFUSED",
+      64, stalled_principals, accepted, refused, checkins, devices,
+      load_seconds, failed, start_mib, peak.load(), growth, loaded_mib,
+      after_mib, settled, siem_ok ? "accepted" : "REFUSED",
       growth < 100 && settled < 30 && siem_ok ? "PASS" : "FAIL");
   // Figures are reported, not asserted; a refused other principal is a bug.
   return siem_ok ? 0 : 1;

@@ -2,7 +2,7 @@
 // tenants, token digests, certificate identities). Reading it must never
 // throw or crash; a section with problems lists each with a pointer under
 // /auth and a message; an accepted one has principals with ids, roles, and
-// tenants or "*", and no token digest or certificate identity twice.
+// tenants or "*", and no token digest twice.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

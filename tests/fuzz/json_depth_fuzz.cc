@@ -68,6 +68,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   if (doc && Depth(*doc) > kLimit) {
     std::abort();  // parsed deeper than the limit
   }
+  if (!deep && doc.has_value() != nlohmann::json::accept(text)) {
+    std::abort();  // the depth check refused, or let through, the wrong one
+  }
   (void)policy::Policy::Parse(text, Catalog(), nullptr);
   return 0;
 }

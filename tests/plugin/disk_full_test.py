@@ -135,6 +135,8 @@ def run(args, work, state):
         except grpc.RpcError as e:
             refused = e
             break
+        if not response.HasField("deadline"):
+            fail(f"{device}: the hijack build got no grace deadline; nothing to compare")
         acknowledged[device] = response.deadline.seconds
     if refused is None:
         fail("the disk never filled up")

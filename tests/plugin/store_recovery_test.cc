@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -117,6 +118,32 @@ TEST_F(StoreRecoveryTest, ATornWalFrameCoversNothing) {
   // whole transaction, so its pages do not cover the missing tail.
   const auto wal = std::filesystem::file_size(path_ + "-wal");
   std::filesystem::resize_file(path_ + "-wal", wal - 100);
+  auto store = Open();
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(store.status().message(), HasSubstr("truncated"));
+}
+
+TEST_F(StoreRecoveryTest, AWalFrameWithABadChecksumCoversNothing) {
+  Populate(300);
+  const auto before = std::filesystem::file_size(path_);
+  CommitIntoWalAndCrash(
+      "WITH RECURSIVE n(i) AS (SELECT 300 UNION ALL SELECT i + 1 FROM n "
+      "WHERE i < 599) INSERT INTO devices(key, idx, active_ms, value) "
+      "SELECT CAST('k' || i AS BLOB), NULL, 1, zeroblob(500) FROM n");
+  std::filesystem::resize_file(path_, before);
+  // One byte changed inside the last frame's page (the commit frame): its
+  // checksum no longer holds, so the transaction does not count.
+  const auto wal = std::filesystem::file_size(path_ + "-wal");
+  {
+    std::fstream f(path_ + "-wal",
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(wal - 100));
+    char c = 0;
+    f.get(c);
+    f.seekp(static_cast<std::streamoff>(wal - 100));
+    f.put(static_cast<char>(c ^ 0x5A));
+  }
+  ASSERT_EQ(std::filesystem::file_size(path_ + "-wal"), wal);
   auto store = Open();
   EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(store.status().message(), HasSubstr("truncated"));

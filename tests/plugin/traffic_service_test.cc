@@ -122,6 +122,13 @@ TEST_F(TrafficServiceTest, ItemProblemsAreDataNotFailedCalls) {
   ASSERT_TRUE(stub_->ReportTraffic(Context().get(), r, &response).ok());
   ASSERT_EQ(response.errors_size(), 1);
   EXPECT_EQ(response.errors(0).field(), "observed_at");
+  // The year -29719: outside what a timestamp may say.
+  r.mutable_observed_at()->set_seconds(-1'000'000'000'000LL);
+  ASSERT_TRUE(stub_->ReportTraffic(Context().get(), r, &response).ok());
+  ASSERT_EQ(response.errors_size(), 1);
+  EXPECT_EQ(response.errors(0).field(), "observed_at");
+  EXPECT_THAT(response.errors(0).message(), HasSubstr("1970"));
+  r.clear_observed_at();
 
   r.set_tenant_id("");
   ASSERT_TRUE(stub_->ReportTraffic(Context().get(), r, &response).ok());
