@@ -1,7 +1,10 @@
 #include "plugin/audit_log.h"
 
 #include <variant>
+#include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/hmac.h"
 #include "common/sha256.h"
@@ -126,6 +129,25 @@ std::string AuditHeadMac(std::string_view key, std::uint64_t seq,
 std::string AuditAnchorMac(std::string_view key, std::uint64_t seq,
                            std::string_view hash) {
   return HmacSha256Hex(key, StrCat("audit-anchor-v1\n", seq, "\n", hash));
+}
+
+absl::StatusOr<AuditAnchor> ParseAuditAnchor(std::string_view value,
+                                             std::string_view key) {
+  AuditAnchor anchor;
+  if (value.empty()) {
+    return anchor;
+  }
+  const std::vector<std::string> parts =
+      absl::StrSplit(std::string(value), ' ');
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &anchor.seq) ||
+      !ConstantTimeEquals(parts[2],
+                          AuditAnchorMac(key, anchor.seq, parts[1]))) {
+    return absl::InvalidArgumentError(
+        "the prune anchor (meta audit_anchor) is damaged or forged: its mac "
+        "does not match the audit key");
+  }
+  anchor.hash = parts[1];
+  return anchor;
 }
 
 namespace {

@@ -68,6 +68,16 @@ std::string AuditHeadMac(std::string_view key, std::uint64_t seq,
 std::string AuditAnchorMac(std::string_view key, std::uint64_t seq,
                            std::string_view hash);
 
+// Where the chain starts: after the prune anchor `value` (meta.audit_anchor,
+// "" when nothing was pruned: seq 0 and the genesis). INVALID_ARGUMENT when
+// the value is damaged or its mac does not match `key` (forged or moved).
+struct AuditAnchor {
+  std::uint64_t seq = 0;
+  std::string hash{kAuditGenesis};
+};
+absl::StatusOr<AuditAnchor> ParseAuditAnchor(std::string_view value,
+                                             std::string_view key);
+
 // "Everything up to row `seq`, whose hash is `head`, existed at `at`", signed
 // with the audit key. One JSON line:
 //   {"seq":N,"head":"<hex>","at":"<RFC 3339>","mac":"<hex>"}

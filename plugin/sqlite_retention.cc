@@ -2,9 +2,6 @@
 // log's oldest rows leave behind a signed anchor (plugin/audit_log.h).
 #include <sqlite3.h>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
-#include "common/hmac.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -110,22 +107,14 @@ absl::Status SqliteStore::PruneAudit(std::int64_t before_us, std::int64_t limit,
   ASSIGN_OR_RETURN(std::string anchor,
                    writer_->db.QueryText(
                        "SELECT value FROM meta WHERE name = 'audit_anchor'"));
-  std::uint64_t anchor_seq = 0;
-  std::string anchor_hash(kAuditGenesis);
-  if (!anchor.empty()) {
-    const std::vector<std::string> parts = absl::StrSplit(anchor, ' ');
-    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &anchor_seq) ||
-        !ConstantTimeEquals(parts[2],
-                            AuditAnchorMac(audit_key_, anchor_seq, parts[1]))) {
-      LogWarning(
-          "audit retention skipped: the prune anchor does not verify; "
-          "run hijackguard audit verify");
-      return absl::OkStatus();
-    }
-    anchor_hash = parts[1];
+  absl::StatusOr<AuditAnchor> from = ParseAuditAnchor(anchor, audit_key_);
+  if (!from.ok()) {
+    LogWarning(StrCat("audit retention skipped: ", from.status().message(),
+                      "; run hijackguard audit verify"));
+    return absl::OkStatus();
   }
   ASSIGN_OR_RETURN(std::uint64_t rekey_seq, FirstRekeySeq(writer_->db));
-  AuditChainWalker walker(audit_key_, rekey_seq, anchor_seq + 1, anchor_hash);
+  AuditChainWalker walker(audit_key_, rekey_seq, from->seq + 1, from->hash);
   ASSIGN_OR_RETURN(Statement range,
                    writer_->db.Prepare(StrCat("SELECT ", kAuditRowColumns,
                                               " FROM audit WHERE seq <= ?1 "

@@ -5,9 +5,7 @@
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "common/hmac.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
@@ -137,24 +135,17 @@ absl::StatusOr<AuditVerification> VerifyAudit(
   ASSIGN_OR_RETURN(std::string anchor,
                    db.QueryText("SELECT value FROM meta WHERE name = "
                                 "'audit_anchor'"));
-  std::uint64_t anchor_seq = 0;
-  std::string anchor_hash(kAuditGenesis);
-  if (!anchor.empty()) {
-    const std::vector<std::string> parts = absl::StrSplit(anchor, ' ');
-    if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &anchor_seq) ||
-        !ConstantTimeEquals(parts[2],
-                            AuditAnchorMac(key, anchor_seq, parts[1]))) {
-      AuditVerification broken;
-      broken.ok = false;
-      broken.bad_seq = 1;
-      broken.problem =
-          "the prune anchor (meta audit_anchor) is damaged or forged: its mac "
-          "does not match the audit key";
-      (void)db.Exec("COMMIT");
-      return broken;
-    }
-    anchor_hash = parts[1];
+  absl::StatusOr<AuditAnchor> from = ParseAuditAnchor(anchor, key);
+  if (!from.ok()) {
+    AuditVerification broken;
+    broken.ok = false;
+    broken.bad_seq = 1;
+    broken.problem = std::string(from.status().message());
+    (void)db.Exec("COMMIT");
+    return broken;
   }
+  const std::uint64_t anchor_seq = from->seq;
+  const std::string& anchor_hash = from->hash;
   AuditChainWalker walker(std::string(key), rekey_seq, anchor_seq + 1,
                           anchor_hash);
   AuditVerification v;

@@ -22,6 +22,12 @@ using ::hijackguard::testing::IsOk;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 
+// Rows k300..k599, appended in one transaction (new pages at the file's end).
+constexpr const char* kThreeHundredMoreRows =
+    "WITH RECURSIVE n(i) AS (SELECT 300 UNION ALL SELECT i + 1 FROM n "
+    "WHERE i < 599) INSERT INTO devices(key, idx, active_ms, value) "
+    "SELECT CAST('k' || i AS BLOB), NULL, 1, zeroblob(500) FROM n";
+
 class StoreRecoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,10 +92,7 @@ class StoreRecoveryTest : public ::testing::Test {
 TEST_F(StoreRecoveryTest, AFileCutDuringACheckpointStartsWithEveryRow) {
   Populate(300);
   const auto before = std::filesystem::file_size(path_);
-  CommitIntoWalAndCrash(
-      "WITH RECURSIVE n(i) AS (SELECT 300 UNION ALL SELECT i + 1 FROM n "
-      "WHERE i < 599) INSERT INTO devices(key, idx, active_ms, value) "
-      "SELECT CAST('k' || i AS BLOB), NULL, 1, zeroblob(500) FROM n");
+  CommitIntoWalAndCrash(kThreeHundredMoreRows);
   // The checkpoint wrote page 1 (its header counts every page) and stopped
   // before the new pages: they are only in the WAL.
   ASSERT_GT(std::filesystem::file_size(path_), before);
@@ -109,10 +112,7 @@ TEST_F(StoreRecoveryTest, AFileCutDuringACheckpointStartsWithEveryRow) {
 TEST_F(StoreRecoveryTest, ATornWalFrameCoversNothing) {
   Populate(300);
   const auto before = std::filesystem::file_size(path_);
-  CommitIntoWalAndCrash(
-      "WITH RECURSIVE n(i) AS (SELECT 300 UNION ALL SELECT i + 1 FROM n "
-      "WHERE i < 599) INSERT INTO devices(key, idx, active_ms, value) "
-      "SELECT CAST('k' || i AS BLOB), NULL, 1, zeroblob(500) FROM n");
+  CommitIntoWalAndCrash(kThreeHundredMoreRows);
   std::filesystem::resize_file(path_, before);
   // The commit frame lost its last bytes: SQLite's recovery drops the
   // whole transaction, so its pages do not cover the missing tail.
@@ -126,10 +126,7 @@ TEST_F(StoreRecoveryTest, ATornWalFrameCoversNothing) {
 TEST_F(StoreRecoveryTest, AWalFrameWithABadChecksumCoversNothing) {
   Populate(300);
   const auto before = std::filesystem::file_size(path_);
-  CommitIntoWalAndCrash(
-      "WITH RECURSIVE n(i) AS (SELECT 300 UNION ALL SELECT i + 1 FROM n "
-      "WHERE i < 599) INSERT INTO devices(key, idx, active_ms, value) "
-      "SELECT CAST('k' || i AS BLOB), NULL, 1, zeroblob(500) FROM n");
+  CommitIntoWalAndCrash(kThreeHundredMoreRows);
   std::filesystem::resize_file(path_, before);
   // One byte changed inside the last frame's page (the commit frame): its
   // checksum no longer holds, so the transaction does not count.
