@@ -67,22 +67,21 @@ PolicyAdminService::PolicyAdminService(policy::PolicyEngine* engine,
       max_policy_bytes_(std::min(max_policy_bytes, policy::Policy::kMaxBytes)) {
 }
 
-absl::StatusOr<std::shared_ptr<void>> PolicyAdminService::PolicyWork(
+absl::StatusOr<WorkLimit::Slot> PolicyAdminService::PolicyWork(
     std::string_view rpc, std::size_t bytes) {
   if (bytes > max_policy_bytes_) {
     return absl::InvalidArgumentError(
         StrCat("policy_json is ", bytes, " bytes; at most ", max_policy_bytes_,
                " are accepted (max_policy_bytes)"));
   }
-  if (policy_workers_.fetch_add(1) >= kPolicyWorkers) {
-    policy_workers_.fetch_sub(1);
+  std::optional<WorkLimit::Slot> slot = policy_work_.TryAcquire();
+  if (!slot) {
     return absl::ResourceExhaustedError(
         StrCat(rpc, ": ", kPolicyWorkers,
                " policy documents are being checked already; try again in a "
                "moment"));
   }
-  return std::shared_ptr<void>(nullptr,
-                               [this](void*) { policy_workers_.fetch_sub(1); });
+  return std::move(*slot);
 }
 
 PolicyAdminService::Decoders::Decoders()
@@ -136,7 +135,7 @@ absl::Status PolicyAdminService::ValidatePolicyTyped(
   if (auto caller = Admit(context, Rpc::kValidatePolicy); !caller.ok()) {
     return caller.status();
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<void> slot,
+  ASSIGN_OR_RETURN(WorkLimit::Slot slot,
                    PolicyWork("ValidatePolicy", request.policy_json().size()));
   std::vector<policy::PolicyProblem> problems;
   auto parsed = policy::Policy::Parse(request.policy_json(), engine_->catalog(),
@@ -209,7 +208,7 @@ absl::Status PolicyAdminService::ApplyPolicyTyped(
   if (!caller.ok()) {
     return caller.status();
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<void> slot,
+  ASSIGN_OR_RETURN(WorkLimit::Slot slot,
                    PolicyWork("ApplyPolicy", request.policy_json().size()));
   const absl::Status status = DoApply(request, response, caller->actor);
   if (absl::IsAborted(status)) {
@@ -314,7 +313,7 @@ absl::Status PolicyAdminService::SimulateDecisionTyped(
     return caller.status();
   }
   ASSIGN_OR_RETURN(
-      std::shared_ptr<void> slot,
+      WorkLimit::Slot slot,
       PolicyWork("SimulateDecision", request.policy_json().size()));
   return DoSimulate(request, response);
 }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 
+#include "common/work_limit.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/access.h"
 #include "plugin/audit_key.h"
@@ -78,8 +79,8 @@ class PolicyAdminService final : public PolicyAdminBase {
   std::string LogName(const policy::Exemption& e) const;
   // A slot for policy work (kPolicyWorkers), after checking the document's
   // size; released when the returned guard goes.
-  absl::StatusOr<std::shared_ptr<void>> PolicyWork(std::string_view rpc,
-                                                   std::size_t bytes);
+  absl::StatusOr<WorkLimit::Slot> PolicyWork(std::string_view rpc,
+                                             std::size_t bytes);
 
   // The typed handlers behind the raw methods.
   absl::Status GetPolicyTyped(grpc::CallbackServerContext* context,
@@ -116,7 +117,7 @@ class PolicyAdminService final : public PolicyAdminBase {
   const Pseudonymizer* pseudonym_;
   const Decoders decoders_;
   const std::size_t max_policy_bytes_;
-  std::atomic<int> policy_workers_{0};
+  WorkLimit policy_work_{kPolicyWorkers};
 };
 
 }  // namespace hijackguard::plugin
