@@ -359,6 +359,19 @@ void PolicyEngine::EvictOne(Shard& shard) {
       shard.order.emplace_back(std::move(key), it->second.last_decision);
       continue;
     }
+    if (store_ != nullptr && it->second.repeats > 0) {
+      // The count of unchanged decisions lives only here since the row was
+      // last written: write it, so that the device's next audit row, after
+      // it is paged in again, carries it.
+      EngineChanges changes;
+      StoreRow& row = changes.devices.emplace_back();
+      row.key = it->first;
+      EncodeDeviceState(it->second, &row.value);
+      row.time_ms = it->second.written == absl::InfinitePast()
+                        ? 0
+                        : absl::ToUnixMillis(it->second.written);
+      store_->SubmitEngine(std::move(changes));
+    }
     shard.devices.erase(it);
     forgotten_.fetch_add(1, std::memory_order_relaxed);
     return;

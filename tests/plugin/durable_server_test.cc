@@ -3,6 +3,7 @@
 // policy wins at start, and paging when the in-memory caches hold one row.
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -255,6 +256,35 @@ TEST_F(DurableServerTest, LedgerRowsOfOneResponseSurviveAOneEntryCache) {
     rewrites += e.kind() == v1::EVENT_KIND_ORGANIZER_REWRITE;
   }
   EXPECT_EQ(rewrites, 2);
+}
+
+TEST_F(DurableServerTest,
+       UnchangedDecisionsAreCountedNotAuditedAcrossEviction) {
+  options_.engine.max_devices = 1;  // one device per shard: evictions
+  Start();
+  for (int i = 0; i < 5; ++i) {
+    CheckIn("t1", "ApplSAME");  // one row, then four repeats
+  }
+  for (int d = 0; d < 64; ++d) {  // some share its shard and evict it
+    CheckIn("t1", "ApplOTHER" + std::to_string(d));
+  }
+  CheckIn("t1", "ApplSAME", "bob@example.com");  // another user: a change
+  server_.reset();
+
+  std::ostringstream out;
+  ASSERT_THAT(ExportAudit(options_.state_path, absl::InfinitePast(), out),
+              IsOk());
+  std::vector<std::string> rows;
+  std::istringstream lines(out.str());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"kind\":\"decision\"") != std::string::npos &&
+        line.find("ApplSAME") != std::string::npos) {
+      rows.push_back(line);
+    }
+  }
+  ASSERT_EQ(rows.size(), 2u) << out.str();
+  EXPECT_EQ(rows[0].find("\"repeats\""), std::string::npos);
+  EXPECT_NE(rows[1].find("\"repeats\":4"), std::string::npos) << rows[1];
 }
 
 }  // namespace
