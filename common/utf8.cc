@@ -115,7 +115,8 @@ std::size_t CountUtf8Chars(std::string_view text) {
 }
 
 std::string QuoteInput(std::string_view value) {
-  std::string shown = TruncateUtf8(SanitizeText(value), kMaxQuotedBytes);
+  const std::string clean = SanitizeText(value);
+  std::string shown = TruncateUtf8(clean, kMaxQuotedBytes);
   std::string out = "\"";
   for (std::size_t i = 0; i < shown.size(); ++i) {
     const auto c = static_cast<unsigned char>(shown[i]);
@@ -129,7 +130,7 @@ std::string QuoteInput(std::string_view value) {
     }
   }
   out.push_back('"');
-  if (value.size() > kMaxQuotedBytes) {  // shown ends in U+2026
+  if (clean.size() > kMaxQuotedBytes) {  // shown ends in U+2026
     out += " (" + std::to_string(value.size()) + " bytes)";
   }
   return out;

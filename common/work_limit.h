@@ -16,7 +16,6 @@ class WorkLimit {
   // Held while the work runs.
   class Slot {
    public:
-    explicit Slot(WorkLimit* limit) : limit_(limit) {}
     ~Slot() {
       if (limit_ != nullptr) limit_->running_.fetch_sub(1);
     }
@@ -28,6 +27,8 @@ class WorkLimit {
     Slot& operator=(const Slot&) = delete;
 
    private:
+    friend class WorkLimit;
+    explicit Slot(WorkLimit* limit) : limit_(limit) {}
     WorkLimit* limit_;
   };
 
@@ -37,7 +38,9 @@ class WorkLimit {
       running_.fetch_sub(1);
       return std::nullopt;
     }
-    return std::optional<Slot>(std::in_place, this);
+    std::optional<Slot> slot;
+    slot.emplace(Slot(this));
+    return slot;
   }
   int max() const { return max_; }
   int running() const { return running_.load(); }

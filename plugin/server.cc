@@ -367,7 +367,9 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   // gRPC's limit is per server; CheckIn enforces its smaller one itself.
   builder.SetMaxReceiveMessageSize(
       std::max({options.max_request_bytes, options.max_traffic_request_bytes,
-                static_cast<int>(options.max_policy_bytes) + (64 << 10)}));
+                static_cast<int>(std::min(options.max_policy_bytes,
+                                          policy::Policy::kMaxBytes)) +
+                    (64 << 10)}));
   // gRPC sets SO_REUSEPORT by default, which would let a second server silently
   // share the port (and half the check-ins). A busy port must be an error
   // instead.

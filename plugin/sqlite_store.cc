@@ -348,9 +348,13 @@ SqliteStore::~SqliteStore() {
 StoreTicket SqliteStore::Enqueue(std::shared_ptr<Submission> sub) {
   std::unique_lock<std::mutex> lock(mu_);
   // Back-pressure: a writer that falls behind slows submitters down rather
-  // than letting the queue take the memory.
+  // than letting the queue take the memory. While commits fail, handlers
+  // refuse new work and only calls already under way arrive: they are
+  // queued without waiting for room, so that nobody blocks (holding the
+  // engine's or the detector's lock) for the length of an outage.
   space_cv_.wait(lock, [&] {
-    return queue_.size() < options_.max_queued || !failed_.ok() || writer_done_;
+    return queue_.size() < options_.max_queued || !failed_.ok() ||
+           !write_error_.ok() || writer_done_;
   });
   sub->ticket = ++next_ticket_;
   ++stats_.submissions;

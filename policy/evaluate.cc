@@ -48,11 +48,19 @@ std::string FormatHours(absl::Duration d) {
 // five single quotes (U+0027 and U+2018-U+201B) and reads two in a row as one
 // literal quote, so each is doubled; nothing else is special inside it
 // (double quotes, U+0022 and U+201C-U+201E, included). Control characters
-// are dropped.
+// are dropped and bytes that are not UTF-8 become U+FFFD.
 std::string PsQuote(std::string_view raw) {
   // Bytes that are not UTF-8 could turn into quotes in another code page
   // (0x91 and 0x92 are U+2018 and U+2019 in cp1252): they become U+FFFD.
-  const std::string text = SanitizeText(raw);
+  std::string printable;
+  printable.reserve(raw.size());
+  for (const char c : raw) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7F) {
+      printable.push_back(c);  // control characters are dropped
+    }
+  }
+  const std::string text = SanitizeText(printable);
   const std::string_view s = text;
   std::string out = "'";
   for (std::size_t i = 0; i < s.size(); ++i) {

@@ -1622,11 +1622,8 @@ void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts, absl::Time now) {
   }
   // The usual check-in has nothing new to keep; its row is written again
   // once a day all the same, so that its time says the device is alive. (A
-  // device read back from the store counts from now: its row is at most a
-  // day older than that when it is rewritten.)
-  if (device->seen_at == absl::InfinitePast() && now != absl::InfinitePast()) {
-    device->seen_at = now;
-  }
+  // device read back from the store does not know when its row was written:
+  // its first check-in rewrites it.)
   if (device->checked_in && SameFacts(device->facts, merged) &&
       (now == absl::InfinitePast() || now - device->seen_at < kRowRefresh)) {
     dirty_devices_.erase(device);

@@ -268,6 +268,8 @@ TEST_F(DurableServerTest,
   for (int d = 0; d < 64; ++d) {  // some share its shard and evict it
     CheckIn("t1", "ApplOTHER" + std::to_string(d));
   }
+  ASSERT_GT(server_->engine().stats().devices_forgotten, 0u)
+      << "the cache let nothing go: the test would prove nothing";
   CheckIn("t1", "ApplSAME", "bob@example.com");  // another user: a change
   server_.reset();
 
