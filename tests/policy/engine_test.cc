@@ -340,5 +340,43 @@ TEST(PolicyEngineTest, SwapsUnderConcurrentDecisions) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+TEST(AlertHubTest, QueuesAreBoundedInBytesAndInTotal) {
+  // Alerts of about 10 KB each (a long reason), so that the byte bounds and
+  // not the count decide.
+  auto alert = [] {
+    ComplianceAlert a;
+    a.tenant_id = "acme";
+    a.reasons.push_back(
+        {kReasonBelowThreshold, std::string(10'000, 'r'), "", 0});
+    return a;
+  };
+  const std::size_t bytes = AlertBytes(alert()) + 64;  // + the id it gets
+  AlertLimits limits;
+  limits.max_queue_bytes = 5 * bytes;
+  limits.max_total_bytes = 8 * bytes;
+  AlertHub hub(limits);
+  auto a = hub.Subscribe("a", "", nullptr).value();
+  auto b = hub.Subscribe("b", "", nullptr).value();
+  for (int i = 0; i < 20; ++i) {
+    hub.Publish(alert(), absl::FromUnixSeconds(1'800'000'000 + i));
+  }
+  EXPECT_LE(a->queued_bytes(), limits.max_queue_bytes);
+  EXPECT_LE(b->queued_bytes(), limits.max_queue_bytes);
+  EXPECT_LE(hub.total_bytes(), limits.max_total_bytes);
+  EXPECT_GT(a->dropped() + b->dropped(), 0u);
+  // What is left is the newest: the last sequence is 20, with a gap before.
+  std::uint64_t last = 0;
+  std::uint64_t first = 0;
+  while (auto got = a->Pop()) {
+    if (first == 0) first = got->sequence;
+    last = got->sequence;
+  }
+  EXPECT_EQ(last, 20u);
+  EXPECT_GT(first, 1u) << "the oldest were dropped";
+  // A subscriber that goes gives its share back.
+  b.reset();
+  EXPECT_EQ(hub.total_bytes(), 0u) << "a was drained, b is gone";
+}
+
 }  // namespace
 }  // namespace hijackguard::policy
