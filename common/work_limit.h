@@ -42,7 +42,6 @@ class WorkLimit {
     slot.emplace(Slot(this));
     return slot;
   }
-  int max() const { return max_; }
   int running() const { return running_.load(); }
 
  private:

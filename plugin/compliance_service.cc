@@ -215,11 +215,9 @@ grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
     grpc::ByteBuffer* response_bytes) {
   return ServeRawUnary<v1::GetDeviceRiskRequest, v1::GetDeviceRiskResponse>(
       context, request_bytes, response_bytes, risk_decoder_,
-      [&] { return access_->Admit(*context, Rpc::kGetDeviceRisk).status(); },
-      [&](const v1::GetDeviceRiskRequest& request,
+      [&] { return access_->Admit(*context, Rpc::kGetDeviceRisk); },
+      [&](const Caller& caller, const v1::GetDeviceRiskRequest& request,
           v1::GetDeviceRiskResponse* response) {
-        ASSIGN_OR_RETURN(Caller caller,
-                         access_->Admit(*context, Rpc::kGetDeviceRisk));
         RETURN_IF_ERROR(access_->CheckTenant(caller, Rpc::kGetDeviceRisk,
                                              request.tenant_id()));
         return traffic_->GetDeviceRisk(request, response);

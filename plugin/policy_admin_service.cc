@@ -93,22 +93,18 @@ PolicyAdminService::Decoders::Decoders()
       put_exemption(v1::PutExemptionRequest::descriptor()),
       delete_exemption(v1::DeleteExemptionRequest::descriptor()) {}
 
-absl::StatusOr<Caller> PolicyAdminService::Admit(
-    grpc::CallbackServerContext* context, Rpc rpc,
-    std::string_view tenant) const {
-  ASSIGN_OR_RETURN(Caller caller, access_->Admit(*context, rpc));
-  if (RuleFor(rpc).scope != TenantScope::kStored) {
-    RETURN_IF_ERROR(access_->CheckTenant(caller, rpc, tenant));
+absl::Status PolicyAdminService::CheckTenant(const Caller& caller, Rpc rpc,
+                                             std::string_view tenant) const {
+  if (RuleFor(rpc).scope == TenantScope::kStored) {
+    return absl::OkStatus();  // judged by the stored object's tenant
   }
-  return caller;
+  return access_->CheckTenant(caller, rpc, tenant);
 }
 
 absl::Status PolicyAdminService::GetPolicyTyped(
-    grpc::CallbackServerContext* context,
-    const v1::GetPolicyRequest& /*request*/, v1::GetPolicyResponse* response) {
-  if (auto caller = Admit(context, Rpc::kGetPolicy); !caller.ok()) {
-    return caller.status();
-  }
+    const Caller& caller, const v1::GetPolicyRequest& /*request*/,
+    v1::GetPolicyResponse* response) {
+  RETURN_IF_ERROR(CheckTenant(caller, Rpc::kGetPolicy, ""));
   const policy::PolicyEngine::PolicyInfo info = engine_->policy_info();
   response->set_policy_json(info.policy->source());
   response->set_revision(info.policy->revision());
@@ -122,19 +118,17 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetPolicy(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetPolicyRequest, v1::GetPolicyResponse>(
       context, request, response, decoders_.get_policy,
-      [&] { return access_->Admit(*context, Rpc::kGetPolicy).status(); },
-      [&](const v1::GetPolicyRequest& typed, v1::GetPolicyResponse* out) {
-        return GetPolicyTyped(context, typed, out);
+      [&] { return access_->Admit(*context, Rpc::kGetPolicy); },
+      [&](const Caller& caller, const v1::GetPolicyRequest& typed,
+          v1::GetPolicyResponse* out) {
+        return GetPolicyTyped(caller, typed, out);
       });
 }
 
 absl::Status PolicyAdminService::ValidatePolicyTyped(
-    grpc::CallbackServerContext* context,
-    const v1::ValidatePolicyRequest& request,
+    const Caller& caller, const v1::ValidatePolicyRequest& request,
     v1::ValidatePolicyResponse* response) {
-  if (auto caller = Admit(context, Rpc::kValidatePolicy); !caller.ok()) {
-    return caller.status();
-  }
+  RETURN_IF_ERROR(CheckTenant(caller, Rpc::kValidatePolicy, ""));
   ASSIGN_OR_RETURN(WorkLimit::Slot slot,
                    PolicyWork("ValidatePolicy", request.policy_json().size()));
   std::vector<policy::PolicyProblem> problems;
@@ -155,10 +149,10 @@ grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ValidatePolicyRequest, v1::ValidatePolicyResponse>(
       context, request, response, decoders_.validate_policy,
-      [&] { return access_->Admit(*context, Rpc::kValidatePolicy).status(); },
-      [&](const v1::ValidatePolicyRequest& typed,
+      [&] { return access_->Admit(*context, Rpc::kValidatePolicy); },
+      [&](const Caller& caller, const v1::ValidatePolicyRequest& typed,
           v1::ValidatePolicyResponse* out) {
-        return ValidatePolicyTyped(context, typed, out);
+        return ValidatePolicyTyped(caller, typed, out);
       });
 }
 
@@ -202,17 +196,14 @@ absl::Status PolicyAdminService::DoApply(const v1::ApplyPolicyRequest& request,
 }
 
 absl::Status PolicyAdminService::ApplyPolicyTyped(
-    grpc::CallbackServerContext* context, const v1::ApplyPolicyRequest& request,
+    const Caller& caller, const v1::ApplyPolicyRequest& request,
     v1::ApplyPolicyResponse* response) {
-  auto caller = Admit(context, Rpc::kApplyPolicy);
-  if (!caller.ok()) {
-    return caller.status();
-  }
+  RETURN_IF_ERROR(CheckTenant(caller, Rpc::kApplyPolicy, ""));
   ASSIGN_OR_RETURN(WorkLimit::Slot slot,
                    PolicyWork("ApplyPolicy", request.policy_json().size()));
-  const absl::Status status = DoApply(request, response, caller->actor);
+  const absl::Status status = DoApply(request, response, caller.actor);
   if (absl::IsAborted(status)) {
-    access_->Refused(caller->actor, Rpc::kApplyPolicy, status);
+    access_->Refused(caller.actor, Rpc::kApplyPolicy, status);
   }
   return status;
 }
@@ -222,9 +213,10 @@ grpc::ServerUnaryReactor* PolicyAdminService::ApplyPolicy(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ApplyPolicyRequest, v1::ApplyPolicyResponse>(
       context, request, response, decoders_.apply_policy,
-      [&] { return access_->Admit(*context, Rpc::kApplyPolicy).status(); },
-      [&](const v1::ApplyPolicyRequest& typed, v1::ApplyPolicyResponse* out) {
-        return ApplyPolicyTyped(context, typed, out);
+      [&] { return access_->Admit(*context, Rpc::kApplyPolicy); },
+      [&](const Caller& caller, const v1::ApplyPolicyRequest& typed,
+          v1::ApplyPolicyResponse* out) {
+        return ApplyPolicyTyped(caller, typed, out);
       });
 }
 
@@ -306,12 +298,9 @@ absl::Status PolicyAdminService::DoSimulate(
 }
 
 absl::Status PolicyAdminService::SimulateDecisionTyped(
-    grpc::CallbackServerContext* context,
-    const v1::SimulateDecisionRequest& request,
+    const Caller& caller, const v1::SimulateDecisionRequest& request,
     v1::SimulateDecisionResponse* response) {
-  if (auto caller = Admit(context, Rpc::kSimulateDecision); !caller.ok()) {
-    return caller.status();
-  }
+  RETURN_IF_ERROR(CheckTenant(caller, Rpc::kSimulateDecision, ""));
   ASSIGN_OR_RETURN(
       WorkLimit::Slot slot,
       PolicyWork("SimulateDecision", request.policy_json().size()));
@@ -324,23 +313,20 @@ grpc::ServerUnaryReactor* PolicyAdminService::SimulateDecision(
   return ServeRawUnary<v1::SimulateDecisionRequest,
                        v1::SimulateDecisionResponse>(
       context, request, response, decoders_.simulate_decision,
-      [&] { return access_->Admit(*context, Rpc::kSimulateDecision).status(); },
-      [&](const v1::SimulateDecisionRequest& typed,
+      [&] { return access_->Admit(*context, Rpc::kSimulateDecision); },
+      [&](const Caller& caller, const v1::SimulateDecisionRequest& typed,
           v1::SimulateDecisionResponse* out) {
-        return SimulateDecisionTyped(context, typed, out);
+        return SimulateDecisionTyped(caller, typed, out);
       });
 }
 
 absl::Status PolicyAdminService::ListExemptionsTyped(
-    grpc::CallbackServerContext* context,
-    const v1::ListExemptionsRequest& request,
+    const Caller& caller, const v1::ListExemptionsRequest& request,
     v1::ListExemptionsResponse* response) {
-  auto caller = Admit(context, Rpc::kListExemptions, request.tenant_id());
-  if (!caller.ok()) {
-    return caller.status();
-  }
+  RETURN_IF_ERROR(
+      CheckTenant(caller, Rpc::kListExemptions, request.tenant_id()));
   // Exemptions for every tenant may name users of other tenants.
-  const bool sees_global = caller->principal->all_tenants;
+  const bool sees_global = caller.principal->all_tenants;
   const absl::Time now = clock_->Now();
   const std::shared_ptr<const policy::Policy> current = engine_->policy();
   const std::shared_ptr<const policy::ExemptionIndex> runtime =
@@ -369,22 +355,18 @@ grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ListExemptionsRequest, v1::ListExemptionsResponse>(
       context, request, response, decoders_.list_exemptions,
-      [&] { return access_->Admit(*context, Rpc::kListExemptions).status(); },
-      [&](const v1::ListExemptionsRequest& typed,
+      [&] { return access_->Admit(*context, Rpc::kListExemptions); },
+      [&](const Caller& caller, const v1::ListExemptionsRequest& typed,
           v1::ListExemptionsResponse* out) {
-        return ListExemptionsTyped(context, typed, out);
+        return ListExemptionsTyped(caller, typed, out);
       });
 }
 
 absl::Status PolicyAdminService::PutExemptionTyped(
-    grpc::CallbackServerContext* context,
-    const v1::PutExemptionRequest& request,
+    const Caller& caller, const v1::PutExemptionRequest& request,
     v1::PutExemptionResponse* response) {
-  auto caller =
-      Admit(context, Rpc::kPutExemption, request.exemption().tenant_id());
-  if (!caller.ok()) {
-    return caller.status();
-  }
+  RETURN_IF_ERROR(
+      CheckTenant(caller, Rpc::kPutExemption, request.exemption().tenant_id()));
   absl::StatusOr<policy::Exemption> e = FromProto(request.exemption());
   if (!e.ok()) {
     return e.status();
@@ -396,12 +378,12 @@ absl::Status PolicyAdminService::PutExemptionTyped(
                "); an exemption must end in the future"));
   }
   absl::StatusOr<policy::Exemption> stored =
-      engine_->PutExemption(*std::move(e), caller->actor);
+      engine_->PutExemption(*std::move(e), caller.actor);
   if (stored.ok()) {
     ToProto(*stored, response->mutable_exemption());
     LogInfo(StrCat("exemption ", LogName(*stored), " put until ",
-                   FormatUtc(stored->expires), " by \"",
-                   caller->actor.principal, "\""));
+                   FormatUtc(stored->expires), " by \"", caller.actor.principal,
+                   "\""));
   }
   return stored.status();
 }
@@ -411,20 +393,17 @@ grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::PutExemptionRequest, v1::PutExemptionResponse>(
       context, request, response, decoders_.put_exemption,
-      [&] { return access_->Admit(*context, Rpc::kPutExemption).status(); },
-      [&](const v1::PutExemptionRequest& typed, v1::PutExemptionResponse* out) {
-        return PutExemptionTyped(context, typed, out);
+      [&] { return access_->Admit(*context, Rpc::kPutExemption); },
+      [&](const Caller& caller, const v1::PutExemptionRequest& typed,
+          v1::PutExemptionResponse* out) {
+        return PutExemptionTyped(caller, typed, out);
       });
 }
 
 absl::Status PolicyAdminService::DeleteExemptionTyped(
-    grpc::CallbackServerContext* context,
-    const v1::DeleteExemptionRequest& request,
+    const Caller& caller, const v1::DeleteExemptionRequest& request,
     v1::DeleteExemptionResponse* /*response*/) {
-  auto caller = Admit(context, Rpc::kDeleteExemption);
-  if (!caller.ok()) {
-    return caller.status();
-  }
+  RETURN_IF_ERROR(CheckTenant(caller, Rpc::kDeleteExemption, ""));
   // Judged by the stored exemption's tenant; an id the caller may not see
   // is refused whether or not it exists.
   std::optional<policy::Exemption> found;
@@ -434,19 +413,19 @@ absl::Status PolicyAdminService::DeleteExemptionTyped(
       if (e->id == request.id()) found = *e;
     }
   }
-  if (!found || !caller->principal->MayActFor(found->tenant_id)) {
+  if (!found || !caller.principal->MayActFor(found->tenant_id)) {
     if (absl::Status denied = access_->CheckTenant(
-            *caller, Rpc::kDeleteExemption,
+            caller, Rpc::kDeleteExemption,
             found ? std::string_view(found->tenant_id) : std::string_view());
         !denied.ok()) {
       return (absl::PermissionDeniedError(
-          StrCat("principal \"", caller->principal->id,
+          StrCat("principal \"", caller.principal->id,
                  "\" may not delete this exemption: it is not one of "
                  "tenants ",
-                 caller->principal->TenantList())));
+                 caller.principal->TenantList())));
     }
   }
-  absl::Status status = engine_->DeleteExemption(request.id(), caller->actor);
+  absl::Status status = engine_->DeleteExemption(request.id(), caller.actor);
   if (absl::IsNotFound(status)) {
     for (const policy::Exemption* e : engine_->policy()->exemptions().List()) {
       if (e->id == request.id()) {
@@ -458,7 +437,7 @@ absl::Status PolicyAdminService::DeleteExemptionTyped(
   }
   if (status.ok() && found) {
     LogInfo(StrCat("exemption ", LogName(*found), " deleted by \"",
-                   caller->actor.principal, "\""));
+                   caller.actor.principal, "\""));
   }
   return status;
 }
@@ -468,10 +447,10 @@ grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::DeleteExemptionRequest, v1::DeleteExemptionResponse>(
       context, request, response, decoders_.delete_exemption,
-      [&] { return access_->Admit(*context, Rpc::kDeleteExemption).status(); },
-      [&](const v1::DeleteExemptionRequest& typed,
+      [&] { return access_->Admit(*context, Rpc::kDeleteExemption); },
+      [&](const Caller& caller, const v1::DeleteExemptionRequest& typed,
           v1::DeleteExemptionResponse* out) {
-        return DeleteExemptionTyped(context, typed, out);
+        return DeleteExemptionTyped(caller, typed, out);
       });
 }
 

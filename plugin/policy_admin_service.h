@@ -71,10 +71,10 @@ class PolicyAdminService final : public PolicyAdminBase {
                           v1::SimulateDecisionResponse* response) const;
 
  private:
-  // Admits the caller for `rpc` and checks `tenant` (unless the RPC judges
+  // Checks `tenant` for an admitted caller of `rpc` (unless the RPC judges
   // a stored object's tenant).
-  absl::StatusOr<Caller> Admit(grpc::CallbackServerContext* context, Rpc rpc,
-                               std::string_view tenant = "") const;
+  absl::Status CheckTenant(const Caller& caller, Rpc rpc,
+                           std::string_view tenant) const;
 
   std::string LogName(const policy::Exemption& e) const;
   // A slot for policy work (kPolicyWorkers), after checking the document's
@@ -83,25 +83,25 @@ class PolicyAdminService final : public PolicyAdminBase {
                                              std::size_t bytes);
 
   // The typed handlers behind the raw methods.
-  absl::Status GetPolicyTyped(grpc::CallbackServerContext* context,
+  absl::Status GetPolicyTyped(const Caller& caller,
                               const v1::GetPolicyRequest& request,
                               v1::GetPolicyResponse* response);
-  absl::Status ValidatePolicyTyped(grpc::CallbackServerContext* context,
+  absl::Status ValidatePolicyTyped(const Caller& caller,
                                    const v1::ValidatePolicyRequest& request,
                                    v1::ValidatePolicyResponse* response);
-  absl::Status ApplyPolicyTyped(grpc::CallbackServerContext* context,
+  absl::Status ApplyPolicyTyped(const Caller& caller,
                                 const v1::ApplyPolicyRequest& request,
                                 v1::ApplyPolicyResponse* response);
-  absl::Status SimulateDecisionTyped(grpc::CallbackServerContext* context,
+  absl::Status SimulateDecisionTyped(const Caller& caller,
                                      const v1::SimulateDecisionRequest& request,
                                      v1::SimulateDecisionResponse* response);
-  absl::Status ListExemptionsTyped(grpc::CallbackServerContext* context,
+  absl::Status ListExemptionsTyped(const Caller& caller,
                                    const v1::ListExemptionsRequest& request,
                                    v1::ListExemptionsResponse* response);
-  absl::Status PutExemptionTyped(grpc::CallbackServerContext* context,
+  absl::Status PutExemptionTyped(const Caller& caller,
                                  const v1::PutExemptionRequest& request,
                                  v1::PutExemptionResponse* response);
-  absl::Status DeleteExemptionTyped(grpc::CallbackServerContext* context,
+  absl::Status DeleteExemptionTyped(const Caller& caller,
                                     const v1::DeleteExemptionRequest& request,
                                     v1::DeleteExemptionResponse* response);
 

@@ -22,10 +22,11 @@ absl::Status EncodeMessage(const google::protobuf::Message& message,
 // The buffer's bytes in one string.
 std::string FlattenBuffer(const grpc::ByteBuffer& buffer);
 
-// Runs `admit()` (the caller's credential and role: nothing is decoded for
-// a caller who may not call), parses `in` as a Request, runs
-// `handler(const Request&, Response*)` (an absl::Status; it checks the
-// tenant), encodes the response into `out` and finishes the call.
+// Runs `admit()` (the caller's credential and role, as a StatusOr of the
+// caller: nothing is decoded for a caller who may not call), parses `in` as a
+// Request, runs `handler(caller, const Request&, Response*)` (an
+// absl::Status; it checks the tenant), encodes the response into `out` and
+// finishes the call.
 template <typename Request, typename Response, typename AdmitFn,
           typename Handler>
 grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
@@ -36,12 +37,13 @@ grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
   google::protobuf::Arena arena;
   auto* request = google::protobuf::Arena::CreateMessage<Request>(&arena);
   auto* response = google::protobuf::Arena::CreateMessage<Response>(&arena);
-  absl::Status status = admit();
+  auto caller = admit();
+  absl::Status status = caller.status();
   if (status.ok()) {
     status = decoder.Parse(*in, request);
   }
   if (status.ok()) {
-    status = handler(*request, response);
+    status = handler(*caller, *request, response);
   }
   if (status.ok()) {
     status = EncodeMessage(*response, out);
