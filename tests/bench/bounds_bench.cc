@@ -16,7 +16,6 @@
 //     while one client checks in without pause. Prints each bomb's answer
 //     time and the check-ins' p50/p99 before and during the bombs.
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,8 +34,7 @@
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
-
-extern char** environ;
+#include "tests/common/served.h"
 
 namespace hijackguard::bench {
 namespace {
@@ -48,36 +46,11 @@ using Steady = std::chrono::steady_clock;
   std::exit(2);
 }
 
-struct Server {
-  pid_t pid = 0;
-  std::string address;
-};
+using Server = testing::Served;
 
 Server Start(const std::string& binary, const std::string& config) {
-  int out[2];
-  if (pipe(out) != 0) Die("pipe");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::vector<std::string> args = {binary, "serve", "--config", config};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  Server s;
-  if (posix_spawn(&s.pid, binary.c_str(), &actions, nullptr, argv.data(),
-                  environ) != 0) {
-    Die("cannot start " + binary);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  std::string line;
-  char c = 0;
-  while (read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-  close(out[0]);
-  const auto at = line.find("serving on ");
-  if (at == std::string::npos) Die("the server did not start: " + line);
-  s.address = line.substr(at + 11, line.find(' ', at + 11) - at - 11);
+  Server s = testing::StartServed({binary, "serve", "--config", config});
+  if (s.pid == 0) Die(s.error);
   return s;
 }
 

@@ -43,6 +43,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "tests/common/served.h"
 
 extern char** environ;
 
@@ -56,43 +57,14 @@ using v1::ReportTrafficRequest;
   std::exit(1);
 }
 
-struct Server {
-  pid_t pid = 0;
-  std::string address;
-};
+using Server = testing::Served;
 
 Server Start(const std::string& binary, const std::string& config,
              const std::string& state) {
-  int out[2];
-  if (pipe(out) != 0) Fail("pipe");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::vector<std::string> args = {binary,     "serve",      "--config",
-                                   config,     "--state",    state,
-                                   "--listen", "127.0.0.1:0"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  Server s;
-  if (posix_spawn(&s.pid, binary.c_str(), &actions, nullptr, argv.data(),
-                  environ) != 0) {
-    Fail("cannot start " + binary);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  std::string line;
-  char c = 0;
-  while (read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-  close(out[0]);
-  const auto at = line.find("serving on ");
-  if (at == std::string::npos) {
-    int status = 0;
-    waitpid(s.pid, &status, 0);
-    Fail("the server did not start (see its log above); it printed: " + line);
-  }
-  s.address = line.substr(at + 11, line.find(' ', at + 11) - at - 11);
+  Server s =
+      testing::StartServed({binary, "serve", "--config", config, "--state",
+                            state, "--listen", "127.0.0.1:0"});
+  if (s.pid == 0) Fail(s.error);
   return s;
 }
 
