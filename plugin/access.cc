@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "common/hmac.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "grpcpp/grpcpp.h"
@@ -30,6 +31,10 @@ constexpr RpcRule kRules[] = {
     {Rpc::kPutExemption, "PutExemption", kRoleAdmin, TenantScope::kNamedOrAll},
     {Rpc::kDeleteExemption, "DeleteExemption", kRoleAdmin,
      TenantScope::kStored},
+    {Rpc::kGatewayAuthorize, "GatewayAuthorize", kRoleGateway,
+     TenantScope::kNamed},
+    {Rpc::kGatewayObserve, "GatewayObserve", kRoleGateway,
+     TenantScope::kPerItem},
 };
 
 const Principal& Anonymous() {
@@ -49,27 +54,24 @@ absl::Status Unauthenticated(std::string_view why) {
 
 // The principal a verified client certificate names, if any. Several
 // principals matching one certificate (through different SANs) is an error.
-absl::StatusOr<const Principal*> FromCertificate(
-    const AuthConfig& config, const grpc::AuthContext& auth) {
-  if (auth.FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME).empty()) {
-    return nullptr;  // no certificate presented
-  }
+absl::StatusOr<const Principal*> FromCertificate(const AuthConfig& config,
+                                                 const CertIdentity& cert) {
   const Principal* found = nullptr;
   for (const Principal& p : config.principals) {
     if (!p.client_cert) continue;
-    const char* property = GRPC_X509_CN_PROPERTY_NAME;
+    const std::vector<std::string>* values = &cert.subject_cn;
     switch (p.client_cert->field) {
       case CertMatch::Field::kUriSan:
-        property = GRPC_PEER_URI_PROPERTY_NAME;
+        values = &cert.uri_san;
         break;
       case CertMatch::Field::kDnsSan:
-        property = GRPC_PEER_DNS_PROPERTY_NAME;
+        values = &cert.dns_san;
         break;
       case CertMatch::Field::kSubjectCn:
         break;
     }
-    for (const grpc::string_ref& v : auth.FindPropertyValues(property)) {
-      if (std::string_view(v.data(), v.size()) == p.client_cert->value) {
+    for (const std::string& v : *values) {
+      if (v == p.client_cert->value) {
         if (found != nullptr && found != &p) {
           return Unauthenticated(
               "the client certificate matches more than one principal; give "
@@ -80,6 +82,15 @@ absl::StatusOr<const Principal*> FromCertificate(
     }
   }
   return found;
+}
+
+std::vector<std::string> Property(const grpc::AuthContext& auth,
+                                  const char* name) {
+  std::vector<std::string> out;
+  for (const grpc::string_ref& v : auth.FindPropertyValues(name)) {
+    out.emplace_back(v.data(), v.size());
+  }
+  return out;
 }
 
 }  // namespace
@@ -172,8 +183,43 @@ absl::Status AccessControl::Recheck(Caller* caller, Rpc rpc) const {
 
 absl::StatusOr<Caller> AccessControl::Authenticate(
     const grpc::ServerContextBase& context) const {
+  Credentials credentials;
+  credentials.peer = PeerAddress(context.peer());
+  if (development_) {
+    return Authenticate(credentials);
+  }
+  if (const auto auth = client_certificates_ ? context.auth_context() : nullptr;
+      auth != nullptr &&
+      !auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME).empty()) {
+    CertIdentity& cert = credentials.cert.emplace();
+    cert.subject_cn = Property(*auth, GRPC_X509_CN_PROPERTY_NAME);
+    cert.uri_san = Property(*auth, GRPC_PEER_URI_PROPERTY_NAME);
+    cert.dns_san = Property(*auth, GRPC_PEER_DNS_PROPERTY_NAME);
+  }
+  const auto& metadata = context.client_metadata();
+  const auto range = metadata.equal_range("authorization");
+  for (auto it = range.first; it != range.second; ++it) {
+    if (credentials.token) {
+      credentials.token_error =
+          Unauthenticated("more than one authorization header");
+      break;
+    }
+    std::string_view value(it->second.data(), it->second.size());
+    if (value.size() < 7 ||
+        !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+      credentials.token_error =
+          Unauthenticated("the authorization header is not \"Bearer <token>\"");
+      break;
+    }
+    credentials.token = std::string(value.substr(7));
+  }
+  return Authenticate(credentials);
+}
+
+absl::StatusOr<Caller> AccessControl::Authenticate(
+    const Credentials& credentials) const {
   Caller caller;
-  caller.actor.peer = PeerAddress(context.peer());
+  caller.actor.peer = credentials.peer;
   if (development_) {
     caller.principal = &Anonymous();
     caller.actor.principal = "anonymous";
@@ -182,29 +228,16 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
   }
   caller.principals = current_.load(std::memory_order_acquire);
   const AuthConfig& config = *caller.principals->config;
-
+  if (!credentials.token_error.ok()) {
+    return credentials.token_error;
+  }
   const Principal* by_cert = nullptr;
-  if (const auto auth = client_certificates_ ? context.auth_context() : nullptr;
-      auth != nullptr) {
-    auto p = FromCertificate(config, *auth);
+  if (credentials.cert) {
+    auto p = FromCertificate(config, *credentials.cert);
     if (!p.ok()) return p.status();
     by_cert = *p;
   }
-  std::optional<std::string_view> token;
-  const auto& metadata = context.client_metadata();
-  const auto range = metadata.equal_range("authorization");
-  for (auto it = range.first; it != range.second; ++it) {
-    if (token) {
-      return Unauthenticated("more than one authorization header");
-    }
-    std::string_view value(it->second.data(), it->second.size());
-    if (value.size() < 7 ||
-        !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
-      return Unauthenticated(
-          "the authorization header is not \"Bearer <token>\"");
-    }
-    token = value.substr(7);
-  }
+  const std::optional<std::string>& token = credentials.token;
   if (token) {
     caller.token_sha256 = Sha256Raw(*token);
   }
@@ -238,8 +271,8 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
     caller.actor.method = "token";
   } else {
     return Unauthenticated(
-        "no credential: send \"authorization: Bearer <token>\" metadata or "
-        "a client certificate that a principal names");
+        StrCat("no credential: send ", credentials.token_hint,
+               " or a client certificate that a principal names"));
   }
   caller.actor.principal = caller.principal->id;
   return caller;
@@ -247,20 +280,36 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
 
 absl::StatusOr<Caller> AccessControl::Admit(
     const grpc::ServerContextBase& context, Rpc rpc) const {
-  const RpcRule& rule = RuleFor(rpc);
   auto caller = Authenticate(context);
   if (!caller.ok()) {
     Refused({"", "", PeerAddress(context.peer())}, rpc, caller.status());
     return caller.status();
   }
-  if (!caller->principal->HasRole(rule.role)) {
-    absl::Status denied = absl::PermissionDeniedError(
-        StrCat("principal \"", caller->principal->id, "\" lacks role \"",
-               RoleName(rule.role), "\", which ", rule.name, " needs"));
-    Refused(caller->actor, rpc, denied);
-    return denied;
-  }
+  RETURN_IF_ERROR(CheckRole(*caller, rpc));
   return caller;
+}
+
+absl::StatusOr<Caller> AccessControl::Admit(const Credentials& credentials,
+                                            Rpc rpc) const {
+  auto caller = Authenticate(credentials);
+  if (!caller.ok()) {
+    Refused({"", "", credentials.peer}, rpc, caller.status());
+    return caller.status();
+  }
+  RETURN_IF_ERROR(CheckRole(*caller, rpc));
+  return caller;
+}
+
+absl::Status AccessControl::CheckRole(const Caller& caller, Rpc rpc) const {
+  const RpcRule& rule = RuleFor(rpc);
+  if (caller.principal->HasRole(rule.role)) {
+    return absl::OkStatus();
+  }
+  absl::Status denied = absl::PermissionDeniedError(
+      StrCat("principal \"", caller.principal->id, "\" lacks role \"",
+             RoleName(rule.role), "\", which ", rule.name, " needs"));
+  Refused(caller.actor, rpc, denied);
+  return denied;
 }
 
 absl::Status AccessControl::CheckTenant(const Caller& caller, Rpc rpc,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +41,8 @@ enum class Rpc {
   kApplyPolicy,
   kPutExemption,
   kDeleteExemption,
+  kGatewayAuthorize,  // GET /v1/activesync/authorize
+  kGatewayObserve,    // POST /v1/activesync/observe
 };
 
 // Which tenant an RPC is judged by.
@@ -77,6 +80,27 @@ struct Caller {
   policy::Actor actor;       // principal id, "token"/"client_cert"/"none", peer
 };
 
+// The identities a verified client certificate carries.
+struct CertIdentity {
+  std::vector<std::string> subject_cn;
+  std::vector<std::string> uri_san;
+  std::vector<std::string> dns_san;
+};
+
+// What a caller presented, whatever the transport: gRPC metadata, HTTP
+// headers, a TLS client certificate.
+struct Credentials {
+  std::string peer;  // "ipv4:10.1.2.3", for the audit
+  // The bearer token, when one was sent; a malformed credential header
+  // makes `token_error` not OK instead.
+  std::optional<std::string> token;
+  absl::Status token_error;
+  // Set when the listener verified a client certificate.
+  std::optional<CertIdentity> cert;
+  // How to send a token, for the refusal message.
+  std::string_view token_hint = "\"authorization: Bearer <token>\" metadata";
+};
+
 class AccessControl {
  public:
   // `config` null: development mode, every caller an anonymous admin of
@@ -94,6 +118,8 @@ class AccessControl {
   // Authenticates the caller and checks that it holds `rpc`'s role.
   absl::StatusOr<Caller> Admit(const grpc::ServerContextBase& context,
                                Rpc rpc) const;
+  // The same for credentials from another transport (the HTTP listener).
+  absl::StatusOr<Caller> Admit(const Credentials& credentials, Rpc rpc) const;
   // Checks `tenant` against the caller's tenants under `rpc`'s scope.
   absl::Status CheckTenant(const Caller& caller, Rpc rpc,
                            std::string_view tenant) const;
@@ -110,8 +136,11 @@ class AccessControl {
   // The authentication step alone (no role check, nothing recorded).
   absl::StatusOr<Caller> Authenticate(
       const grpc::ServerContextBase& context) const;
+  absl::StatusOr<Caller> Authenticate(const Credentials& credentials) const;
 
  private:
+  absl::Status CheckRole(const Caller& caller, Rpc rpc) const;
+
   const bool development_;
   const bool client_certificates_;
   RefusalLog* const refusals_;

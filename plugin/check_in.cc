@@ -71,6 +71,9 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
   if (ticket != nullptr) {
     *ticket = std::max(facts_ticket, decision_ticket);
   }
+  if (listener_ && !facts.eas_device_id.empty()) {
+    listener_(facts.tenant_id, facts.eas_device_id);
+  }
 
   response->set_decision_id(decision_id);
   ToProto(fp, response->mutable_fingerprint());

@@ -2,7 +2,9 @@
 // issues, decide. The gRPC service and the CLI both call it.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -49,12 +51,20 @@ class CheckInHandler {
 
   const detector::KnownIssueCatalog& catalog() const { return *catalog_; }
 
+  // Called with (tenant, device id) after each check-in with an EAS device
+  // id (the gateway forgets its decision). Set before serving.
+  void SetDeviceListener(
+      std::function<void(std::string_view, std::string_view)> listener) {
+    listener_ = std::move(listener);
+  }
+
  private:
   std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
   const Clock* clock_;
   CheckInOptions options_;
   policy::PolicyEngine* engine_;
   detector::TrafficDetector* traffic_;
+  std::function<void(std::string_view, std::string_view)> listener_;
 };
 
 }  // namespace hijackguard::plugin

@@ -62,6 +62,50 @@ std::optional<bool> Bool(json::ObjectReader& r, std::string_view key,
   return v->get<bool>();
 }
 
+TlsConfig ReadTls(const nlohmann::json& value, const std::string& pointer,
+                  json::Problems* problems) {
+  json::ObjectReader t(value, pointer, problems);
+  TlsConfig c;
+  c.cert_file = t.String("cert_file", true).value_or("");
+  c.key_file = t.String("key_file", true).value_or("");
+  c.client_ca_file = t.String("client_ca_file", false).value_or("");
+  if (auto v = t.String("client_cert", false)) {
+    if (*v == "optional" || *v == "require") {
+      c.client_cert_optional = *v == "optional";
+    } else {
+      problems->Add(
+          t.PointerTo("client_cert"),
+          StrCat(QuoteInput(*v), " is not \"require\" or \"optional\""));
+    }
+    if (c.client_ca_file.empty()) {
+      problems->Add(t.PointerTo("client_cert"),
+                    "needs client_ca_file (the CA that signs client "
+                    "certificates)");
+    }
+  }
+  return c;
+}
+
+void ReadHttp(const nlohmann::json& value, const std::string& pointer,
+              json::Problems* problems, HttpConfig* http) {
+  json::ObjectReader h(value, pointer, problems);
+  if (auto v = h.String("listen", false)) {
+    http->listen = *v;
+  }
+  if (const auto* tls = h.Member("tls", false)) {
+    http->tls = ReadTls(*tls, h.PointerTo("tls"), problems);
+  }
+  if (auto v = h.Integer("max_body_bytes", false, 4096, 1LL << 30)) {
+    http->max_body_bytes = static_cast<std::size_t>(*v);
+  }
+  if (auto v = h.Integer("max_connections", false, 1, 4096)) {
+    http->max_connections = static_cast<int>(*v);
+  }
+  if (auto v = h.Integer("idle_timeout_seconds", false, 1, 3600)) {
+    http->idle_timeout = absl::Seconds(*v);
+  }
+}
+
 void ReadSecurity(json::ObjectReader& root, json::Problems& problems,
                   ServerConfig& config) {
   if (const auto* a = root.Member("auth", false)) {
@@ -195,6 +239,20 @@ std::vector<std::string> KeysNeedingRestart(const std::string& a_json,
     // The principals and the TLS files are swapped in; everything else (the
     // policy file's path, the listen address...) is read at start.
     if (k == "auth" && a.contains("auth") && b.contains("auth")) continue;
+    if (k == "http" && a.contains("http") && b.contains("http") &&
+        a["http"].is_object() && b["http"].is_object()) {
+      nlohmann::json ha = a["http"], hb = b["http"];
+      if (ha.contains("tls") && hb.contains("tls") && ha["tls"].is_object() &&
+          hb["tls"].is_object()) {
+        for (const char* f : {"cert_file", "key_file", "client_ca_file"}) {
+          ha["tls"].erase(f);
+          hb["tls"].erase(f);
+        }
+      }
+      if (ha == hb) continue;
+      keys.push_back(k);
+      continue;
+    }
     if (k == "tls" && a.contains("tls") && b.contains("tls")) {
       nlohmann::json ta = a["tls"], tb = b["tls"];
       if (ta.is_object() && tb.is_object()) {
@@ -278,26 +336,10 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
       config.shutdown_grace = absl::Seconds(*v);
     }
     if (const auto* tls = root.Member("tls", false)) {
-      json::ObjectReader t(*tls, root.PointerTo("tls"), &problems);
-      TlsConfig c;
-      c.cert_file = t.String("cert_file", true).value_or("");
-      c.key_file = t.String("key_file", true).value_or("");
-      c.client_ca_file = t.String("client_ca_file", false).value_or("");
-      if (auto v = t.String("client_cert", false)) {
-        if (*v == "optional" || *v == "require") {
-          c.client_cert_optional = *v == "optional";
-        } else {
-          problems.Add(
-              t.PointerTo("client_cert"),
-              StrCat(QuoteInput(*v), " is not \"require\" or \"optional\""));
-        }
-        if (c.client_ca_file.empty()) {
-          problems.Add(t.PointerTo("client_cert"),
-                       "needs client_ca_file (the CA that signs client "
-                       "certificates)");
-        }
-      }
-      config.tls = c;
+      config.tls = ReadTls(*tls, root.PointerTo("tls"), &problems);
+    }
+    if (const auto* h = root.Member("http", false)) {
+      ReadHttp(*h, root.PointerTo("http"), &problems, &config.http);
     }
     ReadSecurity(root, problems, config);
     ReadLimits(root, problems, config);

@@ -27,6 +27,22 @@ struct TlsConfig {
   bool client_cert_optional = false;
 };
 
+// The HTTP listener (`http`): the gateway endpoints (docs/gateway.md).
+struct HttpConfig {
+  // host:port; "" (the default) = no HTTP listener. Port 0 picks a free port.
+  std::string listen;
+  // TLS for the HTTP listener; plaintext when absent.
+  std::optional<TlsConfig> tls;
+  // Largest request body (POST /v1/activesync/observe); larger ones get 413.
+  // Default 16 MiB.
+  std::size_t max_body_bytes = 16 << 20;
+  // Connections served at once (one thread each); more wait to be accepted.
+  // Default 64.
+  int max_connections = 64;
+  // A connection that sends nothing for this long is closed. Default 10 s.
+  absl::Duration idle_timeout = absl::Seconds(10);
+};
+
 // How long rows are kept (`retention`); 0 days = forever.
 struct RetentionConfig {
   int device_days = 180;   // devices (detector state) not seen for this long
@@ -82,6 +98,7 @@ struct ServerConfig {
   absl::Duration shutdown_grace = absl::Seconds(10);
   // TLS; plaintext when absent (the default, for loopback).
   std::optional<TlsConfig> tls;
+  HttpConfig http;
   // Callers and their roles (plugin/auth.h); absent = development mode,
   // every caller an anonymous admin.
   std::optional<AuthConfig> auth;

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cli::AddSimulateCommand(app, &run);
   cli::AddStateCommands(app, &run);
   cli::AddAuthCommands(app, &run);
+  cli::AddGatewayCommands(app, &run);
   cli::AddVersionCommand(app, &run);
   try {
     app.parse(argc, argv);

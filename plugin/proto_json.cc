@@ -23,6 +23,13 @@ std::string ToJsonLine(const google::protobuf::Message& message) {
   return out;
 }
 
+std::string ToCompactJson(const google::protobuf::Message& message) {
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(
+      message, &out, google::protobuf::util::JsonPrintOptions());
+  return out;
+}
+
 absl::Status FromJson(std::string_view json,
                       google::protobuf::Message* message) {
   google::protobuf::util::JsonParseOptions options;

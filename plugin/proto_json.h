@@ -18,6 +18,10 @@ std::string ToJson(const google::protobuf::Message& message);
 // default values left out: for JSON Lines output.
 std::string ToJsonLine(const google::protobuf::Message& message);
 
+// One line of compact proto3 JSON with lowerCamelCase names, default values
+// left out: the HTTP API's answers.
+std::string ToCompactJson(const google::protobuf::Message& message);
+
 // Parses proto3 JSON (either field-name form) into `message`.
 // INVALID_ARGUMENT with protobuf's description otherwise.
 absl::Status FromJson(std::string_view json,

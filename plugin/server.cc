@@ -19,6 +19,7 @@
 #include "plugin/audit_key.h"
 #include "plugin/audit_log.h"
 #include "plugin/compliance_service.h"
+#include "plugin/gateway_service.h"
 #include "plugin/policy_admin_service.h"
 #include "plugin/refusal_log.h"
 #include "plugin/sqlite_store.h"
@@ -44,29 +45,30 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
   }
 };
 
-absl::Status CheckListenAddress(const ServerOptions& options) {
-  if (IsLoopbackListen(options.listen_address)) {
+absl::Status CheckListenAddress(const std::string& listen, bool has_auth,
+                                bool has_tls, bool allow_insecure_remote,
+                                std::string_view tls_key) {
+  if (IsLoopbackListen(listen)) {
     return absl::OkStatus();
   }
-  if (options.auth != nullptr && options.tls) {
+  if (has_auth && has_tls) {
     return absl::OkStatus();
   }
   const std::string missing =
-      options.auth == nullptr && !options.tls
-          ? "an auth section and tls"
-          : (options.auth == nullptr ? "an auth section" : "tls");
-  if (options.allow_insecure_remote) {
-    LogWarning(StrCat("listening on ", options.listen_address,
+      !has_auth && !has_tls
+          ? StrCat("an auth section and ", tls_key)
+          : (!has_auth ? std::string("an auth section") : std::string(tls_key));
+  if (allow_insecure_remote) {
+    LogWarning(StrCat("listening on ", listen,
                       ", which is not a loopback address, without ", missing,
                       " because allow_insecure_remote is true: anyone who "
                       "can reach it ",
-                      options.auth == nullptr
-                          ? "is an administrator of every tenant"
-                          : "can read the bearer tokens in transit"));
+                      !has_auth ? "is an administrator of every tenant"
+                                : "can read the bearer tokens in transit"));
     return absl::OkStatus();
   }
   return absl::FailedPreconditionError(StrCat(
-      "refusing to listen on ", options.listen_address,
+      "refusing to listen on ", listen,
       ": an address other than loopback (127.0.0.0/8, ::1) or a Unix socket "
       "needs ",
       missing,
@@ -93,6 +95,7 @@ struct PluginServer::State {
   std::unique_ptr<RefusalLog> refusals;
   std::unique_ptr<AccessControl> access;
   std::unique_ptr<TlsFiles> tls;  // null for plaintext
+  bool http_tls = false;
   std::unique_ptr<detector::TrafficDetector> detector;
   std::unique_ptr<policy::PolicyEngine> engine;
   std::unique_ptr<PolicyAdminService> admin;
@@ -100,6 +103,8 @@ struct PluginServer::State {
   std::unique_ptr<CheckInHandler> handler;
   std::unique_ptr<CompliancePluginService> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<GatewayService> gateway;
+  std::unique_ptr<HttpServer> http;  // first to stop
   std::once_flag shutdown_once;
 
   // Health: SERVING while the store can write and the server is not
@@ -180,6 +185,9 @@ void PluginServer::Shutdown(absl::Duration grace) {
       // It would call into members that go before the store does.
       state_->store->SetHealthCallback(nullptr);
     }
+    if (state_->http != nullptr) {
+      state_->http->Stop();
+    }
     if (state_->server == nullptr) {
       return;
     }
@@ -241,6 +249,21 @@ absl::Status PluginServer::ReloadAuth(std::shared_ptr<const AuthConfig> auth) {
 
 bool PluginServer::has_tls() const { return state_->tls != nullptr; }
 
+std::string PluginServer::http_address() const {
+  return state_->http != nullptr ? state_->http->address() : std::string();
+}
+
+bool PluginServer::has_http_tls() const {
+  return state_->http != nullptr && state_->http_tls;
+}
+
+absl::Status PluginServer::ReloadHttpTls(const TlsConfig& tls) {
+  if (state_->http == nullptr) {
+    return absl::FailedPreconditionError("there is no HTTP listener");
+  }
+  return state_->http->ReloadTls(tls);
+}
+
 absl::Status PluginServer::ReloadTls(const TlsConfig& tls) {
   if (state_->tls == nullptr) {
     return absl::FailedPreconditionError(
@@ -281,7 +304,15 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   if (options.catalog == nullptr) {
     return absl::InvalidArgumentError("ServerOptions.catalog is required");
   }
-  RETURN_IF_ERROR(CheckListenAddress(options));
+  RETURN_IF_ERROR(CheckListenAddress(
+      options.listen_address, options.auth != nullptr, options.tls.has_value(),
+      options.allow_insecure_remote, "tls"));
+  if (!options.http.listen.empty()) {
+    RETURN_IF_ERROR(
+        CheckListenAddress(options.http.listen, options.auth != nullptr,
+                           options.http.tls.has_value(),
+                           options.allow_insecure_remote, "http.tls"));
+  }
   std::unique_ptr<TlsFiles> tls;
   if (options.tls) {
     ASSIGN_OR_RETURN(tls, TlsFiles::Create(*options.tls, options.tls_dir));
@@ -347,6 +378,20 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       st.handler.get(), st.traffic.get(), st.engine.get(),
       static_cast<std::size_t>(options.max_request_bytes), st.access.get(),
       st.store.get());
+  if (!options.http.listen.empty()) {
+    // Before anything serves: the handlers' listeners are not synchronized.
+    GatewayOptions gateway;
+    gateway.decision_validity = options.check_in.decision_validity;
+    st.gateway = std::make_unique<GatewayService>(
+        options.catalog, options.clock, gateway, st.engine.get(),
+        st.detector.get(), st.traffic.get(), st.access.get(), st.store.get());
+    GatewayService* g = st.gateway.get();
+    auto forget = [g](std::string_view tenant, std::string_view device) {
+      g->Forget(tenant, device);
+    };
+    st.traffic->SetDeviceListener(forget);
+    st.handler->SetDeviceListener(forget);
+  }
   st.admin = std::make_unique<PolicyAdminService>(
       st.engine.get(), options.clock, st.access.get(), st.pseudonym.get(),
       options.max_policy_bytes);
@@ -402,6 +447,17 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     health->SetServingStatus(st.store_ok);
     health->SetServingStatus(kServiceName, st.store_ok);
     health->SetServingStatus(kAdminServiceName, st.store_ok);
+  }
+  if (!options.http.listen.empty()) {
+    HttpRouter router;
+    st.gateway->AddRoutes(&router);
+    auto http = HttpServer::Start(options.http, std::move(router));
+    if (!http.ok()) {
+      st.server->Shutdown();
+      return http.status();
+    }
+    st.http = *std::move(http);
+    st.http_tls = options.http.tls.has_value();
   }
   ps->port_ = port;
   ps->address_ = BoundAddress(options.listen_address, port);

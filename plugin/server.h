@@ -14,6 +14,7 @@
 #include "detector/traffic/traffic_detector.h"
 #include "plugin/check_in.h"
 #include "plugin/config.h"
+#include "plugin/http_server.h"
 #include "plugin/sqlite_store.h"
 #include "policy/engine.h"
 #include "policy/policy.h"
@@ -80,6 +81,10 @@ struct ServerOptions {
   bool accept_broken_audit = false;
   // Log user addresses in clear (logging.pii) instead of pseudonyms.
   bool logging_pii = false;
+  // The HTTP listener with the gateway endpoints (docs/gateway.md); off when
+  // http.listen is "". The same address rule as listen_address applies, with
+  // http.tls.
+  HttpServerOptions http;
   // How often a signed audit checkpoint is logged; zero = never.
   absl::Duration audit_checkpoint_interval = absl::Hours(1);
 };
@@ -94,6 +99,8 @@ class PluginServer {
   // The bound port and "host:port".
   int port() const { return port_; }
   const std::string& address() const { return address_; }
+  // The HTTP listener's "host:port" (the bound port); "" when it is off.
+  std::string http_address() const;
 
   // Marks the health service NOT_SERVING, ends WatchAlerts streams, stops
   // accepting calls, lets in-flight calls finish for up to `grace`, then
@@ -112,6 +119,9 @@ class PluginServer {
   // them within a second. On a problem the files in force stay.
   absl::Status ReloadTls(const TlsConfig& tls);
   bool has_tls() const;
+  // The same for the HTTP listener's TLS (http.tls).
+  absl::Status ReloadHttpTls(const TlsConfig& tls);
+  bool has_http_tls() const;
   // Logs a signed checkpoint of the audit log's committed head (also done
   // every audit_checkpoint_interval). NOT_FOUND without a state database.
   absl::StatusOr<std::string> LogAuditCheckpoint();

@@ -191,6 +191,7 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
       if (std::find(decided.begin(), decided.end(), e.eas_device_id) ==
           decided.end()) {
         decided.push_back(e.eas_device_id);
+        if (listener_) listener_(e.tenant_id, e.eas_device_id);
         absl::Status store_error;
         ticket =
             std::max(ticket, engine_->DecideAfterTraffic(

@@ -3,7 +3,9 @@
 // converts events back. The gRPC service and the CLI (replay) both use it.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "common/clock.h"
@@ -38,6 +40,13 @@ class TrafficHandler {
   static void Undecodable(const std::string& bytes, const absl::Status& why,
                           v1::TrafficAck* ack);
 
+  // Called with (tenant, device id) for each device whose traffic produced
+  // events (the gateway forgets its decision). Set before serving.
+  void SetDeviceListener(
+      std::function<void(std::string_view, std::string_view)> listener) {
+    listener_ = std::move(listener);
+  }
+
   // INVALID_ARGUMENT for a bad request, NOT_FOUND for an unknown device.
   [[nodiscard]] absl::Status GetDeviceRisk(
       const v1::GetDeviceRiskRequest& request,
@@ -47,6 +56,7 @@ class TrafficHandler {
   detector::TrafficDetector* detector_;
   const Clock* clock_;
   policy::PolicyEngine* engine_;
+  std::function<void(std::string_view, std::string_view)> listener_;
 };
 
 void ToProto(const detector::DetectionEvent& event, v1::DetectionEvent* out);

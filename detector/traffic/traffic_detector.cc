@@ -849,22 +849,7 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
   ++device->observations;
   device->last_active = std::max(device->last_active, obs.observed_at);
   device->seen_at = std::max(device->seen_at, recording_at_);
-  // Traffic's own description of the client, where no check-in gave one.
-  CheckInFacts& known = device->facts;
-  if (!req.user_agent.empty() && known.user_agent != req.user_agent &&
-      (!device->checked_in || known.user_agent.empty())) {
-    known.user_agent = req.user_agent;
-    device->hijack_fingerprint = -1;
-  }
-  if (!req.device_type.empty() && known.device_type != req.device_type &&
-      (!device->checked_in || known.device_type.empty())) {
-    known.device_type = req.device_type;
-    device->hijack_fingerprint = -1;
-  }
-  if (!req.protocol_version.empty() &&
-      (!device->checked_in || known.protocol_version.empty())) {
-    known.protocol_version = req.protocol_version;
-  }
+  NoteClient(device, req.user_agent, req.device_type, req.protocol_version);
   Context ctx;
   ctx.tenant = obs.tenant_id;
   ctx.mailbox = NormalizeAddress(req.user);
@@ -1581,6 +1566,59 @@ void TrafficDetector::RunPending(std::string_view tenant,
 
 // ---------------------------------------------------------------------------
 // Check-ins and queries.
+
+bool TrafficDetector::NoteClient(Device* device, std::string_view user_agent,
+                                 std::string_view device_type,
+                                 std::string_view protocol_version) {
+  // Traffic's own description of the client, where no check-in gave one.
+  CheckInFacts& known = device->facts;
+  bool changed = false;
+  if (!user_agent.empty() && known.user_agent != user_agent &&
+      (!device->checked_in || known.user_agent.empty())) {
+    known.user_agent = std::string(user_agent);
+    device->hijack_fingerprint = -1;
+    changed = true;
+  }
+  if (!device_type.empty() && known.device_type != device_type &&
+      (!device->checked_in || known.device_type.empty())) {
+    known.device_type = std::string(device_type);
+    device->hijack_fingerprint = -1;
+    changed = true;
+  }
+  if (!protocol_version.empty() && known.protocol_version != protocol_version &&
+      (!device->checked_in || known.protocol_version.empty())) {
+    known.protocol_version = std::string(protocol_version);
+    changed = true;
+  }
+  return changed;
+}
+
+StoreTicket TrafficDetector::RecordSighting(const CheckInFacts& seen,
+                                            absl::Time now,
+                                            CheckInFacts* known) {
+  if (seen.eas_device_id.empty()) {
+    return 0;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ObserveResult ignored;
+  Device* device = FindOrAddDevice(seen.tenant_id, seen.eas_device_id, &ignored,
+                                   "eas_device_id");
+  if (device == nullptr) {
+    return 0;
+  }
+  const bool changed = NoteClient(device, seen.user_agent, seen.device_type,
+                                  seen.protocol_version);
+  if (known != nullptr) {
+    *known = device->facts;
+  }
+  if (!changed && device->seen_at != absl::InfinitePast() &&
+      now - device->seen_at < kRowRefresh) {
+    dirty_devices_.erase(device);
+    return 0;
+  }
+  device->seen_at = std::max(device->seen_at, now);
+  return Flush(nullptr);
+}
 
 StoreTicket TrafficDetector::RecordCheckIn(const CheckInFacts& facts,
                                            absl::Time now) {

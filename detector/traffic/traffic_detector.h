@@ -140,6 +140,13 @@ class TrafficDetector {
   // Returns the store ticket of the change (0 without a store).
   StoreTicket RecordCheckIn(const CheckInFacts& facts,
                             absl::Time now = absl::InfinitePast());
+  // What a gateway saw of a device's client (`seen`: tenant, device id,
+  // User-Agent, DeviceType, protocol version): kept where no check-in gave
+  // them, as traffic's are; nothing the MDM reported is cleared. `*known`
+  // (when not null) gets the device's facts afterwards. Returns the store
+  // ticket of the change (0: nothing to write).
+  StoreTicket RecordSighting(const CheckInFacts& seen, absl::Time now,
+                             CheckInFacts* known = nullptr);
 
   // The device's events that call for quarantine (IsConfirmedHijackEvent),
   // oldest first, at most `limit`; `*total` gets how many there are.
@@ -227,6 +234,11 @@ class TrafficDetector {
   static absl::Status DecodePending(std::string_view value,
                                     std::vector<Pending>* list);
   static void NoteMailbox(Device* device, const std::string& mailbox);
+  // Keeps the client's description where no check-in gave one; true when
+  // something changed.
+  static bool NoteClient(Device* device, std::string_view user_agent,
+                         std::string_view device_type,
+                         std::string_view protocol_version);
   const Device* FindDevice(std::string_view tenant,
                            std::string_view device_id) const;
   bool IsOwner(const Context& ctx, std::string_view normalized) const;

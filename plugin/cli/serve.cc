@@ -27,6 +27,7 @@ struct ServeFlags {
   std::string config;
   std::string listen;
   std::string state;
+  std::string http_listen;
   bool accept_broken_audit = false;
 };
 
@@ -95,6 +96,17 @@ void ReloadConfig(const std::string& path, std::string& text,
                       absl::StrJoin(restart, ", "),
                       " changed; they take effect at the next restart"));
   }
+  if (parsed->http.tls && server.has_http_tls()) {
+    const absl::Status reloaded = server.ReloadHttpTls(*parsed->http.tls);
+    if (!reloaded.ok()) {
+      LogWarning(
+          StrCat("SIGHUP: http.tls files not swapped (those in force "
+                 "stay): ",
+                 reloaded.message()));
+    } else {
+      LogInfo("SIGHUP: http.tls files re-read");
+    }
+  }
   if (parsed->tls && server.has_tls()) {
     const absl::Status reloaded = server.ReloadTls(*parsed->tls);
     if (reloaded.ok()) {
@@ -138,6 +150,9 @@ int RunServe(const ServeFlags& flags) {
   }
   if (!flags.state.empty()) {
     config->state_dir = flags.state;
+  }
+  if (!flags.http_listen.empty()) {
+    config->http.listen = flags.http_listen;
   }
   // What SIGHUP compares the file with.
   std::string config_text =
@@ -199,6 +214,11 @@ int RunServe(const ServeFlags& flags) {
   options.retention.audit = days(config->retention.audit_days);
   options.engine.alerts = config->alerts;
   options.max_policy_bytes = config->max_policy_bytes;
+  options.http.listen = config->http.listen;
+  options.http.tls = config->http.tls;
+  options.http.max_body_bytes = config->http.max_body_bytes;
+  options.http.max_connections = config->http.max_connections;
+  options.http.idle_timeout = config->http.idle_timeout;
   auto server = BuildServer(options);
   if (!server.ok()) {
     LogError(StrCat(server.status().message()));
@@ -228,9 +248,13 @@ int RunServe(const ServeFlags& flags) {
                    " principals; reflection ",
                    options.reflection.value_or(false) ? "on" : "off"));
   }
-  // The one line on stdout: tools and tests read the bound address from it.
+  // The lines on stdout: tools and tests read the bound addresses from them.
   std::printf("hijackguard serving on %s (%s)\n", (*server)->address().c_str(),
               config->tls ? "TLS" : "plaintext");
+  if (const std::string http = (*server)->http_address(); !http.empty()) {
+    std::printf("http on %s (%s)\n", http.c_str(),
+                config->http.tls ? "TLS" : "plaintext");
+  }
   std::fflush(stdout);
 
   while (true) {
@@ -277,6 +301,10 @@ void AddServeCommand(CLI::App& app, RunFn* run) {
   c->add_option("--listen", flags->listen,
                 "host:port to listen on, overriding the configuration (port 0: "
                 "any free port)");
+  c->add_option("--http-listen", flags->http_listen,
+                "host:port of the HTTP listener (gateway endpoints), "
+                "overriding the configuration's http.listen (port 0: any "
+                "free port)");
   c->add_option("--state", flags->state,
                 "State directory, overriding the configuration's state_dir");
   c->add_flag("--accept-broken-audit", flags->accept_broken_audit,

@@ -1,0 +1,163 @@
+// `hijackguard gateway nginx-config`: prints the nginx configuration for the
+// ActiveSync gateway (docs/gateway.md) and writes the files it reads under
+// --prefix (the token only into a 0600 file, never to standard output).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/utf8.h"
+#include "plugin/cli/commands.h"
+#include "plugin/gateway_nginx.h"
+
+namespace hijackguard::plugin::cli {
+namespace {
+
+struct GatewayFlags {
+  NginxGatewayOptions options;
+  std::string token_file;
+  std::string fail = "closed";
+  bool snippet = false;
+};
+
+absl::Status WriteFileAtomically(const std::filesystem::path& path,
+                                 const std::string& content, unsigned mode) {
+  const std::string tmp = path.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                        static_cast<mode_t>(mode));
+  if (fd < 0) {
+    return absl::UnavailableError(
+        StrCat(tmp, ": cannot be written: ", std::strerror(errno)));
+  }
+  bool ok = ::fchmod(fd, static_cast<mode_t>(mode)) == 0;
+  std::size_t done = 0;
+  while (ok && done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return absl::UnavailableError(
+        StrCat(path.string(), ": cannot be written: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+int RunNginxConfig(GatewayFlags& flags) {
+  NginxGatewayOptions& o = flags.options;
+  if (flags.fail != "open" && flags.fail != "closed") {
+    LogError(StrCat("--fail ", QuoteInput(flags.fail),
+                    ": give \"open\" or \"closed\""));
+    return 2;
+  }
+  o.fail_open = flags.fail == "open";
+  std::error_code ec;
+  if (!o.prefix.empty()) {
+    o.prefix = std::filesystem::absolute(o.prefix, ec).lexically_normal();
+    while (o.prefix.size() > 1 && o.prefix.back() == '/') o.prefix.pop_back();
+  }
+  std::string token;
+  if (!flags.token_file.empty()) {
+    auto text = ReadFileToString(flags.token_file, 4096);
+    if (!text.ok()) {
+      LogError(StrCat("--token-file ", text.status().message()));
+      return 1;
+    }
+    token = std::string(absl::StripAsciiWhitespace(*text));
+    o.has_token = true;
+  }
+  auto config = MakeNginxConfig(o);
+  if (!config.ok()) {
+    LogError(StrCat(config.status().message()));
+    return 2;
+  }
+  auto files = NginxFiles(o, token);
+  if (!files.ok()) {
+    LogError(StrCat(files.status().message()));
+    return 2;
+  }
+  const std::filesystem::path prefix(o.prefix);
+  for (const char* dir : {"logs", "tmp", "hijackguard/refusal"}) {
+    std::filesystem::create_directories(prefix / dir, ec);
+    if (ec) {
+      LogError(StrCat("--prefix: cannot create ", (prefix / dir).string(), ": ",
+                      ec.message()));
+      return 1;
+    }
+  }
+  for (const NginxFile& f : *files) {
+    if (absl::Status s =
+            WriteFileAtomically(prefix / f.path, f.content, f.mode);
+        !s.ok()) {
+      LogError(StrCat(s.message()));
+      return 1;
+    }
+  }
+  if (flags.snippet) {
+    std::cout << "# ---- inside http { } ----\n"
+              << config->http_part
+              << "\n# ---- inside the server { } that serves ActiveSync ----\n"
+              << config->server_part;
+  } else {
+    std::cout << config->full;
+  }
+  std::cout.flush();
+  return std::cout.good() ? 0 : 1;
+}
+
+}  // namespace
+
+void AddGatewayCommands(CLI::App& app, RunFn* run) {
+  CLI::App* gateway = app.add_subcommand(
+      "gateway", "Put hijackguard in front of Exchange (docs/gateway.md)");
+  gateway->require_subcommand(1);
+  auto flags = std::make_shared<GatewayFlags>();
+  CLI::App* c = gateway->add_subcommand(
+      "nginx-config",
+      "Print an nginx configuration that enforces decisions and feeds "
+      "traffic, and write the files it reads under --prefix");
+  NginxGatewayOptions& o = flags->options;
+  c->add_option("--listen", o.listen,
+                "HOST:PORT nginx listens on (default 127.0.0.1:8080)");
+  c->add_option("--exchange", o.exchange_url,
+                "The Exchange server, e.g. https://mail.example.com")
+      ->required();
+  c->add_option("--hijackguard", o.hijackguard_url,
+                "hijackguard's HTTP listener (http.listen), default "
+                "http://127.0.0.1:8081");
+  c->add_option("--hijackguard-ca", o.hijackguard_ca,
+                "CA bundle for an https --hijackguard (default: the system's)");
+  c->add_option("--tenant", o.tenant, "The tenant this gateway serves")
+      ->required();
+  c->add_option("--token-file", flags->token_file,
+                "File holding the gateway principal's token (copied into a "
+                "0600 file under --prefix; never printed)");
+  c->add_option("--fail", flags->fail,
+                "When hijackguard does not answer: closed (503 with "
+                "Retry-After, the default) or open (pass the request on)");
+  c->add_option("--max-body", o.max_body,
+                "Largest request or response body captured, in bytes "
+                "(default 1048576); larger ones pass through unobserved");
+  c->add_option("--prefix", o.prefix,
+                "nginx's prefix directory (nginx -p): logs, temporary files "
+                "and hijackguard's files go under it")
+      ->required();
+  c->add_flag("--snippet", flags->snippet,
+              "Print only the http-level and server-level parts, for an "
+              "existing configuration");
+  c->callback(
+      [flags, run] { *run = [flags] { return RunNginxConfig(*flags); }; });
+}
+
+}  // namespace hijackguard::plugin::cli

@@ -1,0 +1,74 @@
+// The gateway's per-device decisions (docs/gateway.md): GET
+// /v1/activesync/authorize runs on every ActiveSync request, so a device's
+// decision is reused until its valid_until, and forgotten at once when its
+// evidence, its check-in or the policy (or exemptions) change. Thread-safe;
+// sharded so that lookups from many connections rarely meet.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "policy/decision.h"
+
+namespace hijackguard::policy {
+class Policy;
+class ExemptionIndex;
+}  // namespace hijackguard::policy
+
+namespace hijackguard::plugin {
+
+struct CachedDecision {
+  policy::Action enforced = policy::Action::kAllow;
+  policy::Action evaluated = policy::Action::kAllow;
+  policy::Scope scope = policy::Scope::kNone;
+  std::string decision_id;
+  absl::Time valid_until;
+  // What it was decided from: another client description, policy or
+  // exemption list means deciding again.
+  std::string user_agent;
+  std::string protocol_version;
+  std::string user;
+  std::shared_ptr<const policy::Policy> policy;
+  std::shared_ptr<const policy::ExemptionIndex> exemptions;
+};
+
+class DecisionCache {
+ public:
+  // At most `max_entries` devices (an arbitrary one goes when full).
+  explicit DecisionCache(std::size_t max_entries = 1'000'000);
+
+  std::optional<CachedDecision> Find(std::string_view tenant,
+                                     std::string_view device_id) const;
+  // Read before deciding and pass to Put: a decision made while some
+  // device's evidence changed is not kept (it may predate the change).
+  std::uint64_t epoch(std::string_view tenant,
+                      std::string_view device_id) const;
+  void Put(std::string_view tenant, std::string_view device_id,
+           CachedDecision decision, std::uint64_t epoch);
+  // The device's evidence or check-in changed.
+  void Invalidate(std::string_view tenant, std::string_view device_id);
+  std::size_t size() const;
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  struct Shard {
+    mutable std::mutex mu;
+    absl::flat_hash_map<std::string, CachedDecision> map;
+    std::uint64_t epoch = 0;  // invalidations in this shard
+  };
+  static std::string Key(std::string_view tenant, std::string_view device_id);
+  Shard& ShardFor(const std::string& key) const;
+
+  const std::size_t max_per_shard_;
+  mutable std::array<Shard, kShards> shards_;
+};
+
+}  // namespace hijackguard::plugin

@@ -1,0 +1,381 @@
+#include "plugin/gateway_nginx.h"
+
+#include "common/strings.h"
+#include "common/utf8.h"
+#include "plugin/gateway_refusal.h"
+#include "plugin/validate.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+struct Url {
+  bool tls = false;
+  std::string host;  // as written ("[::1]" keeps its brackets)
+  int port = 0;
+  std::string HostPort() const { return StrCat(host, ":", port); }
+  // The host without IPv6 brackets, for Host headers and TLS names.
+  std::string Name() const {
+    return host.size() > 2 && host.front() == '['
+               ? host.substr(1, host.size() - 2)
+               : host;
+  }
+};
+
+// Characters nginx and Lua take inside a double-quoted string as they are.
+bool Quotable(std::string_view s) {
+  for (char c : s) {
+    if (c <= ' ' || c > '~' || c == '"' || c == '\\' || c == '\'' || c == '$' ||
+        c == ';' || c == '{' || c == '}') {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::StatusOr<Url> ParseUrl(std::string_view flag, std::string_view text) {
+  Url url;
+  std::string_view rest = text;
+  if (rest.starts_with("https://")) {
+    url.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return absl::InvalidArgumentError(StrCat(
+        flag, " ", QuoteInput(text), ": not an http:// or https:// URL"));
+  }
+  if (rest.ends_with("/")) rest.remove_suffix(1);
+  if (rest.find('/') != std::string_view::npos ||
+      rest.find('?') != std::string_view::npos ||
+      rest.find('@') != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat(flag, " ", QuoteInput(text),
+               ": give scheme://host[:port] only (no path, query or user)"));
+  }
+  const std::size_t close = rest.rfind(']');
+  const std::size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos &&
+      (close == std::string_view::npos || colon > close)) {
+    const std::string_view digits = rest.substr(colon + 1);
+    int port = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9' || port > 65535) {
+        port = -1;
+        break;
+      }
+      port = port * 10 + (c - '0');
+    }
+    if (digits.empty() || port <= 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          StrCat(flag, " ", QuoteInput(text), ": the port is not 1-65535"));
+    }
+    url.port = port;
+    rest = rest.substr(0, colon);
+  } else {
+    url.port = url.tls ? 443 : 80;
+  }
+  url.host = std::string(rest);
+  if (url.host.empty() || !Quotable(url.host)) {
+    return absl::InvalidArgumentError(
+        StrCat(flag, " ", QuoteInput(text), ": the host is not valid"));
+  }
+  return url;
+}
+
+absl::Status CheckListen(std::string_view listen) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 ||
+      colon + 1 == listen.size() || !Quotable(listen) ||
+      listen.substr(colon + 1).find_first_not_of("0123456789") !=
+          std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("--listen ", QuoteInput(listen), ": not HOST:PORT"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
+  if (o.prefix.empty() || o.prefix.front() != '/' || !Quotable(o.prefix)) {
+    return absl::InvalidArgumentError(
+        StrCat("--prefix ", QuoteInput(o.prefix),
+               ": give an absolute directory path without spaces or quotes"));
+  }
+  if (absl::Status s = CheckListen(o.listen); !s.ok()) return s;
+  if (o.exchange_url.empty()) {
+    return absl::InvalidArgumentError(
+        "--exchange is required: the Exchange server's URL, e.g. "
+        "https://mail.example.com");
+  }
+  auto exchange = ParseUrl("--exchange", o.exchange_url);
+  if (!exchange.ok()) return exchange.status();
+  auto hg = ParseUrl("--hijackguard", o.hijackguard_url);
+  if (!hg.ok()) return hg.status();
+  if (absl::Status s = ValidateTenantId(o.tenant); !s.ok()) {
+    return absl::InvalidArgumentError(StrCat("--tenant: ", s.message()));
+  }
+  if (!Quotable(o.tenant)) {
+    return absl::InvalidArgumentError(
+        StrCat("--tenant ", QuoteInput(o.tenant),
+               ": nginx cannot carry it in a header"));
+  }
+  if (o.max_body < 1024 || o.max_body > (64u << 20)) {
+    return absl::InvalidArgumentError(
+        StrCat("--max-body ", o.max_body, ": give 1024 to 67108864 bytes"));
+  }
+  if (!o.hijackguard_ca.empty() && !Quotable(o.hijackguard_ca)) {
+    return absl::InvalidArgumentError(
+        "--hijackguard-ca: a path without "
+        "spaces or quotes");
+  }
+  const std::string& p = o.prefix;
+  const std::string ca = o.hijackguard_ca.empty()
+                             ? std::string("/etc/ssl/certs/ca-certificates.crt")
+                             : o.hijackguard_ca;
+  NginxConfig c;
+  c.http_part = StrCat(
+      "# hijackguard gateway: http-level part (docs/gateway.md).\n"
+      "# Decisions in the access log, without the query (it names the "
+      "user).\n"
+      "log_format hijackguard '$remote_addr [$time_local] \"$request_method "
+      "$uri\" '\n"
+      "                       '$status $body_bytes_sent $request_time '\n"
+      "                       'action=$hg_action evaluated=$hg_evaluated '\n"
+      "                       'decision=$hg_decision_id';\n"
+      "# hijackguard's HTTP listener. The second, disabled server lets nginx\n"
+      "# mark the first unavailable for fail_timeout after a failure (it\n"
+      "# never does so for a lone server), so that while hijackguard is\n"
+      "# unreachable requests get the --fail answer at once.\n"
+      "upstream hijackguard_http {\n"
+      "    server ",
+      hg->HostPort(),
+      " max_fails=1 fail_timeout=2s;\n"
+      "    server 127.0.0.1:9 down;\n"
+      "    keepalive 64;\n"
+      "}\n"
+      "upstream hijackguard_exchange {\n"
+      "    server ",
+      exchange->HostPort(),
+      ";\n"
+      "    keepalive 64;\n"
+      "}\n"
+      "lua_package_path \"",
+      p,
+      "/hijackguard/?.lua;;\";\n"
+      "lua_shared_dict hijackguard 1m;\n",
+      hg->tls ? StrCat("lua_ssl_trusted_certificate ", ca, ";\n") : "",
+      "init_by_lua_block {\n"
+      "    require(\"hijackguard_capture\").init({\n"
+      "        host = \"",
+      hg->Name(), "\", port = ", hg->port,
+      ", tls = ", hg->tls ? "true" : "false",
+      ",\n"
+      "        tenant = \"",
+      o.tenant, "\", max_body = ", o.max_body, ",\n",
+      o.has_token
+          ? StrCat("        token_file = \"", p, "/hijackguard/token\",\n")
+          : "",
+      "    })\n"
+      "}\n");
+  const std::string fail =
+      o.fail_open
+          ? "        # --fail open: when hijackguard does not answer, the "
+            "request goes on.\n"
+            "        return 204;\n"
+          : "        # --fail closed: when hijackguard does not answer, the "
+            "client is told to\n"
+            "        # retry later.\n"
+            "        return 500;\n";
+  c.server_part = StrCat(
+      "# hijackguard gateway: server-level part (docs/gateway.md).\n"
+      "location /Microsoft-Server-ActiveSync {\n"
+      "    auth_request /_hijackguard/authorize;\n"
+      "    auth_request_set $hg_action $upstream_http_x_hijackguard_action;\n"
+      "    auth_request_set $hg_evaluated "
+      "$upstream_http_x_hijackguard_evaluated;\n"
+      "    auth_request_set $hg_decision_id "
+      "$upstream_http_x_hijackguard_decision_id;\n"
+      "    auth_request_set $hg_refusal $upstream_http_x_hijackguard_refusal;\n"
+      "    # A refused device gets what Exchange answers a blocked one.\n"
+      "    error_page 401 403 = /_hijackguard/refusal/$hg_refusal;\n"
+      "    # auth_request answers 500 when the decision could not be had.\n"
+      "    error_page 500 = /_hijackguard/unavailable;\n"
+      "    # Captured request bodies must stay in memory.\n"
+      "    client_body_buffer_size ",
+      o.max_body,
+      ";\n"
+      "    proxy_pass ",
+      exchange->tls ? "https" : "http",
+      "://hijackguard_exchange;\n"
+      "    proxy_http_version 1.1;\n"
+      "    proxy_set_header Connection \"\";\n"
+      "    proxy_set_header Host \"",
+      exchange->Name(), "\";\n",
+      exchange->tls ? StrCat("    proxy_ssl_server_name on;\n"
+                             "    proxy_ssl_name \"",
+                             exchange->Name(),
+                             "\";\n"
+                             "    proxy_ssl_verify on;\n"
+                             "    proxy_ssl_trusted_certificate "
+                             "/etc/ssl/certs/ca-certificates.crt;\n")
+                    : "",
+      "    # Ping holds a request for up to an hour.\n"
+      "    proxy_read_timeout 3660s;\n"
+      "    body_filter_by_lua_block { "
+      "require(\"hijackguard_capture\").body_filter() }\n"
+      "    log_by_lua_block { require(\"hijackguard_capture\").log() }\n"
+      "}\n"
+      "location = /_hijackguard/authorize {\n"
+      "    internal;\n"
+      "    proxy_pass ",
+      hg->tls ? "https" : "http",
+      "://hijackguard_http/v1/activesync/authorize;\n"
+      "    proxy_pass_request_body off;\n"
+      "    proxy_set_header Content-Length \"\";\n"
+      "    # The client's credentials belong to Exchange alone.\n"
+      "    proxy_set_header Authorization \"\";\n"
+      "    proxy_set_header Cookie \"\";\n"
+      "    proxy_set_header X-Original-URI $request_uri;\n"
+      "    proxy_set_header X-Original-Method $request_method;\n"
+      "    proxy_set_header X-Hijackguard-Tenant \"",
+      o.tenant, "\";\n",
+      o.has_token ? StrCat("    include ", p, "/hijackguard/token.conf;\n")
+                  : "",
+      hg->tls ? StrCat("    proxy_ssl_server_name on;\n"
+                       "    proxy_ssl_name \"",
+                       hg->Name(),
+                       "\";\n"
+                       "    proxy_ssl_verify on;\n"
+                       "    proxy_ssl_trusted_certificate ",
+                       ca, ";\n")
+              : "",
+      "    proxy_http_version 1.1;\n"
+      "    proxy_set_header Connection \"\";\n"
+      "    proxy_connect_timeout 500ms;\n"
+      "    proxy_send_timeout 5s;\n"
+      "    proxy_read_timeout 5s;\n"
+      "    proxy_next_upstream off;\n"
+      "    proxy_intercept_errors on;\n"
+      "    error_page 500 502 503 504 = @hijackguard_failed;\n"
+      "}\n"
+      "location @hijackguard_failed {\n",
+      fail,
+      "}\n"
+      "location /_hijackguard/refusal/ {\n"
+      "    internal;\n"
+      "    alias ",
+      p,
+      "/hijackguard/refusal/;\n"
+      "    default_type application/vnd.ms-sync.wbxml;\n"
+      "    # Protocol 12.1 and older, and commands without a WBXML answer.\n"
+      "    location = /_hijackguard/refusal/http403 {\n"
+      "        content_by_lua_block {\n"
+      "            ngx.status = 403\n"
+      "            ngx.header[\"Content-Length\"] = 0\n"
+      "            ngx.send_headers()\n"
+      "            ngx.exit(ngx.OK)\n"
+      "        }\n"
+      "    }\n"
+      "    # No page: hijackguard did not decide (a bad token, say).\n"
+      "    location = /_hijackguard/refusal/ {\n"
+      "        add_header Retry-After 30 always;\n"
+      "        return 503 \"\";\n"
+      "    }\n"
+      "}\n"
+      "location = /_hijackguard/unavailable {\n"
+      "    internal;\n"
+      "    add_header Retry-After 30 always;\n"
+      "    return 503 \"\";\n"
+      "}\n"
+      "# Capture counters, for the operator on this machine.\n"
+      "location = /_hijackguard/stats {\n"
+      "    allow 127.0.0.1;\n"
+      "    allow ::1;\n"
+      "    deny all;\n"
+      "    content_by_lua_block { require(\"hijackguard_capture\").stats() }\n"
+      "}\n");
+  auto indent = [](const std::string& text, std::string_view pad) {
+    std::string out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      if (end > start) StrAppend(&out, pad);
+      out.append(text, start, end - start);
+      out.push_back('\n');
+      start = end + 1;
+    }
+    return out;
+  };
+  c.full = StrCat(
+      "# nginx in front of Exchange with hijackguard (docs/gateway.md).\n"
+      "# Generated by `hijackguard gateway nginx-config`; run as\n"
+      "#   nginx -p ",
+      p,
+      " -c <this file>\n"
+      "load_module /usr/lib/nginx/modules/ndk_http_module.so;\n"
+      "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;\n"
+      "worker_processes auto;\n"
+      "pid ",
+      p,
+      "/nginx.pid;\n"
+      "error_log ",
+      p,
+      "/logs/error.log warn;\n"
+      "events {\n"
+      "    worker_connections 4096;\n"
+      "}\n"
+      "http {\n"
+      "    client_body_temp_path ",
+      p,
+      "/tmp/client_body;\n"
+      "    proxy_temp_path ",
+      p,
+      "/tmp/proxy;\n"
+      "    fastcgi_temp_path ",
+      p,
+      "/tmp/fastcgi;\n"
+      "    uwsgi_temp_path ",
+      p,
+      "/tmp/uwsgi;\n"
+      "    scgi_temp_path ",
+      p, "/tmp/scgi;\n", indent(c.http_part, "    "), "    access_log ", p,
+      "/logs/access.log hijackguard;\n"
+      "    server {\n"
+      "        listen ",
+      o.listen,
+      ";\n"
+      "        # ActiveSync bodies (mail with attachments) may be large.\n"
+      "        client_max_body_size 64m;\n",
+      indent(c.server_part, "        "),
+      "    }\n"
+      "}\n");
+  return c;
+}
+
+absl::StatusOr<std::vector<NginxFile>> NginxFiles(
+    const NginxGatewayOptions& options, std::string_view token) {
+  std::vector<NginxFile> files;
+  if (options.has_token) {
+    if (token.empty() || !Quotable(token)) {
+      return absl::InvalidArgumentError(
+          "--token-file: the token must be one line of printable ASCII "
+          "without quotes, spaces or $;{}\\");
+    }
+    files.push_back({"hijackguard/token", StrCat(token, "\n"), 0600});
+    files.push_back(
+        {"hijackguard/token.conf",
+         StrCat("proxy_set_header X-Hijackguard-Token \"", token, "\";\n"),
+         0600});
+  }
+  for (const RefusalBody& body : RefusalBodies()) {
+    files.push_back(
+        {StrCat("hijackguard/refusal/", body.page), body.wbxml, 0644});
+  }
+  files.push_back({"hijackguard/hijackguard_capture.lua",
+                   std::string(CaptureScript()), 0644});
+  return files;
+}
+
+}  // namespace hijackguard::plugin

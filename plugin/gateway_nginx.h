@@ -1,0 +1,51 @@
+// `hijackguard gateway nginx-config`: the nginx configuration that puts
+// hijackguard in front of Exchange (docs/gateway.md), and the files it reads
+// from its prefix (the token, the refusal pages, the capture script).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace hijackguard::plugin {
+
+struct NginxGatewayOptions {
+  std::string listen = "127.0.0.1:8080";  // where nginx listens (HOST:PORT)
+  std::string exchange_url;               // http(s)://host[:port]
+  std::string hijackguard_url = "http://127.0.0.1:8081";
+  std::string tenant;
+  bool has_token = false;  // the token file is included
+  bool fail_open = false;
+  std::size_t max_body = 1 << 20;  // capture limit per body
+  std::string prefix;              // absolute; nginx -p PREFIX
+  std::string hijackguard_ca;      // CA for an https hijackguard URL
+};
+
+struct NginxConfig {
+  std::string http_part;    // goes inside http { }
+  std::string server_part;  // goes inside the server { } that serves EAS
+  std::string full;         // a complete nginx.conf around both
+};
+
+// INVALID_ARGUMENT naming the flag for a bad option.
+absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& options);
+
+struct NginxFile {
+  std::string path;  // relative to the prefix
+  std::string content;
+  unsigned mode = 0644;
+};
+// The files under the prefix: hijackguard/token and token.conf (0600, only
+// with a token), hijackguard/refusal/<page>,
+// hijackguard/hijackguard_capture.lua. INVALID_ARGUMENT for a token nginx
+// cannot quote.
+absl::StatusOr<std::vector<NginxFile>> NginxFiles(
+    const NginxGatewayOptions& options, std::string_view token);
+
+// The capture script (examples/nginx/hijackguard_capture.lua), compiled in.
+std::string_view CaptureScript();
+
+}  // namespace hijackguard::plugin

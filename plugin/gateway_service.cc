@@ -1,0 +1,345 @@
+#include "plugin/gateway_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/utf8.h"
+#include "common/uuid.h"
+#include "detector/eas/request.h"
+#include "detector/fingerprint.h"
+#include "hijackguard/v1/traffic.pb.h"
+#include "plugin/gateway_refusal.h"
+#include "plugin/proto_json.h"
+#include "plugin/validate.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+namespace eas = detector::eas;
+
+constexpr std::string_view kTokenHeader = "X-Hijackguard-Token";
+
+// Whether a target that gave no DeviceId still names one: a base64-form
+// query (the DeviceId is inside it), or a plain query with a DeviceId
+// parameter that could not be read.
+bool NamesDevice(std::string_view target, const eas::ParsedRequest& parsed) {
+  if (parsed.request.form == eas::QueryForm::kBase64) {
+    return true;
+  }
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) {
+    return false;
+  }
+  const std::string query =
+      absl::AsciiStrToLower(std::string(target.substr(q + 1)));
+  std::size_t at = 0;
+  while ((at = query.find("deviceid", at)) != std::string::npos) {
+    if (at == 0 || query[at - 1] == '&') return true;
+    at += 8;
+  }
+  return false;
+}
+
+bool Refuses(const CachedDecision& d, eas::Command command) {
+  if (d.enforced != policy::Action::kQuarantine &&
+      d.enforced != policy::Action::kBlock) {
+    return false;
+  }
+  // Calendar scope: the gateway sees no request body, so of a device's
+  // calendar traffic it can stop only the commands that are calendar
+  // commands by name.
+  return d.scope == policy::Scope::kDevice ||
+         (d.scope == policy::Scope::kCalendar &&
+          command == eas::Command::kMeetingResponse);
+}
+
+HttpResponse Answer(const CachedDecision& d, const eas::EasRequest& request) {
+  HttpResponse r;
+  const bool refuse = Refuses(d, request.command);
+  r.status = refuse ? 403 : 204;
+  r.headers.emplace_back("X-Hijackguard-Action",
+                         std::string(policy::ActionName(d.enforced)));
+  r.headers.emplace_back("X-Hijackguard-Evaluated",
+                         std::string(policy::ActionName(d.evaluated)));
+  if (!d.decision_id.empty()) {
+    r.headers.emplace_back("X-Hijackguard-Decision-Id", d.decision_id);
+  }
+  if (refuse) {
+    r.headers.emplace_back(
+        "X-Hijackguard-Refusal",
+        std::string(RefusalPage(request.command, request.protocol_version)));
+  }
+  return r;
+}
+
+std::string MediaType(std::string_view content_type) {
+  const std::size_t semi = content_type.find(';');
+  return absl::AsciiStrToLower(
+      absl::StripAsciiWhitespace(std::string(content_type.substr(0, semi))));
+}
+
+}  // namespace
+
+Credentials HttpCredentials(const HttpRequest& request) {
+  Credentials c;
+  c.peer = request.peer;
+  c.cert = request.cert;
+  c.token_hint = "an X-Hijackguard-Token header";
+  const std::size_t tokens = request.HeaderCount(kTokenHeader);
+  if (tokens > 1) {
+    c.token_error =
+        absl::UnauthenticatedError("more than one X-Hijackguard-Token header");
+  } else if (tokens == 1) {
+    c.token = std::string(*request.Header(kTokenHeader));
+  }
+  return c;
+}
+
+GatewayService::GatewayService(
+    std::shared_ptr<const detector::KnownIssueCatalog> catalog,
+    const Clock* clock, GatewayOptions options, policy::PolicyEngine* engine,
+    detector::TrafficDetector* detector, const TrafficHandler* traffic,
+    const AccessControl* access, policy::StateStore* store)
+    : catalog_(std::move(catalog)),
+      clock_(clock),
+      options_(options),
+      engine_(engine),
+      detector_(detector),
+      traffic_(traffic),
+      access_(access),
+      store_(store),
+      cache_(options.max_cached_devices) {}
+
+void GatewayService::AddRoutes(HttpRouter* router) {
+  router->Add("GET", "/v1/activesync/authorize",
+              [this](const HttpRequest& r) { return Authorize(r); });
+  router->Add("POST", "/v1/activesync/observe",
+              [this](const HttpRequest& r) { return Observe(r); });
+}
+
+absl::Status GatewayService::StoreWritable() const {
+  if (store_ == nullptr) return absl::OkStatus();
+  absl::Status health = store_->health();
+  if (health.ok()) return health;
+  return absl::UnavailableError(StrCat("refused: ", health.message()));
+}
+
+absl::Status GatewayService::WaitDurable(policy::StoreTicket ticket) const {
+  if (store_ == nullptr || ticket == 0) return absl::OkStatus();
+  absl::Status durable = store_->WaitDurable(ticket);
+  if (durable.ok()) return durable;
+  return absl::UnavailableError(
+      StrCat("not recorded durably: ", durable.message()));
+}
+
+HttpResponse GatewayService::Authorize(const HttpRequest& request) {
+  absl::StatusOr<Caller> caller =
+      access_->Admit(HttpCredentials(request), Rpc::kGatewayAuthorize);
+  if (!caller.ok()) return HttpResponse::FromStatus(caller.status());
+  const std::optional<std::string_view> tenant_header =
+      request.Header("X-Hijackguard-Tenant");
+  const std::string tenant(tenant_header.value_or(""));
+  if (absl::Status valid = ValidateTenantId(tenant); !valid.ok()) {
+    return HttpResponse::Error(
+        400, "INVALID_ARGUMENT",
+        StrCat("header X-Hijackguard-Tenant: ", valid.message()));
+  }
+  if (absl::Status s =
+          access_->CheckTenant(*caller, Rpc::kGatewayAuthorize, tenant);
+      !s.ok()) {
+    return HttpResponse::FromStatus(s);
+  }
+  const std::optional<std::string_view> target =
+      request.Header("X-Original-URI");
+  if (!target || target->empty()) {
+    return HttpResponse::Error(
+        400, "INVALID_ARGUMENT",
+        "header X-Original-URI (the original request target) is missing");
+  }
+  if (target->size() > kMaxTargetBytes) {
+    return HttpResponse::Error(
+        400, "INVALID_ARGUMENT",
+        StrCat("header X-Original-URI is ", target->size(), " bytes; at most ",
+               kMaxTargetBytes));
+  }
+  const std::string method(
+      request.Header("X-Original-Method").value_or("POST"));
+  std::vector<eas::Header> headers;
+  for (const auto& [name, value] : request.headers) {
+    if (EqualsIgnoreCase(name, "User-Agent") ||
+        EqualsIgnoreCase(name, "MS-ASProtocolVersion")) {
+      headers.emplace_back(name, value);
+    }
+  }
+  const eas::ParsedRequest parsed =
+      eas::ParseEasRequest(*target, headers, method);
+  const eas::EasRequest& eas_request = parsed.request;
+  if (eas_request.device_id.empty()) {
+    if (!NamesDevice(*target, parsed)) {
+      HttpResponse r;  // OPTIONS, Autodiscover: nothing to decide
+      r.status = 204;
+      r.headers.emplace_back("X-Hijackguard-Action", "ALLOW");
+      return r;
+    }
+    // A device we cannot name is not let through on a guess.
+    const std::uint64_t n = ++unreadable_;
+    if ((n & (n - 1)) == 0) {  // 1, 2, 4, 8...: bounded logging
+      const eas::RequestIssue* first =
+          parsed.issues.empty() ? nullptr : &parsed.issues.front();
+      LogWarning(StrCat(
+          "gateway: refused a request whose target names a device that "
+          "cannot be read (",
+          n, " so far; tenant ", QuoteInput(tenant), "): ",
+          first == nullptr ? std::string("no DeviceId")
+                           : StrCat(first->where, " byte ", first->position,
+                                    ": ", first->message)));
+    }
+    CachedDecision unreadable;
+    unreadable.enforced = policy::Action::kQuarantine;
+    unreadable.evaluated = policy::Action::kQuarantine;
+    unreadable.scope = policy::Scope::kDevice;
+    HttpResponse r = Answer(unreadable, eas_request);
+    r.headers.emplace_back("X-Hijackguard-Reason", "UNREADABLE_TARGET");
+    return r;
+  }
+
+  const absl::Time now = clock_->Now();
+  std::optional<CachedDecision> cached =
+      cache_.Find(tenant, eas_request.device_id);
+  if (cached && now < cached->valid_until &&
+      cached->user_agent == eas_request.user_agent &&
+      cached->protocol_version == eas_request.protocol_version &&
+      cached->user == eas_request.user && cached->policy == engine_->policy() &&
+      cached->exemptions == engine_->exemptions()) {
+    return Answer(*cached, eas_request);
+  }
+  if (absl::Status writable = StoreWritable(); !writable.ok()) {
+    return HttpResponse::FromStatus(writable);
+  }
+  const std::uint64_t epoch = cache_.epoch(tenant, eas_request.device_id);
+  detector::CheckInFacts seen;
+  seen.tenant_id = tenant;
+  seen.eas_device_id = eas_request.device_id;
+  seen.user_agent = eas_request.user_agent;
+  seen.device_type = eas_request.device_type;
+  seen.protocol_version = eas_request.protocol_version;
+  detector::CheckInFacts known;
+  const policy::StoreTicket facts_ticket =
+      detector_->RecordSighting(seen, now, &known);
+  if (known.eas_device_id.empty()) {
+    known = seen;  // the device table is full: decide on what was seen
+  }
+  if (known.user_principal.empty()) {
+    known.user_principal = eas_request.user;  // for exemptions by user
+  }
+  detector::Fingerprint fp =
+      detector::ComputeFingerprint(detector::ToFingerprintInput(known));
+  fp.known_issues = catalog_->Match(fp);
+  CachedDecision d;
+  d.decision_id = NewUuidV7(now);
+  policy::StoreTicket decision_ticket = 0;
+  absl::Status store_error;
+  const policy::Evaluation evaluation = engine_->DecideCheckIn(
+      fp, known, {}, d.decision_id, now, &decision_ticket, &store_error);
+  if (!store_error.ok()) {
+    return HttpResponse::FromStatus(absl::UnavailableError(
+        StrCat("the device's state cannot be read: ", store_error.message())));
+  }
+  if (absl::Status durable =
+          WaitDurable(std::max(facts_ticket, decision_ticket));
+      !durable.ok()) {
+    return HttpResponse::FromStatus(durable);
+  }
+  d.enforced = evaluation.enforced_action;
+  d.evaluated = evaluation.evaluated_action;
+  d.scope = evaluation.scope;
+  d.valid_until = now + options_.decision_validity;
+  if (evaluation.deadline && *evaluation.deadline > now) {
+    d.valid_until = std::min(d.valid_until, *evaluation.deadline);
+  }
+  d.user_agent = eas_request.user_agent;
+  d.protocol_version = eas_request.protocol_version;
+  d.user = eas_request.user;
+  d.policy = evaluation.policy_owner;
+  d.exemptions = evaluation.exemptions_owner;
+  HttpResponse answer = Answer(d, eas_request);
+  cache_.Put(tenant, eas_request.device_id, std::move(d), epoch);
+  return answer;
+}
+
+HttpResponse GatewayService::Observe(const HttpRequest& request) {
+  absl::StatusOr<Caller> caller =
+      access_->Admit(HttpCredentials(request), Rpc::kGatewayObserve);
+  if (!caller.ok()) return HttpResponse::FromStatus(caller.status());
+  const std::string media =
+      MediaType(request.Header("Content-Type").value_or(""));
+  const bool ndjson = media == "application/x-ndjson";
+  if (!ndjson && media != "application/json") {
+    return HttpResponse::Error(
+        415, "UNSUPPORTED_MEDIA_TYPE",
+        StrCat("Content-Type ",
+               media.empty() ? std::string("(none)") : QuoteInput(media),
+               " is not application/json (one ReportTrafficRequest) or "
+               "application/x-ndjson (one per line)"));
+  }
+  // Everything is read and checked before anything is observed: a request
+  // is taken whole or not at all.
+  std::vector<v1::ReportTrafficRequest> items;
+  std::string_view rest = request.body;
+  std::size_t line = 0;
+  std::size_t offset = 0;
+  while (!rest.empty()) {
+    std::string_view one = rest;
+    if (ndjson) {
+      const std::size_t nl = rest.find('\n');
+      one = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view()
+                                          : rest.substr(nl + 1);
+    } else {
+      rest = {};
+    }
+    ++line;
+    const std::size_t at = offset;
+    offset += one.size() + 1;
+    if (absl::StripAsciiWhitespace(std::string(one)).empty()) continue;
+    v1::ReportTrafficRequest& item = items.emplace_back();
+    if (absl::Status parsed = FromJson(one, &item); !parsed.ok()) {
+      return HttpResponse::Error(
+          400, "INVALID_ARGUMENT",
+          StrCat(ndjson ? StrCat("line ", line, " (byte ", at, ")")
+                        : std::string("the body"),
+                 " is not a ReportTrafficRequest in JSON: ", parsed.message()));
+    }
+  }
+  if (items.empty()) {
+    return HttpResponse::Error(400, "INVALID_ARGUMENT",
+                               "the body holds no observation");
+  }
+  for (const v1::ReportTrafficRequest& item : items) {
+    if (absl::Status s = access_->CheckTenant(*caller, Rpc::kGatewayObserve,
+                                              item.tenant_id());
+        !s.ok()) {
+      return HttpResponse::FromStatus(s);
+    }
+  }
+  if (absl::Status writable = StoreWritable(); !writable.ok()) {
+    return HttpResponse::FromStatus(writable);
+  }
+  v1::StreamTrafficResponse response;
+  policy::StoreTicket ticket = 0;
+  for (const v1::ReportTrafficRequest& item : items) {
+    ticket = std::max(ticket, traffic_->Report(item, response.add_acks()));
+  }
+  if (absl::Status durable = WaitDurable(ticket); !durable.ok()) {
+    return HttpResponse::FromStatus(durable);
+  }
+  HttpResponse r;
+  r.content_type = "application/json";
+  r.body = ToCompactJson(response);
+  r.body += "\n";
+  return r;
+}
+
+}  // namespace hijackguard::plugin

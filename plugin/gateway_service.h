@@ -1,0 +1,75 @@
+// The gateway endpoints on the HTTP listener (docs/gateway.md):
+//   GET  /v1/activesync/authorize  nginx auth_request: decide a device from
+//                                  the original request's target and headers
+//   POST /v1/activesync/observe    ReportTrafficRequests as JSON or NDJSON
+// Both need the `gateway` role for the tenant concerned.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "common/clock.h"
+#include "detector/known_issues.h"
+#include "detector/traffic/traffic_detector.h"
+#include "plugin/access.h"
+#include "plugin/decision_cache.h"
+#include "plugin/http_server.h"
+#include "plugin/traffic.h"
+#include "policy/engine.h"
+#include "policy/state_store.h"
+
+namespace hijackguard::plugin {
+
+struct GatewayOptions {
+  // How long a decision is reused (as CheckInResponse.valid_until).
+  absl::Duration decision_validity = absl::Hours(1);
+  std::size_t max_cached_devices = 1'000'000;
+};
+
+class GatewayService {
+ public:
+  // Everything must outlive the service; `store` may be null (in memory).
+  GatewayService(std::shared_ptr<const detector::KnownIssueCatalog> catalog,
+                 const Clock* clock, GatewayOptions options,
+                 policy::PolicyEngine* engine,
+                 detector::TrafficDetector* detector,
+                 const TrafficHandler* traffic, const AccessControl* access,
+                 policy::StateStore* store);
+
+  void AddRoutes(HttpRouter* router);
+
+  HttpResponse Authorize(const HttpRequest& request);
+  HttpResponse Observe(const HttpRequest& request);
+
+  // The device's decision must be made again (its evidence or check-in
+  // changed).
+  void Forget(std::string_view tenant, std::string_view device_id) {
+    cache_.Invalidate(tenant, device_id);
+  }
+
+  // Targets that named a device but could not be read (refused).
+  std::uint64_t unreadable_targets() const { return unreadable_.load(); }
+  const DecisionCache& cache() const { return cache_; }
+
+ private:
+  absl::Status StoreWritable() const;
+  absl::Status WaitDurable(policy::StoreTicket ticket) const;
+
+  std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
+  const Clock* clock_;
+  const GatewayOptions options_;
+  policy::PolicyEngine* engine_;
+  detector::TrafficDetector* detector_;
+  const TrafficHandler* traffic_;
+  const AccessControl* access_;
+  policy::StateStore* store_;
+  DecisionCache cache_;
+  std::atomic<std::uint64_t> unreadable_{0};
+};
+
+// The credentials an HTTP request presents: the X-Hijackguard-Token header
+// (one at most) and the verified client certificate.
+Credentials HttpCredentials(const HttpRequest& request);
+
+}  // namespace hijackguard::plugin

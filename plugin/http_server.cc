@@ -1,0 +1,418 @@
+#include "plugin/http_server.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/utf8.h"
+#include "httplib.h"
+#include "nlohmann/json.hpp"
+
+namespace hijackguard::plugin {
+
+std::optional<std::string_view> HttpRequest::Header(
+    std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::size_t HttpRequest::HeaderCount(std::string_view name) const {
+  std::size_t n = 0;
+  for (const auto& [k, v] : headers) {
+    if (EqualsIgnoreCase(k, name)) ++n;
+  }
+  return n;
+}
+
+HttpResponse HttpResponse::Error(int status, std::string_view code,
+                                 std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  nlohmann::json body = {
+      {"error",
+       {{"code", std::string(code)}, {"message", std::string(message)}}}};
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.body += "\n";
+  return r;
+}
+
+HttpResponse HttpResponse::FromStatus(const absl::Status& status) {
+  int http = 500;
+  switch (status.code()) {
+    case absl::StatusCode::kUnauthenticated:
+      http = 401;
+      break;
+    case absl::StatusCode::kPermissionDenied:
+      http = 403;
+      break;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      http = 400;
+      break;
+    case absl::StatusCode::kNotFound:
+      http = 404;
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      http = 429;
+      break;
+    case absl::StatusCode::kUnavailable:
+      http = 503;
+      break;
+    default:
+      break;
+  }
+  return Error(http, absl::StatusCodeToString(status.code()),
+               std::string(status.message()));
+}
+
+void HttpRouter::Add(std::string method, std::string path,
+                     HttpHandler handler) {
+  routes_.push_back({std::move(method), std::move(path), std::move(handler)});
+}
+
+HttpResponse HttpRouter::Dispatch(const HttpRequest& request) const {
+  std::string allow;
+  for (const Route& route : routes_) {
+    if (route.path != request.path) continue;
+    if (route.method == request.method) return route.handler(request);
+    allow += allow.empty() ? route.method : StrCat(", ", route.method);
+  }
+  if (allow.empty()) {
+    return HttpResponse::Error(404, "NOT_FOUND", "no such path");
+  }
+  HttpResponse r = HttpResponse::Error(
+      405, "METHOD_NOT_ALLOWED",
+      StrCat(request.method.size() <= 16 ? request.method : "this method",
+             " is not allowed here; use ", allow));
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+namespace {
+
+// The certificate pair in force, swapped by ReloadTls and installed on each
+// connection by the certificate callback.
+struct CertPair {
+  X509* cert = nullptr;
+  EVP_PKEY* key = nullptr;
+  STACK_OF(X509) * chain = nullptr;
+  ~CertPair() {
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    sk_X509_pop_free(chain, X509_free);
+  }
+};
+
+std::string OpenSslError() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+absl::StatusOr<std::shared_ptr<CertPair>> LoadPair(const TlsConfig& tls) {
+  auto pair = std::make_shared<CertPair>();
+  BIO* bio = BIO_new_file(tls.cert_file.c_str(), "r");
+  if (bio == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat("http.tls.cert_file ", tls.cert_file, ": cannot be read"));
+  }
+  pair->cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  pair->chain = sk_X509_new_null();
+  while (X509* extra = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    sk_X509_push(pair->chain, extra);
+  }
+  ERR_clear_error();  // the end of the file
+  BIO_free(bio);
+  if (pair->cert == nullptr) {
+    return absl::InvalidArgumentError(StrCat(
+        "http.tls.cert_file ", tls.cert_file, ": no PEM certificate in it"));
+  }
+  bio = BIO_new_file(tls.key_file.c_str(), "r");
+  if (bio == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat("http.tls.key_file ", tls.key_file, ": cannot be read"));
+  }
+  pair->key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (pair->key == nullptr) {
+    return absl::InvalidArgumentError(StrCat("http.tls.key_file ", tls.key_file,
+                                             ": no PEM private key in it (",
+                                             OpenSslError(), ")"));
+  }
+  if (X509_check_private_key(pair->cert, pair->key) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        StrCat("http.tls.key_file ", tls.key_file,
+               " does not match the certificate in ", tls.cert_file));
+  }
+  return pair;
+}
+
+std::vector<std::string> SubjectCn(X509* cert) {
+  std::vector<std::string> out;
+  X509_NAME* name = X509_get_subject_name(cert);
+  for (int i = -1;
+       (i = X509_NAME_get_index_by_NID(name, NID_commonName, i)) >= 0;) {
+    ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+    out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<std::size_t>(ASN1_STRING_length(s)));
+  }
+  return out;
+}
+
+CertIdentity IdentityOf(X509* cert) {
+  CertIdentity id;
+  id.subject_cn = SubjectCn(cert);
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+    if (n->type != GEN_URI && n->type != GEN_DNS) continue;
+    const ASN1_IA5STRING* s = n->d.ia5;
+    std::string v(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                  static_cast<std::size_t>(ASN1_STRING_length(s)));
+    (n->type == GEN_URI ? id.uri_san : id.dns_san).push_back(std::move(v));
+  }
+  GENERAL_NAMES_free(names);
+  return id;
+}
+
+// "127.0.0.1:80" -> {"127.0.0.1", 80}; "[::1]:80" -> {"::1", 80}.
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
+    const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        StrCat("http.listen ", QuoteInput(listen), " is not HOST:PORT"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  const std::string digits = listen.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos ||
+      (port = std::stoi(digits)) > 65535) {
+    return absl::InvalidArgumentError(StrCat("http.listen ", QuoteInput(listen),
+                                             ": the port is not 0-65535"));
+  }
+  return std::make_pair(host, port);
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  HttpRouter router;
+  std::unique_ptr<httplib::Server> server;
+  std::thread thread;
+  std::string address;
+  int port = 0;
+  std::once_flag stop_once;
+
+  std::mutex tls_mu;
+  std::shared_ptr<CertPair> pair;  // null without TLS
+
+  std::shared_ptr<CertPair> CurrentPair() {
+    std::lock_guard<std::mutex> lock(tls_mu);
+    return pair;
+  }
+  void Serve(const httplib::Request& in, httplib::Response& out);
+};
+
+void HttpServer::Impl::Serve(const httplib::Request& in,
+                             httplib::Response& out) {
+  HttpRequest request;
+  request.method = in.method;
+  request.target = in.target;
+  request.path = in.path;
+  request.headers.reserve(in.headers.size());
+  for (const auto& [k, v] : in.headers) {
+    // httplib adds these itself; they were not sent.
+    if (k == "REMOTE_ADDR" || k == "REMOTE_PORT" || k == "LOCAL_ADDR" ||
+        k == "LOCAL_PORT") {
+      continue;
+    }
+    request.headers.emplace_back(k, v);
+  }
+  request.body = in.body;
+  request.peer =
+      StrCat(in.remote_addr.find(':') != std::string::npos ? "ipv6:" : "ipv4:",
+             in.remote_addr);
+  if (in.ssl != nullptr) {
+    X509* cert = SSL_get0_peer_certificate(in.ssl);
+    if (cert != nullptr && SSL_get_verify_result(in.ssl) == X509_V_OK) {
+      request.cert = IdentityOf(cert);
+    }
+  }
+  HttpResponse response = router.Dispatch(request);
+  out.status = response.status;
+  for (auto& [k, v] : response.headers) {
+    out.set_header(k, v);
+  }
+  out.set_header("Cache-Control", "no-store");
+  if (response.status >= 400 && response.body.empty()) {
+    // Never left empty: httplib's error handler would fill it in.
+    response = [&] {
+      HttpResponse e = HttpResponse::Error(response.status, "REFUSED", "");
+      e.headers = std::move(response.headers);
+      return e;
+    }();
+  }
+  if (!response.body.empty() || !response.content_type.empty()) {
+    out.set_content(std::move(response.body), response.content_type);
+  }
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+int HttpServer::port() const { return impl_->port; }
+
+const std::string& HttpServer::address() const { return impl_->address; }
+
+absl::Status HttpServer::ReloadTls(const TlsConfig& tls) {
+  if (impl_->CurrentPair() == nullptr) {
+    return absl::FailedPreconditionError(
+        "the HTTP listener serves plaintext; adding TLS needs a restart");
+  }
+  auto pair = LoadPair(tls);
+  if (!pair.ok()) return pair.status();
+  std::lock_guard<std::mutex> lock(impl_->tls_mu);
+  impl_->pair = *std::move(pair);
+  return absl::OkStatus();
+}
+
+void HttpServer::Stop() {
+  std::call_once(impl_->stop_once, [this] {
+    impl_->server->stop();
+    if (impl_->thread.joinable()) impl_->thread.join();
+  });
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const HttpServerOptions& options, HttpRouter router) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->router = std::move(router);
+  auto host_port = SplitHostPort(options.listen);
+  if (!host_port.ok()) return host_port.status();
+  Impl* raw = impl.get();
+  if (options.tls) {
+    auto pair = LoadPair(*options.tls);
+    if (!pair.ok()) return pair.status();
+    impl->pair = *std::move(pair);
+    const TlsConfig tls = *options.tls;
+    std::string problem;
+    impl->server = std::make_unique<httplib::SSLServer>(
+        [raw, tls, &problem](SSL_CTX& ctx) {
+          SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+          SSL_CTX_set_cert_cb(
+              &ctx,
+              [](SSL* ssl, void* arg) -> int {
+                auto current = static_cast<Impl*>(arg)->CurrentPair();
+                return SSL_use_cert_and_key(ssl, current->cert, current->key,
+                                            current->chain, 1) == 1
+                           ? 1
+                           : 0;
+              },
+              raw);
+          if (!tls.client_ca_file.empty()) {
+            if (SSL_CTX_load_verify_locations(&ctx, tls.client_ca_file.c_str(),
+                                              nullptr) != 1) {
+              problem = StrCat("http.tls.client_ca_file ", tls.client_ca_file,
+                               ": ", OpenSslError());
+              return false;
+            }
+            SSL_CTX_set_client_CA_list(
+                &ctx, SSL_load_client_CA_file(tls.client_ca_file.c_str()));
+            SSL_CTX_set_verify(
+                &ctx,
+                SSL_VERIFY_PEER | (tls.client_cert_optional
+                                       ? 0
+                                       : SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+                nullptr);
+          }
+          return true;
+        });
+    if (!problem.empty() || !impl->server->is_valid()) {
+      return absl::InvalidArgumentError(
+          problem.empty() ? "the HTTP listener's TLS context cannot be made"
+                          : problem);
+    }
+  } else {
+    impl->server = std::make_unique<httplib::Server>();
+  }
+  httplib::Server& s = *impl->server;
+  const std::size_t threads = static_cast<std::size_t>(options.max_connections);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const auto idle = static_cast<time_t>(
+      std::max<std::int64_t>(1, absl::ToInt64Seconds(options.idle_timeout)));
+  s.set_keep_alive_max_count(1'000'000);
+  s.set_keep_alive_timeout(idle);
+  s.set_read_timeout(idle, 0);
+  s.set_write_timeout(idle, 0);
+  s.set_tcp_nodelay(true);
+  s.set_payload_max_length(options.max_body_bytes);
+  const std::size_t max_body = options.max_body_bytes;
+  auto handler = [raw](const httplib::Request& in, httplib::Response& out) {
+    raw->Serve(in, out);
+  };
+  // Every method and path reaches the router, which answers 404 and 405.
+  s.Get(".*", handler);
+  s.Post(".*", handler);
+  s.Put(".*", handler);
+  s.Delete(".*", handler);
+  s.Patch(".*", handler);
+  s.Options(".*", handler);
+  s.set_error_handler([max_body](const httplib::Request&,
+                                 httplib::Response& out) {
+    if (!out.body.empty()) return;
+    HttpResponse e =
+        out.status == 413
+            ? HttpResponse::Error(
+                  413, "PAYLOAD_TOO_LARGE",
+                  StrCat("the body is over http.max_body_bytes (", max_body,
+                         " bytes)"))
+            : HttpResponse::Error(out.status, "BAD_REQUEST",
+                                  "the request could not be read as HTTP/1.1");
+    out.set_content(e.body, e.content_type);
+  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& out, std::exception_ptr) {
+        HttpResponse e = HttpResponse::Error(500, "INTERNAL", "internal error");
+        out.status = 500;
+        out.set_content(e.body, e.content_type);
+      });
+  const auto& [host, port] = *host_port;
+  const int bound = port == 0 ? s.bind_to_any_port(host)
+                              : (s.bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) {
+    return absl::UnavailableError(
+        StrCat("cannot listen on ", options.listen,
+               " (http.listen): the address is in use or not available"));
+  }
+  impl->port = bound;
+  const std::size_t colon = options.listen.rfind(':');
+  impl->address = StrCat(options.listen.substr(0, colon), ":", bound);
+  impl->thread = std::thread([raw] { raw->server->listen_after_bind(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+}  // namespace hijackguard::plugin

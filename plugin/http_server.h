@@ -1,0 +1,101 @@
+// The HTTP listener (`http.listen`): one small routing layer in front of
+// cpp-httplib, so that handlers see plain request and response structs and
+// never the library. It serves the gateway endpoints (docs/gateway.md).
+// Callers authenticate in the handlers, through AccessControl.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "plugin/access.h"
+#include "plugin/config.h"
+
+namespace hijackguard::plugin {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;    // without the query
+  std::string target;  // as sent: path and query
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // The peer ("ipv4:127.0.0.1") and the verified client certificate.
+  std::string peer;
+  std::optional<CertIdentity> cert;
+
+  // The first value of a header (name compared ignoring ASCII case).
+  std::optional<std::string_view> Header(std::string_view name) const;
+  std::size_t HeaderCount(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type;  // "" with an empty body
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  // A JSON error: {"error": {"code": ..., "message": ...}}.
+  static HttpResponse Error(int status, std::string_view code,
+                            std::string_view message);
+  // The HTTP status for a refused or failed call (401, 403, 400, 503...).
+  static HttpResponse FromStatus(const absl::Status& status);
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Exact paths; a known path with another method is answered 405 with Allow.
+class HttpRouter {
+ public:
+  void Add(std::string method, std::string path, HttpHandler handler);
+
+  struct Route {
+    std::string method;
+    std::string path;
+    HttpHandler handler;
+  };
+  const std::vector<Route>& routes() const { return routes_; }
+  HttpResponse Dispatch(const HttpRequest& request) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+struct HttpServerOptions {
+  std::string listen;  // host:port
+  std::optional<TlsConfig> tls;
+  std::size_t max_body_bytes = 16 << 20;
+  int max_connections = 64;
+  absl::Duration idle_timeout = absl::Seconds(10);
+};
+
+class HttpServer {
+ public:
+  // Binds and starts serving on its own threads. UNAVAILABLE when the
+  // address cannot be bound, INVALID_ARGUMENT for unreadable TLS files.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const HttpServerOptions& options, HttpRouter router);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const;
+  const std::string& address() const;  // "host:port", the bound port
+  // Checks the TLS files anew and serves new connections with them (SIGHUP).
+  // On a problem the pair in force stays.
+  absl::Status ReloadTls(const TlsConfig& tls);
+  // Stops accepting and waits for the connections being served. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hijackguard::plugin
