@@ -232,11 +232,12 @@ struct HttpServer::Impl {
     std::lock_guard<std::mutex> lock(tls_mu);
     return pair;
   }
-  void Serve(const httplib::Request& in, httplib::Response& out);
+  void Serve(const httplib::Request& in, httplib::Response& out,
+             const std::string& body);
 };
 
-void HttpServer::Impl::Serve(const httplib::Request& in,
-                             httplib::Response& out) {
+void HttpServer::Impl::Serve(const httplib::Request& in, httplib::Response& out,
+                             const std::string& body) {
   HttpRequest request;
   request.method = in.method;
   request.target = in.target;
@@ -250,7 +251,7 @@ void HttpServer::Impl::Serve(const httplib::Request& in,
     }
     request.headers.emplace_back(k, v);
   }
-  request.body = in.body;
+  request.body = body;
   request.peer =
       StrCat(in.remote_addr.find(':') != std::string::npos ? "ipv6:" : "ipv4:",
              in.remote_addr);
@@ -369,18 +370,66 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s.set_read_timeout(idle, 0);
   s.set_write_timeout(idle, 0);
   s.set_tcp_nodelay(true);
+  // Bodies of GET and OPTIONS, which httplib reads itself.
   s.set_payload_max_length(options.max_body_bytes);
   const std::size_t max_body = options.max_body_bytes;
   auto handler = [raw](const httplib::Request& in, httplib::Response& out) {
-    raw->Serve(in, out);
+    raw->Serve(in, out, in.body);
+  };
+  // Bodies are read here, chunk by chunk, so that one over the limit stops
+  // being read at the limit (chunked ones included) and is answered 413.
+  auto with_body = [raw, max_body](const httplib::Request& in,
+                                   httplib::Response& out,
+                                   const httplib::ContentReader& reader) {
+    std::string body;
+    bool too_large = false;
+    reader([&](const char* data, std::size_t length) {
+      if (body.size() + length > max_body) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, length);
+      return true;
+    });
+    if (too_large) {
+      HttpResponse e =
+          HttpResponse::Error(413, "PAYLOAD_TOO_LARGE",
+                              StrCat("the body is over http.max_body_bytes (",
+                                     max_body, " bytes)"));
+      out.status = 413;
+      out.set_header("Connection", "close");
+      out.set_content(e.body, e.content_type);
+      return;
+    }
+    raw->Serve(in, out, body);
   };
   // Every method and path reaches the router, which answers 404 and 405.
   s.Get(".*", handler);
-  s.Post(".*", handler);
-  s.Put(".*", handler);
-  s.Delete(".*", handler);
-  s.Patch(".*", handler);
   s.Options(".*", handler);
+  s.Post(".*", with_body);
+  s.Put(".*", with_body);
+  s.Delete(".*", with_body);
+  s.Patch(".*", with_body);
+  // A body announced over the limit is refused before any of it is read
+  // (httplib would read and discard it all first), and the connection
+  // closed.
+  s.set_pre_routing_handler(
+      [max_body](const httplib::Request& in, httplib::Response& out) {
+        const std::string length = in.get_header_value("Content-Length");
+        if (length.empty() || length.size() > 19 ||
+            length.find_first_not_of("0123456789") != std::string::npos ||
+            std::stoull(length) <= max_body) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        HttpResponse e = HttpResponse::Error(
+            413, "PAYLOAD_TOO_LARGE",
+            StrCat("the body is ", length, " bytes; http.max_body_bytes is ",
+                   max_body));
+        out.status = 413;
+        out.set_header("Connection", "close");
+        out.set_content(e.body, e.content_type);
+        return httplib::Server::HandlerResponse::Handled;
+      });
   s.set_error_handler([max_body](const httplib::Request&,
                                  httplib::Response& out) {
     if (!out.body.empty()) return;

@@ -1,7 +1,10 @@
 #include "plugin/traffic.h"
 
 #include <algorithm>
+#include <list>
+#include <tuple>
 
+#include "common/gzip.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/utf8.h"
@@ -136,6 +139,7 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
   }
   detector::EasExchangeView ex;
   detector::CalendarChangeView cc;
+  std::list<std::string> inflated_bodies;  // ex's views point into it
   if (r.has_eas_exchange()) {
     const v1::EasExchange& in = r.eas_exchange();
     ex.method = in.method();
@@ -144,9 +148,24 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
     for (const auto& [name, value] : in.headers()) {
       ex.headers.emplace_back(name, value);
     }
-    ex.request_body = in.request_body();
+    // A gateway sees what Exchange sent: compressed when the client
+    // accepted gzip.
+    for (auto [field, body, view] :
+         {std::tuple{"eas_exchange.request_body", &in.request_body(),
+                     &ex.request_body},
+          std::tuple{"eas_exchange.response_body", &in.response_body(),
+                     &ex.response_body}}) {
+      *view = *body;
+      if (!LooksGzipped(*body)) continue;
+      auto inflated = Gunzip(*body, kMaxInflatedBodyBytes);
+      if (!inflated.ok()) {
+        AddError(ack, "UNDECODABLE_BODY", field,
+                 std::string(inflated.status().message()));
+        return 0;
+      }
+      *view = inflated_bodies.emplace_back(*std::move(inflated));
+    }
     ex.response_status = in.response_status();
-    ex.response_body = in.response_body();
     obs.eas_exchange = &ex;
   } else if (r.has_calendar_change()) {
     const v1::CalendarChange& in = r.calendar_change();
