@@ -46,6 +46,8 @@ class RecordReader {
   bool OptInt(std::string_view field, std::optional<int>* v);
   // The record must be wholly read; false (with an error) when bytes remain.
   bool End();
+  // Whether everything has been read (for fields added at the end later).
+  bool AtEnd() const { return pos_ == data_.size(); }
 
   // Reads the format number that starts a row; false (with an error) when
   // it is not `expected`.

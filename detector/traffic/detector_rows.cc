@@ -241,6 +241,11 @@ void TrafficDetector::EncodeDevice(const Device& d, std::string* out) {
     w.I64(a.attendee_count);
   }
   w.U64(d.observations);
+  // Added after the first rows were written: rows without it have none.
+  w.U64(d.addresses.size());
+  for (const std::string& a : d.addresses) {
+    w.Bytes(a);
+  }
 }
 
 absl::Status TrafficDetector::DecodeDevice(std::string_view value, Device* d,
@@ -318,7 +323,17 @@ absl::Status TrafficDetector::DecodeDevice(std::string_view value, Device* d,
     ok = ok && r.OptInt("client add status", &a.meeting_status) &&
          r.Int("client add attendees", &a.attendee_count);
   }
-  ok = ok && r.U64("observations", &d->observations) && r.End();
+  ok = ok && r.U64("observations", &d->observations);
+  if (ok && !r.AtEnd()) {
+    ok = Count(r, "addresses", &n);
+    for (std::uint64_t i = 0; ok && i < n; ++i) {
+      ok = r.Bytes("address", &d->addresses.emplace_back());
+    }
+    if (d->addresses.size() > kMaxDeviceAddresses) {
+      d->addresses.resize(kMaxDeviceAddresses);
+    }
+  }
+  ok = ok && r.End();
   if (!ok) {
     return r.status();
   }

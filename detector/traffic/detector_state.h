@@ -48,6 +48,9 @@ struct TrafficDetector::Device {
   CheckInFacts facts;
   bool checked_in = false;
   std::vector<std::string> mailboxes;
+  // The mailbox owner's addresses, normalized, from the server's Settings
+  // answer (UserInformation); at most kMaxDeviceAddresses.
+  std::vector<std::string> addresses;
   // Confirmed events (quarantining) are kept apart from the rest, so that a
   // flood of informational events can never push them out.
   std::deque<DetectionEvent> confirmed;

@@ -9,6 +9,7 @@
 #include "common/strings.h"
 #include "detector/eas/meeting_response.h"
 #include "detector/eas/request.h"
+#include "detector/eas/settings.h"
 #include "detector/eas/sync_calendar.h"
 #include "detector/traffic/detector_state.h"
 
@@ -690,6 +691,10 @@ bool TrafficDetector::IsOwner(const Context& ctx,
   if (ctx.device != nullptr) {
     owners[1] = NormalizeAddress(ctx.device->facts.user_principal);
     owners[2] = NormalizeAddress(ctx.device->facts.primary_smtp_address);
+    // What the server said the mailbox's addresses are (Settings).
+    for (const std::string& a : ctx.device->addresses) {
+      if (a == normalized) return true;
+    }
   }
   for (const std::string& owner : owners) {
     if (!owner.empty() && owner == normalized) {
@@ -791,6 +796,14 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
                                scan(ex.response_body, &scratch.response,
                                     &scratch.mr_response, "response_body");
 
+  // The mailbox's addresses, from a Settings answer (UserInformation).
+  eas::MailboxAddresses settings;
+  if (req.command == eas::Command::kSettings && response_ok &&
+      !ex.response_body.empty()) {
+    settings = eas::ReadMailboxAddresses(ex.response_body, kMaxDeviceAddresses,
+                                         options_.reader);
+  }
+
   // Which items the server refused or sent back, by (collection, server id):
   // built before the lock, so matching stays linear.
   absl::flat_hash_set<std::pair<std::string_view, std::string_view>>
@@ -856,6 +869,9 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
   ctx.request_user = ctx.mailbox;
   ctx.device = device;
   NoteMailbox(device, ctx.mailbox);
+  if (settings.found) {
+    LearnAddresses(device, settings);
+  }
 
   if (is_mr) {
     if (!request_ok) {
@@ -1566,6 +1582,32 @@ void TrafficDetector::RunPending(std::string_view tenant,
 
 // ---------------------------------------------------------------------------
 // Check-ins and queries.
+
+void TrafficDetector::LearnAddresses(Device* device,
+                                     const eas::MailboxAddresses& learned) {
+  // The MDM's word on the primary address wins; the server's fills a gap.
+  if (!learned.primary.empty() && device->facts.primary_smtp_address.empty()) {
+    device->facts.primary_smtp_address = learned.primary;
+    device->hijack_fingerprint = -1;
+  }
+  std::vector<std::string> addresses;
+  for (const std::string* a : {&learned.primary}) {
+    if (!a->empty()) addresses.push_back(NormalizeAddress(*a));
+  }
+  for (const std::string& a : learned.others) {
+    addresses.push_back(NormalizeAddress(a));
+  }
+  std::sort(addresses.begin(), addresses.end());
+  addresses.erase(std::unique(addresses.begin(), addresses.end()),
+                  addresses.end());
+  std::erase(addresses, std::string());
+  if (addresses.size() > kMaxDeviceAddresses) {
+    addresses.resize(kMaxDeviceAddresses);
+  }
+  // The newest answer replaces what an older one said (addresses are
+  // removed from mailboxes too).
+  device->addresses = std::move(addresses);
+}
 
 bool TrafficDetector::NoteClient(Device* device, std::string_view user_agent,
                                  std::string_view device_type,

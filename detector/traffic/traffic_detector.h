@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "detector/eas/settings.h"
 #include "detector/fingerprint.h"
 #include "detector/known_issues.h"
 #include "detector/traffic/detector_store.h"
@@ -203,6 +204,8 @@ class TrafficDetector {
   // How often an unchanged device's row is written again (retention prunes
   // rows by that time).
   static constexpr absl::Duration kRowRefresh = absl::Hours(24);
+  // Mailbox addresses kept per device (from Settings).
+  static constexpr std::size_t kMaxDeviceAddresses = 16;
   class FlushOnExit;
   // With a store: pages devices and ledger entries in, records what changed,
   // and submits it (Flush, at the end of each locked operation).
@@ -234,6 +237,9 @@ class TrafficDetector {
   static absl::Status DecodePending(std::string_view value,
                                     std::vector<Pending>* list);
   static void NoteMailbox(Device* device, const std::string& mailbox);
+  // Keeps the mailbox's addresses from a Settings answer.
+  static void LearnAddresses(Device* device,
+                             const eas::MailboxAddresses& learned);
   // Keeps the client's description where no check-in gave one; true when
   // something changed.
   static bool NoteClient(Device* device, std::string_view user_agent,

@@ -728,6 +728,43 @@ TEST(TrafficDetectorTest, CheckInAddressesAndAliasesMakeTheOwner) {
               ElementsAre(EventKind::kSuspectedSelfOrganizer));
 }
 
+// A Settings answer (UserInformation) with the mailbox's addresses.
+std::string SettingsAnswer(bool with_accounts) {
+  const std::string addresses =
+      with_accounts
+          ? "<Accounts><Account><EmailAddresses>"
+            "<PrimarySmtpAddress>pat@example.com</PrimarySmtpAddress>"
+            "<SmtpAddress>p.jones@example.com</SmtpAddress>"
+            "</EmailAddresses></Account></Accounts>"
+          : "<EmailAddresses><SmtpAddress>pat@example.com</SmtpAddress>"
+            "<SmtpAddress>p.jones@example.com</SmtpAddress></EmailAddresses>";
+  auto body = wbxml::XmlToWbxml(StrCat(
+      R"(<Settings xmlns="Settings:"><Status>1</Status><UserInformation>)"
+      "<Status>1</Status><Get>",
+      addresses, "</Get></UserInformation></Settings>"));
+  EXPECT_TRUE(body.ok()) << body.status();
+  return body.value_or("");
+}
+
+TEST(TrafficDetectorTest, SettingsTellsWhoOwnsTheMailbox) {
+  for (bool with_accounts : {false, true}) {
+    SCOPED_TRACE(with_accounts ? "14.1 Accounts" : "14.0 EmailAddresses");
+    Harness h(kIos60);
+    h.set_user("pat");  // a short name: no address in User
+    auto hijack = With(
+        Hijacked(), [](Cal& c) { c.organizer_email = "P.Jones@example.com"; });
+    EXPECT_THAT(h.Client("Change", hijack, 1), IsEmpty());
+    EXPECT_THAT(h.Exchange("Settings", {}, SettingsAnswer(with_accounts), 2),
+                IsEmpty());
+    EXPECT_THAT(Kinds(h.Client("Change", hijack, 3)),
+                ElementsAre(EventKind::kSuspectedSelfOrganizer));
+    auto risk = h.detector().GetDeviceRisk(kTenant, "ApplDMPFXZABDFHW");
+    ASSERT_TRUE(risk.has_value());
+    EXPECT_EQ(risk->facts.primary_smtp_address,
+              with_accounts ? "pat@example.com" : "");
+  }
+}
+
 TEST(TrafficDetectorTest, InvalidInputBecomesItemErrors) {
   Harness h;
   std::string body = SyncBody("2", Command("Change", Hijacked()));
