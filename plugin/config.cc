@@ -104,6 +104,9 @@ void ReadHttp(const nlohmann::json& value, const std::string& pointer,
   if (auto v = h.Integer("idle_timeout_seconds", false, 1, 3600)) {
     http->idle_timeout = absl::Seconds(*v);
   }
+  if (auto v = h.Integer("gateway_cache_seconds", false, 0, 60)) {
+    http->gateway_cache = absl::Seconds(*v);
+  }
 }
 
 void ReadSecurity(json::ObjectReader& root, json::Problems& problems,

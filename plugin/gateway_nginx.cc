@@ -144,15 +144,17 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "                       'action=$hg_action evaluated=$hg_evaluated '\n"
       "                       'decision=$hg_decision_id';\n"
       "# hijackguard's HTTP listener. The second, disabled server lets nginx\n"
-      "# mark the first unavailable for fail_timeout after a failure (it\n"
+      "# mark the first unavailable for fail_timeout after 3 failures (it\n"
       "# never does so for a lone server), so that while hijackguard is\n"
       "# unreachable requests get the --fail answer at once.\n"
       "upstream hijackguard_http {\n"
       "    server ",
       hg->HostPort(),
-      " max_fails=1 fail_timeout=2s;\n"
+      " max_fails=3 fail_timeout=2s;\n"
       "    server 127.0.0.1:9 down;\n"
       "    keepalive 64;\n"
+      "    # Closed by nginx before hijackguard's idle timeout can close it.\n"
+      "    keepalive_timeout 5s;\n"
       "}\n"
       "upstream hijackguard_exchange {\n"
       "    server ",
@@ -163,40 +165,36 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "lua_package_path \"",
       p,
       "/hijackguard/?.lua;;\";\n"
-      "lua_shared_dict hijackguard 1m;\n",
+      "lua_shared_dict hijackguard 1m;\n"
+      "# hijackguard's answers, kept for as long as it says "
+      "(X-Hijackguard-Reuse).\n"
+      "lua_shared_dict hijackguard_decisions 32m;\n",
       hg->tls ? StrCat("lua_ssl_trusted_certificate ", ca, ";\n") : "",
       "init_by_lua_block {\n"
-      "    require(\"hijackguard_capture\").init({\n"
+      "    require(\"hijackguard\").init({\n"
       "        host = \"",
       hg->Name(), "\", port = ", hg->port,
       ", tls = ", hg->tls ? "true" : "false",
       ",\n"
       "        tenant = \"",
       o.tenant, "\", max_body = ", o.max_body, ",\n",
+      "        -- --fail: what to do when hijackguard does not answer.\n",
+      "        fail_open = ", o.fail_open ? "true" : "false", ",\n",
       o.has_token
           ? StrCat("        token_file = \"", p, "/hijackguard/token\",\n")
           : "",
       "    })\n"
       "}\n");
-  const std::string fail =
-      o.fail_open
-          ? "        # --fail open: when hijackguard does not answer, the "
-            "request goes on.\n"
-            "        return 204;\n"
-          : "        # --fail closed: when hijackguard does not answer, the "
-            "client is told to\n"
-            "        # retry later.\n"
-            "        return 500;\n";
   c.server_part = StrCat(
       "# hijackguard gateway: server-level part (docs/gateway.md).\n"
       "location /Microsoft-Server-ActiveSync {\n"
       "    auth_request /_hijackguard/authorize;\n"
-      "    auth_request_set $hg_action $upstream_http_x_hijackguard_action;\n"
+      "    auth_request_set $hg_action $sent_http_x_hijackguard_action;\n"
       "    auth_request_set $hg_evaluated "
-      "$upstream_http_x_hijackguard_evaluated;\n"
+      "$sent_http_x_hijackguard_evaluated;\n"
       "    auth_request_set $hg_decision_id "
-      "$upstream_http_x_hijackguard_decision_id;\n"
-      "    auth_request_set $hg_refusal $upstream_http_x_hijackguard_refusal;\n"
+      "$sent_http_x_hijackguard_decision_id;\n"
+      "    auth_request_set $hg_refusal $sent_http_x_hijackguard_refusal;\n"
       "    # A refused device gets what Exchange answers a blocked one.\n"
       "    error_page 401 403 = /_hijackguard/refusal/$hg_refusal;\n"
       "    # auth_request answers 500 when the decision could not be had.\n"
@@ -223,10 +221,15 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "    # Ping holds a request for up to an hour.\n"
       "    proxy_read_timeout 3660s;\n"
       "    body_filter_by_lua_block { "
-      "require(\"hijackguard_capture\").body_filter() }\n"
-      "    log_by_lua_block { require(\"hijackguard_capture\").log() }\n"
+      "require(\"hijackguard\").body_filter() }\n"
+      "    log_by_lua_block { require(\"hijackguard\").log() }\n"
       "}\n"
+      "# Answered from hijackguard's kept answers, or by asking it.\n"
       "location = /_hijackguard/authorize {\n"
+      "    internal;\n"
+      "    content_by_lua_block { require(\"hijackguard\").authorize() }\n"
+      "}\n"
+      "location = /_hijackguard/authorize_upstream {\n"
       "    internal;\n"
       "    proxy_pass ",
       hg->tls ? "https" : "http",
@@ -250,17 +253,13 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
                        "    proxy_ssl_trusted_certificate ",
                        ca, ";\n")
               : "",
+
       "    proxy_http_version 1.1;\n"
       "    proxy_set_header Connection \"\";\n"
       "    proxy_connect_timeout 500ms;\n"
       "    proxy_send_timeout 2s;\n"
       "    proxy_read_timeout 2s;\n"
       "    proxy_next_upstream off;\n"
-      "    proxy_intercept_errors on;\n"
-      "    error_page 500 502 503 504 = @hijackguard_failed;\n"
-      "}\n"
-      "location @hijackguard_failed {\n",
-      fail,
       "}\n"
       "location /_hijackguard/refusal/ {\n"
       "    internal;\n"
@@ -293,7 +292,7 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "    allow 127.0.0.1;\n"
       "    allow ::1;\n"
       "    deny all;\n"
-      "    content_by_lua_block { require(\"hijackguard_capture\").stats() }\n"
+      "    content_by_lua_block { require(\"hijackguard\").stats() }\n"
       "}\n");
   auto indent = [](const std::string& text, std::string_view pad) {
     std::string out;
@@ -373,8 +372,8 @@ absl::StatusOr<std::vector<NginxFile>> NginxFiles(
     files.push_back(
         {StrCat("hijackguard/refusal/", body.page), body.wbxml, 0644});
   }
-  files.push_back({"hijackguard/hijackguard_capture.lua",
-                   std::string(CaptureScript()), 0644});
+  files.push_back(
+      {"hijackguard/hijackguard.lua", std::string(GatewayScript()), 0644});
   return files;
 }
 

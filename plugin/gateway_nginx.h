@@ -40,12 +40,12 @@ struct NginxFile {
 };
 // The files under the prefix: hijackguard/token and token.conf (0600, only
 // with a token), hijackguard/refusal/<page>,
-// hijackguard/hijackguard_capture.lua. INVALID_ARGUMENT for a token nginx
+// hijackguard/hijackguard.lua. INVALID_ARGUMENT for a token nginx
 // cannot quote.
 absl::StatusOr<std::vector<NginxFile>> NginxFiles(
     const NginxGatewayOptions& options, std::string_view token);
 
-// The capture script (examples/nginx/hijackguard_capture.lua), compiled in.
-std::string_view CaptureScript();
+// The Lua module (examples/nginx/hijackguard.lua), compiled in.
+std::string_view GatewayScript();
 
 }  // namespace hijackguard::plugin

@@ -55,8 +55,12 @@ bool Refuses(const CachedDecision& d, eas::Command command) {
           command == eas::Command::kMeetingResponse);
 }
 
-HttpResponse Answer(const CachedDecision& d, const eas::EasRequest& request) {
+HttpResponse Answer(const CachedDecision& d, const eas::EasRequest& request,
+                    absl::Duration reuse = absl::ZeroDuration()) {
   HttpResponse r;
+  if (const std::int64_t seconds = absl::ToInt64Seconds(reuse); seconds > 0) {
+    r.headers.emplace_back("X-Hijackguard-Reuse", StrCat(seconds));
+  }
   const bool refuse = Refuses(d, request.command);
   r.status = refuse ? 403 : 204;
   r.headers.emplace_back("X-Hijackguard-Action",
@@ -213,7 +217,8 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
       cached->protocol_version == eas_request.protocol_version &&
       cached->user == eas_request.user && cached->policy == engine_->policy() &&
       cached->exemptions == engine_->exemptions()) {
-    return Answer(*cached, eas_request);
+    return Answer(*cached, eas_request,
+                  std::min(options_.gateway_cache, cached->valid_until - now));
   }
   if (absl::Status writable = StoreWritable(); !writable.ok()) {
     return HttpResponse::FromStatus(writable);
@@ -264,7 +269,8 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   d.user = eas_request.user;
   d.policy = evaluation.policy_owner;
   d.exemptions = evaluation.exemptions_owner;
-  HttpResponse answer = Answer(d, eas_request);
+  HttpResponse answer = Answer(
+      d, eas_request, std::min(options_.gateway_cache, d.valid_until - now));
   cache_.Put(tenant, eas_request.device_id, std::move(d), epoch);
   return answer;
 }

@@ -25,6 +25,10 @@ struct GatewayOptions {
   // How long a decision is reused (as CheckInResponse.valid_until).
   absl::Duration decision_validity = absl::Hours(1);
   std::size_t max_cached_devices = 1'000'000;
+  // How long the gateway may reuse an answer without asking
+  // (X-Hijackguard-Reuse, whole seconds; zero: it asks every time). A changed
+  // decision reaches the gateway within this time.
+  absl::Duration gateway_cache = absl::Seconds(1);
 };
 
 class GatewayService {

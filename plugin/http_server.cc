@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 
 #include <mutex>
 #include <thread>
@@ -449,6 +450,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         out.status = 500;
         out.set_content(e.body, e.content_type);
       });
+  // httplib listens with a backlog of 5 (compiled in): a burst of new
+  // connections (nginx opening its pool) would see SYNs dropped and retried
+  // a second later. The socket is listened on again with a real backlog.
+  auto listening = std::make_shared<int>(-1);
+  s.set_socket_options([listening](int fd) {
+    *listening = fd;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  });
   const auto& [host, port] = *host_port;
   const int bound = port == 0 ? s.bind_to_any_port(host)
                               : (s.bind_to_port(host, port) ? port : -1);
@@ -456,6 +466,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return absl::UnavailableError(
         StrCat("cannot listen on ", options.listen,
                " (http.listen): the address is in use or not available"));
+  }
+  if (*listening >= 0) {
+    ::listen(*listening, SOMAXCONN);
   }
   impl->port = bound;
   const std::size_t colon = options.listen.rfind(':');

@@ -72,6 +72,8 @@ struct HttpServerOptions {
   std::size_t max_body_bytes = 16 << 20;
   int max_connections = 64;
   absl::Duration idle_timeout = absl::Seconds(10);
+  // For the gateway endpoints (see GatewayOptions::gateway_cache).
+  absl::Duration gateway_cache = absl::Seconds(1);
 };
 
 class HttpServer {

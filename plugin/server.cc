@@ -382,6 +382,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     // Before anything serves: the handlers' listeners are not synchronized.
     GatewayOptions gateway;
     gateway.decision_validity = options.check_in.decision_validity;
+    gateway.gateway_cache = options.http.gateway_cache;
     st.gateway = std::make_unique<GatewayService>(
         options.catalog, options.clock, gateway, st.engine.get(),
         st.detector.get(), st.traffic.get(), st.access.get(), st.store.get());

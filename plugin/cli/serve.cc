@@ -219,6 +219,7 @@ int RunServe(const ServeFlags& flags) {
   options.http.max_body_bytes = config->http.max_body_bytes;
   options.http.max_connections = config->http.max_connections;
   options.http.idle_timeout = config->http.idle_timeout;
+  options.http.gateway_cache = config->http.gateway_cache;
   auto server = BuildServer(options);
   if (!server.ok()) {
     LogError(StrCat(server.status().message()));

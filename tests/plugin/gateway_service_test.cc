@@ -357,12 +357,12 @@ TEST(NginxConfigTest, CompleteAndWithoutTheToken) {
         "proxy_set_header Cookie \"\";",
         "include /srv/gw/hijackguard/token.conf;",
         "X-Hijackguard-Tenant \"acme\"", "proxy_ssl_verify on;",
-        "return 500;"}) {
+        "fail_open = false"}) {
     EXPECT_THAT(c->full, HasSubstr(needed));
   }
   EXPECT_THAT(c->full, HasSubstr(c->server_part.substr(0, 40)));
   o.fail_open = true;
-  EXPECT_THAT(MakeNginxConfig(o)->server_part, HasSubstr("return 204;"));
+  EXPECT_THAT(MakeNginxConfig(o)->http_part, HasSubstr("fail_open = true"));
 
   auto files = NginxFiles(o, "s3cret-token");
   ASSERT_THAT(files, IsOk());

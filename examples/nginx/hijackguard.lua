@@ -1,0 +1,391 @@
+-- hijackguard's ActiveSync gateway in nginx (docs/gateway.md): the answers of
+-- hijackguard's authorize kept for as long as it says, and traffic capture.
+--
+-- authorize()    content of the auth_request location: answers from the
+--                shared dictionary "hijackguard_decisions" when it holds the
+--                answer for this target, User-Agent and protocol version
+--                (hijackguard says how long in X-Hijackguard-Reuse, a second
+--                by default); otherwise asks hijackguard through the
+--                internal location /_hijackguard/authorize_upstream.
+--
+-- For capture, nginx's Lua module runs this in two phases of each ActiveSync
+-- request:
+--   body_filter  collects the response body (up to max_body bytes) into
+--                ngx.ctx, for Cmd=Sync, MeetingResponse and Settings only;
+--   log          after the client has its answer, queues the exchange in the
+--                worker's memory; a zero-delay timer posts what is queued, in
+--                NDJSON batches, to hijackguard's POST /v1/activesync/observe
+--                over a cosocket, detached from the request: the client's
+--                connection never waits for it.
+-- Larger bodies pass through untouched and are not observed. Exchanges that
+-- cannot be posted (hijackguard unreachable, or the queue full) are dropped,
+-- not retried.
+-- Every outcome is counted in the shared dictionary "hijackguard", which
+-- GET /_hijackguard/stats (loopback only) shows.
+--
+-- Configured once by init() in init_by_lua_block, from the generated nginx
+-- configuration. The request body is nginx's $request_body, which holds it
+-- only while it fits client_body_buffer_size (the configuration sets that
+-- to max_body).
+
+local _M = {}
+
+local conf = {
+  host = "127.0.0.1",
+  port = 8081,
+  tls = false,
+  server_name = nil,
+  tenant = "",
+  fail_open = false,
+  token = nil,
+  max_body = 1048576,
+  timeout_ms = 5000,
+  -- Per worker process: exchanges waiting to be posted, and per POST.
+  max_queue = 10000,
+  max_queue_bytes = 64 * 1048576,
+  max_batch = 256,
+  max_batch_bytes = 4 * 1048576,
+}
+
+-- Base64-form command codes (MS-ASHTTP) of the commands that are captured.
+local CAPTURED_CODES = { [0] = "Sync", [15] = "MeetingResponse",
+                         [17] = "Settings" }
+local CAPTURED_NAMES = { sync = true, meetingresponse = true, settings = true }
+
+local stats = ngx.shared.hijackguard
+local decisions = ngx.shared.hijackguard_decisions
+local DECISION_HEADERS = { "X-Hijackguard-Action", "X-Hijackguard-Evaluated",
+                           "X-Hijackguard-Decision-Id",
+                           "X-Hijackguard-Refusal" }
+
+local function add(name, n)
+  if stats and n > 0 then
+    stats:incr(name, n, 0)
+  end
+end
+
+local function count(name)
+  add(name, 1)
+end
+
+function _M.init(options)
+  for k, v in pairs(options) do
+    conf[k] = v
+  end
+  if conf.token_file then
+    local f = io.open(conf.token_file, "rb")
+    if f then
+      conf.token = f:read("*l")
+      f:close()
+    end
+  end
+end
+
+-- Whether this request's command is one that is captured, from the query
+-- in either form.
+local function captured_command()
+  local args = ngx.var.args
+  if not args or args == "" then
+    return false
+  end
+  if args:find("=", 1, true) then
+    local cmd = ngx.var.arg_cmd -- nginx matches argument names ignoring case
+    return cmd ~= nil and CAPTURED_NAMES[cmd:lower()] == true
+  end
+  local raw = ngx.decode_base64(ngx.unescape_uri(args))
+  if not raw or #raw < 2 then
+    return false
+  end
+  return CAPTURED_CODES[raw:byte(2)] ~= nil
+end
+
+function _M.body_filter()
+  local ctx = ngx.ctx
+  local c = ctx.hijackguard
+  if c == nil then
+    if not captured_command() then
+      ctx.hijackguard = false
+      return
+    end
+    c = { parts = {}, size = 0 }
+    ctx.hijackguard = c
+  elseif c == false or c.skip then
+    return
+  end
+  local chunk = ngx.arg[1]
+  if chunk and #chunk > 0 then
+    c.size = c.size + #chunk
+    if c.size > conf.max_body then
+      c.skip = "response_too_large"
+      c.parts = nil
+      return
+    end
+    c.parts[#c.parts + 1] = chunk
+  end
+end
+
+local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b',
+                  ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r',
+                  ['\t'] = '\\t' }
+
+local function json_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(ch)
+    return ESCAPES[ch] or string.format("\\u%04x", ch:byte())
+  end) .. '"'
+end
+
+-- Exchanges waiting to be posted, per worker process, and whether a timer
+-- is posting them. Bounded: beyond max_queue they are dropped and counted.
+local queue = {}
+local queued_bytes = 0
+local posting = false
+
+-- Posts one NDJSON batch; true when hijackguard acknowledged it (HTTP 200).
+local function post_batch(sock, body, n)
+  local head = {
+    "POST /v1/activesync/observe HTTP/1.1\r\n",
+    "Host: ", conf.server_name or conf.host, "\r\n",
+    "Content-Type: application/x-ndjson\r\n",
+    "Content-Length: ", tostring(#body), "\r\n",
+  }
+  if conf.token then
+    head[#head + 1] = "X-Hijackguard-Token: " .. conf.token .. "\r\n"
+  end
+  head[#head + 1] = "\r\n"
+  local ok, err = sock:send({ table.concat(head), body })
+  if not ok then
+    return false, "send: " .. tostring(err)
+  end
+  local status_line
+  status_line, err = sock:receive("*l")
+  if not status_line then
+    return false, "no answer: " .. tostring(err)
+  end
+  local status = tonumber(status_line:match("^HTTP/1%.%d (%d%d%d)"))
+  local length, close = 0, false
+  while true do
+    local line = sock:receive("*l")
+    if not line then
+      return false, "the answer was cut"
+    end
+    if line == "" then
+      break
+    end
+    local name, value = line:match("^([^:]+):%s*(.*)$")
+    if name then
+      name = name:lower()
+      if name == "content-length" then
+        length = tonumber(value) or 0
+      elseif name == "connection" and value:lower() == "close" then
+        close = true
+      end
+    end
+  end
+  local answer = length > 0 and sock:receive(length) or ""
+  if not answer then
+    return false, "the answer was cut"
+  end
+  if status ~= 200 then
+    ngx.log(ngx.WARN, "hijackguard: ", n, " observations refused with HTTP ",
+            tostring(status), ": ", answer:sub(1, 300))
+  end
+  return true, nil, close, status
+end
+
+local function connect()
+  local sock = ngx.socket.tcp()
+  sock:settimeouts(conf.timeout_ms, conf.timeout_ms, conf.timeout_ms)
+  local ok, err = sock:connect(conf.host, conf.port)
+  if not ok then
+    return nil, "cannot connect to " .. conf.host .. ":" .. conf.port .. ": "
+                .. tostring(err)
+  end
+  if conf.tls and sock:getreusedtimes() == 0 then
+    ok, err = sock:sslhandshake(nil, conf.server_name or conf.host, true)
+    if not ok then
+      sock:close()
+      return nil, "TLS: " .. tostring(err)
+    end
+  end
+  return sock
+end
+
+-- Posts one batch of NDJSON lines and counts the outcome.
+local function post_lines(batch)
+  local sock, err = connect()
+  local ok, close, status = false, false, nil
+  if sock then
+    ok, err, close, status = post_batch(sock, table.concat(batch, "\n") .. "\n",
+                                        #batch)
+  end
+  if not ok then
+    add("dropped_unreachable", #batch)
+    ngx.log(ngx.WARN, "hijackguard: ", #batch, " observations dropped: ", err)
+    if sock then
+      sock:close()
+    end
+    return
+  end
+  if status == 200 then
+    add("delivered", #batch)
+  else
+    add("refused_" .. tostring(status), #batch)
+  end
+  if close then
+    sock:close()
+  else
+    sock:setkeepalive(60000, 4)
+  end
+end
+
+-- The timer: posts what is queued, in batches, until the queue is empty.
+local function post_queued(premature)
+  if premature then
+    add("dropped_shutdown", #queue)
+    queue, queued_bytes, posting = {}, 0, false
+    return
+  end
+  while #queue > 0 do
+    -- Take what is queued; what arrives meanwhile waits for the next turn.
+    local pending = queue
+    queue, queued_bytes = {}, 0
+    local batch, size = {}, 0
+    for _, line in ipairs(pending) do
+      if #batch >= conf.max_batch or
+         (size > 0 and size + #line > conf.max_batch_bytes) then
+        post_lines(batch)
+        batch, size = {}, 0
+      end
+      batch[#batch + 1] = line
+      size = size + #line + 1
+    end
+    post_lines(batch)
+  end
+  posting = false
+end
+
+function _M.log()
+  local c = ngx.ctx.hijackguard
+  if not c then
+    return
+  end
+  if c.skip then
+    count("not_observed_" .. c.skip)
+    return
+  end
+  local request_body = ngx.var.request_body
+  if request_body == nil and ngx.var.request_body_file ~= nil then
+    count("not_observed_request_too_large")
+    return
+  end
+  request_body = request_body or ""
+  if #request_body > conf.max_body then
+    count("not_observed_request_too_large")
+    return
+  end
+  local h = ngx.req.get_headers(20)
+  local headers = {}
+  for _, name in ipairs({ "User-Agent", "MS-ASProtocolVersion",
+                          "X-MS-PolicyKey", "Content-Type" }) do
+    local v = h[name]
+    if type(v) == "table" then
+      v = v[1]
+    end
+    if v then
+      headers[#headers + 1] = json_string(name) .. ":" .. json_string(v)
+    end
+  end
+  local body = table.concat({
+    '{"tenant_id":', json_string(conf.tenant),
+    ',"observed_at":', json_string(os.date("!%Y-%m-%dT%H:%M:%S", ngx.req.start_time()) ..
+      string.format(".%03dZ", math.floor((ngx.req.start_time() % 1) * 1000))),
+    ',"eas_exchange":{"method":', json_string(ngx.req.get_method()),
+    ',"target":', json_string(ngx.var.request_uri),
+    ',"headers":{', table.concat(headers, ","), "}",
+    ',"request_body":"', ngx.encode_base64(request_body), '"',
+    ',"response_status":', tostring(ngx.status),
+    ',"response_body":"', ngx.encode_base64(table.concat(c.parts)), '"',
+    "}}",
+  })
+  if #queue >= conf.max_queue or queued_bytes + #body > conf.max_queue_bytes then
+    count("dropped_queue_full")
+    return
+  end
+  queue[#queue + 1] = body
+  queued_bytes = queued_bytes + #body
+  if not posting then
+    local ok, err = ngx.timer.at(0, post_queued)
+    if ok then
+      posting = true
+    else
+      count("dropped_timer")
+      ngx.log(ngx.WARN, "hijackguard: observations not posted: ", err)
+    end
+  end
+end
+
+local function answer(status, values)
+  for i, name in ipairs(DECISION_HEADERS) do
+    if values[i] ~= nil and values[i] ~= "" then
+      ngx.header[name] = values[i]
+    end
+  end
+  ngx.status = status
+  ngx.send_headers()
+  return ngx.exit(ngx.OK)
+end
+
+function _M.authorize()
+  local key = table.concat({ ngx.var.request_uri,
+                             ngx.var.http_user_agent or "",
+                             ngx.var.http_ms_asprotocolversion or "" }, "\n")
+  local kept = decisions and decisions:get(key)
+  if kept then
+    local values = {}
+    for field in (kept .. "\t"):gmatch("([^\t]*)\t") do
+      values[#values + 1] = field
+    end
+    local status = tonumber(table.remove(values, 1))
+    return answer(status, values)
+  end
+  local res = ngx.location.capture("/_hijackguard/authorize_upstream")
+  if res.status == 401 or (res.status == 403 and
+                           not res.header["X-Hijackguard-Action"]) then
+    -- hijackguard refused the gateway itself (its token): nginx answers 503.
+    return ngx.exit(401)
+  end
+  if res.status ~= 204 and res.status ~= 403 then
+    -- hijackguard did not answer, or could not decide (502, 503, 504...).
+    count("authorize_failed")
+    if conf.fail_open then
+      return answer(204, {})
+    end
+    return ngx.exit(500) -- nginx answers 503 with Retry-After
+  end
+  local values = {}
+  for i, name in ipairs(DECISION_HEADERS) do
+    local v = res.header[name]
+    values[i] = type(v) == "table" and v[1] or (v or "")
+  end
+  local ttl = tonumber(res.header["X-Hijackguard-Reuse"] or "") or 0
+  if decisions and ttl > 0 then
+    decisions:set(key, tostring(res.status) .. "\t" .. table.concat(values, "\t"),
+                  ttl)
+  end
+  return answer(res.status, values)
+end
+
+-- GET /_hijackguard/stats: the counters as JSON.
+function _M.stats()
+  local out = {}
+  if stats then
+    for _, key in ipairs(stats:get_keys(100)) do
+      out[#out + 1] = json_string(key) .. ":" .. tostring(stats:get(key))
+    end
+  end
+  table.sort(out)
+  ngx.header["Content-Type"] = "application/json"
+  ngx.say("{", table.concat(out, ","), "}")
+end
+
+return _M
