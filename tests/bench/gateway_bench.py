@@ -19,6 +19,7 @@ targets); every device is seen once before measuring, as in steady state. Modes 
 import argparse
 import base64
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -225,9 +226,9 @@ def main():
             base = med.get("straight", (rps, p50, p99))
             print(f"{mode:<10}{rps:>10.0f}{rps / base[0]:>8.2f}{p50:>9.3f}"
                   f"{p99:>9.3f}{p99 - base[2]:>9.3f}")
-        stats = subprocess.run(["curl", "-s", f"http://127.0.0.1:{ports['capture']}"
-                                "/_hijackguard/stats"], capture_output=True, check=False)
-        print(f"capture counters: {stats.stdout.decode().strip()}")
+        conn = http.client.HTTPConnection("127.0.0.1", ports["capture"], timeout=10)
+        conn.request("GET", "/_hijackguard/stats")
+        print(f"capture counters: {conn.getresponse().read().decode().strip()}")
         if args.check:
             auth_ratio = med["auth"][0] / med["straight"][0]
             capture_ratio = med["capture"][0] / med["straight"][0]
