@@ -247,7 +247,8 @@ std::vector<std::string> KeysNeedingRestart(const std::string& a_json,
       nlohmann::json ha = a["http"], hb = b["http"];
       if (ha.contains("tls") && hb.contains("tls") && ha["tls"].is_object() &&
           hb["tls"].is_object()) {
-        for (const char* f : {"cert_file", "key_file", "client_ca_file"}) {
+        // (A new client CA needs a restart: it is not re-read.)
+        for (const char* f : {"cert_file", "key_file"}) {
           ha["tls"].erase(f);
           hb["tls"].erase(f);
         }

@@ -1,5 +1,7 @@
 #include "plugin/gateway_nginx.h"
 
+#include <arpa/inet.h>
+
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "plugin/gateway_refusal.h"
@@ -96,6 +98,17 @@ absl::Status CheckListen(std::string_view listen) {
 
 }  // namespace
 
+std::string UrlHost(std::string_view url, bool* is_ip) {
+  auto parsed = ParseUrl("--hijackguard", url);
+  if (!parsed.ok()) return "";
+  const std::string name = parsed->Name();
+  in6_addr v6;
+  in_addr v4;
+  *is_ip = inet_pton(AF_INET, name.c_str(), &v4) == 1 ||
+           inet_pton(AF_INET6, name.c_str(), &v6) == 1;
+  return name;
+}
+
 absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
   if (o.prefix.empty() || o.prefix.front() != '/' || !Quotable(o.prefix)) {
     return absl::InvalidArgumentError(
@@ -120,15 +133,24 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
         StrCat("--tenant ", QuoteInput(o.tenant),
                ": nginx cannot carry it in a header"));
   }
-  if (o.max_body < 1024 || o.max_body > (64u << 20)) {
+  // Both bodies of an exchange, in base64, must fit one post that
+  // hijackguard's default http.max_body_bytes (16 MiB) accepts.
+  if (o.max_body < 1024 || o.max_body > (4u << 20)) {
     return absl::InvalidArgumentError(
-        StrCat("--max-body ", o.max_body, ": give 1024 to 67108864 bytes"));
+        StrCat("--max-body ", o.max_body, ": give 1024 to 4194304 bytes"));
   }
   if (!o.hijackguard_ca.empty() && !Quotable(o.hijackguard_ca)) {
     return absl::InvalidArgumentError(
         "--hijackguard-ca: a path without "
         "spaces or quotes");
   }
+  if (!o.exchange_ca.empty() && !Quotable(o.exchange_ca)) {
+    return absl::InvalidArgumentError(
+        "--exchange-ca: a path without spaces or quotes");
+  }
+  const std::string exchange_ca =
+      o.exchange_ca.empty() ? std::string("/etc/ssl/certs/ca-certificates.crt")
+                            : o.exchange_ca;
   const std::string& p = o.prefix;
   const std::string ca = o.hijackguard_ca.empty()
                              ? std::string("/etc/ssl/certs/ca-certificates.crt")
@@ -152,7 +174,12 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       hg->HostPort(),
       " max_fails=3 fail_timeout=2s;\n"
       "    server 127.0.0.1:9 down;\n"
-      "    keepalive 64;\n"
+      "    # Shared by the workers, so that all learn at once that it is "
+      "down.\n"
+      "    zone hijackguard_http 64k;\n"
+      "    # Each open connection holds one of hijackguard's "
+      "http.max_connections.\n"
+      "    keepalive 8;\n"
       "    # Closed by nginx before hijackguard's idle timeout can close it.\n"
       "    keepalive_timeout 5s;\n"
       "}\n"
@@ -169,11 +196,15 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "# hijackguard's answers, kept for as long as it says "
       "(X-Hijackguard-Reuse).\n"
       "lua_shared_dict hijackguard_decisions 32m;\n",
-      hg->tls ? StrCat("lua_ssl_trusted_certificate ", ca, ";\n") : "",
+      hg->tls ? StrCat("lua_ssl_trusted_certificate ", ca,
+                       ";\n"
+                       "lua_ssl_verify_depth 4;\n")
+              : "",
       "init_by_lua_block {\n"
       "    require(\"hijackguard\").init({\n"
       "        host = \"",
-      hg->Name(), "\", port = ", hg->port,
+      o.hijackguard_ip.empty() ? hg->Name() : o.hijackguard_ip,
+      "\", server_name = \"", hg->Name(), "\", port = ", hg->port,
       ", tls = ", hg->tls ? "true" : "false",
       ",\n"
       "        tenant = \"",
@@ -187,7 +218,8 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "}\n");
   c.server_part = StrCat(
       "# hijackguard gateway: server-level part (docs/gateway.md).\n"
-      "location /Microsoft-Server-ActiveSync {\n"
+      "# Any spelling: Exchange does not tell the path's case apart.\n"
+      "location ~* ^/Microsoft-Server-ActiveSync(/|$) {\n"
       "    auth_request /_hijackguard/authorize;\n"
       "    auth_request_set $hg_action $sent_http_x_hijackguard_action;\n"
       "    auth_request_set $hg_evaluated "
@@ -199,10 +231,15 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "    error_page 401 403 = /_hijackguard/refusal/$hg_refusal;\n"
       "    # auth_request answers 500 when the decision could not be had.\n"
       "    error_page 500 = /_hijackguard/unavailable;\n"
-      "    # Captured request bodies must stay in memory.\n"
+      "    # Mail with attachments is large; captured request bodies must "
+      "stay\n"
+      "    # in memory, and responses must not be spilled to temporary files\n"
+      "    # (the capture sees only what is in memory).\n"
+      "    client_max_body_size 64m;\n"
       "    client_body_buffer_size ",
       o.max_body,
       ";\n"
+      "    proxy_max_temp_file_size 0;\n"
       "    proxy_pass ",
       exchange->tls ? "https" : "http",
       "://hijackguard_exchange;\n"
@@ -215,8 +252,9 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
                              exchange->Name(),
                              "\";\n"
                              "    proxy_ssl_verify on;\n"
-                             "    proxy_ssl_trusted_certificate "
-                             "/etc/ssl/certs/ca-certificates.crt;\n")
+                             "    proxy_ssl_verify_depth 4;\n"
+                             "    proxy_ssl_trusted_certificate ",
+                             exchange_ca, ";\n")
                     : "",
       "    # Ping holds a request for up to an hour.\n"
       "    proxy_read_timeout 3660s;\n"
@@ -250,6 +288,7 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
                        hg->Name(),
                        "\";\n"
                        "    proxy_ssl_verify on;\n"
+                       "    proxy_ssl_verify_depth 4;\n"
                        "    proxy_ssl_trusted_certificate ",
                        ca, ";\n")
               : "",
@@ -321,7 +360,7 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "/nginx.pid;\n"
       "error_log ",
       p,
-      "/logs/error.log warn;\n"
+      "/logs/error.log error;\n"
       "events {\n"
       "    worker_connections 4096;\n"
       "}\n"

@@ -22,7 +22,16 @@ struct NginxGatewayOptions {
   std::size_t max_body = 1 << 20;  // capture limit per body
   std::string prefix;              // absolute; nginx -p PREFIX
   std::string hijackguard_ca;      // CA for an https hijackguard URL
+  std::string exchange_ca;         // CA for an https Exchange URL
+  // The IP address --hijackguard's host resolves to, for the Lua module
+  // (its sockets resolve names only through a `resolver`, never
+  // /etc/hosts); "" when the host is an IP address already.
+  std::string hijackguard_ip;
 };
+
+// The host of an http(s) URL ("" when it cannot be read), and whether it is
+// an IP address.
+std::string UrlHost(std::string_view url, bool* is_ip);
 
 struct NginxConfig {
   std::string http_part;    // goes inside http { }

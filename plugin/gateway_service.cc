@@ -131,6 +131,7 @@ absl::Status GatewayService::StoreWritable() const {
 }
 
 absl::Status GatewayService::WaitDurable(policy::StoreTicket ticket) const {
+  // (Observe only: what it acknowledges must be durable.)
   if (store_ == nullptr || ticket == 0) return absl::OkStatus();
   absl::Status durable = store_->WaitDurable(ticket);
   if (durable.ok()) return durable;
@@ -192,13 +193,14 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
     if ((n & (n - 1)) == 0) {  // 1, 2, 4, 8...: bounded logging
       const eas::RequestIssue* first =
           parsed.issues.empty() ? nullptr : &parsed.issues.front();
-      LogWarning(StrCat(
-          "gateway: refused a request whose target names a device that "
-          "cannot be read (",
-          n, " so far; tenant ", QuoteInput(tenant), "): ",
-          first == nullptr ? std::string("no DeviceId")
-                           : StrCat(first->where, " byte ", first->position,
-                                    ": ", first->message)));
+      LogWarning(
+          StrCat("gateway: refused a request whose target names a device that "
+                 "cannot be read (",
+                 n, " so far; tenant ", QuoteInput(tenant), "): ",
+                 first == nullptr
+                     ? std::string("no DeviceId")
+                     : StrCat(eas::RequestIssueCodeName(first->code), " in ",
+                              first->where, " at byte ", first->position)));
     }
     CachedDecision unreadable;
     unreadable.enforced = policy::Action::kQuarantine;
@@ -231,8 +233,7 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   seen.device_type = eas_request.device_type;
   seen.protocol_version = eas_request.protocol_version;
   detector::CheckInFacts known;
-  const policy::StoreTicket facts_ticket =
-      detector_->RecordSighting(seen, now, &known);
+  detector_->RecordSighting(seen, now, &known);
   if (known.eas_device_id.empty()) {
     known = seen;  // the device table is full: decide on what was seen
   }
@@ -244,19 +245,16 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   fp.known_issues = catalog_->Match(fp);
   CachedDecision d;
   d.decision_id = NewUuidV7(now);
-  policy::StoreTicket decision_ticket = 0;
-  absl::Status store_error;
-  const policy::Evaluation evaluation = engine_->DecideCheckIn(
-      fp, known, {}, d.decision_id, now, &decision_ticket, &store_error);
-  if (!store_error.ok()) {
-    return HttpResponse::FromStatus(absl::UnavailableError(
-        StrCat("the device's state cannot be read: ", store_error.message())));
+  auto decided = engine_->DecideAtGateway(fp, known, d.decision_id, now);
+  if (!decided.ok()) {
+    return HttpResponse::FromStatus(decided.status());
   }
-  if (absl::Status durable =
-          WaitDurable(std::max(facts_ticket, decision_ticket));
-      !durable.ok()) {
-    return HttpResponse::FromStatus(durable);
-  }
+  // The answer does not wait for the decision's audit row to be durable: a
+  // stream of never-seen DeviceIds from the internet must not hold this
+  // listener's threads on commits (the rows are written in the background,
+  // and the next check-in or authorization after a failed commit decides
+  // again).
+  const policy::Evaluation& evaluation = decided->evaluation;
   d.enforced = evaluation.enforced_action;
   d.evaluated = evaluation.evaluated_action;
   d.scope = evaluation.scope;

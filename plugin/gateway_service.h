@@ -24,7 +24,7 @@ namespace hijackguard::plugin {
 struct GatewayOptions {
   // How long a decision is reused (as CheckInResponse.valid_until).
   absl::Duration decision_validity = absl::Hours(1);
-  std::size_t max_cached_devices = 1'000'000;
+  std::size_t max_cached_devices = 200'000;
   // How long the gateway may reuse an answer without asking
   // (X-Hijackguard-Reuse, whole seconds; zero: it asks every time). A changed
   // decision reaches the gateway within this time.

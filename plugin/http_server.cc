@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -234,11 +235,11 @@ struct HttpServer::Impl {
     return pair;
   }
   void Serve(const httplib::Request& in, httplib::Response& out,
-             const std::string& body);
+             std::string body);
 };
 
 void HttpServer::Impl::Serve(const httplib::Request& in, httplib::Response& out,
-                             const std::string& body) {
+                             std::string body) {
   HttpRequest request;
   request.method = in.method;
   request.target = in.target;
@@ -252,7 +253,7 @@ void HttpServer::Impl::Serve(const httplib::Request& in, httplib::Response& out,
     }
     request.headers.emplace_back(k, v);
   }
-  request.body = body;
+  request.body = std::move(body);
   request.peer =
       StrCat(in.remote_addr.find(':') != std::string::npos ? "ipv6:" : "ipv4:",
              in.remote_addr);
@@ -375,7 +376,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s.set_payload_max_length(options.max_body_bytes);
   const std::size_t max_body = options.max_body_bytes;
   auto handler = [raw](const httplib::Request& in, httplib::Response& out) {
-    raw->Serve(in, out, in.body);
+    raw->Serve(in, out, in.body);  // GET, OPTIONS: a body is unusual
   };
   // Bodies are read here, chunk by chunk, so that one over the limit stops
   // being read at the limit (chunked ones included) and is answered 413.
@@ -384,7 +385,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                                    const httplib::ContentReader& reader) {
     std::string body;
     bool too_large = false;
-    reader([&](const char* data, std::size_t length) {
+    const bool complete = reader([&](const char* data, std::size_t length) {
       if (body.size() + length > max_body) {
         too_large = true;
         return false;
@@ -392,6 +393,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       body.append(data, length);
       return true;
     });
+    if (!complete && !too_large) {
+      // Cut short (a timeout, a disconnect): never served in part.
+      HttpResponse e = HttpResponse::Error(
+          400, "INCOMPLETE_BODY", "the body ended before its announced end");
+      out.status = 400;
+      out.set_header("Connection", "close");
+      out.set_content(e.body, e.content_type);
+      return;
+    }
     if (too_large) {
       HttpResponse e =
           HttpResponse::Error(413, "PAYLOAD_TOO_LARGE",
@@ -402,7 +412,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       out.set_content(e.body, e.content_type);
       return;
     }
-    raw->Serve(in, out, body);
+    raw->Serve(in, out, std::move(body));
   };
   // Every method and path reaches the router, which answers 404 and 405.
   s.Get(".*", handler);
@@ -474,6 +484,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   const std::size_t colon = options.listen.rfind(':');
   impl->address = StrCat(options.listen.substr(0, colon), ":", bound);
   impl->thread = std::thread([raw] { raw->server->listen_after_bind(); });
+  // httplib's stop() does nothing until its loop runs: wait for it, so that
+  // a Stop() right after Start() cannot leave the loop blocked in accept.
+  for (int i = 0; i < 5000 && !impl->server->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

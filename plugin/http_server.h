@@ -88,7 +88,8 @@ class HttpServer {
 
   int port() const;
   const std::string& address() const;  // "host:port", the bound port
-  // Checks the TLS files anew and serves new connections with them (SIGHUP).
+  // Checks the certificate and key anew and serves new connections with them
+  // (SIGHUP; the client CA is read at start only).
   // On a problem the pair in force stays.
   absl::Status ReloadTls(const TlsConfig& tls);
   // Stops accepting and waits for the connections being served. Idempotent.

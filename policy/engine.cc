@@ -393,6 +393,20 @@ Evaluation PolicyEngine::DecideCheckIn(const detector::Fingerprint& fp,
                 now ? *now : clock_->Now(), ticket, store_error);
 }
 
+absl::StatusOr<PolicyEngine::GatewayDecision> PolicyEngine::DecideAtGateway(
+    const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
+    std::string_view decision_id, absl::Time now) {
+  GatewayDecision out;
+  absl::Status store_error;
+  out.evaluation = Decide(fp, facts, nullptr, "GATEWAY", decision_id, now,
+                          &out.ticket, &store_error);
+  if (!store_error.ok()) {
+    return absl::UnavailableError(
+        StrCat("the device's state cannot be read: ", store_error.message()));
+  }
+  return out;
+}
+
 StoreTicket PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
                                              std::string_view eas_device_id,
                                              absl::Status* store_error) {

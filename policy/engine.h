@@ -103,6 +103,18 @@ class PolicyEngine {
                            StoreTicket* ticket = nullptr,
                            absl::Status* store_error = nullptr);
 
+  // Decides a device a gateway saw (GET /v1/activesync/authorize): as
+  // DecideCheckIn, with the trigger "GATEWAY", keeping the groups and locale
+  // the device's last check-in reported. UNAVAILABLE when the device's stored
+  // state cannot be read.
+  struct GatewayDecision {
+    Evaluation evaluation;
+    StoreTicket ticket = 0;  // the commit that records it (0: none)
+  };
+  absl::StatusOr<GatewayDecision> DecideAtGateway(
+      const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
+      std::string_view decision_id, absl::Time now);
+
   // Re-decides a device after its traffic produced events (when the detector
   // knows the device), so that alerts go out when the behaviour is seen.
   // Returns the store ticket to wait for (see DecideCheckIn).

@@ -45,6 +45,9 @@ local conf = {
   max_queue_bytes = 64 * 1048576,
   max_batch = 256,
   max_batch_bytes = 4 * 1048576,
+  -- One exchange (both bodies in base64): below hijackguard's default
+  -- http.max_body_bytes (16 MiB), which refuses larger posts.
+  max_line_bytes = 15 * 1048576,
 }
 
 -- Base64-form command codes (MS-ASHTTP) of the commands that are captured.
@@ -88,11 +91,17 @@ local function captured_command()
   if not args or args == "" then
     return false
   end
-  if args:find("=", 1, true) then
+  -- The plain form has "&" or a "name=value" pair; the base64 form at most
+  -- "=" padding at its end (as hijackguard's parser tells them apart).
+  if args:find("&", 1, true) or args:find("=[^=]") then
     local cmd = ngx.var.arg_cmd -- nginx matches argument names ignoring case
     return cmd ~= nil and CAPTURED_NAMES[cmd:lower()] == true
   end
-  local raw = ngx.decode_base64(ngx.unescape_uri(args))
+  -- Percent-decoding without turning "+" into a space ("+" is base64).
+  local text = args:gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end)
+  local raw = ngx.decode_base64(text)
   if not raw or #raw < 2 then
     return false
   end
@@ -128,7 +137,34 @@ local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b',
                   ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r',
                   ['\t'] = '\\t' }
 
+-- Whether `s` is valid UTF-8 (what JSON, and so hijackguard, accepts).
+local function valid_utf8(s)
+  local i, n = 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    local len = c < 0x80 and 1 or (c >= 0xC2 and c <= 0xDF) and 2 or
+                (c >= 0xE0 and c <= 0xEF) and 3 or
+                (c >= 0xF0 and c <= 0xF4) and 4 or 0
+    if len == 0 or i + len - 1 > n then
+      return false
+    end
+    for j = i + 1, i + len - 1 do
+      local b = s:byte(j)
+      if b < 0x80 or b > 0xBF then
+        return false
+      end
+    end
+    i = i + len
+  end
+  return true
+end
+
+-- A JSON string. Bytes that are not UTF-8 (a client may send any) become
+-- U+FFFD, so that one odd header cannot make a whole batch unreadable.
 local function json_string(s)
+  if s:find("[\128-\255]") and not valid_utf8(s) then
+    s = s:gsub("[\128-\255]", "\239\191\189")
+  end
   return '"' .. s:gsub('[%c"\\]', function(ch)
     return ESCAPES[ch] or string.format("\\u%04x", ch:byte())
   end) .. '"'
@@ -181,12 +217,15 @@ local function post_batch(sock, body, n)
       end
     end
   end
-  local answer = length > 0 and sock:receive(length) or ""
-  if not answer then
-    return false, "the answer was cut"
+  local answer = ""
+  if length > 0 then
+    answer = sock:receive(length)
+    if not answer then
+      return false, "the answer was cut"
+    end
   end
   if status ~= 200 then
-    ngx.log(ngx.WARN, "hijackguard: ", n, " observations refused with HTTP ",
+    ngx.log(ngx.ERR, "hijackguard: ", n, " observations refused with HTTP ",
             tostring(status), ": ", answer:sub(1, 300))
   end
   return true, nil, close, status
@@ -220,11 +259,11 @@ local function post_lines(batch)
   end
   if not ok then
     add("dropped_unreachable", #batch)
-    ngx.log(ngx.WARN, "hijackguard: ", #batch, " observations dropped: ", err)
+    ngx.log(ngx.ERR, "hijackguard: ", #batch, " observations dropped: ", err)
     if sock then
       sock:close()
     end
-    return
+    return false
   end
   if status == 200 then
     add("delivered", #batch)
@@ -236,30 +275,48 @@ local function post_lines(batch)
   else
     sock:setkeepalive(60000, 4)
   end
+  return true
 end
 
--- The timer: posts what is queued, in batches, until the queue is empty.
-local function post_queued(premature)
-  if premature then
-    add("dropped_shutdown", #queue)
-    queue, queued_bytes, posting = {}, 0, false
-    return
-  end
-  while #queue > 0 do
+-- Posts everything queued, in batches; after a batch that could not be
+-- posted, the rest of that turn is dropped (hijackguard is not there).
+local function post_all()
+  while #queue > 0 and not ngx.worker.exiting() do
     -- Take what is queued; what arrives meanwhile waits for the next turn.
     local pending = queue
     queue, queued_bytes = {}, 0
     local batch, size = {}, 0
-    for _, line in ipairs(pending) do
+    for i, line in ipairs(pending) do
       if #batch >= conf.max_batch or
          (size > 0 and size + #line > conf.max_batch_bytes) then
-        post_lines(batch)
+        if not post_lines(batch) then
+          add("dropped_unreachable", #pending - i + 1)
+          batch = {}
+          break
+        end
         batch, size = {}, 0
       end
       batch[#batch + 1] = line
       size = size + #line + 1
     end
-    post_lines(batch)
+    if #batch > 0 then
+      post_lines(batch)
+    end
+  end
+end
+
+-- The timer. A Lua error must not leave `posting` set: nothing would be
+-- posted again.
+local function post_queued(premature)
+  if not premature then
+    local ok, err = pcall(post_all)
+    if not ok then
+      ngx.log(ngx.ERR, "hijackguard: posting observations failed: ", err)
+    end
+  end
+  if #queue > 0 then
+    add("dropped_shutdown", #queue)
+    queue, queued_bytes = {}, 0
   end
   posting = false
 end
@@ -307,6 +364,10 @@ function _M.log()
     ',"response_body":"', ngx.encode_base64(table.concat(c.parts)), '"',
     "}}",
   })
+  if #body > conf.max_line_bytes then
+    count("not_observed_line_too_large") -- hijackguard would refuse it
+    return
+  end
   if #queue >= conf.max_queue or queued_bytes + #body > conf.max_queue_bytes then
     count("dropped_queue_full")
     return
@@ -319,7 +380,7 @@ function _M.log()
       posting = true
     else
       count("dropped_timer")
-      ngx.log(ngx.WARN, "hijackguard: observations not posted: ", err)
+      ngx.log(ngx.ERR, "hijackguard: observations not posted: ", err)
     end
   end
 end

@@ -1,7 +1,9 @@
 // `hijackguard gateway nginx-config`: prints the nginx configuration for the
 // ActiveSync gateway (docs/gateway.md) and writes the files it reads under
 // --prefix (the token only into a 0600 file, never to standard output).
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,8 +33,10 @@ struct GatewayFlags {
 absl::Status WriteFileAtomically(const std::filesystem::path& path,
                                  const std::string& content, unsigned mode) {
   const std::string tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        static_cast<mode_t>(mode));
+  ::unlink(tmp.c_str());  // never through a planted link
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+             static_cast<mode_t>(mode));
   if (fd < 0) {
     return absl::UnavailableError(
         StrCat(tmp, ": cannot be written: ", std::strerror(errno)));
@@ -76,6 +80,30 @@ int RunNginxConfig(GatewayFlags& flags) {
     }
     token = std::string(absl::StripAsciiWhitespace(*text));
     o.has_token = true;
+  }
+  // The Lua module's sockets cannot read /etc/hosts: give it the address.
+  bool is_ip = false;
+  const std::string host = UrlHost(o.hijackguard_url, &is_ip);
+  if (!host.empty() && !is_ip) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 ||
+        found == nullptr) {
+      LogError(StrCat("--hijackguard: the host ", QuoteInput(host),
+                      " does not resolve"));
+      return 1;
+    }
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* addr =
+        found->ai_family == AF_INET6
+            ? static_cast<const void*>(
+                  &reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+            : static_cast<const void*>(
+                  &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+    inet_ntop(found->ai_family, addr, text, sizeof(text));
+    o.hijackguard_ip = text;
+    freeaddrinfo(found);
   }
   auto config = MakeNginxConfig(o);
   if (!config.ok()) {
@@ -138,6 +166,8 @@ void AddGatewayCommands(CLI::App& app, RunFn* run) {
                 "http://127.0.0.1:8081");
   c->add_option("--hijackguard-ca", o.hijackguard_ca,
                 "CA bundle for an https --hijackguard (default: the system's)");
+  c->add_option("--exchange-ca", o.exchange_ca,
+                "CA bundle for an https --exchange (default: the system's)");
   c->add_option("--tenant", o.tenant, "The tenant this gateway serves")
       ->required();
   c->add_option("--token-file", flags->token_file,

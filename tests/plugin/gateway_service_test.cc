@@ -255,6 +255,8 @@ TEST_F(GatewayServiceTest, CalendarScopeRefusesMeetingResponseOnly) {
   ASSERT_EQ(Observe(Hijack(false), "application/x-ndjson")->status, 200);
   auto mr = Authorize(Target("MeetingResponse", kHijacker));
   EXPECT_EQ(mr->status, 403) << mr->get_header_value("X-Hijackguard-Action");
+  EXPECT_THAT(mr->get_header_value("X-Hijackguard-Action"),
+              ::testing::AnyOf("QUARANTINE", "BLOCK"));
   auto sync = Authorize(Target("Sync", kHijacker));
   EXPECT_EQ(sync->status, 204);
   EXPECT_EQ(sync->get_header_value("X-Hijackguard-Action"),
