@@ -135,11 +135,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", required=True)
     parser.add_argument("--source-dir", required=True)
-    parser.add_argument("--devices", type=int, default=2000)
+    parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--check", action="store_true", help="fail when a target is missed")
+    parser.add_argument("--gateway-cache", type=int, default=1,
+                        help="http.gateway_cache_seconds (how long nginx reuses an answer)")
     parser.add_argument("--modes", default="straight,auth,capture",
                         help="which front ends to measure (comma-separated)")
     parser.add_argument("--perf", help="record the whole machine with perf into this file "
@@ -161,7 +163,8 @@ def main():
         config = os.path.join(work, "config.json")
         with open(config, "w", encoding="utf-8") as f:
             json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(work, "state"),
-                       "http": {"listen": "127.0.0.1:0"},
+                       "http": {"listen": "127.0.0.1:0",
+                                "gateway_cache_seconds": args.gateway_cache},
                        "auth": {"principals": [{
                            "id": "gw", "roles": ["gateway"], "tenants": [TENANT],
                            "token_sha256": hashlib.sha256(token.encode()).hexdigest()}]}}, f)

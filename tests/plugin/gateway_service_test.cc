@@ -10,7 +10,9 @@
 #include "common/strings.h"
 #include "detector/eas/request.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "plugin/gateway_nginx.h"
@@ -211,6 +213,44 @@ TEST_F(GatewayServiceTest, ADecisionIsReusedUntilSomethingChanges) {
   EXPECT_EQ(monitored->get_header_value("X-Hijackguard-Action"), "ALLOW");
   EXPECT_EQ(monitored->get_header_value("X-Hijackguard-Evaluated"),
             "QUARANTINE");
+}
+
+TEST_F(GatewayServiceTest, KeepsTheGroupsTheMdmReported) {
+  auto catalog = detector::KnownIssueCatalog::Builtin();
+  ASSERT_THAT(catalog, IsOk());
+  auto policy = policy::Policy::Parse(
+      R"({"apiVersion": "hijackguard/v1", "mode": "enforce",
+          "exemptions": [{"kind": "group", "value": "execs",
+                          "reason": "board devices",
+                          "expires": "2099-01-01T00:00:00Z"}]})",
+      *catalog, nullptr);
+  ASSERT_THAT(policy, IsOk());
+  Start(/*with_auth=*/false, *policy);
+  ASSERT_EQ(Observe(Hijack(false), "application/x-ndjson")->status, 200);
+  v1::CheckInRequest check_in;
+  check_in.set_tenant_id("t1");
+  check_in.mutable_device()->set_eas_device_id(kHijacker);
+  check_in.mutable_device()->add_groups("execs");
+  check_in.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+  auto channel = grpc::CreateChannel(server_->address(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::CompliancePlugin::NewStub(channel);
+  auto mdm = [&] {
+    grpc::ClientContext context;
+    v1::CheckInResponse response;
+    EXPECT_TRUE(stub->CheckIn(&context, check_in, &response).ok());
+    return response;
+  };
+  EXPECT_EQ(mdm().action(), v1::ACTION_ALLOW);  // exempt
+  // The gateway decides the exempt device as the MDM does, and afterwards
+  // the MDM's groups are still there.
+  auto r = Authorize(Target("Sync", kHijacker));
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->get_header_value("X-Hijackguard-Action"), "ALLOW");
+  clock_.Advance(absl::Hours(2));  // past the reuse
+  EXPECT_EQ(Authorize(Target("Sync", kHijacker))->status, 204);
+  check_in.mutable_device()->clear_groups();
+  EXPECT_NE(mdm().action(), v1::ACTION_ALLOW);  // without the group
 }
 
 TEST_F(GatewayServiceTest, TargetsWithoutADeviceAndUnreadableOnes) {
