@@ -104,7 +104,7 @@ void ReadHttp(const nlohmann::json& value, const std::string& pointer,
   if (auto v = h.Integer("idle_timeout_seconds", false, 1, 3600)) {
     http->idle_timeout = absl::Seconds(*v);
   }
-  if (auto v = h.Integer("gateway_cache_seconds", false, 0, 60)) {
+  if (auto v = h.Integer("gateway_cache_seconds", false, 0, 3600)) {
     http->gateway_cache = absl::Seconds(*v);
   }
 }

@@ -41,9 +41,9 @@ struct HttpConfig {
   int max_connections = 64;
   // A connection that sends nothing for this long is closed. Default 10 s.
   absl::Duration idle_timeout = absl::Seconds(10);
-  // How long nginx may reuse an authorization answer (X-Hijackguard-Reuse);
-  // 0 = never. Default 1 s.
-  absl::Duration gateway_cache = absl::Seconds(1);
+  // How long nginx may reuse an authorization answer (X-Hijackguard-Reuse)
+  // while the change feed does not name its device; 0 = never. Default 60 s.
+  absl::Duration gateway_cache = absl::Seconds(60);
 };
 
 // How long rows are kept (`retention`); 0 days = forever.

@@ -195,7 +195,10 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "lua_shared_dict hijackguard 1m;\n"
       "# hijackguard's answers, kept for as long as it says "
       "(X-Hijackguard-Reuse).\n"
-      "lua_shared_dict hijackguard_decisions 32m;\n",
+      "lua_shared_dict hijackguard_decisions 32m;\n"
+      "# Devices whose decisions changed (hijackguard's change feed).\n"
+      "lua_shared_dict hijackguard_changed 16m;\n"
+      "init_worker_by_lua_block { require(\"hijackguard\").init_worker() }\n",
       hg->tls ? StrCat("lua_ssl_trusted_certificate ", ca,
                        ";\n"
                        "lua_ssl_verify_depth 4;\n")

@@ -55,11 +55,26 @@ bool Refuses(const CachedDecision& d, eas::Command command) {
           command == eas::Command::kMeetingResponse);
 }
 
+// What the gateway needs to keep an answer: how long, for which device, as
+// of which change of the feed, from which hijackguard process.
+struct Keep {
+  absl::Duration reuse;
+  std::string device_key;
+  std::uint64_t seq = 0;
+  std::string_view instance;
+};
+
 HttpResponse Answer(const CachedDecision& d, const eas::EasRequest& request,
-                    absl::Duration reuse = absl::ZeroDuration()) {
+                    const Keep* keep = nullptr) {
   HttpResponse r;
+  const absl::Duration reuse =
+      keep != nullptr ? keep->reuse : absl::ZeroDuration();
   if (const std::int64_t seconds = absl::ToInt64Seconds(reuse); seconds > 0) {
     r.headers.emplace_back("X-Hijackguard-Reuse", StrCat(seconds));
+    r.headers.emplace_back("X-Hijackguard-Device-Key", keep->device_key);
+    r.headers.emplace_back("X-Hijackguard-Seq", StrCat(keep->seq));
+    r.headers.emplace_back("X-Hijackguard-Instance",
+                           std::string(keep->instance));
   }
   const bool refuse = Refuses(d, request.command);
   r.status = refuse ? 403 : 204;
@@ -114,13 +129,16 @@ GatewayService::GatewayService(
       traffic_(traffic),
       access_(access),
       store_(store),
-      cache_(options.max_cached_devices) {}
+      cache_(options.max_cached_devices),
+      instance_(NewUuidV7(absl::Now())) {}
 
 void GatewayService::AddRoutes(HttpRouter* router) {
   router->Add("GET", "/v1/activesync/authorize",
               [this](const HttpRequest& r) { return Authorize(r); });
   router->Add("POST", "/v1/activesync/observe",
               [this](const HttpRequest& r) { return Observe(r); });
+  router->Add("GET", "/v1/activesync/changes",
+              [this](const HttpRequest& r) { return Changes(r); });
 }
 
 absl::Status GatewayService::StoreWritable() const {
@@ -212,6 +230,12 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   }
 
   const absl::Time now = clock_->Now();
+  // Read before deciding: a change after this has a larger number, so the
+  // gateway learns from the feed that this answer is out of date.
+  Keep keep;
+  keep.seq = feed_.seq();
+  keep.device_key = DeviceKey(tenant, eas_request.device_id);
+  keep.instance = instance_;
   std::optional<CachedDecision> cached =
       cache_.Find(tenant, eas_request.device_id);
   if (cached && now < cached->valid_until &&
@@ -219,8 +243,8 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
       cached->protocol_version == eas_request.protocol_version &&
       cached->user == eas_request.user && cached->policy == engine_->policy() &&
       cached->exemptions == engine_->exemptions()) {
-    return Answer(*cached, eas_request,
-                  std::min(options_.gateway_cache, cached->valid_until - now));
+    keep.reuse = std::min(options_.gateway_cache, cached->valid_until - now);
+    return Answer(*cached, eas_request, &keep);
   }
   if (absl::Status writable = StoreWritable(); !writable.ok()) {
     return HttpResponse::FromStatus(writable);
@@ -267,10 +291,62 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   d.user = eas_request.user;
   d.policy = evaluation.policy_owner;
   d.exemptions = evaluation.exemptions_owner;
-  HttpResponse answer = Answer(
-      d, eas_request, std::min(options_.gateway_cache, d.valid_until - now));
+  keep.reuse = std::min(options_.gateway_cache, d.valid_until - now);
+  HttpResponse answer = Answer(d, eas_request, &keep);
   cache_.Put(tenant, eas_request.device_id, std::move(d), epoch);
   return answer;
+}
+
+void GatewayService::NoteEngineChanges() {
+  const std::shared_ptr<const policy::Policy> policy = engine_->policy();
+  const std::shared_ptr<const policy::ExemptionIndex> exemptions =
+      engine_->exemptions();
+  std::lock_guard<std::mutex> lock(engine_mu_);
+  if (policy.get() != seen_policy_ || exemptions.get() != seen_exemptions_) {
+    // (At the first call too: answers kept before it may be older.)
+    seen_policy_ = policy.get();
+    seen_exemptions_ = exemptions.get();
+    feed_.AppendAll();
+  }
+}
+
+HttpResponse GatewayService::Changes(const HttpRequest& request) {
+  absl::StatusOr<Caller> caller =
+      access_->Admit(HttpCredentials(request), Rpc::kGatewayAuthorize);
+  if (!caller.ok()) return HttpResponse::FromStatus(caller.status());
+  const std::string tenant(request.Header("X-Hijackguard-Tenant").value_or(""));
+  if (absl::Status valid = ValidateTenantId(tenant); !valid.ok()) {
+    return HttpResponse::Error(
+        400, "INVALID_ARGUMENT",
+        StrCat("header X-Hijackguard-Tenant: ", valid.message()));
+  }
+  if (absl::Status s =
+          access_->CheckTenant(*caller, Rpc::kGatewayAuthorize, tenant);
+      !s.ok()) {
+    return HttpResponse::FromStatus(s);
+  }
+  std::uint64_t since = 0;
+  const std::size_t q = request.target.find("?since=");
+  const std::string digits =
+      q == std::string::npos ? std::string() : request.target.substr(q + 7);
+  if (digits.empty() || digits.size() > 19 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    return HttpResponse::Error(
+        400, "INVALID_ARGUMENT",
+        "give the last change seen as ?since=N (0 at first)");
+  }
+  since = std::stoull(digits);
+  NoteEngineChanges();
+  const ChangeFeed::Since changes = feed_.Read(tenant, since);
+  HttpResponse r;
+  r.content_type = "text/plain";
+  r.body = StrCat(instance_, " ", changes.seq, "\n");
+  if (changes.reset) {
+    r.body += "*\n";
+  } else {
+    for (const std::string& key : changes.keys) StrAppend(&r.body, key, "\n");
+  }
+  return r;
 }
 
 HttpResponse GatewayService::Observe(const HttpRequest& request) {

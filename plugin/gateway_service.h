@@ -8,11 +8,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 
 #include "common/clock.h"
 #include "detector/known_issues.h"
 #include "detector/traffic/traffic_detector.h"
 #include "plugin/access.h"
+#include "plugin/change_feed.h"
 #include "plugin/decision_cache.h"
 #include "plugin/http_server.h"
 #include "plugin/traffic.h"
@@ -26,9 +29,9 @@ struct GatewayOptions {
   absl::Duration decision_validity = absl::Hours(1);
   std::size_t max_cached_devices = 200'000;
   // How long the gateway may reuse an answer without asking
-  // (X-Hijackguard-Reuse, whole seconds; zero: it asks every time). A changed
-  // decision reaches the gateway within this time.
-  absl::Duration gateway_cache = absl::Seconds(1);
+  // (X-Hijackguard-Reuse, whole seconds; zero: it asks every time), as long
+  // as the change feed (GET /v1/activesync/changes) does not name the device.
+  absl::Duration gateway_cache = absl::Seconds(60);
 };
 
 class GatewayService {
@@ -45,11 +48,13 @@ class GatewayService {
 
   HttpResponse Authorize(const HttpRequest& request);
   HttpResponse Observe(const HttpRequest& request);
+  HttpResponse Changes(const HttpRequest& request);
 
   // The device's decision must be made again (its evidence or check-in
   // changed).
   void Forget(std::string_view tenant, std::string_view device_id) {
     cache_.Invalidate(tenant, device_id);
+    feed_.Append(tenant, device_id);
   }
 
   // Targets that named a device but could not be read (refused).
@@ -68,7 +73,16 @@ class GatewayService {
   const TrafficHandler* traffic_;
   const AccessControl* access_;
   policy::StateStore* store_;
+  // Appends a reset to the feed when the policy or the exemptions changed
+  // since the last call.
+  void NoteEngineChanges();
+
   DecisionCache cache_;
+  ChangeFeed feed_;
+  const std::string instance_;  // random, per process: a restart resets
+  std::mutex engine_mu_;
+  const void* seen_policy_ = nullptr;
+  const void* seen_exemptions_ = nullptr;
   std::atomic<std::uint64_t> unreadable_{0};
 };
 

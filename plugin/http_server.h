@@ -73,7 +73,7 @@ struct HttpServerOptions {
   int max_connections = 64;
   absl::Duration idle_timeout = absl::Seconds(10);
   // For the gateway endpoints (see GatewayOptions::gateway_cache).
-  absl::Duration gateway_cache = absl::Seconds(1);
+  absl::Duration gateway_cache = absl::Seconds(60);
 };
 
 class HttpServer {

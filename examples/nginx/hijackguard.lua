@@ -3,10 +3,18 @@
 --
 -- authorize()    content of the auth_request location: answers from the
 --                shared dictionary "hijackguard_decisions" when it holds the
---                answer for this target, User-Agent and protocol version
---                (hijackguard says how long in X-Hijackguard-Reuse, a second
---                by default); otherwise asks hijackguard through the
---                internal location /_hijackguard/authorize_upstream.
+--                answer for this target, User-Agent and protocol version and
+--                the change feed has not named its device since; otherwise
+--                asks hijackguard through the internal location
+--                /_hijackguard/authorize_upstream and keeps the answer (for
+--                X-Hijackguard-Reuse seconds).
+-- init_worker()  reads hijackguard's change feed (GET
+--                /v1/activesync/changes) four times a second in each worker:
+--                the devices whose decisions changed are marked in
+--                "hijackguard_changed"; a new hijackguard process, a policy
+--                or exemption change empties "hijackguard_decisions". While
+--                the feed cannot be read, nothing kept counts: every request
+--                asks.
 --
 -- For capture, nginx's Lua module runs this in two phases of each ActiveSync
 -- request:
@@ -57,6 +65,7 @@ local CAPTURED_NAMES = { sync = true, meetingresponse = true, settings = true }
 
 local stats = ngx.shared.hijackguard
 local decisions = ngx.shared.hijackguard_decisions
+local changed = ngx.shared.hijackguard_changed
 local DECISION_HEADERS = { "X-Hijackguard-Action", "X-Hijackguard-Evaluated",
                            "X-Hijackguard-Decision-Id",
                            "X-Hijackguard-Refusal" }
@@ -176,33 +185,24 @@ local queue = {}
 local queued_bytes = 0
 local posting = false
 
--- Posts one NDJSON batch; true when hijackguard acknowledged it (HTTP 200).
-local function post_batch(sock, body, n)
-  local head = {
-    "POST /v1/activesync/observe HTTP/1.1\r\n",
-    "Host: ", conf.server_name or conf.host, "\r\n",
-    "Content-Type: application/x-ndjson\r\n",
-    "Content-Length: ", tostring(#body), "\r\n",
-  }
-  if conf.token then
-    head[#head + 1] = "X-Hijackguard-Token: " .. conf.token .. "\r\n"
-  end
-  head[#head + 1] = "\r\n"
-  local ok, err = sock:send({ table.concat(head), body })
+-- Sends one HTTP/1.1 request on `sock` and reads the answer: its status,
+-- body and whether the server closes the connection; nil and why on failure.
+local function exchange(sock, request)
+  local ok, err = sock:send(request)
   if not ok then
-    return false, "send: " .. tostring(err)
+    return nil, nil, nil, "send: " .. tostring(err)
   end
   local status_line
   status_line, err = sock:receive("*l")
   if not status_line then
-    return false, "no answer: " .. tostring(err)
+    return nil, nil, nil, "no answer: " .. tostring(err)
   end
   local status = tonumber(status_line:match("^HTTP/1%.%d (%d%d%d)"))
   local length, close = 0, false
   while true do
     local line = sock:receive("*l")
     if not line then
-      return false, "the answer was cut"
+      return nil, nil, nil, "the answer was cut"
     end
     if line == "" then
       break
@@ -217,12 +217,34 @@ local function post_batch(sock, body, n)
       end
     end
   end
-  local answer = ""
+  local body = ""
   if length > 0 then
-    answer = sock:receive(length)
-    if not answer then
-      return false, "the answer was cut"
+    body = sock:receive(length)
+    if not body then
+      return nil, nil, nil, "the answer was cut"
     end
+  end
+  if not status then
+    return nil, nil, nil, "not an HTTP answer"
+  end
+  return status, body, close
+end
+
+-- Posts one NDJSON batch: true (and the status) when hijackguard answered.
+local function post_batch(sock, body, n)
+  local head = {
+    "POST /v1/activesync/observe HTTP/1.1\r\n",
+    "Host: ", conf.server_name or conf.host, "\r\n",
+    "Content-Type: application/x-ndjson\r\n",
+    "Content-Length: ", tostring(#body), "\r\n",
+  }
+  if conf.token then
+    head[#head + 1] = "X-Hijackguard-Token: " .. conf.token .. "\r\n"
+  end
+  head[#head + 1] = "\r\n"
+  local status, answer, close, err = exchange(sock, table.concat(head) .. body)
+  if not status then
+    return false, err
   end
   if status ~= 200 then
     ngx.log(ngx.ERR, "hijackguard: ", n, " observations refused with HTTP ",
@@ -396,18 +418,35 @@ local function answer(status, values)
   return ngx.exit(ngx.OK)
 end
 
+-- The change feed, as this worker last read it (GET /v1/activesync/changes,
+-- four times a second): which hijackguard process, up to which change, and
+-- when it was last read. A kept answer counts only while the feed is fresh.
+local feed = { instance = nil, seq = 0, read_at = 0 }
+local FEED_FRESH = 2 -- seconds
+
+local function header(res, name)
+  local v = res.header[name]
+  return type(v) == "table" and v[1] or (v or "")
+end
+
 function _M.authorize()
   local key = table.concat({ ngx.var.request_uri,
                              ngx.var.http_user_agent or "",
                              ngx.var.http_ms_asprotocolversion or "" }, "\n")
   local kept = decisions and decisions:get(key)
-  if kept then
+  if kept and feed.instance and ngx.now() - feed.read_at < FEED_FRESH then
+    -- status, seq, device key, instance, then the decision headers
     local values = {}
     for field in (kept .. "\t"):gmatch("([^\t]*)\t") do
       values[#values + 1] = field
     end
     local status = tonumber(table.remove(values, 1))
-    return answer(status, values)
+    local seq = tonumber(table.remove(values, 1))
+    local device = table.remove(values, 1)
+    local instance = table.remove(values, 1)
+    if instance == feed.instance and (changed:get(device) or 0) <= seq then
+      return answer(status, values)
+    end
   end
   local res = ngx.location.capture("/_hijackguard/authorize_upstream")
   if res.status == 401 or (res.status == 403 and
@@ -425,15 +464,98 @@ function _M.authorize()
   end
   local values = {}
   for i, name in ipairs(DECISION_HEADERS) do
-    local v = res.header[name]
-    values[i] = type(v) == "table" and v[1] or (v or "")
+    values[i] = header(res, name)
   end
-  local ttl = tonumber(res.header["X-Hijackguard-Reuse"] or "") or 0
-  if decisions and ttl > 0 then
-    decisions:set(key, tostring(res.status) .. "\t" .. table.concat(values, "\t"),
+  local ttl = tonumber(header(res, "X-Hijackguard-Reuse")) or 0
+  local device = header(res, "X-Hijackguard-Device-Key")
+  if decisions and ttl > 0 and device ~= "" then
+    decisions:set(key, table.concat({ tostring(res.status),
+                                      header(res, "X-Hijackguard-Seq"),
+                                      device,
+                                      header(res, "X-Hijackguard-Instance"),
+                                      table.concat(values, "\t") }, "\t"),
                   ttl)
   end
   return answer(res.status, values)
+end
+
+-- Reads the change feed once: the devices whose decisions changed since the
+-- last read are marked, so that their kept answers no longer count.
+local function read_feed()
+  local sock, err = connect()
+  if not sock then
+    return false, err
+  end
+  local head = {
+    "GET /v1/activesync/changes?since=", tostring(feed.seq), " HTTP/1.1\r\n",
+    "Host: ", conf.server_name or conf.host, "\r\n",
+    "X-Hijackguard-Tenant: ", conf.tenant, "\r\n",
+  }
+  if conf.token then
+    head[#head + 1] = "X-Hijackguard-Token: " .. conf.token .. "\r\n"
+  end
+  head[#head + 1] = "\r\n"
+  local status, body, close
+  status, body, close, err = exchange(sock, table.concat(head))
+  if not status then
+    sock:close()
+    return false, err
+  end
+  if close then
+    sock:close()
+  else
+    sock:setkeepalive(60000, 4)
+  end
+  if status ~= 200 then
+    return false, "HTTP " .. tostring(status)
+  end
+  local first = true
+  local seq
+  for line in body:gmatch("([^\n]+)") do
+    if first then
+      local instance, n = line:match("^(%S+) (%d+)$")
+      if not instance then
+        return false, "an unreadable answer"
+      end
+      seq = tonumber(n)
+      if instance ~= feed.instance then
+        -- Another hijackguard process: nothing kept is known to hold.
+        decisions:flush_all()
+        feed.instance = instance
+        feed.seq = seq
+        feed.read_at = ngx.now()
+        return true
+      end
+      first = false
+    elseif line == "*" then
+      decisions:flush_all()
+    else
+      changed:set(line, seq, 7200)
+    end
+  end
+  feed.seq = seq
+  feed.read_at = ngx.now()
+  return true
+end
+
+local function poll(premature)
+  if premature then
+    return
+  end
+  local ok, done, err = pcall(read_feed)
+  if not ok or not done then
+    count("feed_failed")
+    ngx.log(ngx.ERR, "hijackguard: the change feed cannot be read: ",
+            tostring(ok and err or done))
+  end
+end
+
+-- init_worker_by_lua_block: each worker reads the change feed.
+function _M.init_worker()
+  local ok, err = ngx.timer.every(0.25, poll)
+  if not ok then
+    ngx.log(ngx.ERR, "hijackguard: no change feed timer: ", err)
+  end
 end
 
 -- GET /_hijackguard/stats: the counters as JSON.

@@ -140,8 +140,9 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--check", action="store_true", help="fail when a target is missed")
-    parser.add_argument("--gateway-cache", type=int, default=1,
-                        help="http.gateway_cache_seconds (how long nginx reuses an answer)")
+    parser.add_argument("--gateway-cache", type=int, default=60,
+                        help="http.gateway_cache_seconds (how long nginx may keep an answer "
+                             "the change feed does not name)")
     parser.add_argument("--modes", default="straight,auth,capture",
                         help="which front ends to measure (comma-separated)")
     parser.add_argument("--perf", help="record the whole machine with perf into this file "

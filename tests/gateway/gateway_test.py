@@ -376,6 +376,36 @@ def run(args, work):
           f"the MDM's CheckIn says {checkin['enforcedAction']}, the gateway {gateway_action}")
     print(f"ok: enforce mode refuses the hijacker ({gateway_action}), as the MDM's CheckIn does")
 
+    # An answer nginx keeps stops counting as soon as the change feed names its device: a hijack
+    # seen after a device was let through refuses its next request within a second.
+    fresh = "ApplFEED0001"
+    ios60 = {"eas_exchange": {"headers": ua, "request_body": ""}}
+    status, _, _ = send(conn, ios60, plain.format(cmd="FolderSync", device=fresh, type="iPhone"))
+    check(status == 200, f"a device without evidence was refused: {status}")
+    hijack = os.path.join(source, "examples", "traces", "ios60_hijack.jsonl")
+    lines = ""
+    for line in open(hijack, encoding="utf-8").read().replace(hijacker, fresh).splitlines():
+        item = json.loads(line)
+        item.pop("observed_at", None)  # now: after what part 1 recorded of these meetings
+        lines += json.dumps(item) + "\n"
+    observed = http.client.HTTPConnection(*hg.http.rsplit(":", 1), timeout=30)
+    observed.request("POST", "/v1/activesync/observe", body=lines.encode(),
+                     headers={"Content-Type": "application/x-ndjson",
+                              "X-Hijackguard-Token": tokens["gw"]})
+    check(observed.getresponse().status == 200, "observe refused the hijack trace")
+    seen = time.monotonic()
+    while True:
+        status, body, _ = send(conn, ios60, plain.format(cmd="FolderSync", device=fresh,
+                                                         type="iPhone"))
+        if body == refusal_body(7, 0x16) or time.monotonic() - seen > 5:
+            break
+        time.sleep(0.02)
+    took = time.monotonic() - seen
+    check(body == refusal_body(7, 0x16) and took < 1.0,
+          f"the hijack was enforced at the gateway after {took:.2f} s (kept answers: 60 s)")
+    check("feed_failed" not in nginx.stats(), f"the change feed failed: {nginx.stats()}")
+    print(f"ok: a hijack seen after the device was let through is enforced {took:.2f} s later")
+
     # 3. A 10 MiB body passes through untouched and is counted as not observed.
     big = os.urandom(10 << 20)
     before = nginx.stats()

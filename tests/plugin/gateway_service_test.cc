@@ -15,6 +15,7 @@
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "plugin/change_feed.h"
 #include "plugin/gateway_nginx.h"
 #include "plugin/gateway_refusal.h"
 #include "plugin/proto_json.h"
@@ -341,6 +342,26 @@ TEST_F(GatewayServiceTest, GzipBodiesAreInflatedFirst) {
   ASSERT_EQ(c->status, 200);
   EXPECT_THAT(c->body, HasSubstr("UNDECODABLE_BODY"));
   EXPECT_THAT(c->body, HasSubstr("eas_exchange.response_body"));
+}
+
+TEST(ChangeFeedTest, NamesChangedDevicesOfTheTenantAndResetsWhenBehind) {
+  ChangeFeed feed(/*capacity=*/4);
+  EXPECT_TRUE(feed.Read("t1", 0).reset);  // a first read starts afresh
+  feed.Append("t1", "ApplA");
+  feed.Append("t2", "ApplB");
+  feed.Append("t1", "ApplA");
+  ChangeFeed::Since s = feed.Read("t1", 1);
+  EXPECT_FALSE(s.reset);
+  EXPECT_EQ(s.seq, 3u);
+  EXPECT_THAT(s.keys, ::testing::ElementsAre(DeviceKey("t1", "ApplA")));
+  EXPECT_TRUE(feed.Read("t1", 3).keys.empty());
+  EXPECT_TRUE(feed.Read("t1", 9).reset);  // ahead: another process
+  feed.AppendAll();
+  EXPECT_TRUE(feed.Read("t1", 3).reset);
+  for (int i = 0; i < 4; ++i) feed.Append("t1", "ApplC");
+  EXPECT_TRUE(feed.Read("t1", 3).reset);  // older than what is kept
+  EXPECT_FALSE(feed.Read("t1", 5).reset);
+  EXPECT_NE(DeviceKey("t1", "A"), DeviceKey("t1A", ""));
 }
 
 TEST(GzipTest, InflatesBoundsAndLocatesCorruption) {

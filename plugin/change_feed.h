@@ -1,0 +1,55 @@
+// Which devices' decisions changed, in order, for gateways that keep
+// answers (GET /v1/activesync/changes, docs/gateway.md): a gateway keeps an
+// answer until the feed names its device, instead of asking again every
+// second. Bounded: a reader too far behind is told to forget everything.
+// Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hijackguard::plugin {
+
+// The key a gateway knows a device by: 32 hex digits of SHA-256 over the
+// tenant and the device id (header-safe, whatever the device id holds).
+std::string DeviceKey(std::string_view tenant, std::string_view device_id);
+
+class ChangeFeed {
+ public:
+  explicit ChangeFeed(std::size_t capacity = 65536);
+
+  // The sequence number of the newest change (0: none yet).
+  std::uint64_t seq() const;
+  // A device's decision changed.
+  void Append(std::string_view tenant, std::string_view device_id);
+  // Every decision changed (the policy or the exemptions).
+  void AppendAll();
+
+  struct Since {
+    std::uint64_t seq = 0;          // read up to here
+    bool reset = false;             // forget every kept answer
+    std::vector<std::string> keys;  // DeviceKeys of `tenant`'s devices
+  };
+  // What changed after `since` for `tenant`. `reset` when everything
+  // changed, `since` is 0 (a reader's first read), or `since` is older than
+  // what is kept or newer than the feed.
+  Since Read(std::string_view tenant, std::uint64_t since) const;
+
+ private:
+  struct Entry {
+    std::uint64_t seq;
+    bool all;
+    std::string tenant;
+    std::string key;
+  };
+  const std::size_t capacity_;
+  mutable std::mutex mu_;
+  std::deque<Entry> entries_;
+  std::uint64_t seq_ = 0;
+};
+
+}  // namespace hijackguard::plugin
