@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "common/uuid.h"
@@ -157,23 +158,25 @@ absl::Status GatewayService::WaitDurable(policy::StoreTicket ticket) const {
       StrCat("not recorded durably: ", durable.message()));
 }
 
-HttpResponse GatewayService::Authorize(const HttpRequest& request) {
+absl::StatusOr<std::string> GatewayService::AdmitForTenant(
+    const HttpRequest& request) const {
   absl::StatusOr<Caller> caller =
       access_->Admit(HttpCredentials(request), Rpc::kGatewayAuthorize);
-  if (!caller.ok()) return HttpResponse::FromStatus(caller.status());
-  const std::optional<std::string_view> tenant_header =
-      request.Header("X-Hijackguard-Tenant");
-  const std::string tenant(tenant_header.value_or(""));
+  if (!caller.ok()) return caller.status();
+  std::string tenant(request.Header("X-Hijackguard-Tenant").value_or(""));
   if (absl::Status valid = ValidateTenantId(tenant); !valid.ok()) {
-    return HttpResponse::Error(
-        400, "INVALID_ARGUMENT",
+    return absl::InvalidArgumentError(
         StrCat("header X-Hijackguard-Tenant: ", valid.message()));
   }
-  if (absl::Status s =
-          access_->CheckTenant(*caller, Rpc::kGatewayAuthorize, tenant);
-      !s.ok()) {
-    return HttpResponse::FromStatus(s);
-  }
+  RETURN_IF_ERROR(
+      access_->CheckTenant(*caller, Rpc::kGatewayAuthorize, tenant));
+  return tenant;
+}
+
+HttpResponse GatewayService::Authorize(const HttpRequest& request) {
+  absl::StatusOr<std::string> admitted = AdmitForTenant(request);
+  if (!admitted.ok()) return HttpResponse::FromStatus(admitted.status());
+  const std::string& tenant = *admitted;
   const std::optional<std::string_view> target =
       request.Header("X-Original-URI");
   if (!target || target->empty()) {
@@ -311,20 +314,9 @@ void GatewayService::NoteEngineChanges() {
 }
 
 HttpResponse GatewayService::Changes(const HttpRequest& request) {
-  absl::StatusOr<Caller> caller =
-      access_->Admit(HttpCredentials(request), Rpc::kGatewayAuthorize);
-  if (!caller.ok()) return HttpResponse::FromStatus(caller.status());
-  const std::string tenant(request.Header("X-Hijackguard-Tenant").value_or(""));
-  if (absl::Status valid = ValidateTenantId(tenant); !valid.ok()) {
-    return HttpResponse::Error(
-        400, "INVALID_ARGUMENT",
-        StrCat("header X-Hijackguard-Tenant: ", valid.message()));
-  }
-  if (absl::Status s =
-          access_->CheckTenant(*caller, Rpc::kGatewayAuthorize, tenant);
-      !s.ok()) {
-    return HttpResponse::FromStatus(s);
-  }
+  absl::StatusOr<std::string> admitted = AdmitForTenant(request);
+  if (!admitted.ok()) return HttpResponse::FromStatus(admitted.status());
+  const std::string& tenant = *admitted;
   std::uint64_t since = 0;
   const std::size_t q = request.target.find("?since=");
   const std::string digits =

@@ -62,6 +62,9 @@ class GatewayService {
   const DecisionCache& cache() const { return cache_; }
 
  private:
+  // Admits a caller of authorize or changes for the tenant it names
+  // (X-Hijackguard-Tenant): that tenant, or why not.
+  absl::StatusOr<std::string> AdmitForTenant(const HttpRequest& request) const;
   absl::Status StoreWritable() const;
   absl::Status WaitDurable(policy::StoreTicket ticket) const;
 

@@ -66,15 +66,8 @@ class HttpRouter {
   std::vector<Route> routes_;
 };
 
-struct HttpServerOptions {
-  std::string listen;  // host:port
-  std::optional<TlsConfig> tls;
-  std::size_t max_body_bytes = 16 << 20;
-  int max_connections = 64;
-  absl::Duration idle_timeout = absl::Seconds(10);
-  // For the gateway endpoints (see GatewayOptions::gateway_cache).
-  absl::Duration gateway_cache = absl::Seconds(60);
-};
+// The listener's options are the configuration's `http` section.
+using HttpServerOptions = HttpConfig;
 
 class HttpServer {
  public:

@@ -230,19 +230,24 @@ local function exchange(sock, request)
   return status, body, close
 end
 
+-- A request's line and headers, with the gateway's token: `extra` holds
+-- further header lines.
+local function request_head(line, extra)
+  return table.concat({
+    line, " HTTP/1.1\r\n",
+    "Host: ", conf.server_name or conf.host, "\r\n",
+    extra,
+    conf.token and ("X-Hijackguard-Token: " .. conf.token .. "\r\n") or "",
+    "\r\n",
+  })
+end
+
 -- Posts one NDJSON batch: true (and the status) when hijackguard answered.
 local function post_batch(sock, body, n)
-  local head = {
-    "POST /v1/activesync/observe HTTP/1.1\r\n",
-    "Host: ", conf.server_name or conf.host, "\r\n",
-    "Content-Type: application/x-ndjson\r\n",
-    "Content-Length: ", tostring(#body), "\r\n",
-  }
-  if conf.token then
-    head[#head + 1] = "X-Hijackguard-Token: " .. conf.token .. "\r\n"
-  end
-  head[#head + 1] = "\r\n"
-  local status, answer, close, err = exchange(sock, table.concat(head) .. body)
+  local head = request_head("POST /v1/activesync/observe",
+                            "Content-Type: application/x-ndjson\r\n"
+                            .. "Content-Length: " .. tostring(#body) .. "\r\n")
+  local status, answer, close, err = exchange(sock, head .. body)
   if not status then
     return false, err
   end
@@ -486,17 +491,10 @@ local function read_feed()
   if not sock then
     return false, err
   end
-  local head = {
-    "GET /v1/activesync/changes?since=", tostring(feed.seq), " HTTP/1.1\r\n",
-    "Host: ", conf.server_name or conf.host, "\r\n",
-    "X-Hijackguard-Tenant: ", conf.tenant, "\r\n",
-  }
-  if conf.token then
-    head[#head + 1] = "X-Hijackguard-Token: " .. conf.token .. "\r\n"
-  end
-  head[#head + 1] = "\r\n"
   local status, body, close
-  status, body, close, err = exchange(sock, table.concat(head))
+  status, body, close, err = exchange(sock, request_head(
+      "GET /v1/activesync/changes?since=" .. tostring(feed.seq),
+      "X-Hijackguard-Tenant: " .. conf.tenant .. "\r\n"))
   if not status then
     sock:close()
     return false, err

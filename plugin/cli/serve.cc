@@ -214,12 +214,7 @@ int RunServe(const ServeFlags& flags) {
   options.retention.audit = days(config->retention.audit_days);
   options.engine.alerts = config->alerts;
   options.max_policy_bytes = config->max_policy_bytes;
-  options.http.listen = config->http.listen;
-  options.http.tls = config->http.tls;
-  options.http.max_body_bytes = config->http.max_body_bytes;
-  options.http.max_connections = config->http.max_connections;
-  options.http.idle_timeout = config->http.idle_timeout;
-  options.http.gateway_cache = config->http.gateway_cache;
+  options.http = config->http;
   auto server = BuildServer(options);
   if (!server.ok()) {
     LogError(StrCat(server.status().message()));
