@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "common/sha256.h"
 #include "common/strings.h"
 
@@ -19,48 +19,54 @@ ChangeFeed::ChangeFeed(std::size_t capacity)
     : capacity_(std::max<std::size_t>(1, capacity)) {}
 
 std::uint64_t ChangeFeed::seq() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return seq_;
+  return seq_.load(std::memory_order_acquire);
 }
 
 void ChangeFeed::Append(std::string_view tenant, std::string_view device_id) {
   std::string key = DeviceKey(tenant, device_id);
   std::lock_guard<std::mutex> lock(mu_);
   if (entries_.size() >= capacity_) entries_.pop_front();
-  entries_.push_back({++seq_, false, std::string(tenant), std::move(key)});
+  const std::uint64_t seq = seq_.load(std::memory_order_relaxed) + 1;
+  entries_.push_back({seq, false, std::string(tenant), std::move(key)});
+  seq_.store(seq, std::memory_order_release);
 }
 
 void ChangeFeed::AppendAll() {
   std::lock_guard<std::mutex> lock(mu_);
   if (entries_.size() >= capacity_) entries_.pop_front();
-  entries_.push_back({++seq_, true, {}, {}});
+  const std::uint64_t seq = seq_.load(std::memory_order_relaxed) + 1;
+  entries_.push_back({seq, true, {}, {}});
+  seq_.store(seq, std::memory_order_release);
 }
 
 ChangeFeed::Since ChangeFeed::Read(std::string_view tenant,
                                    std::uint64_t since) const {
   Since out;
   std::lock_guard<std::mutex> lock(mu_);
-  out.seq = seq_;
+  const std::uint64_t head = seq_.load(std::memory_order_relaxed);
+  out.seq = head;
   const std::uint64_t oldest =
-      entries_.empty() ? seq_ + 1 : entries_.front().seq;
-  if (since == 0 || since > seq_ || since + 1 < oldest) {
-    out.reset = since != seq_ || since == 0;
+      entries_.empty() ? head + 1 : entries_.front().seq;
+  if (since == 0 || since > head || since + 1 < oldest) {
+    out.reset = head;
     return out;
   }
-  // Entries are in seq order: skip to the first after `since`.
-  const std::size_t first = static_cast<std::size_t>(since + 1 - oldest);
-  absl::flat_hash_set<std::string_view> seen;
-  for (std::size_t i = first; i < entries_.size(); ++i) {
+  // Entries are in seq order: start at the first after `since`.
+  absl::flat_hash_map<std::string_view, std::uint64_t> last;
+  for (std::size_t i = static_cast<std::size_t>(since + 1 - oldest);
+       i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
     if (e.all) {
-      out.reset = true;
-      out.keys.clear();
-      return out;
-    }
-    if (e.tenant == tenant && seen.insert(e.key).second) {
-      out.keys.push_back(e.key);
+      out.reset = e.seq;
+    } else if (e.tenant == tenant) {
+      last[e.key] = e.seq;
     }
   }
+  for (const auto& [key, seq] : last) {
+    if (seq > out.reset) out.keys.emplace_back(std::string(key), seq);
+  }
+  std::sort(out.keys.begin(), out.keys.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
   return out;
 }
 

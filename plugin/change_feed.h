@@ -5,11 +5,13 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hijackguard::plugin {
@@ -30,13 +32,16 @@ class ChangeFeed {
   void AppendAll();
 
   struct Since {
-    std::uint64_t seq = 0;          // read up to here
-    bool reset = false;             // forget every kept answer
-    std::vector<std::string> keys;  // DeviceKeys of `tenant`'s devices
+    std::uint64_t seq = 0;  // read up to here
+    // Nonzero: answers decided before this change no longer count.
+    std::uint64_t reset = 0;
+    // DeviceKeys of `tenant`'s devices that changed after `since` (and after
+    // `reset`), each with its last change.
+    std::vector<std::pair<std::string, std::uint64_t>> keys;
   };
-  // What changed after `since` for `tenant`. `reset` when everything
-  // changed, `since` is 0 (a reader's first read), or `since` is older than
-  // what is kept or newer than the feed.
+  // What changed after `since` for `tenant`. A reset when everything changed
+  // (at that change), and, at the newest change, when `since` is 0 (a
+  // reader's first read), older than what is kept, or newer than the feed.
   Since Read(std::string_view tenant, std::uint64_t since) const;
 
  private:
@@ -49,7 +54,7 @@ class ChangeFeed {
   const std::size_t capacity_;
   mutable std::mutex mu_;
   std::deque<Entry> entries_;
-  std::uint64_t seq_ = 0;
+  std::atomic<std::uint64_t> seq_{0};  // written under mu_
 };
 
 }  // namespace hijackguard::plugin

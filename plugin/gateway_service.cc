@@ -301,14 +301,15 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
 }
 
 void GatewayService::NoteEngineChanges() {
-  const std::shared_ptr<const policy::Policy> policy = engine_->policy();
-  const std::shared_ptr<const policy::ExemptionIndex> exemptions =
+  std::shared_ptr<const policy::Policy> policy = engine_->policy();
+  std::shared_ptr<const policy::ExemptionIndex> exemptions =
       engine_->exemptions();
   std::lock_guard<std::mutex> lock(engine_mu_);
-  if (policy.get() != seen_policy_ || exemptions.get() != seen_exemptions_) {
+  // Held, not just their addresses: a freed object's address may come back.
+  if (policy != seen_policy_ || exemptions != seen_exemptions_) {
     // (At the first call too: answers kept before it may be older.)
-    seen_policy_ = policy.get();
-    seen_exemptions_ = exemptions.get();
+    seen_policy_ = std::move(policy);
+    seen_exemptions_ = std::move(exemptions);
     feed_.AppendAll();
   }
 }
@@ -333,10 +334,9 @@ HttpResponse GatewayService::Changes(const HttpRequest& request) {
   HttpResponse r;
   r.content_type = "text/plain";
   r.body = StrCat(instance_, " ", changes.seq, "\n");
-  if (changes.reset) {
-    r.body += "*\n";
-  } else {
-    for (const std::string& key : changes.keys) StrAppend(&r.body, key, "\n");
+  if (changes.reset != 0) StrAppend(&r.body, "* ", changes.reset, "\n");
+  for (const auto& [key, seq] : changes.keys) {
+    StrAppend(&r.body, key, " ", seq, "\n");
   }
   return r;
 }

@@ -84,8 +84,8 @@ class GatewayService {
   ChangeFeed feed_;
   const std::string instance_;  // random, per process: a restart resets
   std::mutex engine_mu_;
-  const void* seen_policy_ = nullptr;
-  const void* seen_exemptions_ = nullptr;
+  std::shared_ptr<const policy::Policy> seen_policy_;
+  std::shared_ptr<const policy::ExemptionIndex> seen_exemptions_;
   std::atomic<std::uint64_t> unreadable_{0};
 };
 

@@ -9,7 +9,7 @@
 --                /_hijackguard/authorize_upstream and keeps the answer (for
 --                X-Hijackguard-Reuse seconds).
 -- init_worker()  reads hijackguard's change feed (GET
---                /v1/activesync/changes) four times a second in each worker:
+--                /v1/activesync/changes) four times a second, in worker 0:
 --                the devices whose decisions changed are marked in
 --                "hijackguard_changed"; a new hijackguard process, a policy
 --                or exemption change empties "hijackguard_decisions". While
@@ -212,6 +212,8 @@ local function exchange(sock, request)
       name = name:lower()
       if name == "content-length" then
         length = tonumber(value) or 0
+      elseif name == "transfer-encoding" then
+        return nil, nil, nil, "a chunked answer"
       elseif name == "connection" and value:lower() == "close" then
         close = true
       end
@@ -300,7 +302,7 @@ local function post_lines(batch)
   if close then
     sock:close()
   else
-    sock:setkeepalive(60000, 4)
+    sock:setkeepalive(5000, 4) -- below hijackguard's idle timeout
   end
   return true
 end
@@ -423,15 +425,35 @@ local function answer(status, values)
   return ngx.exit(ngx.OK)
 end
 
--- The change feed, as this worker last read it (GET /v1/activesync/changes,
--- four times a second): which hijackguard process, up to which change, and
--- when it was last read. A kept answer counts only while the feed is fresh.
-local feed = { instance = nil, seq = 0, read_at = 0 }
+-- The change feed (GET /v1/activesync/changes), read four times a second by
+-- one worker (worker 0) for all of them. Its state lives in the shared
+-- dictionary "hijackguard_changed", beside the marks:
+--   "@instance"  the hijackguard process the feed is from
+--   "@seq"       the last change read
+--   "@read_at"   when it was last read (a kept answer counts only while the
+--                feed is fresh)
+--   "@fence"     answers decided before this change do not count (a policy
+--                or exemption change, a new process, a full dictionary)
+--   <device key> the device's last change
 local FEED_FRESH = 2 -- seconds
+local MARK_TTL = 7200 -- seconds; longer than any answer is kept
 
 local function header(res, name)
   local v = res.header[name]
   return type(v) == "table" and v[1] or (v or "")
+end
+
+-- Whether a kept answer (decided at change `seq` of process `instance`, for
+-- `device`) still counts.
+local function still_counts(seq, device, instance)
+  if not (changed and seq and device ~= "") then
+    return false
+  end
+  local read_at = changed:get("@read_at")
+  return read_at ~= nil and ngx.now() - read_at < FEED_FRESH and
+         instance == changed:get("@instance") and
+         seq >= (changed:get("@fence") or 0) and
+         (changed:get(device) or 0) <= seq
 end
 
 function _M.authorize()
@@ -439,7 +461,7 @@ function _M.authorize()
                              ngx.var.http_user_agent or "",
                              ngx.var.http_ms_asprotocolversion or "" }, "\n")
   local kept = decisions and decisions:get(key)
-  if kept and feed.instance and ngx.now() - feed.read_at < FEED_FRESH then
+  if kept then
     -- status, seq, device key, instance, then the decision headers
     local values = {}
     for field in (kept .. "\t"):gmatch("([^\t]*)\t") do
@@ -447,9 +469,9 @@ function _M.authorize()
     end
     local status = tonumber(table.remove(values, 1))
     local seq = tonumber(table.remove(values, 1))
-    local device = table.remove(values, 1)
+    local device = table.remove(values, 1) or ""
     local instance = table.remove(values, 1)
-    if instance == feed.instance and (changed:get(device) or 0) <= seq then
+    if status and still_counts(seq, device, instance) then
       return answer(status, values)
     end
   end
@@ -473,27 +495,43 @@ function _M.authorize()
   end
   local ttl = tonumber(header(res, "X-Hijackguard-Reuse")) or 0
   local device = header(res, "X-Hijackguard-Device-Key")
-  if decisions and ttl > 0 and device ~= "" then
-    decisions:set(key, table.concat({ tostring(res.status),
-                                      header(res, "X-Hijackguard-Seq"),
-                                      device,
-                                      header(res, "X-Hijackguard-Instance"),
-                                      table.concat(values, "\t") }, "\t"),
+  local seq = header(res, "X-Hijackguard-Seq")
+  local instance = header(res, "X-Hijackguard-Instance")
+  if decisions and ttl > 0 and device ~= "" and tonumber(seq) and
+     instance ~= "" then
+    decisions:set(key, table.concat({ tostring(res.status), seq, device,
+                                      instance, table.concat(values, "\t") },
+                                    "\t"),
                   ttl)
   end
   return answer(res.status, values)
 end
 
--- Reads the change feed once: the devices whose decisions changed since the
--- last read are marked, so that their kept answers no longer count.
+-- Marks a device's change; the mark only rises. When the dictionary is
+-- full, nothing older than `seq` may count (a lost mark must not revive an
+-- old answer).
+local function mark(key, seq)
+  local current = changed:get(key)
+  if current and current >= seq then
+    return
+  end
+  local ok = changed:safe_set(key, seq, MARK_TTL)
+  if not ok then
+    changed:set("@fence", seq)
+    decisions:flush_all()
+  end
+end
+
+-- Reads the change feed once; true when it was read.
 local function read_feed()
   local sock, err = connect()
   if not sock then
     return false, err
   end
+  local since = changed:get("@seq") or 0
   local status, body, close
   status, body, close, err = exchange(sock, request_head(
-      "GET /v1/activesync/changes?since=" .. tostring(feed.seq),
+      "GET /v1/activesync/changes?since=" .. tostring(since),
       "X-Hijackguard-Tenant: " .. conf.tenant .. "\r\n"))
   if not status then
     sock:close()
@@ -502,54 +540,69 @@ local function read_feed()
   if close then
     sock:close()
   else
-    sock:setkeepalive(60000, 4)
+    sock:setkeepalive(5000, 4) -- below hijackguard's idle timeout
   end
   if status ~= 200 then
     return false, "HTTP " .. tostring(status)
   end
-  local first = true
-  local seq
-  for line in body:gmatch("([^\n]+)") do
-    if first then
-      local instance, n = line:match("^(%S+) (%d+)$")
-      if not instance then
-        return false, "an unreadable answer"
-      end
-      seq = tonumber(n)
-      if instance ~= feed.instance then
-        -- Another hijackguard process: nothing kept is known to hold.
+  local instance, head = body:match("^(%S+) (%d+)\n")
+  head = tonumber(head)
+  if not instance or not head then
+    return false, "an unreadable answer"
+  end
+  if instance ~= changed:get("@instance") then
+    -- Another hijackguard process: nothing kept, no mark, holds.
+    decisions:flush_all()
+    changed:flush_all()
+    changed:set("@instance", instance)
+    changed:set("@fence", head)
+  else
+    for line in body:gmatch("\n([^\n]+)") do
+      local key, n = line:match("^(%S+) (%d+)$")
+      n = tonumber(n)
+      if key == "*" and n then
+        changed:set("@fence", math.max(n, changed:get("@fence") or 0))
         decisions:flush_all()
-        feed.instance = instance
-        feed.seq = seq
-        feed.read_at = ngx.now()
-        return true
+      elseif key and n then
+        mark(key, n)
       end
-      first = false
-    elseif line == "*" then
-      decisions:flush_all()
-    else
-      changed:set(line, seq, 7200)
     end
   end
-  feed.seq = seq
-  feed.read_at = ngx.now()
+  changed:set("@seq", head)
+  changed:set("@read_at", ngx.now())
   return true
 end
 
+local polling = false
+local feed_down = false
+
 local function poll(premature)
-  if premature then
+  if premature or polling then
     return
   end
+  polling = true
   local ok, done, err = pcall(read_feed)
-  if not ok or not done then
-    count("feed_failed")
+  polling = false
+  if ok and done then
+    if feed_down then
+      ngx.log(ngx.ERR, "hijackguard: the change feed is read again")
+      feed_down = false
+    end
+    return
+  end
+  count("feed_failed")
+  if not feed_down then -- once, not four times a second
     ngx.log(ngx.ERR, "hijackguard: the change feed cannot be read: ",
             tostring(ok and err or done))
+    feed_down = true
   end
 end
 
--- init_worker_by_lua_block: each worker reads the change feed.
+-- init_worker_by_lua_block: worker 0 reads the change feed for all.
 function _M.init_worker()
+  if ngx.worker.id() ~= 0 or not changed then
+    return
+  end
   local ok, err = ngx.timer.every(0.25, poll)
   if not ok then
     ngx.log(ngx.ERR, "hijackguard: no change feed timer: ", err)

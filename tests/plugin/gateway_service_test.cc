@@ -345,22 +345,29 @@ TEST_F(GatewayServiceTest, GzipBodiesAreInflatedFirst) {
 }
 
 TEST(ChangeFeedTest, NamesChangedDevicesOfTheTenantAndResetsWhenBehind) {
+  using ::testing::ElementsAre;
+  using ::testing::Pair;
   ChangeFeed feed(/*capacity=*/4);
-  EXPECT_TRUE(feed.Read("t1", 0).reset);  // a first read starts afresh
+  EXPECT_EQ(feed.Read("t1", 0).reset, 0u);  // empty: nothing to reset at 0
   feed.Append("t1", "ApplA");
+  EXPECT_EQ(feed.Read("t1", 0).reset, 1u);  // a first read starts afresh
   feed.Append("t2", "ApplB");
   feed.Append("t1", "ApplA");
   ChangeFeed::Since s = feed.Read("t1", 1);
-  EXPECT_FALSE(s.reset);
+  EXPECT_EQ(s.reset, 0u);
   EXPECT_EQ(s.seq, 3u);
-  EXPECT_THAT(s.keys, ::testing::ElementsAre(DeviceKey("t1", "ApplA")));
+  EXPECT_THAT(s.keys, ElementsAre(Pair(DeviceKey("t1", "ApplA"), 3u)));
   EXPECT_TRUE(feed.Read("t1", 3).keys.empty());
-  EXPECT_TRUE(feed.Read("t1", 9).reset);  // ahead: another process
-  feed.AppendAll();
-  EXPECT_TRUE(feed.Read("t1", 3).reset);
-  for (int i = 0; i < 4; ++i) feed.Append("t1", "ApplC");
-  EXPECT_TRUE(feed.Read("t1", 3).reset);  // older than what is kept
-  EXPECT_FALSE(feed.Read("t1", 5).reset);
+  EXPECT_EQ(feed.Read("t1", 9).reset, 3u);  // ahead: another process
+  feed.AppendAll();                         // 4
+  feed.Append("t1", "ApplD");               // 5
+  s = feed.Read("t1", 3);
+  EXPECT_EQ(s.reset, 4u);
+  EXPECT_THAT(s.keys, ElementsAre(Pair(DeviceKey("t1", "ApplD"), 5u)));
+  for (int i = 0; i < 4; ++i) feed.Append("t1", "ApplC");  // 6-9
+  EXPECT_EQ(feed.Read("t1", 3).reset, 9u);  // older than what is kept
+  EXPECT_THAT(feed.Read("t1", 5).keys,
+              ElementsAre(Pair(DeviceKey("t1", "ApplC"), 9u)));
   EXPECT_NE(DeviceKey("t1", "A"), DeviceKey("t1A", ""));
 }
 
