@@ -350,6 +350,25 @@ local function post_queued(premature)
   posting = false
 end
 
+-- The request headers an observation carries, and nginx's variables for them.
+local CAPTURED_HEADERS = {
+  ["User-Agent"] = "http_user_agent",
+  ["MS-ASProtocolVersion"] = "http_ms_asprotocolversion",
+  ["X-MS-PolicyKey"] = "http_x_ms_policykey",
+  ["Content-Type"] = "http_content_type",
+}
+
+-- RFC 3339 in UTC with milliseconds; the seconds part is formatted once a
+-- second.
+local last_second, last_text = -1, ""
+local function timestamp(t)
+  local second = math.floor(t)
+  if second ~= last_second then
+    last_second, last_text = second, os.date("!%Y-%m-%dT%H:%M:%S", second)
+  end
+  return last_text .. string.format(".%03dZ", math.floor((t - second) * 1000))
+end
+
 function _M.log()
   local c = ngx.ctx.hijackguard
   if not c then
@@ -369,22 +388,16 @@ function _M.log()
     count("not_observed_request_too_large")
     return
   end
-  local h = ngx.req.get_headers(20)
   local headers = {}
-  for _, name in ipairs({ "User-Agent", "MS-ASProtocolVersion",
-                          "X-MS-PolicyKey", "Content-Type" }) do
-    local v = h[name]
-    if type(v) == "table" then
-      v = v[1]
-    end
+  for name, var in pairs(CAPTURED_HEADERS) do
+    local v = ngx.var[var]
     if v then
       headers[#headers + 1] = json_string(name) .. ":" .. json_string(v)
     end
   end
   local body = table.concat({
     '{"tenant_id":', json_string(conf.tenant),
-    ',"observed_at":', json_string(os.date("!%Y-%m-%dT%H:%M:%S", ngx.req.start_time()) ..
-      string.format(".%03dZ", math.floor((ngx.req.start_time() % 1) * 1000))),
+    ',"observed_at":"', timestamp(ngx.req.start_time()), '"',
     ',"eas_exchange":{"method":', json_string(ngx.req.get_method()),
     ',"target":', json_string(ngx.var.request_uri),
     ',"headers":{', table.concat(headers, ","), "}",
@@ -443,16 +456,30 @@ local function header(res, name)
   return type(v) == "table" and v[1] or (v or "")
 end
 
+-- The feed's state as this worker last looked (at most 50 ms ago): fewer
+-- shared-dictionary reads on every request.
+local seen = { at = -1 }
+
+local function feed_state()
+  local now = ngx.now()
+  if now - seen.at > 0.05 then
+    seen.at = now
+    seen.read_at = changed:get("@read_at")
+    seen.instance = changed:get("@instance")
+    seen.fence = changed:get("@fence") or 0
+  end
+  return seen
+end
+
 -- Whether a kept answer (decided at change `seq` of process `instance`, for
 -- `device`) still counts.
 local function still_counts(seq, device, instance)
   if not (changed and seq and device ~= "") then
     return false
   end
-  local read_at = changed:get("@read_at")
-  return read_at ~= nil and ngx.now() - read_at < FEED_FRESH and
-         instance == changed:get("@instance") and
-         seq >= (changed:get("@fence") or 0) and
+  local state = feed_state()
+  return state.read_at ~= nil and ngx.now() - state.read_at < FEED_FRESH and
+         instance == state.instance and seq >= state.fence and
          (changed:get(device) or 0) <= seq
 end
 
@@ -475,6 +502,7 @@ function _M.authorize()
       return answer(status, values)
     end
   end
+  count("authorize_asked")
   local res = ngx.location.capture("/_hijackguard/authorize_upstream")
   if res.status == 401 or (res.status == 403 and
                            not res.header["X-Hijackguard-Action"]) then

@@ -181,7 +181,7 @@ def main():
         with open(os.path.join(prefix, "nginx.conf"), "w", encoding="utf-8") as f:
             f.write(nginx_conf(prefix, snippet, ports))
         nginx = subprocess.Popen([NGINX, "-p", prefix, "-c", "nginx.conf", "-g", "daemon off;"])
-        time.sleep(0.5)
+        time.sleep(1.5)  # nginx up, and its first read of the change feed done
 
         targets = os.path.join(work, "targets")
         with open(targets, "w", encoding="utf-8") as f:
