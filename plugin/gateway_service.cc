@@ -136,8 +136,14 @@ GatewayService::GatewayService(
 void GatewayService::AddRoutes(HttpRouter* router) {
   router->Add("GET", "/v1/activesync/authorize",
               [this](const HttpRequest& r) { return Authorize(r); });
-  router->Add("POST", "/v1/activesync/observe",
-              [this](const HttpRequest& r) { return Observe(r); });
+  router->Add(
+      "POST", "/v1/activesync/observe",
+      [this](const HttpRequest& r) { return Observe(r); },
+      // Nothing is read from a caller that may not observe.
+      [this](const HttpRequest& r) {
+        return access_->Admit(HttpCredentials(r), Rpc::kGatewayObserve)
+            .status();
+      });
   router->Add("GET", "/v1/activesync/changes",
               [this](const HttpRequest& r) { return Changes(r); });
 }

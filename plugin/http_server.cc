@@ -78,9 +78,19 @@ HttpResponse HttpResponse::FromStatus(const absl::Status& status) {
                std::string(status.message()));
 }
 
-void HttpRouter::Add(std::string method, std::string path,
-                     HttpHandler handler) {
-  routes_.push_back({std::move(method), std::move(path), std::move(handler)});
+void HttpRouter::Add(std::string method, std::string path, HttpHandler handler,
+                     HttpGate gate) {
+  routes_.push_back({std::move(method), std::move(path), std::move(handler),
+                     std::move(gate)});
+}
+
+absl::Status HttpRouter::Gate(const HttpRequest& request) const {
+  for (const Route& route : routes_) {
+    if (route.path == request.path && route.method == request.method) {
+      return route.gate ? route.gate(request) : absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();  // Dispatch answers 404 or 405
 }
 
 HttpResponse HttpRouter::Dispatch(const HttpRequest& request) const {
@@ -234,12 +244,12 @@ struct HttpServer::Impl {
     std::lock_guard<std::mutex> lock(tls_mu);
     return pair;
   }
-  void Serve(const httplib::Request& in, httplib::Response& out,
-             std::string body);
+  // The request without its body.
+  HttpRequest Read(const httplib::Request& in) const;
+  void Respond(HttpResponse response, httplib::Response& out) const;
 };
 
-void HttpServer::Impl::Serve(const httplib::Request& in, httplib::Response& out,
-                             std::string body) {
+HttpRequest HttpServer::Impl::Read(const httplib::Request& in) const {
   HttpRequest request;
   request.method = in.method;
   request.target = in.target;
@@ -253,7 +263,6 @@ void HttpServer::Impl::Serve(const httplib::Request& in, httplib::Response& out,
     }
     request.headers.emplace_back(k, v);
   }
-  request.body = std::move(body);
   request.peer =
       StrCat(in.remote_addr.find(':') != std::string::npos ? "ipv6:" : "ipv4:",
              in.remote_addr);
@@ -263,7 +272,11 @@ void HttpServer::Impl::Serve(const httplib::Request& in, httplib::Response& out,
       request.cert = IdentityOf(cert);
     }
   }
-  HttpResponse response = router.Dispatch(request);
+  return request;
+}
+
+void HttpServer::Impl::Respond(HttpResponse response,
+                               httplib::Response& out) const {
   out.status = response.status;
   for (auto& [k, v] : response.headers) {
     out.set_header(k, v);
@@ -376,13 +389,22 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s.set_payload_max_length(options.max_body_bytes);
   const std::size_t max_body = options.max_body_bytes;
   auto handler = [raw](const httplib::Request& in, httplib::Response& out) {
-    raw->Serve(in, out, in.body);  // GET, OPTIONS: a body is unusual
+    HttpRequest request = raw->Read(in);
+    request.body = in.body;  // GET, OPTIONS: a body is unusual
+    raw->Respond(raw->router.Dispatch(request), out);
   };
   // Bodies are read here, chunk by chunk, so that one over the limit stops
   // being read at the limit (chunked ones included) and is answered 413.
   auto with_body = [raw, max_body](const httplib::Request& in,
                                    httplib::Response& out,
                                    const httplib::ContentReader& reader) {
+    HttpRequest request = raw->Read(in);
+    if (absl::Status gate = raw->router.Gate(request); !gate.ok()) {
+      HttpResponse refused = HttpResponse::FromStatus(gate);
+      refused.headers.emplace_back("Connection", "close");
+      raw->Respond(std::move(refused), out);
+      return;
+    }
     std::string body;
     bool too_large = false;
     const bool complete = reader([&](const char* data, std::size_t length) {
@@ -412,7 +434,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       out.set_content(e.body, e.content_type);
       return;
     }
-    raw->Serve(in, out, std::move(body));
+    request.body = std::move(body);
+    raw->Respond(raw->router.Dispatch(request), out);
   };
   // Every method and path reaches the router, which answers 404 and 405.
   s.Get(".*", handler);

@@ -48,17 +48,24 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Judges a request from its line and headers alone, before its body is read
+// (a caller that may not post is not read from at all).
+using HttpGate = std::function<absl::Status(const HttpRequest&)>;
 
 // Exact paths; a known path with another method is answered 405 with Allow.
 class HttpRouter {
  public:
-  void Add(std::string method, std::string path, HttpHandler handler);
+  void Add(std::string method, std::string path, HttpHandler handler,
+           HttpGate gate = nullptr);
 
   struct Route {
     std::string method;
     std::string path;
     HttpHandler handler;
+    HttpGate gate;
   };
+  // The route's gate for `request` (no body yet); OK without one.
+  absl::Status Gate(const HttpRequest& request) const;
   const std::vector<Route>& routes() const { return routes_; }
   HttpResponse Dispatch(const HttpRequest& request) const;
 

@@ -588,6 +588,13 @@ def observe_bad_input(hg, token):
             pass
         answer = s.recv(4096)
     check(status_of(answer) == 413, f"100 MiB chunked: {answer[:200]!r}")
+    # A caller without a credential is refused before its body is read.
+    started = time.monotonic()
+    answer = raw_request(hg.http, b"POST /v1/activesync/observe HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+                         timeout=5)
+    check(status_of(answer) == 401 and time.monotonic() - started < 2,
+          f"an anonymous body was waited for: {answer[:200]!r}")
     # A stalled client holds one connection; everyone else is served.
     stalled = socket.create_connection((host, int(port)), 30)
     stalled.sendall(b"POST /v1/activesync/observe HTTP/1.1\r\nHost: x\r\nContent-Len")
