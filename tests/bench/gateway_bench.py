@@ -140,6 +140,9 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--check", action="store_true", help="fail when a target is missed")
+    parser.add_argument("--state-store", default="sqlite",
+                        help="state_store: sqlite (as shipped) or memory, to see what "
+                             "durability costs")
     parser.add_argument("--gateway-cache", type=int, default=60,
                         help="http.gateway_cache_seconds (how long nginx may keep an answer "
                              "the change feed does not name)")
@@ -164,6 +167,7 @@ def main():
         config = os.path.join(work, "config.json")
         with open(config, "w", encoding="utf-8") as f:
             json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(work, "state"),
+                       "state_store": args.state_store,
                        "http": {"listen": "127.0.0.1:0",
                                 "gateway_cache_seconds": args.gateway_cache},
                        "auth": {"principals": [{
