@@ -12,6 +12,7 @@
 #include "detector/fingerprint.h"
 #include "hijackguard/v1/traffic.pb.h"
 #include "plugin/gateway_refusal.h"
+#include "plugin/observation_body.h"
 #include "plugin/proto_json.h"
 #include "plugin/validate.h"
 
@@ -353,48 +354,22 @@ HttpResponse GatewayService::Observe(const HttpRequest& request) {
   if (!caller.ok()) return HttpResponse::FromStatus(caller.status());
   const std::string media =
       MediaType(request.Header("Content-Type").value_or(""));
-  const bool ndjson = media == "application/x-ndjson";
-  if (!ndjson && media != "application/json") {
+  const std::optional<ObservationFormat> format = ObservationFormatOf(media);
+  if (!format) {
     return HttpResponse::Error(
         415, "UNSUPPORTED_MEDIA_TYPE",
         StrCat("Content-Type ",
                media.empty() ? std::string("(none)") : QuoteInput(media),
-               " is not application/json (one ReportTrafficRequest) or "
-               "application/x-ndjson (one per line)"));
+               " is not application/json (one ReportTrafficRequest), "
+               "application/x-ndjson (one per line) or application/x-protobuf "
+               "(a ReportTrafficBatch)"));
   }
   // Everything is read and checked before anything is observed: a request
   // is taken whole or not at all.
-  std::vector<v1::ReportTrafficRequest> items;
-  std::string_view rest = request.body;
-  std::size_t line = 0;
-  std::size_t offset = 0;
-  while (!rest.empty()) {
-    std::string_view one = rest;
-    if (ndjson) {
-      const std::size_t nl = rest.find('\n');
-      one = rest.substr(0, nl);
-      rest = nl == std::string_view::npos ? std::string_view()
-                                          : rest.substr(nl + 1);
-    } else {
-      rest = {};
-    }
-    ++line;
-    const std::size_t at = offset;
-    offset += one.size() + 1;
-    if (absl::StripAsciiWhitespace(std::string(one)).empty()) continue;
-    v1::ReportTrafficRequest& item = items.emplace_back();
-    if (absl::Status parsed = FromJson(one, &item); !parsed.ok()) {
-      return HttpResponse::Error(
-          400, "INVALID_ARGUMENT",
-          StrCat(ndjson ? StrCat("line ", line, " (byte ", at, ")")
-                        : std::string("the body"),
-                 " is not a ReportTrafficRequest in JSON: ", parsed.message()));
-    }
-  }
-  if (items.empty()) {
-    return HttpResponse::Error(400, "INVALID_ARGUMENT",
-                               "the body holds no observation");
-  }
+  absl::StatusOr<std::vector<v1::ReportTrafficRequest>> read =
+      ReadObservations(*format, request.body);
+  if (!read.ok()) return HttpResponse::FromStatus(read.status());
+  const std::vector<v1::ReportTrafficRequest>& items = *read;
   for (const v1::ReportTrafficRequest& item : items) {
     if (absl::Status s = access_->CheckTenant(*caller, Rpc::kGatewayObserve,
                                               item.tenant_id());
@@ -413,10 +388,16 @@ HttpResponse GatewayService::Observe(const HttpRequest& request) {
   if (absl::Status durable = WaitDurable(ticket); !durable.ok()) {
     return HttpResponse::FromStatus(durable);
   }
+  // Answered in the request's kind: binary for binary.
   HttpResponse r;
-  r.content_type = "application/json";
-  r.body = ToCompactJson(response);
-  r.body += "\n";
+  if (*format == ObservationFormat::kProtobuf) {
+    r.content_type = "application/x-protobuf";
+    r.body = response.SerializeAsString();
+  } else {
+    r.content_type = "application/json";
+    r.body = ToCompactJson(response);
+    r.body += "\n";
+  }
   return r;
 }
 

@@ -21,10 +21,11 @@
 --   body_filter  collects the response body (up to max_body bytes) into
 --                ngx.ctx, for Cmd=Sync, MeetingResponse and Settings only;
 --   log          after the client has its answer, queues the exchange in the
---                worker's memory; a zero-delay timer posts what is queued, in
---                NDJSON batches, to hijackguard's POST /v1/activesync/observe
---                over a cosocket, detached from the request: the client's
---                connection never waits for it.
+--                worker's memory, encoded as a ReportTrafficRequest in
+--                protobuf binary; a timer posts what is queued, in batches
+--                (a ReportTrafficBatch), to hijackguard's POST
+--                /v1/activesync/observe over a cosocket, detached from the
+--                request: the client's connection never waits for it.
 -- Larger bodies pass through untouched and are not observed. Exchanges that
 -- cannot be posted (hijackguard unreachable, or the queue full) are dropped,
 -- not retried.
@@ -53,7 +54,9 @@ local conf = {
   max_queue_bytes = 64 * 1048576,
   max_batch = 256,
   max_batch_bytes = 4 * 1048576,
-  -- One exchange (both bodies in base64): below hijackguard's default
+  -- A batch smaller than max_batch waits this long (seconds) for more.
+  flush_delay = 0.01,
+  -- One exchange (both bodies and the rest): below hijackguard's default
   -- http.max_body_bytes (16 MiB), which refuses larger posts.
   max_line_bytes = 15 * 1048576,
 }
@@ -80,10 +83,55 @@ local function count(name)
   add(name, 1)
 end
 
+-- Protobuf's wire format, for what the log phase sends: a base-128 varint,
+-- and a length-delimited field given its key byte (field number * 8 + 2).
+local char, floor = string.char, math.floor
+
+-- (Up to 5 bytes, 2^35 - 1: lengths and the seconds of a time, without a
+-- table; larger values take the loop.)
+local function varint(n)
+  if n < 128 then
+    return char(n)
+  elseif n < 16384 then
+    return char(n % 128 + 128, floor(n / 128))
+  elseif n < 2097152 then
+    return char(n % 128 + 128, floor(n / 128) % 128 + 128, floor(n / 16384))
+  elseif n < 268435456 then
+    return char(n % 128 + 128, floor(n / 128) % 128 + 128,
+                floor(n / 16384) % 128 + 128, floor(n / 2097152))
+  elseif n < 34359738368 then
+    return char(n % 128 + 128, floor(n / 128) % 128 + 128,
+                floor(n / 16384) % 128 + 128, floor(n / 2097152) % 128 + 128,
+                floor(n / 268435456))
+  end
+  local out = {}
+  while n >= 128 do
+    out[#out + 1] = char(n % 128 + 128)
+    n = floor(n / 128)
+  end
+  out[#out + 1] = char(n)
+  return table.concat(out)
+end
+
+local function field(key, bytes)
+  return key .. varint(#bytes) .. bytes
+end
+
+-- How many bytes varint(n) takes.
+local function varint_size(n)
+  local size = 1
+  while n >= 128 do
+    n = floor(n / 128)
+    size = size + 1
+  end
+  return size
+end
+
 function _M.init(options)
   for k, v in pairs(options) do
     conf[k] = v
   end
+  conf.tenant_field = field("\10", conf.tenant)
   if conf.token_file then
     local f = io.open(conf.token_file, "rb")
     if f then
@@ -93,8 +141,13 @@ function _M.init(options)
   end
 end
 
+local function hex_byte(hex)
+  return string.char(tonumber(hex, 16))
+end
+
 -- Whether this request's command is one that is captured, from the query
--- in either form.
+-- in either form. (No closure is made here: LuaJIT cannot compile a
+-- function that makes one, and this runs for every request.)
 local function captured_command()
   local args = ngx.var.args
   if not args or args == "" then
@@ -107,9 +160,7 @@ local function captured_command()
     return cmd ~= nil and CAPTURED_NAMES[cmd:lower()] == true
   end
   -- Percent-decoding without turning "+" into a space ("+" is base64).
-  local text = args:gsub("%%(%x%x)", function(hex)
-    return string.char(tonumber(hex, 16))
-  end)
+  local text = args:gsub("%%(%x%x)", hex_byte)
   local raw = ngx.decode_base64(text)
   if not raw or #raw < 2 then
     return false
@@ -168,15 +219,21 @@ local function valid_utf8(s)
   return true
 end
 
--- A JSON string. Bytes that are not UTF-8 (a client may send any) become
--- U+FFFD, so that one odd header cannot make a whole batch unreadable.
+-- A JSON string (for the counters' names).
 local function json_string(s)
-  if s:find("[\128-\255]") and not valid_utf8(s) then
-    s = s:gsub("[\128-\255]", "\239\191\189")
-  end
   return '"' .. s:gsub('[%c"\\]', function(ch)
     return ESCAPES[ch] or string.format("\\u%04x", ch:byte())
   end) .. '"'
+end
+
+-- A protobuf string: bytes that are not UTF-8 (a client may send any)
+-- become U+FFFD, so that one odd header cannot make a whole batch
+-- unreadable.
+local function utf8(s)
+  if s:find("[\128-\255]") and not valid_utf8(s) then
+    return (s:gsub("[\128-\255]", "\239\191\189"))
+  end
+  return s
 end
 
 -- Exchanges waiting to be posted, per worker process, and whether a timer
@@ -244,17 +301,19 @@ local function request_head(line, extra)
   })
 end
 
--- Posts one NDJSON batch: true (and the status) when hijackguard answered.
-local function post_batch(sock, body, n)
+-- Posts one batch (a list of encoded observations, `size` bytes in all):
+-- true (and the status) when hijackguard answered.
+local function post_batch(sock, batch, size)
   local head = request_head("POST /v1/activesync/observe",
-                            "Content-Type: application/x-ndjson\r\n"
-                            .. "Content-Length: " .. tostring(#body) .. "\r\n")
-  local status, answer, close, err = exchange(sock, head .. body)
+                            "Content-Type: application/x-protobuf\r\n"
+                            .. "Content-Length: " .. tostring(size) .. "\r\n")
+  -- (The socket takes a nested list as it is: no copy into one string.)
+  local status, answer, close, err = exchange(sock, { head, batch })
   if not status then
     return false, err
   end
   if status ~= 200 then
-    ngx.log(ngx.ERR, "hijackguard: ", n, " observations refused with HTTP ",
+    ngx.log(ngx.ERR, "hijackguard: ", #batch, " observations refused with HTTP ",
             tostring(status), ": ", answer:sub(1, 300))
   end
   return true, nil, close, status
@@ -278,13 +337,12 @@ local function connect()
   return sock
 end
 
--- Posts one batch of NDJSON lines and counts the outcome.
-local function post_lines(batch)
+-- Posts one batch of encoded observations and counts the outcome.
+local function post_lines(batch, size)
   local sock, err = connect()
   local ok, close, status = false, false, nil
   if sock then
-    ok, err, close, status = post_batch(sock, table.concat(batch, "\n") .. "\n",
-                                        #batch)
+    ok, err, close, status = post_batch(sock, batch, size)
   end
   if not ok then
     add("dropped_unreachable", #batch)
@@ -294,6 +352,8 @@ local function post_lines(batch)
     end
     return false
   end
+  count("posts")
+  count("posts")
   if status == 200 then
     add("delivered", #batch)
   else
@@ -311,6 +371,9 @@ end
 -- posted, the rest of that turn is dropped (hijackguard is not there).
 local function post_all()
   while #queue > 0 and not ngx.worker.exiting() do
+    if #queue < conf.max_batch then
+      ngx.sleep(conf.flush_delay) -- fewer, larger posts
+    end
     -- Take what is queued; what arrives meanwhile waits for the next turn.
     local pending = queue
     queue, queued_bytes = {}, 0
@@ -318,7 +381,7 @@ local function post_all()
     for i, line in ipairs(pending) do
       if #batch >= conf.max_batch or
          (size > 0 and size + #line > conf.max_batch_bytes) then
-        if not post_lines(batch) then
+        if not post_lines(batch, size) then
           add("dropped_unreachable", #pending - i + 1)
           batch = {}
           break
@@ -326,10 +389,10 @@ local function post_all()
         batch, size = {}, 0
       end
       batch[#batch + 1] = line
-      size = size + #line + 1
+      size = size + #line
     end
     if #batch > 0 then
-      post_lines(batch)
+      post_lines(batch, size)
     end
   end
 end
@@ -358,16 +421,14 @@ local CAPTURED_HEADERS = {
   ["Content-Type"] = "http_content_type",
 }
 
--- RFC 3339 in UTC with milliseconds; the seconds part is formatted once a
--- second.
-local last_second, last_text = -1, ""
-local function timestamp(t)
-  local second = math.floor(t)
-  if second ~= last_second then
-    last_second, last_text = second, os.date("!%Y-%m-%dT%H:%M:%S", second)
-  end
-  return last_text .. string.format(".%03dZ", math.floor((t - second) * 1000))
-end
+-- The request headers an observation carries (key bytes of their map
+-- entries, encoded once), and nginx's variables for them.
+local CAPTURED_HEADERS = {
+  { field("\10", "User-Agent"), "http_user_agent" },
+  { field("\10", "MS-ASProtocolVersion"), "http_ms_asprotocolversion" },
+  { field("\10", "X-MS-PolicyKey"), "http_x_ms_policykey" },
+  { field("\10", "Content-Type"), "http_content_type" },
+}
 
 function _M.log()
   local c = ngx.ctx.hijackguard
@@ -388,24 +449,47 @@ function _M.log()
     count("not_observed_request_too_large")
     return
   end
-  local headers = {}
-  for name, var in pairs(CAPTURED_HEADERS) do
-    local v = ngx.var[var]
+  -- A ReportTrafficRequest (tenant_id 1, observed_at 3, eas_exchange 4)
+  -- as field 1 of a ReportTrafficBatch. EasExchange: method 1, target 2,
+  -- headers 3 (map entries: key 1, value 2), request_body 4,
+  -- response_status 5, response_body 6. The bodies are copied once, into
+  -- the result: the enclosing lengths are computed, not measured.
+  local small = {
+    field("\10", ngx.req.get_method()),
+    field("\18", utf8(ngx.var.request_uri)),
+  }
+  for _, h in ipairs(CAPTURED_HEADERS) do
+    local v = ngx.var[h[2]]
     if v then
-      headers[#headers + 1] = json_string(name) .. ":" .. json_string(v)
+      small[#small + 1] = field("\26", h[1] .. field("\18", utf8(v)))
     end
   end
-  local body = table.concat({
-    '{"tenant_id":', json_string(conf.tenant),
-    ',"observed_at":"', timestamp(ngx.req.start_time()), '"',
-    ',"eas_exchange":{"method":', json_string(ngx.req.get_method()),
-    ',"target":', json_string(ngx.var.request_uri),
-    ',"headers":{', table.concat(headers, ","), "}",
-    ',"request_body":"', ngx.encode_base64(request_body), '"',
-    ',"response_status":', tostring(ngx.status),
-    ',"response_body":"', ngx.encode_base64(table.concat(c.parts)), '"',
-    "}}",
-  })
+  small = table.concat(small)
+  local status = ngx.status
+  local exchange_size = #small
+      + 1 + varint_size(#request_body) + #request_body
+      + 1 + varint_size(status)
+      + 1 + varint_size(c.size) + c.size
+  -- Timestamp: seconds 1, nanos 2 (nginx's clock has milliseconds).
+  local millis = floor(ngx.req.start_time() * 1000 + 0.5)
+  local at = "\8" .. varint(floor(millis / 1000))
+             .. "\16" .. varint(millis % 1000 * 1000000)
+  local observation_size = #conf.tenant_field + 1 + varint_size(#at) + #at
+      + 1 + varint_size(exchange_size) + exchange_size
+  local pieces = {
+    "\10", varint(observation_size),
+    conf.tenant_field,
+    "\26", varint(#at), at,
+    "\34", varint(exchange_size),
+    small,
+    "\34", varint(#request_body), request_body,
+    "\40", varint(status),
+    "\50", varint(c.size),
+  }
+  for _, part in ipairs(c.parts) do
+    pieces[#pieces + 1] = part
+  end
+  local body = table.concat(pieces)
   if #body > conf.max_line_bytes then
     count("not_observed_line_too_large") -- hijackguard would refuse it
     return

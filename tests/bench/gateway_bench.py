@@ -200,17 +200,18 @@ def main():
         with open(body_file, "wb") as f:
             f.write(base64.b64decode(first["eas_exchange"]["request_body"]))
 
-        def run(mode, requests):
+        def run(mode, requests, connections=args.connections):
             with open(targets, encoding="utf-8") as f:
                 text = f.read().replace("PORT", str(ports[mode]))
             per_mode = os.path.join(work, f"targets-{mode}")
             with open(per_mode, "w", encoding="utf-8") as f:
                 f.write(text)
-            return h2load(per_mode, body_file, requests, args.connections,
+            return h2load(per_mode, body_file, requests, connections,
                           os.path.join(work, f"log-{mode}"))
 
         # Every device decided once (a durable write each): then steady state.
-        run("auth", args.devices)
+        # One connection: h2load starts each connection at the list's top.
+        run("auth", args.devices, connections=1)
         figures = {m: [] for m in args.modes.split(",")}
         perf = None
         if args.perf:

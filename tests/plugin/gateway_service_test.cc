@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "detector/eas/request.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
@@ -327,6 +328,49 @@ TEST_F(GatewayServiceTest, ObserveAnswers) {
   auto big = Observe(std::string(128 << 10, ' '), "application/json");
   EXPECT_EQ(big->status, 413);
   EXPECT_THAT(big->body, HasSubstr("http.max_body_bytes"));
+}
+
+TEST_F(GatewayServiceTest, ObserveTakesAProtobufBatch) {
+  Start(/*with_auth=*/false, nullptr);
+  v1::ReportTrafficBatch batch;
+  *batch.add_observations() =
+      Exchange(1, kHijacker, {}, InvitationResponse("2:14"));
+  *batch.add_observations() = Exchange(2, kHijacker, HijackRequest("2:14"), {});
+  const std::string body = batch.SerializeAsString();
+  // A batch with one bad part is refused whole: nothing of it is observed
+  // (else the events below would be a retry's, and not reported again).
+  auto key = Observe(StrCat(body, std::string("\x12\x00", 2)),
+                     "application/x-protobuf");
+  EXPECT_EQ(key->status, 400);
+  EXPECT_THAT(key->body, HasSubstr("with key 0x12"));
+  auto ok = Observe(body, "application/x-protobuf");
+  ASSERT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->get_header_value("Content-Type"), "application/x-protobuf");
+  v1::StreamTrafficResponse acks;
+  ASSERT_TRUE(acks.ParseFromString(ok->body));
+  ASSERT_EQ(acks.acks_size(), 2);
+  EXPECT_EQ(acks.acks(1).sequence(), 2u);
+  ASSERT_GE(acks.acks(1).events_size(), 1);
+  EXPECT_EQ(acks.acks(1).events(0).kind(), v1::EVENT_KIND_ORGANIZER_REWRITE);
+
+  // What is wrong is named with the observation and where it starts.
+  const std::size_t first = batch.observations(0).ByteSizeLong();
+  const std::size_t second =
+      1 + google::protobuf::io::CodedOutputStream::VarintSize64(first) + first;
+  auto cut = Observe(body.substr(0, body.size() - 1), "application/x-protobuf");
+  EXPECT_EQ(cut->status, 400);
+  EXPECT_THAT(cut->body,
+              HasSubstr(StrCat("observation 2 (byte ", second, ") declares")));
+  auto length = Observe("\x0a\x80", "application/x-protobuf");
+  EXPECT_EQ(length->status, 400);
+  EXPECT_THAT(length->body, HasSubstr("ends inside its length"));
+  auto not_utf8 = Observe(std::string("\x0a\x04\x0a\x02\xff\xfe", 6),
+                          "application/x-protobuf");
+  EXPECT_EQ(not_utf8->status, 400);
+  EXPECT_THAT(
+      not_utf8->body,
+      HasSubstr("observation 1 (byte 0) is not a ReportTrafficRequest"));
+  EXPECT_EQ(Observe("", "application/x-protobuf")->status, 400);
 }
 
 TEST_F(GatewayServiceTest, GzipBodiesAreInflatedFirst) {
