@@ -31,6 +31,9 @@ namespace {
 
 constexpr const char* kServiceName = "hijackguard.v1.CompliancePlugin";
 constexpr const char* kAdminServiceName = "hijackguard.v1.PolicyAdmin";
+// How long a device's activity alone (observation count, last activity) may
+// wait to be written: what a crash can lose of it, never evidence.
+constexpr absl::Duration kActivityInterval = absl::Minutes(1);
 
 // Removes server reflection, which the builder would otherwise add (it is
 // registered process-wide and cannot be limited per caller).
@@ -115,7 +118,8 @@ struct PluginServer::State {
   void SetStoreHealth(const absl::Status& status);
   void PublishHealthLocked();
 
-  // Housekeeping: refused calls written each minute, checkpoints logged.
+  // Housekeeping: refused calls and the devices' activity written each
+  // minute, checkpoints logged.
   std::mutex housekeeping_mu;
   std::condition_variable housekeeping_cv;
   bool housekeeping_stop = false;
@@ -126,6 +130,7 @@ struct PluginServer::State {
 
 void PluginServer::State::Housekeeping(PluginServer* owner) {
   absl::Time next_checkpoint = absl::Now() + checkpoint_interval;
+  absl::Time next_activity = absl::Now() + kActivityInterval;
   std::unique_lock<std::mutex> lock(housekeeping_mu);
   while (!housekeeping_stop) {
     housekeeping_cv.wait_for(lock, std::chrono::seconds(5));
@@ -133,6 +138,10 @@ void PluginServer::State::Housekeeping(PluginServer* owner) {
     lock.unlock();
     TrimMemoryIfPending();
     refusals->Flush(clock->Now());  // the clock refusals are counted by
+    if (absl::Now() >= next_activity) {
+      detector->WriteActivity();
+      next_activity = absl::Now() + kActivityInterval;
+    }
     if (store != nullptr && checkpoint_interval > absl::ZeroDuration() &&
         absl::Now() >= next_checkpoint) {
       (void)owner->LogAuditCheckpoint();
@@ -203,6 +212,8 @@ void PluginServer::Shutdown(absl::Duration grace) {
     state_->server->Wait();
     state_->StopHousekeeping();
     state_->refusals->Flush(absl::InfiniteFuture());
+    // Committed before the store closes (it drains its queue).
+    state_->detector->WriteActivity();
     if (state_->store != nullptr) {
       state_->store->StopRetention();  // it reads the engine's policy
     }

@@ -177,7 +177,8 @@ absl::Status DecodeEvent(std::string_view value, DetectionEvent* e) {
   return absl::OkStatus();
 }
 
-void TrafficDetector::EncodeDevice(const Device& d, std::string* out) {
+void TrafficDetector::EncodeDevice(const Device& d, std::string* out,
+                                   bool with_activity) {
   RecordWriter w(out);
   w.U64(kDeviceFormat);
   w.Bytes(d.tenant);
@@ -194,7 +195,7 @@ void TrafficDetector::EncodeDevice(const Device& d, std::string* out) {
   w.U64(d.confirmed.size());
   w.U64(d.events.size());
   w.U64(d.events_dropped);
-  w.Time(d.last_active);
+  w.Time(with_activity ? d.last_active : absl::InfinitePast());
   w.U64(d.meetings.size());
   for (const auto& [key, state] : d.meetings) {
     const AffectedMeeting& m = state.meeting;
@@ -240,7 +241,7 @@ void TrafficDetector::EncodeDevice(const Device& d, std::string* out) {
     w.OptInt(a.meeting_status);
     w.I64(a.attendee_count);
   }
-  w.U64(d.observations);
+  w.U64(with_activity ? d.observations : 0);
   // Added after the first rows were written: rows without it have none.
   w.U64(d.addresses.size());
   for (const std::string& a : d.addresses) {

@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "common/sha256.h"
 #include "detector/eas/sync_calendar.h"
 #include "detector/traffic/traffic_detector.h"
 
@@ -70,6 +71,14 @@ struct TrafficDetector::Device {
   int hijack_fingerprint = -1;  // cached; -1 = unknown
   std::uint64_t observations = 0;
   std::string store_key;  // the device's row key when a store is attached
+  // With a store: the digest of the row as last written or read, without
+  // its activity (observations, last_active). A change that leaves it equal
+  // touched only the activity, which waits (activity_unwritten) for the
+  // device's next real change, its eviction or WriteActivity: nobody waits
+  // for a commit of counters.
+  Sha256Digest content{};
+  bool stored = false;  // `content` is the row the store holds
+  bool activity_unwritten = false;
   // The use order (most recent first), for choosing what leaves memory.
   TrafficDetector::Device* lru_prev = nullptr;
   TrafficDetector::Device* lru_next = nullptr;

@@ -371,6 +371,8 @@ TrafficDetector::Device* TrafficDetector::PageInDevice(
   // Make room; never for a device the running operation holds (it is dirty).
   TrimDevices(options_.max_devices > 0 ? options_.max_devices - 1 : 0);
   device->store_key = std::move(store_key);
+  device->content = DeviceContent(*device);
+  device->stored = true;
   Device* raw = device.get();
   if (!raw->facts.mdm_device_id.empty()) {
     mdm_index_[JoinKey({tenant, raw->facts.mdm_device_id})] =
@@ -516,15 +518,14 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
   DetectorChanges changes;
   changes.devices.reserve(dirty_devices_.size());
   for (Device* d : dirty_devices_) {
-    StoreRow& row = changes.devices.emplace_back();
-    row.key = d->store_key;
-    EncodeDevice(*d, &row.value);
-    // 0: the store stamps the row with its commit time.
-    row.time_ms =
-        d->seen_at == absl::InfinitePast() ? 0 : absl::ToUnixMillis(d->seen_at);
-    if (!d->facts.mdm_device_id.empty()) {
-      row.index = DeviceStoreKey(d->tenant, d->facts.mdm_device_id);
+    if (d->stored && DeviceContent(*d) == d->content) {
+      // Only its activity changed: nothing to wait for.
+      d->activity_unwritten = true;
+      unwritten_activity_.insert(d);
+      continue;
     }
+    AppendDeviceRow(d, &changes.devices);
+    unwritten_activity_.erase(d);
   }
   dirty_devices_.clear();
   changes.ledger.reserve(dirty_ledger_.size());
@@ -552,6 +553,43 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
   if (changes.empty()) {
     return 0;
   }
+  return store_->Submit(std::move(changes));
+}
+
+Sha256Digest TrafficDetector::DeviceContent(const Device& device) {
+  std::string row;
+  EncodeDevice(device, &row, /*with_activity=*/false);
+  return Sha256(row);
+}
+
+void TrafficDetector::AppendDeviceRow(Device* d, std::vector<StoreRow>* rows) {
+  StoreRow& row = rows->emplace_back();
+  row.key = d->store_key;
+  EncodeDevice(*d, &row.value);
+  // 0: the store stamps the row with its commit time.
+  row.time_ms =
+      d->seen_at == absl::InfinitePast() ? 0 : absl::ToUnixMillis(d->seen_at);
+  if (!d->facts.mdm_device_id.empty()) {
+    row.index = DeviceStoreKey(d->tenant, d->facts.mdm_device_id);
+  }
+  d->content = DeviceContent(*d);
+  d->stored = true;
+  d->activity_unwritten = false;
+}
+
+StoreTicket TrafficDetector::WriteActivity() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (store_ == nullptr || unwritten_activity_.empty()) {
+    return 0;
+  }
+  DetectorChanges changes;
+  changes.devices.reserve(unwritten_activity_.size());
+  for (Device* d : unwritten_activity_) {
+    AppendDeviceRow(d, &changes.devices);
+  }
+  unwritten_activity_.clear();
+  changes.ledger_version = ledger_.last_version();
+  changes.event_id = last_event_id_;
   return store_->Submit(std::move(changes));
 }
 
@@ -609,6 +647,15 @@ void TrafficDetector::EvictIdleDevice() {
   if (victim == nullptr) {
     return;
   }
+  if (victim->activity_unwritten) {
+    // Its row leaves memory: what only it knows goes to the store first
+    // (nobody waits for it).
+    DetectorChanges changes;
+    AppendDeviceRow(victim, &changes.devices);
+    changes.ledger_version = ledger_.last_version();
+    changes.event_id = last_event_id_;
+    store_->Submit(std::move(changes));
+  }
   ForgetDevice(victim);
   ++devices_evicted_;
 }
@@ -630,6 +677,7 @@ void TrafficDetector::ForgetDevice(Device* d) {
       mdm_index_.erase(m);
     }
   }
+  unwritten_activity_.erase(d);
   LruUnlink(d);
   devices_.erase(JoinKey({d->tenant, d->eas_device_id}));
 }

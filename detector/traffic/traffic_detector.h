@@ -18,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "common/sha256.h"
 #include "detector/eas/settings.h"
 #include "detector/fingerprint.h"
 #include "detector/known_issues.h"
@@ -180,6 +181,13 @@ class TrafficDetector {
 
   DetectorStats stats() const;
 
+  // With a store: submits the rows of the devices whose only change since
+  // their last write is activity (observation count, last activity), which
+  // no operation waits for. Call it now and then (the server does each
+  // minute) and before the store closes. Returns the store ticket (0:
+  // nothing to write).
+  StoreTicket WriteActivity();
+
   const KnownIssueCatalog& catalog() const { return *catalog_; }
 
  private:
@@ -223,7 +231,13 @@ class TrafficDetector {
   void LedgerMarkDisputed(const LedgerKey& key);
   void NoteStoreError(const absl::Status& status);
   StoreTicket Flush(ObserveResult* out);
-  static void EncodeDevice(const Device& device, std::string* out);
+  // `with_activity` false: the observation count and last activity are
+  // left out (written as none), for comparing what else changed.
+  static void EncodeDevice(const Device& device, std::string* out,
+                           bool with_activity = true);
+  static Sha256Digest DeviceContent(const Device& device);
+  // The device's row as it is now, appended to `*rows`; it is then stored.
+  static void AppendDeviceRow(Device* device, std::vector<StoreRow>* rows);
   // Where a device's kept events start in the store's event order.
   struct EventFloors {
     std::uint64_t confirmed_from = 0;
@@ -282,6 +296,8 @@ class TrafficDetector {
   Device* lru_tail_ = nullptr;
   DetectorStore* store_ = nullptr;
   absl::flat_hash_set<Device*> dirty_devices_;
+  // Devices whose activity is not written yet (Device::activity_unwritten).
+  absl::flat_hash_set<Device*> unwritten_activity_;
   // Ledger rows changed by the operation, by encoded key, as they were
   // right after the change (an entry may leave memory before the flush).
   absl::flat_hash_map<std::string, StoreRow> dirty_ledger_;

@@ -289,5 +289,20 @@ TEST_F(DurableServerTest,
   EXPECT_NE(rows[1].find("\"repeats\":4"), std::string::npos) << rows[1];
 }
 
+TEST_F(DurableServerTest, ActivityWrittenAtStopSurvivesARestart) {
+  Start();
+  for (std::uint64_t i = 1; i <= 3; ++i) {  // the last two change nothing else
+    Report(Exchange(i, "ApplBUSY", {}, {}));
+  }
+  Start();  // the first server stops and writes what it kept back
+  v1::GetDeviceRiskRequest request;
+  request.set_tenant_id("t1");
+  request.set_eas_device_id("ApplBUSY");
+  grpc::ClientContext context;
+  v1::GetDeviceRiskResponse response;
+  ASSERT_TRUE(stub_->GetDeviceRisk(&context, request, &response).ok());
+  EXPECT_EQ(response.observations(), 3u);
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin

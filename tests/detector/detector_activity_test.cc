@@ -1,0 +1,151 @@
+// With a store, an exchange that changes nothing about a device but its
+// activity (observation count, last activity) submits nothing to wait for;
+// the activity is written by WriteActivity, with the device's next real
+// change, or when the device leaves memory, and a new detector reads it back.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "detector/traffic/traffic_detector.h"
+#include "gtest/gtest.h"
+
+namespace hijackguard::detector {
+namespace {
+
+constexpr char kTenant[] = "acme";
+
+// Rows kept in maps; each Submit is recorded.
+class MapStore : public DetectorStore {
+ public:
+  absl::StatusOr<std::optional<std::string>> LoadDevice(
+      std::string_view key) override {
+    auto it = devices_.find(std::string(key));
+    if (it == devices_.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+  absl::StatusOr<std::optional<std::string>> FindDeviceByIndex(
+      std::string_view) override {
+    return std::optional<std::string>();
+  }
+  absl::Status LoadEvents(std::string_view, std::string_view,
+                          std::vector<std::string>*) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
+      std::string_view) override {
+    return std::optional<std::string>();
+  }
+  absl::Status LoadAllPending(
+      std::vector<std::pair<std::string, std::string>>*) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<DetectorCounters> LoadCounters() override {
+    return DetectorCounters{};
+  }
+  StoreTicket Submit(DetectorChanges changes) override {
+    submitted_.push_back(changes.devices.size());
+    for (const StoreRow& row : changes.devices) {
+      devices_[row.key] = row.value;
+    }
+    return ++ticket_;
+  }
+
+  // Device rows per submission, oldest first.
+  const std::vector<std::size_t>& submitted() const { return submitted_; }
+
+ private:
+  std::map<std::string, std::string> devices_;
+  std::vector<std::size_t> submitted_;
+  StoreTicket ticket_ = 0;
+};
+
+class Activity {
+ public:
+  explicit Activity(MapStore* store, std::size_t max_devices = 100) {
+    DetectorOptions options;
+    options.max_devices = max_devices;
+    detector_ = std::make_unique<TrafficDetector>(
+        std::make_shared<const KnownIssueCatalog>(
+            *KnownIssueCatalog::Builtin()),
+        options);
+    EXPECT_TRUE(detector_->AttachStore(store).ok());
+  }
+
+  // An exchange with neither body: only the device's activity (and, the
+  // first time, the client it describes) is learned. Its ticket.
+  StoreTicket Exchange(
+      const std::string& device, int minute,
+      const std::string& user_agent = "Apple-iPhone4C1/1002.146") {
+    const std::string target =
+        "/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice%40example.com"
+        "&DeviceId=" +
+        device + "&DeviceType=iPhone";
+    EasExchangeView ex;
+    ex.method = "POST";
+    ex.target = target;
+    ex.headers = {{"User-Agent", user_agent}};
+    ObservationView obs;
+    obs.tenant_id = kTenant;
+    obs.sequence = ++sequence_;
+    obs.observed_at = absl::FromUnixSeconds(1350000000) + absl::Minutes(minute);
+    obs.eas_exchange = &ex;
+    ObserveResult result;
+    detector_->Observe(obs, &result);
+    EXPECT_TRUE(result.errors.empty());
+    return result.ticket;
+  }
+
+  std::uint64_t Observations(const std::string& device) {
+    std::optional<DeviceRisk> risk = detector_->GetDeviceRisk(kTenant, device);
+    return risk ? risk->observations : 0;
+  }
+
+  TrafficDetector& detector() { return *detector_; }
+
+ private:
+  std::unique_ptr<TrafficDetector> detector_;
+  std::uint64_t sequence_ = 0;
+};
+
+TEST(DetectorActivityTest, OnlyActivityIsWrittenLaterAndReadBack) {
+  MapStore store;
+  Activity a(&store);
+  EXPECT_GT(a.Exchange("ApplONE", 0), 0u);  // a new device: its row
+  ASSERT_EQ(store.submitted().size(), 1u);
+  EXPECT_EQ(a.Exchange("ApplONE", 1), 0u);  // activity only: nothing to wait
+  EXPECT_EQ(a.Exchange("ApplONE", 2), 0u);
+  EXPECT_EQ(store.submitted().size(), 1u);
+  EXPECT_EQ(a.Observations("ApplONE"), 3u);  // memory is current
+
+  // A real change (another client) writes the row, activity and all.
+  const std::string phone5 = "Apple-iPhone5C2/1002.329";
+  EXPECT_GT(a.Exchange("ApplONE", 3, phone5), 0u);
+  EXPECT_EQ(store.submitted().size(), 2u);
+  EXPECT_EQ(a.detector().WriteActivity(), 0u);  // nothing waits to be written
+
+  EXPECT_EQ(a.Exchange("ApplONE", 4, phone5), 0u);
+  EXPECT_GT(a.detector().WriteActivity(), 0u);
+  EXPECT_EQ(store.submitted().back(), 1u);
+  EXPECT_EQ(a.detector().WriteActivity(), 0u);  // once
+
+  Activity restarted(&store);
+  EXPECT_EQ(restarted.Observations("ApplONE"), 5u);
+  // Paged in: an exchange that changes only the activity writes nothing.
+  const std::size_t before = store.submitted().size();
+  EXPECT_EQ(restarted.Exchange("ApplONE", 5, phone5), 0u);
+  EXPECT_EQ(store.submitted().size(), before);
+}
+
+TEST(DetectorActivityTest, ADeviceLeavingMemoryTakesItsActivityAlong) {
+  MapStore store;
+  Activity a(&store, /*max_devices=*/1);
+  a.Exchange("ApplONE", 0);
+  EXPECT_EQ(a.Exchange("ApplONE", 1), 0u);
+  // A second device pushes the first out of memory: its row goes first.
+  a.Exchange("ApplTWO", 2);
+  Activity restarted(&store);
+  EXPECT_EQ(restarted.Observations("ApplONE"), 2u);
+}
+
+}  // namespace
+}  // namespace hijackguard::detector
