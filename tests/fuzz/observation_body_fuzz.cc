@@ -1,0 +1,37 @@
+// Fuzz target: the body of POST /v1/activesync/observe (plugin/
+// observation_body.h), what a gateway, or anyone holding a gateway token,
+// sends. Byte 0 picks the format (protobuf, NDJSON, JSON); the rest is the
+// body. Besides not crashing: a body that is read gives at least one
+// observation, and a protobuf batch that is read is read again the same from
+// its re-encoding.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "plugin/observation_body.h"
+
+using hijackguard::plugin::ObservationFormat;
+using hijackguard::plugin::ReadObservations;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
+                                      std::size_t size) {
+  if (size == 0) return 0;
+  const ObservationFormat format =
+      data[0] % 3 == 0   ? ObservationFormat::kProtobuf
+      : data[0] % 3 == 1 ? ObservationFormat::kNdjson
+                         : ObservationFormat::kJson;
+  const std::string_view body(reinterpret_cast<const char*>(data + 1),
+                              size - 1);
+  auto read = ReadObservations(format, body);
+  if (!read.ok()) return 0;
+  if (read->empty()) std::abort();
+  if (format == ObservationFormat::kProtobuf) {
+    hijackguard::v1::ReportTrafficBatch batch;
+    for (const auto& item : *read) *batch.add_observations() = item;
+    auto again = ReadObservations(ObservationFormat::kProtobuf,
+                                  batch.SerializeAsString());
+    if (!again.ok() || again->size() != read->size()) std::abort();
+  }
+  return 0;
+}
