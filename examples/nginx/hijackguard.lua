@@ -567,24 +567,58 @@ local function still_counts(seq, device, instance)
          (changed:get(device) or 0) <= seq
 end
 
+-- A kept answer as the shared dictionary holds it: its expiry (ngx.now()
+-- seconds), status, change number, device key, hijackguard instance, then
+-- the decision headers, tab-separated.
+local KEPT = "^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t"
+             .. "([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$"
+
+local function parse_kept(kept)
+  local expires, status, seq, device, instance, a, b, c, d = kept:match(KEPT)
+  if not expires then
+    return nil
+  end
+  return { expires = tonumber(expires), status = tonumber(status),
+           seq = tonumber(seq), device = device, instance = instance,
+           values = { a, b, c, d } }
+end
+
+-- Kept answers this worker has read, parsed: the shared dictionary is read
+-- and parsed once per answer and worker, not per request. Whether one still
+-- counts is asked of the change feed's state every time. At most
+-- MAX_PARSED, emptied when full.
+local MAX_PARSED = 20000
+local parsed, parsed_count = {}, 0
+
+local function kept_answer(key)
+  local now = ngx.now()
+  local p = parsed[key]
+  if p and p.expires > now and still_counts(p.seq, p.device, p.instance) then
+    return p
+  end
+  local kept = decisions and decisions:get(key)
+  p = kept and parse_kept(kept)
+  if not (p and p.status and p.expires and p.expires > now and
+          still_counts(p.seq, p.device, p.instance)) then
+    return nil
+  end
+  if parsed[key] == nil then
+    if parsed_count >= MAX_PARSED then
+      parsed, parsed_count = {}, 0
+    end
+    parsed_count = parsed_count + 1
+  end
+  parsed[key] = p
+  return p
+end
+
 function _M.authorize()
   local key = table.concat({ ngx.var.request_uri,
                              ngx.var.http_user_agent or "",
                              ngx.var.http_ms_asprotocolversion or "" }, "\n")
-  local kept = decisions and decisions:get(key)
-  if kept then
-    -- status, seq, device key, instance, then the decision headers
-    local values = {}
-    for field in (kept .. "\t"):gmatch("([^\t]*)\t") do
-      values[#values + 1] = field
-    end
-    local status = tonumber(table.remove(values, 1))
-    local seq = tonumber(table.remove(values, 1))
-    local device = table.remove(values, 1) or ""
-    local instance = table.remove(values, 1)
-    if status and still_counts(seq, device, instance) then
-      return answer(status, values)
-    end
+  local p = kept_answer(key)
+  if p then
+    return answer(p.status, p.values)
   end
   count("authorize_asked")
   local res = ngx.location.capture("/_hijackguard/authorize_upstream")
@@ -611,7 +645,8 @@ function _M.authorize()
   local instance = header(res, "X-Hijackguard-Instance")
   if decisions and ttl > 0 and device ~= "" and tonumber(seq) and
      instance ~= "" then
-    decisions:set(key, table.concat({ tostring(res.status), seq, device,
+    decisions:set(key, table.concat({ string.format("%.3f", ngx.now() + ttl),
+                                      tostring(res.status), seq, device,
                                       instance, table.concat(values, "\t") },
                                     "\t"),
                   ttl)

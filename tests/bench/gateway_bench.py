@@ -12,7 +12,8 @@ hijackguard runs as shipped (SQLite state with synchronous=full, audit on) with 
 Each request is a Sync POST of a real iOS body, over --devices DeviceIds (h2load -i, a list of
 targets); every device is seen once before measuring, as in steady state. Modes alternate, each
 --rounds times; the figures are medians: requests per second, p50 and p99 latency from h2load's
---log-file, and the ratios to straight. With --check the run fails when the targets are missed
+--log-file, the ratios to straight, and the CPU time per request of nginx, hijackguard and h2load
+together (from /proc and the client's rusage). With --check the run fails when the targets are missed
 (auth >= 0.8 of straight and p99 + 1 ms; capture >= 0.6).
 """
 
@@ -22,6 +23,7 @@ import hashlib
 import http.client
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -97,6 +99,24 @@ http {{
     }}
 }}
 """
+
+
+def cpu_seconds(names):
+    """CPU time (user + system) used so far by the running processes with these names."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if name in names:
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def h2load(targets_file, body_file, requests, connections, log_file):
@@ -217,9 +237,16 @@ def main():
         if args.perf:
             perf = subprocess.Popen(["perf", "record", "-a", "-g", "-o", args.perf],
                                     stderr=subprocess.DEVNULL)
+        cpu = {m: [] for m in figures}
         for _ in range(args.rounds):
             for mode in figures:
+                servers = cpu_seconds({"nginx", "hijackguard"})
+                client = resource.getrusage(resource.RUSAGE_CHILDREN)
                 figures[mode].append(run(mode, args.requests))
+                done = resource.getrusage(resource.RUSAGE_CHILDREN)
+                used = (cpu_seconds({"nginx", "hijackguard"}) - servers
+                        + done.ru_utime + done.ru_stime - client.ru_utime - client.ru_stime)
+                cpu[mode].append(used * 1e6 / args.requests)
         if perf is not None:
             perf.send_signal(signal.SIGINT)
             perf.wait(60)
@@ -230,11 +257,12 @@ def main():
               f"{args.rounds} alternated rounds; hijackguard with SQLite state, "
               f"synchronous=full)")
         print(f"{'mode':<10}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
-              f"{'+p99 ms':>9}")
+              f"{'+p99 ms':>9}{'cpu us':>8}")
         for mode, (rps, p50, p99) in med.items():
             base = med.get("straight", (rps, p50, p99))
             print(f"{mode:<10}{rps:>10.0f}{rps / base[0]:>8.2f}{p50:>9.3f}"
-                  f"{p99:>9.3f}{p99 - base[2]:>9.3f}")
+                  f"{p99:>9.3f}{p99 - base[2]:>9.3f}{statistics.median(cpu[mode]):>8.1f}")
+        print("cpu us: CPU time per request of nginx, hijackguard and h2load together")
         conn = http.client.HTTPConnection("127.0.0.1", ports["capture"], timeout=10)
         conn.request("GET", "/_hijackguard/stats")
         print(f"capture counters: {conn.getresponse().read().decode().strip()}")
