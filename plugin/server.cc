@@ -33,7 +33,7 @@ constexpr const char* kServiceName = "hijackguard.v1.CompliancePlugin";
 constexpr const char* kAdminServiceName = "hijackguard.v1.PolicyAdmin";
 // How long a device's activity alone (observation count, last activity) may
 // wait to be written: what a crash can lose of it, never evidence.
-constexpr absl::Duration kActivityInterval = absl::Minutes(1);
+constexpr std::chrono::minutes kActivityInterval(1);
 
 // Removes server reflection, which the builder would otherwise add (it is
 // registered process-wide and cannot be limited per caller).
@@ -130,7 +130,8 @@ struct PluginServer::State {
 
 void PluginServer::State::Housekeeping(PluginServer* owner) {
   absl::Time next_checkpoint = absl::Now() + checkpoint_interval;
-  absl::Time next_activity = absl::Now() + kActivityInterval;
+  // A steady clock: a step of the wall clock must not postpone it.
+  auto next_activity = std::chrono::steady_clock::now() + kActivityInterval;
   std::unique_lock<std::mutex> lock(housekeeping_mu);
   while (!housekeeping_stop) {
     housekeeping_cv.wait_for(lock, std::chrono::seconds(5));
@@ -138,9 +139,9 @@ void PluginServer::State::Housekeeping(PluginServer* owner) {
     lock.unlock();
     TrimMemoryIfPending();
     refusals->Flush(clock->Now());  // the clock refusals are counted by
-    if (absl::Now() >= next_activity) {
+    if (std::chrono::steady_clock::now() >= next_activity) {
       detector->WriteActivity();
-      next_activity = absl::Now() + kActivityInterval;
+      next_activity = std::chrono::steady_clock::now() + kActivityInterval;
     }
     if (store != nullptr && checkpoint_interval > absl::ZeroDuration() &&
         absl::Now() >= next_checkpoint) {

@@ -79,6 +79,8 @@ struct TrafficDetector::Device {
   Sha256Digest content{};
   bool stored = false;  // `content` is the row the store holds
   bool activity_unwritten = false;
+  // seen_at as last written (the row's time); unknown for a row read back.
+  absl::Time row_seen_at = absl::InfinitePast();
   // The use order (most recent first), for choosing what leaves memory.
   TrafficDetector::Device* lru_prev = nullptr;
   TrafficDetector::Device* lru_next = nullptr;

@@ -241,7 +241,9 @@ class TrafficDetector::FlushOnExit {
  public:
   FlushOnExit(TrafficDetector* detector, ObserveResult* out)
       : detector_(detector), out_(out) {}
-  ~FlushOnExit() { out_->ticket = detector_->Flush(out_); }
+  ~FlushOnExit() {
+    out_->ticket = detector_->Flush(out_, /*cover_earlier=*/true);
+  }
   FlushOnExit(const FlushOnExit&) = delete;
   FlushOnExit& operator=(const FlushOnExit&) = delete;
 
@@ -372,7 +374,7 @@ TrafficDetector::Device* TrafficDetector::PageInDevice(
   TrimDevices(options_.max_devices > 0 ? options_.max_devices - 1 : 0);
   device->store_key = std::move(store_key);
   device->content = DeviceContent(*device);
-  device->stored = true;
+  device->stored = true;  // row_seen_at stays unknown: the next write is due
   Device* raw = device.get();
   if (!raw->facts.mdm_device_id.empty()) {
     mdm_index_[JoinKey({tenant, raw->facts.mdm_device_id})] =
@@ -486,7 +488,7 @@ void TrafficDetector::NoteLedger(const LedgerKey& key, bool removed) {
   dirty_ledger_.insert_or_assign(std::move(key_copy), std::move(row));
 }
 
-StoreTicket TrafficDetector::Flush(ObserveResult* out) {
+StoreTicket TrafficDetector::Flush(ObserveResult* out, bool cover_earlier) {
   if (store_ == nullptr) {
     return 0;
   }
@@ -518,12 +520,18 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
   DetectorChanges changes;
   changes.devices.reserve(dirty_devices_.size());
   for (Device* d : dirty_devices_) {
-    if (d->stored && DeviceContent(*d) == d->content) {
+    const Sha256Digest content = DeviceContent(*d);
+    // The row's time is rewritten at least daily, so that retention never
+    // prunes the row of a device in use.
+    if (d->stored && content == d->content &&
+        d->row_seen_at != absl::InfinitePast() &&
+        d->seen_at - d->row_seen_at < kRowRefresh) {
       // Only its activity changed: nothing to wait for.
       d->activity_unwritten = true;
       unwritten_activity_.insert(d);
       continue;
     }
+    d->content = content;
     AppendDeviceRow(d, &changes.devices);
     unwritten_activity_.erase(d);
   }
@@ -550,10 +558,21 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out) {
   changes.event_id = last_event_id_;
   // Everything in memory has been submitted: trim the cache.
   TrimDevices(options_.max_devices);
-  if (changes.empty()) {
-    return 0;
+  StoreTicket ticket = 0;
+  if (!changes.empty()) {
+    ticket = SubmitChanges(std::move(changes));
   }
-  return store_->Submit(std::move(changes));
+  // An observation reported again (a retry) changes nothing; its
+  // acknowledgement must still cover the first report's commit, which may
+  // not be durable yet: it waits for whatever the detector submitted before.
+  return cover_earlier ? last_ticket_ : ticket;
+}
+
+StoreTicket TrafficDetector::SubmitChanges(DetectorChanges changes) {
+  changes.ledger_version = ledger_.last_version();
+  changes.event_id = last_event_id_;
+  last_ticket_ = std::max(last_ticket_, store_->Submit(std::move(changes)));
+  return last_ticket_;
 }
 
 Sha256Digest TrafficDetector::DeviceContent(const Device& device) {
@@ -572,25 +591,30 @@ void TrafficDetector::AppendDeviceRow(Device* d, std::vector<StoreRow>* rows) {
   if (!d->facts.mdm_device_id.empty()) {
     row.index = DeviceStoreKey(d->tenant, d->facts.mdm_device_id);
   }
-  d->content = DeviceContent(*d);
   d->stored = true;
+  d->row_seen_at = d->seen_at;
   d->activity_unwritten = false;
 }
 
 StoreTicket TrafficDetector::WriteActivity() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (store_ == nullptr || unwritten_activity_.empty()) {
-    return 0;
+  // In slices, the lock released between them: a large fleet's activity
+  // must not stall observations and check-ins for one long encoding.
+  constexpr std::size_t kSlice = 1024;
+  StoreTicket ticket = 0;
+  while (true) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (store_ == nullptr || unwritten_activity_.empty()) {
+      return ticket;
+    }
+    DetectorChanges changes;
+    changes.devices.reserve(std::min(kSlice, unwritten_activity_.size()));
+    while (!unwritten_activity_.empty() && changes.devices.size() < kSlice) {
+      auto it = unwritten_activity_.begin();
+      AppendDeviceRow(*it, &changes.devices);
+      unwritten_activity_.erase(it);
+    }
+    ticket = SubmitChanges(std::move(changes));
   }
-  DetectorChanges changes;
-  changes.devices.reserve(unwritten_activity_.size());
-  for (Device* d : unwritten_activity_) {
-    AppendDeviceRow(d, &changes.devices);
-  }
-  unwritten_activity_.clear();
-  changes.ledger_version = ledger_.last_version();
-  changes.event_id = last_event_id_;
-  return store_->Submit(std::move(changes));
 }
 
 absl::Status TrafficDetector::AttachStore(DetectorStore* store) {
@@ -652,9 +676,7 @@ void TrafficDetector::EvictIdleDevice() {
     // (nobody waits for it).
     DetectorChanges changes;
     AppendDeviceRow(victim, &changes.devices);
-    changes.ledger_version = ledger_.last_version();
-    changes.event_id = last_event_id_;
-    store_->Submit(std::move(changes));
+    SubmitChanges(std::move(changes));
   }
   ForgetDevice(victim);
   ++devices_evicted_;

@@ -230,7 +230,12 @@ class TrafficDetector {
   void LedgerRemove(const LedgerKey& key);
   void LedgerMarkDisputed(const LedgerKey& key);
   void NoteStoreError(const absl::Status& status);
-  StoreTicket Flush(ObserveResult* out);
+  // `cover_earlier`: the ticket returned covers everything submitted before
+  // (observations: see the definition); otherwise only what this flush
+  // submitted (0: nothing).
+  StoreTicket Flush(ObserveResult* out, bool cover_earlier = false);
+  // Submits with the id high-water marks; returns the newest ticket.
+  StoreTicket SubmitChanges(DetectorChanges changes);
   // `with_activity` false: the observation count and last activity are
   // left out (written as none), for comparing what else changed.
   static void EncodeDevice(const Device& device, std::string* out,
@@ -298,6 +303,7 @@ class TrafficDetector {
   absl::flat_hash_set<Device*> dirty_devices_;
   // Devices whose activity is not written yet (Device::activity_unwritten).
   absl::flat_hash_set<Device*> unwritten_activity_;
+  StoreTicket last_ticket_ = 0;  // the newest this detector submitted
   // Ledger rows changed by the operation, by encoded key, as they were
   // right after the change (an entry may leave memory before the flush).
   absl::flat_hash_map<std::string, StoreRow> dirty_ledger_;

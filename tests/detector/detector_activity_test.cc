@@ -1,5 +1,5 @@
 // With a store, an exchange that changes nothing about a device but its
-// activity (observation count, last activity) submits nothing to wait for;
+// activity (observation count, last activity) submits nothing;
 // the activity is written by WriteActivity, with the device's next real
 // change, or when the device leaves memory, and a new detector reads it back.
 #include <map>
@@ -110,29 +110,42 @@ class Activity {
 TEST(DetectorActivityTest, OnlyActivityIsWrittenLaterAndReadBack) {
   MapStore store;
   Activity a(&store);
-  EXPECT_GT(a.Exchange("ApplONE", 0), 0u);  // a new device: its row
+  const StoreTicket first = a.Exchange("ApplONE", 0);  // a new device: a row
+  EXPECT_GT(first, 0u);
   ASSERT_EQ(store.submitted().size(), 1u);
-  EXPECT_EQ(a.Exchange("ApplONE", 1), 0u);  // activity only: nothing to wait
-  EXPECT_EQ(a.Exchange("ApplONE", 2), 0u);
+  // Activity only: nothing submitted. The ticket still covers what was
+  // submitted before, so that a retry's ack means the first report is
+  // durable.
+  EXPECT_EQ(a.Exchange("ApplONE", 1), first);
+  EXPECT_EQ(a.Exchange("ApplONE", 2), first);
   EXPECT_EQ(store.submitted().size(), 1u);
   EXPECT_EQ(a.Observations("ApplONE"), 3u);  // memory is current
 
   // A real change (another client) writes the row, activity and all.
   const std::string phone5 = "Apple-iPhone5C2/1002.329";
-  EXPECT_GT(a.Exchange("ApplONE", 3, phone5), 0u);
+  EXPECT_GT(a.Exchange("ApplONE", 3, phone5), first);
   EXPECT_EQ(store.submitted().size(), 2u);
   EXPECT_EQ(a.detector().WriteActivity(), 0u);  // nothing waits to be written
 
-  EXPECT_EQ(a.Exchange("ApplONE", 4, phone5), 0u);
+  a.Exchange("ApplONE", 4, phone5);
+  EXPECT_EQ(store.submitted().size(), 2u);
   EXPECT_GT(a.detector().WriteActivity(), 0u);
   EXPECT_EQ(store.submitted().back(), 1u);
   EXPECT_EQ(a.detector().WriteActivity(), 0u);  // once
 
+  // A day on, the row is written again (its time is what retention keeps).
+  a.Exchange("ApplONE", 5, phone5);
+  EXPECT_EQ(store.submitted().size(), 3u);
+  a.Exchange("ApplONE", 5 + 25 * 60, phone5);
+  EXPECT_EQ(store.submitted().size(), 4u);
+
   Activity restarted(&store);
-  EXPECT_EQ(restarted.Observations("ApplONE"), 5u);
-  // Paged in: an exchange that changes only the activity writes nothing.
+  EXPECT_EQ(restarted.Observations("ApplONE"), 7u);
+  // Paged in: its row's time is not known, so the first exchange writes;
+  // after that, activity alone writes nothing.
+  restarted.Exchange("ApplONE", 6 + 25 * 60, phone5);
   const std::size_t before = store.submitted().size();
-  EXPECT_EQ(restarted.Exchange("ApplONE", 5, phone5), 0u);
+  restarted.Exchange("ApplONE", 7 + 25 * 60, phone5);
   EXPECT_EQ(store.submitted().size(), before);
 }
 
@@ -140,7 +153,8 @@ TEST(DetectorActivityTest, ADeviceLeavingMemoryTakesItsActivityAlong) {
   MapStore store;
   Activity a(&store, /*max_devices=*/1);
   a.Exchange("ApplONE", 0);
-  EXPECT_EQ(a.Exchange("ApplONE", 1), 0u);
+  a.Exchange("ApplONE", 1);
+  ASSERT_EQ(store.submitted().size(), 1u);  // the activity waits
   // A second device pushes the first out of memory: its row goes first.
   a.Exchange("ApplTWO", 2);
   Activity restarted(&store);
