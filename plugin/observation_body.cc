@@ -4,11 +4,19 @@
 #include <cstdio>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "common/strings.h"
 #include "plugin/proto_json.h"
+#include "plugin/wire_decoder.h"
 
 namespace hijackguard::plugin {
 namespace {
+
+absl::Status TooMany() {
+  return absl::InvalidArgumentError(
+      StrCat("the body holds more than ", kMaxObservations,
+             " observations; send at most that many per request"));
+}
 
 absl::Status ReadJson(ObservationFormat format, std::string_view body,
                       std::vector<v1::ReportTrafficRequest>* items) {
@@ -30,6 +38,9 @@ absl::Status ReadJson(ObservationFormat format, std::string_view body,
     const std::size_t at = offset;
     offset += one.size() + 1;
     if (absl::StripAsciiWhitespace(std::string(one)).empty()) continue;
+    if (items->size() == kMaxObservations) {
+      return TooMany();
+    }
     v1::ReportTrafficRequest& item = items->emplace_back();
     if (absl::Status parsed = FromJson(one, &item); !parsed.ok()) {
       return absl::InvalidArgumentError(
@@ -79,13 +90,21 @@ absl::Status ReadProtobuf(std::string_view body,
                                                " bytes; ", body.size() - at,
                                                " follow"));
     }
+    if (items->size() == kMaxObservations) {
+      return TooMany();
+    }
     v1::ReportTrafficRequest& item = items->emplace_back();
-    if (!item.ParseFromArray(body.data() + at, static_cast<int>(length))) {
-      return absl::InvalidArgumentError(
-          StrCat(where,
-                 " is not a ReportTrafficRequest in protobuf binary (a field "
-                 "cut short, of the wrong type, or a string that is not "
-                 "UTF-8)"));
+    static const WireDecoder* const decoder =
+        new WireDecoder(v1::ReportTrafficRequest::descriptor());
+    if (absl::Status parsed = decoder->Parse(body.substr(at, length), &item);
+        !parsed.ok()) {
+      // The decoder names a string that is not UTF-8 (field and offset);
+      // anything else it can only call not a message.
+      const bool named = !absl::StartsWith(parsed.message(), "request: ");
+      return absl::InvalidArgumentError(StrCat(
+          where, " is not a ReportTrafficRequest in protobuf binary",
+          named ? StrCat(": ", parsed.message())
+                : std::string(" (a field cut short or of the wrong type)")));
     }
     at += length;
   }

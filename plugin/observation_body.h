@@ -1,9 +1,9 @@
 // The body of POST /v1/activesync/observe: observations in proto3 JSON (one,
 // or one per line) or in protobuf binary (a ReportTrafficBatch), read whole
 // before any is observed.
-#ifndef HIJACKGUARD_PLUGIN_OBSERVATION_BODY_H_
-#define HIJACKGUARD_PLUGIN_OBSERVATION_BODY_H_
+#pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -19,15 +19,18 @@ enum class ObservationFormat {
   kProtobuf,  // application/x-protobuf: a ReportTrafficBatch
 };
 
+// At most this many observations in one body: each costs memory (a parsed
+// message and an ack) out of proportion to its bytes.
+inline constexpr std::size_t kMaxObservations = 10000;
+
 // The format a media type (without parameters, lower case) names, if any.
 std::optional<ObservationFormat> ObservationFormatOf(std::string_view media);
 
 // The observations in `body`, in order. INVALID_ARGUMENT naming the line or
-// the observation and its byte offset when one cannot be read, or when the
-// body holds none.
+// the observation and its byte offset (and, for a string that is not UTF-8,
+// the field and the offset in its value) when one cannot be read; also when
+// the body holds none, or more than kMaxObservations.
 absl::StatusOr<std::vector<v1::ReportTrafficRequest>> ReadObservations(
     ObservationFormat format, std::string_view body);
 
 }  // namespace hijackguard::plugin
-
-#endif  // HIJACKGUARD_PLUGIN_OBSERVATION_BODY_H_

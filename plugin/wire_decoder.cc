@@ -1,5 +1,6 @@
 #include "plugin/wire_decoder.h"
 
+#include <climits>
 #include <mutex>
 #include <set>
 #include <string>
@@ -62,6 +63,11 @@ bool ParseBuffer(const grpc::ByteBuffer& bytes, Message* message) {
   // pointer to non-const.
   grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(&bytes));
   return message->ParseFromZeroCopyStream(&reader);
+}
+
+bool ParseBuffer(std::string_view bytes, Message* message) {
+  return bytes.size() <= static_cast<std::size_t>(INT_MAX) &&
+         message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
 }
 
 // Finds the first bytes field that is a string in `original` and holds invalid
@@ -157,7 +163,16 @@ absl::Status WireDecoder::Parse(const grpc::ByteBuffer& bytes,
   return Diagnose(bytes);
 }
 
-absl::Status WireDecoder::Diagnose(const grpc::ByteBuffer& bytes) const {
+absl::Status WireDecoder::Parse(std::string_view bytes,
+                                Message* message) const {
+  if (ParseBuffer(bytes, message)) {
+    return absl::OkStatus();
+  }
+  return Diagnose(bytes);
+}
+
+template <typename Bytes>
+absl::Status WireDecoder::Diagnose(const Bytes& bytes) const {
   const std::string not_a_message = StrCat(
       "request: the bytes are not a valid ", type_->full_name(), " message");
   if (lenient_prototype_ == nullptr) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "google/protobuf/descriptor.h"
@@ -33,9 +34,13 @@ class WireDecoder {
   // Thread-safe.
   [[nodiscard]] absl::Status Parse(const grpc::ByteBuffer& bytes,
                                    google::protobuf::Message* message) const;
+  // The same for bytes in memory.
+  [[nodiscard]] absl::Status Parse(std::string_view bytes,
+                                   google::protobuf::Message* message) const;
 
  private:
-  absl::Status Diagnose(const grpc::ByteBuffer& bytes) const;
+  template <typename Bytes>
+  absl::Status Diagnose(const Bytes& bytes) const;
 
   const google::protobuf::Descriptor* type_;
   std::unique_ptr<google::protobuf::DescriptorPool> lenient_pool_;

@@ -2,14 +2,33 @@
 // observation_body.h), what a gateway, or anyone holding a gateway token,
 // sends. Byte 0 picks the format (protobuf, NDJSON, JSON); the rest is the
 // body. Besides not crashing: a body that is read gives at least one
-// observation, and a protobuf batch that is read is read again the same from
-// its re-encoding.
+// observation, and a protobuf batch that is read reads back, from its
+// re-encoding, to the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "plugin/observation_body.h"
+
+namespace {
+
+// Map entries in key order: two equal messages give equal bytes.
+std::string Deterministic(const google::protobuf::Message& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+}  // namespace
 
 using hijackguard::plugin::ObservationFormat;
 using hijackguard::plugin::ReadObservations;
@@ -29,9 +48,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   if (format == ObservationFormat::kProtobuf) {
     hijackguard::v1::ReportTrafficBatch batch;
     for (const auto& item : *read) *batch.add_observations() = item;
-    auto again = ReadObservations(ObservationFormat::kProtobuf,
-                                  batch.SerializeAsString());
+    const std::string bytes = Deterministic(batch);
+    auto again = ReadObservations(ObservationFormat::kProtobuf, bytes);
     if (!again.ok() || again->size() != read->size()) std::abort();
+    hijackguard::v1::ReportTrafficBatch back;
+    for (const auto& item : *again) *back.add_observations() = item;
+    if (Deterministic(back) != bytes) std::abort();
   }
   return 0;
 }

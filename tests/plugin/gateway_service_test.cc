@@ -367,10 +367,17 @@ TEST_F(GatewayServiceTest, ObserveTakesAProtobufBatch) {
   auto not_utf8 = Observe(std::string("\x0a\x04\x0a\x02\xff\xfe", 6),
                           "application/x-protobuf");
   EXPECT_EQ(not_utf8->status, 400);
-  EXPECT_THAT(
-      not_utf8->body,
-      HasSubstr("observation 1 (byte 0) is not a ReportTrafficRequest"));
+  EXPECT_THAT(not_utf8->body,
+              HasSubstr("observation 1 (byte 0) is not a ReportTrafficRequest "
+                        "in protobuf binary: tenant_id: invalid UTF-8 at byte "
+                        "0 of the value"));
   EXPECT_EQ(Observe("", "application/x-protobuf")->status, 400);
+  // Empty observations are two bytes each: their number is bounded.
+  std::string many;
+  for (int i = 0; i < 10001; ++i) many += std::string("\x0a\x00", 2);
+  auto too_many = Observe(many, "application/x-protobuf");
+  EXPECT_EQ(too_many->status, 400);
+  EXPECT_THAT(too_many->body, HasSubstr("more than 10000 observations"));
 }
 
 TEST_F(GatewayServiceTest, GzipBodiesAreInflatedFirst) {
