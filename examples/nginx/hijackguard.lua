@@ -131,7 +131,7 @@ function _M.init(options)
   for k, v in pairs(options) do
     conf[k] = v
   end
-  conf.tenant_field = field("\10", conf.tenant)
+  conf.tenant_field = field("\10", conf.tenant) -- ASCII (nginx-config checks)
   if conf.token_file then
     local f = io.open(conf.token_file, "rb")
     if f then
@@ -197,7 +197,9 @@ local ESCAPES = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b',
                   ['\f'] = '\\f', ['\n'] = '\\n', ['\r'] = '\\r',
                   ['\t'] = '\\t' }
 
--- Whether `s` is valid UTF-8 (what JSON, and so hijackguard, accepts).
+-- Whether `s` is valid UTF-8 as protobuf checks it (and so hijackguard):
+-- no overlong forms, no surrogates (U+D800-DFFF), nothing above U+10FFFF.
+-- One string protobuf refuses would make hijackguard refuse a whole batch.
 local function valid_utf8(s)
   local i, n = 1, #s
   while i <= n do
@@ -208,11 +210,23 @@ local function valid_utf8(s)
     if len == 0 or i + len - 1 > n then
       return false
     end
+    -- The second byte's range depends on the first (RFC 3629, section 4).
+    local lo, hi = 0x80, 0xBF
+    if c == 0xE0 then
+      lo = 0xA0
+    elseif c == 0xED then
+      hi = 0x9F
+    elseif c == 0xF0 then
+      lo = 0x90
+    elseif c == 0xF4 then
+      hi = 0x8F
+    end
     for j = i + 1, i + len - 1 do
       local b = s:byte(j)
-      if b < 0x80 or b > 0xBF then
+      if b < lo or b > hi then
         return false
       end
+      lo, hi = 0x80, 0xBF
     end
     i = i + len
   end
@@ -353,7 +367,6 @@ local function post_lines(batch, size)
     return false
   end
   count("posts")
-  count("posts")
   if status == 200 then
     add("delivered", #batch)
   else
@@ -412,14 +425,6 @@ local function post_queued(premature)
   end
   posting = false
 end
-
--- The request headers an observation carries, and nginx's variables for them.
-local CAPTURED_HEADERS = {
-  ["User-Agent"] = "http_user_agent",
-  ["MS-ASProtocolVersion"] = "http_ms_asprotocolversion",
-  ["X-MS-PolicyKey"] = "http_x_ms_policykey",
-  ["Content-Type"] = "http_content_type",
-}
 
 -- The request headers an observation carries (key bytes of their map
 -- entries, encoded once), and nginx's variables for them.
@@ -531,6 +536,8 @@ end
 --                feed is fresh)
 --   "@fence"     answers decided before this change do not count (a policy
 --                or exemption change, a new process, a full dictionary)
+--   "@gen"       how often the kept answers were emptied (workers drop their
+--                parsed copies when it moves)
 --   <device key> the device's last change
 local FEED_FRESH = 2 -- seconds
 local MARK_TTL = 7200 -- seconds; longer than any answer is kept
@@ -584,29 +591,38 @@ local function parse_kept(kept)
 end
 
 -- Kept answers this worker has read, parsed: the shared dictionary is read
--- and parsed once per answer and worker, not per request. Whether one still
--- counts is asked of the change feed's state every time. At most
--- MAX_PARSED, emptied when full.
-local MAX_PARSED = 20000
-local parsed, parsed_count = {}, 0
+-- and parsed once per answer and worker, not per request. One counts only
+-- while the dictionary has not been emptied since it was read ("@gen" in
+-- hijackguard_changed counts the times) and the change feed's state says
+-- so, asked every time. At most MAX_PARSED_BYTES (keys are whole request
+-- targets), emptied when full.
+local MAX_PARSED_BYTES = 8 * 1048576
+local parsed, parsed_bytes = {}, 0
 
 local function kept_answer(key)
+  if not (decisions and changed) then
+    return nil
+  end
   local now = ngx.now()
+  local gen = changed:get("@gen") or 0
   local p = parsed[key]
-  if p and p.expires > now and still_counts(p.seq, p.device, p.instance) then
+  if p and p.gen == gen and p.expires > now and
+     still_counts(p.seq, p.device, p.instance) then
     return p
   end
-  local kept = decisions and decisions:get(key)
+  local kept = decisions:get(key)
   p = kept and parse_kept(kept)
   if not (p and p.status and p.expires and p.expires > now and
           still_counts(p.seq, p.device, p.instance)) then
     return nil
   end
+  p.gen = gen -- read before the dictionary: an emptying since is seen
   if parsed[key] == nil then
-    if parsed_count >= MAX_PARSED then
-      parsed, parsed_count = {}, 0
+    local size = #key + #kept + 128
+    if parsed_bytes + size > MAX_PARSED_BYTES then
+      parsed, parsed_bytes = {}, 0
     end
-    parsed_count = parsed_count + 1
+    parsed_bytes = parsed_bytes + size
   end
   parsed[key] = p
   return p
@@ -654,6 +670,12 @@ function _M.authorize()
   return answer(res.status, values)
 end
 
+-- Empties the kept answers, here and in every worker's parsed copies.
+local function forget_all()
+  decisions:flush_all()
+  changed:incr("@gen", 1, 0)
+end
+
 -- Marks a device's change; the mark only rises. When the dictionary is
 -- full, nothing older than `seq` may count (a lost mark must not revive an
 -- old answer).
@@ -665,7 +687,7 @@ local function mark(key, seq)
   local ok = changed:safe_set(key, seq, MARK_TTL)
   if not ok then
     changed:set("@fence", seq)
-    decisions:flush_all()
+    forget_all()
   end
 end
 
@@ -699,8 +721,10 @@ local function read_feed()
   end
   if instance ~= changed:get("@instance") then
     -- Another hijackguard process: nothing kept, no mark, holds.
+    local gen = changed:get("@gen") or 0
     decisions:flush_all()
     changed:flush_all()
+    changed:set("@gen", gen + 1)
     changed:set("@instance", instance)
     changed:set("@fence", head)
   else
@@ -709,7 +733,7 @@ local function read_feed()
       n = tonumber(n)
       if key == "*" and n then
         changed:set("@fence", math.max(n, changed:get("@fence") or 0))
-        decisions:flush_all()
+        forget_all()
       elseif key and n then
         mark(key, n)
       end

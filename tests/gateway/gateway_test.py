@@ -330,6 +330,19 @@ def run(args, work):
     wait_delivered(nginx, delivered + 2)
     print("ok: base64 targets with '=' padding and '+' are captured")
 
+    # Header bytes protobuf would refuse as UTF-8 (a surrogate, an overlong
+    # form, a code point above U+10FFFF) are replaced before they are sent:
+    # one such client must not make hijackguard refuse a whole batch.
+    delivered = nginx.stats().get("delivered", 0)
+    for i, odd in enumerate(("x\xed\xa0\x80", "x\xe0\x80\x80", "x\xf4\x90\x80\x80")):
+        status, _, _ = send(conn, sync_line, plain_sync.format(f"ApplODD{i}"),
+                            {"User-Agent": odd})
+        check(status == 200, f"a User-Agent {odd!r} answered {status}")
+    wait_delivered(nginx, delivered + 3)
+    refused = {k: v for k, v in nginx.stats().items() if k.startswith("refused_")}
+    check(not refused, f"hijackguard refused observations: {refused}")
+    print("ok: header bytes that are not UTF-8 as protobuf reads it are captured")
+
     # 2. Enforce mode: the hijacker is refused the way Exchange refuses a blocked device.
     shutil.copyfile(os.path.join(source, "examples", "policies", "strict.json"), policy)
     hg.process.send_signal(signal.SIGHUP)
