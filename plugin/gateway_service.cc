@@ -366,13 +366,12 @@ HttpResponse GatewayService::Observe(const HttpRequest& request) {
   }
   // Everything is read and checked before anything is observed: a request
   // is taken whole or not at all.
-  absl::StatusOr<std::vector<v1::ReportTrafficRequest>> read =
-      ReadObservations(*format, request.body);
+  absl::StatusOr<Observations> read = ReadObservations(*format, request.body);
   if (!read.ok()) return HttpResponse::FromStatus(read.status());
-  const std::vector<v1::ReportTrafficRequest>& items = *read;
-  for (const v1::ReportTrafficRequest& item : items) {
+  const std::vector<v1::ReportTrafficRequest*>& items = read->items;
+  for (const v1::ReportTrafficRequest* item : items) {
     if (absl::Status s = access_->CheckTenant(*caller, Rpc::kGatewayObserve,
-                                              item.tenant_id());
+                                              item->tenant_id());
         !s.ok()) {
       return HttpResponse::FromStatus(s);
     }
@@ -380,10 +379,12 @@ HttpResponse GatewayService::Observe(const HttpRequest& request) {
   if (absl::Status writable = StoreWritable(); !writable.ok()) {
     return HttpResponse::FromStatus(writable);
   }
-  v1::StreamTrafficResponse response;
+  auto* response =
+      google::protobuf::Arena::CreateMessage<v1::StreamTrafficResponse>(
+          read->arena.get());
   policy::StoreTicket ticket = 0;
-  for (const v1::ReportTrafficRequest& item : items) {
-    ticket = std::max(ticket, traffic_->Report(item, response.add_acks()));
+  for (const v1::ReportTrafficRequest* item : items) {
+    ticket = std::max(ticket, traffic_->Report(*item, response->add_acks()));
   }
   if (absl::Status durable = WaitDurable(ticket); !durable.ok()) {
     return HttpResponse::FromStatus(durable);
@@ -392,10 +393,10 @@ HttpResponse GatewayService::Observe(const HttpRequest& request) {
   HttpResponse r;
   if (*format == ObservationFormat::kProtobuf) {
     r.content_type = "application/x-protobuf";
-    r.body = response.SerializeAsString();
+    r.body = response->SerializeAsString();
   } else {
     r.content_type = "application/json";
-    r.body = ToCompactJson(response);
+    r.body = ToCompactJson(*response);
     r.body += "\n";
   }
   return r;

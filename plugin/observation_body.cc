@@ -19,7 +19,8 @@ absl::Status TooMany() {
 }
 
 absl::Status ReadJson(ObservationFormat format, std::string_view body,
-                      std::vector<v1::ReportTrafficRequest>* items) {
+                      Observations* out) {
+  std::vector<v1::ReportTrafficRequest*>* items = &out->items;
   const bool ndjson = format == ObservationFormat::kNdjson;
   std::string_view rest = body;
   std::size_t line = 0;
@@ -41,8 +42,10 @@ absl::Status ReadJson(ObservationFormat format, std::string_view body,
     if (items->size() == kMaxObservations) {
       return TooMany();
     }
-    v1::ReportTrafficRequest& item = items->emplace_back();
-    if (absl::Status parsed = FromJson(one, &item); !parsed.ok()) {
+    v1::ReportTrafficRequest* item = items->emplace_back(
+        google::protobuf::Arena::CreateMessage<v1::ReportTrafficRequest>(
+            out->arena.get()));
+    if (absl::Status parsed = FromJson(one, item); !parsed.ok()) {
       return absl::InvalidArgumentError(
           StrCat(ndjson ? StrCat("line ", line, " (byte ", at, ")")
                         : std::string("the body"),
@@ -54,8 +57,8 @@ absl::Status ReadJson(ObservationFormat format, std::string_view body,
 
 // A ReportTrafficBatch, read field by field so that an error names the
 // observation and where it starts.
-absl::Status ReadProtobuf(std::string_view body,
-                          std::vector<v1::ReportTrafficRequest>* items) {
+absl::Status ReadProtobuf(std::string_view body, Observations* out) {
+  std::vector<v1::ReportTrafficRequest*>* items = &out->items;
   std::size_t at = 0;
   while (at < body.size()) {
     const std::size_t start = at;
@@ -93,10 +96,12 @@ absl::Status ReadProtobuf(std::string_view body,
     if (items->size() == kMaxObservations) {
       return TooMany();
     }
-    v1::ReportTrafficRequest& item = items->emplace_back();
+    v1::ReportTrafficRequest* item = items->emplace_back(
+        google::protobuf::Arena::CreateMessage<v1::ReportTrafficRequest>(
+            out->arena.get()));
     static const WireDecoder* const decoder =
         new WireDecoder(v1::ReportTrafficRequest::descriptor());
-    if (absl::Status parsed = decoder->Parse(body.substr(at, length), &item);
+    if (absl::Status parsed = decoder->Parse(body.substr(at, length), item);
         !parsed.ok()) {
       // The decoder names a string that is not UTF-8 (field and offset);
       // anything else it can only call not a message.
@@ -120,17 +125,22 @@ std::optional<ObservationFormat> ObservationFormatOf(std::string_view media) {
   return std::nullopt;
 }
 
-absl::StatusOr<std::vector<v1::ReportTrafficRequest>> ReadObservations(
-    ObservationFormat format, std::string_view body) {
-  std::vector<v1::ReportTrafficRequest> items;
+absl::StatusOr<Observations> ReadObservations(ObservationFormat format,
+                                              std::string_view body) {
+  Observations out;
+  // One arena for the request: its messages are built and freed at once.
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 1024;
+  options.max_block_size = 1 << 20;
+  out.arena = std::make_unique<google::protobuf::Arena>(options);
   absl::Status read = format == ObservationFormat::kProtobuf
-                          ? ReadProtobuf(body, &items)
-                          : ReadJson(format, body, &items);
+                          ? ReadProtobuf(body, &out)
+                          : ReadJson(format, body, &out);
   if (!read.ok()) return read;
-  if (items.empty()) {
+  if (out.items.empty()) {
     return absl::InvalidArgumentError("the body holds no observation");
   }
-  return items;
+  return out;
 }
 
 }  // namespace hijackguard::plugin

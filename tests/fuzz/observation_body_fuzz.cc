@@ -44,15 +44,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                               size - 1);
   auto read = ReadObservations(format, body);
   if (!read.ok()) return 0;
-  if (read->empty()) std::abort();
+  if (read->items.empty()) std::abort();
   if (format == ObservationFormat::kProtobuf) {
     hijackguard::v1::ReportTrafficBatch batch;
-    for (const auto& item : *read) *batch.add_observations() = item;
+    for (const auto* item : read->items) *batch.add_observations() = *item;
     const std::string bytes = Deterministic(batch);
     auto again = ReadObservations(ObservationFormat::kProtobuf, bytes);
-    if (!again.ok() || again->size() != read->size()) std::abort();
+    if (!again.ok() || again->items.size() != read->items.size()) std::abort();
     hijackguard::v1::ReportTrafficBatch back;
-    for (const auto& item : *again) *back.add_observations() = item;
+    for (const auto* item : again->items) *back.add_observations() = *item;
     if (Deterministic(back) != bytes) std::abort();
   }
   return 0;
