@@ -801,6 +801,8 @@ StoreStats SqliteStore::stats() const {
   s.overlay_rows = devices_overlay_.size() + ledger_overlay_.size() +
                    events_overlay_.size() + pending_overlay_.size() +
                    history_overlay_.size();
+  std::lock_guard<std::mutex> readers(readers_mu_);
+  s.idle_readers = readers_.size();
   return s;
 }
 

@@ -117,6 +117,7 @@ struct StoreStats {
   std::uint64_t audit_rows = 0;
   std::array<std::uint64_t, kPruneTables> pruned{};
   std::size_t overlay_rows = 0;
+  std::size_t idle_readers = 0;  // reader connections not in use
 };
 
 class SqliteStore final : public policy::StateStore {
@@ -263,7 +264,7 @@ class SqliteStore final : public policy::StateStore {
   Overlay history_overlay_;
   StoreStats stats_;
 
-  std::mutex readers_mu_;
+  mutable std::mutex readers_mu_;
   std::condition_variable readers_cv_;
   std::vector<std::unique_ptr<Connection>> readers_;
 

@@ -241,6 +241,20 @@ TEST_F(StateStoreTest, ReadsSeeTheirOwnWritesAndErasures) {
   EXPECT_TRUE(store->IsDurable(ticket));
 }
 
+TEST_F(StateStoreTest, AFailedReadGivesItsConnectionBack) {
+  auto store = Open();
+  const std::size_t readers = store->stats().idle_readers;
+  ASSERT_GT(readers, 0u);
+  // Another process renames a table: reads of it fail from then on.
+  Sql("ALTER TABLE pending RENAME TO pending_elsewhere");
+  for (std::size_t i = 0; i < readers + 1; ++i) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    EXPECT_FALSE(store->LoadAllPending(&rows).ok());
+  }
+  // Had a failure kept its connection, the next reader would wait forever.
+  EXPECT_EQ(store->stats().idle_readers, readers);
+}
+
 TEST_F(StateStoreTest, ConcurrentWritersShareCommits) {
   auto store = Open();
   constexpr int kThreads = 8;
