@@ -809,20 +809,19 @@ StoreStats SqliteStore::stats() const {
 // ---------------------------------------------------------------------------
 // Loads
 
-std::unique_ptr<SqliteStore::Connection> SqliteStore::AcquireReader() {
-  std::unique_lock<std::mutex> lock(readers_mu_);
-  readers_cv_.wait(lock, [&] { return !readers_.empty(); });
-  auto c = std::move(readers_.back());
-  readers_.pop_back();
-  return c;
+SqliteStore::ReaderLease::ReaderLease(SqliteStore* store) : store_(store) {
+  std::unique_lock<std::mutex> lock(store_->readers_mu_);
+  store_->readers_cv_.wait(lock, [&] { return !store_->readers_.empty(); });
+  connection_ = std::move(store_->readers_.back());
+  store_->readers_.pop_back();
 }
 
-void SqliteStore::Return(std::unique_ptr<Connection> connection) {
+SqliteStore::ReaderLease::~ReaderLease() {
   {
-    std::lock_guard<std::mutex> lock(readers_mu_);
-    readers_.push_back(std::move(connection));
+    std::lock_guard<std::mutex> lock(store_->readers_mu_);
+    store_->readers_.push_back(std::move(connection_));
   }
-  readers_cv_.notify_one();
+  store_->readers_cv_.notify_one();
 }
 
 bool SqliteStore::FromOverlay(const Overlay& overlay, std::string_view key,
@@ -855,7 +854,7 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::LoadRow(
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::QueryOne(
     int statement, std::string_view key) {
-  std::unique_ptr<Connection> c = AcquireReader();
+  ReaderLease c(this);
   Statement& s = c->at(statement).Reset();
   s.Bind(1, key);
   absl::StatusOr<bool> row = s.Step();
@@ -864,7 +863,6 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::QueryOne(
     value.emplace(s.Blob(0));
   }
   s.Reset();
-  Return(std::move(c));
   if (!row.ok()) {
     return FailReads(row.status());
   }
@@ -915,7 +913,7 @@ absl::Status SqliteStore::LoadEvents(std::string_view prefix,
     }
   }
   std::map<std::string, std::string, std::less<>> merged;
-  std::unique_ptr<Connection> c = AcquireReader();
+  ReaderLease c(this);
   std::string end(prefix);
   end.append(9, '\xFF');  // past every 8-byte id
   Statement& s = c->at(kLoadEvents).Reset();
@@ -931,7 +929,6 @@ absl::Status SqliteStore::LoadEvents(std::string_view prefix,
     merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
   }
   s.Reset();
-  Return(std::move(c));
   if (!status.ok()) {
     return FailReads(status);
   }
@@ -947,7 +944,7 @@ absl::Status SqliteStore::LoadEvents(std::string_view prefix,
 
 absl::Status SqliteStore::LoadAllPending(
     std::vector<std::pair<std::string, std::string>>* rows) {
-  std::unique_ptr<Connection> c = AcquireReader();
+  ReaderLease c(this);
   ASSIGN_OR_RETURN(
       Statement s,
       c->db.Prepare("SELECT key, value FROM pending ORDER BY key"));
@@ -961,13 +958,12 @@ absl::Status SqliteStore::LoadAllPending(
     if (!*row) break;
     rows->emplace_back(std::string(s.Blob(0)), std::string(s.Blob(1)));
   }
-  Return(std::move(c));
   return status;
 }
 
 absl::StatusOr<detector::DetectorCounters> SqliteStore::LoadCounters() {
   // Reader connections only: the writer's belongs to its thread.
-  std::unique_ptr<Connection> c = AcquireReader();
+  ReaderLease c(this);
   detector::DetectorCounters counters;
   absl::Status status;
   for (auto [name, out] :
@@ -986,16 +982,13 @@ absl::StatusOr<detector::DetectorCounters> SqliteStore::LoadCounters() {
       break;
     }
   }
-  Return(std::move(c));
   RETURN_IF_ERROR(status);
   return counters;
 }
 
 absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::LoadExemptions() {
-  std::unique_ptr<Connection> c = AcquireReader();
-  auto result = ReadExemptions(c->db);
-  Return(std::move(c));
-  return result;
+  ReaderLease c(this);
+  return ReadExemptions(c->db);
 }
 
 absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::ReadExemptions(
@@ -1028,10 +1021,8 @@ absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::ReadExemptions(
 
 absl::StatusOr<std::optional<policy::AppliedPolicy>> SqliteStore::LatestPolicy(
     std::string_view origin_prefix) {
-  std::unique_ptr<Connection> c = AcquireReader();
-  auto result = ReadLatestPolicy(c->db, origin_prefix);
-  Return(std::move(c));
-  return result;
+  ReaderLease c(this);
+  return ReadLatestPolicy(c->db, origin_prefix);
 }
 
 absl::StatusOr<std::optional<policy::AppliedPolicy>>

@@ -229,7 +229,20 @@ class SqliteStore final : public policy::StateStore {
   absl::StatusOr<std::optional<std::string>> LoadRow(const Overlay& overlay,
                                                      int statement,
                                                      std::string_view key);
-  std::unique_ptr<Connection> AcquireReader();
+  // A reader connection for one scope: given back when the lease ends, on
+  // every path out of it (an early error return included).
+  class ReaderLease {
+   public:
+    explicit ReaderLease(SqliteStore* store);
+    ~ReaderLease();
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    Connection* operator->() const { return connection_.get(); }
+
+   private:
+    SqliteStore* store_;
+    std::unique_ptr<Connection> connection_;
+  };
   // The first column of `statement`'s first row for `key`, from the file.
   absl::StatusOr<std::optional<std::string>> QueryOne(int statement,
                                                       std::string_view key);
@@ -239,7 +252,6 @@ class SqliteStore final : public policy::StateStore {
       sqlite::Database& db) const;
   static absl::StatusOr<std::optional<policy::AppliedPolicy>> ReadLatestPolicy(
       sqlite::Database& db, std::string_view origin_prefix);
-  void Return(std::unique_ptr<Connection> connection);
 
   const SqliteStoreOptions options_;
   std::unique_ptr<Connection> writer_;
