@@ -1,6 +1,8 @@
 // Row formats of the detector's durable state. Each value starts with a
 // format number so that a later version can read (and migrate) older rows;
 // readers refuse a number they do not know rather than guess.
+#include "detector/traffic/detector_rows.h"
+
 #include <algorithm>
 
 #include "common/record.h"

@@ -11,6 +11,7 @@
 #include "detector/eas/request.h"
 #include "detector/eas/settings.h"
 #include "detector/eas/sync_calendar.h"
+#include "detector/traffic/detector_rows.h"
 #include "detector/traffic/detector_state.h"
 
 namespace hijackguard::detector {

@@ -316,14 +316,6 @@ class TrafficDetector {
   mutable absl::Status read_error_;
 };
 
-// Row formats of the detector's durable state (detector_rows.cc).
-std::string EncodeLedgerKey(const LedgerKey& key);
-absl::Status DecodeLedgerKey(std::string_view value, std::string parts[4]);
-void EncodeLedgerEntry(const MeetingSnapshot& entry, std::string* out);
-absl::Status DecodeLedgerEntry(std::string_view value, MeetingSnapshot* entry);
-void EncodeEvent(const DetectionEvent& event, std::string* out);
-absl::Status DecodeEvent(std::string_view value, DetectionEvent* event);
-
 // Lower-cased, trimmed, without an "SMTP:" prefix: how addresses compare.
 std::string NormalizeAddress(std::string_view address);
 
