@@ -377,4 +377,11 @@ std::vector<KnownIssueMatch> KnownIssueCatalog::Match(
   return matches;
 }
 
+Fingerprint IdentifyDevice(const FingerprintInput& input,
+                           const KnownIssueCatalog& catalog) {
+  Fingerprint fp = ComputeFingerprint(input);
+  fp.known_issues = catalog.Match(fp);
+  return fp;
+}
+
 }  // namespace hijackguard::detector

@@ -94,6 +94,11 @@ class KnownIssueCatalog {
   std::vector<KnownIssue> issues_;
 };
 
+// How a device is identified everywhere: its fingerprint, then the
+// catalog's known issues for it.
+Fingerprint IdentifyDevice(const FingerprintInput& input,
+                           const KnownIssueCatalog& catalog);
+
 // The categories a catalog may use.
 inline constexpr std::string_view kCategoryOrganizerHijack = "organizer-hijack";
 inline constexpr std::string_view kCategoryServerLoad = "server-load";

@@ -48,9 +48,8 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
   RETURN_IF_ERROR(ValidateCheckInRequest(request));
   const absl::Time now = clock_->Now();
 
-  detector::Fingerprint fp =
-      detector::ComputeFingerprint(ToFingerprintInput(request));
-  fp.known_issues = catalog_->Match(fp);
+  const detector::Fingerprint fp =
+      detector::IdentifyDevice(ToFingerprintInput(request), *catalog_);
   const detector::CheckInFacts facts = ToCheckInFacts(request);
   policy::StoreTicket facts_ticket = 0;
   if (traffic_ != nullptr && !facts.eas_device_id.empty()) {
@@ -86,10 +85,8 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
 void FingerprintCheckIn(const detector::KnownIssueCatalog& catalog,
                         const v1::CheckInRequest& request,
                         v1::Fingerprint* fingerprint) {
-  detector::Fingerprint fp =
-      detector::ComputeFingerprint(ToFingerprintInput(request));
-  fp.known_issues = catalog.Match(fp);
-  ToProto(fp, fingerprint);
+  ToProto(detector::IdentifyDevice(ToFingerprintInput(request), catalog),
+          fingerprint);
 }
 
 }  // namespace hijackguard::plugin

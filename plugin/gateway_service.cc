@@ -274,9 +274,8 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   if (known.user_principal.empty()) {
     known.user_principal = eas_request.user;  // for exemptions by user
   }
-  detector::Fingerprint fp =
-      detector::ComputeFingerprint(detector::ToFingerprintInput(known));
-  fp.known_issues = catalog_->Match(fp);
+  const detector::Fingerprint fp =
+      detector::IdentifyDevice(detector::ToFingerprintInput(known), *catalog_);
   CachedDecision d;
   d.decision_id = NewUuidV7(now);
   auto decided = engine_->DecideAtGateway(fp, known, d.decision_id, now);

@@ -276,9 +276,8 @@ absl::Status PolicyAdminService::DoSimulate(
   }
 
   v1::CheckInResponse* out = response->mutable_decision();
-  detector::Fingerprint fp =
-      detector::ComputeFingerprint(ToFingerprintInput(c));
-  fp.known_issues = engine_->catalog().Match(fp);
+  const detector::Fingerprint fp =
+      detector::IdentifyDevice(ToFingerprintInput(c), engine_->catalog());
   ToProto(fp, out->mutable_fingerprint());
   const std::vector<std::string> groups(c.device().groups().begin(),
                                         c.device().groups().end());

@@ -284,10 +284,9 @@ absl::Status TrafficHandler::GetDeviceRisk(
   for (const std::string& m : risk->mailboxes) {
     response->add_mailboxes(m);
   }
-  detector::Fingerprint fp =
-      detector::ComputeFingerprint(detector::ToFingerprintInput(risk->facts));
-  fp.known_issues = detector_->catalog().Match(fp);
-  ToProto(fp, response->mutable_fingerprint());
+  ToProto(detector::IdentifyDevice(detector::ToFingerprintInput(risk->facts),
+                                   detector_->catalog()),
+          response->mutable_fingerprint());
   bool confirmed = false;
   for (const detector::DetectionEvent& e : risk->events) {
     ToProto(e, response->add_events());

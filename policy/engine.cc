@@ -421,9 +421,8 @@ StoreTicket PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
   }
   facts.tenant_id = std::string(tenant_id);
   facts.eas_device_id = std::string(eas_device_id);
-  detector::Fingerprint fp =
-      detector::ComputeFingerprint(detector::ToFingerprintInput(facts));
-  fp.known_issues = catalog_->Match(fp);
+  const detector::Fingerprint fp =
+      detector::IdentifyDevice(detector::ToFingerprintInput(facts), *catalog_);
   const absl::Time now = clock_->Now();
   const std::string decision_id = NewUuidV7(now);
   StoreTicket ticket = 0;

@@ -799,9 +799,10 @@ bool TrafficDetector::IsOwner(const Context& ctx,
 
 bool TrafficDetector::HasHijackFingerprint(Device* device) {
   if (device->hijack_fingerprint < 0) {
-    Fingerprint fp = ComputeFingerprint(ToFingerprintInput(device->facts));
+    const Fingerprint fp =
+        IdentifyDevice(ToFingerprintInput(device->facts), *catalog_);
     bool hijack = false;
-    for (const KnownIssueMatch& m : catalog_->Match(fp)) {
+    for (const KnownIssueMatch& m : fp.known_issues) {
       hijack |= m.issue->category == kCategoryOrganizerHijack;
     }
     device->hijack_fingerprint = hijack ? 1 : 0;
