@@ -9,28 +9,6 @@
 #include "plugin/validate.h"
 
 namespace hijackguard::plugin {
-namespace {
-
-detector::CheckInFacts ToCheckInFacts(const v1::CheckInRequest& r) {
-  detector::CheckInFacts f;
-  f.tenant_id = r.tenant_id();
-  f.eas_device_id = r.device().eas_device_id();
-  f.mdm_device_id = r.device().mdm_device_id();
-  f.user_principal = r.device().user_principal();
-  f.primary_smtp_address = r.device().primary_smtp_address();
-  f.user_agent = r.eas().user_agent();
-  f.device_type = r.eas().device_type();
-  f.device_os = r.eas().device_os();
-  f.device_model = r.eas().device_model();
-  f.protocol_version = r.eas().protocol_version();
-  f.inventory_product_name = r.inventory().product_name();
-  f.inventory_os_version = r.inventory().os_version();
-  f.inventory_build_version = r.inventory().build_version();
-  f.inventory_model_name = r.inventory().model_name();
-  return f;
-}
-
-}  // namespace
 
 CheckInHandler::CheckInHandler(
     std::shared_ptr<const detector::KnownIssueCatalog> catalog,
@@ -48,9 +26,9 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
   RETURN_IF_ERROR(ValidateCheckInRequest(request));
   const absl::Time now = clock_->Now();
 
-  const detector::Fingerprint fp =
-      detector::IdentifyDevice(ToFingerprintInput(request), *catalog_);
   const detector::CheckInFacts facts = ToCheckInFacts(request);
+  const detector::Fingerprint fp =
+      detector::IdentifyDevice(detector::ToFingerprintInput(facts), *catalog_);
   policy::StoreTicket facts_ticket = 0;
   if (traffic_ != nullptr && !facts.eas_device_id.empty()) {
     facts_ticket = traffic_->RecordCheckIn(facts, now);
@@ -85,8 +63,10 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
 void FingerprintCheckIn(const detector::KnownIssueCatalog& catalog,
                         const v1::CheckInRequest& request,
                         v1::Fingerprint* fingerprint) {
-  ToProto(detector::IdentifyDevice(ToFingerprintInput(request), catalog),
-          fingerprint);
+  const detector::CheckInFacts facts = ToCheckInFacts(request);
+  ToProto(
+      detector::IdentifyDevice(detector::ToFingerprintInput(facts), catalog),
+      fingerprint);
 }
 
 }  // namespace hijackguard::plugin

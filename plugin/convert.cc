@@ -70,18 +70,23 @@ void ToProto(const detector::KnownIssueMatch& m, v1::KnownIssue* out) {
 
 }  // namespace
 
-detector::FingerprintInput ToFingerprintInput(const v1::CheckInRequest& r) {
-  detector::FingerprintInput in;
-  in.user_agent = r.eas().user_agent();
-  in.device_type = r.eas().device_type();
-  in.device_os = r.eas().device_os();
-  in.device_model = r.eas().device_model();
-  in.protocol_version = r.eas().protocol_version();
-  in.inventory_product_name = r.inventory().product_name();
-  in.inventory_os_version = r.inventory().os_version();
-  in.inventory_build_version = r.inventory().build_version();
-  in.inventory_model_name = r.inventory().model_name();
-  return in;
+detector::CheckInFacts ToCheckInFacts(const v1::CheckInRequest& r) {
+  detector::CheckInFacts f;
+  f.tenant_id = r.tenant_id();
+  f.eas_device_id = r.device().eas_device_id();
+  f.mdm_device_id = r.device().mdm_device_id();
+  f.user_principal = r.device().user_principal();
+  f.primary_smtp_address = r.device().primary_smtp_address();
+  f.user_agent = r.eas().user_agent();
+  f.device_type = r.eas().device_type();
+  f.device_os = r.eas().device_os();
+  f.device_model = r.eas().device_model();
+  f.protocol_version = r.eas().protocol_version();
+  f.inventory_product_name = r.inventory().product_name();
+  f.inventory_os_version = r.inventory().os_version();
+  f.inventory_build_version = r.inventory().build_version();
+  f.inventory_model_name = r.inventory().model_name();
+  return f;
 }
 
 void ToProto(const detector::Fingerprint& fp, v1::Fingerprint* out) {

@@ -4,6 +4,7 @@
 
 #include "absl/time/time.h"
 #include "detector/fingerprint.h"
+#include "detector/traffic/traffic_detector.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "hijackguard/v1/compliance_plugin.pb.h"
 #include "hijackguard/v1/fingerprint.pb.h"
@@ -11,10 +12,9 @@
 
 namespace hijackguard::plugin {
 
-// The fingerprint inputs of a check-in. The result holds views into `request`,
-// which must outlive it.
-detector::FingerprintInput ToFingerprintInput(
-    const v1::CheckInRequest& request);
+// What a check-in says of its device (detector::ToFingerprintInput maps
+// these to the fingerprint's inputs: one mapping, not two).
+detector::CheckInFacts ToCheckInFacts(const v1::CheckInRequest& request);
 
 void ToProto(const detector::Fingerprint& fingerprint, v1::Fingerprint* out);
 

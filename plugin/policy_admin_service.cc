@@ -276,8 +276,9 @@ absl::Status PolicyAdminService::DoSimulate(
   }
 
   v1::CheckInResponse* out = response->mutable_decision();
-  const detector::Fingerprint fp =
-      detector::IdentifyDevice(ToFingerprintInput(c), engine_->catalog());
+  const detector::CheckInFacts facts = ToCheckInFacts(c);
+  const detector::Fingerprint fp = detector::IdentifyDevice(
+      detector::ToFingerprintInput(facts), engine_->catalog());
   ToProto(fp, out->mutable_fingerprint());
   const std::vector<std::string> groups(c.device().groups().begin(),
                                         c.device().groups().end());
