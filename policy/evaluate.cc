@@ -259,27 +259,26 @@ std::string DescribeDevice(const Fingerprint& fp) {
   return family.empty() ? "device" : std::string(family);
 }
 
-Evaluation Evaluate(const EvaluationInput& in) {
-  const Policy& policy = *in.policy;
-  const Settings& s = policy.For(in.subject.tenant_id);
-  const Fingerprint& fp = *in.fingerprint;
-  Evaluation out;
-  out.mode = s.mode.value;
-  out.policy_revision = policy.revision();
-  std::vector<Reason> scored;
-  scored.reserve(fp.known_issues.size() + kEventKinds + 1);
-  std::vector<std::string_view>& rules = out.matched_rules;
-  rules.reserve(12);
+namespace {
 
-  const std::string os = DescribeOs(fp);
-  // The build's prior: the largest of its known issues' priors.
-  double prior = 0;
-  const KnownIssueMatch* prior_issue = nullptr;
-  const KnownIssueMatch* hijack = nullptr;
+// The steps of Evaluate, in its order.
+
+struct Prior {
+  double value = 0;
+  const KnownIssueMatch* issue = nullptr;   // the one whose prior counts
+  const KnownIssueMatch* hijack = nullptr;  // the first organizer-hijack one
+};
+
+// The build's prior: the largest of its known issues' priors. Every known
+// issue becomes a reason; only the largest adds to the score.
+Prior ScorePrior(const Settings& s, const Fingerprint& fp,
+                 const std::string& os, std::vector<Reason>* scored,
+                 std::vector<std::string_view>* rules) {
+  Prior prior;
   std::string_view prior_rule;
   for (const KnownIssueMatch& m : fp.known_issues) {
-    if (hijack == nullptr && IsHijack(m)) {
-      hijack = &m;
+    if (prior.hijack == nullptr && IsHijack(m)) {
+      prior.hijack = &m;
     }
     double value = 0;
     const std::string* rule = nullptr;
@@ -289,17 +288,17 @@ Evaluation Evaluate(const EvaluationInput& in) {
       value = r.value;
       rule = &r.pointer;
     }
-    if (value > prior) {
-      prior = value;
-      prior_issue = &m;
+    if (value > prior.value) {
+      prior.value = value;
+      prior.issue = &m;
       prior_rule = *rule;
     }
   }
   for (const KnownIssueMatch& m : fp.known_issues) {
-    const bool applied = &m == prior_issue;
+    const bool applied = &m == prior.issue;
     const bool confirmed_hijack =
         IsHijack(m) && m.confidence == detector::Confidence::kConfirmed;
-    scored.push_back(
+    scored->push_back(
         {(confirmed_hijack ? kReasonConfirmedHijackBuild
                            : kReasonKnownIssuePrior),
          StrCat(os, " has a ", detector::ConfidenceName(m.confidence),
@@ -307,13 +306,19 @@ Evaluation Evaluate(const EvaluationInput& in) {
                 applied ? ""
                         : " Not added: the build's prior is the largest "
                           "of its issues' priors."),
-         m.issue->id, applied ? prior : 0});
+         m.issue->id, applied ? prior.value : 0});
   }
-  if (prior_issue != nullptr) {
-    rules.push_back(prior_rule);
+  if (prior.issue != nullptr) {
+    rules->push_back(prior_rule);
   }
+  return prior;
+}
 
-  // Behaviour: decayed, weighted events, summed per kind.
+// Behaviour: decayed, weighted events, summed per kind; a reason per kind
+// that counts. Returns the sum.
+double ScoreBehaviour(const Settings& s, const EvaluationInput& in,
+                      std::vector<Reason>* scored,
+                      std::vector<std::string_view>* rules) {
   struct KindSum {
     std::size_t count = 0;
     double sum = 0;
@@ -356,38 +361,191 @@ Evaluation Evaluate(const EvaluationInput& in) {
     const double contribution = Round2(sum.sum);
     behaviour += contribution;
     const auto kind = static_cast<EventKind>(k);
-    scored.push_back(
+    scored->push_back(
         {ReasonFor(kind),
          StrCat(sum.count, " ", detector::EventKindName(kind),
                 sum.count == 1 ? " event" : " events", ", the newest at ",
                 Rfc3339(sum.newest), s.event_reason_suffix[k],
                 FormatFixed(contribution, 2), ".", Cite(in, kind)),
          "", contribution});
-    rules.push_back(s.weights[k].pointer);
+    rules->push_back(s.weights[k].pointer);
   }
   if (behaviour > 0) {
-    rules.push_back(s.half_life.pointer);
+    rules->push_back(s.half_life.pointer);
     if (multiplied) {
-      rules.push_back(s.attendee_multiplier.pointer);
+      rules->push_back(s.attendee_multiplier.pointer);
     }
   }
   if (in.events_dropped > 0) {
-    scored.push_back({"EVIDENCE_DROPPED",
-                      StrCat(in.events_dropped,
-                             " older events are no longer kept and were not "
-                             "scored."),
-                      "", 0});
+    scored->push_back({"EVIDENCE_DROPPED",
+                       StrCat(in.events_dropped,
+                              " older events are no longer kept and were not "
+                              "scored."),
+                       "", 0});
   }
-  // Largest contribution first; ties keep their order. An insertion sort:
-  // a handful of reasons, and std::stable_sort would allocate.
-  for (std::size_t i = 1; i < scored.size(); ++i) {
-    for (std::size_t j = i;
-         j > 0 && scored[j].contribution > scored[j - 1].contribution; --j) {
-      std::swap(scored[j], scored[j - 1]);
+  return behaviour;
+}
+
+// Largest contribution first; ties keep their order. An insertion sort: a
+// handful of reasons, and std::stable_sort would allocate.
+void SortByContribution(std::vector<Reason>* scored) {
+  std::vector<Reason>& r = *scored;
+  for (std::size_t i = 1; i < r.size(); ++i) {
+    for (std::size_t j = i; j > 0 && r[j].contribution > r[j - 1].contribution;
+         --j) {
+      std::swap(r[j], r[j - 1]);
     }
   }
+}
 
-  out.score = std::min(100.0, Round2(prior + behaviour));
+// Grace: WARN escalates to QUARANTINE after `grace` (not while exempt).
+// Sets the grace clock and deadline in `*out`; returns the action.
+Action ApplyGrace(const Settings& s, const EvaluationInput& in, Action action,
+                  bool exempt, Evaluation* out, std::vector<Reason>* head,
+                  std::optional<Reason>* grace_period) {
+  out->history.warn_since = absl::InfiniteFuture();
+  if (action >= Action::kWarn && !exempt) {
+    out->history.warn_since =
+        in.history.warn_since < in.now ? in.history.warn_since : in.now;
+  }
+  if (action != Action::kWarn || exempt ||
+      s.grace.value <= absl::ZeroDuration()) {
+    return action;
+  }
+  const absl::Time deadline = out->history.warn_since + s.grace.value;
+  out->matched_rules.push_back(s.grace.pointer);
+  if (in.now >= deadline) {
+    head->push_back(
+        {kReasonGraceExpired,
+         StrCat("At WARN since ", Rfc3339(out->history.warn_since),
+                "; the grace period of ", FormatHours(s.grace.value),
+                " ended at ", Rfc3339(deadline), "."),
+         "", 0});
+    return Action::kQuarantine;
+  }
+  out->deadline = deadline;
+  *grace_period = Reason{
+      kReasonGracePeriod,
+      StrCat("At WARN since ", Rfc3339(out->history.warn_since),
+             "; quarantined at ", Rfc3339(deadline),
+             " unless the score falls below ", s.warn_threshold.value, "."),
+      "", 0};
+  return action;
+}
+
+// An exemption allows; monitor mode enforces nothing. Their reasons go
+// first.
+void ApplyExemptionAndMode(const Settings& s, const Exemption* exemption,
+                           Action action, Evaluation* out,
+                           std::vector<Reason>* head) {
+  out->evaluated_action = action;
+  out->enforced_action = action;
+  if (exemption != nullptr) {
+    out->evaluated_action = Action::kAllow;
+    out->enforced_action = Action::kAllow;
+    head->insert(head->begin(),
+                 {kReasonExempt,
+                  StrCat("Exempt (", ExemptionKindName(exemption->kind), " ",
+                         exemption->value, ") until ",
+                         Rfc3339(exemption->expires), ": ", exemption->reason,
+                         ". Without the exemption: ", ActionName(action), "."),
+                  "", 0});
+    out->matched_rules.push_back(exemption->rule);
+    out->exemption = *exemption;
+  }
+  if (out->mode == Mode::kMonitor) {
+    out->enforced_action = Action::kAllow;
+    head->insert(head->begin(), {kReasonMonitorMode,
+                                 StrCat("Monitor mode: enforce would return ",
+                                        ActionName(out->evaluated_action), "."),
+                                 "", 0});
+    out->matched_rules.push_back(s.mode.pointer);
+  }
+}
+
+// The enforced action's scope, and the user's alert when it is not ALLOW.
+void ScopeAndAlert(const Settings& s, const EvaluationInput& in,
+                   const std::string& os, const KnownIssueMatch* issue,
+                   Evaluation* out) {
+  switch (out->enforced_action) {
+    case Action::kAllow:
+      out->scope = Scope::kNone;
+      break;
+    case Action::kWarn:
+      out->scope = s.restrict_warn.value;
+      out->matched_rules.push_back(s.restrict_warn.pointer);
+      break;
+    case Action::kQuarantine:
+      out->scope = s.restrict_quarantine.value;
+      out->matched_rules.push_back(s.restrict_quarantine.pointer);
+      break;
+    case Action::kBlock:
+      out->scope = Scope::kDevice;
+      break;
+  }
+  if (out->enforced_action == Action::kAllow) {
+    return;
+  }
+  std::string locale;
+  const LocaleTemplates& t = PickLocale(s, in.subject.locale, &locale);
+  const AlertTemplate& at = t.kinds[static_cast<std::size_t>(
+      KindFor(out->enforced_action, out->scope))];
+  std::string fixed_storage;
+  std::string_view fixed_in = t.latest_release;
+  if (issue != nullptr && issue->issue->fixed_in) {
+    fixed_storage = StrCat("iOS ", issue->issue->fixed_in->ToString());
+    fixed_in = fixed_storage;
+  }
+  const std::string device = DescribeDevice(*in.fingerprint);
+  const UtcText deadline_text(out->deadline.value_or(absl::UnixEpoch()),
+                              /*rfc3339=*/false);
+  const std::string_view deadline =
+      out->deadline ? deadline_text.view() : std::string_view();
+  const AlertValues values{device,
+                           os,
+                           fixed_in,
+                           deadline,
+                           in.subject.user_principal,
+                           s.admin_insert.value};
+  UserAlert alert;
+  alert.title = RenderTemplate(at.title, values);
+  alert.message = RenderTemplate(at.message, values);
+  if (out->deadline && !t.deadline_notice.empty()) {
+    alert.message += ' ';
+    RenderTemplateTo(t.deadline_notice, values, &alert.message);
+  }
+  const bool uses_insert =
+      at.title.find("{admin_insert}") != std::string::npos ||
+      at.message.find("{admin_insert}") != std::string::npos ||
+      at.remediation.find("{admin_insert}") != std::string::npos;
+  if (!uses_insert && !s.admin_insert.value.empty()) {
+    StrAppend(&alert.message, "\n\n", s.admin_insert.value);
+  }
+  alert.remediation = RenderTemplate(at.remediation, values);
+  alert.locale = std::move(locale);
+  out->user_alert = std::move(alert);
+}
+
+}  // namespace
+
+Evaluation Evaluate(const EvaluationInput& in) {
+  const Policy& policy = *in.policy;
+  const Settings& s = policy.For(in.subject.tenant_id);
+  const Fingerprint& fp = *in.fingerprint;
+  Evaluation out;
+  out.mode = s.mode.value;
+  out.policy_revision = policy.revision();
+  std::vector<Reason> scored;
+  scored.reserve(fp.known_issues.size() + kEventKinds + 1);
+  std::vector<std::string_view>& rules = out.matched_rules;
+  rules.reserve(12);
+
+  const std::string os = DescribeOs(fp);
+  const Prior prior = ScorePrior(s, fp, os, &scored, &rules);
+  const double behaviour = ScoreBehaviour(s, in, &scored, &rules);
+  SortByContribution(&scored);
+
+  out.score = std::min(100.0, Round2(prior.value + behaviour));
   std::string_view threshold_rule;
   Action action = ActionForScore(s, out.score, &threshold_rule);
   out.level = static_cast<Level>(static_cast<int>(action));
@@ -399,40 +557,12 @@ Evaluation Evaluate(const EvaluationInput& in) {
   head.reserve(3 + scored.size() + 2 + 4);
   std::optional<Reason> below_threshold;
   std::optional<Reason> grace_period;
-  const Exemption* exemption = nullptr;
-  exemption = policy.exemptions().Find(in.subject, in.now);
+  const Exemption* exemption = policy.exemptions().Find(in.subject, in.now);
   if (exemption == nullptr && in.exemptions != nullptr) {
     exemption = in.exemptions->Find(in.subject, in.now);
   }
-
-  // Grace: WARN escalates to QUARANTINE after `grace` (not while exempt).
-  out.history.warn_since = absl::InfiniteFuture();
-  if (action >= Action::kWarn && exemption == nullptr) {
-    out.history.warn_since =
-        in.history.warn_since < in.now ? in.history.warn_since : in.now;
-  }
-  if (action == Action::kWarn && exemption == nullptr &&
-      s.grace.value > absl::ZeroDuration()) {
-    const absl::Time deadline = out.history.warn_since + s.grace.value;
-    rules.push_back(s.grace.pointer);
-    if (in.now >= deadline) {
-      action = Action::kQuarantine;
-      head.push_back(
-          {kReasonGraceExpired,
-           StrCat("At WARN since ", Rfc3339(out.history.warn_since),
-                  "; the grace period of ", FormatHours(s.grace.value),
-                  " ended at ", Rfc3339(deadline), "."),
-           "", 0});
-    } else {
-      out.deadline = deadline;
-      grace_period = Reason{
-          kReasonGracePeriod,
-          StrCat("At WARN since ", Rfc3339(out.history.warn_since),
-                 "; quarantined at ", Rfc3339(deadline),
-                 " unless the score falls below ", s.warn_threshold.value, "."),
-          "", 0};
-    }
-  }
+  action = ApplyGrace(s, in, action, exemption != nullptr, &out, &head,
+                      &grace_period);
   if (action == Action::kAllow) {
     below_threshold = Reason{
         kReasonBelowThreshold,
@@ -440,89 +570,8 @@ Evaluation Evaluate(const EvaluationInput& in) {
                " is below the WARN threshold ", s.warn_threshold.value, "."),
         "", 0};
   }
-  out.evaluated_action = action;
-  out.enforced_action = action;
-
-  if (exemption != nullptr) {
-    out.evaluated_action = Action::kAllow;
-    out.enforced_action = Action::kAllow;
-    head.insert(head.begin(),
-                {kReasonExempt,
-                 StrCat("Exempt (", ExemptionKindName(exemption->kind), " ",
-                        exemption->value, ") until ",
-                        Rfc3339(exemption->expires), ": ", exemption->reason,
-                        ". Without the exemption: ", ActionName(action), "."),
-                 "", 0});
-    rules.push_back(exemption->rule);
-    out.exemption = *exemption;
-  }
-  if (out.mode == Mode::kMonitor) {
-    out.enforced_action = Action::kAllow;
-    head.insert(head.begin(), {kReasonMonitorMode,
-                               StrCat("Monitor mode: enforce would return ",
-                                      ActionName(out.evaluated_action), "."),
-                               "", 0});
-    rules.push_back(s.mode.pointer);
-  }
-
-  // The enforced action's scope and alert.
-  switch (out.enforced_action) {
-    case Action::kAllow:
-      out.scope = Scope::kNone;
-      break;
-    case Action::kWarn:
-      out.scope = s.restrict_warn.value;
-      rules.push_back(s.restrict_warn.pointer);
-      break;
-    case Action::kQuarantine:
-      out.scope = s.restrict_quarantine.value;
-      rules.push_back(s.restrict_quarantine.pointer);
-      break;
-    case Action::kBlock:
-      out.scope = Scope::kDevice;
-      break;
-  }
-  if (out.enforced_action > Action::kAllow) {
-    std::string locale;
-    const LocaleTemplates& t = PickLocale(s, in.subject.locale, &locale);
-    const AlertTemplate& at = t.kinds[static_cast<std::size_t>(
-        KindFor(out.enforced_action, out.scope))];
-    std::string fixed_storage;
-    std::string_view fixed_in = t.latest_release;
-    const KnownIssueMatch* issue = prior_issue ? prior_issue : hijack;
-    if (issue != nullptr && issue->issue->fixed_in) {
-      fixed_storage = StrCat("iOS ", issue->issue->fixed_in->ToString());
-      fixed_in = fixed_storage;
-    }
-    const std::string device = DescribeDevice(fp);
-    const UtcText deadline_text(out.deadline.value_or(absl::UnixEpoch()),
-                                /*rfc3339=*/false);
-    const std::string_view deadline =
-        out.deadline ? deadline_text.view() : std::string_view();
-    const AlertValues values{device,
-                             os,
-                             fixed_in,
-                             deadline,
-                             in.subject.user_principal,
-                             s.admin_insert.value};
-    UserAlert alert;
-    alert.title = RenderTemplate(at.title, values);
-    alert.message = RenderTemplate(at.message, values);
-    if (out.deadline && !t.deadline_notice.empty()) {
-      alert.message += ' ';
-      RenderTemplateTo(t.deadline_notice, values, &alert.message);
-    }
-    const bool uses_insert =
-        at.title.find("{admin_insert}") != std::string::npos ||
-        at.message.find("{admin_insert}") != std::string::npos ||
-        at.remediation.find("{admin_insert}") != std::string::npos;
-    if (!uses_insert && !s.admin_insert.value.empty()) {
-      StrAppend(&alert.message, "\n\n", s.admin_insert.value);
-    }
-    alert.remediation = RenderTemplate(at.remediation, values);
-    alert.locale = std::move(locale);
-    out.user_alert = std::move(alert);
-  }
+  ApplyExemptionAndMode(s, exemption, action, &out, &head);
+  ScopeAndAlert(s, in, os, prior.issue ? prior.issue : prior.hijack, &out);
   out.admin_remediation = AdminRemediation(in.subject, out.evaluated_action);
 
   out.reasons = std::move(head);
@@ -534,7 +583,7 @@ Evaluation Evaluate(const EvaluationInput& in) {
       out.reasons.push_back(std::move(**r));
     }
   }
-  AddInformational(fp, hijack != nullptr, &out.reasons);
+  AddInformational(fp, prior.hijack != nullptr, &out.reasons);
   return out;
 }
 
