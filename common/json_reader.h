@@ -27,7 +27,7 @@ class Problems {
   const std::vector<Entry>& entries() const { return entries_; }
   // INVALID_ARGUMENT "<origin>: N problem(s):\n  <p1>\n  <p2>..." or OK when
   // empty.
-  absl::Status ToStatus(std::string_view origin) const;
+  [[nodiscard]] absl::Status ToStatus(std::string_view origin) const;
 
  private:
   std::vector<Entry> entries_;

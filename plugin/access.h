@@ -121,13 +121,13 @@ class AccessControl {
   // The same for credentials from another transport (the HTTP listener).
   absl::StatusOr<Caller> Admit(const Credentials& credentials, Rpc rpc) const;
   // Checks `tenant` against the caller's tenants under `rpc`'s scope.
-  absl::Status CheckTenant(const Caller& caller, Rpc rpc,
-                           std::string_view tenant) const;
+  [[nodiscard]] absl::Status CheckTenant(const Caller& caller, Rpc rpc,
+                                         std::string_view tenant) const;
   // For a long-running call (a stream): OK while `caller`'s principal still
   // holds its credential and `rpc`'s role after a Reload, else
   // UNAUTHENTICATED or PERMISSION_DENIED (recorded). Moves `caller` to the
   // configuration in force. One atomic load when nothing was reloaded.
-  absl::Status Recheck(Caller* caller, Rpc rpc) const;
+  [[nodiscard]] absl::Status Recheck(Caller* caller, Rpc rpc) const;
 
   // Records a refused call (also called for a compare-and-set ABORTED).
   void Refused(const policy::Actor& actor, Rpc rpc,
@@ -139,7 +139,7 @@ class AccessControl {
   absl::StatusOr<Caller> Authenticate(const Credentials& credentials) const;
 
  private:
-  absl::Status CheckRole(const Caller& caller, Rpc rpc) const;
+  [[nodiscard]] absl::Status CheckRole(const Caller& caller, Rpc rpc) const;
 
   const bool development_;
   const bool client_certificates_;

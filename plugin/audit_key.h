@@ -34,7 +34,7 @@ absl::StatusOr<std::string> LoadOrCreateAuditKey(const std::string& path,
 // Where a new key waits until the log it keys has committed its first keyed
 // row (<path>.pending), and moving it into place (OK when there is none).
 std::string PendingAuditKeyPath(const std::string& path);
-absl::Status PromotePendingAuditKey(const std::string& path);
+[[nodiscard]] absl::Status PromotePendingAuditKey(const std::string& path);
 
 // Stands in for user principals and e-mail addresses in logs and exports:
 // the first 16 hex digits of HMAC-SHA256(HKDF(audit key, "pseudonym-v1"),
@@ -51,10 +51,11 @@ class Pseudonymizer {
 };
 
 // Writes `text` to a new file `path` of mode 0600 (whatever the umask).
-absl::Status WritePrivateFile(const std::string& path, std::string_view text);
+[[nodiscard]] absl::Status WritePrivateFile(const std::string& path,
+                                            std::string_view text);
 
 // Restricts an existing file to its owner (0600) when it is more open; OK
 // when it is missing.
-absl::Status MakePrivate(const std::string& path);
+[[nodiscard]] absl::Status MakePrivate(const std::string& path);
 
 }  // namespace hijackguard::plugin

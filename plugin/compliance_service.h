@@ -53,9 +53,10 @@ class CompliancePluginService final : public CompliancePluginBase {
  private:
   // Why a stream item of `tenant` is refused (OK when it is not), after
   // re-judging `caller` if the principals were reloaded.
-  absl::Status Refusal(Caller& caller, std::string_view tenant) const;
+  [[nodiscard]] absl::Status Refusal(Caller& caller,
+                                     std::string_view tenant) const;
   // UNAVAILABLE while the state store cannot write.
-  absl::Status StoreWritable() const;
+  [[nodiscard]] absl::Status StoreWritable() const;
 
   const CheckInHandler* check_in_;
   const TrafficHandler* traffic_;

@@ -65,8 +65,8 @@ class GatewayService {
   // Admits a caller of authorize or changes for the tenant it names
   // (X-Hijackguard-Tenant): that tenant, or why not.
   absl::StatusOr<std::string> AdmitForTenant(const HttpRequest& request) const;
-  absl::Status StoreWritable() const;
-  absl::Status WaitDurable(policy::StoreTicket ticket) const;
+  [[nodiscard]] absl::Status StoreWritable() const;
+  [[nodiscard]] absl::Status WaitDurable(policy::StoreTicket ticket) const;
 
   std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
   const Clock* clock_;

@@ -65,7 +65,7 @@ class HttpRouter {
     HttpGate gate;
   };
   // The route's gate for `request` (no body yet); OK without one.
-  absl::Status Gate(const HttpRequest& request) const;
+  [[nodiscard]] absl::Status Gate(const HttpRequest& request) const;
   const std::vector<Route>& routes() const { return routes_; }
   HttpResponse Dispatch(const HttpRequest& request) const;
 
@@ -91,7 +91,7 @@ class HttpServer {
   // Checks the certificate and key anew and serves new connections with them
   // (SIGHUP; the client CA is read at start only).
   // On a problem the pair in force stays.
-  absl::Status ReloadTls(const TlsConfig& tls);
+  [[nodiscard]] absl::Status ReloadTls(const TlsConfig& tls);
   // Stops accepting and waits for the connections being served. Idempotent.
   void Stop();
 

@@ -64,17 +64,18 @@ class PolicyAdminService final : public PolicyAdminBase {
       grpc::ByteBuffer* response) override;
 
   // The domain calls behind the RPCs (also used by tests).
-  absl::Status DoApply(const v1::ApplyPolicyRequest& request,
-                       v1::ApplyPolicyResponse* response,
-                       const policy::Actor& actor = {});
-  absl::Status DoSimulate(const v1::SimulateDecisionRequest& request,
-                          v1::SimulateDecisionResponse* response) const;
+  [[nodiscard]] absl::Status DoApply(const v1::ApplyPolicyRequest& request,
+                                     v1::ApplyPolicyResponse* response,
+                                     const policy::Actor& actor = {});
+  [[nodiscard]] absl::Status DoSimulate(
+      const v1::SimulateDecisionRequest& request,
+      v1::SimulateDecisionResponse* response) const;
 
  private:
   // Checks `tenant` for an admitted caller of `rpc` (unless the RPC judges
   // a stored object's tenant).
-  absl::Status CheckTenant(const Caller& caller, Rpc rpc,
-                           std::string_view tenant) const;
+  [[nodiscard]] absl::Status CheckTenant(const Caller& caller, Rpc rpc,
+                                         std::string_view tenant) const;
 
   std::string LogName(const policy::Exemption& e) const;
   // A slot for policy work (kPolicyWorkers), after checking the document's
@@ -83,27 +84,27 @@ class PolicyAdminService final : public PolicyAdminBase {
                                              std::size_t bytes);
 
   // The typed handlers behind the raw methods.
-  absl::Status GetPolicyTyped(const Caller& caller,
-                              const v1::GetPolicyRequest& request,
-                              v1::GetPolicyResponse* response);
-  absl::Status ValidatePolicyTyped(const Caller& caller,
-                                   const v1::ValidatePolicyRequest& request,
-                                   v1::ValidatePolicyResponse* response);
-  absl::Status ApplyPolicyTyped(const Caller& caller,
-                                const v1::ApplyPolicyRequest& request,
-                                v1::ApplyPolicyResponse* response);
-  absl::Status SimulateDecisionTyped(const Caller& caller,
-                                     const v1::SimulateDecisionRequest& request,
-                                     v1::SimulateDecisionResponse* response);
-  absl::Status ListExemptionsTyped(const Caller& caller,
-                                   const v1::ListExemptionsRequest& request,
-                                   v1::ListExemptionsResponse* response);
-  absl::Status PutExemptionTyped(const Caller& caller,
-                                 const v1::PutExemptionRequest& request,
-                                 v1::PutExemptionResponse* response);
-  absl::Status DeleteExemptionTyped(const Caller& caller,
-                                    const v1::DeleteExemptionRequest& request,
-                                    v1::DeleteExemptionResponse* response);
+  [[nodiscard]] absl::Status GetPolicyTyped(const Caller& caller,
+                                            const v1::GetPolicyRequest& request,
+                                            v1::GetPolicyResponse* response);
+  [[nodiscard]] absl::Status ValidatePolicyTyped(
+      const Caller& caller, const v1::ValidatePolicyRequest& request,
+      v1::ValidatePolicyResponse* response);
+  [[nodiscard]] absl::Status ApplyPolicyTyped(
+      const Caller& caller, const v1::ApplyPolicyRequest& request,
+      v1::ApplyPolicyResponse* response);
+  [[nodiscard]] absl::Status SimulateDecisionTyped(
+      const Caller& caller, const v1::SimulateDecisionRequest& request,
+      v1::SimulateDecisionResponse* response);
+  [[nodiscard]] absl::Status ListExemptionsTyped(
+      const Caller& caller, const v1::ListExemptionsRequest& request,
+      v1::ListExemptionsResponse* response);
+  [[nodiscard]] absl::Status PutExemptionTyped(
+      const Caller& caller, const v1::PutExemptionRequest& request,
+      v1::PutExemptionResponse* response);
+  [[nodiscard]] absl::Status DeleteExemptionTyped(
+      const Caller& caller, const v1::DeleteExemptionRequest& request,
+      v1::DeleteExemptionResponse* response);
 
   struct Decoders {
     Decoders();

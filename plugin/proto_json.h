@@ -24,7 +24,7 @@ std::string ToCompactJson(const google::protobuf::Message& message);
 
 // Parses proto3 JSON (either field-name form) into `message`.
 // INVALID_ARGUMENT with protobuf's description otherwise.
-absl::Status FromJson(std::string_view json,
-                      google::protobuf::Message* message);
+[[nodiscard]] absl::Status FromJson(std::string_view json,
+                                    google::protobuf::Message* message);
 
 }  // namespace hijackguard::plugin

@@ -17,8 +17,8 @@
 namespace hijackguard::plugin {
 
 // Serialises `message` into `out`.
-absl::Status EncodeMessage(const google::protobuf::Message& message,
-                           grpc::ByteBuffer* out);
+[[nodiscard]] absl::Status EncodeMessage(
+    const google::protobuf::Message& message, grpc::ByteBuffer* out);
 // The buffer's bytes in one string.
 std::string FlattenBuffer(const grpc::ByteBuffer& buffer);
 

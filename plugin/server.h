@@ -110,17 +110,17 @@ class PluginServer {
   // Re-reads the policy file (SIGHUP) and swaps it in atomically. On any
   // problem the policy in force stays and the status lists every problem.
   // FAILED_PRECONDITION when the server has no policy file.
-  absl::Status ReloadPolicy();
+  [[nodiscard]] absl::Status ReloadPolicy();
 
   // Swaps in a new principal list (SIGHUP). FAILED_PRECONDITION in
   // development mode (adding auth needs a restart).
-  absl::Status ReloadAuth(std::shared_ptr<const AuthConfig> auth);
+  [[nodiscard]] absl::Status ReloadAuth(std::shared_ptr<const AuthConfig> auth);
   // Checks and swaps in the TLS files anew (SIGHUP); new connections use
   // them within a second. On a problem the files in force stay.
-  absl::Status ReloadTls(const TlsConfig& tls);
+  [[nodiscard]] absl::Status ReloadTls(const TlsConfig& tls);
   bool has_tls() const;
   // The same for the HTTP listener's TLS (http.tls).
-  absl::Status ReloadHttpTls(const TlsConfig& tls);
+  [[nodiscard]] absl::Status ReloadHttpTls(const TlsConfig& tls);
   bool has_http_tls() const;
   // Logs a signed checkpoint of the audit log's committed head (also done
   // every audit_checkpoint_interval). NOT_FOUND without a state database.

@@ -37,7 +37,7 @@ class Statement {
   // SQLITE_ROW -> true, SQLITE_DONE -> false, else an error.
   absl::StatusOr<bool> Step();
   // Runs to completion (no rows expected).
-  absl::Status Run();
+  [[nodiscard]] absl::Status Run();
   std::string_view Blob(int column) const;
   std::int64_t Int(int column) const;
   bool IsNull(int column) const;
@@ -59,7 +59,7 @@ class Database {
   // Opens `path`; `create` allows creating it.
   static absl::StatusOr<Database> Open(const std::string& path, bool create,
                                        bool read_only);
-  absl::Status Exec(std::string_view sql);
+  [[nodiscard]] absl::Status Exec(std::string_view sql);
   absl::StatusOr<Statement> Prepare(std::string_view sql);
   // The single value of a one-row query (integer or text).
   absl::StatusOr<std::int64_t> QueryInt(std::string_view sql);
@@ -73,13 +73,13 @@ class Database {
 };
 
 // An error status for SQLite result `rc` on `db`, naming what was being done.
-absl::Status Error(sqlite3* db, int rc, std::string_view doing);
+[[nodiscard]] absl::Status Error(sqlite3* db, int rc, std::string_view doing);
 
 // Checks an existing file's header before SQLite sees it: the SQLite magic,
 // and, unless a non-empty write-ahead log (`path`-wal) may still hold the
 // missing pages (a crash or a full disk during a checkpoint), that the file
 // is as long as the header says. OK for a missing file.
-absl::Status CheckHeader(const std::string& path);
+[[nodiscard]] absl::Status CheckHeader(const std::string& path);
 
 struct OpenStateOptions {
   std::string synchronous = "full";  // PRAGMA synchronous: full, normal, off
@@ -107,7 +107,7 @@ absl::StatusOr<Database> OpenStateReadOnly(const std::string& path);
 const std::vector<std::string_view>& Migrations();
 // Applies the migrations from the file's version up to `target` (tests use a
 // lower target to make an old database).
-absl::Status Migrate(Database& db, int target);
+[[nodiscard]] absl::Status Migrate(Database& db, int target);
 
 inline constexpr std::int64_t kApplicationId = 0x48474442;  // "HGDB"
 

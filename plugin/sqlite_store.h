@@ -135,11 +135,12 @@ class SqliteStore final : public policy::StateStore {
       std::string_view key) override;
   absl::StatusOr<std::optional<std::string>> FindDeviceByIndex(
       std::string_view index) override;
-  absl::Status LoadEvents(std::string_view prefix, std::string_view from,
-                          std::vector<std::string>* values) override;
+  [[nodiscard]] absl::Status LoadEvents(
+      std::string_view prefix, std::string_view from,
+      std::vector<std::string>* values) override;
   absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) override;
-  absl::Status LoadAllPending(
+  [[nodiscard]] absl::Status LoadAllPending(
       std::vector<std::pair<std::string, std::string>>* rows) override;
   absl::StatusOr<detector::DetectorCounters> LoadCounters() override;
   StoreTicket Submit(detector::DetectorChanges changes) override;
@@ -152,13 +153,13 @@ class SqliteStore final : public policy::StateStore {
       std::string_view origin_prefix) override;
   StoreTicket SubmitEngine(policy::EngineChanges changes) override;
   bool IsDurable(StoreTicket ticket) const override;
-  absl::Status WaitDurable(StoreTicket ticket) override;
+  [[nodiscard]] absl::Status WaitDurable(StoreTicket ticket) override;
   void WhenDurable(StoreTicket ticket,
                    std::function<void(absl::Status)> done) override;
 
   // Deletes expired events and ledger rows as of `now` (what the background
   // retention does), in transactions of at most `chunk` rows each.
-  absl::Status Prune(absl::Time now, std::size_t chunk = 2000);
+  [[nodiscard]] absl::Status Prune(absl::Time now, std::size_t chunk = 2000);
   // Stops the background retention (before what event_horizon reads goes
   // away). Idempotent.
   void StopRetention();
@@ -192,16 +193,18 @@ class SqliteStore final : public policy::StateStore {
   using Overlay = std::map<std::string, OverlayRow, std::less<>>;
 
   explicit SqliteStore(SqliteStoreOptions options);
-  absl::Status Start();
+  [[nodiscard]] absl::Status Start();
   // Reads the key, checks the log's tail and the signed head, and rekeys a
   // schema-2 log.
-  absl::Status OpenAudit();
+  [[nodiscard]] absl::Status OpenAudit();
   // Why the last rows or the recorded head do not verify ("" when they do).
   absl::StatusOr<std::string> CheckAuditTail(std::string_view recorded_head,
                                              bool pending_rekey);
   // Appends one row in its own transaction (before the writer starts).
-  absl::Status AppendNow(const struct AuditRow& row, absl::Time at);
-  absl::Status InsertAudit(const struct AuditRow& row, absl::Time at);
+  [[nodiscard]] absl::Status AppendNow(const struct AuditRow& row,
+                                       absl::Time at);
+  [[nodiscard]] absl::Status InsertAudit(const struct AuditRow& row,
+                                         absl::Time at);
   std::string HeadValue() const;
   StoreTicket Enqueue(std::shared_ptr<Submission> submission);
   void WriterLoop();
@@ -215,13 +218,15 @@ class SqliteStore final : public policy::StateStore {
   // After a successful commit: the tickets are durable.
   void Committed(const std::vector<std::shared_ptr<Submission>>& batch);
   void RetentionLoop();
-  absl::Status Commit(const std::vector<std::shared_ptr<Submission>>& batch);
-  absl::Status ApplyAudit(const policy::AuditRecord& record);
+  [[nodiscard]] absl::Status Commit(
+      const std::vector<std::shared_ptr<Submission>>& batch);
+  [[nodiscard]] absl::Status ApplyAudit(const policy::AuditRecord& record);
   // Deletes what a retention submission asks for (in the writer's
   // transaction); the audit log's oldest rows go behind a signed anchor.
-  absl::Status ApplyPrune(const Submission& sub);
-  absl::Status PruneAudit(std::int64_t before_us, std::int64_t limit,
-                          std::int64_t* pruned);
+  [[nodiscard]] absl::Status ApplyPrune(const Submission& sub);
+  [[nodiscard]] absl::Status PruneAudit(std::int64_t before_us,
+                                        std::int64_t limit,
+                                        std::int64_t* pruned);
   // A row of `overlay` for `key` (true when there is one; erased rows give
   // an empty optional).
   bool FromOverlay(const Overlay& overlay, std::string_view key,
@@ -247,7 +252,7 @@ class SqliteStore final : public policy::StateStore {
   absl::StatusOr<std::optional<std::string>> QueryOne(int statement,
                                                       std::string_view key);
   // Stops the store for good after a failed read; returns the status.
-  absl::Status FailReads(const absl::Status& status);
+  [[nodiscard]] absl::Status FailReads(const absl::Status& status);
   absl::StatusOr<std::vector<policy::Exemption>> ReadExemptions(
       sqlite::Database& db) const;
   static absl::StatusOr<std::optional<policy::AppliedPolicy>> ReadLatestPolicy(
@@ -307,7 +312,8 @@ class SqliteStore final : public policy::StateStore {
 
 // Copies the database to `to` with SQLite's online backup API, then checks
 // the copy (quick_check and schema version). `to` must not exist.
-absl::Status BackupState(const std::string& db_path, const std::string& to);
+[[nodiscard]] absl::Status BackupState(const std::string& db_path,
+                                       const std::string& to);
 
 struct AuditVerification {
   std::uint64_t rows = 0;

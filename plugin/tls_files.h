@@ -40,11 +40,11 @@ class TlsFiles {
   // Checks and copies the files anew (SIGHUP). On any problem the pair in
   // force stays and the status says which file. Whether client certificates
   // are requested cannot change without a restart (FAILED_PRECONDITION).
-  absl::Status Reload(const TlsConfig& config);
+  [[nodiscard]] absl::Status Reload(const TlsConfig& config);
 
  private:
   TlsFiles(TlsConfig config, std::string dir, bool temporary);
-  absl::Status Install(const TlsConfig& config);
+  [[nodiscard]] absl::Status Install(const TlsConfig& config);
 
   const TlsConfig config_;  // as at start
   const std::string dir_;

@@ -40,7 +40,7 @@ class WireDecoder {
 
  private:
   template <typename Bytes>
-  absl::Status Diagnose(const Bytes& bytes) const;
+  [[nodiscard]] absl::Status Diagnose(const Bytes& bytes) const;
 
   const google::protobuf::Descriptor* type_;
   std::unique_ptr<google::protobuf::DescriptorPool> lenient_pool_;

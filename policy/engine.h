@@ -75,16 +75,17 @@ class PolicyEngine {
   // current revision (ABORTED otherwise, naming both). Decisions already
   // running finish under the policy they started with.
   // `actor` is recorded in the audit log.
-  absl::Status Apply(std::shared_ptr<const Policy> policy,
-                     std::string_view expected_revision,
-                     std::string origin = "api", Actor actor = {});
+  [[nodiscard]] absl::Status Apply(std::shared_ptr<const Policy> policy,
+                                   std::string_view expected_revision,
+                                   std::string origin = "api",
+                                   Actor actor = {});
 
   // Admin-API exemptions (source "api"). Put replaces one with the same id.
   std::shared_ptr<const ExemptionIndex> exemptions() const;
   // Returns the exemption as stored (normalized value, id, source "api").
   absl::StatusOr<Exemption> PutExemption(Exemption exemption, Actor actor = {});
-  absl::Status DeleteExemption(std::string_view id,
-                               Actor actor = {});  // NOT_FOUND
+  [[nodiscard]] absl::Status DeleteExemption(std::string_view id,
+                                             Actor actor = {});  // NOT_FOUND
 
   // Decides a check-in: `fp` with known issues matched, `facts` as the
   // detector keeps them. Records the device's history and emits an alert when
@@ -128,9 +129,9 @@ class PolicyEngine {
   // records every policy change, exemption change and decision, the
   // decisions in the audit log. Policy and exemption changes return once
   // durable.
-  absl::Status AttachStore(StateStore* store);
+  [[nodiscard]] absl::Status AttachStore(StateStore* store);
   // Records the policy in force as applied (at start, after AttachStore).
-  absl::Status RecordStartPolicy();
+  [[nodiscard]] absl::Status RecordStartPolicy();
 
   // Decides without side effects (SimulateDecision): no history read or
   // written, no alert. Under `candidate` when not null, else the policy in
@@ -184,7 +185,7 @@ class PolicyEngine {
   };
   void EvictOne(Shard& shard);
   // UNAVAILABLE while the store cannot write (admin changes wait for it).
-  absl::Status Writable() const;
+  [[nodiscard]] absl::Status Writable() const;
 
   Evaluation Decide(const detector::Fingerprint& fp,
                     const detector::CheckInFacts& facts,
@@ -193,8 +194,8 @@ class PolicyEngine {
                     StoreTicket* ticket, absl::Status* store_error);
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {});
   static void EncodeDeviceState(const DeviceState& state, std::string* out);
-  static absl::Status DecodeDeviceState(std::string_view value,
-                                        DeviceState* state);
+  [[nodiscard]] static absl::Status DecodeDeviceState(std::string_view value,
+                                                      DeviceState* state);
   static DecisionAudit MakeDecisionAudit(const Evaluation& eval,
                                          const Subject& subject,
                                          std::string_view trigger,

@@ -168,7 +168,7 @@ std::vector<std::string> ExpiredExemptions(const Policy& policy,
                                            absl::Time now);
 
 // Problems as one INVALID_ARGUMENT ("<origin>: N problems:\n  ..."), or OK.
-absl::Status ProblemsToStatus(std::string_view origin,
-                              const std::vector<PolicyProblem>& problems);
+[[nodiscard]] absl::Status ProblemsToStatus(
+    std::string_view origin, const std::vector<PolicyProblem>& problems);
 
 }  // namespace hijackguard::policy

@@ -140,7 +140,7 @@ class StateStore : public detector::DetectorStore {
   // why it never will be); or a callback once it is (from the store's
   // writer thread, or at once when already decided; it must not block).
   virtual bool IsDurable(StoreTicket ticket) const = 0;
-  virtual absl::Status WaitDurable(StoreTicket ticket) = 0;
+  [[nodiscard]] virtual absl::Status WaitDurable(StoreTicket ticket) = 0;
   virtual void WhenDurable(StoreTicket ticket,
                            std::function<void(absl::Status)> done) = 0;
   // OK while the store can write; else why not (callers then refuse new

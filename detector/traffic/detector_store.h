@@ -64,12 +64,12 @@ class DetectorStore {
       std::string_view index) = 0;
   // Event rows whose keys start with `prefix` and are at least `from`, in
   // key order.
-  virtual absl::Status LoadEvents(std::string_view prefix,
-                                  std::string_view from,
-                                  std::vector<std::string>* values) = 0;
+  [[nodiscard]] virtual absl::Status LoadEvents(
+      std::string_view prefix, std::string_view from,
+      std::vector<std::string>* values) = 0;
   virtual absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) = 0;
-  virtual absl::Status LoadAllPending(
+  [[nodiscard]] virtual absl::Status LoadAllPending(
       std::vector<std::pair<std::string, std::string>>* rows) = 0;
   virtual absl::StatusOr<DetectorCounters> LoadCounters() = 0;
   virtual StoreTicket Submit(DetectorChanges changes) = 0;

@@ -136,7 +136,7 @@ class TrafficDetector {
   // ledger entries are paged in when first needed, and the in-memory limits
   // (max_devices, ledger max_entries) become cache sizes: beyond them rows
   // leave memory, not the store. An error when the store cannot be read.
-  absl::Status AttachStore(DetectorStore* store);
+  [[nodiscard]] absl::Status AttachStore(DetectorStore* store);
 
   // Links a device to its MDM id and user, and keeps its fingerprint facts.
   // Returns the store ticket of the change (0 without a store).
@@ -250,11 +250,12 @@ class TrafficDetector {
     std::uint64_t confirmed_count = 0;
     std::uint64_t events_count = 0;
   };
-  static absl::Status DecodeDevice(std::string_view value, Device* device,
-                                   EventFloors* floors);
+  [[nodiscard]] static absl::Status DecodeDevice(std::string_view value,
+                                                 Device* device,
+                                                 EventFloors* floors);
   static void EncodePending(const std::vector<Pending>& list, std::string* out);
-  static absl::Status DecodePending(std::string_view value,
-                                    std::vector<Pending>* list);
+  [[nodiscard]] static absl::Status DecodePending(std::string_view value,
+                                                  std::vector<Pending>* list);
   static void NoteMailbox(Device* device, const std::string& mailbox);
   // Keeps the mailbox's addresses from a Settings answer.
   static void LearnAddresses(Device* device,
