@@ -854,15 +854,19 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::LoadRow(
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::QueryOne(
     int statement, std::string_view key) {
-  ReaderLease c(this);
-  Statement& s = c->at(statement).Reset();
-  s.Bind(1, key);
-  absl::StatusOr<bool> row = s.Step();
+  absl::StatusOr<bool> row;
   std::optional<std::string> value;
-  if (row.ok() && *row) {
-    value.emplace(s.Blob(0));
+  {
+    // The connection goes back before a failure is reported.
+    ReaderLease c(this);
+    Statement& s = c->at(statement).Reset();
+    s.Bind(1, key);
+    row = s.Step();
+    if (row.ok() && *row) {
+      value.emplace(s.Blob(0));
+    }
+    s.Reset();
   }
-  s.Reset();
   if (!row.ok()) {
     return FailReads(row.status());
   }
@@ -913,22 +917,26 @@ absl::Status SqliteStore::LoadEvents(std::string_view prefix,
     }
   }
   std::map<std::string, std::string, std::less<>> merged;
-  ReaderLease c(this);
-  std::string end(prefix);
-  end.append(9, '\xFF');  // past every 8-byte id
-  Statement& s = c->at(kLoadEvents).Reset();
-  s.Bind(1, from).Bind(2, end);
   absl::Status status;
-  while (true) {
-    absl::StatusOr<bool> row = s.Step();
-    if (!row.ok()) {
-      status = row.status();
-      break;
+  {
+    // The connection goes back before a failure is reported or the rows
+    // are merged.
+    ReaderLease c(this);
+    std::string end(prefix);
+    end.append(9, '\xFF');  // past every 8-byte id
+    Statement& s = c->at(kLoadEvents).Reset();
+    s.Bind(1, from).Bind(2, end);
+    while (true) {
+      absl::StatusOr<bool> row = s.Step();
+      if (!row.ok()) {
+        status = row.status();
+        break;
+      }
+      if (!*row) break;
+      merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
     }
-    if (!*row) break;
-    merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
+    s.Reset();
   }
-  s.Reset();
   if (!status.ok()) {
     return FailReads(status);
   }

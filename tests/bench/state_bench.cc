@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -212,7 +213,10 @@ double ObserveMicros(plugin::SqliteStore* store, std::size_t cache,
   detector::DetectorOptions options;
   options.max_devices = cache;
   detector::TrafficDetector detector(catalog, options);
-  if (!detector.AttachStore(store).ok()) return -1;
+  if (!detector.AttachStore(store).ok()) {
+    std::fprintf(stderr, "attaching the store failed\n");
+    std::exit(1);
+  }
   std::vector<std::string> targets;
   for (long i = 0; i < devices; ++i) {
     targets.push_back(
@@ -220,7 +224,9 @@ double ObserveMicros(plugin::SqliteStore* store, std::size_t cache,
         Facts(i).eas_device_id + "&DeviceType=iPhone");
   }
   std::vector<double> micros;
-  for (int call = 0; call < calls; ++call) {
+  // The first round of the devices is not timed: it fills the cache.
+  const int warmup = static_cast<int>(devices);
+  for (int call = 0; call < warmup + calls; ++call) {
     detector::EasExchangeView ex;
     ex.method = "POST";
     ex.target = targets[static_cast<std::size_t>(call % devices)];
@@ -233,7 +239,11 @@ double ObserveMicros(plugin::SqliteStore* store, std::size_t cache,
     detector::ObserveResult result;
     const auto start = SteadyClock::now();
     detector.Observe(obs, &result);
-    micros.push_back(Seconds(start) * 1e6);
+    if (call >= warmup) micros.push_back(Seconds(start) * 1e6);
+    if (!result.errors.empty()) {
+      std::fprintf(stderr, "observe: %s\n", result.errors[0].message.c_str());
+      std::exit(1);
+    }
   }
   std::sort(micros.begin(), micros.end());
   *p99 = micros[micros.size() * 99 / 100];
@@ -241,7 +251,7 @@ double ObserveMicros(plugin::SqliteStore* store, std::size_t cache,
 }
 
 int LockHold(const std::string& dir) {
-  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(dir);  // a directory of its own (see Main)
   std::filesystem::create_directories(dir);
   plugin::SqliteStoreOptions so;
   so.path = (std::filesystem::path(dir) / plugin::kStateFileName).string();
@@ -276,14 +286,18 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"memory", "durable", "startup", "lock"}))
       ->capture_default_str();
   app.add_option("--devices", devices)->capture_default_str();
-  app.add_option("--dir", dir, "State directory (durable, startup)")
+  app.add_option("--dir", dir,
+                 "State directory (durable, startup; lock empties its own, "
+                 "default /tmp/hijackguard-lock-bench)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (mode == "startup") {
     return Startup(dir);
   }
   if (mode == "lock") {
-    return LockHold(dir);
+    // Never the durable population's directory unless asked for.
+    return LockHold(app.count("--dir") > 0 ? dir
+                                           : "/tmp/hijackguard-lock-bench");
   }
   return Populate(devices, dir, mode == "durable");
 }
