@@ -303,6 +303,16 @@ local function exchange(sock, request)
   return status, body, close
 end
 
+-- After an answer: the connection back to the pool, or closed when the
+-- server said it closes it.
+local function release(sock, close)
+  if close then
+    sock:close()
+  else
+    sock:setkeepalive(5000, 4) -- below hijackguard's idle timeout
+  end
+end
+
 -- A request's line and headers, with the gateway's token: `extra` holds
 -- further header lines.
 local function request_head(line, extra)
@@ -372,11 +382,7 @@ local function post_lines(batch, size)
   else
     add("refused_" .. tostring(status), #batch)
   end
-  if close then
-    sock:close()
-  else
-    sock:setkeepalive(5000, 4) -- below hijackguard's idle timeout
-  end
+  release(sock, close)
   return true
 end
 
@@ -706,11 +712,7 @@ local function read_feed()
     sock:close()
     return false, err
   end
-  if close then
-    sock:close()
-  else
-    sock:setkeepalive(5000, 4) -- below hijackguard's idle timeout
-  end
+  release(sock, close)
   if status ~= 200 then
     return false, "HTTP " .. tostring(status)
   end
