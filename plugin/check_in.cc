@@ -36,17 +36,11 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
   const std::string decision_id = NewUuidV7(now);
   const std::vector<std::string> groups(request.device().groups().begin(),
                                         request.device().groups().end());
-  policy::StoreTicket decision_ticket = 0;
-  absl::Status store_error;
-  const policy::Evaluation evaluation =
-      engine_->DecideCheckIn(fp, facts, {groups, request.locale()}, decision_id,
-                             now, &decision_ticket, &store_error);
-  if (!store_error.ok()) {
-    return absl::UnavailableError(StrCat("the device's state cannot be read: ",
-                                         std::string(store_error.message())));
-  }
+  ASSIGN_OR_RETURN(policy::PolicyEngine::Decision decision,
+                   engine_->DecideCheckIn(fp, facts, {groups, request.locale()},
+                                          decision_id, now));
   if (ticket != nullptr) {
-    *ticket = std::max(facts_ticket, decision_ticket);
+    *ticket = std::max(facts_ticket, decision.ticket);
   }
   if (listener_ && !facts.eas_device_id.empty()) {
     listener_(facts.tenant_id, facts.eas_device_id);
@@ -54,7 +48,7 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
 
   response->set_decision_id(decision_id);
   ToProto(fp, response->mutable_fingerprint());
-  ToProto(evaluation, response);
+  ToProto(decision.evaluation, response);
   ToProto(now, response->mutable_decided_at());
   ToProto(now + options_.decision_validity, response->mutable_valid_until());
   return absl::OkStatus();

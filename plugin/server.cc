@@ -19,6 +19,7 @@
 #include "plugin/audit_key.h"
 #include "plugin/audit_log.h"
 #include "plugin/compliance_service.h"
+#include "plugin/detector_evidence.h"
 #include "plugin/gateway_service.h"
 #include "plugin/policy_admin_service.h"
 #include "plugin/refusal_log.h"
@@ -100,6 +101,7 @@ struct PluginServer::State {
   std::unique_ptr<TlsFiles> tls;  // null for plaintext
   bool http_tls = false;
   std::unique_ptr<detector::TrafficDetector> detector;
+  std::unique_ptr<DetectorEvidence> evidence;  // the engine's, from detector
   std::unique_ptr<policy::PolicyEngine> engine;
   std::unique_ptr<PolicyAdminService> admin;
   std::unique_ptr<TrafficHandler> traffic;
@@ -357,8 +359,9 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   st.max_policy_bytes = options.max_policy_bytes;
   st.detector = std::make_unique<detector::TrafficDetector>(options.catalog,
                                                             options.detector);
+  st.evidence = std::make_unique<DetectorEvidence>(st.detector.get());
   st.engine = std::make_unique<policy::PolicyEngine>(
-      options.catalog, initial, options.clock, st.detector.get(),
+      options.catalog, initial, options.clock, st.evidence.get(),
       options.engine, origin);
   std::string audit_key;
   if (!options.state_path.empty()) {

@@ -211,14 +211,14 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
           decided.end()) {
         decided.push_back(e.eas_device_id);
         if (listener_) listener_(e.tenant_id, e.eas_device_id);
-        absl::Status store_error;
-        ticket =
-            std::max(ticket, engine_->DecideAfterTraffic(
-                                 e.tenant_id, e.eas_device_id, &store_error));
-        if (!store_error.ok()) {
+        absl::StatusOr<policy::StoreTicket> decided_ticket =
+            engine_->DecideAfterTraffic(e.tenant_id, e.eas_device_id);
+        if (decided_ticket.ok()) {
+          ticket = std::max(ticket, *decided_ticket);
+        } else {
           AddError(ack, "STATE_UNAVAILABLE", "",
                    StrCat("the device was not re-decided: ",
-                          std::string(store_error.message())));
+                          std::string(decided_ticket.status().message())));
         }
       }
     }
@@ -262,14 +262,15 @@ absl::Status TrafficHandler::GetDeviceRisk(
     return absl::InvalidArgumentError(
         "eas_device_id: one of eas_device_id and mdm_device_id is required");
   }
-  absl::Status store_error;
-  std::optional<detector::DeviceRisk> risk =
+  absl::StatusOr<std::optional<detector::DeviceRisk>> found =
       detector_->GetDeviceRisk(request.tenant_id(), request.eas_device_id(),
-                               request.mdm_device_id(), &store_error);
-  if (!store_error.ok()) {
-    return absl::UnavailableError(StrCat("the device's state cannot be read: ",
-                                         std::string(store_error.message())));
+                               request.mdm_device_id());
+  if (!found.ok()) {
+    return absl::UnavailableError(
+        StrCat("the device's state cannot be read: ",
+               std::string(found.status().message())));
   }
+  const std::optional<detector::DeviceRisk>& risk = *found;
   if (!risk) {
     return absl::NotFoundError(StrCat(
         "no device ",

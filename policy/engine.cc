@@ -17,11 +17,11 @@ namespace hijackguard::policy {
 PolicyEngine::PolicyEngine(
     std::shared_ptr<const detector::KnownIssueCatalog> catalog,
     std::shared_ptr<const Policy> policy, const Clock* clock,
-    detector::TrafficDetector* detector, EngineOptions options,
+    const EvidenceSource* evidence, EngineOptions options,
     std::string policy_origin)
     : catalog_(std::move(catalog)),
       clock_(clock),
-      detector_(detector),
+      evidence_(evidence),
       options_(options),
       policy_(std::move(policy)),
       policy_origin_(std::move(policy_origin)),
@@ -382,52 +382,45 @@ PolicyEngine::Shard& PolicyEngine::ShardFor(std::string_view key) {
   return shards_[std::hash<std::string_view>()(key) % kShards];
 }
 
-Evaluation PolicyEngine::DecideCheckIn(const detector::Fingerprint& fp,
-                                       const detector::CheckInFacts& facts,
-                                       const CheckInExtras& extras,
-                                       std::string_view decision_id,
-                                       std::optional<absl::Time> now,
-                                       StoreTicket* ticket,
-                                       absl::Status* store_error) {
+absl::StatusOr<PolicyEngine::Decision> PolicyEngine::DecideCheckIn(
+    const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
+    const CheckInExtras& extras, std::string_view decision_id,
+    std::optional<absl::Time> now) {
   return Decide(fp, facts, &extras, "CHECK_IN", decision_id,
-                now ? *now : clock_->Now(), ticket, store_error);
+                now ? *now : clock_->Now());
 }
 
-absl::StatusOr<PolicyEngine::GatewayDecision> PolicyEngine::DecideAtGateway(
+absl::StatusOr<PolicyEngine::Decision> PolicyEngine::DecideAtGateway(
     const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
     std::string_view decision_id, absl::Time now) {
-  GatewayDecision out;
-  absl::Status store_error;
-  out.evaluation = Decide(fp, facts, nullptr, "GATEWAY", decision_id, now,
-                          &out.ticket, &store_error);
-  if (!store_error.ok()) {
-    return absl::UnavailableError(
-        StrCat("the device's state cannot be read: ", store_error.message()));
-  }
-  return out;
+  return Decide(fp, facts, nullptr, "GATEWAY", decision_id, now);
 }
 
-StoreTicket PolicyEngine::DecideAfterTraffic(std::string_view tenant_id,
-                                             std::string_view eas_device_id,
-                                             absl::Status* store_error) {
-  if (detector_ == nullptr) {
+absl::StatusOr<StoreTicket> PolicyEngine::DecideAfterTraffic(
+    std::string_view tenant_id, std::string_view eas_device_id) {
+  if (evidence_ == nullptr) {
     return 0;
   }
-  std::uint64_t dropped = 0;
-  detector::CheckInFacts facts;  // only the facts: Decide reads the events
-  if (!detector_->Evidence(tenant_id, eas_device_id, nullptr, &dropped, &facts,
-                           nullptr, store_error)) {
+  // Only the facts: Decide reads the events.
+  absl::StatusOr<std::optional<detector::CheckInFacts>> known =
+      evidence_->Facts(tenant_id, eas_device_id);
+  if (!known.ok()) {
+    return absl::UnavailableError(StrCat("the device's state cannot be read: ",
+                                         known.status().message()));
+  }
+  if (!known->has_value()) {
     return 0;
   }
+  detector::CheckInFacts& facts = **known;
   facts.tenant_id = std::string(tenant_id);
   facts.eas_device_id = std::string(eas_device_id);
   const detector::Fingerprint fp =
       detector::IdentifyDevice(detector::ToFingerprintInput(facts), *catalog_);
   const absl::Time now = clock_->Now();
   const std::string decision_id = NewUuidV7(now);
-  StoreTicket ticket = 0;
-  Decide(fp, facts, nullptr, "TRAFFIC", decision_id, now, &ticket, store_error);
-  return ticket;
+  ASSIGN_OR_RETURN(Decision decision,
+                   Decide(fp, facts, nullptr, "TRAFFIC", decision_id, now));
+  return decision.ticket;
 }
 
 Evaluation PolicyEngine::Simulate(const detector::Fingerprint& fp,
@@ -456,13 +449,10 @@ Evaluation PolicyEngine::Simulate(const detector::Fingerprint& fp,
   return eval;
 }
 
-Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
-                                const detector::CheckInFacts& facts,
-                                const CheckInExtras* extras,
-                                std::string_view trigger,
-                                std::string_view decision_id, absl::Time now,
-                                StoreTicket* ticket,
-                                absl::Status* store_error) {
+absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
+    const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
+    const CheckInExtras* extras, std::string_view trigger,
+    std::string_view decision_id, absl::Time now) {
   std::shared_ptr<const Policy> policy;
   std::shared_ptr<const ExemptionIndex> exemptions;
   {
@@ -477,7 +467,8 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
       StrCat(facts.tenant_id, "\n",
              facts.eas_device_id.empty() ? "m:" : "e:", device_id);
   Shard& shard = ShardFor(key);
-  Evaluation eval;
+  Decision decision;
+  Evaluation& eval = decision.evaluation;
   std::optional<ComplianceAlert> alert;
   std::vector<std::shared_ptr<AlertSubscription>> to_notify;
   {
@@ -485,15 +476,15 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     // Evidence under the device's shard lock (then the detector's own; the
     // detector never calls back), so that a check-in and a traffic-triggered
     // decision of one device cannot overtake each other with stale evidence.
-    thread_local std::vector<EvidenceEvent> events;
-    thread_local std::vector<detector::EventCitation> citations;
-    events.clear();
-    citations.clear();
-    std::uint64_t dropped = 0;
+    thread_local detector::DeviceEvidence evidence;
+    evidence.events.clear();
+    evidence.newest.clear();
+    evidence.dropped = 0;
     absl::Status load_error;
-    if (detector_ != nullptr && !facts.eas_device_id.empty()) {
-      detector_->Evidence(facts.tenant_id, facts.eas_device_id, &events,
-                          &dropped, nullptr, &citations, &load_error);
+    if (evidence_ != nullptr && !facts.eas_device_id.empty()) {
+      load_error =
+          evidence_->Evidence(facts.tenant_id, facts.eas_device_id, &evidence)
+              .status();
     }
     auto it = shard.devices.find(key);
     const bool known = it != shard.devices.end();
@@ -508,11 +499,9 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     }
     if (!load_error.ok()) {
       // Without its evidence or history the device cannot be decided: no
-      // answer, nothing cached, recorded or alerted (the caller reports it).
-      if (store_error != nullptr) {
-        *store_error = load_error;
-      }
-      return eval;
+      // answer, nothing cached, recorded or alerted.
+      return absl::UnavailableError(
+          StrCat("the device's state cannot be read: ", load_error.message()));
     }
     DeviceState& state = known ? it->second : scratch;
     const DeviceState before = store_ != nullptr ? state : DeviceState();
@@ -529,9 +518,9 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
     EvaluationInput in;
     in.policy = policy.get();
     in.fingerprint = &fp;
-    in.events = events;
-    in.events_dropped = dropped;
-    in.citations = citations;
+    in.events = evidence.events;
+    in.events_dropped = evidence.dropped;
+    in.citations = evidence.newest;
     in.subject.tenant_id = facts.tenant_id;
     in.subject.eas_device_id = facts.eas_device_id;
     in.subject.mdm_device_id = facts.mdm_device_id.empty()
@@ -610,9 +599,9 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
       // concurrent decision of the device made and that is not committed
       // yet): the audit row of an unchanged decision is group-committed
       // behind it.
-      if (ticket != nullptr && state.history_ticket != 0 &&
+      if (state.history_ticket != 0 &&
           !store_->IsDurable(state.history_ticket)) {
-        *ticket = state.history_ticket;
+        decision.ticket = state.history_ticket;
       }
     }
     if (!known) {
@@ -632,7 +621,7 @@ Evaluation PolicyEngine::Decide(const detector::Fingerprint& fp,
   for (const auto& sub : to_notify) {
     sub->Notify();
   }
-  return eval;
+  return decision;
 }
 
 absl::StatusOr<std::shared_ptr<AlertSubscription>> PolicyEngine::Subscribe(

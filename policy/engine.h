@@ -18,9 +18,9 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "detector/known_issues.h"
-#include "detector/traffic/traffic_detector.h"
 #include "policy/alerts.h"
 #include "policy/evaluate.h"
+#include "policy/evidence.h"
 #include "policy/state_store.h"
 
 namespace hijackguard::policy {
@@ -52,12 +52,12 @@ struct CheckInExtras {
 // Thread-safe.
 class PolicyEngine {
  public:
-  // `detector` (may be null) supplies evidence; `clock` and `detector` must
-  // outlive the engine.
+  // `evidence` (may be null) supplies the devices' traffic; `clock` and
+  // `evidence` must outlive the engine.
   // `policy_origin` names where `policy` came from ("default", "file:<path>").
   PolicyEngine(std::shared_ptr<const detector::KnownIssueCatalog> catalog,
                std::shared_ptr<const Policy> policy, const Clock* clock,
-               detector::TrafficDetector* detector, EngineOptions options = {},
+               const EvidenceSource* evidence, EngineOptions options = {},
                std::string policy_origin = "default");
   ~PolicyEngine();
 
@@ -87,41 +87,39 @@ class PolicyEngine {
   [[nodiscard]] absl::Status DeleteExemption(std::string_view id,
                                              Actor actor = {});  // NOT_FOUND
 
+  // A decision and the store ticket to wait for before answering with it:
+  // the commit of a changed history (grace start, last action), else 0. The
+  // decision's audit row is always submitted.
+  struct Decision {
+    Evaluation evaluation;
+    StoreTicket ticket = 0;
+  };
+
   // Decides a check-in: `fp` with known issues matched, `facts` as the
   // detector keeps them. Records the device's history and emits an alert when
-  // the evaluated action changed.
-  // `now` defaults to the engine's clock.
-  // With a store, `*ticket` (when not null) gets what to wait for before
-  // answering: the commit of a changed history (grace start, last action),
-  // else 0. The decision's audit row is always submitted. When the device's
-  // evidence or history cannot be read, `*store_error` gets why and the
-  // returned Evaluation is empty: do not answer with it.
-  Evaluation DecideCheckIn(const detector::Fingerprint& fp,
-                           const detector::CheckInFacts& facts,
-                           const CheckInExtras& extras,
-                           std::string_view decision_id,
-                           std::optional<absl::Time> now = std::nullopt,
-                           StoreTicket* ticket = nullptr,
-                           absl::Status* store_error = nullptr);
+  // the evaluated action changed. `now` defaults to the engine's clock.
+  // UNAVAILABLE when the device's evidence or history cannot be read
+  // (nothing is recorded then).
+  absl::StatusOr<Decision> DecideCheckIn(
+      const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
+      const CheckInExtras& extras, std::string_view decision_id,
+      std::optional<absl::Time> now = std::nullopt);
 
   // Decides a device a gateway saw (GET /v1/activesync/authorize): as
   // DecideCheckIn, with the trigger "GATEWAY", keeping the groups and locale
-  // the device's last check-in reported. UNAVAILABLE when the device's stored
-  // state cannot be read.
-  struct GatewayDecision {
-    Evaluation evaluation;
-    StoreTicket ticket = 0;  // the commit that records it (0: none)
-  };
-  absl::StatusOr<GatewayDecision> DecideAtGateway(
-      const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
-      std::string_view decision_id, absl::Time now);
+  // the device's last check-in reported.
+  using GatewayDecision = Decision;
+  absl::StatusOr<Decision> DecideAtGateway(const detector::Fingerprint& fp,
+                                           const detector::CheckInFacts& facts,
+                                           std::string_view decision_id,
+                                           absl::Time now);
 
-  // Re-decides a device after its traffic produced events (when the detector
-  // knows the device), so that alerts go out when the behaviour is seen.
-  // Returns the store ticket to wait for (see DecideCheckIn).
-  StoreTicket DecideAfterTraffic(std::string_view tenant_id,
-                                 std::string_view eas_device_id,
-                                 absl::Status* store_error = nullptr);
+  // Re-decides a device after its traffic produced events (when the
+  // evidence source knows the device), so that alerts go out when the
+  // behaviour is seen. Returns the store ticket to wait for (see Decision);
+  // UNAVAILABLE as for DecideCheckIn.
+  absl::StatusOr<StoreTicket> DecideAfterTraffic(
+      std::string_view tenant_id, std::string_view eas_device_id);
 
   // Keeps state in `store` from now on (call once, before serving; `store`
   // must outlive the engine): loads the API's exemptions; pages decision
@@ -187,11 +185,11 @@ class PolicyEngine {
   // UNAVAILABLE while the store cannot write (admin changes wait for it).
   [[nodiscard]] absl::Status Writable() const;
 
-  Evaluation Decide(const detector::Fingerprint& fp,
-                    const detector::CheckInFacts& facts,
-                    const CheckInExtras* extras, std::string_view trigger,
-                    std::string_view decision_id, absl::Time now,
-                    StoreTicket* ticket, absl::Status* store_error);
+  absl::StatusOr<Decision> Decide(const detector::Fingerprint& fp,
+                                  const detector::CheckInFacts& facts,
+                                  const CheckInExtras* extras,
+                                  std::string_view trigger,
+                                  std::string_view decision_id, absl::Time now);
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {});
   static void EncodeDeviceState(const DeviceState& state, std::string* out);
   [[nodiscard]] static absl::Status DecodeDeviceState(std::string_view value,
@@ -205,7 +203,7 @@ class PolicyEngine {
 
   std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
   const Clock* clock_;
-  detector::TrafficDetector* detector_;
+  const EvidenceSource* evidence_;
   const EngineOptions options_;
 
   mutable std::mutex policy_mu_;  // guards the pointers (swap only)

@@ -70,6 +70,30 @@ bool ReadKind(RecordReader& r, EventKind* kind) {
 
 }  // namespace
 
+std::string JoinKey(std::initializer_list<std::string_view> parts) {
+  std::string key;
+  for (std::string_view p : parts) {
+    key.append(p).push_back('\0');
+  }
+  return key;
+}
+
+std::string DeviceStoreKey(std::string_view tenant, std::string_view id) {
+  std::string key;
+  RecordWriter w(&key);
+  w.Bytes(tenant);
+  w.Bytes(id);
+  return key;
+}
+
+std::string EventStoreKey(std::string_view device_key, std::uint64_t id) {
+  std::string key(device_key);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((id >> shift) & 0xFF));
+  }
+  return key;
+}
+
 std::string EncodeLedgerKey(const LedgerKey& key) {
   std::string out;
   RecordWriter w(&out);
@@ -179,8 +203,8 @@ absl::Status DecodeEvent(std::string_view value, DetectionEvent* e) {
   return absl::OkStatus();
 }
 
-void TrafficDetector::EncodeDevice(const Device& d, std::string* out,
-                                   bool with_activity) {
+void EncodeDevice(const TrackedDevice& d, std::string* out,
+                  bool with_activity) {
   RecordWriter w(out);
   w.U64(kDeviceFormat);
   w.Bytes(d.tenant);
@@ -251,8 +275,14 @@ void TrafficDetector::EncodeDevice(const Device& d, std::string* out,
   }
 }
 
-absl::Status TrafficDetector::DecodeDevice(std::string_view value, Device* d,
-                                           EventFloors* floors) {
+Sha256Digest DeviceContent(const TrackedDevice& device) {
+  std::string row;
+  EncodeDevice(device, &row, /*with_activity=*/false);
+  return Sha256(row);
+}
+
+absl::Status DecodeDevice(std::string_view value, TrackedDevice* d,
+                          EventFloors* floors) {
   RecordReader r(value, "device row");
   if (!r.ExpectFormat(kDeviceFormat)) {
     return r.status();
@@ -347,12 +377,11 @@ absl::Status TrafficDetector::DecodeDevice(std::string_view value, Device* d,
   return absl::OkStatus();
 }
 
-void TrafficDetector::EncodePending(const std::vector<Pending>& list,
-                                    std::string* out) {
+void EncodePending(const std::vector<PendingChange>& list, std::string* out) {
   RecordWriter w(out);
   w.U64(kPendingFormat);
   w.U64(list.size());
-  for (const Pending& p : list) {
+  for (const PendingChange& p : list) {
     for (const std::string* s :
          {&p.device_id, &p.request_user, &p.collection_id, &p.server_id, &p.uid,
           &p.organizer_email, &p.organizer_name}) {
@@ -367,8 +396,8 @@ void TrafficDetector::EncodePending(const std::vector<Pending>& list,
   }
 }
 
-absl::Status TrafficDetector::DecodePending(std::string_view value,
-                                            std::vector<Pending>* list) {
+absl::Status DecodePending(std::string_view value,
+                           std::vector<PendingChange>* list) {
   RecordReader r(value, "pending row");
   if (!r.ExpectFormat(kPendingFormat)) {
     return r.status();
@@ -376,7 +405,7 @@ absl::Status TrafficDetector::DecodePending(std::string_view value,
   std::uint64_t n = 0;
   bool ok = Count(r, "pending", &n);
   for (std::uint64_t i = 0; ok && i < n; ++i) {
-    Pending& p = list->emplace_back();
+    PendingChange& p = list->emplace_back();
     for (std::string* s :
          {&p.device_id, &p.request_user, &p.collection_id, &p.server_id, &p.uid,
           &p.organizer_email, &p.organizer_name}) {

@@ -1,18 +1,23 @@
-// The detector's per-device and per-meeting bookkeeping, shared by
-// traffic_detector.cc and the row codec (detector_rows.cc). Internal to the
-// detector library.
+// The detector's per-device and per-meeting bookkeeping and the keys it is
+// found by, shared by the detector's parts (traffic_detector.cc, the device
+// cache, the rules, the queue of reordered changes and the row codec), so
+// that they need not include each other. Internal to the detector library.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "common/sha256.h"
+#include "detector/eas/settings.h"
 #include "detector/eas/sync_calendar.h"
 #include "detector/traffic/traffic_detector.h"
 
@@ -43,7 +48,21 @@ struct AffectedState {
   std::uint32_t reported = 0;  // bit per EventKind for ledger_version
 };
 
-struct TrafficDetector::Device {
+// How often an unchanged device's row is written again (retention prunes
+// rows by that time).
+inline constexpr absl::Duration kRowRefresh = absl::Hours(24);
+// Mailbox addresses kept per device (from Settings).
+inline constexpr std::size_t kMaxDeviceAddresses = 16;
+
+// Parts joined with NUL separators: a key of the in-memory maps.
+std::string JoinKey(std::initializer_list<std::string_view> parts);
+// Store keys are length-prefixed (prefix-free): an event key is its device's
+// key followed by the event id, big-endian, so a device's events are one key
+// range in id order.
+std::string DeviceStoreKey(std::string_view tenant, std::string_view id);
+std::string EventStoreKey(std::string_view device_key, std::uint64_t id);
+
+struct TrackedDevice {
   std::string tenant;
   std::string eas_device_id;
   CheckInFacts facts;
@@ -82,11 +101,13 @@ struct TrafficDetector::Device {
   // seen_at as last written (the row's time); unknown for a row read back.
   absl::Time row_seen_at = absl::InfinitePast();
   // The use order (most recent first), for choosing what leaves memory.
-  TrafficDetector::Device* lru_prev = nullptr;
-  TrafficDetector::Device* lru_next = nullptr;
+  TrackedDevice* lru_prev = nullptr;
+  TrackedDevice* lru_next = nullptr;
 };
 
-struct TrafficDetector::Pending {
+// A client change seen before the server state it refers to (a reordered
+// report), kept until that state arrives.
+struct PendingChange {
   std::string device_id;
   std::string request_user;
   eas::CalendarItem::Operation op = eas::CalendarItem::Operation::kChange;
@@ -101,5 +122,45 @@ struct TrafficDetector::Pending {
   std::uint64_t sequence = 0;
   absl::Time at;
 };
+
+// A client command on a calendar item, as the rules judge it (views into the
+// observation, or into a PendingChange).
+struct ClientItem {
+  eas::CalendarItem::Operation op = eas::CalendarItem::Operation::kChange;
+  std::string_view collection_id;
+  std::string_view server_id;
+  std::string_view uid;
+  std::string_view organizer_email;
+  std::string_view organizer_name;
+  std::optional<int> meeting_status;
+  int attendee_count = 0;
+  bool has_calendar_data = false;
+  bool attendee_emails_known = false;
+  std::span<const std::string_view> attendee_emails;
+  bool server_refused = false;  // the same exchange's response undid it
+  std::uint64_t sequence = 0;
+  absl::Time at;
+};
+
+// Whose mailbox a command ran in, and on which device.
+struct ItemContext {
+  std::string_view tenant;
+  std::string mailbox;       // normalized request User
+  std::string request_user;  // normalized, as an address
+  TrackedDevice* device = nullptr;
+};
+
+// Whether two check-ins say the same.
+bool SameFacts(const CheckInFacts& a, const CheckInFacts& b);
+// Remembers a mailbox seen in the device's traffic (at most 16).
+void NoteMailbox(TrackedDevice* device, const std::string& mailbox);
+// Keeps the mailbox's addresses from a Settings answer.
+void LearnAddresses(TrackedDevice* device,
+                    const eas::MailboxAddresses& learned);
+// Keeps traffic's description of the client where no check-in gave one;
+// true when something changed.
+bool NoteClient(TrackedDevice* device, std::string_view user_agent,
+                std::string_view device_type,
+                std::string_view protocol_version);
 
 }  // namespace hijackguard::detector

@@ -139,4 +139,7 @@ struct ObserveResult {
   }
 };
 
+// Lower-cased, trimmed, without an "SMTP:" prefix: how addresses compare.
+std::string NormalizeAddress(std::string_view address);
+
 }  // namespace hijackguard::detector

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/sha256.h"
-#include "detector/eas/settings.h"
 #include "detector/fingerprint.h"
 #include "detector/known_issues.h"
 #include "detector/traffic/detector_store.h"
@@ -28,6 +28,14 @@
 #include "detector/wbxml/reader.h"
 
 namespace hijackguard::detector {
+
+// The detector's parts (internal; see docs/design.md).
+class DeviceCache;
+class PendingChanges;
+struct TrackedDevice;
+struct ClientItem;
+struct ItemContext;
+struct ScannedExchange;
 
 struct DetectorOptions {
   LedgerOptions ledger;
@@ -104,6 +112,13 @@ struct DeviceRisk {
   std::uint64_t observations = 0;
 };
 
+// What scoring needs of a device's events.
+struct DeviceEvidence {
+  std::vector<EventEvidence> events;  // every kept event, confirmed first
+  std::uint64_t dropped = 0;          // events no longer kept
+  std::vector<EventCitation> newest;  // the newest of each kind, for citing
+};
+
 struct DetectorStats {
   std::uint64_t observations = 0;
   std::uint64_t item_errors = 0;
@@ -157,27 +172,25 @@ class TrafficDetector {
                                               std::size_t limit,
                                               std::size_t* total) const;
 
-  // The device's events as scoring needs them (every kept event, confirmed
-  // and other kinds), appended to `*out` (when not null), and its newest
-  // check-in facts.
-  // Returns false for an unknown device. `*dropped` gets the count of events
-  // no longer kept. `*newest` (when not null) gets the newest event of each
-  // kind present, for citing.
-  // With a store, a device that cannot be paged in gives false and
-  // `*store_error` (when not null) says why.
-  bool Evidence(std::string_view tenant_id, std::string_view eas_device_id,
-                std::vector<EventEvidence>* out, std::uint64_t* dropped,
-                CheckInFacts* facts = nullptr,
-                std::vector<EventCitation>* newest = nullptr,
-                absl::Status* store_error = nullptr) const;
+  // The device's newest check-in facts (with traffic's User-Agent and
+  // DeviceType where no check-in gave them); nullopt for an unknown device.
+  // An error when, with a store, the device cannot be paged in.
+  absl::StatusOr<std::optional<CheckInFacts>> Facts(
+      std::string_view tenant_id, std::string_view eas_device_id) const;
+
+  // The device's events as scoring needs them, into `*out` (cleared first;
+  // its buffers are reused). False for an unknown device; an error as for
+  // Facts.
+  absl::StatusOr<bool> Evidence(std::string_view tenant_id,
+                                std::string_view eas_device_id,
+                                DeviceEvidence* out) const;
 
   // Everything known about a device, by EAS device id or (when that is
-  // empty) MDM device id; nullopt for an unknown device.
-  // (`*store_error` as for Evidence.)
-  std::optional<DeviceRisk> GetDeviceRisk(
+  // empty) MDM device id; nullopt for an unknown device; an error as for
+  // Facts.
+  absl::StatusOr<std::optional<DeviceRisk>> GetDeviceRisk(
       std::string_view tenant_id, std::string_view eas_device_id,
-      std::string_view mdm_device_id = {},
-      absl::Status* store_error = nullptr) const;
+      std::string_view mdm_device_id = {}) const;
 
   DetectorStats stats() const;
 
@@ -191,36 +204,31 @@ class TrafficDetector {
   const KnownIssueCatalog& catalog() const { return *catalog_; }
 
  private:
-  struct Device;
-  struct Pending;
-  struct Context;
-  struct ClientItem;
+  class FlushOnExit;
 
   void ObserveExchange(const ObservationView& obs, ObserveResult* out);
   void ObserveCalendarChange(const ObservationView& obs, ObserveResult* out);
-  Device* FindOrAddDevice(std::string_view tenant, std::string_view device_id,
-                          ObserveResult* out, std::string_view field);
-  void EvictIdleDevice();
-  // Evicts until at most `limit` devices are in memory, or none may go.
-  void TrimDevices(std::size_t limit);
-  // Drops a device from memory (and its MDM index entry).
-  void ForgetDevice(Device* device);
-  void LruPushFront(Device* device);
-  void LruUnlink(Device* device);
-  void LruTouch(Device* device);
+  // The phases of an exchange after its decoding (ScanExchange), under the
+  // lock: what the device learns, then per kind of body.
+  TrackedDevice* NoteExchange(const ObservationView& obs,
+                              const ScannedExchange& scan, ObserveResult* out);
+  void ApplyMeetingResponses(TrackedDevice* device, const ScannedExchange& scan,
+                             absl::Time at);
+  void ApplyClientCommands(ItemContext& ctx, const ScannedExchange& scan,
+                           const ObservationView& obs, ObserveResult* out);
+  void ApplyServerCommands(ItemContext& ctx, const ScannedExchange& scan,
+                           absl::Time at, ObserveResult* out);
+  // The device an operation changes; null when it cannot be had (with an
+  // item error in `*out`, or a store error noted for Flush).
+  TrackedDevice* HoldDevice(std::string_view tenant, std::string_view device_id,
+                            ObserveResult* out, std::string_view field);
+  // The device a reader asks about (paged in when needed); null: unknown.
+  absl::StatusOr<const TrackedDevice*> ReadDevice(
+      std::string_view tenant, std::string_view device_id) const;
   void UpdateCheckIn(const CheckInFacts& facts, absl::Time now);
-  // How often an unchanged device's row is written again (retention prunes
-  // rows by that time).
-  static constexpr absl::Duration kRowRefresh = absl::Hours(24);
-  // Mailbox addresses kept per device (from Settings).
-  static constexpr std::size_t kMaxDeviceAddresses = 16;
-  class FlushOnExit;
-  // With a store: pages devices and ledger entries in, records what changed,
-  // and submits it (Flush, at the end of each locked operation).
-  Device* PageInDevice(std::string_view tenant, std::string_view device_id,
-                       bool* failed);
-  std::optional<std::string> MdmLookup(std::string_view tenant,
-                                       std::string_view mdm_device_id);
+
+  // The ledger, with a store: entries are paged in when first needed and
+  // the changed ones recorded for Flush.
   void PageInLedger(const LedgerKey& key);
   std::optional<MeetingSnapshot> LedgerFind(const LedgerKey& key,
                                             absl::Time now);
@@ -229,53 +237,25 @@ class TrafficDetector {
                                      bool client_added = false);
   void LedgerRemove(const LedgerKey& key);
   void LedgerMarkDisputed(const LedgerKey& key);
+  void NoteLedger(const LedgerKey& key, bool removed);
   void NoteStoreError(const absl::Status& status);
+  // Submits what the locked operation changed (at its end).
   // `cover_earlier`: the ticket returned covers everything submitted before
   // (observations: see the definition); otherwise only what this flush
   // submitted (0: nothing).
   StoreTicket Flush(ObserveResult* out, bool cover_earlier = false);
   // Submits with the id high-water marks; returns the newest ticket.
   StoreTicket SubmitChanges(DetectorChanges changes);
-  // `with_activity` false: the observation count and last activity are
-  // left out (written as none), for comparing what else changed.
-  static void EncodeDevice(const Device& device, std::string* out,
-                           bool with_activity = true);
-  static Sha256Digest DeviceContent(const Device& device);
-  // The device's row as it is now, appended to `*rows`; it is then stored.
-  static void AppendDeviceRow(Device* device, std::vector<StoreRow>* rows);
-  // Where a device's kept events start in the store's event order.
-  struct EventFloors {
-    std::uint64_t confirmed_from = 0;
-    std::uint64_t events_from = 0;
-    std::uint64_t confirmed_count = 0;
-    std::uint64_t events_count = 0;
-  };
-  [[nodiscard]] static absl::Status DecodeDevice(std::string_view value,
-                                                 Device* device,
-                                                 EventFloors* floors);
-  static void EncodePending(const std::vector<Pending>& list, std::string* out);
-  [[nodiscard]] static absl::Status DecodePending(std::string_view value,
-                                                  std::vector<Pending>* list);
-  static void NoteMailbox(Device* device, const std::string& mailbox);
-  // Keeps the mailbox's addresses from a Settings answer.
-  static void LearnAddresses(Device* device,
-                             const eas::MailboxAddresses& learned);
-  // Keeps the client's description where no check-in gave one; true when
-  // something changed.
-  static bool NoteClient(Device* device, std::string_view user_agent,
-                         std::string_view device_type,
-                         std::string_view protocol_version);
-  const Device* FindDevice(std::string_view tenant,
-                           std::string_view device_id) const;
-  bool IsOwner(const Context& ctx, std::string_view normalized) const;
-  bool HasHijackFingerprint(Device* device);
-  void EvaluateClientItem(Context& ctx, const ClientItem& item,
+
+  bool HasHijackFingerprint(TrackedDevice* device);
+  // Judges a client command (detection_rules.h) and records its events.
+  void EvaluateClientItem(ItemContext& ctx, const ClientItem& item,
                           ObserveResult* out);
-  void Emit(Context& ctx, const ClientItem& item, EventKind kind,
+  // Records an event, once per meeting, kind and server state.
+  void Emit(ItemContext& ctx, const ClientItem& item, EventKind kind,
             const MeetingSnapshot* before, std::string explanation,
             ObserveResult* out);
-  void AddPending(const Context& ctx, const ClientItem& item);
-  void SweepPending(absl::Time now);
+  // Judges the commands that waited for the server state just recorded.
   void RunPending(std::string_view tenant, std::string_view mailbox,
                   std::string_view collection_id, std::string_view server_id,
                   absl::Time server_at, ObserveResult* out);
@@ -285,39 +265,23 @@ class TrafficDetector {
 
   mutable std::mutex mu_;
   MeetingLedger ledger_;
-  absl::flat_hash_map<std::string, std::unique_ptr<Device>> devices_;
-  absl::flat_hash_map<std::string, std::string> mdm_index_;  // -> device id
-  absl::flat_hash_map<std::string, std::vector<Pending>> pending_;
-  std::size_t pending_count_ = 0;
-  std::uint64_t pending_dropped_ = 0;
+  // Memory is a cache of the store: readers page devices in too.
+  std::unique_ptr<DeviceCache> devices_;
+  std::unique_ptr<PendingChanges> pending_;
   // received_at of the observation being processed (events record it).
   absl::Time recording_at_ = absl::InfinitePast();
-  absl::Time last_pending_sweep_ = absl::InfinitePast();
-  std::uint64_t devices_evicted_ = 0;
   std::uint64_t observations_ = 0;
   std::uint64_t item_errors_ = 0;
   std::uint64_t events_ = 0;
 
-  Device* lru_head_ = nullptr;  // most recently used
-  Device* lru_tail_ = nullptr;
   DetectorStore* store_ = nullptr;
-  absl::flat_hash_set<Device*> dirty_devices_;
-  // Devices whose activity is not written yet (Device::activity_unwritten).
-  absl::flat_hash_set<Device*> unwritten_activity_;
   StoreTicket last_ticket_ = 0;  // the newest this detector submitted
   // Ledger rows changed by the operation, by encoded key, as they were
   // right after the change (an entry may leave memory before the flush).
   absl::flat_hash_map<std::string, StoreRow> dirty_ledger_;
-  void NoteLedger(const LedgerKey& key, bool removed);
-  absl::flat_hash_set<std::string> dirty_pending_;
   std::vector<StoreRow> new_events_;
   std::uint64_t last_event_id_ = 0;
   absl::Status store_error_;  // the first read failure of the operation
-  // A page-in failure seen by a const reader (FindDevice).
-  mutable absl::Status read_error_;
 };
-
-// Lower-cased, trimmed, without an "SMTP:" prefix: how addresses compare.
-std::string NormalizeAddress(std::string_view address);
 
 }  // namespace hijackguard::detector

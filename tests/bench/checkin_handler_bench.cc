@@ -6,6 +6,7 @@
 #include "detector/fingerprint.h"
 #include "detector/known_issues.h"
 #include "plugin/check_in.h"
+#include "plugin/detector_evidence.h"
 #include "policy/engine.h"
 
 namespace hijackguard {
@@ -120,8 +121,9 @@ BENCHMARK(BM_CheckInHandlerArena);
 // from each check-in and supplies its events.
 void BM_CheckInHandlerWithTraffic(benchmark::State& state) {
   detector::TrafficDetector traffic(Catalog());
+  const plugin::DetectorEvidence evidence(&traffic);
   policy::PolicyEngine engine(Catalog(), EnforcePolicy(), &RealClock(),
-                              &traffic);
+                              &evidence);
   const plugin::CheckInHandler handler(Catalog(), &RealClock(), {}, &engine,
                                        &traffic);
   RunOnArena(state, handler);

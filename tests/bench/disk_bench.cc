@@ -24,6 +24,7 @@
 #include "detector/fingerprint.h"
 #include "detector/known_issues.h"
 #include "detector/traffic/traffic_detector.h"
+#include "plugin/detector_evidence.h"
 #include "plugin/sqlite_store.h"
 #include "policy/engine.h"
 
@@ -138,8 +139,9 @@ int Main(int argc, char** argv) {
   }
   std::unique_ptr<plugin::SqliteStore> store = *std::move(opened);
   detector::TrafficDetector detector(catalog);
+  const plugin::DetectorEvidence evidence(&detector);
   policy::PolicyEngine engine(catalog, policy::Policy::Default(*catalog),
-                              &clock, &detector, {}, "default");
+                              &clock, &evidence, {}, "default");
   if (!detector.AttachStore(store.get()).ok() ||
       !engine.AttachStore(store.get()).ok() ||
       !engine.RecordStartPolicy().ok()) {
@@ -153,9 +155,13 @@ int Main(int argc, char** argv) {
   auto check_in = [&](long i) {
     const detector::CheckInFacts facts = Facts(i);
     last = std::max(last, detector.RecordCheckIn(facts, clock.Now()));
-    policy::StoreTicket ticket = 0;
-    engine.DecideCheckIn(fp, facts, {{}, "en"}, "bench", clock.Now(), &ticket);
-    last = std::max(last, ticket);
+    auto decision =
+        engine.DecideCheckIn(fp, facts, {{}, "en"}, "bench", clock.Now());
+    if (!decision.ok()) {
+      std::fprintf(stderr, "%s\n", decision.status().ToString().c_str());
+      std::exit(1);
+    }
+    last = std::max(last, decision->ticket);
   };
   auto settle = [&] {
     if (!store->WaitDurable(last).ok()) {

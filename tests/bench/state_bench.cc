@@ -34,6 +34,7 @@
 #include "detector/traffic/traffic_detector.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "plugin/detector_evidence.h"
 #include "plugin/server.h"
 #include "plugin/sqlite_store.h"
 #include "policy/engine.h"
@@ -100,7 +101,8 @@ int Populate(long devices, const std::string& dir, bool durable) {
     store = *std::move(opened);
   }
   detector::TrafficDetector detector(catalog, dopt);
-  policy::PolicyEngine engine(catalog, *policy, &RealClock(), &detector, eopt,
+  const plugin::DetectorEvidence evidence(&detector);
+  policy::PolicyEngine engine(catalog, *policy, &RealClock(), &evidence, eopt,
                               "bench");
   if (store != nullptr) {
     if (!detector.AttachStore(store.get()).ok() ||
@@ -118,9 +120,12 @@ int Populate(long devices, const std::string& dir, bool durable) {
   for (long i = 0; i < devices; ++i) {
     const detector::CheckInFacts facts = Facts(i);
     detector.RecordCheckIn(facts);
-    policy::StoreTicket ticket = 0;
-    engine.DecideCheckIn(fp, facts, {{}, "en"}, "bench", std::nullopt, &ticket);
-    last = std::max(last, ticket);
+    auto decision = engine.DecideCheckIn(fp, facts, {{}, "en"}, "bench");
+    if (!decision.ok()) {
+      std::fprintf(stderr, "%s\n", decision.status().ToString().c_str());
+      std::exit(1);
+    }
+    last = std::max(last, decision->ticket);
     if ((i + 1) % 200000 == 0) {
       std::printf("  %ld devices, %.1f s, resident %.0f MiB\n", i + 1,
                   Seconds(start), ResidentMiB());

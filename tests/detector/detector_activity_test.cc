@@ -96,7 +96,8 @@ class Activity {
   }
 
   std::uint64_t Observations(const std::string& device) {
-    std::optional<DeviceRisk> risk = detector_->GetDeviceRisk(kTenant, device);
+    std::optional<DeviceRisk> risk =
+        detector_->GetDeviceRisk(kTenant, device).value();
     return risk ? risk->observations : 0;
   }
 

@@ -448,7 +448,7 @@ TEST(TrafficDetectorTest, RetriedObservationsGiveEventsOnce) {
   EXPECT_EQ(h.Exchange("Sync", change, {}, 5, 7).size(), 2u);
   EXPECT_THAT(h.Exchange("Sync", change, {}, 5, 7), IsEmpty());
   EXPECT_THAT(h.Exchange("Sync", change, {}, 6), IsEmpty());
-  auto risk = h.detector().GetDeviceRisk(kTenant, "ApplDMPFXZABDFHW");
+  auto risk = h.detector().GetDeviceRisk(kTenant, "ApplDMPFXZABDFHW").value();
   ASSERT_TRUE(risk.has_value());
   EXPECT_EQ(risk->events.size(), 2u);
 }
@@ -498,7 +498,7 @@ TEST(TrafficDetectorTest, ServerEchoOfTheRewriteKeepsTheTrueOrganizer) {
   const auto events = h.Client("Delete", Invitation(), 3);
   ASSERT_THAT(Kinds(events), ElementsAre(EventKind::kAttendeeCancel));
   EXPECT_EQ(events[0].organizer_email_before, kBob);
-  auto risk = h.detector().GetDeviceRisk(kTenant, "ApplDMPFXZABDFHW");
+  auto risk = h.detector().GetDeviceRisk(kTenant, "ApplDMPFXZABDFHW").value();
   ASSERT_EQ(risk->meetings.size(), 1u);
   EXPECT_EQ(risk->meetings[0].true_organizer_email, kBob);
   EXPECT_EQ(risk->meetings[0].claimed_organizer_email, kAlice);
@@ -673,8 +673,8 @@ TEST(TrafficDetectorTest, FullDeviceTableForgetsIdleDevicesWithoutEvents) {
   EXPECT_THAT(r.errors, IsEmpty());
   EXPECT_EQ(d.stats().devices, 2u);
   EXPECT_EQ(d.stats().devices_evicted, 1u);
-  EXPECT_TRUE(d.GetDeviceRisk(kTenant, "hijacker").has_value());
-  EXPECT_FALSE(d.GetDeviceRisk(kTenant, "quiet").has_value());
+  EXPECT_TRUE(d.GetDeviceRisk(kTenant, "hijacker").value().has_value());
+  EXPECT_FALSE(d.GetDeviceRisk(kTenant, "quiet").value().has_value());
 }
 
 TEST(TrafficDetectorTest, ParsedAddDoesNotAdoptTheServersMeeting) {
@@ -758,7 +758,7 @@ TEST(TrafficDetectorTest, SettingsTellsWhoOwnsTheMailbox) {
                 IsEmpty());
     EXPECT_THAT(Kinds(h.Client("Change", hijack, 3)),
                 ElementsAre(EventKind::kSuspectedSelfOrganizer));
-    auto risk = h.detector().GetDeviceRisk(kTenant, "ApplDMPFXZABDFHW");
+    auto risk = h.detector().GetDeviceRisk(kTenant, "ApplDMPFXZABDFHW").value();
     ASSERT_TRUE(risk.has_value());
     EXPECT_EQ(risk->facts.primary_smtp_address,
               with_accounts ? "pat@example.com" : "");

@@ -116,10 +116,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   }
   if (what == 0) {
     auto risk = detector.GetDeviceRisk("t1", "ApplFUZZ");
-    if (risk) {
-      Check(risk->tenant_id.size() <= store.row.size());
+    if (risk.ok() && risk->has_value()) {
+      Check((*risk)->tenant_id.size() <= store.row.size());
       auto again = detector.GetDeviceRisk("t1", "ApplFUZZ");
-      Check(again && again->events.size() == risk->events.size());
+      Check(again.ok() && again->has_value() &&
+            (*again)->events.size() == (*risk)->events.size());
     }
     return 0;
   }
@@ -156,8 +157,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   hg::detector::Fingerprint fp =
       hg::detector::ComputeFingerprint(hg::detector::ToFingerprintInput(facts));
   fp.known_issues = Catalog()->Match(fp);
-  const hg::policy::Evaluation eval =
-      engine.DecideCheckIn(fp, facts, {{}, "en"}, "fuzz");
-  Check(eval.score >= 0 && eval.score <= 100);
+  const auto decision = engine.DecideCheckIn(fp, facts, {{}, "en"}, "fuzz");
+  Check(!decision.ok() ||
+        (decision->evaluation.score >= 0 && decision->evaluation.score <= 100));
   return 0;
 }

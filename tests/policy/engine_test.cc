@@ -7,9 +7,21 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "plugin/detector_evidence.h"
 
 namespace hijackguard::policy {
 namespace {
+
+// The evaluation of a decision that must succeed.
+Evaluation Decided(absl::StatusOr<PolicyEngine::Decision> decision) {
+  EXPECT_TRUE(decision.ok()) << decision.status();
+  return decision.ok() ? std::move(decision->evaluation) : Evaluation();
+}
+
+StoreTicket DecidedTicket(absl::StatusOr<StoreTicket> ticket) {
+  EXPECT_TRUE(ticket.ok()) << ticket.status();
+  return ticket.ok() ? *ticket : 0;
+}
 
 using detector::EventKind;
 using ::testing::HasSubstr;
@@ -64,15 +76,15 @@ TEST(PolicyEngineTest, AlertsOnlyWhenTheEvaluatedActionChanges) {
   const Device fixed = MakeDevice("Apple-iPhone4C1/1001.523");
   const Device hijack = MakeDevice("Apple-iPhone4C1/1001.403");
   // First decision ALLOW: no alert (a new device counts as ALLOW).
-  EXPECT_EQ(
-      engine.DecideCheckIn(fixed.fp, fixed.facts, {}, "d1").enforced_action,
-      Action::kAllow);
+  EXPECT_EQ(Decided(engine.DecideCheckIn(fixed.fp, fixed.facts, {}, "d1"))
+                .enforced_action,
+            Action::kAllow);
   EXPECT_TRUE(Drain(*sub).empty());
   // Downgrade to the hijack build: WARN, one alert; again: none.
-  EXPECT_EQ(
-      engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d2").enforced_action,
-      Action::kWarn);
-  engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d3");
+  EXPECT_EQ(Decided(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d2"))
+                .enforced_action,
+            Action::kWarn);
+  Decided(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d3"));
   std::vector<ComplianceAlert> alerts = Drain(*sub);
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].old_action, Action::kAllow);
@@ -85,13 +97,13 @@ TEST(PolicyEngineTest, AlertsOnlyWhenTheEvaluatedActionChanges) {
   EXPECT_EQ(alerts[0].alert_id.size(), 36u);
   // The grace (72 h) ends: QUARANTINE, one alert.
   clock.Advance(absl::Hours(73));
-  EXPECT_EQ(
-      engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d4").enforced_action,
-      Action::kQuarantine);
+  EXPECT_EQ(Decided(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d4"))
+                .enforced_action,
+            Action::kQuarantine);
   // Upgrade: released, one alert.
-  EXPECT_EQ(
-      engine.DecideCheckIn(fixed.fp, fixed.facts, {}, "d5").enforced_action,
-      Action::kAllow);
+  EXPECT_EQ(Decided(engine.DecideCheckIn(fixed.fp, fixed.facts, {}, "d5"))
+                .enforced_action,
+            Action::kAllow);
   alerts = Drain(*sub);
   ASSERT_EQ(alerts.size(), 2u);
   EXPECT_EQ(alerts[0].old_action, Action::kWarn);
@@ -110,7 +122,8 @@ TEST(PolicyEngineTest, MonitorModeAlertsOnTheEvaluatedAction) {
   auto sub = engine.Subscribe("owner", "acme", nullptr).value();
   auto other = engine.Subscribe("owner", "globex", nullptr).value();
   const Device hijack = MakeDevice("Apple-iPhone4C1/1001.403");
-  const Evaluation e = engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d");
+  const Evaluation e =
+      Decided(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d"));
   EXPECT_EQ(e.enforced_action, Action::kAllow);
   EXPECT_EQ(e.evaluated_action, Action::kWarn);
   const std::vector<ComplianceAlert> alerts = Drain(*sub);
@@ -124,7 +137,8 @@ TEST(PolicyEngineTest, MonitorModeAlertsOnTheEvaluatedAction) {
 TEST(PolicyEngineTest, TrafficEventsAlertWithoutACheckIn) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   detector::TrafficDetector detector(Catalog());
-  PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, &detector);
+  plugin::DetectorEvidence evidence(&detector);
+  PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, &evidence);
   auto sub = engine.Subscribe("owner", "", nullptr).value();
 
   detector::CalendarChangeView c;
@@ -148,14 +162,14 @@ TEST(PolicyEngineTest, TrafficEventsAlertWithoutACheckIn) {
   detector::ObserveResult result;
   detector.Observe(obs, &result);
   ASSERT_EQ(result.events.size(), 2u);
-  engine.DecideAfterTraffic("acme", "androidc123");
+  DecidedTicket(engine.DecideAfterTraffic("acme", "androidc123"));
   std::vector<ComplianceAlert> alerts = Drain(*sub);
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0].trigger, "TRAFFIC");
   EXPECT_EQ(alerts[0].new_action, Action::kQuarantine);
   EXPECT_EQ(alerts[0].score, 100) << "evidence counts from when it arrived";
   // Unknown devices are ignored.
-  engine.DecideAfterTraffic("acme", "nobody");
+  DecidedTicket(engine.DecideAfterTraffic("acme", "nobody"));
   EXPECT_TRUE(Drain(*sub).empty());
   // Four weeks later the evidence has decayed: the next check-in releases.
   clock.Advance(absl::Hours(24 * 28));
@@ -163,7 +177,7 @@ TEST(PolicyEngineTest, TrafficEventsAlertWithoutACheckIn) {
   facts.tenant_id = "acme";
   facts.eas_device_id = "androidc123";
   detector::Fingerprint fp;
-  const Evaluation e = engine.DecideCheckIn(fp, facts, {}, "d");
+  const Evaluation e = Decided(engine.DecideCheckIn(fp, facts, {}, "d"));
   EXPECT_EQ(e.enforced_action, Action::kAllow);
   EXPECT_NEAR(e.score, 120.0 / 16, 0.01);
   alerts = Drain(*sub);
@@ -212,7 +226,7 @@ TEST(PolicyEngineTest, AlertsOfConcurrentDecisionsArriveInSequence) {
       for (int i = 0; i < 500; ++i) {
         Device d = i % 2 ? fixed : hijack;  // every decision is an edge
         d.facts.eas_device_id = "dev" + std::to_string(t);
-        engine.DecideCheckIn(d.fp, d.facts, {}, "x");
+        Decided(engine.DecideCheckIn(d.fp, d.facts, {}, "x"));
       }
     });
   }
@@ -260,11 +274,12 @@ TEST(PolicyEngineTest, ApiExemptionsPutReplaceDelete) {
   EXPECT_EQ(stored->reason, "pilot, extended");
   EXPECT_EQ(stored->source, "api");
 
-  Evaluation d = engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d");
+  Evaluation d =
+      Decided(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d"));
   EXPECT_EQ(d.enforced_action, Action::kAllow);
   EXPECT_EQ(d.reasons[0].code, kReasonExempt);
   clock.Advance(absl::Hours(2));
-  d = engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d");
+  d = Decided(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d"));
   EXPECT_EQ(d.enforced_action, Action::kAllow) << "extended to 48 h";
 
   // At the limit a renewal (same id) still works; a new one does not.
@@ -283,7 +298,7 @@ TEST(PolicyEngineTest, ApiExemptionsPutReplaceDelete) {
   EXPECT_EQ(engine.DeleteExemption("acme/user/bob@example.com").code(),
             absl::StatusCode::kNotFound);
   ASSERT_TRUE(engine.DeleteExemption("acme/user/alice@example.com").ok());
-  d = engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d");
+  d = Decided(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d"));
   EXPECT_EQ(d.enforced_action, Action::kWarn);
 }
 
@@ -296,10 +311,11 @@ TEST(PolicyEngineTest, GroupsAndLocaleComeFromTheCheckIn) {
                       &clock, nullptr);
   const Device hijack = MakeDevice("Apple-iPhone4C1/1001.403");
   const std::vector<std::string> groups = {"staff", "executives"};
-  Evaluation d =
-      engine.DecideCheckIn(hijack.fp, hijack.facts, {groups, "de-AT"}, "d");
+  Evaluation d = Decided(
+      engine.DecideCheckIn(hijack.fp, hijack.facts, {groups, "de-AT"}, "d"));
   EXPECT_EQ(d.enforced_action, Action::kAllow);
-  d = engine.DecideCheckIn(hijack.fp, hijack.facts, {{}, "de-AT"}, "d");
+  d = Decided(
+      engine.DecideCheckIn(hijack.fp, hijack.facts, {{}, "de-AT"}, "d"));
   EXPECT_EQ(d.enforced_action, Action::kWarn);
   ASSERT_TRUE(d.user_alert.has_value());
   EXPECT_EQ(d.user_alert->locale, "de");
@@ -319,7 +335,8 @@ TEST(PolicyEngineTest, SwapsUnderConcurrentDecisions) {
       Device d = hijack;
       d.facts.eas_device_id = "dev" + std::to_string(t);
       while (!stop.load()) {
-        const Evaluation e = engine.DecideCheckIn(d.fp, d.facts, {}, "x");
+        const Evaluation e =
+            Decided(engine.DecideCheckIn(d.fp, d.facts, {}, "x"));
         // Each decision is wholly under one policy.
         const bool is_enforce = e.policy_revision == enforce->revision();
         if (e.evaluated_action != Action::kWarn ||
