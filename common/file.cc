@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "common/strings.h"
@@ -94,6 +96,72 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path,
     }
   }
   return text;
+}
+
+namespace {
+
+absl::Status Errno(std::string_view doing, const std::string& path) {
+  return absl::FailedPreconditionError(
+      StrCat(doing, " ", path, ": ", std::strerror(errno)));
+}
+
+}  // namespace
+
+void SyncDirectory(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+absl::Status WritePrivateFile(const std::string& path, std::string_view text) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(StrCat(path, " exists already"));
+    }
+    return Errno("cannot create", path);
+  }
+  // The mode at creation is masked by the umask; make it exact.
+  absl::Status status;
+  if (::fchmod(fd, 0600) != 0) {
+    status = Errno("cannot restrict", path);
+  }
+  std::size_t done = 0;
+  while (status.ok() && done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      status = Errno("cannot write", path);
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (status.ok() && ::fsync(fd) != 0) {
+    status = Errno("cannot sync", path);
+  }
+  ::close(fd);
+  if (!status.ok()) {
+    ::unlink(path.c_str());
+    return status;
+  }
+  SyncDirectory(path);
+  return absl::OkStatus();
+}
+
+absl::Status MakePrivate(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return errno == ENOENT ? absl::OkStatus() : Errno("cannot stat", path);
+  }
+  if ((st.st_mode & 077) != 0 && ::chmod(path.c_str(), 0600) != 0) {
+    return Errno("cannot restrict", path);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace hijackguard

@@ -1,9 +1,12 @@
-// Reading small files (configuration, catalogs, policies, keys) whole.
+// Reading small files (configuration, catalogs, policies, keys) whole, and
+// writing private ones (keys).
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace hijackguard {
@@ -26,5 +29,17 @@ enum class FileKinds {
 absl::StatusOr<std::string> ReadFileToString(
     const std::string& path, std::size_t max_bytes,
     FileKinds kinds = FileKinds::kRegularOnly);
+
+// Makes the directory entry of `path` durable (fsync of its directory).
+void SyncDirectory(const std::string& path);
+
+// Writes `text` to a new file `path` of mode 0600 (whatever the umask),
+// durably. ALREADY_EXISTS when the file exists.
+[[nodiscard]] absl::Status WritePrivateFile(const std::string& path,
+                                            std::string_view text);
+
+// Restricts an existing file to its owner (0600) when it is more open; OK
+// when it is missing.
+[[nodiscard]] absl::Status MakePrivate(const std::string& path);
 
 }  // namespace hijackguard

@@ -58,7 +58,7 @@ std::string PolicyAdminService::LogName(const policy::Exemption& e) const {
 PolicyAdminService::PolicyAdminService(policy::PolicyEngine* engine,
                                        const Clock* clock,
                                        const AccessControl* access,
-                                       const Pseudonymizer* pseudonym,
+                                       const store::Pseudonymizer* pseudonym,
                                        std::size_t max_policy_bytes)
     : engine_(engine),
       clock_(clock),

@@ -8,9 +8,9 @@
 #include "common/work_limit.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/access.h"
-#include "plugin/audit_key.h"
 #include "plugin/wire_decoder.h"
 #include "policy/engine.h"
+#include "store/audit_key.h"
 
 namespace hijackguard::plugin {
 
@@ -34,7 +34,7 @@ class PolicyAdminService final : public PolicyAdminBase {
   // are parsed, and at most kPolicyWorkers are parsed at once.
   PolicyAdminService(policy::PolicyEngine* engine, const Clock* clock,
                      const AccessControl* access,
-                     const Pseudonymizer* pseudonym,
+                     const store::Pseudonymizer* pseudonym,
                      std::size_t max_policy_bytes = policy::Policy::kMaxBytes);
 
   // ValidatePolicy, ApplyPolicy and SimulateDecision running at once; more
@@ -115,7 +115,7 @@ class PolicyAdminService final : public PolicyAdminBase {
   policy::PolicyEngine* engine_;
   const Clock* clock_;
   const AccessControl* access_;
-  const Pseudonymizer* pseudonym_;
+  const store::Pseudonymizer* pseudonym_;
   const Decoders decoders_;
   const std::size_t max_policy_bytes_;
   WorkLimit policy_work_{kPolicyWorkers};

@@ -16,16 +16,16 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "plugin/access.h"
 #include "plugin/alert_stream.h"
-#include "plugin/audit_key.h"
-#include "plugin/audit_log.h"
 #include "plugin/compliance_service.h"
 #include "plugin/detector_evidence.h"
 #include "plugin/gateway_service.h"
 #include "plugin/policy_admin_service.h"
 #include "plugin/refusal_log.h"
-#include "plugin/sqlite_store.h"
 #include "plugin/tls_files.h"
 #include "plugin/wire_decoder.h"
+#include "store/audit_key.h"
+#include "store/audit_log.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -94,8 +94,8 @@ struct PluginServer::State {
   absl::Duration checkpoint_interval;
   const Clock* clock = nullptr;
   // First: destroyed last, after everything that submits to it.
-  std::unique_ptr<SqliteStore> store;
-  std::unique_ptr<Pseudonymizer> pseudonym;
+  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<store::Pseudonymizer> pseudonym;
   std::unique_ptr<RefusalLog> refusals;
   std::unique_ptr<AccessControl> access;
   std::unique_ptr<TlsFiles> tls;  // null for plaintext
@@ -291,7 +291,7 @@ absl::StatusOr<std::string> PluginServer::LogAuditCheckpoint() {
     return absl::NotFoundError("state is in memory: there is no audit log");
   }
   auto [seq, head] = state_->store->audit_head();
-  const std::string line = CheckpointLine(MakeCheckpoint(
+  const std::string line = store::CheckpointLine(store::MakeCheckpoint(
       state_->store->audit_key(), seq, std::move(head), absl::Now()));
   LogInfo(StrCat("audit checkpoint ", line));
   return line;
@@ -299,14 +299,14 @@ absl::StatusOr<std::string> PluginServer::LogAuditCheckpoint() {
 
 policy::PolicyEngine& PluginServer::engine() { return *state_->engine; }
 
-SqliteStore* PluginServer::store() { return state_->store.get(); }
+store::SqliteStore* PluginServer::store() { return state_->store.get(); }
 
 namespace {
 
 // Opens the state database and hands it to the detector and the engine; picks
 // the policy to start with: the file's (or the defaults), unless a policy was
 // applied through the API after the file last changed; that one is restored.
-absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
+absl::StatusOr<std::unique_ptr<store::SqliteStore>> AttachState(
     const ServerOptions& options, const std::string& file_origin,
     detector::TrafficDetector* detector, policy::PolicyEngine* engine,
     std::function<void(const absl::Status&)> on_health_change);
@@ -372,12 +372,12 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     audit_key = st.store->audit_key();
   } else if (!options.audit_key_file.empty()) {
     ASSIGN_OR_RETURN(audit_key,
-                     LoadOrCreateAuditKey(options.audit_key_file, 0));
+                     store::LoadOrCreateAuditKey(options.audit_key_file, 0));
   } else {
     audit_key = RandomBytes(32);
   }
   st.pseudonym =
-      std::make_unique<Pseudonymizer>(audit_key, options.logging_pii);
+      std::make_unique<store::Pseudonymizer>(audit_key, options.logging_pii);
   st.refusals = std::make_unique<RefusalLog>(st.store.get());
   st.access = std::make_unique<AccessControl>(
       options.auth, st.refusals.get(), options.clock,
@@ -484,11 +484,11 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
+absl::StatusOr<std::unique_ptr<store::SqliteStore>> AttachState(
     const ServerOptions& options, const std::string& file_origin,
     detector::TrafficDetector* detector, policy::PolicyEngine* engine,
     std::function<void(const absl::Status&)> on_health_change) {
-  SqliteStoreOptions so;
+  store::SqliteStoreOptions so;
   so.path = options.state_path;
   so.synchronous = options.state_synchronous;
   so.retention_interval = options.state_retention_interval;
@@ -502,8 +502,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> AttachState(
   so.event_horizon = [engine] {
     return policy::EventHorizon(*engine->policy());
   };
-  ASSIGN_OR_RETURN(std::unique_ptr<SqliteStore> store,
-                   SqliteStore::Open(std::move(so)));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
+                   store::SqliteStore::Open(std::move(so)));
   RETURN_IF_ERROR(detector->AttachStore(store.get()));
   RETURN_IF_ERROR(engine->AttachStore(store.get()));
 

@@ -15,17 +15,19 @@
 #include "plugin/check_in.h"
 #include "plugin/config.h"
 #include "plugin/http_server.h"
-#include "plugin/sqlite_store.h"
 #include "policy/engine.h"
 #include "policy/policy.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace grpc {
 class Server;
 }  // namespace grpc
 
-namespace hijackguard::plugin {
-
+namespace hijackguard::plugin {}  // namespace hijackguard::plugin
+namespace hijackguard::store {
 class SqliteStore;
+}  // namespace hijackguard::store
+namespace hijackguard::plugin {
 
 struct ServerOptions {
   // host:port; port 0 picks a free port (see PluginServer::port()). Default
@@ -61,7 +63,7 @@ struct ServerOptions {
   std::string state_synchronous = "full";  // "full", "normal" or "off"
   int state_wal_autocheckpoint_pages = 1000;
   // How long stored rows are kept (`retention`).
-  RetentionOptions retention;
+  store::RetentionOptions retention;
   // Largest policy document (file, ApplyPolicy, ValidatePolicy,
   // SimulateDecision), checked before it is parsed.
   std::size_t max_policy_bytes = 4 << 20;
@@ -75,7 +77,7 @@ struct ServerOptions {
   bool allow_insecure_remote = false;
   // Server reflection; default: on in development mode, off with auth.
   std::optional<bool> reflection;
-  // The audit key's file (plugin/audit_key.h). With a state database it is
+  // The audit key's file (store/audit_key.h). With a state database it is
   // required; in memory, "" uses a key that lives as long as the process.
   std::string audit_key_file;
   bool accept_broken_audit = false;
@@ -128,7 +130,7 @@ class PluginServer {
 
   policy::PolicyEngine& engine();
   // The state store, or null when state is in memory only.
-  SqliteStore* store();
+  store::SqliteStore* store();
 
  private:
   friend absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(

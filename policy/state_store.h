@@ -1,5 +1,5 @@
 // Durable state of the whole plugin, as the engine and the detector see it.
-// Implementations: plugin/sqlite_store (embedded, the default). The interface
+// Implementations: store/sqlite/ (embedded, the default). The interface
 // is shaped for a shared one too (PostgreSQL behind several replicas): every
 // row is addressed by key, submissions are ordered batches, and callers wait
 // on tickets rather than on a connection or a transaction.

@@ -1,10 +1,11 @@
-# Fails when detector/ or policy/ (or common/) include gRPC, protobuf or generated API headers
+# Fails when detector/, policy/ or store/ (or common/) include gRPC, protobuf or generated API headers
 # (only plugin/ may convert between proto messages and domain types, docs/design.md), or when a
 # folder includes one above it.
 file(GLOB_RECURSE sources
   ${SOURCE_DIR}/common/*.h ${SOURCE_DIR}/common/*.cc
   ${SOURCE_DIR}/detector/*.h ${SOURCE_DIR}/detector/*.cc ${SOURCE_DIR}/detector/*.in
-  ${SOURCE_DIR}/policy/*.h ${SOURCE_DIR}/policy/*.cc)
+  ${SOURCE_DIR}/policy/*.h ${SOURCE_DIR}/policy/*.cc
+  ${SOURCE_DIR}/store/*.h ${SOURCE_DIR}/store/*.cc)
 set(violations "")
 foreach(file IN LISTS sources)
   file(STRINGS ${file} lines REGEX "^[ \t]*#[ \t]*include")

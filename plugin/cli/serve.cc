@@ -14,11 +14,11 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
-#include "plugin/audit_key.h"
 #include "plugin/cli/commands.h"
 #include "plugin/config.h"
 #include "plugin/server.h"
-#include "plugin/sqlite_store.h"
+#include "store/audit_key.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace hijackguard::plugin::cli {
 namespace {
@@ -191,7 +191,7 @@ int RunServe(const ServeFlags& flags) {
   options.allow_insecure_remote = config->allow_insecure_remote;
   options.reflection = config->reflection;
   options.audit_key_file = config->audit_key_file.empty()
-                               ? DefaultAuditKeyPath(config->state_dir)
+                               ? store::DefaultAuditKeyPath(config->state_dir)
                                : config->audit_key_file;
   options.accept_broken_audit = flags.accept_broken_audit;
   options.logging_pii = config->logging_pii;
@@ -203,7 +203,8 @@ int RunServe(const ServeFlags& flags) {
   }
   if (config->state_store == "sqlite") {
     options.state_path =
-        (std::filesystem::path(config->state_dir) / kStateFileName).string();
+        (std::filesystem::path(config->state_dir) / store::kStateFileName)
+            .string();
     options.state_synchronous = config->state_synchronous;
     options.state_wal_autocheckpoint_pages = config->wal_autocheckpoint_pages;
   }

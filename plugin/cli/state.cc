@@ -12,10 +12,10 @@
 #include "absl/time/time.h"
 #include "common/file.h"
 #include "common/strings.h"
-#include "plugin/audit_key.h"
-#include "plugin/audit_log.h"
 #include "plugin/cli/commands.h"
-#include "plugin/sqlite_store.h"
+#include "store/audit_key.h"
+#include "store/audit_log.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace hijackguard::plugin::cli {
 namespace {
@@ -31,7 +31,7 @@ struct StateFlags {
 };
 
 std::string DatabasePath(const std::string& state_dir) {
-  return (std::filesystem::path(state_dir) / kStateFileName).string();
+  return (std::filesystem::path(state_dir) / store::kStateFileName).string();
 }
 
 // The audit key (never created here), or nullopt after printing why.
@@ -45,8 +45,8 @@ std::optional<std::string> Key(const StateFlags& f, bool need_database = true) {
     return std::nullopt;
   }
   const std::string path =
-      f.key_file.empty() ? DefaultAuditKeyPath(f.state) : f.key_file;
-  auto key = ReadAuditKey(path);
+      f.key_file.empty() ? store::DefaultAuditKeyPath(f.state) : f.key_file;
+  auto key = store::ReadAuditKey(path);
   if (!key.ok()) {
     std::fprintf(stderr, "error: %s (--key-file names it)\n",
                  std::string(key.status().message()).c_str());
@@ -57,7 +57,7 @@ std::optional<std::string> Key(const StateFlags& f, bool need_database = true) {
 
 int RunBackup(const StateFlags& f) {
   ::umask(077);
-  const absl::Status status = BackupState(DatabasePath(f.state), f.to);
+  const absl::Status status = store::BackupState(DatabasePath(f.state), f.to);
   if (!status.ok()) {
     std::fprintf(stderr, "backup failed: %s\n",
                  std::string(status.message()).c_str());
@@ -76,7 +76,7 @@ int RunVerify(const StateFlags& f) {
   if (!key) {
     return 1;
   }
-  std::optional<AuditCheckpoint> checkpoint;
+  std::optional<store::AuditCheckpoint> checkpoint;
   if (!f.checkpoint.empty()) {
     auto text = ReadFileToString(f.checkpoint, 4096, FileKinds::kAlsoStreams);
     if (!text.ok()) {
@@ -84,7 +84,7 @@ int RunVerify(const StateFlags& f) {
                    std::string(text.status().message()).c_str());
       return 1;
     }
-    auto parsed = ParseCheckpoint(*text, *key);
+    auto parsed = store::ParseCheckpoint(*text, *key);
     if (!parsed.ok()) {
       std::fprintf(stderr, "error: --checkpoint %s: %s\n", f.checkpoint.c_str(),
                    std::string(parsed.status().message()).c_str());
@@ -92,8 +92,8 @@ int RunVerify(const StateFlags& f) {
     }
     checkpoint = *std::move(parsed);
   }
-  auto v = VerifyAudit(DatabasePath(f.state), *key,
-                       checkpoint ? &*checkpoint : nullptr);
+  auto v = store::VerifyAudit(DatabasePath(f.state), *key,
+                              checkpoint ? &*checkpoint : nullptr);
   if (!v.ok()) {
     std::fprintf(stderr, "audit verify: %s\n",
                  std::string(v.status().message()).c_str());
@@ -127,13 +127,13 @@ int RunCheckpoint(const StateFlags& f) {
   if (!key) {
     return 1;
   }
-  auto c = CheckpointAudit(DatabasePath(f.state), *key, absl::Now());
+  auto c = store::CheckpointAudit(DatabasePath(f.state), *key, absl::Now());
   if (!c.ok()) {
     std::fprintf(stderr, "audit checkpoint: %s\n",
                  std::string(c.status().message()).c_str());
     return 1;
   }
-  std::printf("%s\n", CheckpointLine(*c).c_str());
+  std::printf("%s\n", store::CheckpointLine(*c).c_str());
   return 0;
 }
 
@@ -142,7 +142,7 @@ int RunPseudonym(const StateFlags& f) {
   if (!key) {
     return 1;
   }
-  std::printf("%s\n", Pseudonymizer(*key, false)(f.address).c_str());
+  std::printf("%s\n", store::Pseudonymizer(*key, false)(f.address).c_str());
   return 0;
 }
 
@@ -158,7 +158,7 @@ int RunExport(const StateFlags& f) {
       return 2;
     }
   }
-  std::optional<Pseudonymizer> pseudonym;
+  std::optional<store::Pseudonymizer> pseudonym;
   if (f.pseudonymize) {
     const std::optional<std::string> key = Key(f);
     if (!key) {
@@ -186,8 +186,8 @@ int RunExport(const StateFlags& f) {
     }
     out = &file;
   }
-  auto n = ExportAudit(DatabasePath(f.state), since, *out,
-                       pseudonym ? &*pseudonym : nullptr);
+  auto n = store::ExportAudit(DatabasePath(f.state), since, *out,
+                              pseudonym ? &*pseudonym : nullptr);
   if (!n.ok()) {
     std::fprintf(stderr, "audit export: %s\n",
                  std::string(n.status().message()).c_str());

@@ -25,8 +25,8 @@
 #include "detector/known_issues.h"
 #include "detector/traffic/traffic_detector.h"
 #include "plugin/detector_evidence.h"
-#include "plugin/sqlite_store.h"
 #include "policy/engine.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace hijackguard::bench {
 namespace {
@@ -119,12 +119,12 @@ int Main(int argc, char** argv) {
     dir = tmpl;
   }
   const std::string path =
-      (std::filesystem::path(dir) / plugin::kStateFileName).string();
+      (std::filesystem::path(dir) / store::kStateFileName).string();
 
   auto catalog = std::make_shared<const detector::KnownIssueCatalog>(
       *detector::KnownIssueCatalog::Builtin());
   MovedClock clock;
-  plugin::SqliteStoreOptions so;
+  store::SqliteStoreOptions so;
   so.path = path;
   so.retention_interval = absl::ZeroDuration();  // pruned below, each night
   so.clock = &clock;
@@ -132,12 +132,12 @@ int Main(int argc, char** argv) {
   so.retention.history = absl::Hours(24);
   so.retention.pending = absl::Hours(24);
   so.retention.audit = absl::Hours(24);
-  auto opened = plugin::SqliteStore::Open(so);
+  auto opened = store::SqliteStore::Open(so);
   if (!opened.ok()) {
     std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
     return 1;
   }
-  std::unique_ptr<plugin::SqliteStore> store = *std::move(opened);
+  std::unique_ptr<store::SqliteStore> store = *std::move(opened);
   detector::TrafficDetector detector(catalog);
   const plugin::DetectorEvidence evidence(&detector);
   policy::PolicyEngine engine(catalog, policy::Policy::Default(*catalog),

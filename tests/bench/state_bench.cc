@@ -36,8 +36,8 @@
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/detector_evidence.h"
 #include "plugin/server.h"
-#include "plugin/sqlite_store.h"
 #include "policy/engine.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace hijackguard::bench {
 namespace {
@@ -87,13 +87,13 @@ int Populate(long devices, const std::string& dir, bool durable) {
     dopt.max_devices = static_cast<std::size_t>(devices) + 1;
     eopt.max_devices = static_cast<std::size_t>(devices) + 16;
   }
-  std::unique_ptr<plugin::SqliteStore> store;
+  std::unique_ptr<store::SqliteStore> store;
   if (durable) {
     std::filesystem::create_directories(dir);
-    plugin::SqliteStoreOptions so;
-    so.path = (std::filesystem::path(dir) / plugin::kStateFileName).string();
+    store::SqliteStoreOptions so;
+    so.path = (std::filesystem::path(dir) / store::kStateFileName).string();
     so.retention_interval = absl::ZeroDuration();
-    auto opened = plugin::SqliteStore::Open(so);
+    auto opened = store::SqliteStore::Open(so);
     if (!opened.ok()) {
       std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
       return 1;
@@ -172,7 +172,7 @@ int Startup(const std::string& dir) {
       *options.catalog, nullptr);
   options.policy = *policy;
   options.state_path =
-      (std::filesystem::path(dir) / plugin::kStateFileName).string();
+      (std::filesystem::path(dir) / store::kStateFileName).string();
   auto server = plugin::BuildServer(options);
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
@@ -211,8 +211,8 @@ int Startup(const std::string& dir) {
 // on a SQLite store with a one-row device cache, against a cache that holds
 // every device, the same exchanges (no bodies: the time is the detector's
 // locked bookkeeping, page-in reads and eviction writes included).
-double ObserveMicros(plugin::SqliteStore* store, std::size_t cache,
-                     long devices, int calls, double* p99) {
+double ObserveMicros(store::SqliteStore* store, std::size_t cache, long devices,
+                     int calls, double* p99) {
   auto catalog = std::make_shared<const detector::KnownIssueCatalog>(
       *detector::KnownIssueCatalog::Builtin());
   detector::DetectorOptions options;
@@ -258,10 +258,10 @@ double ObserveMicros(plugin::SqliteStore* store, std::size_t cache,
 int LockHold(const std::string& dir) {
   std::filesystem::remove_all(dir);  // a directory of its own (see Main)
   std::filesystem::create_directories(dir);
-  plugin::SqliteStoreOptions so;
-  so.path = (std::filesystem::path(dir) / plugin::kStateFileName).string();
+  store::SqliteStoreOptions so;
+  so.path = (std::filesystem::path(dir) / store::kStateFileName).string();
   so.retention_interval = absl::ZeroDuration();
-  auto store = plugin::SqliteStore::Open(so);
+  auto store = store::SqliteStore::Open(so);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;

@@ -30,7 +30,7 @@
 #include "load_util.h"
 #include "plugin/ack_stream.h"
 #include "plugin/server.h"
-#include "plugin/sqlite_store.h"
+#include "store/sqlite/sqlite_store.h"
 #include "traffic_bodies.h"
 
 namespace hijackguard::bench {

@@ -15,11 +15,11 @@
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
-#include "plugin/audit_key.h"
 #include "plugin/config.h"
 #include "plugin/server.h"
-#include "plugin/sqlite_db.h"
-#include "plugin/sqlite_store.h"
+#include "store/audit_key.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/test_certs.h"
 
@@ -528,8 +528,8 @@ TEST_P(AccessAttackTest, TheAuditNamesTheActorAndCountsRefusals) {
             Code::ABORTED);
   server_->Shutdown(absl::Seconds(5));  // writes the refusals of this minute
   server_.reset();
-  auto db =
-      sqlite::Database::Open((dir_ / "hijackguard.db").string(), false, false);
+  auto db = store::sqlite::Database::Open((dir_ / "hijackguard.db").string(),
+                                          false, false);
   ASSERT_THAT(db.status(), IsOk());
   auto rows = db->Prepare("SELECT kind, record FROM audit ORDER BY seq");
   ASSERT_THAT(rows.status(), IsOk());
@@ -554,9 +554,9 @@ TEST_P(AccessAttackTest, TheAuditNamesTheActorAndCountsRefusals) {
   EXPECT_THAT(all, HasSubstr("\"code\":\"PERMISSION_DENIED\",\"count\":5"));
   EXPECT_THAT(all, HasSubstr("\"code\":\"ABORTED\",\"count\":1"));
   EXPECT_THAT(all, HasSubstr("\"principal\":\"admin-acme\""));
-  auto key = ReadAuditKey((dir_ / "audit.key").string());
+  auto key = store::ReadAuditKey((dir_ / "audit.key").string());
   ASSERT_THAT(key.status(), IsOk());
-  auto v = VerifyAudit((dir_ / "hijackguard.db").string(), *key);
+  auto v = store::VerifyAudit((dir_ / "hijackguard.db").string(), *key);
   ASSERT_THAT(v.status(), IsOk());
   EXPECT_TRUE(v->ok) << v->problem;
 }

@@ -17,8 +17,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "plugin/server.h"
-#include "plugin/sqlite_db.h"
-#include "plugin/sqlite_store.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
 #include "tests/plugin/test_policy.h"
 
 namespace hijackguard::plugin {
@@ -308,10 +308,10 @@ TEST(CliTest, BackupAndAuditCommandsOnAStateDirectory) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   {
-    SqliteStoreOptions o;
+    store::SqliteStoreOptions o;
     o.path = dir + "/hijackguard.db";
     o.retention_interval = absl::ZeroDuration();
-    auto store = SqliteStore::Open(o);
+    auto store = store::SqliteStore::Open(o);
     ASSERT_TRUE(store.ok()) << store.status();
     for (int i = 0; i < 3; ++i) {
       policy::EngineChanges c;
@@ -343,7 +343,8 @@ TEST(CliTest, BackupAndAuditCommandsOnAStateDirectory) {
   EXPECT_THAT(r.err, HasSubstr("exists already"));
 
   {
-    auto db = sqlite::Database::Open(dir + "/hijackguard.db", false, false);
+    auto db =
+        store::sqlite::Database::Open(dir + "/hijackguard.db", false, false);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE(db->Exec("UPDATE audit SET record = replace(record, 'rev1', "
                          "'revX') WHERE seq = 2")
@@ -367,11 +368,11 @@ TEST(CliTest, AuditCheckpointPseudonymAndPrivateFiles) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto append = [&](int from, int n) {
-    SqliteStoreOptions o;
+    store::SqliteStoreOptions o;
     o.path = dir + "/hijackguard.db";
     o.audit_key_file = dir + "/elsewhere.key";
     o.retention_interval = absl::ZeroDuration();
-    auto store = SqliteStore::Open(o);
+    auto store = store::SqliteStore::Open(o);
     ASSERT_TRUE(store.ok()) << store.status();
     for (int i = from; i < from + n; ++i) {
       policy::EngineChanges c;
@@ -434,7 +435,8 @@ TEST(CliTest, AuditCheckpointPseudonymAndPrivateFiles) {
 
   // Rows the checkpoint covers, cut from the end with the head: BROKEN.
   {
-    auto db = sqlite::Database::Open(dir + "/hijackguard.db", false, false);
+    auto db =
+        store::sqlite::Database::Open(dir + "/hijackguard.db", false, false);
     ASSERT_TRUE(db.ok());
     ASSERT_TRUE(db->Exec("DELETE FROM audit WHERE seq >= 4").ok());
     ASSERT_TRUE(db->Exec("DELETE FROM meta WHERE name = 'audit_head'").ok());

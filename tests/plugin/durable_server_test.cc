@@ -9,9 +9,9 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
-#include "plugin/audit_key.h"
 #include "plugin/server.h"
-#include "plugin/sqlite_store.h"
+#include "store/audit_key.h"
+#include "store/sqlite/sqlite_store.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/traffic_fixtures.h"
 
@@ -164,8 +164,8 @@ TEST_F(DurableServerTest, TheApiPolicyIsRestoredUntilTheFileChanges) {
   EXPECT_EQ(server_->engine().policy()->global().mode.value,
             policy::Mode::kMonitor);
   server_.reset();
-  auto v = VerifyAudit(options_.state_path,
-                       *ReadAuditKey((dir_ / "audit.key").string()));
+  auto v = store::VerifyAudit(
+      options_.state_path, *store::ReadAuditKey((dir_ / "audit.key").string()));
   ASSERT_THAT(v.status(), IsOk());
   EXPECT_TRUE(v->ok) << v->problem;
   EXPECT_GE(v->rows, 3u);  // the file's, the API's, the edited file's
@@ -274,8 +274,9 @@ TEST_F(DurableServerTest,
   server_.reset();
 
   std::ostringstream out;
-  ASSERT_THAT(ExportAudit(options_.state_path, absl::InfinitePast(), out),
-              IsOk());
+  ASSERT_THAT(
+      store::ExportAudit(options_.state_path, absl::InfinitePast(), out),
+      IsOk());
   std::vector<std::string> rows;
   std::istringstream lines(out.str());
   for (std::string line; std::getline(lines, line);) {

@@ -1,4 +1,4 @@
-#include "plugin/sqlite_db.h"
+#include "store/sqlite/sqlite_db.h"
 
 #include <sqlite3.h>
 
@@ -15,9 +15,8 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
-#include "plugin/sqlite_store.h"
 
-namespace hijackguard::plugin::sqlite {
+namespace hijackguard::store::sqlite {
 namespace {
 
 // What to do about a damaged file, without throwing anything away first.
@@ -410,7 +409,7 @@ CREATE TABLE audit(seq INTEGER PRIMARY KEY, at_us INTEGER NOT NULL,
 CREATE INDEX audit_by_time ON audit(at_us);
 )sql",
       // 2 -> 3: the audit chain is keyed; a log with rows gets a "rekey" row
-      // when the store opens it with the key (plugin/audit_log.h).
+      // when the store opens it with the key (store/audit_log.h).
       R"sql(
 INSERT INTO meta(name, value)
   SELECT 'audit_rekey', 'pending' WHERE EXISTS (SELECT 1 FROM audit);
@@ -583,4 +582,4 @@ absl::StatusOr<Database> OpenStateReadOnly(const std::string& path) {
   return db;
 }
 
-}  // namespace hijackguard::plugin::sqlite
+}  // namespace hijackguard::store::sqlite

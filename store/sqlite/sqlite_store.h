@@ -10,7 +10,7 @@
 //
 // The audit table is a keyed hash chain: each row stores the HMAC-SHA256,
 // under the audit key, of the previous row's hash and its own canonical JSON
-// (plugin/audit_log.h; VerifyAudit). The key is read from, or on an empty
+// (store/audit_log.h; VerifyAudit). The key is read from, or on an empty
 // log created at, audit_key_file; the log's tail is checked on open.
 //
 // Schema: versioned with PRAGMA user_version and migrated forward on open; a
@@ -40,8 +40,10 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "policy/state_store.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/state_tools.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 
 namespace sqlite {
 class Database;
@@ -49,11 +51,6 @@ class Database;
 
 using detector::StoreRow;
 using detector::StoreTicket;
-
-// The schema version this build writes (PRAGMA user_version).
-inline constexpr int kStateSchemaVersion = 4;
-// The file name inside the state directory.
-inline constexpr std::string_view kStateFileName = "hijackguard.db";
 
 // The tables retention prunes (StoreStats::pruned, in this order).
 enum PruneTable {
@@ -99,7 +96,7 @@ struct SqliteStoreOptions {
   int wal_autocheckpoint_pages = 1000;
   std::int64_t journal_size_limit_bytes = 64 << 20;
   const Clock* clock = &RealClock();
-  // The audit key's file (plugin/audit_key.h); "" = audit.key beside the
+  // The audit key's file (store/audit_key.h); "" = audit.key beside the
   // database.
   std::string audit_key_file;
   // Open even when the audit log's tail does not verify, recording that in
@@ -307,44 +304,4 @@ class SqliteStore final : public policy::StateStore {
   std::thread retention_thread_;
 };
 
-// Offline operations on a state directory's database (safe while a server
-// runs: they read a consistent snapshot).
-
-// Copies the database to `to` with SQLite's online backup API, then checks
-// the copy (quick_check and schema version). `to` must not exist.
-[[nodiscard]] absl::Status BackupState(const std::string& db_path,
-                                       const std::string& to);
-
-struct AuditVerification {
-  std::uint64_t rows = 0;
-  std::uint64_t first_seq = 0;
-  std::uint64_t last_seq = 0;
-  std::string head_hash;  // of the last row
-  bool ok = true;
-  std::uint64_t bad_seq = 0;  // the first altered, inserted or deleted row
-  std::string problem;
-  std::uint64_t after_checkpoint = 0;  // rows that follow the checkpoint
-  // Rows up to this one were deleted by retention behind a signed anchor
-  // (0: none were).
-  std::uint64_t pruned_through = 0;
-};
-// Walks the audit chain with the audit key, and checks the signed head and,
-// when given, that the rows `checkpoint` covers are all there unchanged. An
-// error status only when the file cannot be read.
-absl::StatusOr<AuditVerification> VerifyAudit(
-    const std::string& db_path, std::string_view key,
-    const struct AuditCheckpoint* checkpoint = nullptr);
-
-// A checkpoint of the committed log's head, signed with `key`.
-absl::StatusOr<struct AuditCheckpoint> CheckpointAudit(
-    const std::string& db_path, std::string_view key, absl::Time now);
-
-// Writes the audit rows at or after `since` as JSON Lines (the canonical
-// record plus "hash" and "prev_hash"). Returns the number of rows written.
-// With `pseudonymize`, user principals and exemption values are replaced by
-// their pseudonyms (plugin/audit_key.h) for handing to a third party.
-absl::StatusOr<std::uint64_t> ExportAudit(
-    const std::string& db_path, absl::Time since, std::ostream& out,
-    const class Pseudonymizer* pseudonymize = nullptr);
-
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

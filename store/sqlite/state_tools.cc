@@ -6,16 +6,17 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
-#include "plugin/audit_chain.h"
-#include "plugin/audit_key.h"
-#include "plugin/audit_log.h"
-#include "plugin/sqlite_db.h"
-#include "plugin/sqlite_store.h"
+#include "store/audit_key.h"
+#include "store/audit_log.h"
+#include "store/sqlite/audit_chain.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 
 using sqlite::Database;
 using sqlite::Statement;
@@ -259,4 +260,4 @@ absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,
   return n;
 }
 
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

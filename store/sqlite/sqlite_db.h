@@ -1,6 +1,6 @@
 // Thin RAII helpers over the SQLite C API for the state store: a connection
 // with its prepared statements, and opening, checking and migrating the
-// state database. Internal to plugin/.
+// state database. Internal to store/.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,17 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace hijackguard::plugin::sqlite {
+namespace hijackguard::store {
+
+// The schema version this build writes (PRAGMA user_version); the opener
+// refuses newer ones and migrates older ones to it.
+inline constexpr int kStateSchemaVersion = 4;
+// The database's file name inside the state directory.
+inline constexpr std::string_view kStateFileName = "hijackguard.db";
+
+}  // namespace hijackguard::store
+
+namespace hijackguard::store::sqlite {
 
 // A prepared statement. Bind* bind by reference (SQLITE_STATIC): the bound
 // bytes must live until the statement has been stepped. Reset() before
@@ -111,4 +121,4 @@ const std::vector<std::string_view>& Migrations();
 
 inline constexpr std::int64_t kApplicationId = 0x48474442;  // "HGDB"
 
-}  // namespace hijackguard::plugin::sqlite
+}  // namespace hijackguard::store::sqlite

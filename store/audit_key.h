@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 
 inline constexpr std::string_view kAuditKeyFileName = "audit.key";
 
@@ -50,12 +50,4 @@ class Pseudonymizer {
   bool clear_;
 };
 
-// Writes `text` to a new file `path` of mode 0600 (whatever the umask).
-[[nodiscard]] absl::Status WritePrivateFile(const std::string& path,
-                                            std::string_view text);
-
-// Restricts an existing file to its owner (0600) when it is more open; OK
-// when it is missing.
-[[nodiscard]] absl::Status MakePrivate(const std::string& path);
-
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

@@ -1,16 +1,16 @@
 // Retention for the SQLite store: what is deleted, when, and how the audit
-// log's oldest rows leave behind a signed anchor (plugin/audit_log.h).
+// log's oldest rows leave behind a signed anchor (store/audit_log.h).
 #include <sqlite3.h>
 
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
-#include "plugin/audit_chain.h"
-#include "plugin/audit_log.h"
-#include "plugin/sqlite_store.h"
-#include "plugin/sqlite_store_internal.h"
+#include "store/audit_log.h"
+#include "store/sqlite/audit_chain.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_store_internal.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 
 using sqlite::Database;
 using sqlite::Statement;
@@ -171,4 +171,4 @@ void SqliteStore::RetentionLoop() {
   }
 }
 
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

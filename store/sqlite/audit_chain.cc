@@ -1,4 +1,4 @@
-#include "plugin/audit_chain.h"
+#include "store/sqlite/audit_chain.h"
 
 #include <algorithm>
 #include <vector>
@@ -8,10 +8,10 @@
 #include "common/hmac.h"
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
-#include "plugin/audit_log.h"
-#include "plugin/sqlite_db.h"
+#include "store/audit_log.h"
+#include "store/sqlite/sqlite_db.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 
 AuditChainRow ReadAuditRow(const sqlite::Statement& row) {
   return AuditChainRow{static_cast<std::uint64_t>(row.Int(0)),
@@ -154,4 +154,4 @@ bool AuditChainWalker::CheckHead(std::string_view recorded, bool legacy_ok) {
   return true;
 }
 
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

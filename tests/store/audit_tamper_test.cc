@@ -8,13 +8,13 @@
 #include "common/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "plugin/audit_key.h"
-#include "plugin/audit_log.h"
-#include "plugin/sqlite_db.h"
-#include "plugin/sqlite_store.h"
+#include "store/audit_key.h"
+#include "store/audit_log.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
 #include "tests/common/status_matchers.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 namespace {
 
 using ::hijackguard::testing::IsOk;
@@ -296,4 +296,4 @@ TEST_F(KeyedAuditTest, ACheckpointIsOnlyMadeOfALogThatVerifies) {
 }
 
 }  // namespace
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

@@ -1,4 +1,4 @@
-#include "plugin/audit_log.h"
+#include "store/audit_log.h"
 
 #include <variant>
 #include <vector>
@@ -11,7 +11,7 @@
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 namespace {
 
 using Json = nlohmann::json;
@@ -270,4 +270,4 @@ AuditRow MakeAuditRow(std::uint64_t seq, const policy::AuditRecord& record,
   return row;
 }
 
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

@@ -1,20 +1,23 @@
-// What the SQLite store's files share (plugin/sqlite_store.cc, the writer
-// and the loads; plugin/sqlite_retention.cc, pruning): the prepared
-// statements, a connection, a submission to the writer. Internal to plugin/.
+// What the SQLite store's files share (sqlite_store.cc: opening and the audit
+// log; sqlite_writer.cc: the group-commit queue; sqlite_reads.cc: the loads;
+// sqlite_retention.cc: pruning): the prepared
+// statements, a connection, a submission to the writer. Internal to store/sqlite/.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "plugin/sqlite_db.h"
-#include "plugin/sqlite_store.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 
 // Statements a connection keeps prepared (readers use the kLoad ones, the
-// writer the rest; the SQL is in sqlite_store.cc).
+// writer the rest; the SQL is in sqlite_statements.cc).
 enum StatementId {
   kLoadDevice,
   kFindDeviceByIndex,
@@ -63,8 +66,13 @@ struct SqliteStore::Submission {
   mutable std::int64_t pruned = 0;
 };
 
+// A connection with its statements prepared: the writer's, or a reader's
+// (the kLoad ones).
+absl::StatusOr<std::unique_ptr<SqliteStore::Connection>> ConnectStatements(
+    sqlite::Database db, bool writer);
+
 // Times as stored: Unix µs, with the infinities at the int64 ends.
 std::int64_t ToUs(absl::Time t);
 absl::Time FromUs(std::int64_t us);
 
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

@@ -10,13 +10,13 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "plugin/audit_key.h"
-#include "plugin/audit_log.h"
-#include "plugin/sqlite_db.h"
-#include "plugin/sqlite_store.h"
+#include "store/audit_key.h"
+#include "store/audit_log.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
 #include "tests/common/status_matchers.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 namespace {
 
 using ::hijackguard::testing::IsOk;
@@ -501,9 +501,9 @@ TEST_F(AuditTamperTest, RowsAddedAfterTheHeadStopTheStart) {
 }
 
 }  // namespace
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 namespace {
 
 TEST_F(StateStoreTest, RetentionDeletesDevicesHistoryAndPendingNotSeenSince) {
@@ -605,4 +605,4 @@ TEST_F(StateStoreTest, RetentionNeverSignsAwayABrokenStretchOfTheAudit) {
 }
 
 }  // namespace
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

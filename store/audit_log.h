@@ -27,7 +27,7 @@
 #include "absl/time/time.h"
 #include "policy/state_store.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 
 inline constexpr std::string_view kAuditGenesis =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -95,4 +95,4 @@ std::string CheckpointLine(const AuditCheckpoint& checkpoint);
 absl::StatusOr<AuditCheckpoint> ParseCheckpoint(std::string_view line,
                                                 std::string_view key);
 
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 
 namespace sqlite {
 class Database;
@@ -67,4 +67,4 @@ class AuditChainWalker {
   std::uint64_t bad_seq_ = 0;
 };
 
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

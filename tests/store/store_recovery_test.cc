@@ -12,10 +12,10 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "plugin/sqlite_store.h"
+#include "store/sqlite/sqlite_store.h"
 #include "tests/common/status_matchers.h"
 
-namespace hijackguard::plugin {
+namespace hijackguard::store {
 namespace {
 
 using ::hijackguard::testing::IsOk;
@@ -236,4 +236,4 @@ TEST_F(StoreRecoveryTest, AStoreThatCannotWriteStillStops) {
 }
 
 }  // namespace
-}  // namespace hijackguard::plugin
+}  // namespace hijackguard::store

@@ -1,0 +1,275 @@
+// The SQLite store's reads: leased reader connections, the overlay of
+// rows not committed yet, and the loads.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <limits>
+#include <variant>
+
+#include "absl/strings/numbers.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "store/audit_key.h"
+#include "store/audit_log.h"
+#include "store/sqlite/audit_chain.h"
+#include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_store_internal.h"
+
+namespace hijackguard::store {
+
+using sqlite::Database;
+using sqlite::Statement;
+
+// ---------------------------------------------------------------------------
+// Loads
+
+SqliteStore::ReaderLease::ReaderLease(SqliteStore* store) : store_(store) {
+  std::unique_lock<std::mutex> lock(store_->readers_mu_);
+  store_->readers_cv_.wait(lock, [&] { return !store_->readers_.empty(); });
+  connection_ = std::move(store_->readers_.back());
+  store_->readers_.pop_back();
+}
+
+SqliteStore::ReaderLease::~ReaderLease() {
+  {
+    std::lock_guard<std::mutex> lock(store_->readers_mu_);
+    store_->readers_.push_back(std::move(connection_));
+  }
+  store_->readers_cv_.notify_one();
+}
+
+bool SqliteStore::FromOverlay(const Overlay& overlay, std::string_view key,
+                              std::optional<std::string>* value) const {
+  auto it = overlay.find(key);
+  if (it == overlay.end()) {
+    return false;
+  }
+  if (it->second.row->erase) {
+    value->reset();
+  } else {
+    *value = it->second.row->value;
+  }
+  return true;
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::LoadRow(
+    const Overlay& overlay, int statement, std::string_view key) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(failed_);
+    std::optional<std::string> value;
+    if (FromOverlay(overlay, key, &value)) {
+      return value;
+    }
+  }
+  // Committed before the overlay let go of it, so the file has it.
+  return QueryOne(statement, key);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::QueryOne(
+    int statement, std::string_view key) {
+  absl::StatusOr<bool> row;
+  std::optional<std::string> value;
+  {
+    // The connection goes back before a failure is reported.
+    ReaderLease c(this);
+    Statement& s = c->at(statement).Reset();
+    s.Bind(1, key);
+    row = s.Step();
+    if (row.ok() && *row) {
+      value.emplace(s.Blob(0));
+    }
+    s.Reset();
+  }
+  if (!row.ok()) {
+    return FailReads(row.status());
+  }
+  return value;
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::LoadDevice(
+    std::string_view key) {
+  return LoadRow(devices_overlay_, kLoadDevice, key);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::LoadLedgerEntry(
+    std::string_view key) {
+  return LoadRow(ledger_overlay_, kLoadLedger, key);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::LoadEngineDevice(
+    std::string_view key) {
+  return LoadRow(history_overlay_, kLoadHistory, key);
+}
+
+absl::StatusOr<std::optional<std::string>> SqliteStore::FindDeviceByIndex(
+    std::string_view index) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(failed_);
+    for (const auto& [key, row] : devices_overlay_) {
+      if (!row.row->erase && row.row->index == index) {
+        return std::optional<std::string>(key);
+      }
+    }
+  }
+  return QueryOne(kFindDeviceByIndex, index);
+}
+
+absl::Status SqliteStore::LoadEvents(std::string_view prefix,
+                                     std::string_view from,
+                                     std::vector<std::string>* values) {
+  // The overlay first, then the file (as LoadRow): a row committed in
+  // between has left the overlay only after it reached the file.
+  std::map<std::string, std::string, std::less<>> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(failed_);
+    for (auto it = events_overlay_.lower_bound(from);
+         it != events_overlay_.end() && it->first.starts_with(prefix); ++it) {
+      pending.emplace(it->first, it->second.row->value);
+    }
+  }
+  std::map<std::string, std::string, std::less<>> merged;
+  absl::Status status;
+  {
+    // The connection goes back before a failure is reported or the rows
+    // are merged.
+    ReaderLease c(this);
+    std::string end(prefix);
+    end.append(9, '\xFF');  // past every 8-byte id
+    Statement& s = c->at(kLoadEvents).Reset();
+    s.Bind(1, from).Bind(2, end);
+    while (true) {
+      absl::StatusOr<bool> row = s.Step();
+      if (!row.ok()) {
+        status = row.status();
+        break;
+      }
+      if (!*row) break;
+      merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
+    }
+    s.Reset();
+  }
+  if (!status.ok()) {
+    return FailReads(status);
+  }
+  for (auto& [key, value] : pending) {
+    merged.insert_or_assign(key, std::move(value));  // the newer
+  }
+  values->reserve(values->size() + merged.size());
+  for (auto& [key, value] : merged) {
+    values->push_back(std::move(value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::LoadAllPending(
+    std::vector<std::pair<std::string, std::string>>* rows) {
+  ReaderLease c(this);
+  ASSIGN_OR_RETURN(
+      Statement s,
+      c->db.Prepare("SELECT key, value FROM pending ORDER BY key"));
+  absl::Status status;
+  while (true) {
+    absl::StatusOr<bool> row = s.Step();
+    if (!row.ok()) {
+      status = row.status();
+      break;
+    }
+    if (!*row) break;
+    rows->emplace_back(std::string(s.Blob(0)), std::string(s.Blob(1)));
+  }
+  return status;
+}
+
+absl::StatusOr<detector::DetectorCounters> SqliteStore::LoadCounters() {
+  // Reader connections only: the writer's belongs to its thread.
+  ReaderLease c(this);
+  detector::DetectorCounters counters;
+  absl::Status status;
+  for (auto [name, out] :
+       {std::pair{"ledger_version", &counters.ledger_version},
+        std::pair{"event_id", &counters.event_id}}) {
+    auto text = c->db.QueryText(
+        StrCat("SELECT value FROM meta WHERE name = '", name, "'"));
+    if (!text.ok()) {
+      status = text.status();
+      break;
+    }
+    if (!text->empty() && !absl::SimpleAtoi(*text, out)) {
+      status = absl::DataLossError(StrCat("state database ", options_.path,
+                                          ": meta row ", name, " is \"", *text,
+                                          "\", not a number"));
+      break;
+    }
+  }
+  RETURN_IF_ERROR(status);
+  return counters;
+}
+
+absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::LoadExemptions() {
+  ReaderLease c(this);
+  return ReadExemptions(c->db);
+}
+
+absl::StatusOr<std::vector<policy::Exemption>> SqliteStore::ReadExemptions(
+    Database& db) const {
+  ASSIGN_OR_RETURN(Statement s,
+                   db.Prepare("SELECT id, tenant, kind, value, reason, "
+                              "expires_us FROM exemptions ORDER BY id"));
+  std::vector<policy::Exemption> out;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    policy::Exemption e;
+    e.id = std::string(s.Blob(0));
+    e.tenant_id = std::string(s.Blob(1));
+    auto kind = policy::ParseExemptionKind(s.Blob(2));
+    if (!kind) {
+      return absl::DataLossError(StrCat("state database ", options_.path,
+                                        ": exemption ", e.id, " has kind \"",
+                                        s.Blob(2), "\""));
+    }
+    e.kind = *kind;
+    e.value = std::string(s.Blob(3));
+    e.reason = std::string(s.Blob(4));
+    e.expires = FromUs(s.Int(5));
+    e.source = "api";
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<policy::AppliedPolicy>> SqliteStore::LatestPolicy(
+    std::string_view origin_prefix) {
+  ReaderLease c(this);
+  return ReadLatestPolicy(c->db, origin_prefix);
+}
+
+absl::StatusOr<std::optional<policy::AppliedPolicy>>
+SqliteStore::ReadLatestPolicy(Database& db, std::string_view origin_prefix) {
+  ASSIGN_OR_RETURN(
+      Statement s,
+      db.Prepare("SELECT revision, origin, applied_us, document FROM "
+                 "policies WHERE substr(origin, 1, length(?1)) = ?1 "
+                 "ORDER BY seq DESC LIMIT 1"));
+  s.BindText(1, origin_prefix);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return std::optional<policy::AppliedPolicy>();
+  }
+  policy::AppliedPolicy p;
+  p.revision = std::string(s.Blob(0));
+  p.origin = std::string(s.Blob(1));
+  p.applied_at = FromUs(s.Int(2));
+  p.document = std::string(s.Blob(3));
+  return std::optional<policy::AppliedPolicy>(std::move(p));
+}
+
+// ---------------------------------------------------------------------------
+// Retention
+
+}  // namespace hijackguard::store

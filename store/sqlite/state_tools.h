@@ -1,0 +1,57 @@
+// Offline operations on a state directory's database (safe while a server
+// runs: they read a consistent snapshot): backup, audit verification,
+// checkpoints and export.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "store/audit_key.h"
+#include "store/audit_log.h"
+
+namespace hijackguard::store {
+
+// Copies the database to `to` with SQLite's online backup API, then checks
+// the copy (quick_check and schema version). `to` must not exist.
+[[nodiscard]] absl::Status BackupState(const std::string& db_path,
+                                       const std::string& to);
+
+struct AuditVerification {
+  std::uint64_t rows = 0;
+  std::uint64_t first_seq = 0;
+  std::uint64_t last_seq = 0;
+  std::string head_hash;  // of the last row
+  bool ok = true;
+  std::uint64_t bad_seq = 0;  // the first altered, inserted or deleted row
+  std::string problem;
+  std::uint64_t after_checkpoint = 0;  // rows that follow the checkpoint
+  // Rows up to this one were deleted by retention behind a signed anchor
+  // (0: none were).
+  std::uint64_t pruned_through = 0;
+};
+// Walks the audit chain with the audit key, and checks the signed head and,
+// when given, that the rows `checkpoint` covers are all there unchanged. An
+// error status only when the file cannot be read.
+absl::StatusOr<AuditVerification> VerifyAudit(
+    const std::string& db_path, std::string_view key,
+    const AuditCheckpoint* checkpoint = nullptr);
+
+// A checkpoint of the committed log's head, signed with `key`.
+absl::StatusOr<AuditCheckpoint> CheckpointAudit(const std::string& db_path,
+                                                std::string_view key,
+                                                absl::Time now);
+
+// Writes the audit rows at or after `since` as JSON Lines (the canonical
+// record plus "hash" and "prev_hash"). Returns the number of rows written.
+// With `pseudonymize`, user principals and exemption values are replaced by
+// their pseudonyms (store/audit_key.h) for handing to a third party.
+absl::StatusOr<std::uint64_t> ExportAudit(
+    const std::string& db_path, absl::Time since, std::ostream& out,
+    const Pseudonymizer* pseudonymize = nullptr);
+
+}  // namespace hijackguard::store
