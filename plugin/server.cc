@@ -95,6 +95,9 @@ struct PluginServer::State {
   const Clock* clock = nullptr;
   // First: destroyed last, after everything that submits to it.
   std::unique_ptr<store::SqliteStore> store;
+  // What every part submits to and waits on: `store`, or a test's wrapper
+  // of it (ServerOptions::wrap_store_for_testing); null without a store.
+  policy::StateStore* shared_store = nullptr;
   std::unique_ptr<store::Pseudonymizer> pseudonym;
   std::unique_ptr<RefusalLog> refusals;
   std::unique_ptr<AccessControl> access;
@@ -303,13 +306,18 @@ store::SqliteStore* PluginServer::store() { return state_->store.get(); }
 
 namespace {
 
-// Opens the state database and hands it to the detector and the engine; picks
-// the policy to start with: the file's (or the defaults), unless a policy was
-// applied through the API after the file last changed; that one is restored.
-absl::StatusOr<std::unique_ptr<store::SqliteStore>> AttachState(
-    const ServerOptions& options, const std::string& file_origin,
-    detector::TrafficDetector* detector, policy::PolicyEngine* engine,
+// Opens the state database (retention reads the engine's policy).
+absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
+    const ServerOptions& options, policy::PolicyEngine* engine,
     std::function<void(const absl::Status&)> on_health_change);
+
+// Hands the store to the detector and the engine; picks the policy to start
+// with: the file's (or the defaults), unless a policy was applied through
+// the API after the file last changed; that one is restored.
+[[nodiscard]] absl::Status AttachState(const std::string& file_origin,
+                                       policy::StateStore* store,
+                                       detector::TrafficDetector* detector,
+                                       policy::PolicyEngine* engine);
 
 }  // namespace
 
@@ -365,10 +373,15 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       options.engine, origin);
   std::string audit_key;
   if (!options.state_path.empty()) {
-    ASSIGN_OR_RETURN(
-        st.store,
-        AttachState(options, origin, st.detector.get(), st.engine.get(),
-                    [&st](const absl::Status& s) { st.SetStoreHealth(s); }));
+    ASSIGN_OR_RETURN(st.store, OpenStore(options, st.engine.get(),
+                                         [&st](const absl::Status& s) {
+                                           st.SetStoreHealth(s);
+                                         }));
+    st.shared_store = options.wrap_store_for_testing
+                          ? options.wrap_store_for_testing(st.store.get())
+                          : st.store.get();
+    RETURN_IF_ERROR(AttachState(origin, st.shared_store, st.detector.get(),
+                                st.engine.get()));
     audit_key = st.store->audit_key();
   } else if (!options.audit_key_file.empty()) {
     ASSIGN_OR_RETURN(audit_key,
@@ -378,7 +391,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   }
   st.pseudonym =
       std::make_unique<store::Pseudonymizer>(audit_key, options.logging_pii);
-  st.refusals = std::make_unique<RefusalLog>(st.store.get());
+  st.refusals = std::make_unique<RefusalLog>(st.shared_store);
   st.access = std::make_unique<AccessControl>(
       options.auth, st.refusals.get(), options.clock,
       options.tls && !options.tls->client_ca_file.empty());
@@ -392,7 +405,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   st.service = std::make_unique<CompliancePluginService>(
       st.handler.get(), st.traffic.get(), st.engine.get(),
       static_cast<std::size_t>(options.max_request_bytes), st.access.get(),
-      st.store.get());
+      st.shared_store);
   if (!options.http.listen.empty()) {
     // Before anything serves: the handlers' listeners are not synchronized.
     GatewayOptions gateway;
@@ -400,7 +413,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     gateway.gateway_cache = options.http.gateway_cache;
     st.gateway = std::make_unique<GatewayService>(
         options.catalog, options.clock, gateway, st.engine.get(),
-        st.detector.get(), st.traffic.get(), st.access.get(), st.store.get());
+        st.detector.get(), st.traffic.get(), st.access.get(), st.shared_store);
     GatewayService* g = st.gateway.get();
     auto forget = [g](std::string_view tenant, std::string_view device) {
       g->Forget(tenant, device);
@@ -484,9 +497,8 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<store::SqliteStore>> AttachState(
-    const ServerOptions& options, const std::string& file_origin,
-    detector::TrafficDetector* detector, policy::PolicyEngine* engine,
+absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
+    const ServerOptions& options, policy::PolicyEngine* engine,
     std::function<void(const absl::Status&)> on_health_change) {
   store::SqliteStoreOptions so;
   so.path = options.state_path;
@@ -504,8 +516,15 @@ absl::StatusOr<std::unique_ptr<store::SqliteStore>> AttachState(
   };
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
                    store::SqliteStore::Open(std::move(so)));
-  RETURN_IF_ERROR(detector->AttachStore(store.get()));
-  RETURN_IF_ERROR(engine->AttachStore(store.get()));
+  return store;
+}
+
+absl::Status AttachState(const std::string& file_origin,
+                         policy::StateStore* store,
+                         detector::TrafficDetector* detector,
+                         policy::PolicyEngine* engine) {
+  RETURN_IF_ERROR(detector->AttachStore(store));
+  RETURN_IF_ERROR(engine->AttachStore(store));
 
   ASSIGN_OR_RETURN(std::optional<policy::AppliedPolicy> latest,
                    store->LatestPolicy(""));
@@ -528,15 +547,14 @@ absl::StatusOr<std::unique_ptr<store::SqliteStore>> AttachState(
                      FormatUtc(latest->applied_at), " (revision ",
                      latest->revision, "); ", file_origin,
                      " has not changed since"));
-      RETURN_IF_ERROR(engine->Apply(*restored, "", "api"));
-      return store;
+      return engine->Apply(*restored, "", "api");
     }
   }
   if (!latest || latest->revision != start_revision ||
       latest->origin != file_origin) {
     RETURN_IF_ERROR(engine->RecordStartPolicy());
   }
-  return store;
+  return absl::OkStatus();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // request size limits and TLS.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +82,11 @@ struct ServerOptions {
   // required; in memory, "" uses a key that lives as long as the process.
   std::string audit_key_file;
   bool accept_broken_audit = false;
+  // Tests: given the opened store, returns the store every part uses (a
+  // wrapper that injects faults, owned by the test and outliving the
+  // server). Called once; null: the store itself.
+  std::function<policy::StateStore*(policy::StateStore*)>
+      wrap_store_for_testing;
   // Log user addresses in clear (logging.pii) instead of pseudonyms.
   bool logging_pii = false;
   // The HTTP listener with the gateway endpoints (docs/gateway.md); off when

@@ -1,7 +1,8 @@
 // What the SQLite store's files share (sqlite_store.cc: opening and the audit
 // log; sqlite_writer.cc: the group-commit queue; sqlite_reads.cc: the loads;
 // sqlite_retention.cc: pruning): the prepared
-// statements, a connection, a submission to the writer. Internal to store/sqlite/.
+// statements, a connection, a submission to the writer. Internal to
+// store/sqlite/.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,237 @@
+// A state store for tests that wraps a real one and injects its failures:
+// reads that fail, commits that fail or that do not finish until released.
+// Everything else goes to the wrapped store, so what was submitted while
+// commits "failed" is still committed, as the real store does once it can
+// write again (it keeps and retries what it could not commit).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "policy/state_store.h"
+
+namespace hijackguard::testing {
+
+class FaultStore final : public policy::StateStore {
+ public:
+  using StoreTicket = policy::StoreTicket;
+
+  // `inner` must outlive this (or be replaced by Wrap before use).
+  explicit FaultStore(policy::StateStore* inner = nullptr) : inner_(inner) {}
+  // Wraps `inner` (for ServerOptions::wrap_store_for_testing).
+  policy::StateStore* Wrap(policy::StateStore* inner) {
+    inner_ = inner;
+    return this;
+  }
+
+  // Reads fail with `why` from the one after the next `skip` on, until Heal.
+  void FailReads(absl::Status why, int skip = 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    read_failure_ = std::move(why);
+    reads_to_skip_ = skip;
+  }
+  // What is submitted from now on, until Heal, is reported not durable with
+  // `why`, though the wrapped store commits it. `unhealthy`: health() says
+  // so too (the real store's state once its writer saw a failure); false:
+  // the moment before, when the failure is not known yet.
+  void FailCommits(absl::Status why, bool unhealthy = true) {
+    std::lock_guard<std::mutex> lock(mu_);
+    commit_failure_ = std::move(why);
+    unhealthy_ = unhealthy;
+  }
+  // What is submitted from now on is not reported durable before Release.
+  void BlockCommits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocking_ = true;
+  }
+  // Ends every fault, once what was submitted while commits failed is
+  // committed (as the real store's recovery does); callbacks held by
+  // BlockCommits run now.
+  void Heal() {
+    std::vector<std::pair<StoreTicket, std::function<void(absl::Status)>>> run;
+    StoreTicket newest_failed = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!failed_.empty()) {
+        newest_failed = failed_.rbegin()->first;
+      }
+    }
+    if (newest_failed != 0) {
+      (void)inner_->WaitDurable(newest_failed);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      read_failure_.reset();
+      commit_failure_.reset();
+      blocking_ = false;
+      blocked_.clear();
+      failed_.clear();  // kept and committed once the store could write
+      run.swap(held_);
+      cv_.notify_all();
+    }
+    for (auto& [ticket, done] : run) {
+      inner_->WhenDurable(ticket, std::move(done));
+    }
+  }
+
+  int failed_reads() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_reads_;
+  }
+  int submissions() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return submissions_;
+  }
+
+  // detector::DetectorStore
+  absl::StatusOr<std::optional<std::string>> LoadDevice(
+      std::string_view key) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadDevice(key);
+  }
+  absl::StatusOr<std::optional<std::string>> FindDeviceByIndex(
+      std::string_view index) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->FindDeviceByIndex(index);
+  }
+  [[nodiscard]] absl::Status LoadEvents(
+      std::string_view prefix, std::string_view from,
+      std::vector<std::string>* values) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadEvents(prefix, from, values);
+  }
+  absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
+      std::string_view key) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadLedgerEntry(key);
+  }
+  [[nodiscard]] absl::Status LoadAllPending(
+      std::vector<std::pair<std::string, std::string>>* rows) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadAllPending(rows);
+  }
+  absl::StatusOr<detector::DetectorCounters> LoadCounters() override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadCounters();
+  }
+  StoreTicket Submit(detector::DetectorChanges changes) override {
+    return Note(inner_->Submit(std::move(changes)));
+  }
+
+  // policy::StateStore
+  absl::StatusOr<std::optional<std::string>> LoadEngineDevice(
+      std::string_view key) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadEngineDevice(key);
+  }
+  absl::StatusOr<std::vector<policy::Exemption>> LoadExemptions() override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadExemptions();
+  }
+  absl::StatusOr<std::optional<policy::AppliedPolicy>> LatestPolicy(
+      std::string_view origin_prefix) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LatestPolicy(origin_prefix);
+  }
+  StoreTicket SubmitEngine(policy::EngineChanges changes) override {
+    return Note(inner_->SubmitEngine(std::move(changes)));
+  }
+  bool IsDurable(StoreTicket ticket) const override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (failed_.contains(ticket) || blocked_.contains(ticket)) {
+        return false;
+      }
+    }
+    return inner_->IsDurable(ticket);
+  }
+  [[nodiscard]] absl::Status WaitDurable(StoreTicket ticket) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !blocked_.contains(ticket); });
+      if (auto it = failed_.find(ticket); it != failed_.end()) {
+        return it->second;
+      }
+    }
+    return inner_->WaitDurable(ticket);
+  }
+  void WhenDurable(StoreTicket ticket,
+                   std::function<void(absl::Status)> done) override {
+    std::optional<absl::Status> failed;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = failed_.find(ticket); it != failed_.end()) {
+        failed = it->second;
+      } else if (blocked_.contains(ticket)) {
+        held_.emplace_back(ticket, std::move(done));
+        return;
+      }
+    }
+    if (failed) {
+      done(*failed);
+      return;
+    }
+    inner_->WhenDurable(ticket, std::move(done));
+  }
+  absl::Status health() const override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (commit_failure_ && unhealthy_) {
+        return *commit_failure_;
+      }
+    }
+    return inner_->health();
+  }
+
+ private:
+  // The injected read failure, if one is due now.
+  std::optional<absl::Status> ReadFault() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!read_failure_) {
+      return std::nullopt;
+    }
+    if (reads_to_skip_ > 0) {
+      --reads_to_skip_;
+      return std::nullopt;
+    }
+    ++failed_reads_;
+    return *read_failure_;
+  }
+  StoreTicket Note(StoreTicket ticket) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++submissions_;
+    if (commit_failure_) {
+      failed_[ticket] = *commit_failure_;
+    }
+    if (blocking_) {
+      blocked_.insert(ticket);
+    }
+    return ticket;
+  }
+
+  policy::StateStore* inner_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<absl::Status> read_failure_;
+  int reads_to_skip_ = 0;
+  int failed_reads_ = 0;
+  int submissions_ = 0;
+  std::optional<absl::Status> commit_failure_;
+  bool unhealthy_ = false;
+  bool blocking_ = false;
+  std::map<StoreTicket, absl::Status> failed_;  // and why
+  std::set<StoreTicket> blocked_;
+  std::vector<std::pair<StoreTicket, std::function<void(absl::Status)>>> held_;
+};
+
+}  // namespace hijackguard::testing
