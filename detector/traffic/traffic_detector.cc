@@ -144,21 +144,19 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
       ScanExchange(*obs.eas_exchange, options_.reader, kMaxDeviceAddresses);
   std::lock_guard<std::mutex> lock(mu_);
   FlushOnExit flush(this, out);
-  TrackedDevice* device = NoteExchange(obs, scan, out);
-  if (device == nullptr) {
+  ItemContext ctx;
+  if (!NoteExchange(obs, scan, &ctx, out)) {
     return;
   }
   if (scan.is_meeting_response) {
     if (scan.request_ok) {
-      ApplyMeetingResponses(device, scan, obs.observed_at);
+      ApplyMeetingResponses(ctx.device, scan, obs.observed_at);
     }
     return;
   }
   if (!scan.is_sync) {
     return;
   }
-  ItemContext ctx =
-      MakeContext(obs.tenant_id, scan.parsed.request.user, device);
   // 1. The client's commands, against what the server sent before.
   if (scan.request_ok && scan.request->is_sync) {
     ApplyClientCommands(ctx, scan, obs, out);
@@ -169,9 +167,9 @@ void TrafficDetector::ObserveExchange(const ObservationView& obs,
   }
 }
 
-TrackedDevice* TrafficDetector::NoteExchange(const ObservationView& obs,
-                                             const ScannedExchange& scan,
-                                             ObserveResult* out) {
+bool TrafficDetector::NoteExchange(const ObservationView& obs,
+                                   const ScannedExchange& scan,
+                                   ItemContext* ctx, ObserveResult* out) {
   const eas::EasRequest& req = scan.parsed.request;
   recording_at_ = obs.received_at == absl::InfinitePast() ? obs.observed_at
                                                           : obs.received_at;
@@ -182,36 +180,37 @@ TrackedDevice* TrafficDetector::NoteExchange(const ObservationView& obs,
     ++item_errors_;
     out->errors.push_back({"INVALID_TARGET", "eas_exchange.target",
                            "DeviceId or User contains a NUL character"});
-    return nullptr;
+    return false;
   }
   if (req.device_id.empty()) {
     ++item_errors_;
     out->errors.push_back({"MISSING_DEVICE_ID", "eas_exchange.target",
                            "the request names no DeviceId; the exchange "
                            "cannot be attributed to a device"});
-    return nullptr;
+    return false;
   }
   if (req.user.empty()) {
     ++item_errors_;
     out->errors.push_back({"MISSING_USER", "eas_exchange.target",
                            "the request names no User; the exchange cannot "
                            "be attributed to a mailbox"});
-    return nullptr;
+    return false;
   }
   TrackedDevice* device =
       HoldDevice(obs.tenant_id, req.device_id, out, "eas_exchange.target");
   if (device == nullptr) {
-    return nullptr;
+    return false;
   }
   ++device->observations;
   device->last_active = std::max(device->last_active, obs.observed_at);
   device->seen_at = std::max(device->seen_at, recording_at_);
   NoteClient(device, req.user_agent, req.device_type, req.protocol_version);
-  NoteMailbox(device, NormalizeAddress(req.user));
+  *ctx = MakeContext(obs.tenant_id, req.user, device);
+  NoteMailbox(device, ctx->mailbox);
   if (scan.settings.found) {
     LearnAddresses(device, scan.settings);
   }
-  return device;
+  return true;
 }
 
 void TrafficDetector::ApplyMeetingResponses(TrackedDevice* device,

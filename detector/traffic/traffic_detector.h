@@ -210,8 +210,10 @@ class TrafficDetector {
   void ObserveCalendarChange(const ObservationView& obs, ObserveResult* out);
   // The phases of an exchange after its decoding (ScanExchange), under the
   // lock: what the device learns, then per kind of body.
-  TrackedDevice* NoteExchange(const ObservationView& obs,
-                              const ScannedExchange& scan, ObserveResult* out);
+  // Counts the exchange, attributes it to its device and mailbox (`*ctx`)
+  // and keeps what it says of them; false when it cannot be attributed.
+  bool NoteExchange(const ObservationView& obs, const ScannedExchange& scan,
+                    ItemContext* ctx, ObserveResult* out);
   void ApplyMeetingResponses(TrackedDevice* device, const ScannedExchange& scan,
                              absl::Time at);
   void ApplyClientCommands(ItemContext& ctx, const ScannedExchange& scan,
