@@ -12,6 +12,11 @@ target_compile_options(hijackguard_warnings INTERFACE
 if(HIJACKGUARD_WERROR)
   target_compile_options(hijackguard_warnings INTERFACE -Werror)
 endif()
+if(HIJACKGUARD_THREAD_SAFETY)
+  # ABSL_GUARDED_BY and friends on absl::Mutex: a member touched without its
+  # lock, or a function called without the lock it requires, fails the build.
+  target_compile_options(hijackguard_warnings INTERFACE -Wthread-safety)
+endif()
 
 add_library(hijackguard_sanitizers INTERFACE)
 add_library(hijackguard::sanitizers ALIAS hijackguard_sanitizers)

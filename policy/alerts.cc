@@ -45,7 +45,7 @@ AlertSubscription::~AlertSubscription() { total_bytes_->fetch_sub(bytes_); }
 std::optional<ComplianceAlert> AlertSubscription::Pop() {
   std::shared_ptr<const ComplianceAlert> alert;
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    absl::MutexLock lock(&queue_mu_);
     if (queue_.empty()) {
       return std::nullopt;
     }
@@ -58,22 +58,22 @@ std::optional<ComplianceAlert> AlertSubscription::Pop() {
 }
 
 bool AlertSubscription::ended() const {
-  std::lock_guard<std::mutex> lock(queue_mu_);
+  absl::MutexLock lock(&queue_mu_);
   return ended_;
 }
 
 std::uint64_t AlertSubscription::dropped() const {
-  std::lock_guard<std::mutex> lock(queue_mu_);
+  absl::MutexLock lock(&queue_mu_);
   return dropped_;
 }
 
 std::size_t AlertSubscription::queued_bytes() const {
-  std::lock_guard<std::mutex> lock(queue_mu_);
+  absl::MutexLock lock(&queue_mu_);
   return bytes_;
 }
 
 void AlertSubscription::Close() {
-  std::lock_guard<std::mutex> lock(notify_mu_);
+  absl::MutexLock lock(&notify_mu_);
   closed_ = true;
   notify_ = nullptr;
 }
@@ -86,7 +86,7 @@ void AlertSubscription::DropOldestLocked() {
 }
 
 bool AlertSubscription::DropOldest() {
-  std::lock_guard<std::mutex> lock(queue_mu_);
+  absl::MutexLock lock(&queue_mu_);
   if (queue_.empty()) {
     return false;
   }
@@ -99,7 +99,7 @@ bool AlertSubscription::Push(
   if (!tenant_filter_.empty() && tenant_filter_ != alert->tenant_id) {
     return false;
   }
-  std::lock_guard<std::mutex> lock(queue_mu_);
+  absl::MutexLock lock(&queue_mu_);
   while (!queue_.empty() &&
          (queue_.size() >= max_queue_ || bytes_ + bytes > max_queue_bytes_)) {
     DropOldestLocked();
@@ -112,14 +112,14 @@ bool AlertSubscription::Push(
 
 void AlertSubscription::End() {
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    absl::MutexLock lock(&queue_mu_);
     ended_ = true;
   }
   Notify();
 }
 
 void AlertSubscription::Notify() {
-  std::lock_guard<std::mutex> lock(notify_mu_);
+  absl::MutexLock lock(&notify_mu_);
   if (!closed_ && notify_) {
     notify_();
   }
@@ -150,7 +150,7 @@ std::vector<std::shared_ptr<AlertSubscription>> AlertHub::LiveLocked() {
 std::vector<std::shared_ptr<AlertSubscription>> AlertHub::Publish(
     ComplianceAlert alert, absl::Time decided_at) {
   std::vector<std::shared_ptr<AlertSubscription>> queued;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   alert.sequence = ++sequence_;
   alert.emitted_at = decided_at;
   alert.alert_id = NewUuidV7(decided_at);
@@ -187,7 +187,7 @@ absl::StatusOr<std::shared_ptr<AlertSubscription>> AlertHub::Subscribe(
       new AlertSubscription(std::move(owner), std::move(tenant_filter), limits_,
                             total_bytes_, std::move(notify)));
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!ended_) {
       const std::vector<std::shared_ptr<AlertSubscription>> live = LiveLocked();
       if (live.size() >= limits_.max_subscribers) {
@@ -210,7 +210,7 @@ absl::StatusOr<std::shared_ptr<AlertSubscription>> AlertHub::Subscribe(
   }
   // Shutting down: ended from the start, without a notification (the caller
   // may hold locks its callback takes).
-  std::lock_guard<std::mutex> lock(sub->queue_mu_);
+  absl::MutexLock lock(&sub->queue_mu_);
   sub->ended_ = true;
   return sub;
 }
@@ -218,7 +218,7 @@ absl::StatusOr<std::shared_ptr<AlertSubscription>> AlertHub::Subscribe(
 void AlertHub::End() {
   std::vector<std::shared_ptr<AlertSubscription>> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ended_ = true;
     live = LiveLocked();
     subscribers_.clear();
@@ -231,7 +231,7 @@ void AlertHub::End() {
 void AlertHub::Wake() {
   std::vector<std::shared_ptr<AlertSubscription>> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     live = LiveLocked();
   }
   for (const auto& sub : live) {
@@ -240,7 +240,7 @@ void AlertHub::Wake() {
 }
 
 std::uint64_t AlertHub::sequence() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return sequence_;
 }
 

@@ -10,12 +10,13 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "policy/decision.h"
 #include "policy/policy.h"
@@ -88,7 +89,7 @@ class AlertSubscription {
             std::size_t bytes);
   // Drops the oldest queued alert; false when the queue is empty.
   bool DropOldest();
-  void DropOldestLocked();
+  void DropOldestLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   void End();
 
   const std::string owner_;
@@ -96,16 +97,16 @@ class AlertSubscription {
   const std::size_t max_queue_;
   const std::size_t max_queue_bytes_;
   const std::shared_ptr<std::atomic<std::size_t>> total_bytes_;
-  mutable std::mutex queue_mu_;
+  mutable absl::Mutex queue_mu_;
   // Alerts are shared between subscribers' queues, with their cost.
   std::deque<std::pair<std::shared_ptr<const ComplianceAlert>, std::size_t>>
-      queue_;
-  std::size_t bytes_ = 0;
-  std::uint64_t dropped_ = 0;
-  bool ended_ = false;
-  std::mutex notify_mu_;  // taken before any lock the callback takes
-  std::function<void()> notify_;
-  bool closed_ = false;
+      queue_ ABSL_GUARDED_BY(queue_mu_);
+  std::size_t bytes_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  std::uint64_t dropped_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  bool ended_ ABSL_GUARDED_BY(queue_mu_) = false;
+  absl::Mutex notify_mu_;  // taken before any lock the callback takes
+  std::function<void()> notify_ ABSL_GUARDED_BY(notify_mu_);
+  bool closed_ ABSL_GUARDED_BY(notify_mu_) = false;
 };
 
 // The subscribers and the alert sequence. Thread-safe.
@@ -133,14 +134,16 @@ class AlertHub {
   std::size_t total_bytes() const { return total_bytes_->load(); }
 
  private:
-  std::vector<std::shared_ptr<AlertSubscription>> LiveLocked();
+  std::vector<std::shared_ptr<AlertSubscription>> LiveLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const AlertLimits limits_;
   const std::shared_ptr<std::atomic<std::size_t>> total_bytes_;
-  mutable std::mutex mu_;
-  std::uint64_t sequence_ = 0;
-  bool ended_ = false;
-  std::vector<std::weak_ptr<AlertSubscription>> subscribers_;
+  mutable absl::Mutex mu_;
+  std::uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::weak_ptr<AlertSubscription>> subscribers_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hijackguard::policy

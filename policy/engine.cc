@@ -32,12 +32,12 @@ PolicyEngine::PolicyEngine(
 PolicyEngine::~PolicyEngine() { EndSubscriptions(); }
 
 std::shared_ptr<const Policy> PolicyEngine::policy() const {
-  std::lock_guard<std::mutex> lock(policy_mu_);
+  absl::MutexLock lock(&policy_mu_);
   return policy_;
 }
 
 PolicyEngine::PolicyInfo PolicyEngine::policy_info() const {
-  std::lock_guard<std::mutex> lock(policy_mu_);
+  absl::MutexLock lock(&policy_mu_);
   return {policy_, policy_origin_, policy_applied_at_};
 }
 
@@ -61,7 +61,7 @@ absl::Status PolicyEngine::Apply(std::shared_ptr<const Policy> policy,
   RETURN_IF_ERROR(Writable());
   StoreTicket ticket = 0;
   {
-    std::lock_guard<std::mutex> lock(policy_mu_);
+    absl::MutexLock lock(&policy_mu_);
     if (!expected_revision.empty() &&
         expected_revision != policy_->revision()) {
       return absl::AbortedError(StrCat("the current policy revision is ",
@@ -107,7 +107,7 @@ absl::Status PolicyEngine::AttachStore(StateStore* store) {
   if (!exemptions.ok()) {
     return exemptions.status();
   }
-  std::lock_guard<std::mutex> lock(policy_mu_);
+  absl::MutexLock lock(&policy_mu_);
   if (store_ != nullptr) {
     return absl::FailedPreconditionError("the engine has a store already");
   }
@@ -119,14 +119,14 @@ absl::Status PolicyEngine::AttachStore(StateStore* store) {
 absl::Status PolicyEngine::RecordStartPolicy() {
   StoreTicket ticket = 0;
   {
-    std::lock_guard<std::mutex> lock(policy_mu_);
+    absl::MutexLock lock(&policy_mu_);
     ticket = RecordPolicyLocked("");
   }
   return store_ == nullptr ? absl::OkStatus() : store_->WaitDurable(ticket);
 }
 
 std::shared_ptr<const ExemptionIndex> PolicyEngine::exemptions() const {
-  std::lock_guard<std::mutex> lock(policy_mu_);
+  absl::MutexLock lock(&policy_mu_);
   return exemptions_;
 }
 
@@ -137,7 +137,7 @@ absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption,
   exemption.source = "api";
   exemption.id =
       ExemptionId(exemption.tenant_id, exemption.kind, exemption.value);
-  std::unique_lock<std::mutex> lock(policy_mu_);
+  absl::ReleasableMutexLock lock(&policy_mu_);
   const std::vector<const Exemption*> current = exemptions_->List();
   const bool replaces =
       std::any_of(current.begin(), current.end(),
@@ -162,7 +162,7 @@ absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption,
     changes.audit.push_back(
         {clock_->Now(), ExemptionAudit{false, exemption, std::move(actor)}});
     const StoreTicket ticket = store_->SubmitEngine(std::move(changes));
-    lock.unlock();
+    lock.Release();
     RETURN_IF_ERROR(store_->WaitDurable(ticket));
   }
   return exemption;
@@ -170,7 +170,7 @@ absl::StatusOr<Exemption> PolicyEngine::PutExemption(Exemption exemption,
 
 absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
   RETURN_IF_ERROR(Writable());
-  std::unique_lock<std::mutex> lock(policy_mu_);
+  absl::ReleasableMutexLock lock(&policy_mu_);
   std::vector<Exemption> list;
   bool found = false;
   std::string tenant;
@@ -198,7 +198,7 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
   audit.actor = std::move(actor);
   changes.audit.push_back({clock_->Now(), std::move(audit)});
   const StoreTicket ticket = store_->SubmitEngine(std::move(changes));
-  lock.unlock();
+  lock.Release();
   return store_->WaitDurable(ticket);
 }
 
@@ -431,7 +431,7 @@ Evaluation PolicyEngine::Simulate(const detector::Fingerprint& fp,
   std::shared_ptr<const Policy> policy;
   std::shared_ptr<const ExemptionIndex> exemptions;
   {
-    std::lock_guard<std::mutex> lock(policy_mu_);
+    absl::MutexLock lock(&policy_mu_);
     policy = policy_;
     exemptions = exemptions_;
   }
@@ -456,7 +456,7 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
   std::shared_ptr<const Policy> policy;
   std::shared_ptr<const ExemptionIndex> exemptions;
   {
-    std::lock_guard<std::mutex> lock(policy_mu_);
+    absl::MutexLock lock(&policy_mu_);
     policy = policy_;
     exemptions = exemptions_;
   }
@@ -472,7 +472,7 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
   std::optional<ComplianceAlert> alert;
   std::vector<std::shared_ptr<AlertSubscription>> to_notify;
   {
-    std::lock_guard<std::mutex> lock(shard.mu);
+    absl::MutexLock lock(&shard.mu);
     // Evidence under the device's shard lock (then the detector's own; the
     // detector never calls back), so that a check-in and a traffic-triggered
     // decision of one device cannot overtake each other with stale evidence.
@@ -642,7 +642,7 @@ EngineStats PolicyEngine::stats() const {
   s.devices_forgotten = forgotten_.load(std::memory_order_relaxed);
   s.alerts = alerts_.sequence();
   for (const Shard& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard.mu);
+    absl::MutexLock lock(&shard.mu);
     s.devices += shard.devices.size();
   }
   return s;

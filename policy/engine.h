@@ -8,14 +8,15 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "detector/known_issues.h"
 #include "policy/alerts.h"
@@ -175,13 +176,13 @@ class PolicyEngine {
   };
   static constexpr std::size_t kShards = 16;
   struct Shard {
-    mutable std::mutex mu;
-    absl::flat_hash_map<std::string, DeviceState> devices;
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<std::string, DeviceState> devices ABSL_GUARDED_BY(mu);
     // Keys in the order they came in, with the decision stamp they had
     // then (see EvictOne).
-    std::deque<std::pair<std::string, std::uint64_t>> order;
+    std::deque<std::pair<std::string, std::uint64_t>> order ABSL_GUARDED_BY(mu);
   };
-  void EvictOne(Shard& shard);
+  void EvictOne(Shard& shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // UNAVAILABLE while the store cannot write (admin changes wait for it).
   [[nodiscard]] absl::Status Writable() const;
 
@@ -190,7 +191,8 @@ class PolicyEngine {
                                   const CheckInExtras* extras,
                                   std::string_view trigger,
                                   std::string_view decision_id, absl::Time now);
-  StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {});
+  StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {})
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(policy_mu_);
   static void EncodeDeviceState(const DeviceState& state, std::string* out);
   [[nodiscard]] static absl::Status DecodeDeviceState(std::string_view value,
                                                       DeviceState* state);
@@ -206,11 +208,11 @@ class PolicyEngine {
   const EvidenceSource* evidence_;
   const EngineOptions options_;
 
-  mutable std::mutex policy_mu_;  // guards the pointers (swap only)
-  std::shared_ptr<const Policy> policy_;
-  std::string policy_origin_ = "default";
-  absl::Time policy_applied_at_;
-  std::shared_ptr<const ExemptionIndex> exemptions_;
+  mutable absl::Mutex policy_mu_;  // guards the pointers (swap only)
+  std::shared_ptr<const Policy> policy_ ABSL_GUARDED_BY(policy_mu_);
+  std::string policy_origin_ ABSL_GUARDED_BY(policy_mu_) = "default";
+  absl::Time policy_applied_at_ ABSL_GUARDED_BY(policy_mu_);
+  std::shared_ptr<const ExemptionIndex> exemptions_ ABSL_GUARDED_BY(policy_mu_);
   StateStore* store_ = nullptr;  // set once, before serving
 
   std::array<Shard, kShards> shards_;

@@ -60,31 +60,23 @@ TrafficDetector::TrafficDetector(
 
 TrafficDetector::~TrafficDetector() = default;
 
-// Submits what the locked operation changed when it ends (destroyed before
-// the lock guard declared ahead of it).
-class TrafficDetector::FlushOnExit {
- public:
-  FlushOnExit(TrafficDetector* detector, ObserveResult* out)
-      : detector_(detector), out_(out) {}
-  ~FlushOnExit() {
-    out_->ticket = detector_->Flush(out_, /*cover_earlier=*/true);
-  }
-  FlushOnExit(const FlushOnExit&) = delete;
-  FlushOnExit& operator=(const FlushOnExit&) = delete;
-
- private:
-  TrafficDetector* detector_;
-  ObserveResult* out_;
-};
-
 void TrafficDetector::Observe(const ObservationView& obs, ObserveResult* out) {
   if (obs.eas_exchange != nullptr) {
-    ObserveExchange(obs, out);
+    // Decoded outside the lock.
+    const ScannedExchange scan =
+        ScanExchange(*obs.eas_exchange, options_.reader, kMaxDeviceAddresses);
+    {
+      absl::MutexLock lock(&mu_);
+      ApplyExchange(obs, scan, out);
+      out->ticket = Flush(out, /*cover_earlier=*/true);
+    }
     TrimScanBuffers();
   } else if (obs.calendar_change != nullptr) {
-    ObserveCalendarChange(obs, out);
+    absl::MutexLock lock(&mu_);
+    ApplyCalendarChange(obs, out);
+    out->ticket = Flush(out, /*cover_earlier=*/true);
   } else {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++observations_;
     ++item_errors_;
     out->errors.push_back({"MISSING_OBSERVATION", "observation",
@@ -122,7 +114,7 @@ void TrafficDetector::NoteStoreError(const absl::Status& status) {
   }
 }
 
-bool TrafficDetector::HasHijackFingerprint(TrackedDevice* device) {
+bool TrafficDetector::HasHijackFingerprint(TrackedDevice* device) const {
   if (device->hijack_fingerprint < 0) {
     const Fingerprint fp =
         IdentifyDevice(ToFingerprintInput(device->facts), *catalog_);
@@ -136,14 +128,11 @@ bool TrafficDetector::HasHijackFingerprint(TrackedDevice* device) {
 }
 
 // ---------------------------------------------------------------------------
-// EAS exchanges: decoded outside the lock, then applied.
+// EAS exchanges (decoded by ScanExchange outside the lock).
 
-void TrafficDetector::ObserveExchange(const ObservationView& obs,
-                                      ObserveResult* out) {
-  const ScannedExchange scan =
-      ScanExchange(*obs.eas_exchange, options_.reader, kMaxDeviceAddresses);
-  std::lock_guard<std::mutex> lock(mu_);
-  FlushOnExit flush(this, out);
+void TrafficDetector::ApplyExchange(const ObservationView& obs,
+                                    const ScannedExchange& scan,
+                                    ObserveResult* out) {
   ItemContext ctx;
   if (!NoteExchange(obs, scan, &ctx, out)) {
     return;
@@ -382,19 +371,18 @@ void TrafficDetector::ApplyServerCommands(ItemContext& ctx,
 // ---------------------------------------------------------------------------
 // Parsed calendar changes.
 
-void TrafficDetector::ObserveCalendarChange(const ObservationView& obs,
-                                            ObserveResult* out) {
+void TrafficDetector::ApplyCalendarChange(const ObservationView& obs,
+                                          ObserveResult* out) {
   const CalendarChangeView& c = *obs.calendar_change;
-  std::lock_guard<std::mutex> lock(mu_);
-  FlushOnExit flush(this, out);
   recording_at_ = obs.received_at == absl::InfinitePast() ? obs.observed_at
                                                           : obs.received_at;
   ++observations_;
-  auto error = [&](std::string code, std::string field, std::string message) {
-    ++item_errors_;
-    out->errors.push_back(
-        {std::move(code), std::move(field), std::move(message)});
-  };
+  auto error = [&](std::string code, std::string field, std::string message)
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                     ++item_errors_;
+                     out->errors.push_back({std::move(code), std::move(field),
+                                            std::move(message)});
+                   };
   if (c.eas_device_id.empty()) {
     error("MISSING_DEVICE_ID", "calendar_change.eas_device_id",
           "eas_device_id is required");

@@ -10,15 +10,16 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "detector/fingerprint.h"
 #include "detector/known_issues.h"
@@ -143,7 +144,8 @@ class TrafficDetector {
   // Processes one observation; appends its events and item errors to `*out`.
   // Never fails as a whole. Reporting the same observation twice (a retry)
   // adds no second event.
-  void Observe(const ObservationView& observation, ObserveResult* out);
+  void Observe(const ObservationView& observation, ObserveResult* out)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Keeps state in `store` from now on (call once, before any observation;
   // `store` must outlive the detector). Loads what must be resident (the
@@ -151,139 +153,168 @@ class TrafficDetector {
   // ledger entries are paged in when first needed, and the in-memory limits
   // (max_devices, ledger max_entries) become cache sizes: beyond them rows
   // leave memory, not the store. An error when the store cannot be read.
-  [[nodiscard]] absl::Status AttachStore(DetectorStore* store);
+  [[nodiscard]] absl::Status AttachStore(DetectorStore* store)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Links a device to its MDM id and user, and keeps its fingerprint facts.
   // Returns the store ticket of the change (0 without a store).
   StoreTicket RecordCheckIn(const CheckInFacts& facts,
-                            absl::Time now = absl::InfinitePast());
+                            absl::Time now = absl::InfinitePast())
+      ABSL_LOCKS_EXCLUDED(mu_);
   // What a gateway saw of a device's client (`seen`: tenant, device id,
   // User-Agent, DeviceType, protocol version): kept where no check-in gave
   // them, as traffic's are; nothing the MDM reported is cleared. `*known`
   // (when not null) gets the device's facts afterwards. Returns the store
   // ticket of the change (0: nothing to write).
   StoreTicket RecordSighting(const CheckInFacts& seen, absl::Time now,
-                             CheckInFacts* known = nullptr);
+                             CheckInFacts* known = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The device's events that call for quarantine (IsConfirmedHijackEvent),
   // oldest first, at most `limit`; `*total` gets how many there are.
   std::vector<DetectionEvent> ConfirmedEvents(std::string_view tenant_id,
                                               std::string_view eas_device_id,
                                               std::size_t limit,
-                                              std::size_t* total) const;
+                                              std::size_t* total) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The device's newest check-in facts (with traffic's User-Agent and
   // DeviceType where no check-in gave them); nullopt for an unknown device.
   // An error when, with a store, the device cannot be paged in.
   absl::StatusOr<std::optional<CheckInFacts>> Facts(
-      std::string_view tenant_id, std::string_view eas_device_id) const;
+      std::string_view tenant_id, std::string_view eas_device_id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // The device's events as scoring needs them, into `*out` (cleared first;
   // its buffers are reused). False for an unknown device; an error as for
   // Facts.
   absl::StatusOr<bool> Evidence(std::string_view tenant_id,
                                 std::string_view eas_device_id,
-                                DeviceEvidence* out) const;
+                                DeviceEvidence* out) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Everything known about a device, by EAS device id or (when that is
   // empty) MDM device id; nullopt for an unknown device; an error as for
   // Facts.
   absl::StatusOr<std::optional<DeviceRisk>> GetDeviceRisk(
       std::string_view tenant_id, std::string_view eas_device_id,
-      std::string_view mdm_device_id = {}) const;
+      std::string_view mdm_device_id = {}) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  DetectorStats stats() const;
+  DetectorStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // With a store: submits the rows of the devices whose only change since
   // their last write is activity (observation count, last activity), which
   // no operation waits for. Call it now and then (the server does each
   // minute) and before the store closes. Returns the store ticket (0:
   // nothing to write).
-  StoreTicket WriteActivity();
+  StoreTicket WriteActivity() ABSL_LOCKS_EXCLUDED(mu_);
 
   const KnownIssueCatalog& catalog() const { return *catalog_; }
 
  private:
-  class FlushOnExit;
+  // Every private method runs under mu_: an operation is one locked
+  // section, which submits what it changed at its end (Flush).
 
-  void ObserveExchange(const ObservationView& obs, ObserveResult* out);
-  void ObserveCalendarChange(const ObservationView& obs, ObserveResult* out);
-  // The phases of an exchange after its decoding (ScanExchange), under the
-  // lock: what the device learns, then per kind of body.
+  // An observation (Flush follows).
+  void ApplyExchange(const ObservationView& obs, const ScannedExchange& scan,
+                     ObserveResult* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplyCalendarChange(const ObservationView& obs, ObserveResult* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The phases of an exchange after its decoding (ScanExchange): what the
+  // device learns, then per kind of body.
   // Counts the exchange, attributes it to its device and mailbox (`*ctx`)
   // and keeps what it says of them; false when it cannot be attributed.
   bool NoteExchange(const ObservationView& obs, const ScannedExchange& scan,
-                    ItemContext* ctx, ObserveResult* out);
+                    ItemContext* ctx, ObserveResult* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyMeetingResponses(TrackedDevice* device, const ScannedExchange& scan,
-                             absl::Time at);
+                             absl::Time at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyClientCommands(ItemContext& ctx, const ScannedExchange& scan,
-                           const ObservationView& obs, ObserveResult* out);
+                           const ObservationView& obs, ObserveResult* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyServerCommands(ItemContext& ctx, const ScannedExchange& scan,
-                           absl::Time at, ObserveResult* out);
+                           absl::Time at, ObserveResult* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The device an operation changes; null when it cannot be had (with an
   // item error in `*out`, or a store error noted for Flush).
   TrackedDevice* HoldDevice(std::string_view tenant, std::string_view device_id,
-                            ObserveResult* out, std::string_view field);
+                            ObserveResult* out, std::string_view field)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The device a reader asks about (paged in when needed); null: unknown.
   absl::StatusOr<const TrackedDevice*> ReadDevice(
-      std::string_view tenant, std::string_view device_id) const;
-  void UpdateCheckIn(const CheckInFacts& facts, absl::Time now);
+      std::string_view tenant, std::string_view device_id) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UpdateCheckIn(const CheckInFacts& facts, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The ledger, with a store: entries are paged in when first needed and
   // the changed ones recorded for Flush.
-  void PageInLedger(const LedgerKey& key);
+  void PageInLedger(const LedgerKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<MeetingSnapshot> LedgerFind(const LedgerKey& key,
-                                            absl::Time now);
+                                            absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   MeetingLedger::PutResult LedgerPut(const LedgerKey& key,
                                      const MeetingFacts& facts, absl::Time at,
-                                     bool client_added = false);
-  void LedgerRemove(const LedgerKey& key);
-  void LedgerMarkDisputed(const LedgerKey& key);
-  void NoteLedger(const LedgerKey& key, bool removed);
-  void NoteStoreError(const absl::Status& status);
+                                     bool client_added = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LedgerRemove(const LedgerKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LedgerMarkDisputed(const LedgerKey& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteLedger(const LedgerKey& key, bool removed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void NoteStoreError(const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Submits what the locked operation changed (at its end).
   // `cover_earlier`: the ticket returned covers everything submitted before
   // (observations: see the definition); otherwise only what this flush
   // submitted (0: nothing).
-  StoreTicket Flush(ObserveResult* out, bool cover_earlier = false);
+  StoreTicket Flush(ObserveResult* out, bool cover_earlier = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Submits with the id high-water marks; returns the newest ticket.
-  StoreTicket SubmitChanges(DetectorChanges changes);
+  StoreTicket SubmitChanges(DetectorChanges changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  bool HasHijackFingerprint(TrackedDevice* device);
+  // Whether the device's client has the organizer-hijack issue (cached in
+  // the device; reads only the device and the catalog).
+  bool HasHijackFingerprint(TrackedDevice* device) const;
   // Judges a client command (detection_rules.h) and records its events.
   void EvaluateClientItem(ItemContext& ctx, const ClientItem& item,
-                          ObserveResult* out);
+                          ObserveResult* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records an event, once per meeting, kind and server state.
   void Emit(ItemContext& ctx, const ClientItem& item, EventKind kind,
             const MeetingSnapshot* before, std::string explanation,
-            ObserveResult* out);
+            ObserveResult* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Judges the commands that waited for the server state just recorded.
   void RunPending(std::string_view tenant, std::string_view mailbox,
                   std::string_view collection_id, std::string_view server_id,
-                  absl::Time server_at, ObserveResult* out);
+                  absl::Time server_at, ObserveResult* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::shared_ptr<const KnownIssueCatalog> catalog_;
   DetectorOptions options_;
 
-  mutable std::mutex mu_;
-  MeetingLedger ledger_;
+  mutable absl::Mutex mu_;
+  MeetingLedger ledger_ ABSL_GUARDED_BY(mu_);
   // Memory is a cache of the store: readers page devices in too.
-  std::unique_ptr<DeviceCache> devices_;
-  std::unique_ptr<PendingChanges> pending_;
+  std::unique_ptr<DeviceCache> devices_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<PendingChanges> pending_ ABSL_GUARDED_BY(mu_);
   // received_at of the observation being processed (events record it).
-  absl::Time recording_at_ = absl::InfinitePast();
-  std::uint64_t observations_ = 0;
-  std::uint64_t item_errors_ = 0;
-  std::uint64_t events_ = 0;
+  absl::Time recording_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::uint64_t observations_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t item_errors_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t events_ ABSL_GUARDED_BY(mu_) = 0;
 
-  DetectorStore* store_ = nullptr;
-  StoreTicket last_ticket_ = 0;  // the newest this detector submitted
+  DetectorStore* store_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // The newest ticket this detector submitted.
+  StoreTicket last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   // Ledger rows changed by the operation, by encoded key, as they were
   // right after the change (an entry may leave memory before the flush).
-  absl::flat_hash_map<std::string, StoreRow> dirty_ledger_;
-  std::vector<StoreRow> new_events_;
-  std::uint64_t last_event_id_ = 0;
-  absl::Status store_error_;  // the first read failure of the operation
+  absl::flat_hash_map<std::string, StoreRow> dirty_ledger_ ABSL_GUARDED_BY(mu_);
+  std::vector<StoreRow> new_events_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t last_event_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // The first read failure of the running operation.
+  absl::Status store_error_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hijackguard::detector

@@ -31,7 +31,7 @@ StoreTicket TrafficDetector::RecordSighting(const CheckInFacts& seen,
   if (seen.eas_device_id.empty()) {
     return 0;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ObserveResult ignored;
   TrackedDevice* device =
       HoldDevice(seen.tenant_id, seen.eas_device_id, &ignored, "eas_device_id");
@@ -57,7 +57,7 @@ StoreTicket TrafficDetector::RecordCheckIn(const CheckInFacts& facts,
   if (facts.eas_device_id.empty()) {
     return 0;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   UpdateCheckIn(facts, now);
   return Flush(nullptr);
 }
@@ -105,7 +105,7 @@ std::vector<DetectionEvent> TrafficDetector::ConfirmedEvents(
     std::size_t limit, std::size_t* total) const {
   std::vector<DetectionEvent> out;
   *total = 0;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   absl::StatusOr<const TrackedDevice*> device =
       ReadDevice(tenant_id, eas_device_id);
   if (!device.ok() || *device == nullptr) {
@@ -123,7 +123,7 @@ std::vector<DetectionEvent> TrafficDetector::ConfirmedEvents(
 
 absl::StatusOr<std::optional<CheckInFacts>> TrafficDetector::Facts(
     std::string_view tenant_id, std::string_view eas_device_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   absl::StatusOr<const TrackedDevice*> device =
       ReadDevice(tenant_id, eas_device_id);
   if (!device.ok()) {
@@ -141,7 +141,7 @@ absl::StatusOr<bool> TrafficDetector::Evidence(std::string_view tenant_id,
   out->events.clear();
   out->newest.clear();
   out->dropped = 0;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   absl::StatusOr<const TrackedDevice*> found =
       ReadDevice(tenant_id, eas_device_id);
   if (!found.ok()) {
@@ -178,7 +178,7 @@ absl::StatusOr<bool> TrafficDetector::Evidence(std::string_view tenant_id,
 absl::StatusOr<std::optional<DeviceRisk>> TrafficDetector::GetDeviceRisk(
     std::string_view tenant_id, std::string_view eas_device_id,
     std::string_view mdm_device_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::string device_id(eas_device_id);
   if (device_id.empty()) {
     absl::StatusOr<std::optional<std::string>> found =
@@ -225,7 +225,7 @@ absl::StatusOr<std::optional<DeviceRisk>> TrafficDetector::GetDeviceRisk(
 }
 
 DetectorStats TrafficDetector::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   DetectorStats s;
   s.observations = observations_;
   s.item_errors = item_errors_;

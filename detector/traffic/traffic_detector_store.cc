@@ -144,7 +144,7 @@ StoreTicket TrafficDetector::WriteActivity() {
   constexpr std::size_t kSlice = 1024;
   StoreTicket ticket = 0;
   while (true) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (store_ == nullptr) {
       return ticket;
     }
@@ -158,7 +158,7 @@ StoreTicket TrafficDetector::WriteActivity() {
 }
 
 absl::Status TrafficDetector::AttachStore(DetectorStore* store) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (store_ != nullptr) {
     return absl::FailedPreconditionError("the detector has a store already");
   }
@@ -177,11 +177,13 @@ absl::Status TrafficDetector::AttachStore(DetectorStore* store) {
   ledger_.SeedVersion(static_cast<std::uint32_t>(
       std::min<std::uint64_t>(counters->ledger_version, 0xFFFFFFFFu)));
   store_ = store;
-  devices_->AttachStore(store, [this](std::vector<StoreRow> device_rows) {
-    DetectorChanges changes;
-    changes.devices = std::move(device_rows);
-    SubmitChanges(std::move(changes));
-  });
+  // The cache calls it within the detector's operations (under mu_).
+  devices_->AttachStore(store, [this](std::vector<StoreRow> device_rows)
+                                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                                     DetectorChanges changes;
+                                     changes.devices = std::move(device_rows);
+                                     SubmitChanges(std::move(changes));
+                                   });
   return absl::OkStatus();
 }
 

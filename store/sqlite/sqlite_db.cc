@@ -49,9 +49,10 @@ void WalChecksum(bool big_endian, const unsigned char* data, std::size_t n,
                  std::uint32_t* s1, std::uint32_t* s2) {
   auto word = [&](const unsigned char* p) {
     return big_endian ? static_cast<std::uint32_t>(BigEndian(p, 4))
-                      : static_cast<std::uint32_t>(
-                            p[0] | (p[1] << 8) | (p[2] << 16) |
-                            (static_cast<std::uint32_t>(p[3]) << 24));
+                      : static_cast<std::uint32_t>(p[0]) |
+                            (static_cast<std::uint32_t>(p[1]) << 8) |
+                            (static_cast<std::uint32_t>(p[2]) << 16) |
+                            (static_cast<std::uint32_t>(p[3]) << 24);
   };
   for (std::size_t i = 0; i + 8 <= n; i += 8) {
     *s1 += word(data + i) + *s2;

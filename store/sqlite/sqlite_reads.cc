@@ -26,18 +26,20 @@ using sqlite::Statement;
 // Loads
 
 SqliteStore::ReaderLease::ReaderLease(SqliteStore* store) : store_(store) {
-  std::unique_lock<std::mutex> lock(store_->readers_mu_);
-  store_->readers_cv_.wait(lock, [&] { return !store_->readers_.empty(); });
+  absl::MutexLock lock(&store_->readers_mu_);
+  while (!(!store_->readers_.empty())) {
+    store_->readers_cv_.Wait(&store_->readers_mu_);
+  }
   connection_ = std::move(store_->readers_.back());
   store_->readers_.pop_back();
 }
 
 SqliteStore::ReaderLease::~ReaderLease() {
   {
-    std::lock_guard<std::mutex> lock(store_->readers_mu_);
+    absl::MutexLock lock(&store_->readers_mu_);
     store_->readers_.push_back(std::move(connection_));
   }
-  store_->readers_cv_.notify_one();
+  store_->readers_cv_.Signal();
 }
 
 bool SqliteStore::FromOverlay(const Overlay& overlay, std::string_view key,
@@ -55,12 +57,12 @@ bool SqliteStore::FromOverlay(const Overlay& overlay, std::string_view key,
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadRow(
-    const Overlay& overlay, int statement, std::string_view key) {
+    Overlay SqliteStore::*overlay, int statement, std::string_view key) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(failed_);
     std::optional<std::string> value;
-    if (FromOverlay(overlay, key, &value)) {
+    if (FromOverlay(this->*overlay, key, &value)) {
       return value;
     }
   }
@@ -91,23 +93,23 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::QueryOne(
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadDevice(
     std::string_view key) {
-  return LoadRow(devices_overlay_, kLoadDevice, key);
+  return LoadRow(&SqliteStore::devices_overlay_, kLoadDevice, key);
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadLedgerEntry(
     std::string_view key) {
-  return LoadRow(ledger_overlay_, kLoadLedger, key);
+  return LoadRow(&SqliteStore::ledger_overlay_, kLoadLedger, key);
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadEngineDevice(
     std::string_view key) {
-  return LoadRow(history_overlay_, kLoadHistory, key);
+  return LoadRow(&SqliteStore::history_overlay_, kLoadHistory, key);
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::FindDeviceByIndex(
     std::string_view index) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(failed_);
     for (const auto& [key, row] : devices_overlay_) {
       if (!row.row->erase && row.row->index == index) {
@@ -125,7 +127,7 @@ absl::Status SqliteStore::LoadEvents(std::string_view prefix,
   // between has left the overlay only after it reached the file.
   std::map<std::string, std::string, std::less<>> pending;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(failed_);
     for (auto it = events_overlay_.lower_bound(from);
          it != events_overlay_.end() && it->first.starts_with(prefix); ++it) {

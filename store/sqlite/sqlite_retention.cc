@@ -42,7 +42,7 @@ absl::Status SqliteStore::Prune(absl::Time now, std::size_t chunk) {
       return absl::OkStatus();
     }
     {
-      std::lock_guard<std::mutex> lock(retention_mu_);
+      absl::MutexLock lock(&retention_mu_);
       if (retention_stop_) {
         return absl::OkStatus();
       }
@@ -157,10 +157,12 @@ void SqliteStore::RetentionLoop() {
   absl::Duration wait = absl::Seconds(30);
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(retention_mu_);
-      const bool stop = retention_cv_.wait_for(
-          lock, absl::ToChronoSeconds(wait), [&] { return retention_stop_; });
-      if (stop) {
+      absl::MutexLock lock(&retention_mu_);
+      const absl::Time deadline = absl::Now() + wait;
+      while (!retention_stop_ &&
+             !retention_cv_.WaitWithDeadline(&retention_mu_, deadline)) {
+      }
+      if (retention_stop_) {
         return;
       }
     }

@@ -77,10 +77,14 @@ absl::Status SqliteStore::Start() {
     RETURN_IF_ERROR(reader.Exec("PRAGMA query_only=1"));
     ASSIGN_OR_RETURN(auto connection,
                      ConnectStatements(std::move(reader), false));
+    absl::MutexLock lock(&readers_mu_);
     readers_.push_back(std::move(connection));
   }
-  durable_audit_seq_ = audit_seq_;
-  durable_audit_head_ = audit_head_;
+  {
+    absl::MutexLock lock(&mu_);
+    durable_audit_seq_ = audit_seq_;
+    durable_audit_head_ = audit_head_;
+  }
   writer_thread_ = std::thread([this] { WriterLoop(); });
   if (options_.retention_interval > absl::ZeroDuration()) {
     retention_thread_ = std::thread([this] { RetentionLoop(); });
@@ -90,10 +94,10 @@ absl::Status SqliteStore::Start() {
 
 void SqliteStore::StopRetention() {
   {
-    std::lock_guard<std::mutex> lock(retention_mu_);
+    absl::MutexLock lock(&retention_mu_);
     retention_stop_ = true;
   }
-  retention_cv_.notify_all();
+  retention_cv_.SignalAll();
   if (retention_thread_.joinable()) {
     retention_thread_.join();
   }
@@ -251,7 +255,7 @@ absl::Status SqliteStore::AppendNow(const AuditRow& row, absl::Time at) {
 }
 
 std::pair<std::uint64_t, std::string> SqliteStore::audit_head() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return {durable_audit_seq_, durable_audit_head_};
 }
 
@@ -263,10 +267,10 @@ std::string SqliteStore::HeadValue() const {
 SqliteStore::~SqliteStore() {
   StopRetention();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  queued_cv_.notify_all();
+  queued_cv_.SignalAll();
   if (writer_thread_.joinable()) {
     writer_thread_.join();
   }

@@ -21,13 +21,11 @@
 
 #include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -35,8 +33,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "policy/state_store.h"
@@ -228,9 +228,9 @@ class SqliteStore final : public policy::StateStore {
   // an empty optional).
   bool FromOverlay(const Overlay& overlay, std::string_view key,
                    std::optional<std::string>* value) const;
-  absl::StatusOr<std::optional<std::string>> LoadRow(const Overlay& overlay,
-                                                     int statement,
-                                                     std::string_view key);
+  // `overlay`: which of the overlays (read under mu_).
+  absl::StatusOr<std::optional<std::string>> LoadRow(
+      Overlay SqliteStore::*overlay, int statement, std::string_view key);
   // A reader connection for one scope: given back when the lease ends, on
   // every path out of it (an early error return included).
   class ReaderLease {
@@ -258,48 +258,52 @@ class SqliteStore final : public policy::StateStore {
   const SqliteStoreOptions options_;
   std::unique_ptr<Connection> writer_;
 
-  mutable std::mutex mu_;
-  std::condition_variable queued_cv_;
-  std::condition_variable durable_cv_;
-  std::condition_variable space_cv_;  // the queue has room
-  std::deque<std::shared_ptr<Submission>> queue_;
-  StoreTicket next_ticket_ = 0;
+  mutable absl::Mutex mu_;
+  absl::CondVar queued_cv_;
+  absl::CondVar durable_cv_;
+  absl::CondVar space_cv_;  // the queue has room
+  std::deque<std::shared_ptr<Submission>> queue_ ABSL_GUARDED_BY(mu_);
+  StoreTicket next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   // Written under mu_; read without it by IsDurable.
   std::atomic<StoreTicket> durable_{0};
-  absl::Status failed_;       // for good (a failed read)
-  absl::Status write_error_;  // commits fail now; retried
-  bool stopping_ = false;
-  bool writer_done_ = false;  // the writer thread has exited
-  std::multimap<StoreTicket, std::function<void(absl::Status)>> waiters_;
-  Overlay devices_overlay_;
-  Overlay ledger_overlay_;
-  Overlay events_overlay_;
-  Overlay pending_overlay_;
-  Overlay history_overlay_;
-  StoreStats stats_;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);       // for good (a failed read)
+  absl::Status write_error_ ABSL_GUARDED_BY(mu_);  // commits fail now; retried
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The writer thread has exited.
+  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;
+  std::multimap<StoreTicket, std::function<void(absl::Status)>> waiters_
+      ABSL_GUARDED_BY(mu_);
+  Overlay devices_overlay_ ABSL_GUARDED_BY(mu_);
+  Overlay ledger_overlay_ ABSL_GUARDED_BY(mu_);
+  Overlay events_overlay_ ABSL_GUARDED_BY(mu_);
+  Overlay pending_overlay_ ABSL_GUARDED_BY(mu_);
+  Overlay history_overlay_ ABSL_GUARDED_BY(mu_);
+  StoreStats stats_ ABSL_GUARDED_BY(mu_);
 
-  mutable std::mutex readers_mu_;
-  std::condition_variable readers_cv_;
-  std::vector<std::unique_ptr<Connection>> readers_;
+  mutable absl::Mutex readers_mu_;
+  absl::CondVar readers_cv_;
+  std::vector<std::unique_ptr<Connection>> readers_
+      ABSL_GUARDED_BY(readers_mu_);
 
   std::string audit_key_;
-  // The committed head, for checkpoints (under mu_).
-  std::uint64_t durable_audit_seq_ = 0;
-  std::string durable_audit_head_;
+  // The committed head, for checkpoints.
+  std::uint64_t durable_audit_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string durable_audit_head_ ABSL_GUARDED_BY(mu_);
   // Writer-thread state.
   std::uint64_t audit_seq_ = 0;
   std::string audit_head_;
   std::uint64_t committed_audit_rows_ = 0;  // by the last Commit
   std::array<std::uint64_t, kPruneTables> committed_pruned_{};
   std::atomic<bool> cap_file_{false};
-  std::mutex health_mu_;  // orders health reports; taken before mu_
-  std::function<void(const absl::Status&)> on_health_;
-  bool health_reported_ok_ = true;
+  absl::Mutex health_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // orders health reports
+  std::function<void(const absl::Status&)> on_health_
+      ABSL_GUARDED_BY(health_mu_);
+  bool health_reported_ok_ ABSL_GUARDED_BY(health_mu_) = true;
   bool file_capped_ = false;  // writer thread
 
-  std::mutex retention_mu_;
-  std::condition_variable retention_cv_;
-  bool retention_stop_ = false;
+  absl::Mutex retention_mu_;
+  absl::CondVar retention_cv_;
+  bool retention_stop_ ABSL_GUARDED_BY(retention_mu_) = false;
   std::thread writer_thread_;
   std::thread retention_thread_;
 };

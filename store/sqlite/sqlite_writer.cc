@@ -34,16 +34,16 @@ constexpr absl::Duration kLastRetry = absl::Seconds(5);
 // Submissions and the writer
 
 StoreTicket SqliteStore::Enqueue(std::shared_ptr<Submission> sub) {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   // Back-pressure: a writer that falls behind slows submitters down rather
   // than letting the queue take the memory. While commits fail, handlers
   // refuse new work and only calls already under way arrive: they are
   // queued without waiting for room, so that nobody blocks (holding the
   // engine's or the detector's lock) for the length of an outage.
-  space_cv_.wait(lock, [&] {
-    return queue_.size() < options_.max_queued || !failed_.ok() ||
-           !write_error_.ok() || writer_done_;
-  });
+  while (queue_.size() >= options_.max_queued && failed_.ok() &&
+         write_error_.ok() && !writer_done_) {
+    space_cv_.Wait(&mu_);
+  }
   sub->ticket = ++next_ticket_;
   ++stats_.submissions;
   std::shared_ptr<const Submission> owner = sub;
@@ -63,7 +63,7 @@ StoreTicket SqliteStore::Enqueue(std::shared_ptr<Submission> sub) {
   }
   if (failed_.ok() && !writer_done_) {
     queue_.push_back(std::move(sub));
-    queued_cv_.notify_one();
+    queued_cv_.Signal();
   }
   return next_ticket_;
 }
@@ -87,12 +87,14 @@ void SqliteStore::WriterLoop() {
   int attempts = 0;
   while (true) {
     if (batch.empty()) {
-      std::unique_lock<std::mutex> lock(mu_);
-      queued_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!(stopping_ || !queue_.empty())) {
+        queued_cv_.Wait(&mu_);
+      }
       if (queue_.empty()) {
         writer_done_ = true;  // stopping, and everything is committed
-        durable_cv_.notify_all();
-        space_cv_.notify_all();
+        durable_cv_.SignalAll();
+        space_cv_.SignalAll();
         return;
       }
       while (!queue_.empty() && batch.size() < options_.max_batch) {
@@ -100,7 +102,7 @@ void SqliteStore::WriterLoop() {
         queue_.pop_front();
       }
     }
-    space_cv_.notify_all();
+    space_cv_.SignalAll();
     const absl::Status status = Commit(batch);
     if (!status.ok()) {
       ++attempts;
@@ -119,9 +121,10 @@ void SqliteStore::WriterLoop() {
       }
       // Kept, in order, and tried again: the rows are already in the
       // caches, so they must reach the file.
-      std::unique_lock<std::mutex> lock(mu_);
-      queued_cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
-                          [&] { return stopping_; });
+      absl::MutexLock lock(&mu_);
+      const absl::Time deadline = absl::Now() + backoff;
+      while (!stopping_ && !queued_cv_.WaitWithDeadline(&mu_, deadline)) {
+      }
       backoff =
           stopping_ ? absl::ZeroDuration() : std::min(backoff * 2, kLastRetry);
       continue;
@@ -135,7 +138,7 @@ void SqliteStore::WriterLoop() {
       attempts = 0;
       backoff = kFirstRetry;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        absl::MutexLock lock(&mu_);
         write_error_ = absl::OkStatus();
       }
       ReportHealth();
@@ -171,7 +174,7 @@ SqliteStore::AfterFailure SqliteStore::WriteFailed(const absl::Status& status,
   absl::Status answer;
   AfterFailure next = AfterFailure::kRetry;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!Transient(status) || (stopping_ && attempts > 1)) {
       next = stopping_ ? AfterFailure::kExit : AfterFailure::kDrop;
       LogError(StrCat("the state store stops: a commit failed (",
@@ -197,8 +200,8 @@ SqliteStore::AfterFailure SqliteStore::WriteFailed(const absl::Status& status,
     waiting.swap(waiters_);
   }
   ReportHealth();
-  durable_cv_.notify_all();
-  space_cv_.notify_all();
+  durable_cv_.SignalAll();
+  space_cv_.SignalAll();
   for (auto& [ticket, done] : waiting) {
     done(answer);
   }
@@ -206,7 +209,7 @@ SqliteStore::AfterFailure SqliteStore::WriteFailed(const absl::Status& status,
 }
 
 void SqliteStore::ReportHealth() {
-  std::lock_guard<std::mutex> lock(health_mu_);
+  absl::MutexLock lock(&health_mu_);
   const absl::Status now = health();
   if (now.ok() == health_reported_ok_) {
     return;
@@ -219,7 +222,7 @@ void SqliteStore::ReportHealth() {
 
 void SqliteStore::SetHealthCallback(
     std::function<void(const absl::Status&)> callback) {
-  std::lock_guard<std::mutex> lock(health_mu_);
+  absl::MutexLock lock(&health_mu_);
   on_health_ = std::move(callback);
 }
 
@@ -227,7 +230,7 @@ void SqliteStore::Committed(
     const std::vector<std::shared_ptr<Submission>>& batch) {
   std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> ready;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const StoreTicket last = batch.back()->ticket;
     durable_.store(last, std::memory_order_release);
     ++stats_.commits;
@@ -266,7 +269,7 @@ void SqliteStore::Committed(
     }
     waiters_.erase(waiters_.begin(), end);
   }
-  durable_cv_.notify_all();
+  durable_cv_.SignalAll();
   for (auto& [done, result] : ready) {
     done(result);
   }
@@ -419,11 +422,11 @@ bool SqliteStore::IsDurable(StoreTicket ticket) const {
 }
 
 absl::Status SqliteStore::WaitDurable(StoreTicket ticket) {
-  std::unique_lock<std::mutex> lock(mu_);
-  durable_cv_.wait(lock, [&] {
-    return ticket <= durable_.load() || !failed_.ok() || !write_error_.ok() ||
-           writer_done_;
-  });
+  absl::MutexLock lock(&mu_);
+  while (!(ticket <= durable_.load() || !failed_.ok() || !write_error_.ok() ||
+           writer_done_)) {
+    durable_cv_.Wait(&mu_);
+  }
   if (ticket <= durable_.load()) {
     return absl::OkStatus();
   }
@@ -437,7 +440,7 @@ void SqliteStore::WhenDurable(StoreTicket ticket,
                               std::function<void(absl::Status)> done) {
   absl::Status result;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (ticket > durable_.load() && failed_.ok() && write_error_.ok() &&
         !writer_done_) {
       waiters_.emplace(ticket, std::move(done));
@@ -457,7 +460,7 @@ absl::Status SqliteStore::FailReads(const absl::Status& status) {
   std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting;
   absl::Status failed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (failed_.ok()) {
       failed_ = absl::Status(status.code(),
                              StrCat("the state store stopped: a read failed: ",
@@ -469,8 +472,8 @@ absl::Status SqliteStore::FailReads(const absl::Status& status) {
     }
     failed = failed_;
   }
-  space_cv_.notify_all();
-  durable_cv_.notify_all();
+  space_cv_.SignalAll();
+  durable_cv_.SignalAll();
   for (auto& [ticket, done] : waiting) {
     done(failed);
   }
@@ -479,17 +482,17 @@ absl::Status SqliteStore::FailReads(const absl::Status& status) {
 }
 
 absl::Status SqliteStore::health() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return failed_.ok() ? write_error_ : failed_;
 }
 
 StoreStats SqliteStore::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   StoreStats s = stats_;
   s.overlay_rows = devices_overlay_.size() + ledger_overlay_.size() +
                    events_overlay_.size() + pending_overlay_.size() +
                    history_overlay_.size();
-  std::lock_guard<std::mutex> readers(readers_mu_);
+  absl::MutexLock readers(&readers_mu_);
   s.idle_readers = readers_.size();
   return s;
 }
