@@ -302,6 +302,10 @@ absl::StatusOr<std::string> PluginServer::LogAuditCheckpoint() {
 
 policy::PolicyEngine& PluginServer::engine() { return *state_->engine; }
 
+const detector::TrafficDetector& PluginServer::detector() const {
+  return *state_->detector;
+}
+
 store::SqliteStore* PluginServer::store() { return state_->store.get(); }
 
 namespace {
@@ -377,11 +381,23 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
                                          [&st](const absl::Status& s) {
                                            st.SetStoreHealth(s);
                                          }));
-    st.shared_store = options.wrap_store_for_testing
-                          ? options.wrap_store_for_testing(st.store.get())
-                          : st.store.get();
-    RETURN_IF_ERROR(AttachState(origin, st.shared_store, st.detector.get(),
-                                st.engine.get()));
+    st.shared_store = st.store.get();
+    if (options.wrap_store_for_testing) {
+      st.shared_store = options.wrap_store_for_testing(st.store.get());
+      if (st.shared_store == nullptr) {
+        st.store->StopRetention();
+        return absl::InvalidArgumentError(
+            "ServerOptions.wrap_store_for_testing returned no store");
+      }
+    }
+    if (absl::Status attached = AttachState(origin, st.shared_store,
+                                            st.detector.get(), st.engine.get());
+        !attached.ok()) {
+      // Retention reads the engine's policy: it stops before the engine is
+      // destroyed with the unfinished server.
+      st.store->StopRetention();
+      return attached;
+    }
     audit_key = st.store->audit_key();
   } else if (!options.audit_key_file.empty()) {
     ASSIGN_OR_RETURN(audit_key,

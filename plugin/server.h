@@ -24,10 +24,6 @@ namespace grpc {
 class Server;
 }  // namespace grpc
 
-namespace hijackguard::plugin {}  // namespace hijackguard::plugin
-namespace hijackguard::store {
-class SqliteStore;
-}  // namespace hijackguard::store
 namespace hijackguard::plugin {
 
 struct ServerOptions {
@@ -135,6 +131,7 @@ class PluginServer {
   absl::StatusOr<std::string> LogAuditCheckpoint();
 
   policy::PolicyEngine& engine();
+  const detector::TrafficDetector& detector() const;
   // The state store, or null when state is in memory only.
   store::SqliteStore* store();
 

@@ -16,7 +16,6 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
-#include "store/audit_key.h"
 
 namespace hijackguard::plugin {
 namespace {

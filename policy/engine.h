@@ -109,7 +109,6 @@ class PolicyEngine {
   // Decides a device a gateway saw (GET /v1/activesync/authorize): as
   // DecideCheckIn, with the trigger "GATEWAY", keeping the groups and locale
   // the device's last check-in reported.
-  using GatewayDecision = Decision;
   absl::StatusOr<Decision> DecideAtGateway(const detector::Fingerprint& fp,
                                            const detector::CheckInFacts& facts,
                                            std::string_view decision_id,

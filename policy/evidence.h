@@ -17,8 +17,8 @@ class EvidenceSource {
   virtual ~EvidenceSource() = default;
 
   // The device's events, into `*out` (cleared first; its buffers are
-  // reused). False for a device with no traffic on record; an error when its
-  // state cannot be read.
+  // reused). False for an unknown device (neither traffic nor a check-in on
+  // record); an error when its state cannot be read.
   virtual absl::StatusOr<bool> Evidence(
       std::string_view tenant_id, std::string_view eas_device_id,
       detector::DeviceEvidence* out) const = 0;

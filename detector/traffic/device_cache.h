@@ -40,7 +40,6 @@ class DeviceCache {
 
   // From now on devices are rows of `store` (which outlives the cache).
   void AttachStore(DetectorStore* store, SubmitRows submit);
-  bool has_store() const { return store_ != nullptr; }
 
   // The device, paged in when it is not in memory; nullptr when it is
   // unknown. An error when its row cannot be read.

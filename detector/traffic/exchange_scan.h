@@ -1,6 +1,8 @@
 // The decode phase of an observed EAS exchange: the request target and both
-// bodies read outside the detector's lock, into per-thread buffers (decoding
-// allocates nothing once warm). Internal to the detector library.
+// bodies read outside the detector's lock. The bodies' scans go into
+// per-thread buffers that are reused once warm; the request, its headers and
+// the small indexes of one exchange are its own. Internal to the detector
+// library.
 #pragma once
 
 #include <cstddef>

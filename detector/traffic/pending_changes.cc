@@ -21,23 +21,44 @@ absl::Status PendingChanges::Load(
   return absl::OkStatus();
 }
 
-void PendingChanges::NoteChanged(const std::string& key) {
-  if (durable_) {
-    changed_.insert(key);
+void PendingChanges::WillChange(const std::string& key) {
+  if (!durable_ || !changed_.insert(key).second) {
+    return;
   }
+  auto it = lists_.find(key);
+  before_.emplace(key,
+                  it == lists_.end()
+                      ? std::nullopt
+                      : std::optional<std::vector<PendingChange>>(it->second));
+}
+
+void PendingChanges::DropChanged() {
+  for (auto& [key, list] : before_) {
+    auto it = lists_.find(key);
+    if (it != lists_.end()) {
+      count_ -= it->second.size();
+      lists_.erase(it);
+    }
+    if (list) {
+      count_ += list->size();
+      lists_.emplace(key, std::move(*list));
+    }
+  }
+  before_.clear();
+  changed_.clear();
 }
 
 void PendingChanges::Sweep(absl::Time now) {
   for (auto it = lists_.begin(); it != lists_.end();) {
     auto& list = it->second;
+    auto expired = [&](const PendingChange& p) { return now - p.at > ttl_; };
+    if (std::any_of(list.begin(), list.end(), expired)) {
+      WillChange(it->first);
+    }
     const std::size_t before = list.size();
-    std::erase_if(list,
-                  [&](const PendingChange& p) { return now - p.at > ttl_; });
+    std::erase_if(list, expired);
     dropped_ += before - list.size();
     count_ -= before - list.size();
-    if (before != list.size()) {
-      NoteChanged(it->first);
-    }
     if (list.empty()) {
       lists_.erase(it++);
     } else {
@@ -84,16 +105,17 @@ void PendingChanges::Add(const ItemContext& ctx, const ClientItem& item) {
   p.at = item.at;
   std::string key =
       JoinKey({ctx.tenant, ctx.mailbox, item.collection_id, item.server_id});
-  auto& list = lists_[key];
-  for (const PendingChange& q : list) {
-    if (q.device_id == p.device_id && q.sequence == p.sequence &&
-        q.at == p.at && q.op == p.op) {
-      return;  // a retry
+  if (auto it = lists_.find(key); it != lists_.end()) {
+    for (const PendingChange& q : it->second) {
+      if (q.device_id == p.device_id && q.sequence == p.sequence &&
+          q.at == p.at && q.op == p.op) {
+        return;  // a retry
+      }
     }
   }
-  list.push_back(std::move(p));
+  WillChange(key);
+  lists_[key].push_back(std::move(p));
   ++count_;
-  NoteChanged(key);
 }
 
 std::vector<PendingChange> PendingChanges::Take(std::string_view tenant,
@@ -107,8 +129,8 @@ std::vector<PendingChange> PendingChanges::Take(std::string_view tenant,
   if (it == lists_.end()) {
     return {};
   }
+  WillChange(it->first);
   std::vector<PendingChange> list = std::move(it->second);
-  NoteChanged(it->first);
   lists_.erase(it);
   count_ -= list.size();
   return list;
@@ -126,6 +148,7 @@ void PendingChanges::TakeChangedRows(std::vector<StoreRow>* rows) {
     }
   }
   changed_.clear();
+  before_.clear();
 }
 
 }  // namespace hijackguard::detector

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,8 +42,9 @@ class PendingChanges {
                                   std::string_view server_id);
   // The rows of the lists changed since the last call, appended to `*rows`.
   void TakeChangedRows(std::vector<StoreRow>* rows);
-  // The operation failed: its changes are not submitted.
-  void DropChanged() { changed_.clear(); }
+  // The operation failed: its changes are not submitted, and the lists it
+  // changed are put back as they were (as the store still has them).
+  void DropChanged();
 
   std::size_t count() const { return count_; }
   std::uint64_t dropped() const { return dropped_; }
@@ -50,7 +52,9 @@ class PendingChanges {
 
  private:
   void Sweep(absl::Time now);
-  void NoteChanged(const std::string& key);
+  // Called before the list of `key` changes: with a store, it is submitted
+  // at the operation's end, and kept as it was until then.
+  void WillChange(const std::string& key);
 
   const std::size_t max_;
   const absl::Duration ttl_;
@@ -60,6 +64,9 @@ class PendingChanges {
   std::uint64_t dropped_ = 0;
   absl::Time last_sweep_ = absl::InfinitePast();
   absl::flat_hash_set<std::string> changed_;
+  // The changed lists as they were before the operation (nullopt: none).
+  absl::flat_hash_map<std::string, std::optional<std::vector<PendingChange>>>
+      before_;
 };
 
 }  // namespace hijackguard::detector

@@ -5,7 +5,6 @@
 #include "detector/traffic/traffic_detector.h"
 
 #include <algorithm>
-#include <array>
 #include <utility>
 
 #include "common/strings.h"
@@ -504,11 +503,14 @@ void TrafficDetector::EvaluateClientItem(ItemContext& ctx,
   const LedgerKey key{ctx.tenant, ctx.mailbox, item.collection_id,
                       item.server_id};
   const std::optional<MeetingSnapshot> before = LedgerFind(key, item.at);
-  auto tenant_aliases = options_.aliases.find(std::string(ctx.tenant));
-  const Mailbox mailbox{ctx.request_user, ctx.device,
-                        tenant_aliases == options_.aliases.end()
-                            ? nullptr
-                            : &tenant_aliases->second};
+  const TenantAliases* aliases = nullptr;
+  if (!options_.aliases.empty()) {
+    auto it = options_.aliases.find(std::string(ctx.tenant));
+    if (it != options_.aliases.end()) {
+      aliases = &it->second;
+    }
+  }
+  const Mailbox mailbox{ctx.request_user, ctx.device, aliases};
   Judgement judgement =
       JudgeClientItem(item, before, mailbox, ctx.device->responses,
                       [&] { return HasHijackFingerprint(ctx.device); });

@@ -36,7 +36,7 @@ StoreTicket TrafficDetector::RecordSighting(const CheckInFacts& seen,
   TrackedDevice* device =
       HoldDevice(seen.tenant_id, seen.eas_device_id, &ignored, "eas_device_id");
   if (device == nullptr) {
-    return 0;
+    return Flush(nullptr);  // clears a read error: it is this call's
   }
   const bool changed = NoteClient(device, seen.user_agent, seen.device_type,
                                   seen.protocol_version);

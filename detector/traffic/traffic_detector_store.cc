@@ -90,13 +90,17 @@ StoreTicket TrafficDetector::Flush(ObserveResult* out, bool cover_earlier) {
   if (!store_error_.ok()) {
     ++item_errors_;
     if (out != nullptr) {
+      // Events of the operation are not recorded: none is reported.
+      out->events.clear();
+      out->events_dropped = 0;
       out->errors.push_back(
           {"STATE_UNAVAILABLE", "", std::string(store_error_.message())});
     }
     store_error_ = absl::OkStatus();
     // Part of what the operation built on could not be read: submit none of
-    // it, and drop what it touched from memory, so that the cache never
-    // holds what the store does not (it is read again when next needed).
+    // it, drop the devices and meetings it touched from memory (they are
+    // read again when next needed) and put the waiting changes back as they
+    // were, so that memory never holds what the store does not.
     devices_->DropHeld();
     for (const auto& [key, row] : dirty_ledger_) {
       std::string parts[4];

@@ -1,6 +1,6 @@
 // Thin RAII helpers over the SQLite C API for the state store: a connection
 // with its prepared statements, and opening, checking and migrating the
-// state database. Internal to store/.
+// state database. For store/sqlite/ (the store and the offline tools).
 #pragma once
 
 #include <cstdint>

@@ -27,7 +27,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <ostream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -44,10 +43,6 @@
 #include "store/sqlite/state_tools.h"
 
 namespace hijackguard::store {
-
-namespace sqlite {
-class Database;
-}  // namespace sqlite
 
 using detector::StoreRow;
 using detector::StoreTicket;

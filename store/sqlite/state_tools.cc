@@ -1,5 +1,7 @@
-// Offline operations on a state database: backup, audit verification and
-// export (declared in sqlite_store.h).
+// Offline operations on a state database: backup, audit verification,
+// checkpoints and export (declared in state_tools.h).
+#include "store/sqlite/state_tools.h"
+
 #include <sqlite3.h>
 
 #include <filesystem>

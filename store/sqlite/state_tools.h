@@ -17,7 +17,7 @@
 namespace hijackguard::store {
 
 // Copies the database to `to` with SQLite's online backup API, then checks
-// the copy (quick_check and schema version). `to` must not exist.
+// the copy (PRAGMA quick_check). `to` must not exist.
 [[nodiscard]] absl::Status BackupState(const std::string& db_path,
                                        const std::string& to);
 

@@ -2,8 +2,10 @@
 // (tests/store/fault_store.h) in front of the real SQLite store: what
 // callers are told, what the detector and the engine hold afterwards, and
 // recovery once the store works again.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -40,8 +42,8 @@ class StoreFaultTest : public ::testing::Test {
     options_.policy_path = (dir_ / "policy.json").string();
     options_.state_path = (dir_ / "hijackguard.db").string();
     options_.state_retention_interval = absl::ZeroDuration();
-    // Caches of one device (and one meeting): the others are read from
-    // the store.
+    // The detector keeps one device and one meeting in memory, the engine
+    // one device per shard (of 16): the others are read from the store.
     options_.detector.max_devices = 1;
     options_.detector.ledger.max_entries = 1;
     options_.engine.max_devices = 1;
@@ -97,10 +99,13 @@ class StoreFaultTest : public ::testing::Test {
     return stub_->GetDeviceRisk(&context, request, out);
   }
 
-  // Another device's check-in, so that `kDevice` leaves both caches.
+  // Other devices' check-ins, so that `kDevice` leaves the detector's
+  // memory and (with 64 devices over 16 shards, surely) the engine's.
   void Displace() {
-    v1::CheckInResponse ignored;
-    ASSERT_TRUE(CheckIn("ApplOTHER", &ignored).ok());
+    for (int i = 0; i < 64; ++i) {
+      v1::CheckInResponse ignored;
+      ASSERT_TRUE(CheckIn("ApplOTHER" + std::to_string(i), &ignored).ok());
+    }
   }
 
   std::filesystem::path dir_;
@@ -120,12 +125,14 @@ TEST_F(StoreFaultTest, CheckInIsUnavailableWhileTheDeviceCannotBeRead) {
   ASSERT_TRUE(CheckIn(kDevice, &response).ok());
   Displace();
   faults_.FailReads(absl::DataLossError("injected: page 7 unreadable"));
+  const int submitted = faults_.submissions();
   const grpc::Status refused = CheckIn(kDevice, &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(refused.error_message(),
               HasSubstr("the device's state cannot be read"));
   EXPECT_THAT(refused.error_message(), HasSubstr("page 7 unreadable"));
   EXPECT_GT(faults_.failed_reads(), 0);
+  EXPECT_EQ(faults_.submissions(), submitted) << "nothing decided or recorded";
 
   faults_.Heal();
   response.Clear();
@@ -156,16 +163,24 @@ TEST_F(StoreFaultTest, CheckInIsNotAnsweredWhenItsCommitFails) {
   EXPECT_FALSE(response.decision_id().empty());
 }
 
-// A commit that does not finish: the answer waits for it (the caller's
-// deadline passes first), and is given once the commit is durable.
+// A commit that does not finish: the answer waits for it, and is given once
+// the commit is durable.
 TEST_F(StoreFaultTest, NothingIsAnsweredBeforeItsCommitIsDurable) {
   Start();
   faults_.BlockCommits();
+  std::atomic<bool> answered{false};
+  grpc::Status status;
   v1::CheckInResponse response;
-  EXPECT_EQ(CheckIn(kDevice, &response, /*deadline_ms=*/300).error_code(),
-            grpc::StatusCode::DEADLINE_EXCEEDED);
+  std::thread caller([&] {
+    status = CheckIn(kDevice, &response);
+    answered = true;
+  });
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_FALSE(answered) << "answered before its commit was durable";
   faults_.Heal();
-  EXPECT_TRUE(CheckIn(kDevice, &response).ok());
+  caller.join();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(response.decision_id().empty());
 }
 
 // StreamTraffic: an observation whose commit fails is acknowledged with the
@@ -211,11 +226,13 @@ TEST_F(StoreFaultTest, StreamAcksCarryTheStoreErrorAndNoUnrecordedEvents) {
   ack = next_ack();
   EXPECT_EQ(ack.sequence(), 2u);
   EXPECT_THAT(ack.errors(), IsEmpty());
+  EXPECT_THAT(ack.events(), IsEmpty()) << "recorded once, at the first report";
   stream->WritesDone();
   while (stream->Read(&batch)) {
   }
   EXPECT_TRUE(stream->Finish().ok());
 
+  Displace();  // read back from the store, not from memory
   v1::GetDeviceRiskResponse risk;
   ASSERT_TRUE(Risk(kDevice, &risk).ok());
   EXPECT_EQ(risk.events_size(), 2) << "the rewrite and the ownership claim";
@@ -237,8 +254,11 @@ TEST_F(StoreFaultTest, AFailedReadLeavesTheDetectorAsItWas) {
 
   faults_.FailReads(absl::DataLossError("injected: row checksum"),
                     /*skip=*/1);
+  const std::size_t waiting = server_->detector().stats().pending;
   ack = Report(Exchange(2, kDevice, HijackRequest("2:14"), {}));
   EXPECT_THAT(ack.events(), IsEmpty());
+  EXPECT_EQ(server_->detector().stats().pending, waiting)
+      << "the change waits nowhere: it was not recorded";
   ASSERT_EQ(ack.errors_size(), 1);
   EXPECT_EQ(ack.errors(0).code(), "STATE_UNAVAILABLE");
   EXPECT_THAT(ack.errors(0).message(), HasSubstr("injected: row checksum"));
@@ -256,24 +276,66 @@ TEST_F(StoreFaultTest, AFailedReadLeavesTheDetectorAsItWas) {
   EXPECT_EQ(ack.events_size(), 2) << "the server state was kept";
 }
 
-// The engine after a failed commit: the decision that was not recorded is
-// made again at the next check-in (same action), and the grace clock and
-// last action it keeps are those of a committed decision.
-TEST_F(StoreFaultTest, TheEngineDecidesAgainAfterAFailedCommit) {
+// One exchange, two rewritten meetings: the first is judged (its server
+// state is in memory) and found a hijack; the second's server state cannot
+// be read. Nothing of the exchange is recorded, so its ack reports no event;
+// reported again once the store works, both are found.
+TEST_F(StoreFaultTest, AnExchangeThatFailsHalfWayReportsNoEvent) {
   Start();
-  Report(Exchange(1, kDevice, {}, InvitationResponse("2:14")));
-  Report(Exchange(2, kDevice, HijackRequest("2:14"), {}));
+  Report(Exchange(1, kDevice, {}, InvitationResponse("2:15")));
+  Report(Exchange(2, kDevice, {}, InvitationResponse("2:14")));  // in memory
+  const std::string both = Wbxml(
+      "<Sync xmlns=\"AirSync:\" xmlns:calendar=\"Calendar:\"><Collections>"
+      "<Collection><SyncKey>3</SyncKey><CollectionId>2</CollectionId>"
+      "<Commands>"
+      "<Change><ServerId>2:14</ServerId><ApplicationData>"
+      "<calendar:OrganizerEmail>alice@example.com</calendar:OrganizerEmail>"
+      "</ApplicationData></Change>"
+      "<Change><ServerId>2:15</ServerId><ApplicationData>"
+      "<calendar:OrganizerEmail>alice@example.com</calendar:OrganizerEmail>"
+      "</ApplicationData></Change>"
+      "</Commands></Collection></Collections></Sync>");
+  faults_.FailReads(absl::UnavailableError("injected: connection reset"));
+  v1::ReportTrafficResponse ack = Report(Exchange(3, kDevice, both, {}));
+  EXPECT_THAT(ack.events(), IsEmpty()) << "an event that was not recorded";
+  ASSERT_EQ(ack.errors_size(), 1);
+  EXPECT_EQ(ack.errors(0).code(), "STATE_UNAVAILABLE");
+
+  faults_.Heal();
+  ack = Report(Exchange(3, kDevice, both, {}));
+  EXPECT_THAT(ack.errors(), IsEmpty());
+  EXPECT_EQ(ack.events_size(), 2) << "a rewrite of each meeting";
+}
+
+// The engine after a failed commit: the check-in is not answered, but what
+// the decision changed was kept (and, as the real store does once it can
+// write, committed): the next decision, with the history read back from the
+// store, continues it. A device at WARN keeps the grace deadline the
+// unanswered decision started, an hour later.
+TEST_F(StoreFaultTest, TheEngineContinuesFromAFailedCommitOnceItIsWritten) {
+  Start();
   faults_.FailCommits(absl::UnavailableError("injected: fsync failed"),
                       /*unhealthy=*/false);
+  const absl::Time first_at = clock_.Now();
   v1::CheckInResponse first;
   EXPECT_EQ(CheckIn(kDevice, &first).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   faults_.Heal();
-  Displace();  // the next decision reads its history from the store
+  clock_.Advance(absl::Hours(1));
+  const std::uint64_t forgotten = server_->engine().stats().devices_forgotten;
+  Displace();
+  ASSERT_GT(server_->engine().stats().devices_forgotten, forgotten);
   v1::CheckInResponse again;
   ASSERT_TRUE(CheckIn(kDevice, &again).ok());
-  EXPECT_EQ(again.action(), v1::ACTION_QUARANTINE);
-  EXPECT_FALSE(again.reasons().empty());
+  ASSERT_EQ(again.action(), v1::ACTION_WARN) << "an iOS 6.0 build, no events";
+  ASSERT_TRUE(again.has_deadline());
+  const absl::Time deadline = absl::FromUnixSeconds(again.deadline().seconds());
+  // The grace period counts from the first, unanswered decision.
+  v1::CheckInResponse fresh;
+  ASSERT_TRUE(CheckIn("ApplFRESH", &fresh).ok());
+  ASSERT_TRUE(fresh.has_deadline());
+  EXPECT_EQ(absl::FromUnixSeconds(fresh.deadline().seconds()) - deadline,
+            clock_.Now() - first_at);
 }
 
 }  // namespace

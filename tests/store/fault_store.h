@@ -1,17 +1,22 @@
 // A state store for tests that wraps a real one and injects its failures:
-// reads that fail, commits that fail or that do not finish until released.
+// reads that fail, commits that fail or that do not finish until healed.
 // Everything else goes to the wrapped store, so what was submitted while
 // commits "failed" is still committed, as the real store does once it can
 // write again (it keeps and retries what it could not commit).
+//
+// Read failures here are transient, as a network store's may be; the SQLite
+// store instead stops for good after a failed read (its health then says
+// so). Commits fail in ticket order, as a real store's do: from the first
+// ticket submitted after FailCommits on, every ticket fails until Heal.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,7 +54,7 @@ class FaultStore final : public policy::StateStore {
     commit_failure_ = std::move(why);
     unhealthy_ = unhealthy;
   }
-  // What is submitted from now on is not reported durable before Release.
+  // What is submitted from now on is not reported durable before Heal.
   void BlockCommits() {
     std::lock_guard<std::mutex> lock(mu_);
     blocking_ = true;
@@ -74,8 +79,9 @@ class FaultStore final : public policy::StateStore {
       read_failure_.reset();
       commit_failure_.reset();
       blocking_ = false;
-      blocked_.clear();
+      block_from_ = 0;
       failed_.clear();  // kept and committed once the store could write
+      fail_from_ = 0;
       run.swap(held_);
       cv_.notify_all();
     }
@@ -149,7 +155,7 @@ class FaultStore final : public policy::StateStore {
   bool IsDurable(StoreTicket ticket) const override {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (failed_.contains(ticket) || blocked_.contains(ticket)) {
+      if (FailureOf(ticket) || Blocked(ticket)) {
         return false;
       }
     }
@@ -158,9 +164,9 @@ class FaultStore final : public policy::StateStore {
   [[nodiscard]] absl::Status WaitDurable(StoreTicket ticket) override {
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return !blocked_.contains(ticket); });
-      if (auto it = failed_.find(ticket); it != failed_.end()) {
-        return it->second;
+      cv_.wait(lock, [&] { return !Blocked(ticket); });
+      if (std::optional<absl::Status> why = FailureOf(ticket)) {
+        return *why;
       }
     }
     return inner_->WaitDurable(ticket);
@@ -170,9 +176,8 @@ class FaultStore final : public policy::StateStore {
     std::optional<absl::Status> failed;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (auto it = failed_.find(ticket); it != failed_.end()) {
-        failed = it->second;
-      } else if (blocked_.contains(ticket)) {
+      failed = FailureOf(ticket);
+      if (!failed && Blocked(ticket)) {
         held_.emplace_back(ticket, std::move(done));
         return;
       }
@@ -210,13 +215,27 @@ class FaultStore final : public policy::StateStore {
   StoreTicket Note(StoreTicket ticket) {
     std::lock_guard<std::mutex> lock(mu_);
     ++submissions_;
+    // Every ticket from the first faulted one on (in ticket order, whatever
+    // order concurrent submitters get here in).
     if (commit_failure_) {
+      fail_from_ = fail_from_ == 0 ? ticket : std::min(fail_from_, ticket);
       failed_[ticket] = *commit_failure_;
     }
     if (blocking_) {
-      blocked_.insert(ticket);
+      block_from_ = block_from_ == 0 ? ticket : std::min(block_from_, ticket);
     }
     return ticket;
+  }
+  // Under mu_: why `ticket` fails now, if it does.
+  std::optional<absl::Status> FailureOf(StoreTicket ticket) const {
+    if (fail_from_ == 0 || ticket < fail_from_) {
+      return std::nullopt;
+    }
+    auto it = failed_.lower_bound(ticket);
+    return it != failed_.end() ? it->second : failed_.rbegin()->second;
+  }
+  bool Blocked(StoreTicket ticket) const {
+    return block_from_ != 0 && ticket >= block_from_;
   }
 
   policy::StateStore* inner_;
@@ -230,7 +249,8 @@ class FaultStore final : public policy::StateStore {
   bool unhealthy_ = false;
   bool blocking_ = false;
   std::map<StoreTicket, absl::Status> failed_;  // and why
-  std::set<StoreTicket> blocked_;
+  StoreTicket fail_from_ = 0;                   // 0: none fails
+  StoreTicket block_from_ = 0;                  // 0: none is held
   std::vector<std::pair<StoreTicket, std::function<void(absl::Status)>>> held_;
 };
 
