@@ -155,109 +155,126 @@ std::string_view ConfidenceName(Confidence confidence) {
   return "unknown";
 }
 
-Fingerprint ComputeFingerprint(const FingerprintInput& in) {
-  using S = FingerprintSource;
-  Fingerprint fp;
-  SourceSet sources;
+namespace {
 
-  // --- Parse every source that is present.
+// What each source says, parsed (problems noted in `fp`).
+struct ParsedSources {
   std::optional<UserAgentInfo> ua;
-  if (!internal::Trim(in.user_agent).empty()) {
-    ua = ParseUserAgent(in.user_agent);
-    AddProblems(ua->problems, &fp.notes);
-    fp.raw_user_agent = SanitizeText(in.user_agent);
-    fp.client_family = ua->family;
-    fp.client_version = ua->client_version;
-    fp.eas_build = ua->eas_build;
-  }
   std::optional<DeviceOsInfo> dos;
-  if (!internal::Trim(in.device_os).empty()) {
-    dos = ParseDeviceOs(in.device_os);
-    AddProblems(dos->problems, &fp.notes);
-  }
   std::optional<IosBuild> inventory_build;
+  std::optional<Version> inventory_version;
+  std::optional<std::string> model_from_eas;
+  std::string vendor_model;
+  std::optional<std::string> model_from_inventory;
+  AppleDeviceFamily type_family = AppleDeviceFamily::kUnknown;
+};
+
+// The facts each step chose from, by source (every source that yielded a
+// fact counts, not only the ones that won).
+struct Claims {
+  std::vector<Candidate<Platform>> platforms;
+  std::vector<Candidate<IosBuild>> builds;
+  std::vector<Candidate<Version>> versions;
+  std::vector<Candidate<std::string>> models;
+};
+
+ParsedSources ParseSources(const FingerprintInput& in, Fingerprint& fp) {
+  ParsedSources src;
+  if (!internal::Trim(in.user_agent).empty()) {
+    src.ua = ParseUserAgent(in.user_agent);
+    AddProblems(src.ua->problems, &fp.notes);
+    fp.raw_user_agent = SanitizeText(in.user_agent);
+    fp.client_family = src.ua->family;
+    fp.client_version = src.ua->client_version;
+    fp.eas_build = src.ua->eas_build;
+  }
+  if (!internal::Trim(in.device_os).empty()) {
+    src.dos = ParseDeviceOs(in.device_os);
+    AddProblems(src.dos->problems, &fp.notes);
+  }
   if (const auto text = internal::Trim(in.inventory_build_version);
       !text.empty()) {
     if (auto b = ParseIosBuild(text); b.ok()) {
-      inventory_build = *b;
+      src.inventory_build = *b;
     } else {
       fp.notes.push_back(
           StrCat("inventory build_version: ", b.status().message()));
     }
   }
-  std::optional<Version> inventory_version;
   if (const auto text = internal::Trim(in.inventory_os_version);
       !text.empty()) {
     if (auto v = Version::Parse(text); v.ok()) {
-      inventory_version = *v;
+      src.inventory_version = *v;
     } else {
       fp.notes.push_back(
           StrCat("inventory os_version: ", v.status().message()));
     }
   }
-  std::optional<std::string> model_from_eas;
-  std::string vendor_model;
   if (const auto text = internal::Trim(in.device_model); !text.empty()) {
-    model_from_eas = CanonicalAppleModelCode(text);
-    if (!model_from_eas) {
-      vendor_model = SanitizeText(text.substr(0, kMaxEchoedBytes));
+    src.model_from_eas = CanonicalAppleModelCode(text);
+    if (!src.model_from_eas) {
+      src.vendor_model = SanitizeText(text.substr(0, kMaxEchoedBytes));
     }
   }
-  std::optional<std::string> model_from_inventory;
   if (const auto text = internal::Trim(in.inventory_product_name);
       !text.empty()) {
-    model_from_inventory = CanonicalAppleModelCode(text);
-    if (!model_from_inventory) {
+    src.model_from_inventory = CanonicalAppleModelCode(text);
+    if (!src.model_from_inventory) {
       fp.notes.push_back(StrCat("inventory product_name \"",
                                 internal::Quote(text),
                                 "\" is not an Apple hardware identifier"));
     }
   }
-  const AppleDeviceFamily type_family = ParseAppleDeviceType(in.device_type);
+  src.type_family = ParseAppleDeviceType(in.device_type);
   if (!internal::Trim(in.device_type).empty() &&
       PlatformOfDeviceType(in.device_type) == Platform::kUnknown) {
     fp.notes.push_back(StrCat("DeviceType \"", internal::Quote(in.device_type),
                               "\" does not identify a platform"));
   }
 
-  // --- Platform.
-  std::vector<Candidate<Platform>> platforms;
+  return src;
+}
+
+// The mail client's platform, checked against every source's.
+void DecidePlatform(const FingerprintInput& in, const ParsedSources& src,
+                    Fingerprint& fp, Claims& claims) {
+  using S = FingerprintSource;
   auto add_platform = [&](S s, Platform p) {
     if (p != Platform::kUnknown) {
-      platforms.push_back({s, p});
+      claims.platforms.push_back({s, p});
     }
   };
-  if (ua) {
-    add_platform(S::kUserAgent, ua->platform);
+  if (src.ua) {
+    add_platform(S::kUserAgent, src.ua->platform);
   }
-  if (dos) {
-    add_platform(S::kDeviceOs, dos->platform);
+  if (src.dos) {
+    add_platform(S::kDeviceOs, src.dos->platform);
   }
   add_platform(S::kDeviceType, PlatformOfDeviceType(in.device_type));
-  if (model_from_eas) {
+  if (src.model_from_eas) {
     add_platform(S::kDeviceModel, Platform::kIos);
   }
-  if (model_from_inventory) {
+  if (src.model_from_inventory) {
     add_platform(S::kInventory, Platform::kIos);
   }
   // The platform is the mail client's. A User-Agent names the client: when it
   // is a third-party app (TouchDown, or one we do not recognise) the device
   // may still be an iPhone, but the built-in client's bugs do not apply.
-  if (ua) {
-    fp.platform =
-        ua->platform != Platform::kUnknown ? ua->platform : Platform::kOther;
-    if (ua->platform == Platform::kUnknown && !platforms.empty()) {
+  if (src.ua) {
+    fp.platform = src.ua->platform != Platform::kUnknown ? src.ua->platform
+                                                         : Platform::kOther;
+    if (src.ua->platform == Platform::kUnknown && !claims.platforms.empty()) {
       fp.notes.push_back(
-          StrCat("the mail client (", ua->family,
+          StrCat("the mail client (", src.ua->family,
                  ") is not the device's built-in client; its issues are not "
                  "those of the OS client"));
     }
-  } else if (!platforms.empty()) {
-    fp.platform = platforms.front().value;
+  } else if (!claims.platforms.empty()) {
+    fp.platform = claims.platforms.front().value;
   }
   {
     std::vector<Candidate<Platform>> concrete;
-    for (const auto& c : platforms) {
+    for (const auto& c : claims.platforms) {
       if (c.value != Platform::kOther && c.value != Platform::kOutlookMobile) {
         concrete.push_back(c);
       }
@@ -268,37 +285,45 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
         [](Platform p) { return std::string(PlatformName(p)); },
         &fp.disagreements);
   }
+}
 
-  // --- Build.
-  std::vector<Candidate<IosBuild>> builds;
-  if (ua && ua->build) {
-    builds.push_back({S::kUserAgent, *ua->build});
+// The iOS build, from the first source that states one.
+void DecideBuild(const ParsedSources& src, Fingerprint& fp, Claims& claims) {
+  using S = FingerprintSource;
+  if (src.ua && src.ua->build) {
+    claims.builds.push_back({S::kUserAgent, *src.ua->build});
   }
-  if (dos && dos->build) {
-    builds.push_back({S::kDeviceOs, *dos->build});
+  if (src.dos && src.dos->build) {
+    claims.builds.push_back({S::kDeviceOs, *src.dos->build});
   }
-  if (inventory_build) {
-    builds.push_back({S::kInventory, *inventory_build});
+  if (src.inventory_build) {
+    claims.builds.push_back({S::kInventory, *src.inventory_build});
   }
-  if (!builds.empty()) {
-    fp.build = builds.front().value;
+  if (!claims.builds.empty()) {
+    fp.build = claims.builds.front().value;
     fp.build_in_catalog = FindIosRelease(fp.build->ToString()) != nullptr;
   }
   CheckAgreement(
-      "build", builds,
+      "build", claims.builds,
       [](const IosBuild& a, const IosBuild& b) { return a == b; }, BuildLabel,
       &fp.disagreements);
+}
 
+// The OS version: the first claim that can describe the chosen build; a
+// build missing from the catalog is noted with what is known of it.
+void DecideOsVersion(const ParsedSources& src, Fingerprint& fp,
+                     Claims& claims) {
+  using S = FingerprintSource;
   std::optional<FingerprintSource> version_source;
   // --- OS version. Each source's own claim, with the build the same source
   // states (a catalogued build speaks for its source). The fingerprint takes
   // the first claim that can describe the chosen build: one from a source
   // naming another build, or another major version, describes other software.
-  std::vector<Candidate<Version>> versions;
-  std::vector<std::optional<IosBuild>> claimed_builds;  // parallel to versions
+  std::vector<std::optional<IosBuild>>
+      claimed_builds;  // parallel to claims.versions
   auto add_version = [&](S source, const Version& v,
                          const std::optional<IosBuild>& build) {
-    versions.push_back({source, v});
+    claims.versions.push_back({source, v});
     claimed_builds.push_back(build);
   };
   auto catalog_version =
@@ -313,48 +338,49 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
     auto v = Version::Parse(r->version);
     return v.ok() ? std::optional<Version>(*v) : std::nullopt;
   };
-  if (ua) {
-    if (auto v = catalog_version(ua->build)) {
-      add_version(S::kUserAgent, *v, ua->build);
-    } else if (!ua->os_version.empty()) {
-      if (auto parsed = Version::Parse(ua->os_version); parsed.ok()) {
-        add_version(S::kUserAgent, *parsed, ua->build);
+  if (src.ua) {
+    if (auto v = catalog_version(src.ua->build)) {
+      add_version(S::kUserAgent, *v, src.ua->build);
+    } else if (!src.ua->os_version.empty()) {
+      if (auto parsed = Version::Parse(src.ua->os_version); parsed.ok()) {
+        add_version(S::kUserAgent, *parsed, src.ua->build);
       }
     }
   }
-  if (dos && dos->version) {
-    add_version(S::kDeviceOs, *dos->version, dos->build);
+  if (src.dos && src.dos->version) {
+    add_version(S::kDeviceOs, *src.dos->version, src.dos->build);
   }
   const std::optional<Version> inventory_build_version =
-      catalog_version(inventory_build);
-  if (inventory_version) {
-    add_version(S::kInventory, *inventory_version, inventory_build);
+      catalog_version(src.inventory_build);
+  if (src.inventory_version) {
+    add_version(S::kInventory, *src.inventory_version, src.inventory_build);
   }
   if (inventory_build_version &&
-      (!inventory_version || *inventory_version != *inventory_build_version)) {
+      (!src.inventory_version ||
+       *src.inventory_version != *inventory_build_version)) {
     // Also the inventory's build, so an inventory contradicting itself shows.
-    add_version(S::kInventory, *inventory_build_version, inventory_build);
+    add_version(S::kInventory, *inventory_build_version, src.inventory_build);
   }
-  for (std::size_t i = 0; i < versions.size(); ++i) {
+  for (std::size_t i = 0; i < claims.versions.size(); ++i) {
     const std::optional<IosBuild>& claimed = claimed_builds[i];
     bool describes_build = true;
     if (fp.build && claimed) {
       describes_build = *claimed == *fp.build;
     } else if (fp.build && fp.platform == Platform::kIos) {
       const std::optional<int> major = IosMajorForTrain(fp.build->train);
-      describes_build = !major || *major == versions[i].value.major();
+      describes_build = !major || *major == claims.versions[i].value.major();
     }
     if (describes_build) {
-      fp.os_version = versions[i].value;
+      fp.os_version = claims.versions[i].value;
       fp.os_major_version = fp.os_version->major();
       if (i > 0 || !fp.build_in_catalog) {
-        version_source = versions[i].source;
+        version_source = claims.versions[i].source;
       }
       break;
     }
   }
   CheckAgreement(
-      "os_version", versions,
+      "os_version", claims.versions,
       [](const Version& a, const Version& b) { return a == b; },
       [](const Version& v) { return v.ToString(); }, &fp.disagreements);
   if (fp.build && !fp.build_in_catalog) {
@@ -374,25 +400,28 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
     }
     fp.notes.push_back(std::move(note));
   }
+}
 
-  // --- Model.
-  std::vector<Candidate<std::string>> models;
-  if (ua && !ua->model_code.empty()) {
-    models.push_back({S::kUserAgent, ua->model_code});
+// The model code and name.
+void DecideModel(const FingerprintInput& in, const ParsedSources& src,
+                 Fingerprint& fp, Claims& claims, SourceSet& sources) {
+  using S = FingerprintSource;
+  if (src.ua && !src.ua->model_code.empty()) {
+    claims.models.push_back({S::kUserAgent, src.ua->model_code});
   }
-  if (model_from_eas) {
-    models.push_back({S::kDeviceModel, *model_from_eas});
-  } else if (!vendor_model.empty()) {
-    models.push_back({S::kDeviceModel, vendor_model});
+  if (src.model_from_eas) {
+    claims.models.push_back({S::kDeviceModel, *src.model_from_eas});
+  } else if (!src.vendor_model.empty()) {
+    claims.models.push_back({S::kDeviceModel, src.vendor_model});
   }
-  if (model_from_inventory) {
-    models.push_back({S::kInventory, *model_from_inventory});
+  if (src.model_from_inventory) {
+    claims.models.push_back({S::kInventory, *src.model_from_inventory});
   }
-  if (!models.empty()) {
-    fp.model_code = models.front().value;
+  if (!claims.models.empty()) {
+    fp.model_code = claims.models.front().value;
   }
   CheckAgreement(
-      "model_code", models,
+      "model_code", claims.models,
       [](const std::string& a, const std::string& b) { return a == b; },
       [](const std::string& s) { return s; }, &fp.disagreements);
   if (const AppleModel* m = FindAppleModel(fp.model_code)) {
@@ -402,36 +431,54 @@ Fingerprint ComputeFingerprint(const FingerprintInput& in) {
     fp.model_name = SanitizeText(name.substr(0, kMaxEchoedBytes));
     sources.Add(S::kInventory);
   }
+}
 
-  // --- Device family: the model decides; DeviceType fills in and is checked
-  // against it.
+// The device family: the model decides; DeviceType fills in and is checked
+// against it.
+void DecideFamily(const ParsedSources& src, const Claims& claims,
+                  Fingerprint& fp, SourceSet& sources) {
+  using S = FingerprintSource;
   const AppleDeviceFamily model_family = FamilyOfModelCode(fp.model_code);
-  fp.device_family =
-      model_family != AppleDeviceFamily::kUnknown ? model_family : type_family;
-  if (type_family != AppleDeviceFamily::kUnknown) {
+  fp.device_family = model_family != AppleDeviceFamily::kUnknown
+                         ? model_family
+                         : src.type_family;
+  if (src.type_family != AppleDeviceFamily::kUnknown) {
     sources.Add(S::kDeviceType);
   }
   if (model_family != AppleDeviceFamily::kUnknown &&
-      type_family != AppleDeviceFamily::kUnknown &&
-      model_family != type_family) {
+      src.type_family != AppleDeviceFamily::kUnknown &&
+      model_family != src.type_family) {
     fp.disagreements.push_back(Disagreement{
         "device_type",
-        {{S::kDeviceType, std::string(AppleDeviceFamilyName(type_family))},
-         {models.front().source, fp.model_code}},
+        {{S::kDeviceType, std::string(AppleDeviceFamilyName(src.type_family))},
+         {claims.models.front().source, fp.model_code}},
         "DeviceType names a different kind of device than the model code."});
   }
+}
 
+}  // namespace
+
+Fingerprint ComputeFingerprint(const FingerprintInput& in) {
+  Fingerprint fp;
+  SourceSet sources;
+  const ParsedSources parsed = ParseSources(in, fp);
+  Claims claims;
+  DecidePlatform(in, parsed, fp, claims);
+  DecideBuild(parsed, fp, claims);
+  DecideOsVersion(parsed, fp, claims);
+  DecideModel(in, parsed, fp, claims, sources);
+  DecideFamily(parsed, claims, fp, sources);
   // Every source that yielded a fact counts, not only the ones that won.
-  for (const auto& c : platforms) {
+  for (const auto& c : claims.platforms) {
     sources.Add(c.source);
   }
-  for (const auto& c : builds) {
+  for (const auto& c : claims.builds) {
     sources.Add(c.source);
   }
-  for (const auto& c : versions) {
+  for (const auto& c : claims.versions) {
     sources.Add(c.source);
   }
-  for (const auto& c : models) {
+  for (const auto& c : claims.models) {
     sources.Add(c.source);
   }
   fp.sources = std::move(sources).Sorted();

@@ -128,6 +128,118 @@ void ReloadConfig(const std::string& path, std::string& text,
   text = *std::move(now);
 }
 
+// The server's options from the configuration (and the catalog).
+ServerOptions ServerOptionsFrom(
+    const ServerConfig& config, bool accept_broken_audit,
+    std::shared_ptr<const detector::KnownIssueCatalog> catalog) {
+  ServerOptions options;
+  options.listen_address = config.listen;
+  options.catalog = std::move(catalog);
+  options.max_request_bytes = config.max_request_bytes;
+  options.max_traffic_request_bytes = config.max_traffic_request_bytes;
+  options.detector.ledger.max_entries = config.ledger_max_entries;
+  options.detector.ledger.ttl = config.ledger_ttl;
+  options.detector.max_events_per_device = config.max_events_per_device;
+  options.detector.aliases = config.aliases;
+  options.check_in.decision_validity = config.decision_validity;
+  options.tls = config.tls;
+  options.tls_dir = (std::filesystem::path(config.state_dir) / "tls").string();
+  options.policy_path = config.policy_path;
+  if (config.auth) {
+    options.auth = std::make_shared<const AuthConfig>(*config.auth);
+  }
+  options.allow_insecure_remote = config.allow_insecure_remote;
+  options.reflection = config.reflection;
+  options.audit_key_file = config.audit_key_file.empty()
+                               ? store::DefaultAuditKeyPath(config.state_dir)
+                               : config.audit_key_file;
+  options.accept_broken_audit = accept_broken_audit;
+  options.logging_pii = config.logging_pii;
+  options.audit_checkpoint_interval = config.audit_checkpoint_interval;
+  if (accept_broken_audit) {
+    LogWarning(
+        "--accept-broken-audit: the server starts even if the audit "
+        "log does not verify, and records that in the log");
+  }
+  if (config.state_store == "sqlite") {
+    options.state_path =
+        (std::filesystem::path(config.state_dir) / store::kStateFileName)
+            .string();
+    options.state_synchronous = config.state_synchronous;
+    options.state_wal_autocheckpoint_pages = config.wal_autocheckpoint_pages;
+  }
+  auto days = [](int d) { return absl::Hours(24) * d; };
+  options.retention.devices = days(config.retention.device_days);
+  options.retention.history = days(config.retention.history_days);
+  options.retention.pending = days(config.retention.pending_days);
+  options.retention.audit = days(config.retention.audit_days);
+  options.engine.alerts = config.alerts;
+  options.max_policy_bytes = config.max_policy_bytes;
+  options.http = config.http;
+  return options;
+}
+
+// What the server runs with, in the log.
+void LogStart(const ServerConfig& config, const ServerOptions& options,
+              PluginServer& server) {
+  const std::string catalog_name = config.catalog_path.empty()
+                                       ? std::string("built-in")
+                                       : config.catalog_path;
+  const policy::PolicyEngine::PolicyInfo policy = server.engine().policy_info();
+  LogInfo(StrCat("policy ", policy.origin, ": revision ",
+                 policy.policy->revision(), ", mode ",
+                 policy::ModeName(policy.policy->global().mode.value)));
+  LogInfo(StrCat("known-issue catalog ", catalog_name, ": version ",
+                 options.catalog->catalog_version(), ", ",
+                 options.catalog->issues().size(), " issues; state ",
+                 options.state_path.empty()
+                     ? StrCat("in memory only (state_store \"memory\")")
+                     : StrCat(options.state_path, " (synchronous=",
+                              config.state_synchronous, ")")));
+  if (!options.auth) {
+    LogWarning(
+        "development mode: there is no auth section, so every caller is an "
+        "anonymous administrator of every tenant (docs/security.md)");
+  } else {
+    LogInfo(StrCat("auth: ", options.auth->principals.size(),
+                   " principals; reflection ",
+                   options.reflection.value_or(false) ? "on" : "off"));
+  }
+}
+
+// Waits for SIGINT or SIGTERM; SIGHUP reloads the configuration's auth
+// section and the policy file meanwhile.
+void ServeUntilStopped(const sigset_t& signals, const ServeFlags& flags,
+                       const ServerConfig& config, std::string& config_text,
+                       PluginServer& server) {
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGHUP) {
+      ReloadConfig(flags.config, config_text, server);
+      const std::string before = server.engine().policy()->revision();
+      const absl::Status reloaded = server.ReloadPolicy();
+      if (!reloaded.ok()) {
+        LogError(StrCat("SIGHUP: policy not reloaded; ", before,
+                        " stays in force: ", reloaded.message()));
+      } else {
+        const std::string after = server.engine().policy()->revision();
+        LogInfo(after == before ? StrCat("SIGHUP: policy ", config.policy_path,
+                                         " unchanged (", after, ")")
+                                : StrCat("SIGHUP: policy ", config.policy_path,
+                                         " reloaded: ", before, " -> ", after));
+      }
+      continue;
+    }
+    LogInfo(StrCat(sig == SIGINT ? "SIGINT" : "SIGTERM",
+                   ": draining in-flight calls for up to ",
+                   absl::ToInt64Seconds(config.shutdown_grace), " s"));
+    break;
+  }
+}
+
 int RunServe(const ServeFlags& flags) {
   // Block the shutdown signals before gRPC starts any thread, so only sigwait()
   // sees them.
@@ -171,80 +283,15 @@ int RunServe(const ServeFlags& flags) {
     return 1;
   }
 
-  ServerOptions options;
-  options.listen_address = config->listen;
-  options.catalog =
-      std::make_shared<const detector::KnownIssueCatalog>(*std::move(catalog));
-  options.max_request_bytes = config->max_request_bytes;
-  options.max_traffic_request_bytes = config->max_traffic_request_bytes;
-  options.detector.ledger.max_entries = config->ledger_max_entries;
-  options.detector.ledger.ttl = config->ledger_ttl;
-  options.detector.max_events_per_device = config->max_events_per_device;
-  options.detector.aliases = config->aliases;
-  options.check_in.decision_validity = config->decision_validity;
-  options.tls = config->tls;
-  options.tls_dir = (std::filesystem::path(config->state_dir) / "tls").string();
-  options.policy_path = config->policy_path;
-  if (config->auth) {
-    options.auth = std::make_shared<const AuthConfig>(*config->auth);
-  }
-  options.allow_insecure_remote = config->allow_insecure_remote;
-  options.reflection = config->reflection;
-  options.audit_key_file = config->audit_key_file.empty()
-                               ? store::DefaultAuditKeyPath(config->state_dir)
-                               : config->audit_key_file;
-  options.accept_broken_audit = flags.accept_broken_audit;
-  options.logging_pii = config->logging_pii;
-  options.audit_checkpoint_interval = config->audit_checkpoint_interval;
-  if (flags.accept_broken_audit) {
-    LogWarning(
-        "--accept-broken-audit: the server starts even if the audit "
-        "log does not verify, and records that in the log");
-  }
-  if (config->state_store == "sqlite") {
-    options.state_path =
-        (std::filesystem::path(config->state_dir) / store::kStateFileName)
-            .string();
-    options.state_synchronous = config->state_synchronous;
-    options.state_wal_autocheckpoint_pages = config->wal_autocheckpoint_pages;
-  }
-  auto days = [](int d) { return absl::Hours(24) * d; };
-  options.retention.devices = days(config->retention.device_days);
-  options.retention.history = days(config->retention.history_days);
-  options.retention.pending = days(config->retention.pending_days);
-  options.retention.audit = days(config->retention.audit_days);
-  options.engine.alerts = config->alerts;
-  options.max_policy_bytes = config->max_policy_bytes;
-  options.http = config->http;
+  const ServerOptions options = ServerOptionsFrom(
+      *config, flags.accept_broken_audit,
+      std::make_shared<const detector::KnownIssueCatalog>(*std::move(catalog)));
   auto server = BuildServer(options);
   if (!server.ok()) {
     LogError(StrCat(server.status().message()));
     return 1;
   }
-  const std::string catalog_name = config->catalog_path.empty()
-                                       ? std::string("built-in")
-                                       : config->catalog_path;
-  const policy::PolicyEngine::PolicyInfo policy =
-      (*server)->engine().policy_info();
-  LogInfo(StrCat("policy ", policy.origin, ": revision ",
-                 policy.policy->revision(), ", mode ",
-                 policy::ModeName(policy.policy->global().mode.value)));
-  LogInfo(StrCat("known-issue catalog ", catalog_name, ": version ",
-                 options.catalog->catalog_version(), ", ",
-                 options.catalog->issues().size(), " issues; state ",
-                 options.state_path.empty()
-                     ? StrCat("in memory only (state_store \"memory\")")
-                     : StrCat(options.state_path, " (synchronous=",
-                              config->state_synchronous, ")")));
-  if (!options.auth) {
-    LogWarning(
-        "development mode: there is no auth section, so every caller is an "
-        "anonymous administrator of every tenant (docs/security.md)");
-  } else {
-    LogInfo(StrCat("auth: ", options.auth->principals.size(),
-                   " principals; reflection ",
-                   options.reflection.value_or(false) ? "on" : "off"));
-  }
+  LogStart(*config, options, **server);
   // The lines on stdout: tools and tests read the bound addresses from them.
   std::printf("hijackguard serving on %s (%s)\n", (*server)->address().c_str(),
               config->tls ? "TLS" : "plaintext");
@@ -254,32 +301,7 @@ int RunServe(const ServeFlags& flags) {
   }
   std::fflush(stdout);
 
-  while (true) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) {
-      continue;
-    }
-    if (sig == SIGHUP) {
-      ReloadConfig(flags.config, config_text, **server);
-      const std::string before = (*server)->engine().policy()->revision();
-      const absl::Status reloaded = (*server)->ReloadPolicy();
-      if (!reloaded.ok()) {
-        LogError(StrCat("SIGHUP: policy not reloaded; ", before,
-                        " stays in force: ", reloaded.message()));
-      } else {
-        const std::string after = (*server)->engine().policy()->revision();
-        LogInfo(after == before ? StrCat("SIGHUP: policy ", config->policy_path,
-                                         " unchanged (", after, ")")
-                                : StrCat("SIGHUP: policy ", config->policy_path,
-                                         " reloaded: ", before, " -> ", after));
-      }
-      continue;
-    }
-    LogInfo(StrCat(sig == SIGINT ? "SIGINT" : "SIGTERM",
-                   ": draining in-flight calls for up to ",
-                   absl::ToInt64Seconds(config->shutdown_grace), " s"));
-    break;
-  }
+  ServeUntilStopped(signals, flags, *config, config_text, **server);
   (*server)->Shutdown(config->shutdown_grace);
   LogInfo("stopped");
   ::close(*lock);
