@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "detector/traffic/detector_state.h"
@@ -41,8 +42,9 @@ struct Finding {
 
 struct Judgement {
   // Against `before` (the ledger's state), or, for the weak rule, against
-  // nothing.
-  std::vector<Finding> findings;
+  // nothing. At most three (a rewrite, an ownership claim and a cancel);
+  // kept inline: judging allocates nothing but the explanations.
+  absl::InlinedVector<Finding, 3> findings;
   // No server state is known yet: keep the command until it arrives.
   bool wait_for_server = false;
 };
