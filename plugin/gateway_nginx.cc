@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "plugin/gateway_refusal.h"
@@ -109,7 +110,17 @@ std::string UrlHost(std::string_view url, bool* is_ip) {
   return name;
 }
 
-absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
+namespace {
+
+// The options once checked, as the configuration's text uses them.
+struct CheckedOptions {
+  Url exchange;
+  Url hg;
+  std::string exchange_ca;  // the CA file that verifies Exchange
+  std::string ca;           // the CA file that verifies hijackguard
+};
+
+absl::StatusOr<CheckedOptions> CheckOptions(const NginxGatewayOptions& o) {
   if (o.prefix.empty() || o.prefix.front() != '/' || !Quotable(o.prefix)) {
     return absl::InvalidArgumentError(
         StrCat("--prefix ", QuoteInput(o.prefix),
@@ -148,15 +159,23 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
     return absl::InvalidArgumentError(
         "--exchange-ca: a path without spaces or quotes");
   }
-  const std::string exchange_ca =
-      o.exchange_ca.empty() ? std::string("/etc/ssl/certs/ca-certificates.crt")
-                            : o.exchange_ca;
+  CheckedOptions k;
+  k.exchange = *std::move(exchange);
+  k.hg = *std::move(hg);
+  k.exchange_ca = o.exchange_ca.empty()
+                      ? std::string("/etc/ssl/certs/ca-certificates.crt")
+                      : o.exchange_ca;
+  k.ca = o.hijackguard_ca.empty()
+             ? std::string("/etc/ssl/certs/ca-certificates.crt")
+             : o.hijackguard_ca;
+  return k;
+}
+
+// The http-level part: log format, hijackguard's upstream, Lua settings.
+std::string HttpPart(const NginxGatewayOptions& o, const CheckedOptions& k) {
   const std::string& p = o.prefix;
-  const std::string ca = o.hijackguard_ca.empty()
-                             ? std::string("/etc/ssl/certs/ca-certificates.crt")
-                             : o.hijackguard_ca;
-  NginxConfig c;
-  c.http_part = StrCat(
+  const std::string& ca = k.ca;
+  return StrCat(
       "# hijackguard gateway: http-level part (docs/gateway.md).\n"
       "# Decisions in the access log, without the query (it names the "
       "user).\n"
@@ -171,7 +190,7 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "# unreachable requests get the --fail answer at once.\n"
       "upstream hijackguard_http {\n"
       "    server ",
-      hg->HostPort(),
+      k.hg.HostPort(),
       " max_fails=3 fail_timeout=2s;\n"
       "    server 127.0.0.1:9 down;\n"
       "    # Shared by the workers, so that all learn at once that it is "
@@ -185,7 +204,7 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "}\n"
       "upstream hijackguard_exchange {\n"
       "    server ",
-      exchange->HostPort(),
+      k.exchange.HostPort(),
       ";\n"
       "    keepalive 64;\n"
       "}\n"
@@ -199,16 +218,16 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "# Devices whose decisions changed (hijackguard's change feed).\n"
       "lua_shared_dict hijackguard_changed 16m;\n"
       "init_worker_by_lua_block { require(\"hijackguard\").init_worker() }\n",
-      hg->tls ? StrCat("lua_ssl_trusted_certificate ", ca,
-                       ";\n"
-                       "lua_ssl_verify_depth 4;\n")
-              : "",
+      k.hg.tls ? StrCat("lua_ssl_trusted_certificate ", ca,
+                        ";\n"
+                        "lua_ssl_verify_depth 4;\n")
+               : "",
       "init_by_lua_block {\n"
       "    require(\"hijackguard\").init({\n"
       "        host = \"",
-      o.hijackguard_ip.empty() ? hg->Name() : o.hijackguard_ip,
-      "\", server_name = \"", hg->Name(), "\", port = ", hg->port,
-      ", tls = ", hg->tls ? "true" : "false",
+      o.hijackguard_ip.empty() ? k.hg.Name() : o.hijackguard_ip,
+      "\", server_name = \"", k.hg.Name(), "\", port = ", k.hg.port,
+      ", tls = ", k.hg.tls ? "true" : "false",
       ",\n"
       "        tenant = \"",
       o.tenant, "\", max_body = ", o.max_body, ",\n",
@@ -219,7 +238,14 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
           : "",
       "    })\n"
       "}\n");
-  c.server_part = StrCat(
+}
+
+// The server-level part: the ActiveSync location and hijackguard's.
+std::string ServerPart(const NginxGatewayOptions& o, const CheckedOptions& k) {
+  const std::string& p = o.prefix;
+  const std::string& ca = k.ca;
+  const std::string& exchange_ca = k.exchange_ca;
+  return StrCat(
       "# hijackguard gateway: server-level part (docs/gateway.md).\n"
       "# Any spelling: Exchange does not tell the path's case apart.\n"
       "location ~* ^/Microsoft-Server-ActiveSync(/|$) {\n"
@@ -244,21 +270,21 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       ";\n"
       "    proxy_max_temp_file_size 0;\n"
       "    proxy_pass ",
-      exchange->tls ? "https" : "http",
+      k.exchange.tls ? "https" : "http",
       "://hijackguard_exchange;\n"
       "    proxy_http_version 1.1;\n"
       "    proxy_set_header Connection \"\";\n"
       "    proxy_set_header Host \"",
-      exchange->Name(), "\";\n",
-      exchange->tls ? StrCat("    proxy_ssl_server_name on;\n"
-                             "    proxy_ssl_name \"",
-                             exchange->Name(),
-                             "\";\n"
-                             "    proxy_ssl_verify on;\n"
-                             "    proxy_ssl_verify_depth 4;\n"
-                             "    proxy_ssl_trusted_certificate ",
-                             exchange_ca, ";\n")
-                    : "",
+      k.exchange.Name(), "\";\n",
+      k.exchange.tls ? StrCat("    proxy_ssl_server_name on;\n"
+                              "    proxy_ssl_name \"",
+                              k.exchange.Name(),
+                              "\";\n"
+                              "    proxy_ssl_verify on;\n"
+                              "    proxy_ssl_verify_depth 4;\n"
+                              "    proxy_ssl_trusted_certificate ",
+                              exchange_ca, ";\n")
+                     : "",
       "    # Ping holds a request for up to an hour.\n"
       "    proxy_read_timeout 3660s;\n"
       "    body_filter_by_lua_block { "
@@ -273,7 +299,7 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "location = /_hijackguard/authorize_upstream {\n"
       "    internal;\n"
       "    proxy_pass ",
-      hg->tls ? "https" : "http",
+      k.hg.tls ? "https" : "http",
       "://hijackguard_http/v1/activesync/authorize;\n"
       "    proxy_pass_request_body off;\n"
       "    proxy_set_header Content-Length \"\";\n"
@@ -286,15 +312,15 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       o.tenant, "\";\n",
       o.has_token ? StrCat("    include ", p, "/hijackguard/token.conf;\n")
                   : "",
-      hg->tls ? StrCat("    proxy_ssl_server_name on;\n"
-                       "    proxy_ssl_name \"",
-                       hg->Name(),
-                       "\";\n"
-                       "    proxy_ssl_verify on;\n"
-                       "    proxy_ssl_verify_depth 4;\n"
-                       "    proxy_ssl_trusted_certificate ",
-                       ca, ";\n")
-              : "",
+      k.hg.tls ? StrCat("    proxy_ssl_server_name on;\n"
+                        "    proxy_ssl_name \"",
+                        k.hg.Name(),
+                        "\";\n"
+                        "    proxy_ssl_verify on;\n"
+                        "    proxy_ssl_verify_depth 4;\n"
+                        "    proxy_ssl_trusted_certificate ",
+                        ca, ";\n")
+               : "",
 
       "    proxy_http_version 1.1;\n"
       "    proxy_set_header Connection \"\";\n"
@@ -336,20 +362,27 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       "    deny all;\n"
       "    content_by_lua_block { require(\"hijackguard\").stats() }\n"
       "}\n");
-  auto indent = [](const std::string& text, std::string_view pad) {
-    std::string out;
-    std::size_t start = 0;
-    while (start < text.size()) {
-      std::size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      if (end > start) StrAppend(&out, pad);
-      out.append(text, start, end - start);
-      out.push_back('\n');
-      start = end + 1;
-    }
-    return out;
-  };
-  c.full = StrCat(
+}
+
+// `text` with `pad` before each non-empty line.
+std::string Indent(const std::string& text, std::string_view pad) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) StrAppend(&out, pad);
+    out.append(text, start, end - start);
+    out.push_back('\n');
+    start = end + 1;
+  }
+  return out;
+}
+
+// A whole nginx.conf around the two parts.
+std::string FullConfig(const NginxGatewayOptions& o, const NginxConfig& c) {
+  const std::string& p = o.prefix;
+  return StrCat(
       "# nginx in front of Exchange with hijackguard (docs/gateway.md).\n"
       "# Generated by `hijackguard gateway nginx-config`; run as\n"
       "#   nginx -p ",
@@ -381,7 +414,7 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       p,
       "/tmp/uwsgi;\n"
       "    scgi_temp_path ",
-      p, "/tmp/scgi;\n", indent(c.http_part, "    "), "    access_log ", p,
+      p, "/tmp/scgi;\n", Indent(c.http_part, "    "), "    access_log ", p,
       "/logs/access.log hijackguard;\n"
       "    server {\n"
       "        listen ",
@@ -389,9 +422,19 @@ absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
       ";\n"
       "        # ActiveSync bodies (mail with attachments) may be large.\n"
       "        client_max_body_size 64m;\n",
-      indent(c.server_part, "        "),
+      Indent(c.server_part, "        "),
       "    }\n"
       "}\n");
+}
+
+}  // namespace
+
+absl::StatusOr<NginxConfig> MakeNginxConfig(const NginxGatewayOptions& o) {
+  ASSIGN_OR_RETURN(const CheckedOptions k, CheckOptions(o));
+  NginxConfig c;
+  c.http_part = HttpPart(o, k);
+  c.server_part = ServerPart(o, k);
+  c.full = FullConfig(o, c);
   return c;
 }
 
