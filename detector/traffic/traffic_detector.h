@@ -171,11 +171,15 @@ class TrafficDetector {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The device's events that call for quarantine (IsConfirmedHijackEvent),
-  // oldest first, at most `limit`; `*total` gets how many there are.
-  std::vector<DetectionEvent> ConfirmedEvents(std::string_view tenant_id,
-                                              std::string_view eas_device_id,
-                                              std::size_t limit,
-                                              std::size_t* total) const
+  // oldest first, at most `limit`, and how many there are (none for an
+  // unknown device); an error as for Facts.
+  struct ConfirmedList {
+    std::vector<DetectionEvent> events;
+    std::size_t total = 0;
+  };
+  absl::StatusOr<ConfirmedList> ConfirmedEvents(std::string_view tenant_id,
+                                                std::string_view eas_device_id,
+                                                std::size_t limit) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The device's newest check-in facts (with traffic's User-Agent and

@@ -100,23 +100,25 @@ void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts, absl::Time now) {
 // ---------------------------------------------------------------------------
 // Queries.
 
-std::vector<DetectionEvent> TrafficDetector::ConfirmedEvents(
+absl::StatusOr<TrafficDetector::ConfirmedList> TrafficDetector::ConfirmedEvents(
     std::string_view tenant_id, std::string_view eas_device_id,
-    std::size_t limit, std::size_t* total) const {
-  std::vector<DetectionEvent> out;
-  *total = 0;
+    std::size_t limit) const {
+  ConfirmedList out;
   absl::MutexLock lock(&mu_);
   absl::StatusOr<const TrackedDevice*> device =
       ReadDevice(tenant_id, eas_device_id);
-  if (!device.ok() || *device == nullptr) {
+  if (!device.ok()) {
+    return device.status();
+  }
+  if (*device == nullptr) {
     return out;
   }
-  *total = (*device)->confirmed.size();
+  out.total = (*device)->confirmed.size();
   for (const DetectionEvent& e : (*device)->confirmed) {
-    if (out.size() >= limit) {
+    if (out.events.size() >= limit) {
       break;
     }
-    out.push_back(e);
+    out.events.push_back(e);
   }
   return out;
 }

@@ -585,12 +585,11 @@ TEST(TrafficDetectorTest, InformationalFloodCannotDisplaceConfirmedEvents) {
                   }),
              3);
   }
-  std::size_t total = 0;
   const auto confirmed =
-      h.detector().ConfirmedEvents(kTenant, "ApplDMPFXZABDFHW", 10, &total);
-  EXPECT_EQ(total, 2u);
-  EXPECT_THAT(Kinds(confirmed), ElementsAre(EventKind::kOrganizerRewrite,
-                                            EventKind::kOwnershipClaim));
+      h.detector().ConfirmedEvents(kTenant, "ApplDMPFXZABDFHW", 10).value();
+  EXPECT_EQ(confirmed.total, 2u);
+  EXPECT_THAT(Kinds(confirmed.events), ElementsAre(EventKind::kOrganizerRewrite,
+                                                   EventKind::kOwnershipClaim));
 }
 
 TEST(TrafficDetectorTest, OneObservationReportsAtMost256Events) {
@@ -621,9 +620,8 @@ TEST(TrafficDetectorTest, OneObservationReportsAtMost256Events) {
   EXPECT_EQ(result.events.size(), 256u);
   EXPECT_EQ(result.events_dropped, 600u - 256u);  // two kinds per meeting
   // All of them are recorded.
-  std::size_t total = 0;
-  h.detector().ConfirmedEvents(kTenant, "ApplDMPFXZABDFHW", 1, &total);
-  EXPECT_EQ(total, 600u);
+  EXPECT_EQ(h.detector().ConfirmedEvents(kTenant, "ApplDMPFXZABDFHW", 1)->total,
+            600u);
 }
 
 TEST(TrafficDetectorTest, ARecreatedMeetingIsJudgedAfresh) {
@@ -830,9 +828,9 @@ TEST(TrafficDetectorTest, ParsedCalendarChanges) {
   result.Clear();
   d.Observe(obs, &result);
   EXPECT_THAT(result.events, IsEmpty());
-  size_t total = 0;
-  EXPECT_EQ(d.ConfirmedEvents(kTenant, "androidc123", 10, &total).size(), 2u);
-  EXPECT_EQ(total, 2u);
+  const auto confirmed = d.ConfirmedEvents(kTenant, "androidc123", 10).value();
+  EXPECT_EQ(confirmed.events.size(), 2u);
+  EXPECT_EQ(confirmed.total, 2u);
 }
 
 // --- The ledger -------------------------------------------------------------

@@ -1,0 +1,285 @@
+#include "store/testing/state_store_contract.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+
+namespace hijackguard::store::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Optional;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+detector::StoreRow Row(std::string key, std::string value,
+                       std::int64_t time_ms = 1, std::string index = "") {
+  detector::StoreRow row;
+  row.key = std::move(key);
+  row.value = std::move(value);
+  row.time_ms = time_ms;
+  row.index = std::move(index);
+  return row;
+}
+
+detector::StoreRow Erase(std::string key) {
+  detector::StoreRow row;
+  row.key = std::move(key);
+  row.erase = true;
+  return row;
+}
+
+policy::Exemption MakeExemption(const std::string& value) {
+  policy::Exemption e;
+  e.id = "t1/user/" + value;
+  e.tenant_id = "t1";
+  e.kind = policy::Exemption::Kind::kUser;
+  e.value = value;
+  e.reason = "CAB-" + value;
+  return e;
+}
+
+// Waits for `ticket`, failing the test when it does not become durable.
+void Durable(policy::StateStore& store, policy::StoreTicket ticket) {
+  ASSERT_TRUE(store.WaitDurable(ticket).ok());
+  EXPECT_TRUE(store.IsDurable(ticket));
+}
+
+}  // namespace
+
+void StateStoreContractTest::SetUp() {
+  dir_ = (std::filesystem::temp_directory_path() /
+          ("hg-contract-" + std::to_string(::getpid()) + "-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+             .string();
+  std::replace(
+      dir_.begin() +
+          static_cast<std::ptrdiff_t>(
+              std::filesystem::temp_directory_path().string().size() + 1),
+      dir_.end(), '/', '-');
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+}
+
+void StateStoreContractTest::TearDown() { std::filesystem::remove_all(dir_); }
+
+std::unique_ptr<policy::StateStore> StateStoreContractTest::Open() {
+  auto store = GetParam().open(dir_);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+std::string StoreName(const ::testing::TestParamInfo<StoreFactory>& info) {
+  return info.param.name;
+}
+
+// Every table's rows, the counters, exemptions and policies are there after
+// a restart.
+TEST_P(StateStoreContractTest, WhatWasDurableSurvivesARestart) {
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    detector::DetectorChanges d;
+    d.devices.push_back(Row("dev1", "device one", 10, "mdm1"));
+    d.ledger.push_back(Row("led1", "ledger one"));
+    d.events.push_back(Row("dev1\x01", "event one"));
+    d.pending.push_back(Row("pen1", "pending one"));
+    d.ledger_version = 41;
+    d.event_id = 7;
+    Durable(*store, store->Submit(std::move(d)));
+    policy::EngineChanges e;
+    e.devices.push_back(Row("hist1", "history one"));
+    e.put_exemptions.push_back(MakeExemption("bob@example.com"));
+    e.put_exemptions.push_back(MakeExemption("eve@example.com"));
+    e.policy = policy::AppliedPolicy{"rev1", "file:/etc/p.json",
+                                     absl::FromUnixSeconds(5), "{}"};
+    Durable(*store, store->SubmitEngine(std::move(e)));
+    policy::EngineChanges later;
+    later.deleted_exemptions.push_back("t1/user/eve@example.com");
+    later.policy =
+        policy::AppliedPolicy{"rev2", "api", absl::FromUnixSeconds(6), "{}"};
+    Durable(*store, store->SubmitEngine(std::move(later)));
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(*store->LoadDevice("dev1"), Optional(std::string("device one")));
+  EXPECT_THAT(*store->FindDeviceByIndex("mdm1"), Optional(std::string("dev1")));
+  EXPECT_THAT(*store->LoadLedgerEntry("led1"),
+              Optional(std::string("ledger one")));
+  EXPECT_THAT(*store->LoadEngineDevice("hist1"),
+              Optional(std::string("history one")));
+  std::vector<std::string> events;
+  ASSERT_TRUE(store->LoadEvents("dev1", "dev1", &events).ok());
+  EXPECT_THAT(events, ElementsAre("event one"));
+  std::vector<std::pair<std::string, std::string>> pending;
+  ASSERT_TRUE(store->LoadAllPending(&pending).ok());
+  EXPECT_THAT(pending, ElementsAre(Pair("pen1", "pending one")));
+  auto counters = store->LoadCounters();
+  ASSERT_TRUE(counters.ok());
+  EXPECT_EQ(counters->ledger_version, 41u);
+  EXPECT_EQ(counters->event_id, 7u);
+  auto exemptions = store->LoadExemptions();
+  ASSERT_TRUE(exemptions.ok());
+  ASSERT_EQ(exemptions->size(), 1u);
+  EXPECT_EQ((*exemptions)[0].value, "bob@example.com");
+  EXPECT_EQ((*exemptions)[0].reason, "CAB-bob@example.com");
+  auto newest = store->LatestPolicy("");
+  ASSERT_TRUE(newest.ok() && newest->has_value());
+  EXPECT_EQ((*newest)->revision, "rev2");
+  auto from_file = store->LatestPolicy("file:");
+  ASSERT_TRUE(from_file.ok() && from_file->has_value());
+  EXPECT_EQ((*from_file)->revision, "rev1");
+  EXPECT_EQ((*from_file)->origin, "file:/etc/p.json");
+  EXPECT_EQ((*from_file)->applied_at, absl::FromUnixSeconds(5));
+  EXPECT_TRUE(store->health().ok());
+}
+
+// A row submitted is read back at once, committed or not; a later row
+// replaces an earlier one, an erasure removes it.
+TEST_P(StateStoreContractTest, ReadsSeeTheirOwnWritesInSubmissionOrder) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  detector::DetectorChanges c;
+  c.ledger.push_back(Row("L1", "first"));
+  c.ledger.push_back(Row("L1", "second"));  // later in the same batch
+  c.devices.push_back(Row("D1", "device"));
+  store->Submit(std::move(c));
+  EXPECT_THAT(*store->LoadLedgerEntry("L1"), Optional(std::string("second")));
+  detector::DetectorChanges erase;
+  erase.ledger.push_back(Erase("L1"));
+  const policy::StoreTicket ticket = store->Submit(std::move(erase));
+  EXPECT_EQ(*store->LoadLedgerEntry("L1"), std::nullopt);
+  Durable(*store, ticket);
+  EXPECT_EQ(*store->LoadLedgerEntry("L1"), std::nullopt);
+  EXPECT_THAT(*store->LoadDevice("D1"), Optional(std::string("device")));
+  EXPECT_EQ(*store->LoadDevice("nobody"), std::nullopt);
+  EXPECT_EQ(*store->FindDeviceByIndex("nothing"), std::nullopt);
+}
+
+// Events: the rows of one prefix from a key on, in key order, nothing of a
+// neighbouring prefix.
+TEST_P(StateStoreContractTest, EventsLoadInKeyOrderFromAKeyOn) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  detector::DetectorChanges c;
+  for (const char* key : {"devA\x03", "devA\x01", "devB\x01", "devA\x02"}) {
+    c.events.push_back(Row(key, std::string("value ") + key));
+  }
+  Durable(*store, store->Submit(std::move(c)));
+  std::vector<std::string> values;
+  ASSERT_TRUE(store->LoadEvents("devA", "devA\x02", &values).ok());
+  EXPECT_THAT(values, ElementsAre("value devA\x02", "value devA\x03"));
+  values.clear();
+  ASSERT_TRUE(store->LoadEvents("devB", "devB", &values).ok());
+  EXPECT_THAT(values, ElementsAre("value devB\x01"));
+}
+
+// The index finds the device that most recently claimed it; the counters
+// are the newest high-water marks submitted (callers submit them rising).
+TEST_P(StateStoreContractTest, IndexesAndCountersFollowTheNewestRows) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  detector::DetectorChanges first;
+  first.devices.push_back(Row("old-device", "v", 1000, "mdm-7"));
+  first.ledger_version = 10;
+  first.event_id = 100;
+  store->Submit(std::move(first));
+  detector::DetectorChanges second;
+  second.devices.push_back(Row("new-device", "v", 2000, "mdm-7"));
+  second.ledger_version = 12;
+  second.event_id = 130;
+  Durable(*store, store->Submit(std::move(second)));
+  EXPECT_THAT(*store->FindDeviceByIndex("mdm-7"),
+              Optional(std::string("new-device")));
+  auto counters = store->LoadCounters();
+  ASSERT_TRUE(counters.ok());
+  EXPECT_EQ(counters->ledger_version, 12u);
+  EXPECT_EQ(counters->event_id, 130u);
+}
+
+// Tickets from many threads all become durable; each WhenDurable callback
+// runs exactly once, with OK, and a ticket is durable when a later one is.
+TEST_P(StateStoreContractTest, TicketsBecomeDurableInOrderAndCallBackOnce) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kEach = 100;
+  std::mutex mu;
+  std::vector<policy::StoreTicket> called;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        detector::DetectorChanges c;
+        const std::string key =
+            "d" + std::to_string(t) + "-" + std::to_string(i);
+        c.devices.push_back(Row(key, key));
+        const policy::StoreTicket ticket = store->Submit(std::move(c));
+        store->WhenDurable(ticket, [&, ticket](absl::Status s) {
+          if (!s.ok()) ++failures;
+          std::lock_guard<std::mutex> lock(mu);
+          called.push_back(ticket);
+        });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  policy::EngineChanges last;
+  last.devices.push_back(Row("last", "row"));
+  const policy::StoreTicket newest = store->SubmitEngine(std::move(last));
+  Durable(*store, newest);
+  for (policy::StoreTicket t = 1; t <= newest; ++t) {
+    EXPECT_TRUE(store->IsDurable(t)) << "ticket " << t;
+  }
+  store.reset();  // every callback has run once the store is closed
+  EXPECT_EQ(failures, 0);
+  std::sort(called.begin(), called.end());
+  EXPECT_EQ(called.size(), static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_EQ(std::adjacent_find(called.begin(), called.end()), called.end())
+      << "a callback ran twice";
+}
+
+// Waiting for nothing (ticket 0) returns at once.
+TEST_P(StateStoreContractTest, TicketZeroIsAlwaysDurable) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->IsDurable(0));
+  EXPECT_TRUE(store->WaitDurable(0).ok());
+  bool called = false;
+  store->WhenDurable(0, [&](absl::Status s) { called = s.ok(); });
+  EXPECT_TRUE(called);
+}
+
+// Pending rows are replaced and erased per key, and LoadAllPending returns
+// what is left.
+TEST_P(StateStoreContractTest, PendingRowsAreReplacedAndErasedByKey) {
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    detector::DetectorChanges c;
+    c.pending.push_back(Row("p1", "one"));
+    c.pending.push_back(Row("p2", "two"));
+    c.pending.push_back(Row("p3", "three"));
+    store->Submit(std::move(c));
+    detector::DetectorChanges d;
+    d.pending.push_back(Row("p1", "one again"));
+    d.pending.push_back(Erase("p2"));
+    Durable(*store, store->Submit(std::move(d)));
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::vector<std::pair<std::string, std::string>> rows;
+  ASSERT_TRUE(store->LoadAllPending(&rows).ok());
+  EXPECT_THAT(
+      rows, UnorderedElementsAre(Pair("p1", "one again"), Pair("p3", "three")));
+}
+
+}  // namespace hijackguard::store::testing
