@@ -134,7 +134,7 @@ AccessControl::AccessControl(std::shared_ptr<const AuthConfig> config,
 
 void AccessControl::Reload(std::shared_ptr<const AuthConfig> config) {
   auto list = std::make_unique<const Principals>(std::move(config));
-  std::lock_guard<std::mutex> lock(reload_mu_);
+  absl::MutexLock lock(&reload_mu_);
   lists_.push_back(std::move(list));
   current_.store(lists_.back().get(), std::memory_order_release);
 }

@@ -8,15 +8,16 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "plugin/auth.h"
 #include "plugin/refusal_log.h"
@@ -150,8 +151,9 @@ class AccessControl {
   // a call may go on using the one it started with: a few kilobytes per
   // reload, for the process's life.
   std::atomic<const Principals*> current_{nullptr};
-  std::mutex reload_mu_;
-  std::vector<std::unique_ptr<const Principals>> lists_;
+  absl::Mutex reload_mu_;
+  std::vector<std::unique_ptr<const Principals>> lists_
+      ABSL_GUARDED_BY(reload_mu_);
 };
 
 // "ipv4:10.1.2.3:5555" -> "ipv4:10.1.2.3" (the port changes per connection).

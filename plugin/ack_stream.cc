@@ -22,7 +22,7 @@ void AckStream::OnReadDone(bool ok) {
   }
   Step step;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     reading_ = false;
     if (!ok) {
       reads_done_ = true;  // the client closed its side (or went away)
@@ -40,7 +40,7 @@ void AckStream::OnReadDone(bool ok) {
 void AckStream::OnWriteDone(bool ok) {
   Step step;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
       failed_ = true;  // the client stopped reading
@@ -98,7 +98,7 @@ void AckStream::OnDurable(policy::StoreTicket ticket,
                           const absl::Status& status) {
   Step step;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     requested_ = 0;
     if (status.ok()) {
       durable_ = std::max(durable_, ticket);
@@ -124,6 +124,7 @@ AckStream::Step AckStream::NextLocked() {
     if (!writing_ && !reading_ && requested_ == 0) {
       finished_ = true;
       step.finish = true;
+      step.failed = true;
     }
     return step;
   }
@@ -151,6 +152,7 @@ AckStream::Step AckStream::NextLocked() {
       batch_.acks_size() == 0 && awaiting_.empty() && requested_ == 0) {
     finished_ = true;
     step.finish = true;
+    step.failed = failed_;
   }
   return step;
 }
@@ -163,9 +165,9 @@ void AckStream::Run(const Step& step) {
     StartRead(&in_);
   }
   if (step.finish) {
-    Finish(failed_ ? grpc::Status(grpc::StatusCode::CANCELLED,
-                                  "the stream could not be answered")
-                   : grpc::Status::OK);
+    Finish(step.failed ? grpc::Status(grpc::StatusCode::CANCELLED,
+                                      "the stream could not be answered")
+                       : grpc::Status::OK);
   }
   // Last: the store may call back at once, and that may finish the call.
   if (step.request != 0) {

@@ -12,8 +12,9 @@
 
 #include <deque>
 #include <functional>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/traffic.pb.h"
 #include "policy/state_store.h"
@@ -48,39 +49,42 @@ class AckStream final
     bool read = false;
     bool write = false;
     bool finish = false;
+    bool failed = false;              // finish with CANCELLED
     policy::StoreTicket request = 0;  // ask the store to call back
   };
   struct Awaiting {
     policy::StoreTicket ticket = 0;
     v1::TrafficAck ack;
   };
-  Step NextLocked();
+  Step NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run(const Step& step);
   // Moves acks whose commit is done into the batch; asks the store to call
   // back for the rest (one request in flight).
-  void ReleaseLocked(Step* step);
+  void ReleaseLocked(Step* step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Request(policy::StoreTicket ticket);
   void OnDurable(policy::StoreTicket ticket, const absl::Status& status);
 
   Handler handler_;
   policy::StateStore* store_;
-  std::deque<Awaiting> awaiting_;
-  policy::StoreTicket durable_ = 0;    // known committed
-  policy::StoreTicket requested_ = 0;  // a callback is due for this ticket
+  absl::Mutex mu_;
+  std::deque<Awaiting> awaiting_ ABSL_GUARDED_BY(mu_);
+  // Known committed.
+  policy::StoreTicket durable_ ABSL_GUARDED_BY(mu_) = 0;
+  // A callback is due for this ticket.
+  policy::StoreTicket requested_ ABSL_GUARDED_BY(mu_) = 0;
   // The store could not commit up to this ticket (it may later: those
   // messages are answered STATE_UNAVAILABLE, the ones after wait anew).
-  policy::StoreTicket failed_through_ = 0;
-  absl::Status store_failure_;
-  std::mutex mu_;
-  grpc::ByteBuffer in_;
-  grpc::ByteBuffer out_;
-  v1::StreamTrafficResponse batch_;
-  std::size_t batch_bytes_ = 0;
-  bool reading_ = false;
-  bool writing_ = false;
-  bool reads_done_ = false;
-  bool failed_ = false;
-  bool finished_ = false;
+  policy::StoreTicket failed_through_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status store_failure_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer in_;  // the read in flight's (one at a time)
+  grpc::ByteBuffer out_ ABSL_GUARDED_BY(mu_);
+  v1::StreamTrafficResponse batch_ ABSL_GUARDED_BY(mu_);
+  std::size_t batch_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace hijackguard::plugin

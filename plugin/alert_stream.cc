@@ -16,7 +16,7 @@ AlertStream::AlertStream(policy::PolicyEngine* engine, std::string owner,
     : allowed_(std::move(allowed)) {
   // Subscribe before the first Pump so no alert decided from now on is
   // missed; the callback may run at once on another thread, hence the lock.
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto subscribed = engine->Subscribe(
       std::move(owner), std::move(tenant_filter), [this] { Pump(); });
   if (!subscribed.ok()) {
@@ -39,7 +39,7 @@ AlertStream::AlertStream(policy::PolicyEngine* engine, std::string owner,
 // write). StartWrite and Finish under mu_ are safe: the callback API never
 // runs OnWriteDone or OnDone inline for these reactors.
 void AlertStream::Pump() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (writing_ || finished_ || subscription_ == nullptr) {
     return;
   }
@@ -72,7 +72,7 @@ void AlertStream::Pump() {
 
 void AlertStream::OnWriteDone(bool ok) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
       if (!finished_) {
@@ -86,7 +86,7 @@ void AlertStream::OnWriteDone(bool ok) {
 }
 
 void AlertStream::OnCancel() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!finished_) {
     finished_ = true;
     Finish(grpc::Status::CANCELLED);
@@ -94,11 +94,16 @@ void AlertStream::OnCancel() {
 }
 
 void AlertStream::OnDone() {
-  if (subscription_ != nullptr) {
-    subscription_->Close();  // no Pump runs after this returns
+  std::shared_ptr<policy::AlertSubscription> subscription;
+  {
+    absl::MutexLock lock(&mu_);
+    subscription = subscription_;
+  }
+  if (subscription != nullptr) {
+    subscription->Close();  // no Pump runs after this returns
   }
   const std::size_t freed =
-      subscription_ != nullptr ? subscription_->queued_bytes() : 0;
+      subscription != nullptr ? subscription->queued_bytes() : 0;
   delete this;
   if (freed >= (1 << 20)) {
     // A stalled subscriber's queue: the server's housekeeping hands the

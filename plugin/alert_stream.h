@@ -4,8 +4,9 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.pb.h"
 #include "policy/engine.h"
@@ -31,12 +32,13 @@ class AlertStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void Pump();
 
   std::function<absl::Status()> allowed_;
-  std::mutex mu_;
-  std::shared_ptr<policy::AlertSubscription> subscription_;
-  v1::ComplianceAlert message_;
-  grpc::ByteBuffer out_;  // message_, encoded (the method is raw)
-  bool writing_ = false;
-  bool finished_ = false;
+  absl::Mutex mu_;
+  std::shared_ptr<policy::AlertSubscription> subscription_ ABSL_GUARDED_BY(mu_);
+  v1::ComplianceAlert message_ ABSL_GUARDED_BY(mu_);
+  // message_, encoded (the method is raw).
+  grpc::ByteBuffer out_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Asks for free memory to be handed back to the system (malloc_trim), and

@@ -24,7 +24,7 @@ std::uint64_t ChangeFeed::seq() const {
 
 void ChangeFeed::Append(std::string_view tenant, std::string_view device_id) {
   std::string key = DeviceKey(tenant, device_id);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (entries_.size() >= capacity_) entries_.pop_front();
   const std::uint64_t seq = seq_.load(std::memory_order_relaxed) + 1;
   entries_.push_back({seq, false, std::string(tenant), std::move(key)});
@@ -32,7 +32,7 @@ void ChangeFeed::Append(std::string_view tenant, std::string_view device_id) {
 }
 
 void ChangeFeed::AppendAll() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (entries_.size() >= capacity_) entries_.pop_front();
   const std::uint64_t seq = seq_.load(std::memory_order_relaxed) + 1;
   entries_.push_back({seq, true, {}, {}});
@@ -42,7 +42,7 @@ void ChangeFeed::AppendAll() {
 ChangeFeed::Since ChangeFeed::Read(std::string_view tenant,
                                    std::uint64_t since) const {
   Since out;
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const std::uint64_t head = seq_.load(std::memory_order_relaxed);
   out.seq = head;
   const std::uint64_t oldest =

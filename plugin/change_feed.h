@@ -8,11 +8,13 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace hijackguard::plugin {
 
@@ -52,8 +54,8 @@ class ChangeFeed {
     std::string key;
   };
   const std::size_t capacity_;
-  mutable std::mutex mu_;
-  std::deque<Entry> entries_;
+  mutable absl::Mutex mu_;
+  std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::atomic<std::uint64_t> seq_{0};  // written under mu_
 };
 

@@ -26,7 +26,7 @@ std::optional<CachedDecision> DecisionCache::Find(
     std::string_view tenant, std::string_view device_id) const {
   const std::string key = Key(tenant, device_id);
   Shard& shard = ShardFor(key);
-  std::lock_guard<std::mutex> lock(shard.mu);
+  absl::MutexLock lock(&shard.mu);
   auto it = shard.map.find(key);
   if (it == shard.map.end()) return std::nullopt;
   return it->second;
@@ -35,7 +35,7 @@ std::optional<CachedDecision> DecisionCache::Find(
 std::uint64_t DecisionCache::epoch(std::string_view tenant,
                                    std::string_view device_id) const {
   Shard& shard = ShardFor(Key(tenant, device_id));
-  std::lock_guard<std::mutex> lock(shard.mu);
+  absl::MutexLock lock(&shard.mu);
   return shard.epoch;
 }
 
@@ -43,7 +43,7 @@ void DecisionCache::Put(std::string_view tenant, std::string_view device_id,
                         CachedDecision decision, std::uint64_t epoch) {
   std::string key = Key(tenant, device_id);
   Shard& shard = ShardFor(key);
-  std::lock_guard<std::mutex> lock(shard.mu);
+  absl::MutexLock lock(&shard.mu);
   if (shard.epoch != epoch) {
     return;
   }
@@ -57,7 +57,7 @@ void DecisionCache::Invalidate(std::string_view tenant,
                                std::string_view device_id) {
   const std::string key = Key(tenant, device_id);
   Shard& shard = ShardFor(key);
-  std::lock_guard<std::mutex> lock(shard.mu);
+  absl::MutexLock lock(&shard.mu);
   ++shard.epoch;
   shard.map.erase(key);
 }
@@ -65,7 +65,7 @@ void DecisionCache::Invalidate(std::string_view tenant,
 std::size_t DecisionCache::size() const {
   std::size_t n = 0;
   for (Shard& shard : shards_) {
-    std::lock_guard<std::mutex> lock(shard.mu);
+    absl::MutexLock lock(&shard.mu);
     n += shard.map.size();
   }
   return n;

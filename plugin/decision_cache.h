@@ -9,12 +9,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "policy/decision.h"
 
@@ -60,9 +61,10 @@ class DecisionCache {
  private:
   static constexpr std::size_t kShards = 16;
   struct Shard {
-    mutable std::mutex mu;
-    absl::flat_hash_map<std::string, CachedDecision> map;
-    std::uint64_t epoch = 0;  // invalidations in this shard
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<std::string, CachedDecision> map ABSL_GUARDED_BY(mu);
+    // Invalidations in this shard.
+    std::uint64_t epoch ABSL_GUARDED_BY(mu) = 0;
   };
   static std::string Key(std::string_view tenant, std::string_view device_id);
   Shard& ShardFor(const std::string& key) const;

@@ -310,7 +310,7 @@ void GatewayService::NoteEngineChanges() {
   std::shared_ptr<const policy::Policy> policy = engine_->policy();
   std::shared_ptr<const policy::ExemptionIndex> exemptions =
       engine_->exemptions();
-  std::lock_guard<std::mutex> lock(engine_mu_);
+  absl::MutexLock lock(&engine_mu_);
   // Held, not just their addresses: a freed object's address may come back.
   if (policy != seen_policy_ || exemptions != seen_exemptions_) {
     // (At the first call too: answers kept before it may be older.)

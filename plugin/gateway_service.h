@@ -8,9 +8,10 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "detector/known_issues.h"
 #include "detector/traffic/traffic_detector.h"
@@ -83,9 +84,11 @@ class GatewayService {
   DecisionCache cache_;
   ChangeFeed feed_;
   const std::string instance_;  // random, per process: a restart resets
-  std::mutex engine_mu_;
-  std::shared_ptr<const policy::Policy> seen_policy_;
-  std::shared_ptr<const policy::ExemptionIndex> seen_exemptions_;
+  absl::Mutex engine_mu_;
+  std::shared_ptr<const policy::Policy> seen_policy_
+      ABSL_GUARDED_BY(engine_mu_);
+  std::shared_ptr<const policy::ExemptionIndex> seen_exemptions_
+      ABSL_GUARDED_BY(engine_mu_);
   std::atomic<std::uint64_t> unreadable_{0};
 };
 

@@ -7,10 +7,11 @@
 #include <sys/socket.h>
 
 #include <chrono>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/utf8.h"
@@ -237,11 +238,11 @@ struct HttpServer::Impl {
   int port = 0;
   std::once_flag stop_once;
 
-  std::mutex tls_mu;
-  std::shared_ptr<CertPair> pair;  // null without TLS
+  absl::Mutex tls_mu;
+  std::shared_ptr<CertPair> pair ABSL_GUARDED_BY(tls_mu);  // null without TLS
 
   std::shared_ptr<CertPair> CurrentPair() {
-    std::lock_guard<std::mutex> lock(tls_mu);
+    absl::MutexLock lock(&tls_mu);
     return pair;
   }
   // The request without its body.
@@ -310,7 +311,7 @@ absl::Status HttpServer::ReloadTls(const TlsConfig& tls) {
   }
   auto pair = LoadPair(tls);
   if (!pair.ok()) return pair.status();
-  std::lock_guard<std::mutex> lock(impl_->tls_mu);
+  absl::MutexLock lock(&impl_->tls_mu);
   impl_->pair = *std::move(pair);
   return absl::OkStatus();
 }
@@ -333,7 +334,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (options.tls) {
     auto pair = LoadPair(*options.tls);
     if (!pair.ok()) return pair.status();
-    impl->pair = *std::move(pair);
+    {
+      absl::MutexLock lock(&impl->tls_mu);
+      impl->pair = *std::move(pair);
+    }
     const TlsConfig tls = *options.tls;
     std::string problem;
     impl->server = std::make_unique<httplib::SSLServer>(

@@ -25,7 +25,7 @@ void RefusalLog::Record(const policy::Actor& actor, std::string_view rpc,
                         absl::Time now) {
   std::vector<policy::AccessAudit> done;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Key key{actor.peer, actor.principal, actor.method, std::string(rpc),
             std::string(code)};
     auto it = open_.find(key);
@@ -61,7 +61,7 @@ void RefusalLog::Record(const policy::Actor& actor, std::string_view rpc,
 std::size_t RefusalLog::Flush(absl::Time now) {
   std::vector<policy::AccessAudit> done;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const absl::Time minute = Minute(now);
     for (auto it = open_.begin(); it != open_.end();) {
       if (now == absl::InfiniteFuture() || it->second.minute < minute) {

@@ -4,11 +4,12 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <tuple>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "policy/state_store.h"
 
@@ -36,8 +37,8 @@ class RefusalLog {
   void Write(std::vector<policy::AccessAudit> rows);
 
   policy::StateStore* const store_;
-  std::mutex mu_;
-  std::map<Key, Window> open_;
+  absl::Mutex mu_;
+  std::map<Key, Window> open_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hijackguard::plugin

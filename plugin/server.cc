@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "common/hmac.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -117,17 +117,17 @@ struct PluginServer::State {
 
   // Health: SERVING while the store can write and the server is not
   // stopping.
-  std::mutex health_mu;
-  bool store_ok = true;
-  bool stopping = false;
+  absl::Mutex health_mu;
+  bool store_ok ABSL_GUARDED_BY(health_mu) = true;
+  bool stopping ABSL_GUARDED_BY(health_mu) = false;
   void SetStoreHealth(const absl::Status& status);
-  void PublishHealthLocked();
+  void PublishHealthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu);
 
   // Housekeeping: refused calls and the devices' activity written each
   // minute, checkpoints logged.
-  std::mutex housekeeping_mu;
-  std::condition_variable housekeeping_cv;
-  bool housekeeping_stop = false;
+  absl::Mutex housekeeping_mu;
+  absl::CondVar housekeeping_cv;
+  bool housekeeping_stop ABSL_GUARDED_BY(housekeeping_mu) = false;
   std::thread housekeeping;
   void Housekeeping(PluginServer* owner);
   void StopHousekeeping();
@@ -137,11 +137,14 @@ void PluginServer::State::Housekeeping(PluginServer* owner) {
   absl::Time next_checkpoint = absl::Now() + checkpoint_interval;
   // A steady clock: a step of the wall clock must not postpone it.
   auto next_activity = std::chrono::steady_clock::now() + kActivityInterval;
-  std::unique_lock<std::mutex> lock(housekeeping_mu);
-  while (!housekeeping_stop) {
-    housekeeping_cv.wait_for(lock, std::chrono::seconds(5));
-    if (housekeeping_stop) break;
-    lock.unlock();
+  while (true) {
+    {
+      absl::MutexLock lock(&housekeeping_mu);
+      if (!housekeeping_stop) {
+        housekeeping_cv.WaitWithTimeout(&housekeeping_mu, absl::Seconds(5));
+      }
+      if (housekeeping_stop) break;
+    }
     TrimMemoryIfPending();
     refusals->Flush(clock->Now());  // the clock refusals are counted by
     if (std::chrono::steady_clock::now() >= next_activity) {
@@ -153,12 +156,11 @@ void PluginServer::State::Housekeeping(PluginServer* owner) {
       (void)owner->LogAuditCheckpoint();
       next_checkpoint = absl::Now() + checkpoint_interval;
     }
-    lock.lock();
   }
 }
 
 void PluginServer::State::SetStoreHealth(const absl::Status& status) {
-  std::lock_guard<std::mutex> lock(health_mu);
+  absl::MutexLock lock(&health_mu);
   store_ok = status.ok();
   PublishHealthLocked();
 }
@@ -181,10 +183,10 @@ void PluginServer::State::PublishHealthLocked() {
 
 void PluginServer::State::StopHousekeeping() {
   {
-    std::lock_guard<std::mutex> lock(housekeeping_mu);
+    absl::MutexLock lock(&housekeeping_mu);
     housekeeping_stop = true;
   }
-  housekeeping_cv.notify_all();
+  housekeeping_cv.SignalAll();
   if (housekeeping.joinable()) {
     housekeeping.join();
   }
@@ -207,7 +209,7 @@ void PluginServer::Shutdown(absl::Duration grace) {
       return;
     }
     {
-      std::lock_guard<std::mutex> lock(state_->health_mu);
+      absl::MutexLock lock(&state_->health_mu);
       state_->stopping = true;
       if (auto* health = state_->server->GetHealthCheckService()) {
         health->SetServingStatus(false);
@@ -471,7 +473,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   builder.RegisterService(ps->state_->admin.get());
   {
     std::unique_ptr<grpc::Server> built = builder.BuildAndStart();
-    std::lock_guard<std::mutex> lock(st.health_mu);
+    absl::MutexLock lock(&st.health_mu);
     st.server = std::move(built);
   }
   if (ps->state_->server == nullptr || port == 0) {
@@ -484,7 +486,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
                ": the address is in use or not available"));
   }
   {
-    std::lock_guard<std::mutex> lock(st.health_mu);
+    absl::MutexLock lock(&st.health_mu);
     if (st.store != nullptr && !st.store->health().ok()) {
       st.store_ok = false;
     }

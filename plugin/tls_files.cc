@@ -191,7 +191,7 @@ absl::Status TlsFiles::Install(const TlsConfig& config) {
     }
   }
   ASSIGN_OR_RETURN(PemFiles pem, ReadAndCheck(config));
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   // gRPC's watcher compares modification times to the second and reads the
   // key and the certificate separately: swaps less than a second apart
   // could hand it a key of one generation with the certificate of the next.

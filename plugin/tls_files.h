@@ -7,10 +7,11 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "plugin/config.h"
@@ -49,9 +50,10 @@ class TlsFiles {
   const TlsConfig config_;  // as at start
   const std::string dir_;
   const bool temporary_;
-  std::mutex mu_;
-  int generation_ = 0;
-  absl::Time last_swap_ = absl::InfinitePast();
+  absl::Mutex mu_;
+  int generation_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_swap_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Set once, by Create (they watch the files themselves).
   std::shared_ptr<grpc::ServerCredentials> credentials_;
 };
 
