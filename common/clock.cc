@@ -13,8 +13,8 @@ class WallClock final : public Clock {
 }  // namespace
 
 Clock& RealClock() {
-  static auto* const clock = new WallClock();
-  return *clock;
+  static auto* const kClock = new WallClock();
+  return *kClock;
 }
 
 absl::Time FakeClock::Now() const {

@@ -23,7 +23,9 @@
   HG_ASSIGN_OR_RETURN_IMPL_(HG_STATUS_CONCAT_(hg_statusor_, __LINE__), lhs, \
                             expr)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration.
 #define HG_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)     \
   auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
+// NOLINTEND(bugprone-macro-parentheses)

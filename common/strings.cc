@@ -114,6 +114,7 @@ UtcText::UtcText(absl::Time t, bool rfc3339) {
   buf[13] = ':';
   put(14, rem / 60 % 60, 2);
   if (!rfc3339) {
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): sized buffer
     std::memcpy(buf + 16, " UTC", 4);
     size_ = 20;
     return;

@@ -118,8 +118,8 @@ std::string QuoteInput(std::string_view value) {
   const std::string clean = SanitizeText(value);
   std::string shown = TruncateUtf8(clean, kMaxQuotedBytes);
   std::string out = "\"";
-  for (std::size_t i = 0; i < shown.size(); ++i) {
-    const auto c = static_cast<unsigned char>(shown[i]);
+  for (const char ch : shown) {
+    const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7F) {
       out += "\uFFFD";
     } else if (c == '"' || c == '\\') {

@@ -39,6 +39,7 @@ struct IosBuild {
   // Apple's canonical Exchange form: "1001.523", "807.004", "1101.47000001".
   std::string ToExchangeBuild() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): a defaulted comparison
   friend auto operator<=>(const IosBuild&, const IosBuild&) = default;
 };
 

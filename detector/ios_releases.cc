@@ -90,7 +90,7 @@ struct ByBuild {
 };
 
 const std::vector<const IosRelease*>& SortedIndex() {
-  static const std::vector<const IosRelease*>* const index = [] {
+  static const std::vector<const IosRelease*>* const kIndex = [] {
     auto* v = new std::vector<const IosRelease*>();
     for (const IosRelease& r : kReleases) {
       v->push_back(&r);
@@ -98,7 +98,7 @@ const std::vector<const IosRelease*>& SortedIndex() {
     std::sort(v->begin(), v->end(), ByBuild());
     return v;
   }();
-  return *index;
+  return *kIndex;
 }
 
 }  // namespace

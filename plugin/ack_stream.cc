@@ -89,7 +89,7 @@ void AckStream::ReleaseLocked(Step* step) {
 }
 
 void AckStream::Request(policy::StoreTicket ticket) {
-  store_->WhenDurable(ticket, [this, ticket](absl::Status status) {
+  store_->WhenDurable(ticket, [this, ticket](const absl::Status& status) {
     OnDurable(ticket, status);
   });
 }

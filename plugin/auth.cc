@@ -84,7 +84,7 @@ void ReadCert(const nlohmann::json& value, const std::string& pointer,
     return;
   }
   const auto member = value.begin();  // (items() would be a temporary)
-  const std::string name = member.key();
+  const std::string& name = member.key();
   const nlohmann::json& v = member.value();
   const std::string where = StrCat(pointer, "/", json::PointerEscape(name));
   const auto* field =

@@ -18,7 +18,7 @@ constexpr std::size_t kArenaBlockBytes = 4096;
 
 // A stream thread keeps its request message between observations unless one
 // was larger than this.
-constexpr std::size_t kMaxKeptRequestBytes = 256 * 1024;
+constexpr std::size_t kMaxKeptRequestBytes = std::size_t{256} * 1024;
 
 // Finishes `reactor` once `ticket` is durable (at once without a store or
 // ticket): nothing is acknowledged before it is committed.
@@ -29,7 +29,7 @@ void FinishWhenDurable(policy::StateStore* store, policy::StoreTicket ticket,
     reactor->Finish(ToGrpcStatus(status));
     return;
   }
-  store->WhenDurable(ticket, [reactor](absl::Status durable) {
+  store->WhenDurable(ticket, [reactor](const absl::Status& durable) {
     reactor->Finish(ToGrpcStatus(
         durable.ok()
             ? durable

@@ -172,7 +172,7 @@ void ReadLimits(json::ObjectReader& root, json::Problems& problems,
   if (const auto* r = root.Member("retention", false)) {
     json::ObjectReader retention(*r, root.PointerTo("retention"), &problems);
     auto days = [&](const char* key, int* out) {
-      if (auto v = retention.Integer(key, false, 0, 100 * 366)) {
+      if (auto v = retention.Integer(key, false, 0, std::int64_t{100} * 366)) {
         *out = static_cast<int>(*v);
       }
     };

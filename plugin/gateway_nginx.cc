@@ -102,7 +102,7 @@ absl::Status CheckListen(std::string_view listen) {
 std::string UrlHost(std::string_view url, bool* is_ip) {
   auto parsed = ParseUrl("--hijackguard", url);
   if (!parsed.ok()) return "";
-  const std::string name = parsed->Name();
+  std::string name = parsed->Name();
   in6_addr v6;
   in_addr v4;
   *is_ip = inet_pton(AF_INET, name.c_str(), &v4) == 1 ||

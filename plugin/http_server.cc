@@ -292,7 +292,7 @@ void HttpServer::Impl::Respond(HttpResponse response,
     }();
   }
   if (!response.body.empty() || !response.content_type.empty()) {
-    out.set_content(std::move(response.body), response.content_type);
+    out.set_content(response.body, response.content_type);
   }
 }
 
@@ -481,12 +481,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                                   "the request could not be read as HTTP/1.1");
     out.set_content(e.body, e.content_type);
   });
-  s.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& out, std::exception_ptr) {
-        HttpResponse e = HttpResponse::Error(500, "INTERNAL", "internal error");
-        out.status = 500;
-        out.set_content(e.body, e.content_type);
-      });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& out,
+                             const std::exception_ptr&) {
+    HttpResponse e = HttpResponse::Error(500, "INTERNAL", "internal error");
+    out.status = 500;
+    out.set_content(e.body, e.content_type);
+  });
   // httplib listens with a backlog of 5 (compiled in): a burst of new
   // connections (nginx opening its pool) would see SYNs dropped and retried
   // a second later. The socket is listened on again with a real backlog.

@@ -99,9 +99,9 @@ absl::Status ReadProtobuf(std::string_view body, Observations* out) {
     v1::ReportTrafficRequest* item = items->emplace_back(
         google::protobuf::Arena::CreateMessage<v1::ReportTrafficRequest>(
             out->arena.get()));
-    static const WireDecoder* const decoder =
+    static const WireDecoder* const kDecoder =
         new WireDecoder(v1::ReportTrafficRequest::descriptor());
-    if (absl::Status parsed = decoder->Parse(body.substr(at, length), item);
+    if (absl::Status parsed = kDecoder->Parse(body.substr(at, length), item);
         !parsed.ok()) {
       // The decoder names a string that is not UTF-8 (field and offset);
       // anything else it can only call not a message.

@@ -201,7 +201,7 @@ absl::Status PolicyAdminService::ApplyPolicyTyped(
   RETURN_IF_ERROR(CheckTenant(caller, Rpc::kApplyPolicy, ""));
   ASSIGN_OR_RETURN(WorkLimit::Slot slot,
                    PolicyWork("ApplyPolicy", request.policy_json().size()));
-  const absl::Status status = DoApply(request, response, caller.actor);
+  absl::Status status = DoApply(request, response, caller.actor);
   if (absl::IsAborted(status)) {
     access_->Refused(caller.actor, Rpc::kApplyPolicy, status);
   }

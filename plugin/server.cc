@@ -121,7 +121,7 @@ struct PluginServer::State {
   bool store_ok ABSL_GUARDED_BY(health_mu) = true;
   bool stopping ABSL_GUARDED_BY(health_mu) = false;
   void SetStoreHealth(const absl::Status& status);
-  void PublishHealthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu);
+  void PublishHealthLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(health_mu);
 
   // Housekeeping: refused calls and the devices' activity written each
   // minute, checkpoints logged.
@@ -165,7 +165,7 @@ void PluginServer::State::SetStoreHealth(const absl::Status& status) {
   PublishHealthLocked();
 }
 
-void PluginServer::State::PublishHealthLocked() {
+void PluginServer::State::PublishHealthLocked() const {
   if (server == nullptr || stopping) {
     return;
   }

@@ -19,8 +19,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                      " (message cut at ", kMaxStatusMessageBytes, " of ",
                      message.size(), " bytes)");
   }
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::move(message));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message);
 }
 
 }  // namespace hijackguard::plugin

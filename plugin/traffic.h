@@ -16,9 +16,9 @@
 
 namespace hijackguard::plugin {
 
-inline constexpr std::size_t kMaxTargetBytes = 8 * 1024;
+inline constexpr std::size_t kMaxTargetBytes = std::size_t{8} * 1024;
 inline constexpr std::size_t kMaxHeaders = 100;
-inline constexpr std::size_t kMaxHeaderBytes = 8 * 1024;
+inline constexpr std::size_t kMaxHeaderBytes = std::size_t{8} * 1024;
 inline constexpr std::size_t kMaxCalendarFieldBytes = 1024;
 // A gzip-compressed body is inflated up to this size.
 inline constexpr std::size_t kMaxInflatedBodyBytes = 32 << 20;

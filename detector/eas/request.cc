@@ -9,8 +9,8 @@
 namespace hijackguard::detector::eas {
 namespace {
 
-constexpr std::size_t kMaxTargetBytes = 16 * 1024;
-constexpr std::size_t kMaxHeaderBytes = 4 * 1024;
+constexpr std::size_t kMaxTargetBytes = std::size_t{16} * 1024;
+constexpr std::size_t kMaxHeaderBytes = std::size_t{4} * 1024;
 
 struct CommandEntry {
   Command command;

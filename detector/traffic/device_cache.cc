@@ -150,6 +150,7 @@ absl::Status DeviceCache::LoadEvents(const EventFloors& floors,
   return absl::OkStatus();
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): moved into the map
 TrackedDevice* DeviceCache::Insert(std::string key,
                                    std::unique_ptr<TrackedDevice> device) {
   TrackedDevice* raw = device.get();

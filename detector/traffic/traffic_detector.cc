@@ -203,7 +203,7 @@ bool TrafficDetector::NoteExchange(const ObservationView& obs,
 
 void TrafficDetector::ApplyMeetingResponses(TrackedDevice* device,
                                             const ScannedExchange& scan,
-                                            absl::Time at) {
+                                            absl::Time at) const {
   // Only the newest ones can be remembered.
   const auto& items = scan.mr_request->items;
   const std::size_t keep = options_.max_meeting_responses;

@@ -232,7 +232,8 @@ class TrafficDetector {
                     ItemContext* ctx, ObserveResult* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyMeetingResponses(TrackedDevice* device, const ScannedExchange& scan,
-                             absl::Time at) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                             absl::Time at) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ApplyClientCommands(ItemContext& ctx, const ScannedExchange& scan,
                            const ObservationView& obs, ObserveResult* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -20,11 +20,11 @@ static_assert(std::size(kGeneratedPages) == kPageCount);
 static_assert(std::size(kGeneratedNames) == kPageCount);
 
 // Page number -> index into the tables, -1 when there is no such page.
-constexpr std::array<std::int8_t, 256> kDenseIndex = [] {
-  std::array<std::int8_t, 256> index{};
+constexpr std::array<std::int16_t, 256> kDenseIndex = [] {
+  std::array<std::int16_t, 256> index{};
   index.fill(-1);
   for (std::size_t i = 0; i < kPageCount; ++i) {
-    index[kGeneratedPages[i].number] = static_cast<std::int8_t>(i);
+    index[kGeneratedPages[i].number] = static_cast<std::int16_t>(i);
   }
   return index;
 }();

@@ -127,6 +127,7 @@ class Converter {
         RETURN_IF_ERROR(AtNode(enc_.Opaque({}), f.node));
       }
       stack.push_back({f.node, scope, Step::kExit, has_content, f.depth});
+      // NOLINTNEXTLINE(modernize-loop-convert): views::reverse needs clang 15
       for (auto it = children.rbegin(); it != children.rend(); ++it) {
         stack.push_back(*it);
       }

@@ -88,7 +88,7 @@ void AppendEscaped(std::string* out, std::string_view text, bool validated) {
 
 // Lower-case XML prefixes ("calendar:") for every code page, by number.
 const std::array<std::string, 256>& Prefixes() {
-  static const auto* const prefixes = [] {
+  static const auto* const kPrefixes = [] {
     auto* p = new std::array<std::string, 256>();
     for (const CodePage& page : AllCodePages()) {
       std::string prefix;
@@ -101,7 +101,7 @@ const std::array<std::string, 256>& Prefixes() {
     }
     return p;
   }();
-  return *prefixes;
+  return *kPrefixes;
 }
 
 // Writes the events of one reader as indented XML. The namespaces of the code
@@ -201,7 +201,8 @@ class XmlWriter {
   }
   void Indent(int depth) {
     if (options_.indent > 0) {
-      out_->append(static_cast<std::size_t>((depth - 1) * options_.indent),
+      out_->append(static_cast<std::size_t>(depth - 1) *
+                       static_cast<std::size_t>(options_.indent),
                    ' ');
     }
   }

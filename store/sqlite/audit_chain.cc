@@ -77,8 +77,9 @@ bool AuditChainWalker::Add(const AuditChainRow& row) {
     auto it = j.find(name);
     if (it == j.end()) return std::string();
     if (it->is_string()) return it->get<std::string>();
-    if (it->is_number_unsigned())
+    if (it->is_number_unsigned()) {
       return std::to_string(it->get<std::uint64_t>());
+    }
     return "?";  // a value of another type never matches
   };
   if (field("seq") != std::to_string(seq) || field("kind") != row.kind ||

@@ -340,7 +340,8 @@ absl::Status CheckHeader(const std::string& path) {
   auto be = [&](int offset, int bytes) {
     std::uint64_t v = 0;
     for (int i = 0; i < bytes; ++i) {
-      v = (v << 8) | header[static_cast<std::size_t>(offset + i)];
+      v = (v << 8) | header[static_cast<std::size_t>(offset) +
+                            static_cast<std::size_t>(i)];
     }
     return v;
   };

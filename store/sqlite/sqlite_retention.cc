@@ -12,7 +12,6 @@
 
 namespace hijackguard::store {
 
-using sqlite::Database;
 using sqlite::Statement;
 
 absl::Status SqliteStore::Prune(absl::Time now, std::size_t chunk) {

@@ -173,7 +173,6 @@ class SqliteStore final : public policy::StateStore {
   // disk; false lifts the cap.
   void CapFileForTesting(bool cap) { cap_file_ = cap; }
 
- public:
   struct Connection;  // a database handle with its prepared statements
 
  private:

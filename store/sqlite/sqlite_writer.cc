@@ -375,8 +375,9 @@ absl::Status SqliteStore::Commit(
       status = w.at(kPutMeta).Reset().BindText(1, name).Bind(2, value).Run();
     }
   };
-  if (ledger_version > 0)
+  if (ledger_version > 0) {
     meta("ledger_version", std::to_string(ledger_version));
+  }
   if (event_id > 0) meta("event_id", std::to_string(event_id));
   if (audit_seq_ != saved_seq) {
     meta("audit_head", HeadValue());

@@ -215,6 +215,7 @@ TEST_P(StateStoreContractTest, TicketsBecomeDurableInOrderAndCallBackOnce) {
   std::vector<policy::StoreTicket> called;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
@@ -223,7 +224,7 @@ TEST_P(StateStoreContractTest, TicketsBecomeDurableInOrderAndCallBackOnce) {
             "d" + std::to_string(t) + "-" + std::to_string(i);
         c.devices.push_back(Row(key, key));
         const policy::StoreTicket ticket = store->Submit(std::move(c));
-        store->WhenDurable(ticket, [&, ticket](absl::Status s) {
+        store->WhenDurable(ticket, [&, ticket](const absl::Status& s) {
           if (!s.ok()) ++failures;
           std::lock_guard<std::mutex> lock(mu);
           called.push_back(ticket);
@@ -254,7 +255,7 @@ TEST_P(StateStoreContractTest, TicketZeroIsAlwaysDurable) {
   EXPECT_TRUE(store->IsDurable(0));
   EXPECT_TRUE(store->WaitDurable(0).ok());
   bool called = false;
-  store->WhenDurable(0, [&](absl::Status s) { called = s.ok(); });
+  store->WhenDurable(0, [&](const absl::Status& s) { called = s.ok(); });
   EXPECT_TRUE(called);
 }
 
