@@ -14,7 +14,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -67,9 +66,7 @@ class FaultStore final : public policy::StateStore {
     StoreTicket newest_failed = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (!failed_.empty()) {
-        newest_failed = failed_.rbegin()->first;
-      }
+      newest_failed = fail_through_;
     }
     if (newest_failed != 0) {
       (void)inner_->WaitDurable(newest_failed);
@@ -80,8 +77,9 @@ class FaultStore final : public policy::StateStore {
       commit_failure_.reset();
       blocking_ = false;
       block_from_ = 0;
-      failed_.clear();  // kept and committed once the store could write
+      // What failed is kept and committed once the store can write.
       fail_from_ = 0;
+      fail_through_ = 0;
       run.swap(held_);
       cv_.notify_all();
     }
@@ -219,7 +217,7 @@ class FaultStore final : public policy::StateStore {
     // order concurrent submitters get here in).
     if (commit_failure_) {
       fail_from_ = fail_from_ == 0 ? ticket : std::min(fail_from_, ticket);
-      failed_[ticket] = *commit_failure_;
+      fail_through_ = std::max(fail_through_, ticket);
     }
     if (blocking_) {
       block_from_ = block_from_ == 0 ? ticket : std::min(block_from_, ticket);
@@ -228,11 +226,10 @@ class FaultStore final : public policy::StateStore {
   }
   // Under mu_: why `ticket` fails now, if it does.
   std::optional<absl::Status> FailureOf(StoreTicket ticket) const {
-    if (fail_from_ == 0 || ticket < fail_from_) {
+    if (fail_from_ == 0 || ticket < fail_from_ || !commit_failure_) {
       return std::nullopt;
     }
-    auto it = failed_.lower_bound(ticket);
-    return it != failed_.end() ? it->second : failed_.rbegin()->second;
+    return *commit_failure_;
   }
   bool Blocked(StoreTicket ticket) const {
     return block_from_ != 0 && ticket >= block_from_;
@@ -248,9 +245,9 @@ class FaultStore final : public policy::StateStore {
   std::optional<absl::Status> commit_failure_;
   bool unhealthy_ = false;
   bool blocking_ = false;
-  std::map<StoreTicket, absl::Status> failed_;  // and why
-  StoreTicket fail_from_ = 0;                   // 0: none fails
-  StoreTicket block_from_ = 0;                  // 0: none is held
+  StoreTicket fail_from_ = 0;     // 0: none fails
+  StoreTicket fail_through_ = 0;  // the newest that failed
+  StoreTicket block_from_ = 0;    // 0: none is held
   std::vector<std::pair<StoreTicket, std::function<void(absl::Status)>>> held_;
 };
 
