@@ -21,6 +21,7 @@
 #include "plugin/gateway_service.h"
 #include "plugin/policy_admin_service.h"
 #include "plugin/refusal_log.h"
+#include "plugin/state_retention.h"
 #include "plugin/tls_files.h"
 #include "plugin/wire_decoder.h"
 #include "store/audit_key.h"
@@ -113,6 +114,8 @@ struct PluginServer::State {
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<GatewayService> gateway;
   std::unique_ptr<HttpServer> http;  // first to stop
+  // Destroyed before the store and the engine it reads.
+  std::unique_ptr<StateRetention> retention;
   std::once_flag shutdown_once;
 
   // Health: SERVING while the store can write and the server is not
@@ -222,8 +225,8 @@ void PluginServer::Shutdown(absl::Duration grace) {
     state_->refusals->Flush(absl::InfiniteFuture());
     // Committed before the store closes (it drains its queue).
     state_->detector->WriteActivity();
-    if (state_->store != nullptr) {
-      state_->store->StopRetention();  // it reads the engine's policy
+    if (state_->retention != nullptr) {
+      state_->retention->Stop();
     }
   });
 }
@@ -312,9 +315,9 @@ store::SqliteStore* PluginServer::store() { return state_->store.get(); }
 
 namespace {
 
-// Opens the state database (retention reads the engine's policy).
+// Opens the state database.
 absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
-    const ServerOptions& options, policy::PolicyEngine* engine,
+    const ServerOptions& options,
     std::function<void(const absl::Status&)> on_health_change);
 
 // Hands the store to the detector and the engine; picks the policy to start
@@ -379,27 +382,22 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       options.engine, origin);
   std::string audit_key;
   if (!options.state_path.empty()) {
-    ASSIGN_OR_RETURN(st.store, OpenStore(options, st.engine.get(),
-                                         [&st](const absl::Status& s) {
-                                           st.SetStoreHealth(s);
-                                         }));
+    ASSIGN_OR_RETURN(st.store, OpenStore(options, [&st](const absl::Status& s) {
+                       st.SetStoreHealth(s);
+                     }));
     st.shared_store = st.store.get();
     if (options.wrap_store_for_testing) {
       st.shared_store = options.wrap_store_for_testing(st.store.get());
       if (st.shared_store == nullptr) {
-        st.store->StopRetention();
         return absl::InvalidArgumentError(
             "ServerOptions.wrap_store_for_testing returned no store");
       }
     }
-    if (absl::Status attached = AttachState(origin, st.shared_store,
-                                            st.detector.get(), st.engine.get());
-        !attached.ok()) {
-      // Retention reads the engine's policy: it stops before the engine is
-      // destroyed with the unfinished server.
-      st.store->StopRetention();
-      return attached;
-    }
+    RETURN_IF_ERROR(AttachState(origin, st.shared_store, st.detector.get(),
+                                st.engine.get()));
+    st.retention = std::make_unique<StateRetention>(
+        st.store.get(), st.engine.get(), options.clock,
+        options.state_retention_interval);
     audit_key = st.store->audit_key();
   } else if (!options.audit_key_file.empty()) {
     ASSIGN_OR_RETURN(audit_key,
@@ -516,12 +514,11 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
 namespace {
 
 absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
-    const ServerOptions& options, policy::PolicyEngine* engine,
+    const ServerOptions& options,
     std::function<void(const absl::Status&)> on_health_change) {
   store::SqliteStoreOptions so;
   so.path = options.state_path;
   so.synchronous = options.state_synchronous;
-  so.retention_interval = options.state_retention_interval;
   so.ledger_ttl = options.detector.ledger.ttl;
   so.clock = options.clock;
   so.audit_key_file = options.audit_key_file;
@@ -529,9 +526,6 @@ absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
   so.on_health_change = std::move(on_health_change);
   so.wal_autocheckpoint_pages = options.state_wal_autocheckpoint_pages;
   so.retention = options.retention;
-  so.event_horizon = [engine] {
-    return policy::EventHorizon(*engine->policy());
-  };
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,
                    store::SqliteStore::Open(std::move(so)));
   return store;

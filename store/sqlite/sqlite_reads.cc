@@ -1,5 +1,5 @@
-// The SQLite store's reads: leased reader connections, the overlay of
-// rows not committed yet, and the loads.
+// The SQLite store's reads: leased reader connections and the loads (rows
+// submitted and not yet committed first).
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -42,31 +42,13 @@ SqliteStore::ReaderLease::~ReaderLease() {
   store_->readers_cv_.Signal();
 }
 
-bool SqliteStore::FromOverlay(const Overlay& overlay, std::string_view key,
-                              std::optional<std::string>* value) const {
-  auto it = overlay.find(key);
-  if (it == overlay.end()) {
-    return false;
-  }
-  if (it->second.row->erase) {
-    value->reset();
-  } else {
-    *value = it->second.row->value;
-  }
-  return true;
-}
-
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadRow(
-    Overlay SqliteStore::*overlay, int statement, std::string_view key) {
-  {
-    absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(failed_);
-    std::optional<std::string> value;
-    if (FromOverlay(this->*overlay, key, &value)) {
-      return value;
-    }
+    RowTable table, int statement, std::string_view key) {
+  RETURN_IF_ERROR(queue_->stopped());
+  if (auto submitted = queue_->rows().Find(table, key)) {
+    return *submitted;
   }
-  // Committed before the overlay let go of it, so the file has it.
+  // Committed before it left the submitted rows, so the file has it.
   return QueryOne(statement, key);
 }
 
@@ -93,29 +75,25 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::QueryOne(
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadDevice(
     std::string_view key) {
-  return LoadRow(&SqliteStore::devices_overlay_, kLoadDevice, key);
+  return LoadRow(kDeviceRows, kLoadDevice, key);
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadLedgerEntry(
     std::string_view key) {
-  return LoadRow(&SqliteStore::ledger_overlay_, kLoadLedger, key);
+  return LoadRow(kLedgerRows, kLoadLedger, key);
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadEngineDevice(
     std::string_view key) {
-  return LoadRow(&SqliteStore::history_overlay_, kLoadHistory, key);
+  return LoadRow(kHistoryRows, kLoadHistory, key);
 }
 
 absl::StatusOr<std::optional<std::string>> SqliteStore::FindDeviceByIndex(
     std::string_view index) {
-  {
-    absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(failed_);
-    for (const auto& [key, row] : devices_overlay_) {
-      if (!row.row->erase && row.row->index == index) {
-        return std::optional<std::string>(key);
-      }
-    }
+  RETURN_IF_ERROR(queue_->stopped());
+  if (std::optional<std::string> key =
+          queue_->rows().FindDeviceByIndex(index)) {
+    return key;
   }
   return QueryOne(kFindDeviceByIndex, index);
 }
@@ -123,17 +101,11 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::FindDeviceByIndex(
 absl::Status SqliteStore::LoadEvents(std::string_view prefix,
                                      std::string_view from,
                                      std::vector<std::string>* values) {
-  // The overlay first, then the file (as LoadRow): a row committed in
-  // between has left the overlay only after it reached the file.
-  std::map<std::string, std::string, std::less<>> pending;
-  {
-    absl::MutexLock lock(&mu_);
-    RETURN_IF_ERROR(failed_);
-    for (auto it = events_overlay_.lower_bound(from);
-         it != events_overlay_.end() && it->first.starts_with(prefix); ++it) {
-      pending.emplace(it->first, it->second.row->value);
-    }
-  }
+  // The submitted rows first, then the file (as LoadRow): a row committed
+  // in between has left the submitted rows only after it reached the file.
+  RETURN_IF_ERROR(queue_->stopped());
+  std::map<std::string, std::string, std::less<>> pending =
+      queue_->rows().Range(kEventRows, prefix, from);
   std::map<std::string, std::string, std::less<>> merged;
   absl::Status status;
   {
@@ -270,8 +242,5 @@ SqliteStore::ReadLatestPolicy(Database& db, std::string_view origin_prefix) {
   p.document = std::string(s.Blob(3));
   return std::optional<policy::AppliedPolicy>(std::move(p));
 }
-
-// ---------------------------------------------------------------------------
-// Retention
 
 }  // namespace hijackguard::store

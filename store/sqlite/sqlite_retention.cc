@@ -14,37 +14,35 @@ namespace hijackguard::store {
 
 using sqlite::Statement;
 
-absl::Status SqliteStore::Prune(absl::Time now, std::size_t chunk) {
+absl::StatusOr<std::int64_t> SqliteStore::PruneStep(
+    absl::Time now, absl::Duration event_horizon, std::size_t chunk) {
   // Nothing to add to a queue that cannot be written.
   RETURN_IF_ERROR(health());
-  const absl::Duration horizon =
-      options_.event_horizon ? options_.event_horizon() : absl::ZeroDuration();
   auto before_ms = [&](absl::Duration keep) -> std::int64_t {
     return keep > absl::ZeroDuration() ? absl::ToUnixMillis(now - keep) : 0;
   };
-  std::array<std::int64_t, kPruneTables> before{};
-  before[kPrunedEvents] = before_ms(horizon);
-  before[kPrunedLedger] = before_ms(options_.ledger_ttl);
-  before[kPrunedDevices] = before_ms(options_.retention.devices);
-  before[kPrunedHistory] = before_ms(options_.retention.history);
-  before[kPrunedPending] = before_ms(options_.retention.pending);
-  before[kPrunedAudit] = options_.retention.audit > absl::ZeroDuration()
-                             ? ToUs(now - options_.retention.audit)
-                             : 0;
+  auto sub = std::make_shared<Submission>();
+  sub->prune_before[kPrunedEvents] = before_ms(event_horizon);
+  sub->prune_before[kPrunedLedger] = before_ms(options_.ledger_ttl);
+  sub->prune_before[kPrunedDevices] = before_ms(options_.retention.devices);
+  sub->prune_before[kPrunedHistory] = before_ms(options_.retention.history);
+  sub->prune_before[kPrunedPending] = before_ms(options_.retention.pending);
+  sub->prune_before[kPrunedAudit] =
+      options_.retention.audit > absl::ZeroDuration()
+          ? ToUs(now - options_.retention.audit)
+          : 0;
+  sub->prune_limit = static_cast<std::int64_t>(chunk);
+  std::shared_ptr<const Submission> watch = sub;
+  RETURN_IF_ERROR(queue_->WaitDurable(queue_->Enqueue(std::move(sub))));
+  return watch->pruned;
+}
+
+absl::Status SqliteStore::Prune(absl::Time now, absl::Duration event_horizon,
+                                std::size_t chunk) {
   while (true) {
-    auto sub = std::make_shared<Submission>();
-    sub->prune_before = before;
-    sub->prune_limit = static_cast<std::int64_t>(chunk);
-    std::shared_ptr<const Submission> watch = sub;
-    RETURN_IF_ERROR(WaitDurable(Enqueue(std::move(sub))));
-    if (watch->pruned < static_cast<std::int64_t>(chunk)) {
+    ASSIGN_OR_RETURN(std::int64_t pruned, PruneStep(now, event_horizon, chunk));
+    if (pruned < static_cast<std::int64_t>(chunk)) {
       return absl::OkStatus();
-    }
-    {
-      absl::MutexLock lock(&retention_mu_);
-      if (retention_stop_) {
-        return absl::OkStatus();
-      }
     }
   }
 }
@@ -149,27 +147,6 @@ absl::Status SqliteStore::PruneAudit(std::int64_t before_us, std::int64_t limit,
                    through_hash, static_cast<std::uint64_t>(rows),
                    FromUs(before_us)),
       now);
-}
-
-void SqliteStore::RetentionLoop() {
-  // First pass soon after start, then every interval.
-  absl::Duration wait = absl::Seconds(30);
-  while (true) {
-    {
-      absl::MutexLock lock(&retention_mu_);
-      const absl::Time deadline = absl::Now() + wait;
-      while (!retention_stop_ &&
-             !retention_cv_.WaitWithDeadline(&retention_mu_, deadline)) {
-      }
-      if (retention_stop_) {
-        return;
-      }
-    }
-    if (absl::Status s = Prune(options_.clock->Now()); !s.ok()) {
-      LogWarning(StrCat("state retention: ", std::string(s.message())));
-    }
-    wait = options_.retention_interval;
-  }
 }
 
 }  // namespace hijackguard::store

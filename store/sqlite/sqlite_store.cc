@@ -42,8 +42,7 @@ SqliteStoreOptions WithDefaults(SqliteStoreOptions o) {
 }  // namespace
 
 SqliteStore::SqliteStore(SqliteStoreOptions options)
-    : options_(WithDefaults(std::move(options))),
-      on_health_(options_.on_health_change) {}
+    : options_(WithDefaults(std::move(options))) {}
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
     SqliteStoreOptions options) {
@@ -81,26 +80,16 @@ absl::Status SqliteStore::Start() {
     readers_.push_back(std::move(connection));
   }
   {
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&committed_mu_);
     durable_audit_seq_ = audit_seq_;
     durable_audit_head_ = audit_head_;
   }
-  writer_thread_ = std::thread([this] { WriterLoop(); });
-  if (options_.retention_interval > absl::ZeroDuration()) {
-    retention_thread_ = std::thread([this] { RetentionLoop(); });
-  }
+  queue_ = std::make_unique<CommitQueue>(
+      CommitQueueOptions{.max_batch = options_.max_batch,
+                         .max_queued = options_.max_queued,
+                         .on_health_change = options_.on_health_change},
+      [this](const Batch& batch) { return Commit(batch); });
   return absl::OkStatus();
-}
-
-void SqliteStore::StopRetention() {
-  {
-    absl::MutexLock lock(&retention_mu_);
-    retention_stop_ = true;
-  }
-  retention_cv_.SignalAll();
-  if (retention_thread_.joinable()) {
-    retention_thread_.join();
-  }
 }
 
 absl::Status SqliteStore::OpenAudit() {
@@ -255,7 +244,7 @@ absl::Status SqliteStore::AppendNow(const AuditRow& row, absl::Time at) {
 }
 
 std::pair<std::uint64_t, std::string> SqliteStore::audit_head() const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&committed_mu_);
   return {durable_audit_seq_, durable_audit_head_};
 }
 
@@ -265,14 +254,9 @@ std::string SqliteStore::HeadValue() const {
 }
 
 SqliteStore::~SqliteStore() {
-  StopRetention();
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  queued_cv_.SignalAll();
-  if (writer_thread_.joinable()) {
-    writer_thread_.join();
+  // Before the writer's connection goes.
+  if (queue_ != nullptr) {
+    queue_->Close();
   }
 }
 

@@ -2,11 +2,10 @@
 // state directory, in WAL mode, synchronous=FULL unless configured otherwise.
 //
 // Writes: callers submit ordered batches (DetectorChanges, EngineChanges)
-// and get a ticket at once; one writer thread commits whatever has queued in
-// a single transaction (group commit), so that durability costs one fsync
-// per batch, not per item, and then reports the tickets durable. Until then
-// the submitted rows stay in an in-memory overlay that every load reads
-// first, so callers read their own writes.
+// and get a ticket at once; the group-commit queue (store/commit_queue.h)
+// hands whatever has queued to Commit, one transaction per batch, so that
+// durability costs one fsync per batch, not per item. Until then every load
+// reads the submitted rows first, so callers read their own writes.
 //
 // The audit table is a keyed hash chain: each row stores the HMAC-SHA256,
 // under the audit key, of the previous row's hash and its own canonical JSON
@@ -22,14 +21,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -39,27 +35,14 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "policy/state_store.h"
+#include "store/commit_queue.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/state_tools.h"
 
 namespace hijackguard::store {
 
-using detector::StoreRow;
-using detector::StoreTicket;
-
-// The tables retention prunes (StoreStats::pruned, in this order).
-enum PruneTable {
-  kPrunedEvents,
-  kPrunedLedger,
-  kPrunedDevices,
-  kPrunedHistory,
-  kPrunedPending,
-  kPrunedAudit,
-  kPruneTables
-};
-
 // How long rows are kept; zero = forever. Events follow the policy's
-// horizon (event_horizon) and the ledger its TTL.
+// horizon (given to Prune) and the ledger its TTL.
 struct RetentionOptions {
   absl::Duration devices = absl::Hours(24 * 180);  // not seen since
   absl::Duration history = absl::Hours(24 * 180);  // not decided since
@@ -76,13 +59,9 @@ struct SqliteStoreOptions {
   // it submitting blocks until the writer catches up).
   std::size_t max_batch = 8192;
   std::size_t max_queued = 65536;
-  // Retention, run in the background in small transactions: events received
-  // longer ago than event_horizon(), ledger rows not updated for ledger_ttl,
-  // and the rows `retention` names are deleted. Zero interval = never
-  // (tests call Prune).
-  absl::Duration retention_interval = absl::Minutes(10);
+  // Retention (Prune): ledger rows not updated for ledger_ttl and the rows
+  // `retention` names are deleted.
   absl::Duration ledger_ttl = absl::Hours(24 * 30);
-  std::function<absl::Duration()> event_horizon;
   RetentionOptions retention;
   // Files up to this size are checked (PRAGMA quick_check) on open; larger
   // ones are checked page by page as they are read.
@@ -149,12 +128,17 @@ class SqliteStore final : public policy::StateStore {
   void WhenDurable(StoreTicket ticket,
                    std::function<void(absl::Status)> done) override;
 
-  // Deletes expired events and ledger rows as of `now` (what the background
-  // retention does), in transactions of at most `chunk` rows each.
-  [[nodiscard]] absl::Status Prune(absl::Time now, std::size_t chunk = 2000);
-  // Stops the background retention (before what event_horizon reads goes
-  // away). Idempotent.
-  void StopRetention();
+  // One retention step as of `now`, in one transaction queued like any
+  // other: deletes at most `chunk` rows of each table past its cut-off
+  // (events received longer than `event_horizon` ago, zero = kept; the
+  // ledger and the rest as the options say). Returns the most rows one
+  // table lost: fewer than `chunk` means nothing is left to prune.
+  absl::StatusOr<std::int64_t> PruneStep(absl::Time now,
+                                         absl::Duration event_horizon,
+                                         std::size_t chunk);
+  // Steps until nothing is left.
+  [[nodiscard]] absl::Status Prune(absl::Time now, absl::Duration event_horizon,
+                                   std::size_t chunk = 2000);
   // OK, or why the store cannot write now: UNAVAILABLE while commits fail
   // (they are retried with backoff, and nothing new is acknowledged until
   // one succeeds), or the error that stopped it for good (a failed read).
@@ -176,13 +160,6 @@ class SqliteStore final : public policy::StateStore {
   struct Connection;  // a database handle with its prepared statements
 
  private:
-  struct Submission;
-  struct OverlayRow {
-    std::shared_ptr<const Submission> owner;
-    const StoreRow* row = nullptr;
-  };
-  using Overlay = std::map<std::string, OverlayRow, std::less<>>;
-
   explicit SqliteStore(SqliteStoreOptions options);
   [[nodiscard]] absl::Status Start();
   // Reads the key, checks the log's tail and the signed head, and rekeys a
@@ -197,20 +174,16 @@ class SqliteStore final : public policy::StateStore {
   [[nodiscard]] absl::Status InsertAudit(const struct AuditRow& row,
                                          absl::Time at);
   std::string HeadValue() const;
-  StoreTicket Enqueue(std::shared_ptr<Submission> submission);
-  void WriterLoop();
-  // After a failed commit: answers every waiter, reports the store
-  // unhealthy, and says whether to try the batch again, drop it (a failure
-  // that would repeat: the store stops for good) or stop the writer.
-  enum class AfterFailure { kRetry, kDrop, kExit };
-  AfterFailure WriteFailed(const absl::Status& status, int attempts);
-  // Calls the health callback when health() changed since the last call.
-  void ReportHealth();
-  // After a successful commit: the tickets are durable.
-  void Committed(const std::vector<std::shared_ptr<Submission>>& batch);
-  void RetentionLoop();
-  [[nodiscard]] absl::Status Commit(
-      const std::vector<std::shared_ptr<Submission>>& batch);
+  // The queue's commit function: the batch in one transaction (writer
+  // thread).
+  [[nodiscard]] absl::Status Commit(const Batch& batch);
+  // Writes one submission's rows (in Commit's transaction).
+  [[nodiscard]] absl::Status WriteDetectorRows(
+      const detector::DetectorChanges& changes, std::int64_t now_ms);
+  [[nodiscard]] absl::Status WriteEngineRows(
+      const policy::EngineChanges& changes, std::int64_t now_ms);
+  [[nodiscard]] absl::Status WriteRows(const std::vector<StoreRow>& rows,
+                                       int put, int erase, std::int64_t now_ms);
   [[nodiscard]] absl::Status ApplyAudit(const policy::AuditRecord& record);
   // Deletes what a retention submission asks for (in the writer's
   // transaction); the audit log's oldest rows go behind a signed anchor.
@@ -218,13 +191,10 @@ class SqliteStore final : public policy::StateStore {
   [[nodiscard]] absl::Status PruneAudit(std::int64_t before_us,
                                         std::int64_t limit,
                                         std::int64_t* pruned);
-  // A row of `overlay` for `key` (true when there is one; erased rows give
-  // an empty optional).
-  bool FromOverlay(const Overlay& overlay, std::string_view key,
-                   std::optional<std::string>* value) const;
-  // `overlay`: which of the overlays (read under mu_).
-  absl::StatusOr<std::optional<std::string>> LoadRow(
-      Overlay SqliteStore::*overlay, int statement, std::string_view key);
+  // A submitted row of `table`, else the file's.
+  absl::StatusOr<std::optional<std::string>> LoadRow(RowTable table,
+                                                     int statement,
+                                                     std::string_view key);
   // A reader connection for one scope: given back when the lease ends, on
   // every path out of it (an early error return included).
   class ReaderLease {
@@ -250,29 +220,8 @@ class SqliteStore final : public policy::StateStore {
       sqlite::Database& db, std::string_view origin_prefix);
 
   const SqliteStoreOptions options_;
-  std::unique_ptr<Connection> writer_;
-
-  mutable absl::Mutex mu_;
-  absl::CondVar queued_cv_;
-  absl::CondVar durable_cv_;
-  absl::CondVar space_cv_;  // the queue has room
-  std::deque<std::shared_ptr<Submission>> queue_ ABSL_GUARDED_BY(mu_);
-  StoreTicket next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  // Written under mu_; read without it by IsDurable.
-  std::atomic<StoreTicket> durable_{0};
-  absl::Status failed_ ABSL_GUARDED_BY(mu_);       // for good (a failed read)
-  absl::Status write_error_ ABSL_GUARDED_BY(mu_);  // commits fail now; retried
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // The writer thread has exited.
-  bool writer_done_ ABSL_GUARDED_BY(mu_) = false;
-  std::multimap<StoreTicket, std::function<void(absl::Status)>> waiters_
-      ABSL_GUARDED_BY(mu_);
-  Overlay devices_overlay_ ABSL_GUARDED_BY(mu_);
-  Overlay ledger_overlay_ ABSL_GUARDED_BY(mu_);
-  Overlay events_overlay_ ABSL_GUARDED_BY(mu_);
-  Overlay pending_overlay_ ABSL_GUARDED_BY(mu_);
-  Overlay history_overlay_ ABSL_GUARDED_BY(mu_);
-  StoreStats stats_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Connection> writer_;  // the writer thread's
+  std::unique_ptr<CommitQueue> queue_;
 
   mutable absl::Mutex readers_mu_;
   absl::CondVar readers_cv_;
@@ -280,26 +229,20 @@ class SqliteStore final : public policy::StateStore {
       ABSL_GUARDED_BY(readers_mu_);
 
   std::string audit_key_;
-  // The committed head, for checkpoints.
-  std::uint64_t durable_audit_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  std::string durable_audit_head_ ABSL_GUARDED_BY(mu_);
+  // What the last commit left: the audit head (for checkpoints) and counts.
+  mutable absl::Mutex committed_mu_;
+  std::uint64_t durable_audit_seq_ ABSL_GUARDED_BY(committed_mu_) = 0;
+  std::string durable_audit_head_ ABSL_GUARDED_BY(committed_mu_);
+  std::uint64_t audit_rows_ ABSL_GUARDED_BY(committed_mu_) = 0;
+  std::array<std::uint64_t, kPruneTables> pruned_
+      ABSL_GUARDED_BY(committed_mu_){};
   // Writer-thread state.
   std::uint64_t audit_seq_ = 0;
   std::string audit_head_;
   std::uint64_t committed_audit_rows_ = 0;  // by the last Commit
   std::array<std::uint64_t, kPruneTables> committed_pruned_{};
   std::atomic<bool> cap_file_{false};
-  absl::Mutex health_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // orders health reports
-  std::function<void(const absl::Status&)> on_health_
-      ABSL_GUARDED_BY(health_mu_);
-  bool health_reported_ok_ ABSL_GUARDED_BY(health_mu_) = true;
-  bool file_capped_ = false;  // writer thread
-
-  absl::Mutex retention_mu_;
-  absl::CondVar retention_cv_;
-  bool retention_stop_ ABSL_GUARDED_BY(retention_mu_) = false;
-  std::thread writer_thread_;
-  std::thread retention_thread_;
+  bool file_capped_ = false;
 };
 
 }  // namespace hijackguard::store

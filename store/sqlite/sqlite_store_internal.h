@@ -1,7 +1,7 @@
 // What the SQLite store's files share (sqlite_store.cc: opening and the audit
 // log; sqlite_writer.cc: the group-commit queue; sqlite_reads.cc: the loads;
 // sqlite_retention.cc: pruning): the prepared
-// statements, a connection, a submission to the writer. Internal to
+// statements and a connection. Internal to
 // store/sqlite/.
 #pragma once
 
@@ -53,18 +53,6 @@ struct SqliteStore::Connection {
   sqlite::Statement& at(int id) {
     return statements[static_cast<std::size_t>(id)];
   }
-};
-
-struct SqliteStore::Submission {
-  StoreTicket ticket = 0;
-  std::optional<detector::DetectorChanges> detector;
-  std::optional<policy::EngineChanges> engine;
-  // Retention: delete at most `prune_limit` rows of each table older than
-  // its cut-off (Unix ms; the audit log's in µs; 0 = keep); how many rows
-  // the fullest table lost comes back in `pruned`.
-  std::array<std::int64_t, kPruneTables> prune_before{};
-  std::int64_t prune_limit = 0;
-  mutable std::int64_t pruned = 0;
 };
 
 // A connection with its statements prepared: the writer's, or a reader's

@@ -283,4 +283,8 @@ TEST_P(StateStoreContractTest, PendingRowsAreReplacedAndErasedByKey) {
       rows, UnorderedElementsAre(Pair("p1", "one again"), Pair("p3", "three")));
 }
 
+void PrintTo(const StoreFactory& factory, std::ostream* out) {
+  *out << factory.name;
+}
+
 }  // namespace hijackguard::store::testing

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -42,5 +43,7 @@ class StateStoreContractTest : public ::testing::TestWithParam<StoreFactory> {
 
 // For INSTANTIATE_TEST_SUITE_P's name generator.
 std::string StoreName(const ::testing::TestParamInfo<StoreFactory>& info);
+// GoogleTest prints the parameter as its name (not its bytes).
+void PrintTo(const StoreFactory& factory, std::ostream* out);
 
 }  // namespace hijackguard::store::testing

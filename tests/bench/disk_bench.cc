@@ -126,7 +126,6 @@ int Main(int argc, char** argv) {
   MovedClock clock;
   store::SqliteStoreOptions so;
   so.path = path;
-  so.retention_interval = absl::ZeroDuration();  // pruned below, each night
   so.clock = &clock;
   so.retention.devices = absl::Hours(24);
   so.retention.history = absl::Hours(24);
@@ -205,7 +204,8 @@ int Main(int argc, char** argv) {
       peak = std::max(peak, evening.used);
       peak_wal = std::max(peak_wal, evening.wal);
       clock.Set(morning + absl::Hours(23));
-      if (absl::Status s = store->Prune(clock.Now()); !s.ok()) {
+      if (absl::Status s = store->Prune(clock.Now(), absl::ZeroDuration());
+          !s.ok()) {
         std::fprintf(stderr, "prune: %s\n", s.ToString().c_str());
         return 1;
       }

@@ -92,7 +92,6 @@ int Populate(long devices, const std::string& dir, bool durable) {
     std::filesystem::create_directories(dir);
     store::SqliteStoreOptions so;
     so.path = (std::filesystem::path(dir) / store::kStateFileName).string();
-    so.retention_interval = absl::ZeroDuration();
     auto opened = store::SqliteStore::Open(so);
     if (!opened.ok()) {
       std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
@@ -260,7 +259,6 @@ int LockHold(const std::string& dir) {
   std::filesystem::create_directories(dir);
   store::SqliteStoreOptions so;
   so.path = (std::filesystem::path(dir) / store::kStateFileName).string();
-  so.retention_interval = absl::ZeroDuration();
   auto store = store::SqliteStore::Open(so);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());

@@ -310,7 +310,6 @@ TEST(CliTest, BackupAndAuditCommandsOnAStateDirectory) {
   {
     store::SqliteStoreOptions o;
     o.path = dir + "/hijackguard.db";
-    o.retention_interval = absl::ZeroDuration();
     auto store = store::SqliteStore::Open(o);
     ASSERT_TRUE(store.ok()) << store.status();
     for (int i = 0; i < 3; ++i) {
@@ -371,7 +370,6 @@ TEST(CliTest, AuditCheckpointPseudonymAndPrivateFiles) {
     store::SqliteStoreOptions o;
     o.path = dir + "/hijackguard.db";
     o.audit_key_file = dir + "/elsewhere.key";
-    o.retention_interval = absl::ZeroDuration();
     auto store = store::SqliteStore::Open(o);
     ASSERT_TRUE(store.ok()) << store.status();
     for (int i = from; i < from + n; ++i) {

@@ -37,7 +37,6 @@ class KeyedAuditTest : public ::testing::Test {
   void Append(int from, int n) {
     SqliteStoreOptions o;
     o.path = path_;
-    o.retention_interval = absl::ZeroDuration();
     auto store = SqliteStore::Open(o);
     ASSERT_THAT(store.status(), IsOk());
     for (int i = from; i < from + n; ++i) {

@@ -11,7 +11,6 @@ absl::StatusOr<std::unique_ptr<policy::StateStore>> OpenSqlite(
     const std::string& dir) {
   SqliteStoreOptions options;
   options.path = (std::filesystem::path(dir) / kStateFileName).string();
-  options.retention_interval = absl::ZeroDuration();
   auto store = SqliteStore::Open(std::move(options));
   if (!store.ok()) {
     return store.status();

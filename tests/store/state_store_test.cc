@@ -37,7 +37,6 @@ class StateStoreTest : public ::testing::Test {
 
   std::unique_ptr<SqliteStore> Open(SqliteStoreOptions o = {}) {
     o.path = path_;
-    o.retention_interval = absl::ZeroDuration();
     auto store = SqliteStore::Open(std::move(o));
     EXPECT_THAT(store.status(), IsOk());
     return store.ok() ? std::move(*store) : nullptr;
@@ -304,7 +303,6 @@ TEST_F(StateStoreTest, WhenDurableCallsBackInOrderOnce) {
 TEST_F(StateStoreTest, RetentionDeletesOnlyExpiredEventsAndLedgerRows) {
   SqliteStoreOptions o;
   o.ledger_ttl = absl::Hours(24);
-  o.event_horizon = [] { return absl::Hours(24 * 70); };
   auto store = Open(o);
   const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
   auto ms = [&](absl::Duration ago) { return absl::ToUnixMillis(now - ago); };
@@ -317,7 +315,7 @@ TEST_F(StateStoreTest, RetentionDeletesOnlyExpiredEventsAndLedgerRows) {
   c.ledger.push_back({"old-ledger", "l", false, ms(absl::Hours(25)), ""});
   c.ledger.push_back({"new-ledger", "l", false, ms(absl::Hours(23)), ""});
   ASSERT_THAT(store->WaitDurable(store->Submit(std::move(c))), IsOk());
-  ASSERT_THAT(store->Prune(now, 1000), IsOk());
+  ASSERT_THAT(store->Prune(now, absl::Hours(24 * 70), 1000), IsOk());
   EXPECT_EQ(store->stats().pruned[kPrunedEvents], 2500u);
   EXPECT_EQ(store->stats().pruned[kPrunedLedger], 1u);
   EXPECT_EQ(*store->LoadLedgerEntry("old-ledger"), std::nullopt);
@@ -525,7 +523,7 @@ TEST_F(StateStoreTest, RetentionDeletesDevicesHistoryAndPendingNotSeenSince) {
   e.devices.push_back({"new-history", "h", false, ms(absl::Hours(47)), ""});
   ASSERT_THAT(store->WaitDurable(store->SubmitEngine(std::move(e))), IsOk());
 
-  ASSERT_THAT(store->Prune(now, 1000), IsOk());
+  ASSERT_THAT(store->Prune(now, absl::ZeroDuration(), 1000), IsOk());
   EXPECT_EQ(store->stats().pruned[kPrunedDevices], 1u);
   EXPECT_EQ(store->stats().pruned[kPrunedHistory], 1u);
   EXPECT_EQ(store->stats().pruned[kPrunedPending], 1u);
@@ -548,7 +546,8 @@ TEST_F(StateStoreTest, PrunedAuditRowsLeaveASignedAnchorThatVerifies) {
   AppendAudit(*store, 30);  // rows 1..30, one second apart
   const absl::Time first = absl::FromUnixSeconds(1'800'000'001);
   // A day and ten seconds after the first row: rows 1..10 are older.
-  ASSERT_THAT(store->Prune(first + absl::Hours(24) + absl::Seconds(10), 4),
+  ASSERT_THAT(store->Prune(first + absl::Hours(24) + absl::Seconds(10),
+                           absl::ZeroDuration(), 4),
               IsOk());
   EXPECT_EQ(store->stats().pruned[kPrunedAudit], 10u);
   auto [head_seq, head] = store->audit_head();
@@ -594,7 +593,8 @@ TEST_F(StateStoreTest, RetentionNeverSignsAwayABrokenStretchOfTheAudit) {
   Sql("UPDATE audit SET record = replace(record, '\"d3\"', '\"dX\"') "
       "WHERE seq = 3");
   const absl::Time first = absl::FromUnixSeconds(1'800'000'001);
-  ASSERT_THAT(store->Prune(first + absl::Hours(24) + absl::Seconds(10), 100),
+  ASSERT_THAT(store->Prune(first + absl::Hours(24) + absl::Seconds(10),
+                           absl::ZeroDuration(), 100),
               IsOk());
   EXPECT_EQ(store->stats().pruned[kPrunedAudit], 0u);
   store.reset();

@@ -42,7 +42,6 @@ class StoreRecoveryTest : public ::testing::Test {
 
   absl::StatusOr<std::unique_ptr<SqliteStore>> Open(SqliteStoreOptions o = {}) {
     o.path = path_;
-    o.retention_interval = absl::ZeroDuration();
     return SqliteStore::Open(std::move(o));
   }
 
