@@ -248,7 +248,30 @@ struct HttpServer::Impl {
   // The request without its body.
   HttpRequest Read(const httplib::Request& in) const;
   void Respond(HttpResponse response, httplib::Response& out) const;
+
+  // Start's steps: the server (TLS or plain), its limits, the routes, the
+  // answers to what never reaches a route, and the listening socket.
+  [[nodiscard]] absl::Status MakeServer();
+  void SetLimits();
+  void Route();
+  // A request with a body, read chunk by chunk up to max_body_bytes.
+  void ServeWithBody(const httplib::Request& in, httplib::Response& out,
+                     const httplib::ContentReader& reader) const;
+  void SetErrorAnswers();
+  [[nodiscard]] absl::Status Listen();
 };
+
+namespace {
+
+// An error answered straight into httplib's response, closing the
+// connection.
+void AnswerAndClose(const HttpResponse& e, httplib::Response& out) {
+  out.status = e.status;
+  out.set_header("Connection", "close");
+  out.set_content(e.body, e.content_type);
+}
+
+}  // namespace
 
 HttpRequest HttpServer::Impl::Read(const httplib::Request& in) const {
   HttpRequest request;
@@ -323,63 +346,60 @@ void HttpServer::Stop() {
   });
 }
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const HttpServerOptions& options, HttpRouter router) {
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  impl->router = std::move(router);
-  auto host_port = SplitHostPort(options.listen);
-  if (!host_port.ok()) return host_port.status();
-  Impl* raw = impl.get();
-  if (options.tls) {
-    auto pair = LoadPair(*options.tls);
-    if (!pair.ok()) return pair.status();
-    {
-      absl::MutexLock lock(&impl->tls_mu);
-      impl->pair = *std::move(pair);
-    }
-    const TlsConfig tls = *options.tls;
-    std::string problem;
-    impl->server = std::make_unique<httplib::SSLServer>(
-        [raw, tls, &problem](SSL_CTX& ctx) {
-          SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-          SSL_CTX_set_cert_cb(
-              &ctx,
-              [](SSL* ssl, void* arg) -> int {
-                auto current = static_cast<Impl*>(arg)->CurrentPair();
-                return SSL_use_cert_and_key(ssl, current->cert, current->key,
-                                            current->chain, 1) == 1
-                           ? 1
-                           : 0;
-              },
-              raw);
-          if (!tls.client_ca_file.empty()) {
-            if (SSL_CTX_load_verify_locations(&ctx, tls.client_ca_file.c_str(),
-                                              nullptr) != 1) {
-              problem = StrCat("http.tls.client_ca_file ", tls.client_ca_file,
-                               ": ", OpenSslError());
-              return false;
-            }
-            SSL_CTX_set_client_CA_list(
-                &ctx, SSL_load_client_CA_file(tls.client_ca_file.c_str()));
-            SSL_CTX_set_verify(
-                &ctx,
-                SSL_VERIFY_PEER | (tls.client_cert_optional
-                                       ? 0
-                                       : SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
-                nullptr);
-          }
-          return true;
-        });
-    if (!problem.empty() || !impl->server->is_valid()) {
-      return absl::InvalidArgumentError(
-          problem.empty() ? "the HTTP listener's TLS context cannot be made"
-                          : problem);
-    }
-  } else {
-    impl->server = std::make_unique<httplib::Server>();
+absl::Status HttpServer::Impl::MakeServer() {
+  if (!options.tls) {
+    server = std::make_unique<httplib::Server>();
+    return absl::OkStatus();
   }
-  httplib::Server& s = *impl->server;
+  auto loaded = LoadPair(*options.tls);
+  if (!loaded.ok()) return loaded.status();
+  {
+    absl::MutexLock lock(&tls_mu);
+    pair = *std::move(loaded);
+  }
+  const TlsConfig tls = *options.tls;
+  std::string problem;
+  server = std::make_unique<httplib::SSLServer>([this, tls,
+                                                 &problem](SSL_CTX& ctx) {
+    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+    SSL_CTX_set_cert_cb(
+        &ctx,
+        [](SSL* ssl, void* arg) -> int {
+          auto current = static_cast<Impl*>(arg)->CurrentPair();
+          return SSL_use_cert_and_key(ssl, current->cert, current->key,
+                                      current->chain, 1) == 1
+                     ? 1
+                     : 0;
+        },
+        this);
+    if (tls.client_ca_file.empty()) {
+      return true;
+    }
+    if (SSL_CTX_load_verify_locations(&ctx, tls.client_ca_file.c_str(),
+                                      nullptr) != 1) {
+      problem = StrCat("http.tls.client_ca_file ", tls.client_ca_file, ": ",
+                       OpenSslError());
+      return false;
+    }
+    SSL_CTX_set_client_CA_list(
+        &ctx, SSL_load_client_CA_file(tls.client_ca_file.c_str()));
+    SSL_CTX_set_verify(
+        &ctx,
+        SSL_VERIFY_PEER |
+            (tls.client_cert_optional ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT),
+        nullptr);
+    return true;
+  });
+  if (!problem.empty() || !server->is_valid()) {
+    return absl::InvalidArgumentError(
+        problem.empty() ? "the HTTP listener's TLS context cannot be made"
+                        : problem);
+  }
+  return absl::OkStatus();
+}
+
+void HttpServer::Impl::SetLimits() {
+  httplib::Server& s = *server;
   const std::size_t threads = static_cast<std::size_t>(options.max_connections);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   const auto idle = static_cast<time_t>(
@@ -391,55 +411,61 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s.set_tcp_nodelay(true);
   // Bodies of GET and OPTIONS, which httplib reads itself.
   s.set_payload_max_length(options.max_body_bytes);
+}
+
+void HttpServer::Impl::ServeWithBody(
+    const httplib::Request& in, httplib::Response& out,
+    const httplib::ContentReader& reader) const {
+  HttpRequest request = Read(in);
+  if (absl::Status gate = router.Gate(request); !gate.ok()) {
+    HttpResponse refused = HttpResponse::FromStatus(gate);
+    refused.headers.emplace_back("Connection", "close");
+    Respond(std::move(refused), out);
+    return;
+  }
   const std::size_t max_body = options.max_body_bytes;
-  auto handler = [raw](const httplib::Request& in, httplib::Response& out) {
-    HttpRequest request = raw->Read(in);
+  std::string body;
+  bool too_large = false;
+  const bool complete = reader([&](const char* data, std::size_t length) {
+    if (body.size() + length > max_body) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, length);
+    return true;
+  });
+  if (too_large) {
+    AnswerAndClose(
+        HttpResponse::Error(413, "PAYLOAD_TOO_LARGE",
+                            StrCat("the body is over http.max_body_bytes (",
+                                   max_body, " bytes)")),
+        out);
+    return;
+  }
+  if (!complete) {
+    // Cut short (a timeout, a disconnect): never served in part.
+    AnswerAndClose(HttpResponse::Error(400, "INCOMPLETE_BODY",
+                                       "the body ended before its announced "
+                                       "end"),
+                   out);
+    return;
+  }
+  request.body = std::move(body);
+  Respond(router.Dispatch(request), out);
+}
+
+void HttpServer::Impl::Route() {
+  httplib::Server& s = *server;
+  auto handler = [this](const httplib::Request& in, httplib::Response& out) {
+    HttpRequest request = Read(in);
     request.body = in.body;  // GET, OPTIONS: a body is unusual
-    raw->Respond(raw->router.Dispatch(request), out);
+    Respond(router.Dispatch(request), out);
   };
-  // Bodies are read here, chunk by chunk, so that one over the limit stops
+  // Bodies are read in ServeWithBody, so that one over the limit stops
   // being read at the limit (chunked ones included) and is answered 413.
-  auto with_body = [raw, max_body](const httplib::Request& in,
-                                   httplib::Response& out,
-                                   const httplib::ContentReader& reader) {
-    HttpRequest request = raw->Read(in);
-    if (absl::Status gate = raw->router.Gate(request); !gate.ok()) {
-      HttpResponse refused = HttpResponse::FromStatus(gate);
-      refused.headers.emplace_back("Connection", "close");
-      raw->Respond(std::move(refused), out);
-      return;
-    }
-    std::string body;
-    bool too_large = false;
-    const bool complete = reader([&](const char* data, std::size_t length) {
-      if (body.size() + length > max_body) {
-        too_large = true;
-        return false;
-      }
-      body.append(data, length);
-      return true;
-    });
-    if (!complete && !too_large) {
-      // Cut short (a timeout, a disconnect): never served in part.
-      HttpResponse e = HttpResponse::Error(
-          400, "INCOMPLETE_BODY", "the body ended before its announced end");
-      out.status = 400;
-      out.set_header("Connection", "close");
-      out.set_content(e.body, e.content_type);
-      return;
-    }
-    if (too_large) {
-      HttpResponse e =
-          HttpResponse::Error(413, "PAYLOAD_TOO_LARGE",
-                              StrCat("the body is over http.max_body_bytes (",
-                                     max_body, " bytes)"));
-      out.status = 413;
-      out.set_header("Connection", "close");
-      out.set_content(e.body, e.content_type);
-      return;
-    }
-    request.body = std::move(body);
-    raw->Respond(raw->router.Dispatch(request), out);
+  auto with_body = [this](const httplib::Request& in, httplib::Response& out,
+                          const httplib::ContentReader& reader) {
+    ServeWithBody(in, out, reader);
   };
   // Every method and path reaches the router, which answers 404 and 405.
   s.Get(".*", handler);
@@ -448,6 +474,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   s.Put(".*", with_body);
   s.Delete(".*", with_body);
   s.Patch(".*", with_body);
+}
+
+void HttpServer::Impl::SetErrorAnswers() {
+  httplib::Server& s = *server;
+  const std::size_t max_body = options.max_body_bytes;
   // A body announced over the limit is refused before any of it is read
   // (httplib would read and discard it all first), and the connection
   // closed.
@@ -459,13 +490,11 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
             std::stoull(length) <= max_body) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
-        HttpResponse e = HttpResponse::Error(
-            413, "PAYLOAD_TOO_LARGE",
-            StrCat("the body is ", length, " bytes; http.max_body_bytes is ",
-                   max_body));
-        out.status = 413;
-        out.set_header("Connection", "close");
-        out.set_content(e.body, e.content_type);
+        AnswerAndClose(HttpResponse::Error(
+                           413, "PAYLOAD_TOO_LARGE",
+                           StrCat("the body is ", length,
+                                  " bytes; http.max_body_bytes is ", max_body)),
+                       out);
         return httplib::Server::HandlerResponse::Handled;
       });
   s.set_error_handler([max_body](const httplib::Request&,
@@ -487,6 +516,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     out.status = 500;
     out.set_content(e.body, e.content_type);
   });
+}
+
+absl::Status HttpServer::Impl::Listen() {
+  auto host_port = SplitHostPort(options.listen);
+  if (!host_port.ok()) return host_port.status();
+  httplib::Server& s = *server;
   // httplib listens with a backlog of 5 (compiled in): a burst of new
   // connections (nginx opening its pool) would see SYNs dropped and retried
   // a second later. The socket is listened on again with a real backlog.
@@ -496,9 +531,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   });
-  const auto& [host, port] = *host_port;
-  const int bound = port == 0 ? s.bind_to_any_port(host)
-                              : (s.bind_to_port(host, port) ? port : -1);
+  const auto& [host, wanted] = *host_port;
+  const int bound = wanted == 0 ? s.bind_to_any_port(host)
+                                : (s.bind_to_port(host, wanted) ? wanted : -1);
   if (bound <= 0) {
     return absl::UnavailableError(
         StrCat("cannot listen on ", options.listen,
@@ -507,14 +542,33 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   if (*listening >= 0) {
     ::listen(*listening, SOMAXCONN);
   }
-  impl->port = bound;
+  port = bound;
   const std::size_t colon = options.listen.rfind(':');
-  impl->address = StrCat(options.listen.substr(0, colon), ":", bound);
-  impl->thread = std::thread([raw] { raw->server->listen_after_bind(); });
+  address = StrCat(options.listen.substr(0, colon), ":", bound);
+  thread = std::thread([this] { server->listen_after_bind(); });
   // httplib's stop() does nothing until its loop runs: wait for it, so that
   // a Stop() right after Start() cannot leave the loop blocked in accept.
-  for (int i = 0; i < 5000 && !impl->server->is_running(); ++i) {
+  for (int i = 0; i < 5000 && !server->is_running(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const HttpServerOptions& options, HttpRouter router) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->router = std::move(router);
+  // The address first: nothing is loaded for a listener that cannot be.
+  if (auto host_port = SplitHostPort(options.listen); !host_port.ok()) {
+    return host_port.status();
+  }
+  if (absl::Status made = impl->MakeServer(); !made.ok()) return made;
+  impl->SetLimits();
+  impl->Route();
+  impl->SetErrorAnswers();
+  if (absl::Status listening = impl->Listen(); !listening.ok()) {
+    return listening;
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

@@ -134,6 +134,16 @@ struct PluginServer::State {
   std::thread housekeeping;
   void Housekeeping(PluginServer* owner);
   void StopHousekeeping();
+
+  // BuildServer's steps, in order.
+  // The store opened and attached; returns the audit key (a random one
+  // without a store and key file).
+  absl::StatusOr<std::string> OpenState(const ServerOptions& options,
+                                        const std::string& origin);
+  void MakeHandlers(const ServerOptions& options, const std::string& audit_key);
+  // Returns the bound port.
+  absl::StatusOr<int> StartGrpc(const ServerOptions& options);
+  [[nodiscard]] absl::Status StartHttp(const ServerOptions& options);
 };
 
 void PluginServer::State::Housekeeping(PluginServer* owner) {
@@ -330,8 +340,9 @@ absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
-    const ServerOptions& options) {
+namespace {
+
+absl::Status CheckOptions(const ServerOptions& options) {
   if (options.catalog == nullptr) {
     return absl::InvalidArgumentError("ServerOptions.catalog is required");
   }
@@ -344,103 +355,106 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
                            options.http.tls.has_value(),
                            options.allow_insecure_remote, "http.tls"));
   }
-  std::unique_ptr<TlsFiles> tls;
-  if (options.tls) {
-    ASSIGN_OR_RETURN(tls, TlsFiles::Create(*options.tls, options.tls_dir));
+  return absl::OkStatus();
+}
+
+struct StartPolicy {
+  std::shared_ptr<const policy::Policy> policy;
+  std::string origin;
+};
+
+// The options' policy, else the file's, else the defaults.
+absl::StatusOr<StartPolicy> LoadStartPolicy(const ServerOptions& options) {
+  StartPolicy start{options.policy,
+                    options.policy != nullptr ? "options" : "default"};
+  if (start.policy == nullptr && !options.policy_path.empty()) {
+    ASSIGN_OR_RETURN(start.policy, policy::Policy::LoadFile(
+                                       options.policy_path, *options.catalog,
+                                       nullptr, options.max_policy_bytes));
+    start.origin = StrCat("file:", options.policy_path);
   }
-  std::shared_ptr<const policy::Policy> initial = options.policy;
-  std::string origin = initial != nullptr ? "options" : "default";
-  if (initial == nullptr && !options.policy_path.empty()) {
-    auto loaded =
-        policy::Policy::LoadFile(options.policy_path, *options.catalog, nullptr,
-                                 options.max_policy_bytes);
-    if (!loaded.ok()) {
-      return loaded.status();
-    }
-    initial = *loaded;
-    origin = StrCat("file:", options.policy_path);
-  }
-  if (initial == nullptr) {
-    initial = policy::Policy::Default(*options.catalog);
+  if (start.policy == nullptr) {
+    start.policy = policy::Policy::Default(*options.catalog);
   }
   // (The wall clock: a warning, and the decision clock is not consulted
   // before the first decision.)
   for (const std::string& line :
-       policy::ExpiredExemptions(*initial, absl::Now())) {
-    LogWarning(StrCat("policy ", origin, ": ", line));
+       policy::ExpiredExemptions(*start.policy, absl::Now())) {
+    LogWarning(StrCat("policy ", start.origin, ": ", line));
   }
-  std::unique_ptr<PluginServer> ps(new PluginServer());
-  PluginServer::State& st = *ps->state_;
-  st.tls = std::move(tls);
-  st.policy_path = options.policy_path;
-  st.max_policy_bytes = options.max_policy_bytes;
-  st.detector = std::make_unique<detector::TrafficDetector>(options.catalog,
-                                                            options.detector);
-  st.evidence = std::make_unique<DetectorEvidence>(st.detector.get());
-  st.engine = std::make_unique<policy::PolicyEngine>(
-      options.catalog, initial, options.clock, st.evidence.get(),
-      options.engine, origin);
-  std::string audit_key;
-  if (!options.state_path.empty()) {
-    ASSIGN_OR_RETURN(st.store, OpenStore(options, [&st](const absl::Status& s) {
-                       st.SetStoreHealth(s);
-                     }));
-    st.shared_store = st.store.get();
-    if (options.wrap_store_for_testing) {
-      st.shared_store = options.wrap_store_for_testing(st.store.get());
-      if (st.shared_store == nullptr) {
-        return absl::InvalidArgumentError(
-            "ServerOptions.wrap_store_for_testing returned no store");
-      }
+  return start;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PluginServer::State::OpenState(
+    const ServerOptions& options, const std::string& origin) {
+  if (options.state_path.empty()) {
+    if (!options.audit_key_file.empty()) {
+      return store::LoadOrCreateAuditKey(options.audit_key_file, 0);
     }
-    RETURN_IF_ERROR(AttachState(origin, st.shared_store, st.detector.get(),
-                                st.engine.get()));
-    st.retention = std::make_unique<StateRetention>(
-        st.store.get(), st.engine.get(), options.clock,
-        options.state_retention_interval);
-    audit_key = st.store->audit_key();
-  } else if (!options.audit_key_file.empty()) {
-    ASSIGN_OR_RETURN(audit_key,
-                     store::LoadOrCreateAuditKey(options.audit_key_file, 0));
-  } else {
-    audit_key = RandomBytes(32);
+    return RandomBytes(32);
   }
-  st.pseudonym =
+  ASSIGN_OR_RETURN(store, OpenStore(options, [this](const absl::Status& s) {
+                     SetStoreHealth(s);
+                   }));
+  shared_store = store.get();
+  if (options.wrap_store_for_testing) {
+    shared_store = options.wrap_store_for_testing(store.get());
+    if (shared_store == nullptr) {
+      return absl::InvalidArgumentError(
+          "ServerOptions.wrap_store_for_testing returned no store");
+    }
+  }
+  RETURN_IF_ERROR(
+      AttachState(origin, shared_store, detector.get(), engine.get()));
+  retention =
+      std::make_unique<StateRetention>(store.get(), engine.get(), options.clock,
+                                       options.state_retention_interval);
+  return store->audit_key();
+}
+
+void PluginServer::State::MakeHandlers(const ServerOptions& options,
+                                       const std::string& audit_key) {
+  pseudonym =
       std::make_unique<store::Pseudonymizer>(audit_key, options.logging_pii);
-  st.refusals = std::make_unique<RefusalLog>(st.shared_store);
-  st.access = std::make_unique<AccessControl>(
-      options.auth, st.refusals.get(), options.clock,
+  refusals = std::make_unique<RefusalLog>(shared_store);
+  access = std::make_unique<AccessControl>(
+      options.auth, refusals.get(), options.clock,
       options.tls && !options.tls->client_ca_file.empty());
-  st.checkpoint_interval = options.audit_checkpoint_interval;
-  st.clock = options.clock;
-  st.traffic = std::make_unique<TrafficHandler>(st.detector.get(),
-                                                options.clock, st.engine.get());
-  st.handler = std::make_unique<CheckInHandler>(
-      options.catalog, options.clock, options.check_in, st.engine.get(),
-      st.detector.get());
-  st.service = std::make_unique<CompliancePluginService>(
-      st.handler.get(), st.traffic.get(), st.engine.get(),
-      static_cast<std::size_t>(options.max_request_bytes), st.access.get(),
-      st.shared_store);
+  checkpoint_interval = options.audit_checkpoint_interval;
+  clock = options.clock;
+  traffic = std::make_unique<TrafficHandler>(detector.get(), options.clock,
+                                             engine.get());
+  handler = std::make_unique<CheckInHandler>(options.catalog, options.clock,
+                                             options.check_in, engine.get(),
+                                             detector.get());
+  service = std::make_unique<CompliancePluginService>(
+      handler.get(), traffic.get(), engine.get(),
+      static_cast<std::size_t>(options.max_request_bytes), access.get(),
+      shared_store);
   if (!options.http.listen.empty()) {
     // Before anything serves: the handlers' listeners are not synchronized.
-    GatewayOptions gateway;
-    gateway.decision_validity = options.check_in.decision_validity;
-    gateway.gateway_cache = options.http.gateway_cache;
-    st.gateway = std::make_unique<GatewayService>(
-        options.catalog, options.clock, gateway, st.engine.get(),
-        st.detector.get(), st.traffic.get(), st.access.get(), st.shared_store);
-    GatewayService* g = st.gateway.get();
+    GatewayOptions gateway_options;
+    gateway_options.decision_validity = options.check_in.decision_validity;
+    gateway_options.gateway_cache = options.http.gateway_cache;
+    gateway = std::make_unique<GatewayService>(
+        options.catalog, options.clock, gateway_options, engine.get(),
+        detector.get(), traffic.get(), access.get(), shared_store);
+    GatewayService* g = gateway.get();
     auto forget = [g](std::string_view tenant, std::string_view device) {
       g->Forget(tenant, device);
     };
-    st.traffic->SetDeviceListener(forget);
-    st.handler->SetDeviceListener(forget);
+    traffic->SetDeviceListener(forget);
+    handler->SetDeviceListener(forget);
   }
-  st.admin = std::make_unique<PolicyAdminService>(
-      st.engine.get(), options.clock, st.access.get(), st.pseudonym.get(),
-      options.max_policy_bytes);
+  admin = std::make_unique<PolicyAdminService>(engine.get(), options.clock,
+                                               access.get(), pseudonym.get(),
+                                               options.max_policy_bytes);
+}
 
+absl::StatusOr<int> PluginServer::State::StartGrpc(
+    const ServerOptions& options) {
   InstallProtobufLogFilter();
   // Both are process-wide switches that take effect for servers built
   // afterwards.
@@ -449,11 +463,10 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen_address,
-                           st.tls != nullptr
-                               ? st.tls->credentials()
-                               : grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(
+      options.listen_address,
+      tls != nullptr ? tls->credentials() : grpc::InsecureServerCredentials(),
+      &port);
   // gRPC's limit is per server; CheckIn enforces its smaller one itself.
   builder.SetMaxReceiveMessageSize(
       std::max({options.max_request_bytes, options.max_traffic_request_bytes,
@@ -467,45 +480,73 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   if (!options.reflection.value_or(options.auth == nullptr)) {
     builder.SetOption(std::make_unique<WithoutReflection>());
   }
-  builder.RegisterService(ps->state_->service.get());
-  builder.RegisterService(ps->state_->admin.get());
+  builder.RegisterService(service.get());
+  builder.RegisterService(admin.get());
   {
     std::unique_ptr<grpc::Server> built = builder.BuildAndStart();
-    absl::MutexLock lock(&st.health_mu);
-    st.server = std::move(built);
+    absl::MutexLock lock(&health_mu);
+    server = std::move(built);
   }
-  if (ps->state_->server == nullptr || port == 0) {
-    if (ps->state_->server != nullptr) {
-      ps->state_->server->Shutdown();
+  if (server == nullptr || port == 0) {
+    if (server != nullptr) {
+      server->Shutdown();
     }
-    ps->state_->server.reset();
+    server.reset();
     return absl::UnavailableError(
         StrCat("cannot listen on ", options.listen_address,
                ": the address is in use or not available"));
   }
-  {
-    absl::MutexLock lock(&st.health_mu);
-    if (st.store != nullptr && !st.store->health().ok()) {
-      st.store_ok = false;
-    }
-    auto* health = st.server->GetHealthCheckService();
-    health->SetServingStatus(st.store_ok);
-    health->SetServingStatus(kServiceName, st.store_ok);
-    health->SetServingStatus(kAdminServiceName, st.store_ok);
+  absl::MutexLock lock(&health_mu);
+  if (store != nullptr && !store->health().ok()) {
+    store_ok = false;
   }
-  if (!options.http.listen.empty()) {
-    HttpRouter router;
-    st.gateway->AddRoutes(&router);
-    auto http = HttpServer::Start(options.http, std::move(router));
-    if (!http.ok()) {
-      st.server->Shutdown();
-      return http.status();
-    }
-    st.http = *std::move(http);
-    st.http_tls = options.http.tls.has_value();
+  auto* health = server->GetHealthCheckService();
+  health->SetServingStatus(store_ok);
+  health->SetServingStatus(kServiceName, store_ok);
+  health->SetServingStatus(kAdminServiceName, store_ok);
+  return port;
+}
+
+absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
+  if (options.http.listen.empty()) {
+    return absl::OkStatus();
   }
-  ps->port_ = port;
-  ps->address_ = BoundAddress(options.listen_address, port);
+  HttpRouter router;
+  gateway->AddRoutes(&router);
+  auto started = HttpServer::Start(options.http, std::move(router));
+  if (!started.ok()) {
+    server->Shutdown();
+    return started.status();
+  }
+  http = *std::move(started);
+  http_tls = options.http.tls.has_value();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
+    const ServerOptions& options) {
+  RETURN_IF_ERROR(CheckOptions(options));
+  std::unique_ptr<TlsFiles> tls;
+  if (options.tls) {
+    ASSIGN_OR_RETURN(tls, TlsFiles::Create(*options.tls, options.tls_dir));
+  }
+  ASSIGN_OR_RETURN(StartPolicy start, LoadStartPolicy(options));
+  std::unique_ptr<PluginServer> ps(new PluginServer());
+  PluginServer::State& st = *ps->state_;
+  st.tls = std::move(tls);
+  st.policy_path = options.policy_path;
+  st.max_policy_bytes = options.max_policy_bytes;
+  st.detector = std::make_unique<detector::TrafficDetector>(options.catalog,
+                                                            options.detector);
+  st.evidence = std::make_unique<DetectorEvidence>(st.detector.get());
+  st.engine = std::make_unique<policy::PolicyEngine>(
+      options.catalog, start.policy, options.clock, st.evidence.get(),
+      options.engine, start.origin);
+  ASSIGN_OR_RETURN(std::string audit_key, st.OpenState(options, start.origin));
+  st.MakeHandlers(options, audit_key);
+  ASSIGN_OR_RETURN(ps->port_, st.StartGrpc(options));
+  RETURN_IF_ERROR(st.StartHttp(options));
+  ps->address_ = BoundAddress(options.listen_address, ps->port_);
   PluginServer* raw = ps.get();
   st.housekeeping = std::thread([&st, raw] { st.Housekeeping(raw); });
   return ps;

@@ -449,6 +449,139 @@ Evaluation PolicyEngine::Simulate(const detector::Fingerprint& fp,
   return eval;
 }
 
+absl::Status PolicyEngine::ReadDevice(const detector::CheckInFacts& facts,
+                                      const std::string& key, bool known,
+                                      detector::DeviceEvidence* evidence,
+                                      DeviceState* loaded) const {
+  evidence->events.clear();
+  evidence->newest.clear();
+  evidence->dropped = 0;
+  if (evidence_ != nullptr && !facts.eas_device_id.empty()) {
+    RETURN_IF_ERROR(
+        evidence_->Evidence(facts.tenant_id, facts.eas_device_id, evidence)
+            .status());
+  }
+  if (known || store_ == nullptr) {
+    return absl::OkStatus();
+  }
+  // Memory is a cache of the store's history rows.
+  ASSIGN_OR_RETURN(std::optional<std::string> row,
+                   store_->LoadEngineDevice(key));
+  return row.has_value() ? DecodeDeviceState(*row, loaded) : absl::OkStatus();
+}
+
+void PolicyEngine::NoteExtras(const CheckInExtras* extras,
+                              const detector::CheckInFacts& facts,
+                              DeviceState* state) {
+  if (extras == nullptr) {
+    return;
+  }
+  state->groups.assign(extras->groups.begin(), extras->groups.end());
+  state->locale = std::string(extras->locale);
+  if (!facts.mdm_device_id.empty()) {
+    state->mdm_device_id = facts.mdm_device_id;
+  }
+  if (!facts.user_principal.empty()) {
+    state->user_principal = facts.user_principal;
+  }
+}
+
+Subject PolicyEngine::SubjectOf(const detector::CheckInFacts& facts,
+                                const DeviceState& state) {
+  Subject subject;
+  subject.tenant_id = facts.tenant_id;
+  subject.eas_device_id = facts.eas_device_id;
+  subject.mdm_device_id = facts.mdm_device_id.empty()
+                              ? std::string_view(state.mdm_device_id)
+                              : std::string_view(facts.mdm_device_id);
+  subject.user_principal = facts.user_principal.empty()
+                               ? std::string_view(state.user_principal)
+                               : std::string_view(facts.user_principal);
+  subject.primary_smtp_address = facts.primary_smtp_address;
+  subject.groups = state.groups;
+  subject.locale = state.locale;
+  return subject;
+}
+
+ComplianceAlert PolicyEngine::MakeAlert(const Evaluation& eval,
+                                        const Subject& subject,
+                                        std::string_view trigger,
+                                        std::string_view decision_id,
+                                        Action old_action) {
+  ComplianceAlert alert;
+  alert.trigger = std::string(trigger);
+  alert.tenant_id = std::string(subject.tenant_id);
+  alert.eas_device_id = std::string(subject.eas_device_id);
+  alert.mdm_device_id = std::string(subject.mdm_device_id);
+  alert.user_principal = std::string(subject.user_principal);
+  alert.old_action = old_action;
+  alert.new_action = eval.evaluated_action;
+  alert.enforced_action = eval.enforced_action;
+  alert.mode = eval.mode;
+  alert.score = eval.score;
+  alert.reasons = eval.reasons;
+  alert.user_alert = eval.user_alert;
+  alert.policy_revision = std::string(eval.policy_revision);
+  alert.decision_id = std::string(decision_id);
+  return alert;
+}
+
+StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
+                                 const DecisionContext& context,
+                                 const DeviceState& before,
+                                 DeviceState* state) {
+  EngineChanges changes;
+  // An audit row only for a decision that differs from the device's
+  // previous row; the repeats in between are counted into the next.
+  const std::uint64_t signature = DecisionSignature(eval, subject);
+  const bool audit = signature != state->audited;
+  if (audit) {
+    DecisionAudit record =
+        MakeDecisionAudit(eval, subject, context.trigger, context.decision_id,
+                          before.last_action);
+    record.repeats = state->repeats;
+    changes.audit.push_back({context.now, std::move(record)});
+    state->audited = signature;
+    state->repeats = 0;
+  } else {
+    ++state->repeats;
+  }
+  const bool changed =
+      (audit || before.history.warn_since != state->history.warn_since ||
+       before.last_action != state->last_action ||
+       before.mdm_device_id != state->mdm_device_id ||
+       before.user_principal != state->user_principal ||
+       before.groups != state->groups || before.locale != state->locale ||
+       context.now - state->written >= kHistoryRefresh);
+  if (changed) {
+    StoreRow& row = changes.devices.emplace_back();
+    row.key = context.key;
+    EncodeDeviceState(*state, &row.value);
+    row.time_ms = absl::ToUnixMillis(context.now);
+    state->written = context.now;
+  }
+  const StoreTicket submitted =
+      changes.empty() ? 0 : store_->SubmitEngine(std::move(changes));
+  if (changed) {
+    state->history_ticket = submitted;
+  }
+  // Only a changed history is waited for (its own change, or one a
+  // concurrent decision of the device made and that is not committed yet):
+  // the audit row of an unchanged decision is group-committed behind it.
+  return state->history_ticket != 0 && !store_->IsDurable(state->history_ticket)
+             ? state->history_ticket
+             : 0;
+}
+
+void PolicyEngine::Remember(Shard& shard, std::string key, DeviceState state) {
+  const std::size_t per_shard = options_.max_devices / kShards + 1;
+  if (shard.devices.size() >= per_shard) {
+    EvictOne(shard);
+  }
+  shard.order.emplace_back(key, state.last_decision);
+  shard.devices.emplace(std::move(key), std::move(state));
+}
+
 absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
     const CheckInExtras* extras, std::string_view trigger,
@@ -463,13 +596,13 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
   const std::string_view device_id =
       facts.eas_device_id.empty() ? std::string_view(facts.mdm_device_id)
                                   : std::string_view(facts.eas_device_id);
-  std::string key =
+  DecisionContext context{
       StrCat(facts.tenant_id, "\n",
-             facts.eas_device_id.empty() ? "m:" : "e:", device_id);
-  Shard& shard = ShardFor(key);
+             facts.eas_device_id.empty() ? "m:" : "e:", device_id),
+      trigger, decision_id, now};
+  Shard& shard = ShardFor(context.key);
   Decision decision;
   Evaluation& eval = decision.evaluation;
-  std::optional<ComplianceAlert> alert;
   std::vector<std::shared_ptr<AlertSubscription>> to_notify;
   {
     absl::MutexLock lock(&shard.mu);
@@ -477,61 +610,27 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     // detector never calls back), so that a check-in and a traffic-triggered
     // decision of one device cannot overtake each other with stale evidence.
     thread_local detector::DeviceEvidence evidence;
-    evidence.events.clear();
-    evidence.newest.clear();
-    evidence.dropped = 0;
-    absl::Status load_error;
-    if (evidence_ != nullptr && !facts.eas_device_id.empty()) {
-      load_error =
-          evidence_->Evidence(facts.tenant_id, facts.eas_device_id, &evidence)
-              .status();
-    }
-    auto it = shard.devices.find(key);
+    auto it = shard.devices.find(context.key);
     const bool known = it != shard.devices.end();
     DeviceState scratch;
-    if (!known && store_ != nullptr && load_error.ok()) {
-      // Memory is a cache of the store's history rows.
-      auto row = store_->LoadEngineDevice(key);
-      load_error = row.status();
-      if (load_error.ok() && row->has_value()) {
-        load_error = DecodeDeviceState(**row, &scratch);
-      }
-    }
-    if (!load_error.ok()) {
+    if (absl::Status read =
+            ReadDevice(facts, context.key, known, &evidence, &scratch);
+        !read.ok()) {
       // Without its evidence or history the device cannot be decided: no
       // answer, nothing cached, recorded or alerted.
       return absl::UnavailableError(
-          StrCat("the device's state cannot be read: ", load_error.message()));
+          StrCat("the device's state cannot be read: ", read.message()));
     }
     DeviceState& state = known ? it->second : scratch;
     const DeviceState before = store_ != nullptr ? state : DeviceState();
-    if (extras != nullptr) {
-      state.groups.assign(extras->groups.begin(), extras->groups.end());
-      state.locale = std::string(extras->locale);
-      if (!facts.mdm_device_id.empty()) {
-        state.mdm_device_id = facts.mdm_device_id;
-      }
-      if (!facts.user_principal.empty()) {
-        state.user_principal = facts.user_principal;
-      }
-    }
+    NoteExtras(extras, facts, &state);
     EvaluationInput in;
     in.policy = policy.get();
     in.fingerprint = &fp;
     in.events = evidence.events;
     in.events_dropped = evidence.dropped;
     in.citations = evidence.newest;
-    in.subject.tenant_id = facts.tenant_id;
-    in.subject.eas_device_id = facts.eas_device_id;
-    in.subject.mdm_device_id = facts.mdm_device_id.empty()
-                                   ? std::string_view(state.mdm_device_id)
-                                   : std::string_view(facts.mdm_device_id);
-    in.subject.user_principal = facts.user_principal.empty()
-                                    ? std::string_view(state.user_principal)
-                                    : std::string_view(facts.user_principal);
-    in.subject.primary_smtp_address = facts.primary_smtp_address;
-    in.subject.groups = state.groups;
-    in.subject.locale = state.locale;
+    in.subject = SubjectOf(facts, state);
     in.history = state.history;
     in.exemptions = exemptions.get();
     in.now = now;
@@ -543,74 +642,15 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     state.history = eval.history;
     state.last_action = eval.evaluated_action;
     state.last_decision = decisions_.fetch_add(1, std::memory_order_relaxed);
+    std::optional<ComplianceAlert> alert;
     if (old_action != eval.evaluated_action) {
-      alert.emplace();
-      alert->trigger = std::string(trigger);
-      alert->tenant_id = facts.tenant_id;
-      alert->eas_device_id = facts.eas_device_id;
-      alert->mdm_device_id = std::string(in.subject.mdm_device_id);
-      alert->user_principal = std::string(in.subject.user_principal);
-      alert->old_action = old_action;
-      alert->new_action = eval.evaluated_action;
-      alert->enforced_action = eval.enforced_action;
-      alert->mode = eval.mode;
-      alert->score = eval.score;
-      alert->reasons = eval.reasons;
-      alert->user_alert = eval.user_alert;
-      alert->policy_revision = std::string(eval.policy_revision);
-      alert->decision_id = std::string(decision_id);
+      alert = MakeAlert(eval, in.subject, trigger, decision_id, old_action);
     }
     if (store_ != nullptr) {
-      EngineChanges changes;
-      // An audit row only for a decision that differs from the device's
-      // previous row; the repeats in between are counted into the next.
-      const std::uint64_t signature = DecisionSignature(eval, in.subject);
-      const bool audit = signature != state.audited;
-      if (audit) {
-        DecisionAudit record = MakeDecisionAudit(eval, in.subject, trigger,
-                                                 decision_id, old_action);
-        record.repeats = state.repeats;
-        changes.audit.push_back({now, std::move(record)});
-        state.audited = signature;
-        state.repeats = 0;
-      } else {
-        ++state.repeats;
-      }
-      const bool changed =
-          (audit || before.history.warn_since != state.history.warn_since ||
-           before.last_action != state.last_action ||
-           before.mdm_device_id != state.mdm_device_id ||
-           before.user_principal != state.user_principal ||
-           before.groups != state.groups || before.locale != state.locale ||
-           now - state.written >= kHistoryRefresh);
-      if (changed) {
-        StoreRow& row = changes.devices.emplace_back();
-        row.key = key;
-        EncodeDeviceState(state, &row.value);
-        row.time_ms = absl::ToUnixMillis(now);
-        state.written = now;
-      }
-      const StoreTicket submitted =
-          changes.empty() ? 0 : store_->SubmitEngine(std::move(changes));
-      if (changed) {
-        state.history_ticket = submitted;
-      }
-      // Only a changed history is waited for (its own change, or one a
-      // concurrent decision of the device made and that is not committed
-      // yet): the audit row of an unchanged decision is group-committed
-      // behind it.
-      if (state.history_ticket != 0 &&
-          !store_->IsDurable(state.history_ticket)) {
-        decision.ticket = state.history_ticket;
-      }
+      decision.ticket = Record(eval, in.subject, context, before, &state);
     }
     if (!known) {
-      const std::size_t per_shard = options_.max_devices / kShards + 1;
-      if (shard.devices.size() >= per_shard) {
-        EvictOne(shard);
-      }
-      shard.order.emplace_back(key, scratch.last_decision);
-      shard.devices.emplace(std::move(key), std::move(scratch));
+      Remember(shard, std::move(context.key), std::move(scratch));
     }
     if (alert) {
       // Sequenced and queued while the device's lock is held, so that one

@@ -190,6 +190,37 @@ class PolicyEngine {
                                   const CheckInExtras* extras,
                                   std::string_view trigger,
                                   std::string_view decision_id, absl::Time now);
+  // Decide's steps (under the device's shard lock).
+  struct DecisionContext {
+    std::string key;  // the device's: tenant, then e:EAS or m:MDM id
+    std::string_view trigger;
+    std::string_view decision_id;
+    absl::Time now;
+  };
+  // The device's evidence, and its history from the store when it is not
+  // `known` in memory.
+  [[nodiscard]] absl::Status ReadDevice(const detector::CheckInFacts& facts,
+                                        const std::string& key, bool known,
+                                        detector::DeviceEvidence* evidence,
+                                        DeviceState* loaded) const;
+  // What a check-in tells of the device beyond its fingerprint.
+  static void NoteExtras(const CheckInExtras* extras,
+                         const detector::CheckInFacts& facts,
+                         DeviceState* state);
+  static Subject SubjectOf(const detector::CheckInFacts& facts,
+                           const DeviceState& state);
+  static ComplianceAlert MakeAlert(const Evaluation& eval,
+                                   const Subject& subject,
+                                   std::string_view trigger,
+                                   std::string_view decision_id,
+                                   Action old_action);
+  // Submits the audit row and the changed history; returns the ticket the
+  // answer waits for (0: none).
+  StoreTicket Record(const Evaluation& eval, const Subject& subject,
+                     const DecisionContext& context, const DeviceState& before,
+                     DeviceState* state);
+  void Remember(Shard& shard, std::string key, DeviceState state)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(policy_mu_);
   static void EncodeDeviceState(const DeviceState& state, std::string* out);

@@ -399,207 +399,216 @@ bool Reader::NextSlow(Event* event) {
     case State::kBody:
       break;
   }
-
   while (true) {
     if (pos_ >= size_) {
       return Finish(event);
     }
-    const std::size_t at = pos_;
-    const std::uint8_t b = data_[pos_];
-    switch (b) {
-      case kSwitchPage: {
-        if (pos_ + 1 >= size_) {
-          return Fatal(IssueCode::kTruncated, at,
-                       "the input ends after SWITCH_PAGE");
-        }
-        const std::uint8_t page = data_[pos_ + 1];
-        pos_ += 2;
-        if (FindCodePage(page) == nullptr &&
-            !Report(IssueCode::kUnknownCodePage, at,
-                    StrCat("SWITCH_PAGE to undefined code page ", page))) {
-          return false;
-        }
-        page_ = page;
-        known_tokens_ = KnownTokenMask(page);
-        continue;
-      }
-      case kEnd: {
-        ++pos_;
-        if (open_.empty()) {
-          if (!Report(IssueCode::kEndWithoutElement, at,
-                      "END with no open element")) {
-            return false;
-          }
-          continue;
-        }
-        const Open top = open_.back();
-        event->type = Event::Type::kEndElement;
-        event->page = static_cast<std::uint8_t>(top >> 8);
-        event->token = static_cast<std::uint8_t>(top);
-        event->has_content = true;
-        event->data = {};
-        event->offset = at;
-        event->depth = static_cast<int>(open_.size());
-        open_.pop_back();
-        if (open_.empty()) {
-          root_closed_ = true;
-        }
-        return true;
-      }
-      case kStrI:
-      case kStrT:
-      case kOpaque: {
-        if (values_ >= options_.max_values) {
-          return Fatal(IssueCode::kValueLimit, at,
-                       StrCat("more than ", options_.max_values,
-                              " text or opaque values"));
-        }
-        ++values_;
-        ++pos_;
-        // Read straight into the event: a string_view assembled elsewhere and
-        // copied in is a store-forwarding stall on this hot path.
-        std::string_view& value = event->data;
-        if (b == kStrI) {
-          if (!ReadInlineString(at, &value)) {
-            return false;
-          }
-        } else if (b == kStrT) {
-          std::uint32_t index = 0;
-          if (!ReadMbUInt32(&index) || !ReadTableString(index, at, &value)) {
-            return false;
-          }
-        } else {
-          std::uint32_t length = 0;
-          if (!ReadMbUInt32(&length)) {
-            return false;
-          }
-          if (length > options_.max_text_bytes) {
-            return Fatal(IssueCode::kTextTooLong, at,
-                         StrCat("opaque value of ", length,
-                                " bytes exceeds the limit of ",
-                                options_.max_text_bytes));
-          }
-          if (length > size_ - pos_) {
-            return Fatal(
-                IssueCode::kTruncated, at,
-                StrCat("opaque value of ", length, " bytes runs past the end"));
-          }
-          value = std::string_view(reinterpret_cast<const char*>(data_ + pos_),
-                                   length);
-          pos_ += length;
-        }
-        if (open_.empty()) {
-          if (!Report(IssueCode::kContentOutsideRoot, at,
-                      "text or opaque data outside any element")) {
-            return false;
-          }
-          continue;
-        }
-        event->type = b == kOpaque ? Event::Type::kOpaque : Event::Type::kText;
-        event->page = static_cast<std::uint8_t>(open_.back() >> 8);
-        event->token = static_cast<std::uint8_t>(open_.back());
-        event->has_content = false;
-        event->offset = at;
-        event->depth = static_cast<int>(open_.size());
-        return true;
-      }
-      case kEntity:
-      case kExtT0:
-      case kExtT0 + 1:
-      case kExtT2: {
-        ++pos_;
-        std::uint32_t unused = 0;
-        if (!ReadMbUInt32(&unused) ||
-            !Report(IssueCode::kUnsupportedToken, at,
-                    StrCat("global token ", Hex(b), " is not used by EAS"))) {
-          return false;
-        }
-        continue;
-      }
-      case kExtI0:
-      case kExtI0 + 1:
-      case kExtI2: {
-        ++pos_;
-        std::string_view unused;
-        if (!ReadInlineString(at, &unused) ||
-            !Report(IssueCode::kUnsupportedToken, at,
-                    StrCat("global token ", Hex(b), " is not used by EAS"))) {
-          return false;
-        }
-        continue;
-      }
-      case kExt0:
-      case kExt0 + 1:
-      case kExt2:
-        ++pos_;
-        if (!Report(IssueCode::kUnsupportedToken, at,
-                    StrCat("global token ", Hex(b), " is not used by EAS"))) {
-          return false;
-        }
-        continue;
-      case kLiteral:
-      case kLiteralC:
-      case kLiteralA:
-      case kLiteralAc:
-      case kPi:
-        return Fatal(IssueCode::kUnsupportedToken, at,
-                     StrCat("global token ", Hex(b),
-                            " (literal tag or processing instruction) is not "
-                            "used by EAS"));
-      default:
-        break;
+    if (const Step step = ReadToken(event); step != Step::kSkip) {
+      return step == Step::kEvent;
     }
-
-    // A tag.
-    if ((b & kAttributeBit) != 0) {
-      return Fatal(IssueCode::kUnsupportedToken, at,
-                   StrCat("tag ", Hex(b),
-                          " has attributes, which EAS never "
-                          "uses"));
-    }
-    const std::uint8_t token = b & kTokenMask;
-    const bool has_content = (b & kContentBit) != 0;
-    ++pos_;
-    if (root_closed_ && open_.empty() &&
-        !Report(IssueCode::kContentOutsideRoot, at,
-                "a second root element after the first one closed")) {
-      return false;
-    }
-    if (elements_ >= options_.max_elements) {
-      return Fatal(IssueCode::kElementLimit, at,
-                   StrCat("more than ", options_.max_elements, " elements"));
-    }
-    ++elements_;
-    const int depth = static_cast<int>(open_.size()) + 1;
-    if (depth > options_.max_depth) {
-      return Fatal(IssueCode::kDepthLimit, at,
-                   StrCat("element nesting deeper than ", options_.max_depth));
-    }
-    if (((known_tokens_ >> token) & 1) == 0 &&
-        !Report(IssueCode::kUnknownToken, at,
-                StrCat("token ", Hex(token), " is not defined on code page ",
-                       page_))) {
-      return false;
-    }
-    event->type = Event::Type::kStartElement;
-    event->page = page_;
-    event->token = token;
-    event->has_content = has_content;
-    event->data = {};
-    event->offset = at;
-    event->depth = depth;
-    if (has_content) {
-      open_.push_back(static_cast<Open>(page_ << 8 | token));
-    } else {
-      pending_end_ = *event;
-      pending_end_.type = Event::Type::kEndElement;
-      state_ = State::kPendingEnd;
-      if (open_.empty()) {
-        root_closed_ = true;
-      }
-    }
-    return true;
   }
+}
+
+Reader::Step Reader::ReadToken(Event* event) {
+  const std::size_t at = pos_;
+  const std::uint8_t b = data_[pos_];
+  switch (b) {
+    case kSwitchPage:
+      return SwitchPage(at);
+    case kEnd:
+      return EndTag(at, event);
+    case kStrI:
+    case kStrT:
+    case kOpaque:
+      return Value(b, at, event);
+    case kEntity:
+    case kExtT0:
+    case kExtT0 + 1:
+    case kExtT2:
+    case kExtI0:
+    case kExtI0 + 1:
+    case kExtI2:
+    case kExt0:
+    case kExt0 + 1:
+    case kExt2:
+      return SkipExtension(b, at);
+    case kLiteral:
+    case kLiteralC:
+    case kLiteralA:
+    case kLiteralAc:
+    case kPi:
+      Fatal(IssueCode::kUnsupportedToken, at,
+            StrCat("global token ", Hex(b),
+                   " (literal tag or processing instruction) is not "
+                   "used by EAS"));
+      return Step::kStop;
+    default:
+      return Tag(b, at, event);
+  }
+}
+
+Reader::Step Reader::Continue(bool go_on) {
+  return go_on ? Step::kSkip : Step::kStop;
+}
+
+Reader::Step Reader::SwitchPage(std::size_t at) {
+  if (pos_ + 1 >= size_) {
+    Fatal(IssueCode::kTruncated, at, "the input ends after SWITCH_PAGE");
+    return Step::kStop;
+  }
+  const std::uint8_t page = data_[pos_ + 1];
+  pos_ += 2;
+  if (FindCodePage(page) == nullptr &&
+      !Report(IssueCode::kUnknownCodePage, at,
+              StrCat("SWITCH_PAGE to undefined code page ", page))) {
+    return Step::kStop;
+  }
+  page_ = page;
+  known_tokens_ = KnownTokenMask(page);
+  return Step::kSkip;
+}
+
+Reader::Step Reader::EndTag(std::size_t at, Event* event) {
+  ++pos_;
+  if (open_.empty()) {
+    return Continue(
+        Report(IssueCode::kEndWithoutElement, at, "END with no open element"));
+  }
+  const Open top = open_.back();
+  event->type = Event::Type::kEndElement;
+  event->page = static_cast<std::uint8_t>(top >> 8);
+  event->token = static_cast<std::uint8_t>(top);
+  event->has_content = true;
+  event->data = {};
+  event->offset = at;
+  event->depth = static_cast<int>(open_.size());
+  open_.pop_back();
+  if (open_.empty()) {
+    root_closed_ = true;
+  }
+  return Step::kEvent;
+}
+
+bool Reader::ReadOpaque(std::size_t at, std::string_view* value) {
+  std::uint32_t length = 0;
+  if (!ReadMbUInt32(&length)) {
+    return false;
+  }
+  if (length > options_.max_text_bytes) {
+    return Fatal(
+        IssueCode::kTextTooLong, at,
+        StrCat("opaque value of ", length, " bytes exceeds the limit of ",
+               options_.max_text_bytes));
+  }
+  if (length > size_ - pos_) {
+    return Fatal(
+        IssueCode::kTruncated, at,
+        StrCat("opaque value of ", length, " bytes runs past the end"));
+  }
+  *value =
+      std::string_view(reinterpret_cast<const char*>(data_ + pos_), length);
+  pos_ += length;
+  return true;
+}
+
+Reader::Step Reader::Value(std::uint8_t b, std::size_t at, Event* event) {
+  if (values_ >= options_.max_values) {
+    Fatal(IssueCode::kValueLimit, at,
+          StrCat("more than ", options_.max_values, " text or opaque values"));
+    return Step::kStop;
+  }
+  ++values_;
+  ++pos_;
+  // Read straight into the event: a string_view assembled elsewhere and
+  // copied in is a store-forwarding stall on this hot path.
+  std::string_view& value = event->data;
+  std::uint32_t index = 0;
+  const bool read =
+      b == kStrI   ? ReadInlineString(at, &value)
+      : b == kStrT ? ReadMbUInt32(&index) && ReadTableString(index, at, &value)
+                   : ReadOpaque(at, &value);
+  if (!read) {
+    return Step::kStop;
+  }
+  if (open_.empty()) {
+    return Continue(Report(IssueCode::kContentOutsideRoot, at,
+                           "text or opaque data outside any element"));
+  }
+  event->type = b == kOpaque ? Event::Type::kOpaque : Event::Type::kText;
+  event->page = static_cast<std::uint8_t>(open_.back() >> 8);
+  event->token = static_cast<std::uint8_t>(open_.back());
+  event->has_content = false;
+  event->offset = at;
+  event->depth = static_cast<int>(open_.size());
+  return Step::kEvent;
+}
+
+Reader::Step Reader::SkipExtension(std::uint8_t b, std::size_t at) {
+  ++pos_;
+  // EXT_T_* and ENTITY carry a number, EXT_I_* a string, EXT_* nothing.
+  bool read = true;
+  if (b == kEntity || b == kExtT0 || b == kExtT0 + 1 || b == kExtT2) {
+    std::uint32_t unused = 0;
+    read = ReadMbUInt32(&unused);
+  } else if (b == kExtI0 || b == kExtI0 + 1 || b == kExtI2) {
+    std::string_view unused;
+    read = ReadInlineString(at, &unused);
+  }
+  return Continue(
+      read && Report(IssueCode::kUnsupportedToken, at,
+                     StrCat("global token ", Hex(b), " is not used by EAS")));
+}
+
+Reader::Step Reader::Tag(std::uint8_t b, std::size_t at, Event* event) {
+  if ((b & kAttributeBit) != 0) {
+    Fatal(IssueCode::kUnsupportedToken, at,
+          StrCat("tag ", Hex(b), " has attributes, which EAS never uses"));
+    return Step::kStop;
+  }
+  const std::uint8_t token = b & kTokenMask;
+  const bool has_content = (b & kContentBit) != 0;
+  ++pos_;
+  if (root_closed_ && open_.empty() &&
+      !Report(IssueCode::kContentOutsideRoot, at,
+              "a second root element after the first one closed")) {
+    return Step::kStop;
+  }
+  if (elements_ >= options_.max_elements) {
+    Fatal(IssueCode::kElementLimit, at,
+          StrCat("more than ", options_.max_elements, " elements"));
+    return Step::kStop;
+  }
+  ++elements_;
+  const int depth = static_cast<int>(open_.size()) + 1;
+  if (depth > options_.max_depth) {
+    Fatal(IssueCode::kDepthLimit, at,
+          StrCat("element nesting deeper than ", options_.max_depth));
+    return Step::kStop;
+  }
+  if (((known_tokens_ >> token) & 1) == 0 &&
+      !Report(IssueCode::kUnknownToken, at,
+              StrCat("token ", Hex(token), " is not defined on code page ",
+                     page_))) {
+    return Step::kStop;
+  }
+  event->type = Event::Type::kStartElement;
+  event->page = page_;
+  event->token = token;
+  event->has_content = has_content;
+  event->data = {};
+  event->offset = at;
+  event->depth = depth;
+  if (has_content) {
+    open_.push_back(static_cast<Open>(page_ << 8 | token));
+  } else {
+    pending_end_ = *event;
+    pending_end_.type = Event::Type::kEndElement;
+    state_ = State::kPendingEnd;
+    if (open_.empty()) {
+      root_closed_ = true;
+    }
+  }
+  return Step::kEvent;
 }
 
 }  // namespace hijackguard::detector::wbxml

@@ -124,6 +124,18 @@ class Reader {
   // Next() handles the common tokens (tags, END, STR_I in the body); this
   // handles everything else, including every issue.
   [[gnu::noinline]] bool NextSlow(Event* event);
+  // One token of NextSlow's: an event for the caller, one skipped (read
+  // on), or the end (a fatal issue, or any in strict mode).
+  enum class Step { kEvent, kSkip, kStop };
+  Step ReadToken(Event* event);
+  static Step Continue(bool go_on);  // kSkip or kStop
+  Step SwitchPage(std::size_t at);
+  Step EndTag(std::size_t at, Event* event);
+  Step Value(std::uint8_t b, std::size_t at, Event* event);
+  bool ReadOpaque(std::size_t at, std::string_view* value);
+  // Global tokens EAS never uses, with what they carry.
+  Step SkipExtension(std::uint8_t b, std::size_t at);
+  Step Tag(std::uint8_t b, std::size_t at, Event* event);
   bool ReadHeader();
   bool ReadMbUInt32(std::uint32_t* value);
   bool ReadInlineString(std::size_t token_offset, std::string_view* out);
