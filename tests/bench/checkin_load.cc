@@ -170,110 +170,203 @@ RunResult RunLoad(Issue issue, int concurrency,
   return r;
 }
 
-int Main(int argc, char** argv) {
-  CLI::App app{"CheckIn vs bare gRPC echo load benchmark"};
+struct Flags {
   int duration_ms = 3000;
   int warmup_ms = 500;
   int repetitions = 5;
   std::vector<int> concurrency = {1, 4, 16};
-  app.add_option("--duration-ms", duration_ms, "Measured time per run")
+  bool monitor = false;
+  bool auth = false;
+  bool control = false;
+  bool audit = false;
+};
+
+void AddFlags(CLI::App& app, Flags& f) {
+  app.add_option("--duration-ms", f.duration_ms, "Measured time per run")
       ->capture_default_str();
-  app.add_option("--warmup-ms", warmup_ms, "Unmeasured time before each run")
+  app.add_option("--warmup-ms", f.warmup_ms, "Unmeasured time before each run")
       ->capture_default_str();
-  app.add_option("--repetitions", repetitions,
+  app.add_option("--repetitions", f.repetitions,
                  "Runs per service and concurrency")
       ->capture_default_str();
-  bool monitor = false;
-  app.add_flag("--monitor", monitor,
+  app.add_flag("--monitor", f.monitor,
                "Decide in monitor mode (default: enforce, which also renders "
                "the user alert)");
-  bool auth = false;
-  app.add_flag("--auth", auth,
+  app.add_flag("--auth", f.auth,
                "Compare durable CheckIn with token authentication against "
                "durable CheckIn in development mode");
-  bool control = false;
-  app.add_flag("--control", control,
+  app.add_flag("--control", f.control,
                "With --auth: both servers in development mode (an A/A run "
                "that shows how far the ratio wanders by chance)");
-  bool audit = false;
-  app.add_flag("--audit", audit,
+  app.add_flag("--audit", f.audit,
                "Compare CheckIn with a state database and audit log against "
                "CheckIn with state in memory (instead of against the echo)");
-  app.add_option("--concurrency", concurrency, "Calls in flight")
+  app.add_option("--concurrency", f.concurrency, "Calls in flight")
       ->delimiter(',');
-  CLI11_PARSE(app, argc, argv);
+}
 
+constexpr char kToken[] = "checkin-load-token";
+
+// 50 principals; the last one's token is the one the benchmark sends.
+std::shared_ptr<plugin::AuthConfig> ManyPrincipals() {
+  auto config = std::make_shared<plugin::AuthConfig>();
+  const std::string token = kToken;
+  for (int i = 0; i < 50; ++i) {
+    plugin::Principal p;
+    p.id = "mdm-" + std::to_string(i);
+    p.roles = plugin::kRoleMdm;
+    p.all_tenants = true;
+    p.token_sha256.push_back(
+        Sha256Raw(i == 49 ? token : token + std::to_string(i)));
+    config->principals.push_back(std::move(p));
+  }
+  return config;
+}
+
+// The plugin servers: `base` always; `measured` with --audit (a state
+// database) and --auth (and tokens).
+struct Servers {
+  std::filesystem::path state_dir;
+  std::unique_ptr<plugin::PluginServer> base;
+  std::unique_ptr<plugin::PluginServer> measured;
+  std::unique_ptr<v1::CompliancePlugin::Stub> base_stub;
+  std::unique_ptr<v1::CompliancePlugin::Stub> measured_stub;
+
+  ~Servers() {
+    if (measured != nullptr) measured->Shutdown(absl::ZeroDuration());
+    if (base != nullptr) base->Shutdown(absl::ZeroDuration());
+    measured.reset();
+    base.reset();  // before the state directory goes
+    if (!state_dir.empty()) std::filesystem::remove_all(state_dir);
+  }
+};
+
+absl::Status StartServers(const Flags& flags, Servers* servers) {
   plugin::ServerOptions options;
   options.catalog = std::make_shared<detector::KnownIssueCatalog>(
       *detector::KnownIssueCatalog::Builtin());
   // The costlier of the two modes: enforce renders the user's alert (the
   // benchmark device has a confirmed hijack build, so it gets WARN).
   auto policy = policy::Policy::Parse(
-      monitor ? R"({"apiVersion": "hijackguard/v1", "mode": "monitor"})"
-              : R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})",
+      flags.monitor ? R"({"apiVersion": "hijackguard/v1", "mode": "monitor"})"
+                    : R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})",
       *options.catalog, nullptr);
-  if (!policy.ok()) {
-    std::fprintf(stderr, "policy: %s\n", policy.status().ToString().c_str());
-    return 1;
-  }
+  if (!policy.ok()) return policy.status();
   options.policy = *policy;
-  const std::filesystem::path state_dir =
+  servers->state_dir =
       std::filesystem::temp_directory_path() /
       ("hijackguard-checkin-load-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(state_dir);
-  const std::string token = "checkin-load-token";
-  if (auth) {
-    audit = true;  // two plugin servers, not the echo
-    std::filesystem::create_directories(state_dir / "base");
-    options.state_path = (state_dir / "base" / "hijackguard.db").string();
+  std::filesystem::remove_all(servers->state_dir);
+  if (flags.auth) {
+    std::filesystem::create_directories(servers->state_dir / "base");
+    options.state_path =
+        (servers->state_dir / "base" / "hijackguard.db").string();
   }
-  auto plugin_server = plugin::BuildServer(options);
-  if (!plugin_server.ok()) {
-    std::fprintf(stderr, "plugin server: %s\n",
-                 plugin_server.status().ToString().c_str());
+  auto base = plugin::BuildServer(options);
+  if (!base.ok()) return base.status();
+  servers->base = *std::move(base);
+  servers->base_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+      servers->base->address(), grpc::InsecureChannelCredentials()));
+  if (!flags.audit && !flags.auth) {
+    return absl::OkStatus();
+  }
+  std::filesystem::create_directories(servers->state_dir / "measured");
+  plugin::ServerOptions durable = options;
+  durable.state_path =
+      (servers->state_dir / "measured" / "hijackguard.db").string();
+  if (flags.auth && !flags.control) {
+    durable.auth = ManyPrincipals();
+  }
+  auto measured = plugin::BuildServer(durable);
+  if (!measured.ok()) return measured.status();
+  servers->measured = *std::move(measured);
+  servers->measured_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+      servers->measured->address(), grpc::InsecureChannelCredentials()));
+  return absl::OkStatus();
+}
+
+using Issuer = std::function<void(
+    grpc::ClientContext*, const v1::CheckInRequest*, v1::CheckInResponse*,
+    std::function<void(grpc::Status)>)>;
+
+Issuer CheckInOn(v1::CompliancePlugin::Stub* stub) {
+  return [stub](grpc::ClientContext* c, const v1::CheckInRequest* req,
+                v1::CheckInResponse* resp,
+                std::function<void(grpc::Status)> done) {
+    c->AddMetadata("authorization", std::string("Bearer ") + kToken);
+    stub->async()->CheckIn(c, req, resp, std::move(done));
+  };
+}
+
+// Alternating runs of `base` and `measured` at one concurrency; prints
+// their medians and ratios and returns the failed calls.
+long Compare(const Flags& flags, int c, const Issuer& base,
+             const Issuer& measured, const char* base_name,
+             const char* measured_name, const char* target) {
+  const auto warmup = std::chrono::milliseconds(flags.warmup_ms);
+  const auto duration = std::chrono::milliseconds(flags.duration_ms);
+  std::vector<RunResult> e_runs, p_runs;
+  std::vector<double> qps_ratio, p99_ratio;
+  long errors = 0;
+  for (int rep = 0; rep < flags.repetitions; ++rep) {
+    RunResult e, p;
+    if (rep % 2 == 0) {
+      e = RunLoad(base, c, warmup, duration);
+      p = RunLoad(measured, c, warmup, duration);
+    } else {
+      p = RunLoad(measured, c, warmup, duration);
+      e = RunLoad(base, c, warmup, duration);
+    }
+    e_runs.push_back(e);
+    p_runs.push_back(p);
+    qps_ratio.push_back(e.qps > 0 ? p.qps / e.qps : 0);
+    p99_ratio.push_back(e.p99_us > 0 ? p.p99_us / e.p99_us : 0);
+    errors += e.errors + p.errors;
+  }
+  auto median = [](const std::vector<RunResult>& runs, double RunResult::*f) {
+    std::vector<double> v;
+    for (const RunResult& r : runs) v.push_back(r.*f);
+    return Median(v);
+  };
+  auto row = [&](const char* name, const std::vector<RunResult>& runs) {
+    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f", c, name,
+                median(runs, &RunResult::qps), median(runs, &RunResult::p50_us),
+                median(runs, &RunResult::p99_us),
+                median(runs, &RunResult::p999_us),
+                median(runs, &RunResult::cpu_us_per_call));
+  };
+  row(base_name, e_runs);
+  std::printf(" %7s\n", "");
+  row(measured_name, p_runs);
+  std::printf(" %7ld\n", errors);
+  std::printf(
+      "%-8d %-8s   QPS ratio %.3f (target >= %s)   p99 ratio %.3f (target "
+      "<= 1.2)\n",
+      c, "ratio", Median(qps_ratio), target, Median(p99_ratio));
+  std::fflush(stdout);
+  return errors;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"CheckIn vs bare gRPC echo load benchmark"};
+  Flags flags;
+  AddFlags(app, flags);
+  CLI11_PARSE(app, argc, argv);
+  if (flags.auth) {
+    flags.audit = true;  // two plugin servers, not the echo
+  }
+  Servers servers;
+  if (absl::Status s = StartServers(flags, &servers); !s.ok()) {
+    std::fprintf(stderr, "plugin server: %s\n", s.ToString().c_str());
     return 1;
   }
-  auto plugin_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
-      (*plugin_server)->address(), grpc::InsecureChannelCredentials()));
-  // --audit: a second server, the same but with a state database; --auth:
-  // the same again with token authentication.
-  std::unique_ptr<plugin::PluginServer> audited_server;
-  std::unique_ptr<v1::CompliancePlugin::Stub> audited_stub;
-  if (audit) {
-    std::filesystem::create_directories(state_dir / "measured");
-    plugin::ServerOptions durable = options;
-    durable.state_path = (state_dir / "measured" / "hijackguard.db").string();
-    if (auth && !control) {
-      auto config = std::make_shared<plugin::AuthConfig>();
-      for (int i = 0; i < 50; ++i) {
-        plugin::Principal p;
-        p.id = "mdm-" + std::to_string(i);
-        p.roles = plugin::kRoleMdm;
-        p.all_tenants = true;
-        p.token_sha256.push_back(
-            Sha256Raw(i == 49 ? token : token + std::to_string(i)));
-        config->principals.push_back(std::move(p));
-      }
-      durable.auth = std::move(config);
-    }
-    auto built = plugin::BuildServer(durable);
-    if (!built.ok()) {
-      std::fprintf(stderr, "audited server: %s\n",
-                   built.status().ToString().c_str());
-      return 1;
-    }
-    audited_server = *std::move(built);
-    audited_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
-        audited_server->address(), grpc::InsecureChannelCredentials()));
-  }
-
   // The echo answers with a real plugin response, so both carry the same bytes.
   v1::CheckInResponse canned;
   {
     grpc::ClientContext context;
-    context.AddMetadata("authorization", "Bearer " + token);
+    context.AddMetadata("authorization", std::string("Bearer ") + kToken);
     const grpc::Status s =
-        plugin_stub->CheckIn(&context, MakeRequest(), &canned);
+        servers.base_stub->CheckIn(&context, MakeRequest(), &canned);
     if (!s.ok()) {
       std::fprintf(stderr, "CheckIn: %s\n", s.error_message().c_str());
       return 1;
@@ -289,99 +382,39 @@ int Main(int argc, char** argv) {
   auto echo_stub = EchoBench::NewStub(
       grpc::CreateChannel("127.0.0.1:" + std::to_string(echo_port),
                           grpc::InsecureChannelCredentials()));
-
-  std::function<void(grpc::ClientContext*, const v1::CheckInRequest*,
-                     v1::CheckInResponse*, std::function<void(grpc::Status)>)>
-      issue_checkin = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
+  // --audit and --auth: the baseline is the plugin with state in memory (or
+  // without tokens); otherwise the echo.
+  const Issuer echo = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
                           v1::CheckInResponse* resp,
                           std::function<void(grpc::Status)> done) {
-        c->AddMetadata("authorization", "Bearer " + token);
-        plugin_stub->async()->CheckIn(c, req, resp, std::move(done));
-      };
-  auto issue_echo = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
-                        v1::CheckInResponse* resp,
-                        std::function<void(grpc::Status)> done) {
-    if (audit) {  // the baseline: the plugin with state in memory
-      c->AddMetadata("authorization", "Bearer " + token);
-      plugin_stub->async()->CheckIn(c, req, resp, std::move(done));
-    } else {
-      echo_stub->async()->Echo(c, req, resp, std::move(done));
-    }
+    echo_stub->async()->Echo(c, req, resp, std::move(done));
   };
-  if (audit) {
-    issue_checkin = [&](grpc::ClientContext* c, const v1::CheckInRequest* req,
-                        v1::CheckInResponse* resp,
-                        std::function<void(grpc::Status)> done) {
-      c->AddMetadata("authorization", "Bearer " + token);
-      audited_stub->async()->CheckIn(c, req, resp, std::move(done));
-    };
-  }
-  const char* base_name = auth ? "no-auth" : audit ? "memory" : "echo";
-  const char* measured_name = auth ? "token" : audit ? "audited" : "checkin";
+  const Issuer base = flags.audit ? CheckInOn(servers.base_stub.get()) : echo;
+  const Issuer measured = CheckInOn(flags.audit ? servers.measured_stub.get()
+                                                : servers.base_stub.get());
+  const char* base_name = flags.auth    ? "no-auth"
+                          : flags.audit ? "memory"
+                                        : "echo";
+  const char* measured_name = flags.auth    ? "token"
+                              : flags.audit ? "audited"
+                                            : "checkin";
 
   std::printf(
       "request %zu bytes, response %zu bytes; %d ms per run after %d ms "
       "warm-up, %d repetitions, echo and CheckIn alternating; medians shown; "
       "cpu_us = process CPU per call (client and server)\n",
-      MakeRequest().ByteSizeLong(), canned.ByteSizeLong(), duration_ms,
-      warmup_ms, repetitions);
+      MakeRequest().ByteSizeLong(), canned.ByteSizeLong(), flags.duration_ms,
+      flags.warmup_ms, flags.repetitions);
   std::printf("%-8s %-8s %10s %9s %9s %9s %9s %7s\n", "inflight", "service",
               "QPS", "p50_us", "p99_us", "p99.9_us", "cpu_us", "errors");
-  const auto warmup = std::chrono::milliseconds(warmup_ms);
-  const auto duration = std::chrono::milliseconds(duration_ms);
   long total_errors = 0;
-  for (int c : concurrency) {
-    std::vector<double> e_qps, e_p50, e_p99, e_p999, e_cpu, p_qps, p_p50, p_p99,
-        p_p999, p_cpu, qps_ratio, p99_ratio;
-    long errors = 0;
-    for (int rep = 0; rep < repetitions; ++rep) {
-      RunResult e, p;
-      if (rep % 2 == 0) {
-        e = RunLoad(issue_echo, c, warmup, duration);
-        p = RunLoad(issue_checkin, c, warmup, duration);
-      } else {
-        p = RunLoad(issue_checkin, c, warmup, duration);
-        e = RunLoad(issue_echo, c, warmup, duration);
-      }
-      e_qps.push_back(e.qps);
-      e_p50.push_back(e.p50_us);
-      e_p99.push_back(e.p99_us);
-      e_p999.push_back(e.p999_us);
-      e_cpu.push_back(e.cpu_us_per_call);
-      p_qps.push_back(p.qps);
-      p_p50.push_back(p.p50_us);
-      p_p99.push_back(p.p99_us);
-      p_p999.push_back(p.p999_us);
-      p_cpu.push_back(p.cpu_us_per_call);
-      qps_ratio.push_back(e.qps > 0 ? p.qps / e.qps : 0);
-      p99_ratio.push_back(e.p99_us > 0 ? p.p99_us / e.p99_us : 0);
-      errors += e.errors + p.errors;
-    }
-    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f %7s\n", c, base_name,
-                Median(e_qps), Median(e_p50), Median(e_p99), Median(e_p999),
-                Median(e_cpu), "");
-    std::printf("%-8d %-8s %10.0f %9.1f %9.1f %9.1f %9.1f %7ld\n", c,
-                measured_name, Median(p_qps), Median(p_p50), Median(p_p99),
-                Median(p_p999), Median(p_cpu), errors);
-    std::printf(
-        "%-8d %-8s   QPS ratio %.3f (target >= %s)   p99 ratio %.3f (target "
-        "<= 1.2)\n",
-        c, "ratio", Median(qps_ratio),
-        auth    ? "0.95"
-        : audit ? "0.8"
-                : "0.9",
-        Median(p99_ratio));
-    std::fflush(stdout);
-    total_errors += errors;
+  for (int c : flags.concurrency) {
+    total_errors += Compare(flags, c, base, measured, base_name, measured_name,
+                            flags.auth    ? "0.95"
+                            : flags.audit ? "0.8"
+                                          : "0.9");
   }
   echo_server->Shutdown();
-  (*plugin_server)->Shutdown(absl::ZeroDuration());
-  if (audited_server != nullptr) {
-    audited_server->Shutdown(absl::ZeroDuration());
-    audited_server.reset();
-  }
-  (*plugin_server).reset();  // before its state directory goes
-  std::filesystem::remove_all(state_dir);
   return total_errors == 0 ? 0 : 1;
 }
 

@@ -123,6 +123,82 @@ Run Stream(Open open, const std::vector<Request>& requests, long count) {
   return run;
 }
 
+// The medians' inputs: per run, echo (e), in-memory plugin (p), durable
+// plugin (d).
+struct Series {
+  std::vector<double> e_rate, p_rate, e_cpu, p_cpu, ratio;
+  std::vector<double> d_rate, d_cpu, d_ratio;
+  long errors = 0;
+};
+
+// `repetitions` runs of each service, alternating their order; `durable`
+// null: no durable server.
+template <typename Open, typename OpenDurable>
+Series RunAlternating(Open open_echo, Open open_plugin,
+                      const OpenDurable* open_durable,
+                      const std::vector<Request>& changes, long observations,
+                      int repetitions) {
+  Series s;
+  for (int rep = 0; rep < repetitions; ++rep) {
+    Run e, p, d;
+    if (rep % 2 == 0) {
+      e = Stream(open_echo, changes, observations);
+      p = Stream(open_plugin, changes, observations);
+      if (open_durable) d = Stream(*open_durable, changes, observations);
+    } else {
+      if (open_durable) d = Stream(*open_durable, changes, observations);
+      p = Stream(open_plugin, changes, observations);
+      e = Stream(open_echo, changes, observations);
+    }
+    if (open_durable) {
+      s.d_rate.push_back(d.per_second);
+      s.d_cpu.push_back(d.cpu_us);
+      s.d_ratio.push_back(p.per_second > 0 ? d.per_second / p.per_second : 0);
+      s.errors += d.errors;
+    }
+    s.e_rate.push_back(e.per_second);
+    s.p_rate.push_back(p.per_second);
+    s.e_cpu.push_back(e.cpu_us);
+    s.p_cpu.push_back(p.cpu_us);
+    s.ratio.push_back(e.per_second > 0 ? p.per_second / e.per_second : 0);
+    s.errors += e.errors + p.errors;
+    std::printf("  run %d: echo %.0f/s, StreamTraffic %.0f/s", rep + 1,
+                e.per_second, p.per_second);
+    if (open_durable) {
+      std::printf(", durable StreamTraffic %.0f/s", d.per_second);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  return s;
+}
+
+void PrintMedians(const Series& s, plugin::PluginServer* durable) {
+  std::printf("%-14s %12s %9s\n", "service", "obs_per_s", "cpu_us");
+  std::printf("%-14s %12.0f %9.1f\n", "echo", Median(s.e_rate),
+              Median(s.e_cpu));
+  std::printf("%-14s %12.0f %9.1f\n", "StreamTraffic", Median(s.p_rate),
+              Median(s.p_cpu));
+  if (durable != nullptr) {
+    std::printf("%-14s %12.0f %9.1f\n", "durable", Median(s.d_rate),
+                Median(s.d_cpu));
+  }
+  std::printf(
+      "ratio StreamTraffic/echo %.3f; StreamTraffic %.0f obs/s (target >= "
+      "30000); errors %ld\n",
+      Median(s.ratio), Median(s.p_rate), s.errors);
+  if (durable != nullptr) {
+    std::printf(
+        "ratio durable/in-memory StreamTraffic %.3f (target >= 0.5); %s\n",
+        Median(s.d_ratio),
+        durable->store() != nullptr
+            ? StrCat(durable->store()->stats().commits, " commits for ",
+                     durable->store()->stats().submissions, " submissions")
+                  .c_str()
+            : "");
+  }
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"StreamTraffic load benchmark"};
   long observations = 200'000;
@@ -200,13 +276,16 @@ int Main(int argc, char** argv) {
     changes.push_back(
         Observation(++sequence, d, BenchClientChange("2:14", d), {}));
   }
-  auto open_plugin = [&](grpc::ClientContext* c) {
+  using Open =
+      std::function<std::unique_ptr<grpc::ClientReaderWriter<Request, Batch>>(
+          grpc::ClientContext*)>;
+  const Open open_plugin = [&](grpc::ClientContext* c) {
     return plugin_stub->StreamTraffic(c);
   };
-  auto open_echo = [&](grpc::ClientContext* c) {
+  const Open open_echo = [&](grpc::ClientContext* c) {
     return echo_stub->StreamEcho(c);
   };
-  auto open_durable = [&](grpc::ClientContext* c) {
+  const Open open_durable = [&](grpc::ClientContext* c) {
     return durable_stub->StreamTraffic(c);
   };
   const Run setup = Stream(open_plugin, adds, static_cast<long>(adds.size()));
@@ -230,69 +309,18 @@ int Main(int argc, char** argv) {
   if (durable) {
     Stream(open_durable, changes, observations / 10);
   }
-  std::vector<double> e_rate, p_rate, e_cpu, p_cpu, ratio;
-  std::vector<double> d_rate, d_cpu, d_ratio;
-  long errors = 0;
-  for (int rep = 0; rep < repetitions; ++rep) {
-    Run e, p, d;
-    if (rep % 2 == 0) {
-      e = Stream(open_echo, changes, observations);
-      p = Stream(open_plugin, changes, observations);
-      if (durable) d = Stream(open_durable, changes, observations);
-    } else {
-      if (durable) d = Stream(open_durable, changes, observations);
-      p = Stream(open_plugin, changes, observations);
-      e = Stream(open_echo, changes, observations);
-    }
-    if (durable) {
-      d_rate.push_back(d.per_second);
-      d_cpu.push_back(d.cpu_us);
-      d_ratio.push_back(p.per_second > 0 ? d.per_second / p.per_second : 0);
-      errors += d.errors;
-    }
-    e_rate.push_back(e.per_second);
-    p_rate.push_back(p.per_second);
-    e_cpu.push_back(e.cpu_us);
-    p_cpu.push_back(p.cpu_us);
-    ratio.push_back(e.per_second > 0 ? p.per_second / e.per_second : 0);
-    errors += e.errors + p.errors;
-    std::printf("  run %d: echo %.0f/s, StreamTraffic %.0f/s", rep + 1,
-                e.per_second, p.per_second);
-    if (durable) {
-      std::printf(", durable StreamTraffic %.0f/s", d.per_second);
-    }
-    std::printf("\n");
-    std::fflush(stdout);
-  }
-  std::printf("%-14s %12s %9s\n", "service", "obs_per_s", "cpu_us");
-  std::printf("%-14s %12.0f %9.1f\n", "echo", Median(e_rate), Median(e_cpu));
-  std::printf("%-14s %12.0f %9.1f\n", "StreamTraffic", Median(p_rate),
-              Median(p_cpu));
-  if (durable) {
-    std::printf("%-14s %12.0f %9.1f\n", "durable", Median(d_rate),
-                Median(d_cpu));
-  }
-  std::printf(
-      "ratio StreamTraffic/echo %.3f; StreamTraffic %.0f obs/s (target >= "
-      "30000); errors %ld\n",
-      Median(ratio), Median(p_rate), errors);
-  if (durable) {
-    std::printf(
-        "ratio durable/in-memory StreamTraffic %.3f (target >= 0.5); %s\n",
-        Median(d_ratio),
-        durable_server->store() != nullptr
-            ? StrCat(durable_server->store()->stats().commits, " commits for ",
-                     durable_server->store()->stats().submissions,
-                     " submissions")
-                  .c_str()
-            : "");
+  const Series series =
+      RunAlternating(open_echo, open_plugin, durable ? &open_durable : nullptr,
+                     changes, observations, repetitions);
+  PrintMedians(series, durable_server.get());
+  if (durable_server != nullptr) {
     durable_server->Shutdown(absl::ZeroDuration());
     durable_server.reset();
     std::filesystem::remove_all(state_dir);
   }
   echo_server->Shutdown();
   (*plugin_server)->Shutdown(absl::ZeroDuration());
-  return errors == 0 ? 0 : 1;
+  return series.errors == 0 ? 0 : 1;
 }
 
 }  // namespace

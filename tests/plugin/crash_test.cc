@@ -257,6 +257,197 @@ v1::GetDeviceRiskResponse Risk(v1::CompliancePlugin::Stub& stub,
   return resp;
 }
 
+using Devices = std::set<std::pair<std::string, std::string>>;
+
+// The defaults (monitor mode) with enforcement, so decisions differ by
+// history: grace periods run from the first WARN. Returns the config's path.
+std::string WriteConfig(const std::string& work, int wal_autocheckpoint) {
+  const std::string config = work + "/config.json";
+  std::ofstream policy(work + "/policy.json");
+  policy << R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})";
+  std::ofstream cfg(config);
+  cfg << R"({"listen": "127.0.0.1:0", "policy": ")" << work
+      << R"(/policy.json", "shutdown_grace_seconds": 2)";
+  if (wal_autocheckpoint > 0) {
+    cfg << R"(, "wal_autocheckpoint_pages": )" << wal_autocheckpoint;
+  }
+  cfg << "}";
+  return config;
+}
+
+struct Reference {
+  std::map<std::string, std::string> states;  // Canonical(Risk)
+  std::map<std::string, Decision> decisions;
+};
+
+// The uninterrupted run.
+Reference RunReference(const std::string& binary, const std::string& config,
+                       const std::string& dir,
+                       const std::vector<ReportTrafficRequest>& trace,
+                       const Devices& devices) {
+  Reference reference;
+  Server s = Start(binary, config, dir);
+  auto stub = Connect(s);
+  const auto start = std::chrono::steady_clock::now();
+  const auto acks = StreamFrom(*stub, trace, 0);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  if (acks.size() != trace.size()) Fail("the reference run lost acks");
+  std::printf("reference run: %zu observations acknowledged in %.2f s\n",
+              acks.size(), seconds);
+  for (const auto& [tenant, device] : devices) {
+    reference.states[Key(tenant, device)] =
+        Canonical(Risk(*stub, tenant, device));
+    reference.decisions[Key(tenant, device)] = CheckIn(*stub, tenant, device);
+  }
+  Kill(s, SIGTERM);
+  return reference;
+}
+
+// Streams from `from`; with `kill_after_ms` > 0, SIGKILLs the server that
+// long after the start (or when the stream ends) and reaps it.
+std::vector<Ack> StreamAndKill(Server& s,
+                               const std::vector<ReportTrafficRequest>& trace,
+                               std::size_t from, int kill_after_ms) {
+  auto stub = Connect(s);
+  std::atomic<bool> done{false};
+  std::thread killer;
+  if (kill_after_ms > 0) {
+    killer = std::thread([&] {
+      for (int i = 0; i < kill_after_ms && !done; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      kill(s.pid, SIGKILL);
+    });
+  }
+  auto acks = StreamFrom(*stub, trace, from);
+  done = true;
+  if (kill_after_ms > 0) {
+    killer.join();
+    int status = 0;
+    waitpid(s.pid, &status, 0);
+    s.pid = 0;
+  }
+  return acks;
+}
+
+// Every acknowledged observation's events are in its device's state.
+std::size_t CheckAcknowledged(v1::CompliancePlugin::Stub& stub,
+                              const std::vector<ReportTrafficRequest>& trace,
+                              const std::vector<Ack>& acks, int restart) {
+  std::map<std::string, v1::GetDeviceRiskResponse> cache;
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < acks.size(); ++i) {
+    if (acks[i].events.empty()) continue;
+    const auto& r = trace[i];
+    const std::string key = Key(r.tenant_id(), DeviceOf(r));
+    auto it = cache.find(key);
+    if (it == cache.end()) {
+      it = cache.emplace(key, Risk(stub, r.tenant_id(), DeviceOf(r))).first;
+    }
+    for (const std::string& kind : acks[i].events) {
+      bool found = false;
+      for (const auto& e : it->second.events()) {
+        found |= e.sequence() == r.sequence() &&
+                 v1::EventKind_Name(e.kind()) == kind;
+      }
+      if (!found) {
+        Fail("after restart " + std::to_string(restart) + ", " + key +
+             " lacks the acknowledged " + kind + " of sequence " +
+             std::to_string(r.sequence()));
+      }
+      ++checked;
+    }
+  }
+  return checked;
+}
+
+// Streams the trace with `kills` SIGKILLs at random moments (and idle ones
+// once everything is acknowledged), restarting and checking after each.
+void RunWithKills(const std::string& binary, const std::string& config,
+                  const std::string& state,
+                  const std::vector<ReportTrafficRequest>& trace, int kills,
+                  unsigned seed, Server& s) {
+  std::mt19937 rng(seed);
+  s = Start(binary, config, state);
+  std::size_t next = 0;  // first observation not acknowledged
+  std::vector<Ack> all_acks;
+  int killed = 0;
+  int restarts = 0;
+  int mid_checkpoint = 0;
+  while (next < trace.size() || killed < kills) {
+    if (next >= trace.size()) {
+      // Everything is acknowledged but more kills are due: kill while idle.
+      Kill(s, SIGKILL);
+      ++killed;
+    } else {
+      const bool kill_now = killed < kills;
+      const int ms =
+          kill_now ? std::uniform_int_distribution<int>(5, 120)(rng) : 0;
+      const auto acks = StreamAndKill(s, trace, next, ms);
+      killed += kill_now ? 1 : 0;
+      for (const Ack& a : acks) {
+        if (a.sequence != trace[next].sequence()) {
+          Fail("ack for sequence " + std::to_string(a.sequence) +
+               " came where " + std::to_string(trace[next].sequence()) +
+               " was due");
+        }
+        all_acks.push_back(a);
+        ++next;
+      }
+      std::printf("pass %d: %zu acknowledged (%zu/%zu)%s\n", restarts + 1,
+                  acks.size(), next, trace.size(),
+                  kill_now ? ", then SIGKILL" : "");
+      if (!kill_now) {
+        continue;  // the server is still running
+      }
+    }
+    if (CutMidCheckpoint(state)) {
+      ++mid_checkpoint;
+    }
+    s = Start(binary, config, state);
+    ++restarts;
+    auto stub = Connect(s);
+    std::printf("restart %d: all %zu acknowledged events present\n", restarts,
+                CheckAcknowledged(*stub, trace, all_acks, restarts));
+  }
+  std::printf(
+      "%d SIGKILLs, %d restarts (%d of them on a file cut during a "
+      "checkpoint); the whole trace is acknowledged\n",
+      killed, restarts, mid_checkpoint);
+}
+
+// Final states and decisions equal the uninterrupted run's; returns the
+// decisions.
+std::map<std::string, Decision> CompareWithReference(
+    v1::CompliancePlugin::Stub& stub, const Devices& devices,
+    Reference& reference) {
+  std::size_t differ = 0;
+  std::map<std::string, Decision> decisions;
+  for (const auto& [tenant, device] : devices) {
+    const std::string key = Key(tenant, device);
+    const std::string got = Canonical(Risk(stub, tenant, device));
+    if (got != reference.states[key] && ++differ <= 3) {
+      std::fprintf(stderr, "%s differs:\n  reference %s\n  got       %s\n",
+                   key.c_str(), reference.states[key].c_str(), got.c_str());
+    }
+    const Decision d = CheckIn(stub, tenant, device);
+    const Decision& want = reference.decisions[key];
+    if ((d.action != want.action || d.reasons != want.reasons) &&
+        ++differ <= 3) {
+      std::fprintf(stderr, "%s decides %s [%s], the reference %s [%s]\n",
+                   key.c_str(), d.action.c_str(), d.reasons.c_str(),
+                   want.action.c_str(), want.reasons.c_str());
+    }
+    decisions[key] = d;
+  }
+  if (differ > 0) Fail(std::to_string(differ) + " differences");
+  std::printf("final states of %zu devices equal the uninterrupted run's\n",
+              devices.size());
+  return decisions;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"kill-and-restart test of hijackguard's durable state"};
   std::string binary, trace_path, work;
@@ -280,167 +471,21 @@ int Main(int argc, char** argv) {
     if (mkdtemp(tmpl) == nullptr) Fail("mkdtemp");
     work = tmpl;
   }
-  const std::string config = work + "/config.json";
-  {
-    // The defaults (monitor mode) with enforcement, so decisions differ by
-    // history: grace periods run from the first WARN.
-    std::ofstream policy(work + "/policy.json");
-    policy << R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})";
-    std::ofstream cfg(config);
-    cfg << R"({"listen": "127.0.0.1:0", "policy": ")" << work
-        << R"(/policy.json", "shutdown_grace_seconds": 2)";
-    if (wal_autocheckpoint > 0) {
-      cfg << R"(, "wal_autocheckpoint_pages": )" << wal_autocheckpoint;
-    }
-    cfg << "}";
-  }
+  const std::string config = WriteConfig(work, wal_autocheckpoint);
   const auto trace = BuildTrace(trace_path, devices, tenants);
-  std::set<std::pair<std::string, std::string>> device_set;
+  Devices device_set;
   for (const auto& r : trace) device_set.insert({r.tenant_id(), DeviceOf(r)});
   std::printf("trace: %zu observations, %zu devices in %d tenants\n",
               trace.size(), device_set.size(), tenants);
 
-  // The uninterrupted run.
-  std::map<std::string, std::string> reference;
-  std::map<std::string, Decision> reference_decisions;
-  {
-    Server s = Start(binary, config, work + "/reference");
-    auto stub = Connect(s);
-    const auto start = std::chrono::steady_clock::now();
-    const auto acks = StreamFrom(*stub, trace, 0);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    if (acks.size() != trace.size()) Fail("the reference run lost acks");
-    std::printf("reference run: %zu observations acknowledged in %.2f s\n",
-                acks.size(), seconds);
-    for (const auto& [tenant, device] : device_set) {
-      reference[Key(tenant, device)] = Canonical(Risk(*stub, tenant, device));
-      reference_decisions[Key(tenant, device)] = CheckIn(*stub, tenant, device);
-    }
-    Kill(s, SIGTERM);
-  }
-
-  // The run with kills.
-  std::mt19937 rng(seed);
+  Reference reference =
+      RunReference(binary, config, work + "/reference", trace, device_set);
   const std::string state = work + "/state";
-  Server s = Start(binary, config, state);
-  std::size_t next = 0;  // first observation not acknowledged
-  std::vector<Ack> all_acks;
-  int killed = 0;
-  int restarts = 0;
-  int mid_checkpoint = 0;
-  while (next < trace.size() || killed < kills) {
-    if (next >= trace.size()) {
-      // Everything is acknowledged but more kills are due: kill while idle.
-      Kill(s, SIGKILL);
-      ++killed;
-    } else {
-      auto stub = Connect(s);
-      std::atomic<bool> done{false};
-      std::thread killer;
-      const bool kill_now = killed < kills;
-      if (kill_now) {
-        std::uniform_int_distribution<int> delay(5, 120);
-        const int ms = delay(rng);
-        killer = std::thread([&, ms] {
-          for (int i = 0; i < ms && !done; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          }
-          kill(s.pid, SIGKILL);
-        });
-      }
-      auto acks = StreamFrom(*stub, trace, next);
-      done = true;
-      if (kill_now) {
-        killer.join();
-        int status = 0;
-        waitpid(s.pid, &status, 0);
-        s.pid = 0;
-        ++killed;
-      }
-      for (const Ack& a : acks) {
-        if (a.sequence != trace[next].sequence()) {
-          Fail("ack for sequence " + std::to_string(a.sequence) +
-               " came where " + std::to_string(trace[next].sequence()) +
-               " was due");
-        }
-        all_acks.push_back(a);
-        ++next;
-      }
-      std::printf("pass %d: %zu acknowledged (%zu/%zu)%s\n", restarts + 1,
-                  acks.size(), next, trace.size(),
-                  kill_now ? ", then SIGKILL" : "");
-      if (!kill_now) {
-        continue;  // the server is still running
-      }
-    }
-    if (CutMidCheckpoint(state)) {
-      ++mid_checkpoint;
-    }
-    s = Start(binary, config, state);
-    ++restarts;
-    // Every acknowledged observation's events survived.
-    auto stub = Connect(s);
-    std::map<std::string, v1::GetDeviceRiskResponse> cache;
-    std::size_t checked = 0;
-    for (std::size_t i = 0; i < all_acks.size(); ++i) {
-      if (all_acks[i].events.empty()) continue;
-      const auto& r = trace[i];
-      const std::string key = Key(r.tenant_id(), DeviceOf(r));
-      auto it = cache.find(key);
-      if (it == cache.end()) {
-        it = cache.emplace(key, Risk(*stub, r.tenant_id(), DeviceOf(r))).first;
-      }
-      for (const std::string& kind : all_acks[i].events) {
-        bool found = false;
-        for (const auto& e : it->second.events()) {
-          found |= e.sequence() == r.sequence() &&
-                   v1::EventKind_Name(e.kind()) == kind;
-        }
-        if (!found) {
-          Fail("after restart " + std::to_string(restarts) + ", " + key +
-               " lacks the acknowledged " + kind + " of sequence " +
-               std::to_string(r.sequence()));
-        }
-        ++checked;
-      }
-    }
-    std::printf("restart %d: all %zu acknowledged events present\n", restarts,
-                checked);
-  }
-  std::printf(
-      "%d SIGKILLs, %d restarts (%d of them on a file cut during a "
-      "checkpoint); the whole trace is acknowledged\n",
-      killed, restarts, mid_checkpoint);
-
-  // Final states equal the uninterrupted run's.
+  Server s;
+  RunWithKills(binary, config, state, trace, kills, seed, s);
   auto stub = Connect(s);
-  std::size_t differ = 0;
-  std::map<std::string, Decision> decisions;
-  for (const auto& [tenant, device] : device_set) {
-    const std::string key = Key(tenant, device);
-    const std::string got = Canonical(Risk(*stub, tenant, device));
-    if (got != reference[key]) {
-      if (++differ <= 3) {
-        std::fprintf(stderr, "%s differs:\n  reference %s\n  got       %s\n",
-                     key.c_str(), reference[key].c_str(), got.c_str());
-      }
-    }
-    const Decision d = CheckIn(*stub, tenant, device);
-    const Decision& want = reference_decisions[key];
-    if (d.action != want.action || d.reasons != want.reasons) {
-      if (++differ <= 3) {
-        std::fprintf(stderr, "%s decides %s [%s], the reference %s [%s]\n",
-                     key.c_str(), d.action.c_str(), d.reasons.c_str(),
-                     want.action.c_str(), want.reasons.c_str());
-      }
-    }
-    decisions[key] = d;
-  }
-  if (differ > 0) Fail(std::to_string(differ) + " differences");
-  std::printf("final states of %zu devices equal the uninterrupted run's\n",
-              device_set.size());
+  std::map<std::string, Decision> decisions =
+      CompareWithReference(*stub, device_set, reference);
 
   // Decision history (grace deadlines) survives a kill.
   Kill(s, SIGKILL);
