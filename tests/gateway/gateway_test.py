@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 
 NGINX = "/usr/sbin/nginx"
 LUA_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so"
@@ -241,7 +242,17 @@ def status_tag(page):
     return {0: 0x0E, 7: 0x0C, 8: 0x0B}[page]
 
 
-def run(args, work):
+PLAIN = ("/Microsoft-Server-ActiveSync?Cmd={cmd}&User=alice%40example.com"
+         "&DeviceId={device}&DeviceType={type}")
+HIJACKER = "ApplDMPFXZABDFHW"
+HIJACKER_HEADERS = {"User-Agent": "Apple-iPhone3C1/1001.403", "MS-ASProtocolVersion": "14.0"}
+BENIGN = {"eas_exchange": {"headers": {"User-Agent": "Apple-iPhone4C1/1002.146",
+                                       "MS-ASProtocolVersion": "14.1"},
+                           "request_body": base64.b64encode(b"benign").decode()}}
+
+
+def start(args, work):
+    """Tokens, policy and configuration; hijackguard, nginx and the upstream."""
     binary = args.binary
     source = args.source_dir
     tokens = {}
@@ -276,7 +287,14 @@ def run(args, work):
     nginx = Nginx(binary, os.path.join(work, "ngx"), f"http://{hg.http}", upstream.port,
                   os.path.join(work, "gw.token"), "closed")
     conn = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=30)
+    return types.SimpleNamespace(binary=binary, source=source, work=work, tokens=tokens,
+                                 policy=policy, upstream=upstream, hg=hg, nginx=nginx, conn=conn)
 
+
+
+def through_nginx(ctx):
+    """1. Every trace through nginx, monitor mode: the events replay reports."""
+    binary, source, work, upstream, hg, nginx, conn = ctx.binary, ctx.source, ctx.work, ctx.upstream, ctx.hg, ctx.nginx, ctx.conn
     # 1. Every trace through nginx, monitor mode.
     expected = []
     devices = set()
@@ -314,7 +332,11 @@ def run(args, work):
           f"events differ:\n gateway {event_keys(got)}\n replay  {event_keys(expected)}")
     print(f"ok: {sent} exchanges through nginx, {len(got)} events as replay reports them")
 
-    # Base64 targets with "=" padding and with "+" are captured as well.
+
+
+def base64_targets(ctx):
+    """Base64 targets with '=' padding and with '+' are captured as well."""
+    source, nginx, conn = ctx.source, ctx.nginx, ctx.conn
     delivered = nginx.stats().get("delivered", 0)
     plain_sync = ("/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice%40example.com"
                   "&DeviceId={}&DeviceType=iPhone")
@@ -330,6 +352,15 @@ def run(args, work):
     wait_delivered(nginx, delivered + 2)
     print("ok: base64 targets with '=' padding and '+' are captured")
 
+
+
+def odd_header_bytes(ctx):
+    """Header bytes that are not UTF-8 as protobuf reads it."""
+    source, nginx, conn = ctx.source, ctx.nginx, ctx.conn
+    plain_sync = ("/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice%40example.com"
+                  "&DeviceId={}&DeviceType=iPhone")
+    sync_line = json.loads(open(os.path.join(source, "examples", "traces", "ios612_accept.jsonl"),
+                                encoding="utf-8").readline())
     # Header bytes protobuf would refuse as UTF-8 (a surrogate, an overlong
     # form, a code point above U+10FFFF) are replaced before they are sent:
     # one such client must not make hijackguard refuse a whole batch.
@@ -343,13 +374,15 @@ def run(args, work):
     check(not refused, f"hijackguard refused observations: {refused}")
     print("ok: header bytes that are not UTF-8 as protobuf reads it are captured")
 
+
+
+def enforce_mode(ctx):
+    """2. Enforce mode: the hijacker is refused the way Exchange refuses a blocked device."""
+    binary, source, work, policy, hg, nginx, conn = ctx.binary, ctx.source, ctx.work, ctx.policy, ctx.hg, ctx.nginx, ctx.conn
     # 2. Enforce mode: the hijacker is refused the way Exchange refuses a blocked device.
     shutil.copyfile(os.path.join(source, "examples", "policies", "strict.json"), policy)
     hg.process.send_signal(signal.SIGHUP)
-    hijacker = "ApplDMPFXZABDFHW"
-    plain = ("/Microsoft-Server-ActiveSync?Cmd={cmd}&User=alice%40example.com"
-             "&DeviceId={device}&DeviceType={type}")
-    ua = {"User-Agent": "Apple-iPhone3C1/1001.403", "MS-ASProtocolVersion": "14.0"}
+    hijacker, plain, ua = HIJACKER, PLAIN, HIJACKER_HEADERS
     probe = {"eas_exchange": {"headers": ua, "request_body": ""}}
     deadline = time.time() + 10
     while True:
@@ -372,9 +405,7 @@ def run(args, work):
     status, body, _ = send(conn, probe, base64_target(
         plain.format(cmd="FolderSync", device=hijacker, type="iPhone"), "14.0"))
     check(status == 200 and body == refusal_body(7, 0x16), f"base64 refusal: {status} {body!r}")
-    benign = {"eas_exchange": {"headers": {"User-Agent": "Apple-iPhone4C1/1002.146",
-                                           "MS-ASProtocolVersion": "14.1"},
-                               "request_body": base64.b64encode(b"benign").decode()}}
+    benign = BENIGN
     status, body, _ = send(conn, benign, plain.format(cmd="Sync", device="ApplC39HQ1WZDTWF",
                                                        type="iPhone"))
     check(status == 200 and body == b"benign", f"a benign device was refused: {status} {body!r}")
@@ -389,8 +420,14 @@ def run(args, work):
           f"the MDM's CheckIn says {checkin['enforcedAction']}, the gateway {gateway_action}")
     print(f"ok: enforce mode refuses the hijacker ({gateway_action}), as the MDM's CheckIn does")
 
+
+
+def change_feed(ctx):
+    """A kept answer stops counting once the change feed names its device."""
+    source, tokens, hg, nginx, conn = ctx.source, ctx.tokens, ctx.hg, ctx.nginx, ctx.conn
     # An answer nginx keeps stops counting as soon as the change feed names its device: a hijack
     # seen after a device was let through refuses its next request within a second.
+    hijacker, plain, ua = HIJACKER, PLAIN, HIJACKER_HEADERS
     fresh = "ApplFEED0001"
     ios60 = {"eas_exchange": {"headers": ua, "request_body": ""}}
     status, _, _ = send(conn, ios60, plain.format(cmd="FolderSync", device=fresh, type="iPhone"))
@@ -419,7 +456,13 @@ def run(args, work):
     check("feed_failed" not in nginx.stats(), f"the change feed failed: {nginx.stats()}")
     print(f"ok: a hijack seen after the device was let through is enforced {took:.2f} s later")
 
+
+
+def large_bodies(ctx):
+    """3. A 10 MiB body passes through untouched and is counted as not observed."""
+    upstream, nginx, conn = ctx.upstream, ctx.nginx, ctx.conn
     # 3. A 10 MiB body passes through untouched and is counted as not observed.
+    plain, benign = PLAIN, BENIGN
     big = os.urandom(10 << 20)
     before = nginx.stats()
     big_line = {"eas_exchange": {"headers": {"User-Agent": "Apple-iPhone4C1/1002.146",
@@ -444,6 +487,12 @@ def run(args, work):
     check(after.get(key, 0) == before.get(key, 0) + 1, f"a large answer was not counted: {after}")
     print("ok: a 10 MiB body passes through byte for byte, counted as not observed")
 
+
+
+def credentials_and_fail_modes(ctx):
+    """4.-6. Bad input to observe, the client's credentials, fail modes."""
+    binary, work, tokens, upstream, hg, nginx = ctx.binary, ctx.work, ctx.tokens, ctx.upstream, ctx.hg, ctx.nginx
+    plain, benign = PLAIN, BENIGN
     # 4. The observe endpoint under bad input.
     observe_bad_input(hg, tokens["gw"])
 
@@ -473,6 +522,17 @@ def run(args, work):
         ng.stop()
     print("ok: with hijackguard stopped, --fail closed answers 503 + Retry-After, open passes")
     unreachable(binary, work, upstream, benign, plain)
+
+
+def run(args, work):
+    ctx = start(args, work)
+    through_nginx(ctx)
+    base64_targets(ctx)
+    odd_header_bytes(ctx)
+    enforce_mode(ctx)
+    change_feed(ctx)
+    large_bodies(ctx)
+    credentials_and_fail_modes(ctx)
 
 
 def unreachable(binary, work, upstream, benign, plain):
