@@ -33,19 +33,13 @@ int RunCheckIn(const CheckInFlags& f) {
   f.identity.Apply(&request);
   f.device.Apply(&request);
 
-  std::string error;
-  auto channel = f.client.Connect(&error);
-  if (channel == nullptr) {
-    std::cerr << "error: " << error << "\n";
-    return 1;
-  }
-  auto stub = v1::CompliancePlugin::NewStub(channel);
-  grpc::ClientContext context;
-  if (!PrepareOrPrint(f.client, &context)) {
-    return 1;
+  auto call = Dial<v1::CompliancePlugin>(f.client, 1);
+  if (call->failed != 0) {
+    return call->failed;
   }
   v1::CheckInResponse response;
-  const grpc::Status status = stub->CheckIn(&context, request, &response);
+  const grpc::Status status =
+      call->stub->CheckIn(&call->context, request, &response);
   if (!status.ok()) {
     std::cerr << "error: CheckIn failed: "
               << StatusCodeName(status.error_code()) << ": "

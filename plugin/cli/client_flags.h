@@ -42,6 +42,32 @@ bool PrepareOrPrint(const ClientFlags& flags, grpc::ClientContext* context);
 // A channel to --server, or nullptr after printing why to stderr.
 std::shared_ptr<grpc::Channel> ConnectOrPrint(const ClientFlags& flags);
 
+// One call to --server: the stub and its prepared context.
+template <typename Service>
+struct Call {
+  std::unique_ptr<typename Service::Stub> stub;
+  grpc::ClientContext context;
+  // Not 0 when the call could not be set up (why is printed): the exit
+  // code, `no_channel_exit` without a channel, 1 without a token.
+  int failed = 0;
+};
+
+template <typename Service>
+std::unique_ptr<Call<Service>> Dial(const ClientFlags& flags,
+                                    int no_channel_exit = 2) {
+  auto call = std::make_unique<Call<Service>>();
+  auto channel = ConnectOrPrint(flags);
+  if (channel == nullptr) {
+    call->failed = no_channel_exit;
+    return call;
+  }
+  call->stub = Service::NewStub(channel);
+  if (!PrepareOrPrint(flags, &call->context)) {
+    call->failed = 1;
+  }
+  return call;
+}
+
 // Prints "error: <rpc> failed: <CODE>: <message>" to stderr; returns 1.
 int PrintRpcError(std::string_view rpc, const grpc::Status& status);
 

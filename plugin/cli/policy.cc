@@ -103,21 +103,17 @@ int RunApply(const ApplyFlags& f) {
     std::cerr << "error: " << f.file << " is not valid UTF-8\n";
     return 1;
   }
-  auto channel = ConnectOrPrint(f.client);
-  if (channel == nullptr) {
-    return 2;
-  }
-  auto stub = v1::PolicyAdmin::NewStub(channel);
-  grpc::ClientContext context;
-  if (!PrepareOrPrint(f.client, &context)) {
-    return 1;
+  auto call = Dial<v1::PolicyAdmin>(f.client);
+  if (call->failed != 0) {
+    return call->failed;
   }
   v1::ApplyPolicyRequest request;
   request.set_policy_json(*text);
   request.set_dry_run(f.dry_run);
   request.set_expected_revision(f.expected_revision);
   v1::ApplyPolicyResponse response;
-  const grpc::Status status = stub->ApplyPolicy(&context, request, &response);
+  const grpc::Status status =
+      call->stub->ApplyPolicy(&call->context, request, &response);
   if (!status.ok()) {
     return PrintRpcError("ApplyPolicy", status);
   }
@@ -139,18 +135,13 @@ struct GetFlags {
 };
 
 int RunGet(const GetFlags& f) {
-  auto channel = ConnectOrPrint(f.client);
-  if (channel == nullptr) {
-    return 2;
-  }
-  auto stub = v1::PolicyAdmin::NewStub(channel);
-  grpc::ClientContext context;
-  if (!PrepareOrPrint(f.client, &context)) {
-    return 1;
+  auto call = Dial<v1::PolicyAdmin>(f.client);
+  if (call->failed != 0) {
+    return call->failed;
   }
   v1::GetPolicyResponse response;
   const grpc::Status status =
-      stub->GetPolicy(&context, v1::GetPolicyRequest(), &response);
+      call->stub->GetPolicy(&call->context, v1::GetPolicyRequest(), &response);
   if (!status.ok()) {
     return PrintRpcError("GetPolicy", status);
   }
@@ -262,16 +253,12 @@ int RunSimulate(const SimulateFlags& f) {
 
   v1::SimulateDecisionResponse response;
   if (!f.client.server.empty()) {
-    auto channel = ConnectOrPrint(f.client);
-    if (channel == nullptr) {
-      return 2;
+    auto call = Dial<v1::PolicyAdmin>(f.client);
+    if (call->failed != 0) {
+      return call->failed;
     }
-    auto stub = v1::PolicyAdmin::NewStub(channel);
-    grpc::ClientContext context;
-    if (!PrepareOrPrint(f.client, &context)) {
-      return 1;
-    }
-    const grpc::Status s = stub->SimulateDecision(&context, request, &response);
+    const grpc::Status s =
+        call->stub->SimulateDecision(&call->context, request, &response);
     if (!s.ok()) {
       return PrintRpcError("SimulateDecision", s);
     }

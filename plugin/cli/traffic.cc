@@ -214,18 +214,11 @@ int RunReplay(const ReplayFlags& f) {
       printer.Print(ack);
     }
   } else {
-    std::string error;
-    auto channel = f.client.Connect(&error);
-    if (channel == nullptr) {
-      std::cerr << "error: " << error << "\n";
-      return 2;
+    auto call = Dial<v1::CompliancePlugin>(f.client);
+    if (call->failed != 0) {
+      return call->failed;
     }
-    auto stub = v1::CompliancePlugin::NewStub(channel);
-    grpc::ClientContext context;
-    if (!PrepareOrPrint(f.client, &context)) {
-      return 1;
-    }
-    auto stream = stub->StreamTraffic(&context);
+    auto stream = call->stub->StreamTraffic(&call->context);
     std::thread writer([&] {
       for (const v1::ReportTrafficRequest& r : requests) {
         if (!stream->Write(r)) {
@@ -271,23 +264,17 @@ struct DeviceShowFlags {
 };
 
 int RunDeviceShow(const DeviceShowFlags& f) {
-  std::string error;
-  auto channel = f.client.Connect(&error);
-  if (channel == nullptr) {
-    std::cerr << "error: " << error << "\n";
-    return 2;
-  }
-  auto stub = v1::CompliancePlugin::NewStub(channel);
-  grpc::ClientContext context;
-  if (!PrepareOrPrint(f.client, &context)) {
-    return 1;
+  auto call = Dial<v1::CompliancePlugin>(f.client);
+  if (call->failed != 0) {
+    return call->failed;
   }
   v1::GetDeviceRiskRequest request;
   request.set_tenant_id(f.tenant);
   request.set_eas_device_id(f.device_id);
   request.set_mdm_device_id(f.mdm_device_id);
   v1::GetDeviceRiskResponse response;
-  const grpc::Status status = stub->GetDeviceRisk(&context, request, &response);
+  const grpc::Status status =
+      call->stub->GetDeviceRisk(&call->context, request, &response);
   if (!status.ok()) {
     std::cerr << "error: GetDeviceRisk failed: "
               << StatusCodeName(status.error_code()) << ": "
