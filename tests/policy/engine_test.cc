@@ -5,9 +5,10 @@
 #include <atomic>
 #include <thread>
 
+#include "detector/traffic/traffic_detector.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "plugin/detector_evidence.h"
+#include "policy/evidence.h"
 
 namespace hijackguard::policy {
 namespace {
@@ -38,6 +39,25 @@ std::shared_ptr<const Policy> Parse(std::string_view json) {
   EXPECT_TRUE(p.ok()) << p.status();
   return *p;
 }
+
+// The detector as the engine's evidence (the server wires the same through
+// plugin/DetectorEvidence; policy/ tests do not reach into plugin/).
+class FromDetector : public EvidenceSource {
+ public:
+  explicit FromDetector(const detector::TrafficDetector* d) : detector_(d) {}
+  absl::StatusOr<bool> Evidence(std::string_view tenant,
+                                std::string_view device,
+                                detector::DeviceEvidence* out) const override {
+    return detector_->Evidence(tenant, device, out);
+  }
+  absl::StatusOr<std::optional<detector::CheckInFacts>> Facts(
+      std::string_view tenant, std::string_view device) const override {
+    return detector_->Facts(tenant, device);
+  }
+
+ private:
+  const detector::TrafficDetector* detector_;
+};
 
 constexpr std::string_view kEnforce =
     R"json({"apiVersion": "hijackguard/v1", "mode": "enforce"})json";
@@ -137,7 +157,7 @@ TEST(PolicyEngineTest, MonitorModeAlertsOnTheEvaluatedAction) {
 TEST(PolicyEngineTest, TrafficEventsAlertWithoutACheckIn) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   detector::TrafficDetector detector(Catalog());
-  plugin::DetectorEvidence evidence(&detector);
+  FromDetector evidence(&detector);
   PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, &evidence);
   auto sub = engine.Subscribe("owner", "", nullptr).value();
 
