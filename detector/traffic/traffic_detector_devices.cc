@@ -4,6 +4,7 @@
 #include <array>
 #include <utility>
 
+#include "common/status_macros.h"
 #include "detector/traffic/detector_state.h"
 #include "detector/traffic/device_cache.h"
 #include "detector/traffic/pending_changes.h"
@@ -105,16 +106,13 @@ absl::StatusOr<TrafficDetector::ConfirmedList> TrafficDetector::ConfirmedEvents(
     std::size_t limit) const {
   ConfirmedList out;
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<const TrackedDevice*> device =
-      ReadDevice(tenant_id, eas_device_id);
-  if (!device.ok()) {
-    return device.status();
-  }
-  if (*device == nullptr) {
+  ASSIGN_OR_RETURN(const TrackedDevice* device,
+                   ReadDevice(tenant_id, eas_device_id));
+  if (device == nullptr) {
     return out;
   }
-  out.total = (*device)->confirmed.size();
-  for (const DetectionEvent& e : (*device)->confirmed) {
+  out.total = device->confirmed.size();
+  for (const DetectionEvent& e : device->confirmed) {
     if (out.events.size() >= limit) {
       break;
     }
@@ -126,15 +124,12 @@ absl::StatusOr<TrafficDetector::ConfirmedList> TrafficDetector::ConfirmedEvents(
 absl::StatusOr<std::optional<CheckInFacts>> TrafficDetector::Facts(
     std::string_view tenant_id, std::string_view eas_device_id) const {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<const TrackedDevice*> device =
-      ReadDevice(tenant_id, eas_device_id);
-  if (!device.ok()) {
-    return device.status();
-  }
-  if (*device == nullptr) {
+  ASSIGN_OR_RETURN(const TrackedDevice* device,
+                   ReadDevice(tenant_id, eas_device_id));
+  if (device == nullptr) {
     return std::nullopt;
   }
-  return (*device)->facts;
+  return device->facts;
 }
 
 absl::StatusOr<bool> TrafficDetector::Evidence(std::string_view tenant_id,
@@ -144,15 +139,12 @@ absl::StatusOr<bool> TrafficDetector::Evidence(std::string_view tenant_id,
   out->newest.clear();
   out->dropped = 0;
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<const TrackedDevice*> found =
-      ReadDevice(tenant_id, eas_device_id);
-  if (!found.ok()) {
-    return found.status();
-  }
-  if (*found == nullptr) {
+  ASSIGN_OR_RETURN(const TrackedDevice* found,
+                   ReadDevice(tenant_id, eas_device_id));
+  if (found == nullptr) {
     return false;
   }
-  const TrackedDevice& device = **found;
+  const TrackedDevice& device = *found;
   out->dropped = device.events_dropped;
   out->events.reserve(device.confirmed.size() + device.events.size());
   // Events are appended in arrival order: the last of a kind is its newest.
@@ -183,24 +175,19 @@ absl::StatusOr<std::optional<DeviceRisk>> TrafficDetector::GetDeviceRisk(
   absl::MutexLock lock(&mu_);
   std::string device_id(eas_device_id);
   if (device_id.empty()) {
-    absl::StatusOr<std::optional<std::string>> found =
-        devices_->FindByMdmId(tenant_id, mdm_device_id);
-    if (!found.ok()) {
-      return found.status();
-    }
-    if (!found->has_value()) {
+    ASSIGN_OR_RETURN(std::optional<std::string> by_mdm,
+                     devices_->FindByMdmId(tenant_id, mdm_device_id));
+    if (!by_mdm.has_value()) {
       return std::nullopt;
     }
-    device_id = std::move(**found);
+    device_id = std::move(*by_mdm);
   }
-  absl::StatusOr<const TrackedDevice*> found = ReadDevice(tenant_id, device_id);
-  if (!found.ok()) {
-    return found.status();
-  }
-  if (*found == nullptr) {
+  ASSIGN_OR_RETURN(const TrackedDevice* found,
+                   ReadDevice(tenant_id, device_id));
+  if (found == nullptr) {
     return std::nullopt;
   }
-  const TrackedDevice& device = **found;
+  const TrackedDevice& device = *found;
   DeviceRisk risk;
   risk.tenant_id = device.tenant;
   risk.eas_device_id = device.eas_device_id;

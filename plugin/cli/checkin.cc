@@ -41,10 +41,7 @@ int RunCheckIn(const CheckInFlags& f) {
   const grpc::Status status =
       call->stub->CheckIn(&call->context, request, &response);
   if (!status.ok()) {
-    std::cerr << "error: CheckIn failed: "
-              << StatusCodeName(status.error_code()) << ": "
-              << status.error_message() << "\n";
-    return 1;
+    return PrintRpcError("CheckIn", status);
   }
   std::cout << ToJson(response) << "\n";
   return 0;

@@ -238,10 +238,7 @@ int RunReplay(const ReplayFlags& f) {
     writer.join();
     const grpc::Status status = stream->Finish();
     if (!status.ok()) {
-      std::cerr << "error: StreamTraffic failed: "
-                << StatusCodeName(status.error_code()) << ": "
-                << status.error_message() << "\n";
-      return 1;
+      return PrintRpcError("StreamTraffic", status);
     }
     if (acked != requests.size()) {
       std::cerr << "error: " << requests.size() << " observations sent, "
@@ -276,10 +273,7 @@ int RunDeviceShow(const DeviceShowFlags& f) {
   const grpc::Status status =
       call->stub->GetDeviceRisk(&call->context, request, &response);
   if (!status.ok()) {
-    std::cerr << "error: GetDeviceRisk failed: "
-              << StatusCodeName(status.error_code()) << ": "
-              << status.error_message() << "\n";
-    return 1;
+    return PrintRpcError("GetDeviceRisk", status);
   }
   std::cout << ToJson(response) << "\n";
   return 0;

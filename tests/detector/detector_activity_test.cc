@@ -8,6 +8,7 @@
 
 #include "detector/traffic/traffic_detector.h"
 #include "gtest/gtest.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace hijackguard::detector {
 namespace {
@@ -65,9 +66,7 @@ class Activity {
     DetectorOptions options;
     options.max_devices = max_devices;
     detector_ = std::make_unique<TrafficDetector>(
-        std::make_shared<const KnownIssueCatalog>(
-            *KnownIssueCatalog::Builtin()),
-        options);
+        ::hijackguard::testing::BuiltinCatalog(), options);
     EXPECT_TRUE(detector_->AttachStore(store).ok());
   }
 

@@ -9,6 +9,7 @@
 #include "detector/wbxml/xml.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace hijackguard::detector {
 namespace {
@@ -113,9 +114,7 @@ class Harness {
  public:
   explicit Harness(std::string user_agent = kIos60,
                    DetectorOptions options = {})
-      : detector_(std::make_shared<const KnownIssueCatalog>(
-                      *KnownIssueCatalog::Builtin()),
-                  std::move(options)),
+      : detector_(::hijackguard::testing::BuiltinCatalog(), std::move(options)),
         user_agent_(std::move(user_agent)) {}
 
   // The server sent `op` for `c` (in a Sync response) at minute `t`.
@@ -642,9 +641,7 @@ TEST(TrafficDetectorTest, LateReportIsNotJudgedByANewerState) {
 TEST(TrafficDetectorTest, FullDeviceTableForgetsIdleDevicesWithoutEvents) {
   DetectorOptions options;
   options.max_devices = 2;
-  TrafficDetector d(
-      std::make_shared<const KnownIssueCatalog>(*KnownIssueCatalog::Builtin()),
-      options);
+  TrafficDetector d(::hijackguard::testing::BuiltinCatalog(), options);
   auto change = [&](std::string_view device, std::string_view status_after,
                     int minute) {
     CalendarChangeView c;
@@ -676,8 +673,7 @@ TEST(TrafficDetectorTest, FullDeviceTableForgetsIdleDevicesWithoutEvents) {
 }
 
 TEST(TrafficDetectorTest, ParsedAddDoesNotAdoptTheServersMeeting) {
-  TrafficDetector d(
-      std::make_shared<const KnownIssueCatalog>(*KnownIssueCatalog::Builtin()));
+  TrafficDetector d(::hijackguard::testing::BuiltinCatalog());
   ObservationView obs;
   obs.tenant_id = kTenant;
   obs.observed_at = absl::FromUnixSeconds(1350000000);
@@ -798,8 +794,7 @@ TEST(TrafficDetectorTest, InvalidInputBecomesItemErrors) {
 }
 
 TEST(TrafficDetectorTest, ParsedCalendarChanges) {
-  TrafficDetector d(
-      std::make_shared<const KnownIssueCatalog>(*KnownIssueCatalog::Builtin()));
+  TrafficDetector d(::hijackguard::testing::BuiltinCatalog());
   CalendarChangeView c;
   c.eas_device_id = "androidc123";
   c.user = kAlice;

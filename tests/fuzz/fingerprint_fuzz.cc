@@ -15,6 +15,7 @@
 #include "detector/known_issues.h"
 #include "detector/user_agent.h"
 #include "detector/version.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace {
 
@@ -30,9 +31,7 @@ void Require(bool condition) {
 void RequireUtf8(const std::string& s) { Require(IsValidUtf8(s)); }
 
 const KnownIssueCatalog& Catalog() {
-  static const KnownIssueCatalog* const catalog =
-      new KnownIssueCatalog(*KnownIssueCatalog::Builtin());
-  return *catalog;
+  return *hijackguard::testing::BuiltinCatalog();
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "common/json_reader.h"
 #include "detector/known_issues.h"
 #include "policy/policy.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace {
 
@@ -29,9 +30,7 @@ int Depth(const nlohmann::json& j) {
 }
 
 const hijackguard::detector::KnownIssueCatalog& Catalog() {
-  static const auto* catalog = new hijackguard::detector::KnownIssueCatalog(
-      *hijackguard::detector::KnownIssueCatalog::Builtin());
-  return *catalog;
+  return *hijackguard::testing::BuiltinCatalog();
 }
 
 }  // namespace

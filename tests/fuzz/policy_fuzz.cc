@@ -11,13 +11,12 @@
 #include "detector/known_issues.h"
 #include "policy/evaluate.h"
 #include "policy/policy.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace {
 
 const hijackguard::detector::KnownIssueCatalog& Catalog() {
-  static const auto* catalog = new hijackguard::detector::KnownIssueCatalog(
-      *hijackguard::detector::KnownIssueCatalog::Builtin());
-  return *catalog;
+  return *hijackguard::testing::BuiltinCatalog();
 }
 
 }  // namespace

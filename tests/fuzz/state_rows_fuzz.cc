@@ -19,6 +19,7 @@
 #include "detector/traffic/traffic_detector.h"
 #include "policy/engine.h"
 #include "policy/state_store.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace {
 
@@ -84,10 +85,7 @@ class RowStore final : public hg::policy::StateStore {
 };
 
 std::shared_ptr<const hg::detector::KnownIssueCatalog> Catalog() {
-  static const auto catalog =
-      std::make_shared<const hg::detector::KnownIssueCatalog>(
-          *hg::detector::KnownIssueCatalog::Builtin());
-  return catalog;
+  return hijackguard::testing::BuiltinCatalog();
 }
 
 void Check(bool ok) {

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "detector/traffic/traffic_detector.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace {
 
@@ -31,9 +32,7 @@ TrafficDetector& Detector() {
     options.max_events_per_device = 16;
     options.max_meeting_responses = 4;
     options.max_devices = 8;
-    return new TrafficDetector(std::make_shared<const KnownIssueCatalog>(
-                                   *KnownIssueCatalog::Builtin()),
-                               options);
+    return new TrafficDetector(hijackguard::testing::BuiltinCatalog(), options);
   }();
   return *detector;
 }

@@ -20,6 +20,7 @@
 #include "store/audit_key.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/test_certs.h"
 
@@ -136,8 +137,7 @@ class AccessTest : public ::testing::TestWithParam<Credential> {
     auto config = ParseServerConfig(config_json, "test");
     ASSERT_THAT(config, IsOk());
     ServerOptions options;
-    options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-        *detector::KnownIssueCatalog::Builtin());
+    options.catalog = ::hijackguard::testing::BuiltinCatalog();
     options.listen_address = config->listen;
     options.tls = config->tls;
     options.auth = std::make_shared<const AuthConfig>(*config->auth);
@@ -621,8 +621,7 @@ TEST(ListenAddressTest, OnlyLoopbackIsServedWithoutAuthAndTls) {
   EXPECT_FALSE(IsLoopbackListen("mdm.example.com:50051"));
 
   ServerOptions options;
-  options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-      *detector::KnownIssueCatalog::Builtin());
+  options.catalog = ::hijackguard::testing::BuiltinCatalog();
   options.listen_address = "0.0.0.0:0";
   auto server = BuildServer(options);
   EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);

@@ -19,7 +19,9 @@
 #include "plugin/server.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/plugin/test_policy.h"
+#include "tests/policy/broken_corpus.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -181,24 +183,10 @@ TEST(CliTest, UsageErrorsExitTwo) {
 // `policy validate` on every broken example: exit 1, and every problem of
 // tests/policy/broken/expected.txt printed as FILE:LINE:COLUMN: POINTER: ...
 TEST(CliTest, PolicyValidatePrintsEveryProblemOfEachBrokenPolicy) {
-  const std::filesystem::path dir =
-      std::filesystem::path(HIJACKGUARD_SOURCE_DIR) / "tests/policy/broken";
-  std::ifstream expected(dir / "expected.txt");
-  std::string line;
   int files = 0;
-  while (std::getline(expected, line)) {
-    if (line.empty() || line[0] == '#') {
-      continue;
-    }
-    const std::size_t space = line.find(' ');
-    const std::string file = (dir / line.substr(0, space)).string();
-    std::vector<std::string> pointers;
-    for (std::size_t at = space + 1; at < line.size();) {
-      std::size_t next = line.find(" /", at);
-      if (next == std::string::npos) next = line.size();
-      pointers.push_back(line.substr(at, next - at));
-      at = next + 1;
-    }
+  for (const auto& [path, pointers] :
+       ::hijackguard::testing::ReadBrokenCorpus()) {
+    const std::string file = path.string();
     const RunResult r = RunHijackguard({"policy", "validate", file});
     SCOPED_TRACE(file + "\n" + r.out);
     EXPECT_EQ(r.exit_code, 1);
@@ -230,13 +218,7 @@ TEST(CliTest, PolicyValidatePrintsEveryProblemOfEachBrokenPolicy) {
 
 class CliServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ServerOptions options;
-    options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-        *detector::KnownIssueCatalog::Builtin());
-    options.policy = EnforceDefaults(*options.catalog);
-    server_ = *BuildServer(options);
-  }
+  void SetUp() override { server_ = *BuildServer(EnforcingOptions()); }
   std::unique_ptr<PluginServer> server_;
 };
 

@@ -12,7 +12,9 @@
 #include "plugin/server.h"
 #include "store/audit_key.h"
 #include "store/sqlite/sqlite_store.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/test_dir.h"
 #include "tests/plugin/traffic_fixtures.h"
 
 namespace hijackguard::plugin {
@@ -23,14 +25,9 @@ using ::hijackguard::testing::IsOk;
 class DurableServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-durable-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = ::hijackguard::testing::FreshTestDir("durable");
     WritePolicy(R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})");
-    options_.catalog = std::make_shared<detector::KnownIssueCatalog>(
-        *detector::KnownIssueCatalog::Builtin());
+    options_.catalog = ::hijackguard::testing::BuiltinCatalog();
     options_.clock = &clock_;
     options_.policy_path = (dir_ / "policy.json").string();
     options_.state_path = (dir_ / "hijackguard.db").string();

@@ -12,6 +12,7 @@ Starts `hijackguard serve` on a free port with a temporary state directory, then
 """
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -42,6 +43,23 @@ def read_line(process, timeout):
     if not sel.select(timeout):
         fail(f"server printed nothing in {timeout} s")
     return process.stdout.readline().decode()
+
+
+@contextlib.contextmanager
+def serving(binary, config, what):
+    """`hijackguard serve --config CONFIG`, once it says where it serves: yields the process,
+    its address and that line; kills it at the end if it is still running."""
+    server = subprocess.Popen([binary, "serve", "--config", config],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = read_line(server, 30)
+        if "serving on " not in line:
+            fail(f"{what}: unexpected first line: {line!r}")
+        yield server, line.split("serving on ")[1].split()[0], line
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
 
 
 def generate(proto, module, out_dir):
@@ -345,13 +363,7 @@ def check_auth_and_sighup(binary, tmp):
             "token_sha256": digest(token)},
            {"id": "other", "roles": ["auditor"], "tenants": ["*"],
             "token_sha256": digest("x" * 43)}])
-    server = subprocess.Popen([binary, "serve", "--config", config],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        line = read_line(server, 30)
-        if "serving on " not in line:
-            fail(f"auth server: unexpected first line: {line!r}")
-        address = line.split("serving on ")[1].split()[0]
+    with serving(binary, config, "auth server") as (server, address, _):
         def checkin(*extra):
             return subprocess.run([binary, "checkin", "--server", address, "--tenant", "acme",
                                    "--device-id", "ApplAUTH", "--user-agent",
@@ -390,23 +402,13 @@ def check_auth_and_sighup(binary, tmp):
                 fail(f"auth server log lacks {expected!r}:\n{stderr}")
         if token in stderr:
             fail("the server's log holds a bearer token")
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
     print("auth: token, no token, SIGHUP with a broken file and a withdrawn token: ok")
 
 
 def check_restart(binary, config, state_dir, before):
     """The durable state's acceptance: a new server on the same state directory still
     quarantines the hijacked device, with the same evidence, and the audit chain verifies."""
-    server = subprocess.Popen([binary, "serve", "--config", config],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        line = read_line(server, 30)
-        if "serving on " not in line:
-            fail(f"restart: unexpected first line: {line!r}")
-        address = line.split("serving on ")[1].split()[0]
+    with serving(binary, config, "restart") as (server, address, _):
         after = checkin_hijack_device(binary, address)
         if (after["action"], after["evaluatedAction"]) != ("ACTION_QUARANTINE",
                                                            "ACTION_QUARANTINE"):
@@ -419,10 +421,6 @@ def check_restart(binary, config, state_dir, before):
         server.send_signal(signal.SIGTERM)
         if server.wait(timeout=30) != 0:
             fail("restarted server: SIGTERM did not exit 0")
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
     verify = subprocess.run([binary, "audit", "verify", "--state", state_dir],
                             capture_output=True, timeout=30, check=False, text=True)
     if verify.returncode != 0 or "audit log OK" not in verify.stdout:
@@ -477,13 +475,7 @@ def main():
                        "policy": policy_path,
                        "state_dir": os.path.join(tmp, "var"),
                        "shutdown_grace_seconds": 5}, f)
-        server = subprocess.Popen([args.binary, "serve", "--config", config],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            line = read_line(server, 30)
-            if "serving on " not in line:
-                fail(f"unexpected first line: {line!r}")
-            address = line.split("serving on ")[1].split()[0]
+        with serving(args.binary, config, "server") as (server, address, line):
             print(f"server: {line.strip()}")
 
             check_python_example(args.source_dir, address)
@@ -522,25 +514,13 @@ def main():
             # Ctrl-C in a terminal sends SIGINT: the same drain, the same exit 0.
             with open(config, "w", encoding="utf-8") as f:
                 json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(tmp, "var2")}, f)
-            interactive = subprocess.Popen([args.binary, "serve", "--config", config],
-                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            try:
-                if "serving on " not in read_line(interactive, 30):
-                    fail("second server did not start")
+            with serving(args.binary, config, "second server") as (interactive, _, _):
                 interactive.send_signal(signal.SIGINT)
                 code = interactive.wait(timeout=30)
                 stderr = interactive.stderr.read().decode()
                 if code != 0 or "SIGINT: draining" not in stderr:
                     fail(f"SIGINT: exit {code}, stderr: {stderr}")
-            finally:
-                if interactive.poll() is None:
-                    interactive.kill()
-                    interactive.wait()
             print("SIGINT: drained, exit 0 (built-in catalog)")
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
     print("PASS")
 
 

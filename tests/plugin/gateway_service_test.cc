@@ -21,6 +21,7 @@
 #include "plugin/gateway_refusal.h"
 #include "plugin/proto_json.h"
 #include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/test_policy.h"
 #include "tests/plugin/traffic_fixtures.h"
@@ -70,8 +71,7 @@ class GatewayServiceTest : public ::testing::Test {
  protected:
   void Start(bool with_auth, std::shared_ptr<const policy::Policy> policy) {
     ServerOptions options;
-    options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-        *detector::KnownIssueCatalog::Builtin());
+    options.catalog = ::hijackguard::testing::BuiltinCatalog();
     options.policy =
         policy != nullptr ? policy : EnforceDefaults(*options.catalog);
     options.clock = &clock_;

@@ -12,7 +12,9 @@
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/test_dir.h"
 #include "tests/plugin/test_policy.h"
 
 namespace hijackguard::plugin {
@@ -29,10 +31,7 @@ constexpr std::string_view kEnforce =
     R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})";
 
 std::shared_ptr<const detector::KnownIssueCatalog> Catalog() {
-  static const auto catalog =
-      std::make_shared<const detector::KnownIssueCatalog>(
-          *detector::KnownIssueCatalog::Builtin());
-  return catalog;
+  return ::hijackguard::testing::BuiltinCatalog();
 }
 
 v1::CheckInRequest Ios60(std::string device_id = "ApplDMPFXZABDFHW") {
@@ -47,10 +46,7 @@ v1::CheckInRequest Ios60(std::string device_id = "ApplDMPFXZABDFHW") {
 class PolicyServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-policy-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
+    dir_ = ::hijackguard::testing::FreshTestDir("policy");
     policy_path_ = (dir_ / "policy.json").string();
     WritePolicy(kMonitor);
     ServerOptions options;

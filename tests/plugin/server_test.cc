@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/test_policy.h"
 
@@ -27,11 +28,7 @@ constexpr std::int64_t kNow =
     1350950400;  // 2012-10-23T00:00:00Z, the Exchange Team's post
 
 std::shared_ptr<const detector::KnownIssueCatalog> Catalog() {
-  static auto* const catalog =
-      new std::shared_ptr<const detector::KnownIssueCatalog>(
-          std::make_shared<detector::KnownIssueCatalog>(
-              *detector::KnownIssueCatalog::Builtin()));
-  return *catalog;
+  return ::hijackguard::testing::BuiltinCatalog();
 }
 
 v1::CheckInRequest Request(const std::string& user_agent) {
@@ -48,11 +45,7 @@ class ServerTest : public ::testing::Test {
   void SetUp() override { Start(&clock_); }
 
   void Start(const Clock* clock) {
-    ServerOptions options;
-    options.catalog = Catalog();
-    options.policy = EnforceDefaults(*options.catalog);
-    options.clock = clock;
-    auto server = BuildServer(options);
+    auto server = BuildServer(EnforcingOptions(clock));
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     channel_ = grpc::CreateChannel(server_->address(),

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
 
 namespace hijackguard::plugin {
@@ -60,8 +61,7 @@ TEST(StateFixtureTest, AStateDirectoryOfTheEarlierFormatOpensUnchanged) {
 
   {
     ServerOptions options;
-    options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-        *detector::KnownIssueCatalog::Builtin());
+    options.catalog = ::hijackguard::testing::BuiltinCatalog();
     options.state_path = (dir / "hijackguard.db").string();
     options.state_retention_interval = absl::ZeroDuration();
     auto server = BuildServer(options);

@@ -12,7 +12,9 @@
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/test_dir.h"
 #include "tests/plugin/traffic_fixtures.h"
 #include "tests/store/fault_store.h"
 
@@ -29,15 +31,10 @@ constexpr char kDevice[] = "ApplDMPFXZABDFHW";
 class StoreFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-fault-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = ::hijackguard::testing::FreshTestDir("fault");
     std::ofstream(dir_ / "policy.json")
         << R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})";
-    options_.catalog = std::make_shared<detector::KnownIssueCatalog>(
-        *detector::KnownIssueCatalog::Builtin());
+    options_.catalog = ::hijackguard::testing::BuiltinCatalog();
     options_.clock = &clock_;
     options_.policy_path = (dir_ / "policy.json").string();
     options_.state_path = (dir_ / "hijackguard.db").string();

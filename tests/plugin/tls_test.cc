@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/test_certs.h"
 
@@ -44,8 +45,7 @@ class TlsTest : public ::testing::Test {
 
   std::unique_ptr<PluginServer> Start(bool require_client_cert) {
     ServerOptions options;
-    options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-        *detector::KnownIssueCatalog::Builtin());
+    options.catalog = ::hijackguard::testing::BuiltinCatalog();
     options.tls = TlsConfig{dir_ + "/server.pem", dir_ + "/server.key",
                             require_client_cert ? dir_ + "/ca.pem" : ""};
     auto server = BuildServer(options);
@@ -110,8 +110,7 @@ TEST_F(TlsTest, MutualTlsRequiresAClientCertificate) {
 
 TEST_F(TlsTest, UnreadableKeyFileIsAClearError) {
   ServerOptions options;
-  options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-      *detector::KnownIssueCatalog::Builtin());
+  options.catalog = ::hijackguard::testing::BuiltinCatalog();
   options.tls = TlsConfig{dir_ + "/server.pem", dir_ + "/missing.key", ""};
   EXPECT_THAT(BuildServer(options), StatusIs(absl::StatusCode::kInvalidArgument,
                                              HasSubstr("tls.key_file")));
@@ -120,8 +119,7 @@ TEST_F(TlsTest, UnreadableKeyFileIsAClearError) {
 TEST_F(TlsTest, AKeyThatDoesNotMatchTheCertificateIsRefused) {
   Write("other.key", testing::MakeTestPki().server_key);
   ServerOptions options;
-  options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-      *detector::KnownIssueCatalog::Builtin());
+  options.catalog = ::hijackguard::testing::BuiltinCatalog();
   options.tls = TlsConfig{dir_ + "/server.pem", dir_ + "/other.key", ""};
   EXPECT_THAT(BuildServer(options),
               StatusIs(absl::StatusCode::kInvalidArgument,

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/test_policy.h"
 #include "tests/plugin/traffic_fixtures.h"
@@ -23,12 +24,7 @@ using ::testing::IsEmpty;
 class TrafficServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ServerOptions options;
-    options.catalog = std::make_shared<detector::KnownIssueCatalog>(
-        *detector::KnownIssueCatalog::Builtin());
-    options.policy = EnforceDefaults(*options.catalog);
-    options.clock = &clock_;
-    auto server = BuildServer(options);
+    auto server = BuildServer(EnforcingOptions(&clock_));
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     channel_ = grpc::CreateChannel(server_->address(),

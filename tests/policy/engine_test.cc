@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/evidence.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace hijackguard::policy {
 namespace {
@@ -28,10 +29,7 @@ using detector::EventKind;
 using ::testing::HasSubstr;
 
 std::shared_ptr<const detector::KnownIssueCatalog> Catalog() {
-  static const auto catalog =
-      std::make_shared<const detector::KnownIssueCatalog>(
-          *detector::KnownIssueCatalog::Builtin());
-  return catalog;
+  return ::hijackguard::testing::BuiltinCatalog();
 }
 
 std::shared_ptr<const Policy> Parse(std::string_view json) {

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/common/builtin_catalog.h"
 
 namespace hijackguard::policy {
 namespace {
@@ -19,9 +20,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 const detector::KnownIssueCatalog& Catalog() {
-  static const auto* catalog =
-      new detector::KnownIssueCatalog(*detector::KnownIssueCatalog::Builtin());
-  return *catalog;
+  return *::hijackguard::testing::BuiltinCatalog();
 }
 
 // iOS 6.0 10A403: confirmed organizer hijack (prior 30 by default).

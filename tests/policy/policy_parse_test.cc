@@ -8,6 +8,8 @@
 #include "gtest/gtest.h"
 #include "policy/exemptions.h"
 #include "policy/policy.h"
+#include "tests/common/builtin_catalog.h"
+#include "tests/policy/broken_corpus.h"
 
 namespace hijackguard::policy {
 namespace {
@@ -16,9 +18,7 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 const detector::KnownIssueCatalog& Catalog() {
-  static const auto* catalog =
-      new detector::KnownIssueCatalog(*detector::KnownIssueCatalog::Builtin());
-  return *catalog;
+  return *::hijackguard::testing::BuiltinCatalog();
 }
 
 std::string ReadFile(const std::filesystem::path& path) {
@@ -240,28 +240,12 @@ TEST(PolicyParseTest, DeepNestingIsAProblemNotACrash) {
 // tests/policy/broken/: each file is rejected with exactly the problems
 // expected.txt lists, each located by line and column.
 TEST(PolicyParseTest, BrokenCorpusReportsEveryProblemAtItsPointer) {
-  const std::filesystem::path dir =
-      std::filesystem::path(HIJACKGUARD_SOURCE_DIR) / "tests/policy/broken";
-  std::ifstream expected(dir / "expected.txt");
-  std::string line;
+  const std::filesystem::path dir = ::hijackguard::testing::BrokenCorpusDir();
   int files = 0;
   int multi = 0;
-  while (std::getline(expected, line)) {
-    if (line.empty() || line[0] == '#') {
-      continue;
-    }
-    // "<file> /a /b c/d": pointers start with '/'; a pointer may hold spaces.
-    const std::size_t space = line.find(' ');
-    ASSERT_NE(space, std::string::npos) << line;
-    const std::string file = line.substr(0, space);
-    std::vector<std::string> pointers;
-    std::size_t at = space + 1;
-    while (at < line.size()) {
-      std::size_t next = line.find(" /", at);
-      if (next == std::string::npos) next = line.size();
-      pointers.push_back(line.substr(at, next - at));
-      at = next + 1;
-    }
+  for (const auto& [path, pointers] :
+       ::hijackguard::testing::ReadBrokenCorpus()) {
+    const std::string file = path.filename().string();
     SCOPED_TRACE(file);
     std::vector<PolicyProblem> problems;
     auto p = Policy::Parse(ReadFile(dir / file), Catalog(), &problems);

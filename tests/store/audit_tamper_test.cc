@@ -13,6 +13,7 @@
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/test_dir.h"
 
 namespace hijackguard::store {
 namespace {
@@ -25,11 +26,7 @@ constexpr int kRows = 250;
 class KeyedAuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-tamper-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = ::hijackguard::testing::FreshTestDir("tamper");
     path_ = (dir_ / "hijackguard.db").string();
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -15,6 +15,7 @@
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/test_dir.h"
 
 namespace hijackguard::store {
 namespace {
@@ -26,11 +27,7 @@ using ::testing::Optional;
 class StateStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-store-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = ::hijackguard::testing::FreshTestDir("store");
     path_ = (dir_ / "hijackguard.db").string();
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/test_dir.h"
 
 namespace hijackguard::store {
 namespace {
@@ -31,11 +32,7 @@ constexpr const char* kThreeHundredMoreRows =
 class StoreRecoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("hg-recovery-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = ::hijackguard::testing::FreshTestDir("recovery");
     path_ = (dir_ / "hijackguard.db").string();
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
