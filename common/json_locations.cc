@@ -157,22 +157,41 @@ class Locations::Scanner {
     }
   }
 
-  void Object(const std::string& pointer, int depth) {
-    Advance();  // '{'
-    absl::flat_hash_set<std::string> keys;
+  // Skips space and commas to the next member of an object or array: false
+  // at its end (`close`, consumed) or the input's.
+  bool NextMember(char close) {
     while (true) {
       SkipSpace();
       if (pos_ >= text_.size()) {
-        return;
+        return false;
       }
-      if (text_[pos_] == '}') {
+      if (text_[pos_] == close) {
         Advance();
-        return;
+        return false;
       }
-      if (text_[pos_] == ',') {
-        Advance();
-        continue;
+      if (text_[pos_] != ',') {
+        return true;
       }
+      Advance();
+    }
+  }
+
+  // The pointer of a member (`pointer`/`name`), made in `storage`; past the
+  // length limit, `pointer` itself.
+  template <typename Name>
+  static const std::string* Child(const std::string& pointer, const Name& name,
+                                  std::string* storage) {
+    if (pointer.size() > kMaxPointerLength) {
+      return &pointer;
+    }
+    *storage = StrCat(pointer, "/", name);
+    return storage;
+  }
+
+  void Object(const std::string& pointer, int depth) {
+    Advance();  // '{'
+    absl::flat_hash_set<std::string> keys;
+    while (NextMember('}')) {
       if (text_[pos_] != '"') {
         return;  // not valid JSON
       }
@@ -180,11 +199,7 @@ class Locations::Scanner {
       std::string key;
       String(&key);
       std::string storage;
-      const std::string* child = &pointer;  // past the length limit
-      if (pointer.size() <= kMaxPointerLength) {
-        storage = StrCat(pointer, "/", PointerEscape(key));
-        child = &storage;
-      }
+      const std::string* child = Child(pointer, PointerEscape(key), &storage);
       if (!keys.insert(key).second) {
         if (Record(*child)) {
           out_->duplicates_.emplace_back(*child, at);
@@ -203,25 +218,9 @@ class Locations::Scanner {
   void Array(const std::string& pointer, int depth) {
     Advance();  // '['
     std::size_t index = 0;
-    while (true) {
-      SkipSpace();
-      if (pos_ >= text_.size()) {
-        return;
-      }
-      if (text_[pos_] == ']') {
-        Advance();
-        return;
-      }
-      if (text_[pos_] == ',') {
-        Advance();
-        continue;
-      }
+    while (NextMember(']')) {
       std::string storage;
-      const std::string* child = &pointer;  // past the length limit
-      if (pointer.size() <= kMaxPointerLength) {
-        storage = StrCat(pointer, "/", index);
-        child = &storage;
-      }
+      const std::string* child = Child(pointer, index, &storage);
       ++index;
       if (Record(*child)) {
         out_->map_.emplace(*child, Here());

@@ -45,21 +45,6 @@ std::string PointerEscape(std::string_view key) {
 
 namespace {
 
-// "line L, column C" of byte `offset` in `text` (both 1-based).
-std::string Position(std::string_view text, std::size_t offset) {
-  std::size_t line = 1;
-  std::size_t column = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return StrCat("line ", line, ", column ", column);
-}
-
 // Levenshtein distance, for "did you mean" (keys are short).
 std::size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -127,7 +112,7 @@ std::optional<nlohmann::json> ParseJson(std::string_view text,
                                         Problems* problems, int max_depth) {
   if (const std::optional<std::size_t> deep = FirstTooDeep(text, max_depth)) {
     problems->Add("", StrCat("nested more than ", max_depth, " levels deep at ",
-                             Position(text, *deep), " (byte ", *deep, ")"));
+                             LineColumn(text, *deep), " (byte ", *deep, ")"));
     return std::nullopt;
   }
   try {
@@ -135,7 +120,7 @@ std::optional<nlohmann::json> ParseJson(std::string_view text,
   } catch (const nlohmann::json::parse_error& e) {
     // e.byte is the 1-based offset just past the offending character.
     const std::size_t offset = e.byte == 0 ? 0 : e.byte - 1;
-    problems->Add("", StrCat("JSON syntax error at ", Position(text, offset),
+    problems->Add("", StrCat("JSON syntax error at ", LineColumn(text, offset),
                              ": ", Reason(e.what())));
   } catch (const nlohmann::json::exception& e) {
     // A number too large for a double ("1e999") raises out_of_range, without
@@ -148,7 +133,7 @@ std::optional<nlohmann::json> ParseJson(std::string_view text,
       const std::string number = what.substr(open + 9, close - open - 9);
       if (const std::size_t at = text.find(number);
           at != std::string_view::npos) {
-        where = Position(text, at);
+        where = LineColumn(text, at);
       }
     }
     problems->Add(

@@ -125,4 +125,18 @@ UtcText::UtcText(absl::Time t, bool rfc3339) {
   size_ = 20;
 }
 
+std::string LineColumn(std::string_view text, std::size_t offset) {
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return StrCat("line ", line, ", column ", column);
+}
+
 }  // namespace hijackguard

@@ -101,6 +101,10 @@ std::string FormatFixed(double value, int digits);
 std::string StrJoin(const std::vector<std::string>& parts,
                     std::string_view separator);
 
+// "line L, column C" of byte `offset` in `text` (both 1-based; an offset
+// past the end counts to the end).
+std::string LineColumn(std::string_view text, std::size_t offset);
+
 // ASCII case-insensitive comparisons.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix);

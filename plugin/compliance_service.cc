@@ -192,16 +192,7 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
 }
 
 absl::Status CompliancePluginService::StoreWritable() const {
-  if (store_ == nullptr) {
-    return absl::OkStatus();
-  }
-  absl::Status health = store_->health();
-  if (health.ok()) {
-    return health;
-  }
-  // Nothing new is taken in while commits fail: it could not be
-  // acknowledged.
-  return absl::UnavailableError(StrCat("refused: ", health.message()));
+  return policy::Writable(store_, "refused: ");
 }
 
 absl::Status CompliancePluginService::Refusal(Caller& caller,

@@ -150,10 +150,7 @@ void GatewayService::AddRoutes(HttpRouter* router) {
 }
 
 absl::Status GatewayService::StoreWritable() const {
-  if (store_ == nullptr) return absl::OkStatus();
-  absl::Status health = store_->health();
-  if (health.ok()) return health;
-  return absl::UnavailableError(StrCat("refused: ", health.message()));
+  return policy::Writable(store_, "refused: ");
 }
 
 absl::Status GatewayService::WaitDurable(policy::StoreTicket ticket) const {

@@ -42,17 +42,7 @@ PolicyEngine::PolicyInfo PolicyEngine::policy_info() const {
 }
 
 absl::Status PolicyEngine::Writable() const {
-  if (store_ == nullptr) {
-    return absl::OkStatus();
-  }
-  absl::Status health = store_->health();
-  if (health.ok()) {
-    return health;
-  }
-  // Refused before anything changes: a change that could not be committed
-  // would be in force without being recorded.
-  return absl::UnavailableError(
-      StrCat("not changed: ", std::string(health.message())));
+  return policy::Writable(store_, "not changed: ");
 }
 
 absl::Status PolicyEngine::Apply(std::shared_ptr<const Policy> policy,

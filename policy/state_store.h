@@ -148,4 +148,20 @@ class StateStore : public detector::DetectorStore {
   virtual absl::Status health() const = 0;
 };
 
+// OK when there is no store or it can write; otherwise UNAVAILABLE, the
+// message `prefix` then why. Callers refuse new work with it while commits
+// fail: what they changed could not be acknowledged, or would be in force
+// without being recorded.
+inline absl::Status Writable(const StateStore* store, std::string_view prefix) {
+  if (store == nullptr) {
+    return absl::OkStatus();
+  }
+  absl::Status health = store->health();
+  if (health.ok()) {
+    return health;
+  }
+  return absl::UnavailableError(std::string(prefix) +
+                                std::string(health.message()));
+}
+
 }  // namespace hijackguard::policy

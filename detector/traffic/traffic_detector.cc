@@ -77,10 +77,14 @@ void TrafficDetector::Observe(const ObservationView& obs, ObserveResult* out) {
   } else {
     absl::MutexLock lock(&mu_);
     ++observations_;
-    ++item_errors_;
-    out->errors.push_back({"MISSING_OBSERVATION", "observation",
-                           "neither eas_exchange nor calendar_change is set"});
+    AddItemError(out, {"MISSING_OBSERVATION", "observation",
+                       "neither eas_exchange nor calendar_change is set"});
   }
+}
+
+void TrafficDetector::AddItemError(ObserveResult* out, ItemError error) {
+  ++item_errors_;
+  out->errors.push_back(std::move(error));
 }
 
 TrackedDevice* TrafficDetector::HoldDevice(std::string_view tenant,
@@ -92,9 +96,8 @@ TrackedDevice* TrafficDetector::HoldDevice(std::string_view tenant,
     return *device;
   }
   if (store_ == nullptr) {  // the table is full
-    out->errors.push_back({"DEVICE_TABLE_FULL", std::string(field),
-                           std::string(device.status().message())});
-    ++item_errors_;
+    AddItemError(out, {"DEVICE_TABLE_FULL", std::string(field),
+                       std::string(device.status().message())});
   } else {
     NoteStoreError(device.status());
   }
@@ -165,23 +168,20 @@ bool TrafficDetector::NoteExchange(const ObservationView& obs,
   item_errors_ += scan.errors.size();
   out->errors.insert(out->errors.end(), scan.errors.begin(), scan.errors.end());
   if (HasNul(req.device_id) || HasNul(req.user)) {
-    ++item_errors_;
-    out->errors.push_back({"INVALID_TARGET", "eas_exchange.target",
-                           "DeviceId or User contains a NUL character"});
+    AddItemError(out, {"INVALID_TARGET", "eas_exchange.target",
+                       "DeviceId or User contains a NUL character"});
     return false;
   }
   if (req.device_id.empty()) {
-    ++item_errors_;
-    out->errors.push_back({"MISSING_DEVICE_ID", "eas_exchange.target",
-                           "the request names no DeviceId; the exchange "
-                           "cannot be attributed to a device"});
+    AddItemError(out, {"MISSING_DEVICE_ID", "eas_exchange.target",
+                       "the request names no DeviceId; the exchange "
+                       "cannot be attributed to a device"});
     return false;
   }
   if (req.user.empty()) {
-    ++item_errors_;
-    out->errors.push_back({"MISSING_USER", "eas_exchange.target",
-                           "the request names no User; the exchange cannot "
-                           "be attributed to a mailbox"});
+    AddItemError(out, {"MISSING_USER", "eas_exchange.target",
+                       "the request names no User; the exchange cannot "
+                       "be attributed to a mailbox"});
     return false;
   }
   TrackedDevice* device =
@@ -351,12 +351,11 @@ void TrafficDetector::ApplyServerCommands(ItemContext& ctx,
     }
     const MeetingLedger::PutResult put = LedgerPut(key, facts, at);
     if (put == MeetingLedger::PutResult::kTooLarge) {
-      ++item_errors_;
-      out->errors.push_back(
-          {"FIELD_TOO_LONG", "eas_exchange.response_body",
-           StrCat("calendar item ", r.server_id,
-                  ": an id, UID or organizer is over the ledger's limits; "
-                  "the item is not tracked")});
+      AddItemError(
+          out, {"FIELD_TOO_LONG", "eas_exchange.response_body",
+                StrCat("calendar item ", r.server_id,
+                       ": an id, UID or organizer is over the ledger's limits; "
+                       "the item is not tracked")});
       continue;
     }
     if (put == MeetingLedger::PutResult::kInserted ||
@@ -376,12 +375,10 @@ void TrafficDetector::ApplyCalendarChange(const ObservationView& obs,
   recording_at_ = obs.received_at == absl::InfinitePast() ? obs.observed_at
                                                           : obs.received_at;
   ++observations_;
-  auto error = [&](std::string code, std::string field, std::string message)
-                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-                     ++item_errors_;
-                     out->errors.push_back({std::move(code), std::move(field),
-                                            std::move(message)});
-                   };
+  auto error = [&](std::string code, std::string field,
+                   std::string message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    AddItemError(out, {std::move(code), std::move(field), std::move(message)});
+  };
   if (c.eas_device_id.empty()) {
     error("MISSING_DEVICE_ID", "calendar_change.eas_device_id",
           "eas_device_id is required");

@@ -240,6 +240,9 @@ class TrafficDetector {
   void ApplyServerCommands(ItemContext& ctx, const ScannedExchange& scan,
                            absl::Time at, ObserveResult* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reports a problem with one item (counted in stats().item_errors).
+  void AddItemError(ObserveResult* out, ItemError error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The device an operation changes; null when it cannot be had (with an
   // item error in `*out`, or a store error noted for Flush).
   TrackedDevice* HoldDevice(std::string_view tenant, std::string_view device_id,

@@ -18,19 +18,8 @@ namespace {
 constexpr int kMaxXmlDepth = 256;
 
 std::string Position(std::string_view xml, std::ptrdiff_t offset) {
-  std::size_t line = 1;
-  std::size_t column = 1;
-  const auto end =
-      static_cast<std::size_t>(std::max<std::ptrdiff_t>(offset, 0));
-  for (std::size_t i = 0; i < end && i < xml.size(); ++i) {
-    if (xml[i] == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return StrCat("line ", line, ", column ", column);
+  return LineColumn(
+      xml, static_cast<std::size_t>(std::max<std::ptrdiff_t>(offset, 0)));
 }
 
 // Namespace bindings in scope: prefix ("" for the default) -> code page.

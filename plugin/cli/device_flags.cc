@@ -1,6 +1,7 @@
 #include "plugin/cli/device_flags.h"
 
 #include <iostream>
+#include <span>
 #include <utility>
 
 #include "common/utf8.h"
@@ -36,6 +37,21 @@ void DeviceFlags::Register(CLI::App* c) {
       ->group("Device (MDM inventory)");
 }
 
+namespace {
+
+// The first flag whose value is not valid UTF-8, or "".
+std::string FirstInvalidUtf8(
+    std::span<const std::pair<const char*, const std::string*>> flags) {
+  for (const auto& [name, value] : flags) {
+    if (!IsValidUtf8(*value)) {
+      return name;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
 std::string DeviceFlags::FirstInvalidUtf8Flag() const {
   const std::pair<const char*, const std::string*> flags[] = {
       {"--user-agent", &user_agent},
@@ -49,12 +65,7 @@ std::string DeviceFlags::FirstInvalidUtf8Flag() const {
       {"--build", &build},
       {"--model-name", &model_name},
   };
-  for (const auto& [name, value] : flags) {
-    if (!IsValidUtf8(*value)) {
-      return name;
-    }
-  }
-  return "";
+  return FirstInvalidUtf8(flags);
 }
 
 void DeviceFlags::Apply(v1::CheckInRequest* r) const {
@@ -93,10 +104,8 @@ std::string IdentityFlags::FirstInvalidUtf8Flag() const {
       {"--smtp", &smtp},
       {"--locale", &locale},
   };
-  for (const auto& [name, value] : flags) {
-    if (!IsValidUtf8(*value)) {
-      return name;
-    }
+  if (std::string name = FirstInvalidUtf8(flags); !name.empty()) {
+    return name;
   }
   for (const std::string& g : groups) {
     if (!IsValidUtf8(g)) {

@@ -74,20 +74,20 @@ absl::StatusOr<int> LockStateDir(const std::string& dir) {
 // file keeps what is in force. Keys that only take effect at start are named.
 void ReloadConfig(const std::string& path, std::string& text,
                   PluginServer& server) {
-  auto now = ReadFileToString(path, 1 << 20);
-  if (!now.ok()) {
+  auto keep = [](const absl::Status& why) {
     LogError(
         StrCat("SIGHUP: configuration not re-read; what is in force "
                "stays: ",
-               now.status().message()));
+               why.message()));
+  };
+  auto now = ReadFileToString(path, 1 << 20);
+  if (!now.ok()) {
+    keep(now.status());
     return;
   }
   auto parsed = ParseServerConfig(*now, StrCat("configuration ", path));
   if (!parsed.ok()) {
-    LogError(
-        StrCat("SIGHUP: configuration not re-read; what is in force "
-               "stays: ",
-               parsed.status().message()));
+    keep(parsed.status());
     return;
   }
   const std::vector<std::string> restart = KeysNeedingRestart(text, *now);

@@ -146,17 +146,11 @@ absl::Status SqliteStore::LoadAllPending(
   ASSIGN_OR_RETURN(
       Statement s,
       c->db.Prepare("SELECT key, value FROM pending ORDER BY key"));
-  absl::Status status;
   while (true) {
-    absl::StatusOr<bool> row = s.Step();
-    if (!row.ok()) {
-      status = row.status();
-      break;
-    }
-    if (!*row) break;
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::OkStatus();
     rows->emplace_back(std::string(s.Blob(0)), std::string(s.Blob(1)));
   }
-  return status;
 }
 
 absl::StatusOr<detector::DetectorCounters> SqliteStore::LoadCounters() {

@@ -27,6 +27,7 @@
 #include "plugin/detector_evidence.h"
 #include "policy/engine.h"
 #include "store/sqlite/sqlite_store.h"
+#include "tests/bench/fleet_facts.h"
 
 namespace hijackguard::bench {
 namespace {
@@ -83,17 +84,7 @@ Usage Measure(const std::string& path) {
 }
 
 detector::CheckInFacts Facts(long i) {
-  detector::CheckInFacts f;
-  f.tenant_id = "tenant-" + std::to_string(i % 10);
-  char id[32];
-  std::snprintf(id, sizeof(id), "Appl%010ld", i);
-  f.eas_device_id = id;
-  f.mdm_device_id = "mdm-" + std::to_string(i);
-  f.user_principal = "user" + std::to_string(i) + "@example.com";
-  f.user_agent = "Apple-iPhone5C2/1002.146";  // iOS 6.1.2: allowed
-  f.device_type = "iPhone";
-  f.protocol_version = "14.1";
-  return f;
+  return FleetFacts(i, "Apple-iPhone5C2/1002.146");  // iOS 6.1.2: allowed
 }
 
 // The store as shipped, with the detector and engine that write to it, on a

@@ -38,6 +38,7 @@
 #include "plugin/server.h"
 #include "policy/engine.h"
 #include "store/sqlite/sqlite_store.h"
+#include "tests/bench/fleet_facts.h"
 
 namespace hijackguard::bench {
 namespace {
@@ -59,18 +60,17 @@ double Seconds(SteadyClock::time_point since) {
   return std::chrono::duration<double>(SteadyClock::now() - since).count();
 }
 
+// The store as shipped in `dir` (made when missing).
+absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStoreIn(
+    const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  store::SqliteStoreOptions so;
+  so.path = (std::filesystem::path(dir) / store::kStateFileName).string();
+  return store::SqliteStore::Open(so);
+}
+
 detector::CheckInFacts Facts(long i) {
-  detector::CheckInFacts f;
-  f.tenant_id = "tenant-" + std::to_string(i % 10);
-  char id[32];
-  std::snprintf(id, sizeof(id), "Appl%010ld", i);
-  f.eas_device_id = id;
-  f.mdm_device_id = "mdm-" + std::to_string(i);
-  f.user_principal = "user" + std::to_string(i) + "@example.com";
-  f.user_agent = "Apple-iPhone4C1/1001.403";
-  f.device_type = "iPhone";
-  f.protocol_version = "14.1";
-  return f;
+  return FleetFacts(i, "Apple-iPhone4C1/1001.403");
 }
 
 int Populate(long devices, const std::string& dir, bool durable) {
@@ -89,10 +89,7 @@ int Populate(long devices, const std::string& dir, bool durable) {
   }
   std::unique_ptr<store::SqliteStore> store;
   if (durable) {
-    std::filesystem::create_directories(dir);
-    store::SqliteStoreOptions so;
-    so.path = (std::filesystem::path(dir) / store::kStateFileName).string();
-    auto opened = store::SqliteStore::Open(so);
+    auto opened = OpenStoreIn(dir);
     if (!opened.ok()) {
       std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
       return 1;
@@ -256,10 +253,7 @@ double ObserveMicros(store::SqliteStore* store, std::size_t cache, long devices,
 
 int LockHold(const std::string& dir) {
   std::filesystem::remove_all(dir);  // a directory of its own (see Main)
-  std::filesystem::create_directories(dir);
-  store::SqliteStoreOptions so;
-  so.path = (std::filesystem::path(dir) / store::kStateFileName).string();
-  auto store = store::SqliteStore::Open(so);
+  auto store = OpenStoreIn(dir);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;

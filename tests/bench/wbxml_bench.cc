@@ -99,6 +99,13 @@ const std::string& SyncRequest2KiB() {
   return *body;
 }
 
+// Bytes per second over `body`, and its size.
+void ReportBody(benchmark::State& state, const std::string& body) {
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<std::int64_t>(body.size()));
+  state.counters["body_bytes"] = static_cast<double>(body.size());
+}
+
 void BM_PullReader(benchmark::State& state, const std::string& family) {
   const std::string& body =
       SyncResponse(family, static_cast<std::size_t>(state.range(0)));
@@ -111,9 +118,7 @@ void BM_PullReader(benchmark::State& state, const std::string& family) {
     }
     benchmark::DoNotOptimize(events);
   }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(body.size()));
-  state.counters["body_bytes"] = static_cast<double>(body.size());
+  ReportBody(state, body);
 }
 
 void BM_WbxmlToXml(benchmark::State& state, const std::string& family) {
@@ -122,9 +127,7 @@ void BM_WbxmlToXml(benchmark::State& state, const std::string& family) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(wbxml::WbxmlToXml(body));
   }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(body.size()));
-  state.counters["body_bytes"] = static_cast<double>(body.size());
+  ReportBody(state, body);
 }
 
 void BM_Libwbxml2ToXml(benchmark::State& state, const std::string& family) {
@@ -148,9 +151,7 @@ void BM_Libwbxml2ToXml(benchmark::State& state, const std::string& family) {
     }
     std::free(xml);
   }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(body.size()));
-  state.counters["body_bytes"] = static_cast<double>(body.size());
+  ReportBody(state, body);
 }
 
 void BM_ScanSyncCalendar2KiB(benchmark::State& state) {
@@ -163,9 +164,7 @@ void BM_ScanSyncCalendar2KiB(benchmark::State& state) {
   if (scan.items.size() != 1 || scan.items[0].organizer_email.empty()) {
     state.SkipWithError("extraction found nothing");
   }
-  state.SetBytesProcessed(state.iterations() *
-                          static_cast<std::int64_t>(body.size()));
-  state.counters["body_bytes"] = static_cast<double>(body.size());
+  ReportBody(state, body);
 }
 
 void Register() {
