@@ -252,12 +252,12 @@ struct HttpServer::Impl {
   // Start's steps: the server (TLS or plain), its limits, the routes, the
   // answers to what never reaches a route, and the listening socket.
   [[nodiscard]] absl::Status MakeServer();
-  void SetLimits();
+  static void SetLimits(httplib::Server& s, const HttpServerOptions& options);
   void Route();
   // A request with a body, read chunk by chunk up to max_body_bytes.
   void ServeWithBody(const httplib::Request& in, httplib::Response& out,
                      const httplib::ContentReader& reader) const;
-  void SetErrorAnswers();
+  static void SetErrorAnswers(httplib::Server& s, std::size_t max_body);
   [[nodiscard]] absl::Status Listen();
 };
 
@@ -398,8 +398,8 @@ absl::Status HttpServer::Impl::MakeServer() {
   return absl::OkStatus();
 }
 
-void HttpServer::Impl::SetLimits() {
-  httplib::Server& s = *server;
+void HttpServer::Impl::SetLimits(httplib::Server& s,
+                                 const HttpServerOptions& options) {
   const std::size_t threads = static_cast<std::size_t>(options.max_connections);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   const auto idle = static_cast<time_t>(
@@ -476,9 +476,8 @@ void HttpServer::Impl::Route() {
   s.Patch(".*", with_body);
 }
 
-void HttpServer::Impl::SetErrorAnswers() {
-  httplib::Server& s = *server;
-  const std::size_t max_body = options.max_body_bytes;
+void HttpServer::Impl::SetErrorAnswers(httplib::Server& s,
+                                       std::size_t max_body) {
   // A body announced over the limit is refused before any of it is read
   // (httplib would read and discard it all first), and the connection
   // closed.
@@ -564,9 +563,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     return host_port.status();
   }
   if (absl::Status made = impl->MakeServer(); !made.ok()) return made;
-  impl->SetLimits();
+  Impl::SetLimits(*impl->server, impl->options);
   impl->Route();
-  impl->SetErrorAnswers();
+  Impl::SetErrorAnswers(*impl->server, impl->options.max_body_bytes);
   if (absl::Status listening = impl->Listen(); !listening.ok()) {
     return listening;
   }

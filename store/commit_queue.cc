@@ -279,16 +279,17 @@ CommitQueue::AfterFailure CommitQueue::WriteFailed(const absl::Status& status,
     waiting.swap(waiters_);
   }
   ReportHealth();
-  AnswerAll(std::move(waiting), answer);
+  AnswerAll(waiting, answer);
   return next;
 }
 
 void CommitQueue::AnswerAll(
-    std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting,
+    const std::multimap<StoreTicket, std::function<void(absl::Status)>>&
+        waiting,
     const absl::Status& status) {
   durable_cv_.SignalAll();
   space_cv_.SignalAll();
-  for (auto& [ticket, done] : waiting) {
+  for (const auto& [ticket, done] : waiting) {
     done(status);
   }
 }
@@ -384,7 +385,7 @@ absl::Status CommitQueue::Fail(const absl::Status& status) {
     }
     failed = failed_;
   }
-  AnswerAll(std::move(waiting), failed);
+  AnswerAll(waiting, failed);
   ReportHealth();
   return failed;
 }

@@ -164,9 +164,9 @@ class CommitQueue {
   void Recovered(int attempts, absl::Time failing_since);
   void Committed(const Batch& batch);
   // Answers every waiter with `status` (outside the lock).
-  void AnswerAll(
-      std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting,
-      const absl::Status& status);
+  void AnswerAll(const std::multimap<
+                     StoreTicket, std::function<void(absl::Status)>>& waiting,
+                 const absl::Status& status);
   // Calls the health callback when health() changed since the last call.
   void ReportHealth();
   absl::Status NotDurable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
