@@ -20,11 +20,13 @@ std::string_view AppleDeviceFamilyName(AppleDeviceFamily family);
 AppleDeviceFamily ParseAppleDeviceType(std::string_view device_type);
 
 struct AppleModel {
-  std::string_view code;  // canonical model code: "iPhone4C1"
-  std::string_view name;  // marketing name: "iPhone 4S"
+  std::string_view code;    // canonical model code: "iPhone4C1"
+  std::string_view name;    // marketing name: "iPhone 4S"
+  std::string_view source;  // where the row was checked (a title and URL)
 };
 
-// Every catalogued model. Static data.
+// Every catalogued model: Apple's identifiers up to those released in
+// September 2025, in identifier order. Static data.
 std::span<const AppleModel> AllAppleModels();
 
 // Normalises a model code or hardware identifier to the canonical model code:

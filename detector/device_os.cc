@@ -57,6 +57,9 @@ DeviceOsInfo ParseDeviceOs(std::string_view device_os) {
       break;
     }
   }
+  if (EqualsIgnoreCase(name, "iPadOS")) {
+    info.family = AppleDeviceFamily::kIpad;
+  }
   if (name.empty()) {
     info.problems.push_back(StrCat("DeviceOS \"", internal::Quote(device_os),
                                    "\" names no operating system"));

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "detector/apple_models.h"
 #include "detector/ios_build.h"
 #include "detector/platform.h"
 #include "detector/version.h"
@@ -18,6 +19,8 @@ struct DeviceOsInfo {
   Platform platform = Platform::kUnknown;
   std::optional<Version> version;
   std::optional<IosBuild> build;  // iOS only
+  // kIpad for "iPadOS" (the only name that says which device it runs on).
+  AppleDeviceFamily family = AppleDeviceFamily::kUnknown;
   std::vector<std::string> problems;
 };
 

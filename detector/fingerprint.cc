@@ -302,6 +302,7 @@ void DecideBuild(const ParsedSources& src, Fingerprint& fp, Claims& claims) {
   if (!claims.builds.empty()) {
     fp.build = claims.builds.front().value;
     fp.build_in_catalog = FindIosRelease(fp.build->ToString()) != nullptr;
+    fp.os_train = IosTrainForBuild(*fp.build).value_or("");
   }
   CheckAgreement(
       "build", claims.builds,
@@ -433,15 +434,35 @@ void DecideModel(const FingerprintInput& in, const ParsedSources& src,
   }
 }
 
-// The device family: the model decides; DeviceType fills in and is checked
-// against it.
+// The device family: the model decides; DeviceType, then a User-Agent that
+// names the device without its model, then an iPadOS DeviceOS fill in.
 void DecideFamily(const ParsedSources& src, const Claims& claims,
                   Fingerprint& fp, SourceSet& sources) {
   using S = FingerprintSource;
   const AppleDeviceFamily model_family = FamilyOfModelCode(fp.model_code);
-  fp.device_family = model_family != AppleDeviceFamily::kUnknown
-                         ? model_family
-                         : src.type_family;
+  const AppleDeviceFamily os_family =
+      src.dos ? src.dos->family : AppleDeviceFamily::kUnknown;
+  const AppleDeviceFamily ua_family =
+      src.ua ? src.ua->device_family : AppleDeviceFamily::kUnknown;
+  fp.device_family = model_family != AppleDeviceFamily::kUnknown ? model_family
+                     : src.type_family != AppleDeviceFamily::kUnknown
+                         ? src.type_family
+                     : ua_family != AppleDeviceFamily::kUnknown ? ua_family
+                                                                : os_family;
+  if (const AppleDeviceFamily other =
+          model_family != AppleDeviceFamily::kUnknown ? model_family
+                                                      : src.type_family;
+      os_family != AppleDeviceFamily::kUnknown &&
+      other != AppleDeviceFamily::kUnknown && other != os_family) {
+    fp.disagreements.push_back(Disagreement{
+        "device_family",
+        {{S::kDeviceOs, std::string(AppleDeviceFamilyName(os_family))},
+         {model_family != AppleDeviceFamily::kUnknown
+              ? claims.models.front().source
+              : S::kDeviceType,
+          std::string(AppleDeviceFamilyName(other))}},
+        "DeviceOS names iPadOS, which runs on iPads only."});
+  }
   if (src.type_family != AppleDeviceFamily::kUnknown) {
     sources.Add(S::kDeviceType);
   }

@@ -49,8 +49,8 @@ struct SourcedValue {
 
 // Two or more sources that disagree on one fact, and what that usually means.
 struct Disagreement {
-  std::string
-      field;  // "platform", "build", "os_version", "model_code", "device_type"
+  std::string field;  // "platform", "build", "os_version", "model_code",
+                      // "device_type", "device_family"
   std::vector<SourcedValue> values;
   std::string explanation;
 };
@@ -83,7 +83,8 @@ struct Fingerprint {
   std::optional<Version>
       os_version;  // marketing version ("6.0"); nullopt when unknown
   std::optional<int>
-      os_major_version;           // also known when only the build train is
+      os_major_version;  // also known when only the build train is
+  std::string os_train;  // "17.5": IosTrainForBuild of `build`, or empty
   std::optional<IosBuild> build;  // the build the EAS client runs
   bool build_in_catalog = false;  // `build` is in the iOS release catalog
   std::string eas_build;  // the Exchange build as sent in the User-Agent

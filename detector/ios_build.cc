@@ -132,8 +132,10 @@ absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text) {
     return BuildError(kWhat, text, i, "unexpected character");
   }
   // Apple's rule writes the number with 3 digits (4 when it is 1000 or more)
-  // and a suffix letter as 5 more digits; one-digit numbers were also seen
-  // unpadded ("807.4"). Every other length cannot come from a real build.
+  // and a suffix letter as 5 more digits. Numbers below 100 are also sent
+  // unpadded: one digit by iOS 4 ("807.4" for 8G4), one or two by iOS from
+  // about 8 on ("1602.92" for 16B92). Every other length cannot come from a
+  // real build.
   const int number_digits = tail_digits > 5 ? tail_digits - 5 : tail_digits;
   if (tail_digits > 5) {
     const long long suffix_pos = tail % 100000;
@@ -145,16 +147,17 @@ absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text) {
     b.suffix = static_cast<char>('a' + suffix_pos - 1);
     tail /= 100000;
   }
-  const bool one_digit_unpadded = tail_digits == 1;
+  const bool unpadded =
+      (tail_digits == 1 || tail_digits == 2) && text[tail_at] != '0';
   const bool padded = number_digits == 3;
   const bool four_digit = number_digits == 4 && text[tail_at] != '0';
-  if (!one_digit_unpadded && !padded && !four_digit) {
+  if (!unpadded && !padded && !four_digit) {
     return BuildError(
         kWhat, text, tail_at,
         StrCat(tail_digits,
                " digits after '.' do not follow Apple's rule (a 3-digit "
                "number, 4 digits from 1000 on, optionally 5 suffix digits; "
-               "one-digit numbers may be unpadded)"));
+               "numbers below 100 may be unpadded)"));
   }
   b.number = static_cast<int>(tail);
   return b;
@@ -175,6 +178,18 @@ std::optional<int> IosMajorForTrain(int train) {
     return 26;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> IosTrainForBuild(const IosBuild& build) {
+  if (build.train < 19 || build.train > 23 || build.letter > 'H' ||
+      (build.train == 19 && build.letter == 'H')) {
+    return std::nullopt;
+  }
+  const std::optional<int> major = IosMajorForTrain(build.train);
+  if (!major) {
+    return std::nullopt;
+  }
+  return StrCat(*major, ".", build.letter - 'A');
 }
 
 }  // namespace hijackguard::detector

@@ -8,8 +8,9 @@
 // lower-case letter as its position zero-padded to five digits (a -> 00001):
 //   10A523 <-> 1001.523   10A8426 <-> 1001.8426   11A470a <-> 1101.47000001
 //   7E18 <-> 705.018
-// Clients were also seen sending one-digit builds unpadded ("807.4" for 8G4);
-// both forms parse.
+// Numbers below 100 are also sent unpadded: one digit by iOS 4 ("807.4" for
+// 8G4), one or two digits by later iOS ("1602.92" for 16B92, iOS 12.1); both
+// forms parse.
 #pragma once
 
 #include <compare>
@@ -52,14 +53,22 @@ absl::StatusOr<IosBuild> ParseIosBuild(std::string_view text);
 // "807.004", "1101.47000001") back into the Apple build. Returns
 // INVALID_ARGUMENT with the byte offset of the first problem for anything that
 // Apple's rule cannot have produced: a leading zero, a letter position 00 or
-// above 26, a fraction of other than 1 (unpadded one-digit number), 3, 4
-// (1000 or more), 8 or 9 (with a 5-digit suffix) digits, a suffix position
-// 00000 or above 26.
+// above 26, a fraction of other than 1 or 2 (an unpadded number below 100,
+// not starting with 0), 3, 4 (1000 or more), 8 or 9 (with a 5-digit suffix)
+// digits, a suffix position 00000 or above 26.
 absl::StatusOr<IosBuild> ParseExchangeBuild(std::string_view text);
 
 // The iOS major version a build train belongs to (train 10 -> iOS 6), or
 // nullopt when the train is outside the range where Apple's numbering is known
 // to us (iPhone OS 2 to iOS 26).
 std::optional<int> IosMajorForTrain(int train);
+
+// The release train a build belongs to, "major.minor" ("17.5" for 21F79), for
+// the trains where Apple's letter follows the minor release one for one:
+// trains 19 to 23 (iOS 15 to 26; A = .0, B = .1, ... H = .7). Otherwise
+// nullopt: older trains skip letters (11D167 is 7.1, 16E227 12.2, 17E255 13.4,
+// 18A8395 14.1), and 19H holds both 15.7 and 15.8. A train is not a version:
+// 21F90 is 17.5.1, which only the catalog or a DeviceOS string can say.
+std::optional<std::string> IosTrainForBuild(const IosBuild& build);
 
 }  // namespace hijackguard::detector

@@ -63,6 +63,10 @@ void ParseAppleNative(std::string_view rest, UserAgentInfo* info) {
     info->problems.push_back("User-Agent has no model code after \"Apple-\"");
   } else if (auto code = CanonicalAppleModelCode(model)) {
     info->model_code = *std::move(code);
+  } else if (const AppleDeviceFamily family = ParseAppleDeviceType(model);
+             family != AppleDeviceFamily::kUnknown) {
+    // iPhone OS 3 sent the device without its model: "Apple-iPhone/705.18".
+    info->device_family = family;
   } else {
     info->problems.push_back(StrCat("User-Agent model code \"", Quote(model),
                                     "\" is not an Apple model code"));
@@ -135,6 +139,22 @@ void ParseAndroidExchange(std::string_view rest, UserAgentInfo* info) {
       CleanVersion(token.substr(eas + 5), "Android EAS client version", info);
 }
 
+// A vendor's build of Android's own client: "SonyD2403/4.4.4-EAS-2.0",
+// "LGE612f/4.0.3-EAS-1.3" (the model, then the Android version).
+bool ParseVendorAndroid(std::string_view ua, UserAgentInfo* info) {
+  const std::string_view token = Token(ua);
+  const std::size_t slash = token.find('/');
+  const std::size_t eas = token.find("-EAS-");
+  if (slash == std::string_view::npos || slash == 0 ||
+      eas == std::string_view::npos || eas < slash ||
+      !IsCleanToken(token.substr(0, slash))) {
+    return false;
+  }
+  ParseAndroidExchange(token.substr(slash + 1), info);
+  info->model_code = std::string(token.substr(0, slash));
+  return true;
+}
+
 // "SAMSUNG-SM-G930F/101.60000" or "Android-SAMSUNG-SM-G930F/101.60000".
 void ParseSamsung(std::string_view rest, UserAgentInfo* info) {
   info->platform = Platform::kAndroid;
@@ -181,8 +201,56 @@ constexpr std::array kSimpleFamilies = {
     // TouchDown ran on several OSes: its platform comes from DeviceType or
     // DeviceOS.
     SimpleFamily{"TouchDown(MSEAS)/", "touchdown", Platform::kUnknown, false},
+    SimpleFamily{"TouchDown(MSRPC)/", "touchdown", Platform::kUnknown, false},
     SimpleFamily{"BlackBerry", "blackberry", Platform::kOther, false, false},
+    // BlackBerry 10: "RIM-Q10-SQN100-3/10.2.0.1443" (the device, then the OS).
+    SimpleFamily{"RIM-", "blackberry", Platform::kOther, false, false},
+    // Outlook on Windows with an Outlook.com account: "Microsoft.Outlook.15",
+    // "Outlook/16.0 (16.0.7167.6539; C2R; x86)".
+    SimpleFamily{"Microsoft.Outlook.", "outlook-desktop", Platform::kOther,
+                 false},
+    SimpleFamily{"Outlook/", "outlook-desktop", Platform::kOther, false},
+    // Motorola's own client: "MOTOROLA-Droid(4D6F7869SAM)/2.1707",
+    // "Moto-DROID2/4.5.1".
+    SimpleFamily{"MOTOROLA-", "motorola-email", Platform::kAndroid, false,
+                 false},
+    SimpleFamily{"Moto-", "motorola-email", Platform::kAndroid, false, false},
+    // Nokia's Mail for Exchange (Symbian): "NokiaE521/2.00()MailforExchange".
+    SimpleFamily{"Nokia", "nokia-mail-for-exchange", Platform::kOther, false,
+                 false},
 };
+
+// The families kSimpleFamilies lists, else "unrecognized".
+void ParseSimpleFamily(std::string_view ua, UserAgentInfo* info_ptr) {
+  UserAgentInfo& info = *info_ptr;
+  for (const SimpleFamily& f : kSimpleFamilies) {
+    if (!StartsWithIgnoreCase(ua, f.prefix)) {
+      continue;
+    }
+    info.platform = f.platform;
+    info.family = std::string(f.family);
+    const std::string_view token = Token(ua.substr(f.prefix.size()));
+    if (!f.versioned) {
+      break;
+    }
+    if (f.version_is_os) {
+      if (auto v = Version::Parse(token); v.ok()) {
+        info.os_version = v->ToString();
+      } else if (!token.empty()) {
+        info.problems.push_back(
+            StrCat("User-Agent OS version: ", v.status().message()));
+      }
+    } else {
+      info.client_version = CleanVersion(token, "client version", &info);
+    }
+    break;
+  }
+  if (info.family.empty()) {
+    info.family = "unrecognized";
+    info.problems.push_back(StrCat("User-Agent \"", Quote(ua),
+                                   "\" matches no known EAS client family"));
+  }
+}
 
 }  // namespace
 
@@ -201,36 +269,12 @@ UserAgentInfo ParseUserAgent(std::string_view user_agent) {
     ParseSamsung(ua.substr(16), &info);
   } else if (StartsWithIgnoreCase(ua, "SAMSUNG-")) {
     ParseSamsung(ua.substr(8), &info);
+  } else if (StartsWithIgnoreCase(ua, "SAMSUNG")) {
+    ParseSamsung(ua.substr(7), &info);  // "SAMSUNGSPHD700/100.202"
   } else if (StartsWithIgnoreCase(ua, "Android/")) {
     ParseAndroidExchange(ua.substr(8), &info);
-  } else {
-    for (const SimpleFamily& f : kSimpleFamilies) {
-      if (!StartsWithIgnoreCase(ua, f.prefix)) {
-        continue;
-      }
-      info.platform = f.platform;
-      info.family = std::string(f.family);
-      const std::string_view token = Token(ua.substr(f.prefix.size()));
-      if (!f.versioned) {
-        break;
-      }
-      if (f.version_is_os) {
-        if (auto v = Version::Parse(token); v.ok()) {
-          info.os_version = v->ToString();
-        } else if (!token.empty()) {
-          info.problems.push_back(
-              StrCat("User-Agent OS version: ", v.status().message()));
-        }
-      } else {
-        info.client_version = CleanVersion(token, "client version", &info);
-      }
-      break;
-    }
-    if (info.family.empty()) {
-      info.family = "unrecognized";
-      info.problems.push_back(StrCat("User-Agent \"", Quote(ua),
-                                     "\" matches no known EAS client family"));
-    }
+  } else if (!ParseVendorAndroid(ua, &info)) {
+    ParseSimpleFamily(ua, &info);
   }
   return info;
 }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "detector/apple_models.h"
 #include "detector/ios_build.h"
 #include "detector/platform.h"
 
@@ -19,12 +20,15 @@ struct UserAgentInfo {
   // Stable id of the client family: "apple-ios", "outlook-ios",
   // "outlook-android", "outlook-mobile", "android-exchange", "android-email",
   // "samsung-email", "windows-phone", "windows-mobile", "windows-mail",
-  // "touchdown", "blackberry"; "unrecognized" when no family matched; "" for an
-  // empty User-Agent.
+  // "touchdown", "blackberry", "outlook-desktop", "motorola-email",
+  // "nokia-mail-for-exchange"; "unrecognized" when no family matched; "" for
+  // an empty User-Agent.
   std::string family;
   std::string
       client_version;      // the client's own version when it sends one ("2.0")
   std::string model_code;  // Apple: canonical "iPhone4C1"; Samsung: "SM-G930F"
+  // Apple: the device a User-Agent names without its model ("Apple-iPhone/").
+  AppleDeviceFamily device_family = AppleDeviceFamily::kUnknown;
   std::string
       eas_build;  // Apple: the Exchange build exactly as sent ("1001.403")
   std::optional<IosBuild> build;  // Apple: the iOS build it converts to

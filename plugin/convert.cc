@@ -118,6 +118,7 @@ void ToProto(const detector::Fingerprint& fp, v1::Fingerprint* out) {
     ToProto(m, out->add_known_issues());
   }
   out->set_os_major_version(fp.os_major_version.value_or(0));
+  out->set_os_train(fp.os_train);
   out->set_build_in_catalog(fp.build_in_catalog);
   out->set_device_family(
       std::string(detector::AppleDeviceFamilyName(fp.device_family)));

@@ -265,10 +265,10 @@ DetectionEvent MakeEvent(const ItemContext& ctx, const ClientItem& item,
   e.organizer_email_after = std::string(item.organizer_email);
   e.organizer_name_after = std::string(item.organizer_name);
   e.meeting_status_after = item.meeting_status;
-  e.attendee_count = item.attendee_count;
-  if (item.op == Operation::kDelete && before != nullptr) {
-    e.attendee_count = before->attendee_count;
-  }
+  // Who the meeting reaches is what the server sent: a client's Change may
+  // omit the attendees it leaves alone (ghosting), and a Delete has none.
+  e.attendee_count =
+      before != nullptr ? before->attendee_count : item.attendee_count;
   const auto& responses = ctx.device->responses;
   // Newest first (see JudgeDelete).
   // NOLINTNEXTLINE(modernize-loop-convert)

@@ -1,9 +1,16 @@
 #include "detector/apple_models.h"
 
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace hijackguard::detector {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(AppleModelsTest, CanonicalisesCodesAndHardwareIdentifiers) {
   EXPECT_EQ(CanonicalAppleModelCode("iPhone4C1"), "iPhone4C1");
@@ -39,6 +46,47 @@ TEST(AppleModelsTest, EveryCatalogCodeIsCanonical) {
   for (const AppleModel& m : AllAppleModels()) {
     EXPECT_EQ(CanonicalAppleModelCode(m.code), std::string(m.code));
   }
+}
+
+TEST(AppleModelsTest, EveryRowHasASourceAndTheTableIsInIdentifierOrder) {
+  auto order = [](std::string_view code) {
+    const auto family = FamilyOfModelCode(code);
+    const std::size_t digits = AppleDeviceFamilyName(family).size();
+    const std::size_t c = code.find('C', digits);
+    return std::tuple(static_cast<int>(family),
+                      std::stoi(std::string(code.substr(digits, c - digits))),
+                      std::stoi(std::string(code.substr(c + 1))));
+  };
+  const auto models = AllAppleModels();
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    SCOPED_TRACE(models[i].code);
+    EXPECT_THAT(models[i].source, HasSubstr("https://"));
+    EXPECT_FALSE(models[i].name.empty());
+    if (i > 0) {
+      EXPECT_LT(order(models[i - 1].code), order(models[i].code));
+    }
+  }
+}
+
+// The devices of 2024 and 2025 a fleet has today, as Apple names them.
+TEST(AppleModelsTest, NamesTodaysDevices) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"iPhone9C4", "iPhone 7 Plus"},
+      {"iPhone14C5", "iPhone 13"},
+      {"iPhone17C5", "iPhone 16e"},
+      {"iPhone18C1", "iPhone 17 Pro"},
+      {"iPhone18C3", "iPhone 17"},
+      {"iPhone18C4", "iPhone Air"},
+      {"iPad16C1", "iPad mini (A17 Pro, Wi-Fi)"},
+      {"iPad15C8", "iPad (A16, cellular)"},
+      {"iPod9C1", "iPod touch (7th generation)"},
+  };
+  for (const auto& [code, name] : cases) {
+    const AppleModel* m = FindAppleModel(code);
+    ASSERT_NE(m, nullptr) << code;
+    EXPECT_EQ(m->name, name);
+  }
+  EXPECT_EQ(FindAppleModel("iPhone19C1"), nullptr) << "not released yet";
 }
 
 }  // namespace

@@ -191,5 +191,38 @@ TEST(DetectionRulesTest, OwnersAreTheUserTheDeviceAndTheTenantsAliases) {
   EXPECT_FALSE(IsOwner(bare, "ps@example.net"));
 }
 
+// Who a rewritten meeting reaches is who the server invited: a Change that
+// leaves the attendees out (ghosting) still counts them.
+TEST(DetectionRulesTest, AnEventCountsTheAttendeesTheServerSent) {
+  TrackedDevice device;
+  ItemContext ctx;
+  ctx.tenant = "t";
+  ctx.mailbox = std::string(kAlice);
+  ctx.device = &device;
+  ClientItem item;
+  item.op = Operation::kChange;
+  item.server_id = "2:1";
+  item.organizer_email = kAlice;
+  item.attendee_count = 0;  // omitted by the client
+  item.at = kT0 + absl::Minutes(1);
+  const MeetingSnapshot before = ServerState(kBob, 3);  // 3 attendees
+  EXPECT_EQ(MakeEvent(ctx, item, EventKind::kOrganizerRewrite, &before, "x",
+                      absl::Minutes(5))
+                .attendee_count,
+            3);
+  item.op = Operation::kDelete;
+  EXPECT_EQ(MakeEvent(ctx, item, EventKind::kAttendeeCancel, &before, "x",
+                      absl::Minutes(5))
+                .attendee_count,
+            3);
+  item.op = Operation::kAdd;
+  item.attendee_count = 4;
+  EXPECT_EQ(MakeEvent(ctx, item, EventKind::kSuspectedSelfOrganizer, nullptr,
+                      "x", absl::Minutes(5))
+                .attendee_count,
+            4)
+      << "no server state: the client's count";
+}
+
 }  // namespace
 }  // namespace hijackguard::detector

@@ -39,6 +39,47 @@ TEST(FingerprintTest, UserAgentAloneGivesVersionBuildAndModel) {
   EXPECT_THAT(fp.notes, IsEmpty());
 }
 
+// An iPhone of this decade (iPhone 7 Plus, iOS 12.1): the build unpadded, not
+// in the catalog, still gives its build, major version and model.
+TEST(FingerprintTest, TodaysIphoneGivesBuildMajorVersionAndModel) {
+  const Fingerprint fp =
+      ComputeFingerprint({.user_agent = "Apple-iPhone9C4/1602.92"});
+  EXPECT_EQ(fp.platform, Platform::kIos);
+  EXPECT_EQ(BuildText(fp), "16B92");
+  EXPECT_EQ(fp.os_major_version, 12);
+  EXPECT_EQ(VersionText(fp), "") << "never a guess";
+  EXPECT_EQ(fp.os_train, "") << "train 16's letters skip";
+  EXPECT_EQ(fp.model_name, "iPhone 7 Plus");
+  EXPECT_THAT(fp.notes, ElementsAre(HasSubstr("makes it iOS 12.x")));
+}
+
+TEST(FingerprintTest, ModernBuildsGiveTheirTrain) {
+  const Fingerprint fp =
+      ComputeFingerprint({.user_agent = "Apple-iPhone16C1/2106.90",
+                          .device_os = "iOS 17.5.1 21F90"});
+  EXPECT_EQ(BuildText(fp), "21F90");
+  EXPECT_EQ(fp.os_train, "17.5");
+  EXPECT_EQ(VersionText(fp), "17.5.1") << "from DeviceOS";
+  EXPECT_EQ(fp.os_major_version, 17);
+  EXPECT_EQ(fp.model_name, "iPhone 15 Pro");
+  EXPECT_TRUE(fp.consistent());
+  EXPECT_EQ(ComputeFingerprint({.device_os = "iOS 26.0 23A341"}).os_train,
+            "26.0");
+  EXPECT_EQ(ComputeFingerprint({.device_os = "iOS 15.8 19H370"}).os_train, "")
+      << "19H holds 15.7 and 15.8";
+}
+
+TEST(FingerprintTest, IpadOsNamesTheFamily) {
+  const Fingerprint fp = ComputeFingerprint({.device_os = "iPadOS 16.6 20G75"});
+  EXPECT_EQ(fp.device_family, AppleDeviceFamily::kIpad);
+  EXPECT_EQ(fp.os_train, "16.6");
+  const Fingerprint odd = ComputeFingerprint(
+      {.device_os = "iPadOS 16.6 20G75", .device_model = "iPhone14C5"});
+  EXPECT_EQ(odd.device_family, AppleDeviceFamily::kIphone) << "the model wins";
+  EXPECT_THAT(odd.disagreements,
+              Contains(Field(&Disagreement::field, "device_family")));
+}
+
 TEST(FingerprintTest, EveryCatalogBuildResolvesFromItsUserAgentInBothPaddings) {
   for (const IosRelease& r : AllIosReleases()) {
     SCOPED_TRACE(r.build);

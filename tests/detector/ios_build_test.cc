@@ -63,6 +63,36 @@ TEST(IosBuildTest, AcceptsUppercaseSuffixFromApplesOwnExample) {
   EXPECT_EQ(build->ToString(), "5H11a");
 }
 
+// Modern iOS writes numbers below 100 without padding: Apple-iPhone9C4/1602.92
+// is iOS 12.1 (16B92).
+TEST(IosBuildTest, TwoDigitBuildsParseUnpadded) {
+  EXPECT_EQ(ParseExchangeBuild("1602.92")->ToString(), "16B92");
+  EXPECT_EQ(ParseExchangeBuild("1602.092")->ToString(), "16B92");
+  EXPECT_EQ(ParseExchangeBuild("2106.90")->ToString(), "21F90");
+  EXPECT_EQ(ParseExchangeBuild("1905.9")->ToString(), "19E9");
+}
+
+TEST(IosBuildTest, TrainsWhereTheLetterGivesTheMinorRelease) {
+  auto train = [](const char* build) {
+    return IosTrainForBuild(*ParseIosBuild(build)).value_or("none");
+  };
+  EXPECT_EQ(train("19A346"), "15.0");
+  EXPECT_EQ(train("19G71"), "15.6");
+  EXPECT_EQ(train("19H12"), "none") << "19H is 15.7 and 15.8";
+  EXPECT_EQ(train("20E247"), "16.4");
+  EXPECT_EQ(train("20H19"), "16.7");
+  EXPECT_EQ(train("21F90"), "17.5") << "17.5.1: the train, not the version";
+  EXPECT_EQ(train("21A5248v"), "17.0") << "a beta";
+  EXPECT_EQ(train("22G86"), "18.6");
+  EXPECT_EQ(train("23A341"), "26.0");
+  EXPECT_EQ(train("21J1"), "none") << "a letter not seen yet";
+  // Older trains skip letters.
+  for (const char* build :
+       {"11D167", "16E227", "17E255", "18A8395", "10A403"}) {
+    EXPECT_EQ(train(build), "none") << build;
+  }
+}
+
 TEST(IosBuildTest, OneDigitBuildsParseWithAndWithoutPadding) {
   for (const char* build : {"8G4", "8H7", "8H8", "8J2", "8J3", "8K2", "8L1"}) {
     SCOPED_TRACE(build);
@@ -131,7 +161,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"0801.293", "no leading zero"},
         BadInput{"1000.403", "letter position must be 01..26"},
         BadInput{"1027.403", "letter position must be 01..26"},
-        BadInput{"1001.52", "2 digits after '.' do not follow Apple's rule"},
+        BadInput{"1001.05", "2 digits after '.' do not follow Apple's rule"},
+        BadInput{"1001.0", "1 digits after '.' do not follow Apple's rule"},
         BadInput{"1001.0403", "4 digits after '.' do not follow"},
         BadInput{"1001.12345", "5 digits after '.'"},
         BadInput{"1001.000001", "6 digits after '.'"},
