@@ -563,7 +563,8 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
              : 0;
 }
 
-void PolicyEngine::Remember(Shard& shard, std::string key, DeviceState state) {
+void PolicyEngine::Remember(Shard& shard, std::string&& key,
+                            DeviceState&& state) {
   const std::size_t per_shard = options_.max_devices / kShards + 1;
   if (shard.devices.size() >= per_shard) {
     EvictOne(shard);

@@ -219,7 +219,7 @@ class PolicyEngine {
   StoreTicket Record(const Evaluation& eval, const Subject& subject,
                      const DecisionContext& context, const DeviceState& before,
                      DeviceState* state);
-  void Remember(Shard& shard, std::string key, DeviceState state)
+  void Remember(Shard& shard, std::string&& key, DeviceState&& state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(policy_mu_);
