@@ -45,25 +45,6 @@ std::string PointerEscape(std::string_view key) {
 
 namespace {
 
-// Levenshtein distance, for "did you mean" (keys are short).
-std::size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
-  }
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 // nlohmann's message without its "[json.exception.x.n] ... : " prefix.
 std::string Reason(const char* what) {
   const std::string_view text(what);
@@ -162,18 +143,7 @@ ObjectReader::~ObjectReader() {
     if (std::find(seen_.begin(), seen_.end(), key) != seen_.end()) {
       continue;
     }
-    const std::string* nearest = nullptr;
-    std::size_t best = 3;  // suggest only within two edits
-    for (const std::string& known : seen_) {
-      if (key.size() > known.size() + 2 || known.size() > key.size() + 2) {
-        continue;  // more than two edits apart (and keeps huge keys cheap)
-      }
-      const std::size_t d = EditDistance(key, known);
-      if (d < best) {
-        best = d;
-        nearest = &known;
-      }
-    }
+    const std::string* nearest = Nearest(key, seen_);
     std::string message = "unknown key";
     if (nearest != nullptr) {
       StrAppend(&message, "; did you mean \"", *nearest, "\"?");

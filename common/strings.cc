@@ -139,4 +139,44 @@ std::string LineColumn(std::string_view text, std::size_t offset) {
   return StrCat("line ", line, ", column ", column);
 }
 
+namespace {
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) {
+    row[j] = j;
+  }
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+const std::string* Nearest(std::string_view word,
+                           const std::vector<std::string>& candidates,
+                           std::size_t max_edits) {
+  const std::string* nearest = nullptr;
+  std::size_t best = max_edits + 1;
+  for (const std::string& c : candidates) {
+    if (word.size() > c.size() + max_edits ||
+        c.size() > word.size() + max_edits) {
+      continue;  // too far apart (and keeps huge words cheap)
+    }
+    if (const std::size_t d = EditDistance(word, c); d < best) {
+      best = d;
+      nearest = &c;
+    }
+  }
+  return nearest;
+}
+
 }  // namespace hijackguard

@@ -105,6 +105,12 @@ std::string StrJoin(const std::vector<std::string>& parts,
 // past the end counts to the end).
 std::string LineColumn(std::string_view text, std::size_t offset);
 
+// The candidate nearest to `word` within `max_edits` edits (Levenshtein), for
+// "did you mean"; null when none is that close. Ties go to the first.
+const std::string* Nearest(std::string_view word,
+                           const std::vector<std::string>& candidates,
+                           std::size_t max_edits = 2);
+
 // ASCII case-insensitive comparisons.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix);

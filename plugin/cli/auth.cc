@@ -46,10 +46,10 @@ int RunHashToken() {
   }
   if (token.empty()) {
     std::fprintf(stderr, "error: no token on standard input\n");
-    return 1;
+    return kExitUsage;
   }
   std::printf("%s\n", HexEncode(Sha256Raw(token)).c_str());
-  return 0;
+  return kExitDone;
 }
 
 }  // namespace
@@ -64,7 +64,7 @@ void AddAuthCommands(CLI::App& app, RunFn* run) {
   create->callback([run] {
     *run = [] {
       std::printf("%s\n", NewToken().c_str());
-      return 0;
+      return kExitDone;
     };
   });
   CLI::App* hash = auth->add_subcommand(

@@ -23,17 +23,17 @@ struct CheckInFlags {
 
 int RunCheckIn(const CheckInFlags& f) {
   if (!CheckUtf8Flags(f.device, f.identity)) {
-    return 2;
+    return kExitUsage;
   }
   if (f.client.tls_cert.empty() != f.client.tls_key.empty()) {
     std::cerr << "error: --tls-cert and --tls-key go together\n";
-    return 2;
+    return kExitUsage;
   }
   v1::CheckInRequest request;
   f.identity.Apply(&request);
   f.device.Apply(&request);
 
-  auto call = Dial<v1::CompliancePlugin>(f.client, 1);
+  auto call = Dial<v1::CompliancePlugin>(f.client);
   if (call->failed != 0) {
     return call->failed;
   }
@@ -44,7 +44,7 @@ int RunCheckIn(const CheckInFlags& f) {
     return PrintRpcError("CheckIn", status);
   }
   std::cout << ToJson(response) << "\n";
-  return 0;
+  return kExitDone;
 }
 
 }  // namespace

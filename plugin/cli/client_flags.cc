@@ -128,7 +128,22 @@ int PrintRpcError(std::string_view rpc, const grpc::Status& status) {
   std::cerr << "error: " << rpc
             << " failed: " << StatusCodeName(status.error_code()) << ": "
             << status.error_message() << "\n";
-  return 1;
+  return kExitFailed;
+}
+
+int ExitStatusOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kResourceExhausted:
+      return kExitUsage;
+    default:
+      return kExitFailed;
+  }
 }
 
 }  // namespace hijackguard::plugin::cli

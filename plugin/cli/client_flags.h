@@ -7,7 +7,9 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
+#include "plugin/cli/commands.h"
 
 namespace hijackguard::plugin::cli {
 
@@ -42,33 +44,40 @@ bool PrepareOrPrint(const ClientFlags& flags, grpc::ClientContext* context);
 // A channel to --server, or nullptr after printing why to stderr.
 std::shared_ptr<grpc::Channel> ConnectOrPrint(const ClientFlags& flags);
 
+// The exit status for a failure (plugin/cli/commands.h): kExitUsage when the
+// input is missing, unreadable or unusable (NOT_FOUND, PERMISSION_DENIED,
+// INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS, OUT_OF_RANGE,
+// RESOURCE_EXHAUSTED: a file over its limit), kExitFailed otherwise (the store
+// or a server failed).
+int ExitStatusOf(const absl::Status& status);
+
 // One call to --server: the stub and its prepared context.
 template <typename Service>
 struct Call {
   std::unique_ptr<typename Service::Stub> stub;
   grpc::ClientContext context;
   // Not 0 when the call could not be set up (why is printed): the exit
-  // code, `no_channel_exit` without a channel, 1 without a token.
+  // status, kExitUsage (the TLS or token files cannot be read).
   int failed = 0;
 };
 
 template <typename Service>
-std::unique_ptr<Call<Service>> Dial(const ClientFlags& flags,
-                                    int no_channel_exit = 2) {
+std::unique_ptr<Call<Service>> Dial(const ClientFlags& flags) {
   auto call = std::make_unique<Call<Service>>();
   auto channel = ConnectOrPrint(flags);
   if (channel == nullptr) {
-    call->failed = no_channel_exit;
+    call->failed = kExitUsage;
     return call;
   }
   call->stub = Service::NewStub(channel);
   if (!PrepareOrPrint(flags, &call->context)) {
-    call->failed = 1;
+    call->failed = kExitUsage;
   }
   return call;
 }
 
-// Prints "error: <rpc> failed: <CODE>: <message>" to stderr; returns 1.
+// Prints "error: <rpc> failed: <CODE>: <message>" to stderr; returns
+// kExitFailed.
 int PrintRpcError(std::string_view rpc, const grpc::Status& status);
 
 // "INVALID_ARGUMENT" for grpc::StatusCode::INVALID_ARGUMENT.

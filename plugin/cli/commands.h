@@ -1,9 +1,10 @@
 // The `hijackguard` subcommands. Each Add*Command registers its flags on `app`
 // and, when the subcommand is chosen, sets `*run` to the function that carries
-// it out and returns the exit status (0 success, 1 failure, 2 usage error).
+// it out and returns the exit status (below; README, "Exit statuses").
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "CLI/CLI.hpp"
 
@@ -11,10 +12,23 @@ namespace hijackguard::plugin::cli {
 
 using RunFn = std::function<int()>;
 
+// Exit statuses, one meaning each for every command.
+inline constexpr int kExitDone = 0;
+// Problems found: a policy or configuration that does not validate, an audit
+// log that does not verify, decode issues, items a server refused.
+inline constexpr int kExitProblems = 1;
+// A usage error, or input that is missing or cannot be read.
+inline constexpr int kExitUsage = 2;
+// An RPC or the state store failed.
+inline constexpr int kExitFailed = 3;
+
 void AddServeCommand(CLI::App& app, RunFn* run);
 void AddFingerprintCommand(CLI::App& app, RunFn* run);
 void AddCheckInCommand(CLI::App& app, RunFn* run);
 void AddVersionCommand(CLI::App& app, RunFn* run);
+// "hijackguard 0.x (API hijackguard.v1, gRPC 1.51.1)": `version` and
+// `--version` print it.
+std::string VersionLine();
 // decode, encode, parse-request.
 void AddWireCommands(CLI::App& app, RunFn* run);
 // replay, device show, trace build.

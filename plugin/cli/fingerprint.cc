@@ -4,6 +4,7 @@
 
 #include "common/strings.h"
 #include "plugin/check_in.h"
+#include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
 #include "plugin/cli/device_flags.h"
 #include "plugin/proto_json.h"
@@ -22,14 +23,14 @@ int RunFingerprint(const FingerprintFlags& flags) {
                      : detector::KnownIssueCatalog::LoadFile(flags.catalog);
   if (!catalog.ok()) {
     std::cerr << "error: " << catalog.status().message() << "\n";
-    return 1;
+    return ExitStatusOf(catalog.status());
   }
   v1::CheckInRequest request;
   flags.device.Apply(&request);
   v1::Fingerprint fingerprint;
   FingerprintCheckIn(*catalog, request, &fingerprint);
   std::cout << ToJson(fingerprint) << "\n";
-  return 0;
+  return kExitDone;
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ int RunNginxConfig(GatewayFlags& flags) {
   if (flags.fail != "open" && flags.fail != "closed") {
     LogError(StrCat("--fail ", QuoteInput(flags.fail),
                     ": give \"open\" or \"closed\""));
-    return 2;
+    return kExitUsage;
   }
   o.fail_open = flags.fail == "open";
   std::error_code ec;
@@ -76,7 +76,7 @@ int RunNginxConfig(GatewayFlags& flags) {
     auto text = ReadFileToString(flags.token_file, 4096);
     if (!text.ok()) {
       LogError(StrCat("--token-file ", text.status().message()));
-      return 1;
+      return kExitUsage;
     }
     token = std::string(absl::StripAsciiWhitespace(*text));
     o.has_token = true;
@@ -92,7 +92,7 @@ int RunNginxConfig(GatewayFlags& flags) {
         found == nullptr) {
       LogError(StrCat("--hijackguard: the host ", QuoteInput(host),
                       " does not resolve"));
-      return 1;
+      return kExitUsage;
     }
     char text[INET6_ADDRSTRLEN] = {};
     const void* addr =
@@ -108,12 +108,12 @@ int RunNginxConfig(GatewayFlags& flags) {
   auto config = MakeNginxConfig(o);
   if (!config.ok()) {
     LogError(StrCat(config.status().message()));
-    return 2;
+    return kExitUsage;
   }
   auto files = NginxFiles(o, token);
   if (!files.ok()) {
     LogError(StrCat(files.status().message()));
-    return 2;
+    return kExitUsage;
   }
   const std::filesystem::path prefix(o.prefix);
   for (const char* dir : {"logs", "tmp", "hijackguard/refusal"}) {
@@ -121,7 +121,7 @@ int RunNginxConfig(GatewayFlags& flags) {
     if (ec) {
       LogError(StrCat("--prefix: cannot create ", (prefix / dir).string(), ": ",
                       ec.message()));
-      return 1;
+      return kExitFailed;
     }
   }
   for (const NginxFile& f : *files) {
@@ -129,7 +129,7 @@ int RunNginxConfig(GatewayFlags& flags) {
             WriteFileAtomically(prefix / f.path, f.content, f.mode);
         !s.ok()) {
       LogError(StrCat(s.message()));
-      return 1;
+      return kExitFailed;
     }
   }
   if (flags.snippet) {
@@ -141,7 +141,7 @@ int RunNginxConfig(GatewayFlags& flags) {
     std::cout << config->full;
   }
   std::cout.flush();
-  return std::cout.good() ? 0 : 1;
+  return std::cout.good() ? kExitDone : kExitFailed;
 }
 
 }  // namespace

@@ -49,13 +49,13 @@ int RunValidate(const ValidateFlags& f) {
   auto catalog = LoadCatalog(f.catalog);
   if (!catalog.ok()) {
     std::cerr << "error: " << catalog.status().message() << "\n";
-    return 2;
+    return kExitUsage;
   }
   auto text =
       ReadFileToString(f.file, kMaxPolicyBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     std::cerr << "error: " << text.status().message() << "\n";
-    return 2;
+    return kExitUsage;
   }
   std::vector<policy::PolicyProblem> problems;
   auto parsed = policy::Policy::Parse(*text, **catalog, &problems);
@@ -72,14 +72,14 @@ int RunValidate(const ValidateFlags& f) {
     std::cout << f.file << ": " << problems.size()
               << (problems.size() == 1 ? " problem" : " problems")
               << "; the policy would not be applied\n";
-    return 1;
+    return kExitProblems;
   }
   const policy::Settings& s = (*parsed)->global();
   std::cout << f.file << ": valid; revision " << (*parsed)->revision()
             << "; mode " << policy::ModeName(s.mode.value) << "; "
             << (*parsed)->tenants().size() << " tenant override(s); "
             << (*parsed)->exemptions().size() << " exemption(s)\n";
-  return 0;
+  return kExitDone;
 }
 
 // ---------------------------------------------------------------------------
@@ -97,11 +97,11 @@ int RunApply(const ApplyFlags& f) {
       ReadFileToString(f.file, kMaxPolicyBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     std::cerr << "error: " << text.status().message() << "\n";
-    return 2;
+    return kExitUsage;
   }
   if (!IsValidUtf8(*text)) {
     std::cerr << "error: " << f.file << " is not valid UTF-8\n";
-    return 1;
+    return kExitUsage;
   }
   auto call = Dial<v1::PolicyAdmin>(f.client);
   if (call->failed != 0) {
@@ -127,7 +127,7 @@ int RunApply(const ApplyFlags& f) {
     std::cout << f.file << ": revision " << response.revision()
               << " is already in force\n";
   }
-  return 0;
+  return kExitDone;
 }
 
 struct GetFlags {
@@ -146,7 +146,7 @@ int RunGet(const GetFlags& f) {
     return PrintRpcError("GetPolicy", status);
   }
   std::cout << ToJson(response) << "\n";
-  return 0;
+  return kExitDone;
 }
 
 // ---------------------------------------------------------------------------
@@ -210,12 +210,12 @@ int RunSimulate(const SimulateFlags& f) {
   if (f.policy.empty() && f.client.server.empty()) {
     std::cerr << "error: --policy FILE (offline) or --server ADDR (the "
                  "running plugin's policy) is required\n";
-    return 2;
+    return kExitUsage;
   }
   v1::SimulateDecisionRequest request;
   v1::CheckInRequest* c = request.mutable_check_in();
   if (!CheckUtf8Flags(f.device, f.identity)) {
-    return 2;
+    return kExitUsage;
   }
   f.identity.Apply(c);
   f.device.Apply(c);
@@ -248,7 +248,7 @@ int RunSimulate(const SimulateFlags& f) {
   }
   if (!status.ok()) {
     std::cerr << "error: " << status.message() << "\n";
-    return 2;
+    return kExitUsage;
   }
 
   v1::SimulateDecisionResponse response;
@@ -266,7 +266,7 @@ int RunSimulate(const SimulateFlags& f) {
     auto catalog = LoadCatalog(f.catalog);
     if (!catalog.ok()) {
       std::cerr << "error: " << catalog.status().message() << "\n";
-      return 2;
+      return kExitUsage;
     }
     std::vector<policy::PolicyProblem> problems;
     auto parsed =
@@ -274,7 +274,7 @@ int RunSimulate(const SimulateFlags& f) {
     if (!parsed.ok()) {
       std::cerr << "error: " << f.policy << ": " << parsed.status().message()
                 << "\n";
-      return 1;
+      return kExitUsage;
     }
     policy::PolicyEngine engine(*catalog, *parsed, &RealClock(), nullptr);
     const PolicyAdminService admin(&engine, &RealClock(), nullptr, nullptr);
@@ -282,11 +282,11 @@ int RunSimulate(const SimulateFlags& f) {
     const absl::Status s = admin.DoSimulate(request, &response);
     if (!s.ok()) {
       std::cerr << "error: " << s.message() << "\n";
-      return 1;
+      return ExitStatusOf(s);
     }
   }
   std::cout << ToJson(response) << "\n";
-  return 0;
+  return kExitDone;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
 #include "plugin/config.h"
 #include "plugin/server.h"
@@ -137,6 +138,8 @@ ServerOptions ServerOptionsFrom(
   options.catalog = std::move(catalog);
   options.max_request_bytes = config.max_request_bytes;
   options.max_traffic_request_bytes = config.max_traffic_request_bytes;
+  options.detector.max_devices = config.max_devices;
+  options.engine.max_devices = config.max_devices;
   options.detector.ledger.max_entries = config.ledger_max_entries;
   options.detector.ledger.ttl = config.ledger_ttl;
   options.detector.max_events_per_device = config.max_events_per_device;
@@ -255,7 +258,7 @@ int RunServe(const ServeFlags& flags) {
   auto config = LoadServerConfig(flags.config);
   if (!config.ok()) {
     LogError(StrCat(config.status().message()));
-    return 1;
+    return ExitStatusOf(config.status());
   }
   if (!flags.listen.empty()) {
     config->listen = flags.listen;
@@ -272,7 +275,7 @@ int RunServe(const ServeFlags& flags) {
   auto lock = LockStateDir(config->state_dir);
   if (!lock.ok()) {
     LogError(StrCat(lock.status().message()));
-    return 1;
+    return ExitStatusOf(lock.status());
   }
   auto catalog =
       config->catalog_path.empty()
@@ -280,7 +283,7 @@ int RunServe(const ServeFlags& flags) {
           : detector::KnownIssueCatalog::LoadFile(config->catalog_path);
   if (!catalog.ok()) {
     LogError(StrCat(catalog.status().message()));
-    return 1;
+    return ExitStatusOf(catalog.status());
   }
 
   const ServerOptions options = ServerOptionsFrom(
@@ -289,7 +292,7 @@ int RunServe(const ServeFlags& flags) {
   auto server = BuildServer(options);
   if (!server.ok()) {
     LogError(StrCat(server.status().message()));
-    return 1;
+    return ExitStatusOf(server.status());
   }
   LogStart(*config, options, **server);
   // The lines on stdout: tools and tests read the bound addresses from them.
@@ -305,7 +308,7 @@ int RunServe(const ServeFlags& flags) {
   (*server)->Shutdown(config->shutdown_grace);
   LogInfo("stopped");
   ::close(*lock);
-  return 0;
+  return kExitDone;
 }
 
 }  // namespace

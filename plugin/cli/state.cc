@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "absl/time/time.h"
 #include "common/file.h"
 #include "common/strings.h"
+#include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
 #include "store/audit_key.h"
 #include "store/audit_log.h"
@@ -61,20 +63,20 @@ int RunBackup(const StateFlags& f) {
   if (!status.ok()) {
     std::fprintf(stderr, "backup failed: %s\n",
                  std::string(status.message()).c_str());
-    return 1;
+    return ExitStatusOf(status);
   }
   std::error_code ec;
   std::printf(
       "backed up %s to %s (%ju bytes, checked)\n",
       DatabasePath(f.state).c_str(), f.to.c_str(),
       static_cast<std::uintmax_t>(std::filesystem::file_size(f.to, ec)));
-  return 0;
+  return kExitDone;
 }
 
 int RunVerify(const StateFlags& f) {
   const std::optional<std::string> key = Key(f);
   if (!key) {
-    return 1;
+    return kExitUsage;
   }
   std::optional<store::AuditCheckpoint> checkpoint;
   if (!f.checkpoint.empty()) {
@@ -82,13 +84,13 @@ int RunVerify(const StateFlags& f) {
     if (!text.ok()) {
       std::fprintf(stderr, "error: --checkpoint %s\n",
                    std::string(text.status().message()).c_str());
-      return 1;
+      return kExitUsage;
     }
     auto parsed = store::ParseCheckpoint(*text, *key);
     if (!parsed.ok()) {
       std::fprintf(stderr, "error: --checkpoint %s: %s\n", f.checkpoint.c_str(),
                    std::string(parsed.status().message()).c_str());
-      return 1;
+      return kExitUsage;
     }
     checkpoint = *std::move(parsed);
   }
@@ -97,14 +99,14 @@ int RunVerify(const StateFlags& f) {
   if (!v.ok()) {
     std::fprintf(stderr, "audit verify: %s\n",
                  std::string(v.status().message()).c_str());
-    return 1;
+    return ExitStatusOf(v.status());
   }
   if (!v->ok) {
     std::printf("audit log BROKEN at row %ju: %s\n",
                 static_cast<std::uintmax_t>(v->bad_seq), v->problem.c_str());
     std::printf("(rows 1..%ju verified before it)\n",
                 static_cast<std::uintmax_t>(v->last_seq));
-    return 1;
+    return kExitProblems;
   }
   std::printf("audit log OK: %ju rows", static_cast<std::uintmax_t>(v->rows));
   if (v->rows > 0) {
@@ -119,31 +121,31 @@ int RunVerify(const StateFlags& f) {
                 static_cast<std::uintmax_t>(checkpoint->seq),
                 static_cast<std::uintmax_t>(v->after_checkpoint));
   }
-  return 0;
+  return kExitDone;
 }
 
 int RunCheckpoint(const StateFlags& f) {
   const std::optional<std::string> key = Key(f);
   if (!key) {
-    return 1;
+    return kExitUsage;
   }
   auto c = store::CheckpointAudit(DatabasePath(f.state), *key, absl::Now());
   if (!c.ok()) {
     std::fprintf(stderr, "audit checkpoint: %s\n",
                  std::string(c.status().message()).c_str());
-    return 1;
+    return ExitStatusOf(c.status());
   }
   std::printf("%s\n", store::CheckpointLine(*c).c_str());
-  return 0;
+  return kExitDone;
 }
 
 int RunPseudonym(const StateFlags& f) {
   const std::optional<std::string> key = Key(f, false);
   if (!key) {
-    return 1;
+    return kExitUsage;
   }
   std::printf("%s\n", store::Pseudonymizer(*key, false)(f.address).c_str());
-  return 0;
+  return kExitDone;
 }
 
 int RunExport(const StateFlags& f) {
@@ -155,14 +157,14 @@ int RunExport(const StateFlags& f) {
                    "error: --since \"%s\" is not an RFC 3339 time "
                    "(2026-12-01T00:00:00Z): %s\n",
                    f.since.c_str(), error.c_str());
-      return 2;
+      return kExitUsage;
     }
   }
   std::optional<store::Pseudonymizer> pseudonym;
   if (f.pseudonymize) {
     const std::optional<std::string> key = Key(f);
     if (!key) {
-      return 1;
+      return kExitUsage;
     }
     pseudonym.emplace(*key, false);
   }
@@ -177,12 +179,13 @@ int RunExport(const StateFlags& f) {
     if (!created.ok()) {
       std::fprintf(stderr, "error: %s\n",
                    std::string(created.message()).c_str());
-      return 1;
+      return ExitStatusOf(created);
     }
     file.open(f.to, std::ios::out | std::ios::trunc);
     if (!file) {
-      std::fprintf(stderr, "error: cannot write %s\n", f.to.c_str());
-      return 1;
+      std::fprintf(stderr, "error: cannot write %s: %s\n", f.to.c_str(),
+                   std::strerror(errno));
+      return kExitUsage;
     }
     out = &file;
   }
@@ -191,11 +194,11 @@ int RunExport(const StateFlags& f) {
   if (!n.ok()) {
     std::fprintf(stderr, "audit export: %s\n",
                  std::string(n.status().message()).c_str());
-    return 1;
+    return ExitStatusOf(n.status());
   }
   std::fprintf(stderr, "exported %ju audit rows\n",
                static_cast<std::uintmax_t>(*n));
-  return 0;
+  return kExitDone;
 }
 
 }  // namespace

@@ -183,7 +183,7 @@ int RunReplay(const ReplayFlags& f) {
   auto lines = ReadLines(f.file);
   if (!lines.ok()) {
     std::cerr << "error: " << lines.status().message() << "\n";
-    return 1;
+    return ExitStatusOf(lines.status());
   }
   std::vector<v1::ReportTrafficRequest> requests(lines->size());
   for (std::size_t i = 0; i < lines->size(); ++i) {
@@ -192,7 +192,7 @@ int RunReplay(const ReplayFlags& f) {
       std::cerr << "error: " << f.file << ":" << number
                 << ": not a ReportTrafficRequest in proto3 JSON: "
                 << s.message() << "\n";
-      return 1;
+      return kExitUsage;
     }
   }
   AckPrinter printer(f.json);
@@ -202,7 +202,7 @@ int RunReplay(const ReplayFlags& f) {
                           : detector::KnownIssueCatalog::LoadFile(f.catalog);
     if (!catalog.ok()) {
       std::cerr << "error: " << catalog.status().message() << "\n";
-      return 1;
+      return ExitStatusOf(catalog.status());
     }
     detector::TrafficDetector detector(
         std::make_shared<const detector::KnownIssueCatalog>(
@@ -243,11 +243,11 @@ int RunReplay(const ReplayFlags& f) {
     if (acked != requests.size()) {
       std::cerr << "error: " << requests.size() << " observations sent, "
                 << acked << " acknowledged\n";
-      return 1;
+      return kExitFailed;
     }
   }
   printer.Summary(requests.size());
-  return printer.errors() == 0 ? 0 : 1;
+  return printer.errors() == 0 ? kExitDone : kExitProblems;
 }
 
 // ---------------------------------------------------------------------------
@@ -276,7 +276,7 @@ int RunDeviceShow(const DeviceShowFlags& f) {
     return PrintRpcError("GetDeviceRisk", status);
   }
   std::cout << ToJson(response) << "\n";
-  return 0;
+  return kExitDone;
 }
 
 // ---------------------------------------------------------------------------
@@ -318,13 +318,13 @@ int RunTraceBuild(const std::string& source) {
   auto lines = ReadLines(source);
   if (!lines.ok()) {
     std::cerr << "error: " << lines.status().message() << "\n";
-    return 1;
+    return ExitStatusOf(lines.status());
   }
   const std::string dir = DirName(source);
   for (const auto& [number, line] : *lines) {
     auto fail = [&, n = number](std::string_view why) {
       std::cerr << "error: " << source << ":" << n << ": " << why << "\n";
-      return 1;
+      return kExitUsage;
     };
     nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
@@ -352,7 +352,7 @@ int RunTraceBuild(const std::string& source) {
     // protobuf's map order varies between runs, and traces belong in git.
     std::cout << doc.dump() << "\n";
   }
-  return 0;
+  return kExitDone;
 }
 
 }  // namespace

@@ -8,14 +8,18 @@
 
 namespace hijackguard::plugin::cli {
 
+std::string VersionLine() {
+  return std::string("hijackguard ") + kVersion +
+         " (API hijackguard.v1, gRPC " + grpc::Version() + ")";
+}
+
 void AddVersionCommand(CLI::App& app, RunFn* run) {
   CLI::App* c =
       app.add_subcommand("version", "Print the version and the API version");
   c->callback([run] {
     *run = [] {
-      std::cout << "hijackguard " << kVersion << " (API hijackguard.v1, gRPC "
-                << grpc::Version() << ")\n";
-      return 0;
+      std::cout << VersionLine() << "\n";
+      return kExitDone;
     };
   });
 }

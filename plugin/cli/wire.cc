@@ -10,6 +10,7 @@
 #include "detector/eas/request.h"
 #include "detector/wbxml/xml.h"
 #include "nlohmann/json.hpp"
+#include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
 
 namespace hijackguard::plugin::cli {
@@ -57,7 +58,7 @@ struct DecodeFlags {
 int RunDecode(const DecodeFlags& f) {
   std::string body;
   if (!ReadInput(f.input, &body)) {
-    return 2;
+    return kExitUsage;
   }
   detector::wbxml::ReaderOptions options;
   options.lenient = f.lenient;
@@ -69,7 +70,7 @@ int RunDecode(const DecodeFlags& f) {
     std::cout << "\n";
   }
   PrintIssues(result.issues);
-  return result.issues.empty() ? 0 : 1;
+  return result.issues.empty() ? kExitDone : kExitProblems;
 }
 
 struct EncodeFlags {
@@ -79,16 +80,16 @@ struct EncodeFlags {
 int RunEncode(const EncodeFlags& f) {
   std::string xml;
   if (!ReadInput(f.input, &xml)) {
-    return 2;
+    return kExitUsage;
   }
   auto wbxml = detector::wbxml::XmlToWbxml(xml);
   if (!wbxml.ok()) {
     std::cerr << "error: " << wbxml.status().message() << "\n";
-    return 1;
+    return kExitProblems;
   }
   std::fwrite(wbxml->data(), 1, wbxml->size(), stdout);
   std::fflush(stdout);
-  return 0;
+  return kExitDone;
 }
 
 struct ParseRequestFlags {
@@ -103,7 +104,7 @@ int RunParseRequest(const ParseRequestFlags& f) {
     const std::size_t colon = h.find(':');
     if (colon == std::string::npos || colon == 0) {
       std::cerr << "error: -H \"" << h << "\" is not \"Name: value\"\n";
-      return 2;
+      return kExitUsage;
     }
     std::string_view value = std::string_view(h).substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {

@@ -180,6 +180,26 @@ TEST(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunHijackguard({"fingerprint", "--no-such-flag"}).exit_code, 2);
 }
 
+// What was not understood is named, with the nearest valid word.
+TEST(CliTest, UsageErrorsNameTheWordAndSuggestTheNearest) {
+  RunResult r = RunHijackguard({"chekin"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown command \"chekin\" (did you mean "
+                               "checkin?)"));
+  r = RunHijackguard({"serve", "--bogus"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("serve: unknown flag --bogus"));
+  r = RunHijackguard({"serve", "--confg", "x.json"});
+  EXPECT_THAT(r.err,
+              HasSubstr("unknown flag --confg (did you mean --config?)"));
+  r = RunHijackguard({"policy", "aply"});
+  EXPECT_THAT(r.err, HasSubstr("policy: unknown command \"aply\" (did you "
+                               "mean apply?)"));
+  r = RunHijackguard({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("hijackguard 0."));
+}
+
 // `policy validate` on every broken example: exit 1, and every problem of
 // tests/policy/broken/expected.txt printed as FILE:LINE:COLUMN: POINTER: ...
 TEST(CliTest, PolicyValidatePrintsEveryProblemOfEachBrokenPolicy) {
@@ -250,10 +270,11 @@ TEST_F(CliServerTest, CheckInIos612HasNoHijackIssue) {
   EXPECT_TRUE(resp["fingerprint"]["knownIssues"].empty());
 }
 
-TEST_F(CliServerTest, CheckInErrorsNameTheFieldAndExitOne) {
+// README, "Exit statuses": a failed RPC is 3.
+TEST_F(CliServerTest, CheckInErrorsNameTheFieldAndExitThree) {
   const RunResult r = RunHijackguard(
       {"checkin", "--server", server_->address(), "--device-id", "ApplX"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT: tenant_id: is required"));
   const RunResult bad_utf8 = RunHijackguard(
       {"checkin", "--server", server_->address(), "--tenant", "t1",
@@ -277,7 +298,7 @@ TEST(CliServeTest, BrokenCatalogIsAClearStartupError) {
       << R"({"listen": "127.0.0.1:0", "catalog": ")" << dir
       << R"(/catalog.json", "state_dir": ")" << dir << R"(/var"})";
   const RunResult r = RunHijackguard({"serve", "--config", dir + "/hg.json"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2) << "an unusable catalog";
   EXPECT_THAT(r.err, HasSubstr("catalog.json"));
   EXPECT_THAT(r.err, HasSubstr("/catalog_version: is required"));
   EXPECT_THAT(r.err, HasSubstr("/issues/0/title: is required"));
@@ -320,7 +341,7 @@ TEST(CliTest, BackupAndAuditCommandsOnAStateDirectory) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::filesystem::exists(dir + "/copy.db"));
   r = RunHijackguard({"backup", "--state", dir, "--to", dir + "/copy.db"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("exists already"));
 
   {
@@ -336,7 +357,7 @@ TEST(CliTest, BackupAndAuditCommandsOnAStateDirectory) {
   EXPECT_THAT(r.out, HasSubstr("audit log BROKEN at row 2"));
 
   r = RunHijackguard({"audit", "verify", "--state", dir + "/nowhere"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2) << "missing input";
   EXPECT_THAT(r.err, HasSubstr("no state database"));
   std::filesystem::remove_all(dir);
 }
@@ -370,7 +391,7 @@ TEST(CliTest, AuditCheckpointPseudonymAndPrivateFiles) {
     return RunHijackguard(args);
   };
   RunResult r = RunHijackguard({"audit", "verify", "--state", dir});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("audit.key does not exist"));
 
   r = with_key({"audit", "checkpoint", "--state", dir});

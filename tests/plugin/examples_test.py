@@ -373,7 +373,7 @@ def check_auth_and_sighup(binary, tmp):
         if ok.returncode != 0:
             fail(f"checkin with the mdm token: {ok.stderr}")
         anonymous = checkin()
-        if anonymous.returncode != 1 or "UNAUTHENTICATED" not in anonymous.stderr:
+        if anonymous.returncode != 3 or "UNAUTHENTICATED" not in anonymous.stderr:
             fail(f"checkin without a token: {anonymous.returncode} {anonymous.stderr}")
         with open(config, "w", encoding="utf-8") as f:
             f.write("{ not json")
@@ -387,7 +387,7 @@ def check_auth_and_sighup(binary, tmp):
         deadline = time.monotonic() + 10
         while True:
             withdrawn = checkin("--token-file", token_file)
-            if withdrawn.returncode == 1 and "UNAUTHENTICATED" in withdrawn.stderr:
+            if withdrawn.returncode == 3 and "UNAUTHENTICATED" in withdrawn.stderr:
                 break
             if time.monotonic() > deadline:
                 fail(f"a withdrawn token still works after SIGHUP: {withdrawn.stdout}")
@@ -497,7 +497,7 @@ def main():
 
             second = subprocess.run([args.binary, "serve", "--config", config],
                                     capture_output=True, timeout=30, check=False)
-            if second.returncode != 1 or b"in use by another hijackguard" not in second.stderr:
+            if second.returncode != 2 or b"in use by another hijackguard" not in second.stderr:
                 fail(f"second server on the same state: {second.returncode} {second.stderr!r}")
             print("state directory lock: ok")
 
