@@ -318,6 +318,9 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
     }
     if (const auto* d = root.Member("detector", false)) {
       json::ObjectReader det(*d, root.PointerTo("detector"), &problems);
+      if (auto v = det.Integer("max_devices", false, 16, 100'000'000)) {
+        config.max_devices = static_cast<std::size_t>(*v);
+      }
       if (auto v = det.Integer("ledger_max_entries", false, 1, 100'000'000)) {
         config.ledger_max_entries = static_cast<std::size_t>(*v);
       }

@@ -85,6 +85,10 @@ struct ServerConfig {
   // Largest ReportTraffic/StreamTraffic message accepted (WBXML bodies can be
   // large), in bytes. Default 8 MiB.
   int max_traffic_request_bytes = 8 << 20;
+  // Devices held in memory by the detector and by the engine each: with a
+  // state database a cache (the rest stay on disk), without one the most
+  // devices tracked.
+  std::size_t max_devices = 500'000;
   // Meeting ledger bounds (see detector/traffic/meeting_ledger.h).
   std::size_t ledger_max_entries = 2'000'000;
   absl::Duration ledger_ttl = absl::Hours(24 * 30);

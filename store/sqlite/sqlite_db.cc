@@ -22,12 +22,11 @@ namespace {
 // What to do about a damaged file, without throwing anything away first.
 std::string Remedy(const std::string& path) {
   const std::string dir = std::filesystem::path(path).parent_path().string();
-  return StrCat(
-      "copy the state directory aside first (cp -a ", dir.empty() ? "." : dir,
-      " ", dir.empty() ? "." : dir,
-      ".damaged) and keep that copy; then restore the latest backup (README, "
-      "\"Backup and restore\") and check it with `hijackguard audit verify "
-      "--state DIR`");
+  return StrCat("copy the state directory aside first (cp -a ",
+                dir.empty() ? "." : dir, " ", dir.empty() ? "." : dir,
+                ".damaged) and keep that copy; then restore the latest backup "
+                "(docs/state.md, \"Backup and restore\") and check it with "
+                "`hijackguard audit verify --state DIR`");
 }
 
 std::uint64_t BigEndian(const unsigned char* p, int bytes) {

@@ -57,6 +57,18 @@ absl::Status BackupState(const std::string& db_path, const std::string& to) {
         StrCat(to, " exists already; choose a new file for the backup"));
   }
   ASSIGN_OR_RETURN(Database source, sqlite::OpenStateReadOnly(db_path));
+  // Missing directories are made (the owner's alone: the copy holds
+  // personal data); one that cannot be is named with the reason.
+  if (const std::filesystem::path dir = std::filesystem::path(to).parent_path();
+      !dir.empty() && !std::filesystem::is_directory(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(
+          StrCat("cannot make the backup's directory ", dir.string(), ": ",
+                 ec.message()));
+    }
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  }
   const std::string partial = StrCat(to, ".partial");
   std::filesystem::remove(partial, ec);
   absl::Status status;

@@ -45,6 +45,20 @@ TEST(ServerConfigTest, AllFields) {
   EXPECT_EQ(config->tls->client_ca_file, "ca.pem");
 }
 
+// docs/state.md sizes the caches with detector.max_devices.
+TEST(ServerConfigTest, DetectorSection) {
+  auto config = ParseServerConfig(
+      R"({"detector": {"max_devices": 1000, "ledger_max_entries": 5000}})",
+      "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->max_devices, 1000u);
+  EXPECT_EQ(config->ledger_max_entries, 5000u);
+  EXPECT_EQ(ParseServerConfig("{}", "test")->max_devices, 500'000u);
+  EXPECT_THAT(ParseServerConfig(R"({"detector": {"max_devices": 0}})", "test"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("/detector/max_devices")));
+}
+
 TEST(ServerConfigTest, StateStoreAndSynchronousMode) {
   auto config = ParseServerConfig("{}", "test");
   ASSERT_THAT(config, IsOk());

@@ -121,6 +121,13 @@ TEST(PolicyParseTest, RevisionIgnoresLayoutAndKeyOrder) {
       Catalog(), nullptr);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ((*a)->revision(), (*d)->revision()) << "20.0 is 20";
+  // docs/policy.md: a comment is part of the document.
+  auto e = Policy::Parse(
+      R"({"apiVersion": "hijackguard/v1", "mode": "enforce", "$comment": "x",
+          "thresholds": {"warn": 20, "quarantine": 40}})",
+      Catalog(), nullptr);
+  ASSERT_TRUE(e.ok());
+  EXPECT_NE((*a)->revision(), (*e)->revision());
   EXPECT_EQ((*a)->canonical(),
             R"({"apiVersion":"hijackguard/v1","mode":"enforce",)"
             R"("thresholds":{"quarantine":40,"warn":20}})");

@@ -323,6 +323,24 @@ TEST_F(StateStoreTest, RetentionDeletesOnlyExpiredEventsAndLedgerRows) {
   EXPECT_EQ(events.size(), 1u);
 }
 
+TEST_F(StateStoreTest, BackupMakesMissingDirectoriesOrNamesTheOneItCannot) {
+  auto store = Open();
+  ASSERT_THAT(store->WaitDurable(store->Submit(Device("k1", "v1"))), IsOk());
+  const std::filesystem::path nested = dir_ / "backups" / "2026" / "hg.db";
+  ASSERT_THAT(BackupState(path_, nested.string()), IsOk());
+  EXPECT_TRUE(std::filesystem::is_regular_file(nested));
+  EXPECT_EQ(std::filesystem::status(nested.parent_path()).permissions() &
+                std::filesystem::perms::all,
+            std::filesystem::perms::owner_all);
+  std::ofstream(dir_ / "a-file") << "x";
+  const absl::Status under_a_file =
+      BackupState(path_, (dir_ / "a-file" / "sub" / "hg.db").string());
+  EXPECT_EQ(under_a_file.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(under_a_file.message()),
+              HasSubstr("cannot make the backup's directory " +
+                        (dir_ / "a-file" / "sub").string() + ": "));
+}
+
 TEST_F(StateStoreTest, BackupIsAConsistentCheckedCopy) {
   auto store = Open();
   AppendAudit(*store, 5);
