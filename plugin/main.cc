@@ -26,7 +26,8 @@ std::string PathOf(const CLI::App* app) {
   std::string path;
   for (; app != nullptr && app->get_parent() != nullptr;
        app = app->get_parent()) {
-    path = path.empty() ? app->get_name() : app->get_name() + " " + path;
+    path = path.empty() ? app->get_name()
+                        : std::string(app->get_name()).append(" ").append(path);
   }
   return path;
 }
@@ -55,10 +56,12 @@ std::string Explain(CLI::App& app, const CLI::ParseError& e) {
   if (word.starts_with("-")) {
     std::vector<std::string> flags;
     for (const CLI::Option* o : at->get_options()) {
-      for (const std::string& name : o->get_lnames())
+      for (const std::string& name : o->get_lnames()) {
         flags.push_back("--" + name);
-      for (const std::string& name : o->get_snames())
+      }
+      for (const std::string& name : o->get_snames()) {
         flags.push_back("-" + name);
+      }
     }
     const std::string flag = word.substr(0, word.find('='));
     return where + "unknown flag " + flag + Suggestion(flag, flags);

@@ -146,16 +146,22 @@ ServerOptions ServerOptionsFrom(
   options.detector.aliases = config.aliases;
   options.check_in.decision_validity = config.decision_validity;
   options.tls = config.tls;
-  options.tls_dir = (std::filesystem::path(config.state_dir) / "tls").string();
+  // With state in memory nothing is written under state_dir: TLS copies go
+  // to a temporary directory removed at exit, and the audit key (for
+  // pseudonyms) is a new one each run unless audit.key_file names one.
+  const bool on_disk = config.state_store != "memory";
+  options.tls_dir =
+      on_disk ? (std::filesystem::path(config.state_dir) / "tls").string() : "";
   options.policy_path = config.policy_path;
   if (config.auth) {
     options.auth = std::make_shared<const AuthConfig>(*config.auth);
   }
   options.allow_insecure_remote = config.allow_insecure_remote;
   options.reflection = config.reflection;
-  options.audit_key_file = config.audit_key_file.empty()
-                               ? store::DefaultAuditKeyPath(config.state_dir)
-                               : config.audit_key_file;
+  options.audit_key_file =
+      !config.audit_key_file.empty() ? config.audit_key_file
+      : on_disk ? store::DefaultAuditKeyPath(config.state_dir)
+                : "";
   options.accept_broken_audit = accept_broken_audit;
   options.logging_pii = config.logging_pii;
   options.audit_checkpoint_interval = config.audit_checkpoint_interval;
@@ -272,7 +278,11 @@ int RunServe(const ServeFlags& flags) {
   // What SIGHUP compares the file with.
   std::string config_text =
       ReadFileToString(flags.config, 1 << 20).value_or("");
-  auto lock = LockStateDir(config->state_dir);
+  // State in memory creates and locks nothing on disk.
+  absl::StatusOr<int> lock = -1;
+  if (config->state_store != "memory") {
+    lock = LockStateDir(config->state_dir);
+  }
   if (!lock.ok()) {
     LogError(StrCat(lock.status().message()));
     return ExitStatusOf(lock.status());
@@ -307,7 +317,9 @@ int RunServe(const ServeFlags& flags) {
   ServeUntilStopped(signals, flags, *config, config_text, **server);
   (*server)->Shutdown(config->shutdown_grace);
   LogInfo("stopped");
-  ::close(*lock);
+  if (*lock >= 0) {
+    ::close(*lock);
+  }
   return kExitDone;
 }
 

@@ -1,6 +1,7 @@
 // The `hijackguard` binary, run as a user would run it.
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tests/common/builtin_catalog.h"
+#include "tests/common/served.h"
 #include "tests/plugin/test_policy.h"
 #include "tests/policy/broken_corpus.h"
 
@@ -178,6 +180,32 @@ TEST(CliTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunHijackguard({"checkin", "--tenant", "t1"}).exit_code, 2)
       << "--server is required";
   EXPECT_EQ(RunHijackguard({"fingerprint", "--no-such-flag"}).exit_code, 2);
+}
+
+// state_store "memory" creates and locks nothing on disk.
+TEST(CliTest, MemoryStateTouchesNoStateDirectory) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("hg-cli-memory-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path state = dir / "never";
+  std::ofstream(dir / "hg.json")
+      << R"({"listen": "127.0.0.1:0", "state_store": "memory", "state_dir": ")"
+      << state.string() << R"("})";
+  auto s = ::hijackguard::testing::StartServed(
+      {HIJACKGUARD_BINARY, "serve", "--config", (dir / "hg.json").string()});
+  ASSERT_NE(s.pid, 0) << s.error;
+  const RunResult r = RunHijackguard(
+      {"checkin", "--server", s.address, "--tenant", "t", "--device-id", "D1",
+       "--user", "u@example.com", "--user-agent", "Apple-iPhone4C1/1001.403"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ::kill(s.pid, SIGTERM);
+  int status = 0;
+  ::waitpid(s.pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_FALSE(std::filesystem::exists(state)) << "nothing under state_dir";
+  std::filesystem::remove_all(dir);
 }
 
 // What was not understood is named, with the nearest valid word.
