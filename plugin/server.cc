@@ -488,10 +488,15 @@ absl::StatusOr<int> PluginServer::State::StartGrpc(
     server = std::move(built);
   }
   if (server == nullptr || port == 0) {
-    if (server != nullptr) {
-      server->Shutdown();
+    // Out of the health callback's reach before it goes.
+    std::unique_ptr<grpc::Server> unbound;
+    {
+      absl::MutexLock lock(&health_mu);
+      unbound = std::move(server);
     }
-    server.reset();
+    if (unbound != nullptr) {
+      unbound->Shutdown();
+    }
     return absl::UnavailableError(
         StrCat("cannot listen on ", options.listen_address,
                ": the address is in use or not available"));

@@ -144,6 +144,15 @@ void CommitQueue::Close() {
   if (writer_thread_.joinable()) {
     writer_thread_.join();
   }
+  // A waiter for a ticket that was never committed is answered too.
+  std::multimap<StoreTicket, std::function<void(absl::Status)>> waiting;
+  absl::Status answer;
+  {
+    absl::MutexLock lock(&mu_);
+    waiting.swap(waiters_);
+    answer = NotDurable();
+  }
+  AnswerAll(waiting, answer);
 }
 
 StoreTicket CommitQueue::Enqueue(std::shared_ptr<Submission> sub) {
@@ -195,6 +204,13 @@ void CommitQueue::WriterLoop() {
   while (true) {
     if (batch.empty() && !TakeBatch(&batch)) {
       return;
+    }
+    if (attempts > 0 && !stopped().ok()) {
+      // Stopped for good while the batch waited for its retry (a failed
+      // read): it is never committed, as nothing more is acknowledged.
+      batch.clear();
+      attempts = 0;
+      continue;
     }
     const absl::Status status = commit_(batch);
     if (status.ok()) {
@@ -254,7 +270,13 @@ CommitQueue::AfterFailure CommitQueue::WriteFailed(const absl::Status& status,
   AfterFailure next = AfterFailure::kRetry;
   {
     absl::MutexLock lock(&mu_);
-    if (!Transient(status) || (stopping_ && attempts > 1)) {
+    if (!failed_.ok()) {
+      // Stopped for good meanwhile (a failed read): acknowledge nothing
+      // more, and keep the first error.
+      next = stopping_ ? AfterFailure::kExit : AfterFailure::kDrop;
+      writer_done_ = next == AfterFailure::kExit;
+      answer = failed_;
+    } else if (!Transient(status) || (stopping_ && attempts > 1)) {
       next = stopping_ ? AfterFailure::kExit : AfterFailure::kDrop;
       LogError(StrCat("the state store stops: a commit failed (",
                       status.message(), "); ", queue_.size() + 1,

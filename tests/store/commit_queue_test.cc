@@ -182,5 +182,32 @@ TEST_F(CommitQueueTest, CloseCommitsWhatIsQueued) {
   EXPECT_TRUE(absl::IsUnavailable(after)) << after;
 }
 
+TEST_F(CommitQueueTest, AfterAFailedReadAFailingBatchIsNotRetried) {
+  db_.FailWith(absl::UnavailableError("disk busy"));
+  auto queue = Make();
+  queue->Enqueue(Rows({{"a", "1", false, 1, ""}}));
+  while (db_.attempts() == 0) {  // the batch is being retried
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  const absl::Status stopped = queue->Fail(absl::DataLossError("bad page"));
+  db_.FailWith(absl::OkStatus());
+  absl::SleepFor(absl::Milliseconds(300));  // past the next retry
+  EXPECT_TRUE(db_.committed().empty()) << "nothing is acknowledged after it";
+  EXPECT_EQ(queue->stopped(), stopped) << "the first error stays";
+}
+
+TEST_F(CommitQueueTest, CloseAnswersEveryWaiter) {
+  auto queue = Make();
+  absl::Notification answered;
+  absl::Status told;
+  queue->WhenDurable(1000, [&](absl::Status s) {  // never issued
+    told = s;
+    answered.Notify();
+  });
+  queue->Close();
+  ASSERT_TRUE(answered.HasBeenNotified());
+  EXPECT_TRUE(absl::IsUnavailable(told)) << told;
+}
+
 }  // namespace
 }  // namespace hijackguard::store
