@@ -139,7 +139,6 @@ int ExitStatusOf(const absl::Status& status) {
     case absl::StatusCode::kFailedPrecondition:
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kResourceExhausted:
       return kExitUsage;
     default:
       return kExitFailed;

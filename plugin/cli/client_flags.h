@@ -46,9 +46,9 @@ std::shared_ptr<grpc::Channel> ConnectOrPrint(const ClientFlags& flags);
 
 // The exit status for a failure (plugin/cli/commands.h): kExitUsage when the
 // input is missing, unreadable or unusable (NOT_FOUND, PERMISSION_DENIED,
-// INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS, OUT_OF_RANGE,
-// RESOURCE_EXHAUSTED: a file over its limit), kExitFailed otherwise (the store
-// or a server failed).
+// INVALID_ARGUMENT, including a file over its limit, FAILED_PRECONDITION,
+// ALREADY_EXISTS, OUT_OF_RANGE), kExitFailed otherwise (the store or a server
+// failed; a full disk is RESOURCE_EXHAUSTED).
 int ExitStatusOf(const absl::Status& status);
 
 // One call to --server: the stub and its prepared context.
