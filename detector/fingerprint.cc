@@ -381,7 +381,7 @@ void DecideOsVersion(const ParsedSources& src, Fingerprint& fp,
     }
   }
   CheckAgreement(
-      "os_version", claims.versions,
+      "osVersion", claims.versions,
       [](const Version& a, const Version& b) { return a == b; },
       [](const Version& v) { return v.ToString(); }, &fp.disagreements);
   if (fp.build && !fp.build_in_catalog) {
@@ -422,7 +422,7 @@ void DecideModel(const FingerprintInput& in, const ParsedSources& src,
     fp.model_code = claims.models.front().value;
   }
   CheckAgreement(
-      "model_code", claims.models,
+      "modelCode", claims.models,
       [](const std::string& a, const std::string& b) { return a == b; },
       [](const std::string& s) { return s; }, &fp.disagreements);
   if (const AppleModel* m = FindAppleModel(fp.model_code)) {
@@ -455,7 +455,7 @@ void DecideFamily(const ParsedSources& src, const Claims& claims,
       os_family != AppleDeviceFamily::kUnknown &&
       other != AppleDeviceFamily::kUnknown && other != os_family) {
     fp.disagreements.push_back(Disagreement{
-        "device_family",
+        "deviceFamily",
         {{S::kDeviceOs, std::string(AppleDeviceFamilyName(os_family))},
          {model_family != AppleDeviceFamily::kUnknown
               ? claims.models.front().source
@@ -470,7 +470,7 @@ void DecideFamily(const ParsedSources& src, const Claims& claims,
       src.type_family != AppleDeviceFamily::kUnknown &&
       model_family != src.type_family) {
     fp.disagreements.push_back(Disagreement{
-        "device_type",
+        "deviceFamily",
         {{S::kDeviceType, std::string(AppleDeviceFamilyName(src.type_family))},
          {claims.models.front().source, fp.model_code}},
         "DeviceType names a different kind of device than the model code."});

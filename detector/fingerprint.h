@@ -49,8 +49,9 @@ struct SourcedValue {
 
 // Two or more sources that disagree on one fact, and what that usually means.
 struct Disagreement {
-  std::string field;  // "platform", "build", "os_version", "model_code",
-                      // "device_type", "device_family"
+  // The fact, named as the API's JSON names the Fingerprint field: "platform",
+  // "build", "osVersion", "modelCode" or "deviceFamily".
+  std::string field;
   std::vector<SourcedValue> values;
   std::string explanation;
 };

@@ -1,26 +1,40 @@
 #include "plugin/proto_json.h"
 
 #include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 namespace hijackguard::plugin {
+namespace {
+
+// protobuf escapes "<", ">", "&" and "=" as \u00XX (for embedding in HTML) and
+// ends indented output with a newline; the CLI prints what protobuf produced,
+// reprinted without either. indent -1 gives one line.
+std::string Reprint(const std::string& proto_json, int indent) {
+  const auto doc = nlohmann::ordered_json::parse(proto_json, nullptr, false);
+  if (doc.is_discarded()) {
+    return proto_json;  // protobuf's own output always parses
+  }
+  return doc.dump(indent, ' ', false,
+                  nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
 
 std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
   options.always_print_primitive_fields = true;
   std::string out;
   // Serialising a valid message cannot fail; our strings are valid UTF-8 by
   // construction.
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
+  return Reprint(out, 2);
 }
 
 std::string ToJsonLine(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
   std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
+  (void)google::protobuf::util::MessageToJsonString(
+      message, &out, google::protobuf::util::JsonPrintOptions());
+  return Reprint(out, -1);
 }
 
 std::string ToCompactJson(const google::protobuf::Message& message) {

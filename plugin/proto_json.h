@@ -9,13 +9,14 @@
 
 namespace hijackguard::plugin {
 
-// Indented proto3 JSON with lowerCamelCase names, enums by name, and every
-// field printed even when it has its default value (so "consistent": false is
-// visible).
+// The CLI's JSON (README, "Output"): proto3 JSON with lowerCamelCase names and
+// enums by their full names (ACTION_ALLOW), indented by two spaces, every field
+// printed even when it has its default value (so "consistent": false is
+// visible), UTF-8 as is (">" stays ">", not "\u003e"), no trailing newline.
 std::string ToJson(const google::protobuf::Message& message);
 
-// One line of compact proto3 JSON with the .proto field names (snake_case),
-// default values left out: for JSON Lines output.
+// The same, compact on one line with default values left out: for JSON Lines
+// output.
 std::string ToJsonLine(const google::protobuf::Message& message);
 
 // One line of compact proto3 JSON with lowerCamelCase names, default values

@@ -317,11 +317,11 @@ XmlResult WbxmlToJsonEvents(std::string_view wbxml,
   const Header& h = reader.header();
   Json doc;
   doc["header"] = {{"version", h.version},
-                   {"public_id", h.public_id},
+                   {"publicId", h.public_id},
                    {"charset", h.charset},
-                   {"string_table_bytes", h.string_table.size()}};
+                   {"stringTableBytes", h.string_table.size()}};
   doc["events"] = std::move(events);
-  result.xml = doc.dump(1, ' ', false, Json::error_handler_t::replace);
+  result.xml = doc.dump(2, ' ', false, Json::error_handler_t::replace);
   result.issues = reader.issues();
   return result;
 }

@@ -76,15 +76,17 @@ struct ReplayFlags {
 };
 
 struct DeviceSummary {
-  std::map<std::string, int> kinds;  // EVENT_KIND_... -> count
+  std::map<std::string, int> kinds;  // "EVENT_KIND_..." -> count
   int events = 0;
 };
 
+constexpr std::string_view kKindPrefix = "EVENT_KIND_";
+
+// The short name of a kind for text output: "ORGANIZER_REWRITE".
 std::string KindName(v1::EventKind kind) {
   std::string name = v1::EventKind_Name(kind);
-  constexpr std::string_view kPrefix = "EVENT_KIND_";
-  if (name.rfind(kPrefix, 0) == 0) {
-    name.erase(0, kPrefix.size());
+  if (name.starts_with(kKindPrefix)) {
+    name.erase(0, kKindPrefix.size());
   }
   return name;
 }
@@ -102,7 +104,7 @@ class AckPrinter {
       DeviceSummary& s =
           devices_[StrCat(e.tenant_id(), "/", e.eas_device_id())];
       ++s.events;
-      ++s.kinds[KindName(e.kind())];
+      ++s.kinds[v1::EventKind_Name(e.kind())];
       if (json_) {
         std::cout << ToJsonLine(e) << "\n";
         continue;
@@ -137,7 +139,9 @@ class AckPrinter {
                                  {"code", e.code()},
                                  {"field", e.field()},
                                  {"message", e.message()}}}};
-        std::cout << line.dump() << "\n";
+        std::cout << line.dump(-1, ' ', false,
+                               nlohmann::json::error_handler_t::replace)
+                  << "\n";
       } else {
         std::cout << "error seq=" << ack.sequence() << " " << e.code() << " "
                   << e.field() << ": " << e.message() << "\n";
@@ -154,7 +158,7 @@ class AckPrinter {
       }
       nlohmann::json line = {{"summary",
                               {{"observations", observations},
-                               {"item_errors", errors_},
+                               {"itemErrors", errors_},
                                {"devices", devices}}}};
       std::cout << line.dump() << "\n";
       return;
@@ -165,7 +169,8 @@ class AckPrinter {
     for (const auto& [device, s] : devices_) {
       std::cout << "  device " << device << ": " << s.events << " events";
       for (const auto& [kind, n] : s.kinds) {
-        std::cout << " " << kind << "=" << n;
+        std::cout << " " << std::string_view(kind).substr(kKindPrefix.size())
+                  << "=" << n;
       }
       std::cout << "\n";
     }

@@ -123,12 +123,12 @@ int RunParseRequest(const ParseRequestFlags& f) {
               : r.form == detector::eas::QueryForm::kPlain ? "plain"
                                                            : "none";
   j["command"] = std::string(detector::eas::CommandName(r.command));
-  j["command_as_sent"] = r.command_name;
+  j["commandAsSent"] = r.command_name;
   j["user"] = r.user;
-  j["device_id"] = r.device_id;
-  j["device_type"] = r.device_type;
-  j["protocol_version"] = r.protocol_version;
-  j["policy_key"] = r.policy_key ? Json(*r.policy_key) : Json(nullptr);
+  j["deviceId"] = r.device_id;
+  j["deviceType"] = r.device_type;
+  j["protocolVersion"] = r.protocol_version;
+  j["policyKey"] = r.policy_key ? Json(*r.policy_key) : Json(nullptr);
   if (r.locale) {
     char locale[8];
     std::snprintf(locale, sizeof(locale), "0x%04X", *r.locale);
@@ -140,8 +140,8 @@ int RunParseRequest(const ParseRequestFlags& f) {
   for (const auto& [name, value] : r.parameters) {
     j["parameters"].push_back({{"name", name}, {"value", value}});
   }
-  j["user_agent"] = r.user_agent;
-  j["content_type"] = r.content_type;
+  j["userAgent"] = r.user_agent;
+  j["contentType"] = r.content_type;
   j["issues"] = Json::array();
   for (const auto& issue : parsed.issues) {
     j["issues"].push_back(
@@ -153,7 +153,7 @@ int RunParseRequest(const ParseRequestFlags& f) {
               << detector::eas::RequestIssueCodeName(issue.code) << ": "
               << issue.message << "\n";
   }
-  std::cout << j.dump(1, ' ', false, Json::error_handler_t::replace) << "\n";
+  std::cout << j.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   return parsed.ok() ? 0 : 1;
 }
 

@@ -77,7 +77,7 @@ TEST(FingerprintTest, IpadOsNamesTheFamily) {
       {.device_os = "iPadOS 16.6 20G75", .device_model = "iPhone14C5"});
   EXPECT_EQ(odd.device_family, AppleDeviceFamily::kIphone) << "the model wins";
   EXPECT_THAT(odd.disagreements,
-              Contains(Field(&Disagreement::field, "device_family")));
+              Contains(Field(&Disagreement::field, "deviceFamily")));
 }
 
 TEST(FingerprintTest, EveryCatalogBuildResolvesFromItsUserAgentInBothPaddings) {
@@ -138,7 +138,7 @@ TEST(FingerprintTest, InventoryNewerThanEasClientIsSpelledOut) {
   EXPECT_THAT(fp.disagreements[0].values,
               ElementsAre(Field(&SourcedValue::value, "10A523 (iOS 6.0.1)"),
                           Field(&SourcedValue::value, "10B146 (iOS 6.1.2)")));
-  EXPECT_EQ(fp.disagreements[1].field, "os_version");
+  EXPECT_EQ(fp.disagreements[1].field, "osVersion");
   EXPECT_THAT(fp.disagreements[1].explanation,
               HasSubstr("stale EAS partnership"));
 }
@@ -147,7 +147,7 @@ TEST(FingerprintTest, DeviceTypeContradictingModelIsReported) {
   const Fingerprint fp = ComputeFingerprint(
       {.user_agent = "Apple-iPhone4C1/1001.523", .device_type = "iPad"});
   ASSERT_EQ(fp.disagreements.size(), 1u);
-  EXPECT_EQ(fp.disagreements[0].field, "device_type");
+  EXPECT_EQ(fp.disagreements[0].field, "deviceFamily");
 }
 
 TEST(FingerprintTest, PlatformContradictionIsReported) {
@@ -230,7 +230,7 @@ TEST(FingerprintTest, VersionOfAnotherBuildIsNotTakenForAnUnknownBuild) {
   EXPECT_FALSE(fp.os_version.has_value());
   EXPECT_EQ(fp.os_major_version, 6);
   ASSERT_EQ(fp.disagreements.size(), 2u);
-  EXPECT_EQ(fp.disagreements[1].field, "os_version");
+  EXPECT_EQ(fp.disagreements[1].field, "osVersion");
   EXPECT_THAT(fp.disagreements[1].values,
               ElementsAre(Field(&SourcedValue::value, "6.0"),
                           Field(&SourcedValue::value, "6.1.2")));
@@ -253,7 +253,7 @@ TEST(FingerprintTest, InventoryContradictingItselfIsReported) {
                           .inventory_os_version = "6.0",
                           .inventory_build_version = "10B146"});
   ASSERT_EQ(fp.disagreements.size(), 1u);
-  EXPECT_EQ(fp.disagreements[0].field, "os_version");
+  EXPECT_EQ(fp.disagreements[0].field, "osVersion");
   EXPECT_THAT(fp.disagreements[0].explanation,
               HasSubstr("inventory's version and build"));
   EXPECT_EQ(VersionText(fp), "6.0") << "the inventory's own version, flagged";

@@ -208,9 +208,8 @@ def send(conn, line, target, extra_headers=None):
 def event_keys(events):
     keys = []
     for e in events:
-        get = lambda snake, camel: e.get(snake, e.get(camel, ""))
-        keys.append((get("kind", "kind"), get("eas_device_id", "easDeviceId"), get("uid", "uid"),
-                     get("server_id", "serverId"), get("command", "command")))
+        keys.append((e.get("kind", ""), e.get("easDeviceId", ""), e.get("uid", ""),
+                     e.get("serverId", ""), e.get("command", "")))
     return sorted(keys)
 
 
@@ -317,7 +316,7 @@ def through_nginx(ctx):
         replayed = cli_json([binary, "replay", "--json", path])
         events = [json.loads(l) for l in replayed.splitlines() if l.strip()]
         expected += [e for e in events if "kind" in e]  # the last line is a summary
-        devices |= {e["eas_device_id"] for e in expected}
+        devices |= {e["easDeviceId"] for e in expected}
         for line in lines:
             devices.add(line["eas_exchange"]["target"].split("DeviceId=")[1].split("&")[0])
     check(len(expected) > 0, "replay reports no events: nothing to compare")
