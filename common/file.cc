@@ -98,6 +98,18 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path,
   return text;
 }
 
+absl::StatusOr<std::string> ReadNamedFile(std::string_view kind,
+                                          const std::string& path,
+                                          std::size_t max_bytes,
+                                          FileKinds kinds) {
+  auto text = ReadFileToString(path, max_bytes, kinds);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        StrCat(kind, " ", text.status().message()));
+  }
+  return text;
+}
+
 namespace {
 
 absl::Status Errno(std::string_view doing, const std::string& path) {

@@ -30,6 +30,12 @@ absl::StatusOr<std::string> ReadFileToString(
     const std::string& path, std::size_t max_bytes,
     FileKinds kinds = FileKinds::kRegularOnly);
 
+// ReadFileToString, with errors that start with what the file was meant to
+// be: "policy /etc/p.json: cannot open (No such file or directory)".
+absl::StatusOr<std::string> ReadNamedFile(
+    std::string_view kind, const std::string& path, std::size_t max_bytes,
+    FileKinds kinds = FileKinds::kRegularOnly);
+
 // Makes the directory entry of `path` durable (fsync of its directory).
 void SyncDirectory(const std::string& path);
 

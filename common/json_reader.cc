@@ -1,6 +1,7 @@
 #include "common/json_reader.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/strings.h"
 #include "common/utf8.h"
@@ -13,20 +14,68 @@ void Problems::Add(std::string_view pointer, std::string_view message) {
 }
 
 absl::Status Problems::ToStatus(std::string_view origin) const {
+  return ToStatus(origin, std::string_view());
+}
+
+absl::Status Problems::ToStatus(std::string_view origin,
+                                std::string_view text) const {
   if (entries_.empty()) {
     return absl::OkStatus();
   }
-  std::vector<std::string> lines;
-  lines.reserve(entries_.size());
+  std::optional<Locations> locations;
+  if (!text.empty() && (entries_.size() != 1 || !entries_[0].pointer.empty())) {
+    locations = Locations::Scan(text);
+  }
+  // In the document's order when located; unlocated ones first.
+  std::vector<std::pair<Location, std::string>> located;
+  located.reserve(entries_.size());
   for (const Entry& e : entries_) {
     // A pointer repeats keys the document chose: at most 256 bytes shown.
-    lines.push_back(StrCat(
-        e.pointer.empty() ? std::string("/") : TruncateUtf8(e.pointer, 256),
-        ": ", e.message));
+    std::string line =
+        e.pointer.empty() ? std::string("/") : TruncateUtf8(e.pointer, 256);
+    Location where;
+    if (!text.empty()) {
+      if (const auto at =
+              ProblemLocation(e, locations ? &*locations : nullptr)) {
+        where = *at;
+        StrAppend(&line, " (line ", at->line, ", column ", at->column, ")");
+      }
+    }
+    StrAppend(&line, ": ", e.message);
+    located.emplace_back(where, std::move(line));
+  }
+  std::stable_sort(located.begin(), located.end(),
+                   [](const auto& a, const auto& b) {
+                     return std::pair(a.first.line, a.first.column) <
+                            std::pair(b.first.line, b.first.column);
+                   });
+  std::vector<std::string> lines;
+  lines.reserve(located.size());
+  for (auto& [where, line] : located) {
+    lines.push_back(std::move(line));
   }
   return absl::InvalidArgumentError(StrCat(
       origin, ": ", lines.size(), lines.size() == 1 ? " problem" : " problems",
       ":\n  ", StrJoin(lines, "\n  ")));
+}
+
+std::optional<Location> ProblemLocation(const Problems::Entry& entry,
+                                        const Locations* locations) {
+  if (locations != nullptr) {
+    if (auto at = locations->Find(entry.pointer)) {
+      return at;
+    }
+  }
+  // Syntax errors name their position in the message.
+  if (const std::size_t at = entry.message.find(" at line ");
+      entry.pointer.empty() && at != std::string::npos) {
+    Location location;
+    if (std::sscanf(entry.message.c_str() + at, " at line %d, column %d",
+                    &location.line, &location.column) == 2) {
+      return location;
+    }
+  }
+  return std::nullopt;
 }
 
 std::string PointerEscape(std::string_view key) {

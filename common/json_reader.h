@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/json_locations.h"
 #include "nlohmann/json.hpp"
 
 namespace hijackguard::json {
@@ -28,10 +29,20 @@ class Problems {
   // INVALID_ARGUMENT "<origin>: N problem(s):\n  <p1>\n  <p2>..." or OK when
   // empty.
   [[nodiscard]] absl::Status ToStatus(std::string_view origin) const;
+  // The same with each problem located in `text`, the document they are
+  // about: "<pointer> (line L, column C): <message>".
+  [[nodiscard]] absl::Status ToStatus(std::string_view origin,
+                                      std::string_view text) const;
 
  private:
   std::vector<Entry> entries_;
 };
+
+// Where a problem is: its pointer's location in the document (`locations`,
+// null when the text did not parse), or for a syntax error the line and
+// column its message names; nullopt when neither is known.
+std::optional<Location> ProblemLocation(const Problems::Entry& entry,
+                                        const Locations* locations);
 
 // Escapes `key` for use in a JSON pointer (RFC 6901: "~" -> "~0", "/" -> "~1").
 std::string PointerEscape(std::string_view key);

@@ -327,16 +327,15 @@ absl::StatusOr<KnownIssueCatalog> KnownIssueCatalog::Parse(
       }
     }
   }
-  RETURN_IF_ERROR(problems.ToStatus(origin));
+  RETURN_IF_ERROR(problems.ToStatus(origin, text));
   return catalog;
 }
 
 absl::StatusOr<KnownIssueCatalog> KnownIssueCatalog::LoadFile(
     const std::string& path) {
-  auto text = ReadFileToString(path, kMaxCatalogBytes);
+  auto text = ReadNamedFile("known-issue catalog", path, kMaxCatalogBytes);
   if (!text.ok()) {
-    return absl::Status(text.status().code(), StrCat("known-issue catalog ",
-                                                     text.status().message()));
+    return text.status();
   }
   return Parse(*text, StrCat("known-issue catalog ", path));
 }

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "common/file.h"
 #include "common/json_reader.h"
+#include "common/log.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "plugin/auth_config.h"
@@ -185,6 +186,36 @@ void ReadLimits(json::ObjectReader& root, json::Problems& problems,
 
 }  // namespace
 
+absl::Status CheckListenAddress(const std::string& listen, bool has_auth,
+                                bool has_tls, bool allow_insecure_remote,
+                                std::string_view tls_key) {
+  if (IsLoopbackListen(listen)) {
+    return absl::OkStatus();
+  }
+  if (has_auth && has_tls) {
+    return absl::OkStatus();
+  }
+  const std::string missing =
+      !has_auth && !has_tls
+          ? StrCat("an auth section and ", tls_key)
+          : (!has_auth ? std::string("an auth section") : std::string(tls_key));
+  if (allow_insecure_remote) {
+    LogWarning(StrCat("listening on ", listen,
+                      ", which is not a loopback address, without ", missing,
+                      " because allow_insecure_remote is true: anyone who "
+                      "can reach it ",
+                      !has_auth ? "is an administrator of every tenant"
+                                : "can read the bearer tokens in transit"));
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(StrCat(
+      "refusing to listen on ", listen,
+      ": an address other than loopback (127.0.0.0/8, ::1) or a Unix socket "
+      "needs ",
+      missing,
+      " (docs/security.md); set \"allow_insecure_remote\": true to override"));
+}
+
 bool IsLoopbackListen(std::string_view listen) {
   if (listen.starts_with("unix:") || listen.starts_with("unix-abstract:")) {
     return true;
@@ -352,16 +383,15 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
     ReadLimits(root, problems, config);
   }
   if (!problems.empty()) {
-    return problems.ToStatus(origin);
+    return problems.ToStatus(origin, text);
   }
   return config;
 }
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path) {
-  auto text = ReadFileToString(path, kMaxConfigBytes);
+  auto text = ReadNamedFile("configuration", path, kMaxConfigBytes);
   if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        StrCat("configuration ", text.status().message()));
+    return text.status();
   }
   return ParseServerConfig(*text, StrCat("configuration ", path));
 }

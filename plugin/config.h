@@ -136,6 +136,15 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
 std::vector<std::string> KeysNeedingRestart(const std::string& a_json,
                                             const std::string& b_json);
 
+// The address rule: a `listen` address other than loopback or a Unix socket
+// needs auth and TLS (the TLS section named `tls_key`), unless
+// `allow_insecure_remote` (then a warning is logged). FAILED_PRECONDITION
+// saying what is missing otherwise.
+[[nodiscard]] absl::Status CheckListenAddress(const std::string& listen,
+                                              bool has_auth, bool has_tls,
+                                              bool allow_insecure_remote,
+                                              std::string_view tls_key);
+
 // Whether `listen` is a loopback address (127.0.0.0/8, ::1, localhost) or a
 // Unix socket: the only addresses served without auth and TLS.
 bool IsLoopbackListen(std::string_view listen);

@@ -6,6 +6,7 @@
 #include "CLI/CLI.hpp"
 #include "common/strings.h"
 #include "plugin/cli/commands.h"
+#include "plugin/grpc_log.h"
 
 namespace {
 
@@ -80,12 +81,16 @@ std::string Explain(CLI::App& app, const CLI::ParseError& e) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Commands report what failed themselves; `serve` forwards gRPC's errors
+  // once it is up.
+  hijackguard::plugin::QuietGrpcLog();
   CLI::App app{
       "hijackguard: detects Exchange ActiveSync clients that hijack meeting "
       "ownership and tells the MDM what to do at check-in."};
   app.require_subcommand(1);
   cli::RunFn run;
   cli::AddServeCommand(app, &run);
+  cli::AddConfigCommands(app, &run);
   cli::AddFingerprintCommand(app, &run);
   cli::AddCheckInCommand(app, &run);
   cli::AddWireCommands(app, &run);

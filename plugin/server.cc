@@ -50,36 +50,6 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
   }
 };
 
-absl::Status CheckListenAddress(const std::string& listen, bool has_auth,
-                                bool has_tls, bool allow_insecure_remote,
-                                std::string_view tls_key) {
-  if (IsLoopbackListen(listen)) {
-    return absl::OkStatus();
-  }
-  if (has_auth && has_tls) {
-    return absl::OkStatus();
-  }
-  const std::string missing =
-      !has_auth && !has_tls
-          ? StrCat("an auth section and ", tls_key)
-          : (!has_auth ? std::string("an auth section") : std::string(tls_key));
-  if (allow_insecure_remote) {
-    LogWarning(StrCat("listening on ", listen,
-                      ", which is not a loopback address, without ", missing,
-                      " because allow_insecure_remote is true: anyone who "
-                      "can reach it ",
-                      !has_auth ? "is an administrator of every tenant"
-                                : "can read the bearer tokens in transit"));
-    return absl::OkStatus();
-  }
-  return absl::FailedPreconditionError(StrCat(
-      "refusing to listen on ", listen,
-      ": an address other than loopback (127.0.0.0/8, ::1) or a Unix socket "
-      "needs ",
-      missing,
-      " (docs/security.md); set \"allow_insecure_remote\": true to override"));
-}
-
 // "host:port" with the port replaced by the bound one.
 std::string BoundAddress(const std::string& listen, int port) {
   const std::size_t colon = listen.rfind(':');

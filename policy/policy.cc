@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <set>
 
 #include "common/file.h"
@@ -571,22 +570,9 @@ std::vector<PolicyProblem> Locate(const Problems& problems,
   out.reserve(problems.entries().size());
   for (const Problems::Entry& e : problems.entries()) {
     PolicyProblem p{e.pointer.empty() ? "/" : e.pointer, 0, 0, e.message};
-    // Syntax errors name their position in the message.
-    if (const std::size_t at = e.message.find(" at line ");
-        e.pointer.empty() && at != std::string::npos) {
-      int line = 0;
-      int column = 0;
-      if (std::sscanf(e.message.c_str() + at, " at line %d, column %d", &line,
-                      &column) == 2) {
-        p.line = line;
-        p.column = column;
-      }
-    }
-    if (locations != nullptr) {
-      if (auto at = locations->Find(e.pointer)) {
-        p.line = at->line;
-        p.column = at->column;
-      }
+    if (const auto at = json::ProblemLocation(e, locations)) {
+      p.line = at->line;
+      p.column = at->column;
     }
     if (p.pointer.size() > kMaxShownPointer) {
       p.pointer = TruncateUtf8(p.pointer, kMaxShownPointer);
@@ -794,7 +780,7 @@ absl::StatusOr<std::shared_ptr<const Policy>> Policy::LoadFile(
     const std::string& path, const detector::KnownIssueCatalog& catalog,
     std::vector<PolicyProblem>* problems, std::size_t max_bytes) {
   absl::StatusOr<std::string> text =
-      ReadFileToString(path, std::min(max_bytes, kMaxPolicyBytes));
+      ReadNamedFile("policy", path, std::min(max_bytes, kMaxPolicyBytes));
   if (!text.ok()) {
     return text.status();
   }

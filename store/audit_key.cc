@@ -43,10 +43,9 @@ absl::StatusOr<std::string> ReadAuditKey(const std::string& path) {
   if (!std::filesystem::exists(path, ec)) {
     return absl::NotFoundError(StrCat("audit key ", path, " does not exist"));
   }
-  auto text = ReadFileToString(path, 4096);
+  auto text = ReadNamedFile("audit key", path, 4096);
   if (!text.ok()) {
-    return absl::Status(text.status().code(),
-                        StrCat("audit key ", text.status().message()));
+    return text.status();
   }
   std::string_view hex = *text;
   while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) {

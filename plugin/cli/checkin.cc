@@ -41,7 +41,7 @@ int RunCheckIn(const CheckInFlags& f) {
   const grpc::Status status =
       call->stub->CheckIn(&call->context, request, &response);
   if (!status.ok()) {
-    return PrintRpcError("CheckIn", status);
+    return PrintRpcError("CheckIn", status, f.client);
   }
   std::cout << ToJson(response) << "\n";
   return kExitDone;

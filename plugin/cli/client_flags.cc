@@ -27,19 +27,15 @@ void ClientFlags::Register(CLI::App* c, bool server_required,
       ->capture_default_str();
   c->add_option("--tls-ca", tls_ca,
                 "PEM CA bundle to verify the server (enables TLS)")
-      ->check(CLI::ExistingFile)
       ->group("TLS");
   c->add_option("--tls-cert", tls_cert,
                 "PEM client certificate chain (mutual TLS)")
-      ->check(CLI::ExistingFile)
       ->group("TLS");
   c->add_option("--tls-key", tls_key, "PEM client private key (mutual TLS)")
-      ->check(CLI::ExistingFile)
       ->group("TLS");
   c->add_option("--token-file", token_file,
                 "File holding the bearer token (default: the "
                 "HIJACKGUARD_TOKEN environment variable)")
-      ->check(CLI::ExistingFile)
       ->group("Authentication");
 }
 
@@ -48,9 +44,10 @@ bool ClientFlags::Prepare(grpc::ClientContext* context,
   context->set_deadline(Deadline());
   std::string token;
   if (!token_file.empty()) {
-    auto text = ReadFileToString(token_file, 4096, FileKinds::kAlsoStreams);
+    auto text =
+        ReadNamedFile("token file", token_file, 4096, FileKinds::kAlsoStreams);
     if (!text.ok()) {
-      *error = StrCat("--token-file ", text.status().message());
+      *error = std::string(text.status().message());
       return false;
     }
     token = *std::move(text);
@@ -86,13 +83,16 @@ std::shared_ptr<grpc::Channel> ClientFlags::Connect(std::string* error) const {
     credentials = grpc::InsecureChannelCredentials();
   } else {
     grpc::SslCredentialsOptions ssl;
-    for (auto [path, out] : {std::pair{&tls_ca, &ssl.pem_root_certs},
-                             std::pair{&tls_cert, &ssl.pem_cert_chain},
-                             std::pair{&tls_key, &ssl.pem_private_key}}) {
+    for (auto [kind, path, out] :
+         {std::tuple{"TLS CA file (--tls-ca)", &tls_ca, &ssl.pem_root_certs},
+          std::tuple{"TLS certificate (--tls-cert)", &tls_cert,
+                     &ssl.pem_cert_chain},
+          std::tuple{"TLS key (--tls-key)", &tls_key, &ssl.pem_private_key}}) {
       if (path->empty()) {
         continue;
       }
-      auto pem = ReadFileToString(*path, kMaxPemBytes, FileKinds::kAlsoStreams);
+      auto pem =
+          ReadNamedFile(kind, *path, kMaxPemBytes, FileKinds::kAlsoStreams);
       if (!pem.ok()) {
         *error = std::string(pem.status().message());
         return nullptr;
@@ -124,10 +124,38 @@ std::shared_ptr<grpc::Channel> ConnectOrPrint(const ClientFlags& flags) {
   return channel;
 }
 
-int PrintRpcError(std::string_view rpc, const grpc::Status& status) {
+namespace {
+
+// Why a connection was closed unanswered, when how the call was made says.
+std::string_view ClosedConnectionHint(const grpc::Status& status,
+                                      const ClientFlags& flags) {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+      status.error_message().find("Socket closed") == std::string::npos) {
+    return "";
+  }
+  if (!flags.tls_ca.empty() && flags.tls_cert.empty()) {
+    return "the server closed the connection during the TLS handshake: it "
+           "requires a client certificate (mutual TLS); pass --tls-cert and "
+           "--tls-key";
+  }
+  if (flags.tls_ca.empty() && flags.tls_cert.empty()) {
+    return "the server closed the connection: if it serves TLS, pass "
+           "--tls-ca (and --tls-cert and --tls-key for mutual TLS)";
+  }
+  return "";
+}
+
+}  // namespace
+
+int PrintRpcError(std::string_view rpc, const grpc::Status& status,
+                  const ClientFlags& flags) {
   std::cerr << "error: " << rpc
             << " failed: " << StatusCodeName(status.error_code()) << ": "
             << status.error_message() << "\n";
+  if (const std::string_view hint = ClosedConnectionHint(status, flags);
+      !hint.empty()) {
+    std::cerr << "hint: " << hint << "\n";
+  }
   return kExitFailed;
 }
 

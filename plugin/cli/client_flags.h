@@ -76,9 +76,12 @@ std::unique_ptr<Call<Service>> Dial(const ClientFlags& flags) {
   return call;
 }
 
-// Prints "error: <rpc> failed: <CODE>: <message>" to stderr; returns
+// Prints "error: <rpc> failed: <CODE>: <message>" to stderr, and what an
+// unanswered connection most likely means given `flags` (a server that wants
+// a client certificate closes the TLS handshake without one); returns
 // kExitFailed.
-int PrintRpcError(std::string_view rpc, const grpc::Status& status);
+int PrintRpcError(std::string_view rpc, const grpc::Status& status,
+                  const ClientFlags& flags);
 
 // "INVALID_ARGUMENT" for grpc::StatusCode::INVALID_ARGUMENT.
 std::string StatusCodeName(grpc::StatusCode code);

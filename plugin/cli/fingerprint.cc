@@ -42,9 +42,8 @@ void AddFingerprintCommand(CLI::App& app, RunFn* run) {
       "Fingerprint a device's ActiveSync client offline; prints proto3 JSON");
   flags->device.Register(c);
   c->add_option(
-       "--catalog", flags->catalog,
-       "Known-issue catalog file (default: the catalog built into this binary)")
-      ->check(CLI::ExistingFile);
+      "--catalog", flags->catalog,
+      "Known-issue catalog file (default: the catalog built into this binary)");
   c->callback(
       [flags, run] { *run = [flags] { return RunFingerprint(*flags); }; });
 }

@@ -73,9 +73,9 @@ int RunNginxConfig(GatewayFlags& flags) {
   }
   std::string token;
   if (!flags.token_file.empty()) {
-    auto text = ReadFileToString(flags.token_file, 4096);
+    auto text = ReadNamedFile("token file", flags.token_file, 4096);
     if (!text.ok()) {
-      LogError(StrCat("--token-file ", text.status().message()));
+      LogError(StrCat(text.status().message()));
       return kExitUsage;
     }
     token = std::string(absl::StripAsciiWhitespace(*text));

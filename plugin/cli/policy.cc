@@ -52,7 +52,7 @@ int RunValidate(const ValidateFlags& f) {
     return kExitUsage;
   }
   auto text =
-      ReadFileToString(f.file, kMaxPolicyBytes, FileKinds::kAlsoStreams);
+      ReadNamedFile("policy", f.file, kMaxPolicyBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     std::cerr << "error: " << text.status().message() << "\n";
     return kExitUsage;
@@ -94,7 +94,7 @@ struct ApplyFlags {
 
 int RunApply(const ApplyFlags& f) {
   auto text =
-      ReadFileToString(f.file, kMaxPolicyBytes, FileKinds::kAlsoStreams);
+      ReadNamedFile("policy", f.file, kMaxPolicyBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     std::cerr << "error: " << text.status().message() << "\n";
     return kExitUsage;
@@ -115,7 +115,7 @@ int RunApply(const ApplyFlags& f) {
   const grpc::Status status =
       call->stub->ApplyPolicy(&call->context, request, &response);
   if (!status.ok()) {
-    return PrintRpcError("ApplyPolicy", status);
+    return PrintRpcError("ApplyPolicy", status, f.client);
   }
   if (f.dry_run) {
     std::cout << f.file << ": valid; dry run: revision " << response.revision()
@@ -143,7 +143,7 @@ int RunGet(const GetFlags& f) {
   const grpc::Status status =
       call->stub->GetPolicy(&call->context, v1::GetPolicyRequest(), &response);
   if (!status.ok()) {
-    return PrintRpcError("GetPolicy", status);
+    return PrintRpcError("GetPolicy", status, f.client);
   }
   std::cout << ToJson(response) << "\n";
   return kExitDone;
@@ -180,7 +180,8 @@ absl::Status ParseTimeFlag(const std::string& flag, const std::string& value,
 // with '#' are skipped.
 absl::Status ReadEvents(const std::string& path,
                         v1::SimulateDecisionRequest* request) {
-  auto text = ReadFileToString(path, kMaxEventsBytes, FileKinds::kAlsoStreams);
+  auto text =
+      ReadNamedFile("events", path, kMaxEventsBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     return text.status();
   }
@@ -235,8 +236,8 @@ int RunSimulate(const SimulateFlags& f) {
     status.Update(ReadEvents(f.events, &request));
   }
   if (!f.policy.empty()) {
-    auto text =
-        ReadFileToString(f.policy, kMaxPolicyBytes, FileKinds::kAlsoStreams);
+    auto text = ReadNamedFile("policy", f.policy, kMaxPolicyBytes,
+                              FileKinds::kAlsoStreams);
     if (!text.ok()) {
       status.Update(text.status());
     } else if (!IsValidUtf8(*text)) {
@@ -260,7 +261,7 @@ int RunSimulate(const SimulateFlags& f) {
     const grpc::Status s =
         call->stub->SimulateDecision(&call->context, request, &response);
     if (!s.ok()) {
-      return PrintRpcError("SimulateDecision", s);
+      return PrintRpcError("SimulateDecision", s, f.client);
     }
   } else {
     auto catalog = LoadCatalog(f.catalog);

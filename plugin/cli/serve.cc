@@ -1,6 +1,4 @@
 // `hijackguard serve`: runs the plugin until SIGINT or SIGTERM.
-#include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -16,7 +15,9 @@
 #include "common/strings.h"
 #include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
+#include "plugin/cli/state_dir.h"
 #include "plugin/config.h"
+#include "plugin/grpc_log.h"
 #include "plugin/server.h"
 #include "store/audit_key.h"
 #include "store/sqlite/sqlite_store.h"
@@ -31,45 +32,6 @@ struct ServeFlags {
   std::string http_listen;
   bool accept_broken_audit = false;
 };
-
-// Creates the state directory and takes an exclusive lock on it, so two servers
-// never share one state. The lock lives as long as the returned descriptor (the
-// process).
-absl::StatusOr<int> LockStateDir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        StrCat("state directory ", dir, ": cannot create: ", ec.message()));
-  }
-  // It holds personal data: the owner's alone.
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    if (::chmod(dir.c_str(), 0700) != 0) {
-      return absl::FailedPreconditionError(
-          StrCat("state directory ", dir,
-                 ": cannot restrict it to mode 0700: ", std::strerror(errno)));
-    }
-    LogInfo(StrCat("state directory ", dir, " was mode ",
-                   absl::StrFormat("%04o", st.st_mode & 07777),
-                   "; changed it to 0700 (it holds personal data)"));
-  }
-  const std::string lock_path =
-      (std::filesystem::path(dir) / "hijackguard.lock").string();
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(StrCat("state directory ", dir,
-                                                ": cannot open ", lock_path,
-                                                ": ", std::strerror(errno)));
-  }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return absl::FailedPreconditionError(StrCat(
-        "state directory ", dir, " is in use by another hijackguard process (",
-        lock_path, " is locked)"));
-  }
-  return fd;
-}
 
 // SIGHUP: re-reads the configuration's auth section and TLS files; a broken
 // file keeps what is in force. Keys that only take effect at start are named.
@@ -278,15 +240,6 @@ int RunServe(const ServeFlags& flags) {
   // What SIGHUP compares the file with.
   std::string config_text =
       ReadFileToString(flags.config, 1 << 20).value_or("");
-  // State in memory creates and locks nothing on disk.
-  absl::StatusOr<int> lock = -1;
-  if (config->state_store != "memory") {
-    lock = LockStateDir(config->state_dir);
-  }
-  if (!lock.ok()) {
-    LogError(StrCat(lock.status().message()));
-    return ExitStatusOf(lock.status());
-  }
   auto catalog =
       config->catalog_path.empty()
           ? detector::KnownIssueCatalog::Builtin()
@@ -294,6 +247,19 @@ int RunServe(const ServeFlags& flags) {
   if (!catalog.ok()) {
     LogError(StrCat(catalog.status().message()));
     return ExitStatusOf(catalog.status());
+  }
+  // State in memory creates and locks nothing on disk; on disk, a start that
+  // fails leaves the state directory as it was.
+  std::optional<StartRollback> rollback;
+  absl::StatusOr<int> lock = -1;
+  if (config->state_store != "memory") {
+    rollback.emplace(config->state_dir);
+    lock = LockStateDir(config->state_dir);
+  }
+  if (!lock.ok()) {
+    rollback->Keep();  // what is there is another server's
+    LogError(StrCat(lock.status().message()));
+    return ExitStatusOf(lock.status());
   }
 
   const ServerOptions options = ServerOptionsFrom(
@@ -304,7 +270,11 @@ int RunServe(const ServeFlags& flags) {
     LogError(StrCat(server.status().message()));
     return ExitStatusOf(server.status());
   }
+  if (rollback) {
+    rollback->Keep();
+  }
   LogStart(*config, options, **server);
+  ForwardGrpcLog();
   // The lines on stdout: tools and tests read the bound addresses from them.
   std::printf("hijackguard serving on %s (%s)\n", (*server)->address().c_str(),
               config->tls ? "TLS" : "plaintext");
@@ -330,8 +300,7 @@ void AddServeCommand(CLI::App& app, RunFn* run) {
   CLI::App* c = app.add_subcommand(
       "serve", "Run the plugin's gRPC server until SIGINT/SIGTERM");
   c->add_option("--config", flags->config, "Configuration file (JSON)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      ->required();
   c->add_option("--listen", flags->listen,
                 "host:port to listen on, overriding the configuration (port 0: "
                 "any free port)");

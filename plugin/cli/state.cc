@@ -80,9 +80,10 @@ int RunVerify(const StateFlags& f) {
   }
   std::optional<store::AuditCheckpoint> checkpoint;
   if (!f.checkpoint.empty()) {
-    auto text = ReadFileToString(f.checkpoint, 4096, FileKinds::kAlsoStreams);
+    auto text = ReadNamedFile("checkpoint", f.checkpoint, 4096,
+                              FileKinds::kAlsoStreams);
     if (!text.ok()) {
-      std::fprintf(stderr, "error: --checkpoint %s\n",
+      std::fprintf(stderr, "error: %s\n",
                    std::string(text.status().message()).c_str());
       return kExitUsage;
     }

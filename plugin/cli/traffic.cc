@@ -35,7 +35,8 @@ absl::StatusOr<std::vector<std::pair<int, std::string>>> ReadLines(
     text.assign(std::istreambuf_iterator<char>(std::cin),
                 std::istreambuf_iterator<char>());
   } else {
-    auto read = ReadFileToString(path, kMaxTraceBytes, FileKinds::kAlsoStreams);
+    auto read =
+        ReadNamedFile("trace", path, kMaxTraceBytes, FileKinds::kAlsoStreams);
     if (!read.ok()) {
       return read.status();
     }
@@ -243,7 +244,7 @@ int RunReplay(const ReplayFlags& f) {
     writer.join();
     const grpc::Status status = stream->Finish();
     if (!status.ok()) {
-      return PrintRpcError("StreamTraffic", status);
+      return PrintRpcError("StreamTraffic", status, f.client);
     }
     if (acked != requests.size()) {
       std::cerr << "error: " << requests.size() << " observations sent, "
@@ -278,7 +279,7 @@ int RunDeviceShow(const DeviceShowFlags& f) {
   const grpc::Status status =
       call->stub->GetDeviceRisk(&call->context, request, &response);
   if (!status.ok()) {
-    return PrintRpcError("GetDeviceRisk", status);
+    return PrintRpcError("GetDeviceRisk", status, f.client);
   }
   std::cout << ToJson(response) << "\n";
   return kExitDone;
@@ -305,7 +306,8 @@ absl::Status EncodeXmlBody(nlohmann::json& exchange, const char* xml_key,
   }
   const std::string rel = exchange[xml_key].get<std::string>();
   const std::string path = rel.rfind('/', 0) == 0 ? rel : dir + "/" + rel;
-  auto xml = ReadFileToString(path, kMaxXmlBytes, FileKinds::kAlsoStreams);
+  auto xml =
+      ReadNamedFile("XML body", path, kMaxXmlBytes, FileKinds::kAlsoStreams);
   if (!xml.ok()) {
     return xml.status();
   }

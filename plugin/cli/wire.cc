@@ -19,8 +19,9 @@ namespace {
 constexpr std::size_t kMaxInputBytes = std::size_t{64} << 20;
 
 // Reads FILE, or standard input for "-" / "". Returns false after printing
-// why it could not.
-bool ReadInput(const std::string& path, std::string* out) {
+// why it could not, naming the file as `kind`.
+bool ReadInput(std::string_view kind, const std::string& path,
+               std::string* out) {
   if (path.empty() || path == "-") {
     out->assign(std::istreambuf_iterator<char>(std::cin),
                 std::istreambuf_iterator<char>());
@@ -31,7 +32,8 @@ bool ReadInput(const std::string& path, std::string* out) {
     }
     return true;
   }
-  auto text = ReadFileToString(path, kMaxInputBytes, FileKinds::kAlsoStreams);
+  auto text =
+      ReadNamedFile(kind, path, kMaxInputBytes, FileKinds::kAlsoStreams);
   if (!text.ok()) {
     std::cerr << "error: " << text.status().message() << "\n";
     return false;
@@ -57,7 +59,7 @@ struct DecodeFlags {
 
 int RunDecode(const DecodeFlags& f) {
   std::string body;
-  if (!ReadInput(f.input, &body)) {
+  if (!ReadInput("WBXML input", f.input, &body)) {
     return kExitUsage;
   }
   detector::wbxml::ReaderOptions options;
@@ -79,7 +81,7 @@ struct EncodeFlags {
 
 int RunEncode(const EncodeFlags& f) {
   std::string xml;
-  if (!ReadInput(f.input, &xml)) {
+  if (!ReadInput("XML input", f.input, &xml)) {
     return kExitUsage;
   }
   auto wbxml = detector::wbxml::XmlToWbxml(xml);

@@ -247,8 +247,10 @@ TEST(CliServeTest, BrokenCatalogIsAClearStartupError) {
   const RunResult r = RunHijackguard({"serve", "--config", dir + "/hg.json"});
   EXPECT_EQ(r.exit_code, 2) << "an unusable catalog";
   EXPECT_THAT(r.err, HasSubstr("catalog.json"));
-  EXPECT_THAT(r.err, HasSubstr("/catalog_version: is required"));
-  EXPECT_THAT(r.err, HasSubstr("/issues/0/title: is required"));
+  EXPECT_THAT(r.err,
+              HasSubstr("/catalog_version (line 1, column 1): is required"));
+  EXPECT_THAT(r.err,
+              HasSubstr("/issues/0/title (line 1, column 26): is required"));
   std::filesystem::remove_all(dir);
 }
 

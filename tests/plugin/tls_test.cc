@@ -12,6 +12,7 @@
 #include "plugin/server.h"
 #include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
+#include "tests/plugin/run_cli.h"
 #include "tests/plugin/test_certs.h"
 
 namespace hijackguard::plugin {
@@ -94,6 +95,37 @@ TEST_F(TlsTest, UntrustedServerIsRefusedByTheClient) {
   ssl.pem_root_certs = testing::MakeTestPki().ca_cert;  // some other CA
   EXPECT_EQ(Call(server->address(), grpc::SslCredentials(ssl)).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// gRPC reports a handshake the server closed as "Socket closed"; the CLI
+// says what that means when it sent no client certificate.
+TEST_F(TlsTest, CliWithoutAClientCertificateIsToldMutualTlsIsRequired) {
+  auto server = Start(/*require_client_cert=*/true);
+  ASSERT_NE(server, nullptr);
+  const std::vector<std::string> call = {"checkin",
+                                         "--server",
+                                         server->address(),
+                                         "--tls-ca",
+                                         dir_ + "/ca.pem",
+                                         "--tenant",
+                                         "t1",
+                                         "--device-id",
+                                         "ApplX",
+                                         "--user-agent",
+                                         "Apple-iPhone4C1/1001.403"};
+  RunResult r = RunHijackguard(call);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("requires a client certificate (mutual TLS); "
+                               "pass --tls-cert and --tls-key"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("ssl_transport_security")));
+
+  std::vector<std::string> with_cert = call;
+  with_cert.insert(with_cert.end(),
+                   {"--tls-cert", Write("client.pem", pki_->client_cert),
+                    "--tls-key", Write("client.key", pki_->client_key)});
+  r = RunHijackguard(with_cert);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  server->Shutdown(absl::Seconds(1));
 }
 
 TEST_F(TlsTest, MutualTlsRequiresAClientCertificate) {
