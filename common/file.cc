@@ -1,6 +1,7 @@
 #include "common/file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,44 @@ absl::StatusOr<std::string> ReadNamedFile(std::string_view kind,
                         StrCat(kind, " ", text.status().message()));
   }
   return text;
+}
+
+absl::StatusOr<std::unique_ptr<InputBytes>> InputBytes::Open(
+    std::string_view kind, const std::string& path, std::size_t max_bytes) {
+  std::unique_ptr<InputBytes> input(new InputBytes());
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+      static_cast<std::uint64_t>(st.st_size) <= max_bytes) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (fd.get() >= 0 && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > 0 && static_cast<std::uint64_t>(st.st_size) <= max_bytes) {
+      const auto size = static_cast<std::size_t>(st.st_size);
+      // Populated at once: one read-ahead instead of a fault per page.
+      void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+                         fd.get(), 0);
+      if (map != MAP_FAILED) {
+        input->map_ = map;
+        input->map_size_ = size;
+        input->bytes_ = std::string_view(static_cast<const char*>(map), size);
+        return input;
+      }
+    }
+  }
+  // Not a regular file, empty, too large or not mappable: read it (which
+  // says why when it cannot).
+  auto text = ReadNamedFile(kind, path, max_bytes, FileKinds::kAlsoStreams);
+  if (!text.ok()) {
+    return text.status();
+  }
+  input->read_ = *std::move(text);
+  input->bytes_ = input->read_;
+  return input;
+}
+
+InputBytes::~InputBytes() {
+  if (map_ != nullptr) {
+    ::munmap(map_, map_size_);
+  }
 }
 
 namespace {

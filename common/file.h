@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,27 @@ absl::StatusOr<std::string> ReadFileToString(
 absl::StatusOr<std::string> ReadNamedFile(
     std::string_view kind, const std::string& path, std::size_t max_bytes,
     FileKinds kinds = FileKinds::kRegularOnly);
+
+// The bytes of an input file without copying them: a regular file is mapped
+// read-only; a pipe or character device is read to its end (kAlsoStreams).
+class InputBytes {
+ public:
+  // Errors as ReadNamedFile's.
+  static absl::StatusOr<std::unique_ptr<InputBytes>> Open(
+      std::string_view kind, const std::string& path, std::size_t max_bytes);
+  ~InputBytes();
+  InputBytes(const InputBytes&) = delete;
+  InputBytes& operator=(const InputBytes&) = delete;
+
+  std::string_view bytes() const { return bytes_; }
+
+ private:
+  InputBytes() = default;
+  void* map_ = nullptr;
+  std::size_t map_size_ = 0;
+  std::string read_;  // when not mapped
+  std::string_view bytes_;
+};
 
 // Makes the directory entry of `path` durable (fsync of its directory).
 void SyncDirectory(const std::string& path);

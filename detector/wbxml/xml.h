@@ -9,6 +9,7 @@
 // pugixml.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,17 @@ struct XmlResult {
 XmlResult WbxmlToXml(std::string_view wbxml,
                      const ReaderOptions& reader_options = {},
                      const XmlOptions& options = {});
+
+// Receives rendered text in order, a piece at a time.
+using XmlSink = std::function<void(std::string_view)>;
+
+// WbxmlToXml, the same text handed to `sink` in pieces of about 256 KiB as it
+// is written: memory stays bounded by one piece (and the input) whatever the
+// body's size. A first pass of the reader finds the code pages to declare on
+// the root. Returns the issues.
+std::vector<Issue> WbxmlToXmlStream(std::string_view wbxml, const XmlSink& sink,
+                                    const ReaderOptions& reader_options = {},
+                                    const XmlOptions& options = {});
 
 // Renders the reader's events as JSON: {"header": {...}, "events": [...]},
 // one object per event with its offset, type, page, token, name and text

@@ -109,11 +109,17 @@ const std::array<std::string, 256>& Prefixes() {
 // are inserted after the root's name then.
 class XmlWriter {
  public:
-  XmlWriter(std::string* out, const XmlOptions& options, bool validated)
+  // With `pages` (every code page the body uses, from a first pass), the
+  // root's declarations are written with its start tag, so that what is
+  // written can be handed out as it grows; without, they are inserted at the
+  // end.
+  XmlWriter(std::string* out, const XmlOptions& options, bool validated,
+            const std::bitset<256>* pages = nullptr)
       : out_(out),
         options_(options),
         validated_(validated),
-        prefixes_(Prefixes()) {}
+        prefixes_(Prefixes()),
+        known_pages_(pages) {}
 
   void Start(const Event& e) {
     CloseStartTag();
@@ -122,7 +128,11 @@ class XmlWriter {
     if (e.depth == 1) {
       root_page_ = e.page;
       AppendName(e.page, e.token);
-      declarations_at_ = out_->size();
+      if (known_pages_ != nullptr) {
+        out_->append(Declarations(*known_pages_));
+      } else {
+        declarations_at_ = out_->size();
+      }
     } else {
       AppendName(e.page, e.token);
     }
@@ -165,17 +175,23 @@ class XmlWriter {
 
   void Finish() {
     CloseStartTag();
-    if (declarations_at_ == std::string::npos) {
-      return;
+    if (declarations_at_ != std::string::npos) {
+      out_->insert(declarations_at_, Declarations(pages_used_));
     }
+  }
+
+ private:
+  // ' xmlns="AirSync:" xmlns:calendar="Calendar:"' for the root's page and
+  // the other `pages`.
+  std::string Declarations(const std::bitset<256>& pages) const {
     std::string decl;
     if (const CodePage* root = FindCodePage(root_page_)) {
       StrAppend(&decl, " xmlns=\"", root->xml_namespace, ":\"");
     }
-    for (std::size_t p = 0; p < pages_used_.size(); ++p) {
+    for (std::size_t p = 0; p < pages.size(); ++p) {
       const auto page = static_cast<std::uint8_t>(p);
       const CodePage* cp = FindCodePage(page);
-      if (!pages_used_[p] || page == root_page_ || cp == nullptr) {
+      if (!pages[p] || page == root_page_ || cp == nullptr) {
         continue;
       }
       const std::string& prefix = prefixes_[page];
@@ -183,10 +199,9 @@ class XmlWriter {
                 std::string_view(prefix).substr(0, prefix.size() - 1), "=\"",
                 cp->xml_namespace, ":\"");
     }
-    out_->insert(declarations_at_, decl);
+    return decl;
   }
 
- private:
   void CloseStartTag() {
     if (tag_open_) {
       out_->push_back('>');
@@ -229,6 +244,7 @@ class XmlWriter {
   XmlOptions options_;
   bool validated_;
   const std::array<std::string, 256>& prefixes_;
+  const std::bitset<256>* known_pages_;
   std::bitset<256> pages_used_;
   const std::array<std::string_view, 64>* names_ = nullptr;  // of names_page_
   std::uint8_t names_page_ = 0;
@@ -240,20 +256,14 @@ class XmlWriter {
 
 }  // namespace
 
-XmlResult WbxmlToXml(std::string_view wbxml,
-                     const ReaderOptions& reader_options,
-                     const XmlOptions& options) {
-  XmlResult result;
-  result.xml.reserve(wbxml.size() * 2 + 64);
-  if (options.declaration) {
-    result.xml.append("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
-    if (options.indent > 0) {
-      result.xml.push_back('\n');
-    }
-  }
-  // In strict mode the reader has validated every text as UTF-8 before
-  // handing it out; lenient text may still hold invalid bytes.
-  XmlWriter writer(&result.xml, options, !reader_options.lenient);
+namespace {
+
+// Writes the reader's events through `writer`, calling `after_each` after
+// every event; returns the issues.
+template <typename AfterEach>
+std::vector<Issue> WriteEvents(std::string_view wbxml,
+                               const ReaderOptions& reader_options,
+                               XmlWriter& writer, AfterEach after_each) {
   Reader reader(wbxml, reader_options);
   Event e;
   while (reader.Next(&e)) {
@@ -271,10 +281,65 @@ XmlResult WbxmlToXml(std::string_view wbxml,
         writer.Text(e, true);
         break;
     }
+    after_each();
   }
   writer.Finish();
-  result.issues = reader.issues();
+  return reader.issues();
+}
+
+void AppendDeclaration(std::string* out, const XmlOptions& options) {
+  if (options.declaration) {
+    out->append("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+    if (options.indent > 0) {
+      out->push_back('\n');
+    }
+  }
+}
+
+}  // namespace
+
+XmlResult WbxmlToXml(std::string_view wbxml,
+                     const ReaderOptions& reader_options,
+                     const XmlOptions& options) {
+  XmlResult result;
+  result.xml.reserve(wbxml.size() * 2 + 64);
+  AppendDeclaration(&result.xml, options);
+  // In strict mode the reader has validated every text as UTF-8 before
+  // handing it out; lenient text may still hold invalid bytes.
+  XmlWriter writer(&result.xml, options, !reader_options.lenient);
+  result.issues = WriteEvents(wbxml, reader_options, writer, [] {});
   return result;
+}
+
+std::vector<Issue> WbxmlToXmlStream(std::string_view wbxml, const XmlSink& sink,
+                                    const ReaderOptions& reader_options,
+                                    const XmlOptions& options) {
+  // The first pass finds the code pages to declare on the root.
+  std::bitset<256> pages;
+  {
+    Reader reader(wbxml, reader_options);
+    Event e;
+    while (reader.Next(&e)) {
+      if (e.type == Event::Type::kStartElement) {
+        pages.set(e.page);
+      }
+    }
+  }
+  constexpr std::size_t kPiece = std::size_t{256} << 10;
+  std::string buffer;
+  buffer.reserve(kPiece + (std::size_t{16} << 10));
+  AppendDeclaration(&buffer, options);
+  XmlWriter writer(&buffer, options, !reader_options.lenient, &pages);
+  std::vector<Issue> issues = WriteEvents(wbxml, reader_options, writer, [&] {
+    if (buffer.size() >= kPiece) {
+      sink(buffer);
+      buffer.clear();
+    }
+  });
+  if (!buffer.empty()) {
+    sink(buffer);
+  }
+  return issues;
 }
 
 XmlResult WbxmlToJsonEvents(std::string_view wbxml,

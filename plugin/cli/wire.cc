@@ -1,6 +1,10 @@
 // `hijackguard decode`, `encode` and `parse-request`: the ActiveSync wire
 // formats for people and scripts.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -57,22 +61,72 @@ struct DecodeFlags {
   bool fragment = false;
 };
 
+// Writes all of `bytes` to `fd`; false (errno set) on failure.
+bool WriteAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// The body to decode: a regular file mapped, standard input or a pipe read.
+absl::StatusOr<std::unique_ptr<InputBytes>> DecodeInput(
+    const std::string& path) {
+  return InputBytes::Open("WBXML input",
+                          path.empty() || path == "-" ? "/dev/stdin" : path,
+                          kMaxInputBytes);
+}
+
 int RunDecode(const DecodeFlags& f) {
-  std::string body;
-  if (!ReadInput("WBXML input", f.input, &body)) {
+  auto input = DecodeInput(f.input);
+  if (!input.ok()) {
+    std::cerr << "error: " << input.status().message() << "\n";
     return kExitUsage;
   }
+  const std::string_view body = (*input)->bytes();
   detector::wbxml::ReaderOptions options;
   options.lenient = f.lenient;
   options.expect_header = !f.fragment;
-  const auto result = f.json ? detector::wbxml::WbxmlToJsonEvents(body, options)
-                             : detector::wbxml::WbxmlToXml(body, options);
-  std::cout << result.xml;
-  if (!result.xml.empty() && result.xml.back() != '\n') {
-    std::cout << "\n";
+  std::vector<detector::wbxml::Issue> issues;
+  bool ends_with_newline = true;
+  if (f.json) {
+    auto result = detector::wbxml::WbxmlToJsonEvents(body, options);
+    std::fwrite(result.xml.data(), 1, result.xml.size(), stdout);
+    ends_with_newline = result.xml.empty() || result.xml.back() == '\n';
+    issues = std::move(result.issues);
+  } else {
+    // Written as it is rendered, straight to the descriptor (no stdio copy):
+    // a large body never exists as a whole in memory.
+    std::fflush(stdout);
+    bool failed = false;
+    issues = detector::wbxml::WbxmlToXmlStream(
+        body,
+        [&](std::string_view piece) {
+          ends_with_newline = piece.back() == '\n';
+          failed = failed || !WriteAll(STDOUT_FILENO, piece);
+        },
+        options);
+    if (failed) {
+      std::cerr << "error: cannot write the output: " << std::strerror(errno)
+                << "\n";
+      return kExitFailed;
+    }
   }
-  PrintIssues(result.issues);
-  return result.issues.empty() ? kExitDone : kExitProblems;
+  if (!ends_with_newline) {
+    std::fputc('\n', stdout);
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::cerr << "error: cannot write the output: " << std::strerror(errno)
+              << "\n";
+    return kExitFailed;
+  }
+  PrintIssues(issues);
+  return issues.empty() ? kExitDone : kExitProblems;
 }
 
 struct EncodeFlags {

@@ -7,6 +7,9 @@
 // as a ratio of libwbxml2's (medians when run with --benchmark_repetitions).
 //
 //   build/bin/wbxml_bench --benchmark_repetitions=5
+//
+// With --body=FILE it times WbxmlToXml on that one body instead (what
+// tests/bench/decode_bench.py compares the decode command with).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -167,6 +170,20 @@ void BM_ScanSyncCalendar2KiB(benchmark::State& state) {
   ReportBody(state, body);
 }
 
+// --body=FILE: WBXML -> XML on that body alone (ours in memory, and
+// libwbxml2), for tests/bench/decode_bench.py.
+void RegisterBody(const std::string& path) {
+  static const std::string* const body =
+      new std::string(*ReadFileToString(path, std::size_t{64} << 20));
+  benchmark::RegisterBenchmark("BM_WbxmlToXml_file", [](benchmark::State&
+                                                            state) {
+    for (auto _ : state) {
+      benchmark::DoNotOptimize(wbxml::WbxmlToXml(*body));
+    }
+    ReportBody(state, *body);
+  })->Unit(benchmark::kMillisecond);
+}
+
 void Register() {
   for (const std::string family : {"calendar", "email"}) {
     for (const auto& [name, fn] :
@@ -237,9 +254,26 @@ class SummaryReporter : public benchmark::ConsoleReporter {
 }  // namespace hijackguard::detector
 
 int main(int argc, char** argv) {
+  std::string body;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--body=")) {
+      body = std::string(arg.substr(7));
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
     return 1;
+  }
+  if (!body.empty()) {
+    hijackguard::detector::RegisterBody(body);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
   }
   hijackguard::detector::Register();
   hijackguard::detector::SummaryReporter reporter;

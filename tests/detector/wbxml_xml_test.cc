@@ -129,6 +129,66 @@ TEST(WbxmlXmlTest, LenientRenderingShowsUnknownElementsAndRepairsText) {
   ASSERT_EQ(r.issues.size(), 2u);
 }
 
+// The streamed rendering is the in-memory one, cut into pieces: for every
+// corpus body, a body of many pieces, a truncated body and a lenient one.
+TEST(WbxmlXmlTest, StreamedRenderingIsTheSameText) {
+  auto streamed = [](std::string_view body, const ReaderOptions& reader,
+                     const XmlOptions& options, std::size_t* pieces) {
+    std::string text;
+    *pieces = 0;
+    const std::vector<Issue> issues = WbxmlToXmlStream(
+        body,
+        [&](std::string_view piece) {
+          EXPECT_FALSE(piece.empty());
+          text.append(piece);
+          ++*pieces;
+        },
+        reader, options);
+    return std::pair(text, issues.size());
+  };
+  std::vector<std::string> bodies;
+  for (const std::string& file : testing::CorpusFiles()) {
+    bodies.push_back(*XmlToWbxml(testing::ReadCorpus(file)));
+  }
+  // About 1 MiB: several pieces of 256 KiB.
+  std::string big_xml = testing::ReadCorpus(
+      testing::CorpusDir() + "/sync_response_calendar_add_exceptions.xml");
+  const std::size_t add_from = big_xml.find("        <Add>");
+  const std::size_t add_to = big_xml.find("</Add>") + 7;
+  const std::string add = big_xml.substr(add_from, add_to - add_from);
+  std::string adds;
+  for (int i = 0; i < 1500; ++i) {
+    adds += add;
+  }
+  big_xml.replace(add_from, add_to - add_from, adds);
+  bodies.push_back(*XmlToWbxml(big_xml));
+  bodies.push_back(bodies.back().substr(0, 300000));  // cut mid-element
+  ReaderOptions lenient;
+  lenient.lenient = true;
+  for (const std::string& body : bodies) {
+    for (const ReaderOptions& reader : {ReaderOptions{}, lenient}) {
+      for (const XmlOptions& options :
+           {XmlOptions{}, XmlOptions{.indent = 0, .declaration = false}}) {
+        const XmlResult whole = WbxmlToXml(body, reader, options);
+        std::size_t pieces = 0;
+        const auto [text, issues] = streamed(body, reader, options, &pieces);
+        EXPECT_EQ(text, whole.xml) << body.size();
+        EXPECT_EQ(issues, whole.issues.size());
+        if (body.size() > 100000) {
+          EXPECT_GT(pieces, 1u) << "not streamed";
+        }
+      }
+    }
+  }
+  // Lenient with unknown tags and repaired text.
+  std::size_t pieces = 0;
+  EXPECT_EQ(streamed(testing::Hex("03 01 6A 00 45 7F 03 61 FF 00 01 01"),
+                     lenient, {.indent = 0, .declaration = false}, &pieces)
+                .first,
+            "<Sync xmlns=\"AirSync:\"><UnknownTag_p0_t63>a\xEF\xBF\xBD</"
+            "UnknownTag_p0_t63></Sync>");
+}
+
 struct XmlErrorCase {
   std::string name;
   std::string xml;
