@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -61,6 +62,12 @@ std::string BoundAddress(const std::string& listen, int port) {
 
 struct PluginServer::State {
   std::string policy_path;
+  // The revision of the policy file when it was last read (at start or by
+  // ReloadPolicy): a reload applies the file only when it has changed since,
+  // so that an unchanged file never replaces a policy applied through the
+  // API (the same rule as at start).
+  absl::Mutex reload_mu;
+  std::string file_revision ABSL_GUARDED_BY(reload_mu);
   std::size_t max_policy_bytes = 0;
   absl::Duration checkpoint_interval;
   const Clock* clock = nullptr;
@@ -222,16 +229,20 @@ absl::Status PluginServer::ReloadPolicy() {
   if (!loaded.ok()) {
     return loaded.status();
   }
-  const std::string before = state_->engine->policy()->revision();
-  if ((*loaded)->revision() == before) {
+  absl::MutexLock lock(&state_->reload_mu);
+  if ((*loaded)->revision() == state_->file_revision ||
+      (*loaded)->revision() == state_->engine->policy()->revision()) {
+    state_->file_revision = (*loaded)->revision();
     return absl::OkStatus();
   }
   for (const std::string& line :
        policy::ExpiredExemptions(**loaded, state_->clock->Now())) {
     LogWarning(StrCat("policy ", state_->policy_path, ": ", line));
   }
-  return state_->engine->Apply(*loaded, "",
-                               StrCat("file:", state_->policy_path));
+  RETURN_IF_ERROR(
+      state_->engine->Apply(*loaded, "", StrCat("file:", state_->policy_path)));
+  state_->file_revision = (*loaded)->revision();
+  return absl::OkStatus();
 }
 
 absl::Status PluginServer::ReloadAuth(std::shared_ptr<const AuthConfig> auth) {
@@ -430,6 +441,10 @@ absl::StatusOr<int> PluginServer::State::StartGrpc(
   // afterwards.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // gRPC's health service is not built from a C++ descriptor, so reflection
+  // would list it without being able to describe it; touching the generated
+  // descriptor links it into the pool reflection reads.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -510,6 +525,10 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   PluginServer::State& st = *ps->state_;
   st.tls = std::move(tls);
   st.policy_path = options.policy_path;
+  if (start.origin.starts_with("file:")) {
+    absl::MutexLock lock(&st.reload_mu);
+    st.file_revision = start.policy->revision();
+  }
   st.max_policy_bytes = options.max_policy_bytes;
   st.detector = std::make_unique<detector::TrafficDetector>(options.catalog,
                                                             options.detector);

@@ -111,8 +111,11 @@ class PluginServer {
   // cancels the rest. Idempotent.
   void Shutdown(absl::Duration grace);
 
-  // Re-reads the policy file (SIGHUP) and swaps it in atomically. On any
-  // problem the policy in force stays and the status lists every problem.
+  // Re-reads the policy file (SIGHUP) and swaps it in atomically when it has
+  // changed since it was last read; an unchanged file leaves the policy in
+  // force, even one applied through the API since (as at start: whichever
+  // changed last wins). On any problem the policy in force stays and the
+  // status lists every problem.
   // FAILED_PRECONDITION when the server has no policy file.
   [[nodiscard]] absl::Status ReloadPolicy();
 

@@ -2,13 +2,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 
-#include "absl/strings/str_format.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -26,12 +29,45 @@ namespace hijackguard::plugin::cli {
 namespace {
 
 struct ServeFlags {
+  std::string pid_file;
   std::string config;
   std::string listen;
   std::string state;
   std::string http_listen;
   bool accept_broken_audit = false;
 };
+
+// Writes this process's id to `path` (replacing it atomically), for
+// `kill -HUP "$(cat FILE)"` and service managers.
+absl::Status WritePidFile(const std::string& path) {
+  const std::string tmp = StrCat(path, ".tmp");
+  std::FILE* f = std::fopen(tmp.c_str(), "we");
+  if (f == nullptr) {
+    return absl::FailedPreconditionError(StrCat("pid file ", path,
+                                                ": cannot write ", tmp, " (",
+                                                std::strerror(errno), ")"));
+  }
+  std::fprintf(f, "%d\n", static_cast<int>(::getpid()));
+  const bool written = std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  std::fclose(f);
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    return absl::FailedPreconditionError(StrCat(
+        "pid file ", path, ": cannot write it (", std::strerror(err), ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Removes the pid file at exit if it still names this process.
+void RemovePidFile(const std::string& path) {
+  auto text = ReadFileToString(path, 64);
+  int pid = 0;
+  if (text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) &&
+      pid == static_cast<int>(::getpid())) {
+    std::remove(path.c_str());
+  }
+}
 
 // SIGHUP: re-reads the configuration's auth section and TLS files; a broken
 // file keeps what is in force. Keys that only take effect at start are named.
@@ -196,11 +232,16 @@ void ServeUntilStopped(const sigset_t& signals, const ServeFlags& flags,
         LogError(StrCat("SIGHUP: policy not reloaded; ", before,
                         " stays in force: ", reloaded.message()));
       } else {
-        const std::string after = server.engine().policy()->revision();
-        LogInfo(after == before ? StrCat("SIGHUP: policy ", config.policy_path,
-                                         " unchanged (", after, ")")
-                                : StrCat("SIGHUP: policy ", config.policy_path,
-                                         " reloaded: ", before, " -> ", after));
+        const policy::PolicyEngine::PolicyInfo now =
+            server.engine().policy_info();
+        const std::string& after = now.policy->revision();
+        LogInfo(after == before
+                    ? StrCat("SIGHUP: policy file ", config.policy_path,
+                             " unchanged since it was last read; the policy "
+                             "in force stays (",
+                             now.origin, ", revision ", after, ")")
+                    : StrCat("SIGHUP: policy ", config.policy_path,
+                             " reloaded: ", before, " -> ", after));
       }
       continue;
     }
@@ -270,6 +311,13 @@ int RunServe(const ServeFlags& flags) {
     LogError(StrCat(server.status().message()));
     return ExitStatusOf(server.status());
   }
+  if (!flags.pid_file.empty()) {
+    if (absl::Status written = WritePidFile(flags.pid_file); !written.ok()) {
+      LogError(StrCat(written.message()));
+      (*server)->Shutdown(absl::ZeroDuration());
+      return kExitUsage;
+    }
+  }
   if (rollback) {
     rollback->Keep();
   }
@@ -286,6 +334,9 @@ int RunServe(const ServeFlags& flags) {
 
   ServeUntilStopped(signals, flags, *config, config_text, **server);
   (*server)->Shutdown(config->shutdown_grace);
+  if (!flags.pid_file.empty()) {
+    RemovePidFile(flags.pid_file);
+  }
   LogInfo("stopped");
   if (*lock >= 0) {
     ::close(*lock);
@@ -310,6 +361,9 @@ void AddServeCommand(CLI::App& app, RunFn* run) {
                 "free port)");
   c->add_option("--state", flags->state,
                 "State directory, overriding the configuration's state_dir");
+  c->add_option("--pid-file", flags->pid_file,
+                "Write the server's process id to this file once it serves "
+                "(removed at exit): for kill -HUP and service managers");
   c->add_flag("--accept-broken-audit", flags->accept_broken_audit,
               "Start even if the audit log's tail does not verify (logged, "
               "and recorded in the log)");

@@ -135,6 +135,21 @@ def check_reflection_and_health(address, stub_dir):
                 methods.update(f"{fd.package}.{service.name}/{m.name}" for m in service.method)
         if "hijackguard.v1.CompliancePlugin/CheckIn" not in methods:
             fail(f"reflection descriptor lacks CheckIn: {methods}")
+        # Every listed service resolves (what `grpcurl describe` and `buf curl --list-methods`
+        # ask), the health service included.
+        for name in sorted(services):
+            answer = list(stub.ServerReflectionInfo(
+                iter([refl_pb2.ServerReflectionRequest(file_containing_symbol=name)]),
+                timeout=10))[0]
+            if answer.HasField("error_response"):
+                fail(f"reflection lists {name} but cannot describe it: "
+                     f"{answer.error_response.error_message}")
+            described = set()
+            for raw in answer.file_descriptor_response.file_descriptor_proto:
+                fd = descriptor_pb2.FileDescriptorProto.FromString(raw)
+                described.update(f"{fd.package}.{svc.name}" for svc in fd.service)
+            if name not in described:
+                fail(f"reflection's descriptor for {name} does not define it: {described}")
         health = health_grpc.HealthStub(channel)
         for service in ("", "hijackguard.v1.CompliancePlugin"):
             status = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
@@ -283,9 +298,9 @@ def check_policy_rollout(binary, address, policy_path, server, watcher):
     server.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 10
     while True:
-        got = subprocess.run([binary, "policy", "get", "--server", address],
+        got = subprocess.run([binary, "policy", "get", "--server", address, "--revision"],
                              capture_output=True, timeout=30, check=False, text=True)
-        if got.returncode == 0 and json.loads(got.stdout)["revision"] != monitor["policyRevision"]:
+        if got.returncode == 0 and got.stdout.strip() != monitor["policyRevision"]:
             break
         if time.monotonic() > deadline:
             fail(f"SIGHUP did not reload the policy: {got.stdout} {got.stderr}")

@@ -342,6 +342,27 @@ TEST_F(PolicyServiceTest, ReloadKeepsTheOldPolicyOnProblems) {
   EXPECT_EQ(CheckIn(Ios60()).action(), v1::ACTION_WARN);
 }
 
+// SIGHUP follows the rule of a restart: an unchanged file never replaces a
+// policy applied through the API since; an edited file does.
+TEST_F(PolicyServiceTest, ReloadOfAnUnchangedFileKeepsTheApiPolicy) {
+  v1::ApplyPolicyResponse applied;
+  ASSERT_TRUE(Apply(kEnforce, &applied).ok());
+  const std::string api = server_->engine().policy()->revision();
+  ASSERT_TRUE(server_->ReloadPolicy().ok());
+  EXPECT_EQ(server_->engine().policy()->revision(), api);
+  EXPECT_EQ(server_->engine().policy_info().origin, "api");
+  ASSERT_TRUE(server_->ReloadPolicy().ok());  // and again
+  EXPECT_EQ(server_->engine().policy_info().origin, "api");
+
+  std::string edited(kMonitor);
+  edited.insert(edited.find('{') + 1, R"("$comment": "edited", )");
+  WritePolicy(edited);
+  ASSERT_TRUE(server_->ReloadPolicy().ok());
+  EXPECT_NE(server_->engine().policy()->revision(), api);
+  EXPECT_EQ(server_->engine().policy_info().origin, "file:" + policy_path_);
+  EXPECT_EQ(CheckIn(Ios60()).action(), v1::ACTION_ALLOW);  // monitor again
+}
+
 TEST_F(PolicyServiceTest, ReloadsUnderContinuousCheckInLoadFailNoCall) {
   std::atomic<bool> stop{false};
   std::atomic<int> calls{0};
