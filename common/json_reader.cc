@@ -23,7 +23,7 @@ absl::Status Problems::ToStatus(std::string_view origin,
     return absl::OkStatus();
   }
   std::optional<Locations> locations;
-  if (!text.empty() && (entries_.size() != 1 || !entries_[0].pointer.empty())) {
+  if (!text.empty()) {
     locations = Locations::Scan(text);
   }
   // In the document's order when located; unlocated ones first.
@@ -61,12 +61,8 @@ absl::Status Problems::ToStatus(std::string_view origin,
 
 std::optional<Location> ProblemLocation(const Problems::Entry& entry,
                                         const Locations* locations) {
-  if (locations != nullptr) {
-    if (auto at = locations->Find(entry.pointer)) {
-      return at;
-    }
-  }
-  // Syntax errors name their position in the message.
+  // Syntax errors name their position in the message (the scan of a text
+  // that does not parse is partial).
   if (const std::size_t at = entry.message.find(" at line ");
       entry.pointer.empty() && at != std::string::npos) {
     Location location;
@@ -74,6 +70,9 @@ std::optional<Location> ProblemLocation(const Problems::Entry& entry,
                     &location.line, &location.column) == 2) {
       return location;
     }
+  }
+  if (locations != nullptr) {
+    return locations->Find(entry.pointer);
   }
   return std::nullopt;
 }

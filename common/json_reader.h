@@ -38,9 +38,9 @@ class Problems {
   std::vector<Entry> entries_;
 };
 
-// Where a problem is: its pointer's location in the document (`locations`,
-// null when the text did not parse), or for a syntax error the line and
-// column its message names; nullopt when neither is known.
+// Where a problem is: for a syntax error the line and column its message
+// names, else its pointer's location in the document (`locations`, may be
+// null); nullopt when neither is known.
 std::optional<Location> ProblemLocation(const Problems::Entry& entry,
                                         const Locations* locations);
 

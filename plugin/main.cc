@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
   cli::AddWireCommands(app, &run);
   cli::AddTrafficCommands(app, &run);
   cli::AddPolicyCommands(app, &run);
+  cli::AddAdminCommands(app, &run);
   cli::AddSimulateCommand(app, &run);
   cli::AddStateCommands(app, &run);
   cli::AddAuthCommands(app, &run);

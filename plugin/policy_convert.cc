@@ -95,6 +95,32 @@ void ToProto(const policy::Evaluation& e, v1::CheckInResponse* out) {
   out->set_admin_remediation(e.admin_remediation);
 }
 
+void ToProto(const policy::PolicyEngine::DeviceView& view, absl::Time as_of,
+             v1::DeviceDecision* out) {
+  const policy::Evaluation& e = view.evaluation;
+  out->set_score(e.score);
+  out->set_level(ToProto(e.level));
+  out->set_enforced_action(ToProto(e.enforced_action));
+  out->set_evaluated_action(ToProto(e.evaluated_action));
+  out->set_mode(ToProto(e.mode));
+  out->set_scope(ToProto(e.scope));
+  for (const policy::Reason& r : e.reasons) {
+    ToProto(r, out->add_reasons());
+  }
+  for (std::string_view rule : e.matched_rules) {
+    out->add_matched_rules(rule.data(), rule.size());
+  }
+  out->set_policy_revision(e.policy_revision.data(), e.policy_revision.size());
+  if (e.history.warn_since != absl::InfiniteFuture()) {
+    ToProto(e.history.warn_since, out->mutable_warn_since());
+  }
+  if (e.deadline) {
+    ToProto(*e.deadline, out->mutable_deadline());
+  }
+  out->set_last_evaluated_action(ToProto(view.last_action));
+  ToProto(as_of, out->mutable_as_of());
+}
+
 void ToProto(const policy::ComplianceAlert& a, v1::ComplianceAlert* out) {
   out->set_alert_id(a.alert_id);
   out->set_sequence(a.sequence);

@@ -13,6 +13,9 @@ namespace hijackguard::plugin {
 // level, matched_rules, enforced/evaluated action, policy_revision, deadline,
 // admin_remediation, scope, mode); not decision_id, fingerprint or times.
 void ToProto(const policy::Evaluation& evaluation, v1::CheckInResponse* out);
+// A device's decision as of `as_of` (GetDeviceRiskResponse.decision).
+void ToProto(const policy::PolicyEngine::DeviceView& view, absl::Time as_of,
+             v1::DeviceDecision* out);
 
 void ToProto(const policy::Reason& reason, v1::Reason* out);
 void ToProto(const policy::UserAlert& alert, v1::UserAlert* out);

@@ -11,6 +11,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "plugin/convert.h"
+#include "plugin/policy_convert.h"
 #include "plugin/validate.h"
 
 namespace hijackguard::plugin {
@@ -285,9 +286,18 @@ absl::Status TrafficHandler::GetDeviceRisk(
   for (const std::string& m : risk->mailboxes) {
     response->add_mailboxes(m);
   }
-  ToProto(detector::IdentifyDevice(detector::ToFingerprintInput(risk->facts),
-                                   detector_->catalog()),
-          response->mutable_fingerprint());
+  const detector::Fingerprint fp = detector::IdentifyDevice(
+      detector::ToFingerprintInput(risk->facts), detector_->catalog());
+  ToProto(fp, response->mutable_fingerprint());
+  if (engine_ != nullptr) {
+    const absl::Time now = clock_->Now();
+    absl::StatusOr<policy::PolicyEngine::DeviceView> view =
+        engine_->ViewDevice(fp, risk->facts, now);
+    if (!view.ok()) {
+      return view.status();
+    }
+    ToProto(*view, now, response->mutable_decision());
+  }
   bool confirmed = false;
   for (const detector::DetectionEvent& e : risk->events) {
     ToProto(e, response->add_events());

@@ -368,6 +368,14 @@ void PolicyEngine::EvictOne(Shard& shard) {
   }
 }
 
+std::string PolicyEngine::DeviceKey(const detector::CheckInFacts& facts) {
+  const std::string_view device_id =
+      facts.eas_device_id.empty() ? std::string_view(facts.mdm_device_id)
+                                  : std::string_view(facts.eas_device_id);
+  return StrCat(facts.tenant_id, "\n",
+                facts.eas_device_id.empty() ? "m:" : "e:", device_id);
+}
+
 PolicyEngine::Shard& PolicyEngine::ShardFor(std::string_view key) {
   return shards_[std::hash<std::string_view>()(key) % kShards];
 }
@@ -584,13 +592,7 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     policy = policy_;
     exemptions = exemptions_;
   }
-  const std::string_view device_id =
-      facts.eas_device_id.empty() ? std::string_view(facts.mdm_device_id)
-                                  : std::string_view(facts.eas_device_id);
-  DecisionContext context{
-      StrCat(facts.tenant_id, "\n",
-             facts.eas_device_id.empty() ? "m:" : "e:", device_id),
-      trigger, decision_id, now};
+  DecisionContext context{DeviceKey(facts), trigger, decision_id, now};
   Shard& shard = ShardFor(context.key);
   Decision decision;
   Evaluation& eval = decision.evaluation;

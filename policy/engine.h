@@ -121,6 +121,19 @@ class PolicyEngine {
   absl::StatusOr<StoreTicket> DecideAfterTraffic(
       std::string_view tenant_id, std::string_view eas_device_id);
 
+  // The policy's view of a device now (GetDeviceRisk): the decision its next
+  // check-in would get from its evidence and recorded history under the
+  // policy in force, with nothing recorded, cached or alerted; and the
+  // evaluated action last recorded for it (ALLOW when never decided).
+  // UNAVAILABLE as for DecideCheckIn.
+  struct DeviceView {
+    Evaluation evaluation;
+    Action last_action = Action::kAllow;
+  };
+  absl::StatusOr<DeviceView> ViewDevice(const detector::Fingerprint& fp,
+                                        const detector::CheckInFacts& facts,
+                                        absl::Time now);
+
   // Keeps state in `store` from now on (call once, before serving; `store`
   // must outlive the engine): loads the API's exemptions; pages decision
   // history in as devices are decided (max_devices becomes a cache size);
@@ -232,6 +245,8 @@ class PolicyEngine {
                                          std::string_view decision_id,
                                          Action previous);
   Shard& ShardFor(std::string_view key);
+  // The device's key: tenant, then e:EAS or m:MDM id.
+  static std::string DeviceKey(const detector::CheckInFacts& facts);
 
   std::shared_ptr<const detector::KnownIssueCatalog> catalog_;
   const Clock* clock_;

@@ -38,6 +38,8 @@ void AddPolicyCommands(CLI::App& app, RunFn* run);
 void AddSimulateCommand(CLI::App& app, RunFn* run);
 // backup, audit verify, audit export.
 void AddStateCommands(CLI::App& app, RunFn* run);
+// alerts watch, exemptions list|put|delete
+void AddAdminCommands(CLI::App& app, RunFn* run);
 // config validate
 void AddConfigCommands(CLI::App& app, RunFn* run);
 // gateway nginx-config

@@ -11,6 +11,7 @@
 #include "common/file.h"
 #include "common/strings.h"
 #include "common/utf8.h"
+#include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/cli/client_flags.h"
@@ -132,6 +133,8 @@ int RunApply(const ApplyFlags& f) {
 
 struct GetFlags {
   ClientFlags client;
+  bool json = false;
+  bool revision = false;
 };
 
 int RunGet(const GetFlags& f) {
@@ -145,7 +148,30 @@ int RunGet(const GetFlags& f) {
   if (!status.ok()) {
     return PrintRpcError("GetPolicy", status, f.client);
   }
-  std::cout << ToJson(response) << "\n";
+  if (f.json) {
+    std::cout << ToJson(response) << "\n";
+    return kExitDone;
+  }
+  if (f.revision) {
+    std::cout << response.revision() << "\n";
+    return kExitDone;
+  }
+  // The document itself, as applied: it diffs against a file and can be
+  // applied again. What it is goes to stderr, out of the way of `>`.
+  std::cerr << "policy in force: revision " << response.revision()
+            << ", origin " << response.origin() << ", applied at "
+            << google::protobuf::util::TimeUtil::ToString(response.applied_at())
+            << "\n";
+  if (response.policy_json().empty()) {
+    std::cerr << "the built-in defaults are in force: they have no document "
+                 "of their own (examples/policies/default.json spells them "
+                 "out)\n";
+    return kExitDone;
+  }
+  std::cout << response.policy_json();
+  if (response.policy_json().back() != '\n') {
+    std::cout << "\n";
+  }
   return kExitDone;
 }
 
@@ -323,8 +349,16 @@ void AddPolicyCommands(CLI::App& app, RunFn* run) {
   {
     auto f = std::make_shared<GetFlags>();
     CLI::App* c =
-        p->add_subcommand("get", "Print the running plugin's policy as JSON");
+        p->add_subcommand("get",
+                          "Print the running plugin's policy document as it "
+                          "was applied (to diff or apply again); its revision "
+                          "and origin go to stderr");
     f->client.Register(c);
+    c->add_flag("--json", f->json,
+                "Print the GetPolicy response (document, revision, origin, "
+                "time) as JSON instead");
+    c->add_flag("--revision", f->revision,
+                "Print only the revision in force (for --expected-revision)");
     c->callback([f, run] { *run = [f] { return RunGet(*f); }; });
   }
 }

@@ -211,6 +211,12 @@ std::string Key(const std::string& tenant, const std::string& device) {
 // included) it counted.
 std::string Canonical(v1::GetDeviceRiskResponse r) {
   r.set_observations(0);
+  // The policy's view is computed at the call, and the grace clock started
+  // when each run first decided the device: times differ between runs, the
+  // rest (score, actions, reasons) must not.
+  r.mutable_decision()->clear_as_of();
+  r.mutable_decision()->clear_warn_since();
+  r.mutable_decision()->clear_deadline();
   std::string out;
   google::protobuf::util::JsonPrintOptions o;
   (void)google::protobuf::util::MessageToJsonString(r, &out, o);

@@ -1,0 +1,49 @@
+// PolicyEngine::ViewDevice: a device's decision as of now, read-only.
+#include "common/strings.h"
+#include "policy/engine.h"
+
+namespace hijackguard::policy {
+
+absl::StatusOr<PolicyEngine::DeviceView> PolicyEngine::ViewDevice(
+    const detector::Fingerprint& fp, const detector::CheckInFacts& facts,
+    absl::Time now) {
+  std::shared_ptr<const Policy> policy;
+  std::shared_ptr<const ExemptionIndex> exemptions;
+  {
+    absl::MutexLock lock(&policy_mu_);
+    policy = policy_;
+    exemptions = exemptions_;
+  }
+  const std::string key = DeviceKey(facts);
+  Shard& shard = ShardFor(key);
+  DeviceView view;
+  // Under the device's lock, as a decision reads it; nothing is written.
+  absl::MutexLock lock(&shard.mu);
+  detector::DeviceEvidence evidence;
+  auto it = shard.devices.find(key);
+  const bool known = it != shard.devices.end();
+  DeviceState loaded;
+  if (absl::Status read = ReadDevice(facts, key, known, &evidence, &loaded);
+      !read.ok()) {
+    return absl::UnavailableError(
+        StrCat("the device's state cannot be read: ", read.message()));
+  }
+  const DeviceState& state = known ? it->second : loaded;
+  EvaluationInput in;
+  in.policy = policy.get();
+  in.fingerprint = &fp;
+  in.events = evidence.events;
+  in.events_dropped = evidence.dropped;
+  in.citations = evidence.newest;
+  in.subject = SubjectOf(facts, state);
+  in.history = state.history;
+  in.exemptions = exemptions.get();
+  in.now = now;
+  view.evaluation = Evaluate(in);
+  view.evaluation.policy_owner = std::move(policy);
+  view.evaluation.exemptions_owner = std::move(exemptions);
+  view.last_action = state.last_action;
+  return view;
+}
+
+}  // namespace hijackguard::policy
