@@ -134,6 +134,40 @@ TEST(PolicyEngineTest, AlertsOnlyWhenTheEvaluatedActionChanges) {
   EXPECT_EQ(engine.stats().devices, 1u);
 }
 
+// ViewDevice answers what the next check-in would get, from the recorded
+// history, and changes nothing: no decision counted, no alert, no device
+// remembered, the grace clock untouched.
+TEST(PolicyEngineTest, ViewDeviceDecidesWithoutRecording) {
+  FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  PolicyEngine engine(Catalog(), Parse(kEnforce), &clock, nullptr);
+  auto sub = engine.Subscribe("owner", "", [] {}).value();
+  const Device hijack = MakeDevice("Apple-iPhone4C1/1001.403");
+
+  auto view = engine.ViewDevice(hijack.fp, hijack.facts, clock.Now());
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->evaluation.evaluated_action, Action::kWarn);
+  EXPECT_EQ(view->last_action, Action::kAllow) << "never decided";
+  EXPECT_EQ(engine.stats().decisions, 0u);
+  EXPECT_EQ(engine.stats().devices, 0u);
+  EXPECT_TRUE(Drain(*sub).empty());
+
+  Decided(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d1"));
+  const absl::Time warned = clock.Now();
+  Drain(*sub);
+  clock.Advance(absl::Hours(73));
+  view = engine.ViewDevice(hijack.fp, hijack.facts, clock.Now());
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->last_action, Action::kWarn);
+  EXPECT_EQ(view->evaluation.evaluated_action, Action::kQuarantine)
+      << "the grace that started at the check-in has run out";
+  EXPECT_EQ(view->evaluation.history.warn_since, warned);
+  EXPECT_TRUE(Drain(*sub).empty()) << "a view alerts nobody";
+  EXPECT_EQ(engine.stats().decisions, 1u);
+  // The next real decision still sees the WARN it recorded.
+  ASSERT_TRUE(engine.DecideCheckIn(hijack.fp, hijack.facts, {}, "d2").ok());
+  ASSERT_EQ(Drain(*sub).size(), 1u);
+}
+
 TEST(PolicyEngineTest, MonitorModeAlertsOnTheEvaluatedAction) {
   FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
   PolicyEngine engine(Catalog(), Policy::Default(*Catalog()), &clock, nullptr);
