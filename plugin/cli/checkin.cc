@@ -10,12 +10,14 @@
 #include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
 #include "plugin/cli/device_flags.h"
+#include "plugin/cli/summary.h"
 #include "plugin/proto_json.h"
 
 namespace hijackguard::plugin::cli {
 namespace {
 
 struct CheckInFlags {
+  bool json = false;
   IdentityFlags identity;
   DeviceFlags device;
   ClientFlags client;
@@ -43,7 +45,11 @@ int RunCheckIn(const CheckInFlags& f) {
   if (!status.ok()) {
     return PrintRpcError("CheckIn", status, f.client);
   }
-  std::cout << ToJson(response) << "\n";
+  if (WantJson(f.json)) {
+    std::cout << ToJson(response) << "\n";
+  } else {
+    PrintSummary(response, std::cout);
+  }
   return kExitDone;
 }
 
@@ -53,10 +59,13 @@ void AddCheckInCommand(CLI::App& app, RunFn* run) {
   auto f = std::make_shared<CheckInFlags>();
   CLI::App* c = app.add_subcommand("checkin",
                                    "Call CheckIn on a running plugin as an MDM "
-                                   "would; prints the response as JSON");
+                                   "would; prints a summary on a terminal, "
+                                   "the response as JSON otherwise");
   f->identity.Register(c, "Tenant id");
   f->device.Register(c);
   f->client.Register(c);
+  c->add_flag("--json", f->json,
+              "Print the response as JSON even on a terminal");
   c->callback([f, run] { *run = [f] { return RunCheckIn(*f); }; });
 }
 

@@ -18,6 +18,7 @@
 #include "nlohmann/json.hpp"
 #include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
+#include "plugin/cli/summary.h"
 #include "plugin/proto_json.h"
 
 namespace hijackguard::plugin::cli {
@@ -260,6 +261,7 @@ int RunReplay(const ReplayFlags& f) {
 // device show
 
 struct DeviceShowFlags {
+  bool json = false;
   std::string tenant;
   std::string device_id;
   std::string mdm_device_id;
@@ -281,7 +283,11 @@ int RunDeviceShow(const DeviceShowFlags& f) {
   if (!status.ok()) {
     return PrintRpcError("GetDeviceRisk", status, f.client);
   }
-  std::cout << ToJson(response) << "\n";
+  if (WantJson(f.json)) {
+    std::cout << ToJson(response) << "\n";
+  } else {
+    PrintSummary(response, std::cout);
+  }
   return kExitDone;
 }
 
@@ -389,11 +395,15 @@ void AddTrafficCommands(CLI::App& app, RunFn* run) {
     device->require_subcommand(1);
     auto f = std::make_shared<DeviceShowFlags>();
     CLI::App* c = device->add_subcommand(
-        "show", "Print GetDeviceRisk for a device as proto3 JSON");
+        "show",
+        "What hijackguard knows of a device and the policy's view of it: a "
+        "summary on a terminal, GetDeviceRisk as JSON otherwise");
     c->add_option("--tenant", f->tenant, "Tenant id")->required();
     c->add_option("--device-id", f->device_id, "EAS DeviceId");
     c->add_option("--mdm-device-id", f->mdm_device_id, "The MDM's device id");
     f->client.Register(c);
+    c->add_flag("--json", f->json,
+                "Print the response as JSON even on a terminal");
     c->callback([f, run] { *run = [f] { return RunDeviceShow(*f); }; });
   }
   {

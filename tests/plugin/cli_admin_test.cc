@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <regex>
 #include <string>
 #include <vector>
@@ -185,6 +186,52 @@ TEST_F(CliAdminTest, DeviceShowHasThePolicysView) {
   EXPECT_TRUE(decision.contains("warnSince")) << "the grace clock runs";
   EXPECT_TRUE(decision.contains("deadline"));
   EXPECT_TRUE(decision.contains("asOf"));
+}
+
+// On a terminal, checkin and device show print a summary; --json, or a pipe,
+// gives JSON.
+TEST_F(CliAdminTest, SummariesOnATerminalJsonOtherwise) {
+  const std::vector<std::string> checkin = {"checkin",
+                                            "--server",
+                                            server_->address(),
+                                            "--user-agent",
+                                            "Apple-iPhone4C1/1001.403",
+                                            "--tenant",
+                                            "t1",
+                                            "--device-id",
+                                            "ApplT",
+                                            "--locale",
+                                            "de-DE"};
+  RunResult r = RunHijackguardOnTerminal(checkin);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith("WARN  score 30 (ELEVATED)\n"));
+  EXPECT_THAT(r.out,
+              HasSubstr("  client: iPhone 4S, iOS 6.0 (10A403), apple-ios\n"));
+  EXPECT_THAT(r.out, HasSubstr("  known issue: ios6-meeting-organizer-hijack "
+                               "(CONFIRMED)\n"));
+  EXPECT_THAT(r.out, HasSubstr("  - CONFIRMED_ORGANIZER_HIJACK_BUILD (+30): "));
+  EXPECT_THAT(r.out, HasSubstr("  quarantined at "));
+  EXPECT_THAT(r.out, HasSubstr("  the user sees: "));
+  EXPECT_THAT(r.out, HasSubstr("(--json for the whole response)\n"));
+  EXPECT_LT(std::count(r.out.begin(), r.out.end(), '\n'), 16)
+      << "a summary, not the 80-line response";
+
+  std::vector<std::string> forced = checkin;
+  forced.push_back("--json");
+  r = RunHijackguardOnTerminal(forced);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(ParseJson(r.out)["action"], "ACTION_WARN");
+  r = RunHijackguard(checkin);  // a pipe
+  EXPECT_EQ(ParseJson(r.out)["action"], "ACTION_WARN");
+
+  r = RunHijackguardOnTerminal({"device", "show", "--server",
+                                server_->address(), "--tenant", "t1",
+                                "--device-id", "ApplT"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith("t1/ApplT\n  now: WARN  score 30 "
+                                           "(ELEVATED); last decided WARN\n"));
+  EXPECT_THAT(r.out, HasSubstr("  at WARN since "));
+  EXPECT_THAT(r.out, HasSubstr("  0 detection events in 0 observations\n"));
 }
 
 TEST_F(CliAdminTest, PolicyGetPrintsWhatCanBeAppliedAgain) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,6 +87,44 @@ nlohmann::json ParseJson(const std::string& text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << text;
   return j;
+}
+
+RunResult RunHijackguardOnTerminal(const std::vector<std::string>& args) {
+  RunResult result;
+  int master = -1;
+  const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    std::string binary = HIJACKGUARD_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (std::string& a : copy) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  EXPECT_GT(pid, 0);
+  while (true) {
+    pollfd p{master, POLLIN, 0};
+    if (poll(&p, 1, 30000) <= 0) {
+      break;
+    }
+    char buffer[4096];
+    const ssize_t n = read(master, buffer, sizeof(buffer));
+    if (n <= 0) {
+      break;  // EIO once the child has closed the terminal
+    }
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buffer[i] != '\r') result.out.push_back(buffer[i]);
+    }
+  }
+  close(master);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 }  // namespace hijackguard::plugin

@@ -24,6 +24,11 @@ RunResult RunHijackguard(const std::vector<std::string>& args,
 RunResult RunHijackguardWithInput(const std::vector<std::string>& args,
                                   const std::string& input);
 
+// RunHijackguard with standard output (and error) on a pseudo-terminal, as
+// a user at a terminal runs it; "\r\n" is turned back into "\n". Standard
+// error is in `out` too.
+RunResult RunHijackguardOnTerminal(const std::vector<std::string>& args);
+
 // Parses `text` as JSON; a failed expectation (and a discarded value) when it
 // is not.
 nlohmann::json ParseJson(const std::string& text);
