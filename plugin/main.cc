@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
   cli::AddAuthCommands(app, &run);
   cli::AddGatewayCommands(app, &run);
   cli::AddVersionCommand(app, &run);
+  cli::AddReferenceCommands(app, &run);
   app.set_version_flag("--version", cli::VersionLine());
   try {
     app.parse(argc, argv);

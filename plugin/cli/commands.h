@@ -40,6 +40,8 @@ void AddSimulateCommand(CLI::App& app, RunFn* run);
 void AddStateCommands(CLI::App& app, RunFn* run);
 // alerts watch, exemptions list|put|delete
 void AddAdminCommands(CLI::App& app, RunFn* run);
+// completion bash, manpage: generated from the definitions above; add last.
+void AddReferenceCommands(CLI::App& app, RunFn* run);
 // config validate
 void AddConfigCommands(CLI::App& app, RunFn* run);
 // gateway nginx-config
