@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -87,14 +88,22 @@ void OnGrpcLog(gpr_log_func_args* args) {
                         : std::string()));
 }
 
+// Someone debugging gRPC itself asked for its own output: leave it alone.
+bool GrpcDebugRequested() {
+  return std::getenv("GRPC_VERBOSITY") != nullptr ||
+         std::getenv("GRPC_TRACE") != nullptr;
+}
+
 }  // namespace
 
 void QuietGrpcLog() {
+  if (GrpcDebugRequested()) return;
   g_forward.store(false, std::memory_order_relaxed);
   gpr_set_log_function(OnGrpcLog);
 }
 
 void ForwardGrpcLog() {
+  if (GrpcDebugRequested()) return;
   gpr_set_log_function(OnGrpcLog);
   g_forward.store(true, std::memory_order_relaxed);
 }

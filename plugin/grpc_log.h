@@ -1,7 +1,8 @@
 // gRPC's own log. Left alone, gRPC writes its internal errors to stderr as
 // one long line of nested status (file names, timestamps, errno): for a port
 // in use or a failed TLS handshake a user sees that dump next to
-// hijackguard's own explanation. These route it through common/log.h.
+// hijackguard's own explanation. These route it through common/log.h; with
+// GRPC_VERBOSITY or GRPC_TRACE set (debugging gRPC itself) they do nothing.
 #pragma once
 
 namespace hijackguard::plugin {

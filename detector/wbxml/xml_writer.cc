@@ -125,7 +125,10 @@ class XmlWriter {
     CloseStartTag();
     Indent(e.depth);
     out_->push_back('<');
-    if (e.depth == 1) {
+    // Namespaces are declared on the first root (a lenient read can go on
+    // past the end of the document to a second one).
+    if (e.depth == 1 && !root_seen_) {
+      root_seen_ = true;
       root_page_ = e.page;
       AppendName(e.page, e.token);
       if (known_pages_ != nullptr) {
@@ -250,6 +253,7 @@ class XmlWriter {
   std::uint8_t names_page_ = 0;
   std::uint8_t root_page_ = 0;
   std::size_t declarations_at_ = std::string::npos;
+  bool root_seen_ = false;
   bool tag_open_ = false;
   bool last_was_text_ = false;
 };

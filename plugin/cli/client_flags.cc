@@ -134,8 +134,8 @@ std::string_view ClosedConnectionHint(const grpc::Status& status,
     return "";
   }
   if (!flags.tls_ca.empty() && flags.tls_cert.empty()) {
-    return "the server closed the connection during the TLS handshake: it "
-           "requires a client certificate (mutual TLS); pass --tls-cert and "
+    return "the server closed the TLS connection, most likely because it "
+           "requires a client certificate (mutual TLS): pass --tls-cert and "
            "--tls-key";
   }
   if (flags.tls_ca.empty() && flags.tls_cert.empty()) {

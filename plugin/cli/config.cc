@@ -29,6 +29,9 @@ struct ValidateFlags {
 std::string CheckPolicy(const ServerConfig& config,
                         const detector::KnownIssueCatalog& catalog,
                         std::vector<std::string>* problems) {
+  if (config.policy_path.empty()) {
+    return "the built-in default policy (monitor mode)";
+  }
   std::vector<policy::PolicyProblem> found;
   auto policy = policy::Policy::LoadFile(config.policy_path, catalog, &found,
                                          config.max_policy_bytes);
@@ -87,7 +90,9 @@ int RunValidate(const ValidateFlags& f) {
   }
   CheckListeners(*config, &problems);
   if (!config->audit_key_file.empty()) {
-    if (auto key = store::ReadAuditKey(config->audit_key_file); !key.ok()) {
+    // A missing key is made at the first start; one that is there must read.
+    if (auto key = store::ReadAuditKey(config->audit_key_file);
+        !key.ok() && !absl::IsNotFound(key.status())) {
       problems.push_back(std::string(key.status().message()));
     }
   }

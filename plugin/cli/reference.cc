@@ -84,9 +84,10 @@ std::string BashCompletion(const CLI::App& root) {
          [&] {
            std::string known;
            for (const Node& n : nodes) {
-             if (!n.path.empty())
+             if (!n.path.empty()) {
                known +=
                    "      \"" + n.path + "\") path=\"" + n.path + "\" ;;\n";
+             }
            }
            return known;
          }() +

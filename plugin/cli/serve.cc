@@ -1,4 +1,5 @@
 // `hijackguard serve`: runs the plugin until SIGINT or SIGTERM.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,16 +41,21 @@ struct ServeFlags {
 // Writes this process's id to `path` (replacing it atomically), for
 // `kill -HUP "$(cat FILE)"` and service managers.
 absl::Status WritePidFile(const std::string& path) {
-  const std::string tmp = StrCat(path, ".tmp");
-  std::FILE* f = std::fopen(tmp.c_str(), "we");
-  if (f == nullptr) {
+  // A new file of our own next to it (never one someone placed there, nor
+  // through a symlink), then renamed over it.
+  const std::string tmp = StrCat(path, ".", ::getpid(), ".tmp");
+  const int fd = ::open(
+      tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
     return absl::FailedPreconditionError(StrCat("pid file ", path,
-                                                ": cannot write ", tmp, " (",
+                                                ": cannot create ", tmp, " (",
                                                 std::strerror(errno), ")"));
   }
-  std::fprintf(f, "%d\n", static_cast<int>(::getpid()));
-  const bool written = std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
-  std::fclose(f);
+  const std::string text = StrCat(::getpid(), "\n");
+  const bool written = ::write(fd, text.data(), text.size()) ==
+                           static_cast<ssize_t>(text.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
   if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
@@ -311,15 +317,16 @@ int RunServe(const ServeFlags& flags) {
     LogError(StrCat(server.status().message()));
     return ExitStatusOf(server.status());
   }
+  // It serves: what it has answered is kept, whatever happens next.
+  if (rollback) {
+    rollback->Keep();
+  }
   if (!flags.pid_file.empty()) {
     if (absl::Status written = WritePidFile(flags.pid_file); !written.ok()) {
       LogError(StrCat(written.message()));
-      (*server)->Shutdown(absl::ZeroDuration());
+      (*server)->Shutdown(config->shutdown_grace);
       return kExitUsage;
     }
-  }
-  if (rollback) {
-    rollback->Keep();
   }
   LogStart(*config, options, **server);
   ForwardGrpcLog();

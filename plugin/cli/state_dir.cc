@@ -53,28 +53,49 @@ absl::StatusOr<int> LockStateDir(const std::string& dir) {
   return fd;
 }
 
+namespace {
+
+// What a start writes in a state directory: the database and its companions,
+// the lock, the audit key (and its pending copy), the TLS copies. Nothing
+// else is ever removed.
+constexpr const char* kStartFiles[] = {
+    "hijackguard.db",     "hijackguard.db-wal",
+    "hijackguard.db-shm", "hijackguard.db-journal",
+    "hijackguard.lock",   "audit.key",
+    "audit.key.pending",  "tls"};
+
+}  // namespace
+
 StartRollback::StartRollback(const std::string& dir) : dir_(dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::path at = fs::absolute(dir, ec);
+  const fs::path at = fs::absolute(dir, ec);
   if (ec) {
+    keep_ = true;  // cannot tell what is there: touch nothing
     return;
   }
-  // Walk up to the first directory that exists; the last missing one is what
-  // the start would create.
+  // The directories the start would create, innermost first; a failure to
+  // tell whether one exists (other than its absence) disarms the rollback.
   for (fs::path p = at; !p.empty() && p != p.root_path(); p = p.parent_path()) {
-    if (fs::exists(p, ec)) {
-      break;
+    const fs::file_status st = fs::symlink_status(p, ec);
+    if (st.type() == fs::file_type::not_found) {
+      created_dirs_.push_back(p.string());
+      continue;
     }
-    created_ = p.string();
+    if (ec) {
+      keep_ = true;
+      return;
+    }
+    break;
   }
-  if (!created_.empty()) {
-    return;
+  for (const char* name : kStartFiles) {
+    if (fs::symlink_status(at / name, ec).type() != fs::file_type::not_found) {
+      before_.emplace_back(name);
+    } else if (ec && ec != std::errc::no_such_file_or_directory) {
+      keep_ = true;
+      return;
+    }
   }
-  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
-    before_.push_back(e.path().filename().string());
-  }
-  std::sort(before_.begin(), before_.end());
 }
 
 StartRollback::~StartRollback() {
@@ -83,19 +104,20 @@ StartRollback::~StartRollback() {
   }
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!created_.empty()) {
-    fs::remove_all(created_, ec);
-    return;
-  }
-  std::vector<fs::path> added;
-  for (const fs::directory_entry& e : fs::directory_iterator(dir_, ec)) {
-    if (!std::binary_search(before_.begin(), before_.end(),
-                            e.path().filename().string())) {
-      added.push_back(e.path());
+  for (const char* name : kStartFiles) {
+    if (std::find(before_.begin(), before_.end(), name) != before_.end()) {
+      continue;
+    }
+    const fs::path p = fs::path(dir_) / name;
+    if (std::string_view(name) == "tls") {
+      fs::remove_all(p, ec);  // the server's own copies, made by this start
+    } else {
+      fs::remove(p, ec);
     }
   }
-  for (const fs::path& p : added) {
-    fs::remove_all(p, ec);
+  // Directories only while empty: never what another process has filled.
+  for (const std::string& d : created_dirs_) {
+    fs::remove(d, ec);
   }
 }
 

@@ -14,12 +14,13 @@ namespace hijackguard::plugin::cli {
 // returned descriptor (the process).
 absl::StatusOr<int> LockStateDir(const std::string& dir);
 
-// Records what is under a state directory before a start, and unless Keep()
-// is called, removes on destruction what the start added: the entries that
-// were not there, and the directory itself (with any parents the start
-// created) when it did not exist. A failed start creates nothing. Call Keep()
-// once the server runs, and when the lock was not taken (what appeared was
-// another process's).
+// Records which of the files a start writes (database, lock, audit key, TLS
+// copies) are in a state directory before the start, and which directories
+// are missing; unless Keep() is called, removes on destruction the files the
+// start added and then the directories it created, each only while empty. A
+// failed start creates nothing. Anything it cannot stat for a reason other
+// than absence disarms it. Call Keep() once the server runs, and when the
+// lock was not taken (what appeared was another process's).
 class StartRollback {
  public:
   explicit StartRollback(const std::string& dir);
@@ -31,9 +32,9 @@ class StartRollback {
 
  private:
   std::string dir_;
-  // The outermost directory that did not exist, or "" when `dir_` did.
-  std::string created_;
-  std::vector<std::string> before_;  // entry names under dir_, sorted
+  // The directories that did not exist, innermost first.
+  std::vector<std::string> created_dirs_;
+  std::vector<std::string> before_;  // start files that were there
   bool keep_ = false;
 };
 

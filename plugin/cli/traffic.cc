@@ -171,7 +171,10 @@ class AckPrinter {
     for (const auto& [device, s] : devices_) {
       std::cout << "  device " << device << ": " << s.events << " events";
       for (const auto& [kind, n] : s.kinds) {
-        std::cout << " " << std::string_view(kind).substr(kKindPrefix.size())
+        std::cout << " "
+                  << (kind.starts_with(kKindPrefix)
+                          ? std::string_view(kind).substr(kKindPrefix.size())
+                          : std::string_view(kind))
                   << "=" << n;
       }
       std::cout << "\n";

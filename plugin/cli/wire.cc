@@ -74,21 +74,25 @@ bool WriteAll(int fd, std::string_view bytes) {
   return true;
 }
 
-// The body to decode: a regular file mapped, standard input or a pipe read.
-absl::StatusOr<std::unique_ptr<InputBytes>> DecodeInput(
-    const std::string& path) {
-  return InputBytes::Open("WBXML input",
-                          path.empty() || path == "-" ? "/dev/stdin" : path,
-                          kMaxInputBytes);
-}
-
 int RunDecode(const DecodeFlags& f) {
-  auto input = DecodeInput(f.input);
-  if (!input.ok()) {
-    std::cerr << "error: " << input.status().message() << "\n";
-    return kExitUsage;
+  // A file is mapped, not copied; standard input is read.
+  std::string from_stdin;
+  std::unique_ptr<InputBytes> mapped;
+  std::string_view body;
+  if (f.input.empty() || f.input == "-") {
+    if (!ReadInput("WBXML input", f.input, &from_stdin)) {
+      return kExitUsage;
+    }
+    body = from_stdin;
+  } else {
+    auto input = InputBytes::Open("WBXML input", f.input, kMaxInputBytes);
+    if (!input.ok()) {
+      std::cerr << "error: " << input.status().message() << "\n";
+      return kExitUsage;
+    }
+    mapped = *std::move(input);
+    body = mapped->bytes();
   }
-  const std::string_view body = (*input)->bytes();
   detector::wbxml::ReaderOptions options;
   options.lenient = f.lenient;
   options.expect_header = !f.fragment;

@@ -96,8 +96,10 @@ def timed(argv, stdout, rounds):
     for _ in range(rounds):
         with open(stdout, "wb") as out:
             start = time.perf_counter()
-            subprocess.run(argv, stdout=out, stderr=subprocess.DEVNULL, check=False)
+            done = subprocess.run(argv, stdout=out, stderr=subprocess.DEVNULL, check=False)
             times.append((time.perf_counter() - start) * 1000)
+            if done.returncode != 0:  # a run that failed fast is not a fast run
+                sys.exit(f"{argv[0]} failed (exit {done.returncode}): {' '.join(argv)}")
     return statistics.median(times)
 
 

@@ -115,7 +115,7 @@ TEST_F(TlsTest, CliWithoutAClientCertificateIsToldMutualTlsIsRequired) {
                                          "Apple-iPhone4C1/1001.403"};
   RunResult r = RunHijackguard(call);
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("requires a client certificate (mutual TLS); "
+  EXPECT_THAT(r.err, HasSubstr("requires a client certificate (mutual TLS): "
                                "pass --tls-cert and --tls-key"));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("ssl_transport_security")));
 
