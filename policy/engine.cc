@@ -484,6 +484,26 @@ void PolicyEngine::NoteExtras(const CheckInExtras* extras,
   }
 }
 
+EvaluationInput PolicyEngine::InputFor(const Policy& policy,
+                                       const detector::Fingerprint& fp,
+                                       const detector::DeviceEvidence& evidence,
+                                       const detector::CheckInFacts& facts,
+                                       const DeviceState& state,
+                                       const ExemptionIndex* exemptions,
+                                       absl::Time now) {
+  EvaluationInput in;
+  in.policy = &policy;
+  in.fingerprint = &fp;
+  in.events = evidence.events;
+  in.events_dropped = evidence.dropped;
+  in.citations = evidence.newest;
+  in.subject = SubjectOf(facts, state);
+  in.history = state.history;
+  in.exemptions = exemptions;
+  in.now = now;
+  return in;
+}
+
 Subject PolicyEngine::SubjectOf(const detector::CheckInFacts& facts,
                                 const DeviceState& state) {
   Subject subject;
@@ -617,16 +637,8 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     DeviceState& state = known ? it->second : scratch;
     const DeviceState before = store_ != nullptr ? state : DeviceState();
     NoteExtras(extras, facts, &state);
-    EvaluationInput in;
-    in.policy = policy.get();
-    in.fingerprint = &fp;
-    in.events = evidence.events;
-    in.events_dropped = evidence.dropped;
-    in.citations = evidence.newest;
-    in.subject = SubjectOf(facts, state);
-    in.history = state.history;
-    in.exemptions = exemptions.get();
-    in.now = now;
+    const EvaluationInput in =
+        InputFor(*policy, fp, evidence, facts, state, exemptions.get(), now);
     eval = Evaluate(in);
     eval.policy_owner = policy;
     eval.exemptions_owner = exemptions;

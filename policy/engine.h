@@ -222,6 +222,14 @@ class PolicyEngine {
                          DeviceState* state);
   static Subject SubjectOf(const detector::CheckInFacts& facts,
                            const DeviceState& state);
+  // What Evaluate reads for a device (views into the arguments).
+  static EvaluationInput InputFor(const Policy& policy,
+                                  const detector::Fingerprint& fp,
+                                  const detector::DeviceEvidence& evidence,
+                                  const detector::CheckInFacts& facts,
+                                  const DeviceState& state,
+                                  const ExemptionIndex* exemptions,
+                                  absl::Time now);
   static ComplianceAlert MakeAlert(const Evaluation& eval,
                                    const Subject& subject,
                                    std::string_view trigger,

@@ -29,17 +29,8 @@ absl::StatusOr<PolicyEngine::DeviceView> PolicyEngine::ViewDevice(
         StrCat("the device's state cannot be read: ", read.message()));
   }
   const DeviceState& state = known ? it->second : loaded;
-  EvaluationInput in;
-  in.policy = policy.get();
-  in.fingerprint = &fp;
-  in.events = evidence.events;
-  in.events_dropped = evidence.dropped;
-  in.citations = evidence.newest;
-  in.subject = SubjectOf(facts, state);
-  in.history = state.history;
-  in.exemptions = exemptions.get();
-  in.now = now;
-  view.evaluation = Evaluate(in);
+  view.evaluation = Evaluate(
+      InputFor(*policy, fp, evidence, facts, state, exemptions.get(), now));
   view.evaluation.policy_owner = std::move(policy);
   view.evaluation.exemptions_owner = std::move(exemptions);
   view.last_action = state.last_action;

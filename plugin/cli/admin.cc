@@ -14,17 +14,13 @@
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
+#include "plugin/cli/summary.h"
 #include "plugin/proto_json.h"
 
 namespace hijackguard::plugin::cli {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-// "ACTION_QUARANTINE" -> "QUARANTINE": enum values in text output.
-std::string Short(const std::string& name, std::string_view prefix) {
-  return name.starts_with(prefix) ? name.substr(prefix.size()) : name;
-}
 
 // ---------------------------------------------------------------------------
 // alerts watch
@@ -39,11 +35,11 @@ struct WatchFlags {
 void PrintAlert(const v1::ComplianceAlert& a) {
   std::cout << TimeUtil::ToString(a.emitted_at()) << " " << a.tenant_id() << "/"
             << a.eas_device_id() << " "
-            << Short(v1::Action_Name(a.old_action()), "ACTION_") << " -> "
-            << Short(v1::Action_Name(a.new_action()), "ACTION_")
+            << ShortName(v1::Action_Name(a.old_action()), "ACTION_") << " -> "
+            << ShortName(v1::Action_Name(a.new_action()), "ACTION_")
             << " (enforced "
-            << Short(v1::Action_Name(a.enforced_action()), "ACTION_") << ", "
-            << Short(v1::PolicyMode_Name(a.mode()), "POLICY_MODE_")
+            << ShortName(v1::Action_Name(a.enforced_action()), "ACTION_")
+            << ", " << ShortName(v1::PolicyMode_Name(a.mode()), "POLICY_MODE_")
             << ") score " << a.score() << " via " << a.trigger();
   if (a.reasons_size() > 0) {
     std::cout << ": " << a.reasons(0).code();

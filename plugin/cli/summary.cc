@@ -13,14 +13,11 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-std::string Short(const std::string& name, std::string_view prefix) {
-  return name.starts_with(prefix) ? name.substr(prefix.size()) : name;
-}
 std::string ActionName(v1::Action a) {
-  return Short(v1::Action_Name(a), "ACTION_");
+  return ShortName(v1::Action_Name(a), "ACTION_");
 }
 std::string LevelName(v1::RiskLevel l) {
-  return Short(v1::RiskLevel_Name(l), "RISK_LEVEL_");
+  return ShortName(v1::RiskLevel_Name(l), "RISK_LEVEL_");
 }
 std::string Score(double score) {
   char text[16];
@@ -45,7 +42,8 @@ void PrintClient(const v1::Fingerprint& fp, std::ostream& out) {
   out << "\n";
   for (const v1::KnownIssue& k : fp.known_issues()) {
     out << "  known issue: " << k.id() << " ("
-        << Short(v1::Confidence_Name(k.confidence()), "CONFIDENCE_") << ")\n";
+        << ShortName(v1::Confidence_Name(k.confidence()), "CONFIDENCE_")
+        << ")\n";
   }
   if (!fp.consistent()) {
     out << "  sources disagree on:";
@@ -78,6 +76,10 @@ std::string Verdict(v1::Action enforced, v1::Action evaluated,
 }
 
 }  // namespace
+
+std::string ShortName(const std::string& name, std::string_view prefix) {
+  return name.starts_with(prefix) ? name.substr(prefix.size()) : name;
+}
 
 bool WantJson(bool json_flag) {
   return json_flag || ::isatty(STDOUT_FILENO) == 0;
@@ -128,7 +130,7 @@ void PrintSummary(const v1::GetDeviceRiskResponse& r, std::ostream& out) {
   PrintClient(r.fingerprint(), out);
   std::map<std::string, int> kinds;
   for (const v1::DetectionEvent& e : r.events()) {
-    ++kinds[Short(v1::EventKind_Name(e.kind()), "EVENT_KIND_")];
+    ++kinds[ShortName(v1::EventKind_Name(e.kind()), "EVENT_KIND_")];
   }
   out << "  " << r.events_size() << " detection events";
   for (const auto& [kind, n] : kinds) out << " " << kind << "=" << n;

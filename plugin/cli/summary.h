@@ -4,10 +4,16 @@
 #pragma once
 
 #include <ostream>
+#include <string>
+#include <string_view>
 
 #include "hijackguard/v1/compliance_plugin.pb.h"
 
 namespace hijackguard::plugin::cli {
+
+// An enum value's name without its prefix, for text meant for a person:
+// ("ACTION_QUARANTINE", "ACTION_") -> "QUARANTINE".
+std::string ShortName(const std::string& name, std::string_view prefix);
 
 // Whether to print JSON: asked for, or standard output is not a terminal.
 bool WantJson(bool json_flag);

@@ -12,6 +12,23 @@
 #include "gtest/gtest.h"
 
 namespace hijackguard::plugin {
+namespace {
+
+// In a forked child: becomes the hijackguard binary with `args`.
+[[noreturn]] void ExecHijackguard(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  std::string binary = HIJACKGUARD_BINARY;
+  argv.push_back(binary.data());
+  std::vector<std::string> copy = args;
+  for (std::string& a : copy) {
+    argv.push_back(a.data());
+  }
+  argv.push_back(nullptr);
+  execv(binary.c_str(), argv.data());
+  _exit(127);
+}
+
+}  // namespace
 
 // Runs the hijackguard binary with `args`, capturing stdout and stderr.
 RunResult RunHijackguard(const std::vector<std::string>& args,
@@ -30,16 +47,7 @@ RunResult RunHijackguard(const std::vector<std::string>& args,
     dup2(err_pipe[1], 2);
     close(out_pipe[0]);
     close(err_pipe[0]);
-    std::vector<char*> argv;
-    std::string binary = HIJACKGUARD_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
+    ExecHijackguard(args);
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -94,16 +102,7 @@ RunResult RunHijackguardOnTerminal(const std::vector<std::string>& args) {
   int master = -1;
   const pid_t pid = forkpty(&master, nullptr, nullptr, nullptr);
   if (pid == 0) {
-    std::vector<char*> argv;
-    std::string binary = HIJACKGUARD_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
+    ExecHijackguard(args);
   }
   EXPECT_GT(pid, 0);
   while (true) {
