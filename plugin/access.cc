@@ -35,6 +35,7 @@ constexpr RpcRule kRules[] = {
      TenantScope::kNamed},
     {Rpc::kGatewayObserve, "GatewayObserve", kRoleGateway,
      TenantScope::kPerItem},
+    {Rpc::kListDevices, "ListDevices", kRoleAuditor, TenantScope::kNamedOrAll},
 };
 
 const Principal& Anonymous() {

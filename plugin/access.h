@@ -44,6 +44,7 @@ enum class Rpc {
   kDeleteExemption,
   kGatewayAuthorize,  // GET /v1/activesync/authorize
   kGatewayObserve,    // POST /v1/activesync/observe
+  kListDevices,
 };
 
 // Which tenant an RPC is judged by.

@@ -6,6 +6,7 @@
 #include "grpcpp/support/proto_buffer_writer.h"
 #include "plugin/ack_stream.h"
 #include "plugin/alert_stream.h"
+#include "plugin/policy_convert.h"
 #include "plugin/raw_call.h"
 #include "plugin/status.h"
 
@@ -69,7 +70,8 @@ CompliancePluginService::CompliancePluginService(const CheckInHandler* check_in,
       check_in_decoder_(v1::CheckInRequest::descriptor()),
       traffic_decoder_(v1::ReportTrafficRequest::descriptor()),
       risk_decoder_(v1::GetDeviceRiskRequest::descriptor()),
-      watch_decoder_(v1::WatchAlertsRequest::descriptor()) {}
+      watch_decoder_(v1::WatchAlertsRequest::descriptor()),
+      list_decoder_(v1::ListDevicesRequest::descriptor()) {}
 
 grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
@@ -212,6 +214,27 @@ grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
         RETURN_IF_ERROR(access_->CheckTenant(caller, Rpc::kGetDeviceRisk,
                                              request.tenant_id()));
         return traffic_->GetDeviceRisk(request, response);
+      });
+}
+
+grpc::ServerUnaryReactor* CompliancePluginService::ListDevices(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  return ServeRawUnary<v1::ListDevicesRequest, v1::ListDevicesResponse>(
+      context, request_bytes, response_bytes, list_decoder_,
+      [&] { return access_->Admit(*context, Rpc::kListDevices); },
+      [&](const Caller& caller, const v1::ListDevicesRequest& request,
+          v1::ListDevicesResponse* response) -> absl::Status {
+        RETURN_IF_ERROR(access_->CheckTenant(caller, Rpc::kListDevices,
+                                             request.tenant_id()));
+        ASSIGN_OR_RETURN(policy::DeviceQuery query, FromProto(request));
+        ASSIGN_OR_RETURN(policy::DevicePage page,
+                         engine_->ListDevices(std::move(query)));
+        for (const policy::DeviceListing& d : page.devices) {
+          ToProto(d, response->add_devices());
+        }
+        response->set_next_page_token(std::move(page.next_page_token));
+        return absl::OkStatus();
       });
 }
 

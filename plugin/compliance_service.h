@@ -22,7 +22,8 @@ using CompliancePluginBase =
             v1::CompliancePlugin::WithRawCallbackMethod_StreamTraffic<
                 v1::CompliancePlugin::WithRawCallbackMethod_GetDeviceRisk<
                     v1::CompliancePlugin::WithRawCallbackMethod_WatchAlerts<
-                        v1::CompliancePlugin::Service>>>>>;
+                        v1::CompliancePlugin::WithRawCallbackMethod_ListDevices<
+                            v1::CompliancePlugin::Service>>>>>>;
 
 class CompliancePluginService final : public CompliancePluginBase {
  public:
@@ -49,6 +50,9 @@ class CompliancePluginService final : public CompliancePluginBase {
   grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchAlerts(
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request) override;
+  grpc::ServerUnaryReactor* ListDevices(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
 
  private:
   // Why a stream item of `tenant` is refused (OK when it is not), after
@@ -68,6 +72,7 @@ class CompliancePluginService final : public CompliancePluginBase {
   const WireDecoder traffic_decoder_;
   const WireDecoder risk_decoder_;
   const WireDecoder watch_decoder_;
+  const WireDecoder list_decoder_;
 };
 
 }  // namespace hijackguard::plugin

@@ -1,5 +1,6 @@
 #include "plugin/policy_convert.h"
 
+#include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "plugin/convert.h"
@@ -50,7 +51,91 @@ absl::Status FieldError(std::string_view field, std::string_view problem) {
   return absl::InvalidArgumentError(StrCat(field, " ", problem));
 }
 
+std::optional<policy::Action> FromProto(v1::Action action) {
+  switch (action) {
+    case v1::ACTION_ALLOW:
+      return policy::Action::kAllow;
+    case v1::ACTION_WARN:
+      return policy::Action::kWarn;
+    case v1::ACTION_QUARANTINE:
+      return policy::Action::kQuarantine;
+    case v1::ACTION_BLOCK:
+      return policy::Action::kBlock;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<policy::Level> FromProto(v1::RiskLevel level) {
+  switch (level) {
+    case v1::RISK_LEVEL_LOW:
+      return policy::Level::kLow;
+    case v1::RISK_LEVEL_ELEVATED:
+      return policy::Level::kElevated;
+    case v1::RISK_LEVEL_HIGH:
+      return policy::Level::kHigh;
+    case v1::RISK_LEVEL_CRITICAL:
+      return policy::Level::kCritical;
+    default:
+      return std::nullopt;
+  }
+}
+
+// Each of `values` (proto enum numbers) as a policy enum, in `out`.
+template <typename Proto, typename T>
+absl::Status EnumList(std::string_view field,
+                      const google::protobuf::RepeatedField<int>& values,
+                      std::vector<T>* out) {
+  for (int i = 0; i < values.size(); ++i) {
+    std::optional<T> v = FromProto(static_cast<Proto>(values[i]));
+    if (!v) {
+      return FieldError(StrCat(field, "[", i, "]"),
+                        StrCat(values[i], " is not one to filter by"));
+    }
+    out->push_back(*v);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::StatusOr<policy::DeviceQuery> FromProto(
+    const v1::ListDevicesRequest& request) {
+  policy::DeviceQuery q;
+  if (!request.tenant_id().empty()) {
+    RETURN_IF_ERROR(ValidateTenantId(request.tenant_id()));
+  }
+  q.tenant_id = request.tenant_id();
+  RETURN_IF_ERROR(EnumList<v1::Action>(
+      "enforced_actions", request.enforced_actions(), &q.enforced_actions));
+  RETURN_IF_ERROR(EnumList<v1::Action>(
+      "evaluated_actions", request.evaluated_actions(), &q.evaluated_actions));
+  RETURN_IF_ERROR(
+      EnumList<v1::RiskLevel>("levels", request.levels(), &q.levels));
+  q.user_principal = request.user_principal();
+  q.build = request.build();
+  q.page_size = request.page_size();
+  RETURN_IF_ERROR(policy::NormalizeQuery(&q));
+  if (!request.page_token().empty()) {
+    RETURN_IF_ERROR(policy::DecodePageToken(request.page_token(), &q));
+  }
+  return q;
+}
+
+void ToProto(const policy::DeviceListing& d, v1::DeviceSummary* out) {
+  out->set_tenant_id(d.tenant_id);
+  out->set_eas_device_id(d.eas_device_id);
+  out->set_mdm_device_id(d.mdm_device_id);
+  out->set_user_principal(d.user_principal);
+  out->set_score(d.score);
+  out->set_level(ToProto(d.level));
+  out->set_enforced_action(ToProto(d.enforced_action));
+  out->set_evaluated_action(ToProto(d.evaluated_action));
+  out->set_build(d.build);
+  out->set_os_version(d.os_version);
+  out->set_model_name(d.model_name);
+  ToProto(d.recorded_at, out->mutable_recorded_at());
+}
 
 v1::PolicyMode ToProto(policy::Mode mode) {
   return mode == policy::Mode::kEnforce ? v1::POLICY_MODE_ENFORCE

@@ -24,6 +24,12 @@ void ToProto(const policy::PolicyProblem& problem, v1::PolicyProblem* out);
 void ToProto(const policy::Exemption& exemption, v1::Exemption* out);
 v1::PolicyMode ToProto(policy::Mode mode);
 
+// ListDevices: the request as a query, checked (INVALID_ARGUMENT naming the
+// field, the page token decoded), and a listed device.
+absl::StatusOr<policy::DeviceQuery> FromProto(
+    const v1::ListDevicesRequest& request);
+void ToProto(const policy::DeviceListing& device, v1::DeviceSummary* out);
+
 // An exemption from the API, checked: INVALID_ARGUMENT naming the field
 // ("exemption.reason is required").
 absl::StatusOr<policy::Exemption> FromProto(const v1::Exemption& exemption);

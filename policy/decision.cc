@@ -52,4 +52,14 @@ std::string_view LevelName(Level level) {
   return "LOW";
 }
 
+std::optional<Level> ParseLevel(std::string_view name) {
+  for (Level l :
+       {Level::kLow, Level::kElevated, Level::kHigh, Level::kCritical}) {
+    if (LevelName(l) == name) {
+      return l;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace hijackguard::policy

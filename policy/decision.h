@@ -24,6 +24,7 @@ std::string_view ScopeName(Scope scope);  // "none", "calendar", "device"
 // The score's band: below the WARN threshold, and at or above each threshold.
 enum class Level { kLow, kElevated, kHigh, kCritical };
 std::string_view LevelName(Level level);  // "LOW", "ELEVATED", ...
+std::optional<Level> ParseLevel(std::string_view name);
 
 // Reason codes are stable strings that MDMs and SIEMs may match on.
 inline constexpr std::string_view kReasonConfirmedHijackBuild =

@@ -1,7 +1,10 @@
 #include "policy/engine.h"
 
 #include <algorithm>
+#include <cmath>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "common/record.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -194,7 +197,7 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
 
 namespace {
 // 1: without the audited signature; 2: with it; 3: and the repeats since.
-constexpr std::uint64_t kEngineDeviceFormat = 3;
+constexpr std::uint64_t kEngineDeviceFormat = 4;
 
 // A history row is written at least this often while the device is decided,
 // so that its time says when the device was last seen (retention prunes by
@@ -257,6 +260,12 @@ void PolicyEngine::EncodeDeviceState(const DeviceState& state,
   w.Bytes(state.locale);
   w.U64(state.audited);
   w.U64(state.repeats);
+  w.I64(static_cast<int>(state.enforced_action));
+  w.I64(static_cast<int>(state.level));
+  w.Bytes(absl::StrFormat("%.17g", state.score));
+  w.Bytes(state.build);
+  w.Bytes(state.os_version);
+  w.Bytes(state.model_name);
 }
 
 absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
@@ -292,12 +301,85 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
   if (ok && format >= 3) {
     ok = r.U64("repeats", &state->repeats);
   }
+  int enforced = 0;
+  int level = 0;
+  std::string score;
+  if (ok && format >= 4) {
+    ok = r.Int("enforced_action", &enforced);
+    if (ok && (enforced < 0 || enforced > static_cast<int>(Action::kBlock))) {
+      ok = r.Invalid("enforced_action",
+                     StrCat("action ", enforced, " is unknown"));
+    }
+    ok = ok && r.Int("level", &level);
+    if (ok && (level < 0 || level > static_cast<int>(Level::kCritical))) {
+      ok = r.Invalid("level", StrCat("level ", level, " is unknown"));
+    }
+    ok = ok && r.Bytes("score", &score);
+    if (ok && (!absl::SimpleAtod(score, &state->score) ||
+               !(state->score >= 0 && state->score <= 100))) {
+      ok = r.Invalid("score", "not a number from 0 to 100");
+    }
+    ok = ok && r.Bytes("build", &state->build) &&
+         r.Bytes("os_version", &state->os_version) &&
+         r.Bytes("model_name", &state->model_name);
+  }
   ok = ok && r.End();
   if (!ok) {
     return r.status();
   }
   state->last_action = static_cast<Action>(action);
+  state->enforced_action = static_cast<Action>(enforced);
+  state->level = static_cast<Level>(level);
   return absl::OkStatus();
+}
+
+void PolicyEngine::NoteListing(const Evaluation& eval,
+                               const detector::Fingerprint& fp, absl::Time now,
+                               DeviceState* state) {
+  state->enforced_action = eval.enforced_action;
+  state->level = eval.level;
+  state->score = eval.score;
+  state->build = fp.build ? fp.build->ToString() : std::string();
+  state->os_version = fp.os_version ? fp.os_version->ToString() : std::string();
+  state->model_name = fp.model_name;
+  state->decided_at = now;
+}
+
+DeviceListing PolicyEngine::ListingOf(std::string_view key,
+                                      const DeviceState& state,
+                                      absl::Time recorded_at) {
+  DeviceListing d;
+  const std::size_t newline = key.find('\n');
+  d.tenant_id = std::string(key.substr(0, newline));
+  const std::string_view id =
+      newline == std::string_view::npos ? "" : key.substr(newline + 1);
+  if (id.starts_with("e:")) {
+    d.eas_device_id = std::string(id.substr(2));
+    d.mdm_device_id = state.mdm_device_id;
+  } else {
+    d.mdm_device_id =
+        std::string(id.substr(std::min<std::size_t>(2, id.size())));
+  }
+  d.user_principal = state.user_principal;
+  d.enforced_action = state.enforced_action;
+  d.evaluated_action = state.last_action;
+  d.level = state.level;
+  d.score = state.score;
+  d.build = state.build;
+  d.os_version = state.os_version;
+  d.model_name = state.model_name;
+  d.recorded_at = recorded_at;
+  return d;
+}
+
+void PolicyEngine::AddHistoryRow(std::string_view key, const DeviceState& state,
+                                 absl::Time written, EngineChanges* changes) {
+  StoreRow& row = changes->devices.emplace_back();
+  row.key = std::string(key);
+  EncodeDeviceState(state, &row.value);
+  row.time_ms =
+      written == absl::InfinitePast() ? 0 : absl::ToUnixMillis(written);
+  changes->listings.push_back(ListingOf(key, state, written));
 }
 
 DecisionAudit PolicyEngine::MakeDecisionAudit(const Evaluation& eval,
@@ -354,12 +436,7 @@ void PolicyEngine::EvictOne(Shard& shard) {
       // last written: write it, so that the device's next audit row, after
       // it is paged in again, carries it.
       EngineChanges changes;
-      StoreRow& row = changes.devices.emplace_back();
-      row.key = it->first;
-      EncodeDeviceState(it->second, &row.value);
-      row.time_ms = it->second.written == absl::InfinitePast()
-                        ? 0
-                        : absl::ToUnixMillis(it->second.written);
+      AddHistoryRow(it->first, it->second, it->second.written, &changes);
       store_->SubmitEngine(std::move(changes));
     }
     shard.devices.erase(it);
@@ -570,12 +647,12 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
        before.mdm_device_id != state->mdm_device_id ||
        before.user_principal != state->user_principal ||
        before.groups != state->groups || before.locale != state->locale ||
+       std::abs(before.score - state->score) >= kListedScoreStep ||
+       before.build != state->build || before.os_version != state->os_version ||
+       before.model_name != state->model_name ||
        context.now - state->written >= kHistoryRefresh);
   if (changed) {
-    StoreRow& row = changes.devices.emplace_back();
-    row.key = context.key;
-    EncodeDeviceState(*state, &row.value);
-    row.time_ms = absl::ToUnixMillis(context.now);
+    AddHistoryRow(context.key, *state, context.now, &changes);
     state->written = context.now;
   }
   const StoreTicket submitted =
@@ -646,6 +723,7 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     const Action old_action = state.last_action;
     state.history = eval.history;
     state.last_action = eval.evaluated_action;
+    NoteListing(eval, fp, now, &state);
     state.last_decision = decisions_.fetch_add(1, std::memory_order_relaxed);
     std::optional<ComplianceAlert> alert;
     if (old_action != eval.evaluated_action) {

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "detector/known_issues.h"
 #include "policy/alerts.h"
+#include "policy/device_list.h"
 #include "policy/evaluate.h"
 #include "policy/evidence.h"
 #include "policy/state_store.h"
@@ -167,6 +168,11 @@ class PolicyEngine {
   // after the principals were reloaded).
   void WakeSubscriptions();
 
+  // Decided devices, as the device list shows them (ListDevices): from the
+  // store when there is one (committed rows), else from memory. `query` is
+  // normalized here; INVALID_ARGUMENT for a bad filter or page token.
+  absl::StatusOr<DevicePage> ListDevices(DeviceQuery query) const;
+
   EngineStats stats() const;
 
  private:
@@ -185,6 +191,14 @@ class PolicyEngine {
     std::uint64_t audited = 0;
     std::uint64_t repeats = 0;
     absl::Time written = absl::InfinitePast();  // the history row, last
+    // What the device list shows beyond the fields above (format 4).
+    Action enforced_action = Action::kAllow;
+    Level level = Level::kLow;
+    double score = 0;
+    std::string build;
+    std::string os_version;
+    std::string model_name;
+    absl::Time decided_at = absl::InfinitePast();  // the last decision
   };
   static constexpr std::size_t kShards = 16;
   struct Shard {
@@ -244,6 +258,16 @@ class PolicyEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(policy_mu_);
+  // What a decision tells of the device for the list.
+  static void NoteListing(const Evaluation& eval,
+                          const detector::Fingerprint& fp, absl::Time now,
+                          DeviceState* state);
+  // The device's row in the list: `key` is DeviceKey's.
+  static DeviceListing ListingOf(std::string_view key, const DeviceState& state,
+                                 absl::Time recorded_at);
+  // Appends the device's history row and its listing to `changes`.
+  static void AddHistoryRow(std::string_view key, const DeviceState& state,
+                            absl::Time written, EngineChanges* changes);
   static void EncodeDeviceState(const DeviceState& state, std::string* out);
   [[nodiscard]] static absl::Status DecodeDeviceState(std::string_view value,
                                                       DeviceState* state);

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "detector/traffic/detector_store.h"
 #include "policy/decision.h"
+#include "policy/device_list.h"
 #include "policy/policy.h"
 
 namespace hijackguard::policy {
@@ -114,6 +115,9 @@ struct AppliedPolicy {
 
 struct EngineChanges {
   std::vector<StoreRow> devices;  // decision history rows (engine format)
+  // What the device list shows of each `devices` row: one per row, in the
+  // same order, or none at all (rows written before the list existed).
+  std::vector<DeviceListing> listings;
   std::vector<Exemption> put_exemptions;
   std::vector<std::string> deleted_exemptions;  // ids
   std::optional<AppliedPolicy> policy;
@@ -135,6 +139,9 @@ class StateStore : public detector::DetectorStore {
   virtual absl::StatusOr<std::optional<AppliedPolicy>> LatestPolicy(
       std::string_view origin_prefix) = 0;
   virtual StoreTicket SubmitEngine(EngineChanges changes) = 0;
+  // The committed devices that match `query` (normalized, its page token
+  // decoded), in ListedBefore order, at most query.page_size of them.
+  virtual absl::StatusOr<DevicePage> ListDevices(const DeviceQuery& query) = 0;
 
   // Durability of a ticket: whether it is committed; waiting for it (OK, or
   // why it never will be); or a callback once it is (from the store's

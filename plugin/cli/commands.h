@@ -31,8 +31,10 @@ void AddVersionCommand(CLI::App& app, RunFn* run);
 std::string VersionLine();
 // decode, encode, parse-request.
 void AddWireCommands(CLI::App& app, RunFn* run);
-// replay, device show, trace build.
+// replay, device show, device list, trace build.
 void AddTrafficCommands(CLI::App& app, RunFn* run);
+// device list, under `device`.
+void AddDeviceListCommand(CLI::App& device, RunFn* run);
 // policy validate, policy apply, policy get.
 void AddPolicyCommands(CLI::App& app, RunFn* run);
 void AddSimulateCommand(CLI::App& app, RunFn* run);

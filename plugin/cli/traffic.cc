@@ -408,6 +408,7 @@ void AddTrafficCommands(CLI::App& app, RunFn* run) {
     c->add_flag("--json", f->json,
                 "Print the response as JSON even on a terminal");
     c->callback([f, run] { *run = [f] { return RunDeviceShow(*f); }; });
+    AddDeviceListCommand(*device, run);
   }
   {
     CLI::App* trace = app.add_subcommand("trace", "Traffic traces");

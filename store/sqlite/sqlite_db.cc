@@ -181,6 +181,11 @@ Statement& Statement::Bind(int index, std::int64_t value) {
   return *this;
 }
 
+Statement& Statement::BindDouble(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+  return *this;
+}
+
 Statement& Statement::BindNull(int index) {
   sqlite3_bind_null(stmt_, index);
   return *this;
@@ -216,6 +221,10 @@ std::string_view Statement::Blob(int column) const {
 
 std::int64_t Statement::Int(int column) const {
   return sqlite3_column_int64(stmt_, column);
+}
+
+double Statement::Double(int column) const {
+  return sqlite3_column_double(stmt_, column);
 }
 
 bool Statement::IsNull(int column) const {
@@ -425,6 +434,26 @@ CREATE INDEX pending_by_time ON pending(at_ms);
 CREATE INDEX devices_by_time ON devices(active_ms);
 CREATE INDEX history_by_time ON history(decided_ms);
 )sql",
+      // 4 -> 5: the device list's columns on the history rows (ListDevices).
+      // Rows written before have none and are listed from their device's
+      // next decision on.
+      R"sql(
+ALTER TABLE history ADD COLUMN tenant TEXT;
+ALTER TABLE history ADD COLUMN eas_device_id TEXT;
+ALTER TABLE history ADD COLUMN mdm_device_id TEXT;
+ALTER TABLE history ADD COLUMN user_principal TEXT;
+ALTER TABLE history ADD COLUMN enforced_action TEXT;
+ALTER TABLE history ADD COLUMN evaluated_action TEXT;
+ALTER TABLE history ADD COLUMN level TEXT;
+ALTER TABLE history ADD COLUMN score REAL;
+ALTER TABLE history ADD COLUMN build TEXT;
+ALTER TABLE history ADD COLUMN os_version TEXT;
+ALTER TABLE history ADD COLUMN model_name TEXT;
+CREATE INDEX history_by_score ON history(score DESC, key)
+  WHERE score IS NOT NULL;
+CREATE INDEX history_by_tenant ON history(tenant, score DESC, key)
+  WHERE score IS NOT NULL;
+)sql",
   };
   return kSteps;
 }
@@ -563,7 +592,8 @@ absl::StatusOr<Database> OpenState(const std::string& path,
   return db;
 }
 
-absl::StatusOr<Database> OpenStateReadOnly(const std::string& path) {
+absl::StatusOr<Database> OpenStateReadOnly(const std::string& path,
+                                           int min_version) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     return absl::NotFoundError(StrCat("no state database at ", path,
@@ -575,7 +605,7 @@ absl::StatusOr<Database> OpenStateReadOnly(const std::string& path) {
   RETURN_IF_ERROR(CheckIdentity(db));
   RETURN_IF_ERROR(db.Exec("PRAGMA query_only=1"));
   ASSIGN_OR_RETURN(std::int64_t version, db.QueryInt("PRAGMA user_version"));
-  if (version < kStateSchemaVersion) {
+  if (version < min_version) {
     return absl::FailedPreconditionError(StrCat(
         "state database ", path, " has schema version ", version,
         "; start the server once to migrate it to ", kStateSchemaVersion));

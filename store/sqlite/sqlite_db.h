@@ -18,7 +18,7 @@ namespace hijackguard::store {
 
 // The schema version this build writes (PRAGMA user_version); the opener
 // refuses newer ones and migrates older ones to it.
-inline constexpr int kStateSchemaVersion = 4;
+inline constexpr int kStateSchemaVersion = 5;
 // The database's file name inside the state directory.
 inline constexpr std::string_view kStateFileName = "hijackguard.db";
 
@@ -43,6 +43,7 @@ class Statement {
   Statement& Bind(int index, std::string_view blob);  // as a BLOB
   Statement& BindText(int index, std::string_view text);
   Statement& Bind(int index, std::int64_t value);
+  Statement& BindDouble(int index, double value);
   Statement& BindNull(int index);
   // SQLITE_ROW -> true, SQLITE_DONE -> false, else an error.
   absl::StatusOr<bool> Step();
@@ -50,6 +51,7 @@ class Statement {
   [[nodiscard]] absl::Status Run();
   std::string_view Blob(int column) const;
   std::int64_t Int(int column) const;
+  double Double(int column) const;
   bool IsNull(int column) const;
 
  private:
@@ -109,9 +111,15 @@ struct OpenStateOptions {
 // quick_check_max_bytes, and the forward migrations.
 absl::StatusOr<Database> OpenState(const std::string& path,
                                    const OpenStateOptions& options);
-// Opens it for reading only (tools), with the same identity and version
-// checks; never creates or migrates.
-absl::StatusOr<Database> OpenStateReadOnly(const std::string& path);
+// The audit table and its keyed chain are as they have been since schema 3:
+// the audit tools read databases from that version on, unmigrated.
+inline constexpr int kAuditSchemaVersion = 3;
+
+// Opens it for reading only (tools), with the same identity checks; never
+// creates or migrates. Versions below `min_version` (what the tool reads)
+// are refused with a hint to migrate; newer than this build's, always.
+absl::StatusOr<Database> OpenStateReadOnly(const std::string& path,
+                                           int min_version);
 
 // The migrations, in order: step i takes user_version i to i + 1.
 const std::vector<std::string_view>& Migrations();

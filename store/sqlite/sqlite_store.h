@@ -120,6 +120,8 @@ class SqliteStore final : public policy::StateStore {
   absl::StatusOr<std::optional<std::string>> LoadEngineDevice(
       std::string_view key) override;
   absl::StatusOr<std::vector<policy::Exemption>> LoadExemptions() override;
+  absl::StatusOr<policy::DevicePage> ListDevices(
+      const policy::DeviceQuery& query) override;
   absl::StatusOr<std::optional<policy::AppliedPolicy>> LatestPolicy(
       std::string_view origin_prefix) override;
   StoreTicket SubmitEngine(policy::EngineChanges changes) override;

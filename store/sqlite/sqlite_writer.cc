@@ -71,7 +71,32 @@ absl::Status SqliteStore::WriteDetectorRows(const detector::DetectorChanges& c,
 
 absl::Status SqliteStore::WriteEngineRows(const policy::EngineChanges& c,
                                           std::int64_t now_ms) {
-  RETURN_IF_ERROR(WriteRows(c.devices, kPutHistory, -1, now_ms));
+  for (std::size_t i = 0; i < c.devices.size(); ++i) {
+    const StoreRow& r = c.devices[i];
+    Statement& s = writer_->at(kPutHistory).Reset();
+    s.Bind(1, r.key)
+        .Bind(2, r.time_ms != 0 ? r.time_ms : now_ms)
+        .Bind(3, r.value);
+    if (i < c.listings.size()) {
+      const policy::DeviceListing& d = c.listings[i];
+      s.BindText(4, d.tenant_id)
+          .BindText(5, d.eas_device_id)
+          .BindText(6, d.mdm_device_id)
+          .BindText(7, d.user_principal)
+          .BindText(8, policy::ActionName(d.enforced_action))
+          .BindText(9, policy::ActionName(d.evaluated_action))
+          .BindText(10, policy::LevelName(d.level))
+          .BindDouble(11, d.score)
+          .BindText(12, d.build)
+          .BindText(13, d.os_version)
+          .BindText(14, d.model_name);
+    } else {
+      for (int column = 4; column <= 14; ++column) {
+        s.BindNull(column);
+      }
+    }
+    RETURN_IF_ERROR(s.Run());
+  }
   for (const policy::Exemption& e : c.put_exemptions) {
     RETURN_IF_ERROR(writer_->at(kPutExemption)
                         .Reset()

@@ -56,7 +56,8 @@ absl::Status BackupState(const std::string& db_path, const std::string& to) {
     return absl::AlreadyExistsError(
         StrCat(to, " exists already; choose a new file for the backup"));
   }
-  ASSIGN_OR_RETURN(Database source, sqlite::OpenStateReadOnly(db_path));
+  // Any version: a backup is what one takes before an upgrade migrates it.
+  ASSIGN_OR_RETURN(Database source, sqlite::OpenStateReadOnly(db_path, 1));
   // Missing directories are made (the owner's alone: the copy holds
   // personal data); one that cannot be is named with the reason.
   if (const std::filesystem::path dir = std::filesystem::path(to).parent_path();
@@ -121,7 +122,8 @@ absl::Status BackupState(const std::string& db_path, const std::string& to) {
 absl::StatusOr<AuditVerification> VerifyAudit(
     const std::string& db_path, std::string_view key,
     const AuditCheckpoint* checkpoint) {
-  ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(db_path));
+  ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(
+                                    db_path, sqlite::kAuditSchemaVersion));
   // One read transaction: a consistent snapshot while a server appends.
   RETURN_IF_ERROR(db.Exec("BEGIN"));
   ASSIGN_OR_RETURN(std::uint64_t rekey_seq, FirstRekeySeq(db));
@@ -238,7 +240,8 @@ absl::StatusOr<AuditCheckpoint> CheckpointAudit(const std::string& db_path,
 absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,
                                           absl::Time since, std::ostream& out,
                                           const Pseudonymizer* pseudonymize) {
-  ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(db_path));
+  ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(
+                                    db_path, sqlite::kAuditSchemaVersion));
   ASSIGN_OR_RETURN(Statement rows,
                    db.Prepare("SELECT record, hash FROM audit WHERE at_us >= "
                               "?1 ORDER BY seq"));

@@ -283,6 +283,131 @@ TEST_P(StateStoreContractTest, PendingRowsAreReplacedAndErasedByKey) {
       rows, UnorderedElementsAre(Pair("p1", "one again"), Pair("p3", "three")));
 }
 
+namespace {
+
+policy::DeviceListing Listed(std::string tenant, std::string eas, double score,
+                             policy::Action enforced, policy::Level level,
+                             std::string build) {
+  policy::DeviceListing d;
+  d.tenant_id = std::move(tenant);
+  d.eas_device_id = std::move(eas);
+  d.mdm_device_id = "mdm-" + d.eas_device_id;
+  d.user_principal = d.eas_device_id + "@Example.com";
+  d.enforced_action = enforced;
+  d.evaluated_action = enforced;
+  d.level = level;
+  d.score = score;
+  d.build = std::move(build);
+  d.os_version = "6.0";
+  d.model_name = "iPhone 4S";
+  return d;
+}
+
+// The devices' ids in list order.
+std::vector<std::string> Ids(const policy::DevicePage& page) {
+  std::vector<std::string> ids;
+  for (const policy::DeviceListing& d : page.devices) {
+    ids.push_back(d.eas_device_id);
+  }
+  return ids;
+}
+
+}  // namespace
+
+// The device list: the committed rows' listings, filtered, highest score
+// first (ties by key), paged by token; a row rewritten moves.
+TEST_P(StateStoreContractTest, DeviceListFiltersSortsAndPages) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  using policy::Action;
+  using policy::Level;
+  policy::EngineChanges c;
+  const std::vector<policy::DeviceListing> devices = {
+      Listed("acme", "A1", 80, Action::kQuarantine, Level::kHigh, "10A403"),
+      Listed("acme", "A2", 40, Action::kWarn, Level::kElevated, "10A523"),
+      Listed("acme", "A3", 40, Action::kWarn, Level::kElevated, "10B141"),
+      Listed("acme", "A4", 5, Action::kAllow, Level::kLow, ""),
+      Listed("globex", "G1", 95, Action::kBlock, Level::kCritical, "10A403"),
+  };
+  for (const policy::DeviceListing& d : devices) {
+    c.devices.push_back(Row(policy::ListingKey(d), "v", 1'700'000'000'000));
+    c.listings.push_back(d);
+  }
+  // A row of an earlier version, without a listing: never listed.
+  policy::EngineChanges unlisted;
+  unlisted.devices.push_back(Row("acme\ne:OLD", "v"));
+  store->SubmitEngine(std::move(unlisted));
+  Durable(*store, store->SubmitEngine(std::move(c)));
+
+  policy::DeviceQuery q;
+  auto list = [&](policy::DeviceQuery query) {
+    absl::StatusOr<policy::DevicePage> page = store->ListDevices(query);
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? *page : policy::DevicePage();
+  };
+  policy::DevicePage all = list(q);
+  EXPECT_THAT(Ids(all), ElementsAre("G1", "A1", "A2", "A3", "A4"));
+  EXPECT_TRUE(all.next_page_token.empty());
+  ASSERT_EQ(all.devices.size(), 5u);
+  const policy::DeviceListing& g1 = all.devices[0];
+  EXPECT_EQ(g1.tenant_id, "globex");
+  EXPECT_EQ(g1.mdm_device_id, "mdm-G1");
+  EXPECT_EQ(g1.user_principal, "G1@Example.com");
+  EXPECT_EQ(g1.enforced_action, Action::kBlock);
+  EXPECT_EQ(g1.evaluated_action, Action::kBlock);
+  EXPECT_EQ(g1.level, Level::kCritical);
+  EXPECT_EQ(g1.score, 95);
+  EXPECT_EQ(g1.build, "10A403");
+  EXPECT_EQ(g1.os_version, "6.0");
+  EXPECT_EQ(g1.model_name, "iPhone 4S");
+  EXPECT_EQ(g1.recorded_at, absl::FromUnixMillis(1'700'000'000'000));
+
+  q.tenant_id = "acme";
+  EXPECT_THAT(Ids(list(q)), ElementsAre("A1", "A2", "A3", "A4"));
+  q.enforced_actions = {Action::kWarn, Action::kQuarantine};
+  EXPECT_THAT(Ids(list(q)), ElementsAre("A1", "A2", "A3"));
+  q.levels = {Level::kElevated};
+  EXPECT_THAT(Ids(list(q)), ElementsAre("A2", "A3"));
+  q.build = "10A*";
+  EXPECT_THAT(Ids(list(q)), ElementsAre("A2"));
+  q = policy::DeviceQuery();
+  q.user_principal = "a3@example.COM";
+  EXPECT_THAT(Ids(list(q)), ElementsAre("A3"));
+  q = policy::DeviceQuery();
+  q.build = "10A403";
+  EXPECT_THAT(Ids(list(q)), ElementsAre("G1", "A1"));
+  q = policy::DeviceQuery();
+  q.evaluated_actions = {Action::kAllow};
+  EXPECT_THAT(Ids(list(q)), ElementsAre("A4"));
+
+  // Pages of two, through the ties at 40.
+  q = policy::DeviceQuery();
+  q.page_size = 2;
+  std::vector<std::string> paged;
+  for (int pages = 0; pages < 5; ++pages) {
+    policy::DevicePage page = list(q);
+    for (const std::string& id : Ids(page)) {
+      paged.push_back(id);
+    }
+    if (page.next_page_token.empty()) {
+      break;
+    }
+    ASSERT_TRUE(policy::DecodePageToken(page.next_page_token, &q).ok());
+  }
+  EXPECT_THAT(paged, ElementsAre("G1", "A1", "A2", "A3", "A4"));
+
+  // A4's decision changes: its row moves to the top.
+  policy::EngineChanges again;
+  policy::DeviceListing a4 = devices[3];
+  a4.score = 99;
+  a4.enforced_action = Action::kBlock;
+  again.devices.push_back(Row(policy::ListingKey(a4), "v2"));
+  again.listings.push_back(a4);
+  Durable(*store, store->SubmitEngine(std::move(again)));
+  EXPECT_THAT(Ids(list(policy::DeviceQuery())),
+              ElementsAre("A4", "G1", "A1", "A2", "A3"));
+}
+
 void PrintTo(const StoreFactory& factory, std::ostream* out) {
   *out << factory.name;
 }

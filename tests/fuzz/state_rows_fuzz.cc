@@ -72,6 +72,10 @@ class RowStore final : public hg::policy::StateStore {
   StoreTicket SubmitEngine(hg::policy::EngineChanges) override {
     return ++tickets_;
   }
+  absl::StatusOr<hg::policy::DevicePage> ListDevices(
+      const hg::policy::DeviceQuery&) override {
+    return hg::policy::DevicePage();
+  }
   bool IsDurable(StoreTicket) const override { return true; }
   absl::Status WaitDurable(StoreTicket) override { return absl::OkStatus(); }
   void WhenDurable(StoreTicket,

@@ -571,9 +571,12 @@ def unreachable(binary, work, upstream, benign, plain):
     # failures and answers from --fail at once.
     first = [timed(c) for _ in range(3)]
     nexts = [timed(c) for _ in range(20)]
-    slowed = max(nexts) - baseline
-    check(slowed < 0.005, f"with hijackguard unreachable, a request on the connection took "
-                          f"{max(nexts) * 1000:.2f} ms against {baseline * 1000:.2f} ms")
+    # The property is that no request waits for the 500 ms connect timeout again once nginx
+    # has marked the upstream down. A fixed margin over the baseline would measure the CI
+    # machine's scheduling instead (a parallel test once stretched one request to 10 ms), so
+    # the bound is a fifth of the timeout, which a wait for it cannot meet.
+    check(max(nexts) < 0.1, f"with hijackguard unreachable, a request on the connection took "
+                            f"{max(nexts) * 1000:.2f} ms against {baseline * 1000:.2f} ms")
     ng.stop()
     tarpit.close()
     for f in fillers:

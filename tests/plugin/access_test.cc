@@ -287,6 +287,12 @@ class AccessTest : public ::testing::TestWithParam<Credential> {
         v1::DeleteExemptionResponse response;
         return admin->DeleteExemption(&context, r, &response);
       }
+      case Rpc::kListDevices: {
+        v1::ListDevicesRequest r;
+        r.set_tenant_id("acme");
+        v1::ListDevicesResponse response;
+        return plugin->ListDevices(&context, r, &response);
+      }
       case Rpc::kGatewayAuthorize:
       case Rpc::kGatewayObserve:
         break;  // HTTP routes: tests/plugin/gateway_service_test.cc
@@ -368,6 +374,7 @@ TEST_P(AccessTest, EveryRpcByCredentialRoleAndTenant) {
       {Rpc::kPutExemption, "admin-acme", "aud-acme", "admin-globex", Code::OK},
       {Rpc::kDeleteExemption, "admin-acme", "aud-acme", "admin-globex",
        Code::OK},
+      {Rpc::kListDevices, "aud-acme", "mdm-acme", "aud-globex", Code::OK},
   };
   // The two HTTP routes are tested in gateway_service_test.cc.
   ASSERT_EQ(table.size() + 2, RpcRules().size()) << "a new RPC needs a row";
@@ -516,6 +523,64 @@ TEST_P(AccessAttackTest, WatchAlertsForOneTenantNeverDeliversAnother) {
     EXPECT_EQ(alert.tenant_id(), "acme");
   }
   (void)reader->Finish();
+}
+
+TEST_P(AccessAttackTest, ListDevicesForOneTenantNeverShowsAnother) {
+  for (const auto& [tenant, principal, device, agent] :
+       {std::tuple{"globex", "mdm-globex", "ApplGLOBEX",
+                   "Apple-iPhone4C1/1001.403"},
+        std::tuple{"acme", "mdm-acme", "ApplACME1", "Apple-iPhone4C1/1001.403"},
+        std::tuple{"acme", "mdm-acme", "ApplACME2",
+                   "Apple-iPhone4C1/1001.523"}}) {
+    auto mdm = v1::CompliancePlugin::NewStub(Channel(principal));
+    grpc::ClientContext c;
+    Prepare(&c, principal);
+    v1::CheckInRequest r;
+    r.set_tenant_id(tenant);
+    r.mutable_device()->set_eas_device_id(device);
+    r.mutable_device()->set_user_principal("user@example.com");
+    r.mutable_eas()->set_user_agent(agent);
+    v1::CheckInResponse response;
+    ASSERT_TRUE(mdm->CheckIn(&c, r, &response).ok());
+  }
+  auto list = [&](const std::string& principal, v1::ListDevicesRequest r,
+                  v1::ListDevicesResponse* response) {
+    auto plugin = v1::CompliancePlugin::NewStub(Channel(principal));
+    grpc::ClientContext c;
+    Prepare(&c, principal);
+    return plugin->ListDevices(&c, r, response);
+  };
+  v1::ListDevicesRequest acme;
+  acme.set_tenant_id("acme");
+  v1::ListDevicesResponse response;
+  ASSERT_TRUE(list("aud-acme", acme, &response).ok());
+  ASSERT_EQ(response.devices_size(), 2);
+  EXPECT_EQ(response.devices(0).eas_device_id(), "ApplACME1");
+  EXPECT_EQ(response.devices(0).evaluated_action(), v1::ACTION_WARN);
+  EXPECT_EQ(response.devices(0).build(), "10A403");
+  EXPECT_EQ(response.devices(1).eas_device_id(), "ApplACME2");
+  for (const auto& d : response.devices()) EXPECT_EQ(d.tenant_id(), "acme");
+
+  // Every tenant: only for a principal of every tenant.
+  EXPECT_EQ(list("aud-acme", {}, &response).error_code(),
+            Code::PERMISSION_DENIED);
+  EXPECT_EQ(list("aud-globex", acme, &response).error_code(),
+            Code::PERMISSION_DENIED);
+  v1::ListDevicesRequest all;
+  all.set_page_size(1);
+  ASSERT_TRUE(list("aud-all", all, &response).ok());
+  ASSERT_EQ(response.devices_size(), 1);
+  ASSERT_FALSE(response.next_page_token().empty());
+  // A token of the every-tenant list does not page acme's: the filters
+  // differ, so it is refused rather than read as a position.
+  acme.set_page_token(response.next_page_token());
+  const grpc::Status s = list("aud-acme", acme, &response);
+  EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("page_token"));
+  acme.set_page_token("");
+  acme.add_levels(static_cast<v1::RiskLevel>(9));
+  EXPECT_THAT(list("aud-acme", acme, &response).error_message(),
+              HasSubstr("levels[0]"));
 }
 
 TEST_P(AccessAttackTest, TheAuditNamesTheActorAndCountsRefusals) {

@@ -197,6 +197,71 @@ TEST_F(CliAdminTest, DeviceShowHasThePolicysView) {
   EXPECT_TRUE(decision.contains("asOf"));
 }
 
+TEST_F(CliAdminTest, DeviceListFiltersSortsAndPages) {
+  ASSERT_EQ(CheckIn("ApplHIJACK").exit_code, 0);
+  ASSERT_EQ(
+      Run({"checkin", "--user-agent", "Apple-iPhone4C1/1001.523", "--tenant",
+           "t1", "--device-id", "ApplFIXED", "--user", "Bob@example.com"})
+          .exit_code,
+      0);
+  RunResult r = Run({"device", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json devices = ParseJson(r.out)["devices"];
+  ASSERT_EQ(devices.size(), 2u) << r.out;
+  EXPECT_EQ(devices[0]["easDeviceId"], "ApplHIJACK");
+  EXPECT_EQ(devices[0]["enforcedAction"], "ACTION_WARN");
+  EXPECT_EQ(devices[0]["level"], "RISK_LEVEL_ELEVATED");
+  EXPECT_EQ(devices[0]["score"], 30);
+  EXPECT_EQ(devices[0]["build"], "10A403");
+  EXPECT_EQ(devices[0]["modelName"], "iPhone 4S");
+  EXPECT_TRUE(devices[0].contains("recordedAt"));
+  EXPECT_EQ(devices[1]["easDeviceId"], "ApplFIXED");
+
+  r = Run({"device", "list", "--action", "warn,quarantine", "--tenant", "t1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["devices"].size(), 1u) << r.out;
+  r = Run({"device", "list", "--level", "LOW", "--user", "bob@EXAMPLE.com",
+           "--build", "10A5*"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  devices = ParseJson(r.out)["devices"];
+  ASSERT_EQ(devices.size(), 1u) << r.out;
+  EXPECT_EQ(devices[0]["easDeviceId"], "ApplFIXED");
+
+  // One per page: a token to go on; --all follows it.
+  r = Run({"device", "list", "--page-size", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string token = ParseJson(r.out)["nextPageToken"];
+  ASSERT_FALSE(token.empty());
+  r = Run({"device", "list", "--page-size", "1", "--page-token", token});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["devices"][0]["easDeviceId"], "ApplFIXED");
+  EXPECT_EQ(ParseJson(r.out)["nextPageToken"], "") << "the last page";
+  r = Run({"device", "list", "--page-size", "1", "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r.out)["devices"].size(), 2u) << r.out;
+
+  // On a terminal: a table, with how to go on.
+  r = RunHijackguardOnTerminal(
+      {"device", "list", "--server", server_->address(), "--page-size", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, ::testing::StartsWith("SCORE "));
+  EXPECT_THAT(r.out, HasSubstr("30.0  ELEVATED  WARN/WARN"));
+  EXPECT_THAT(r.out, HasSubstr("t1/ApplHIJACK"));
+  EXPECT_THAT(r.out, HasSubstr("more: add --page-token "));
+
+  // Bad filters are named.
+  r = Run({"device", "list", "--level", "SEVERE"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--level: 'SEVERE' is not one of LOW, "
+                               "ELEVATED, HIGH, CRITICAL"));
+  r = Run({"device", "list", "--build", "10*A"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("INVALID_ARGUMENT: build: '*' may only end"));
+  r = Run({"device", "list", "--page-token", "bm90IGEgdG9rZW4="});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, HasSubstr("page_token: not a token this server issued"));
+}
+
 // On a terminal, checkin and device show print a summary; --json, or a pipe,
 // gives JSON.
 TEST_F(CliAdminTest, SummariesOnATerminalJsonOtherwise) {

@@ -1,7 +1,8 @@
 // The state format stays: a state directory written by an earlier binary
 // (tests/fixtures/state_v4/, made by tests/fixtures/make_state_fixture.sh
-// with the binary of commit dcf7645) passes `audit verify` with this one,
-// opens, and gives the same GetDeviceRisk answers as it did then.
+// with the binary of commit dcf7645) passes `audit verify` and `backup` with
+// this one, unmigrated; opens (migrated); and gives the same GetDeviceRisk
+// answers as it did then.
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -58,6 +59,11 @@ TEST(StateFixtureTest, AStateDirectoryOfTheEarlierFormatOpensUnchanged) {
                                      std::filesystem::perms::owner_write);
   }
   EXPECT_EQ(AuditVerify(dir), 0) << "the earlier binary's audit log";
+  // A backup before the upgrade migrates it.
+  const std::string backup =
+      std::string(HIJACKGUARD_BINARY) + " backup --state '" + dir.string() +
+      "' --to '" + (dir / "before-upgrade.db").string() + "' >/dev/null 2>&1";
+  EXPECT_EQ(std::system(backup.c_str()), 0);
 
   {
     ServerOptions options;

@@ -150,6 +150,11 @@ class FaultStore final : public policy::StateStore {
   StoreTicket SubmitEngine(policy::EngineChanges changes) override {
     return Note(inner_->SubmitEngine(std::move(changes)));
   }
+  absl::StatusOr<policy::DevicePage> ListDevices(
+      const policy::DeviceQuery& query) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->ListDevices(query);
+  }
   bool IsDurable(StoreTicket ticket) const override {
     {
       std::lock_guard<std::mutex> lock(mu_);

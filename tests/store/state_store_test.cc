@@ -147,6 +147,45 @@ TEST_F(StateStoreTest, OldSchemaIsMigratedForwardKeepingRows) {
   EXPECT_EQ(v->rows, 1u);
 }
 
+// Schema 5 adds the device list's columns: history rows written before have
+// none, keep their value, and are listed once their device is decided again.
+TEST_F(StateStoreTest, HistoryOfSchema4IsListedFromItsNextDecision) {
+  {
+    auto db = sqlite::Database::Open(path_, true, false);
+    ASSERT_THAT(db.status(), IsOk());
+    ASSERT_THAT(sqlite::Migrate(*db, 4), IsOk());
+    ASSERT_THAT(db->Exec("INSERT INTO history VALUES(CAST('acme' || "
+                         "char(10) || 'e:A1' AS BLOB), 1, x'7631')"),
+                IsOk());
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  const std::string key = "acme\ne:A1";
+  EXPECT_THAT(*store->LoadEngineDevice(key), Optional(std::string("v1")));
+  auto listed = store->ListDevices(policy::DeviceQuery());
+  ASSERT_THAT(listed.status(), IsOk());
+  EXPECT_TRUE(listed->devices.empty());
+
+  policy::EngineChanges c;
+  policy::DeviceListing d;
+  d.tenant_id = "acme";
+  d.eas_device_id = "A1";
+  d.score = 30;
+  d.evaluated_action = policy::Action::kWarn;
+  c.devices.push_back({key, "v2", false, 2, ""});
+  c.listings.push_back(d);
+  EXPECT_THAT(store->WaitDurable(store->SubmitEngine(std::move(c))), IsOk());
+  listed = store->ListDevices(policy::DeviceQuery());
+  ASSERT_THAT(listed.status(), IsOk());
+  ASSERT_EQ(listed->devices.size(), 1u);
+  EXPECT_EQ(listed->devices[0].eas_device_id, "A1");
+  EXPECT_EQ(listed->devices[0].evaluated_action, policy::Action::kWarn);
+  store.reset();
+  auto db = sqlite::Database::Open(path_, false, true);
+  ASSERT_THAT(db.status(), IsOk());
+  EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), 5);
+}
+
 TEST_F(StateStoreTest, NewerSchemaIsRefused) {
   Open().reset();
   Sql("PRAGMA user_version = 99");

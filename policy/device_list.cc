@@ -1,0 +1,168 @@
+#include "policy/device_list.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "common/base64.h"
+#include "common/strings.h"
+
+namespace hijackguard::policy {
+
+namespace {
+
+constexpr std::string_view kTokenVersion = "d1";
+
+// FNV-1a over the filters, so that a token names the query it belongs to.
+std::uint64_t FilterHash(const DeviceQuery& q) {
+  std::uint64_t h = 14695981039346656037ULL;
+  auto mix = [&h](std::string_view s) {
+    for (const char c : s) {
+      h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    }
+    h = (h ^ 0xFFU) * 1099511628211ULL;  // a separator no text holds
+  };
+  mix(q.tenant_id);
+  for (const Action a : q.enforced_actions) {
+    mix(ActionName(a));
+  }
+  mix("|");
+  for (const Action a : q.evaluated_actions) {
+    mix(ActionName(a));
+  }
+  mix("|");
+  for (const Level l : q.levels) {
+    mix(LevelName(l));
+  }
+  mix("|");
+  mix(absl::AsciiStrToLower(q.user_principal));
+  mix(q.build);
+  return h;
+}
+
+template <typename T>
+bool AnyOf(const std::vector<T>& wanted, T value) {
+  return wanted.empty() ||
+         std::find(wanted.begin(), wanted.end(), value) != wanted.end();
+}
+
+bool BuildMatches(std::string_view pattern, std::string_view build) {
+  if (pattern.empty()) {
+    return true;
+  }
+  if (pattern.ends_with('*')) {
+    return build.starts_with(pattern.substr(0, pattern.size() - 1));
+  }
+  return build == pattern;
+}
+
+}  // namespace
+
+std::string ListingKey(const DeviceListing& d) {
+  return d.eas_device_id.empty() ? StrCat(d.tenant_id, "\nm:", d.mdm_device_id)
+                                 : StrCat(d.tenant_id, "\ne:", d.eas_device_id);
+}
+
+bool ListedBefore(const DeviceListing& a, const DeviceListing& b) {
+  if (a.score != b.score) {
+    return a.score > b.score;
+  }
+  return ListingKey(a) < ListingKey(b);
+}
+
+bool Matches(const DeviceQuery& q, const DeviceListing& d) {
+  if (!q.tenant_id.empty() && d.tenant_id != q.tenant_id) {
+    return false;
+  }
+  if (!AnyOf(q.enforced_actions, d.enforced_action) ||
+      !AnyOf(q.evaluated_actions, d.evaluated_action) ||
+      !AnyOf(q.levels, d.level)) {
+    return false;
+  }
+  if (!q.user_principal.empty() &&
+      !absl::EqualsIgnoreCase(q.user_principal, d.user_principal)) {
+    return false;
+  }
+  if (!BuildMatches(q.build, d.build)) {
+    return false;
+  }
+  if (q.after_score) {
+    if (d.score != *q.after_score) {
+      return d.score < *q.after_score;
+    }
+    return ListingKey(d) > q.after_key;
+  }
+  return true;
+}
+
+std::string EncodePageToken(const DeviceQuery& q, const DeviceListing& last) {
+  return Base64Encode(
+      StrCat(kTokenVersion, "\n", absl::StrFormat("%016x", FilterHash(q)), "\n",
+             absl::StrFormat("%.17g", last.score), "\n", ListingKey(last)));
+}
+
+absl::Status DecodePageToken(std::string_view token, DeviceQuery* q) {
+  auto bad = [](std::string_view why) {
+    return absl::InvalidArgumentError(
+        StrCat("page_token: ", why,
+               "; pass the next_page_token of the previous page unchanged"));
+  };
+  absl::StatusOr<std::string> raw = Base64Decode(token);
+  if (!raw.ok()) {
+    return bad("not a token this server issued (not base64)");
+  }
+  // Version, filters, score, then the key (which holds a newline itself).
+  std::vector<std::string_view> parts;
+  std::string_view rest = *raw;
+  for (int i = 0; i < 3; ++i) {
+    const std::size_t newline = rest.find('\n');
+    if (newline == std::string_view::npos) {
+      break;
+    }
+    parts.push_back(rest.substr(0, newline));
+    rest.remove_prefix(newline + 1);
+  }
+  parts.push_back(rest);
+  double score = 0;
+  if (parts.size() != 4 || parts[0] != kTokenVersion ||
+      !absl::SimpleAtod(absl::string_view(parts[2].data(), parts[2].size()),
+                        &score)) {
+    return bad("not a token this server issued");
+  }
+  if (parts[1] != absl::StrFormat("%016x", FilterHash(*q))) {
+    return bad(
+        "issued for other filters (tenant_id, actions, levels, "
+        "user_principal or build changed)");
+  }
+  q->after_score = score;
+  q->after_key = std::string(parts[3]);
+  return absl::OkStatus();
+}
+
+absl::Status NormalizeQuery(DeviceQuery* q) {
+  if (q->page_size == 0) {
+    q->page_size = kDefaultDevicePageSize;
+  }
+  if (q->page_size > kMaxDevicePageSize) {
+    return absl::InvalidArgumentError(StrCat("page_size: ", q->page_size,
+                                             " is over the limit of ",
+                                             kMaxDevicePageSize));
+  }
+  const std::size_t star = q->build.find('*');
+  if (star != std::string::npos && star + 1 != q->build.size()) {
+    return absl::InvalidArgumentError(StrCat(
+        "build: '*' may only end the pattern (found at byte ", star, ")"));
+  }
+  if (q->build.size() > 64) {
+    return absl::InvalidArgumentError("build: over 64 bytes");
+  }
+  if (q->user_principal.size() > 256) {
+    return absl::InvalidArgumentError("user_principal: over 256 bytes");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace hijackguard::policy
