@@ -55,6 +55,8 @@ class RejectedWrite final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
 }  // namespace
 
+constexpr std::size_t kMaxListRequestBytes = 16 * 1024;
+
 CompliancePluginService::CompliancePluginService(const CheckInHandler* check_in,
                                                  const TrafficHandler* traffic,
                                                  policy::PolicyEngine* engine,
@@ -222,7 +224,17 @@ grpc::ServerUnaryReactor* CompliancePluginService::ListDevices(
     grpc::ByteBuffer* response_bytes) {
   return ServeRawUnary<v1::ListDevicesRequest, v1::ListDevicesResponse>(
       context, request_bytes, response_bytes, list_decoder_,
-      [&] { return access_->Admit(*context, Rpc::kListDevices); },
+      [&]() -> absl::StatusOr<Caller> {
+        ASSIGN_OR_RETURN(Caller caller,
+                         access_->Admit(*context, Rpc::kListDevices));
+        // Filters and a token fit in far less; not parsed beyond it.
+        if (request_bytes->Length() > kMaxListRequestBytes) {
+          return absl::ResourceExhaustedError(StrCat(
+              "the request is ", request_bytes->Length(),
+              " bytes; ListDevices accepts at most ", kMaxListRequestBytes));
+        }
+        return caller;
+      },
       [&](const Caller& caller, const v1::ListDevicesRequest& request,
           v1::ListDevicesResponse* response) -> absl::Status {
         RETURN_IF_ERROR(access_->CheckTenant(caller, Rpc::kListDevices,

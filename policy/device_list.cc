@@ -15,6 +15,15 @@ namespace hijackguard::policy {
 namespace {
 
 constexpr std::string_view kTokenVersion = "d1";
+// A token holds a key of at most a tenant (128 bytes) and an id (256), and a
+// few more bytes, in base64.
+constexpr std::size_t kMaxTokenBytes = 1024;
+
+template <typename T>
+void SortUnique(std::vector<T>* v) {
+  std::sort(v->begin(), v->end());
+  v->erase(std::unique(v->begin(), v->end()), v->end());
+}
 
 // FNV-1a over the filters, so that a token names the query it belongs to.
 std::uint64_t FilterHash(const DeviceQuery& q) {
@@ -70,7 +79,7 @@ bool ListedBefore(const DeviceListing& a, const DeviceListing& b) {
   if (a.score != b.score) {
     return a.score > b.score;
   }
-  return ListingKey(a) < ListingKey(b);
+  return a.key < b.key;
 }
 
 bool Matches(const DeviceQuery& q, const DeviceListing& d) {
@@ -93,7 +102,7 @@ bool Matches(const DeviceQuery& q, const DeviceListing& d) {
     if (d.score != *q.after_score) {
       return d.score < *q.after_score;
     }
-    return ListingKey(d) > q.after_key;
+    return d.key > q.after_key;
   }
   return true;
 }
@@ -101,18 +110,21 @@ bool Matches(const DeviceQuery& q, const DeviceListing& d) {
 std::string EncodePageToken(const DeviceQuery& q, const DeviceListing& last) {
   return Base64Encode(
       StrCat(kTokenVersion, "\n", absl::StrFormat("%016x", FilterHash(q)), "\n",
-             absl::StrFormat("%.17g", last.score), "\n", ListingKey(last)));
+             absl::StrFormat("%.17g", last.score), "\n", last.key));
 }
 
 absl::Status DecodePageToken(std::string_view token, DeviceQuery* q) {
   auto bad = [](std::string_view why) {
     return absl::InvalidArgumentError(
-        StrCat("page_token: ", why,
+        StrCat("page_token ", why,
                "; pass the next_page_token of the previous page unchanged"));
   };
+  if (token.size() > kMaxTokenBytes) {
+    return bad("is not one this server issued (too long)");
+  }
   absl::StatusOr<std::string> raw = Base64Decode(token);
   if (!raw.ok()) {
-    return bad("not a token this server issued (not base64)");
+    return bad("is not one this server issued (not base64)");
   }
   // Version, filters, score, then the key (which holds a newline itself).
   std::vector<std::string_view> parts;
@@ -129,12 +141,13 @@ absl::Status DecodePageToken(std::string_view token, DeviceQuery* q) {
   double score = 0;
   if (parts.size() != 4 || parts[0] != kTokenVersion ||
       !absl::SimpleAtod(absl::string_view(parts[2].data(), parts[2].size()),
-                        &score)) {
-    return bad("not a token this server issued");
+                        &score) ||
+      !(score >= 0 && score <= 100)) {
+    return bad("is not one this server issued");
   }
   if (parts[1] != absl::StrFormat("%016x", FilterHash(*q))) {
     return bad(
-        "issued for other filters (tenant_id, actions, levels, "
+        "was issued for other filters (tenant_id, actions, levels, "
         "user_principal or build changed)");
   }
   q->after_score = score;
@@ -147,20 +160,36 @@ absl::Status NormalizeQuery(DeviceQuery* q) {
     q->page_size = kDefaultDevicePageSize;
   }
   if (q->page_size > kMaxDevicePageSize) {
-    return absl::InvalidArgumentError(StrCat("page_size: ", q->page_size,
+    return absl::InvalidArgumentError(StrCat("page_size ", q->page_size,
                                              " is over the limit of ",
                                              kMaxDevicePageSize));
   }
-  const std::size_t star = q->build.find('*');
-  if (star != std::string::npos && star + 1 != q->build.size()) {
-    return absl::InvalidArgumentError(StrCat(
-        "build: '*' may only end the pattern (found at byte ", star, ")"));
+  SortUnique(&q->enforced_actions);
+  SortUnique(&q->evaluated_actions);
+  SortUnique(&q->levels);
+  if (q->build.size() > 32) {
+    return absl::InvalidArgumentError("build is over 32 bytes");
   }
-  if (q->build.size() > 64) {
-    return absl::InvalidArgumentError("build: over 64 bytes");
+  for (std::size_t i = 0; i < q->build.size(); ++i) {
+    const auto c = static_cast<unsigned char>(q->build[i]);
+    if (c == '*' && i + 1 == q->build.size()) {
+      break;
+    }
+    if (!absl::ascii_isalnum(c)) {
+      return absl::InvalidArgumentError(
+          StrCat("build may hold letters and digits and end in '*'; byte ", i,
+                 " is neither"));
+    }
   }
   if (q->user_principal.size() > 256) {
-    return absl::InvalidArgumentError("user_principal: over 256 bytes");
+    return absl::InvalidArgumentError("user_principal is over 256 bytes");
+  }
+  for (std::size_t i = 0; i < q->user_principal.size(); ++i) {
+    const auto c = static_cast<unsigned char>(q->user_principal[i]);
+    if (c < 0x20 || c == 0x7F) {
+      return absl::InvalidArgumentError(
+          StrCat("user_principal holds a control character at byte ", i));
+    }
   }
   return absl::OkStatus();
 }

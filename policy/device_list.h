@@ -17,14 +17,19 @@ namespace hijackguard::policy {
 
 // A device as of its last recorded decision. The row is rewritten when the
 // decision changes (actions, level, reasons, exemption, policy revision), its
-// score moves by kListedScoreStep or more, its build or user changes, and at
-// least daily while the device is decided: `recorded_at` is the device's last
-// activity to within a day.
+// score moves by kListedScoreStep or more since the row was written, its
+// build or user changes, and at least daily while the device is decided:
+// `recorded_at` is the device's last activity to within a day (from memory,
+// without a store: its last decision).
 struct DeviceListing {
+  // The device's key, which orders devices of equal score: the tenant, a
+  // newline, then "e:" and the EAS DeviceId or "m:" and the MDM id (the
+  // engine's key of the device's history).
+  std::string key;
   std::string tenant_id;
   std::string eas_device_id;  // "" for a device known by its MDM id only
   std::string mdm_device_id;
-  std::string user_principal;
+  std::string user_principal;  // the MDM's, else what a gateway reported
   Action enforced_action = Action::kAllow;
   Action evaluated_action = Action::kAllow;
   Level level = Level::kLow;
@@ -42,11 +47,13 @@ inline constexpr double kListedScoreStep = 1.0;
 // Which devices. Empty fields and lists match every device.
 struct DeviceQuery {
   std::string tenant_id;
-  std::vector<Action> enforced_actions;   // any of
-  std::vector<Action> evaluated_actions;  // any of
-  std::vector<Level> levels;              // any of
-  std::string user_principal;             // exact, ASCII case-insensitive
-  // Exact, or a prefix when it ends in '*' ("10A*": every iOS 6.0 build).
+  // Any of (NormalizeQuery sorts them and drops repeats).
+  std::vector<Action> enforced_actions;
+  std::vector<Action> evaluated_actions;
+  std::vector<Level> levels;
+  std::string user_principal;  // exact, ASCII case-insensitive
+  // Letters and digits, exact, or a prefix when it ends in '*' ("10A*":
+  // every iOS 6.0 build).
   std::string build;
   std::size_t page_size = 100;
   // Where the previous page ended (DecodePageToken), or none.
@@ -62,21 +69,25 @@ struct DevicePage {
   std::string next_page_token;  // "" on the last page
 };
 
-// The order of the list: score descending, then the device's key.
+// The key of a device from its tenant and ids (DeviceListing::key).
 std::string ListingKey(const DeviceListing& d);
+// The order of the list: score descending, then the device's key.
 bool ListedBefore(const DeviceListing& a, const DeviceListing& b);
 // Whether `d` passes the query's filters and comes after its page token.
 bool Matches(const DeviceQuery& q, const DeviceListing& d);
 
 // Page tokens are opaque to callers: the last row's position, bound to the
-// query's filters (a token used with other filters is INVALID_ARGUMENT).
+// query's filters (a token used with other filters is INVALID_ARGUMENT, so
+// that a changed filter cannot skip rows unnoticed). Not a security
+// boundary: the filters decide what is returned, whatever the token says.
 std::string EncodePageToken(const DeviceQuery& q, const DeviceListing& last);
 // Sets q->after_score and q->after_key; INVALID_ARGUMENT naming page_token.
 absl::Status DecodePageToken(std::string_view token, DeviceQuery* q);
 
 // Checks and completes a query as a caller sent it: the page size (0 is the
-// default; over kMaxDevicePageSize is INVALID_ARGUMENT) and the build
-// pattern ('*' only at the end).
+// default; over kMaxDevicePageSize is INVALID_ARGUMENT), the lists (sorted,
+// without repeats), the build pattern and the user (no control characters).
+// Errors name the field ("page_size 1001 is over the limit of 1000").
 absl::Status NormalizeQuery(DeviceQuery* q);
 
 }  // namespace hijackguard::policy

@@ -196,7 +196,8 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
 }
 
 namespace {
-// 1: without the audited signature; 2: with it; 3: and the repeats since.
+// 1: without the audited signature; 2: with it; 3: and the repeats since;
+// 4: and what the device list shows (DeviceListing).
 constexpr std::uint64_t kEngineDeviceFormat = 4;
 
 // A history row is written at least this often while the device is decided,
@@ -266,6 +267,7 @@ void PolicyEngine::EncodeDeviceState(const DeviceState& state,
   w.Bytes(state.build);
   w.Bytes(state.os_version);
   w.Bytes(state.model_name);
+  w.Bytes(state.listed_user);
 }
 
 absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
@@ -321,7 +323,8 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
     }
     ok = ok && r.Bytes("build", &state->build) &&
          r.Bytes("os_version", &state->os_version) &&
-         r.Bytes("model_name", &state->model_name);
+         r.Bytes("model_name", &state->model_name) &&
+         r.Bytes("listed_user", &state->listed_user);
   }
   ok = ok && r.End();
   if (!ok) {
@@ -334,7 +337,8 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
 }
 
 void PolicyEngine::NoteListing(const Evaluation& eval,
-                               const detector::Fingerprint& fp, absl::Time now,
+                               const detector::Fingerprint& fp,
+                               std::string_view user, absl::Time now,
                                DeviceState* state) {
   state->enforced_action = eval.enforced_action;
   state->level = eval.level;
@@ -342,6 +346,7 @@ void PolicyEngine::NoteListing(const Evaluation& eval,
   state->build = fp.build ? fp.build->ToString() : std::string();
   state->os_version = fp.os_version ? fp.os_version->ToString() : std::string();
   state->model_name = fp.model_name;
+  state->listed_user = std::string(user);
   state->decided_at = now;
 }
 
@@ -349,6 +354,7 @@ DeviceListing PolicyEngine::ListingOf(std::string_view key,
                                       const DeviceState& state,
                                       absl::Time recorded_at) {
   DeviceListing d;
+  d.key = std::string(key);
   const std::size_t newline = key.find('\n');
   d.tenant_id = std::string(key.substr(0, newline));
   const std::string_view id =
@@ -360,7 +366,7 @@ DeviceListing PolicyEngine::ListingOf(std::string_view key,
     d.mdm_device_id =
         std::string(id.substr(std::min<std::size_t>(2, id.size())));
   }
-  d.user_principal = state.user_principal;
+  d.user_principal = state.listed_user;
   d.enforced_action = state.enforced_action;
   d.evaluated_action = state.last_action;
   d.level = state.level;
@@ -647,13 +653,15 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
        before.mdm_device_id != state->mdm_device_id ||
        before.user_principal != state->user_principal ||
        before.groups != state->groups || before.locale != state->locale ||
-       std::abs(before.score - state->score) >= kListedScoreStep ||
+       std::abs(state->written_score - state->score) >= kListedScoreStep ||
+       before.listed_user != state->listed_user ||
        before.build != state->build || before.os_version != state->os_version ||
        before.model_name != state->model_name ||
        context.now - state->written >= kHistoryRefresh);
   if (changed) {
     AddHistoryRow(context.key, *state, context.now, &changes);
     state->written = context.now;
+    state->written_score = state->score;
   }
   const StoreTicket submitted =
       changes.empty() ? 0 : store_->SubmitEngine(std::move(changes));
@@ -723,7 +731,7 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     const Action old_action = state.last_action;
     state.history = eval.history;
     state.last_action = eval.evaluated_action;
-    NoteListing(eval, fp, now, &state);
+    NoteListing(eval, fp, in.subject.user_principal, now, &state);
     state.last_decision = decisions_.fetch_add(1, std::memory_order_relaxed);
     std::optional<ComplianceAlert> alert;
     if (old_action != eval.evaluated_action) {

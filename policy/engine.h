@@ -198,7 +198,9 @@ class PolicyEngine {
     std::string build;
     std::string os_version;
     std::string model_name;
+    std::string listed_user;
     absl::Time decided_at = absl::InfinitePast();  // the last decision
+    double written_score = 0;  // in the history row, last (memory only)
   };
   static constexpr std::size_t kShards = 16;
   struct Shard {
@@ -259,8 +261,10 @@ class PolicyEngine {
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {})
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(policy_mu_);
   // What a decision tells of the device for the list.
+  // `user`: the decision's subject's (the MDM's, else a gateway's).
   static void NoteListing(const Evaluation& eval,
-                          const detector::Fingerprint& fp, absl::Time now,
+                          const detector::Fingerprint& fp,
+                          std::string_view user, absl::Time now,
                           DeviceState* state);
   // The device's row in the list: `key` is DeviceKey's.
   static DeviceListing ListingOf(std::string_view key, const DeviceState& state,

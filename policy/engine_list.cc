@@ -7,6 +7,16 @@
 
 namespace hijackguard::policy {
 
+namespace {
+
+template <typename T>
+bool AnyOf(const std::vector<T>& wanted, T value) {
+  return wanted.empty() ||
+         std::find(wanted.begin(), wanted.end(), value) != wanted.end();
+}
+
+}  // namespace
+
 absl::StatusOr<DevicePage> PolicyEngine::ListDevices(DeviceQuery query) const {
   RETURN_IF_ERROR(NormalizeQuery(&query));
   if (store_ != nullptr) {
@@ -15,10 +25,20 @@ absl::StatusOr<DevicePage> PolicyEngine::ListDevices(DeviceQuery query) const {
   }
   // One more than a page tells whether there is a next one.
   const std::size_t wanted = query.page_size + 1;
+  const std::string tenant_prefix =
+      query.tenant_id.empty() ? std::string() : query.tenant_id + "\n";
   std::vector<DeviceListing> found;
   for (const Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
     for (const auto& [key, state] : shard.devices) {
+      // The filters on the state first: a listing is built only for the
+      // devices that may match.
+      if (!key.starts_with(tenant_prefix) ||
+          !AnyOf(query.enforced_actions, state.enforced_action) ||
+          !AnyOf(query.evaluated_actions, state.last_action) ||
+          !AnyOf(query.levels, state.level)) {
+        continue;
+      }
       DeviceListing d = ListingOf(key, state, state.decided_at);
       if (!Matches(query, d)) {
         continue;

@@ -1,6 +1,5 @@
 // `hijackguard device list`: the decided devices, highest score first
 // (CompliancePlugin.ListDevices), filtered and paged.
-#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -105,14 +104,21 @@ std::string BuildRequest(const ListFlags& f, v1::ListDevicesRequest* request) {
   return error;
 }
 
+// `text` padded to `width`, with at least one space after it.
+std::string Cell(std::string_view text, std::size_t width) {
+  std::string out(text);
+  out.append(out.size() + 1 < width ? width - out.size() : 1, ' ');
+  return out;
+}
+
 // One line per device, aligned: score, level, actions, who, what it runs.
-void PrintTable(const std::vector<v1::DeviceSummary>& devices) {
-  std::cout << std::left << std::setw(6) << "SCORE" << std::setw(10) << "LEVEL"
-            << std::setw(24) << "ENFORCED/EVALUATED" << std::setw(34)
-            << "TENANT/DEVICE" << std::setw(30) << "USER" << std::setw(10)
-            << "BUILD"
-            << "RECORDED\n";
-  for (const v1::DeviceSummary& d : devices) {
+void PrintTable(const v1::ListDevicesResponse& response) {
+  constexpr std::size_t kWidths[] = {7, 10, 22, 34, 30, 10};
+  std::cout << Cell("SCORE", kWidths[0]) << Cell("LEVEL", kWidths[1])
+            << Cell("ENFORCED/EVALUATED", kWidths[2])
+            << Cell("TENANT/DEVICE", kWidths[3]) << Cell("USER", kWidths[4])
+            << Cell("BUILD", kWidths[5]) << "RECORDED\n";
+  for (const v1::DeviceSummary& d : response.devices()) {
     const std::string actions =
         StrCat(ShortName(v1::Action_Name(d.enforced_action()), "ACTION_"), "/",
                ShortName(v1::Action_Name(d.evaluated_action()), "ACTION_"));
@@ -120,12 +126,13 @@ void PrintTable(const std::vector<v1::DeviceSummary>& devices) {
         StrCat(d.tenant_id(), "/",
                d.eas_device_id().empty() ? StrCat("mdm:", d.mdm_device_id())
                                          : d.eas_device_id());
-    std::cout << std::left << std::setw(6) << absl::StrFormat("%.1f", d.score())
-              << std::setw(10)
-              << ShortName(v1::RiskLevel_Name(d.level()), "RISK_LEVEL_")
-              << std::setw(24) << actions << std::setw(34) << device << " "
-              << std::setw(29) << d.user_principal() << " " << std::setw(9)
-              << (d.build().empty() ? "-" : d.build()) << " "
+    std::cout << Cell(absl::StrFormat("%.1f", d.score()), kWidths[0])
+              << Cell(ShortName(v1::RiskLevel_Name(d.level()), "RISK_LEVEL_"),
+                      kWidths[1])
+              << Cell(actions, kWidths[2]) << Cell(device, kWidths[3])
+              << Cell(d.user_principal().empty() ? "-" : d.user_principal(),
+                      kWidths[4])
+              << Cell(d.build().empty() ? "-" : d.build(), kWidths[5])
               << TimeUtil::ToString(d.recorded_at()) << "\n";
   }
 }
@@ -162,6 +169,10 @@ int RunList(const ListFlags& f) {
     for (v1::DeviceSummary& d : *page.mutable_devices()) {
       *all.add_devices() = std::move(d);
     }
+    if (!next.empty() && page.next_page_token() == next) {
+      std::cerr << "error: ListDevices returned the same page token twice\n";
+      return kExitFailed;
+    }
     next = page.next_page_token();
     if (!f.all || next.empty()) {
       all.set_next_page_token(next);
@@ -172,7 +183,7 @@ int RunList(const ListFlags& f) {
     std::cout << ToJson(all) << "\n";
     return kExitDone;
   }
-  PrintTable({all.devices().begin(), all.devices().end()});
+  PrintTable(all);
   if (!all.next_page_token().empty()) {
     std::cout << "more: add --page-token " << all.next_page_token()
               << " (or --all)\n";
@@ -191,7 +202,7 @@ void AddDeviceListCommand(CLI::App& device, RunFn* run) {
   c->add_option("--tenant", f->tenant,
                 "Only this tenant's devices (default: every tenant the "
                 "credential may see, which must be all)");
-  c->add_option("--action", f->actions,
+  c->add_option("--action,--enforced-action", f->actions,
                 "Enforced action: ALLOW, WARN, QUARANTINE or BLOCK; repeat or "
                 "separate with commas for any of several");
   c->add_option("--evaluated-action", f->evaluated_actions,

@@ -453,6 +453,9 @@ CREATE INDEX history_by_score ON history(score DESC, key)
   WHERE score IS NOT NULL;
 CREATE INDEX history_by_tenant ON history(tenant, score DESC, key)
   WHERE score IS NOT NULL;
+CREATE INDEX history_by_user ON history(user_principal COLLATE NOCASE)
+  WHERE score IS NOT NULL;
+CREATE INDEX history_unlisted ON history(key) WHERE score IS NULL;
 )sql",
   };
   return kSteps;

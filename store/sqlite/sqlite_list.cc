@@ -1,8 +1,8 @@
 // SqliteStore::ListDevices: the device list from the history rows' columns
-// (schema 5), filtered and paged in SQL along the history_by_score and
-// history_by_tenant indexes.
-#include <sqlite3.h>
-
+// (schema 5), filtered and paged in SQL along the history_by_score,
+// history_by_tenant and history_by_user indexes, on the list's own
+// connections.
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "store/sqlite/sqlite_store.h"
@@ -12,7 +12,8 @@ namespace hijackguard::store {
 
 namespace {
 
-// "(?, ?, ?)" for the values, whose names are appended to `texts`.
+// "(?, ?, ?)" for the values, whose names are appended to `texts`. The query
+// is normalized: at most four values, no repeats.
 template <typename T, typename Name>
 std::string InList(const std::vector<T>& values, Name name,
                    std::vector<std::string>* texts) {
@@ -25,103 +26,142 @@ std::string InList(const std::vector<T>& values, Name name,
   return sql;
 }
 
+// The statement for `query`; `texts` gets its text parameters in order.
+std::string ListSql(const policy::DeviceQuery& query,
+                    std::vector<std::string>* texts) {
+  std::string sql =
+      "SELECT key, tenant, eas_device_id, mdm_device_id, user_principal, "
+      "enforced_action, evaluated_action, level, score, build, os_version, "
+      "model_name, decided_ms FROM history WHERE score IS NOT NULL";
+  if (!query.tenant_id.empty()) {
+    sql += " AND tenant = ?";
+    texts->push_back(query.tenant_id);
+  }
+  if (!query.enforced_actions.empty()) {
+    sql += " AND enforced_action IN " +
+           InList(query.enforced_actions, policy::ActionName, texts);
+  }
+  if (!query.evaluated_actions.empty()) {
+    sql += " AND evaluated_action IN " +
+           InList(query.evaluated_actions, policy::ActionName, texts);
+  }
+  if (!query.levels.empty()) {
+    sql += " AND level IN " + InList(query.levels, policy::LevelName, texts);
+  }
+  if (!query.user_principal.empty()) {
+    sql += " AND user_principal = ? COLLATE NOCASE";
+    texts->push_back(query.user_principal);
+  }
+  if (query.build.ends_with('*')) {
+    // Letters and digits only (NormalizeQuery): a byte prefix.
+    sql += " AND substr(build, 1, length(?)) = ?";
+    const std::string prefix = query.build.substr(0, query.build.size() - 1);
+    texts->push_back(prefix);
+    texts->push_back(prefix);
+  } else if (!query.build.empty()) {
+    sql += " AND build = ?";
+    texts->push_back(query.build);
+  }
+  if (query.after_score) {
+    // The first term lets SQLite seek in the score index.
+    sql += " AND score <= ? AND (score < ? OR key > ?)";
+  }
+  sql += " ORDER BY score DESC, key LIMIT ?";
+  return sql;
+}
+
+// A row's listing; DATA_LOSS for a value no version writes (a damaged or
+// altered row must not show a blocked device as harmless).
+absl::Status ReadListing(const sqlite::Statement& s, policy::DeviceListing* d) {
+  d->key = std::string(s.Blob(0));
+  d->tenant_id = std::string(s.Blob(1));
+  d->eas_device_id = std::string(s.Blob(2));
+  d->mdm_device_id = std::string(s.Blob(3));
+  d->user_principal = std::string(s.Blob(4));
+  const std::optional<policy::Action> enforced = policy::ParseAction(s.Blob(5));
+  const std::optional<policy::Action> evaluated =
+      policy::ParseAction(s.Blob(6));
+  const std::optional<policy::Level> level = policy::ParseLevel(s.Blob(7));
+  d->score = s.Double(8);
+  if (!enforced || !evaluated || !level || !(d->score >= 0) ||
+      !(d->score <= 100)) {
+    return absl::DataLossError(
+        StrCat("the history row of tenant ", d->tenant_id, " device ",
+               d->eas_device_id.empty() ? d->mdm_device_id : d->eas_device_id,
+               " holds a value no version writes (action, level or score)"));
+  }
+  d->enforced_action = *enforced;
+  d->evaluated_action = *evaluated;
+  d->level = *level;
+  d->build = std::string(s.Blob(9));
+  d->os_version = std::string(s.Blob(10));
+  d->model_name = std::string(s.Blob(11));
+  d->recorded_at = absl::FromUnixMillis(s.Int(12));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<policy::DevicePage> SqliteStore::ListDevices(
     const policy::DeviceQuery& query) {
   RETURN_IF_ERROR(queue_->stopped());
-  // Parameters in the order they appear: texts, then the page's position and
-  // size, bound by kind below.
+  sqlite::Database db;
+  {
+    absl::MutexLock lock(&list_mu_);
+    if (list_readers_.empty()) {
+      return absl::ResourceExhaustedError(
+          "as many device listings as the server runs at once are running; "
+          "try again in a moment");
+    }
+    db = std::move(list_readers_.back());
+    list_readers_.pop_back();
+  }
   std::vector<std::string> texts;
-  std::string sql =
-      "SELECT tenant, eas_device_id, mdm_device_id, user_principal, "
-      "enforced_action, evaluated_action, level, score, build, os_version, "
-      "model_name, decided_ms FROM history WHERE score IS NOT NULL";
-  if (!query.tenant_id.empty()) {
-    sql += " AND tenant = ?";
-    texts.push_back(query.tenant_id);
-  }
-  if (!query.enforced_actions.empty()) {
-    sql += " AND enforced_action IN " +
-           InList(query.enforced_actions, policy::ActionName, &texts);
-  }
-  if (!query.evaluated_actions.empty()) {
-    sql += " AND evaluated_action IN " +
-           InList(query.evaluated_actions, policy::ActionName, &texts);
-  }
-  if (!query.levels.empty()) {
-    sql += " AND level IN " + InList(query.levels, policy::LevelName, &texts);
-  }
-  if (!query.user_principal.empty()) {
-    sql += " AND user_principal = ? COLLATE NOCASE";
-    texts.push_back(query.user_principal);
-  }
-  if (query.build.ends_with('*')) {
-    sql += " AND substr(build, 1, length(?)) = ?";
-    const std::string prefix = query.build.substr(0, query.build.size() - 1);
-    texts.push_back(prefix);
-    texts.push_back(prefix);
-  } else if (!query.build.empty()) {
-    sql += " AND build = ?";
-    texts.push_back(query.build);
-  }
-  if (query.after_score) {
-    sql += " AND (score < ? OR (score = ? AND key > ?))";
-  }
-  sql += " ORDER BY score DESC, key LIMIT ?";
-
+  const std::string sql = ListSql(query, &texts);
   policy::DevicePage page;
   absl::Status status;
   {
-    ReaderLease c(this);
-    absl::StatusOr<sqlite::Statement> prepared = c->db.Prepare(sql);
-    if (!prepared.ok()) {
-      return prepared.status();
-    }
-    sqlite::Statement& s = *prepared;
-    int index = 1;
-    for (const std::string& text : texts) {
-      s.BindText(index++, text);
-    }
-    if (query.after_score) {
-      s.BindDouble(index++, *query.after_score);
-      s.BindDouble(index++, *query.after_score);
-      s.Bind(index++, query.after_key);
-    }
-    // One more than a page tells whether there is a next one.
-    s.Bind(index, static_cast<std::int64_t>(query.page_size + 1));
-    while (true) {
-      absl::StatusOr<bool> row = s.Step();
-      if (!row.ok()) {
-        status = row.status();
-        break;
+    absl::StatusOr<sqlite::Statement> prepared = db.Prepare(sql);
+    if (prepared.ok()) {
+      sqlite::Statement& s = *prepared;
+      int index = 1;
+      for (const std::string& text : texts) {
+        s.BindText(index++, text);
       }
-      if (!*row) {
-        break;
+      if (query.after_score) {
+        s.BindDouble(index++, *query.after_score);
+        s.BindDouble(index++, *query.after_score);
+        s.Bind(index++, query.after_key);
       }
-      policy::DeviceListing& d = page.devices.emplace_back();
-      d.tenant_id = std::string(s.Blob(0));
-      d.eas_device_id = std::string(s.Blob(1));
-      d.mdm_device_id = std::string(s.Blob(2));
-      d.user_principal = std::string(s.Blob(3));
-      d.enforced_action =
-          policy::ParseAction(s.Blob(4)).value_or(policy::Action::kAllow);
-      d.evaluated_action =
-          policy::ParseAction(s.Blob(5)).value_or(policy::Action::kAllow);
-      d.level = policy::ParseLevel(s.Blob(6)).value_or(policy::Level::kLow);
-      d.score = s.Double(7);
-      d.build = std::string(s.Blob(8));
-      d.os_version = std::string(s.Blob(9));
-      d.model_name = std::string(s.Blob(10));
-      d.recorded_at = absl::FromUnixMillis(s.Int(11));
+      // One more than a page tells whether there is a next one.
+      s.Bind(index, static_cast<std::int64_t>(query.page_size + 1));
+      while (status.ok()) {
+        absl::StatusOr<bool> row = s.Step();
+        if (!row.ok() || !*row) {
+          status = row.status();
+          break;
+        }
+        status = ReadListing(s, &page.devices.emplace_back());
+      }
+      s.Reset();
+    } else {
+      status = prepared.status();
     }
-    s.Reset();
+  }
+  {
+    absl::MutexLock lock(&list_mu_);
+    list_readers_.push_back(std::move(db));
+  }
+  if (status.code() == absl::StatusCode::kDataLoss) {
+    return status;
   }
   if (!status.ok()) {
-    // The list only: the rows the engine caches are read elsewhere, so a
-    // failed listing does not stop the store.
+    // The statement and the file's path are for the server's log, not the
+    // caller. The list only: the rows decisions read come through other
+    // connections, so a failed listing does not stop the store.
+    LogError(StrCat("device list: ", status.message()));
     return absl::UnavailableError(
-        StrCat("the device list cannot be read: ", status.message()));
+        "the device list cannot be read now (the server's log says why)");
   }
   if (page.devices.size() > query.page_size) {
     page.devices.resize(query.page_size);

@@ -25,6 +25,7 @@ using sqlite::Statement;
 namespace {
 
 constexpr int kReaders = 4;
+constexpr int kListReaders = 2;
 
 }  // namespace
 
@@ -78,6 +79,24 @@ absl::Status SqliteStore::Start() {
                      ConnectStatements(std::move(reader), false));
     absl::MutexLock lock(&readers_mu_);
     readers_.push_back(std::move(connection));
+  }
+  for (int i = 0; i < kListReaders; ++i) {
+    ASSIGN_OR_RETURN(Database reader,
+                     Database::Open(options_.path, false, false));
+    RETURN_IF_ERROR(reader.Exec("PRAGMA query_only=1"));
+    absl::MutexLock lock(&list_mu_);
+    list_readers_.push_back(std::move(reader));
+  }
+  {
+    // Rows of schema 4 and before have no listing until their next decision.
+    ASSIGN_OR_RETURN(std::int64_t unlisted,
+                     writer_->db.QueryInt(
+                         "SELECT count(*) FROM history WHERE score IS NULL"));
+    if (unlisted > 0) {
+      LogInfo(StrCat("state: ", unlisted,
+                     " devices decided by an earlier version are not in the "
+                     "device list until their next decision"));
+    }
   }
   {
     absl::MutexLock lock(&committed_mu_);

@@ -229,6 +229,10 @@ class SqliteStore final : public policy::StateStore {
   absl::CondVar readers_cv_;
   std::vector<std::unique_ptr<Connection>> readers_
       ABSL_GUARDED_BY(readers_mu_);
+  // The device list's own connections (ListDevices), so that listings never
+  // hold up the loads decisions wait for; a listing beyond them is refused.
+  mutable absl::Mutex list_mu_;
+  std::vector<sqlite::Database> list_readers_ ABSL_GUARDED_BY(list_mu_);
 
   std::string audit_key_;
   // What the last commit left: the audit head (for checkpoints) and counts.

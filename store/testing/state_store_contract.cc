@@ -340,7 +340,7 @@ TEST_P(StateStoreContractTest, DeviceListFiltersSortsAndPages) {
   Durable(*store, store->SubmitEngine(std::move(c)));
 
   policy::DeviceQuery q;
-  auto list = [&](policy::DeviceQuery query) {
+  auto list = [&](const policy::DeviceQuery& query) {
     absl::StatusOr<policy::DevicePage> page = store->ListDevices(query);
     EXPECT_TRUE(page.ok()) << page.status();
     return page.ok() ? *page : policy::DevicePage();

@@ -578,6 +578,10 @@ TEST_P(AccessAttackTest, ListDevicesForOneTenantNeverShowsAnother) {
   EXPECT_EQ(s.error_code(), Code::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("page_token"));
   acme.set_page_token("");
+  v1::ListDevicesRequest huge = acme;
+  huge.set_user_principal(std::string(20000, 'a'));
+  EXPECT_EQ(list("aud-acme", huge, &response).error_code(),
+            Code::RESOURCE_EXHAUSTED);
   acme.add_levels(static_cast<v1::RiskLevel>(9));
   EXPECT_THAT(list("aud-acme", acme, &response).error_message(),
               HasSubstr("levels[0]"));

@@ -18,6 +18,7 @@ DeviceListing Listing(std::string tenant, std::string eas, double score) {
   d.tenant_id = std::move(tenant);
   d.eas_device_id = std::move(eas);
   d.score = score;
+  d.key = ListingKey(d);
   return d;
 }
 
@@ -36,18 +37,22 @@ TEST(DeviceListTest, TokensRoundTripAndAreBoundToTheFilters) {
   other.levels = {Level::kCritical};
   absl::Status s = DecodePageToken(token, &other);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("page_token: issued for other filters"));
+  EXPECT_THAT(s.message(),
+              HasSubstr("page_token was issued for other filters"));
   EXPECT_FALSE(other.after_score.has_value());
   // The page size is not a filter: it may change between pages.
   DeviceQuery bigger = q;
   bigger.page_size = 500;
   EXPECT_TRUE(DecodePageToken(token, &bigger).ok());
 
-  for (std::string_view bad : {"", "%%%", "ZDEKMTIz", "ZDIKeAp5CnoKaw=="}) {
+  // Not base64; too few parts; another version; a score that is not one.
+  for (std::string_view bad : {"", "%%%", "ZDEKMTIz", "ZDIKeAp5CnoKaw==",
+                               "ZDEKMApuYW4Kaw==", "ZDEKMAoxZTkKaw=="}) {
     DeviceQuery r = q;
     s = DecodePageToken(bad, &r);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_THAT(s.message(), HasSubstr("page_token: not a token")) << bad;
+    EXPECT_THAT(s.message(), HasSubstr("page_token is not one this server"))
+        << bad;
   }
 }
 
@@ -105,12 +110,30 @@ TEST(DeviceListTest, NormalizeNamesTheField) {
   ASSERT_TRUE(NormalizeQuery(&q).ok());
   EXPECT_EQ(q.page_size, kDefaultDevicePageSize);
   q.page_size = kMaxDevicePageSize + 1;
-  EXPECT_THAT(NormalizeQuery(&q).message(), HasSubstr("page_size: 1001"));
+  EXPECT_THAT(NormalizeQuery(&q).message(), HasSubstr("page_size 1001"));
   q = DeviceQuery();
   q.build = "10*A";
-  EXPECT_THAT(
-      NormalizeQuery(&q).message(),
-      HasSubstr("build: '*' may only end the pattern (found at byte 2)"));
+  EXPECT_THAT(NormalizeQuery(&q).message(),
+              HasSubstr("build may hold letters and digits and end in '*'; "
+                        "byte 2 is neither"));
+  q = DeviceQuery();
+  q.build = "10A%";
+  EXPECT_FALSE(NormalizeQuery(&q).ok()) << "no SQL wildcard either";
+  q = DeviceQuery();
+  q.user_principal = std::string("a\0b", 3);
+  EXPECT_THAT(NormalizeQuery(&q).message(),
+              HasSubstr("user_principal holds a control character at byte 1"));
+  // Lists are sets: order and repeats do not matter, tokens included.
+  DeviceQuery a;
+  a.enforced_actions = {Action::kBlock, Action::kWarn, Action::kBlock};
+  DeviceQuery b;
+  b.enforced_actions = {Action::kWarn, Action::kBlock};
+  ASSERT_TRUE(NormalizeQuery(&a).ok());
+  ASSERT_TRUE(NormalizeQuery(&b).ok());
+  EXPECT_EQ(a.enforced_actions, b.enforced_actions);
+  DeviceListing last = Listing("acme", "A1", 10);
+  last.key = ListingKey(last);
+  EXPECT_TRUE(DecodePageToken(EncodePageToken(a, last), &b).ok());
 }
 
 // The engine without a store lists the devices it decided, from memory.

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/engine.h"
+#include "policy/evidence.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
@@ -14,6 +15,26 @@ namespace hijackguard::store {
 namespace {
 
 using ::hijackguard::testing::IsOk;
+
+// One organizer rewrite, recorded at `at`: a score that decays by the hour.
+class OneEvent : public policy::EvidenceSource {
+ public:
+  explicit OneEvent(absl::Time at) : at_(at) {}
+  absl::StatusOr<bool> Evidence(std::string_view, std::string_view,
+                                detector::DeviceEvidence* out) const override {
+    out->events.clear();
+    out->events.push_back(
+        {detector::EventKind::kOrganizerRewrite, 2, at_, at_});
+    return true;
+  }
+  absl::StatusOr<std::optional<detector::CheckInFacts>> Facts(
+      std::string_view, std::string_view) const override {
+    return std::nullopt;
+  }
+
+ private:
+  absl::Time at_;
+};
 
 class DeviceListStoreTest : public ::testing::Test {
  protected:
@@ -27,7 +48,7 @@ class DeviceListStoreTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void Start() {
+  void Start(const policy::EvidenceSource* evidence = nullptr) {
     engine_.reset();
     store_.reset();
     SqliteStoreOptions o;
@@ -41,12 +62,13 @@ class DeviceListStoreTest : public ::testing::Test {
         *::hijackguard::testing::BuiltinCatalog(), nullptr);
     ASSERT_THAT(policy.status(), IsOk());
     engine_ = std::make_unique<policy::PolicyEngine>(
-        ::hijackguard::testing::BuiltinCatalog(), *policy, &clock_, nullptr);
+        ::hijackguard::testing::BuiltinCatalog(), *policy, &clock_, evidence);
     ASSERT_THAT(engine_->AttachStore(store_.get()), IsOk());
   }
 
-  // Decides a check-in of the device and waits for what it recorded.
-  void CheckIn(const std::string& user_agent) {
+  // Decides a check-in of the device and waits for what it recorded; returns
+  // the decision's score.
+  double CheckIn(const std::string& user_agent) {
     detector::CheckInFacts facts;
     facts.tenant_id = "acme";
     facts.eas_device_id = "ApplDMPFXZABDFHW";
@@ -57,10 +79,14 @@ class DeviceListStoreTest : public ::testing::Test {
         detector::ComputeFingerprint(detector::ToFingerprintInput(facts));
     fp.known_issues = ::hijackguard::testing::BuiltinCatalog()->Match(fp);
     auto decided = engine_->DecideCheckIn(fp, facts, {}, "d");
-    ASSERT_THAT(decided.status(), IsOk());
-    if (decided->ticket != 0) {
-      ASSERT_THAT(store_->WaitDurable(decided->ticket), IsOk());
+    EXPECT_THAT(decided.status(), IsOk());
+    if (!decided.ok()) {
+      return -1;
     }
+    if (decided->ticket != 0) {
+      EXPECT_THAT(store_->WaitDurable(decided->ticket), IsOk());
+    }
+    return decided->evaluation.score;
   }
 
   policy::DeviceListing Only() {
@@ -115,6 +141,25 @@ TEST_F(DeviceListStoreTest, TheListShowsTheLastRecordedDecision) {
   clock_.Advance(absl::Hours(1));
   CheckIn("Apple-iPhone4C1/1001.523");
   EXPECT_EQ(Only().recorded_at, clock_.Now());
+}
+
+// A score that decays a little at each decision is rewritten once it has
+// moved a point since the row was written, not only at the daily refresh.
+TEST_F(DeviceListStoreTest, TheListedScoreNeverLagsByAPoint) {
+  OneEvent evidence(clock_.Now());
+  Start(&evidence);
+  std::vector<double> scores;
+  for (int hour = 0; hour < 12; ++hour) {
+    const double score = CheckIn("Apple-iPhone4C1/1001.523");
+    scores.push_back(score);
+    EXPECT_LT(std::abs(Only().score - score), policy::kListedScoreStep)
+        << "hour " << hour;
+    clock_.Advance(absl::Hours(1));
+  }
+  ASSERT_GT(scores.front() - scores.back(), 2 * policy::kListedScoreStep)
+      << "the evidence decays enough to matter";
+  EXPECT_LT(scores.front() - scores[1], policy::kListedScoreStep)
+      << "by less than a point per decision";
 }
 
 }  // namespace

@@ -184,6 +184,15 @@ TEST_F(StateStoreTest, HistoryOfSchema4IsListedFromItsNextDecision) {
   auto db = sqlite::Database::Open(path_, false, true);
   ASSERT_THAT(db.status(), IsOk());
   EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), 5);
+
+  // A listed column no version writes is an error, never a harmless ALLOW.
+  Sql("UPDATE history SET enforced_action = 'PERMIT'");
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  listed = store->ListDevices(policy::DeviceQuery());
+  EXPECT_EQ(listed.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(listed.status().message(),
+              HasSubstr("history row of tenant acme device A1"));
 }
 
 TEST_F(StateStoreTest, NewerSchemaIsRefused) {
