@@ -44,8 +44,10 @@ enum class Rpc {
   kDeleteExemption,
   kGatewayAuthorize,  // GET /v1/activesync/authorize
   kGatewayObserve,    // POST /v1/activesync/observe
-  kListDevices,
+  kListDevices,       // last: kRpcCount follows it
 };
+inline constexpr std::size_t kRpcCount =
+    static_cast<std::size_t>(Rpc::kListDevices) + 1;
 
 // Which tenant an RPC is judged by.
 enum class TenantScope {

@@ -23,14 +23,23 @@ constexpr std::size_t kMaxKeptRequestBytes = std::size_t{256} * 1024;
 
 // Finishes `reactor` once `ticket` is durable (at once without a store or
 // ticket): nothing is acknowledged before it is committed.
+// Finishes the call once `ticket` is durable (counted in `calls`, when not
+// null, as `rpc`).
 void FinishWhenDurable(policy::StateStore* store, policy::StoreTicket ticket,
                        grpc::ServerUnaryReactor* reactor,
-                       const absl::Status& status) {
+                       const absl::Status& status, CallCounts* calls, Rpc rpc) {
   if (store == nullptr || ticket == 0 || !status.ok()) {
+    if (calls != nullptr) {
+      calls->Count(rpc, status.ok());
+    }
     reactor->Finish(ToGrpcStatus(status));
     return;
   }
-  store->WhenDurable(ticket, [reactor](const absl::Status& durable) {
+  store->WhenDurable(ticket, [reactor, calls,
+                              rpc](const absl::Status& durable) {
+    if (calls != nullptr) {
+      calls->Count(rpc, durable.ok());
+    }
     reactor->Finish(ToGrpcStatus(
         durable.ok()
             ? durable
@@ -55,19 +64,18 @@ class RejectedWrite final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 
 }  // namespace
 
-constexpr std::size_t kMaxListRequestBytes = 16 * 1024;
+constexpr std::size_t kMaxListRequestBytes = std::size_t{16} * 1024;
 
-CompliancePluginService::CompliancePluginService(const CheckInHandler* check_in,
-                                                 const TrafficHandler* traffic,
-                                                 policy::PolicyEngine* engine,
-                                                 std::size_t max_check_in_bytes,
-                                                 const AccessControl* access,
-                                                 policy::StateStore* store)
+CompliancePluginService::CompliancePluginService(
+    const CheckInHandler* check_in, const TrafficHandler* traffic,
+    policy::PolicyEngine* engine, std::size_t max_check_in_bytes,
+    const AccessControl* access, policy::StateStore* store, CallCounts* calls)
     : check_in_(check_in),
       traffic_(traffic),
       engine_(engine),
       access_(access),
       store_(store),
+      calls_(calls),
       max_check_in_bytes_(max_check_in_bytes),
       check_in_decoder_(v1::CheckInRequest::descriptor()),
       traffic_decoder_(v1::ReportTrafficRequest::descriptor()),
@@ -112,7 +120,7 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
     status = EncodeMessage(*response, response_bytes);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWhenDurable(store_, ticket, reactor, status);
+  FinishWhenDurable(store_, ticket, reactor, status, calls_, Rpc::kCheckIn);
   return reactor;
 }
 
@@ -150,7 +158,8 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
   response->mutable_events()->Swap(ack->mutable_events());
   response->mutable_errors()->Swap(ack->mutable_errors());
   FinishWhenDurable(store_, ticket, reactor,
-                    EncodeMessage(*response, response_bytes));
+                    EncodeMessage(*response, response_bytes), calls_,
+                    Rpc::kReportTraffic);
   return reactor;
 }
 
@@ -209,7 +218,8 @@ grpc::ServerUnaryReactor* CompliancePluginService::GetDeviceRisk(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
   return ServeRawUnary<v1::GetDeviceRiskRequest, v1::GetDeviceRiskResponse>(
-      context, request_bytes, response_bytes, risk_decoder_,
+      context, request_bytes, response_bytes, risk_decoder_, calls_,
+      Rpc::kGetDeviceRisk,
       [&] { return access_->Admit(*context, Rpc::kGetDeviceRisk); },
       [&](const Caller& caller, const v1::GetDeviceRiskRequest& request,
           v1::GetDeviceRiskResponse* response) {
@@ -223,7 +233,8 @@ grpc::ServerUnaryReactor* CompliancePluginService::ListDevices(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
   return ServeRawUnary<v1::ListDevicesRequest, v1::ListDevicesResponse>(
-      context, request_bytes, response_bytes, list_decoder_,
+      context, request_bytes, response_bytes, list_decoder_, calls_,
+      Rpc::kListDevices,
       [&]() -> absl::StatusOr<Caller> {
         ASSIGN_OR_RETURN(Caller caller,
                          access_->Admit(*context, Rpc::kListDevices));

@@ -10,6 +10,7 @@
 
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "plugin/access.h"
+#include "plugin/call_counts.h"
 #include "plugin/check_in.h"
 #include "plugin/traffic.h"
 #include "plugin/wire_decoder.h"
@@ -34,7 +35,8 @@ class CompliancePluginService final : public CompliancePluginBase {
                           policy::PolicyEngine* engine,
                           std::size_t max_check_in_bytes,
                           const AccessControl* access,
-                          policy::StateStore* store = nullptr);
+                          policy::StateStore* store = nullptr,
+                          CallCounts* calls = nullptr);
 
   grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* context,
                                     const grpc::ByteBuffer* request,
@@ -67,6 +69,7 @@ class CompliancePluginService final : public CompliancePluginBase {
   policy::PolicyEngine* engine_;
   const AccessControl* access_;
   policy::StateStore* store_;  // may be null; waited on before answering
+  CallCounts* calls_;          // may be null
   const std::size_t max_check_in_bytes_;
   const WireDecoder check_in_decoder_;
   const WireDecoder traffic_decoder_;

@@ -59,11 +59,13 @@ PolicyAdminService::PolicyAdminService(policy::PolicyEngine* engine,
                                        const Clock* clock,
                                        const AccessControl* access,
                                        const store::Pseudonymizer* pseudonym,
-                                       std::size_t max_policy_bytes)
+                                       std::size_t max_policy_bytes,
+                                       CallCounts* calls)
     : engine_(engine),
       clock_(clock),
       access_(access),
       pseudonym_(pseudonym),
+      calls_(calls),
       max_policy_bytes_(std::min(max_policy_bytes, policy::Policy::kMaxBytes)) {
 }
 
@@ -117,7 +119,7 @@ grpc::ServerUnaryReactor* PolicyAdminService::GetPolicy(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::GetPolicyRequest, v1::GetPolicyResponse>(
-      context, request, response, decoders_.get_policy,
+      context, request, response, decoders_.get_policy, calls_, Rpc::kGetPolicy,
       [&] { return access_->Admit(*context, Rpc::kGetPolicy); },
       [&](const Caller& caller, const v1::GetPolicyRequest& typed,
           v1::GetPolicyResponse* out) {
@@ -148,7 +150,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::ValidatePolicy(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ValidatePolicyRequest, v1::ValidatePolicyResponse>(
-      context, request, response, decoders_.validate_policy,
+      context, request, response, decoders_.validate_policy, calls_,
+      Rpc::kValidatePolicy,
       [&] { return access_->Admit(*context, Rpc::kValidatePolicy); },
       [&](const Caller& caller, const v1::ValidatePolicyRequest& typed,
           v1::ValidatePolicyResponse* out) {
@@ -212,7 +215,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::ApplyPolicy(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ApplyPolicyRequest, v1::ApplyPolicyResponse>(
-      context, request, response, decoders_.apply_policy,
+      context, request, response, decoders_.apply_policy, calls_,
+      Rpc::kApplyPolicy,
       [&] { return access_->Admit(*context, Rpc::kApplyPolicy); },
       [&](const Caller& caller, const v1::ApplyPolicyRequest& typed,
           v1::ApplyPolicyResponse* out) {
@@ -312,7 +316,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::SimulateDecision(
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::SimulateDecisionRequest,
                        v1::SimulateDecisionResponse>(
-      context, request, response, decoders_.simulate_decision,
+      context, request, response, decoders_.simulate_decision, calls_,
+      Rpc::kSimulateDecision,
       [&] { return access_->Admit(*context, Rpc::kSimulateDecision); },
       [&](const Caller& caller, const v1::SimulateDecisionRequest& typed,
           v1::SimulateDecisionResponse* out) {
@@ -354,7 +359,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::ListExemptions(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::ListExemptionsRequest, v1::ListExemptionsResponse>(
-      context, request, response, decoders_.list_exemptions,
+      context, request, response, decoders_.list_exemptions, calls_,
+      Rpc::kListExemptions,
       [&] { return access_->Admit(*context, Rpc::kListExemptions); },
       [&](const Caller& caller, const v1::ListExemptionsRequest& typed,
           v1::ListExemptionsResponse* out) {
@@ -392,7 +398,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::PutExemption(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::PutExemptionRequest, v1::PutExemptionResponse>(
-      context, request, response, decoders_.put_exemption,
+      context, request, response, decoders_.put_exemption, calls_,
+      Rpc::kPutExemption,
       [&] { return access_->Admit(*context, Rpc::kPutExemption); },
       [&](const Caller& caller, const v1::PutExemptionRequest& typed,
           v1::PutExemptionResponse* out) {
@@ -446,7 +453,8 @@ grpc::ServerUnaryReactor* PolicyAdminService::DeleteExemption(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return ServeRawUnary<v1::DeleteExemptionRequest, v1::DeleteExemptionResponse>(
-      context, request, response, decoders_.delete_exemption,
+      context, request, response, decoders_.delete_exemption, calls_,
+      Rpc::kDeleteExemption,
       [&] { return access_->Admit(*context, Rpc::kDeleteExemption); },
       [&](const Caller& caller, const v1::DeleteExemptionRequest& typed,
           v1::DeleteExemptionResponse* out) {

@@ -8,6 +8,7 @@
 #include "common/work_limit.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/access.h"
+#include "plugin/call_counts.h"
 #include "plugin/wire_decoder.h"
 #include "policy/engine.h"
 #include "store/audit_key.h"
@@ -35,7 +36,8 @@ class PolicyAdminService final : public PolicyAdminBase {
   PolicyAdminService(policy::PolicyEngine* engine, const Clock* clock,
                      const AccessControl* access,
                      const store::Pseudonymizer* pseudonym,
-                     std::size_t max_policy_bytes = policy::Policy::kMaxBytes);
+                     std::size_t max_policy_bytes = policy::Policy::kMaxBytes,
+                     CallCounts* calls = nullptr);
 
   // ValidatePolicy, ApplyPolicy and SimulateDecision running at once; more
   // are RESOURCE_EXHAUSTED, so that policy work cannot starve check-ins.
@@ -116,6 +118,7 @@ class PolicyAdminService final : public PolicyAdminBase {
   const Clock* clock_;
   const AccessControl* access_;
   const store::Pseudonymizer* pseudonym_;
+  CallCounts* calls_;  // may be null
   const Decoders decoders_;
   const std::size_t max_policy_bytes_;
   WorkLimit policy_work_{kPolicyWorkers};

@@ -11,6 +11,7 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/grpcpp.h"
+#include "plugin/call_counts.h"
 #include "plugin/status.h"
 #include "plugin/wire_decoder.h"
 
@@ -26,13 +27,14 @@ std::string FlattenBuffer(const grpc::ByteBuffer& buffer);
 // caller: nothing is decoded for a caller who may not call), parses `in` as a
 // Request, runs `handler(caller, const Request&, Response*)` (an
 // absl::Status; it checks the tenant), encodes the response into `out` and
-// finishes the call.
+// finishes the call, counted in `calls` (when not null) as `rpc`.
 template <typename Request, typename Response, typename AdmitFn,
           typename Handler>
 grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
                                         const grpc::ByteBuffer* in,
                                         grpc::ByteBuffer* out,
                                         const WireDecoder& decoder,
+                                        CallCounts* calls, Rpc rpc,
                                         AdmitFn&& admit, Handler&& handler) {
   google::protobuf::Arena arena;
   auto* request = google::protobuf::Arena::CreateMessage<Request>(&arena);
@@ -47,6 +49,9 @@ grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
   }
   if (status.ok()) {
     status = EncodeMessage(*response, out);
+  }
+  if (calls != nullptr) {
+    calls->Count(rpc, status.ok());
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));

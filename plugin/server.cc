@@ -84,6 +84,7 @@ struct PluginServer::State {
   std::unique_ptr<detector::TrafficDetector> detector;
   std::unique_ptr<DetectorEvidence> evidence;  // the engine's, from detector
   std::unique_ptr<policy::PolicyEngine> engine;
+  CallCounts calls;
   std::unique_ptr<PolicyAdminService> admin;
   std::unique_ptr<TrafficHandler> traffic;
   std::unique_ptr<CheckInHandler> handler;
@@ -304,6 +305,8 @@ const detector::TrafficDetector& PluginServer::detector() const {
 
 store::SqliteStore* PluginServer::store() { return state_->store.get(); }
 
+const CallCounts& PluginServer::calls() const { return state_->calls; }
+
 namespace {
 
 // Opens the state database.
@@ -413,7 +416,7 @@ void PluginServer::State::MakeHandlers(const ServerOptions& options,
   service = std::make_unique<CompliancePluginService>(
       handler.get(), traffic.get(), engine.get(),
       static_cast<std::size_t>(options.max_request_bytes), access.get(),
-      shared_store);
+      shared_store, &calls);
   if (!options.http.listen.empty()) {
     // Before anything serves: the handlers' listeners are not synchronized.
     GatewayOptions gateway_options;
@@ -429,9 +432,9 @@ void PluginServer::State::MakeHandlers(const ServerOptions& options,
     traffic->SetDeviceListener(forget);
     handler->SetDeviceListener(forget);
   }
-  admin = std::make_unique<PolicyAdminService>(engine.get(), options.clock,
-                                               access.get(), pseudonym.get(),
-                                               options.max_policy_bytes);
+  admin = std::make_unique<PolicyAdminService>(
+      engine.get(), options.clock, access.get(), pseudonym.get(),
+      options.max_policy_bytes, &calls);
 }
 
 absl::StatusOr<int> PluginServer::State::StartGrpc(

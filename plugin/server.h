@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "detector/known_issues.h"
 #include "detector/traffic/traffic_detector.h"
+#include "plugin/call_counts.h"
 #include "plugin/check_in.h"
 #include "plugin/config.h"
 #include "plugin/http_server.h"
@@ -135,6 +136,8 @@ class PluginServer {
 
   policy::PolicyEngine& engine();
   const detector::TrafficDetector& detector() const;
+  // Unary calls answered so far, per RPC and outcome.
+  const CallCounts& calls() const;
   // The state store, or null when state is in memory only.
   store::SqliteStore* store();
 

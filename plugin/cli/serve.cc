@@ -344,7 +344,8 @@ int RunServe(const ServeFlags& flags) {
   if (!flags.pid_file.empty()) {
     RemovePidFile(flags.pid_file);
   }
-  LogInfo("stopped");
+  LogInfo(
+      StrCat("stopped; unary calls answered: ", (*server)->calls().Summary()));
   if (*lock >= 0) {
     ::close(*lock);
   }

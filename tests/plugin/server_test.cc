@@ -102,6 +102,26 @@ TEST_F(ServerTest, Ios612DeviceIsAllowed) {
   EXPECT_EQ(r.reasons(1).code(), "NO_CONFIRMED_HIJACK_ISSUE");
 }
 
+// What `serve` logs when it stops, and the h2load benchmark compares with
+// its own count: calls answered, by RPC and outcome.
+TEST_F(ServerTest, CountsTheCallsItAnswers) {
+  v1::CheckInResponse r;
+  ASSERT_TRUE(CheckIn(Request("Apple-iPhone4C1/1001.403"), &r).ok());
+  ASSERT_TRUE(CheckIn(Request("Apple-iPhone4C1/1001.403"), &r).ok());
+  EXPECT_FALSE(CheckIn(v1::CheckInRequest(), &r).ok()) << "no tenant";
+  grpc::ClientContext context;
+  v1::GetDeviceRiskRequest risk;
+  risk.set_tenant_id("acme");
+  risk.set_eas_device_id("ApplNOBODY");
+  v1::GetDeviceRiskResponse answer;
+  EXPECT_FALSE(stub_->GetDeviceRisk(&context, risk, &answer).ok());
+  EXPECT_EQ(server_->calls().ok(Rpc::kCheckIn), 2u);
+  EXPECT_EQ(server_->calls().failed(Rpc::kCheckIn), 1u);
+  EXPECT_EQ(server_->calls().failed(Rpc::kGetDeviceRisk), 1u);
+  EXPECT_EQ(server_->calls().Summary(),
+            "CheckIn 2 OK 1 failed, GetDeviceRisk 0 OK 1 failed");
+}
+
 TEST_F(ServerTest, AndroidDeviceIsAllowed) {
   v1::CheckInRequest request = Request("Android/4.4.2-EAS-2.0");
   request.mutable_eas()->set_device_type("Android");

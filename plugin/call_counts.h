@@ -1,0 +1,37 @@
+// Calls answered, per RPC and outcome: what `serve` logs when it stops, and
+// what a load benchmark checks its client's count against (a load generator
+// that sees only HTTP/2 cannot tell a failed gRPC call from a good one).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "plugin/access.h"
+
+namespace hijackguard::plugin {
+
+// Thread-safe; counting is one relaxed atomic increment.
+class CallCounts {
+ public:
+  void Count(Rpc rpc, bool ok) {
+    slots_[Slot(rpc, ok)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t ok(Rpc rpc) const { return Get(rpc, true); }
+  std::uint64_t failed(Rpc rpc) const { return Get(rpc, false); }
+  // "CheckIn 40000 OK 0 failed, GetDeviceRisk 3 OK 1 failed" for the RPCs
+  // that were called; "none" when none was.
+  std::string Summary() const;
+
+ private:
+  static std::size_t Slot(Rpc rpc, bool ok) {
+    return static_cast<std::size_t>(rpc) * 2 + (ok ? 0 : 1);
+  }
+  std::uint64_t Get(Rpc rpc, bool ok) const {
+    return slots_[Slot(rpc, ok)].load(std::memory_order_relaxed);
+  }
+  std::array<std::atomic<std::uint64_t>, kRpcCount * 2> slots_{};
+};
+
+}  // namespace hijackguard::plugin
