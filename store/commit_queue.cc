@@ -259,6 +259,7 @@ void CommitQueue::Recovered(int attempts, absl::Time failing_since) {
   {
     absl::MutexLock lock(&mu_);
     write_error_ = absl::OkStatus();
+    healthy_.store(failed_.ok(), std::memory_order_release);
   }
   ReportHealth();
 }
@@ -287,6 +288,7 @@ CommitQueue::AfterFailure CommitQueue::WriteFailed(const absl::Status& status,
       queue_.clear();
       writer_done_ = next == AfterFailure::kExit;
       answer = failed_;
+      healthy_.store(false, std::memory_order_release);
     } else {
       if (write_error_.ok()) {
         LogError(StrCat("the state store cannot write (", status.message(),
@@ -294,6 +296,7 @@ CommitQueue::AfterFailure CommitQueue::WriteFailed(const absl::Status& status,
       }
       write_error_ = absl::UnavailableError(
           StrCat("the state store cannot write (", status.message(), ")"));
+      healthy_.store(false, std::memory_order_release);
       answer = NotAcknowledged(write_error_);
     }
     // Whoever waits is answered now, in the same step that makes new waiters
@@ -401,6 +404,7 @@ absl::Status CommitQueue::Fail(const absl::Status& status) {
                              StrCat("the state store stopped: a read failed: ",
                                     std::string(status.message())));
       LogError(std::string(failed_.message()));
+      healthy_.store(false, std::memory_order_release);
       queue_.clear();
       // Tickets already durable were answered; the rest never will be.
       waiting.swap(waiters_);
@@ -418,6 +422,9 @@ absl::Status CommitQueue::stopped() const {
 }
 
 absl::Status CommitQueue::health() const {
+  if (healthy_.load(std::memory_order_acquire)) {
+    return absl::OkStatus();
+  }
   absl::MutexLock lock(&mu_);
   return failed_.ok() ? write_error_ : failed_;
 }

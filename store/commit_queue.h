@@ -185,6 +185,9 @@ class CommitQueue {
   std::atomic<StoreTicket> durable_{0};
   absl::Status failed_ ABSL_GUARDED_BY(mu_);       // for good
   absl::Status write_error_ ABSL_GUARDED_BY(mu_);  // commits fail now; retried
+  // failed_ and write_error_ both OK, for health() without the lock (every
+  // call asks it): written under mu_ with them.
+  std::atomic<bool> healthy_{true};
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool writer_done_ ABSL_GUARDED_BY(mu_) = false;  // the thread has exited
   std::multimap<StoreTicket, std::function<void(absl::Status)>> waiters_

@@ -436,7 +436,8 @@ CREATE INDEX history_by_time ON history(decided_ms);
 )sql",
       // 4 -> 5: the device list's columns on the history rows (ListDevices).
       // Rows written before have none and are listed from their device's
-      // next decision on.
+      // next decision on. And an index of the audit log's rekey rows, which
+      // every start looks for: without it the search reads the whole log.
       R"sql(
 ALTER TABLE history ADD COLUMN tenant TEXT;
 ALTER TABLE history ADD COLUMN eas_device_id TEXT;
@@ -456,6 +457,7 @@ CREATE INDEX history_by_tenant ON history(tenant, score DESC, key)
 CREATE INDEX history_by_user ON history(user_principal COLLATE NOCASE)
   WHERE score IS NOT NULL;
 CREATE INDEX history_unlisted ON history(key) WHERE score IS NULL;
+CREATE INDEX audit_rekey ON audit(seq) WHERE kind = 'rekey';
 )sql",
   };
   return kSteps;

@@ -195,6 +195,23 @@ TEST_F(StateStoreTest, HistoryOfSchema4IsListedFromItsNextDecision) {
               HasSubstr("history row of tenant acme device A1"));
 }
 
+// Every start looks for the audit log's first rekey row: through an index,
+// not by reading the whole log.
+TEST_F(StateStoreTest, TheRekeySearchAtStartUsesAnIndex) {
+  Open().reset();
+  auto db = sqlite::Database::Open(path_, false, true);
+  ASSERT_THAT(db.status(), IsOk());
+  auto plan = db->Prepare(
+      "EXPLAIN QUERY PLAN SELECT ifnull(min(seq), 0) FROM audit WHERE kind = "
+      "'rekey'");
+  ASSERT_THAT(plan.status(), IsOk());
+  std::string details;
+  while (*plan->Step()) {
+    details += std::string(plan->Blob(3)) + "\n";
+  }
+  EXPECT_THAT(details, HasSubstr("USING INDEX audit_rekey")) << details;
+}
+
 TEST_F(StateStoreTest, NewerSchemaIsRefused) {
   Open().reset();
   Sql("PRAGMA user_version = 99");
