@@ -571,12 +571,15 @@ def unreachable(binary, work, upstream, benign, plain):
     # failures and answers from --fail at once.
     first = [timed(c) for _ in range(3)]
     nexts = [timed(c) for _ in range(20)]
-    # The property is that no request waits for the 500 ms connect timeout again once nginx
-    # has marked the upstream down. A fixed margin over the baseline would measure the CI
-    # machine's scheduling instead (a parallel test once stretched one request to 10 ms), so
-    # the bound is a fifth of the timeout, which a wait for it cannot meet.
-    check(max(nexts) < 0.1, f"with hijackguard unreachable, a request on the connection took "
-                            f"{max(nexts) * 1000:.2f} ms against {baseline * 1000:.2f} ms")
+    # Once nginx has marked the upstream down, a request is slowed by under 5 ms (the median of
+    # the next 20: a single one measures the CI machine's scheduling too, and a parallel test
+    # once stretched one to 10 ms), and none waits for the 500 ms connect timeout again (each
+    # under a fifth of it).
+    slowed = statistics.median(nexts) - baseline
+    check(slowed < 0.005 and max(nexts) < 0.1,
+          f"with hijackguard unreachable, requests on the connection took a median of "
+          f"{statistics.median(nexts) * 1000:.2f} ms and at most {max(nexts) * 1000:.2f} ms "
+          f"against {baseline * 1000:.2f} ms")
     ng.stop()
     tarpit.close()
     for f in fillers:
