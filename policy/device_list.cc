@@ -52,12 +52,6 @@ std::uint64_t FilterHash(const DeviceQuery& q) {
   return h;
 }
 
-template <typename T>
-bool AnyOf(const std::vector<T>& wanted, T value) {
-  return wanted.empty() ||
-         std::find(wanted.begin(), wanted.end(), value) != wanted.end();
-}
-
 bool BuildMatches(std::string_view pattern, std::string_view build) {
   if (pattern.empty()) {
     return true;
@@ -86,9 +80,9 @@ bool Matches(const DeviceQuery& q, const DeviceListing& d) {
   if (!q.tenant_id.empty() && d.tenant_id != q.tenant_id) {
     return false;
   }
-  if (!AnyOf(q.enforced_actions, d.enforced_action) ||
-      !AnyOf(q.evaluated_actions, d.evaluated_action) ||
-      !AnyOf(q.levels, d.level)) {
+  if (!InFilter(q.enforced_actions, d.enforced_action) ||
+      !InFilter(q.evaluated_actions, d.evaluated_action) ||
+      !InFilter(q.levels, d.level)) {
     return false;
   }
   if (!q.user_principal.empty() &&

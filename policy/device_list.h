@@ -4,6 +4,7 @@
 // share.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,13 @@ struct DevicePage {
   std::vector<DeviceListing> devices;
   std::string next_page_token;  // "" on the last page
 };
+
+// Whether `value` passes a DeviceQuery list filter (empty: everything does).
+template <typename T>
+bool InFilter(const std::vector<T>& wanted, T value) {
+  return wanted.empty() ||
+         std::find(wanted.begin(), wanted.end(), value) != wanted.end();
+}
 
 // The key of a device from its tenant and ids (DeviceListing::key).
 std::string ListingKey(const DeviceListing& d);

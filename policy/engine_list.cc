@@ -7,16 +7,6 @@
 
 namespace hijackguard::policy {
 
-namespace {
-
-template <typename T>
-bool AnyOf(const std::vector<T>& wanted, T value) {
-  return wanted.empty() ||
-         std::find(wanted.begin(), wanted.end(), value) != wanted.end();
-}
-
-}  // namespace
-
 absl::StatusOr<DevicePage> PolicyEngine::ListDevices(DeviceQuery query) const {
   RETURN_IF_ERROR(NormalizeQuery(&query));
   if (store_ != nullptr) {
@@ -34,9 +24,9 @@ absl::StatusOr<DevicePage> PolicyEngine::ListDevices(DeviceQuery query) const {
       // The filters on the state first: a listing is built only for the
       // devices that may match.
       if (!key.starts_with(tenant_prefix) ||
-          !AnyOf(query.enforced_actions, state.enforced_action) ||
-          !AnyOf(query.evaluated_actions, state.last_action) ||
-          !AnyOf(query.levels, state.level)) {
+          !InFilter(query.enforced_actions, state.enforced_action) ||
+          !InFilter(query.evaluated_actions, state.last_action) ||
+          !InFilter(query.levels, state.level)) {
         continue;
       }
       DeviceListing d = ListingOf(key, state, state.decided_at);
