@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -36,6 +37,7 @@
 #include "load_util.h"
 #include "plugin/auth.h"
 #include "plugin/server.h"
+#include "shipped_server.h"
 
 namespace hijackguard::bench {
 namespace {
@@ -84,23 +86,46 @@ struct RunResult {
   double p50_us = 0;
   double p99_us = 0;
   double p999_us = 0;
+  // Calls the picker said change their device's decision (mixed runs).
+  long changing = 0;
+  double changing_p50_us = 0;
+  double changing_p99_us = 0;
+  double unchanged_p50_us = 0;
+  double unchanged_p99_us = 0;
   long errors = 0;
 };
 
+// Sets the next call's request; true when it changes the device's decision.
+using Picker = std::function<bool(v1::CheckInRequest*)>;
+
+double Percentile(const std::vector<std::int64_t>& sorted_ns, double p) {
+  if (sorted_ns.empty()) return 0;
+  const auto i =
+      static_cast<std::size_t>(p * static_cast<double>(sorted_ns.size() - 1));
+  return static_cast<double>(sorted_ns[i]) / 1000.0;
+}
+
 // Keeps `concurrency` calls in flight for warmup + duration; latencies of calls
-// that start after the warmup are recorded.
+// that start after the warmup are recorded. `pick` (may be empty: every call
+// sends MakeRequest()) chooses each call's request.
 template <typename Issue>
 RunResult RunLoad(Issue issue, int concurrency,
                   std::chrono::milliseconds warmup,
-                  std::chrono::milliseconds duration) {
+                  std::chrono::milliseconds duration,
+                  const Picker& pick = nullptr) {
   struct Slot {
     std::unique_ptr<grpc::ClientContext> context;
+    v1::CheckInRequest request;
     v1::CheckInResponse response;
     Clock::time_point started;
+    bool changing = false;
     std::vector<std::int64_t> latencies_ns;
+    std::vector<std::int64_t> changing_ns;
   };
   std::vector<Slot> slots(static_cast<std::size_t>(concurrency));
-  const v1::CheckInRequest request = MakeRequest();
+  for (Slot& slot : slots) {
+    slot.request = MakeRequest();
+  }
   std::atomic<bool> stop{false};
   std::atomic<long> errors{0};
   std::mutex mu;
@@ -110,17 +135,20 @@ RunResult RunLoad(Issue issue, int concurrency,
 
   std::function<void(Slot*)> start = [&](Slot* slot) {
     slot->context = std::make_unique<grpc::ClientContext>();
+    slot->changing = pick ? pick(&slot->request) : false;
     slot->started = Clock::now();
-    issue(slot->context.get(), &request, &slot->response,
+    issue(slot->context.get(), &slot->request, &slot->response,
           [&, slot](grpc::Status status) {
             const Clock::time_point done = Clock::now();
             if (!status.ok()) {
               ++errors;
             } else if (slot->started >= measure_from) {
-              slot->latencies_ns.push_back(
+              const std::int64_t ns =
                   std::chrono::duration_cast<std::chrono::nanoseconds>(
                       done - slot->started)
-                      .count());
+                      .count();
+              (slot->changing ? slot->changing_ns : slot->latencies_ns)
+                  .push_back(ns);
             }
             if (stop.load(std::memory_order_relaxed)) {
               std::lock_guard<std::mutex> lock(mu);
@@ -145,28 +173,36 @@ RunResult RunLoad(Issue issue, int concurrency,
     cv.wait(lock, [&] { return running == 0; });
   }
 
-  std::vector<std::int64_t> all;
+  std::vector<std::int64_t> unchanged;
+  std::vector<std::int64_t> changing;
   for (Slot& slot : slots) {
-    all.insert(all.end(), slot.latencies_ns.begin(), slot.latencies_ns.end());
+    unchanged.insert(unchanged.end(), slot.latencies_ns.begin(),
+                     slot.latencies_ns.end());
+    changing.insert(changing.end(), slot.changing_ns.begin(),
+                    slot.changing_ns.end());
   }
+  std::vector<std::int64_t> all = unchanged;
+  all.insert(all.end(), changing.begin(), changing.end());
   std::sort(all.begin(), all.end());
+  std::sort(unchanged.begin(), unchanged.end());
+  std::sort(changing.begin(), changing.end());
   RunResult r;
   r.errors = errors.load();
   if (all.empty()) {
     return r;
   }
-  auto pct = [&](double p) {
-    const auto i =
-        static_cast<std::size_t>(p * static_cast<double>(all.size() - 1));
-    return static_cast<double>(all[i]) / 1000.0;
-  };
   // Calls that started in the measurement window, over its length.
   r.qps = static_cast<double>(all.size()) /
           std::chrono::duration<double>(duration).count();
   r.cpu_us_per_call = cpu_used * 1e6 / static_cast<double>(all.size());
-  r.p50_us = pct(0.50);
-  r.p99_us = pct(0.99);
-  r.p999_us = pct(0.999);
+  r.p50_us = Percentile(all, 0.50);
+  r.p99_us = Percentile(all, 0.99);
+  r.p999_us = Percentile(all, 0.999);
+  r.changing = static_cast<long>(changing.size());
+  r.changing_p50_us = Percentile(changing, 0.50);
+  r.changing_p99_us = Percentile(changing, 0.99);
+  r.unchanged_p50_us = Percentile(unchanged, 0.50);
+  r.unchanged_p99_us = Percentile(unchanged, 0.99);
   return r;
 }
 
@@ -179,6 +215,10 @@ struct Flags {
   bool auth = false;
   bool control = false;
   bool audit = false;
+  bool mixed = false;
+  long devices = 100'000;
+  double changing = 0.05;
+  std::string source_dir = ".";
 };
 
 void AddFlags(CLI::App& app, Flags& f) {
@@ -203,7 +243,88 @@ void AddFlags(CLI::App& app, Flags& f) {
                "CheckIn with state in memory (instead of against the echo)");
   app.add_option("--concurrency", f.concurrency, "Calls in flight")
       ->delimiter(',');
+  app.add_flag("--mixed", f.mixed,
+               "CheckIn as shipped (examples/hijackguard.json, state in a "
+               "temporary directory) over --devices devices, --changing of "
+               "the check-ins changing the decision, against the echo");
+  app.add_option("--devices", f.devices, "Devices of the mixed run")
+      ->capture_default_str();
+  app.add_option("--changing", f.changing,
+                 "Share of the mixed run's check-ins that change the "
+                 "device's decision (and so write)")
+      ->capture_default_str();
+  app.add_option("--source-dir", f.source_dir,
+                 "The repository (the mixed run's configuration)")
+      ->capture_default_str();
 }
+
+// The mixed run's fleet: each device is on an iOS 6.0 build with the hijack
+// (evaluated WARN under the shipped policy) or on a fixed one (ALLOW); a
+// changing check-in moves its device to the other.
+class MixedFleet {
+ public:
+  MixedFleet(long devices, double changing)
+      : devices_(devices),
+        changing_(changing),
+        affected_(static_cast<std::size_t>(devices), 1) {}
+
+  // A random device; with probability `changing` it moves build first (when
+  // `move`; otherwise the request is the same as if it had).
+  bool Pick(v1::CheckInRequest* r, bool move) {
+    long i = 0;
+    bool change = false;
+    bool affected = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      i = static_cast<long>(random_() % static_cast<unsigned long>(devices_));
+      change =
+          std::uniform_real_distribution<double>(0, 1)(random_) < changing_;
+      if (change && move) {
+        affected_[static_cast<std::size_t>(i)] ^= 1;
+        ++changes_;
+      }
+      affected = affected_[static_cast<std::size_t>(i)] != 0;
+    }
+    Fill(i, affected, r);
+    return change;
+  }
+
+  // Every device in turn, as it is (to check them all in once).
+  bool Next(v1::CheckInRequest* r) {
+    const long i = next_++ % devices_;
+    Fill(i, true, r);
+    return false;
+  }
+  long visited() const { return next_.load(); }
+  long changes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return changes_;
+  }
+
+ private:
+  static void Fill(long i, bool affected, v1::CheckInRequest* r) {
+    char id[32];
+    std::snprintf(id, sizeof(id), "Appl%010ld", i);
+    r->Clear();
+    r->set_tenant_id("bench-tenant");
+    r->mutable_device()->set_eas_device_id(id);
+    r->mutable_device()->set_mdm_device_id("mdm-" + std::to_string(i));
+    r->mutable_device()->set_user_principal("user" + std::to_string(i) +
+                                            "@example.com");
+    r->mutable_eas()->set_user_agent(affected ? "Apple-iPhone4C1/1001.403"
+                                              : "Apple-iPhone4C1/1202.440");
+    r->mutable_eas()->set_device_type("iPhone");
+    r->mutable_eas()->set_protocol_version("14.1");
+  }
+
+  const long devices_;
+  const double changing_;
+  mutable std::mutex mu_;
+  std::mt19937_64 random_{42};
+  std::vector<std::uint8_t> affected_;
+  long changes_ = 0;
+  std::atomic<long> next_{0};
+};
 
 constexpr char kToken[] = "checkin-load-token";
 
@@ -257,6 +378,14 @@ absl::Status StartServers(const Flags& flags, Servers* servers) {
       std::filesystem::temp_directory_path() /
       ("hijackguard-checkin-load-" + std::to_string(::getpid()));
   std::filesystem::remove_all(servers->state_dir);
+  if (flags.mixed) {
+    auto shipped = StartShipped(flags.source_dir, servers->state_dir);
+    if (!shipped.ok()) return shipped.status();
+    servers->base = *std::move(shipped);
+    servers->base_stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+        servers->base->address(), grpc::InsecureChannelCredentials()));
+    return absl::OkStatus();
+  }
   if (flags.auth) {
     std::filesystem::create_directories(servers->state_dir / "base");
     options.state_path =
@@ -302,7 +431,9 @@ Issuer CheckInOn(v1::CompliancePlugin::Stub* stub) {
 // their medians and ratios and returns the failed calls.
 long Compare(const Flags& flags, int c, const Issuer& base,
              const Issuer& measured, const char* base_name,
-             const char* measured_name, const char* target) {
+             const char* measured_name, const char* target,
+             const Picker& pick_base = nullptr,
+             const Picker& pick_measured = nullptr) {
   const auto warmup = std::chrono::milliseconds(flags.warmup_ms);
   const auto duration = std::chrono::milliseconds(flags.duration_ms);
   std::vector<RunResult> e_runs, p_runs;
@@ -311,11 +442,11 @@ long Compare(const Flags& flags, int c, const Issuer& base,
   for (int rep = 0; rep < flags.repetitions; ++rep) {
     RunResult e, p;
     if (rep % 2 == 0) {
-      e = RunLoad(base, c, warmup, duration);
-      p = RunLoad(measured, c, warmup, duration);
+      e = RunLoad(base, c, warmup, duration, pick_base);
+      p = RunLoad(measured, c, warmup, duration, pick_measured);
     } else {
-      p = RunLoad(measured, c, warmup, duration);
-      e = RunLoad(base, c, warmup, duration);
+      p = RunLoad(measured, c, warmup, duration, pick_measured);
+      e = RunLoad(base, c, warmup, duration, pick_base);
     }
     e_runs.push_back(e);
     p_runs.push_back(p);
@@ -343,8 +474,73 @@ long Compare(const Flags& flags, int c, const Issuer& base,
       "%-8d %-8s   QPS ratio %.3f (target >= %s)   p99 ratio %.3f (target "
       "<= 1.2)\n",
       c, "ratio", Median(qps_ratio), target, Median(p99_ratio));
+  if (pick_measured) {
+    std::vector<double> changing;
+    for (const RunResult& r : p_runs) {
+      changing.push_back(static_cast<double>(r.changing));
+    }
+    std::printf(
+        "%-8d %-8s   unchanged decision: p50 %.1f us, p99 %.1f us; changing "
+        "(%.0f calls a run): p50 %.1f us, p99 %.1f us\n",
+        c, measured_name, median(p_runs, &RunResult::unchanged_p50_us),
+        median(p_runs, &RunResult::unchanged_p99_us), Median(changing),
+        median(p_runs, &RunResult::changing_p50_us),
+        median(p_runs, &RunResult::changing_p99_us));
+  }
   std::fflush(stdout);
   return errors;
+}
+
+// The mixed run: every device checks in once (not measured), then echo and
+// CheckIn alternate over random devices, --changing of the check-ins moving
+// a device to a build with another decision.
+int RunMixed(const Flags& flags, plugin::PluginServer* server,
+             const Issuer& echo, const Issuer& checkin,
+             const v1::CheckInResponse& canned) {
+  MixedFleet fleet(flags.devices, flags.changing);
+  const auto start = Clock::now();
+  long errors = 0;
+  while (fleet.visited() < flags.devices) {
+    errors += RunLoad(checkin, 32, std::chrono::milliseconds(0),
+                      std::chrono::milliseconds(500),
+                      [&](v1::CheckInRequest* r) { return fleet.Next(r); })
+                  .errors;
+  }
+  const auto audit_before = server->store()->stats().audit_rows;
+  const long changes_before = fleet.changes();
+  std::printf(
+      "mixed run, CheckIn as shipped (examples/hijackguard.json: SQLite "
+      "state, audit, default policy, development mode): %ld devices checked "
+      "in once in %.1f s; then %.0f%% of the check-ins change the device's "
+      "decision (iOS 6.0 with the hijack <-> iOS 8.1, evaluated WARN <-> "
+      "ALLOW) and the rest change nothing. Response %zu bytes; %d ms per run "
+      "after %d ms warm-up, %d repetitions, echo and CheckIn alternating; "
+      "medians shown\n",
+      flags.devices,
+      std::chrono::duration<double>(Clock::now() - start).count(),
+      flags.changing * 100, canned.ByteSizeLong(), flags.duration_ms,
+      flags.warmup_ms, flags.repetitions);
+  std::printf("%-8s %-8s %10s %9s %9s %9s %9s %7s\n", "inflight", "service",
+              "QPS", "p50_us", "p99_us", "p99.9_us", "cpu_us", "errors");
+  // The echo gets the same requests but moves no device (it would not see
+  // the move).
+  const Picker pick_echo = [&](v1::CheckInRequest* r) {
+    return fleet.Pick(r, false);
+  };
+  const Picker pick = [&](v1::CheckInRequest* r) {
+    return fleet.Pick(r, true);
+  };
+  for (int c : flags.concurrency) {
+    errors += Compare(flags, c, echo, checkin, "echo", "mixed", "n/a",
+                      pick_echo, pick);
+  }
+  const auto audit_rows = server->store()->stats().audit_rows - audit_before;
+  std::printf(
+      "%ju audit rows written for %ld changing check-ins (each should write "
+      "one); %ld failed calls\n",
+      static_cast<std::uintmax_t>(audit_rows), fleet.changes() - changes_before,
+      errors);
+  return errors == 0 ? 0 : 1;
 }
 
 int Main(int argc, char** argv) {
@@ -354,6 +550,12 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (flags.auth) {
     flags.audit = true;  // two plugin servers, not the echo
+  }
+  if (flags.mixed && (flags.audit || flags.devices < 1)) {
+    std::fprintf(stderr,
+                 "--mixed takes neither --auth nor --audit, and at "
+                 "least one device\n");
+    return 2;
   }
   Servers servers;
   if (absl::Status s = StartServers(flags, &servers); !s.ok()) {
@@ -397,7 +599,11 @@ int Main(int argc, char** argv) {
                                         : "echo";
   const char* measured_name = flags.auth    ? "token"
                               : flags.audit ? "audited"
+                              : flags.mixed ? "mixed"
                                             : "checkin";
+  if (flags.mixed) {
+    return RunMixed(flags, servers.base.get(), echo, measured, canned);
+  }
 
   std::printf(
       "request %zu bytes, response %zu bytes; %d ms per run after %d ms "

@@ -6,7 +6,11 @@
 // over repetitions (echo and plugin alternating), and their ratio.
 //
 //   build/bin/traffic_load [--observations 200000] [--repetitions 5]
-//   [--durable]
+//   [--durable | --shipped [--source-dir .]]
+//
+// With --shipped the third server is the shipped configuration (what
+// scripts/run serves: examples/hijackguard.json, its state in a temporary
+// directory), and the ratio that matters is shipped / echo.
 //
 // With --durable a third server runs, the same plugin with its state in a
 // SQLite database (temporary directory, synchronous=full): every ack waits
@@ -30,6 +34,7 @@
 #include "load_util.h"
 #include "plugin/ack_stream.h"
 #include "plugin/server.h"
+#include "shipped_server.h"
 #include "store/sqlite/sqlite_store.h"
 #include "traffic_bodies.h"
 
@@ -127,7 +132,7 @@ Run Stream(Open open, const std::vector<Request>& requests, long count) {
 // plugin (d).
 struct Series {
   std::vector<double> e_rate, p_rate, e_cpu, p_cpu, ratio;
-  std::vector<double> d_rate, d_cpu, d_ratio;
+  std::vector<double> d_rate, d_cpu, d_ratio, d_echo_ratio;
   long errors = 0;
 };
 
@@ -154,6 +159,8 @@ Series RunAlternating(Open open_echo, Open open_plugin,
       s.d_rate.push_back(d.per_second);
       s.d_cpu.push_back(d.cpu_us);
       s.d_ratio.push_back(p.per_second > 0 ? d.per_second / p.per_second : 0);
+      s.d_echo_ratio.push_back(e.per_second > 0 ? d.per_second / e.per_second
+                                                : 0);
       s.errors += d.errors;
     }
     s.e_rate.push_back(e.per_second);
@@ -173,7 +180,8 @@ Series RunAlternating(Open open_echo, Open open_plugin,
   return s;
 }
 
-void PrintMedians(const Series& s, plugin::PluginServer* durable) {
+void PrintMedians(const Series& s, plugin::PluginServer* durable,
+                  bool shipped) {
   std::printf("%-14s %12s %9s\n", "service", "obs_per_s", "cpu_us");
   std::printf("%-14s %12.0f %9.1f\n", "echo", Median(s.e_rate),
               Median(s.e_cpu));
@@ -189,7 +197,9 @@ void PrintMedians(const Series& s, plugin::PluginServer* durable) {
       Median(s.ratio), Median(s.p_rate), s.errors);
   if (durable != nullptr) {
     std::printf(
-        "ratio durable/in-memory StreamTraffic %.3f (target >= 0.5); %s\n",
+        "ratio %s/echo %.3f%s; %s/in-memory StreamTraffic %.3f; %s\n",
+        shipped ? "shipped" : "durable", Median(s.d_echo_ratio),
+        shipped ? " (target >= 0.9)" : "", shipped ? "shipped" : "durable",
         Median(s.d_ratio),
         durable->store() != nullptr
             ? StrCat(durable->store()->stats().commits, " commits for ",
@@ -213,6 +223,15 @@ int Main(int argc, char** argv) {
   bool durable = false;
   app.add_flag("--durable", durable,
                "Also run the plugin with a state database and compare");
+  bool shipped = false;
+  app.add_flag("--shipped", shipped,
+               "The third server is the shipped configuration "
+               "(examples/hijackguard.json: SQLite state, audit, default "
+               "policy, development mode) instead of --durable's");
+  std::string source_dir = ".";
+  app.add_option("--source-dir", source_dir,
+                 "The repository (for --shipped's configuration)")
+      ->capture_default_str();
   std::string synchronous = "full";
   app.add_option("--synchronous", synchronous,
                  "The durable server's synchronous mode")
@@ -237,13 +256,17 @@ int Main(int argc, char** argv) {
       ("hijackguard-traffic-load-" + std::to_string(::getpid()));
   std::unique_ptr<plugin::PluginServer> durable_server;
   std::unique_ptr<v1::CompliancePlugin::Stub> durable_stub;
+  if (shipped) {
+    durable = true;
+  }
   if (durable) {
     std::filesystem::remove_all(state_dir);
     std::filesystem::create_directories(state_dir);
     plugin::ServerOptions d = options;
     d.state_path = (state_dir / "hijackguard.db").string();
     d.state_synchronous = synchronous;
-    auto built = plugin::BuildServer(d);
+    auto built =
+        shipped ? StartShipped(source_dir, state_dir) : plugin::BuildServer(d);
     if (!built.ok()) {
       std::fprintf(stderr, "durable server: %s\n",
                    built.status().ToString().c_str());
@@ -312,7 +335,7 @@ int Main(int argc, char** argv) {
   const Series series =
       RunAlternating(open_echo, open_plugin, durable ? &open_durable : nullptr,
                      changes, observations, repetitions);
-  PrintMedians(series, durable_server.get());
+  PrintMedians(series, durable_server.get(), shipped);
   if (durable_server != nullptr) {
     durable_server->Shutdown(absl::ZeroDuration());
     durable_server.reset();
