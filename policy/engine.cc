@@ -198,7 +198,7 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
 namespace {
 // 1: without the audited signature; 2: with it; 3: and the repeats since;
 // 4: and what the device list shows (DeviceListing).
-constexpr std::uint64_t kEngineDeviceFormat = 4;
+constexpr std::uint64_t kEngineDeviceFormat = 5;
 
 // A history row is written at least this often while the device is decided,
 // so that its time says when the device was last seen (retention prunes by
@@ -247,7 +247,7 @@ std::uint64_t DecisionSignature(const Evaluation& eval,
 }  // namespace
 
 void PolicyEngine::EncodeDeviceState(const DeviceState& state,
-                                     std::string* out) {
+                                     absl::Time written, std::string* out) {
   RecordWriter w(out);
   w.U64(kEngineDeviceFormat);
   w.Time(state.history.warn_since);
@@ -268,6 +268,7 @@ void PolicyEngine::EncodeDeviceState(const DeviceState& state,
   w.Bytes(state.os_version);
   w.Bytes(state.model_name);
   w.Bytes(state.listed_user);
+  w.Time(written);
 }
 
 absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
@@ -325,6 +326,13 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
          r.Bytes("os_version", &state->os_version) &&
          r.Bytes("model_name", &state->model_name) &&
          r.Bytes("listed_user", &state->listed_user);
+    // The row holds this score: a decision with the same one needs no write.
+    state->written_score = state->score;
+  }
+  // When the row was written (format 5): without it the device's next
+  // decision writes the row again, as the daily refresh would.
+  if (ok && format >= 5) {
+    ok = r.Time("written", &state->written);
   }
   ok = ok && r.End();
   if (!ok) {
@@ -382,7 +390,7 @@ void PolicyEngine::AddHistoryRow(std::string_view key, const DeviceState& state,
                                  absl::Time written, EngineChanges* changes) {
   StoreRow& row = changes->devices.emplace_back();
   row.key = std::string(key);
-  EncodeDeviceState(state, &row.value);
+  EncodeDeviceState(state, written, &row.value);
   row.time_ms =
       written == absl::InfinitePast() ? 0 : absl::ToUnixMillis(written);
   changes->listings.push_back(ListingOf(key, state, written));

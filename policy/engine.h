@@ -190,7 +190,9 @@ class PolicyEngine {
     // least daily: a crash loses at most the count since).
     std::uint64_t audited = 0;
     std::uint64_t repeats = 0;
-    absl::Time written = absl::InfinitePast();  // the history row, last
+    // When the history row was last written (kept in the row: a device paged
+    // in knows it, and is not written again before the daily refresh).
+    absl::Time written = absl::InfinitePast();
     // What the device list shows beyond the fields above (format 4).
     Action enforced_action = Action::kAllow;
     Level level = Level::kLow;
@@ -200,7 +202,7 @@ class PolicyEngine {
     std::string model_name;
     std::string listed_user;
     absl::Time decided_at = absl::InfinitePast();  // the last decision
-    double written_score = 0;  // in the history row, last (memory only)
+    double written_score = 0;  // the score the history row holds
   };
   static constexpr std::size_t kShards = 16;
   struct Shard {
@@ -272,7 +274,8 @@ class PolicyEngine {
   // Appends the device's history row and its listing to `changes`.
   static void AddHistoryRow(std::string_view key, const DeviceState& state,
                             absl::Time written, EngineChanges* changes);
-  static void EncodeDeviceState(const DeviceState& state, std::string* out);
+  static void EncodeDeviceState(const DeviceState& state, absl::Time written,
+                                std::string* out);
   [[nodiscard]] static absl::Status DecodeDeviceState(std::string_view value,
                                                       DeviceState* state);
   static DecisionAudit MakeDecisionAudit(const Evaluation& eval,

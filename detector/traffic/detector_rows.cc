@@ -273,6 +273,10 @@ void EncodeDevice(const TrackedDevice& d, std::string* out,
   for (const std::string& a : d.addresses) {
     w.Bytes(a);
   }
+  // Added later still: the row's time (when the device was last heard from,
+  // as written), so that a device read back is not written again before the
+  // daily refresh. Activity, like `observations`.
+  w.Time(with_activity ? d.seen_at : absl::InfinitePast());
 }
 
 Sha256Digest DeviceContent(const TrackedDevice& device) {
@@ -365,6 +369,9 @@ absl::Status DecodeDevice(std::string_view value, TrackedDevice* d,
     if (d->addresses.size() > kMaxDeviceAddresses) {
       d->addresses.resize(kMaxDeviceAddresses);
     }
+  }
+  if (ok && !r.AtEnd()) {
+    ok = r.Time("seen_at", &d->seen_at);
   }
   ok = ok && r.End();
   if (!ok) {

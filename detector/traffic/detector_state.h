@@ -98,7 +98,8 @@ struct TrackedDevice {
   Sha256Digest content{};
   bool stored = false;  // `content` is the row the store holds
   bool activity_unwritten = false;
-  // seen_at as last written (the row's time); unknown for a row read back.
+  // seen_at as last written (the row's time; read back from rows that keep
+  // it, unknown in older ones).
   absl::Time row_seen_at = absl::InfinitePast();
   // The use order (most recent first), for choosing what leaves memory.
   TrackedDevice* lru_prev = nullptr;

@@ -106,7 +106,10 @@ absl::StatusOr<TrackedDevice*> DeviceCache::PageIn(std::string_view tenant,
   // Make room; never for a device the running operation holds.
   TrimTo(max_devices_ > 0 ? max_devices_ - 1 : 0);
   device->content = DeviceContent(*device);
-  device->stored = true;  // row_seen_at stays unknown: the next write is due
+  device->stored = true;
+  // The row was written with this time (unknown in rows from before it was
+  // kept: their device's next change or check-in writes them again).
+  device->row_seen_at = device->seen_at;
   if (!device->facts.mdm_device_id.empty()) {
     mdm_index_[JoinKey({tenant, device->facts.mdm_device_id})] =
         device->eas_device_id;

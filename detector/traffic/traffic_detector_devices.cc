@@ -82,9 +82,8 @@ void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts, absl::Time now) {
   devices_->IndexMdmId(*device, device->facts.mdm_device_id,
                        merged.mdm_device_id);
   // The usual check-in has nothing new to keep; its row is written again
-  // once a day all the same, so that its time says the device is alive. (A
-  // device read back from the store does not know when its row was written:
-  // its first check-in rewrites it.)
+  // once a day all the same, so that its time says the device is alive (a
+  // device read back from the store knows when its row was written).
   if (device->checked_in && SameFacts(device->facts, merged) &&
       (now == absl::InfinitePast() || now - device->seen_at < kRowRefresh)) {
     devices_->Release(device);

@@ -459,6 +459,14 @@ CREATE INDEX history_by_user ON history(user_principal COLLATE NOCASE)
 CREATE INDEX history_unlisted ON history(key) WHERE score IS NULL;
 CREATE INDEX audit_rekey ON audit(seq) WHERE kind = 'rekey';
 )sql",
+      // 5 -> 6: device and history rows say when they were written, inside
+      // their values (detector and engine formats), so that a device paged
+      // in is not written again before its daily refresh. Nothing to change
+      // in SQL: the step is there so that an older build, which cannot read
+      // such rows, refuses the file when it opens it.
+      R"sql(
+SELECT 1;
+)sql",
   };
   return kSteps;
 }

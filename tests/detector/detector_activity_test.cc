@@ -141,12 +141,40 @@ TEST(DetectorActivityTest, OnlyActivityIsWrittenLaterAndReadBack) {
 
   Activity restarted(&store);
   EXPECT_EQ(restarted.Observations("ApplONE"), 7u);
-  // Paged in: its row's time is not known, so the first exchange writes;
-  // after that, activity alone writes nothing.
-  restarted.Exchange("ApplONE", 6 + 25 * 60, phone5);
+  // Paged in with its row's time: activity alone writes nothing, and an
+  // exchange a day after the row was written writes it again.
   const std::size_t before = store.submitted().size();
+  restarted.Exchange("ApplONE", 6 + 25 * 60, phone5);
   restarted.Exchange("ApplONE", 7 + 25 * 60, phone5);
   EXPECT_EQ(store.submitted().size(), before);
+  restarted.Exchange("ApplONE", 5 + 49 * 60, phone5);
+  EXPECT_EQ(store.submitted().size(), before + 1);
+}
+
+// A check-in that brings nothing new writes nothing, also for a device read
+// back from the store (its row keeps when it was written); a day after that
+// it is written again.
+TEST(DetectorActivityTest, ACheckInOfAPagedInDeviceWritesOnlyDaily) {
+  MapStore store;
+  CheckInFacts facts;
+  facts.tenant_id = kTenant;
+  facts.eas_device_id = "ApplONE";
+  facts.mdm_device_id = "mdm-1";
+  facts.user_principal = "alice@example.com";
+  facts.user_agent = "Apple-iPhone4C1/1002.146";
+  const absl::Time t0 = absl::FromUnixSeconds(1350000000);
+  {
+    Activity a(&store);
+    EXPECT_GT(a.detector().RecordCheckIn(facts, t0), 0u);
+    EXPECT_EQ(a.detector().RecordCheckIn(facts, t0 + absl::Hours(1)), 0u);
+  }
+  ASSERT_EQ(store.submitted().size(), 1u);
+  Activity restarted(&store);
+  EXPECT_EQ(restarted.detector().RecordCheckIn(facts, t0 + absl::Hours(2)), 0u);
+  EXPECT_EQ(store.submitted().size(), 1u);
+  EXPECT_GT(restarted.detector().RecordCheckIn(facts, t0 + absl::Hours(25)),
+            0u);
+  EXPECT_EQ(store.submitted().size(), 2u);
 }
 
 TEST(DetectorActivityTest, ADeviceLeavingMemoryTakesItsActivityAlong) {

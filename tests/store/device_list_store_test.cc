@@ -136,9 +136,13 @@ TEST_F(DeviceListStoreTest, TheListShowsTheLastRecordedDecision) {
   EXPECT_EQ(d.score, 0);
   EXPECT_EQ(d.recorded_at, clock_.Now());
   // The engine pages the history it wrote back in (a row it could not read
-  // would fail the decision), and its first decision after a restart
-  // refreshes the row.
+  // would fail the decision) with the row's time: the same decision after a
+  // restart writes nothing either, until the daily refresh.
+  const absl::Time upgraded = clock_.Now();
   clock_.Advance(absl::Hours(1));
+  CheckIn("Apple-iPhone4C1/1001.523");
+  EXPECT_EQ(Only().recorded_at, upgraded);
+  clock_.Advance(absl::Hours(23));
   CheckIn("Apple-iPhone4C1/1001.523");
   EXPECT_EQ(Only().recorded_at, clock_.Now());
 }

@@ -183,7 +183,7 @@ TEST_F(StateStoreTest, HistoryOfSchema4IsListedFromItsNextDecision) {
   store.reset();
   auto db = sqlite::Database::Open(path_, false, true);
   ASSERT_THAT(db.status(), IsOk());
-  EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), 5);
+  EXPECT_EQ(*db->QueryInt("PRAGMA user_version"), kStateSchemaVersion);
 
   // A listed column no version writes is an error, never a harmless ALLOW.
   Sql("UPDATE history SET enforced_action = 'PERMIT'");
