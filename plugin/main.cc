@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/synchronization/mutex.h"
 #include "common/strings.h"
 #include "plugin/cli/commands.h"
 #include "plugin/grpc_log.h"
+#include "plugin/server_options.h"
 
 namespace {
 
@@ -85,13 +85,7 @@ int main(int argc, char** argv) {
   // Commands report what failed themselves; `serve` forwards gRPC's errors
   // once it is up.
   hijackguard::plugin::QuietGrpcLog();
-#ifdef NDEBUG
-  // Debian's Abseil detects lock-order cycles at run time in every build: a
-  // graph update on every lock and on every mutex's destruction, 3-4% of a
-  // saturated server's CPU. The dev and asan builds (and so the tests) keep
-  // it; the lock annotations are checked at compile time in every build.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-#endif
+  hijackguard::plugin::ApplyProcessDefaults();
   CLI::App app{
       "hijackguard: detects Exchange ActiveSync clients that hijack meeting "
       "ownership and tells the MDM what to do at check-in."};

@@ -3,11 +3,18 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "store/audit_key.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace hijackguard::plugin {
+
+void ApplyProcessDefaults() {
+#ifdef NDEBUG
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
+}
 
 ServerOptions ServerOptionsFrom(
     const ServerConfig& config, bool accept_broken_audit,

@@ -34,6 +34,7 @@
 #include "load_util.h"
 #include "plugin/ack_stream.h"
 #include "plugin/server.h"
+#include "plugin/server_options.h"
 #include "shipped_server.h"
 #include "store/sqlite/sqlite_store.h"
 #include "traffic_bodies.h"
@@ -232,11 +233,17 @@ int Main(int argc, char** argv) {
   app.add_option("--source-dir", source_dir,
                  "The repository (for --shipped's configuration)")
       ->capture_default_str();
+  std::string only;
+  app.add_option("--only", only,
+                 "Run one service alone (for profiling): echo, plugin or "
+                 "durable (the --durable or --shipped server)")
+      ->check(CLI::IsMember({"echo", "plugin", "durable"}));
   std::string synchronous = "full";
   app.add_option("--synchronous", synchronous,
                  "The durable server's synchronous mode")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  plugin::ApplyProcessDefaults();  // as the hijackguard binary
 
   plugin::ServerOptions options;
   options.catalog = std::make_shared<detector::KnownIssueCatalog>(
@@ -331,6 +338,22 @@ int Main(int argc, char** argv) {
   Stream(open_plugin, changes, observations / 10);
   if (durable) {
     Stream(open_durable, changes, observations / 10);
+  }
+  if (!only.empty()) {
+    // One service alone, for a profiler (perf record -p) to see only it.
+    const Open& open = only == "echo"     ? open_echo
+                       : only == "plugin" ? open_plugin
+                                          : open_durable;
+    if (only == "durable" && !durable) {
+      std::fprintf(stderr, "--only durable needs --durable or --shipped\n");
+      return 2;
+    }
+    for (int rep = 0; rep < repetitions; ++rep) {
+      const Run run = Stream(open, changes, observations);
+      std::printf("  %s: %.0f/s, %.1f us CPU each\n", only.c_str(),
+                  run.per_second, run.cpu_us);
+    }
+    return 0;
   }
   const Series series =
       RunAlternating(open_echo, open_plugin, durable ? &open_durable : nullptr,

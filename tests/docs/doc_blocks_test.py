@@ -43,6 +43,8 @@ NO_RUN = {
         "asks a production gateway",
     ("docs/gateway.md", "/usr/bin/python3 tests/bench/gateway_bench.py"):
         "a benchmark of several minutes (run by hand)",
+    ("docs/state.md", "build/bin/fleet_state generate --dir /tmp/hg-fleet --source-dir ."):
+        "generating the state takes five minutes and 10 GB of disk",
     ("docs/security.md", "(umask 077; build/bin/hijackguard auth new-token > mdm-prod.token)"):
         "its last command names a placeholder server and CA",
     ("docs/security.md", "sed -n 's/.* audit checkpoint //p' hijackguard.log"):
