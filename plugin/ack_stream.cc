@@ -5,8 +5,11 @@
 
 namespace hijackguard::plugin {
 
-AckStream::AckStream(Handler handler, policy::StateStore* store)
-    : handler_(std::move(handler)), store_(store) {
+AckStream::AckStream(Handler handler, policy::StateStore* store,
+                     OnFinish on_finish)
+    : handler_(std::move(handler)),
+      store_(store),
+      on_finish_(std::move(on_finish)) {
   reading_ = true;
   StartRead(&in_);
 }
@@ -165,6 +168,9 @@ void AckStream::Run(const Step& step) {
     StartRead(&in_);
   }
   if (step.finish) {
+    if (on_finish_) {
+      on_finish_(!step.failed);
+    }
     Finish(step.failed ? grpc::Status(grpc::StatusCode::CANCELLED,
                                       "the stream could not be answered")
                        : grpc::Status::OK);

@@ -37,8 +37,13 @@ class AckStream final
   // Most acks waiting for their commit before reading pauses.
   static constexpr std::size_t kMaxAwaiting = 4096;
 
+  // Called once, as the stream finishes: whether it finished OK.
+  using OnFinish = std::function<void(bool ok)>;
+
   // `store` may be null (nothing to wait for); it must outlive the stream.
-  AckStream(Handler handler, policy::StateStore* store = nullptr);
+  // `on_finish` may be empty.
+  AckStream(Handler handler, policy::StateStore* store = nullptr,
+            OnFinish on_finish = nullptr);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -66,6 +71,7 @@ class AckStream final
 
   Handler handler_;
   policy::StateStore* store_;
+  OnFinish on_finish_;
   absl::Mutex mu_;
   std::deque<Awaiting> awaiting_ ABSL_GUARDED_BY(mu_);
   // Known committed.

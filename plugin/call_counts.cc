@@ -14,6 +14,10 @@ std::string CallCounts::Summary() const {
     }
     StrAppend(&out, out.empty() ? "" : ", ", rule.name, " ", good, " OK ", bad,
               " failed");
+    if (rule.rpc == Rpc::kStreamTraffic) {
+      StrAppend(&out, " (", stream_items_ok_.load(), " messages OK, ",
+                stream_item_errors_.load(), " with item errors)");
+    }
   }
   return out.empty() ? "none" : out;
 }

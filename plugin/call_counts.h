@@ -18,10 +18,16 @@ class CallCounts {
   void Count(Rpc rpc, bool ok) {
     slots_[Slot(rpc, ok)].fetch_add(1, std::memory_order_relaxed);
   }
+  // A StreamTraffic message answered: with item errors or without.
+  void CountStreamItem(bool with_errors) {
+    (with_errors ? stream_item_errors_ : stream_items_ok_)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
   std::uint64_t ok(Rpc rpc) const { return Get(rpc, true); }
   std::uint64_t failed(Rpc rpc) const { return Get(rpc, false); }
   // "CheckIn 40000 OK 0 failed, GetDeviceRisk 3 OK 1 failed" for the RPCs
-  // that were called; "none" when none was.
+  // that were called ("StreamTraffic 10 OK 0 failed (1000 messages OK, 0
+  // with item errors)"); "none" when none was.
   std::string Summary() const;
 
  private:
@@ -32,6 +38,8 @@ class CallCounts {
     return slots_[Slot(rpc, ok)].load(std::memory_order_relaxed);
   }
   std::array<std::atomic<std::uint64_t>, kRpcCount * 2> slots_{};
+  std::atomic<std::uint64_t> stream_items_ok_{0};
+  std::atomic<std::uint64_t> stream_item_errors_{0};
 };
 
 }  // namespace hijackguard::plugin

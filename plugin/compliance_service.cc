@@ -168,6 +168,7 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
   absl::StatusOr<Caller> admitted =
       access_->Admit(*context, Rpc::kStreamTraffic);
   if (!admitted.ok()) {
+    if (calls_ != nullptr) calls_->Count(Rpc::kStreamTraffic, false);
     return new RejectedStream(ToGrpcStatus(admitted.status()));
   }
   return new AckStream(
@@ -199,9 +200,13 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
         if (bytes.Length() > kMaxKeptRequestBytes) {
           request = v1::ReportTrafficRequest();  // give the memory back
         }
+        if (calls_ != nullptr) calls_->CountStreamItem(ack->errors_size() > 0);
         return ticket;
       },
-      store_);
+      store_,
+      [this](bool ok) {
+        if (calls_ != nullptr) calls_->Count(Rpc::kStreamTraffic, ok);
+      });
 }
 
 absl::Status CompliancePluginService::StoreWritable() const {

@@ -1,13 +1,17 @@
 // A bare gRPC server for the h2load comparison (tests/bench/checkin_h2load.py):
 // hijackguard.bench.EchoBench/Echo parses each CheckInRequest and answers a
 // fixed CheckInResponse (read from proto3 JSON, as `hijackguard checkin
-// --json` prints one), so that its messages are the sizes CheckIn's are. It
-// prints its address, and on SIGTERM or SIGINT how many calls it answered.
+// --json` prints one), so that its messages are the sizes CheckIn's are.
+// hijackguard.bench.EchoBench/StreamEcho acknowledges each message of a
+// stream without looking at it, with StreamTraffic's ack batching
+// (plugin/ack_stream.h). It prints its address, and on SIGTERM or SIGINT how
+// many calls it answered.
 #include <signal.h>
 
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -15,12 +19,17 @@
 #include "echo.grpc.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
+#include "plugin/ack_stream.h"
+#include "plugin/server_options.h"
 
 namespace hg = hijackguard;
 
 namespace {
 
-class EchoService final : public hg::bench::EchoBench::CallbackService {
+class EchoService final
+    : public hg::bench::EchoBench::WithRawCallbackMethod_StreamEcho<
+          hg::bench::EchoBench::WithCallbackMethod_Echo<
+              hg::bench::EchoBench::Service>> {
  public:
   explicit EchoService(hg::v1::CheckInResponse canned)
       : canned_(std::move(canned)) {}
@@ -32,6 +41,19 @@ class EchoService final : public hg::bench::EchoBench::CallbackService {
     auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
+  }
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamEcho(
+      grpc::CallbackServerContext* /*context*/) override {
+    auto sequence = std::make_shared<std::uint64_t>(0);
+    return new hg::plugin::AckStream(
+        [sequence](const grpc::ByteBuffer&, hg::v1::TrafficAck* ack) {
+          ack->set_sequence(++*sequence);
+          return hg::policy::StoreTicket{0};
+        },
+        nullptr,
+        [this](bool ok) {
+          if (ok) answered_.fetch_add(1, std::memory_order_relaxed);
+        });
   }
   long answered() const { return answered_.load(); }
 
@@ -51,6 +73,7 @@ int main(int argc, char** argv) {
                  "The CheckInResponse to answer, as proto3 JSON")
       ->required();
   CLI11_PARSE(app, argc, argv);
+  hg::plugin::ApplyProcessDefaults();  // as the hijackguard binary
 
   std::ifstream in(response_json);
   std::stringstream text;

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -80,6 +81,50 @@ Request Observation(std::uint64_t sequence, int device,
   ex->set_response_status(response_body.empty() ? 0 : 200);
   ex->set_response_body(response_body);
   return r;
+}
+
+// The invitations and the client changes of `devices` devices, as the
+// traffic_load runs send them.
+void MakeObservations(int devices, std::vector<Request>* adds,
+                      std::vector<Request>* changes) {
+  std::uint64_t sequence = 0;
+  for (int d = 0; d < devices; ++d) {
+    adds->push_back(Observation(++sequence, d, {}, BenchServerAdd("2:14", d)));
+    changes->push_back(
+        Observation(++sequence, d, BenchClientChange("2:14", d), {}));
+  }
+}
+
+// Writes `requests` as one gRPC request body: each message framed (a zero
+// flag byte, its length in four bytes big-endian, its bytes).
+bool WriteFramed(const std::filesystem::path& path,
+                 const std::vector<Request>& requests) {
+  std::ofstream out(path, std::ios::binary);
+  for (const Request& r : requests) {
+    const std::string bytes = r.SerializeAsString();
+    const auto n = static_cast<std::uint32_t>(bytes.size());
+    const char frame[5] = {
+        0, static_cast<char>(n >> 24), static_cast<char>((n >> 16) & 0xFF),
+        static_cast<char>((n >> 8) & 0xFF), static_cast<char>(n & 0xFF)};
+    out.write(frame, sizeof(frame));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  return static_cast<bool>(out);
+}
+
+int WriteBodies(const std::string& dir, int devices) {
+  std::vector<Request> adds;
+  std::vector<Request> changes;
+  MakeObservations(devices, &adds, &changes);
+  const std::filesystem::path root(dir);
+  if (!WriteFramed(root / "adds.grpc", adds) ||
+      !WriteFramed(root / "changes.grpc", changes)) {
+    std::fprintf(stderr, "cannot write into %s\n", dir.c_str());
+    return 1;
+  }
+  std::printf("%d devices: %s/adds.grpc, %s/changes.grpc\n", devices,
+              dir.c_str(), dir.c_str());
+  return 0;
 }
 
 struct Run {
@@ -238,6 +283,14 @@ int Main(int argc, char** argv) {
                  "Run one service alone (for profiling): echo, plugin or "
                  "durable (the --durable or --shipped server)")
       ->check(CLI::IsMember({"echo", "plugin", "durable"}));
+  std::string write_bodies;
+  app.add_option("--write-bodies", write_bodies,
+                 "Write the server's invitations (adds.grpc) and the "
+                 "measured client changes (changes.grpc) of --devices "
+                 "devices into this directory as gRPC-framed request "
+                 "bodies for h2load (checkin_h2load.py --rpc traffic), and "
+                 "exit")
+      ->check(CLI::ExistingDirectory);
   std::string synchronous = "full";
   app.add_option("--synchronous", synchronous,
                  "The durable server's synchronous mode")
@@ -245,6 +298,9 @@ int Main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   plugin::ApplyProcessDefaults();  // as the hijackguard binary
 
+  if (!write_bodies.empty()) {
+    return WriteBodies(write_bodies, devices);
+  }
   plugin::ServerOptions options;
   options.catalog = std::make_shared<detector::KnownIssueCatalog>(
       *detector::KnownIssueCatalog::Builtin());
@@ -300,12 +356,7 @@ int Main(int argc, char** argv) {
   // client Changes of them.
   std::vector<Request> adds;
   std::vector<Request> changes;
-  std::uint64_t sequence = 0;
-  for (int d = 0; d < devices; ++d) {
-    adds.push_back(Observation(++sequence, d, {}, BenchServerAdd("2:14", d)));
-    changes.push_back(
-        Observation(++sequence, d, BenchClientChange("2:14", d), {}));
-  }
+  MakeObservations(devices, &adds, &changes);
   using Open =
       std::function<std::unique_ptr<grpc::ClientReaderWriter<Request, Batch>>(
           grpc::ClientContext*)>;

@@ -122,6 +122,35 @@ TEST_F(ServerTest, CountsTheCallsItAnswers) {
             "CheckIn 2 OK 1 failed, GetDeviceRisk 0 OK 1 failed");
 }
 
+// A stream counts once, as it finishes, and its messages by whether their
+// acks carry item errors (h2load sees only the stream).
+TEST_F(ServerTest, CountsStreamsAndTheirMessages) {
+  grpc::ClientContext context;
+  auto stream = stub_->StreamTraffic(&context);
+  v1::ReportTrafficRequest good;
+  good.set_tenant_id("acme");
+  good.set_sequence(1);
+  v1::EasExchange* ex = good.mutable_eas_exchange();
+  ex->set_method("POST");
+  ex->set_target(
+      "/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice%40example.com"
+      "&DeviceId=ApplONE&DeviceType=iPhone");
+  v1::ReportTrafficRequest no_tenant = good;
+  no_tenant.clear_tenant_id();
+  no_tenant.set_sequence(2);
+  ASSERT_TRUE(stream->Write(good));
+  ASSERT_TRUE(stream->Write(no_tenant));
+  ASSERT_TRUE(stream->WritesDone());
+  v1::StreamTrafficResponse batch;
+  int acks = 0;
+  while (stream->Read(&batch)) acks += batch.acks_size();
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(acks, 2);
+  EXPECT_EQ(server_->calls().ok(Rpc::kStreamTraffic), 1u);
+  EXPECT_EQ(server_->calls().Summary(),
+            "StreamTraffic 1 OK 0 failed (1 messages OK, 1 with item errors)");
+}
+
 TEST_F(ServerTest, AndroidDeviceIsAllowed) {
   v1::CheckInRequest request = Request("Android/4.4.2-EAS-2.0");
   request.mutable_eas()->set_device_type("Android");
