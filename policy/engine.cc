@@ -197,7 +197,8 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
 
 namespace {
 // 1: without the audited signature; 2: with it; 3: and the repeats since;
-// 4: and what the device list shows (DeviceListing).
+// 4: and what the device list shows (DeviceListing); 5: and when the row
+// was written.
 constexpr std::uint64_t kEngineDeviceFormat = 5;
 
 // A history row is written at least this often while the device is decided,
@@ -665,7 +666,8 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
        before.listed_user != state->listed_user ||
        before.build != state->build || before.os_version != state->os_version ||
        before.model_name != state->model_name ||
-       context.now - state->written >= kHistoryRefresh);
+       context.now - state->written >= kHistoryRefresh ||
+       state->written > context.now);  // a clock that went back
   if (changed) {
     AddHistoryRow(context.key, *state, context.now, &changes);
     state->written = context.now;

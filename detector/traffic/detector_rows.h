@@ -25,8 +25,9 @@ void EncodeEvent(const DetectionEvent& event, std::string* out);
 [[nodiscard]] absl::Status DecodeEvent(std::string_view value,
                                        DetectionEvent* event);
 
-// `with_activity` false: the observation count and last activity are left
-// out (written as none), for comparing what else changed.
+// `with_activity` false: the observation count, last activity and the
+// row's time (seen_at) are left out (written as none), for comparing what
+// else changed.
 void EncodeDevice(const TrackedDevice& device, std::string* out,
                   bool with_activity = true);
 // The digest of the device's row without its activity.

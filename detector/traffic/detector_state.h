@@ -51,6 +51,15 @@ struct AffectedState {
 // How often an unchanged device's row is written again (retention prunes
 // rows by that time).
 inline constexpr absl::Duration kRowRefresh = absl::Hours(24);
+
+// Whether a device's row, written at `seen_at`, is due to be written again
+// at `now`: unknown, a day old, or ahead of the clock (a clock that went
+// back, or a row written while it was ahead).
+inline bool RowTimeDue(absl::Time seen_at, absl::Time now) {
+  return seen_at == absl::InfinitePast() || seen_at > now ||
+         now - seen_at >= kRowRefresh;
+}
+
 // Mailbox addresses kept per device (from Settings).
 inline constexpr std::size_t kMaxDeviceAddresses = 16;
 
@@ -78,8 +87,10 @@ struct TrackedDevice {
   std::uint64_t events_dropped = 0;
   absl::Time last_active = absl::InfinitePast();
   // When hijackguard last received something from the device (traffic or a
-  // check-in): its row's time, which retention prunes by. Not stored in the
-  // row's value; a device paged in gets the time of its next write.
+  // check-in): its row's time, which retention prunes by. Kept in the row's
+  // value too (as activity), so that a device paged in knows it; rows from
+  // before it was kept, and times ahead of the clock, count as unknown: the
+  // device's next check-in writes its row again.
   absl::Time seen_at = absl::InfinitePast();
   std::map<std::string, AffectedState> meetings;  // mailbox\0collection\0sid\0
   absl::flat_hash_set<std::string> weak_reported;
@@ -91,7 +102,8 @@ struct TrackedDevice {
   std::uint64_t observations = 0;
   std::string store_key;  // the device's row key when a store is attached
   // With a store: the digest of the row as last written or read, without
-  // its activity (observations, last_active). A change that leaves it equal
+  // its activity (observations, last_active, seen_at). A change that leaves
+  // it equal
   // touched only the activity, which waits (activity_unwritten) for the
   // device's next real change, its eviction or WriteActivity: nobody waits
   // for a commit of counters.

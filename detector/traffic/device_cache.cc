@@ -209,8 +209,7 @@ void DeviceCache::TakeHeldRows(std::vector<StoreRow>* rows) {
     // The row's time is rewritten at least daily, so that retention never
     // prunes the row of a device in use.
     if (d->stored && content == d->content &&
-        d->row_seen_at != absl::InfinitePast() &&
-        d->seen_at - d->row_seen_at < kRowRefresh) {
+        !RowTimeDue(d->row_seen_at, d->seen_at)) {
       // Only its activity changed: nothing to wait for.
       d->activity_unwritten = true;
       unwritten_activity_.insert(d);

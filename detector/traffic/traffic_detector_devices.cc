@@ -44,12 +44,11 @@ StoreTicket TrafficDetector::RecordSighting(const CheckInFacts& seen,
   if (known != nullptr) {
     *known = device->facts;
   }
-  if (!changed && device->seen_at != absl::InfinitePast() &&
-      now - device->seen_at < kRowRefresh) {
+  if (!changed && !RowTimeDue(device->seen_at, now)) {
     devices_->Release(device);
     return 0;
   }
-  device->seen_at = std::max(device->seen_at, now);
+  device->seen_at = now;  // (a time ahead of the clock is corrected)
   return Flush(nullptr);
 }
 
@@ -85,12 +84,12 @@ void TrafficDetector::UpdateCheckIn(const CheckInFacts& facts, absl::Time now) {
   // once a day all the same, so that its time says the device is alive (a
   // device read back from the store knows when its row was written).
   if (device->checked_in && SameFacts(device->facts, merged) &&
-      (now == absl::InfinitePast() || now - device->seen_at < kRowRefresh)) {
+      (now == absl::InfinitePast() || !RowTimeDue(device->seen_at, now))) {
     devices_->Release(device);
     return;
   }
   if (now != absl::InfinitePast()) {
-    device->seen_at = std::max(device->seen_at, now);
+    device->seen_at = now;  // (a time ahead of the clock is corrected)
   }
   device->facts = std::move(merged);
   device->checked_in = true;

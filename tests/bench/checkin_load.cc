@@ -253,6 +253,7 @@ void AddFlags(CLI::App& app, Flags& f) {
   app.add_option("--changing", f.changing,
                  "Share of the mixed run's check-ins that change the "
                  "device's decision (and so write)")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_option("--source-dir", f.source_dir,
                  "The repository (the mixed run's configuration)")
@@ -272,21 +273,19 @@ class MixedFleet {
   // A random device; with probability `changing` it moves build first (when
   // `move`; otherwise the request is the same as if it had).
   bool Pick(v1::CheckInRequest* r, bool move) {
-    long i = 0;
-    bool change = false;
-    bool affected = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      i = static_cast<long>(random_() % static_cast<unsigned long>(devices_));
-      change =
-          std::uniform_real_distribution<double>(0, 1)(random_) < changing_;
-      if (change && move) {
-        affected_[static_cast<std::size_t>(i)] ^= 1;
-        ++changes_;
-      }
-      affected = affected_[static_cast<std::size_t>(i)] != 0;
+    // Under the lock, so that the moves of one device are sent in the order
+    // they were made (two calls of one device in flight at once can still
+    // reach the server out of order: rare with many devices).
+    std::lock_guard<std::mutex> lock(mu_);
+    const long i =
+        static_cast<long>(random_() % static_cast<unsigned long>(devices_));
+    const bool change =
+        std::uniform_real_distribution<double>(0, 1)(random_) < changing_;
+    if (change && move) {
+      affected_[static_cast<std::size_t>(i)] ^= 1;
+      ++changes_;
     }
-    Fill(i, affected, r);
+    Fill(i, affected_[static_cast<std::size_t>(i)] != 0, r);
     return change;
   }
 

@@ -22,21 +22,24 @@
 // its resident memory (/proc) then and after `--checkins` check-ins of
 // random devices (32 in flight), and stops it.
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -53,8 +56,6 @@
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "traffic_bodies.h"
-
-extern char** environ;
 
 namespace hijackguard::bench {
 namespace {
@@ -263,8 +264,11 @@ int Generate(const GenerateFlags& flags) {
     return 1;
   }
   fs::create_directories(flags.dir);
-  store::SqliteStoreOptions so;
+  store::SqliteStoreOptions so;  // as the server opens it
   so.path = (fs::path(flags.dir) / store::kStateFileName).string();
+  so.synchronous = fleet->options.state_synchronous;
+  so.wal_autocheckpoint_pages = fleet->options.state_wal_autocheckpoint_pages;
+  so.audit_key_file = fleet->options.audit_key_file;
   auto opened = store::SqliteStore::Open(so);
   if (!opened.ok()) {
     std::fprintf(stderr, "%s\n", opened.status().ToString().c_str());
@@ -341,29 +345,38 @@ int Generate(const GenerateFlags& flags) {
   return 0;
 }
 
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+// Starts `argv` with its standard output and error in `log_path`; the child
+// is sent SIGTERM if this process dies first. Returns its pid, or -1.
+pid_t StartServer(std::vector<std::string> argv_s,
+                  const std::string& log_path) {
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    const int fd = ::open(log_path.c_str(),
+                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
 }
 
-// Whether something accepts TCP connections on 127.0.0.1:`port`.
-bool Listening(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok =
-      ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
+// The address `hijackguard serve` printed ("hijackguard serving on ADDR"), or
+// "" while it has not.
+std::string ServingAddress(const std::string& log_path) {
+  std::ifstream log(log_path);
+  std::string line;
+  while (std::getline(log, line)) {
+    const std::size_t at = line.find("serving on ");
+    if (at != std::string::npos) {
+      const std::string rest = line.substr(at + 11);
+      return rest.substr(0, rest.find(' '));
+    }
+  }
+  return "";
 }
 
 // VmRSS and VmHWM of `pid`, in MiB.
@@ -410,6 +423,8 @@ long CheckInRandomDevices(v1::CompliancePlugin::Stub* stub, long devices,
       slot->request = FleetCheckIn(
           static_cast<long>(random() % static_cast<unsigned long>(devices)));
     }
+    slot->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(30));
     stub->async()->CheckIn(&slot->context, &slot->request, &slot->response,
                            [&, slot](const grpc::Status& status) {
                              if (!status.ok()) ++failed;
@@ -437,56 +452,68 @@ long CheckInRandomDevices(v1::CompliancePlugin::Stub* stub, long devices,
 
 int Measure(const MeasureFlags& flags) {
   nlohmann::json config = ShippedConfig(flags.source_dir, flags.dir);
-  const std::string address = "127.0.0.1:" + std::to_string(FreePort());
-  config["listen"] = address;
+  config["listen"] = "127.0.0.1:0";  // the server says which port it took
   const std::string config_path = flags.dir + ".json";
   const std::string log_path = flags.dir + ".log";
   std::ofstream(config_path) << config.dump(2);
-  const std::size_t devices = [&] {
-    // The fleet's size: the engine's history rows.
+  std::size_t devices = 0;
+  double age_hours = 0;
+  {
+    // The fleet's size (the engine's history rows) and the age of its
+    // newest row.
     auto ro = store::sqlite::OpenStateReadOnly(
         (fs::path(flags.dir) / store::kStateFileName).string(), 0);
-    if (!ro.ok()) return std::size_t{0};
-    auto n = ro->QueryInt("SELECT count(*) FROM history");
-    return n.ok() ? static_cast<std::size_t>(*n) : 0;
-  }();
+    if (ro.ok()) {
+      auto n = ro->QueryInt("SELECT count(*) FROM history");
+      auto newest = ro->QueryInt("SELECT max(decided_ms) FROM history");
+      devices = n.ok() ? static_cast<std::size_t>(*n) : 0;
+      if (newest.ok()) {
+        age_hours =
+            static_cast<double>(absl::ToUnixMillis(absl::Now()) - *newest) /
+            3.6e6;
+      }
+    }
+  }
   if (devices == 0) {
     std::fprintf(stderr, "no devices in %s (run generate first)\n",
                  flags.dir.c_str());
     return 1;
   }
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<std::string> argv_s = {flags.binary, "serve", "--config",
-                                     config_path};
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  auto channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  auto health = grpc::health::v1::Health::NewStub(channel);
-  const int port = std::stoi(address.substr(address.rfind(':') + 1));
+  if (age_hours > 20) {
+    std::printf(
+        "note: the state's newest row is %.0f h old; rows over a day old are "
+        "written again at their device's next check-in (the daily refresh), "
+        "so the check-ins below write: generate a fresh state to measure "
+        "unchanged check-ins\n",
+        age_hours);
+  }
 
   const auto start = SteadyClock::now();
-  pid_t pid = 0;
-  if (posix_spawn(&pid, flags.binary.c_str(), &actions, nullptr, argv.data(),
-                  environ) != 0) {
-    std::perror("posix_spawn");
+  const pid_t pid =
+      StartServer({flags.binary, "serve", "--config", config_path}, log_path);
+  if (pid < 0) {
+    std::perror("fork");
     return 1;
   }
-  posix_spawn_file_actions_destroy(&actions);
+  bool exited = false;
+  std::string address;
   double serving = -1;
-  // The port accepts connections once the server listens (a channel in
-  // reconnect backoff would not notice at once); then the health service
-  // says whether it serves.
-  while (Seconds(start) < 120 && waitpid(pid, nullptr, WNOHANG) == 0) {
-    if (serving < 0 && !Listening(port)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      continue;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health;
+  std::shared_ptr<grpc::Channel> channel;
+  while (Seconds(start) < 120) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) {
+      exited = true;
+      break;
+    }
+    if (address.empty()) {
+      address = ServingAddress(log_path);
+      if (address.empty()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      channel =
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+      health = grpc::health::v1::Health::NewStub(channel);
     }
     grpc::ClientContext context;
     context.set_wait_for_ready(true);
@@ -505,8 +532,10 @@ int Measure(const MeasureFlags& flags) {
   if (serving < 0) {
     std::fprintf(stderr, "the server did not become SERVING; see %s\n",
                  log_path.c_str());
-    ::kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    if (!exited) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
     return 1;
   }
   const auto [rss_start, hwm_start] = ResidentMiB(pid);
@@ -567,6 +596,10 @@ int Main(int argc, char** argv) {
   measure->add_option("--checkins", m.checkins)->capture_default_str();
   measure->add_option("--in-flight", m.in_flight)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // "D/" and "D" alike: the measure's files go beside the directory.
+  for (std::string* dir : {&g.dir, &m.dir}) {
+    while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
+  }
   return generate->parsed() ? Generate(g) : Measure(m);
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/record.h"
 #include "detector/traffic/traffic_detector.h"
 #include "gtest/gtest.h"
 #include "tests/common/builtin_catalog.h"
@@ -50,6 +51,9 @@ class MapStore : public DetectorStore {
     }
     return ++ticket_;
   }
+
+  // The one device row there is.
+  std::string& OnlyRow() { return devices_.begin()->second; }
 
   // Device rows per submission, oldest first.
   const std::vector<std::size_t>& submitted() const { return submitted_; }
@@ -187,6 +191,41 @@ TEST(DetectorActivityTest, ADeviceLeavingMemoryTakesItsActivityAlong) {
   a.Exchange("ApplTWO", 2);
   Activity restarted(&store);
   EXPECT_EQ(restarted.Observations("ApplONE"), 2u);
+}
+
+// A row from before rows kept their time is read, and the device's next
+// check-in writes it again; so is a row whose time is ahead of the clock.
+TEST(DetectorActivityTest, RowsWithoutATimeOrAheadOfTheClockAreWrittenAgain) {
+  MapStore store;
+  CheckInFacts facts;
+  facts.tenant_id = kTenant;
+  facts.eas_device_id = "ApplONE";
+  facts.user_agent = "Apple-iPhone4C1/1002.146";
+  const absl::Time t0 = absl::FromUnixSeconds(1350000000);
+  {
+    Activity a(&store);
+    EXPECT_GT(a.detector().RecordCheckIn(facts, t0), 0u);
+  }
+  std::string time;
+  RecordWriter(&time).Time(t0);
+  std::string& row = store.OnlyRow();
+  ASSERT_TRUE(row.ends_with(time));
+  row.resize(row.size() - time.size());  // the row as older versions wrote it
+  {
+    Activity restarted(&store);
+    EXPECT_GT(restarted.detector().RecordCheckIn(facts, t0 + absl::Hours(1)),
+              0u);
+    EXPECT_EQ(store.submitted().size(), 2u);
+  }
+  {
+    // The clock went back ten hours: the row's time is ahead of it.
+    Activity restarted(&store);
+    EXPECT_GT(restarted.detector().RecordCheckIn(facts, t0 - absl::Hours(9)),
+              0u);
+    EXPECT_EQ(restarted.detector().RecordCheckIn(facts, t0 - absl::Hours(8)),
+              0u);
+    EXPECT_EQ(store.submitted().size(), 3u);
+  }
 }
 
 }  // namespace

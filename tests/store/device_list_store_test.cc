@@ -2,10 +2,14 @@
 // decision records is what ListDevices shows, after a restart too.
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/record.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/engine.h"
 #include "policy/evidence.h"
+#include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
@@ -145,6 +149,44 @@ TEST_F(DeviceListStoreTest, TheListShowsTheLastRecordedDecision) {
   clock_.Advance(absl::Hours(23));
   CheckIn("Apple-iPhone4C1/1001.523");
   EXPECT_EQ(Only().recorded_at, clock_.Now());
+}
+
+// A history row from before rows kept their time (format 4) is read, and
+// its device's next decision writes it again with the time.
+TEST_F(DeviceListStoreTest,
+       AHistoryRowWithoutItsTimeIsWrittenAtTheNextDecision) {
+  CheckIn("Apple-iPhone4C1/1001.403");
+  const absl::Time first = clock_.Now();
+  engine_.reset();
+  store_.reset();
+  {
+    auto db =
+        sqlite::Database::Open((dir_ / "hijackguard.db").string(), true, false);
+    ASSERT_THAT(db.status(), IsOk());
+    std::string time;
+    RecordWriter(&time).Time(first);
+    auto row = db->QueryText("SELECT hex(value) FROM history");
+    ASSERT_THAT(row.status(), IsOk());
+    std::string hex_time;
+    for (char c : time) {
+      hex_time += absl::StrFormat("%02X", static_cast<unsigned char>(c));
+    }
+    ASSERT_TRUE(row->starts_with("05") && row->ends_with(hex_time)) << *row;
+    ASSERT_THAT(db->Exec(absl::StrCat("UPDATE history SET value = X'04' || "
+                                      "substr(value, 2, length(value) - 1 - ",
+                                      time.size(), ")")),
+                IsOk());
+  }
+  Start();
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(CheckIn("Apple-iPhone4C1/1001.403"), 30);
+  EXPECT_EQ(Only().recorded_at, clock_.Now());
+  // Written with its time now: an hour later, nothing.
+  const absl::Time rewritten = clock_.Now();
+  Start();
+  clock_.Advance(absl::Hours(1));
+  CheckIn("Apple-iPhone4C1/1001.403");
+  EXPECT_EQ(Only().recorded_at, rewritten);
 }
 
 // A score that decays a little at each decision is rewritten once it has
