@@ -394,6 +394,16 @@ int Main(int argc, char** argv) {
   if (durable) {
     Stream(open_durable, changes, observations / 10);
   }
+  // The servers stopped, the durable one's state removed.
+  const auto shutdown = [&] {
+    if (durable_server != nullptr) {
+      durable_server->Shutdown(absl::ZeroDuration());
+      durable_server.reset();
+      std::filesystem::remove_all(state_dir);
+    }
+    echo_server->Shutdown();
+    (*plugin_server)->Shutdown(absl::ZeroDuration());
+  };
   if (!only.empty()) {
     // One service alone, for a profiler (perf record -p) to see only it.
     const Open& open = only == "echo"     ? open_echo
@@ -410,26 +420,14 @@ int Main(int argc, char** argv) {
       std::printf("  %s: %.0f/s, %.1f us CPU each, %ld errors\n", only.c_str(),
                   run.per_second, run.cpu_us, run.errors);
     }
-    if (durable_server != nullptr) {
-      durable_server->Shutdown(absl::ZeroDuration());
-      durable_server.reset();
-      std::filesystem::remove_all(state_dir);
-    }
-    echo_server->Shutdown();
-    (*plugin_server)->Shutdown(absl::ZeroDuration());
+    shutdown();
     return errors == 0 ? 0 : 1;
   }
   const Series series =
       RunAlternating(open_echo, open_plugin, durable ? &open_durable : nullptr,
                      changes, observations, repetitions);
   PrintMedians(series, durable_server.get(), shipped);
-  if (durable_server != nullptr) {
-    durable_server->Shutdown(absl::ZeroDuration());
-    durable_server.reset();
-    std::filesystem::remove_all(state_dir);
-  }
-  echo_server->Shutdown();
-  (*plugin_server)->Shutdown(absl::ZeroDuration());
+  shutdown();
   return series.errors == 0 ? 0 : 1;
 }
 
