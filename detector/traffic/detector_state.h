@@ -103,10 +103,9 @@ struct TrackedDevice {
   std::string store_key;  // the device's row key when a store is attached
   // With a store: the digest of the row as last written or read, without
   // its activity (observations, last_active, seen_at). A change that leaves
-  // it equal
-  // touched only the activity, which waits (activity_unwritten) for the
-  // device's next real change, its eviction or WriteActivity: nobody waits
-  // for a commit of counters.
+  // it equal touched only the activity, which waits (activity_unwritten) for
+  // the device's next real change, its eviction or WriteActivity: nobody
+  // waits for a commit of counters.
   Sha256Digest content{};
   bool stored = false;  // `content` is the row the store holds
   bool activity_unwritten = false;

@@ -155,17 +155,23 @@ TEST(DetectorActivityTest, OnlyActivityIsWrittenLaterAndReadBack) {
   EXPECT_EQ(store.submitted().size(), before + 1);
 }
 
-// A check-in that brings nothing new writes nothing, also for a device read
-// back from the store (its row keeps when it was written); a day after that
-// it is written again.
-TEST(DetectorActivityTest, ACheckInOfAPagedInDeviceWritesOnlyDaily) {
-  MapStore store;
+// The check-in facts of the device the check-in tests use.
+CheckInFacts OneDevice() {
   CheckInFacts facts;
   facts.tenant_id = kTenant;
   facts.eas_device_id = "ApplONE";
   facts.mdm_device_id = "mdm-1";
   facts.user_principal = "alice@example.com";
   facts.user_agent = "Apple-iPhone4C1/1002.146";
+  return facts;
+}
+
+// A check-in that brings nothing new writes nothing, also for a device read
+// back from the store (its row keeps when it was written); a day after that
+// it is written again.
+TEST(DetectorActivityTest, ACheckInOfAPagedInDeviceWritesOnlyDaily) {
+  MapStore store;
+  const CheckInFacts facts = OneDevice();
   const absl::Time t0 = absl::FromUnixSeconds(1350000000);
   {
     Activity a(&store);
@@ -197,10 +203,7 @@ TEST(DetectorActivityTest, ADeviceLeavingMemoryTakesItsActivityAlong) {
 // check-in writes it again; so is a row whose time is ahead of the clock.
 TEST(DetectorActivityTest, RowsWithoutATimeOrAheadOfTheClockAreWrittenAgain) {
   MapStore store;
-  CheckInFacts facts;
-  facts.tenant_id = kTenant;
-  facts.eas_device_id = "ApplONE";
-  facts.user_agent = "Apple-iPhone4C1/1002.146";
+  const CheckInFacts facts = OneDevice();
   const absl::Time t0 = absl::FromUnixSeconds(1350000000);
   {
     Activity a(&store);
