@@ -44,10 +44,11 @@ enum class Rpc {
   kDeleteExemption,
   kGatewayAuthorize,  // GET /v1/activesync/authorize
   kGatewayObserve,    // POST /v1/activesync/observe
-  kListDevices,       // last: kRpcCount follows it
+  kListDevices,
+  kMetrics,  // GET /metrics; last: kRpcCount follows it
 };
 inline constexpr std::size_t kRpcCount =
-    static_cast<std::size_t>(Rpc::kListDevices) + 1;
+    static_cast<std::size_t>(Rpc::kMetrics) + 1;
 
 // Which tenant an RPC is judged by.
 enum class TenantScope {
@@ -56,6 +57,7 @@ enum class TenantScope {
   kEveryTenant,  // the RPC concerns every tenant: needs "*"
   kPerItem,      // each stream item's tenant_id on its own
   kStored,       // the stored object's tenant (DeleteExemption)
+  kNoTenant,     // nothing of any one tenant is shown (/metrics)
 };
 
 struct RpcRule {

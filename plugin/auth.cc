@@ -21,7 +21,8 @@ struct RoleEntry {
 constexpr RoleEntry kRoles[] = {{kRoleMdm, "mdm"},
                                 {kRoleGateway, "gateway"},
                                 {kRoleAuditor, "auditor"},
-                                {kRoleAdmin, "admin"}};
+                                {kRoleAdmin, "admin"},
+                                {kRoleMetrics, "metrics"}};
 
 struct CertFieldEntry {
   CertMatch::Field field;
@@ -136,7 +137,7 @@ void ReadPrincipal(const nlohmann::json& value, const std::string& pointer,
           });
       if (entry == std::end(kRoles)) {
         problems->Add(StrCat(r.PointerTo("roles"), "/", i),
-                      "must be one of mdm, gateway, auditor, admin");
+                      "must be one of mdm, gateway, auditor, admin, metrics");
         continue;
       }
       p.roles |= entry->role;

@@ -18,6 +18,7 @@ enum Role : std::uint32_t {
   kRoleGateway = 1u << 1,  // ReportTraffic, StreamTraffic
   kRoleAuditor = 1u << 2,  // reading: risk, alerts, policy, exemptions
   kRoleAdmin = 1u << 3,    // everything, including changes
+  kRoleMetrics = 1u << 4,  // GET /metrics (counts, never a device or user)
 };
 std::string_view RoleName(Role role);  // "mdm", ...
 

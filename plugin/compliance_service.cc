@@ -154,6 +154,7 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
   } else {
     ticket = traffic_->Report(*request, ack);
   }
+  traffic_->Count(*ack);
   response->set_sequence(ack->sequence());
   response->mutable_events()->Swap(ack->mutable_events());
   response->mutable_errors()->Swap(ack->mutable_errors());
@@ -200,6 +201,7 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
         if (bytes.Length() > kMaxKeptRequestBytes) {
           request = v1::ReportTrafficRequest();  // give the memory back
         }
+        traffic_->Count(*ack);
         if (calls_ != nullptr) calls_->CountStreamItem(ack->errors_size() > 0);
         return ticket;
       },

@@ -382,6 +382,9 @@ HttpResponse GatewayService::Observe(const HttpRequest& request) {
   for (const v1::ReportTrafficRequest* item : items) {
     ticket = std::max(ticket, traffic_->Report(*item, response->add_acks()));
   }
+  for (const v1::TrafficAck& ack : response->acks()) {
+    traffic_->Count(ack);
+  }
   if (absl::Status durable = WaitDurable(ticket); !durable.ok()) {
     return HttpResponse::FromStatus(durable);
   }

@@ -227,6 +227,10 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
   return std::make_pair(host, port);
 }
 
+// When the request this thread serves was routed (a connection is served by
+// one thread, a request at a time).
+thread_local std::optional<absl::Time> routed_at;
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -258,6 +262,9 @@ struct HttpServer::Impl {
   void ServeWithBody(const httplib::Request& in, httplib::Response& out,
                      const httplib::ContentReader& reader) const;
   static void SetErrorAnswers(httplib::Server& s, std::size_t max_body);
+  // Times each request from its routing (every answer goes through the
+  // pre-routing handler first) and tells the observer once it is written.
+  static void Observe(httplib::Server& s, HttpObserver observer);
   [[nodiscard]] absl::Status Listen();
 };
 
@@ -483,6 +490,7 @@ void HttpServer::Impl::SetErrorAnswers(httplib::Server& s,
   // closed.
   s.set_pre_routing_handler(
       [max_body](const httplib::Request& in, httplib::Response& out) {
+        routed_at = absl::Now();
         const std::string length = in.get_header_value("Content-Length");
         if (length.empty() || length.size() > 19 ||
             length.find_first_not_of("0123456789") != std::string::npos ||
@@ -514,6 +522,18 @@ void HttpServer::Impl::SetErrorAnswers(httplib::Server& s,
     HttpResponse e = HttpResponse::Error(500, "INTERNAL", "internal error");
     out.status = 500;
     out.set_content(e.body, e.content_type);
+  });
+}
+
+void HttpServer::Impl::Observe(httplib::Server& s, HttpObserver observer) {
+  if (!observer) return;
+  s.set_logger([observer = std::move(observer)](const httplib::Request& in,
+                                                const httplib::Response& out) {
+    const absl::Duration elapsed =
+        routed_at ? absl::Now() - *routed_at : absl::ZeroDuration();
+    routed_at.reset();
+    observer(in.path, out.status, elapsed,
+             out.get_header_value("X-Hijackguard-Action"));
   });
 }
 
@@ -554,7 +574,8 @@ absl::Status HttpServer::Impl::Listen() {
 }
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const HttpServerOptions& options, HttpRouter router) {
+    const HttpServerOptions& options, HttpRouter router,
+    HttpObserver observer) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->router = std::move(router);
@@ -566,6 +587,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   Impl::SetLimits(*impl->server, impl->options);
   impl->Route();
   Impl::SetErrorAnswers(*impl->server, impl->options.max_body_bytes);
+  Impl::Observe(*impl->server, std::move(observer));
   if (absl::Status listening = impl->Listen(); !listening.ok()) {
     return listening;
   }

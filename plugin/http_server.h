@@ -76,12 +76,21 @@ class HttpRouter {
 // The listener's options are the configuration's `http` section.
 using HttpServerOptions = HttpConfig;
 
+// Told of every answered request (after it is written): its path, status,
+// time from routing to the answer, and the X-Hijackguard-Action header it
+// carried ("" without). Called on the connection's thread.
+using HttpObserver = std::function<void(std::string_view path, int status,
+                                        absl::Duration elapsed,
+                                        std::string_view gateway_action)>;
+
 class HttpServer {
  public:
   // Binds and starts serving on its own threads. UNAVAILABLE when the
   // address cannot be bound, INVALID_ARGUMENT for unreadable TLS files.
+  // `observer` may be empty.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
-      const HttpServerOptions& options, HttpRouter router);
+      const HttpServerOptions& options, HttpRouter router,
+      HttpObserver observer = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -20,10 +20,14 @@
 #include "plugin/compliance_service.h"
 #include "plugin/detector_evidence.h"
 #include "plugin/gateway_service.h"
+#include "plugin/grpc_metrics.h"
+#include "plugin/metrics.h"
+#include "plugin/ops_routes.h"
 #include "plugin/policy_admin_service.h"
 #include "plugin/refusal_log.h"
 #include "plugin/state_retention.h"
 #include "plugin/tls_files.h"
+#include "plugin/version.h"
 #include "plugin/wire_decoder.h"
 #include "store/audit_key.h"
 #include "store/audit_log.h"
@@ -71,7 +75,10 @@ struct PluginServer::State {
   std::size_t max_policy_bytes = 0;
   absl::Duration checkpoint_interval;
   const Clock* clock = nullptr;
-  // First: destroyed last, after everything that submits to it.
+  // With an HTTP listener (null without: nothing could read them). Before
+  // the store, whose writer thread records its commits here.
+  std::unique_ptr<Metrics> metrics;
+  // Destroyed after everything that submits to it.
   std::unique_ptr<store::SqliteStore> store;
   // What every part submits to and waits on: `store`, or a test's wrapper
   // of it (ServerOptions::wrap_store_for_testing); null without a store.
@@ -121,6 +128,8 @@ struct PluginServer::State {
   void MakeHandlers(const ServerOptions& options, const std::string& audit_key);
   // Returns the bound port.
   absl::StatusOr<int> StartGrpc(const ServerOptions& options);
+  // OK while the server may take traffic (/readyz).
+  absl::Status Ready();
   [[nodiscard]] absl::Status StartHttp(const ServerOptions& options);
 };
 
@@ -220,6 +229,16 @@ void PluginServer::Shutdown(absl::Duration grace) {
 }
 
 absl::Status PluginServer::ReloadPolicy() {
+  absl::StatusOr<bool> applied = ReloadPolicyFile();
+  if (state_->metrics != nullptr) {
+    state_->metrics->CountPolicyReload(!applied.ok() ? "failed"
+                                       : *applied    ? "applied"
+                                                     : "unchanged");
+  }
+  return applied.status();
+}
+
+absl::StatusOr<bool> PluginServer::ReloadPolicyFile() {
   if (state_->policy_path.empty()) {
     return absl::FailedPreconditionError(
         "no policy file is configured (the built-in defaults are in force)");
@@ -234,7 +253,7 @@ absl::Status PluginServer::ReloadPolicy() {
   if ((*loaded)->revision() == state_->file_revision ||
       (*loaded)->revision() == state_->engine->policy()->revision()) {
     state_->file_revision = (*loaded)->revision();
-    return absl::OkStatus();
+    return false;
   }
   for (const std::string& line :
        policy::ExpiredExemptions(**loaded, state_->clock->Now())) {
@@ -243,7 +262,7 @@ absl::Status PluginServer::ReloadPolicy() {
   RETURN_IF_ERROR(
       state_->engine->Apply(*loaded, "", StrCat("file:", state_->policy_path)));
   state_->file_revision = (*loaded)->revision();
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status PluginServer::ReloadAuth(std::shared_ptr<const AuthConfig> auth) {
@@ -312,7 +331,8 @@ namespace {
 // Opens the state database.
 absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
     const ServerOptions& options,
-    std::function<void(const absl::Status&)> on_health_change);
+    std::function<void(const absl::Status&)> on_health_change,
+    Metrics* metrics);
 
 // Hands the store to the detector and the engine; picks the policy to start
 // with: the file's (or the defaults), unless a policy was applied through
@@ -379,9 +399,10 @@ absl::StatusOr<std::string> PluginServer::State::OpenState(
     }
     return RandomBytes(32);
   }
-  ASSIGN_OR_RETURN(store, OpenStore(options, [this](const absl::Status& s) {
-                     SetStoreHealth(s);
-                   }));
+  ASSIGN_OR_RETURN(
+      store, OpenStore(
+                 options, [this](const absl::Status& s) { SetStoreHealth(s); },
+                 metrics.get()));
   shared_store = store.get();
   if (options.wrap_store_for_testing) {
     shared_store = options.wrap_store_for_testing(store.get());
@@ -470,6 +491,13 @@ absl::StatusOr<int> PluginServer::State::StartGrpc(
   }
   builder.RegisterService(service.get());
   builder.RegisterService(admin.get());
+  if (metrics != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(MakeMetricsInterceptorFactory(metrics.get()));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   {
     std::unique_ptr<grpc::Server> built = builder.BuildAndStart();
     absl::MutexLock lock(&health_mu);
@@ -506,13 +534,37 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
   }
   HttpRouter router;
   gateway->AddRoutes(&router);
-  auto started = HttpServer::Start(options.http, std::move(router));
+  AddOpsRoutes(&router, access.get(), metrics.get(),
+               [this] { return Ready(); });
+  std::vector<std::string> paths;
+  for (const HttpRouter::Route& route : router.routes()) {
+    paths.push_back(route.path);
+  }
+  metrics->SetHttpRoutes(std::move(paths));
+  Metrics* m = metrics.get();
+  auto started =
+      HttpServer::Start(options.http, std::move(router),
+                        [m](std::string_view path, int status,
+                            absl::Duration elapsed, std::string_view action) {
+                          m->ObserveHttp(path, status, elapsed, action);
+                        });
   if (!started.ok()) {
     server->Shutdown();
     return started.status();
   }
   http = *std::move(started);
   http_tls = options.http.tls.has_value();
+  return absl::OkStatus();
+}
+
+absl::Status PluginServer::State::Ready() {
+  absl::MutexLock lock(&health_mu);
+  if (stopping) {
+    return absl::UnavailableError("the server is stopping");
+  }
+  if (!store_ok) {
+    return absl::UnavailableError("the state store cannot write");
+  }
   return absl::OkStatus();
 }
 
@@ -539,8 +591,17 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   st.engine = std::make_unique<policy::PolicyEngine>(
       options.catalog, start.policy, options.clock, st.evidence.get(),
       options.engine, start.origin);
+  if (!options.http.listen.empty()) {
+    st.metrics = std::make_unique<Metrics>(kVersion, ServedGrpcMethods());
+  }
   ASSIGN_OR_RETURN(std::string audit_key, st.OpenState(options, start.origin));
   st.MakeHandlers(options, audit_key);
+  if (st.metrics != nullptr) {
+    st.metrics->SetSources({.engine = st.engine.get(),
+                            .detector = st.detector.get(),
+                            .store = st.store.get(),
+                            .traffic = st.traffic.get()});
+  }
   ASSIGN_OR_RETURN(ps->port_, st.StartGrpc(options));
   RETURN_IF_ERROR(st.StartHttp(options));
   ps->address_ = BoundAddress(options.listen_address, ps->port_);
@@ -553,7 +614,8 @@ namespace {
 
 absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
     const ServerOptions& options,
-    std::function<void(const absl::Status&)> on_health_change) {
+    std::function<void(const absl::Status&)> on_health_change,
+    Metrics* metrics) {
   store::SqliteStoreOptions so;
   so.path = options.state_path;
   so.synchronous = options.state_synchronous;
@@ -562,6 +624,11 @@ absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
   so.audit_key_file = options.audit_key_file;
   so.accept_broken_audit = options.accept_broken_audit;
   so.on_health_change = std::move(on_health_change);
+  if (metrics != nullptr) {
+    so.on_commit = [metrics](absl::Duration elapsed, std::size_t batch) {
+      metrics->ObserveCommit(elapsed, batch);
+    };
+  }
   so.wal_autocheckpoint_pages = options.state_wal_autocheckpoint_pages;
   so.retention = options.retention;
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,

@@ -142,6 +142,8 @@ class PluginServer {
   store::SqliteStore* store();
 
  private:
+  // ReloadPolicy's work: whether the file's policy was applied.
+  absl::StatusOr<bool> ReloadPolicyFile();
   friend absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       const ServerOptions& options);
   PluginServer();

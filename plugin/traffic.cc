@@ -227,6 +227,32 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
   return ticket;
 }
 
+void TrafficHandler::Count(const v1::TrafficAck& ack) const {
+  Outcome outcome = Outcome::kAccepted;
+  for (const v1::ItemError& e : ack.errors()) {
+    if (e.code() == "EVENTS_TRUNCATED") continue;
+    if (e.code() == "UNAUTHENTICATED" || e.code() == "PERMISSION_DENIED") {
+      outcome = Outcome::kRefused;
+    } else if (e.code() == "STATE_UNAVAILABLE") {
+      outcome = Outcome::kUnavailable;
+    } else {
+      outcome = Outcome::kRejected;
+    }
+    break;
+  }
+  outcomes_[static_cast<std::size_t>(outcome)].fetch_add(
+      1, std::memory_order_relaxed);
+}
+
+std::array<std::uint64_t, TrafficHandler::kOutcomes> TrafficHandler::outcomes()
+    const {
+  std::array<std::uint64_t, kOutcomes> out{};
+  for (std::size_t i = 0; i < kOutcomes; ++i) {
+    out[i] = outcomes_[i].load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
 void TrafficHandler::Undecodable(const std::string& bytes,
                                  const absl::Status& why, v1::TrafficAck* ack) {
   // Read the top-level sequence field (2, varint) so the ack can be matched.

@@ -3,6 +3,9 @@
 // converts events back. The gRPC service and the CLI (replay) both use it.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -49,6 +52,17 @@ class TrafficHandler {
     listener_ = std::move(listener);
   }
 
+  // What became of the observations answered with an ack (the metrics'
+  // hijackguard_observations_total{result}).
+  enum class Outcome { kAccepted, kRejected, kRefused, kUnavailable };
+  static constexpr std::size_t kOutcomes = 4;
+  // Counts one ack by its item errors: none (or only EVENTS_TRUNCATED) is
+  // accepted; UNAUTHENTICATED or PERMISSION_DENIED refused;
+  // STATE_UNAVAILABLE unavailable; any other rejected. The services call it
+  // once for every ack they send.
+  void Count(const v1::TrafficAck& ack) const;
+  std::array<std::uint64_t, kOutcomes> outcomes() const;
+
   // INVALID_ARGUMENT for a bad request, NOT_FOUND for an unknown device.
   [[nodiscard]] absl::Status GetDeviceRisk(
       const v1::GetDeviceRiskRequest& request,
@@ -59,6 +73,7 @@ class TrafficHandler {
   const Clock* clock_;
   policy::PolicyEngine* engine_;
   std::function<void(std::string_view, std::string_view)> listener_;
+  mutable std::array<std::atomic<std::uint64_t>, kOutcomes> outcomes_{};
 };
 
 void ToProto(const detector::DetectionEvent& event, v1::DetectionEvent* out);

@@ -29,18 +29,19 @@ std::size_t AlertBytes(const ComplianceAlert& alert) {
 // ---------------------------------------------------------------------------
 // AlertSubscription
 
-AlertSubscription::AlertSubscription(
-    std::string owner, std::string tenant_filter, const AlertLimits& limits,
-    std::shared_ptr<std::atomic<std::size_t>> total_bytes,
-    std::function<void()> notify)
+AlertSubscription::AlertSubscription(std::string owner,
+                                     std::string tenant_filter,
+                                     const AlertLimits& limits,
+                                     std::shared_ptr<AlertTotals> totals,
+                                     std::function<void()> notify)
     : owner_(std::move(owner)),
       tenant_filter_(std::move(tenant_filter)),
       max_queue_(std::max<std::size_t>(limits.max_queue, 1)),
       max_queue_bytes_(limits.max_queue_bytes),
-      total_bytes_(std::move(total_bytes)),
+      totals_(std::move(totals)),
       notify_(std::move(notify)) {}
 
-AlertSubscription::~AlertSubscription() { total_bytes_->fetch_sub(bytes_); }
+AlertSubscription::~AlertSubscription() { totals_->bytes.fetch_sub(bytes_); }
 
 std::optional<ComplianceAlert> AlertSubscription::Pop() {
   std::shared_ptr<const ComplianceAlert> alert;
@@ -51,7 +52,7 @@ std::optional<ComplianceAlert> AlertSubscription::Pop() {
     }
     alert = std::move(queue_.front().first);
     bytes_ -= queue_.front().second;
-    total_bytes_->fetch_sub(queue_.front().second);
+    totals_->bytes.fetch_sub(queue_.front().second);
     queue_.pop_front();
   }
   return *alert;
@@ -80,9 +81,10 @@ void AlertSubscription::Close() {
 
 void AlertSubscription::DropOldestLocked() {
   bytes_ -= queue_.front().second;
-  total_bytes_->fetch_sub(queue_.front().second);
+  totals_->bytes.fetch_sub(queue_.front().second);
   queue_.pop_front();
   ++dropped_;
+  totals_->dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool AlertSubscription::DropOldest() {
@@ -106,7 +108,7 @@ bool AlertSubscription::Push(
   }
   queue_.emplace_back(alert, bytes);
   bytes_ += bytes;
-  total_bytes_->fetch_add(bytes);
+  totals_->bytes.fetch_add(bytes);
   return true;
 }
 
@@ -129,8 +131,7 @@ void AlertSubscription::Notify() {
 // AlertHub
 
 AlertHub::AlertHub(AlertLimits limits)
-    : limits_(limits),
-      total_bytes_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+    : limits_(limits), totals_(std::make_shared<AlertTotals>()) {}
 
 AlertHub::~AlertHub() { End(); }
 
@@ -145,6 +146,15 @@ std::vector<std::shared_ptr<AlertSubscription>> AlertHub::LiveLocked() {
     return false;
   });
   return live;
+}
+
+std::size_t AlertHub::subscribers() const {
+  absl::MutexLock lock(&mu_);
+  std::size_t n = 0;
+  for (const std::weak_ptr<AlertSubscription>& w : subscribers_) {
+    if (!w.expired()) ++n;
+  }
+  return n;
 }
 
 std::vector<std::shared_ptr<AlertSubscription>> AlertHub::Publish(
@@ -163,7 +173,7 @@ std::vector<std::shared_ptr<AlertSubscription>> AlertHub::Publish(
     }
   }
   // The ceiling over every queue: the largest loses its oldest first.
-  while (total_bytes_->load() > limits_.max_total_bytes) {
+  while (totals_->bytes.load() > limits_.max_total_bytes) {
     AlertSubscription* largest = nullptr;
     std::size_t most = 0;
     for (const auto& sub : live) {
@@ -185,7 +195,7 @@ absl::StatusOr<std::shared_ptr<AlertSubscription>> AlertHub::Subscribe(
     std::function<void()> notify) {
   std::shared_ptr<AlertSubscription> sub(
       new AlertSubscription(std::move(owner), std::move(tenant_filter), limits_,
-                            total_bytes_, std::move(notify)));
+                            totals_, std::move(notify)));
   {
     absl::MutexLock lock(&mu_);
     if (!ended_) {

@@ -61,6 +61,12 @@ struct AlertLimits {
 
 class AlertHub;
 
+// What every queue of a hub adds to: their bytes, and the alerts they dropped.
+struct AlertTotals {
+  std::atomic<std::size_t> bytes{0};
+  std::atomic<std::uint64_t> dropped{0};
+};
+
 // One subscriber's queue of alerts. Thread-safe.
 class AlertSubscription {
  public:
@@ -82,7 +88,7 @@ class AlertSubscription {
   friend class AlertHub;
   AlertSubscription(std::string owner, std::string tenant_filter,
                     const AlertLimits& limits,
-                    std::shared_ptr<std::atomic<std::size_t>> total_bytes,
+                    std::shared_ptr<AlertTotals> totals,
                     std::function<void()> notify);
   // Queues the alert when it passes the filter (no notification).
   bool Push(const std::shared_ptr<const ComplianceAlert>& alert,
@@ -96,7 +102,7 @@ class AlertSubscription {
   const std::string tenant_filter_;
   const std::size_t max_queue_;
   const std::size_t max_queue_bytes_;
-  const std::shared_ptr<std::atomic<std::size_t>> total_bytes_;
+  const std::shared_ptr<AlertTotals> totals_;
   mutable absl::Mutex queue_mu_;
   // Alerts are shared between subscribers' queues, with their cost.
   std::deque<std::pair<std::shared_ptr<const ComplianceAlert>, std::size_t>>
@@ -131,14 +137,18 @@ class AlertHub {
   // Calls every live subscription's `notify`.
   void Wake();
   std::uint64_t sequence() const;
-  std::size_t total_bytes() const { return total_bytes_->load(); }
+  std::size_t total_bytes() const { return totals_->bytes.load(); }
+  // Alerts any queue dropped (its subscriber fell behind), over the hub's life.
+  std::uint64_t dropped() const { return totals_->dropped.load(); }
+  // Live subscriptions.
+  std::size_t subscribers() const;
 
  private:
   std::vector<std::shared_ptr<AlertSubscription>> LiveLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const AlertLimits limits_;
-  const std::shared_ptr<std::atomic<std::size_t>> total_bytes_;
+  const std::shared_ptr<AlertTotals> totals_;
   mutable absl::Mutex mu_;
   std::uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;

@@ -743,6 +743,9 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     state.last_action = eval.evaluated_action;
     NoteListing(eval, fp, in.subject.user_principal, now, &state);
     state.last_decision = decisions_.fetch_add(1, std::memory_order_relaxed);
+    outcomes_[DecisionOutcomeIndex(eval.enforced_action, eval.evaluated_action,
+                                   eval.mode)]
+        .fetch_add(1, std::memory_order_relaxed);
     std::optional<ComplianceAlert> alert;
     if (old_action != eval.evaluated_action) {
       alert = MakeAlert(eval, in.subject, trigger, decision_id, old_action);
@@ -782,6 +785,11 @@ EngineStats PolicyEngine::stats() const {
   s.policy_swaps = policy_swaps_.load(std::memory_order_relaxed);
   s.devices_forgotten = forgotten_.load(std::memory_order_relaxed);
   s.alerts = alerts_.sequence();
+  s.alert_subscribers = alerts_.subscribers();
+  s.alerts_dropped = alerts_.dropped();
+  for (std::size_t i = 0; i < kDecisionOutcomes; ++i) {
+    s.decisions_by_outcome[i] = outcomes_[i].load(std::memory_order_relaxed);
+  }
   for (const Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
     s.devices += shard.devices.size();

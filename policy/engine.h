@@ -3,6 +3,7 @@
 // emitted when a device's action changes. No gRPC here; plugin/ exposes it.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -37,8 +38,22 @@ struct EngineOptions {
   std::size_t max_api_exemptions = 100'000;
 };
 
+// Decisions are counted by what they enforced and evaluated, and the mode.
+inline constexpr std::size_t kDecisionOutcomes = std::size_t{4} * 4 * 2;
+inline std::size_t DecisionOutcomeIndex(Action enforced, Action evaluated,
+                                        Mode mode) {
+  return (static_cast<std::size_t>(enforced) * 4 +
+          static_cast<std::size_t>(evaluated)) *
+             2 +
+         static_cast<std::size_t>(mode);
+}
+
 struct EngineStats {
   std::uint64_t decisions = 0;
+  // By DecisionOutcomeIndex (simulations are not decisions).
+  std::array<std::uint64_t, kDecisionOutcomes> decisions_by_outcome{};
+  std::size_t alert_subscribers = 0;
+  std::uint64_t alerts_dropped = 0;  // by subscribers that fell behind
   std::uint64_t alerts = 0;
   std::uint64_t policy_swaps = 0;
   std::size_t devices = 0;
@@ -301,6 +316,7 @@ class PolicyEngine {
 
   std::array<Shard, kShards> shards_;
   std::atomic<std::uint64_t> decisions_{0};
+  std::array<std::atomic<std::uint64_t>, kDecisionOutcomes> outcomes_{};
   std::atomic<std::uint64_t> policy_swaps_{0};
   std::atomic<std::uint64_t> forgotten_{0};
 

@@ -212,8 +212,12 @@ void CommitQueue::WriterLoop() {
       attempts = 0;
       continue;
     }
+    const absl::Time started = absl::Now();
     const absl::Status status = commit_(batch);
     if (status.ok()) {
+      if (options_.on_commit) {
+        options_.on_commit(absl::Now() - started, batch.size());
+      }
       if (attempts > 0) {
         Recovered(attempts, failing_since);
         attempts = 0;
@@ -431,7 +435,9 @@ absl::Status CommitQueue::health() const {
 
 CommitQueueStats CommitQueue::stats() const {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  CommitQueueStats s = stats_;
+  s.queued = queue_.size();
+  return s;
 }
 
 }  // namespace hijackguard::store

@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "policy/state_store.h"
 
 namespace hijackguard::store {
@@ -103,12 +104,16 @@ struct CommitQueueOptions {
   // Called (from the writer thread) when the store stops being able to
   // write (an error) and when it can again (OK).
   std::function<void(const absl::Status&)> on_health_change;
+  // Called (from the writer thread) after each successful commit: how long
+  // the transaction took and how many submissions it carried.
+  std::function<void(absl::Duration, std::size_t)> on_commit;
 };
 
 struct CommitQueueStats {
   std::uint64_t submissions = 0;
   std::uint64_t commits = 0;  // transactions
   StoreTicket durable_ticket = 0;
+  std::size_t queued = 0;  // submitted, not yet taken by the writer
 };
 
 class CommitQueue {

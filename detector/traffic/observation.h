@@ -62,6 +62,7 @@ enum class EventKind {
   kSuspectedSelfOrganizer,  // no ledger entry; weak
   kOrganizerNameChange,     // same address, other display name: information
 };
+inline constexpr std::size_t kEventKindCount = 5;
 
 // "ORGANIZER_REWRITE", "OWNERSHIP_CLAIM", "ATTENDEE_CANCEL",
 // "SUSPECTED_SELF_ORGANIZER", "ORGANIZER_NAME_CHANGE".

@@ -597,6 +597,7 @@ void TrafficDetector::Emit(ItemContext& ctx, const ClientItem& item,
     }
   }
   ++events_;
+  ++events_by_kind_[static_cast<std::size_t>(e.kind)];
   e.store_id = ++last_event_id_;
   if (store_ != nullptr) {
     StoreRow& row = new_events_.emplace_back();

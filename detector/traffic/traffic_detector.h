@@ -7,6 +7,7 @@
 // Thread-safe: decoding runs outside the lock, bookkeeping inside one mutex.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -124,6 +125,7 @@ struct DetectorStats {
   std::uint64_t observations = 0;
   std::uint64_t item_errors = 0;
   std::uint64_t events = 0;
+  std::array<std::uint64_t, kEventKindCount> events_by_kind{};  // by EventKind
   std::size_t devices = 0;
   std::size_t ledger_entries = 0;
   std::uint64_t ledger_evictions = 0;
@@ -312,6 +314,8 @@ class TrafficDetector {
   std::uint64_t observations_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t item_errors_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t events_ ABSL_GUARDED_BY(mu_) = 0;
+  std::array<std::uint64_t, kEventKindCount> events_by_kind_
+      ABSL_GUARDED_BY(mu_){};
 
   DetectorStore* store_ ABSL_GUARDED_BY(mu_) = nullptr;
   // The newest ticket this detector submitted.

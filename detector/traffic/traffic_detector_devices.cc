@@ -217,6 +217,7 @@ DetectorStats TrafficDetector::stats() const {
   s.observations = observations_;
   s.item_errors = item_errors_;
   s.events = events_;
+  s.events_by_kind = events_by_kind_;
   s.devices = devices_->size();
   s.ledger_entries = ledger_.size();
   s.ledger_evictions = ledger_.evictions();

@@ -106,7 +106,8 @@ absl::Status SqliteStore::Start() {
   queue_ = std::make_unique<CommitQueue>(
       CommitQueueOptions{.max_batch = options_.max_batch,
                          .max_queued = options_.max_queued,
-                         .on_health_change = options_.on_health_change},
+                         .on_health_change = options_.on_health_change,
+                         .on_commit = options_.on_commit},
       [this](const Batch& batch) { return Commit(batch); });
   return absl::OkStatus();
 }

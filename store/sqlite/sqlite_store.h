@@ -79,12 +79,16 @@ struct SqliteStoreOptions {
   // Called (from the writer thread) when the store stops being able to
   // write (an error) and when it can again (OK).
   std::function<void(const absl::Status&)> on_health_change;
+  // Called (from the writer thread) after each commit with its duration and
+  // the submissions it carried (the metrics).
+  std::function<void(absl::Duration, std::size_t)> on_commit;
 };
 
 struct StoreStats {
   std::uint64_t submissions = 0;
   std::uint64_t commits = 0;  // transactions
   std::uint64_t durable_ticket = 0;
+  std::size_t queued = 0;  // submissions waiting for the writer
   std::uint64_t audit_rows = 0;
   std::array<std::uint64_t, kPruneTables> pruned{};
   std::size_t overlay_rows = 0;

@@ -249,6 +249,7 @@ StoreStats SqliteStore::stats() const {
   s.submissions = queued.submissions;
   s.commits = queued.commits;
   s.durable_ticket = queued.durable_ticket;
+  s.queued = queued.queued;
   s.overlay_rows = queue_->rows().size();
   {
     absl::MutexLock lock(&committed_mu_);

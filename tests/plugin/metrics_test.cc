@@ -1,0 +1,200 @@
+// The metrics (plugin/metrics.h) and the operator's routes (/metrics,
+// /healthz, /readyz) on the real HTTP listener, in-process: who may scrape,
+// what the fixed names and labels hold, and that a caller's free text never
+// becomes a label.
+#include "plugin/metrics.h"
+
+#include "common/hmac.h"
+#include "common/strings.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "httplib.h"
+#include "plugin/grpc_metrics.h"
+#include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
+#include "tests/common/status_matchers.h"
+#include "tests/plugin/test_policy.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::hijackguard::testing::IsOk;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(MetricsTest, FixedNamesAndNoCallerTextInLabels) {
+  Metrics metrics("1.2.3", {"/hijackguard.v1.CompliancePlugin/CheckIn"});
+  metrics.SetHttpRoutes({"/v1/activesync/authorize", "/metrics"});
+  metrics.ObserveGrpc("/hijackguard.v1.CompliancePlugin/CheckIn",
+                      grpc::StatusCode::OK, absl::Milliseconds(2));
+  metrics.ObserveGrpc("/evil.Service/alice@example.com",
+                      grpc::StatusCode::UNIMPLEMENTED, absl::Milliseconds(1));
+  metrics.ObserveGrpc("/hijackguard.v1.CompliancePlugin/CheckIn",
+                      grpc::StatusCode::DO_NOT_USE, absl::Milliseconds(1));
+  metrics.ObserveHttp("/v1/activesync/authorize", 200, absl::Milliseconds(1),
+                      "QUARANTINE");
+  metrics.ObserveHttp("/v1/activesync/authorize", 403, absl::Milliseconds(1),
+                      "");
+  metrics.ObserveHttp("/v1/activesync/authorize", 503, absl::Milliseconds(1),
+                      "");
+  metrics.ObserveHttp("/v1/activesync/authorize", 200, absl::Milliseconds(1),
+                      "SOMETHING\"ELSE");
+  metrics.ObserveHttp("/users/alice@example.com", 404, absl::Milliseconds(1),
+                      "");
+  metrics.ObserveCommit(absl::Milliseconds(3), 17);
+  metrics.CountPolicyReload("failed");
+  const std::string text = metrics.Render();
+
+  EXPECT_THAT(text, HasSubstr("hijackguard_build_info{version=\"1.2.3\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_store_up 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_grpc_request_duration_seconds_count{"
+                              "code=\"OK\",method=\"/hijackguard.v1."
+                              "CompliancePlugin/CheckIn\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_grpc_request_duration_seconds_count{"
+                              "code=\"UNIMPLEMENTED\",method=\"other\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_gateway_authorizations_total{"
+                              "answer=\"QUARANTINE\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_gateway_authorizations_total{"
+                              "answer=\"REFUSED\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_gateway_authorizations_total{"
+                              "answer=\"UNAVAILABLE\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_gateway_authorizations_total{"
+                              "answer=\"ERROR\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_http_request_duration_seconds_count{"
+                              "code=\"404\",route=\"other\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("hijackguard_store_commit_batch_size_bucket{le=\"16\"} "
+                        "0\nhijackguard_store_commit_batch_size_bucket{le="
+                        "\"32\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_policy_reloads_total{result="
+                              "\"failed\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_policy_reloads_total{result="
+                              "\"applied\"} 0"));
+  EXPECT_THAT(text, Not(HasSubstr("alice")));
+  EXPECT_THAT(text, Not(HasSubstr("evil")));
+  EXPECT_THAT(text, Not(HasSubstr("SOMETHING")));
+  EXPECT_THAT(text, Not(HasSubstr("DO_NOT_USE")));
+}
+
+TEST(MetricsTest, ServedMethodsNameEveryRpcOfTheServices) {
+  const std::vector<std::string> methods = ServedGrpcMethods();
+  EXPECT_THAT(methods,
+              ::testing::Contains("/hijackguard.v1.CompliancePlugin/CheckIn"));
+  EXPECT_THAT(methods, ::testing::Contains(
+                           "/hijackguard.v1.CompliancePlugin/StreamTraffic"));
+  EXPECT_THAT(methods,
+              ::testing::Contains("/hijackguard.v1.PolicyAdmin/ApplyPolicy"));
+  EXPECT_THAT(methods, ::testing::Contains("/grpc.health.v1.Health/Check"));
+}
+
+class MetricsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.catalog = ::hijackguard::testing::BuiltinCatalog();
+    options.policy = EnforceDefaults(*options.catalog);
+    options.http.listen = "127.0.0.1:0";
+    auto auth = std::make_shared<AuthConfig>();
+    for (auto [id, role] :
+         {std::pair{"scraper", kRoleMetrics}, std::pair{"mdm", kRoleMdm},
+          std::pair{"admin", kRoleAdmin}}) {
+      Principal p;
+      p.id = id;
+      p.roles = role;
+      p.tenants = {"t1"};
+      p.token_sha256.push_back(Sha256Raw(StrCat("token-", id)));
+      auth->principals.push_back(std::move(p));
+    }
+    options.auth = auth;
+    auto server = BuildServer(options);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    const std::string address = server_->http_address();
+    http_ = std::make_unique<httplib::Client>(
+        address.substr(0, address.rfind(':')),
+        std::stoi(address.substr(address.rfind(':') + 1)));
+  }
+
+  httplib::Result Scrape(const std::string& authorization) {
+    httplib::Headers h;
+    if (!authorization.empty()) h.emplace("Authorization", authorization);
+    return http_->Get("/metrics", h);
+  }
+
+  std::unique_ptr<PluginServer> server_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+TEST_F(MetricsServerTest, OnlyAMetricsPrincipalOrAnAdminScrapes) {
+  auto none = Scrape("");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(none->get_header_value("WWW-Authenticate"),
+            "Bearer realm=\"hijackguard\"");
+  auto unknown = Scrape("Bearer token-nobody");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 401);
+  auto malformed = Scrape("Token token-scraper");
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 401);
+  EXPECT_THAT(malformed->body, HasSubstr("not \\\"Bearer <token>\\\""));
+  auto mdm = Scrape("Bearer token-mdm");
+  ASSERT_TRUE(mdm);
+  EXPECT_EQ(mdm->status, 403);
+  EXPECT_THAT(mdm->body, HasSubstr("lacks role \\\"metrics\\\""));
+  auto scraper = Scrape("Bearer token-scraper");
+  ASSERT_TRUE(scraper);
+  EXPECT_EQ(scraper->status, 200);
+  EXPECT_EQ(scraper->get_header_value("Content-Type"),
+            "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_THAT(scraper->body, HasSubstr("# TYPE hijackguard_decisions_total "
+                                       "counter"));
+  auto admin = Scrape("Bearer token-admin");
+  ASSERT_TRUE(admin);
+  EXPECT_EQ(admin->status, 200);
+}
+
+TEST_F(MetricsServerTest, HealthAndReadinessAreOpen) {
+  auto health = http_->Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = http_->Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+  EXPECT_EQ(ready->body, "ready\n");
+}
+
+TEST_F(MetricsServerTest, ACheckInIsTimedAndCounted) {
+  auto channel = grpc::CreateChannel(server_->address(),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = v1::CompliancePlugin::NewStub(channel);
+  v1::CheckInRequest request;
+  request.set_tenant_id("t1");
+  request.mutable_device()->set_eas_device_id("ApplMETRICS1");
+  request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+  for (const char* token : {"token-mdm", "token-scraper"}) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", StrCat("Bearer ", token));
+    v1::CheckInResponse response;
+    stub->CheckIn(&context, request, &response);
+  }
+  auto scraped = Scrape("Bearer token-scraper");
+  ASSERT_TRUE(scraped);
+  const std::string& text = scraped->body;
+  EXPECT_THAT(text, HasSubstr("hijackguard_grpc_request_duration_seconds_count{"
+                              "code=\"OK\",method=\"/hijackguard.v1."
+                              "CompliancePlugin/CheckIn\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_grpc_request_duration_seconds_count{"
+                              "code=\"PERMISSION_DENIED\",method=\"/"
+                              "hijackguard.v1.CompliancePlugin/CheckIn\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_decisions_total{enforced_action="));
+  EXPECT_THAT(text, HasSubstr("mode=\"enforce\"} 1"));
+  EXPECT_THAT(text, HasSubstr("hijackguard_policy_info{mode=\"enforce\""));
+  EXPECT_THAT(text, Not(HasSubstr("ApplMETRICS1")));
+  EXPECT_THAT(text, Not(HasSubstr("t1")));
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin
