@@ -8,6 +8,7 @@
 #include "plugin/alert_stream.h"
 #include "plugin/policy_convert.h"
 #include "plugin/raw_call.h"
+#include "plugin/request_context.h"
 #include "plugin/status.h"
 
 namespace hijackguard::plugin {
@@ -114,6 +115,8 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
   }
   policy::StoreTicket ticket = 0;
   if (status.ok()) {
+    const ScopedRequestContext logged(caller->actor.principal,
+                                      TraceIdOf(*context));
     status = check_in_->CheckIn(*request, response, &ticket);
   }
   if (status.ok()) {
@@ -152,6 +155,8 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
     reactor->Finish(ToGrpcStatus(writable));
     return reactor;
   } else {
+    const ScopedRequestContext logged(caller->actor.principal,
+                                      TraceIdOf(*context));
     ticket = traffic_->Report(*request, ack);
   }
   traffic_->Count(*ack);
@@ -174,8 +179,8 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
   }
   return new AckStream(
       // Items are handled one at a time (AckStream), so `caller` may change.
-      [this, caller = *std::move(admitted)](const grpc::ByteBuffer& bytes,
-                                            v1::TrafficAck* ack) mutable {
+      [this, caller = *std::move(admitted), trace_id = TraceIdOf(*context)](
+          const grpc::ByteBuffer& bytes, v1::TrafficAck* ack) mutable {
         // One request message per stream thread: reused, not reallocated.
         thread_local v1::ReportTrafficRequest request;
         policy::StoreTicket ticket = 0;
@@ -196,6 +201,7 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
           e->set_code("STATE_UNAVAILABLE");
           e->set_message(std::string(writable.message()));
         } else {
+          const ScopedRequestContext logged(caller.actor.principal, trace_id);
           ticket = traffic_->Report(request, ack);
         }
         if (bytes.Length() > kMaxKeptRequestBytes) {

@@ -138,6 +138,23 @@ void ReadSecurity(json::ObjectReader& root, json::Problems& problems,
     if (auto v = Bool(logging, "pii", &problems)) {
       config.logging_pii = *v;
     }
+    if (auto v = logging.String("format", false)) {
+      if (*v == "text" || *v == "json") {
+        config.log_format = *v == "json" ? LogFormat::kJson : LogFormat::kText;
+      } else {
+        problems.Add(logging.PointerTo("format"),
+                     StrCat(QuoteInput(*v), " is not \"text\" or \"json\""));
+      }
+    }
+    if (auto v = logging.String("level", false)) {
+      if (auto level = ParseLogLevel(*v)) {
+        config.log_level = *level;
+      } else {
+        problems.Add(
+            logging.PointerTo("level"),
+            StrCat(QuoteInput(*v), " is not one of debug, info, warn, error"));
+      }
+    }
   }
 }
 

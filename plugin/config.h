@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/log.h"
 #include "plugin/auth.h"
 #include "policy/alerts.h"
 
@@ -119,6 +120,10 @@ struct ServerConfig {
   absl::Duration audit_checkpoint_interval = absl::Hours(1);
   // Log user principals and addresses in clear instead of pseudonyms.
   bool logging_pii = false;
+  // `logging.format`: "text" (default) or "json" lines.
+  LogFormat log_format = LogFormat::kText;
+  // `logging.level`: the lowest level written. Default "info".
+  LogLevel log_level = LogLevel::kInfo;
 };
 
 // Parses configuration JSON. Unknown keys and wrong types are errors; every

@@ -14,6 +14,7 @@
 #include "plugin/gateway_refusal.h"
 #include "plugin/observation_body.h"
 #include "plugin/proto_json.h"
+#include "plugin/request_context.h"
 #include "plugin/validate.h"
 
 namespace hijackguard::plugin {
@@ -162,7 +163,7 @@ absl::Status GatewayService::WaitDurable(policy::StoreTicket ticket) const {
       StrCat("not recorded durably: ", durable.message()));
 }
 
-absl::StatusOr<std::string> GatewayService::AdmitForTenant(
+absl::StatusOr<GatewayService::Admitted> GatewayService::AdmitForTenant(
     const HttpRequest& request) const {
   absl::StatusOr<Caller> caller =
       access_->Admit(HttpCredentials(request), Rpc::kGatewayAuthorize);
@@ -174,13 +175,16 @@ absl::StatusOr<std::string> GatewayService::AdmitForTenant(
   }
   RETURN_IF_ERROR(
       access_->CheckTenant(*caller, Rpc::kGatewayAuthorize, tenant));
-  return tenant;
+  return Admitted{*std::move(caller), std::move(tenant)};
 }
 
 HttpResponse GatewayService::Authorize(const HttpRequest& request) {
-  absl::StatusOr<std::string> admitted = AdmitForTenant(request);
+  absl::StatusOr<Admitted> admitted = AdmitForTenant(request);
   if (!admitted.ok()) return HttpResponse::FromStatus(admitted.status());
-  const std::string& tenant = *admitted;
+  const std::string& tenant = admitted->tenant;
+  const ScopedRequestContext logged(
+      admitted->caller.actor.principal,
+      TraceIdOf(request.Header("traceparent").value_or("")));
   const std::optional<std::string_view> target =
       request.Header("X-Original-URI");
   if (!target || target->empty()) {
@@ -318,9 +322,9 @@ void GatewayService::NoteEngineChanges() {
 }
 
 HttpResponse GatewayService::Changes(const HttpRequest& request) {
-  absl::StatusOr<std::string> admitted = AdmitForTenant(request);
+  absl::StatusOr<Admitted> admitted = AdmitForTenant(request);
   if (!admitted.ok()) return HttpResponse::FromStatus(admitted.status());
-  const std::string& tenant = *admitted;
+  const std::string& tenant = admitted->tenant;
   std::uint64_t since = 0;
   const std::size_t q = request.target.find("?since=");
   const std::string digits =
@@ -378,6 +382,9 @@ HttpResponse GatewayService::Observe(const HttpRequest& request) {
   auto* response =
       google::protobuf::Arena::CreateMessage<v1::StreamTrafficResponse>(
           read->arena.get());
+  const ScopedRequestContext logged(
+      caller->actor.principal,
+      TraceIdOf(request.Header("traceparent").value_or("")));
   policy::StoreTicket ticket = 0;
   for (const v1::ReportTrafficRequest* item : items) {
     ticket = std::max(ticket, traffic_->Report(*item, response->add_acks()));

@@ -65,7 +65,11 @@ class GatewayService {
  private:
   // Admits a caller of authorize or changes for the tenant it names
   // (X-Hijackguard-Tenant): that tenant, or why not.
-  absl::StatusOr<std::string> AdmitForTenant(const HttpRequest& request) const;
+  struct Admitted {
+    Caller caller;
+    std::string tenant;
+  };
+  absl::StatusOr<Admitted> AdmitForTenant(const HttpRequest& request) const;
   [[nodiscard]] absl::Status StoreWritable() const;
   [[nodiscard]] absl::Status WaitDurable(policy::StoreTicket ticket) const;
 

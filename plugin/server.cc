@@ -19,6 +19,7 @@
 #include "plugin/alert_stream.h"
 #include "plugin/compliance_service.h"
 #include "plugin/detector_evidence.h"
+#include "plugin/event_log.h"
 #include "plugin/gateway_service.h"
 #include "plugin/grpc_metrics.h"
 #include "plugin/metrics.h"
@@ -84,6 +85,7 @@ struct PluginServer::State {
   // of it (ServerOptions::wrap_store_for_testing); null without a store.
   policy::StateStore* shared_store = nullptr;
   std::unique_ptr<store::Pseudonymizer> pseudonym;
+  std::unique_ptr<EventLog> event_log;  // decisions and detections
   std::unique_ptr<RefusalLog> refusals;
   std::unique_ptr<AccessControl> access;
   std::unique_ptr<TlsFiles> tls;  // null for plaintext
@@ -423,6 +425,12 @@ void PluginServer::State::MakeHandlers(const ServerOptions& options,
                                        const std::string& audit_key) {
   pseudonym =
       std::make_unique<store::Pseudonymizer>(audit_key, options.logging_pii);
+  event_log = std::make_unique<EventLog>(pseudonym.get());
+  // Before anything serves: the listener is not synchronized.
+  engine->SetDecisionListener(
+      [log = event_log.get()](const policy::DecisionNote& note) {
+        log->Decision(note);
+      });
   refusals = std::make_unique<RefusalLog>(shared_store);
   access = std::make_unique<AccessControl>(
       options.auth, refusals.get(), options.clock,
@@ -431,6 +439,7 @@ void PluginServer::State::MakeHandlers(const ServerOptions& options,
   clock = options.clock;
   traffic = std::make_unique<TrafficHandler>(detector.get(), options.clock,
                                              engine.get());
+  traffic->SetEventLog(event_log.get());
   handler = std::make_unique<CheckInHandler>(options.catalog, options.clock,
                                              options.check_in, engine.get(),
                                              detector.get());

@@ -194,6 +194,7 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
   policy::StoreTicket ticket = result.ticket;
   for (const detector::DetectionEvent& e : result.events) {
     ToProto(e, ack->add_events());
+    if (event_log_ != nullptr) event_log_->Detection(e);
   }
   for (const detector::ItemError& e : result.errors) {
     AddError(ack, e.code, e.field, e.message);

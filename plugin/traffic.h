@@ -15,6 +15,7 @@
 #include "detector/traffic/traffic_detector.h"
 #include "hijackguard/v1/compliance_plugin.pb.h"
 #include "hijackguard/v1/traffic.pb.h"
+#include "plugin/event_log.h"
 #include "policy/engine.h"
 
 namespace hijackguard::plugin {
@@ -52,6 +53,10 @@ class TrafficHandler {
     listener_ = std::move(listener);
   }
 
+  // Writes each detection event to the log (may be null; set before
+  // serving).
+  void SetEventLog(const EventLog* log) { event_log_ = log; }
+
   // What became of the observations answered with an ack (the metrics'
   // hijackguard_observations_total{result}).
   enum class Outcome { kAccepted, kRejected, kRefused, kUnavailable };
@@ -74,6 +79,7 @@ class TrafficHandler {
   policy::PolicyEngine* engine_;
   std::function<void(std::string_view, std::string_view)> listener_;
   mutable std::array<std::atomic<std::uint64_t>, kOutcomes> outcomes_{};
+  const EventLog* event_log_ = nullptr;
 };
 
 void ToProto(const detector::DetectionEvent& event, v1::DetectionEvent* out);

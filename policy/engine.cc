@@ -712,6 +712,7 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
   Decision decision;
   Evaluation& eval = decision.evaluation;
   std::vector<std::shared_ptr<AlertSubscription>> to_notify;
+  Action previous_action = Action::kAllow;
   {
     absl::MutexLock lock(&shard.mu);
     // Evidence under the device's shard lock (then the detector's own; the
@@ -739,6 +740,7 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     eval.exemptions_owner = exemptions;
 
     const Action old_action = state.last_action;
+    previous_action = old_action;
     state.history = eval.history;
     state.last_action = eval.evaluated_action;
     NoteListing(eval, fp, in.subject.user_principal, now, &state);
@@ -764,6 +766,19 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
   }
   for (const auto& sub : to_notify) {
     sub->Notify();
+  }
+  if (decision_listener_) {
+    decision_listener_(DecisionNote{.decision_id = decision_id,
+                                    .trigger = trigger,
+                                    .tenant_id = facts.tenant_id,
+                                    .eas_device_id = facts.eas_device_id,
+                                    .user_principal = facts.user_principal,
+                                    .enforced_action = eval.enforced_action,
+                                    .evaluated_action = eval.evaluated_action,
+                                    .previous_action = previous_action,
+                                    .mode = eval.mode,
+                                    .score = eval.score,
+                                    .policy_revision = eval.policy_revision});
   }
   return decision;
 }

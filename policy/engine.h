@@ -60,6 +60,23 @@ struct EngineStats {
   std::uint64_t devices_forgotten = 0;
 };
 
+// What the engine tells its decision listener of each decision.
+struct DecisionNote {
+  std::string_view decision_id;
+  std::string_view trigger;  // "CHECK_IN", "GATEWAY", "TRAFFIC"
+  std::string_view tenant_id;
+  std::string_view eas_device_id;
+  std::string_view user_principal;
+  Action enforced_action = Action::kAllow;
+  Action evaluated_action = Action::kAllow;
+  // The device's evaluated action before; differs from evaluated_action when
+  // the decision raised an alert.
+  Action previous_action = Action::kAllow;
+  Mode mode = Mode::kMonitor;
+  double score = 0;
+  std::string_view policy_revision;
+};
+
 // What a check-in adds to the detector's facts.
 struct CheckInExtras {
   std::span<const std::string> groups;
@@ -103,6 +120,12 @@ class PolicyEngine {
   absl::StatusOr<Exemption> PutExemption(Exemption exemption, Actor actor = {});
   [[nodiscard]] absl::Status DeleteExemption(std::string_view id,
                                              Actor actor = {});  // NOT_FOUND
+
+  // Called after every decision (not simulations), on the deciding thread
+  // with no engine lock held. Set before the first decision.
+  void SetDecisionListener(std::function<void(const DecisionNote&)> listener) {
+    decision_listener_ = std::move(listener);
+  }
 
   // A decision and the store ticket to wait for before answering with it:
   // the commit of a changed history (grace start, last action), else 0. The
@@ -315,6 +338,7 @@ class PolicyEngine {
   StateStore* store_ = nullptr;  // set once, before serving
 
   std::array<Shard, kShards> shards_;
+  std::function<void(const DecisionNote&)> decision_listener_;
   std::atomic<std::uint64_t> decisions_{0};
   std::array<std::atomic<std::uint64_t>, kDecisionOutcomes> outcomes_{};
   std::atomic<std::uint64_t> policy_swaps_{0};

@@ -214,6 +214,8 @@ int RunServe(const ServeFlags& flags) {
     LogError(StrCat(config.status().message()));
     return ExitStatusOf(config.status());
   }
+  SetLogFormat(config->log_format);
+  SetLogLevel(config->log_level);
   if (!flags.listen.empty()) {
     config->listen = flags.listen;
   }

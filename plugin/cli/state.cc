@@ -257,8 +257,11 @@ void AddStateCommands(CLI::App& app, RunFn* run) {
       [flags, run] { *run = [flags] { return RunCheckpoint(*flags); }; });
 
   CLI::App* ps = audit->add_subcommand(
-      "pseudonym", "Print the pseudonym that stands for ADDRESS in logs");
-  ps->add_option("address", flags->address, "A user principal or address")
+      "pseudonym",
+      "Print the pseudonym that stands for ADDRESS (a user or a device id) in "
+      "logs");
+  ps->add_option("address", flags->address,
+                 "A user principal, an address or an EAS device id")
       ->required();
   add_state(ps, true);
   ps->callback(

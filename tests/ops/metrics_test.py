@@ -9,7 +9,11 @@ listener (docs/operations.md).
     (SIGHUP, monitor to enforce) and a broken one, gateway authorizations (answered, refused,
     an unknown path); after each step the named series move by exactly what the step did;
   * every scrape passes `promtool check metrics`, and no scrape holds a token, a device id or a
-    user's address.
+    user's address;
+  * the server's log (logging.format json, level debug) is one JSON object per line; decisions
+    and detection events name the decision id, tenant, pseudonymized device and user, the
+    principal, and the W3C trace id a caller sent; it holds no token, Authorization value, user
+    address or device id in clear.
 Exits 77 (skipped) when promtool is not installed.
 """
 
@@ -29,6 +33,10 @@ import time
 PROMTOOL = "/usr/bin/promtool"
 DEVICE = "ApplDMPFXZABDFHW"
 USER = "alice@example.com"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+# The device's own credentials for Exchange, which a gateway may pass along: never logged.
+EXCHANGE_AUTHORIZATION = "Basic YWxpY2U6c2VjcmV0LTdmM2E5"
 
 
 def fail(message):
@@ -168,6 +176,7 @@ def main():
         with open(config, "w", encoding="utf-8") as f:
             json.dump({"listen": "127.0.0.1:0", "state_dir": os.path.join(work, "var"),
                        "policy": policy_path, "http": {"listen": "127.0.0.1:0"},
+                       "logging": {"format": "json", "level": "debug"},
                        "auth": {"principals": principals}}, f)
         server = Server(args.binary, config)
         scraper = Scraper(server, tokens["scraper"], work)
@@ -175,9 +184,9 @@ def main():
             scenario(args, server, scraper, tokens, work, policy_path)
         finally:
             stderr = server.stop()
-        for secret in list(tokens.values()):
-            check(secret not in stderr, "the server's log holds a token")
-        print("metrics: every scrape passed promtool check metrics and moved as the scenario did")
+        check_log(stderr, tokens)
+        print("metrics: every scrape passed promtool check metrics and moved as the scenario did; "
+              "the log is JSON lines naming callers by principal and trace id, and no secret")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -291,7 +300,8 @@ def scenario(args, server, scraper, tokens, work, policy_path):
               "&DeviceType=iPhone")
     headers = {"X-Hijackguard-Token": tokens["gw"], "X-Hijackguard-Tenant": "acme",
                "X-Original-URI": target, "X-Original-Method": "POST",
-               "User-Agent": "Apple-iPhone4C1/1001.403", "MS-ASProtocolVersion": "14.1"}
+               "User-Agent": "Apple-iPhone4C1/1001.403", "MS-ASProtocolVersion": "14.1",
+               "traceparent": TRACEPARENT, "Authorization": EXCHANGE_AUTHORIZATION}
     status_answered, answer, _ = server.get("/v1/activesync/authorize", headers)
     action = answer.get("X-Hijackguard-Action")
     check(action in ("WARN", "QUARANTINE", "BLOCK"),
@@ -317,6 +327,38 @@ def scenario(args, server, scraper, tokens, work, policy_path):
     # The scrapes before this one: each a 200 on /metrics.
     check(delta(broken, after_gateway, "hijackguard_http_request_duration_seconds_count",
                 route="/metrics", code="200") == 1, "the last scrape timed")
+
+
+def check_log(stderr, tokens):
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    for doc in lines:
+        check({"time", "level", "msg"} <= doc.keys(), f"a log line without time, level, msg: {doc}")
+    for secret in list(tokens.values()) + [EXCHANGE_AUTHORIZATION, "YWxpY2U6c2VjcmV0",
+                                           USER, DEVICE]:
+        check(secret not in stderr, f"the server's log holds {secret!r} in clear")
+    decisions = [d for d in lines if d["msg"] in ("decision", "decision changed")]
+    check(decisions, "no decision was logged at level debug")
+    for d in decisions:
+        check(re.fullmatch(r"[0-9a-f-]{36}", d.get("decision_id", "")) is not None,
+              f"a decision line without its id: {d}")
+        check(d.get("tenant") == "acme", f"a decision line without its tenant: {d}")
+        check(re.fullmatch(r"[0-9a-f]{16}", d.get("device", "")) is not None,
+              f"a decision line without its pseudonymized device: {d}")
+    by_mdm = [d for d in decisions if d.get("principal") == "mdm"]
+    check(len(by_mdm) == 3, f"{len(by_mdm)} decisions logged for the mdm principal, not 3")
+    check(all(re.fullmatch(r"[0-9a-f]{16}", d.get("user", "")) for d in by_mdm),
+          "a check-in's decision line without the pseudonymized user")
+    traced = [d for d in decisions if d.get("trace_id") == TRACE_ID]
+    check(len(traced) == 1 and traced[0].get("principal") == "gw" and
+          traced[0].get("trigger") == "GATEWAY",
+          f"the gateway's decision with the caller's trace id: {traced}")
+    events = [d for d in lines if d["msg"] == "detection event"]
+    check(events and all(e.get("principal") == "gw" and e.get("tenant") == "acme" and
+                         re.fullmatch(r"[0-9a-f]{16}", e.get("device", "")) for e in events),
+          f"detection events without their principal, tenant or device: {events}")
+    changed = [d for d in decisions if d["msg"] == "decision changed"]
+    check(changed and all(d["level"] == "INFO" and d.get("previous") for d in changed),
+          f"a changed decision without INFO or its previous action: {changed}")
 
 
 def wait_for_revision(args, server, auditor_token, origin_prefix):

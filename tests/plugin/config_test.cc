@@ -85,6 +85,28 @@ TEST(ServerConfigTest, StateStoreAndSynchronousMode) {
                    "/state_synchronous (line 1, column 2): \"FULL!\" is not")));
 }
 
+TEST(ServerConfigTest, LoggingFormatAndLevel) {
+  auto config = ParseServerConfig("{}", "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->log_format, LogFormat::kText);
+  EXPECT_EQ(config->log_level, LogLevel::kInfo);
+  config = ParseServerConfig(
+      R"({"logging": {"format": "json", "level": "debug", "pii": true}})",
+      "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->log_format, LogFormat::kJson);
+  EXPECT_EQ(config->log_level, LogLevel::kDebug);
+  EXPECT_TRUE(config->logging_pii);
+  EXPECT_THAT(
+      ParseServerConfig(R"({"logging": {"format": "xml", "level": "loud"}})",
+                        "hg.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("/logging/format (line 1, column 14): \"xml\" "
+                               "is not \"text\" or \"json\""),
+                     HasSubstr("/logging/level (line 1, column 31): \"loud\" "
+                               "is not one of debug, info, warn, error"))));
+}
+
 TEST(ServerConfigTest, EveryProblemIsListedWithItsPointer) {
   auto config = ParseServerConfig(R"({
       "listen": 50051, "catlog": "x", "max_request_bytes": 10,
