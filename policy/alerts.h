@@ -47,6 +47,15 @@ struct ComplianceAlert {
 // What an alert costs in memory, roughly: its fields and strings.
 std::size_t AlertBytes(const ComplianceAlert& alert);
 
+// The alert as one JSON object, the form the SIEM outbox keeps (version 1):
+// {"v": 1, "type": "alert", "alert_id", "emitted_at" (RFC 3339), "trigger",
+// "tenant_id", "eas_device_id", "mdm_device_id", "user_principal",
+// "old_action", "new_action", "enforced_action", "mode", "score",
+// "reasons": [{"code", "message", "known_issue_id", "contribution"}],
+// "policy_revision", "decision_id"}. Addresses are in clear: the sinks
+// pseudonymize as configured.
+std::string AlertJson(const ComplianceAlert& alert);
+
 struct AlertLimits {
   // Alerts and bytes queued per subscriber before the oldest are dropped.
   std::size_t max_queue = 10'000;
