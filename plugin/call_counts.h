@@ -6,8 +6,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "plugin/access.h"
 
 namespace hijackguard::plugin {
@@ -15,8 +19,17 @@ namespace hijackguard::plugin {
 // Thread-safe; counting is one relaxed atomic increment.
 class CallCounts {
  public:
-  void Count(Rpc rpc, bool ok) {
-    slots_[Slot(rpc, ok)].fetch_add(1, std::memory_order_relaxed);
+  // Told of each finished call (the metrics' request durations). Set before
+  // serving.
+  using Observer = std::function<void(Rpc, absl::StatusCode, absl::Duration)>;
+  void SetObserver(Observer observer) { observer_ = std::move(observer); }
+
+  // A call that began at `started` finished with `code`: counted, and timed
+  // when there is an observer.
+  void Finish(Rpc rpc, absl::StatusCode code, absl::Time started) {
+    slots_[Slot(rpc, code == absl::StatusCode::kOk)].fetch_add(
+        1, std::memory_order_relaxed);
+    if (observer_) observer_(rpc, code, absl::Now() - started);
   }
   // A StreamTraffic message answered: with item errors or without.
   void CountStreamItem(bool with_errors) {
@@ -40,6 +53,7 @@ class CallCounts {
   std::array<std::atomic<std::uint64_t>, kRpcCount * 2> slots_{};
   std::atomic<std::uint64_t> stream_items_ok_{0};
   std::atomic<std::uint64_t> stream_item_errors_{0};
+  Observer observer_;
 };
 
 }  // namespace hijackguard::plugin

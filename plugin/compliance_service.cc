@@ -28,25 +28,37 @@ constexpr std::size_t kMaxKeptRequestBytes = std::size_t{256} * 1024;
 // null, as `rpc`).
 void FinishWhenDurable(policy::StateStore* store, policy::StoreTicket ticket,
                        grpc::ServerUnaryReactor* reactor,
-                       const absl::Status& status, CallCounts* calls, Rpc rpc) {
+                       const absl::Status& status, CallCounts* calls, Rpc rpc,
+                       absl::Time started) {
   if (store == nullptr || ticket == 0 || !status.ok()) {
     if (calls != nullptr) {
-      calls->Count(rpc, status.ok());
+      calls->Finish(rpc, status.code(), started);
     }
     reactor->Finish(ToGrpcStatus(status));
     return;
   }
-  store->WhenDurable(ticket, [reactor, calls,
-                              rpc](const absl::Status& durable) {
-    if (calls != nullptr) {
-      calls->Count(rpc, durable.ok());
-    }
-    reactor->Finish(ToGrpcStatus(
+  store->WhenDurable(ticket, [reactor, calls, rpc,
+                              started](const absl::Status& durable) {
+    const absl::Status answer =
         durable.ok()
             ? durable
             : absl::UnavailableError(StrCat("not recorded durably: ",
-                                            std::string(durable.message())))));
+                                            std::string(durable.message())));
+    if (calls != nullptr) {
+      calls->Finish(rpc, answer.code(), started);
+    }
+    reactor->Finish(ToGrpcStatus(answer));
   });
+}
+
+// Finishes a call refused before its work, counted.
+void FinishRefused(grpc::ServerUnaryReactor* reactor,
+                   const absl::Status& status, CallCounts* calls, Rpc rpc,
+                   absl::Time started) {
+  if (calls != nullptr) {
+    calls->Finish(rpc, status.code(), started);
+  }
+  reactor->Finish(ToGrpcStatus(status));
 }
 
 // A stream refused before it started: finishes at once, then deletes itself.
@@ -87,6 +99,7 @@ CompliancePluginService::CompliancePluginService(
 grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
+  const absl::Time started = absl::Now();
   alignas(16) char block[kArenaBlockBytes];
   google::protobuf::ArenaOptions options;
   options.initial_block = block;
@@ -123,17 +136,20 @@ grpc::ServerUnaryReactor* CompliancePluginService::CheckIn(
     status = EncodeMessage(*response, response_bytes);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWhenDurable(store_, ticket, reactor, status, calls_, Rpc::kCheckIn);
+  FinishWhenDurable(store_, ticket, reactor, status, calls_, Rpc::kCheckIn,
+                    started);
   return reactor;
 }
 
 grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
+  const absl::Time started = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<Caller> caller = access_->Admit(*context, Rpc::kReportTraffic);
   if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+    FinishRefused(reactor, caller.status(), calls_, Rpc::kReportTraffic,
+                  started);
     return reactor;
   }
   google::protobuf::Arena arena;
@@ -149,10 +165,10 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
   } else if (absl::Status tenant = access_->CheckTenant(
                  *caller, Rpc::kReportTraffic, request->tenant_id());
              !tenant.ok()) {
-    reactor->Finish(ToGrpcStatus(tenant));
+    FinishRefused(reactor, tenant, calls_, Rpc::kReportTraffic, started);
     return reactor;
   } else if (absl::Status writable = StoreWritable(); !writable.ok()) {
-    reactor->Finish(ToGrpcStatus(writable));
+    FinishRefused(reactor, writable, calls_, Rpc::kReportTraffic, started);
     return reactor;
   } else {
     const ScopedRequestContext logged(caller->actor.principal,
@@ -165,16 +181,19 @@ grpc::ServerUnaryReactor* CompliancePluginService::ReportTraffic(
   response->mutable_errors()->Swap(ack->mutable_errors());
   FinishWhenDurable(store_, ticket, reactor,
                     EncodeMessage(*response, response_bytes), calls_,
-                    Rpc::kReportTraffic);
+                    Rpc::kReportTraffic, started);
   return reactor;
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
+  const absl::Time started = absl::Now();
   absl::StatusOr<Caller> admitted =
       access_->Admit(*context, Rpc::kStreamTraffic);
   if (!admitted.ok()) {
-    if (calls_ != nullptr) calls_->Count(Rpc::kStreamTraffic, false);
+    if (calls_ != nullptr) {
+      calls_->Finish(Rpc::kStreamTraffic, admitted.status().code(), started);
+    }
     return new RejectedStream(ToGrpcStatus(admitted.status()));
   }
   return new AckStream(
@@ -212,8 +231,13 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
         return ticket;
       },
       store_,
-      [this](bool ok) {
-        if (calls_ != nullptr) calls_->Count(Rpc::kStreamTraffic, ok);
+      [this, started](bool ok) {
+        if (calls_ != nullptr) {
+          calls_->Finish(
+              Rpc::kStreamTraffic,
+              ok ? absl::StatusCode::kOk : absl::StatusCode::kCancelled,
+              started);
+        }
       });
 }
 

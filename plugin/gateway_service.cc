@@ -182,9 +182,8 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   absl::StatusOr<Admitted> admitted = AdmitForTenant(request);
   if (!admitted.ok()) return HttpResponse::FromStatus(admitted.status());
   const std::string& tenant = admitted->tenant;
-  const ScopedRequestContext logged(
-      admitted->caller.actor.principal,
-      TraceIdOf(request.Header("traceparent").value_or("")));
+  const ScopedRequestContext logged(admitted->caller.actor.principal,
+                                    TraceIdOf(request));
   const std::optional<std::string_view> target =
       request.Header("X-Original-URI");
   if (!target || target->empty()) {
@@ -382,18 +381,18 @@ HttpResponse GatewayService::Observe(const HttpRequest& request) {
   auto* response =
       google::protobuf::Arena::CreateMessage<v1::StreamTrafficResponse>(
           read->arena.get());
-  const ScopedRequestContext logged(
-      caller->actor.principal,
-      TraceIdOf(request.Header("traceparent").value_or("")));
+  const ScopedRequestContext logged(caller->actor.principal,
+                                    TraceIdOf(request));
   policy::StoreTicket ticket = 0;
   for (const v1::ReportTrafficRequest* item : items) {
     ticket = std::max(ticket, traffic_->Report(*item, response->add_acks()));
   }
-  for (const v1::TrafficAck& ack : response->acks()) {
-    traffic_->Count(ack);
-  }
   if (absl::Status durable = WaitDurable(ticket); !durable.ok()) {
     return HttpResponse::FromStatus(durable);
+  }
+  // Counted once acknowledged (a request answered 503 is not).
+  for (const v1::TrafficAck& ack : response->acks()) {
+    traffic_->Count(ack);
   }
   // Answered in the request's kind: binary for binary.
   HttpResponse r;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
 #include "detector/traffic/traffic_detector.h"
+#include "google/protobuf/descriptor.h"
 #include "plugin/traffic.h"
 #include "policy/engine.h"
 #include "prometheus/collectable.h"
@@ -36,41 +38,40 @@ const prometheus::Histogram::BucketBoundaries& BatchBuckets() {
   return *b;
 }
 
-// gRPC's code names, by number ("OK", "CANCELLED", ...).
-constexpr std::array<std::string_view, 17> kGrpcCodeNames = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED"};
+// The full method name of a gRPC call ("/hijackguard.v1.PolicyAdmin/...").
+std::string FullMethod(Rpc rpc) {
+  const std::string_view name = RuleFor(rpc).name;
+  for (const char* service :
+       {"hijackguard.v1.CompliancePlugin", "hijackguard.v1.PolicyAdmin"}) {
+    const google::protobuf::ServiceDescriptor* d =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            service);
+    if (d != nullptr && d->FindMethodByName(std::string(name)) != nullptr) {
+      return StrCat("/", service, "/", name);
+    }
+  }
+  return "other";
+}
 
-// The gateway's answer as a label: the action it gave, or why it gave none.
-std::string_view GatewayAnswer(int status, std::string_view action) {
-  for (std::string_view a : {"ALLOW", "WARN", "QUARANTINE", "BLOCK"}) {
-    if (action == a) return a;
+// The gateway's answers as labels: the action it gave, or why it gave none.
+constexpr std::array<std::string_view, 8> kGatewayAnswers = {
+    "ALLOW",   "WARN",        "QUARANTINE", "BLOCK",
+    "INVALID", "UNAVAILABLE", "REFUSED",    "ERROR"};
+
+std::size_t GatewayAnswer(int status, std::string_view action) {
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (action == kGatewayAnswers[i]) return i;
   }
   switch (status) {
     case 400:
-      return "INVALID";
+      return 4;
+    case 503:
+      return 5;
     case 401:
     case 403:
-      return "REFUSED";
-    case 503:
-      return "UNAVAILABLE";
+      return 6;
     default:
-      return "ERROR";
+      return 7;
   }
 }
 
@@ -242,12 +243,9 @@ class Metrics::ScrapeTime final : public prometheus::Collectable {
   MetricsSources sources_ ABSL_GUARDED_BY(mu_);
 };
 
-Metrics::Metrics(std::string_view version,
-                 std::vector<std::string> grpc_methods)
+Metrics::Metrics(std::string_view version)
     : registry_(std::make_shared<prometheus::Registry>()),
-      scrape_time_(std::make_unique<ScrapeTime>(std::string(version))),
-      grpc_methods_(std::move(grpc_methods)),
-      grpc_slots_(grpc_methods_.size() + 1) {
+      scrape_time_(std::make_unique<ScrapeTime>(std::string(version))) {
   grpc_durations_ =
       &prometheus::BuildHistogram()
            .Name("hijackguard_grpc_request_duration_seconds")
@@ -269,6 +267,10 @@ Metrics::Metrics(std::string_view version,
                "Answers of GET /v1/activesync/authorize: the action, or "
                "REFUSED, INVALID, UNAVAILABLE or ERROR.")
            .Register(*registry_);
+  for (std::size_t i = 0; i < kGatewayAnswers.size(); ++i) {
+    gateway_answer_counters_[i] =
+        &gateway_answers_->Add({{"answer", std::string(kGatewayAnswers[i])}});
+  }
   policy_reloads_ = &prometheus::BuildCounter()
                          .Name("hijackguard_policy_reloads_total")
                          .Help("Policy file reloads (SIGHUP), by result.")
@@ -296,47 +298,52 @@ void Metrics::SetSources(const MetricsSources& sources) {
   scrape_time_->Set(sources);
 }
 
-void Metrics::ObserveGrpc(std::string_view method, grpc::StatusCode code,
+void Metrics::ObserveGrpc(Rpc rpc, absl::StatusCode code,
                           absl::Duration elapsed) {
-  std::size_t m = 0;
-  for (std::size_t i = 0; i < grpc_methods_.size(); ++i) {
-    if (grpc_methods_[i] == method) {
-      m = i + 1;
-      break;
-    }
-  }
+  const auto r = static_cast<std::size_t>(rpc);
   const auto c = static_cast<std::size_t>(code);
-  if (c >= kGrpcCodes) return;  // not a code gRPC defines
-  std::atomic<prometheus::Histogram*>& slot = grpc_slots_[m][c];
+  if (r >= kRpcCount || c >= kGrpcCodes) return;  // not a code gRPC defines
+  std::atomic<prometheus::Histogram*>& slot = grpc_slots_[r][c];
   prometheus::Histogram* h = slot.load(std::memory_order_acquire);
   if (h == nullptr) {
     // Family::Add returns the same histogram for the same labels.
     h = &grpc_durations_->Add(
-        {{"method", m == 0 ? std::string("other") : grpc_methods_[m - 1]},
-         {"code", std::string(kGrpcCodeNames[c])}},
+        {{"method", FullMethod(rpc)}, {"code", absl::StatusCodeToString(code)}},
         DurationBuckets());
     slot.store(h, std::memory_order_release);
   }
   h->Observe(absl::ToDoubleSeconds(elapsed));
 }
 
+void Metrics::SetHttpRoutes(std::vector<std::string> routes) {
+  http_routes_ = std::move(routes);
+  http_slots_ =
+      std::vector<std::array<std::atomic<prometheus::Histogram*>, kHttpCodes>>(
+          http_routes_.size() + 1);
+}
+
 void Metrics::ObserveHttp(std::string_view path, int status,
                           absl::Duration elapsed,
                           std::string_view gateway_action) {
-  std::string route = "other";
-  if (std::find(http_routes_.begin(), http_routes_.end(), path) !=
-      http_routes_.end()) {
-    route = std::string(path);
+  std::size_t r = 0;
+  while (r < http_routes_.size() && http_routes_[r] != path) ++r;
+  const bool known = status >= 100 && status <= 599;
+  const std::size_t c =
+      known ? static_cast<std::size_t>(status - 100) : kHttpCodes - 1;
+  if (r >= http_slots_.size()) return;  // SetHttpRoutes was not called
+  std::atomic<prometheus::Histogram*>& slot = http_slots_[r][c];
+  prometheus::Histogram* h = slot.load(std::memory_order_acquire);
+  if (h == nullptr) {
+    h = &http_durations_->Add(
+        {{"route", r < http_routes_.size() ? http_routes_[r] : "other"},
+         {"code", known ? std::to_string(status) : "0"}},
+        DurationBuckets());
+    slot.store(h, std::memory_order_release);
   }
-  const int code = status >= 100 && status <= 599 ? status : 0;
-  http_durations_
-      ->Add({{"route", route}, {"code", std::to_string(code)}},
-            DurationBuckets())
-      .Observe(absl::ToDoubleSeconds(elapsed));
-  if (route == "/v1/activesync/authorize") {
-    gateway_answers_
-        ->Add({{"answer", std::string(GatewayAnswer(status, gateway_action))}})
-        .Increment();
+  h->Observe(absl::ToDoubleSeconds(elapsed));
+  if (path == "/v1/activesync/authorize" && r < http_routes_.size()) {
+    gateway_answer_counters_[GatewayAnswer(status, gateway_action)]
+        ->Increment();
   }
 }
 

@@ -3,8 +3,8 @@
 // gateway answers, commits, policy reloads), recorded here as it happens; and
 // what the engine, the detector, the store and the traffic handler already
 // count, read from them at each scrape. Names and labels are fixed; no label
-// carries a device, a user or text a caller chose (an unknown gRPC method or
-// HTTP path is "other").
+// carries a device, a user or text a caller chose (an unknown HTTP path is
+// "other").
 #pragma once
 
 #include <array>
@@ -15,9 +15,10 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "grpcpp/support/status.h"
+#include "plugin/access.h"
 
 namespace prometheus {
 class Counter;
@@ -54,9 +55,7 @@ struct MetricsSources {
 // Thread-safe.
 class Metrics {
  public:
-  // `grpc_methods` are the full method names ("/pkg.Service/Method") given
-  // a label of their own.
-  Metrics(std::string_view version, std::vector<std::string> grpc_methods);
+  explicit Metrics(std::string_view version);
   ~Metrics();
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
@@ -65,12 +64,11 @@ class Metrics {
   void SetSources(const MetricsSources& sources);
   // The HTTP paths given a label of their own. Set before the HTTP listener
   // starts (it is read without a lock).
-  void SetHttpRoutes(std::vector<std::string> routes) {
-    http_routes_ = std::move(routes);
-  }
+  void SetHttpRoutes(std::vector<std::string> routes);
 
-  void ObserveGrpc(std::string_view method, grpc::StatusCode code,
-                   absl::Duration elapsed);
+  // A gRPC call of `rpc` (CallCounts' observer), labelled with its full
+  // method name ("/hijackguard.v1.CompliancePlugin/CheckIn").
+  void ObserveGrpc(Rpc rpc, absl::StatusCode code, absl::Duration elapsed);
   // `gateway_action` is the authorization answer's X-Hijackguard-Action (""
   // when the route gave none).
   void ObserveHttp(std::string_view path, int status, absl::Duration elapsed,
@@ -89,18 +87,25 @@ class Metrics {
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<ScrapeTime> scrape_time_;
-  const std::vector<std::string> grpc_methods_;  // index + 1; 0 is "other"
   std::vector<std::string> http_routes_;
   prometheus::Family<prometheus::Histogram>* grpc_durations_;
   prometheus::Family<prometheus::Histogram>* http_durations_;
   prometheus::Family<prometheus::Counter>* gateway_answers_;
+  // By GatewayAnswer's index, made at construction.
+  std::array<prometheus::Counter*, 8> gateway_answer_counters_{};
+  // HTTP histograms by (route index, status - 100; 500 for any other status),
+  // made on first use; the last route index is "other".
+  static constexpr std::size_t kHttpCodes = 501;
+  std::vector<std::array<std::atomic<prometheus::Histogram*>, kHttpCodes>>
+      http_slots_;
   prometheus::Family<prometheus::Counter>* policy_reloads_;
   prometheus::Histogram* commit_durations_;
   prometheus::Histogram* commit_batches_;
-  // gRPC histograms by (method, code), made on first use.
+  // gRPC histograms by (rpc, code), made on first use.
   static constexpr std::size_t kGrpcCodes = 17;
-  std::vector<std::array<std::atomic<prometheus::Histogram*>, kGrpcCodes>>
-      grpc_slots_;
+  std::array<std::array<std::atomic<prometheus::Histogram*>, kGrpcCodes>,
+             kRpcCount>
+      grpc_slots_{};
 };
 
 }  // namespace plugin

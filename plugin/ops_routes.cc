@@ -3,6 +3,8 @@
 #include <string>
 #include <utility>
 
+#include "common/strings.h"
+
 namespace hijackguard::plugin {
 
 Credentials BearerCredentials(const HttpRequest& request) {
@@ -16,8 +18,8 @@ Credentials BearerCredentials(const HttpRequest& request) {
         absl::UnauthenticatedError("more than one Authorization header");
   } else if (count == 1) {
     const std::string_view value = *request.Header("Authorization");
-    if (value.size() <= 7 ||
-        !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+    // The scheme is case-insensitive (RFC 7235).
+    if (value.size() <= 7 || !EqualsIgnoreCase(value.substr(0, 7), "Bearer ")) {
       c.token_error = absl::UnauthenticatedError(
           "the Authorization header is not \"Bearer <token>\"");
     } else {

@@ -36,6 +36,7 @@ grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
                                         const WireDecoder& decoder,
                                         CallCounts* calls, Rpc rpc,
                                         AdmitFn&& admit, Handler&& handler) {
+  const absl::Time started = absl::Now();
   google::protobuf::Arena arena;
   auto* request = google::protobuf::Arena::CreateMessage<Request>(&arena);
   auto* response = google::protobuf::Arena::CreateMessage<Response>(&arena);
@@ -51,7 +52,7 @@ grpc::ServerUnaryReactor* ServeRawUnary(grpc::CallbackServerContext* context,
     status = EncodeMessage(*response, out);
   }
   if (calls != nullptr) {
-    calls->Count(rpc, status.ok());
+    calls->Finish(rpc, status.code(), started);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "grpcpp/server_context.h"
+#include "plugin/http_server.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -59,6 +60,11 @@ std::string TraceIdOf(const grpc::ServerContextBase& context) {
   }
   return TraceIdOf(
       std::string_view(range.first->second.data(), range.first->second.size()));
+}
+
+std::string TraceIdOf(const HttpRequest& request) {
+  if (request.HeaderCount("traceparent") != 1) return "";
+  return TraceIdOf(*request.Header("traceparent"));
 }
 
 }  // namespace hijackguard::plugin

@@ -14,6 +14,8 @@ class ServerContextBase;
 
 namespace hijackguard::plugin {
 
+struct HttpRequest;
+
 struct RequestContext {
   std::string principal;  // "" before authentication
   std::string trace_id;   // 32 lower-case hex digits, or ""
@@ -39,7 +41,10 @@ class ScopedRequestContext {
 // ("<version>-<32 hex trace id>-<16 hex parent id>-<2 hex flags>"), or ""
 // when the value is not one: a caller's text never reaches a log as it is.
 std::string TraceIdOf(std::string_view traceparent);
-// The same from a gRPC call's `traceparent` metadata.
+// The same from a gRPC call's `traceparent` metadata, or an HTTP request's
+// header; none, or more than one, gives "" (the specification's answer to
+// several is to start a new trace).
 std::string TraceIdOf(const grpc::ServerContextBase& context);
+std::string TraceIdOf(const HttpRequest& request);
 
 }  // namespace hijackguard::plugin

@@ -21,7 +21,6 @@
 #include "plugin/detector_evidence.h"
 #include "plugin/event_log.h"
 #include "plugin/gateway_service.h"
-#include "plugin/grpc_metrics.h"
 #include "plugin/metrics.h"
 #include "plugin/ops_routes.h"
 #include "plugin/policy_admin_service.h"
@@ -100,7 +99,7 @@ struct PluginServer::State {
   std::unique_ptr<CompliancePluginService> service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<GatewayService> gateway;
-  std::unique_ptr<HttpServer> http;  // first to stop
+  std::unique_ptr<HttpServer> http;  // stopped after gRPC has drained
   // Destroyed before the store and the engine it reads.
   std::unique_ptr<StateRetention> retention;
   std::once_flag shutdown_once;
@@ -204,10 +203,8 @@ void PluginServer::Shutdown(absl::Duration grace) {
       // It would call into members that go before the store does.
       state_->store->SetHealthCallback(nullptr);
     }
-    if (state_->http != nullptr) {
-      state_->http->Stop();
-    }
     if (state_->server == nullptr) {
+      if (state_->http != nullptr) state_->http->Stop();
       return;
     }
     {
@@ -218,8 +215,13 @@ void PluginServer::Shutdown(absl::Duration grace) {
       }
     }
     state_->engine->EndSubscriptions();
+    // The HTTP listener serves through gRPC's drain, /readyz answering 503,
+    // so that a load balancer sees the server leave before it is gone.
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     state_->server->Wait();
+    if (state_->http != nullptr) {
+      state_->http->Stop();
+    }
     state_->StopHousekeeping();
     state_->refusals->Flush(absl::InfiniteFuture());
     // Committed before the store closes (it drains its queue).
@@ -232,7 +234,8 @@ void PluginServer::Shutdown(absl::Duration grace) {
 
 absl::Status PluginServer::ReloadPolicy() {
   absl::StatusOr<bool> applied = ReloadPolicyFile();
-  if (state_->metrics != nullptr) {
+  // Without a policy file there is nothing to reload: not a failure.
+  if (state_->metrics != nullptr && !state_->policy_path.empty()) {
     state_->metrics->CountPolicyReload(!applied.ok() ? "failed"
                                        : *applied    ? "applied"
                                                      : "unchanged");
@@ -500,13 +503,6 @@ absl::StatusOr<int> PluginServer::State::StartGrpc(
   }
   builder.RegisterService(service.get());
   builder.RegisterService(admin.get());
-  if (metrics != nullptr) {
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(MakeMetricsInterceptorFactory(metrics.get()));
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  }
   {
     std::unique_ptr<grpc::Server> built = builder.BuildAndStart();
     absl::MutexLock lock(&health_mu);
@@ -601,7 +597,12 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
       options.catalog, start.policy, options.clock, st.evidence.get(),
       options.engine, start.origin);
   if (!options.http.listen.empty()) {
-    st.metrics = std::make_unique<Metrics>(kVersion, ServedGrpcMethods());
+    st.metrics = std::make_unique<Metrics>(kVersion);
+    // Before anything serves: the observer is read without a lock.
+    st.calls.SetObserver([m = st.metrics.get()](Rpc rpc, absl::StatusCode code,
+                                                absl::Duration elapsed) {
+      m->ObserveGrpc(rpc, code, elapsed);
+    });
   }
   ASSIGN_OR_RETURN(std::string audit_key, st.OpenState(options, start.origin));
   st.MakeHandlers(options, audit_key);

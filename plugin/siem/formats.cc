@@ -1,5 +1,6 @@
 #include "plugin/siem/formats.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/strings.h"
@@ -81,6 +82,10 @@ std::string CefHeaderEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
+    if (c == '\r' || c == '\n') {
+      out.push_back(' ');  // a header has no escape for a line break
+      continue;
+    }
     if (c == '\\' || c == '|') out.push_back('\\');
     out.push_back(c);
   }
@@ -120,7 +125,8 @@ std::string FormatCef(const SiemEvent& e, std::string_view version) {
                                           e.old_action, " -> ", e.new_action)
                                  : "Audit log checkpoint";
   std::string out =
-      StrCat("CEF:0|hijackguard|hijackguard|", CefHeaderEscape(version), "|",
+      StrCat("CEF:0|hijackguard|hijackguard|",
+             CefHeaderEscape(version.empty() ? "unknown" : version), "|",
              CefHeaderEscape(signature), "|", CefHeaderEscape(name), "|",
              alert ? CefSeverity(e.new_action) : 1, "|");
   std::string ext;
@@ -129,7 +135,8 @@ std::string FormatCef(const SiemEvent& e, std::string_view version) {
   if (alert) {
     Extension(&ext, "act", e.new_action);
     Extension(&ext, "cat", e.trigger);
-    Extension(&ext, "outcome", e.mode);
+    Extension(&ext, "flexString1Label", "mode");
+    Extension(&ext, "flexString1", e.mode);
     Extension(&ext, "duser", e.user);
     Extension(&ext, "cs1Label", "easDeviceId");
     Extension(&ext, "cs1", e.device);
@@ -165,13 +172,19 @@ std::string FormatCef(const SiemEvent& e, std::string_view version) {
 
 std::string FormatSyslog(const SiemEvent& e, const SyslogOptions& options) {
   const int pri = options.facility * 8 + SyslogSeverity(e);
+  const std::string cef = FormatCef(e, options.version);
+  // RFC 5424 6.4: a UTF-8 MSG starts with the byte order mark; an ASCII one
+  // is MSG-ANY and goes as it is.
+  const bool ascii = std::all_of(cef.begin(), cef.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x80;
+  });
   return StrCat(
       "<", pri, ">1 ",
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", e.at, absl::UTCTimeZone()), " ",
       HeaderField(options.hostname, 255), " ",
       HeaderField(options.app_name, 48), " ", HeaderField(options.procid, 128),
       " ", e.kind == SiemEvent::Kind::kAlert ? "alert" : "checkpoint", " - ",
-      FormatCef(e, options.version));
+      ascii ? "" : "\xEF\xBB\xBF", cef);
 }
 
 std::string OctetCounted(std::string_view message) {

@@ -33,9 +33,10 @@ struct SyslogOptions {
   std::string procid = "-";
   std::string version;  // the build's, in the CEF header
 };
-// One RFC 5424 message (no framing): PRI from the facility and the action,
-// version 1, the event's time, MSGID "alert" or "checkpoint", no structured
-// data, the CEF record as MSG.
+// One RFC 5424 message (no framing): PRI from the facility (0-23) and the
+// action, version 1, the event's time, MSGID "alert" or "checkpoint", no
+// structured data, the CEF record as MSG (after a byte order mark when it is
+// not ASCII, as RFC 5424 asks of UTF-8).
 std::string FormatSyslog(const SiemEvent& event, const SyslogOptions& options);
 // RFC 6587 octet counting: "<length> <message>".
 std::string OctetCounted(std::string_view message);

@@ -92,7 +92,7 @@ SiemEvent Alert() {
 }
 
 TEST(SiemFormatsTest, CefEscapesAsTheSpecificationSays) {
-  EXPECT_EQ(CefHeaderEscape("a|b\\c=d\n"), "a\\|b\\\\c=d\n");
+  EXPECT_EQ(CefHeaderEscape("a|b\\c=d\r\n"), "a\\|b\\\\c=d  ");
   EXPECT_EQ(CefValueEscape("a|b\\c=d\r\ne"), "a|b\\\\c\\=d\\r\\ne");
   EXPECT_EQ(CefSeverity("ALLOW"), 1);
   EXPECT_EQ(CefSeverity("WARN"), 5);
@@ -135,6 +135,26 @@ TEST(SiemFormatsTest, SyslogFramesOneMessage) {
               ::testing::StartsWith(
                   "<131>1 2025-12-03T10:15:02.417Z hg_1 hijackguard "
                   "4242 alert - CEF:0|hijackguard|hijackguard|0.1.0|"));
+  // An ASCII message goes as it is; a UTF-8 one starts with the BOM.
+  EXPECT_EQ(message.find("\xEF\xBB\xBF"), std::string::npos);
+  SiemEvent utf8 = Alert();
+  utf8.user = "j\xC3\xB6rg";
+  EXPECT_THAT(FormatSyslog(utf8, options), HasSubstr(" alert - \xEF\xBB\xBF"
+                                                     "CEF:0|"));
+  // A reference line, written by hand from the CEF specification.
+  SiemEvent plain = Alert();
+  plain.user = "bob";
+  plain.reasons = {{"R", "a=b", "", 1}};
+  EXPECT_EQ(
+      FormatCef(plain, ""),
+      "CEF:0|hijackguard|hijackguard|unknown|TRAFFIC:QUARANTINE|Device "
+      "evaluated action ALLOW -> QUARANTINE|8|rt=1764756902417 "
+      "externalId=0193a9b0-0000-7000-8000-000000000001 act=QUARANTINE "
+      "cat=TRAFFIC flexString1Label=mode flexString1=monitor duser=bob "
+      "cs1Label=easDeviceId cs1=3f0c1d2e3f405162 cs2Label=tenant cs2=acme "
+      "cs3Label=enforcedAction cs3=ALLOW cs4Label=previousAction cs4=ALLOW "
+      "cs5Label=policyRevision cs5=5be1 cs6Label=decisionId cs6=d-1 "
+      "cn1Label=score cn1=72 reason=R msg=a\\=b");
   EXPECT_EQ(OctetCounted("abc"), "3 abc");
   EXPECT_EQ(OctetCounted(message),
             std::to_string(message.size()) + " " + message);
