@@ -12,8 +12,10 @@
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "httplib.h"
 #include "plugin/server.h"
+#include "store/sqlite/sqlite_store.h"
 #include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
+#include "tests/common/test_dir.h"
 #include "tests/plugin/test_policy.h"
 
 namespace hijackguard::plugin {
@@ -187,6 +189,71 @@ TEST_F(MetricsServerTest, ACheckInIsTimedAndCounted) {
   EXPECT_THAT(text, HasSubstr("hijackguard_policy_info{mode=\"enforce\""));
   EXPECT_THAT(text, Not(HasSubstr("ApplMETRICS1")));
   EXPECT_THAT(text, Not(HasSubstr("t1")));
+}
+
+// /readyz and hijackguard_store_up follow the store: a full disk makes the
+// server not ready until the space is back.
+TEST(MetricsStoreTest, ReadinessAndStoreUpFollowTheStore) {
+  const std::filesystem::path dir =
+      ::hijackguard::testing::FreshTestDir("ready");
+  ServerOptions options;
+  options.catalog = ::hijackguard::testing::BuiltinCatalog();
+  options.policy = EnforceDefaults(*options.catalog);
+  options.http.listen = "127.0.0.1:0";
+  options.state_path = (dir / "hijackguard.db").string();
+  auto server = BuildServer(options);
+  ASSERT_THAT(server, IsOk());
+  const std::string address = (*server)->http_address();
+  httplib::Client http(address.substr(0, address.rfind(':')),
+                       std::stoi(address.substr(address.rfind(':') + 1)));
+  auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+      (*server)->address(), grpc::InsecureChannelCredentials()));
+  auto check_in = [&](const std::string& device) {
+    v1::CheckInRequest request;
+    request.set_tenant_id("t1");
+    request.mutable_device()->set_eas_device_id(device);
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(2));
+    v1::CheckInResponse response;
+    return stub->CheckIn(&context, request, &response);
+  };
+  // Polls /readyz until it answers `status` (10 s at most).
+  auto await_ready = [&](int status) {
+    for (int i = 0; i < 200; ++i) {
+      auto r = http.Get("/readyz");
+      if (r && r->status == status) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  ASSERT_TRUE(check_in("ApplREADY1").ok());
+  EXPECT_TRUE(await_ready(200));
+
+  (*server)->store()->CapFileForTesting(true);  // the disk is full
+  // Rows enough to need more pages than the file has.
+  detector::DetectorChanges big;
+  for (int i = 0; i < 200; ++i) {
+    big.devices.push_back(
+        {"full-" + std::to_string(i), std::string(2000, 'x'), false, 1, ""});
+  }
+  (void)(*server)->store()->Submit(std::move(big));
+  ASSERT_TRUE(await_ready(503));
+  auto not_ready = http.Get("/readyz");
+  ASSERT_TRUE(not_ready);
+  EXPECT_EQ(not_ready->body, "not ready: the state store cannot write\n");
+  auto scraped = http.Get("/metrics");  // development mode: open
+  ASSERT_TRUE(scraped);
+  EXPECT_THAT(scraped->body, HasSubstr("\nhijackguard_store_up 0\n"));
+
+  (*server)->store()->CapFileForTesting(false);  // space is freed
+  EXPECT_TRUE(await_ready(200));
+  scraped = http.Get("/metrics");
+  ASSERT_TRUE(scraped);
+  EXPECT_THAT(scraped->body, HasSubstr("\nhijackguard_store_up 1\n"));
+  (*server)->Shutdown(absl::ZeroDuration());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,0 +1,113 @@
+// The decision and detection log lines: their level, their fields, and
+// pseudonyms in place of devices and users.
+#include "plugin/event_log.h"
+
+#include "common/log.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "plugin/request_context.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class EventLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { SetLogFormat(LogFormat::kJson); }
+  void TearDown() override {
+    SetLogFormat(LogFormat::kText);
+    SetLogLevel(LogLevel::kInfo);
+  }
+
+  static policy::DecisionNote Note(policy::Action previous,
+                                   policy::Action evaluated) {
+    return {.decision_id = "d-1",
+            .trigger = "CHECK_IN",
+            .tenant_id = "acme",
+            .eas_device_id = "ApplDEVICE1",
+            .user_principal = "alice@example.com",
+            .enforced_action = policy::Action::kAllow,
+            .evaluated_action = evaluated,
+            .previous_action = previous,
+            .mode = policy::Mode::kMonitor,
+            .score = 71.6,
+            .policy_revision = "rev"};
+  }
+
+  store::Pseudonymizer pseudonym_{"0123456789abcdef0123456789abcdef", false};
+  EventLog log_{&pseudonym_};
+};
+
+TEST_F(EventLogTest, AChangedDecisionIsOneInfoLineWithPseudonyms) {
+  const ScopedRequestContext request("mdm-acme",
+                                     "4bf92f3577b34da6a3ce929d0e0e4736");
+  ::testing::internal::CaptureStderr();
+  log_.Decision(Note(policy::Action::kAllow, policy::Action::kQuarantine));
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  const auto line = nlohmann::json::parse(out);
+  EXPECT_EQ(line["level"], "INFO");
+  EXPECT_EQ(line["msg"], "decision changed");
+  EXPECT_EQ(line["decision_id"], "d-1");
+  EXPECT_EQ(line["tenant"], "acme");
+  EXPECT_EQ(line["device"], pseudonym_("ApplDEVICE1"));
+  EXPECT_EQ(line["user"], pseudonym_("alice@example.com"));
+  EXPECT_EQ(line["previous"], "ALLOW");
+  EXPECT_EQ(line["evaluated"], "QUARANTINE");
+  EXPECT_EQ(line["score"], "72");
+  EXPECT_EQ(line["principal"], "mdm-acme");
+  EXPECT_EQ(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_THAT(out, Not(HasSubstr("alice")));
+  EXPECT_THAT(out, Not(HasSubstr("ApplDEVICE1")));
+}
+
+TEST_F(EventLogTest, AnUnchangedDecisionIsLoggedOnlyAtDebug) {
+  ::testing::internal::CaptureStderr();
+  log_.Decision(Note(policy::Action::kWarn, policy::Action::kWarn));
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  SetLogLevel(LogLevel::kDebug);
+  ::testing::internal::CaptureStderr();
+  log_.Decision(Note(policy::Action::kWarn, policy::Action::kWarn));
+  const auto line =
+      nlohmann::json::parse(::testing::internal::GetCapturedStderr());
+  EXPECT_EQ(line["level"], "DEBUG");
+  EXPECT_EQ(line["msg"], "decision");
+  EXPECT_FALSE(line.contains("previous"));
+  EXPECT_FALSE(line.contains("principal")) << "no request on this thread";
+}
+
+TEST_F(EventLogTest, ADetectionEventNamesItsKindAndMailboxByPseudonym) {
+  detector::DetectionEvent e;
+  e.kind = detector::EventKind::kOrganizerRewrite;
+  e.tenant_id = "acme";
+  e.eas_device_id = "ApplDEVICE1";
+  e.mailbox = "alice@example.com";
+  e.command = "Change";
+  e.sequence = 17;
+  ::testing::internal::CaptureStderr();
+  log_.Detection(e);
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  const auto line = nlohmann::json::parse(out);
+  EXPECT_EQ(line["msg"], "detection event");
+  EXPECT_EQ(line["kind"], "ORGANIZER_REWRITE");
+  EXPECT_EQ(line["user"], pseudonym_("alice@example.com"));
+  EXPECT_EQ(line["sequence"], "17");
+  EXPECT_THAT(out, Not(HasSubstr("alice")));
+}
+
+TEST_F(EventLogTest, PiiModeLogsInClear) {
+  store::Pseudonymizer clear("0123456789abcdef0123456789abcdef", true);
+  EventLog log(&clear);
+  ::testing::internal::CaptureStderr();
+  log.Decision(Note(policy::Action::kAllow, policy::Action::kWarn));
+  const auto line =
+      nlohmann::json::parse(::testing::internal::GetCapturedStderr());
+  EXPECT_EQ(line["user"], "alice@example.com");
+  EXPECT_EQ(line["device"], "ApplDEVICE1");
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin
