@@ -207,8 +207,8 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
       break;
     }
     std::string_view value(it->second.data(), it->second.size());
-    if (value.size() < 7 ||
-        !(value.substr(0, 7) == "Bearer " || value.substr(0, 7) == "bearer ")) {
+    // The scheme is case-insensitive (RFC 7235), as on the HTTP listener.
+    if (value.size() < 7 || !EqualsIgnoreCase(value.substr(0, 7), "Bearer ")) {
       credentials.token_error =
           Unauthenticated("the authorization header is not \"Bearer <token>\"");
       break;

@@ -6,10 +6,12 @@
 namespace hijackguard::plugin {
 
 AckStream::AckStream(Handler handler, policy::StateStore* store,
-                     OnFinish on_finish)
+                     OnFinish on_finish,
+                     const grpc::CallbackServerContext* context)
     : handler_(std::move(handler)),
       store_(store),
-      on_finish_(std::move(on_finish)) {
+      on_finish_(std::move(on_finish)),
+      context_(context) {
   reading_ = true;
   StartRead(&in_);
 }
@@ -169,7 +171,10 @@ void AckStream::Run(const Step& step) {
   }
   if (step.finish) {
     if (on_finish_) {
-      on_finish_(!step.failed);
+      // A client that went away ends the reads like one that closed its
+      // side; only the context tells them apart.
+      on_finish_(!step.failed &&
+                 (context_ == nullptr || !context_->IsCancelled()));
     }
     Finish(step.failed ? grpc::Status(grpc::StatusCode::CANCELLED,
                                       "the stream could not be answered")

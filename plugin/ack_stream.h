@@ -37,13 +37,15 @@ class AckStream final
   // Most acks waiting for their commit before reading pauses.
   static constexpr std::size_t kMaxAwaiting = 4096;
 
-  // Called once, as the stream finishes: whether it finished OK.
+  // Called once, as the stream finishes: whether it finished OK (a stream
+  // the client cancelled did not, whatever it had answered).
   using OnFinish = std::function<void(bool ok)>;
 
   // `store` may be null (nothing to wait for); it must outlive the stream.
-  // `on_finish` may be empty.
+  // `on_finish` may be empty. `context` (may be null) tells a cancelled call.
   AckStream(Handler handler, policy::StateStore* store = nullptr,
-            OnFinish on_finish = nullptr);
+            OnFinish on_finish = nullptr,
+            const grpc::CallbackServerContext* context = nullptr);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -72,6 +74,7 @@ class AckStream final
   Handler handler_;
   policy::StateStore* store_;
   OnFinish on_finish_;
+  const grpc::CallbackServerContext* const context_;
   absl::Mutex mu_;
   std::deque<Awaiting> awaiting_ ABSL_GUARDED_BY(mu_);
   // Known committed.

@@ -238,7 +238,8 @@ CompliancePluginService::StreamTraffic(grpc::CallbackServerContext* context) {
               ok ? absl::StatusCode::kOk : absl::StatusCode::kCancelled,
               started);
         }
-      });
+      },
+      context);
 }
 
 absl::Status CompliancePluginService::StoreWritable() const {

@@ -246,13 +246,14 @@ class Metrics::ScrapeTime final : public prometheus::Collectable {
 Metrics::Metrics(std::string_view version)
     : registry_(std::make_shared<prometheus::Registry>()),
       scrape_time_(std::make_unique<ScrapeTime>(std::string(version))) {
-  grpc_durations_ =
-      &prometheus::BuildHistogram()
-           .Name("hijackguard_grpc_request_duration_seconds")
-           .Help(
-               "gRPC calls, from their start to their status, by method and "
-               "status code.")
-           .Register(*registry_);
+  grpc_durations_ = &prometheus::BuildHistogram()
+                         .Name("hijackguard_grpc_request_duration_seconds")
+                         .Help(
+                             "gRPC calls of hijackguard's services, from their "
+                             "handler's start to "
+                             "their status, by method and "
+                             "status code.")
+                         .Register(*registry_);
   http_durations_ =
       &prometheus::BuildHistogram()
            .Name("hijackguard_http_request_duration_seconds")

@@ -36,6 +36,14 @@ void Extension(std::string* out, std::string_view key, std::string_view value) {
   StrAppend(out, key, "=", CefValueEscape(value));
 }
 
+// A custom field with its label, both left out when the value is empty.
+void Labeled(std::string* out, std::string_view key, std::string_view label,
+             std::string_view value) {
+  if (value.empty()) return;
+  Extension(out, StrCat(key, "Label"), label);
+  Extension(out, key, value);
+}
+
 Json EventJson(const SiemEvent& e) {
   if (e.kind == SiemEvent::Kind::kAuditCheckpoint) {
     return {{"type", "audit_checkpoint"},
@@ -135,23 +143,15 @@ std::string FormatCef(const SiemEvent& e, std::string_view version) {
   if (alert) {
     Extension(&ext, "act", e.new_action);
     Extension(&ext, "cat", e.trigger);
-    Extension(&ext, "flexString1Label", "mode");
-    Extension(&ext, "flexString1", e.mode);
+    Labeled(&ext, "flexString1", "mode", e.mode);
     Extension(&ext, "duser", e.user);
-    Extension(&ext, "cs1Label", "easDeviceId");
-    Extension(&ext, "cs1", e.device);
-    Extension(&ext, "cs2Label", "tenant");
-    Extension(&ext, "cs2", e.tenant_id);
-    Extension(&ext, "cs3Label", "enforcedAction");
-    Extension(&ext, "cs3", e.enforced_action);
-    Extension(&ext, "cs4Label", "previousAction");
-    Extension(&ext, "cs4", e.old_action);
-    Extension(&ext, "cs5Label", "policyRevision");
-    Extension(&ext, "cs5", e.policy_revision);
-    Extension(&ext, "cs6Label", "decisionId");
-    Extension(&ext, "cs6", e.decision_id);
-    Extension(&ext, "cn1Label", "score");
-    Extension(&ext, "cn1", StrCat(std::lround(e.score)));
+    Labeled(&ext, "cs1", "easDeviceId", e.device);
+    Labeled(&ext, "cs2", "tenant", e.tenant_id);
+    Labeled(&ext, "cs3", "enforcedAction", e.enforced_action);
+    Labeled(&ext, "cs4", "previousAction", e.old_action);
+    Labeled(&ext, "cs5", "policyRevision", e.policy_revision);
+    Labeled(&ext, "cs6", "decisionId", e.decision_id);
+    Labeled(&ext, "cn1", "score", StrCat(std::lround(e.score)));
     std::string codes;
     std::string messages;
     for (const SiemReason& r : e.reasons) {
@@ -161,10 +161,8 @@ std::string FormatCef(const SiemEvent& e, std::string_view version) {
     Extension(&ext, "reason", codes);
     Extension(&ext, "msg", messages);
   } else {
-    Extension(&ext, "cn1Label", "auditSeq");
-    Extension(&ext, "cn1", StrCat(e.audit_seq));
-    Extension(&ext, "cs1Label", "auditHead");
-    Extension(&ext, "cs1", e.audit_head);
+    Labeled(&ext, "cn1", "auditSeq", StrCat(e.audit_seq));
+    Labeled(&ext, "cs1", "auditHead", e.audit_head);
     Extension(&ext, "msg", e.checkpoint_line);
   }
   return out + ext;

@@ -151,6 +151,29 @@ TEST_F(ServerTest, CountsStreamsAndTheirMessages) {
             "StreamTraffic 1 OK 0 failed (1 messages OK, 1 with item errors)");
 }
 
+TEST_F(ServerTest, AStreamTheClientCancelsCountsAsFailed) {
+  grpc::ClientContext context;
+  auto stream = stub_->StreamTraffic(&context);
+  v1::ReportTrafficRequest good;
+  good.set_tenant_id("acme");
+  good.set_sequence(1);
+  good.mutable_eas_exchange()->set_method("POST");
+  good.mutable_eas_exchange()->set_target(
+      "/Microsoft-Server-ActiveSync?Cmd=Ping&User=alice%40example.com"
+      "&DeviceId=ApplONE&DeviceType=iPhone");
+  ASSERT_TRUE(stream->Write(good));
+  v1::StreamTrafficResponse batch;
+  ASSERT_TRUE(stream->Read(&batch));  // answered, and then the client leaves
+  context.TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  for (int i = 0; i < 200 && server_->calls().failed(Rpc::kStreamTraffic) == 0;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(server_->calls().failed(Rpc::kStreamTraffic), 1u);
+  EXPECT_EQ(server_->calls().ok(Rpc::kStreamTraffic), 0u);
+}
+
 TEST_F(ServerTest, AndroidDeviceIsAllowed) {
   v1::CheckInRequest request = Request("Android/4.4.2-EAS-2.0");
   request.mutable_eas()->set_device_type("Android");
