@@ -59,6 +59,9 @@ using v1::ReportTrafficRequest;
 
 using Server = testing::Served;
 
+// How long one check-in or risk query may take before the test fails.
+constexpr auto kCallDeadline = std::chrono::seconds(30);
+
 Server Start(const std::string& binary, const std::string& config,
              const std::string& state) {
   Server s =
@@ -105,7 +108,20 @@ void Kill(Server& s, int sig) {
   if (s.pid == 0) return;
   kill(s.pid, sig);
   int status = 0;
-  waitpid(s.pid, &status, 0);
+  // A clean stop drains within the configured grace; a server that hangs in
+  // its shutdown fails the test instead of holding it until ctest's timeout.
+  pid_t done = 0;
+  for (int i = 0; i < 600 && (done = waitpid(s.pid, &status, WNOHANG)) == 0;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (done == 0) {
+    kill(s.pid, SIGABRT);  // a core, where cores are kept
+    waitpid(s.pid, &status, 0);
+    s.pid = 0;
+    Fail("the server did not exit within 60 s of signal " +
+         std::to_string(sig));
+  }
   if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
     Fail("the server did not stop cleanly on SIGTERM");
   }
@@ -238,6 +254,9 @@ Decision CheckIn(v1::CompliancePlugin::Stub& stub, const std::string& tenant,
   req.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
   v1::CheckInResponse resp;
   grpc::ClientContext ctx;
+  // A server that stops answering fails the test naming the call, rather
+  // than hanging it until ctest's timeout.
+  ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
   const grpc::Status s = stub.CheckIn(&ctx, req, &resp);
   if (!s.ok()) Fail("CheckIn " + device + ": " + s.error_message());
   Decision d;
@@ -256,6 +275,7 @@ v1::GetDeviceRiskResponse Risk(v1::CompliancePlugin::Stub& stub,
   req.set_eas_device_id(device);
   v1::GetDeviceRiskResponse resp;
   grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
   const grpc::Status s = stub.GetDeviceRisk(&ctx, req, &resp);
   if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
     Fail("GetDeviceRisk " + device + ": " + s.error_message());
