@@ -56,8 +56,11 @@ def run(args, **kwargs):
 
 class Server:
     def __init__(self, binary, config):
+        # The log goes to a file: a pipe nobody reads until the end would stop the server once
+        # it filled (64 KiB of debug lines).
+        self.log = config + ".log"
         self.process = subprocess.Popen([binary, "serve", "--config", config],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                        stdout=subprocess.PIPE, stderr=open(self.log, "wb"))
         fd = self.process.stdout.fileno()
         sel = selectors.DefaultSelector()
         sel.register(fd, selectors.EVENT_READ)
@@ -67,7 +70,8 @@ class Server:
                 fail(f"the server printed {text!r} and nothing more in 30 s")
             chunk = os.read(fd, 4096)
             if not chunk:
-                fail(f"the server exited: {self.process.stderr.read().decode()}")
+                with open(self.log, encoding="utf-8", errors="replace") as f:
+                    fail(f"the server exited: {f.read()}")
             text += chunk
         lines = text.decode().splitlines()
         self.address = lines[0].split("serving on ")[1].split()[0]
@@ -87,8 +91,9 @@ class Server:
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
-        _, err = self.process.communicate(timeout=60)
-        return err.decode()
+        self.process.communicate(timeout=60)
+        with open(self.log, encoding="utf-8", errors="replace") as f:
+            return f.read()
 
 
 def parse(text):
