@@ -195,8 +195,10 @@ std::vector<std::shared_ptr<AlertSubscription>> AlertHub::Publish(
   std::vector<std::shared_ptr<AlertSubscription>> queued;
   absl::MutexLock lock(&mu_);
   alert.sequence = ++sequence_;
-  alert.emitted_at = decided_at;
-  alert.alert_id = NewUuidV7(decided_at);
+  if (alert.alert_id.empty()) {  // else the outbox entry's, kept
+    alert.emitted_at = decided_at;
+    alert.alert_id = NewUuidV7(decided_at);
+  }
   const std::size_t bytes = AlertBytes(alert);
   auto shared = std::make_shared<const ComplianceAlert>(std::move(alert));
   std::vector<std::shared_ptr<AlertSubscription>> live = LiveLocked();

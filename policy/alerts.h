@@ -137,7 +137,8 @@ class AlertHub {
   absl::StatusOr<std::shared_ptr<AlertSubscription>> Subscribe(
       std::string owner, std::string tenant_filter,
       std::function<void()> notify);
-  // Sequences `alert` (sequence, alert_id, emitted_at) and queues it for each
+  // Sequences `alert` (sequence; alert_id and emitted_at unless it has an
+  // id already) and queues it for each
   // matching subscriber; returns those to notify once no lock is held.
   std::vector<std::shared_ptr<AlertSubscription>> Publish(
       ComplianceAlert alert, absl::Time decided_at);

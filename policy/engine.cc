@@ -25,12 +25,12 @@ PolicyEngine::PolicyEngine(
     : catalog_(std::move(catalog)),
       clock_(clock),
       evidence_(evidence),
-      options_(options),
+      options_(std::move(options)),
       policy_(std::move(policy)),
       policy_origin_(std::move(policy_origin)),
       policy_applied_at_(absl::Now()),
       exemptions_(std::make_shared<const ExemptionIndex>()),
-      alerts_(options.alerts) {}
+      alerts_(options_.alerts) {}
 
 PolicyEngine::~PolicyEngine() { EndSubscriptions(); }
 
@@ -638,9 +638,12 @@ ComplianceAlert PolicyEngine::MakeAlert(const Evaluation& eval,
 
 StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
                                  const DecisionContext& context,
-                                 const DeviceState& before,
+                                 const DeviceState& before, std::string outbox,
                                  DeviceState* state) {
   EngineChanges changes;
+  if (!outbox.empty()) {
+    changes.outbox.push_back(std::move(outbox));
+  }
   // An audit row only for a decision that differs from the device's
   // previous row; the repeats in between are counted into the next.
   const std::uint64_t signature = DecisionSignature(eval, subject);
@@ -752,8 +755,18 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     if (old_action != eval.evaluated_action) {
       alert = MakeAlert(eval, in.subject, trigger, decision_id, old_action);
     }
+    std::string outbox;
+    if (alert && options_.outbox) {
+      // The id and time the outbox entry and the subscribers both carry.
+      alert->emitted_at = now;
+      alert->alert_id = NewUuidV7(now);
+      outbox = AlertJson(*alert);
+    }
     if (store_ != nullptr) {
-      decision.ticket = Record(eval, in.subject, context, before, &state);
+      decision.ticket =
+          Record(eval, in.subject, context, before, std::move(outbox), &state);
+    } else if (!outbox.empty() && options_.memory_outbox) {
+      options_.memory_outbox(std::move(outbox));
     }
     if (!known) {
       Remember(shard, std::move(context.key), std::move(scratch));

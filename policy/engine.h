@@ -36,6 +36,12 @@ struct EngineOptions {
   AlertLimits alerts;
   // Exemptions made through the admin API.
   std::size_t max_api_exemptions = 100'000;
+  // Alerts also go to the SIEM outbox (AlertJson): with a store in the
+  // commit of the decision that raised them; without one to
+  // `memory_outbox`, called under the device's lock (so in order per
+  // device) and so it must not block.
+  bool outbox = false;
+  std::function<void(std::string payload)> memory_outbox;
 };
 
 // Decisions are counted by what they enforced and evaluated, and the mode.
@@ -293,9 +299,10 @@ class PolicyEngine {
                                    Action old_action);
   // Submits the audit row and the changed history; returns the ticket the
   // answer waits for (0: none).
+  // `outbox`: the alert's outbox entry ("" when none), in the same commit.
   StoreTicket Record(const Evaluation& eval, const Subject& subject,
                      const DecisionContext& context, const DeviceState& before,
-                     DeviceState* state);
+                     std::string outbox, DeviceState* state);
   void Remember(Shard& shard, std::string&& key, DeviceState&& state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {})

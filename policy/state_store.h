@@ -98,10 +98,19 @@ struct AcceptBrokenAudit {
   std::string problem;
 };
 
+// A SIEM sink's backlog reached siem.max_backlog: its oldest undelivered
+// outbox entries (seq first_seq..last_seq) were dropped for it.
+struct SiemDropAudit {
+  std::string sink;
+  std::uint64_t first_seq = 0;
+  std::uint64_t last_seq = 0;
+  std::uint64_t count = 0;
+};
+
 struct AuditRecord {
   absl::Time at;
   std::variant<DecisionAudit, PolicyAudit, ExemptionAudit, AccessAudit,
-               AcceptBrokenAudit>
+               AcceptBrokenAudit, SiemDropAudit>
       what;
 };
 
@@ -113,6 +122,25 @@ struct AppliedPolicy {
   std::string document;  // Policy::source(), or canonical() when empty
 };
 
+// The SIEM outbox: what the sinks deliver (alerts and audit checkpoints as
+// JSON, plugin/siem/), in commit order, and how far each sink got.
+struct OutboxEntry {
+  std::uint64_t seq = 0;  // 1, 2, ... never reused
+  std::string payload;
+};
+
+struct SinkCursor {
+  std::string sink;
+  std::uint64_t delivered = 0;  // every entry up to this seq is done with
+  std::uint64_t dropped = 0;    // entries dropped for it (max_backlog), ever
+};
+
+struct OutboxState {
+  std::uint64_t head = 0;    // the newest committed entry's seq (0: none ever)
+  std::uint64_t oldest = 0;  // the oldest kept entry's seq (0: none kept)
+  std::vector<SinkCursor> cursors;
+};
+
 struct EngineChanges {
   std::vector<StoreRow> devices;  // decision history rows (engine format)
   // What the device list shows of each `devices` row: one per row, in the
@@ -122,9 +150,15 @@ struct EngineChanges {
   std::vector<std::string> deleted_exemptions;  // ids
   std::optional<AppliedPolicy> policy;
   std::vector<AuditRecord> audit;
+  // Outbox entries appended in this commit (payloads, in order), sink
+  // cursors written, and entries deleted through this seq (0: none).
+  std::vector<std::string> outbox;
+  std::vector<SinkCursor> sink_cursors;
+  std::uint64_t outbox_prune_through = 0;
   bool empty() const {
     return devices.empty() && put_exemptions.empty() &&
-           deleted_exemptions.empty() && !policy && audit.empty();
+           deleted_exemptions.empty() && !policy && audit.empty() &&
+           outbox.empty() && sink_cursors.empty() && outbox_prune_through == 0;
   }
 };
 
@@ -142,6 +176,12 @@ class StateStore : public detector::DetectorStore {
   // The committed devices that match `query` (normalized, its page token
   // decoded), in ListedBefore order, at most query.page_size of them.
   virtual absl::StatusOr<DevicePage> ListDevices(const DeviceQuery& query) = 0;
+
+  // Committed outbox entries after `after_seq`, in order, at most `limit`;
+  // and the outbox's head, oldest entry and the sinks' cursors as committed.
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(
+      std::uint64_t after_seq, std::size_t limit) = 0;
+  virtual absl::StatusOr<OutboxState> LoadOutboxState() = 0;
 
   // Durability of a ticket: whether it is committed; waiting for it (OK, or
   // why it never will be); or a callback once it is (from the store's

@@ -99,6 +99,13 @@ void Fill(const policy::AcceptBrokenAudit& a, Json& j) {
   j["problem"] = a.problem;
 }
 
+void Fill(const policy::SiemDropAudit& d, Json& j) {
+  j["sink"] = d.sink;
+  j["first_seq"] = d.first_seq;
+  j["last_seq"] = d.last_seq;
+  j["count"] = d.count;
+}
+
 std::string Canonical(Json& j, std::uint64_t seq, absl::Time at,
                       std::string_view kind, std::string_view prev_hash) {
   j["seq"] = seq;
@@ -259,6 +266,8 @@ AuditRow MakeAuditRow(std::uint64_t seq, const policy::AuditRecord& record,
           row.kind = "exemption";
         } else if constexpr (std::is_same_v<T, policy::AccessAudit>) {
           row.kind = "access";
+        } else if constexpr (std::is_same_v<T, policy::SiemDropAudit>) {
+          row.kind = "siem_dropped";
         } else {
           row.kind = "accept_broken";
         }

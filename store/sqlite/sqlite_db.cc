@@ -467,6 +467,15 @@ CREATE INDEX audit_rekey ON audit(seq) WHERE kind = 'rekey';
       R"sql(
 SELECT 1;
 )sql",
+      // 6 -> 7: the SIEM outbox (entries appended in the decision's commit;
+      // AUTOINCREMENT so that a seq is never reused once pruned) and how far
+      // each sink got.
+      R"sql(
+CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    payload TEXT NOT NULL);
+CREATE TABLE sink_cursors(sink TEXT PRIMARY KEY, delivered INTEGER NOT NULL,
+                          dropped INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
   };
   return kSteps;
 }

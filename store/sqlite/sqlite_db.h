@@ -18,7 +18,7 @@ namespace hijackguard::store {
 
 // The schema version this build writes (PRAGMA user_version); the opener
 // refuses newer ones and migrates older ones to it.
-inline constexpr int kStateSchemaVersion = 6;
+inline constexpr int kStateSchemaVersion = 7;
 // The database's file name inside the state directory.
 inline constexpr std::string_view kStateFileName = "hijackguard.db";
 
@@ -114,6 +114,8 @@ absl::StatusOr<Database> OpenState(const std::string& path,
 // The audit table and its keyed chain are as they have been since schema 3:
 // the audit tools read databases from that version on, unmigrated.
 inline constexpr int kAuditSchemaVersion = 3;
+// The first with the SIEM outbox.
+inline constexpr int kOutboxSchemaVersion = 7;
 
 // Opens it for reading only (tools), with the same identity checks; never
 // creates or migrates. Versions below `min_version` (what the tool reads)

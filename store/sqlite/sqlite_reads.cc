@@ -217,6 +217,31 @@ absl::StatusOr<std::optional<policy::AppliedPolicy>> SqliteStore::LatestPolicy(
   return ReadLatestPolicy(c->db, origin_prefix);
 }
 
+absl::StatusOr<std::vector<policy::OutboxEntry>> SqliteStore::ReadOutbox(
+    std::uint64_t after_seq, std::size_t limit) {
+  RETURN_IF_ERROR(queue_->stopped());
+  ReaderLease c(this);
+  ASSIGN_OR_RETURN(Statement s,
+                   c->db.Prepare("SELECT seq, payload FROM outbox WHERE seq > "
+                                 "?1 ORDER BY seq LIMIT ?2"));
+  s.Bind(1, static_cast<std::int64_t>(after_seq))
+      .Bind(2, static_cast<std::int64_t>(limit));
+  std::vector<policy::OutboxEntry> entries;
+  while (true) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    entries.push_back(
+        {static_cast<std::uint64_t>(s.Int(0)), std::string(s.Blob(1))});
+  }
+  return entries;
+}
+
+absl::StatusOr<policy::OutboxState> SqliteStore::LoadOutboxState() {
+  RETURN_IF_ERROR(queue_->stopped());
+  ReaderLease c(this);
+  return QueryOutboxState(c->db);
+}
+
 absl::StatusOr<std::optional<policy::AppliedPolicy>>
 SqliteStore::ReadLatestPolicy(Database& db, std::string_view origin_prefix) {
   ASSIGN_OR_RETURN(

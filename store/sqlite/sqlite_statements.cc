@@ -49,6 +49,10 @@ constexpr const char* kStatementSql[kStatementCount] = {
     "at_ms < ?1 LIMIT ?2)",
     "SELECT seq, at_us, hash FROM audit ORDER BY seq LIMIT ?1",
     "DELETE FROM audit WHERE seq <= ?1",
+    "INSERT INTO outbox(payload) VALUES(?1)",
+    "INSERT OR REPLACE INTO sink_cursors(sink, delivered, dropped) "
+    "VALUES(?1, ?2, ?3)",
+    "DELETE FROM outbox WHERE seq <= ?1",
 };
 
 }  // namespace

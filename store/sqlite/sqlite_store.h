@@ -129,6 +129,9 @@ class SqliteStore final : public policy::StateStore {
   absl::StatusOr<std::optional<policy::AppliedPolicy>> LatestPolicy(
       std::string_view origin_prefix) override;
   StoreTicket SubmitEngine(policy::EngineChanges changes) override;
+  absl::StatusOr<std::vector<policy::OutboxEntry>> ReadOutbox(
+      std::uint64_t after_seq, std::size_t limit) override;
+  absl::StatusOr<policy::OutboxState> LoadOutboxState() override;
   bool IsDurable(StoreTicket ticket) const override;
   [[nodiscard]] absl::Status WaitDurable(StoreTicket ticket) override;
   void WhenDurable(StoreTicket ticket,

@@ -44,6 +44,9 @@ enum StatementId {
   kPrunePending,
   kFirstAuditRows,
   kDeleteAuditThrough,
+  kPutOutbox,
+  kPutSinkCursor,
+  kPruneOutbox,
   kStatementCount
 };
 

@@ -124,6 +124,24 @@ absl::Status SqliteStore::WriteEngineRows(const policy::EngineChanges& c,
   for (const policy::AuditRecord& a : c.audit) {
     RETURN_IF_ERROR(ApplyAudit(a));
   }
+  for (const std::string& payload : c.outbox) {
+    RETURN_IF_ERROR(writer_->at(kPutOutbox).Reset().BindText(1, payload).Run());
+  }
+  for (const policy::SinkCursor& cursor : c.sink_cursors) {
+    RETURN_IF_ERROR(writer_->at(kPutSinkCursor)
+                        .Reset()
+                        .BindText(1, cursor.sink)
+                        .Bind(2, static_cast<std::int64_t>(cursor.delivered))
+                        .Bind(3, static_cast<std::int64_t>(cursor.dropped))
+                        .Run());
+  }
+  if (c.outbox_prune_through > 0) {
+    RETURN_IF_ERROR(
+        writer_->at(kPruneOutbox)
+            .Reset()
+            .Bind(1, static_cast<std::int64_t>(c.outbox_prune_through))
+            .Run());
+  }
   return absl::OkStatus();
 }
 

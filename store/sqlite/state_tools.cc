@@ -277,4 +277,38 @@ absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,
   return n;
 }
 
+absl::StatusOr<policy::OutboxState> QueryOutboxState(Database& db) {
+  policy::OutboxState state;
+  // sqlite_sequence keeps the highest seq ever handed out, even when every
+  // entry has been pruned.
+  ASSIGN_OR_RETURN(
+      Statement head,
+      db.Prepare("SELECT (SELECT seq FROM sqlite_sequence WHERE name = "
+                 "'outbox'), (SELECT min(seq) FROM outbox)"));
+  ASSIGN_OR_RETURN(bool row, head.Step());
+  if (row) {
+    state.head = head.IsNull(0) ? 0 : static_cast<std::uint64_t>(head.Int(0));
+    state.oldest = head.IsNull(1) ? 0 : static_cast<std::uint64_t>(head.Int(1));
+  }
+  ASSIGN_OR_RETURN(
+      Statement cursors,
+      db.Prepare("SELECT sink, delivered, dropped FROM sink_cursors ORDER BY "
+                 "sink"));
+  while (true) {
+    ASSIGN_OR_RETURN(bool more, cursors.Step());
+    if (!more) break;
+    state.cursors.push_back({std::string(cursors.Blob(0)),
+                             static_cast<std::uint64_t>(cursors.Int(1)),
+                             static_cast<std::uint64_t>(cursors.Int(2))});
+  }
+  return state;
+}
+
+absl::StatusOr<policy::OutboxState> ReadOutboxState(
+    const std::string& db_path) {
+  ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(
+                                    db_path, sqlite::kOutboxSchemaVersion));
+  return QueryOutboxState(db);
+}
+
 }  // namespace hijackguard::store

@@ -11,8 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "policy/state_store.h"
 #include "store/audit_key.h"
 #include "store/audit_log.h"
+#include "store/sqlite/sqlite_db.h"
 
 namespace hijackguard::store {
 
@@ -53,5 +55,10 @@ absl::StatusOr<AuditCheckpoint> CheckpointAudit(const std::string& db_path,
 absl::StatusOr<std::uint64_t> ExportAudit(
     const std::string& db_path, absl::Time since, std::ostream& out,
     const Pseudonymizer* pseudonymize = nullptr);
+
+// The SIEM outbox's head, oldest entry and sink cursors (schema 7 on):
+// from a connection of the store's, or offline (`alerts backlog`).
+absl::StatusOr<policy::OutboxState> QueryOutboxState(sqlite::Database& db);
+absl::StatusOr<policy::OutboxState> ReadOutboxState(const std::string& db_path);
 
 }  // namespace hijackguard::store

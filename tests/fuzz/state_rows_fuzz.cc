@@ -76,6 +76,13 @@ class RowStore final : public hg::policy::StateStore {
       const hg::policy::DeviceQuery&) override {
     return hg::policy::DevicePage();
   }
+  absl::StatusOr<std::vector<hg::policy::OutboxEntry>> ReadOutbox(
+      std::uint64_t, std::size_t) override {
+    return std::vector<hg::policy::OutboxEntry>();
+  }
+  absl::StatusOr<hg::policy::OutboxState> LoadOutboxState() override {
+    return hg::policy::OutboxState();
+  }
   bool IsDurable(StoreTicket) const override { return true; }
   absl::Status WaitDurable(StoreTicket) override { return absl::OkStatus(); }
   void WhenDurable(StoreTicket,

@@ -155,6 +155,15 @@ class FaultStore final : public policy::StateStore {
     if (auto fault = ReadFault()) return *fault;
     return inner_->ListDevices(query);
   }
+  absl::StatusOr<std::vector<policy::OutboxEntry>> ReadOutbox(
+      std::uint64_t after_seq, std::size_t limit) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->ReadOutbox(after_seq, limit);
+  }
+  absl::StatusOr<policy::OutboxState> LoadOutboxState() override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadOutboxState();
+  }
   bool IsDurable(StoreTicket ticket) const override {
     {
       std::lock_guard<std::mutex> lock(mu_);
