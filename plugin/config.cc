@@ -133,6 +133,9 @@ void ReadSecurity(json::ObjectReader& root, json::Problems& problems,
       config.audit_checkpoint_interval = absl::Seconds(*v);
     }
   }
+  if (const auto* s = root.Member("siem", false)) {
+    siem::ReadSiemSection(*s, root.PointerTo("siem"), &problems, &config.siem);
+  }
   if (const auto* l = root.Member("logging", false)) {
     json::ObjectReader logging(*l, root.PointerTo("logging"), &problems);
     if (auto v = Bool(logging, "pii", &problems)) {

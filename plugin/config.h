@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "plugin/auth.h"
+#include "plugin/siem/siem_config.h"
 #include "policy/alerts.h"
 
 namespace hijackguard::plugin {
@@ -124,6 +125,8 @@ struct ServerConfig {
   LogFormat log_format = LogFormat::kText;
   // `logging.level`: the lowest level written. Default "info".
   LogLevel log_level = LogLevel::kInfo;
+  // `siem`: where alerts and audit checkpoints are delivered.
+  siem::SiemConfig siem;
 };
 
 // Parses configuration JSON. Unknown keys and wrong types are errors; every

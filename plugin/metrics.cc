@@ -5,6 +5,7 @@
 #include "common/strings.h"
 #include "detector/traffic/traffic_detector.h"
 #include "google/protobuf/descriptor.h"
+#include "plugin/siem/delivery.h"
 #include "plugin/traffic.h"
 #include "policy/engine.h"
 #include "prometheus/collectable.h"
@@ -118,6 +119,7 @@ class Metrics::ScrapeTime final : public prometheus::Collectable {
     if (s.detector != nullptr) Detector(*s.detector, forgotten, &out);
     if (s.traffic != nullptr) Traffic(*s.traffic, &out);
     Store(s.store, &out);
+    if (s.siem != nullptr) Siem(*s.siem, &out);
     return out;
   }
 
@@ -236,6 +238,34 @@ class Metrics::ScrapeTime final : public prometheus::Collectable {
     out->push_back(Family("hijackguard_store_queue_depth",
                           "Submissions waiting for the state store's writer.",
                           MetricType::Gauge, {Value(queued)}));
+  }
+
+  static void Siem(const siem::SiemDelivery& siem,
+                   std::vector<MetricFamily>* out) {
+    std::vector<ClientMetric> deliveries;
+    std::vector<ClientMetric> backlog;
+    for (const siem::SinkStats& s : siem.stats()) {
+      auto count = [&](std::uint64_t n, const char* result) {
+        deliveries.push_back(Value(static_cast<double>(n),
+                                   {{"result", result}, {"sink", s.name}}));
+      };
+      count(s.delivered, "delivered");
+      count(s.failed, "failed");
+      count(s.dropped, "dropped");
+      count(s.invalid, "invalid");
+      backlog.push_back(
+          Value(static_cast<double>(s.backlog), {{"sink", s.name}}));
+    }
+    out->push_back(Family(
+        "hijackguard_siem_deliveries_total",
+        "Alerts and audit checkpoints per SIEM sink, by result: delivered, "
+        "failed (an attempt the receiver did not take; retried), dropped "
+        "(beyond siem.max_backlog), invalid (an outbox entry that did not "
+        "parse).",
+        MetricType::Counter, std::move(deliveries)));
+    out->push_back(Family("hijackguard_siem_backlog",
+                          "Outbox entries a SIEM sink has not delivered yet.",
+                          MetricType::Gauge, std::move(backlog)));
   }
 
   const std::string version_;

@@ -42,6 +42,9 @@ class SqliteStore;
 namespace plugin {
 
 class TrafficHandler;
+namespace siem {
+class SiemDelivery;
+}
 
 // What a scrape reads. Any may be null (that part is not shown); all must
 // outlive the Metrics.
@@ -50,6 +53,7 @@ struct MetricsSources {
   const detector::TrafficDetector* detector = nullptr;
   const store::SqliteStore* store = nullptr;  // null: the state is in memory
   const TrafficHandler* traffic = nullptr;
+  const siem::SiemDelivery* siem = nullptr;  // null: no sinks
 };
 
 // Thread-safe.

@@ -1,6 +1,7 @@
 #include "plugin/server.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -25,6 +26,8 @@
 #include "plugin/ops_routes.h"
 #include "plugin/policy_admin_service.h"
 #include "plugin/refusal_log.h"
+#include "plugin/siem/delivery.h"
+#include "plugin/siem/outbox.h"
 #include "plugin/state_retention.h"
 #include "plugin/tls_files.h"
 #include "plugin/version.h"
@@ -78,6 +81,18 @@ struct PluginServer::State {
   // With an HTTP listener (null without: nothing could read them). Before
   // the store, whose writer thread records its commits here.
   std::unique_ptr<Metrics> metrics;
+  // SIEM delivery (with siem.sinks): what it reads, and its threads. Before
+  // the store, whose writer wakes it (`siem_wake`, null until delivery
+  // starts); Shutdown stops the threads before the store closes.
+  std::unique_ptr<siem::MemoryOutbox> memory_outbox;
+  std::unique_ptr<siem::StoreOutbox> store_outbox;
+  std::unique_ptr<store::Pseudonymizer> siem_pseudonym;
+  std::unique_ptr<siem::SiemDelivery> siem_delivery;
+  std::atomic<siem::SiemDelivery*> siem_wake{nullptr};
+  void StopSiem() {
+    siem_wake = nullptr;
+    if (siem_delivery != nullptr) siem_delivery->Stop();
+  }
   // Destroyed after everything that submits to it.
   std::unique_ptr<store::SqliteStore> store;
   // What every part submits to and waits on: `store`, or a test's wrapper
@@ -102,6 +117,8 @@ struct PluginServer::State {
   std::unique_ptr<HttpServer> http;  // stopped after gRPC has drained
   // Destroyed before the store and the engine it reads.
   std::unique_ptr<StateRetention> retention;
+  [[nodiscard]] absl::Status StartSiem(const ServerOptions& options,
+                                       const std::string& audit_key);
   std::once_flag shutdown_once;
 
   // Health: SERVING while the store can write and the server is not
@@ -205,6 +222,7 @@ void PluginServer::Shutdown(absl::Duration grace) {
     }
     if (state_->server == nullptr) {
       if (state_->http != nullptr) state_->http->Stop();
+      state_->StopSiem();
       return;
     }
     {
@@ -223,6 +241,7 @@ void PluginServer::Shutdown(absl::Duration grace) {
       state_->http->Stop();
     }
     state_->StopHousekeeping();
+    state_->StopSiem();  // its last cursors are queued before the store
     state_->refusals->Flush(absl::InfiniteFuture());
     // Committed before the store closes (it drains its queue).
     state_->detector->WriteActivity();
@@ -315,9 +334,16 @@ absl::StatusOr<std::string> PluginServer::LogAuditCheckpoint() {
     return absl::NotFoundError("state is in memory: there is no audit log");
   }
   auto [seq, head] = state_->store->audit_head();
-  const std::string line = store::CheckpointLine(store::MakeCheckpoint(
-      state_->store->audit_key(), seq, std::move(head), absl::Now()));
+  const absl::Time at = absl::Now();
+  const std::string line = store::CheckpointLine(
+      store::MakeCheckpoint(state_->store->audit_key(), seq, head, at));
   LogInfo(StrCat("audit checkpoint ", line));
+  if (state_->store_outbox != nullptr) {
+    policy::EngineChanges changes;
+    // The SIEM keeps the anchor that shows a truncated log.
+    changes.outbox.push_back(siem::CheckpointPayload(seq, head, at, line));
+    (void)state_->shared_store->SubmitEngine(std::move(changes));
+  }
   return line;
 }
 
@@ -336,8 +362,8 @@ namespace {
 // Opens the state database.
 absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
     const ServerOptions& options,
-    std::function<void(const absl::Status&)> on_health_change,
-    Metrics* metrics);
+    std::function<void(const absl::Status&)> on_health_change, Metrics* metrics,
+    std::atomic<siem::SiemDelivery*>* siem_wake);
 
 // Hands the store to the detector and the engine; picks the policy to start
 // with: the file's (or the defaults), unless a policy was applied through
@@ -407,7 +433,7 @@ absl::StatusOr<std::string> PluginServer::State::OpenState(
   ASSIGN_OR_RETURN(
       store, OpenStore(
                  options, [this](const absl::Status& s) { SetStoreHealth(s); },
-                 metrics.get()));
+                 metrics.get(), &siem_wake));
   shared_store = store.get();
   if (options.wrap_store_for_testing) {
     shared_store = options.wrap_store_for_testing(store.get());
@@ -562,6 +588,37 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+absl::Status PluginServer::State::StartSiem(const ServerOptions& options,
+                                            const std::string& audit_key) {
+  if (options.siem.sinks.empty()) {
+    return absl::OkStatus();
+  }
+  siem::Outbox* outbox = memory_outbox.get();
+  if (outbox == nullptr) {
+    store_outbox = std::make_unique<siem::StoreOutbox>(shared_store);
+    outbox = store_outbox.get();
+  }
+  siem_pseudonym =
+      std::make_unique<store::Pseudonymizer>(audit_key, options.siem.pii);
+  siem::DeliveryOptions delivery;
+  delivery.max_backlog = options.siem.max_backlog;
+  delivery.version = kVersion;
+  delivery.pseudonym = [p = siem_pseudonym.get()](std::string_view v) {
+    return (*p)(v);
+  };
+  ASSIGN_OR_RETURN(siem_delivery,
+                   siem::SiemDelivery::Start(options.siem, outbox, delivery));
+  siem_wake = siem_delivery.get();
+  for (const siem::SinkConfig& sink : options.siem.sinks) {
+    Log(LogLevel::kInfo, "siem sink configured",
+        {{"sink", sink.name},
+         {"type", siem::SinkTypeName(sink.type)},
+         {"format", siem::SinkFormatName(sink.format)},
+         {"outbox", outbox->durable() ? "state store" : "memory"}});
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PluginServer::State::Ready() {
   absl::MutexLock lock(&health_mu);
   if (stopping) {
@@ -593,9 +650,22 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   st.detector = std::make_unique<detector::TrafficDetector>(options.catalog,
                                                             options.detector);
   st.evidence = std::make_unique<DetectorEvidence>(st.detector.get());
+  policy::EngineOptions engine_options = options.engine;
+  if (!options.siem.sinks.empty()) {
+    engine_options.outbox = true;
+    if (options.state_path.empty()) {
+      // In memory, bounded like the store's outbox; a restart empties it.
+      st.memory_outbox = std::make_unique<siem::MemoryOutbox>(
+          static_cast<std::size_t>(options.siem.max_backlog));
+      engine_options.memory_outbox = [&st](std::string payload) {
+        st.memory_outbox->Append(std::move(payload));
+        if (siem::SiemDelivery* d = st.siem_wake.load()) d->Wake();
+      };
+    }
+  }
   st.engine = std::make_unique<policy::PolicyEngine>(
       options.catalog, start.policy, options.clock, st.evidence.get(),
-      options.engine, start.origin);
+      engine_options, start.origin);
   if (!options.http.listen.empty()) {
     st.metrics = std::make_unique<Metrics>(kVersion);
     // Before anything serves: the observer is read without a lock.
@@ -606,11 +676,13 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   }
   ASSIGN_OR_RETURN(std::string audit_key, st.OpenState(options, start.origin));
   st.MakeHandlers(options, audit_key);
+  RETURN_IF_ERROR(st.StartSiem(options, audit_key));
   if (st.metrics != nullptr) {
     st.metrics->SetSources({.engine = st.engine.get(),
                             .detector = st.detector.get(),
                             .store = st.store.get(),
-                            .traffic = st.traffic.get()});
+                            .traffic = st.traffic.get(),
+                            .siem = st.siem_delivery.get()});
   }
   ASSIGN_OR_RETURN(ps->port_, st.StartGrpc(options));
   RETURN_IF_ERROR(st.StartHttp(options));
@@ -624,8 +696,8 @@ namespace {
 
 absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
     const ServerOptions& options,
-    std::function<void(const absl::Status&)> on_health_change,
-    Metrics* metrics) {
+    std::function<void(const absl::Status&)> on_health_change, Metrics* metrics,
+    std::atomic<siem::SiemDelivery*>* siem_wake) {
   store::SqliteStoreOptions so;
   so.path = options.state_path;
   so.synchronous = options.state_synchronous;
@@ -634,11 +706,11 @@ absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
   so.audit_key_file = options.audit_key_file;
   so.accept_broken_audit = options.accept_broken_audit;
   so.on_health_change = std::move(on_health_change);
-  if (metrics != nullptr) {
-    so.on_commit = [metrics](absl::Duration elapsed, std::size_t batch) {
-      metrics->ObserveCommit(elapsed, batch);
-    };
-  }
+  so.on_commit = [metrics, siem_wake](absl::Duration elapsed,
+                                      std::size_t batch) {
+    if (metrics != nullptr) metrics->ObserveCommit(elapsed, batch);
+    if (siem::SiemDelivery* d = siem_wake->load()) d->Wake();
+  };
   so.wal_autocheckpoint_pages = options.state_wal_autocheckpoint_pages;
   so.retention = options.retention;
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,

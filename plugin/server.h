@@ -86,6 +86,8 @@ struct ServerOptions {
       wrap_store_for_testing;
   // Log user addresses in clear (logging.pii) instead of pseudonyms.
   bool logging_pii = false;
+  // SIEM sinks (none: no outbox is written).
+  siem::SiemConfig siem;
   // The HTTP listener with the gateway endpoints (docs/gateway.md); off when
   // http.listen is "". The same address rule as listen_address applies, with
   // http.tls.

@@ -216,6 +216,7 @@ void AddAdminCommands(CLI::App& app, RunFn* run) {
     c->add_flag("--json", f->json, "One ComplianceAlert per line as JSON");
     c->callback([f, run] { *run = [f] { return RunWatch(*f); }; });
   }
+  AddAlertsBacklogCommand(*alerts, run);
   CLI::App* ex =
       app.add_subcommand("exemptions", "List, add or remove exemptions");
   ex->require_subcommand(1);

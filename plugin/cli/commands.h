@@ -40,8 +40,10 @@ void AddPolicyCommands(CLI::App& app, RunFn* run);
 void AddSimulateCommand(CLI::App& app, RunFn* run);
 // backup, audit verify, audit export.
 void AddStateCommands(CLI::App& app, RunFn* run);
-// alerts watch, exemptions list|put|delete
+// alerts watch, alerts backlog, exemptions list|put|delete
 void AddAdminCommands(CLI::App& app, RunFn* run);
+// alerts backlog, under `alerts`.
+void AddAlertsBacklogCommand(CLI::App& alerts, RunFn* run);
 // completion bash, manpage: generated from the definitions above; add last.
 void AddReferenceCommands(CLI::App& app, RunFn* run);
 // config validate

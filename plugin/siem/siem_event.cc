@@ -1,5 +1,6 @@
 #include "plugin/siem/siem_event.h"
 
+#include "absl/strings/ascii.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "nlohmann/json.hpp"
@@ -31,7 +32,46 @@ absl::StatusOr<absl::Time> Rfc3339(const std::string& text, const char* key) {
   return t;
 }
 
+bool LocalPartChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+/=?^_`{|}~.-").find(c) !=
+             std::string_view::npos;
+}
+
+bool DomainChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '-';
+}
+
 }  // namespace
+
+std::string PseudonymizeAddresses(std::string_view text,
+                                  const Pseudonym& pseudonym) {
+  std::string out;
+  std::size_t copied = 0;
+  for (std::size_t at = text.find('@'); at != std::string_view::npos;
+       at = text.find('@', at + 1)) {
+    std::size_t begin = at;
+    while (begin > copied && LocalPartChar(text[begin - 1])) --begin;
+    std::size_t end = at + 1;
+    while (end < text.size() && DomainChar(text[end])) ++end;
+    while (end > at + 1 && (text[end - 1] == '.' || text[end - 1] == '-')) {
+      --end;  // the sentence's full stop, not the domain's
+    }
+    while (begin < at && text[begin] == '.') ++begin;
+    const std::string_view domain = text.substr(at + 1, end - at - 1);
+    if (begin == at || domain.find('.') == std::string_view::npos) {
+      continue;
+    }
+    StrAppend(&out, text.substr(copied, begin - copied),
+              pseudonym(text.substr(begin, end - begin)));
+    copied = end;
+    at = end - 1;
+  }
+  if (copied == 0) return std::string(text);
+  StrAppend(&out, text.substr(copied));
+  return out;
+}
 
 absl::StatusOr<SiemEvent> ParseOutboxPayload(std::string_view json,
                                              const Pseudonym& pseudonym) {
@@ -106,6 +146,8 @@ absl::StatusOr<SiemEvent> ParseOutboxPayload(std::string_view json,
           StrCat("outbox payload: reasons: ",
                  problem.empty() ? "not an object" : problem));
     }
+    // Reasons cite mailboxes ("organizer bob@example.com").
+    reason.message = PseudonymizeAddresses(reason.message, pseudonym);
     if (r.contains("contribution") && r["contribution"].is_number()) {
       reason.contribution = r["contribution"].get<double>();
     }

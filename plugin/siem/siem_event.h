@@ -51,6 +51,11 @@ struct SiemEvent {
 // returns it as is (siem.pii).
 using Pseudonym = std::function<std::string(std::string_view)>;
 
+// `text` with every e-mail address in it (local@domain.tld) replaced by
+// `pseudonym` of it.
+std::string PseudonymizeAddresses(std::string_view text,
+                                  const Pseudonym& pseudonym);
+
 // Reads an outbox payload. INVALID_ARGUMENT naming the field when it is not
 // a version-1 alert or checkpoint.
 absl::StatusOr<SiemEvent> ParseOutboxPayload(std::string_view json,

@@ -22,13 +22,16 @@ import http.client
 import json
 import os
 import re
-import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import served  # noqa: E402
+from served import check, run  # noqa: E402
 
 PROMTOOL = "/usr/bin/promtool"
 DEVICE = "ApplDMPFXZABDFHW"
@@ -39,46 +42,7 @@ TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 EXCHANGE_AUTHORIZATION = "Basic YWxpY2U6c2VjcmV0LTdmM2E5"
 
 
-def fail(message):
-    print(f"FAIL: {message}", file=sys.stderr)
-    sys.exit(1)
-
-
-def check(condition, message):
-    if not condition:
-        fail(message)
-
-
-def run(args, **kwargs):
-    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False,
-                          **kwargs)
-
-
-class Server:
-    def __init__(self, binary, config):
-        # The log goes to a file: a pipe nobody reads until the end would stop the server once
-        # it filled (64 KiB of debug lines).
-        self.log = config + ".log"
-        self.process = subprocess.Popen([binary, "serve", "--config", config],
-                                        stdout=subprocess.PIPE, stderr=open(self.log, "wb"))
-        fd = self.process.stdout.fileno()
-        sel = selectors.DefaultSelector()
-        sel.register(fd, selectors.EVENT_READ)
-        text = b""
-        while text.count(b"\n") < 2:
-            if not sel.select(30):
-                fail(f"the server printed {text!r} and nothing more in 30 s")
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                with open(self.log, encoding="utf-8", errors="replace") as f:
-                    fail(f"the server exited: {f.read()}")
-            text += chunk
-        lines = text.decode().splitlines()
-        self.address = lines[0].split("serving on ")[1].split()[0]
-        m = re.search(r"http on (\S+)", lines[1])
-        check(m is not None, f"no HTTP address in {lines[1]!r}")
-        self.http = m.group(1)
-
+class Server(served.Server):
     def get(self, path, headers=None):
         host, port = self.http.rsplit(":", 1)
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -89,11 +53,6 @@ class Server:
         conn.close()
         return result
 
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.communicate(timeout=60)
-        with open(self.log, encoding="utf-8", errors="replace") as f:
-            return f.read()
 
 
 def parse(text):

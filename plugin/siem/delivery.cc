@@ -1,0 +1,317 @@
+#include "plugin/siem/delivery.h"
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace hijackguard::plugin::siem {
+
+namespace {
+
+std::string_view Message(const absl::Status& status) {
+  return {status.message().data(), status.message().size()};
+}
+
+}  // namespace
+
+struct SiemDelivery::Sink {
+  SinkConfig config;
+  std::unique_ptr<Transport> transport;
+  std::thread thread;
+  mutable absl::Mutex mu;
+  // The cursor and the counts (the thread writes, stats() reads).
+  std::uint64_t cursor ABSL_GUARDED_BY(mu) = 0;
+  SinkStats stats ABSL_GUARDED_BY(mu);
+  bool positioned ABSL_GUARDED_BY(mu) = false;  // the cursor is set
+
+  // The sink's saved cursor, else the oldest entry kept.
+  void Position(const policy::OutboxState& state) {
+    absl::MutexLock lock(&mu);
+    cursor = state.oldest > 0 ? state.oldest - 1 : state.head;
+    for (const policy::SinkCursor& c : state.cursors) {
+      if (c.sink == config.name) {
+        cursor = c.delivered;
+        stats.dropped = c.dropped;
+      }
+    }
+    positioned = true;
+  }
+};
+
+SiemDelivery::SiemDelivery(Outbox* outbox, DeliveryOptions options)
+    : outbox_(outbox), options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<SiemDelivery>> SiemDelivery::Start(
+    const SiemConfig& config, Outbox* outbox, DeliveryOptions options) {
+  std::unique_ptr<SiemDelivery> d(new SiemDelivery(outbox, std::move(options)));
+  for (const SinkConfig& c : config.sinks) {
+    auto sink = std::make_unique<Sink>();
+    sink->config = c;
+    auto transport = d->options_.make_transport
+                         ? d->options_.make_transport(c)
+                         : MakeTransport(c, d->options_.version);
+    if (!transport.ok()) return transport.status();
+    sink->transport = std::move(*transport);
+    {
+      absl::MutexLock lock(&sink->mu);
+      sink->stats.name = c.name;
+    }
+    d->sinks_.push_back(std::move(sink));
+  }
+  {
+    absl::MutexLock lock(&d->mu_);
+    d->last_prune_ = absl::Now();
+  }
+  // Positioned now, so that what is appended from here on is delivered;
+  // a sink whose read fails positions itself in its thread.
+  if (absl::StatusOr<policy::OutboxState> state = outbox->State(); state.ok()) {
+    for (auto& sink : d->sinks_) sink->Position(*state);
+  }
+  for (auto& sink : d->sinks_) {
+    Sink* s = sink.get();
+    SiemDelivery* self = d.get();
+    s->thread = std::thread([self, s] { self->Run(*s); });
+  }
+  return d;
+}
+
+SiemDelivery::~SiemDelivery() { Stop(); }
+
+void SiemDelivery::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  cv_.SignalAll();
+  for (auto& sink : sinks_) {
+    if (sink->thread.joinable()) sink->thread.join();
+  }
+}
+
+void SiemDelivery::Wake() {
+  {
+    absl::MutexLock lock(&mu_);
+    ++wakes_;
+  }
+  cv_.SignalAll();
+}
+
+std::vector<SinkStats> SiemDelivery::stats() const {
+  std::vector<SinkStats> out;
+  for (const auto& sink : sinks_) {
+    absl::MutexLock lock(&sink->mu);
+    out.push_back(sink->stats);
+  }
+  return out;
+}
+
+bool SiemDelivery::Wait(absl::Duration d,
+                        std::optional<std::uint64_t> seen_wakes) {
+  const absl::Time until = absl::Now() + d;
+  absl::MutexLock lock(&mu_);
+  while (!stop_ && (!seen_wakes || wakes_ == *seen_wakes)) {
+    if (cv_.WaitWithDeadline(&mu_, until)) break;  // timed out
+  }
+  return !stop_;
+}
+
+void SiemDelivery::Run(Sink& sink) {
+  const std::string& name = sink.config.name;
+  while (true) {
+    {
+      absl::MutexLock lock(&sink.mu);
+      if (sink.positioned) break;
+    }
+    absl::StatusOr<policy::OutboxState> state = outbox_->State();
+    if (state.ok()) {
+      sink.Position(*state);
+      break;
+    }
+    Log(LogLevel::kError, "siem sink cannot read the outbox",
+        {{"sink", name}, {"error", Message(state.status())}});
+    if (!Wait(options_.poll, std::nullopt)) {
+      return;
+    }
+  }
+  absl::Duration backoff = sink.config.retry_min;
+  while (true) {
+    std::uint64_t wakes = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stop_) return;
+      wakes = wakes_;
+    }
+    bool failed = false;
+    const bool sent = DeliverBatch(sink, &failed);
+    if (failed) {
+      // Backoff, checking the bound each second so that a long outage
+      // drops the oldest entries at the bound, not a minute later.
+      const absl::Time until = absl::Now() + backoff;
+      for (absl::Time now = absl::Now(); now < until; now = absl::Now()) {
+        if (!Wait(std::min(absl::Seconds(1), until - now), std::nullopt)) {
+          return;
+        }
+        if (absl::StatusOr<policy::OutboxState> state = outbox_->State();
+            state.ok()) {
+          EnforceBound(sink, *state);
+        }
+      }
+      backoff = std::min(backoff * 2, sink.config.retry_max);
+      continue;
+    }
+    backoff = sink.config.retry_min;
+    if (sent) continue;  // there may be more
+    if (!Wait(options_.poll, wakes)) return;
+    // Commits wake every sink; one look per 50 ms is enough for them all.
+    if (!Wait(absl::Milliseconds(50), std::nullopt)) return;
+  }
+}
+
+std::uint64_t SiemDelivery::EnforceBound(Sink& sink,
+                                         const policy::OutboxState& state) {
+  std::optional<policy::SinkCursor> save;
+  std::optional<policy::SiemDropAudit> audit;
+  std::uint64_t backlog = 0;
+  {
+    absl::MutexLock lock(&sink.mu);
+    std::uint64_t target = sink.cursor;
+    if (state.head > target + options_.max_backlog) {
+      target = state.head - options_.max_backlog;
+    }
+    // Entries the outbox no longer has (the memory outbox's bound, or
+    // entries pruned while the sink was not configured) are lost for it.
+    const std::uint64_t kept_from =
+        state.oldest > 0 ? state.oldest - 1 : state.head;
+    target = std::max(target, kept_from);
+    if (target > sink.cursor) {
+      audit = policy::SiemDropAudit{.sink = sink.config.name,
+                                    .first_seq = sink.cursor + 1,
+                                    .last_seq = target,
+                                    .count = target - sink.cursor};
+      sink.stats.dropped += audit->count;
+      sink.cursor = target;
+      save =
+          policy::SinkCursor{sink.config.name, sink.cursor, sink.stats.dropped};
+    }
+    backlog = state.head > sink.cursor ? state.head - sink.cursor : 0;
+    sink.stats.backlog = backlog;
+  }
+  if (save) {
+    Log(LogLevel::kWarning,
+        "siem sink fell behind: its oldest undelivered entries are dropped",
+        {{"sink", sink.config.name},
+         {"first_seq", std::to_string(audit->first_seq)},
+         {"last_seq", std::to_string(audit->last_seq)},
+         {"count", std::to_string(audit->count)},
+         {"max_backlog", std::to_string(options_.max_backlog)}});
+    outbox_->SaveCursor(*save, std::move(audit));
+    MaybePrune();
+  }
+  return backlog;
+}
+
+bool SiemDelivery::DeliverBatch(Sink& sink, bool* failed) {
+  const std::string& name = sink.config.name;
+  absl::StatusOr<policy::OutboxState> state = outbox_->State();
+  if (!state.ok()) {
+    Log(LogLevel::kError, "siem sink cannot read the outbox",
+        {{"sink", name}, {"error", Message(state.status())}});
+    *failed = true;
+    return false;
+  }
+  if (EnforceBound(sink, *state) == 0) return false;
+  std::uint64_t cursor = 0;
+  {
+    absl::MutexLock lock(&sink.mu);
+    cursor = sink.cursor;
+  }
+  absl::StatusOr<std::vector<policy::OutboxEntry>> entries =
+      outbox_->Read(cursor, sink.config.batch);
+  if (!entries.ok()) {
+    Log(LogLevel::kError, "siem sink cannot read the outbox",
+        {{"sink", name}, {"error", Message(entries.status())}});
+    *failed = true;
+    return false;
+  }
+  if (entries->empty()) return false;
+  std::vector<SiemEvent> events;
+  events.reserve(entries->size());
+  std::uint64_t invalid = 0;
+  for (const policy::OutboxEntry& e : *entries) {
+    absl::StatusOr<SiemEvent> event =
+        ParseOutboxPayload(e.payload, options_.pseudonym);
+    if (!event.ok()) {
+      // Never sent (a receiver could not read it either), never retried.
+      ++invalid;
+      Log(LogLevel::kError, "siem outbox entry skipped: it does not parse",
+          {{"sink", name},
+           {"seq", std::to_string(e.seq)},
+           {"error", Message(event.status())}});
+      continue;
+    }
+    events.push_back(std::move(*event));
+  }
+  if (!events.empty()) {
+    const absl::Status sent = sink.transport->Send(events);
+    absl::MutexLock lock(&sink.mu);
+    if (!sent.ok()) {
+      sink.stats.failed += events.size();
+      if (sink.stats.up) {
+        Log(LogLevel::kWarning, "siem sink is failing; retrying with backoff",
+            {{"sink", name}, {"error", Message(sent)}});
+      }
+      sink.stats.up = false;
+      *failed = true;
+      return false;
+    }
+    if (!sink.stats.up) {
+      Log(LogLevel::kInfo, "siem sink delivers again", {{"sink", name}});
+    }
+    sink.stats.up = true;
+    sink.stats.delivered += events.size();
+  }
+  policy::SinkCursor save;
+  {
+    absl::MutexLock lock(&sink.mu);
+    // A gap before the first entry: the memory outbox let those go.
+    const std::uint64_t first = entries->front().seq;
+    if (first > sink.cursor + 1) {
+      sink.stats.dropped += first - sink.cursor - 1;
+    }
+    sink.stats.invalid += invalid;
+    sink.cursor = entries->back().seq;
+    sink.stats.backlog =
+        state->head > sink.cursor ? state->head - sink.cursor : 0;
+    save = {name, sink.cursor, sink.stats.dropped};
+  }
+  outbox_->SaveCursor(save, std::nullopt);
+  MaybePrune();
+  return true;
+}
+
+void SiemDelivery::MaybePrune() {
+  std::uint64_t through = std::numeric_limits<std::uint64_t>::max();
+  for (const auto& sink : sinks_) {
+    absl::MutexLock lock(&sink->mu);
+    through = std::min(through, sink->cursor);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (sinks_.empty() || through <= pruned_through_) return;
+    // Batched: a delete per few hundred entries or every few seconds.
+    if (through - pruned_through_ < 256 &&
+        absl::Now() - last_prune_ < absl::Seconds(5)) {
+      return;
+    }
+    pruned_through_ = through;
+    last_prune_ = absl::Now();
+  }
+  outbox_->Prune(through);
+}
+
+}  // namespace hijackguard::plugin::siem
