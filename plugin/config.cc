@@ -133,6 +133,10 @@ void ReadSecurity(json::ObjectReader& root, json::Problems& problems,
       config.audit_checkpoint_interval = absl::Seconds(*v);
     }
   }
+  if (const auto* d = root.Member("decision_log", false)) {
+    json::ObjectReader log(*d, root.PointerTo("decision_log"), &problems);
+    config.decision_log_sample = log.Number("sample", false, 0, 1).value_or(1);
+  }
   if (const auto* s = root.Member("siem", false)) {
     siem::ReadSiemSection(*s, root.PointerTo("siem"), &problems, &config.siem);
   }

@@ -127,6 +127,9 @@ struct ServerConfig {
   LogLevel log_level = LogLevel::kInfo;
   // `siem`: where alerts and audit checkpoints are delivered.
   siem::SiemConfig siem;
+  // `decision_log`: {"sample": 0 to 1 (default 1)}: that share of decisions
+  // logged with their input fingerprint and result; absent: none.
+  std::optional<double> decision_log_sample;
 };
 
 // Parses configuration JSON. Unknown keys and wrong types are errors; every

@@ -5,6 +5,9 @@
 // caller's principal and trace id from the thread's RequestContext.
 #pragma once
 
+#include <optional>
+#include <string_view>
+
 #include "detector/traffic/observation.h"
 #include "policy/engine.h"
 #include "store/audit_key.h"
@@ -14,14 +17,25 @@ namespace hijackguard::plugin {
 // Thread-safe. `pseudonym` must outlive it.
 class EventLog {
  public:
-  explicit EventLog(const store::Pseudonymizer* pseudonym)
-      : pseudonym_(pseudonym) {}
+  // `decision_log_sample`: the share of decisions (0 to 1) also written as a
+  // `decision log` line with their input fingerprint and whole result (the
+  // `decision_log` setting); nullopt: none.
+  explicit EventLog(const store::Pseudonymizer* pseudonym,
+                    std::optional<double> decision_log_sample = std::nullopt)
+      : pseudonym_(pseudonym), decision_log_sample_(decision_log_sample) {}
 
   void Decision(const policy::DecisionNote& note) const;
   void Detection(const detector::DetectionEvent& event) const;
 
+  // Whether the decision log keeps `decision_id` at `sample`: by a hash of
+  // the id, so the same decision is kept or left out wherever it is asked.
+  static bool Sampled(std::string_view decision_id, double sample);
+
  private:
+  void DecisionLog(const policy::DecisionNote& note) const;
+
   const store::Pseudonymizer* pseudonym_;
+  const std::optional<double> decision_log_sample_;
 };
 
 }  // namespace hijackguard::plugin

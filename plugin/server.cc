@@ -454,7 +454,8 @@ void PluginServer::State::MakeHandlers(const ServerOptions& options,
                                        const std::string& audit_key) {
   pseudonym =
       std::make_unique<store::Pseudonymizer>(audit_key, options.logging_pii);
-  event_log = std::make_unique<EventLog>(pseudonym.get());
+  event_log =
+      std::make_unique<EventLog>(pseudonym.get(), options.decision_log_sample);
   // Before anything serves: the listener is not synchronized.
   engine->SetDecisionListener(
       [log = event_log.get()](const policy::DecisionNote& note) {

@@ -88,6 +88,8 @@ struct ServerOptions {
   bool logging_pii = false;
   // SIEM sinks (none: no outbox is written).
   siem::SiemConfig siem;
+  // The share of decisions written to the decision log; nullopt: none.
+  std::optional<double> decision_log_sample;
   // The HTTP listener with the gateway endpoints (docs/gateway.md); off when
   // http.listen is "". The same address rule as listen_address applies, with
   // http.tls.

@@ -72,6 +72,7 @@ ServerOptions ServerOptionsFrom(
   options.max_policy_bytes = config.max_policy_bytes;
   options.http = config.http;
   options.siem = config.siem;
+  options.decision_log_sample = config.decision_log_sample;
   return options;
 }
 

@@ -791,7 +791,9 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
                                     .previous_action = previous_action,
                                     .mode = eval.mode,
                                     .score = eval.score,
-                                    .policy_revision = eval.policy_revision});
+                                    .policy_revision = eval.policy_revision,
+                                    .fingerprint = &fp,
+                                    .evaluation = &eval});
   }
   return decision;
 }

@@ -81,6 +81,9 @@ struct DecisionNote {
   Mode mode = Mode::kMonitor;
   double score = 0;
   std::string_view policy_revision;
+  // What it was decided from and the whole result (valid during the call).
+  const detector::Fingerprint* fingerprint = nullptr;
+  const Evaluation* evaluation = nullptr;
 };
 
 // What a check-in adds to the detector's facts.

@@ -1,6 +1,7 @@
 // `hijackguard config validate`: everything `serve` would refuse at start,
 // found without starting: the configuration, the catalog and policy it
-// names, the TLS files, the address rule and the audit key file.
+// names, the TLS files, the address rule, the audit key file and the SIEM
+// sinks' token and TLS files.
 #include "plugin/config.h"
 
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "plugin/auth.h"
 #include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
+#include "plugin/siem/transport.h"
 #include "plugin/tls_files.h"
 #include "policy/policy.h"
 #include "store/audit_key.h"
@@ -89,6 +91,12 @@ int RunValidate(const ValidateFlags& f) {
     policy_line = CheckPolicy(*config, *catalog, &problems);
   }
   CheckListeners(*config, &problems);
+  for (const siem::SinkConfig& sink : config->siem.sinks) {
+    // Its token and TLS files, read as the server reads them at start.
+    if (auto transport = siem::MakeTransport(sink, ""); !transport.ok()) {
+      problems.push_back(std::string(transport.status().message()));
+    }
+  }
   if (!config->audit_key_file.empty()) {
     // A missing key is made at the first start; one that is there must read.
     if (auto key = store::ReadAuditKey(config->audit_key_file);

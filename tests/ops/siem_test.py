@@ -17,7 +17,7 @@ hijackguard is killed with SIGKILL once in the middle; afterwards the receiver h
 the audit log recorded (a decision that changed the evaluated action), each at least once, in
 order per device, and after deduplication by alert id exactly once and nothing else. During the
 outage `hijackguard alerts backlog` and /metrics show the backlog.
-Personal data: neither the payloads nor the server's logs hold a user principal, an e-mail
+Personal data: neither the payloads nor the server's logs (the decision log on) hold a user principal, an e-mail
 address, a device id, a token or an Authorization value in clear.
 Exits 77 (skipped) when rsyslogd or openssl is not installed.
 """
@@ -334,7 +334,7 @@ class Setup:
             "listen": "127.0.0.1:0", "state_dir": self.path(state),
             "http": {"listen": "127.0.0.1:0"}, "auth": {"principals": self.principals},
             "audit": {"checkpoint_seconds": 10}, "logging": {"format": "json"},
-            "siem": siem}))
+            "decision_log": {"sample": 1}, "siem": siem}))
         return self.path(name)
 
     def checkin(self, server, device, user, agent):
@@ -536,6 +536,11 @@ def at_least_once(setup):
     check(any(e["type"] == "audit_checkpoint" for e in events), "a checkpoint went out")
     with open(log, encoding="utf-8") as f:
         server_log = f.read()
+    decision_log = [json.loads(line) for line in server_log.splitlines()
+                    if '"msg":"decision log"' in line]
+    check(len(decision_log) >= 6 * len(devices) and
+          all(d.get("build") and d.get("policy_revision") for d in decision_log),
+          "a decision log line per decision, with its build and policy revision")
     personal_data(setup, hook.bodies(), server_log, list(users.values()) + devices +
                   [HIJACK_DEVICE, "alice@example.com", "bob@example.com"])
     print(f"at least once: {len(want)} alerts over {len(devices) + 1} devices, receiver down "

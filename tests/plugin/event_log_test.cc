@@ -3,6 +3,7 @@
 #include "plugin/event_log.h"
 
 #include "common/log.h"
+#include "detector/fingerprint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -123,6 +124,65 @@ TEST_F(EventLogTest, PiiModeLogsInClear) {
       OnlyLine(::testing::internal::GetCapturedStderr(), "decision changed");
   EXPECT_EQ(line["user"], "alice@example.com");
   EXPECT_EQ(line["device"], "ApplDEVICE1");
+}
+
+TEST_F(EventLogTest, TheDecisionLogHasTheInputsAndTheResultPseudonymized) {
+  detector::FingerprintInput input;
+  input.user_agent = "Apple-iPhone4C1/1001.403";
+  const detector::Fingerprint fp = detector::ComputeFingerprint(input);
+  policy::Evaluation eval;
+  eval.level = policy::Level::kHigh;
+  for (std::string_view code :
+       {"MONITOR_MODE", "CONFIRMED_ORGANIZER_HIJACK_BUILD"}) {
+    policy::Reason reason;
+    reason.code = code;
+    eval.reasons.push_back(reason);
+  }
+  policy::DecisionNote note =
+      Note(policy::Action::kWarn, policy::Action::kWarn);
+  note.fingerprint = &fp;
+  note.evaluation = &eval;
+  const EventLog all(&pseudonym_, 1.0);
+  ::testing::internal::CaptureStderr();
+  all.Decision(note);
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  const auto line = OnlyLine(out, "decision log");
+  EXPECT_EQ(line["level"], "INFO");
+  EXPECT_EQ(line["decision_id"], "d-1");
+  EXPECT_EQ(line["device"], pseudonym_("ApplDEVICE1"));
+  EXPECT_EQ(line["user"], pseudonym_("alice@example.com"));
+  EXPECT_EQ(line["platform"], "ios");
+  EXPECT_EQ(line["os_version"], "6.0");
+  EXPECT_EQ(line["build"], "10A403");
+  EXPECT_EQ(line["model"], "iPhone4C1");
+  EXPECT_EQ(line["user_agent"], "Apple-iPhone4C1/1001.403");
+  EXPECT_EQ(line["risk_level"], "HIGH");
+  EXPECT_EQ(line["reasons"], "MONITOR_MODE,CONFIRMED_ORGANIZER_HIJACK_BUILD");
+  EXPECT_EQ(line["policy_revision"], "rev");
+  EXPECT_THAT(out, Not(HasSubstr("alice")));
+  EXPECT_THAT(out, Not(HasSubstr("ApplDEVICE1")));
+  // Off by default, and nothing at a sample of 0.
+  for (const EventLog* off : {&log_, new EventLog(&pseudonym_, 0.0)}) {
+    ::testing::internal::CaptureStderr();
+    off->Decision(note);
+    EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+                Not(HasSubstr("decision log")));
+    if (off != &log_) delete off;
+  }
+}
+
+TEST_F(EventLogTest, TheDecisionLogSamplesByDecisionId) {
+  int kept = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const std::string id = "019a" + std::to_string(i * 7919);
+    const bool sampled = EventLog::Sampled(id, 0.1);
+    EXPECT_EQ(sampled, EventLog::Sampled(id, 0.1));  // the same every time
+    kept += sampled ? 1 : 0;
+  }
+  EXPECT_GT(kept, 800);
+  EXPECT_LT(kept, 1200);
+  EXPECT_TRUE(EventLog::Sampled("x", 1.0));
+  EXPECT_FALSE(EventLog::Sampled("x", 0.0));
 }
 
 }  // namespace
