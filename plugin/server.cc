@@ -589,10 +589,33 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Without sinks nothing reads the outbox: what earlier sinks left goes (a
+// few commits of 10,000 rows each).
+absl::Status ClearOutbox(policy::StateStore* store) {
+  ASSIGN_OR_RETURN(policy::OutboxState state, store->LoadOutboxState());
+  if (state.oldest == 0) return absl::OkStatus();
+  LogWarning(StrCat("no siem sink is configured: deleting the outbox's ",
+                    state.head - state.oldest + 1,
+                    " entries (alerts and checkpoints): no sink will deliver "
+                    "them"));
+  while (state.oldest != 0) {
+    policy::EngineChanges prune;
+    prune.outbox_prune_through = state.head;
+    RETURN_IF_ERROR(store->WaitDurable(store->SubmitEngine(std::move(prune))));
+    ASSIGN_OR_RETURN(state, store->LoadOutboxState());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status PluginServer::State::StartSiem(const ServerOptions& options,
                                             const std::string& audit_key) {
   if (options.siem.sinks.empty()) {
-    return absl::OkStatus();
+    return shared_store != nullptr ? ClearOutbox(shared_store)
+                                   : absl::OkStatus();
   }
   siem::Outbox* outbox = memory_outbox.get();
   if (outbox == nullptr) {
@@ -657,7 +680,8 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
     if (options.state_path.empty()) {
       // In memory, bounded like the store's outbox; a restart empties it.
       st.memory_outbox = std::make_unique<siem::MemoryOutbox>(
-          static_cast<std::size_t>(options.siem.max_backlog));
+          static_cast<std::size_t>(std::min<std::uint64_t>(
+              options.siem.max_backlog, siem::kMaxMemoryOutbox)));
       engine_options.memory_outbox = [&st](std::string payload) {
         st.memory_outbox->Append(std::move(payload));
         if (siem::SiemDelivery* d = st.siem_wake.load()) d->Wake();

@@ -151,7 +151,9 @@ struct EngineChanges {
   std::optional<AppliedPolicy> policy;
   std::vector<AuditRecord> audit;
   // Outbox entries appended in this commit (payloads, in order), sink
-  // cursors written, and entries deleted through this seq (0: none).
+  // cursors written, and entries deleted through this seq (0: none; a store
+  // may delete only the oldest of them in one commit, and the rest with the
+  // next prune).
   std::vector<std::string> outbox;
   std::vector<SinkCursor> sink_cursors;
   std::uint64_t outbox_prune_through = 0;

@@ -33,7 +33,8 @@ inline constexpr std::string_view kAuditGenesis =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
 struct AuditRow {
-  // "decision", "policy", "exemption", "access", "accept_broken", "rekey"
+  // "decision", "policy", "exemption", "access", "accept_broken", "rekey",
+  // "prune", "siem_dropped"
   std::string kind;
   std::string record;  // canonical JSON
   std::string hash;

@@ -206,6 +206,9 @@ int RunServe(const ServeFlags& flags) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A SIEM receiver that closes its end must fail a write, not end the
+  // process: OpenSSL and cpp-httplib write without MSG_NOSIGNAL.
+  signal(SIGPIPE, SIG_IGN);
 
   // Everything the server writes is the owner's alone, whatever the umask.
   ::umask(077);

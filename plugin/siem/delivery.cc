@@ -26,16 +26,24 @@ struct SiemDelivery::Sink {
   mutable absl::Mutex mu;
   // The cursor and the counts (the thread writes, stats() reads).
   std::uint64_t cursor ABSL_GUARDED_BY(mu) = 0;
+  // The cursor as last submitted to the outbox: pruning goes no further, so
+  // that a prune never commits ahead of the cursors it relies on.
+  std::uint64_t saved ABSL_GUARDED_BY(mu) = 0;
+  bool read_failing ABSL_GUARDED_BY(mu) = false;  // logged once
   SinkStats stats ABSL_GUARDED_BY(mu);
   bool positioned ABSL_GUARDED_BY(mu) = false;  // the cursor is set
 
   // The sink's saved cursor, else the oldest entry kept.
   void Position(const policy::OutboxState& state) {
     absl::MutexLock lock(&mu);
+    // A new sink starts after what is kept; nothing before it is its to
+    // deliver, so pruning up to there loses it nothing.
     cursor = state.oldest > 0 ? state.oldest - 1 : state.head;
+    saved = cursor;
     for (const policy::SinkCursor& c : state.cursors) {
       if (c.sink == config.name) {
         cursor = c.delivered;
+        saved = c.delivered;
         stats.dropped = c.dropped;
       }
     }
@@ -121,7 +129,6 @@ bool SiemDelivery::Wait(absl::Duration d,
 }
 
 void SiemDelivery::Run(Sink& sink) {
-  const std::string& name = sink.config.name;
   while (true) {
     {
       absl::MutexLock lock(&sink.mu);
@@ -132,8 +139,7 @@ void SiemDelivery::Run(Sink& sink) {
       sink.Position(*state);
       break;
     }
-    Log(LogLevel::kError, "siem sink cannot read the outbox",
-        {{"sink", name}, {"error", Message(state.status())}});
+    ReadFailed(sink, state.status());
     if (!Wait(options_.poll, std::nullopt)) {
       return;
     }
@@ -166,6 +172,7 @@ void SiemDelivery::Run(Sink& sink) {
     }
     backoff = sink.config.retry_min;
     if (sent) continue;  // there may be more
+    MaybePrune();        // idle: what every sink has delivered can go
     if (!Wait(options_.poll, wakes)) return;
     // Commits wake every sink; one look per 50 ms is enough for them all.
     if (!Wait(absl::Milliseconds(50), std::nullopt)) return;
@@ -210,17 +217,30 @@ std::uint64_t SiemDelivery::EnforceBound(Sink& sink,
          {"count", std::to_string(audit->count)},
          {"max_backlog", std::to_string(options_.max_backlog)}});
     outbox_->SaveCursor(*save, std::move(audit));
+    {
+      absl::MutexLock lock(&sink.mu);
+      sink.saved = std::max(sink.saved, save->delivered);
+    }
     MaybePrune();
   }
   return backlog;
+}
+
+void SiemDelivery::ReadFailed(Sink& sink, const absl::Status& status) {
+  {
+    absl::MutexLock lock(&sink.mu);
+    if (sink.read_failing) return;
+    sink.read_failing = true;
+  }
+  Log(LogLevel::kError, "siem sink cannot read the outbox; retrying",
+      {{"sink", sink.config.name}, {"error", Message(status)}});
 }
 
 bool SiemDelivery::DeliverBatch(Sink& sink, bool* failed) {
   const std::string& name = sink.config.name;
   absl::StatusOr<policy::OutboxState> state = outbox_->State();
   if (!state.ok()) {
-    Log(LogLevel::kError, "siem sink cannot read the outbox",
-        {{"sink", name}, {"error", Message(state.status())}});
+    ReadFailed(sink, state.status());
     *failed = true;
     return false;
   }
@@ -233,10 +253,17 @@ bool SiemDelivery::DeliverBatch(Sink& sink, bool* failed) {
   absl::StatusOr<std::vector<policy::OutboxEntry>> entries =
       outbox_->Read(cursor, sink.config.batch);
   if (!entries.ok()) {
-    Log(LogLevel::kError, "siem sink cannot read the outbox",
-        {{"sink", name}, {"error", Message(entries.status())}});
+    ReadFailed(sink, entries.status());
     *failed = true;
     return false;
+  }
+  {
+    absl::MutexLock lock(&sink.mu);
+    if (sink.read_failing) {
+      Log(LogLevel::kInfo, "siem sink reads the outbox again",
+          {{"sink", name}});
+    }
+    sink.read_failing = false;
   }
   if (entries->empty()) return false;
   std::vector<SiemEvent> events;
@@ -276,12 +303,14 @@ bool SiemDelivery::DeliverBatch(Sink& sink, bool* failed) {
     sink.stats.delivered += events.size();
   }
   policy::SinkCursor save;
+  std::uint64_t gap = 0;
   {
     absl::MutexLock lock(&sink.mu);
     // A gap before the first entry: the memory outbox let those go.
     const std::uint64_t first = entries->front().seq;
     if (first > sink.cursor + 1) {
-      sink.stats.dropped += first - sink.cursor - 1;
+      gap = first - sink.cursor - 1;
+      sink.stats.dropped += gap;
     }
     sink.stats.invalid += invalid;
     sink.cursor = entries->back().seq;
@@ -289,7 +318,16 @@ bool SiemDelivery::DeliverBatch(Sink& sink, bool* failed) {
         state->head > sink.cursor ? state->head - sink.cursor : 0;
     save = {name, sink.cursor, sink.stats.dropped};
   }
+  if (gap > 0) {
+    Log(LogLevel::kWarning,
+        "siem sink lost entries the outbox no longer had (its bound)",
+        {{"sink", name}, {"count", std::to_string(gap)}});
+  }
   outbox_->SaveCursor(save, std::nullopt);
+  {
+    absl::MutexLock lock(&sink.mu);
+    sink.saved = std::max(sink.saved, save.delivered);
+  }
   MaybePrune();
   return true;
 }
@@ -298,7 +336,7 @@ void SiemDelivery::MaybePrune() {
   std::uint64_t through = std::numeric_limits<std::uint64_t>::max();
   for (const auto& sink : sinks_) {
     absl::MutexLock lock(&sink->mu);
-    through = std::min(through, sink->cursor);
+    through = std::min(through, sink->saved);
   }
   {
     absl::MutexLock lock(&mu_);

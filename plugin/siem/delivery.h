@@ -58,7 +58,8 @@ class SiemDelivery {
   SiemDelivery(const SiemDelivery&) = delete;
   SiemDelivery& operator=(const SiemDelivery&) = delete;
 
-  // Stops the threads (a delivery in progress ends within its timeout).
+  // Stops the threads. A syslog delivery in progress ends within the sink's
+  // timeout; a webhook's within its timeout per connect, write and read.
   void Stop();
   // New entries may have been committed.
   void Wake();
@@ -77,6 +78,8 @@ class SiemDelivery {
   // is called after it; false when stopping.
   bool Wait(absl::Duration d, std::optional<std::uint64_t> seen_wakes);
   void MaybePrune();
+  // Logs a failed outbox read once until a read succeeds again.
+  void ReadFailed(Sink& sink, const absl::Status& status);
 
   Outbox* const outbox_;
   const DeliveryOptions options_;

@@ -33,8 +33,11 @@ void StoreOutbox::Prune(std::uint64_t seq) {
 }
 
 void MemoryOutbox::Append(std::string payload) {
+  auto entry = std::make_shared<policy::OutboxEntry>();
+  entry->payload = std::move(payload);
   absl::MutexLock lock(&mu_);
-  entries_.push_back({++head_, std::move(payload)});
+  entry->seq = ++head_;
+  entries_.push_back(std::move(entry));
   while (entries_.size() > max_entries_) {
     entries_.pop_front();
   }
@@ -42,16 +45,22 @@ void MemoryOutbox::Append(std::string payload) {
 
 absl::StatusOr<std::vector<policy::OutboxEntry>> MemoryOutbox::Read(
     std::uint64_t after_seq, std::size_t limit) {
-  absl::MutexLock lock(&mu_);
-  auto it =
-      std::upper_bound(entries_.begin(), entries_.end(), after_seq,
-                       [](std::uint64_t seq, const policy::OutboxEntry& e) {
-                         return seq < e.seq;
-                       });
-  std::vector<policy::OutboxEntry> out;
-  for (; it != entries_.end() && out.size() < limit; ++it) {
-    out.push_back(*it);
+  std::vector<std::shared_ptr<const policy::OutboxEntry>> found;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = std::upper_bound(
+        entries_.begin(), entries_.end(), after_seq,
+        [](std::uint64_t seq,
+           const std::shared_ptr<const policy::OutboxEntry>& e) {
+          return seq < e->seq;
+        });
+    for (; it != entries_.end() && found.size() < limit; ++it) {
+      found.push_back(*it);
+    }
   }
+  std::vector<policy::OutboxEntry> out;
+  out.reserve(found.size());
+  for (const auto& e : found) out.push_back(*e);
   return out;
 }
 
@@ -59,7 +68,7 @@ absl::StatusOr<policy::OutboxState> MemoryOutbox::State() {
   absl::MutexLock lock(&mu_);
   policy::OutboxState state;
   state.head = head_;
-  state.oldest = entries_.empty() ? 0 : entries_.front().seq;
+  state.oldest = entries_.empty() ? 0 : entries_.front()->seq;
   for (const auto& [name, cursor] : cursors_) {
     state.cursors.push_back(cursor);
   }
@@ -75,7 +84,7 @@ void MemoryOutbox::SaveCursor(const policy::SinkCursor& cursor,
 
 void MemoryOutbox::Prune(std::uint64_t seq) {
   absl::MutexLock lock(&mu_);
-  while (!entries_.empty() && entries_.front().seq <= seq) {
+  while (!entries_.empty() && entries_.front()->seq <= seq) {
     entries_.pop_front();
   }
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ class StoreOutbox final : public Outbox {
   policy::StateStore* const store_;
 };
 
+// The most entries the memory outbox keeps, whatever siem.max_backlog says.
+inline constexpr std::uint64_t kMaxMemoryOutbox = 1'000'000;
+
 // In memory, at most `max_entries` (beyond them the oldest go: the sinks see
 // the gap and count it as dropped). Thread-safe; Append never blocks on a
 // sink.
@@ -69,7 +73,10 @@ class MemoryOutbox final : public Outbox {
  private:
   const std::size_t max_entries_;
   absl::Mutex mu_;
-  std::deque<policy::OutboxEntry> entries_ ABSL_GUARDED_BY(mu_);
+  // Shared, so that Read copies pointers under the lock, not payloads (Append
+  // runs under a device's lock).
+  std::deque<std::shared_ptr<const policy::OutboxEntry>> entries_
+      ABSL_GUARDED_BY(mu_);
   std::uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, policy::SinkCursor> cursors_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,11 +1,15 @@
 #include "plugin/siem/siem_config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cctype>
 #include <optional>
 #include <set>
 #include <string_view>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "common/json_reader.h"
 #include "common/strings.h"
@@ -24,8 +28,17 @@ std::string HostOf(std::string_view authority) {
   return std::string(authority.substr(0, authority.rfind(':')));
 }
 
+// Only an address literal in 127.0.0.0/8 or ::1, or the name localhost: a
+// name such as 127.example.com resolves anywhere.
 bool LoopbackHost(std::string_view host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
+  if (host == "localhost") return true;
+  const std::string h(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  return inet_pton(AF_INET6, h.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 std::optional<bool> ReadBool(json::ObjectReader& r, std::string_view key,
@@ -67,6 +80,17 @@ void ReadSyslog(json::ObjectReader& s, json::Problems* problems,
                   "must be true for a receiver that is not on loopback: "
                   "alerts name devices and users");
   }
+  if (!sink->tls) {
+    for (const auto& [key, value] :
+         {std::pair{"ca_file", &sink->ca_file},
+          std::pair{"server_name", &sink->server_name},
+          std::pair{"cert_file", &sink->cert_file},
+          std::pair{"key_file", &sink->key_file}}) {
+      if (!value->empty()) {
+        problems->Add(s.PointerTo(key), "needs \"tls\": true");
+      }
+    }
+  }
   if (auto v = s.String("format", false); v && *v != "cef") {
     problems->Add(
         s.PointerTo("format"),
@@ -86,23 +110,35 @@ void ReadWebhook(json::ObjectReader& s, json::Problems* problems,
     const bool https = rest.starts_with("https://");
     const bool http = rest.starts_with("http://");
     rest.remove_prefix(https ? 8 : http ? 7 : 0);
-    const std::string_view authority = rest.substr(0, rest.find('/'));
+    const std::string_view authority =
+        rest.substr(0, rest.find_first_of("/?#"));
     const std::string host = HostOf(authority);
     if (authority.find('@') != std::string_view::npos) {
       problems->Add(s.PointerTo("url"),
                     "must not hold credentials: put the token in token_file");
     } else if (!https && !http) {
+      problems->Add(s.PointerTo("url"), "must be an https:// URL");
+    } else if (host.empty() ||
+               !std::all_of(authority.begin(), authority.end(), [](char c) {
+                 return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                        std::string_view(".-:[]").find(c) !=
+                            std::string_view::npos;
+               })) {
       problems->Add(s.PointerTo("url"),
-                    StrCat(QuoteInput(sink->url), " is not an https:// URL"));
-    } else if (host.empty()) {
-      problems->Add(s.PointerTo("url"),
-                    StrCat(QuoteInput(sink->url), " names no host"));
+                    "names no host, or a host that is not a name or address "
+                    "(with an optional :port)");
+    } else if (rest.find('#') != std::string_view::npos) {
+      problems->Add(s.PointerTo("url"), "must not have a #fragment");
     } else if (http && !LoopbackHost(host)) {
       problems->Add(s.PointerTo("url"),
                     "must be https:// for a receiver that is not on "
                     "loopback: alerts name devices and users");
     }
     sink->tls = https;
+  }
+  if (!sink->server_name.empty()) {
+    problems->Add(s.PointerTo("server_name"),
+                  "is for syslog over TLS; a webhook checks its URL's host");
   }
   if (auto v = s.String("format", false)) {
     if (*v == "json") {
@@ -130,6 +166,13 @@ void ReadWebhook(json::ObjectReader& s, json::Problems* problems,
     }
     if (sink->token_file.empty()) {
       problems->Add(s.PointerTo("header"), "needs token_file");
+    }
+    for (std::string_view reserved : {"host", "content-length", "content-type",
+                                      "transfer-encoding", "connection"}) {
+      if (EqualsIgnoreCase(*v, reserved)) {
+        problems->Add(s.PointerTo("header"),
+                      StrCat(QuoteInput(*v), " is set by HTTP itself"));
+      }
     }
   }
 }

@@ -32,15 +32,30 @@ absl::StatusOr<absl::Time> Rfc3339(const std::string& text, const char* key) {
   return t;
 }
 
+// Bytes of UTF-8 sequences count as letters (internationalized addresses).
 bool LocalPartChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         static_cast<unsigned char>(c) >= 0x80 ||
          std::string_view("!#$%&'*+/=?^_`{|}~.-").find(c) !=
              std::string_view::npos;
 }
 
 bool DomainChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-         c == '-';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         static_cast<unsigned char>(c) >= 0x80 || c == '.' || c == '-';
+}
+
+// `text` with every occurrence of `value` replaced by `pseudonym` of it.
+std::string ReplaceValue(std::string text, std::string_view value,
+                         const Pseudonym& pseudonym) {
+  if (value.size() < 3) return text;  // too short to stand for anything
+  const std::string replacement = pseudonym(value);
+  if (replacement == value) return text;
+  for (std::size_t at = text.find(value); at != std::string::npos;
+       at = text.find(value, at + replacement.size())) {
+    text.replace(at, value.size(), replacement);
+  }
+  return text;
 }
 
 }  // namespace
@@ -102,7 +117,8 @@ absl::StatusOr<SiemEvent> ParseOutboxPayload(std::string_view json,
           "outbox payload: ", problem.empty() ? "seq: missing" : problem));
     }
     e.audit_seq = doc["seq"].get<std::uint64_t>();
-    e.id = StrCat("checkpoint-", e.audit_seq);
+    // The head too: the same seq can stand for another head after a restore.
+    e.id = StrCat("checkpoint-", e.audit_seq, "-", e.audit_head.substr(0, 16));
     return e;
   }
   if (type != "alert") {
@@ -127,6 +143,7 @@ absl::StatusOr<SiemEvent> ParseOutboxPayload(std::string_view json,
       return absl::InvalidArgumentError(StrCat("outbox payload: ", problem));
     }
   }
+  const std::string raw_mdm_device_id = e.mdm_device_id;
   e.device = device.empty() ? device : pseudonym(device);
   e.user = user.empty() ? user : pseudonym(user);
   if (!e.mdm_device_id.empty()) e.mdm_device_id = pseudonym(e.mdm_device_id);
@@ -146,7 +163,14 @@ absl::StatusOr<SiemEvent> ParseOutboxPayload(std::string_view json,
           StrCat("outbox payload: reasons: ",
                  problem.empty() ? "not an object" : problem));
     }
-    // Reasons cite mailboxes ("organizer bob@example.com").
+    // Reasons cite the device ("Exempt (device ApplX...)"), the user and
+    // other mailboxes ("organizer bob@example.com").
+    for (std::string_view value :
+         {std::string_view(device), std::string_view(raw_mdm_device_id),
+          std::string_view(user)}) {
+      reason.message =
+          ReplaceValue(std::move(reason.message), value, pseudonym);
+    }
     reason.message = PseudonymizeAddresses(reason.message, pseudonym);
     if (r.contains("contribution") && r["contribution"].is_number()) {
       reason.contribution = r["contribution"].get<double>();

@@ -25,7 +25,8 @@ struct SiemReason {
 struct SiemEvent {
   enum class Kind { kAlert, kAuditCheckpoint };
   Kind kind = Kind::kAlert;
-  std::string id;  // the alert id, or "checkpoint-<audit seq>"
+  // The alert id, or "checkpoint-<audit seq>-<16 hex digits of the head>".
+  std::string id;
   absl::Time at;
   // Alerts.
   std::string trigger;  // "CHECK_IN", "GATEWAY", "TRAFFIC"

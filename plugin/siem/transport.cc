@@ -53,7 +53,9 @@ struct SslFree {
 };
 
 // Syslog over TCP, or TLS when configured; one connection, opened when
-// needed and dropped on any error.
+// needed and dropped on any error. The socket is non-blocking: connecting,
+// the handshake and writing a batch share one deadline (the sink's timeout),
+// so a receiver that stops reading holds the sink for that long at most.
 class SyslogTransport final : public Transport {
  public:
   SyslogTransport(SinkConfig sink, std::string version,
@@ -66,11 +68,12 @@ class SyslogTransport final : public Transport {
   ~SyslogTransport() override { Close(); }
 
   absl::Status Send(std::span<const SiemEvent> events) override {
+    const absl::Time deadline = absl::Now() + sink_.timeout;
     if (fd_ >= 0 && PeerClosed()) {
       Close();
     }
     if (fd_ < 0) {
-      if (absl::Status s = Connect(); !s.ok()) {
+      if (absl::Status s = Connect(deadline); !s.ok()) {
         Close();
         return s;
       }
@@ -79,7 +82,7 @@ class SyslogTransport final : public Transport {
     for (const SiemEvent& e : events) {
       frames += OctetCounted(FormatSyslog(e, options_));
     }
-    if (absl::Status s = WriteAll(frames); !s.ok()) {
+    if (absl::Status s = WriteAll(frames, deadline); !s.ok()) {
       Close();
       return s;
     }
@@ -87,14 +90,38 @@ class SyslogTransport final : public Transport {
   }
 
  private:
-  // Whether the receiver closed the connection (or reset it) since the last
-  // send: a syslog receiver never writes, so anything readable means that.
-  bool PeerClosed() const {
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, 0) != 0;
+  // Waits for `events` on the socket until `deadline`; false when it passed.
+  bool WaitFor(short events, absl::Time deadline) const {
+    while (true) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return false;
+      pollfd p{fd_, events, 0};
+      const int n =
+          poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+      if (n > 0) return true;
+      if (n < 0 && errno != EINTR) return false;
+    }
   }
 
-  absl::Status Connect() {
+  // Whether the receiver closed the connection (or reset it) since the last
+  // send. A syslog receiver sends nothing but, over TLS 1.3, session tickets,
+  // which are read and dropped here.
+  bool PeerClosed() const {
+    char buf[4096];
+    if (ssl_ == nullptr) {
+      const ssize_t n = recv(fd_, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+      return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+    while (true) {
+      const int n = SSL_read(ssl_.get(), buf, sizeof(buf));
+      if (n > 0) continue;  // not expected; dropped
+      const int error = SSL_get_error(ssl_.get(), n);
+      ERR_clear_error();
+      return error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE;
+    }
+  }
+
+  absl::Status Connect(absl::Time deadline) {
     const std::size_t colon = sink_.address.rfind(':');
     std::string host = sink_.address.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[') {
@@ -110,22 +137,25 @@ class SyslogTransport final : public Transport {
           StrCat("cannot resolve ", sink_.address, ": ", gai_strerror(rc)));
     }
     std::string why = "no address";
-    for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-      const int fd =
-          socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-      if (fd < 0) continue;
-      timeval tv{};
-      tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(sink_.timeout));
-      tv.tv_usec = static_cast<suseconds_t>(
-          absl::ToInt64Microseconds(sink_.timeout) % 1'000'000);
-      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-      if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-        fd_ = fd;
-        break;
+    for (addrinfo* a = found; a != nullptr && fd_ < 0; a = a->ai_next) {
+      fd_ = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                   a->ai_protocol);
+      if (fd_ < 0) continue;
+      int error = 0;
+      if (connect(fd_, a->ai_addr, a->ai_addrlen) != 0) {
+        error = errno;
+        if (error == EINPROGRESS && WaitFor(POLLOUT, deadline)) {
+          socklen_t len = sizeof(error);
+          getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len);
+        } else if (error == EINPROGRESS) {
+          error = ETIMEDOUT;
+        }
       }
-      why = std::strerror(errno);
-      close(fd);
+      if (error != 0) {
+        why = std::strerror(error);
+        close(fd_);
+        fd_ = -1;
+      }
     }
     freeaddrinfo(found);
     if (fd_ < 0) {
@@ -150,34 +180,56 @@ class SyslogTransport final : public Transport {
       SSL_set1_host(ssl_.get(), name.c_str());
     }
     SSL_set_fd(ssl_.get(), fd_);
-    if (SSL_connect(ssl_.get()) != 1) {
+    while (true) {
+      const int rc = SSL_connect(ssl_.get());
+      if (rc == 1) return absl::OkStatus();
+      const int error = SSL_get_error(ssl_.get(), rc);
+      if ((error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) &&
+          WaitFor(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+        continue;
+      }
       const long verify = SSL_get_verify_result(ssl_.get());
       return absl::UnavailableError(
           StrCat("TLS handshake with ", sink_.address, " failed: ",
                  verify != X509_V_OK ? X509_verify_cert_error_string(verify)
-                                     : OpenSslError()));
+                 : error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE
+                     ? "timed out"
+                     : OpenSslError()));
     }
-    return absl::OkStatus();
   }
 
-  absl::Status WriteAll(std::string_view data) {
+  absl::Status WriteAll(std::string_view data, absl::Time deadline) {
     while (!data.empty()) {
       long n = 0;
+      short wait = POLLOUT;
       if (ssl_ != nullptr) {
         n = SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
         if (n <= 0) {
-          return absl::UnavailableError(StrCat("writing to ", sink_.address,
-                                               " failed: ", OpenSslError()));
+          const int error = SSL_get_error(ssl_.get(), static_cast<int>(n));
+          if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+            return absl::UnavailableError(StrCat("writing to ", sink_.address,
+                                                 " failed: ", OpenSslError()));
+          }
+          wait = error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+          n = 0;
         }
       } else {
         n = send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
         if (n < 0) {
-          if (errno == EINTR) continue;
-          return absl::UnavailableError(StrCat(
-              "writing to ", sink_.address, " failed: ", std::strerror(errno)));
+          if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+            return absl::UnavailableError(
+                StrCat("writing to ", sink_.address,
+                       " failed: ", std::strerror(errno)));
+          }
+          n = 0;
         }
       }
       data.remove_prefix(static_cast<std::size_t>(n));
+      if (!data.empty() && n == 0 && !WaitFor(wait, deadline)) {
+        return absl::UnavailableError(
+            StrCat("writing to ", sink_.address, " timed out after ",
+                   absl::FormatDuration(sink_.timeout)));
+      }
     }
     return absl::OkStatus();
   }
@@ -234,13 +286,16 @@ class WebhookTransport final : public Transport {
  public:
   WebhookTransport(SinkConfig sink, std::string token)
       : sink_(std::move(sink)), token_(std::move(token)) {
+    // The origin (scheme://host:port) is all that is logged: a path or query
+    // may hold a token.
     std::string_view rest = sink_.url;
     const std::size_t scheme_end = rest.find("://") + 3;
-    const std::size_t path_start = rest.find('/', scheme_end);
+    const std::size_t path_start = rest.find_first_of("/?", scheme_end);
     origin_ = std::string(rest.substr(0, path_start));
     path_ = path_start == std::string_view::npos
                 ? "/"
                 : std::string(rest.substr(path_start));
+    if (path_.front() == '?') path_.insert(0, "/");
     host_ = LocalHostName();
   }
 

@@ -52,7 +52,10 @@ constexpr const char* kStatementSql[kStatementCount] = {
     "INSERT INTO outbox(payload) VALUES(?1)",
     "INSERT OR REPLACE INTO sink_cursors(sink, delivered, dropped) "
     "VALUES(?1, ?2, ?3)",
-    "DELETE FROM outbox WHERE seq <= ?1",
+    // At most 10,000 rows a commit (the rest go with the next prunes), so
+    // that catching up after a long outage never makes one long commit.
+    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE seq <= ?1 "
+    "ORDER BY seq LIMIT 10000)",
 };
 
 }  // namespace

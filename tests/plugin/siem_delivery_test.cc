@@ -351,6 +351,36 @@ TEST(SiemEventTest, AddressesInReasonsArePseudonymized) {
   EXPECT_EQ(PseudonymizeAddresses("no @ddress here, nor x@localhost", p),
             "no @ddress here, nor x@localhost");
   EXPECT_EQ(PseudonymizeAddresses("", p), "");
+  EXPECT_EQ(
+      PseudonymizeAddresses("organizer jos\xc3\xa9@ex\xc3\xa4mple.com.", p),
+      "organizer <##################>.");
+}
+
+TEST(SiemEventTest, ReasonsNameTheDeviceAndUserOnlyByPseudonym) {
+  policy::ComplianceAlert a;
+  a.alert_id = "a-1";
+  a.emitted_at = absl::FromUnixSeconds(1'800'000'000);
+  a.trigger = "CHECK_IN";
+  a.tenant_id = "acme";
+  a.eas_device_id = "ApplSECRET123";
+  a.mdm_device_id = "mdm-777";
+  a.user_principal = "CORP\\alice";
+  policy::Reason r;
+  r.code = "EXEMPT";
+  r.message =
+      "Exempt (device ApplSECRET123, mdm-777) until 2027: CORP\\alice asked";
+  a.reasons.push_back(r);
+  auto e = ParseOutboxPayload(policy::AlertJson(a), [](std::string_view v) {
+    return "p" + std::to_string(v.size());
+  });
+  ASSERT_THAT(e.status(), IsOk());
+  EXPECT_EQ(e->reasons[0].message,
+            "Exempt (device p13, p7) until 2027: p10 asked");
+  // siem.pii: as it is.
+  auto clear = ParseOutboxPayload(
+      policy::AlertJson(a), [](std::string_view v) { return std::string(v); });
+  ASSERT_THAT(clear.status(), IsOk());
+  EXPECT_EQ(clear->reasons[0].message, r.message);
 }
 
 }  // namespace

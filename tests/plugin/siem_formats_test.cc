@@ -205,7 +205,7 @@ TEST(SiemFormatsTest, OutboxPayloadsReadBackPseudonymized) {
                         R"({"seq":42})"),
       [](std::string_view v) { return std::string(v); });
   ASSERT_THAT(checkpoint, IsOk());
-  EXPECT_EQ(checkpoint->id, "checkpoint-42");
+  EXPECT_EQ(checkpoint->id, "checkpoint-42-abcd");
   const Cef cef = ParseCef(FormatCef(*checkpoint, "0.1.0"));
   EXPECT_EQ(cef.header[3], "AUDIT:CHECKPOINT");
   EXPECT_EQ(cef.extension.at("msg"), R"({"seq":42})");
