@@ -591,20 +591,28 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
 
 namespace {
 
-// Without sinks nothing reads the outbox: what earlier sinks left goes (a
-// few commits of 10,000 rows each).
+// Without sinks nothing reads the outbox: what earlier sinks left goes,
+// 10,000 rows a commit. A store that cannot write now keeps them (the
+// server starts as it would otherwise, not serving until it writes).
 absl::Status ClearOutbox(policy::StateStore* store) {
-  ASSIGN_OR_RETURN(policy::OutboxState state, store->LoadOutboxState());
-  if (state.oldest == 0) return absl::OkStatus();
+  absl::StatusOr<policy::OutboxState> state = store->LoadOutboxState();
+  if (!state.ok() || state->oldest == 0) return absl::OkStatus();
   LogWarning(StrCat("no siem sink is configured: deleting the outbox's ",
-                    state.head - state.oldest + 1,
+                    state->head - state->oldest + 1,
                     " entries (alerts and checkpoints): no sink will deliver "
                     "them"));
-  while (state.oldest != 0) {
+  std::uint64_t oldest = 0;
+  while (state.ok() && state->oldest > oldest && state->oldest <= state->head) {
+    oldest = state->oldest;
     policy::EngineChanges prune;
-    prune.outbox_prune_through = state.head;
-    RETURN_IF_ERROR(store->WaitDurable(store->SubmitEngine(std::move(prune))));
-    ASSIGN_OR_RETURN(state, store->LoadOutboxState());
+    prune.outbox_prune_through = state->head;
+    if (absl::Status s =
+            store->WaitDurable(store->SubmitEngine(std::move(prune)));
+        !s.ok()) {
+      LogWarning(StrCat("the outbox is kept for now: ", s.message()));
+      return absl::OkStatus();
+    }
+    state = store->LoadOutboxState();
   }
   return absl::OkStatus();
 }

@@ -36,8 +36,8 @@ struct SiemDelivery::Sink {
   // The sink's saved cursor, else the oldest entry kept.
   void Position(const policy::OutboxState& state) {
     absl::MutexLock lock(&mu);
-    // A new sink starts after what is kept; nothing before it is its to
-    // deliver, so pruning up to there loses it nothing.
+    // A new sink starts with the oldest entry kept; nothing before it is
+    // its to deliver, so pruning up to there loses it nothing.
     cursor = state.oldest > 0 ? state.oldest - 1 : state.head;
     saved = cursor;
     for (const policy::SinkCursor& c : state.cursors) {
@@ -172,7 +172,6 @@ void SiemDelivery::Run(Sink& sink) {
     }
     backoff = sink.config.retry_min;
     if (sent) continue;  // there may be more
-    MaybePrune();        // idle: what every sink has delivered can go
     if (!Wait(options_.poll, wakes)) return;
     // Commits wake every sink; one look per 50 ms is enough for them all.
     if (!Wait(absl::Milliseconds(50), std::nullopt)) return;
@@ -221,7 +220,7 @@ std::uint64_t SiemDelivery::EnforceBound(Sink& sink,
       absl::MutexLock lock(&sink.mu);
       sink.saved = std::max(sink.saved, save->delivered);
     }
-    MaybePrune();
+    MaybePrune(state.oldest);
   }
   return backlog;
 }
@@ -244,7 +243,18 @@ bool SiemDelivery::DeliverBatch(Sink& sink, bool* failed) {
     *failed = true;
     return false;
   }
-  if (EnforceBound(sink, *state) == 0) return false;
+  {
+    absl::MutexLock lock(&sink.mu);
+    if (sink.read_failing) {
+      Log(LogLevel::kInfo, "siem sink reads the outbox again",
+          {{"sink", name}});
+    }
+    sink.read_failing = false;
+  }
+  if (EnforceBound(sink, *state) == 0) {
+    MaybePrune(state->oldest);  // idle: what every sink has delivered goes
+    return false;
+  }
   std::uint64_t cursor = 0;
   {
     absl::MutexLock lock(&sink.mu);
@@ -256,14 +266,6 @@ bool SiemDelivery::DeliverBatch(Sink& sink, bool* failed) {
     ReadFailed(sink, entries.status());
     *failed = true;
     return false;
-  }
-  {
-    absl::MutexLock lock(&sink.mu);
-    if (sink.read_failing) {
-      Log(LogLevel::kInfo, "siem sink reads the outbox again",
-          {{"sink", name}});
-    }
-    sink.read_failing = false;
   }
   if (entries->empty()) return false;
   std::vector<SiemEvent> events;
@@ -328,11 +330,11 @@ bool SiemDelivery::DeliverBatch(Sink& sink, bool* failed) {
     absl::MutexLock lock(&sink.mu);
     sink.saved = std::max(sink.saved, save.delivered);
   }
-  MaybePrune();
+  MaybePrune(state->oldest);
   return true;
 }
 
-void SiemDelivery::MaybePrune() {
+void SiemDelivery::MaybePrune(std::uint64_t oldest) {
   std::uint64_t through = std::numeric_limits<std::uint64_t>::max();
   for (const auto& sink : sinks_) {
     absl::MutexLock lock(&sink->mu);
@@ -340,9 +342,14 @@ void SiemDelivery::MaybePrune() {
   }
   {
     absl::MutexLock lock(&mu_);
-    if (sinks_.empty() || through <= pruned_through_) return;
-    // Batched: a delete per few hundred entries or every few seconds.
-    if (through - pruned_through_ < 256 &&
+    if (sinks_.empty()) return;
+    // Rows a prune left (one deletes at most 10,000) go with the next.
+    const bool left_over = oldest != 0 && oldest <= through;
+    if (through <= pruned_through_ && !left_over) return;
+    // Batched: a delete per few hundred entries or every few seconds, at
+    // once while a large remainder is left.
+    const bool large = left_over && through - oldest >= 10'000;
+    if (!large && through - std::min(through, pruned_through_) < 256 &&
         absl::Now() - last_prune_ < absl::Seconds(5)) {
       return;
     }

@@ -59,7 +59,8 @@ class SiemDelivery {
   SiemDelivery& operator=(const SiemDelivery&) = delete;
 
   // Stops the threads. A syslog delivery in progress ends within the sink's
-  // timeout; a webhook's within its timeout per connect, write and read.
+  // timeout (after its name resolves); a webhook's within its timeout per
+  // connect, write and read.
   void Stop();
   // New entries may have been committed.
   void Wake();
@@ -77,7 +78,9 @@ class SiemDelivery {
   // Waits up to `d`, or until stopping, or (with `seen_wakes`) until Wake
   // is called after it; false when stopping.
   bool Wait(absl::Duration d, std::optional<std::uint64_t> seen_wakes);
-  void MaybePrune();
+  // Prunes through every sink's submitted cursor when enough is delivered
+  // (`oldest`: the outbox's oldest entry, 0 when unknown or empty).
+  void MaybePrune(std::uint64_t oldest);
   // Logs a failed outbox read once until a read succeeds again.
   void ReadFailed(Sink& sink, const absl::Status& status);
 

@@ -45,15 +45,31 @@ bool DomainChar(char c) {
          static_cast<unsigned char>(c) >= 0x80 || c == '.' || c == '-';
 }
 
-// `text` with every occurrence of `value` replaced by `pseudonym` of it.
+bool WordChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+// `text` with every occurrence of `value` as a whole word (ASCII case
+// ignored, as the pseudonyms ignore it) replaced by `pseudonym` of it.
 std::string ReplaceValue(std::string text, std::string_view value,
                          const Pseudonym& pseudonym) {
   if (value.size() < 3) return text;  // too short to stand for anything
   const std::string replacement = pseudonym(value);
   if (replacement == value) return text;
-  for (std::size_t at = text.find(value); at != std::string::npos;
-       at = text.find(value, at + replacement.size())) {
-    text.replace(at, value.size(), replacement);
+  const std::string needle = absl::AsciiStrToLower(std::string(value));
+  std::string lower = absl::AsciiStrToLower(text);
+  for (std::size_t at = lower.find(needle); at != std::string::npos;) {
+    const std::size_t end = at + needle.size();
+    const bool whole = (at == 0 || !WordChar(text[at - 1])) &&
+                       (end == text.size() || !WordChar(text[end]));
+    if (!whole) {
+      at = lower.find(needle, at + 1);
+      continue;
+    }
+    text.replace(at, needle.size(), replacement);
+    lower.replace(at, needle.size(), replacement);
+    at = lower.find(needle, at + replacement.size());
   }
   return text;
 }
@@ -163,15 +179,16 @@ absl::StatusOr<SiemEvent> ParseOutboxPayload(std::string_view json,
           StrCat("outbox payload: reasons: ",
                  problem.empty() ? "not an object" : problem));
     }
-    // Reasons cite the device ("Exempt (device ApplX...)"), the user and
-    // other mailboxes ("organizer bob@example.com").
+    // Reasons cite mailboxes ("organizer bob@example.com"), the device
+    // ("Exempt (device ApplX...)") and the user. Addresses first, so that an
+    // address is replaced whole, as it is everywhere else.
+    reason.message = PseudonymizeAddresses(reason.message, pseudonym);
     for (std::string_view value :
          {std::string_view(device), std::string_view(raw_mdm_device_id),
           std::string_view(user)}) {
       reason.message =
           ReplaceValue(std::move(reason.message), value, pseudonym);
     }
-    reason.message = PseudonymizeAddresses(reason.message, pseudonym);
     if (r.contains("contribution") && r["contribution"].is_number()) {
       reason.contribution = r["contribution"].get<double>();
     }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -108,17 +109,22 @@ class SyslogTransport final : public Transport {
   // which are read and dropped here.
   bool PeerClosed() const {
     char buf[4096];
-    if (ssl_ == nullptr) {
-      const ssize_t n = recv(fd_, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-      return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-    }
-    while (true) {
+    // Anything the receiver sent is read and dropped (a bounded amount: a
+    // receiver that keeps talking is treated as closed).
+    for (int i = 0; i < 64; ++i) {
+      if (ssl_ == nullptr) {
+        const ssize_t n = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n > 0) continue;
+        return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+      }
+      ERR_clear_error();
       const int n = SSL_read(ssl_.get(), buf, sizeof(buf));
-      if (n > 0) continue;  // not expected; dropped
+      if (n > 0) continue;
       const int error = SSL_get_error(ssl_.get(), n);
       ERR_clear_error();
       return error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE;
     }
+    return true;
   }
 
   absl::Status Connect(absl::Time deadline) {
@@ -137,14 +143,20 @@ class SyslogTransport final : public Transport {
           StrCat("cannot resolve ", sink_.address, ": ", gai_strerror(rc)));
     }
     std::string why = "no address";
+    int addresses = 0;
+    for (addrinfo* a = found; a != nullptr; a = a->ai_next) ++addresses;
     for (addrinfo* a = found; a != nullptr && fd_ < 0; a = a->ai_next) {
+      // Each address gets its share of the time left, so one that drops
+      // packets does not use it all.
+      const absl::Time until =
+          absl::Now() + (deadline - absl::Now()) / std::max(addresses--, 1);
       fd_ = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
                    a->ai_protocol);
       if (fd_ < 0) continue;
       int error = 0;
       if (connect(fd_, a->ai_addr, a->ai_addrlen) != 0) {
         error = errno;
-        if (error == EINPROGRESS && WaitFor(POLLOUT, deadline)) {
+        if (error == EINPROGRESS && WaitFor(POLLOUT, until)) {
           socklen_t len = sizeof(error);
           getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &len);
         } else if (error == EINPROGRESS) {
@@ -203,6 +215,7 @@ class SyslogTransport final : public Transport {
       long n = 0;
       short wait = POLLOUT;
       if (ssl_ != nullptr) {
+        ERR_clear_error();
         n = SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
         if (n <= 0) {
           const int error = SSL_get_error(ssl_.get(), static_cast<int>(n));

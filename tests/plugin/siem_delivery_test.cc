@@ -267,6 +267,31 @@ TEST_F(SiemDeliveryTest, BeyondMaxBacklogTheOldestAreDroppedCountedAndAudited) {
   EXPECT_THAT(*record, HasSubstr(R"("sink":"s1")"));
 }
 
+TEST_F(SiemDeliveryTest, DeliveredEntriesArePrunedEvenBeyondOnePrunesLimit) {
+  auto store = Open();
+  StoreOutbox outbox(store.get());
+  std::vector<std::string> payloads(25'000,
+                                    Alert("bulk", policy::Action::kWarn));
+  Append(*store, std::move(payloads));
+  Receiver receiver;
+  receiver.up = false;
+  auto d = Start(&outbox, &receiver, /*max_backlog=*/100'000, /*batch=*/10'000);
+  // Positioned before the first entry, so every entry is its to deliver.
+  {
+    absl::MutexLock lock(&receiver.mu);
+    receiver.up = true;
+  }
+  WaitFor([&] {
+    absl::MutexLock lock(&receiver.mu);
+    return receiver.ids.size() == 25'000;
+  });
+  // One prune deletes at most 10,000 rows; the rest go with the next ones.
+  WaitFor([&] {
+    auto state = store->LoadOutboxState();
+    return state.ok() && state->oldest == 0 && state->head == 25'000;
+  });
+}
+
 TEST_F(SiemDeliveryTest, TheMemoryOutboxKeepsItsBoundAndSinksCountTheGap) {
   MemoryOutbox outbox(4);
   Receiver receiver;
@@ -279,6 +304,17 @@ TEST_F(SiemDeliveryTest, TheMemoryOutboxKeepsItsBoundAndSinksCountTheGap) {
   ASSERT_THAT(state.status(), IsOk());
   EXPECT_EQ(state->head, 10u);
   EXPECT_EQ(state->oldest, 7u);
+  // Two refused attempts after the appends: the second read what is there
+  // now (one in flight may have read before, and would be taken once up).
+  int before = 0;
+  {
+    absl::MutexLock lock(&receiver.mu);
+    before = receiver.attempts;
+  }
+  WaitFor([&] {
+    absl::MutexLock lock(&receiver.mu);
+    return receiver.attempts >= before + 2;
+  });
   {
     absl::MutexLock lock(&receiver.mu);
     receiver.up = true;
@@ -376,6 +412,15 @@ TEST(SiemEventTest, ReasonsNameTheDeviceAndUserOnlyByPseudonym) {
   ASSERT_THAT(e.status(), IsOk());
   EXPECT_EQ(e->reasons[0].message,
             "Exempt (device p13, p7) until 2027: p10 asked");
+  // Whole words only, in any case; an address as a whole.
+  a.reasons[0].message =
+      "applsecret123 and ApplSECRET1234; mail ApplSECRET123@example.com";
+  auto words = ParseOutboxPayload(policy::AlertJson(a), [](std::string_view v) {
+    return "p" + std::to_string(v.size());
+  });
+  ASSERT_THAT(words.status(), IsOk());
+  EXPECT_EQ(words->reasons[0].message, "p13 and ApplSECRET1234; mail p25");
+  a.reasons[0].message = r.message;
   // siem.pii: as it is.
   auto clear = ParseOutboxPayload(
       policy::AlertJson(a), [](std::string_view v) { return std::string(v); });
