@@ -109,6 +109,41 @@ class DurableServerTest : public ::testing::Test {
   std::unique_ptr<v1::CompliancePlugin::Stub> stub_;
 };
 
+TEST_F(DurableServerTest,
+       AnAlertIsInTheOutboxWithItsIdAndAStartWithoutSinksClearsIt) {
+  siem::SinkConfig sink;
+  sink.name = "nowhere";
+  sink.type = siem::SinkConfig::Type::kWebhook;
+  sink.format = siem::SinkConfig::Format::kJson;
+  sink.url = "http://127.0.0.1:1/alerts";  // refused: it stays in the outbox
+  options_.siem.sinks.push_back(sink);
+  Start();
+  auto subscription = server_->engine().Subscribe("test", "", [] {});
+  ASSERT_THAT(subscription, IsOk());
+  CheckIn("acme", "ApplOUTBOX1");  // iOS 6.0: ALLOW -> WARN or worse
+  std::optional<policy::ComplianceAlert> alert = (*subscription)->Pop();
+  ASSERT_TRUE(alert.has_value());
+  // Committed with the decision, under the id the subscribers saw.
+  auto entries = server_->store()->ReadOutbox(0, 10);
+  ASSERT_THAT(entries, IsOk());
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_THAT((*entries)[0].payload,
+              ::testing::HasSubstr("\"alert_id\":\"" + alert->alert_id + "\""));
+  EXPECT_THAT((*entries)[0].payload,
+              ::testing::HasSubstr("\"eas_device_id\":\"ApplOUTBOX1\""));
+  (*subscription)->Close();
+  subscription->reset();
+
+  // Without sinks nothing would ever read it: the next start deletes it,
+  // and seqs go on from where they were.
+  options_.siem.sinks.clear();
+  Start();
+  auto state = server_->store()->LoadOutboxState();
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->oldest, 0u);
+  EXPECT_EQ(state->head, 1u);
+}
+
 TEST_F(DurableServerTest, EvidenceGraceClocksAndExemptionsSurviveARestart) {
   Start();
   Hijack("t1", "ApplHIJACK", 1);
