@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,8 @@ struct DeviceListing {
   Action evaluated_action = Action::kAllow;
   Level level = Level::kLow;
   double score = 0;
+  std::string platform;    // "ios", "android"... (detector::PlatformName); ""
+                           // for rows written before it was kept
   std::string build;       // "10A403"; "" when not an identified iOS build
   std::string os_version;  // "6.0" when the catalog or the device says so
   std::string model_name;  // "iPhone 4S"
@@ -68,6 +71,19 @@ inline constexpr std::size_t kMaxDevicePageSize = 1000;
 struct DevicePage {
   std::vector<DeviceListing> devices;
   std::string next_page_token;  // "" on the last page
+};
+
+// How many decided devices share one combination of these columns (the
+// fleet's charts), from the same rows the list shows.
+struct DeviceCount {
+  std::string tenant_id;
+  std::string platform;
+  std::string os_version;
+  std::string build;
+  Action enforced_action = Action::kAllow;
+  Action evaluated_action = Action::kAllow;
+  Level level = Level::kLow;
+  std::uint64_t devices = 0;
 };
 
 // Whether `value` passes a DeviceQuery list filter (empty: everything does).

@@ -198,8 +198,8 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
 namespace {
 // 1: without the audited signature; 2: with it; 3: and the repeats since;
 // 4: and what the device list shows (DeviceListing); 5: and when the row
-// was written.
-constexpr std::uint64_t kEngineDeviceFormat = 5;
+// was written; 6: and the device's platform.
+constexpr std::uint64_t kEngineDeviceFormat = 6;
 
 // A history row is written at least this often while the device is decided,
 // so that its time says when the device was last seen (retention prunes by
@@ -270,6 +270,7 @@ void PolicyEngine::EncodeDeviceState(const DeviceState& state,
   w.Bytes(state.model_name);
   w.Bytes(state.listed_user);
   w.Time(written);
+  w.Bytes(state.platform);
 }
 
 absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
@@ -335,6 +336,10 @@ absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
   if (ok && format >= 5) {
     ok = r.Time("written", &state->written);
   }
+  // Without it (format 6) the device's next decision writes the row again.
+  if (ok && format >= 6) {
+    ok = r.Bytes("platform", &state->platform);
+  }
   ok = ok && r.End();
   if (!ok) {
     return r.status();
@@ -352,6 +357,7 @@ void PolicyEngine::NoteListing(const Evaluation& eval,
   state->enforced_action = eval.enforced_action;
   state->level = eval.level;
   state->score = eval.score;
+  state->platform = std::string(detector::PlatformName(fp.platform));
   state->build = fp.build ? fp.build->ToString() : std::string();
   state->os_version = fp.os_version ? fp.os_version->ToString() : std::string();
   state->model_name = fp.model_name;
@@ -380,6 +386,7 @@ DeviceListing PolicyEngine::ListingOf(std::string_view key,
   d.evaluated_action = state.last_action;
   d.level = state.level;
   d.score = state.score;
+  d.platform = state.platform;
   d.build = state.build;
   d.os_version = state.os_version;
   d.model_name = state.model_name;
@@ -667,7 +674,8 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
        before.groups != state->groups || before.locale != state->locale ||
        std::abs(state->written_score - state->score) >= kListedScoreStep ||
        before.listed_user != state->listed_user ||
-       before.build != state->build || before.os_version != state->os_version ||
+       before.platform != state->platform || before.build != state->build ||
+       before.os_version != state->os_version ||
        before.model_name != state->model_name ||
        context.now - state->written >= kHistoryRefresh ||
        state->written > context.now);  // a clock that went back

@@ -219,6 +219,10 @@ class PolicyEngine {
   // store when there is one (committed rows), else from memory. `query` is
   // normalized here; INVALID_ARGUMENT for a bad filter or page token.
   absl::StatusOr<DevicePage> ListDevices(DeviceQuery query) const;
+  // The decided devices of `tenant_id` ("" for all) counted by DeviceCount's
+  // columns, from the store when there is one.
+  absl::StatusOr<std::vector<DeviceCount>> CountDevices(
+      std::string_view tenant_id) const;
 
   EngineStats stats() const;
 
@@ -244,6 +248,7 @@ class PolicyEngine {
     Action enforced_action = Action::kAllow;
     Level level = Level::kLow;
     double score = 0;
+    std::string platform;
     std::string build;
     std::string os_version;
     std::string model_name;

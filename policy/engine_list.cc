@@ -2,7 +2,9 @@
 // one, else from the engine's memory.
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
 #include "policy/engine.h"
 
 namespace hijackguard::policy {
@@ -51,6 +53,49 @@ absl::StatusOr<DevicePage> PolicyEngine::ListDevices(DeviceQuery query) const {
   }
   page.devices = std::move(found);
   return page;
+}
+
+absl::StatusOr<std::vector<DeviceCount>> PolicyEngine::CountDevices(
+    std::string_view tenant_id) const {
+  if (store_ != nullptr) {
+    return store_->CountDevices(tenant_id);
+  }
+  const std::string tenant_prefix =
+      tenant_id.empty() ? std::string() : StrCat(tenant_id, "\n");
+  // Keyed by the columns, NUL-joined: a fleet has few combinations.
+  absl::flat_hash_map<std::string, DeviceCount> counts;
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [key, state] : shard.devices) {
+      if (!key.starts_with(tenant_prefix)) continue;
+      const std::string_view tenant =
+          std::string_view(key).substr(0, key.find('\n'));
+      const char actions[] = {static_cast<char>(state.enforced_action),
+                              static_cast<char>(state.last_action),
+                              static_cast<char>(state.level)};
+      DeviceCount& c = counts[StrCat(
+          tenant, std::string_view("\0", 1), state.platform,
+          std::string_view("\0", 1), state.os_version,
+          std::string_view("\0", 1), state.build, std::string_view("\0", 1),
+          std::string_view(actions, sizeof(actions)))];
+      if (c.devices == 0) {
+        c.tenant_id = std::string(tenant);
+        c.platform = state.platform;
+        c.os_version = state.os_version;
+        c.build = state.build;
+        c.enforced_action = state.enforced_action;
+        c.evaluated_action = state.last_action;
+        c.level = state.level;
+      }
+      ++c.devices;
+    }
+  }
+  std::vector<DeviceCount> out;
+  out.reserve(counts.size());
+  for (auto& [key, count] : counts) {
+    out.push_back(std::move(count));
+  }
+  return out;
 }
 
 }  // namespace hijackguard::policy

@@ -178,6 +178,10 @@ class StateStore : public detector::DetectorStore {
   // The committed devices that match `query` (normalized, its page token
   // decoded), in ListedBefore order, at most query.page_size of them.
   virtual absl::StatusOr<DevicePage> ListDevices(const DeviceQuery& query) = 0;
+  // The committed devices of `tenant_id` ("" for every tenant) counted by
+  // DeviceCount's columns, one entry per combination present.
+  virtual absl::StatusOr<std::vector<DeviceCount>> CountDevices(
+      std::string_view tenant_id) = 0;
 
   // Committed outbox entries after `after_seq`, in order, at most `limit`;
   // and the outbox's head, oldest entry and the sinks' cursors as committed.

@@ -476,6 +476,16 @@ CREATE TABLE outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT,
 CREATE TABLE sink_cursors(sink TEXT PRIMARY KEY, delivered INTEGER NOT NULL,
                           dropped INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+      // 7 -> 8: the device's platform in the list's columns (rows written
+      // before have none until their device's next decision), and an index
+      // that holds every column the fleet's counts group by, so that
+      // counting reads the index, not the rows.
+      R"sql(
+ALTER TABLE history ADD COLUMN platform TEXT;
+CREATE INDEX history_counts ON history(tenant, platform, os_version, build,
+                                       enforced_action, evaluated_action,
+                                       level) WHERE score IS NOT NULL;
+)sql",
   };
   return kSteps;
 }

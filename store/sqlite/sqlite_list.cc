@@ -1,7 +1,8 @@
 // SqliteStore::ListDevices: the device list from the history rows' columns
 // (schema 5), filtered and paged in SQL along the history_by_score,
 // history_by_tenant and history_by_user indexes, on the list's own
-// connections.
+// connections; and CountDevices, the fleet's counts from the history_counts
+// index (schema 8).
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -32,7 +33,7 @@ std::string ListSql(const policy::DeviceQuery& query,
   std::string sql =
       "SELECT key, tenant, eas_device_id, mdm_device_id, user_principal, "
       "enforced_action, evaluated_action, level, score, build, os_version, "
-      "model_name, decided_ms FROM history WHERE score IS NOT NULL";
+      "model_name, decided_ms, platform FROM history WHERE score IS NOT NULL";
   if (!query.tenant_id.empty()) {
     sql += " AND tenant = ?";
     texts->push_back(query.tenant_id);
@@ -97,25 +98,33 @@ absl::Status ReadListing(const sqlite::Statement& s, policy::DeviceListing* d) {
   d->os_version = std::string(s.Blob(10));
   d->model_name = std::string(s.Blob(11));
   d->recorded_at = absl::FromUnixMillis(s.Int(12));
+  d->platform = std::string(s.Blob(13));
   return absl::OkStatus();
 }
 
 }  // namespace
 
+absl::StatusOr<sqlite::Database> SqliteStore::BorrowListReader() {
+  RETURN_IF_ERROR(queue_->stopped());
+  absl::MutexLock lock(&list_mu_);
+  if (list_readers_.empty()) {
+    return absl::ResourceExhaustedError(
+        "as many device listings as the server runs at once are running; "
+        "try again in a moment");
+  }
+  sqlite::Database db = std::move(list_readers_.back());
+  list_readers_.pop_back();
+  return db;
+}
+
+void SqliteStore::ReturnListReader(sqlite::Database db) {
+  absl::MutexLock lock(&list_mu_);
+  list_readers_.push_back(std::move(db));
+}
+
 absl::StatusOr<policy::DevicePage> SqliteStore::ListDevices(
     const policy::DeviceQuery& query) {
-  RETURN_IF_ERROR(queue_->stopped());
-  sqlite::Database db;
-  {
-    absl::MutexLock lock(&list_mu_);
-    if (list_readers_.empty()) {
-      return absl::ResourceExhaustedError(
-          "as many device listings as the server runs at once are running; "
-          "try again in a moment");
-    }
-    db = std::move(list_readers_.back());
-    list_readers_.pop_back();
-  }
+  ASSIGN_OR_RETURN(sqlite::Database db, BorrowListReader());
   std::vector<std::string> texts;
   const std::string sql = ListSql(query, &texts);
   policy::DevicePage page;
@@ -148,10 +157,7 @@ absl::StatusOr<policy::DevicePage> SqliteStore::ListDevices(
       status = prepared.status();
     }
   }
-  {
-    absl::MutexLock lock(&list_mu_);
-    list_readers_.push_back(std::move(db));
-  }
+  ReturnListReader(std::move(db));
   if (status.code() == absl::StatusCode::kDataLoss) {
     return status;
   }
@@ -168,6 +174,67 @@ absl::StatusOr<policy::DevicePage> SqliteStore::ListDevices(
     page.next_page_token = policy::EncodePageToken(query, page.devices.back());
   }
   return page;
+}
+
+absl::StatusOr<std::vector<policy::DeviceCount>> SqliteStore::CountDevices(
+    std::string_view tenant_id) {
+  ASSIGN_OR_RETURN(sqlite::Database db, BorrowListReader());
+  // Grouped in the history_counts index's order: SQLite reads the index
+  // alone, one pass.
+  const std::string sql = StrCat(
+      "SELECT tenant, platform, os_version, build, enforced_action, "
+      "evaluated_action, level, COUNT(*) FROM history "
+      "WHERE score IS NOT NULL",
+      tenant_id.empty() ? "" : " AND tenant = ?",
+      " GROUP BY tenant, platform, os_version, build, enforced_action, "
+      "evaluated_action, level");
+  std::vector<policy::DeviceCount> counts;
+  absl::Status status;
+  {
+    absl::StatusOr<sqlite::Statement> prepared = db.Prepare(sql);
+    if (prepared.ok()) {
+      sqlite::Statement& s = *prepared;
+      if (!tenant_id.empty()) s.BindText(1, tenant_id);
+      while (status.ok()) {
+        absl::StatusOr<bool> row = s.Step();
+        if (!row.ok() || !*row) {
+          status = row.status();
+          break;
+        }
+        policy::DeviceCount& c = counts.emplace_back();
+        c.tenant_id = std::string(s.Blob(0));
+        c.platform = std::string(s.Blob(1));
+        c.os_version = std::string(s.Blob(2));
+        c.build = std::string(s.Blob(3));
+        const auto enforced = policy::ParseAction(s.Blob(4));
+        const auto evaluated = policy::ParseAction(s.Blob(5));
+        const auto level = policy::ParseLevel(s.Blob(6));
+        if (!enforced || !evaluated || !level) {
+          status = absl::DataLossError(
+              StrCat("history rows of tenant ", c.tenant_id,
+                     " hold a value no version writes (action or level)"));
+          break;
+        }
+        c.enforced_action = *enforced;
+        c.evaluated_action = *evaluated;
+        c.level = *level;
+        c.devices = static_cast<std::uint64_t>(s.Int(7));
+      }
+      s.Reset();
+    } else {
+      status = prepared.status();
+    }
+  }
+  ReturnListReader(std::move(db));
+  if (status.code() == absl::StatusCode::kDataLoss) {
+    return status;
+  }
+  if (!status.ok()) {
+    LogError(StrCat("device counts: ", status.message()));
+    return absl::UnavailableError(
+        "the device counts cannot be read now (the server's log says why)");
+  }
+  return counts;
 }
 
 }  // namespace hijackguard::store

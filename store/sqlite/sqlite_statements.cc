@@ -27,8 +27,10 @@ constexpr const char* kStatementSql[kStatementCount] = {
     "DELETE FROM pending WHERE key = ?1",
     "INSERT OR REPLACE INTO history(key, decided_ms, value, tenant, "
     "eas_device_id, mdm_device_id, user_principal, enforced_action, "
-    "evaluated_action, level, score, build, os_version, model_name) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    "evaluated_action, level, score, build, os_version, model_name, "
+    "platform) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+    "?15)",
     "INSERT OR REPLACE INTO exemptions(id, tenant, kind, value, reason, "
     "expires_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     "DELETE FROM exemptions WHERE id = ?1",

@@ -126,6 +126,8 @@ class SqliteStore final : public policy::StateStore {
   absl::StatusOr<std::vector<policy::Exemption>> LoadExemptions() override;
   absl::StatusOr<policy::DevicePage> ListDevices(
       const policy::DeviceQuery& query) override;
+  absl::StatusOr<std::vector<policy::DeviceCount>> CountDevices(
+      std::string_view tenant_id) override;
   absl::StatusOr<std::optional<policy::AppliedPolicy>> LatestPolicy(
       std::string_view origin_prefix) override;
   StoreTicket SubmitEngine(policy::EngineChanges changes) override;
@@ -236,10 +238,13 @@ class SqliteStore final : public policy::StateStore {
   absl::CondVar readers_cv_;
   std::vector<std::unique_ptr<Connection>> readers_
       ABSL_GUARDED_BY(readers_mu_);
-  // The device list's own connections (ListDevices), so that listings never
-  // hold up the loads decisions wait for; a listing beyond them is refused.
+  // The device list's own connections (ListDevices, CountDevices), so that
+  // listings never hold up the loads decisions wait for; a listing beyond
+  // them is refused (RESOURCE_EXHAUSTED).
   mutable absl::Mutex list_mu_;
   std::vector<sqlite::Database> list_readers_ ABSL_GUARDED_BY(list_mu_);
+  absl::StatusOr<sqlite::Database> BorrowListReader();
+  void ReturnListReader(sqlite::Database db);
 
   std::string audit_key_;
   // What the last commit left: the audit head (for checkpoints) and counts.

@@ -89,9 +89,10 @@ absl::Status SqliteStore::WriteEngineRows(const policy::EngineChanges& c,
           .BindDouble(11, d.score)
           .BindText(12, d.build)
           .BindText(13, d.os_version)
-          .BindText(14, d.model_name);
+          .BindText(14, d.model_name)
+          .BindText(15, d.platform);
     } else {
-      for (int column = 4; column <= 14; ++column) {
+      for (int column = 4; column <= 15; ++column) {
         s.BindNull(column);
       }
     }

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/strings.h"
 #include "gmock/gmock.h"
 
 namespace hijackguard::store::testing {
@@ -300,6 +301,7 @@ policy::DeviceListing Listed(std::string tenant, std::string eas, double score,
   d.build = std::move(build);
   d.os_version = "6.0";
   d.model_name = "iPhone 4S";
+  d.platform = "ios";
   return d;
 }
 
@@ -360,6 +362,7 @@ TEST_P(StateStoreContractTest, DeviceListFiltersSortsAndPages) {
   EXPECT_EQ(g1.build, "10A403");
   EXPECT_EQ(g1.os_version, "6.0");
   EXPECT_EQ(g1.model_name, "iPhone 4S");
+  EXPECT_EQ(g1.platform, "ios");
   EXPECT_EQ(g1.recorded_at, absl::FromUnixMillis(1'700'000'000'000));
 
   q.tenant_id = "acme";
@@ -406,6 +409,66 @@ TEST_P(StateStoreContractTest, DeviceListFiltersSortsAndPages) {
   Durable(*store, store->SubmitEngine(std::move(again)));
   EXPECT_THAT(Ids(list(policy::DeviceQuery())),
               ElementsAre("A4", "G1", "A1", "A2", "A3"));
+}
+
+// The fleet's counts: the listed devices grouped by tenant, platform, OS
+// version, build, actions and level, over every tenant or one; unlisted rows
+// are not counted, a rewritten row moves to its new group.
+TEST_P(StateStoreContractTest, DeviceCountsGroupTheListedDevices) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  using policy::Action;
+  using policy::Level;
+  policy::EngineChanges c;
+  std::vector<policy::DeviceListing> devices = {
+      Listed("acme", "A1", 80, Action::kQuarantine, Level::kHigh, "10A403"),
+      Listed("acme", "A2", 80, Action::kQuarantine, Level::kHigh, "10A403"),
+      Listed("acme", "A3", 5, Action::kAllow, Level::kLow, "10B141"),
+      Listed("globex", "G1", 80, Action::kQuarantine, Level::kHigh, "10A403"),
+  };
+  devices[1].evaluated_action = Action::kBlock;  // monitor would-be BLOCK
+  for (const policy::DeviceListing& d : devices) {
+    c.devices.push_back(Row(policy::ListingKey(d), "v"));
+    c.listings.push_back(d);
+  }
+  c.devices.push_back(Row("acme\ne:OLD", "v"));  // no listing
+  Durable(*store, store->SubmitEngine(std::move(c)));
+
+  auto counted = [&](std::string_view tenant) {
+    absl::StatusOr<std::vector<policy::DeviceCount>> counts =
+        store->CountDevices(tenant);
+    EXPECT_TRUE(counts.ok()) << counts.status();
+    std::vector<std::string> out;
+    for (const policy::DeviceCount& n :
+         counts.value_or(std::vector<policy::DeviceCount>())) {
+      out.push_back(StrCat(n.tenant_id, "/", n.platform, "/", n.os_version, "/",
+                           n.build, "/", policy::ActionName(n.enforced_action),
+                           "/", policy::ActionName(n.evaluated_action), "/",
+                           policy::LevelName(n.level), "=", n.devices));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_THAT(
+      counted(""),
+      ElementsAre("acme/ios/6.0/10A403/QUARANTINE/BLOCK/HIGH=1",
+                  "acme/ios/6.0/10A403/QUARANTINE/QUARANTINE/HIGH=1",
+                  "acme/ios/6.0/10B141/ALLOW/ALLOW/LOW=1",
+                  "globex/ios/6.0/10A403/QUARANTINE/QUARANTINE/HIGH=1"));
+  EXPECT_THAT(
+      counted("globex"),
+      ElementsAre("globex/ios/6.0/10A403/QUARANTINE/QUARANTINE/HIGH=1"));
+  EXPECT_THAT(counted("initech"), ElementsAre());
+
+  policy::EngineChanges again;
+  policy::DeviceListing a2 = devices[1];
+  a2.evaluated_action = Action::kQuarantine;
+  again.devices.push_back(Row(policy::ListingKey(a2), "v2"));
+  again.listings.push_back(a2);
+  Durable(*store, store->SubmitEngine(std::move(again)));
+  EXPECT_THAT(counted("acme"),
+              ElementsAre("acme/ios/6.0/10A403/QUARANTINE/QUARANTINE/HIGH=2",
+                          "acme/ios/6.0/10B141/ALLOW/ALLOW/LOW=1"));
 }
 
 void PrintTo(const StoreFactory& factory, std::ostream* out) {

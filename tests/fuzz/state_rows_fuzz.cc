@@ -76,6 +76,10 @@ class RowStore final : public hg::policy::StateStore {
       const hg::policy::DeviceQuery&) override {
     return hg::policy::DevicePage();
   }
+  absl::StatusOr<std::vector<hg::policy::DeviceCount>> CountDevices(
+      std::string_view) override {
+    return std::vector<hg::policy::DeviceCount>();
+  }
   absl::StatusOr<std::vector<hg::policy::OutboxEntry>> ReadOutbox(
       std::uint64_t, std::size_t) override {
     return std::vector<hg::policy::OutboxEntry>();

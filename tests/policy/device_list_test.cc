@@ -2,6 +2,7 @@
 // and the engine's list from memory (no store).
 #include "policy/device_list.h"
 
+#include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "policy/engine.h"
@@ -12,6 +13,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
 
 DeviceListing Listing(std::string tenant, std::string eas, double score) {
   DeviceListing d;
@@ -184,6 +186,33 @@ class EngineListTest : public ::testing::Test {
   PolicyEngine engine_;
 };
 
+TEST_F(EngineListTest, CountsDecidedDevicesFromMemory) {
+  Decide("acme", "ApplHIJACK1", "m1", "alice@example.com",
+         "Apple-iPhone4C1/1001.403");
+  Decide("acme", "ApplHIJACK3", "m4", "erin@example.com",
+         "Apple-iPhone4C1/1001.403");
+  Decide("acme", "ApplFIXED01", "m2", "bob@example.com",
+         "Apple-iPhone4C1/1001.523");
+  Decide("globex", "ApplHIJACK2", "m3", "carol@example.com",
+         "Apple-iPhone4C1/1001.403");
+  auto counts = engine_.CountDevices("acme");
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  std::vector<std::string> seen;
+  for (const DeviceCount& c : *counts) {
+    seen.push_back(StrCat(c.tenant_id, "/", c.platform, "/", c.os_version, "/",
+                          c.build, "/", ActionName(c.enforced_action), "/",
+                          ActionName(c.evaluated_action), "=", c.devices));
+  }
+  EXPECT_THAT(seen,
+              UnorderedElementsAre("acme/ios/6.0/10A403/WARN/WARN=2",
+                                   "acme/ios/6.0.1/10A523/ALLOW/ALLOW=1"));
+  auto all = engine_.CountDevices("");
+  ASSERT_TRUE(all.ok());
+  std::uint64_t devices = 0;
+  for (const DeviceCount& c : *all) devices += c.devices;
+  EXPECT_EQ(devices, 4u);
+}
+
 TEST_F(EngineListTest, ListsDecidedDevicesByScore) {
   // iOS 6.0 (10A403) has the confirmed hijack issue: WARN; 6.0.1 does not.
   Decide("acme", "ApplHIJACK1", "m1", "alice@example.com",
@@ -209,6 +238,7 @@ TEST_F(EngineListTest, ListsDecidedDevicesByScore) {
   EXPECT_EQ(top.build, "10A403");
   EXPECT_EQ(top.os_version, "6.0");
   EXPECT_EQ(top.model_name, "iPhone 4S");
+  EXPECT_EQ(top.platform, "ios");
   EXPECT_EQ(top.recorded_at, clock_.Now());
   EXPECT_THAT(Ids(DeviceQuery()), ElementsAre("ApplHIJACK1", "ApplHIJACK2",
                                               "ApplFIXED01", "mdm:mdm-only"));

@@ -151,8 +151,8 @@ TEST_F(DeviceListStoreTest, TheListShowsTheLastRecordedDecision) {
   EXPECT_EQ(Only().recorded_at, clock_.Now());
 }
 
-// A history row from before rows kept their time (format 4) is read, and
-// its device's next decision writes it again with the time.
+// A history row from before rows kept their time and platform (format 4)
+// is read, and its device's next decision writes it again with them.
 TEST_F(DeviceListStoreTest,
        AHistoryRowWithoutItsTimeIsWrittenAtTheNextDecision) {
   CheckIn("Apple-iPhone4C1/1001.403");
@@ -163,24 +163,30 @@ TEST_F(DeviceListStoreTest,
     auto db =
         sqlite::Database::Open((dir_ / "hijackguard.db").string(), true, false);
     ASSERT_THAT(db.status(), IsOk());
-    std::string time;
-    RecordWriter(&time).Time(first);
+    // Format 6 ends with the time (format 5) and the platform (format 6).
+    std::string suffix;
+    RecordWriter(&suffix).Time(first);
+    RecordWriter(&suffix).Bytes("ios");
     auto row = db->QueryText("SELECT hex(value) FROM history");
     ASSERT_THAT(row.status(), IsOk());
-    std::string hex_time;
-    for (char c : time) {
-      hex_time += absl::StrFormat("%02X", static_cast<unsigned char>(c));
+    std::string hex_suffix;
+    for (char c : suffix) {
+      hex_suffix += absl::StrFormat("%02X", static_cast<unsigned char>(c));
     }
-    ASSERT_TRUE(row->starts_with("05") && row->ends_with(hex_time)) << *row;
+    ASSERT_TRUE(row->starts_with("06") && row->ends_with(hex_suffix)) << *row;
     ASSERT_THAT(db->Exec(absl::StrCat("UPDATE history SET value = X'04' || "
                                       "substr(value, 2, length(value) - 1 - ",
-                                      time.size(), ")")),
+                                      suffix.size(), "), platform = NULL")),
                 IsOk());
+    ASSERT_EQ(*db->QueryInt("SELECT count(*) FROM history WHERE platform IS "
+                            "NULL"),
+              1);
   }
   Start();
   clock_.Advance(absl::Hours(1));
   EXPECT_EQ(CheckIn("Apple-iPhone4C1/1001.403"), 30);
   EXPECT_EQ(Only().recorded_at, clock_.Now());
+  EXPECT_EQ(Only().platform, "ios");
   // Written with its time now: an hour later, nothing.
   const absl::Time rewritten = clock_.Now();
   Start();

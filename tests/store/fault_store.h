@@ -155,6 +155,11 @@ class FaultStore final : public policy::StateStore {
     if (auto fault = ReadFault()) return *fault;
     return inner_->ListDevices(query);
   }
+  absl::StatusOr<std::vector<policy::DeviceCount>> CountDevices(
+      std::string_view tenant_id) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->CountDevices(tenant_id);
+  }
   absl::StatusOr<std::vector<policy::OutboxEntry>> ReadOutbox(
       std::uint64_t after_seq, std::size_t limit) override {
     if (auto fault = ReadFault()) return *fault;
