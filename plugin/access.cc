@@ -36,6 +36,7 @@ constexpr RpcRule kRules[] = {
     {Rpc::kGatewayObserve, "GatewayObserve", kRoleGateway,
      TenantScope::kPerItem},
     {Rpc::kListDevices, "ListDevices", kRoleAuditor, TenantScope::kNamedOrAll},
+    {Rpc::kConsole, "Console", kRoleAuditor, TenantScope::kNamedOrAll},
     {Rpc::kMetrics, "Metrics", kRoleMetrics, TenantScope::kNoTenant},
 };
 

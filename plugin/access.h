@@ -45,6 +45,7 @@ enum class Rpc {
   kGatewayAuthorize,  // GET /v1/activesync/authorize
   kGatewayObserve,    // POST /v1/activesync/observe
   kListDevices,
+  kConsole,  // the console's pages under /ui/
   kMetrics,  // GET /metrics; last: kRpcCount follows it
 };
 inline constexpr std::size_t kRpcCount =

@@ -133,6 +133,16 @@ void ReadSecurity(json::ObjectReader& root, json::Problems& problems,
       config.audit_checkpoint_interval = absl::Seconds(*v);
     }
   }
+  if (const auto* c = root.Member("console", false)) {
+    json::ObjectReader console(*c, root.PointerTo("console"), &problems);
+    if (auto v = Bool(console, "enabled", &problems)) {
+      config.console.enabled = *v;
+    }
+    if (auto v =
+            console.Integer("session_seconds", false, 300, 7LL * 24 * 3600)) {
+      config.console.session_ttl = absl::Seconds(*v);
+    }
+  }
   if (const auto* d = root.Member("decision_log", false)) {
     json::ObjectReader log(*d, root.PointerTo("decision_log"), &problems);
     config.decision_log_sample = log.Number("sample", false, 0, 1).value_or(1);

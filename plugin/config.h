@@ -48,6 +48,15 @@ struct HttpConfig {
   absl::Duration gateway_cache = absl::Seconds(60);
 };
 
+// The security team's console on the HTTP listener (`console`,
+// docs/console.md).
+struct ConsoleConfig {
+  // Serve /ui/ on http.listen. Default true.
+  bool enabled = true;
+  // How long a sign-in lasts (`session_seconds`). Default 8 hours.
+  absl::Duration session_ttl = absl::Hours(8);
+};
+
 // How long rows are kept (`retention`); 0 days = forever.
 struct RetentionConfig {
   int device_days = 180;   // devices (detector state) not seen for this long
@@ -108,6 +117,7 @@ struct ServerConfig {
   // TLS; plaintext when absent (the default, for loopback).
   std::optional<TlsConfig> tls;
   HttpConfig http;
+  ConsoleConfig console;
   // Callers and their roles (plugin/auth.h); absent = development mode,
   // every caller an anonymous admin.
   std::optional<AuthConfig> auth;

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/url_form.h"
 #include "common/utf8.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
@@ -34,6 +35,14 @@ std::size_t HttpRequest::HeaderCount(std::string_view name) const {
     if (EqualsIgnoreCase(k, name)) ++n;
   }
   return n;
+}
+
+std::optional<std::string_view> HttpRequest::Param(
+    std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return std::string_view(v);
+  }
+  return std::nullopt;
 }
 
 HttpResponse HttpResponse::Error(int status, std::string_view code,
@@ -82,13 +91,45 @@ HttpResponse HttpResponse::FromStatus(const absl::Status& status) {
 void HttpRouter::Add(std::string method, std::string path, HttpHandler handler,
                      HttpGate gate) {
   routes_.push_back({std::move(method), std::move(path), std::move(handler),
-                     std::move(gate)});
+                     std::move(gate), false});
+}
+
+void HttpRouter::AddPrefix(std::string method, std::string prefix,
+                           HttpHandler handler, HttpGate gate) {
+  routes_.push_back({std::move(method), std::move(prefix), std::move(handler),
+                     std::move(gate), true});
+}
+
+std::vector<const HttpRouter::Route*> HttpRouter::Matching(
+    std::string_view path) const {
+  std::vector<const Route*> exact;
+  std::vector<const Route*> longest;
+  for (const Route& route : routes_) {
+    if (!route.prefix) {
+      if (route.path == path) exact.push_back(&route);
+      continue;
+    }
+    if (!path.starts_with(route.path)) continue;
+    if (!longest.empty() && longest.front()->path.size() > route.path.size()) {
+      continue;
+    }
+    if (!longest.empty() && longest.front()->path.size() < route.path.size()) {
+      longest.clear();
+    }
+    longest.push_back(&route);
+  }
+  return exact.empty() ? longest : exact;
+}
+
+std::string_view HttpRouter::RouteOf(std::string_view path) const {
+  std::vector<const Route*> found = Matching(path);
+  return found.empty() ? std::string_view() : found.front()->path;
 }
 
 absl::Status HttpRouter::Gate(const HttpRequest& request) const {
-  for (const Route& route : routes_) {
-    if (route.path == request.path && route.method == request.method) {
-      return route.gate ? route.gate(request) : absl::OkStatus();
+  for (const Route* route : Matching(request.path)) {
+    if (route->method == request.method) {
+      return route->gate ? route->gate(request) : absl::OkStatus();
     }
   }
   return absl::OkStatus();  // Dispatch answers 404 or 405
@@ -96,10 +137,9 @@ absl::Status HttpRouter::Gate(const HttpRequest& request) const {
 
 HttpResponse HttpRouter::Dispatch(const HttpRequest& request) const {
   std::string allow;
-  for (const Route& route : routes_) {
-    if (route.path != request.path) continue;
-    if (route.method == request.method) return route.handler(request);
-    allow += allow.empty() ? route.method : StrCat(", ", route.method);
+  for (const Route* route : Matching(request.path)) {
+    if (route->method == request.method) return route->handler(request);
+    allow += allow.empty() ? route->method : StrCat(", ", route->method);
   }
   if (allow.empty()) {
     return HttpResponse::Error(404, "NOT_FOUND", "no such path");
@@ -264,7 +304,7 @@ struct HttpServer::Impl {
   static void SetErrorAnswers(httplib::Server& s, std::size_t max_body);
   // Times each request from its routing (every answer goes through the
   // pre-routing handler first) and tells the observer once it is written.
-  static void Observe(httplib::Server& s, HttpObserver observer);
+  void Observe(HttpObserver observer);
   [[nodiscard]] absl::Status Listen();
 };
 
@@ -285,6 +325,18 @@ HttpRequest HttpServer::Impl::Read(const httplib::Request& in) const {
   request.method = in.method;
   request.target = in.target;
   request.path = in.path;
+  // httplib's own parameters leave '+' as it is, which an HTML form sends
+  // for a space: the query is decoded here instead.
+  if (const std::size_t q = in.target.find('?'); q != std::string::npos) {
+    absl::StatusOr<FormFields> query = ParseForm(
+        std::string_view(in.target).substr(q + 1), 64, /*bare_names=*/true);
+    if (query.ok()) {
+      request.query = *std::move(query);
+    } else {
+      request.query_error = absl::InvalidArgumentError(
+          StrCat("the query: ", query.status().message()));
+    }
+  }
   request.headers.reserve(in.headers.size());
   for (const auto& [k, v] : in.headers) {
     // httplib adds these itself; they were not sent.
@@ -525,16 +577,19 @@ void HttpServer::Impl::SetErrorAnswers(httplib::Server& s,
   });
 }
 
-void HttpServer::Impl::Observe(httplib::Server& s, HttpObserver observer) {
+void HttpServer::Impl::Observe(HttpObserver observer) {
   if (!observer) return;
-  s.set_logger([observer = std::move(observer)](const httplib::Request& in,
-                                                const httplib::Response& out) {
-    const absl::Duration elapsed =
-        routed_at ? absl::Now() - *routed_at : absl::ZeroDuration();
-    routed_at.reset();
-    observer(in.path, out.status, elapsed,
-             out.get_header_value("X-Hijackguard-Action"));
-  });
+  server->set_logger(
+      [this, observer = std::move(observer)](const httplib::Request& in,
+                                             const httplib::Response& out) {
+        const absl::Duration elapsed =
+            routed_at ? absl::Now() - *routed_at : absl::ZeroDuration();
+        routed_at.reset();
+        // A prefix route is one label, whatever the path under it.
+        const std::string_view route = router.RouteOf(in.path);
+        observer(route.empty() ? std::string_view(in.path) : route, out.status,
+                 elapsed, out.get_header_value("X-Hijackguard-Action"));
+      });
 }
 
 absl::Status HttpServer::Impl::Listen() {
@@ -587,7 +642,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   Impl::SetLimits(*impl->server, impl->options);
   impl->Route();
   Impl::SetErrorAnswers(*impl->server, impl->options.max_body_bytes);
-  Impl::Observe(*impl->server, std::move(observer));
+  impl->Observe(std::move(observer));
   if (absl::Status listening = impl->Listen(); !listening.ok()) {
     return listening;
   }

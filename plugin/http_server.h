@@ -21,8 +21,13 @@ namespace hijackguard::plugin {
 
 struct HttpRequest {
   std::string method;
-  std::string path;    // without the query
+  std::string path;    // without the query, percent-decoded
   std::string target;  // as sent: path and query
+  // The query's parameters, decoded ('+' as a space), in the order sent;
+  // none when the query is malformed, and `query_error` says why (with the
+  // byte offset).
+  std::vector<std::pair<std::string, std::string>> query;
+  absl::Status query_error;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   // The peer ("ipv4:127.0.0.1") and the verified client certificate.
@@ -32,6 +37,8 @@ struct HttpRequest {
   // The first value of a header (name compared ignoring ASCII case).
   std::optional<std::string_view> Header(std::string_view name) const;
   std::size_t HeaderCount(std::string_view name) const;
+  // The first value of a query parameter (names compared exactly).
+  std::optional<std::string_view> Param(std::string_view name) const;
 };
 
 struct HttpResponse {
@@ -52,31 +59,43 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 // (a caller that may not post is not read from at all).
 using HttpGate = std::function<absl::Status(const HttpRequest&)>;
 
-// Exact paths; a known path with another method is answered 405 with Allow.
+// Exact paths, and prefixes (a path ending in '/' added with AddPrefix, for
+// every path under it); an exact path wins over a prefix, a longer prefix
+// over a shorter one. A known path with another method is answered 405 with
+// Allow.
 class HttpRouter {
  public:
   void Add(std::string method, std::string path, HttpHandler handler,
            HttpGate gate = nullptr);
+  void AddPrefix(std::string method, std::string prefix, HttpHandler handler,
+                 HttpGate gate = nullptr);
 
   struct Route {
     std::string method;
     std::string path;
     HttpHandler handler;
     HttpGate gate;
+    bool prefix = false;
   };
   // The route's gate for `request` (no body yet); OK without one.
   [[nodiscard]] absl::Status Gate(const HttpRequest& request) const;
   const std::vector<Route>& routes() const { return routes_; }
   HttpResponse Dispatch(const HttpRequest& request) const;
+  // The path of the route that serves `path` (its prefix for a prefix
+  // route), for metrics labels; "" when none does.
+  std::string_view RouteOf(std::string_view path) const;
 
  private:
+  // The routes for the path (exact ones, else those of the longest prefix).
+  std::vector<const Route*> Matching(std::string_view path) const;
   std::vector<Route> routes_;
 };
 
 // The listener's options are the configuration's `http` section.
 using HttpServerOptions = HttpConfig;
 
-// Told of every answered request (after it is written): its path, status,
+// Told of every answered request (after it is written): its route's path
+// (the prefix for a prefix route, else the path as sent), status,
 // time from routing to the answer, and the X-Hijackguard-Action header it
 // carried ("" without). Called on the connection's thread.
 using HttpObserver = std::function<void(std::string_view path, int status,

@@ -19,6 +19,8 @@
 #include "plugin/access.h"
 #include "plugin/alert_stream.h"
 #include "plugin/compliance_service.h"
+#include "plugin/console_routes.h"
+#include "plugin/console_sessions.h"
 #include "plugin/detector_evidence.h"
 #include "plugin/event_log.h"
 #include "plugin/gateway_service.h"
@@ -114,6 +116,8 @@ struct PluginServer::State {
   std::unique_ptr<CompliancePluginService> service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<GatewayService> gateway;
+  // Read by the HTTP listener's threads: destroyed after it.
+  std::unique_ptr<ConsoleSessions> console_sessions;
   std::unique_ptr<HttpServer> http;  // stopped after gRPC has drained
   // Destroyed before the store and the engine it reads.
   std::unique_ptr<StateRetention> retention;
@@ -568,6 +572,16 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
   gateway->AddRoutes(&router);
   AddOpsRoutes(&router, access.get(), metrics.get(),
                [this] { return Ready(); });
+  if (options.console.enabled) {
+    console_sessions = std::make_unique<ConsoleSessions>(
+        access.get(), clock, options.console.session_ttl);
+    AddConsoleRoutes(&router, {.access = access.get(),
+                               .sessions = console_sessions.get(),
+                               .engine = engine.get(),
+                               .detector = detector.get(),
+                               .clock = clock,
+                               .tls = options.http.tls.has_value()});
+  }
   std::vector<std::string> paths;
   for (const HttpRouter::Route& route : router.routes()) {
     paths.push_back(route.path);

@@ -94,6 +94,8 @@ struct ServerOptions {
   // http.listen is "". The same address rule as listen_address applies, with
   // http.tls.
   HttpServerOptions http;
+  // The console under /ui/ on the HTTP listener (docs/console.md).
+  ConsoleConfig console;
   // How often a signed audit checkpoint is logged; zero = never.
   absl::Duration audit_checkpoint_interval = absl::Hours(1);
 };

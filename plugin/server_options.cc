@@ -71,6 +71,7 @@ ServerOptions ServerOptionsFrom(
   options.engine.alerts = config.alerts;
   options.max_policy_bytes = config.max_policy_bytes;
   options.http = config.http;
+  options.console = config.console;
   options.siem = config.siem;
   options.decision_log_sample = config.decision_log_sample;
   return options;

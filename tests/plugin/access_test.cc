@@ -298,6 +298,8 @@ class AccessTest : public ::testing::TestWithParam<Credential> {
         break;  // HTTP routes: tests/plugin/gateway_service_test.cc
       case Rpc::kMetrics:
         break;  // an HTTP route: tests/plugin/metrics_test.cc
+      case Rpc::kConsole:
+        break;  // HTTP routes: tests/plugin/console_test.cc
     }
     return grpc::Status(Code::INTERNAL, "no such rpc");
   }
@@ -378,9 +380,9 @@ TEST_P(AccessTest, EveryRpcByCredentialRoleAndTenant) {
        Code::OK},
       {Rpc::kListDevices, "aud-acme", "mdm-acme", "aud-globex", Code::OK},
   };
-  // The HTTP routes are tested in gateway_service_test.cc (two) and
-  // metrics_test.cc (one).
-  ASSERT_EQ(table.size() + 3, RpcRules().size()) << "a new RPC needs a row";
+  // The HTTP routes are tested in gateway_service_test.cc (two),
+  // console_test.cc (one) and metrics_test.cc (one).
+  ASSERT_EQ(table.size() + 4, RpcRules().size()) << "a new RPC needs a row";
   for (const Row& row : table) {
     const std::string_view name = RuleFor(row.rpc).name;
     SCOPED_TRACE(std::string(name));

@@ -107,6 +107,26 @@ TEST(ServerConfigTest, LoggingFormatAndLevel) {
                                "is not one of debug, info, warn, error"))));
 }
 
+TEST(ServerConfigTest, ConsoleSection) {
+  auto config = ParseServerConfig("{}", "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_TRUE(config->console.enabled);
+  EXPECT_EQ(config->console.session_ttl, absl::Hours(8));
+  config = ParseServerConfig(
+      R"({"console": {"enabled": false, "session_seconds": 600}})", "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_FALSE(config->console.enabled);
+  EXPECT_EQ(config->console.session_ttl, absl::Minutes(10));
+  EXPECT_THAT(
+      ParseServerConfig(
+          R"({"console": {"session_seconds": 10, "sessions": 1}})", "hg.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("/console/session_seconds (line 1, column 14): "
+                               "must be between 300 and 604800"),
+                     HasSubstr("/console/sessions (line 1, column 37): "
+                               "unknown key"))));
+}
+
 TEST(ServerConfigTest, EveryProblemIsListedWithItsPointer) {
   auto config = ParseServerConfig(R"({
       "listen": 50051, "catlog": "x", "max_request_bytes": 10,

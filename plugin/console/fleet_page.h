@@ -1,0 +1,32 @@
+// The fleet page (/ui/, and the first part of `hijackguard report`): the
+// decided devices counted by platform and OS train, build, risk level and
+// action, what switching to enforce mode would change per tenant, and the
+// catalog's known issues with how many devices each affects.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "detector/known_issues.h"
+#include "plugin/console/html.h"
+#include "policy/device_list.h"
+#include "policy/policy.h"
+
+namespace hijackguard::console {
+
+struct FleetView {
+  std::vector<policy::DeviceCount> counts;  // the tenants shown only
+  const detector::KnownIssueCatalog* catalog = nullptr;
+  policy::Mode mode = policy::Mode::kMonitor;
+  std::string policy_revision;
+};
+
+// The page's body (without the frame).
+std::string RenderFleet(const FleetView& fleet);
+
+// "iOS", "Android"... for detector::PlatformName's names ("" unknown).
+std::string PlatformLabel(std::string_view platform);
+// "iOS 6" from the platform and "6.0.1"; "iOS (version unknown)".
+std::string TrainLabel(std::string_view platform, std::string_view os_version);
+
+}  // namespace hijackguard::console

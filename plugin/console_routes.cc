@@ -1,0 +1,391 @@
+#include "plugin/console_routes.h"
+
+#include "common/strings.h"
+#include "common/url_form.h"
+#include "common/utf8.h"
+#include "plugin/console/assets.h"
+#include "plugin/console/device_pages.h"
+#include "plugin/console/fleet_page.h"
+#include "plugin/console/html.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using console::Section;
+using console::Viewer;
+
+// The headers every console answer carries. Connection: close, because a
+// browser's idle keep-alive connection would hold one of the listener's
+// threads, which the gateway needs.
+HttpResponse WithHeaders(HttpResponse r) {
+  r.headers.emplace_back("Content-Security-Policy", std::string(kConsoleCsp));
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  r.headers.emplace_back("X-Frame-Options", "DENY");
+  r.headers.emplace_back("Connection", "close");
+  return r;
+}
+
+HttpResponse Html(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::move(body);
+  return WithHeaders(std::move(r));
+}
+
+HttpResponse Redirect(std::string location) {
+  HttpResponse r;
+  r.status = 303;
+  r.headers.emplace_back("Location", std::move(location));
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = "See Other\n";
+  return WithHeaders(std::move(r));
+}
+
+HttpResponse MessagePage(int status, std::string_view title,
+                         std::string_view message, const Viewer* viewer) {
+  return Html(status,
+              console::RenderPage({std::string(title), Section::kNone, viewer},
+                                  console::RenderMessage(message)));
+}
+
+HttpResponse SignInPage(int status, std::string_view message) {
+  return Html(status, console::RenderPage({"Sign in", Section::kNone, nullptr},
+                                          console::RenderSignIn(message)));
+}
+
+std::string_view Message(const absl::Status& s) {
+  return {s.message().data(), s.message().size()};
+}
+
+bool LoopbackPeer(std::string_view peer) {
+  return peer.starts_with("ipv4:127.") || peer == "ipv6:::1" ||
+         peer.starts_with("ipv6:::ffff:127.");
+}
+
+// A form posted from another origin is refused (the cookie is SameSite
+// Strict too; this covers browsers and proxies that drop it).
+bool SameOrigin(const HttpRequest& r) {
+  const std::optional<std::string_view> origin = r.Header("Origin");
+  if (!origin) return true;  // not a browser's cross-site form
+  const std::string_view host = r.Header("Host").value_or("");
+  return *origin == StrCat("http://", host) ||
+         *origin == StrCat("https://", host);
+}
+
+class Console {
+ public:
+  explicit Console(ConsoleDeps deps) : d_(deps) {}
+
+  HttpResponse Get(const HttpRequest& r) const;
+  HttpResponse SignIn(const HttpRequest& r) const;
+  HttpResponse SignOut(const HttpRequest& r) const;
+
+ private:
+  struct Admitted {
+    Caller caller;
+    Viewer viewer;
+  };
+  // The viewer of a page, or the answer that refuses it (a redirect to the
+  // sign-in page for a browser without a session).
+  std::variant<Admitted, HttpResponse> Admit(const HttpRequest& r) const;
+  // OK when the viewer may see `tenant` ("" = every tenant); the refusal is
+  // recorded in the audit log.
+  absl::Status CheckTenant(const Admitted& a, std::string_view tenant) const;
+
+  HttpResponse Fleet(const HttpRequest& r, const Admitted& a) const;
+  HttpResponse Devices(const HttpRequest& r, const Admitted& a) const;
+  HttpResponse Device(const HttpRequest& r, const Admitted& a) const;
+
+  ConsoleDeps d_;
+};
+
+std::variant<Console::Admitted, HttpResponse> Console::Admit(
+    const HttpRequest& r) const {
+  absl::StatusOr<Caller> caller;
+  bool session = false;
+  const std::string_view cookie =
+      SessionCookieValue(r.Header("Cookie").value_or(""));
+  if (d_.access->development() || r.cert) {
+    Credentials c;
+    c.peer = r.peer;
+    c.cert = r.cert;
+    c.token_hint = "the console's sign-in page";
+    caller = d_.access->Admit(c, Rpc::kConsole);
+  } else if (!cookie.empty()) {
+    caller = d_.sessions->Resume(cookie);
+    session = true;
+  } else {
+    return Redirect("/ui/login");
+  }
+  if (!caller.ok()) {
+    if (caller.status().code() == absl::StatusCode::kUnauthenticated) {
+      return SignInPage(401, Message(caller.status()));
+    }
+    return MessagePage(403, "Not allowed", Message(caller.status()), nullptr);
+  }
+  Admitted a{*caller, {}};
+  a.viewer.session = session;
+  if (caller->principal == nullptr) {  // development mode
+    a.viewer.principal = caller->actor.principal;
+    a.viewer.all_tenants = true;
+  } else {
+    a.viewer.principal = caller->principal->id;
+    a.viewer.all_tenants = caller->principal->all_tenants;
+    a.viewer.tenants = caller->principal->tenants;
+  }
+  return a;
+}
+
+absl::Status Console::CheckTenant(const Admitted& a,
+                                  std::string_view tenant) const {
+  return d_.access->CheckTenant(a.caller, Rpc::kConsole, tenant);
+}
+
+HttpResponse Console::Get(const HttpRequest& r) const {
+  if (r.path.starts_with("/ui/assets/")) {
+    std::optional<console::Asset> asset =
+        console::FindAsset(std::string_view(r.path).substr(11));
+    if (!asset) return MessagePage(404, "Not found", "no such asset", nullptr);
+    HttpResponse out;
+    out.content_type = std::string(asset->content_type);
+    out.body = std::string(asset->body);
+    return WithHeaders(std::move(out));
+  }
+  if (r.path == "/ui/login") return SignInPage(200, "");
+  auto admitted = Admit(r);
+  if (auto* refused = std::get_if<HttpResponse>(&admitted)) {
+    return std::move(*refused);
+  }
+  const Admitted& a = std::get<Admitted>(admitted);
+  if (!r.query_error.ok()) {
+    return MessagePage(400, "Bad request", Message(r.query_error), &a.viewer);
+  }
+  if (r.path == "/ui/") return Fleet(r, a);
+  if (r.path == "/ui/devices") return Devices(r, a);
+  if (r.path == "/ui/device") return Device(r, a);
+  return MessagePage(404, "Not found", "There is no such console page.",
+                     &a.viewer);
+}
+
+HttpResponse Console::SignIn(const HttpRequest& r) const {
+  if (!SameOrigin(r)) {
+    return SignInPage(403, "the sign-in form was posted from another site");
+  }
+  if (!d_.tls && !LoopbackPeer(r.peer)) {
+    return SignInPage(403,
+                      "token sign-in over plaintext HTTP is allowed only from "
+                      "loopback: serve the console over TLS (http.tls)");
+  }
+  absl::StatusOr<FormFields> form = ParseForm(r.body);
+  if (!form.ok()) {
+    return SignInPage(400, StrCat("the form: ", Message(form.status())));
+  }
+  const std::string_view token = FormValue(*form, "token");
+  if (token.empty()) return SignInPage(400, "enter a token");
+  Credentials c;
+  c.peer = r.peer;
+  c.token = std::string(token);
+  c.token_hint = "the console's sign-in page";
+  absl::StatusOr<Caller> caller = d_.access->Admit(c, Rpc::kConsole);
+  if (!caller.ok()) {
+    const bool unauthenticated =
+        caller.status().code() == absl::StatusCode::kUnauthenticated;
+    return SignInPage(unauthenticated ? 401 : 403,
+                      unauthenticated ? std::string_view("that token is not "
+                                                         "known")
+                                      : Message(caller.status()));
+  }
+  if (caller->principal == nullptr) {
+    // Development mode needs no session.
+    return Redirect("/ui/");
+  }
+  const std::string id = d_.sessions->Create(*std::move(caller));
+  HttpResponse out = Redirect("/ui/");
+  out.headers.emplace_back("Set-Cookie",
+                           StrCat(kSessionCookie, "=", id, "; Path=/; Max-Age=",
+                                  absl::ToInt64Seconds(d_.sessions->ttl()),
+                                  "; HttpOnly; Secure; SameSite=Strict"));
+  return out;
+}
+
+HttpResponse Console::SignOut(const HttpRequest& r) const {
+  if (!SameOrigin(r)) {
+    return SignInPage(403, "the sign-out form was posted from another site");
+  }
+  const std::string_view cookie =
+      SessionCookieValue(r.Header("Cookie").value_or(""));
+  if (!cookie.empty()) d_.sessions->End(cookie);
+  HttpResponse out = Redirect("/ui/login");
+  out.headers.emplace_back("Set-Cookie",
+                           StrCat(kSessionCookie,
+                                  "=; Path=/; Max-Age=0; HttpOnly; Secure; "
+                                  "SameSite=Strict"));
+  return out;
+}
+
+HttpResponse Console::Fleet(const HttpRequest& r, const Admitted& a) const {
+  (void)r;
+  console::FleetView fleet;
+  fleet.catalog = &d_.detector->catalog();
+  const std::shared_ptr<const policy::Policy> policy = d_.engine->policy();
+  fleet.mode = policy->For("").mode.value;
+  fleet.policy_revision = policy->revision();
+  std::vector<std::string> tenants = a.viewer.tenants;
+  if (a.viewer.all_tenants) tenants = {""};
+  for (const std::string& t : tenants) {
+    absl::StatusOr<std::vector<policy::DeviceCount>> counts =
+        d_.engine->CountDevices(t);
+    if (!counts.ok()) {
+      return MessagePage(503, "Fleet", Message(counts.status()), &a.viewer);
+    }
+    fleet.counts.insert(fleet.counts.end(), counts->begin(), counts->end());
+  }
+  return Html(200, console::RenderPage({"Fleet", Section::kFleet, &a.viewer},
+                                       console::RenderFleet(fleet)));
+}
+
+// The list's filters from the query; errors name the parameter.
+absl::Status ReadDeviceFilters(const HttpRequest& r,
+                               console::DeviceListView* list) {
+  policy::DeviceQuery& q = list->query;
+  for (const auto& [name, value] : r.query) {
+    if (value.empty()) continue;
+    if (name == "tenant") {
+      q.tenant_id = value;
+    } else if (name == "enforced" || name == "evaluated") {
+      const std::optional<policy::Action> action = policy::ParseAction(value);
+      if (!action) {
+        return absl::InvalidArgumentError(
+            StrCat(name, ": ", QuoteInput(value),
+                   " is not ALLOW, WARN, QUARANTINE or BLOCK"));
+      }
+      (name == "enforced" ? q.enforced_actions : q.evaluated_actions)
+          .push_back(*action);
+    } else if (name == "level") {
+      const std::optional<policy::Level> level = policy::ParseLevel(value);
+      if (!level) {
+        return absl::InvalidArgumentError(
+            StrCat("level: ", QuoteInput(value),
+                   " is not LOW, ELEVATED, HIGH or CRITICAL"));
+      }
+      q.levels.push_back(*level);
+    } else if (name == "build") {
+      q.build = value;
+    } else if (name == "user") {
+      q.user_principal = value;
+    } else if (name != "page") {
+      return absl::InvalidArgumentError(
+          StrCat("the device list has no filter ", QuoteInput(name)));
+    }
+    list->filters.emplace_back(name, value);
+  }
+  q.page_size = 50;
+  if (absl::Status s = policy::NormalizeQuery(&q); !s.ok()) return s;
+  if (auto page = r.Param("page"); page && !page->empty()) {
+    list->filters.emplace_back("page", std::string(*page));
+    return policy::DecodePageToken(*page, &q);
+  }
+  return absl::OkStatus();
+}
+
+HttpResponse Console::Devices(const HttpRequest& r, const Admitted& a) const {
+  console::DeviceListView list;
+  if (!a.viewer.all_tenants) list.tenant_choices = a.viewer.tenants;
+  if (absl::Status s = ReadDeviceFilters(r, &list); !s.ok()) {
+    list.error = std::string(Message(s));
+  } else {
+    if (list.query.tenant_id.empty() && !a.viewer.all_tenants &&
+        !a.viewer.tenants.empty()) {
+      list.query.tenant_id = a.viewer.tenants.front();
+    }
+    if (absl::Status allowed = CheckTenant(a, list.query.tenant_id);
+        !allowed.ok()) {
+      return MessagePage(403, "Devices", Message(allowed), &a.viewer);
+    }
+    absl::StatusOr<policy::DevicePage> page =
+        d_.engine->ListDevices(list.query);
+    if (!page.ok()) {
+      list.error = std::string(Message(page.status()));
+    } else {
+      list.devices = std::move(page->devices);
+      list.next_page_token = std::move(page->next_page_token);
+    }
+  }
+  return Html(list.error.empty() ? 200 : 400,
+              console::RenderPage({"Devices", Section::kDevices, &a.viewer},
+                                  console::RenderDeviceList(list)));
+}
+
+HttpResponse Console::Device(const HttpRequest& r, const Admitted& a) const {
+  const std::string tenant(r.Param("tenant").value_or(""));
+  const std::string eas(r.Param("eas").value_or(""));
+  const std::string mdm(r.Param("mdm").value_or(""));
+  if (eas.empty() && mdm.empty()) {
+    return MessagePage(400, "Device",
+                       "eas: name the device by its EAS DeviceId (eas) or "
+                       "its MDM id (mdm)",
+                       &a.viewer);
+  }
+  if (tenant.empty()) {
+    return MessagePage(400, "Device", "tenant: name the device's tenant",
+                       &a.viewer);
+  }
+  if (absl::Status s = CheckTenant(a, tenant); !s.ok()) {
+    return MessagePage(403, "Device", Message(s), &a.viewer);
+  }
+  absl::StatusOr<std::optional<detector::DeviceRisk>> found =
+      d_.detector->GetDeviceRisk(tenant, eas, mdm);
+  if (!found.ok()) {
+    return MessagePage(
+        503, "Device",
+        StrCat("the device's state cannot be read: ", Message(found.status())),
+        &a.viewer);
+  }
+  if (!*found) {
+    return MessagePage(
+        404, "Device",
+        StrCat("no device ", eas.empty() ? StrCat("with MDM id ", mdm) : eas,
+               " in tenant ", tenant, " has been seen"),
+        &a.viewer);
+  }
+  console::DeviceDetailView view;
+  view.risk = **std::move(found);
+  view.fingerprint = detector::IdentifyDevice(
+      detector::ToFingerprintInput(view.risk.facts), d_.detector->catalog());
+  view.now = d_.clock->Now();
+  absl::StatusOr<policy::PolicyEngine::DeviceView> decided =
+      d_.engine->ViewDevice(view.fingerprint, view.risk.facts, view.now);
+  if (!decided.ok()) {
+    return MessagePage(503, "Device", Message(decided.status()), &a.viewer);
+  }
+  view.decision = std::move(decided->evaluation);
+  view.last_action = decided->last_action;
+  const std::string& id = view.risk.eas_device_id.empty()
+                              ? view.risk.mdm_device_id
+                              : view.risk.eas_device_id;
+  return Html(200, console::RenderPage(
+                       {StrCat("Device ", id), Section::kDevices, &a.viewer},
+                       console::RenderDevice(view)));
+}
+
+}  // namespace
+
+void AddConsoleRoutes(HttpRouter* router, ConsoleDeps deps) {
+  auto console = std::make_shared<const Console>(deps);
+  router->Add("GET", "/ui",
+              [](const HttpRequest&) { return Redirect("/ui/"); });
+  router->AddPrefix("GET", "/ui/", [console](const HttpRequest& r) {
+    return console->Get(r);
+  });
+  // An exact path answers for every method it has: GET here too.
+  router->Add("GET", "/ui/login",
+              [console](const HttpRequest& r) { return console->Get(r); });
+  router->Add("POST", "/ui/login",
+              [console](const HttpRequest& r) { return console->SignIn(r); });
+  router->Add("POST", "/ui/logout",
+              [console](const HttpRequest& r) { return console->SignOut(r); });
+}
+
+}  // namespace hijackguard::plugin

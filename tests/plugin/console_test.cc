@@ -1,0 +1,287 @@
+// The console (plugin/console_routes.h, docs/console.md) on a real HTTP
+// listener in-process: sign-in, sessions and their end, the headers every
+// page carries, tenant scoping of every page, and bad input.
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/hmac.h"
+#include "common/strings.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "httplib.h"
+#include "plugin/console_routes.h"
+#include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
+#include "tests/common/status_matchers.h"
+#include "tests/plugin/test_policy.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::hijackguard::testing::IsOk;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+std::shared_ptr<AuthConfig> Principals() {
+  auto auth = std::make_shared<AuthConfig>();
+  struct Spec {
+    const char* id;
+    std::uint32_t roles;
+    const char* tenant;  // "*" for all
+  };
+  for (const Spec& spec :
+       {Spec{"aud-acme", kRoleAuditor, "acme"},
+        Spec{"aud-globex", kRoleAuditor, "globex"},
+        Spec{"aud-all", kRoleAuditor, "*"}, Spec{"mdm-acme", kRoleMdm, "acme"},
+        Spec{"mdm-globex", kRoleMdm, "globex"}}) {
+    Principal p;
+    p.id = spec.id;
+    p.roles = spec.roles;
+    if (std::string_view(spec.tenant) == "*") {
+      p.all_tenants = true;
+    } else {
+      p.tenants = {spec.tenant};
+    }
+    p.token_sha256.push_back(Sha256Raw(StrCat("token-", spec.id)));
+    auth->principals.push_back(std::move(p));
+  }
+  return auth;
+}
+
+class ConsoleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options;
+    options.catalog = ::hijackguard::testing::BuiltinCatalog();
+    options.policy = EnforceDefaults(*options.catalog);
+    options.http.listen = "127.0.0.1:0";
+    options.clock = &clock_;
+    options.console.session_ttl = absl::Hours(1);
+    options.auth = Principals();
+    auto server = BuildServer(options);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    const std::string address = server_->http_address();
+    http_ = std::make_unique<httplib::Client>(
+        address.substr(0, address.rfind(':')),
+        std::stoi(address.substr(address.rfind(':') + 1)));
+    CheckIn("acme", "ApplACME0001", "alice@acme.example");
+    CheckIn("globex", "ApplGLOBEX01", "gina@globex.example");
+  }
+
+  void CheckIn(const std::string& tenant, const std::string& device,
+               const std::string& user) {
+    auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+        server_->address(), grpc::InsecureChannelCredentials()));
+    v1::CheckInRequest request;
+    request.set_tenant_id(tenant);
+    request.mutable_device()->set_eas_device_id(device);
+    request.mutable_device()->set_user_principal(user);
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer token-mdm-" + tenant);
+    v1::CheckInResponse response;
+    grpc::Status s = stub->CheckIn(&context, request, &response);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // The session cookie's value after signing in with `token`, or "".
+  std::string SignIn(const std::string& token, int* status = nullptr) {
+    auto r = http_->Post("/ui/login", "token=" + token,
+                         "application/x-www-form-urlencoded");
+    EXPECT_TRUE(r);
+    if (!r) return "";
+    if (status != nullptr) *status = r->status;
+    const std::string cookie = r->get_header_value("Set-Cookie");
+    const std::string prefix = StrCat(kSessionCookie, "=");
+    if (!cookie.starts_with(prefix)) return "";
+    return cookie.substr(prefix.size(), cookie.find(';') - prefix.size());
+  }
+
+  httplib::Result Get(const std::string& path, const std::string& session) {
+    httplib::Headers h;
+    if (!session.empty()) {
+      h.emplace("Cookie", StrCat(kSessionCookie, "=", session));
+    }
+    return http_->Get(path, h);
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(1'790'000'000)};
+  std::unique_ptr<PluginServer> server_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+TEST_F(ConsoleTest, PagesNeedASignInAndCarryTheHeaders) {
+  auto r = Get("/ui/", "");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 303);
+  EXPECT_EQ(r->get_header_value("Location"), "/ui/login");
+  auto login = Get("/ui/login", "");
+  ASSERT_TRUE(login);
+  EXPECT_EQ(login->status, 200);
+  EXPECT_EQ(login->get_header_value("Content-Security-Policy"),
+            "default-src 'none'; script-src 'self'; style-src 'self'; "
+            "img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+            "frame-ancestors 'none'");
+  EXPECT_EQ(login->get_header_value("X-Frame-Options"), "DENY");
+  EXPECT_EQ(login->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(login->get_header_value("Cache-Control"), "no-store");
+  EXPECT_THAT(login->get_header_value("Content-Type"), StartsWith("text/html"));
+  EXPECT_THAT(login->body, HasSubstr("type=\"password\""));
+  // No inline script or style: the CSP would block them.
+  EXPECT_THAT(login->body, Not(HasSubstr("<script>")));
+  EXPECT_THAT(login->body, Not(HasSubstr("style=")));
+  auto css = Get("/ui/assets/console.css", "");
+  ASSERT_TRUE(css);
+  EXPECT_EQ(css->status, 200);
+  EXPECT_THAT(css->get_header_value("Content-Type"), StartsWith("text/css"));
+  EXPECT_EQ(Get("/ui/assets/nothing.js", "")->status, 404);
+  EXPECT_EQ(Get("/ui", "")->status, 303);
+}
+
+TEST_F(ConsoleTest, ATokenBecomesASecureSessionCookie) {
+  auto r = http_->Post("/ui/login", "token=token-aud-acme",
+                       "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 303);
+  EXPECT_EQ(r->get_header_value("Location"), "/ui/");
+  const std::string cookie = r->get_header_value("Set-Cookie");
+  EXPECT_THAT(cookie, StartsWith("__Host-hijackguard="));
+  EXPECT_THAT(cookie, HasSubstr("; Path=/; Max-Age=3600; HttpOnly; Secure; "
+                                "SameSite=Strict"));
+  const std::string session = SignIn("token-aud-acme");
+  ASSERT_EQ(session.size(), 64u);
+  auto fleet = Get("/ui/", session);
+  ASSERT_TRUE(fleet);
+  EXPECT_EQ(fleet->status, 200);
+  EXPECT_THAT(fleet->body, HasSubstr("<h1>Fleet</h1>"));
+  EXPECT_THAT(fleet->body, HasSubstr("aud-acme"));
+  EXPECT_THAT(fleet->body, HasSubstr("Sign out"));
+  // Every page of the console is an HTML page with the CSP.
+  EXPECT_EQ(fleet->get_header_value("Connection"), "close");
+  EXPECT_FALSE(fleet->get_header_value("Content-Security-Policy").empty());
+}
+
+TEST_F(ConsoleTest, WrongTokensAndRolesAreRefused) {
+  int status = 0;
+  EXPECT_EQ(SignIn("token-nobody", &status), "");
+  EXPECT_EQ(status, 401);
+  EXPECT_EQ(SignIn("token-mdm-acme", &status), "");
+  EXPECT_EQ(status, 403);
+  auto empty =
+      http_->Post("/ui/login", "token=", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 400);
+  auto bad = http_->Post("/ui/login", "token=abc%G1",
+                         "application/x-www-form-urlencoded");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("at byte 9"));
+  // A made-up session is no session.
+  auto forged = Get("/ui/", std::string(64, 'a'));
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 401);
+  EXPECT_THAT(forged->body, HasSubstr("sign in again"));
+}
+
+TEST_F(ConsoleTest, AFormFromAnotherSiteIsRefused) {
+  httplib::Headers h = {{"Origin", "https://evil.example"}};
+  auto r = http_->Post("/ui/login", h, "token=token-aud-acme",
+                       "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_TRUE(r->get_header_value("Set-Cookie").empty());
+}
+
+TEST_F(ConsoleTest, SessionsEndAtSignOutExpiryAndAPrincipalChange) {
+  const std::string session = SignIn("token-aud-acme");
+  ASSERT_EQ(Get("/ui/", session)->status, 200);
+  httplib::Headers h = {{"Cookie", StrCat(kSessionCookie, "=", session)}};
+  auto out =
+      http_->Post("/ui/logout", h, "", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 303);
+  EXPECT_THAT(out->get_header_value("Set-Cookie"), HasSubstr("Max-Age=0"));
+  EXPECT_EQ(Get("/ui/", session)->status, 401);
+
+  const std::string expiring = SignIn("token-aud-acme");
+  clock_.Advance(absl::Minutes(59));
+  EXPECT_EQ(Get("/ui/", expiring)->status, 200);
+  clock_.Advance(absl::Minutes(2));
+  auto expired = Get("/ui/", expiring);
+  EXPECT_EQ(expired->status, 401);
+  EXPECT_THAT(expired->body, HasSubstr("expired"));
+
+  // A reload that changes the principal's tenants ends its sessions; one
+  // that leaves another principal as it was keeps that one's.
+  const std::string acme = SignIn("token-aud-acme");
+  const std::string globex = SignIn("token-aud-globex");
+  auto changed = Principals();
+  changed->principals[0].tenants = {"acme", "initech"};
+  ASSERT_THAT(server_->ReloadAuth(changed), IsOk());
+  auto ended = Get("/ui/", acme);
+  EXPECT_EQ(ended->status, 401);
+  EXPECT_THAT(ended->body, HasSubstr("changed by a configuration reload"));
+  EXPECT_EQ(Get("/ui/", globex)->status, 200);
+  // And one that withdraws the token ends them too.
+  auto withdrawn = Principals();
+  withdrawn->principals[1].token_sha256 = {Sha256Raw("another token")};
+  ASSERT_THAT(server_->ReloadAuth(withdrawn), IsOk());
+  EXPECT_EQ(Get("/ui/", globex)->status, 401);
+}
+
+TEST_F(ConsoleTest, EveryPageShowsOnlyTheViewersTenants) {
+  const std::string acme = SignIn("token-aud-acme");
+  auto fleet = Get("/ui/", acme);
+  ASSERT_TRUE(fleet);
+  EXPECT_THAT(fleet->body, HasSubstr("<dd id=\"devices-total\">1</dd>"));
+  EXPECT_THAT(fleet->body, Not(HasSubstr("globex")));
+
+  auto devices = Get("/ui/devices", acme);
+  ASSERT_TRUE(devices);
+  EXPECT_EQ(devices->status, 200);
+  EXPECT_THAT(devices->body, HasSubstr("ApplACME0001"));
+  EXPECT_THAT(devices->body, HasSubstr("alice@acme.example"));
+  EXPECT_THAT(devices->body, Not(HasSubstr("ApplGLOBEX01")));
+  EXPECT_EQ(Get("/ui/devices?tenant=globex", acme)->status, 403);
+
+  auto device = Get("/ui/device?tenant=acme&eas=ApplACME0001", acme);
+  ASSERT_TRUE(device);
+  EXPECT_EQ(device->status, 200);
+  EXPECT_THAT(device->body, HasSubstr("10A403"));
+  EXPECT_THAT(device->body, HasSubstr("ios6-meeting-organizer-hijack"));
+  EXPECT_THAT(device->body, HasSubstr("Set-CASMailbox"));
+  auto other = Get("/ui/device?tenant=globex&eas=ApplGLOBEX01", acme);
+  EXPECT_EQ(other->status, 403);
+  EXPECT_THAT(other->body, Not(HasSubstr("gina")));
+  EXPECT_EQ(Get("/ui/device?tenant=acme&eas=ApplNOBODY", acme)->status, 404);
+}
+
+TEST_F(ConsoleTest, BadFiltersAreNamed) {
+  const std::string acme = SignIn("token-aud-acme");
+  auto level = Get("/ui/devices?level=HUGE", acme);
+  ASSERT_TRUE(level);
+  EXPECT_EQ(level->status, 400);
+  EXPECT_THAT(level->body, HasSubstr("level: &quot;HUGE&quot; is not LOW"));
+  auto token = Get("/ui/devices?page=garbage", acme);
+  EXPECT_EQ(token->status, 400);
+  EXPECT_THAT(token->body, HasSubstr("page_token"));
+  auto unknown = Get("/ui/devices?colour=red", acme);
+  EXPECT_EQ(unknown->status, 400);
+  EXPECT_THAT(unknown->body, HasSubstr("no filter &quot;colour&quot;"));
+  // What a viewer sent comes back escaped, never as markup.
+  auto script = Get("/ui/devices?user=%3Cscript%3Ex%3C%2Fscript%3E", acme);
+  EXPECT_THAT(script->body, Not(HasSubstr("<script>x")));
+  EXPECT_EQ(Get("/ui/device?tenant=acme", acme)->status, 400);
+  EXPECT_EQ(Get("/ui/nothing", acme)->status, 404);
+  auto query = Get("/ui/devices?user=%ZZ", acme);
+  EXPECT_EQ(query->status, 400);
+  EXPECT_THAT(query->body, HasSubstr("the &#39;%&#39; at byte 5"));
+}
+
+}  // namespace
+}  // namespace hijackguard::plugin
