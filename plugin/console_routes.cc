@@ -20,7 +20,9 @@ using console::Viewer;
 HttpResponse WithHeaders(HttpResponse r) {
   r.headers.emplace_back("Content-Security-Policy", std::string(kConsoleCsp));
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
-  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: with no-referrer a browser posts forms
+  // with "Origin: null", which would hide where they come from.
+  r.headers.emplace_back("Referrer-Policy", "same-origin");
   r.headers.emplace_back("X-Frame-Options", "DENY");
   r.headers.emplace_back("Connection", "close");
   return r;
@@ -64,11 +66,16 @@ bool LoopbackPeer(std::string_view peer) {
          peer.starts_with("ipv6:::ffff:127.");
 }
 
-// A form posted from another origin is refused (the cookie is SameSite
-// Strict too; this covers browsers and proxies that drop it).
+// A form posted from another site is refused (the cookie is SameSite
+// Strict too; this also covers the sign-in form, which has no cookie yet).
+// Browsers say where a request comes from in Sec-Fetch-Site, older ones in
+// Origin; a request with neither is not a browser's cross-site form.
 bool SameOrigin(const HttpRequest& r) {
+  if (const auto site = r.Header("Sec-Fetch-Site")) {
+    return *site == "same-origin" || *site == "none";
+  }
   const std::optional<std::string_view> origin = r.Header("Origin");
-  if (!origin) return true;  // not a browser's cross-site form
+  if (!origin) return true;
   const std::string_view host = r.Header("Host").value_or("");
   return *origin == StrCat("http://", host) ||
          *origin == StrCat("https://", host);

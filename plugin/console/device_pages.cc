@@ -244,12 +244,20 @@ void AppendDecision(const DeviceDetailView& v, std::string* out) {
                         : std::string("none"),
             "</dd></dl>");
   std::vector<Segment> segments;
+  double points = 0;
   for (const policy::Reason& r : e.reasons) {
     if (r.contribution > 0) {
       segments.push_back({std::string(r.code), r.contribution, ""});
+      points += r.contribution;
     }
   }
-  *out += StackedBar("Score contributions (out of 100)", segments, 100);
+  // The score is capped at 100: contributions beyond it are drawn on a
+  // longer scale, so that each keeps its share.
+  *out += StackedBar(
+      points > 100 ? StrCat("Score contributions: ", FormatFixed(points, 1),
+                            " points, of which the score counts 100")
+                   : std::string("Score contributions (out of 100)"),
+      segments, std::max(100.0, points));
   *out +=
       "<table class=\"data\"><caption>Reasons</caption><thead><tr><th "
       "scope=\"col\">Reason</th><th scope=\"col\" class=\"num\">Points</th>"
@@ -270,7 +278,7 @@ void AppendDecision(const DeviceDetailView& v, std::string* out) {
     StrAppend(out,
               "<h3>In Exchange</h3><p>The Exchange Management Shell command "
               "that enforces the evaluated action:</p><pre "
-              "id=\"admin-remediation\"><code>",
+              "id=\"admin-remediation\" tabindex=\"0\"><code>",
               Escape(e.admin_remediation), "</code></pre>");
   }
   *out += "</section>";

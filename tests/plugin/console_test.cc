@@ -195,6 +195,19 @@ TEST_F(ConsoleTest, AFormFromAnotherSiteIsRefused) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
   EXPECT_TRUE(r->get_header_value("Set-Cookie").empty());
+  httplib::Headers cross = {{"Sec-Fetch-Site", "cross-site"}};
+  r = http_->Post("/ui/login", cross, "token=token-aud-acme",
+                  "application/x-www-form-urlencoded");
+  EXPECT_EQ(r->status, 403);
+  httplib::Headers null_origin = {{"Origin", "null"}};
+  r = http_->Post("/ui/login", null_origin, "token=token-aud-acme",
+                  "application/x-www-form-urlencoded");
+  EXPECT_EQ(r->status, 403);
+  httplib::Headers same = {{"Sec-Fetch-Site", "same-origin"},
+                           {"Origin", "null"}};
+  r = http_->Post("/ui/login", same, "token=token-aud-acme",
+                  "application/x-www-form-urlencoded");
+  EXPECT_EQ(r->status, 303);
 }
 
 TEST_F(ConsoleTest, SessionsEndAtSignOutExpiryAndAPrincipalChange) {
