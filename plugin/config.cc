@@ -400,6 +400,12 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
         ReadAliases(*a, det.PointerTo("aliases"), &problems, &config.aliases);
       }
     }
+    if (const auto* l = root.Member("ledger", false)) {
+      json::ObjectReader ledger(*l, root.PointerTo("ledger"), &problems);
+      if (auto v = Bool(ledger, "keep_subjects", &problems)) {
+        config.keep_subjects = *v;
+      }
+    }
     if (auto v = root.Integer("decision_validity_seconds", false, 1,
                               7LL * 24 * 3600)) {
       config.decision_validity = absl::Seconds(*v);

@@ -103,6 +103,9 @@ struct ServerConfig {
   // Meeting ledger bounds (see detector/traffic/meeting_ledger.h).
   std::size_t ledger_max_entries = 2'000'000;
   absl::Duration ledger_ttl = absl::Hours(24 * 30);
+  // `ledger.keep_subjects`: keep the subject a client sent with a meeting it
+  // changed, for the repair list. Personal data: default false.
+  bool keep_subjects = false;
   // Detection events kept per device. Default 1000.
   std::size_t max_events_per_device = 1000;
   // Extra addresses of mailbox owners: tenant -> address -> aliases.

@@ -7,6 +7,7 @@
 #include "plugin/console/device_pages.h"
 #include "plugin/console/fleet_page.h"
 #include "plugin/console/html.h"
+#include "plugin/console/repair_page.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -104,6 +105,12 @@ class Console {
   HttpResponse Fleet(const HttpRequest& r, const Admitted& a) const;
   HttpResponse Devices(const HttpRequest& r, const Admitted& a) const;
   HttpResponse Device(const HttpRequest& r, const Admitted& a) const;
+  HttpResponse Repairs(const HttpRequest& r, const Admitted& a) const;
+  HttpResponse RepairCsv(const HttpRequest& r, const Admitted& a) const;
+  // The tenant a list page shows: the one asked for, else the viewer's
+  // first (every tenant for a viewer of all); the refusal is audited.
+  absl::StatusOr<std::string> ListTenant(const HttpRequest& r,
+                                         const Admitted& a) const;
 
   ConsoleDeps d_;
 };
@@ -172,6 +179,8 @@ HttpResponse Console::Get(const HttpRequest& r) const {
   if (r.path == "/ui/") return Fleet(r, a);
   if (r.path == "/ui/devices") return Devices(r, a);
   if (r.path == "/ui/device") return Device(r, a);
+  if (r.path == "/ui/repair") return Repairs(r, a);
+  if (r.path == "/ui/repair.csv") return RepairCsv(r, a);
   return MessagePage(404, "Not found", "There is no such console page.",
                      &a.viewer);
 }
@@ -375,6 +384,89 @@ HttpResponse Console::Device(const HttpRequest& r, const Admitted& a) const {
   return Html(200, console::RenderPage(
                        {StrCat("Device ", id), Section::kDevices, &a.viewer},
                        console::RenderDevice(view)));
+}
+
+absl::StatusOr<std::string> Console::ListTenant(const HttpRequest& r,
+                                                const Admitted& a) const {
+  std::string tenant(r.Param("tenant").value_or(""));
+  if (tenant.empty() && !a.viewer.all_tenants && !a.viewer.tenants.empty()) {
+    tenant = a.viewer.tenants.front();
+  }
+  if (absl::Status s = CheckTenant(a, tenant); !s.ok()) return s;
+  return tenant;
+}
+
+HttpResponse Console::Repairs(const HttpRequest& r, const Admitted& a) const {
+  absl::StatusOr<std::string> tenant = ListTenant(r, a);
+  if (!tenant.ok()) {
+    return MessagePage(403, "Repair list", Message(tenant.status()), &a.viewer);
+  }
+  console::RepairView view;
+  view.tenant = *tenant;
+  view.subjects = d_.subjects;
+  if (!a.viewer.all_tenants) view.tenant_choices = a.viewer.tenants;
+  const std::string_view token = r.Param("page").value_or("");
+  view.first_page = token.empty();
+  absl::StatusOr<detector::RepairPage> page =
+      d_.detector->ListRepairs(view.tenant, token, 50);
+  if (!page.ok()) {
+    view.error = std::string(Message(page.status()));
+  } else {
+    view.items = std::move(page->items);
+    view.next_page_token = std::move(page->next_page_token);
+  }
+  const int status =
+      !page.ok() && page.status().code() == absl::StatusCode::kInvalidArgument
+          ? 400
+          : (page.ok() ? 200 : 503);
+  return Html(status,
+              console::RenderPage({"Repair list", Section::kRepair, &a.viewer},
+                                  console::RenderRepairList(view)));
+}
+
+// The CSV holds the whole list, at most this many meetings (a CSV past it
+// is refused rather than cut short unnoticed).
+constexpr std::size_t kMaxCsvItems = 200'000;
+
+HttpResponse Console::RepairCsv(const HttpRequest& r, const Admitted& a) const {
+  absl::StatusOr<std::string> tenant = ListTenant(r, a);
+  if (!tenant.ok()) {
+    return MessagePage(403, "Repair list", Message(tenant.status()), &a.viewer);
+  }
+  std::vector<detector::RepairItem> items;
+  std::string token;
+  do {
+    absl::StatusOr<detector::RepairPage> page =
+        d_.detector->ListRepairs(*tenant, token, detector::kMaxRepairPageSize);
+    if (!page.ok()) {
+      return MessagePage(503, "Repair list", Message(page.status()), &a.viewer);
+    }
+    for (detector::RepairItem& item : page->items) {
+      items.push_back(std::move(item));
+    }
+    if (items.size() > kMaxCsvItems) {
+      return MessagePage(
+          413, "Repair list",
+          StrCat("the repair list holds more than ", kMaxCsvItems,
+                 " meetings: download it a tenant at a time"),
+          &a.viewer);
+    }
+    token = std::move(page->next_page_token);
+  } while (!token.empty());
+  HttpResponse out;
+  out.content_type = "text/csv; charset=utf-8";
+  out.body = console::RepairCsv(items, d_.subjects);
+  std::string name = tenant->empty() ? "all" : *tenant;
+  for (char& c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+      c = '_';
+    }
+  }
+  out.headers.emplace_back(
+      "Content-Disposition",
+      StrCat("attachment; filename=\"hijackguard-repair-", name, ".csv\""));
+  return WithHeaders(std::move(out));
 }
 
 }  // namespace

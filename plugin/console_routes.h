@@ -28,6 +28,8 @@ struct ConsoleDeps {
   // The listener serves TLS: token sign-in is then allowed from anywhere,
   // else only from loopback.
   bool tls = false;
+  // ledger.keep_subjects: the repair list shows meeting subjects.
+  bool subjects = false;
 };
 
 // Adds the routes; everything in `deps` must outlive the router's server.

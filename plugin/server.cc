@@ -580,7 +580,8 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
                                .engine = engine.get(),
                                .detector = detector.get(),
                                .clock = clock,
-                               .tls = options.http.tls.has_value()});
+                               .tls = options.http.tls.has_value(),
+                               .subjects = options.detector.keep_subjects});
   }
   std::vector<std::string> paths;
   for (const HttpRouter::Route& route : router.routes()) {

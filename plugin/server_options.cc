@@ -29,6 +29,7 @@ ServerOptions ServerOptionsFrom(
   options.detector.ledger.max_entries = config.ledger_max_entries;
   options.detector.ledger.ttl = config.ledger_ttl;
   options.detector.max_events_per_device = config.max_events_per_device;
+  options.detector.keep_subjects = config.keep_subjects;
   options.detector.aliases = config.aliases;
   options.check_in.decision_validity = config.decision_validity;
   options.tls = config.tls;

@@ -44,6 +44,8 @@ std::string FormatHours(absl::Duration d) {
   return StrCat(absl::ToDoubleHours(d), " h");
 }
 
+}  // namespace
+
 // PowerShell single-quoted string. PowerShell ends such a string at any of
 // five single quotes (U+0027 and U+2018-U+201B) and reads two in a row as one
 // literal quote, so each is doubled; nothing else is special inside it
@@ -87,6 +89,8 @@ std::string PsQuote(std::string_view raw) {
   out.push_back('\'');
   return out;
 }
+
+namespace {
 
 std::string AdminRemediation(const Subject& subject, Action evaluated) {
   if (subject.eas_device_id.empty()) {

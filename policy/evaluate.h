@@ -75,6 +75,12 @@ struct Evaluation {
 
 Evaluation Evaluate(const EvaluationInput& input);
 
+// `raw` as a PowerShell single-quoted string ('it''s'): every single quote
+// PowerShell knows (U+0027, U+2018-U+201B) doubled, control characters
+// dropped, bytes that are not UTF-8 as U+FFFD. Safe to paste into the
+// Exchange Management Shell.
+std::string PsQuote(std::string_view raw);
+
 // "iOS 6.0 (10A403)", "iOS build 10A999", "Android", "an unidentified OS".
 std::string DescribeOs(const detector::Fingerprint& fp);
 // "iPhone 4S", "iPhone", "device".

@@ -14,7 +14,8 @@ namespace hijackguard::detector {
 namespace {
 
 constexpr std::uint64_t kDeviceFormat = 1;
-constexpr std::uint64_t kEventFormat = 1;
+// 1: without the subject; 2: with it (empty unless subjects are kept).
+constexpr std::uint64_t kEventFormat = 2;
 constexpr std::uint64_t kLedgerFormat = 1;
 constexpr std::uint64_t kPendingFormat = 1;
 // Bounds on counts read back, so that a damaged row cannot make a reader
@@ -170,14 +171,19 @@ void EncodeEvent(const DetectionEvent& e, std::string* out) {
   w.Time(e.recorded_at);
   w.Bytes(e.explanation);
   w.U64(e.store_id);
+  w.Bytes(e.subject);
 }
 
 absl::Status DecodeEvent(std::string_view value, DetectionEvent* e) {
   RecordReader r(value, "event row");
-  if (!r.ExpectFormat(kEventFormat)) {
-    return r.status();
+  std::uint64_t format = 0;
+  bool ok = r.U64("format", &format);
+  if (ok && (format < 1 || format > kEventFormat)) {
+    ok = r.Invalid("format", StrCat("format ", format,
+                                    " is not one this version reads (1 to ",
+                                    kEventFormat, ")"));
   }
-  bool ok = ReadKind(r, &e->kind);
+  ok = ok && ReadKind(r, &e->kind);
   for (std::string* s : {&e->tenant_id, &e->eas_device_id, &e->mailbox,
                          &e->collection_id, &e->server_id, &e->uid, &e->command,
                          &e->organizer_email_before, &e->organizer_email_after,
@@ -195,7 +201,11 @@ absl::Status DecodeEvent(std::string_view value, DetectionEvent* e) {
        r.Time("observed_at", &e->observed_at) &&
        r.Time("recorded_at", &e->recorded_at) &&
        r.Bytes("explanation", &e->explanation) &&
-       r.U64("store_id", &e->store_id) && r.End();
+       r.U64("store_id", &e->store_id);
+  if (ok && format >= 2) {
+    ok = r.Bytes("subject", &e->subject);
+  }
+  ok = ok && r.End();
   if (!ok) {
     return r.status();
   }

@@ -144,6 +144,7 @@ struct ClientItem {
   std::string_view uid;
   std::string_view organizer_email;
   std::string_view organizer_name;
+  std::string_view subject;  // "" where the report carries none
   std::optional<int> meeting_status;
   int attendee_count = 0;
   bool has_calendar_data = false;

@@ -67,6 +67,12 @@ class DetectorStore {
   [[nodiscard]] virtual absl::Status LoadEvents(
       std::string_view prefix, std::string_view from,
       std::vector<std::string>* values) = 0;
+  // Up to `limit` event rows (key, value) whose keys start with `prefix`
+  // and come after `after`, in key order: the fleet's events a page at a
+  // time (the repair list). Submitted rows count, as for every Load.
+  [[nodiscard]] virtual absl::Status LoadEventsAfter(
+      std::string_view prefix, std::string_view after, std::size_t limit,
+      std::vector<std::pair<std::string, std::string>>* rows) = 0;
   virtual absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) = 0;
   [[nodiscard]] virtual absl::Status LoadAllPending(

@@ -331,4 +331,11 @@ void DeviceCache::Touch(TrackedDevice* d) {
   }
 }
 
+std::vector<const TrackedDevice*> DeviceCache::InMemory() const {
+  std::vector<const TrackedDevice*> out;
+  out.reserve(devices_.size());
+  for (const auto& [key, device] : devices_) out.push_back(device.get());
+  return out;
+}
+
 }  // namespace hijackguard::detector

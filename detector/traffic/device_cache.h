@@ -76,6 +76,8 @@ class DeviceCache {
   std::vector<StoreRow> TakeUnwrittenActivity(std::size_t max);
 
   std::size_t size() const { return devices_.size(); }
+  // Every device in memory (without a store: every device tracked).
+  std::vector<const TrackedDevice*> InMemory() const;
   std::uint64_t evicted() const { return evicted_; }
 
  private:

@@ -88,6 +88,9 @@ struct EventCitation {
   std::string organizer_email_after;
 };
 
+// The most of a meeting's subject an event keeps.
+inline constexpr std::size_t kMaxSubjectBytes = 256;
+
 struct DetectionEvent {
   EventKind kind = EventKind::kOrganizerRewrite;
   std::string tenant_id;
@@ -112,6 +115,10 @@ struct DetectionEvent {
   absl::Time observed_at;
   absl::Time recorded_at;   // when hijackguard received that observation
   std::string explanation;  // one sentence for admins
+  // The meeting's subject as the client sent it (at most kMaxSubjectBytes,
+  // cut at a character), kept only when the
+  // detector keeps subjects (DetectorOptions::keep_subjects): personal data.
+  std::string subject;
   // The detector's durable id for the event: increasing in the order events
   // were recorded, never reused (0 when the detector has no store).
   std::uint64_t store_id = 0;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "detector/traffic/detection_rules.h"
 #include "detector/traffic/detector_rows.h"
 #include "detector/traffic/detector_state.h"
@@ -277,6 +278,7 @@ void TrafficDetector::ApplyClientCommands(ItemContext& ctx,
     item.uid = it.uid;
     item.organizer_email = it.organizer_email;
     item.organizer_name = it.organizer_name;
+    item.subject = it.subject;
     item.meeting_status = it.meeting_status;
     item.attendee_count = it.attendee_count;
     item.has_calendar_data = it.has_calendar_data;
@@ -570,6 +572,9 @@ void TrafficDetector::Emit(ItemContext& ctx, const ClientItem& item,
   DetectionEvent e = MakeEvent(ctx, item, kind, before, std::move(explanation),
                                options_.meeting_response_window);
   e.recorded_at = recording_at_;
+  if (options_.keep_subjects) {
+    e.subject = TruncateUtf8(SanitizeText(item.subject), kMaxSubjectBytes);
+  }
   if (state != nullptr) {
     AffectedMeeting& m = state->meeting;
     if (m.server_id.empty()) {

@@ -27,6 +27,7 @@
 #include "detector/traffic/detector_store.h"
 #include "detector/traffic/meeting_ledger.h"
 #include "detector/traffic/observation.h"
+#include "detector/traffic/repair_list.h"
 #include "detector/wbxml/reader.h"
 
 namespace hijackguard::detector {
@@ -64,6 +65,10 @@ struct DetectorOptions {
   // aliases (each also an address of the same person).
   std::map<std::string, std::map<std::string, std::vector<std::string>>>
       aliases;
+  // Keep the subject a client sent with a meeting it changed in that
+  // meeting's events (for the repair list). Subjects are personal data:
+  // off by default (`ledger.keep_subjects`).
+  bool keep_subjects = false;
 };
 
 // What a check-in says about a device (all may be empty).
@@ -205,6 +210,19 @@ class TrafficDetector {
   absl::StatusOr<std::optional<DeviceRisk>> GetDeviceRisk(
       std::string_view tenant_id, std::string_view eas_device_id,
       std::string_view mdm_device_id = {}) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A page of the repair list (detector/traffic/repair_list.h) of
+  // `tenant_id` ("" for every tenant), devices in key order, after the page
+  // that `page_token` ended ("" for the first). INVALID_ARGUMENT for a
+  // token this list did not give for this tenant, or a page size over
+  // kMaxRepairPageSize (0 is the default); UNAVAILABLE when the store
+  // cannot be read. A page may hold a few more items than `page_size` (a
+  // device's meetings are never split), or fewer when many devices had
+  // none.
+  absl::StatusOr<RepairPage> ListRepairs(std::string_view tenant_id,
+                                         std::string_view page_token,
+                                         std::size_t page_size) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   DetectorStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -35,7 +35,9 @@ table.data th, table.data td { border-bottom: 1px solid var(--line);
 table.data thead th { background: var(--band); }
 table.data caption { text-align: left; font-weight: 600; }
 .num { text-align: right; }
+table.data td code { overflow-wrap: anywhere; word-break: break-all; }
 table.data td.num, table.data th.num { text-align: right; }
+table.data td code { overflow-wrap: anywhere; word-break: break-all; }
 .visually-hidden { position: absolute; width: 1px; height: 1px;
   overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 dl.figures { display: flex; flex-wrap: wrap; gap: 12px; }

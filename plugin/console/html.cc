@@ -8,7 +8,17 @@
 namespace hijackguard::console {
 
 std::string Escape(std::string_view text) {
-  const std::string clean = SanitizeText(text);
+  // Line feeds stay (they matter in <pre>); every other control character
+  // is replaced.
+  std::string clean;
+  clean.reserve(text.size());
+  for (std::size_t start = 0; start <= text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    clean += SanitizeText(text.substr(start, end - start));
+    if (end < text.size()) clean += '\n';
+    start = end + 1;
+  }
   std::string out;
   out.reserve(clean.size() + clean.size() / 8);
   for (const char c : clean) {
@@ -86,6 +96,7 @@ struct NavItem {
 constexpr NavItem kNav[] = {
     {Section::kFleet, "/ui/", "Fleet"},
     {Section::kDevices, "/ui/devices", "Devices"},
+    {Section::kRepair, "/ui/repair", "Repair list"},
 };
 
 }  // namespace

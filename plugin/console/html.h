@@ -15,7 +15,7 @@
 namespace hijackguard::console {
 
 // `text` for HTML content or a quoted attribute value: & < > " ' escaped,
-// ill-formed UTF-8 and control characters replaced by U+FFFD.
+// ill-formed UTF-8 and control characters but line feeds replaced by U+FFFD.
 std::string Escape(std::string_view text);
 
 // `text` percent-encoded for a URL's query (every byte but A-Z a-z 0-9 - . _
@@ -39,7 +39,7 @@ struct Viewer {
   bool MaySee(std::string_view tenant) const;
 };
 
-enum class Section { kFleet, kDevices, kNone };
+enum class Section { kFleet, kDevices, kRepair, kNone };
 
 struct Frame {
   std::string title;  // the page's h1 and, with " - hijackguard", its title

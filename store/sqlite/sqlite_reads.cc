@@ -78,6 +78,59 @@ absl::StatusOr<std::optional<std::string>> SqliteStore::LoadDevice(
   return LoadRow(kDeviceRows, kLoadDevice, key);
 }
 
+absl::Status SqliteStore::LoadEventsAfter(
+    std::string_view prefix, std::string_view after, std::size_t limit,
+    std::vector<std::pair<std::string, std::string>>* rows) {
+  // On the list's connections: a page of the fleet's events must not hold
+  // up the loads decisions wait for.
+  ASSIGN_OR_RETURN(sqlite::Database db, BorrowListReader());
+  std::string from(after);
+  from.push_back('\0');  // the first key after `after`
+  if (from < prefix) from = std::string(prefix);
+  std::string end(prefix);
+  end.append(9, '\xFF');  // past every device key and 8-byte id
+  std::map<std::string, std::string, std::less<>> merged;
+  absl::Status status;
+  {
+    absl::StatusOr<sqlite::Statement> prepared = db.Prepare(
+        "SELECT key, value FROM events WHERE key >= ?1 AND key < ?2 "
+        "ORDER BY key LIMIT ?3");
+    if (prepared.ok()) {
+      sqlite::Statement& s = *prepared;
+      s.Bind(1, from).Bind(2, end).Bind(3, static_cast<std::int64_t>(limit));
+      while (true) {
+        absl::StatusOr<bool> row = s.Step();
+        if (!row.ok() || !*row) {
+          status = row.status();
+          break;
+        }
+        merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
+      }
+      s.Reset();
+    } else {
+      status = prepared.status();
+    }
+  }
+  ReturnListReader(std::move(db));
+  if (!status.ok()) {
+    LogError(StrCat("events page: ", status.message()));
+    return absl::UnavailableError(
+        "the events cannot be read now (the server's log says why)");
+  }
+  // Submitted rows: the newer where a key is in both. The first `limit`
+  // keys of the union all lie within the committed rows read (or those
+  // reached the end), so none is missed.
+  for (auto& [key, value] : queue_->rows().Range(kEventRows, prefix, from)) {
+    merged.insert_or_assign(key, std::move(value));
+  }
+  std::size_t added = 0;
+  for (auto& [key, value] : merged) {
+    if (added++ == limit) break;
+    rows->emplace_back(key, std::move(value));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<std::string>> SqliteStore::LoadLedgerEntry(
     std::string_view key) {
   return LoadRow(kLedgerRows, kLoadLedger, key);

@@ -113,6 +113,9 @@ class SqliteStore final : public policy::StateStore {
   [[nodiscard]] absl::Status LoadEvents(
       std::string_view prefix, std::string_view from,
       std::vector<std::string>* values) override;
+  [[nodiscard]] absl::Status LoadEventsAfter(
+      std::string_view prefix, std::string_view after, std::size_t limit,
+      std::vector<std::pair<std::string, std::string>>* rows) override;
   absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) override;
   [[nodiscard]] absl::Status LoadAllPending(

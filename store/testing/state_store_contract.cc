@@ -182,6 +182,43 @@ TEST_P(StateStoreContractTest, EventsLoadInKeyOrderFromAKeyOn) {
   EXPECT_THAT(values, ElementsAre("value devB\x01"));
 }
 
+// Events a page at a time: after a key, within a prefix (or all), at most
+// `limit`, committed and submitted rows alike.
+TEST_P(StateStoreContractTest, EventsPageAfterAKey) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  detector::DetectorChanges c;
+  for (const char* key :
+       {"t1devA\x01", "t1devA\x02", "t1devB\x01", "t2devC\x01"}) {
+    c.events.push_back(Row(key, std::string("v ") + key));
+  }
+  Durable(*store, store->Submit(std::move(c)));
+  auto page = [&](std::string_view prefix, std::string_view after,
+                  std::size_t limit) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    EXPECT_TRUE(store->LoadEventsAfter(prefix, after, limit, &rows).ok());
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : rows) {
+      EXPECT_EQ(v, "v " + k);
+      keys.push_back(k);
+    }
+    return keys;
+  };
+  EXPECT_THAT(page("t1", "", 10),
+              ElementsAre("t1devA\x01", "t1devA\x02", "t1devB\x01"));
+  EXPECT_THAT(page("t1", "t1devA\x01", 1), ElementsAre("t1devA\x02"));
+  EXPECT_THAT(page("", "t1devA\x02", 10),
+              ElementsAre("t1devB\x01", "t2devC\x01"));
+  EXPECT_THAT(page("t2", "", 10), ElementsAre("t2devC\x01"));
+  EXPECT_THAT(page("t1", "t1devB\x01", 10), ElementsAre());
+  // A submitted row counts at once.
+  detector::DetectorChanges more;
+  more.events.push_back(Row("t1devA\x03", "v t1devA\x03"));
+  store->Submit(std::move(more));
+  EXPECT_THAT(page("t1", "t1devA\x01", 2),
+              ElementsAre("t1devA\x02", "t1devA\x03"));
+}
+
 // The index finds the device that most recently claimed it; the counters
 // are the newest high-water marks submitted (callers submit them rising).
 TEST_P(StateStoreContractTest, IndexesAndCountersFollowTheNewestRows) {

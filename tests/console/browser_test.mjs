@@ -210,6 +210,7 @@ async function visit(browser, base, tokens, out, axeSource) {
   // The analyst of acme.
   const context = await browser.createBrowserContext();
   const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
   const fleet = await signIn(page, base, tokens.acme, out, axeSource);
   check(fleet.url() === `${base}/ui/`, `signing in led to ${fleet.url()}`);
   const cookies = await context.cookies(base);
@@ -248,6 +249,23 @@ async function visit(browser, base, tokens, out, axeSource) {
   check((await text(page, '#admin-remediation')).includes('Set-CASMailbox'),
     'no Exchange command on the device page');
 
+  // The repair list: the meeting, and its row in the CSV.
+  await open(page, `${base}/ui/repair`, 'repair', out, axeSource);
+  pages++;
+  const repairs = await page.$$eval('#repairs tbody tr', (trs) => trs.map((t) => t.textContent));
+  check(repairs.length === 1 && repairs[0].includes('bob@example.com') &&
+    repairs[0].includes('ApplDMPFXZABDFHW'), `the repair rows: ${repairs}`);
+  const csv = await page.evaluate(async () => {
+    const r = await fetch('/ui/repair.csv');
+    return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+  });
+  const csvLines = csv.text.trim().split('\r\n');
+  check(csv.status === 200 && csv.type.startsWith('text/csv') && csvLines.length === 2 &&
+    csvLines[1].startsWith('"acme","040000008200E00074C5B7101A82E008') &&
+    csvLines[1].includes('"bob@example.com"') && csvLines[1].includes('"ApplDMPFXZABDFHW"'),
+  `the repair CSV: ${csv.status} ${csv.type} ${csv.text}`);
+  writeFileSync(join(out, 'repair.csv'), csv.text);
+
   // Sign out: the session is gone.
   const [signedOut] = await Promise.all([
     page.waitForNavigation({ waitUntil: 'load' }),
@@ -270,6 +288,10 @@ async function visit(browser, base, tokens, out, axeSource) {
   await open(other, `${base}/ui/device?tenant=acme&eas=ApplDMPFXZABDFHW`, 'device-refused', out,
     axeSource, 403);
   check(!(await other.content()).includes('bob@example.com'), 'a refused page shows the meeting');
+  await open(other, `${base}/ui/repair`, 'repair-other-tenant', out, axeSource);
+  check(!(await other.content()).includes('bob@example.com'), 'another tenant sees the meeting');
+  const otherCsv = await other.evaluate(async () => (await fetch('/ui/repair.csv')).text());
+  check(otherCsv.trim().split('\r\n').length === 1, `another tenant's CSV: ${otherCsv}`);
   await otherContext.close();
 
   // A wrong token: refused on the sign-in page.

@@ -224,6 +224,52 @@ TEST(TrafficDetectorTest, OrganizerRewriteAndOwnershipClaim) {
   EXPECT_THAT(h.errors(), IsEmpty());
 }
 
+// The repair list: one item per meeting a device changed against the
+// server's state, with the true organizer; subjects only when kept.
+TEST(TrafficDetectorTest, TheRepairListHoldsEachRewrittenMeetingOnce) {
+  DetectorOptions keep;
+  keep.keep_subjects = true;
+  for (bool keep_subjects : {false, true}) {
+    Harness h(kIos60, keep_subjects ? keep : DetectorOptions());
+    h.Server("Add", Invitation(), 0);
+    h.Client("Change", Hijacked(), 5);
+    h.Client("Delete", Hijacked(), 9);
+    Cal other = Invitation();
+    other.server_id = "2:15";
+    other.uid = "other-uid";
+    h.Server("Add", other, 1);
+    h.Client("Change", other, 3);  // unchanged organizer: no event
+    auto page = h.detector().ListRepairs("acme", "", 0);
+    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_EQ(page->items.size(), 1u);
+    EXPECT_TRUE(page->next_page_token.empty());
+    const RepairItem& item = page->items[0];
+    EXPECT_EQ(item.tenant_id, "acme");
+    EXPECT_EQ(item.eas_device_id, "ApplDMPFXZABDFHW");
+    EXPECT_EQ(item.mailbox, kAlice);
+    EXPECT_EQ(item.uid, kUid);
+    EXPECT_EQ(item.true_organizer_email, kBob);
+    EXPECT_EQ(item.true_organizer_name, "Bob");
+    EXPECT_EQ(item.claimed_organizer_email, kAlice);
+    EXPECT_EQ(item.attendee_count, 2);
+    EXPECT_EQ(item.first_seen,
+              absl::FromUnixSeconds(1350000000) + absl::Minutes(5));
+    EXPECT_EQ(item.last_seen,
+              absl::FromUnixSeconds(1350000000) + absl::Minutes(9));
+    EXPECT_THAT(item.kinds, ElementsAre(EventKind::kOrganizerRewrite,
+                                        EventKind::kOwnershipClaim,
+                                        EventKind::kAttendeeCancel));
+    EXPECT_EQ(item.subject, keep_subjects ? "Budget" : "");
+    // Another tenant's list is empty; a token of one tenant is refused for
+    // another, and a made-up one for any.
+    EXPECT_THAT(h.detector().ListRepairs("globex", "", 0)->items, IsEmpty());
+    EXPECT_EQ(h.detector().ListRepairs("acme", "zz", 0).status().code(),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(h.detector().ListRepairs("", "", 1001).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
 struct RuleCase {
   std::string name;
   std::function<std::vector<DetectionEvent>(Harness&)> run;

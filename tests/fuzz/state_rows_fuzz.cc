@@ -45,6 +45,11 @@ class RowStore final : public hg::policy::StateStore {
     values->push_back(row);
     return absl::OkStatus();
   }
+  absl::Status LoadEventsAfter(
+      std::string_view, std::string_view, std::size_t,
+      std::vector<std::pair<std::string, std::string>>*) override {
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view) override {
     return std::optional<std::string>(row);

@@ -117,6 +117,10 @@ TEST(ServerConfigTest, ConsoleSection) {
   ASSERT_THAT(config, IsOk());
   EXPECT_FALSE(config->console.enabled);
   EXPECT_EQ(config->console.session_ttl, absl::Minutes(10));
+  EXPECT_FALSE(config->keep_subjects);
+  config = ParseServerConfig(R"({"ledger": {"keep_subjects": true}})", "t");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_TRUE(config->keep_subjects);
   EXPECT_THAT(
       ParseServerConfig(
           R"({"console": {"session_seconds": 10, "sessions": 1}})", "hg.json"),

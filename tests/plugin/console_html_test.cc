@@ -1,9 +1,11 @@
 // The console's rendering (plugin/console/): escaping, links, charts and the
 // frame, without a server.
+#include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "plugin/console/fleet_page.h"
 #include "plugin/console/html.h"
+#include "plugin/console/repair_page.h"
 #include "plugin/console/svg.h"
 #include "tests/common/builtin_catalog.h"
 
@@ -17,6 +19,7 @@ TEST(ConsoleHtmlTest, EscapesTextAndEncodesLinks) {
   EXPECT_EQ(Escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   EXPECT_EQ(Escape("bad \xFF byte"), "bad \xEF\xBF\xBD byte");
+  EXPECT_EQ(Escape("two\nlines\r\x01"), "two\nlines\xEF\xBF\xBD\xEF\xBF\xBD");
   EXPECT_EQ(UrlEncode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
   EXPECT_EQ(Link("/ui/devices",
                  {{"tenant", "acme corp"}, {"level", ""}, {"user", "a@b"}}),
@@ -94,6 +97,35 @@ TEST(ConsoleHtmlTest, TheFleetCountsDevicesPerIssueAndTenant) {
   EXPECT_THAT(page, HasSubstr("QUARANTINE</span></a></td><td class=\"num\">0"
                               "</td><td class=\"num\">7</td><td "
                               "class=\"num\">+7</td>"));
+}
+
+TEST(ConsoleHtmlTest, CsvCellsCannotBecomeFormulas) {
+  EXPECT_EQ(CsvCell("plain"), "\"plain\"");
+  EXPECT_EQ(CsvCell("say \"hi\""), "\"say \"\"hi\"\"\"");
+  for (const char* formula : {"=1+1", "+1", "-1", "@SUM(A1)", "\tx"}) {
+    EXPECT_EQ(CsvCell(formula), StrCat("\"'", formula, "\""));
+  }
+  // A carriage return or a newline inside is no line break of the file.
+  EXPECT_EQ(CsvCell("\r=x"), "\"\xEF\xBF\xBD=x\"");
+  EXPECT_EQ(CsvCell("a\nb"),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
+  detector::RepairItem item;
+  item.tenant_id = "acme";
+  item.uid = "=HYPERLINK(\"http://x\")";
+  item.true_organizer_email = "bob@example.com";
+  item.subject = "-2";
+  item.kinds = {detector::EventKind::kOrganizerRewrite};
+  item.first_seen = absl::FromUnixSeconds(0);
+  item.last_seen = absl::FromUnixSeconds(60);
+  item.attendee_count = 3;
+  EXPECT_EQ(RepairCsv({item}, true),
+            "tenant,meeting_uid,subject,true_organizer_email,"
+            "true_organizer_name,mailbox,eas_device_id,claimed_organizer_email,"
+            "events,first_seen,last_seen,attendees\r\n"
+            "\"acme\",\"'=HYPERLINK(\"\"http://x\"\")\",\"'-2\","
+            "\"bob@example.com\",\"\",\"\",\"\",\"\",\"ORGANIZER_REWRITE\","
+            "\"1970-01-01T00:00:00Z\",\"1970-01-01T00:01:00Z\",3\r\n");
 }
 
 }  // namespace

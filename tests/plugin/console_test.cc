@@ -17,6 +17,7 @@
 #include "tests/common/builtin_catalog.h"
 #include "tests/common/status_matchers.h"
 #include "tests/plugin/test_policy.h"
+#include "tests/plugin/traffic_fixtures.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -37,7 +38,8 @@ std::shared_ptr<AuthConfig> Principals() {
        {Spec{"aud-acme", kRoleAuditor, "acme"},
         Spec{"aud-globex", kRoleAuditor, "globex"},
         Spec{"aud-all", kRoleAuditor, "*"}, Spec{"mdm-acme", kRoleMdm, "acme"},
-        Spec{"mdm-globex", kRoleMdm, "globex"}}) {
+        Spec{"mdm-globex", kRoleMdm, "globex"},
+        Spec{"gw-acme", kRoleGateway, "acme"}}) {
     Principal p;
     p.id = spec.id;
     p.roles = spec.roles;
@@ -87,6 +89,23 @@ class ConsoleTest : public ::testing::Test {
     v1::CheckInResponse response;
     grpc::Status s = stub->CheckIn(&context, request, &response);
     ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  // Device `device` of acme rewrites Bob's invitation (the gateway reports
+  // the server's invitation, then the client's change).
+  void Hijack(const std::string& device, std::uint64_t sequence) {
+    auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+        server_->address(), grpc::InsecureChannelCredentials()));
+    for (v1::ReportTrafficRequest r :
+         {Exchange(sequence, device, {}, InvitationResponse("2:14")),
+          Exchange(sequence + 1, device, HijackRequest("2:14"), {})}) {
+      r.set_tenant_id("acme");
+      grpc::ClientContext context;
+      context.AddMetadata("authorization", "Bearer token-gw-acme");
+      v1::ReportTrafficResponse response;
+      ASSERT_TRUE(stub->ReportTraffic(&context, r, &response).ok());
+      ASSERT_EQ(response.errors_size(), 0) << response.errors(0).message();
+    }
   }
 
   // The session cookie's value after signing in with `token`, or "".
@@ -294,6 +313,47 @@ TEST_F(ConsoleTest, BadFiltersAreNamed) {
   auto query = Get("/ui/devices?user=%ZZ", acme);
   EXPECT_EQ(query->status, 400);
   EXPECT_THAT(query->body, HasSubstr("the &#39;%&#39; at byte 5"));
+}
+
+TEST_F(ConsoleTest, TheRepairListAndItsCsvShowTheTenantsMeetings) {
+  Hijack("ApplREPAIR01", 10);
+  const std::string acme = SignIn("token-aud-acme");
+  auto page = Get("/ui/repair", acme);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr(kUid));
+  EXPECT_THAT(page->body, HasSubstr("bob@example.com"));
+  EXPECT_THAT(page->body, HasSubstr("ApplREPAIR01"));
+  EXPECT_THAT(page->body,
+              HasSubstr("Set-CASMailbox -Identity &#39;alice@example.com&#39; "
+                        "-ActiveSyncBlockedDeviceIDs @{Add=&#39;ApplREPAIR01"
+                        "&#39;}"));
+  EXPECT_THAT(page->body,
+              HasSubstr(StrCat("&#39;}\nGet-CalendarDiagnosticObjects "
+                               "-Identity &#39;alice@example.com&#39; "
+                               "-MeetingId &#39;",
+                               kUid, "&#39;\n")));
+  // Subjects are not kept by default: no column for them.
+  EXPECT_THAT(page->body, Not(HasSubstr(">Subject<")));
+  auto csv = Get("/ui/repair.csv", acme);
+  ASSERT_TRUE(csv);
+  EXPECT_EQ(csv->status, 200);
+  EXPECT_THAT(csv->get_header_value("Content-Type"), StartsWith("text/csv"));
+  EXPECT_EQ(csv->get_header_value("Content-Disposition"),
+            "attachment; filename=\"hijackguard-repair-acme.csv\"");
+  EXPECT_THAT(csv->body,
+              StartsWith("tenant,meeting_uid,true_organizer_email,"));
+  EXPECT_THAT(csv->body,
+              HasSubstr(StrCat("\"acme\",\"", kUid, "\",\"bob@example.com\"")));
+  // Another tenant's analyst: nothing, and no way to ask for acme's.
+  const std::string globex = SignIn("token-aud-globex");
+  auto other = Get("/ui/repair", globex);
+  EXPECT_THAT(other->body, Not(HasSubstr("ApplREPAIR01")));
+  EXPECT_EQ(Get("/ui/repair?tenant=acme", globex)->status, 403);
+  EXPECT_EQ(Get("/ui/repair.csv?tenant=acme", globex)->status, 403);
+  auto other_csv = Get("/ui/repair.csv", globex);
+  EXPECT_THAT(other_csv->body, Not(HasSubstr("ApplREPAIR01")));
+  EXPECT_EQ(Get("/ui/repair?page=zz", acme)->status, 400);
 }
 
 }  // namespace

@@ -109,6 +109,41 @@ class DurableServerTest : public ::testing::Test {
   std::unique_ptr<v1::CompliancePlugin::Stub> stub_;
 };
 
+// The repair list pages through the store's events a device at a time,
+// across tenants only when asked, and is the same after a restart.
+TEST_F(DurableServerTest, TheRepairListPagesThroughTheStoredEvents) {
+  Start();
+  for (int d = 0; d < 5; ++d) {
+    Hijack("t1", "ApplREPAIR" + std::to_string(d),
+           static_cast<std::uint64_t>(10 * d + 1));
+  }
+  Hijack("t2", "ApplOTHER", 100);
+  auto all_pages = [&](std::string_view tenant) {
+    std::vector<std::string> devices;
+    std::string token;
+    for (int pages = 0; pages < 10; ++pages) {
+      auto page = server_->detector().ListRepairs(tenant, token, 2);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (const detector::RepairItem& item : page->items) {
+        EXPECT_EQ(item.true_organizer_email, "bob@example.com");
+        devices.push_back(item.tenant_id + "/" + item.eas_device_id);
+      }
+      token = page->next_page_token;
+      if (token.empty()) break;
+    }
+    return devices;
+  };
+  const std::vector<std::string> t1 = {"t1/ApplREPAIR0", "t1/ApplREPAIR1",
+                                       "t1/ApplREPAIR2", "t1/ApplREPAIR3",
+                                       "t1/ApplREPAIR4"};
+  EXPECT_EQ(all_pages("t1"), t1);
+  EXPECT_EQ(all_pages("t2"), std::vector<std::string>{"t2/ApplOTHER"});
+  EXPECT_EQ(all_pages("").size(), 6u);
+  Start();  // a restart: the same from the file
+  EXPECT_EQ(all_pages("t1"), t1);
+}
+
 TEST_F(DurableServerTest,
        AnAlertIsInTheOutboxWithItsIdAndAStartWithoutSinksClearsIt) {
   siem::SinkConfig sink;

@@ -114,6 +114,12 @@ class FaultStore final : public policy::StateStore {
     if (auto fault = ReadFault()) return *fault;
     return inner_->LoadEvents(prefix, from, values);
   }
+  absl::Status LoadEventsAfter(
+      std::string_view prefix, std::string_view after, std::size_t limit,
+      std::vector<std::pair<std::string, std::string>>* rows) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->LoadEventsAfter(prefix, after, limit, rows);
+  }
   absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) override {
     if (auto fault = ReadFault()) return *fault;
