@@ -10,6 +10,7 @@
 #include "plugin/access.h"
 #include "plugin/console_sessions.h"
 #include "plugin/http_server.h"
+#include "plugin/policy_admin_service.h"
 #include "policy/engine.h"
 
 namespace hijackguard::plugin {
@@ -24,6 +25,10 @@ struct ConsoleDeps {
   ConsoleSessions* sessions = nullptr;
   policy::PolicyEngine* engine = nullptr;
   detector::TrafficDetector* detector = nullptr;
+  // The simulate form's SimulateDecision.
+  const PolicyAdminService* admin = nullptr;
+  // The audit log's reader (policy history); null without a store.
+  policy::StateStore* store = nullptr;
   const Clock* clock = nullptr;
   // The listener serves TLS: token sign-in is then allowed from anywhere,
   // else only from loopback.

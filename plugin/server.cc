@@ -579,6 +579,8 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
                                .sessions = console_sessions.get(),
                                .engine = engine.get(),
                                .detector = detector.get(),
+                               .admin = admin.get(),
+                               .store = shared_store,
                                .clock = clock,
                                .tls = options.http.tls.has_value(),
                                .subjects = options.detector.keep_subjects});

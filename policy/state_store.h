@@ -141,6 +141,15 @@ struct OutboxState {
   std::vector<SinkCursor> cursors;
 };
 
+// A committed audit row as the log holds it (the record is canonical JSON,
+// store/audit_log.h).
+struct AuditEntry {
+  std::uint64_t seq = 0;
+  absl::Time at;
+  std::string kind;  // "decision", "policy", "exemption", "access", ...
+  std::string record;
+};
+
 struct EngineChanges {
   std::vector<StoreRow> devices;  // decision history rows (engine format)
   // What the device list shows of each `devices` row: one per row, in the
@@ -182,6 +191,11 @@ class StateStore : public detector::DetectorStore {
   // DeviceCount's columns, one entry per combination present.
   virtual absl::StatusOr<std::vector<DeviceCount>> CountDevices(
       std::string_view tenant_id) = 0;
+
+  // Committed audit rows of `kind` ("" for every kind) with a seq below
+  // `before_seq` (0: from the newest), newest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<AuditEntry>> ReadAudit(
+      std::string_view kind, std::uint64_t before_seq, std::size_t limit) = 0;
 
   // Committed outbox entries after `after_seq`, in order, at most `limit`;
   // and the outbox's head, oldest entry and the sinks' cursors as committed.

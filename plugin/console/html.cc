@@ -97,6 +97,7 @@ constexpr NavItem kNav[] = {
     {Section::kFleet, "/ui/", "Fleet"},
     {Section::kDevices, "/ui/devices", "Devices"},
     {Section::kRepair, "/ui/repair", "Repair list"},
+    {Section::kPolicy, "/ui/policy", "Policy"},
 };
 
 }  // namespace

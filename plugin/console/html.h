@@ -39,7 +39,7 @@ struct Viewer {
   bool MaySee(std::string_view tenant) const;
 };
 
-enum class Section { kFleet, kDevices, kRepair, kNone };
+enum class Section { kFleet, kDevices, kRepair, kPolicy, kNone };
 
 struct Frame {
   std::string title;  // the page's h1 and, with " - hijackguard", its title

@@ -477,14 +477,16 @@ CREATE TABLE sink_cursors(sink TEXT PRIMARY KEY, delivered INTEGER NOT NULL,
                           dropped INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
       // 7 -> 8: the device's platform in the list's columns (rows written
-      // before have none until their device's next decision), and an index
+      // before have none until their device's next decision), an index
       // that holds every column the fleet's counts group by, so that
-      // counting reads the index, not the rows.
+      // counting reads the index, not the rows, and an index of the audit
+      // log by kind (the console's policy history and audit page).
       R"sql(
 ALTER TABLE history ADD COLUMN platform TEXT;
 CREATE INDEX history_counts ON history(tenant, platform, os_version, build,
                                        enforced_action, evaluated_action,
                                        level) WHERE score IS NOT NULL;
+CREATE INDEX audit_by_kind ON audit(kind, seq);
 )sql",
   };
   return kSteps;

@@ -3,6 +3,8 @@
 // history_by_tenant and history_by_user indexes, on the list's own
 // connections; and CountDevices, the fleet's counts from the history_counts
 // index (schema 8).
+#include <limits>
+
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -235,6 +237,48 @@ absl::StatusOr<std::vector<policy::DeviceCount>> SqliteStore::CountDevices(
         "the device counts cannot be read now (the server's log says why)");
   }
   return counts;
+}
+
+absl::StatusOr<std::vector<policy::AuditEntry>> SqliteStore::ReadAudit(
+    std::string_view kind, std::uint64_t before_seq, std::size_t limit) {
+  ASSIGN_OR_RETURN(sqlite::Database db, BorrowListReader());
+  const std::string sql = StrCat(
+      "SELECT seq, at_us, kind, record FROM audit WHERE seq < ?1",
+      kind.empty() ? "" : " AND kind = ?3", " ORDER BY seq DESC LIMIT ?2");
+  std::vector<policy::AuditEntry> rows;
+  absl::Status status;
+  {
+    absl::StatusOr<sqlite::Statement> prepared = db.Prepare(sql);
+    if (prepared.ok()) {
+      sqlite::Statement& s = *prepared;
+      s.Bind(1, before_seq == 0 ? std::numeric_limits<std::int64_t>::max()
+                                : static_cast<std::int64_t>(before_seq))
+          .Bind(2, static_cast<std::int64_t>(limit));
+      if (!kind.empty()) s.BindText(3, kind);
+      while (true) {
+        absl::StatusOr<bool> row = s.Step();
+        if (!row.ok() || !*row) {
+          status = row.status();
+          break;
+        }
+        policy::AuditEntry& e = rows.emplace_back();
+        e.seq = static_cast<std::uint64_t>(s.Int(0));
+        e.at = absl::FromUnixMicros(s.Int(1));
+        e.kind = std::string(s.Blob(2));
+        e.record = std::string(s.Blob(3));
+      }
+      s.Reset();
+    } else {
+      status = prepared.status();
+    }
+  }
+  ReturnListReader(std::move(db));
+  if (!status.ok()) {
+    LogError(StrCat("audit read: ", status.message()));
+    return absl::UnavailableError(
+        "the audit log cannot be read now (the server's log says why)");
+  }
+  return rows;
 }
 
 }  // namespace hijackguard::store

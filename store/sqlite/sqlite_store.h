@@ -134,6 +134,9 @@ class SqliteStore final : public policy::StateStore {
   absl::StatusOr<std::optional<policy::AppliedPolicy>> LatestPolicy(
       std::string_view origin_prefix) override;
   StoreTicket SubmitEngine(policy::EngineChanges changes) override;
+  absl::StatusOr<std::vector<policy::AuditEntry>> ReadAudit(
+      std::string_view kind, std::uint64_t before_seq,
+      std::size_t limit) override;
   absl::StatusOr<std::vector<policy::OutboxEntry>> ReadOutbox(
       std::uint64_t after_seq, std::size_t limit) override;
   absl::StatusOr<policy::OutboxState> LoadOutboxState() override;

@@ -508,6 +508,40 @@ TEST_P(StateStoreContractTest, DeviceCountsGroupTheListedDevices) {
                           "acme/ios/6.0/10B141/ALLOW/ALLOW/LOW=1"));
 }
 
+// The audit log read back newest first, by kind, a page at a time.
+TEST_P(StateStoreContractTest, AuditRowsReadBackNewestFirstByKind) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  policy::EngineChanges c;
+  for (int i = 0; i < 3; ++i) {
+    policy::PolicyAudit p;
+    p.revision = StrCat("rev", i);
+    p.origin = "api";
+    p.actor.principal = "admin";
+    c.audit.push_back({absl::FromUnixSeconds(1'700'000'000 + i), p});
+    policy::ExemptionAudit e;
+    e.exemption.id = StrCat("ex", i);
+    c.audit.push_back({absl::FromUnixSeconds(1'700'000'000 + i), e});
+  }
+  Durable(*store, store->SubmitEngine(std::move(c)));
+  auto policies = store->ReadAudit("policy", 0, 2);
+  ASSERT_TRUE(policies.ok()) << policies.status();
+  ASSERT_EQ(policies->size(), 2u);
+  EXPECT_EQ((*policies)[0].kind, "policy");
+  EXPECT_NE((*policies)[0].record.find("\"rev2\""), std::string::npos);
+  EXPECT_NE((*policies)[1].record.find("\"rev1\""), std::string::npos);
+  EXPECT_EQ((*policies)[0].at, absl::FromUnixSeconds(1'700'000'002));
+  EXPECT_GT((*policies)[0].seq, (*policies)[1].seq);
+  auto older = store->ReadAudit("policy", (*policies)[1].seq, 10);
+  ASSERT_TRUE(older.ok());
+  ASSERT_EQ(older->size(), 1u);
+  EXPECT_NE((*older)[0].record.find("\"rev0\""), std::string::npos);
+  auto all = store->ReadAudit("", 0, 100);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 6u);
+  EXPECT_EQ((*all)[0].kind, "exemption");
+}
+
 void PrintTo(const StoreFactory& factory, std::ostream* out) {
   *out << factory.name;
 }

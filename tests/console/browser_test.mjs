@@ -88,7 +88,7 @@ async function main() {
   mkdirSync(a.out, { recursive: true });
 
   const dir = mkdtempSync(join(tmpdir(), 'hg-console-'));
-  const tokens = { acme: token(), other: token(), gateway: token(), mdm: token() };
+  const tokens = { acme: token(), other: token(), gateway: token(), mdm: token(), all: token() };
   const config = join(dir, 'hijackguard.json');
   writeFileSync(
     config,
@@ -107,6 +107,8 @@ async function main() {
           { id: 'gateway', roles: ['gateway'], tenants: ['acme'],
             token_sha256: sha256(tokens.gateway) },
           { id: 'mdm', roles: ['mdm'], tenants: ['acme'], token_sha256: sha256(tokens.mdm) },
+          { id: 'analyst-all', roles: ['auditor'], tenants: ['*'],
+            token_sha256: sha256(tokens.all) },
         ],
       },
     }),
@@ -138,7 +140,18 @@ async function main() {
       // CI runs as root, where chromium needs --no-sandbox.
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
     });
-    const results = await visit(browser, base, tokens, a.out, axeSource);
+    // What `hijackguard simulate` answers for the device the form will
+    // describe, with the same --now.
+    const events = join(dir, 'events.jsonl');
+    writeFileSync(events, SIMULATED_EVENTS.join('\n') + '\n');
+    const cli = spawnSync(a.binary, [
+      'simulate', '--server', server.grpc, '--token-file', tokenFile('all'),
+      '--tenant', 'acme', '--device-id', 'ApplSIMULATE', '--user', 'alice@example.com',
+      '--user-agent', 'Apple-iPhone4C1/1001.403', '--events', events, '--now', SIMULATED_NOW],
+    { encoding: 'utf8' });
+    check(cli.status === 0, `simulate: ${cli.stderr}`);
+    const expected = JSON.parse(cli.stdout).decision;
+    const results = await visit(browser, base, tokens, a.out, axeSource, expected);
     check(results.pages >= 4, `only ${results.pages} pages were checked`);
   } finally {
     if (browser) await browser.close();
@@ -205,7 +218,49 @@ async function text(page, selector) {
   return page.$eval(selector, (e) => e.textContent.trim());
 }
 
-async function visit(browser, base, tokens, out, axeSource) {
+const SIMULATED_NOW = '2026-12-01T09:00:00Z';
+const SIMULATED_EVENTS = [
+  '{"kind": "EVENT_KIND_ORGANIZER_REWRITE", "attendeeCount": 3, "observedAt": "2026-11-30T09:00:00Z"}',
+  '{"kind": "EVENT_KIND_ATTENDEE_CANCEL", "attendeeCount": 3, "observedAt": "2026-11-30T09:05:00Z"}',
+];
+
+const ACTION = (a) => String(a || 'ACTION_ALLOW').replace(/^ACTION_/, '');
+
+async function simulateInBrowser(browser, base, tokens, out, axeSource, expected) {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  await signIn(page, base, tokens.all, out, axeSource);
+  await open(page, `${base}/ui/policy`, 'policy', out, axeSource);
+  const history = await page.$$eval('#policy-history tbody tr', (trs) => trs.length);
+  check(history >= 1, `the policy history has ${history} rows`);
+  await page.type('#sim-tenant', 'acme');
+  await page.type('#sim-device_id', 'ApplSIMULATE');
+  await page.type('#sim-user', 'alice@example.com');
+  await page.type('#sim-user_agent', 'Apple-iPhone4C1/1001.403');
+  await page.type('#sim-now', SIMULATED_NOW);
+  await page.type('#sim-events', SIMULATED_EVENTS.join('\n'));
+  const [response] = await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.click('form.simulate button[type=submit]'),
+  ]);
+  await checkPage(page, response, 'simulate', out, axeSource, 200, []);
+  const enforced = await text(page, '#sim-enforced');
+  const evaluated = await text(page, '#sim-evaluated');
+  const score = Number(await text(page, '#sim-score'));
+  check(enforced === ACTION(expected.enforcedAction) &&
+    evaluated === ACTION(expected.evaluatedAction) &&
+    Math.abs(score - (expected.score || 0)) < 0.05,
+  `the form says ${enforced}/${evaluated}/${score}, hijackguard simulate ` +
+    `${expected.enforcedAction}/${expected.evaluatedAction}/${expected.score}`);
+  const reasons = await page.$$eval('#sim-reasons tbody th code', (cs) => cs.map((c) => c.textContent));
+  const cliReasons = (expected.reasons || []).map((r) => r.code);
+  check(JSON.stringify(reasons) === JSON.stringify(cliReasons),
+    `the form's reasons ${reasons}, the CLI's ${cliReasons}`);
+  await context.close();
+}
+
+async function visit(browser, base, tokens, out, axeSource, expected) {
   let pages = 0;
   // The analyst of acme.
   const context = await browser.createBrowserContext();
@@ -293,6 +348,15 @@ async function visit(browser, base, tokens, out, axeSource) {
   const otherCsv = await other.evaluate(async () => (await fetch('/ui/repair.csv')).text());
   check(otherCsv.trim().split('\r\n').length === 1, `another tenant's CSV: ${otherCsv}`);
   await otherContext.close();
+
+  await simulateInBrowser(browser, base, tokens, out, axeSource, expected);
+  pages++;
+  // The policy concerns every tenant: an analyst of one is refused it.
+  const oneContext = await browser.createBrowserContext();
+  const one = await oneContext.newPage();
+  await signIn(one, base, tokens.acme, out, axeSource);
+  await open(one, `${base}/ui/policy`, 'policy-refused', out, axeSource, 403);
+  await oneContext.close();
 
   // A wrong token: refused on the sign-in page.
   const wrongContext = await browser.createBrowserContext();

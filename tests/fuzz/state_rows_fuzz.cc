@@ -85,6 +85,10 @@ class RowStore final : public hg::policy::StateStore {
       std::string_view) override {
     return std::vector<hg::policy::DeviceCount>();
   }
+  absl::StatusOr<std::vector<hg::policy::AuditEntry>> ReadAudit(
+      std::string_view, std::uint64_t, std::size_t) override {
+    return std::vector<hg::policy::AuditEntry>();
+  }
   absl::StatusOr<std::vector<hg::policy::OutboxEntry>> ReadOutbox(
       std::uint64_t, std::size_t) override {
     return std::vector<hg::policy::OutboxEntry>();

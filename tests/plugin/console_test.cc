@@ -356,5 +356,47 @@ TEST_F(ConsoleTest, TheRepairListAndItsCsvShowTheTenantsMeetings) {
   EXPECT_EQ(Get("/ui/repair?page=zz", acme)->status, 400);
 }
 
+TEST_F(ConsoleTest, ThePolicyPageAndItsSimulation) {
+  // The policy concerns every tenant: a principal of one may not see it.
+  const std::string acme = SignIn("token-aud-acme");
+  EXPECT_EQ(Get("/ui/policy", acme)->status, 403);
+  const std::string all = SignIn("token-aud-all");
+  auto page = Get("/ui/policy", all);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr("id=\"policy-revision\">" +
+                                    server_->engine().policy()->revision()));
+  // Without a store there is no audit log to read the history from.
+  EXPECT_THAT(page->body, HasSubstr("no audit log"));
+
+  auto simulate = [&](const std::string& session, const std::string& body) {
+    httplib::Headers h = {{"Cookie", StrCat(kSessionCookie, "=", session)}};
+    return http_->Post("/ui/simulate", h, body,
+                       "application/x-www-form-urlencoded");
+  };
+  auto result = simulate(
+      all,
+      "tenant=acme&device_id=ApplSIM&user_agent=Apple-iPhone4C1%2F1001.403&"
+      "now=2026-12-01T09%3A00%3A00Z&events=%7B%22kind%22%3A%22EVENT_KIND_"
+      "ORGANIZER_REWRITE%22%2C%22attendeeCount%22%3A3%7D");
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->status, 200) << result->body;
+  // Enforce mode (the test's policy): a rewrite on iOS 6.0 quarantines.
+  EXPECT_THAT(result->body, HasSubstr("id=\"sim-evaluated\"><span "
+                                      "class=\"badge action-quarantine\">"));
+  EXPECT_THAT(result->body, HasSubstr("2026-12-01 09:00 UTC"));
+  // Nothing was recorded: the simulated device is in no list.
+  EXPECT_THAT(Get("/ui/devices?tenant=acme", all)->body,
+              Not(HasSubstr("ApplSIM")));
+  auto bad_time = simulate(all, "now=yesterday");
+  EXPECT_EQ(bad_time->status, 400);
+  EXPECT_THAT(bad_time->body, HasSubstr("now: &quot;yesterday&quot; is not an "
+                                        "RFC 3339 time"));
+  auto bad_event = simulate(all, "events=%0A%7Bnope");
+  EXPECT_EQ(bad_event->status, 400);
+  EXPECT_THAT(bad_event->body, HasSubstr("events, line 2"));
+  EXPECT_EQ(simulate(acme, "tenant=acme")->status, 403);
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin

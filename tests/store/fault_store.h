@@ -166,6 +166,12 @@ class FaultStore final : public policy::StateStore {
     if (auto fault = ReadFault()) return *fault;
     return inner_->CountDevices(tenant_id);
   }
+  absl::StatusOr<std::vector<policy::AuditEntry>> ReadAudit(
+      std::string_view kind, std::uint64_t before_seq,
+      std::size_t limit) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->ReadAudit(kind, before_seq, limit);
+  }
   absl::StatusOr<std::vector<policy::OutboxEntry>> ReadOutbox(
       std::uint64_t after_seq, std::size_t limit) override {
     if (auto fault = ReadFault()) return *fault;
