@@ -1,5 +1,7 @@
 #include "plugin/console_routes.h"
 
+#include <atomic>
+
 #include "absl/strings/str_split.h"
 #include "common/strings.h"
 #include "common/url_form.h"
@@ -87,6 +89,25 @@ bool SameOrigin(const HttpRequest& r) {
          *origin == StrCat("https://", host);
 }
 
+// In development mode every caller is an administrator: a page is served
+// only under a loopback name, so that a web site the developer visits
+// cannot rebind its own name to 127.0.0.1 and read the console.
+constexpr std::string_view kNotLoopbackHost =
+    "in development mode the console answers only at a loopback address or "
+    "localhost";
+
+bool LoopbackHost(const HttpRequest& r) {
+  std::string_view host = r.Header("Host").value_or("");
+  if (host.starts_with("[")) {
+    host = host.substr(0, host.find(']') + 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  if (host == "localhost" || host == "[::1]") return true;
+  if (!host.starts_with("127.")) return false;
+  return host.find_first_not_of("0123456789.") == std::string_view::npos;
+}
+
 class Console {
  public:
   explicit Console(ConsoleDeps deps) : d_(deps) {}
@@ -121,10 +142,15 @@ class Console {
                                          const Admitted& a) const;
 
   ConsoleDeps d_;
+  // CSV exports running now (each reads a tenant's whole list).
+  mutable std::atomic<int> csv_exports_{0};
 };
 
 std::variant<Console::Admitted, HttpResponse> Console::Admit(
     const HttpRequest& r) const {
+  if (d_.access->development() && !LoopbackHost(r)) {
+    return MessagePage(421, "Not allowed", kNotLoopbackHost, nullptr);
+  }
   absl::StatusOr<Caller> caller;
   bool session = false;
   const std::string_view cookie =
@@ -135,10 +161,14 @@ std::variant<Console::Admitted, HttpResponse> Console::Admit(
     c.cert = r.cert;
     c.token_hint = "the console's sign-in page";
     caller = d_.access->Admit(c, Rpc::kConsole);
-  } else if (!cookie.empty()) {
+  }
+  // A certificate that names no principal counts as none: the session, if
+  // any, decides (browsers present certificates on their own).
+  if (!d_.access->development() && (!r.cert || !caller.ok()) &&
+      !cookie.empty()) {
     caller = d_.sessions->Resume(cookie);
     session = true;
-  } else {
+  } else if (!d_.access->development() && !r.cert) {
     return Redirect("/ui/login");
   }
   if (!caller.ok()) {
@@ -149,7 +179,7 @@ std::variant<Console::Admitted, HttpResponse> Console::Admit(
   }
   Admitted a{*caller, {}};
   a.viewer.session = session;
-  if (caller->principal == nullptr) {  // development mode
+  if (d_.access->development() || caller->principal == nullptr) {
     a.viewer.principal = caller->actor.principal;
     a.viewer.all_tenants = true;
   } else {
@@ -198,6 +228,9 @@ HttpResponse Console::SignIn(const HttpRequest& r) const {
   if (!SameOrigin(r)) {
     return SignInPage(403, "the sign-in form was posted from another site");
   }
+  if (d_.access->development() && !LoopbackHost(r)) {
+    return SignInPage(421, kNotLoopbackHost);
+  }
   if (!d_.tls && !LoopbackPeer(r.peer)) {
     return SignInPage(403,
                       "token sign-in over plaintext HTTP is allowed only from "
@@ -222,16 +255,23 @@ HttpResponse Console::SignIn(const HttpRequest& r) const {
                                                          "known")
                                       : Message(caller.status()));
   }
-  if (caller->principal == nullptr) {
+  if (d_.access->development()) {
     // Development mode needs no session.
     return Redirect("/ui/");
   }
-  const std::string id = d_.sessions->Create(*std::move(caller));
+  // A sign-in replaces the browser's session: the old one ends now.
+  if (const std::string_view old =
+          SessionCookieValue(r.Header("Cookie").value_or(""));
+      !old.empty()) {
+    d_.sessions->End(old);
+  }
+  absl::StatusOr<std::string> id = d_.sessions->Create(*std::move(caller));
+  if (!id.ok()) return SignInPage(429, Message(id.status()));
   HttpResponse out = Redirect("/ui/");
-  out.headers.emplace_back("Set-Cookie",
-                           StrCat(kSessionCookie, "=", id, "; Path=/; Max-Age=",
-                                  absl::ToInt64Seconds(d_.sessions->ttl()),
-                                  "; HttpOnly; Secure; SameSite=Strict"));
+  out.headers.emplace_back(
+      "Set-Cookie", StrCat(kSessionCookie, "=", *id, "; Path=/; Max-Age=",
+                           absl::ToInt64Seconds(d_.sessions->ttl()),
+                           "; HttpOnly; Secure; SameSite=Strict"));
   return out;
 }
 
@@ -271,8 +311,10 @@ HttpResponse Console::Fleet(const HttpRequest& r, const Admitted& a) const {
                                        console::RenderFleet(fleet)));
 }
 
-// The list's filters from the query; errors name the parameter.
+// The list's filters from the query (the tenant `default_tenant` when none
+// is asked for); errors name the parameter.
 absl::Status ReadDeviceFilters(const HttpRequest& r,
+                               std::string_view default_tenant,
                                console::DeviceListView* list) {
   policy::DeviceQuery& q = list->query;
   for (const auto& [name, value] : r.query) {
@@ -306,10 +348,15 @@ absl::Status ReadDeviceFilters(const HttpRequest& r,
     }
     list->filters.emplace_back(name, value);
   }
+  if (q.tenant_id.empty() && !default_tenant.empty()) {
+    // In the filters too, so that the page links carry it (page tokens
+    // are bound to the filters they were made for).
+    q.tenant_id = std::string(default_tenant);
+    list->filters.emplace_back("tenant", q.tenant_id);
+  }
   q.page_size = 50;
   if (absl::Status s = policy::NormalizeQuery(&q); !s.ok()) return s;
   if (auto page = r.Param("page"); page && !page->empty()) {
-    list->filters.emplace_back("page", std::string(*page));
     return policy::DecodePageToken(*page, &q);
   }
   return absl::OkStatus();
@@ -318,13 +365,13 @@ absl::Status ReadDeviceFilters(const HttpRequest& r,
 HttpResponse Console::Devices(const HttpRequest& r, const Admitted& a) const {
   console::DeviceListView list;
   if (!a.viewer.all_tenants) list.tenant_choices = a.viewer.tenants;
-  if (absl::Status s = ReadDeviceFilters(r, &list); !s.ok()) {
+  const std::string default_tenant =
+      a.viewer.all_tenants || a.viewer.tenants.empty()
+          ? std::string()
+          : a.viewer.tenants.front();
+  if (absl::Status s = ReadDeviceFilters(r, default_tenant, &list); !s.ok()) {
     list.error = std::string(Message(s));
   } else {
-    if (list.query.tenant_id.empty() && !a.viewer.all_tenants &&
-        !a.viewer.tenants.empty()) {
-      list.query.tenant_id = a.viewer.tenants.front();
-    }
     if (absl::Status allowed = CheckTenant(a, list.query.tenant_id);
         !allowed.ok()) {
       return MessagePage(403, "Devices", Message(allowed), &a.viewer);
@@ -442,6 +489,18 @@ HttpResponse Console::RepairCsv(const HttpRequest& r, const Admitted& a) const {
   if (!tenant.ok()) {
     return MessagePage(403, "Repair list", Message(tenant.status()), &a.viewer);
   }
+  // At most two at once: an export holds a listener thread and the list in
+  // memory while it runs.
+  if (csv_exports_.fetch_add(1) >= 2) {
+    csv_exports_.fetch_sub(1);
+    return MessagePage(503, "Repair list",
+                       "two CSV exports are running; try again in a moment",
+                       &a.viewer);
+  }
+  struct Done {
+    std::atomic<int>* running;
+    ~Done() { running->fetch_sub(1); }
+  } done{&csv_exports_};
   std::vector<detector::RepairItem> items;
   std::string token;
   do {
@@ -634,10 +693,9 @@ HttpResponse Console::Simulate(const HttpRequest& r) const {
   for (const char c : FormValue(*form, "events")) {
     if (c != '\r') f.events += c;
   }
-  // The simulation concerns every tenant's policy: the same rule as the
-  // page (checked there too, before anything is shown).
+  // The simulation concerns every tenant's policy, as SimulateDecision.
   if (absl::Status s = CheckTenant(a, ""); !s.ok()) {
-    return Policy(a, std::move(view), 403);
+    return MessagePage(403, "Policy", Message(s), &a.viewer);
   }
   v1::SimulateDecisionRequest request;
   absl::Status status = SimulateRequest(f, &request);
@@ -653,6 +711,24 @@ HttpResponse Console::Simulate(const HttpRequest& r) const {
 
 }  // namespace
 
+// A gate that refuses a form body over `max` bytes, or of no announced
+// length, before any of it is read (the console's forms are small; the
+// listener's own limit is for the gateway's bodies).
+HttpGate FormAtMost(std::size_t max) {
+  return [max](const HttpRequest& r) -> absl::Status {
+    const std::string_view length = r.Header("Content-Length").value_or("");
+    std::size_t n = 0;
+    if (length.empty() || length.size() > 12 ||
+        length.find_first_not_of("0123456789") != std::string_view::npos ||
+        (n = std::stoull(std::string(length))) > max) {
+      return absl::InvalidArgumentError(
+          StrCat("a console form is at most ", max,
+                 " bytes, sent with a Content-Length"));
+    }
+    return absl::OkStatus();
+  };
+}
+
 void AddConsoleRoutes(HttpRouter* router, ConsoleDeps deps) {
   auto console = std::make_shared<const Console>(deps);
   router->Add("GET", "/ui",
@@ -663,12 +739,18 @@ void AddConsoleRoutes(HttpRouter* router, ConsoleDeps deps) {
   // An exact path answers for every method it has: GET here too.
   router->Add("GET", "/ui/login",
               [console](const HttpRequest& r) { return console->Get(r); });
-  router->Add("POST", "/ui/login",
-              [console](const HttpRequest& r) { return console->SignIn(r); });
-  router->Add("POST", "/ui/logout",
-              [console](const HttpRequest& r) { return console->SignOut(r); });
-  router->Add("POST", "/ui/simulate",
-              [console](const HttpRequest& r) { return console->Simulate(r); });
+  router->Add(
+      "POST", "/ui/login",
+      [console](const HttpRequest& r) { return console->SignIn(r); },
+      FormAtMost(4096));
+  router->Add(
+      "POST", "/ui/logout",
+      [console](const HttpRequest& r) { return console->SignOut(r); },
+      FormAtMost(4096));
+  router->Add(
+      "POST", "/ui/simulate",
+      [console](const HttpRequest& r) { return console->Simulate(r); },
+      FormAtMost(kMaxSimulateForm));
 }
 
 }  // namespace hijackguard::plugin

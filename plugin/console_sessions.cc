@@ -27,13 +27,15 @@ std::string Hex(std::string_view bytes) {
 
 ConsoleSessions::ConsoleSessions(const AccessControl* access,
                                  const Clock* clock, absl::Duration ttl,
-                                 std::size_t max_sessions)
+                                 std::size_t max_sessions,
+                                 std::size_t max_per_principal)
     : access_(access),
       clock_(clock),
       ttl_(ttl),
-      max_sessions_(std::max<std::size_t>(1, max_sessions)) {}
+      max_sessions_(std::max<std::size_t>(1, max_sessions)),
+      max_per_principal_(std::max<std::size_t>(1, max_per_principal)) {}
 
-std::string ConsoleSessions::Create(Caller caller) {
+absl::StatusOr<std::string> ConsoleSessions::Create(Caller caller) {
   unsigned char random[32];
   if (RAND_bytes(random, sizeof(random)) != 1) {
     // OpenSSL's generator does not fail once seeded; refuse to go on with a
@@ -44,20 +46,32 @@ std::string ConsoleSessions::Create(Caller caller) {
       Hex(std::string_view(reinterpret_cast<const char*>(random), 32));
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
-  // Expired sessions go first; then, when still full, the one that expires
-  // soonest.
-  if (sessions_.size() >= max_sessions_) {
-    absl::erase_if(sessions_,
-                   [now](const auto& kv) { return kv.second.expires <= now; });
-  }
-  if (sessions_.size() >= max_sessions_) {
-    auto soonest = sessions_.begin();
-    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
-      if (it->second.expires < soonest->second.expires) soonest = it;
+  absl::erase_if(sessions_,
+                 [now](const auto& kv) { return kv.second.expires <= now; });
+  // The principal's own oldest session makes room for its new one.
+  const Principal* who = caller.principal;
+  std::size_t own = 0;
+  auto oldest = sessions_.end();
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    if (it->second.caller.principal == nullptr || who == nullptr ||
+        it->second.caller.principal->id != who->id) {
+      continue;
     }
-    sessions_.erase(soonest);
+    ++own;
+    if (oldest == sessions_.end() ||
+        it->second.serial < oldest->second.serial) {
+      oldest = it;
+    }
   }
-  sessions_[Sha256Raw(id)] = Session{std::move(caller), now + ttl_};
+  if (own >= max_per_principal_ && oldest != sessions_.end()) {
+    sessions_.erase(oldest);
+  }
+  if (sessions_.size() >= max_sessions_) {
+    return absl::ResourceExhaustedError(
+        StrCat("the console has ", max_sessions_,
+               " sessions open: try again when some have ended"));
+  }
+  sessions_[Sha256Raw(id)] = Session{std::move(caller), now + ttl_, ++created_};
   return id;
 }
 

@@ -6,9 +6,13 @@
 // through a fleet of any size with memory bounded by one device's events.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "detector/traffic/observation.h"
 
@@ -47,5 +51,33 @@ bool NeedsRepair(const DetectionEvent& e);
 // meeting (mailbox, collection and server id), ordered by first seen.
 void AddRepairItems(const std::vector<DetectionEvent>& events,
                     std::vector<RepairItem>* out);
+
+// Reads up to `limit` event rows (key, value) with keys starting with
+// `prefix` after `after`, in key order (DetectorStore::LoadEventsAfter).
+using LoadEventRows = std::function<absl::Status(
+    std::string_view prefix, std::string_view after, std::size_t limit,
+    std::vector<std::pair<std::string, std::string>>* rows)>;
+
+// A page of the repair list read from stored event rows (the detector's
+// format), as TrafficDetector::ListRepairs documents it; for readers of a
+// state database without a detector (`hijackguard report`).
+absl::StatusOr<RepairPage> ReadRepairs(const LoadEventRows& load,
+                                       std::string_view tenant_id,
+                                       std::string_view page_token,
+                                       std::size_t page_size);
+
+// ListRepairs' checks, shared: the page size (0 becomes the default), and
+// the token decoded to the last device key of the page before ("" for the
+// first page). INVALID_ARGUMENT naming page_size or page_token.
+struct RepairCursor {
+  std::size_t page_size = 0;
+  std::string prefix;  // the tenant's device keys' prefix ("" for all)
+  std::string after;   // the last device key of the page before
+};
+absl::StatusOr<RepairCursor> StartRepairPage(std::string_view tenant_id,
+                                             std::string_view page_token,
+                                             std::size_t page_size);
+// The token of a page that ends after device key `last`.
+std::string RepairPageToken(std::string_view last);
 
 }  // namespace hijackguard::detector

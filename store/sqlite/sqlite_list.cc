@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "store/sqlite/console_queries.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_store_internal.h"
 
@@ -181,62 +182,15 @@ absl::StatusOr<policy::DevicePage> SqliteStore::ListDevices(
 absl::StatusOr<std::vector<policy::DeviceCount>> SqliteStore::CountDevices(
     std::string_view tenant_id) {
   ASSIGN_OR_RETURN(sqlite::Database db, BorrowListReader());
-  // Grouped in the history_counts index's order: SQLite reads the index
-  // alone, one pass.
-  const std::string sql = StrCat(
-      "SELECT tenant, platform, os_version, build, enforced_action, "
-      "evaluated_action, level, COUNT(*) FROM history "
-      "WHERE score IS NOT NULL",
-      tenant_id.empty() ? "" : " AND tenant = ?",
-      " GROUP BY tenant, platform, os_version, build, enforced_action, "
-      "evaluated_action, level");
-  std::vector<policy::DeviceCount> counts;
-  absl::Status status;
-  {
-    absl::StatusOr<sqlite::Statement> prepared = db.Prepare(sql);
-    if (prepared.ok()) {
-      sqlite::Statement& s = *prepared;
-      if (!tenant_id.empty()) s.BindText(1, tenant_id);
-      while (status.ok()) {
-        absl::StatusOr<bool> row = s.Step();
-        if (!row.ok() || !*row) {
-          status = row.status();
-          break;
-        }
-        policy::DeviceCount& c = counts.emplace_back();
-        c.tenant_id = std::string(s.Blob(0));
-        c.platform = std::string(s.Blob(1));
-        c.os_version = std::string(s.Blob(2));
-        c.build = std::string(s.Blob(3));
-        const auto enforced = policy::ParseAction(s.Blob(4));
-        const auto evaluated = policy::ParseAction(s.Blob(5));
-        const auto level = policy::ParseLevel(s.Blob(6));
-        if (!enforced || !evaluated || !level) {
-          status = absl::DataLossError(
-              StrCat("history rows of tenant ", c.tenant_id,
-                     " hold a value no version writes (action or level)"));
-          break;
-        }
-        c.enforced_action = *enforced;
-        c.evaluated_action = *evaluated;
-        c.level = *level;
-        c.devices = static_cast<std::uint64_t>(s.Int(7));
-      }
-      s.Reset();
-    } else {
-      status = prepared.status();
-    }
-  }
+  absl::StatusOr<std::vector<policy::DeviceCount>> counts =
+      QueryDeviceCounts(db, tenant_id);
   ReturnListReader(std::move(db));
-  if (status.code() == absl::StatusCode::kDataLoss) {
-    return status;
+  if (counts.ok() || counts.status().code() == absl::StatusCode::kDataLoss) {
+    return counts;
   }
-  if (!status.ok()) {
-    LogError(StrCat("device counts: ", status.message()));
-    return absl::UnavailableError(
-        "the device counts cannot be read now (the server's log says why)");
-  }
-  return counts;
+  LogError(StrCat("device counts: ", counts.status().message()));
+  return absl::UnavailableError(
+      "the device counts cannot be read now (the server's log says why)");
 }
 
 absl::StatusOr<std::vector<policy::AuditEntry>> SqliteStore::ReadAudit(

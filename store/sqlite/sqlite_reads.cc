@@ -13,6 +13,7 @@
 #include "store/audit_key.h"
 #include "store/audit_log.h"
 #include "store/sqlite/audit_chain.h"
+#include "store/sqlite/console_queries.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_store_internal.h"
@@ -84,33 +85,17 @@ absl::Status SqliteStore::LoadEventsAfter(
   // On the list's connections: a page of the fleet's events must not hold
   // up the loads decisions wait for.
   ASSIGN_OR_RETURN(sqlite::Database db, BorrowListReader());
+  // The submitted rows first, then the file (as LoadEvents): a row
+  // committed in between has left the submitted rows only after it reached
+  // the file, so it is in one of the two.
   std::string from(after);
   from.push_back('\0');  // the first key after `after`
   if (from < prefix) from = std::string(prefix);
-  std::string end(prefix);
-  end.append(9, '\xFF');  // past every device key and 8-byte id
+  std::map<std::string, std::string, std::less<>> pending =
+      queue_->rows().Range(kEventRows, prefix, from);
   std::map<std::string, std::string, std::less<>> merged;
-  absl::Status status;
-  {
-    absl::StatusOr<sqlite::Statement> prepared = db.Prepare(
-        "SELECT key, value FROM events WHERE key >= ?1 AND key < ?2 "
-        "ORDER BY key LIMIT ?3");
-    if (prepared.ok()) {
-      sqlite::Statement& s = *prepared;
-      s.Bind(1, from).Bind(2, end).Bind(3, static_cast<std::int64_t>(limit));
-      while (true) {
-        absl::StatusOr<bool> row = s.Step();
-        if (!row.ok() || !*row) {
-          status = row.status();
-          break;
-        }
-        merged.emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
-      }
-      s.Reset();
-    } else {
-      status = prepared.status();
-    }
-  }
+  const absl::Status status =
+      QueryEventsAfter(db, prefix, after, limit, &merged);
   ReturnListReader(std::move(db));
   if (!status.ok()) {
     LogError(StrCat("events page: ", status.message()));
@@ -120,7 +105,7 @@ absl::Status SqliteStore::LoadEventsAfter(
   // Submitted rows: the newer where a key is in both. The first `limit`
   // keys of the union all lie within the committed rows read (or those
   // reached the end), so none is missed.
-  for (auto& [key, value] : queue_->rows().Range(kEventRows, prefix, from)) {
+  for (auto& [key, value] : pending) {
     merged.insert_or_assign(key, std::move(value));
   }
   std::size_t added = 0;

@@ -260,8 +260,9 @@ TEST(TrafficDetectorTest, TheRepairListHoldsEachRewrittenMeetingOnce) {
                                         EventKind::kOwnershipClaim,
                                         EventKind::kAttendeeCancel));
     EXPECT_EQ(item.subject, keep_subjects ? "Budget" : "");
-    // Another tenant's list is empty; a token of one tenant is refused for
-    // another, and a made-up one for any.
+    // Another tenant's list is empty, a made-up token is refused, and so is
+    // a page size over the limit (tokens of another tenant: the durable
+    // server test).
     EXPECT_THAT(h.detector().ListRepairs("globex", "", 0)->items, IsEmpty());
     EXPECT_EQ(h.detector().ListRepairs("acme", "zz", 0).status().code(),
               absl::StatusCode::kInvalidArgument);

@@ -398,5 +398,73 @@ TEST_F(ConsoleTest, ThePolicyPageAndItsSimulation) {
   EXPECT_EQ(simulate(acme, "tenant=acme")->status, 403);
 }
 
+TEST_F(ConsoleTest, ATenantLimitedViewerPagesThroughItsDevices) {
+  for (int d = 0; d < 52; ++d) {
+    CheckIn("acme", StrCat("ApplPAGE", 1000 + d), "p@acme.example");
+  }
+  const std::string acme = SignIn("token-aud-acme");
+  auto first = Get("/ui/devices", acme);
+  ASSERT_EQ(first->status, 200);
+  const std::size_t at = first->body.find("\" rel=\"next\"");
+  ASSERT_NE(at, std::string::npos);
+  const std::size_t href = first->body.rfind("href=\"", at) + 6;
+  std::string next = first->body.substr(href, at - href);
+  // The link's query is HTML-escaped in the page.
+  for (std::size_t amp; (amp = next.find("&amp;")) != std::string::npos;) {
+    next.replace(amp, 5, "&");
+  }
+  EXPECT_THAT(next, HasSubstr("tenant=acme"));
+  auto second = Get(next, acme);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 200) << second->body;
+  EXPECT_THAT(second->body, HasSubstr("ApplPAGE"));
+  EXPECT_THAT(second->body, Not(HasSubstr("rel=\"next\"")));
+}
+
+TEST_F(ConsoleTest, SessionsAreBoundedPerPrincipalAndReplacedAtSignIn) {
+  std::vector<std::string> sessions;
+  for (int i = 0; i < 17; ++i) sessions.push_back(SignIn("token-aud-acme"));
+  // The 17th ended the oldest of the principal's 16; others are untouched.
+  EXPECT_EQ(Get("/ui/", sessions[0])->status, 401);
+  EXPECT_EQ(Get("/ui/", sessions[1])->status, 200);
+  EXPECT_EQ(Get("/ui/", sessions[16])->status, 200);
+  // Signing in from a browser that holds a session ends that session.
+  httplib::Headers h = {{"Cookie", StrCat(kSessionCookie, "=", sessions[16])}};
+  auto again = http_->Post("/ui/login", h, "token=token-aud-globex",
+                           "application/x-www-form-urlencoded");
+  ASSERT_EQ(again->status, 303);
+  EXPECT_EQ(Get("/ui/", sessions[16])->status, 401);
+  // A form over its size is refused before it is read.
+  auto big = http_->Post("/ui/login", "token=" + std::string(5000, 'a'),
+                         "application/x-www-form-urlencoded");
+  EXPECT_EQ(big->status, 400);
+  EXPECT_THAT(big->body, HasSubstr("at most 4096 bytes"));
+}
+
+TEST(ConsoleDevelopmentTest, OpenOnlyUnderALoopbackName) {
+  ServerOptions options;
+  options.catalog = ::hijackguard::testing::BuiltinCatalog();
+  options.policy = EnforceDefaults(*options.catalog);
+  options.http.listen = "127.0.0.1:0";
+  auto server = BuildServer(options);
+  ASSERT_THAT(server, IsOk());
+  const std::string address = (*server)->http_address();
+  httplib::Client http(address.substr(0, address.rfind(':')),
+                       std::stoi(address.substr(address.rfind(':') + 1)));
+  auto local = http.Get("/ui/");
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 200);
+  EXPECT_THAT(local->body, HasSubstr("anonymous"));
+  EXPECT_THAT(local->body, Not(HasSubstr("Sign out")));
+  // A name that rebinds to loopback is not a loopback name.
+  auto rebound = http.Get("/ui/", {{"Host", "attacker.example:8080"}});
+  ASSERT_TRUE(rebound);
+  EXPECT_EQ(rebound->status, 421);
+  EXPECT_EQ(http.Get("/ui/", {{"Host", "localhost"}})->status, 200);
+  EXPECT_EQ(http.Get("/ui/", {{"Host", "[::1]:1"}})->status, 200);
+  EXPECT_EQ(http.Get("/ui/", {{"Host", "127.0.0.1.attacker.example"}})->status,
+            421);
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin

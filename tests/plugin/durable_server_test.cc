@@ -140,6 +140,15 @@ TEST_F(DurableServerTest, TheRepairListPagesThroughTheStoredEvents) {
   EXPECT_EQ(all_pages("t1"), t1);
   EXPECT_EQ(all_pages("t2"), std::vector<std::string>{"t2/ApplOTHER"});
   EXPECT_EQ(all_pages("").size(), 6u);
+  // A token of one tenant's list is refused for another's.
+  auto t1_page = server_->detector().ListRepairs("t1", "", 2);
+  ASSERT_TRUE(t1_page.ok());
+  ASSERT_FALSE(t1_page->next_page_token.empty());
+  EXPECT_EQ(server_->detector()
+                .ListRepairs("t2", t1_page->next_page_token, 2)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
   Start();  // a restart: the same from the file
   EXPECT_EQ(all_pages("t1"), t1);
 }
