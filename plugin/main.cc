@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   cli::AddStateCommands(app, &run);
   cli::AddAuthCommands(app, &run);
   cli::AddGatewayCommands(app, &run);
+  cli::AddReportCommand(app, &run);
   cli::AddVersionCommand(app, &run);
   cli::AddReferenceCommands(app, &run);
   app.set_version_flag("--version", cli::VersionLine());

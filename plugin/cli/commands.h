@@ -44,6 +44,8 @@ void AddStateCommands(CLI::App& app, RunFn* run);
 void AddAdminCommands(CLI::App& app, RunFn* run);
 // alerts backlog, under `alerts`.
 void AddAlertsBacklogCommand(CLI::App& alerts, RunFn* run);
+// report (report.cc)
+void AddReportCommand(CLI::App& app, RunFn* run);
 // completion bash, manpage: generated from the definitions above; add last.
 void AddReferenceCommands(CLI::App& app, RunFn* run);
 // config validate

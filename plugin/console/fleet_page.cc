@@ -141,20 +141,28 @@ void AppendEnforceTable(const FleetView& fleet, std::string* out) {
       if (r[0][i] == 0 && r[1][i] == 0) continue;
       const long long change =
           static_cast<long long>(r[1][i]) - static_cast<long long>(r[0][i]);
-      StrAppend(
-          out, "<tr><th scope=\"row\">", "<a href=\"",
-          Escape(Link("/ui/devices", {{"tenant", tenant}})), "\">",
-          Escape(tenant), "</a></th><td><a href=\"",
-          Escape(Link("/ui/devices",
-                      {{"tenant", tenant},
-                       {"evaluated", std::string(policy::ActionName(a))}})),
-          "\"><span class=\"badge action-", Lower(policy::ActionName(a)), "\">",
-          policy::ActionName(a),
-          "</span></a></td><td "
-          "class=\"num\">",
-          r[0][i], "</td><td class=\"num\">", r[1][i],
-          "</td><td class=\"num\">", change > 0 ? "+" : "", change,
-          "</td></tr>");
+      const std::string badge =
+          StrCat("<span class=\"badge action-", Lower(policy::ActionName(a)),
+                 "\">", policy::ActionName(a), "</span>");
+      const std::string tenant_cell =
+          fleet.links
+              ? StrCat("<a href=\"",
+                       Escape(Link("/ui/devices", {{"tenant", tenant}})), "\">",
+                       Escape(tenant), "</a>")
+              : Escape(tenant);
+      const std::string action_cell =
+          fleet.links
+              ? StrCat("<a href=\"",
+                       Escape(Link("/ui/devices",
+                                   {{"tenant", tenant},
+                                    {"evaluated",
+                                     std::string(policy::ActionName(a))}})),
+                       "\">", badge, "</a>")
+              : badge;
+      StrAppend(out, "<tr><th scope=\"row\">", tenant_cell, "</th><td>",
+                action_cell, "</td><td class=\"num\">", r[0][i],
+                "</td><td class=\"num\">", r[1][i], "</td><td class=\"num\">",
+                change > 0 ? "+" : "", change, "</td></tr>");
     }
   }
   *out += "</tbody></table></section>";

@@ -19,6 +19,9 @@ struct FleetView {
   const detector::KnownIssueCatalog* catalog = nullptr;
   policy::Mode mode = policy::Mode::kMonitor;
   std::string policy_revision;
+  // Tenants and actions link to the device list (false in the static
+  // report, which has no server behind it).
+  bool links = true;
 };
 
 // The page's body (without the frame).

@@ -96,7 +96,7 @@ void AppendExchangeSteps(const RepairView& view, std::string* out) {
 
 std::string RenderRepairList(const RepairView& view) {
   std::string out;
-  AppendTenantForm(view, &out);
+  if (!view.standalone) AppendTenantForm(view, &out);
   if (!view.error.empty()) {
     StrAppend(&out, "<p class=\"error\" role=\"alert\">", Escape(view.error),
               "</p>");
@@ -121,27 +121,34 @@ std::string RenderRepairList(const RepairView& view) {
     if (view.subjects) {
       StrAppend(&out, "<td>", Escape(item.subject), "</td>");
     }
+    const std::string device =
+        view.standalone
+            ? Escape(item.eas_device_id)
+            : StrCat("<a href=\"",
+                     Escape(DeviceLink(item.tenant_id, item.eas_device_id, "")),
+                     "\">", Escape(item.eas_device_id), "</a>");
     StrAppend(&out, "<td>", Organizer(item), "</td><td>", Escape(item.mailbox),
-              "</td><td><a href=\"",
-              Escape(DeviceLink(item.tenant_id, item.eas_device_id, "")), "\">",
-              Escape(item.eas_device_id), "</a></td><td>",
-              Escape(KindList(item.kinds)), "</td><td>",
-              TimeHtml(item.first_seen), "</td><td>", TimeHtml(item.last_seen),
-              "</td><td class=\"num\">", item.attendee_count, "</td></tr>");
+              "</td><td>", device, "</td><td>", Escape(KindList(item.kinds)),
+              "</td><td>", TimeHtml(item.first_seen), "</td><td>",
+              TimeHtml(item.last_seen), "</td><td class=\"num\">",
+              item.attendee_count, "</td></tr>");
   }
-  out += "</tbody></table><nav class=\"pages\" aria-label=\"Pages\">";
-  if (!view.first_page) {
-    StrAppend(&out, "<a href=\"",
-              Escape(Link("/ui/repair", {{"tenant", view.tenant}})),
-              "\">First page</a> ");
+  out += "</tbody></table>";
+  if (!view.standalone) {
+    out += "<nav class=\"pages\" aria-label=\"Pages\">";
+    if (!view.first_page) {
+      StrAppend(&out, "<a href=\"",
+                Escape(Link("/ui/repair", {{"tenant", view.tenant}})),
+                "\">First page</a> ");
+    }
+    if (!view.next_page_token.empty()) {
+      StrAppend(&out, "<a href=\"",
+                Escape(Link("/ui/repair", {{"tenant", view.tenant},
+                                           {"page", view.next_page_token}})),
+                "\" rel=\"next\">Next page</a>");
+    }
+    out += "</nav>";
   }
-  if (!view.next_page_token.empty()) {
-    StrAppend(&out, "<a href=\"",
-              Escape(Link("/ui/repair", {{"tenant", view.tenant},
-                                         {"page", view.next_page_token}})),
-              "\" rel=\"next\">Next page</a>");
-  }
-  out += "</nav>";
   AppendExchangeSteps(view, &out);
   return out;
 }

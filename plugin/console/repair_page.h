@@ -23,6 +23,9 @@ struct RepairView {
   std::vector<std::string> tenant_choices;  // as on the device list
   bool subjects = false;  // ledger.keep_subjects: a subject column
   bool first_page = true;
+  // The static report: the whole list, with no form, page links or links
+  // to device pages (no server behind it).
+  bool standalone = false;
   std::string error;  // why the page was refused; no rows then
 };
 

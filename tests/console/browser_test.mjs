@@ -153,6 +153,13 @@ async function main() {
     const expected = JSON.parse(cli.stdout).decision;
     const results = await visit(browser, base, tokens, a.out, axeSource, expected);
     check(results.pages >= 4, `only ${results.pages} pages were checked`);
+    // The static report, made while the server runs, opened with no
+    // network: the same numbers as the console.
+    const html = join(a.out, 'report.html');
+    const report = spawnSync(a.binary, ['report', '--state', join(dir, 'state'), '--html', html],
+      { encoding: 'utf8' });
+    check(report.status === 0, `report: ${report.stdout} ${report.stderr}`);
+    await checkReport(browser, html, results.fleet, a.out, axeSource);
   } finally {
     if (browser) await browser.close();
     server.child.kill('SIGTERM');
@@ -216,6 +223,32 @@ async function signIn(page, base, value, out, axeSource) {
 
 async function text(page, selector) {
   return page.$eval(selector, (e) => e.textContent.trim());
+}
+
+async function checkReport(browser, html, fleet, out, axeSource) {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  await page.setOfflineMode(true);
+  const requests = [];
+  page.on('request', (r) => requests.push(r.url()));
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`file://${resolve(html)}`, { waitUntil: 'load' });
+  check(requests.length === 1, `the report asked for ${requests.join(', ')}`);
+  for (const id of ['devices-total', 'quarantine-evaluated', 'quarantine-enforced']) {
+    const value = await text(page, `#${id}`);
+    check(value === fleet[id], `the report's ${id} is ${value}, the console's ${fleet[id]}`);
+  }
+  const rows = await page.$$eval('#repairs tbody tr', (trs) => trs.map((t) => t.textContent));
+  check(rows.length === 1 && rows[0].includes('bob@example.com'), `the report's repair rows: ${rows}`);
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => (await globalThis.axe.run(document)).violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id));
+  check(violations.length === 0, `report: axe-core found ${violations}`);
+  check(errors.length === 0, `report: the browser's console said ${errors}`);
+  await page.screenshot({ path: join(out, 'report.png'), fullPage: true });
+  await context.close();
 }
 
 const SIMULATED_NOW = '2026-12-01T09:00:00Z';
@@ -282,6 +315,10 @@ async function visit(browser, base, tokens, out, axeSource, expected) {
   check(await text(page, '#quarantine-evaluated') === '1',
     `would-be QUARANTINE: ${await text(page, '#quarantine-evaluated')}`);
   check(await text(page, '#quarantine-enforced') === '0', 'a device is quarantined in monitor mode');
+  const fleetNumbers = {};
+  for (const id of ['devices-total', 'quarantine-evaluated', 'quarantine-enforced']) {
+    fleetNumbers[id] = await text(page, `#${id}`);
+  }
 
   await open(page, `${base}/ui/devices`, 'devices', out, axeSource);
   pages++;
@@ -367,7 +404,7 @@ async function visit(browser, base, tokens, out, axeSource, expected) {
   const refused = await signIn(wrong, base, 'not-a-token', out, axeSource);
   check(refused.status() === 401, `a wrong token got ${refused.status()}`);
   await wrongContext.close();
-  return { pages };
+  return { pages, fleet: fleetNumbers };
 }
 
 main().catch((e) => {
