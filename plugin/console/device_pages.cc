@@ -12,21 +12,14 @@ namespace {
 using policy::Action;
 using policy::Level;
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string ActionBadge(Action a) {
-  return StrCat("<span class=\"badge action-", Lower(policy::ActionName(a)),
-                "\">", policy::ActionName(a), "</span>");
+  return StrCat("<span class=\"badge action-",
+                LowerAscii(policy::ActionName(a)), "\">", policy::ActionName(a),
+                "</span>");
 }
 
 std::string LevelBadge(Level l) {
-  return StrCat("<span class=\"badge level-", Lower(policy::LevelName(l)),
+  return StrCat("<span class=\"badge level-", LowerAscii(policy::LevelName(l)),
                 "\">", policy::LevelName(l), "</span>");
 }
 

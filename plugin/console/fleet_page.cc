@@ -20,14 +20,6 @@ constexpr std::array<Action, 4> kActions = {
 constexpr std::array<Level, 4> kLevels = {Level::kLow, Level::kElevated,
                                           Level::kHigh, Level::kCritical};
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // Bars from a map, largest first (ties by label), at most `limit`, the rest
 // summed into "other".
 std::vector<Bar> TopBars(const std::map<std::string, std::uint64_t>& counts,
@@ -104,11 +96,11 @@ void AppendSummary(const FleetView& fleet, std::string* out) {
   for (Action a : {Action::kQuarantine, Action::kBlock}) {
     const auto i = static_cast<std::size_t>(a);
     StrAppend(out, "<div><dt>", policy::ActionName(a), " now</dt><dd id=\"",
-              Lower(policy::ActionName(a)), "-enforced\">", enforced[i],
+              LowerAscii(policy::ActionName(a)), "-enforced\">", enforced[i],
               "</dd></div>");
     StrAppend(out, "<div><dt>", policy::ActionName(a),
               monitor ? " in enforce mode" : " evaluated", "</dt><dd id=\"",
-              Lower(policy::ActionName(a)), "-evaluated\">", evaluated[i],
+              LowerAscii(policy::ActionName(a)), "-evaluated\">", evaluated[i],
               "</dd></div>");
   }
   *out += "</dl></section>";
@@ -141,9 +133,9 @@ void AppendEnforceTable(const FleetView& fleet, std::string* out) {
       if (r[0][i] == 0 && r[1][i] == 0) continue;
       const long long change =
           static_cast<long long>(r[1][i]) - static_cast<long long>(r[0][i]);
-      const std::string badge =
-          StrCat("<span class=\"badge action-", Lower(policy::ActionName(a)),
-                 "\">", policy::ActionName(a), "</span>");
+      const std::string badge = StrCat("<span class=\"badge action-",
+                                       LowerAscii(policy::ActionName(a)), "\">",
+                                       policy::ActionName(a), "</span>");
       const std::string tenant_cell =
           fleet.links
               ? StrCat("<a href=\"",
@@ -186,7 +178,7 @@ void AppendCharts(const FleetView& fleet, std::string* out) {
   for (Level l : kLevels) {
     level_bars.push_back({std::string(policy::LevelName(l)),
                           levels[static_cast<std::size_t>(l)],
-                          StrCat("level-", Lower(policy::LevelName(l)))});
+                          StrCat("level-", LowerAscii(policy::LevelName(l)))});
   }
   *out += "<section aria-labelledby=\"charts\"><h2 id=\"charts\">Devices</h2>";
   *out += BarChart("Devices by platform and OS train", TopBars(trains, 12));

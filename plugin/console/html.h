@@ -18,6 +18,9 @@ namespace hijackguard::console {
 // ill-formed UTF-8 and control characters but line feeds replaced by U+FFFD.
 std::string Escape(std::string_view text);
 
+// `text` with A-Z as a-z (CSS class names from action and level names).
+std::string LowerAscii(std::string_view text);
+
 // `text` percent-encoded for a URL's query (every byte but A-Z a-z 0-9 - . _
 // ~).
 std::string UrlEncode(std::string_view text);

@@ -6,17 +6,9 @@
 namespace hijackguard::console {
 namespace {
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string Badge(std::string_view kind, std::string_view value) {
-  return StrCat("<span class=\"badge ", kind, "-", Escape(Lower(value)), "\">",
-                Escape(value), "</span>");
+  return StrCat("<span class=\"badge ", kind, "-", Escape(LowerAscii(value)),
+                "\">", Escape(value), "</span>");
 }
 
 void AppendHistory(const PolicyView& v, std::string* out) {
