@@ -270,6 +270,8 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(
 // When the request this thread serves was routed (a connection is served by
 // one thread, a request at a time).
 thread_local std::optional<absl::Time> routed_at;
+// When a streamed answer began (its headers were sent).
+thread_local std::optional<absl::Time> answered_at;
 
 }  // namespace
 
@@ -284,6 +286,14 @@ struct HttpServer::Impl {
 
   absl::Mutex tls_mu;
   std::shared_ptr<CertPair> pair ABSL_GUARDED_BY(tls_mu);  // null without TLS
+
+  // The streams being sent, cancelled when the server stops.
+  mutable absl::Mutex streams_mu;
+  mutable std::vector<HttpStream*> streams ABSL_GUARDED_BY(streams_mu);
+  mutable bool stopping ABSL_GUARDED_BY(streams_mu) = false;
+  // Sends `stream` through `sink` (on the connection's thread).
+  void SendStream(const std::shared_ptr<HttpStream>& stream,
+                  httplib::DataSink& sink) const;
 
   std::shared_ptr<CertPair> CurrentPair() {
     absl::MutexLock lock(&tls_mu);
@@ -373,9 +383,48 @@ void HttpServer::Impl::Respond(HttpResponse response,
       return e;
     }();
   }
+  if (response.stream != nullptr) {
+    // The provider is called once and sends the whole stream; httplib frees
+    // it (and so the stream) when the answer is done with.
+    out.set_chunked_content_provider(
+        response.content_type, [this, stream = std::move(response.stream)](
+                                   std::size_t, httplib::DataSink& sink) {
+          SendStream(stream, sink);
+          return true;
+        });
+    return;
+  }
   if (!response.body.empty() || !response.content_type.empty()) {
     out.set_content(response.body, response.content_type);
   }
+}
+
+void HttpServer::Impl::SendStream(const std::shared_ptr<HttpStream>& stream,
+                                  httplib::DataSink& sink) const {
+  {
+    absl::MutexLock lock(&streams_mu);
+    if (stopping) {
+      sink.done();
+      return;
+    }
+    streams.push_back(stream.get());
+  }
+  // From here the answer is the stream's: the request's time (metrics) is
+  // the time to its first byte.
+  answered_at = absl::Now();
+  HttpStream::Sink out;
+  out.write = [&sink](std::string_view data) {
+    // An empty chunk would end the body: nothing to send is success.
+    return data.empty() || sink.write(data.data(), data.size());
+  };
+  // httplib's check: the socket takes writes and has not been closed.
+  out.alive = [&sink] { return sink.is_writable(); };
+  stream->Run(out);
+  {
+    absl::MutexLock lock(&streams_mu);
+    std::erase(streams, stream.get());
+  }
+  sink.done();
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -400,6 +449,11 @@ absl::Status HttpServer::ReloadTls(const TlsConfig& tls) {
 
 void HttpServer::Stop() {
   std::call_once(impl_->stop_once, [this] {
+    {
+      absl::MutexLock lock(&impl_->streams_mu);
+      impl_->stopping = true;
+      for (HttpStream* stream : impl_->streams) stream->Cancel();
+    }
     impl_->server->stop();
     if (impl_->thread.joinable()) impl_->thread.join();
   });
@@ -583,8 +637,10 @@ void HttpServer::Impl::Observe(HttpObserver observer) {
       [this, observer = std::move(observer)](const httplib::Request& in,
                                              const httplib::Response& out) {
         const absl::Duration elapsed =
-            routed_at ? absl::Now() - *routed_at : absl::ZeroDuration();
+            routed_at ? answered_at.value_or(absl::Now()) - *routed_at
+                      : absl::ZeroDuration();
         routed_at.reset();
+        answered_at.reset();
         // A prefix route is one label, whatever the path under it.
         const std::string_view route = router.RouteOf(in.path);
         observer(route.empty() ? std::string_view(in.path) : route, out.status,

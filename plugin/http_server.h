@@ -41,11 +41,36 @@ struct HttpRequest {
   std::optional<std::string_view> Param(std::string_view name) const;
 };
 
+// A body sent while it is produced (the console's Server-Sent Events): the
+// connection's thread calls Run once the headers are out, and the body is
+// sent in chunks. A stream holds that thread until Run returns, so whoever
+// makes streams bounds how many run at once.
+class HttpStream {
+ public:
+  struct Sink {
+    // Sends a part of the body; false once the peer is gone or a write
+    // timed out (Run should return then).
+    std::function<bool(std::string_view)> write;
+    // False once the peer has closed the connection (a closed tab), which
+    // a write may not notice for a while: a stream that waits long between
+    // writes asks now and then.
+    std::function<bool()> alive;
+  };
+  virtual ~HttpStream() = default;
+  // Writes the body through `sink` until it ends.
+  virtual void Run(const Sink& sink) = 0;
+  // Asks a running Run to return soon (the server is stopping); may come
+  // before Run starts, from any thread.
+  virtual void Cancel() = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type;  // "" with an empty body
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is this stream's (and `body` is not sent).
+  std::shared_ptr<HttpStream> stream;
 
   // A JSON error: {"error": {"code": ..., "message": ...}}.
   static HttpResponse Error(int status, std::string_view code,
@@ -120,7 +145,8 @@ class HttpServer {
   // (SIGHUP; the client CA is read at start only).
   // On a problem the pair in force stays.
   [[nodiscard]] absl::Status ReloadTls(const TlsConfig& tls);
-  // Stops accepting and waits for the connections being served. Idempotent.
+  // Stops accepting, cancels the streams being sent, and waits for the
+  // connections being served. Idempotent.
   void Stop();
 
  private:

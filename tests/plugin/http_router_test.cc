@@ -3,7 +3,10 @@
 // as handlers see it on a real listener.
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
@@ -111,6 +114,79 @@ TEST(HttpRouterTest, HandlersSeeTheDecodedPathAndQuery) {
   EXPECT_EQ(error,
             "the query: the '%' at byte 6 is not followed by two hex digits");
   (*server)->Stop();
+}
+
+// A stream that writes its parts, then waits until cancelled.
+class PartsThenWait : public HttpStream {
+ public:
+  explicit PartsThenWait(std::vector<std::string> parts)
+      : parts_(std::move(parts)) {}
+  void Run(const Sink& sink) override {
+    EXPECT_TRUE(sink.alive());
+    for (const std::string& p : parts_) {
+      if (!sink.write(p)) return;
+    }
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&cancelled_), absl::Minutes(1));
+    EXPECT_TRUE(cancelled_) << "Stop did not cancel the stream";
+  }
+  void Cancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+ private:
+  std::vector<std::string> parts_;
+  absl::Mutex mu_;
+  bool cancelled_ = false;
+};
+
+TEST(HttpRouterTest, AStreamIsSentAsItIsWrittenAndStopCancelsIt) {
+  HttpRouter router;
+  router.Add("GET", "/stream", [](const HttpRequest&) {
+    HttpResponse r;
+    r.content_type = "text/event-stream";
+    r.stream = std::make_shared<PartsThenWait>(
+        std::vector<std::string>{"data: one\n\n", "", "data: two\n\n"});
+    return r;
+  });
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  auto server = HttpServer::Start(options, std::move(router));
+  ASSERT_THAT(server, IsOk());
+  absl::Mutex mu;
+  std::string received;
+  int status = 0;
+  std::thread reader([&] {
+    httplib::Client client("127.0.0.1", (*server)->port());
+    client.set_read_timeout(60, 0);
+    auto r = client.Get(
+        "/stream",
+        [&](const httplib::Response& response) {
+          status = response.status;
+          return true;
+        },
+        [&](const char* data, std::size_t size) {
+          absl::MutexLock lock(&mu);
+          received.append(data, size);
+          return true;
+        });
+  });
+  {
+    // Both parts arrive while the handler still runs (an empty write sends
+    // nothing and does not end the body).
+    absl::MutexLock lock(&mu);
+    const std::string want = "data: one\n\ndata: two\n\n";
+    mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](std::string* r) { return r->size() >= 22; }, &received),
+        absl::Minutes(1));
+    EXPECT_EQ(received, want);
+  }
+  // Stop does not wait for the stream to end on its own: it cancels it.
+  (*server)->Stop();
+  reader.join();
+  EXPECT_EQ(status, 200);
 }
 
 }  // namespace
