@@ -142,6 +142,26 @@ void ReadSecurity(json::ObjectReader& root, json::Problems& problems,
             console.Integer("session_seconds", false, 300, 7LL * 24 * 3600)) {
       config.console.session_ttl = absl::Seconds(*v);
     }
+    if (auto v = console.Integer("max_event_streams", false, 0, 1024)) {
+      config.console.max_event_streams = static_cast<int>(*v);
+    }
+    if (auto v = console.Integer("audit_verify_seconds", false, 10,
+                                 7LL * 24 * 3600)) {
+      config.console.audit_verify_interval = absl::Seconds(*v);
+    }
+  }
+  // The gateway must always find a free thread.
+  if (config.console.enabled && !config.http.listen.empty() &&
+      config.console.max_event_streams >
+          MaxEventStreams(config.http.max_connections)) {
+    problems.Add(
+        root.PointerTo("console") + "/max_event_streams",
+        StrCat("is ", config.console.max_event_streams, ": with ",
+               config.http.max_connections,
+               " listener threads (http.max_connections) it may be at most ",
+               MaxEventStreams(config.http.max_connections),
+               ", so that a thread stays free for the gateway while every "
+               "feed and both CSV exports run"));
   }
   if (const auto* d = root.Member("decision_log", false)) {
     json::ObjectReader log(*d, root.PointerTo("decision_log"), &problems);

@@ -2,6 +2,7 @@
 // README.md).
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -55,7 +56,32 @@ struct ConsoleConfig {
   bool enabled = true;
   // How long a sign-in lasts (`session_seconds`). Default 8 hours.
   absl::Duration session_ttl = absl::Hours(8);
+  // Live alert feeds (Server-Sent Events) at once; each holds one of the
+  // HTTP listener's threads. At most MaxEventStreams(http.max_connections);
+  // -1 (the default) = 4, or fewer when the listener has few threads
+  // (ConsoleEventStreams). 0 = no live feed.
+  int max_event_streams = -1;
+  // How often the audit page's chain status is verified anew
+  // (`audit_verify_seconds`). Default 10 minutes.
+  absl::Duration audit_verify_interval = absl::Minutes(10);
 };
+
+// The console's CSV exports at once (each holds a listener thread while it
+// runs).
+inline constexpr int kConsoleCsvExports = 2;
+// The most live feeds a listener of `max_connections` threads allows: one
+// thread stays for the gateway when every feed and export runs.
+inline int MaxEventStreams(int max_connections) {
+  return std::max(0, max_connections - kConsoleCsvExports - 1);
+}
+// The live feeds in force: the configured number, or by default 4 or what
+// the listener allows, whichever is fewer.
+inline int ConsoleEventStreams(const ConsoleConfig& console,
+                               int max_connections) {
+  return console.max_event_streams >= 0
+             ? console.max_event_streams
+             : std::min(4, MaxEventStreams(max_connections));
+}
 
 // How long rows are kept (`retention`); 0 days = forever.
 struct RetentionConfig {

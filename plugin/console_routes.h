@@ -8,6 +8,8 @@
 #include "common/clock.h"
 #include "detector/traffic/traffic_detector.h"
 #include "plugin/access.h"
+#include "plugin/audit_watch.h"
+#include "plugin/console_alert_feed.h"
 #include "plugin/console_sessions.h"
 #include "plugin/http_server.h"
 #include "plugin/policy_admin_service.h"
@@ -35,6 +37,11 @@ struct ConsoleDeps {
   bool tls = false;
   // ledger.keep_subjects: the repair list shows meeting subjects.
   bool subjects = false;
+  // The alerts page's kept alerts and live feeds (required).
+  ConsoleAlertFeed* alerts = nullptr;
+  // The audit chain's status, verified in the background; null without a
+  // store.
+  const AuditWatch* audit = nullptr;
 };
 
 // Adds the routes; everything in `deps` must outlive the router's server.

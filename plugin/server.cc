@@ -46,6 +46,8 @@ constexpr const char* kAdminServiceName = "hijackguard.v1.PolicyAdmin";
 // How long a device's activity alone (observation count, last activity) may
 // wait to be written: what a crash can lose of it, never evidence.
 constexpr std::chrono::minutes kActivityInterval(1);
+// The alerts the console keeps for its alerts page.
+constexpr std::size_t kConsoleAlertsKept = 500;
 
 // Removes server reflection, which the builder would otherwise add (it is
 // registered process-wide and cannot be limited per caller).
@@ -118,7 +120,9 @@ struct PluginServer::State {
   std::unique_ptr<GatewayService> gateway;
   // Read by the HTTP listener's threads: destroyed after it.
   std::unique_ptr<ConsoleSessions> console_sessions;
-  std::unique_ptr<HttpServer> http;  // stopped after gRPC has drained
+  std::unique_ptr<ConsoleAlertFeed> console_alerts;
+  std::unique_ptr<AuditWatch> audit_watch;  // with a store
+  std::unique_ptr<HttpServer> http;         // stopped after gRPC has drained
   // Destroyed before the store and the engine it reads.
   std::unique_ptr<StateRetention> retention;
   [[nodiscard]] absl::Status StartSiem(const ServerOptions& options,
@@ -244,6 +248,7 @@ void PluginServer::Shutdown(absl::Duration grace) {
     if (state_->http != nullptr) {
       state_->http->Stop();
     }
+    if (state_->audit_watch != nullptr) state_->audit_watch->Stop();
     state_->StopHousekeeping();
     state_->StopSiem();  // its last cursors are queued before the store
     state_->refusals->Flush(absl::InfiniteFuture());
@@ -573,8 +578,28 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
   AddOpsRoutes(&router, access.get(), metrics.get(),
                [this] { return Ready(); });
   if (options.console.enabled) {
+    const int streams =
+        ConsoleEventStreams(options.console, options.http.max_connections);
+    if (streams > MaxEventStreams(options.http.max_connections)) {
+      server->Shutdown();
+      return absl::InvalidArgumentError(StrCat(
+          "console.max_event_streams is ", streams, ": with ",
+          options.http.max_connections, " listener threads it may be at most ",
+          MaxEventStreams(options.http.max_connections)));
+    }
     console_sessions = std::make_unique<ConsoleSessions>(
         access.get(), clock, options.console.session_ttl);
+    console_alerts =
+        std::make_unique<ConsoleAlertFeed>(kConsoleAlertsKept, streams);
+    if (absl::Status s = console_alerts->Start(engine.get()); !s.ok()) {
+      server->Shutdown();
+      return s;
+    }
+    if (store != nullptr) {
+      audit_watch =
+          std::make_unique<AuditWatch>(store->path(), store->audit_key(),
+                                       options.console.audit_verify_interval);
+    }
     AddConsoleRoutes(&router, {.access = access.get(),
                                .sessions = console_sessions.get(),
                                .engine = engine.get(),
@@ -583,7 +608,9 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
                                .store = shared_store,
                                .clock = clock,
                                .tls = options.http.tls.has_value(),
-                               .subjects = options.detector.keep_subjects});
+                               .subjects = options.detector.keep_subjects,
+                               .alerts = console_alerts.get(),
+                               .audit = audit_watch.get()});
   }
   std::vector<std::string> paths;
   for (const HttpRouter::Route& route : router.routes()) {

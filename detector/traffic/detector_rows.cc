@@ -79,6 +79,12 @@ std::string JoinKey(std::initializer_list<std::string_view> parts) {
   return key;
 }
 
+std::string TenantPrefix(std::string_view tenant) {
+  if (tenant.empty()) return {};
+  const std::string key = DeviceStoreKey(tenant, "");
+  return key.substr(0, key.size() - 1);  // without the empty id's length
+}
+
 std::string DeviceStoreKey(std::string_view tenant, std::string_view id) {
   std::string key;
   RecordWriter w(&key);

@@ -70,6 +70,9 @@ std::string JoinKey(std::initializer_list<std::string_view> parts);
 // range in id order.
 std::string DeviceStoreKey(std::string_view tenant, std::string_view id);
 std::string EventStoreKey(std::string_view device_key, std::uint64_t id);
+// The store key prefix of a tenant's devices and events (DeviceStoreKey's
+// first part); "" for every tenant.
+std::string TenantPrefix(std::string_view tenant);
 
 struct TrackedDevice {
   std::string tenant;

@@ -49,6 +49,12 @@ struct DetectorChanges {
   }
 };
 
+// Detection events counted by the UTC day they were recorded on.
+struct EventDay {
+  std::int64_t day = 0;  // days since 1970-01-01
+  std::uint64_t events = 0;
+};
+
 struct DetectorCounters {
   std::uint64_t ledger_version = 0;
   std::uint64_t event_id = 0;
@@ -73,6 +79,15 @@ class DetectorStore {
   [[nodiscard]] virtual absl::Status LoadEventsAfter(
       std::string_view prefix, std::string_view after, std::size_t limit,
       std::vector<std::pair<std::string, std::string>>* rows) = 0;
+  // The committed event rows whose keys start with `prefix`, recorded at or
+  // after `since_ms`, counted by day, oldest day first (days without events
+  // left out). UNIMPLEMENTED for a store that cannot count them.
+  virtual absl::StatusOr<std::vector<EventDay>> CountEventsByDay(
+      std::string_view prefix, std::int64_t since_ms) {
+    (void)prefix;
+    (void)since_ms;
+    return absl::UnimplementedError("this store does not count events");
+  }
   virtual absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) = 0;
   [[nodiscard]] virtual absl::Status LoadAllPending(

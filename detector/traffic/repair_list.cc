@@ -99,13 +99,6 @@ absl::StatusOr<std::string> Unhex(std::string_view text) {
   return out;
 }
 
-// The store key prefix of a tenant's devices: DeviceStoreKey's first part.
-std::string TenantPrefix(std::string_view tenant) {
-  if (tenant.empty()) return {};
-  const std::string key = DeviceStoreKey(tenant, "");
-  return key.substr(0, key.size() - 1);  // without the empty id's length
-}
-
 }  // namespace
 
 absl::StatusOr<RepairCursor> StartRepairPage(std::string_view tenant_id,

@@ -224,6 +224,14 @@ class TrafficDetector {
                                          std::size_t page_size) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The detection events of `tenant_id` ("" for every tenant) recorded at
+  // or after `since`, counted by UTC day (the fleet page's chart): from the
+  // store's committed rows, or from memory without a store. UNAVAILABLE
+  // when the store cannot be read.
+  absl::StatusOr<std::vector<EventDay>> CountEventsByDay(
+      std::string_view tenant_id, absl::Time since) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   DetectorStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // With a store: submits the rows of the devices whose only change since

@@ -1,7 +1,8 @@
 // TrafficDetector::ListRepairs: the repair list a device at a time, from the
 // store's event rows (ReadRepairs, repair_list.cc), or from memory without a
-// store.
+// store; and CountEventsByDay, the fleet page's events over time.
 #include <algorithm>
+#include <map>
 
 #include "common/status_macros.h"
 #include "detector/traffic/detector_rows.h"
@@ -57,6 +58,33 @@ absl::StatusOr<RepairPage> TrafficDetector::ListRepairs(
         return store->LoadEventsAfter(prefix, after, limit, rows);
       },
       tenant_id, page_token, page_size);
+}
+
+absl::StatusOr<std::vector<EventDay>> TrafficDetector::CountEventsByDay(
+    std::string_view tenant_id, absl::Time since) const {
+  DetectorStore* store = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    store = store_;
+    if (store == nullptr) {
+      std::map<std::int64_t, std::uint64_t> days;
+      for (const TrackedDevice* d : devices_->InMemory()) {
+        if (!tenant_id.empty() && d->tenant != tenant_id) continue;
+        for (const auto* list : {&d->confirmed, &d->events}) {
+          for (const DetectionEvent& e : *list) {
+            if (e.recorded_at < since) continue;
+            ++days[absl::ToUnixSeconds(e.recorded_at) / 86400];
+          }
+        }
+      }
+      std::vector<EventDay> out;
+      out.reserve(days.size());
+      for (const auto& [day, n] : days) out.push_back({day, n});
+      return out;
+    }
+  }
+  return store->CountEventsByDay(TenantPrefix(tenant_id),
+                                 absl::ToUnixMillis(since));
 }
 
 }  // namespace hijackguard::detector

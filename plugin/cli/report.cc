@@ -16,6 +16,7 @@
 #include "common/file.h"
 #include "common/strings.h"
 #include "detector/known_issues.h"
+#include "detector/traffic/detector_state.h"
 #include "detector/traffic/repair_list.h"
 #include "plugin/cli/commands.h"
 #include "policy/policy.h"
@@ -79,9 +80,9 @@ int RunReport(const ReportFlags& f) {
   if (!catalog.ok()) return Fail(Message(catalog.status()));
   const std::string path =
       (std::filesystem::path(f.state) / store::kStateFileName).string();
-  // Schema 8: the list's platform and the counts' index.
+  // Schema 9: the list's platform and the fleet's counts (history_tally).
   absl::StatusOr<store::sqlite::Database> db =
-      store::sqlite::OpenStateReadOnly(path, 8);
+      store::sqlite::OpenStateReadOnly(path, 9);
   if (!db.ok()) return Fail(Message(db.status()));
 
   console::ReportView report;
@@ -93,6 +94,13 @@ int RunReport(const ReportFlags& f) {
       store::QueryDeviceCounts(*db, f.tenant);
   if (!counts.ok()) return Fail(Message(counts.status()));
   report.fleet.counts = *std::move(counts);
+  report.fleet.today = absl::ToUnixSeconds(report.generated_at) / 86400;
+  absl::StatusOr<std::vector<detector::EventDay>> days =
+      store::QueryEventsByDay(*db, detector::TenantPrefix(f.tenant),
+                              (report.fleet.today - report.fleet.days + 1) *
+                                  std::int64_t{86400'000});
+  if (!days.ok()) return Fail(Message(days.status()));
+  report.fleet.event_days = *std::move(days);
   // The policy in force: the newest applied, as the server restores it.
   absl::StatusOr<std::string> document =
       db->QueryText("SELECT document FROM policies ORDER BY seq DESC LIMIT 1");

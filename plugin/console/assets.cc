@@ -84,7 +84,8 @@ nav.pages { margin: 8px 0; }
 )css";
 
 // Sorting of the current page's rows by a column (the server sorts the list
-// by score; this only reorders what is shown).
+// by score; this only reorders what is shown), and the alerts page's live
+// feed.
 constexpr std::string_view kJs = R"js('use strict';
 (function () {
   function cellValue(row, index) {
@@ -126,8 +127,99 @@ constexpr std::string_view kJs = R"js('use strict';
       th.appendChild(button);
     });
   }
+  // The alerts page's live feed (Server-Sent Events): each alert becomes a
+  // row at the top of the table, built with text nodes only.
+  function cell(row, content, className) {
+    const td = row.insertCell();
+    if (className) td.className = className;
+    if (typeof content === 'string') {
+      td.textContent = content;
+    } else {
+      for (const node of content) td.appendChild(node);
+    }
+    return td;
+  }
+  function badge(action) {
+    const span = document.createElement('span');
+    span.className = 'badge action-' + String(action).toLowerCase();
+    span.textContent = action;
+    return span;
+  }
+  function alertRow(body, a) {
+    const row = body.insertRow(0);
+    const time = document.createElement('time');
+    time.dateTime = a.at;
+    time.textContent = a.at_text;
+    cell(row, [time]);
+    cell(row, a.tenant);
+    const link = document.createElement('a');
+    link.href = a.device_url;
+    const code = document.createElement('code');
+    code.textContent = a.device;
+    link.appendChild(code);
+    cell(row, [link]);
+    cell(row, a.user);
+    cell(row, [badge(a.old), document.createTextNode(' \u2192 '),
+               badge(a.new)]);
+    cell(row, [badge(a.enforced)]);
+    cell(row, a.mode);
+    cell(row, a.score, 'num');
+    cell(row, a.reasons);
+    cell(row, a.trigger);
+    while (body.rows.length > 500) body.deleteRow(body.rows.length - 1);
+  }
+  function liveFeed(status) {
+    const table = document.getElementById('live-alerts');
+    const url = status.getAttribute('data-stream');
+    if (!table || !url) return;
+    if (typeof EventSource === 'undefined') {
+      status.textContent = 'This browser cannot show the live feed: reload ' +
+          'the page to see new alerts.';
+      return;
+    }
+    const body = table.tBodies[0];
+    const source = new EventSource(url);
+    status.textContent = 'Connecting to the live feed\u2026';
+    source.addEventListener('open', function () {
+      status.textContent = 'Live: new alerts appear at the top.';
+    });
+    source.addEventListener('alert', function (e) {
+      let a;
+      try {
+        a = JSON.parse(e.data);
+      } catch (err) {
+        return;
+      }
+      alertRow(body, a);
+      const none = document.getElementById('no-alerts');
+      if (none) none.remove();
+    });
+    source.addEventListener('missed', function () {
+      status.textContent = 'Live, but some alerts went by unseen (the ' +
+          'feed fell behind): reload to see the newest kept.';
+    });
+    source.addEventListener('end', function (e) {
+      source.close();
+      let why = '';
+      try {
+        why = JSON.parse(e.data);
+      } catch (err) {
+        why = '';
+      }
+      status.textContent = 'The live feed ended: ' + why +
+          '. Sign in again to follow new alerts.';
+    });
+    source.addEventListener('error', function () {
+      status.textContent = source.readyState === EventSource.CLOSED
+          ? 'The live feed is not available now (too many viewers, or the ' +
+            'session ended): reload the page to try again.'
+          : 'The live feed was cut; reconnecting\u2026';
+    });
+  }
   document.addEventListener('DOMContentLoaded', function () {
     document.querySelectorAll('table.sortable').forEach(makeSortable);
+    const status = document.getElementById('live-status');
+    if (status) liveFeed(status);
   });
 })();
 )js";

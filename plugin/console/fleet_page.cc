@@ -4,6 +4,7 @@
 #include <array>
 #include <map>
 
+#include "absl/time/time.h"
 #include "common/strings.h"
 #include "detector/ios_build.h"
 #include "detector/version.h"
@@ -188,6 +189,41 @@ void AppendCharts(const FleetView& fleet, std::string* out) {
   *out += "</section>";
 }
 
+void AppendEvents(const FleetView& fleet, std::string* out) {
+  *out +=
+      "<section aria-labelledby=\"events\"><h2 id=\"events\">Detection "
+      "events</h2>";
+  if (!fleet.events_error.empty()) {
+    StrAppend(out, "<p class=\"error\">", Escape(fleet.events_error),
+              "</p></section>");
+    return;
+  }
+  std::map<std::int64_t, std::uint64_t> by_day;
+  std::uint64_t total = 0;
+  const std::int64_t first = fleet.today - fleet.days + 1;
+  for (const detector::EventDay& d : fleet.event_days) {
+    if (d.day < first || d.day > fleet.today) continue;
+    by_day[d.day] += d.events;
+    total += d.events;
+  }
+  std::vector<Bar> columns;
+  columns.reserve(static_cast<std::size_t>(fleet.days));
+  for (std::int64_t day = first; day <= fleet.today; ++day) {
+    const absl::Time t = absl::FromUnixSeconds(day * 86400);
+    const auto found = by_day.find(day);
+    columns.push_back({absl::FormatTime("%b %d", t, absl::UTCTimeZone()),
+                       found == by_day.end() ? 0 : found->second, ""});
+  }
+  StrAppend(out, "<p id=\"events-total\">", total,
+            total == 1 ? " detection event was" : " detection events were",
+            " recorded in the last ", fleet.days,
+            " days (UTC days; retention may have removed older ones).</p>",
+            ColumnChart(
+                StrCat("Detection events per day, last ", fleet.days, " days"),
+                columns, 7),
+            "</section>");
+}
+
 void AppendKnownIssues(const FleetView& fleet, std::string* out) {
   if (fleet.catalog == nullptr) return;
   const std::vector<std::uint64_t> affected = AffectedByIssue(fleet);
@@ -236,6 +272,7 @@ std::string RenderFleet(const FleetView& fleet) {
   AppendSummary(fleet, &out);
   AppendEnforceTable(fleet, &out);
   AppendCharts(fleet, &out);
+  AppendEvents(fleet, &out);
   AppendKnownIssues(fleet, &out);
   return out;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "detector/known_issues.h"
+#include "detector/traffic/detector_store.h"
 #include "plugin/console/html.h"
 #include "policy/device_list.h"
 #include "policy/policy.h"
@@ -22,6 +23,14 @@ struct FleetView {
   // Tenants and actions link to the device list (false in the static
   // report, which has no server behind it).
   bool links = true;
+  // Detection events by the day they were recorded, over the `days` days
+  // that end with `today` (days since 1970-01-01, UTC); days without
+  // events may be left out. `events_error` says why they could not be
+  // counted.
+  std::vector<detector::EventDay> event_days;
+  std::int64_t today = 0;
+  int days = 30;
+  std::string events_error;
 };
 
 // The page's body (without the frame).

@@ -72,6 +72,11 @@ std::string UrlEncode(std::string_view text) {
   return out;
 }
 
+std::string Badge(std::string_view kind, std::string_view value) {
+  return StrCat("<span class=\"badge ", kind, "-", Escape(LowerAscii(value)),
+                "\">", Escape(value), "</span>");
+}
+
 std::string Link(
     std::string_view path,
     const std::vector<std::pair<std::string, std::string>>& query) {
@@ -106,6 +111,8 @@ constexpr NavItem kNav[] = {
     {Section::kDevices, "/ui/devices", "Devices"},
     {Section::kRepair, "/ui/repair", "Repair list"},
     {Section::kPolicy, "/ui/policy", "Policy"},
+    {Section::kAlerts, "/ui/alerts", "Alerts"},
+    {Section::kAudit, "/ui/audit", "Audit"},
 };
 
 }  // namespace
@@ -144,6 +151,28 @@ std::string RenderPage(const Frame& frame, std::string_view body) {
   }
   StrAppend(&out, "</header><main><h1>", Escape(frame.title), "</h1>", body,
             "</main></body></html>\n");
+  return out;
+}
+
+std::string TenantField(std::string_view tenant,
+                        const std::vector<std::string>& choices,
+                        std::string_view all_label) {
+  if (choices.empty()) {
+    return StrCat(
+        "<label>Tenant <input name=\"tenant\" size=\"14\" placeholder=\"every "
+        "tenant\" value=\"",
+        Escape(tenant), "\"></label>");
+  }
+  std::string out = "<label>Tenant <select name=\"tenant\">";
+  if (!all_label.empty()) {
+    StrAppend(&out, "<option value=\"\"", tenant.empty() ? " selected" : "",
+              ">", Escape(all_label), "</option>");
+  }
+  for (const std::string& t : choices) {
+    StrAppend(&out, "<option value=\"", Escape(t), "\"",
+              t == tenant ? " selected" : "", ">", Escape(t), "</option>");
+  }
+  out += "</select></label>";
   return out;
 }
 

@@ -21,6 +21,10 @@ std::string Escape(std::string_view text);
 // `text` with A-Z as a-z (CSS class names from action and level names).
 std::string LowerAscii(std::string_view text);
 
+// A badge for an action or a level: <span class="badge action-quarantine">
+// QUARANTINE</span> for ("action", "QUARANTINE").
+std::string Badge(std::string_view kind, std::string_view value);
+
 // `text` percent-encoded for a URL's query (every byte but A-Z a-z 0-9 - . _
 // ~).
 std::string UrlEncode(std::string_view text);
@@ -42,7 +46,15 @@ struct Viewer {
   bool MaySee(std::string_view tenant) const;
 };
 
-enum class Section { kFleet, kDevices, kRepair, kPolicy, kNone };
+enum class Section {
+  kFleet,
+  kDevices,
+  kRepair,
+  kPolicy,
+  kAlerts,
+  kAudit,
+  kNone
+};
 
 struct Frame {
   std::string title;  // the page's h1 and, with " - hijackguard", its title
@@ -53,6 +65,13 @@ struct Frame {
 // The whole document: doctype, head (the stylesheet and script from
 // /ui/assets/), the header with the navigation, and `body` inside <main>.
 std::string RenderPage(const Frame& frame, std::string_view body);
+
+// A form's "Tenant" field: a text field for a viewer of every tenant (empty
+// for all), else a choice of `choices`, with a first choice for all of them
+// labelled `all_label` unless that is empty.
+std::string TenantField(std::string_view tenant,
+                        const std::vector<std::string>& choices,
+                        std::string_view all_label);
 
 // "2026-12-04 11:39 UTC" in a <time> element with its RFC 3339 value; "-"
 // for an infinite time (never).

@@ -6,11 +6,6 @@
 namespace hijackguard::console {
 namespace {
 
-std::string Badge(std::string_view kind, std::string_view value) {
-  return StrCat("<span class=\"badge ", kind, "-", Escape(LowerAscii(value)),
-                "\">", Escape(value), "</span>");
-}
-
 void AppendHistory(const PolicyView& v, std::string* out) {
   *out +=
       "<section aria-labelledby=\"history\"><h2 id=\"history\">History</h2>";

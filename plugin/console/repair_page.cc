@@ -31,20 +31,7 @@ void AppendTenantForm(const RepairView& view, std::string* out) {
   *out +=
       "<form class=\"filters\" method=\"get\" action=\"/ui/repair\" "
       "aria-label=\"Repair list tenant\">";
-  if (view.tenant_choices.empty()) {
-    StrAppend(out,
-              "<label>Tenant <input name=\"tenant\" size=\"14\" "
-              "placeholder=\"every tenant\" value=\"",
-              Escape(view.tenant), "\"></label>");
-  } else {
-    *out += "<label>Tenant <select name=\"tenant\">";
-    for (const std::string& t : view.tenant_choices) {
-      StrAppend(out, "<option value=\"", Escape(t), "\"",
-                t == view.tenant ? " selected" : "", ">", Escape(t),
-                "</option>");
-    }
-    *out += "</select></label>";
-  }
+  *out += TenantField(view.tenant, view.tenant_choices, "");
   StrAppend(out, "<button type=\"submit\">Show</button> <a href=\"",
             Escape(Link("/ui/repair.csv", {{"tenant", view.tenant}})),
             "\" download>Download the whole list as CSV</a></form>");

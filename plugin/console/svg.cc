@@ -53,6 +53,44 @@ std::string BarChart(std::string_view title, const std::vector<Bar>& bars) {
   return out;
 }
 
+std::string ColumnChart(std::string_view title, const std::vector<Bar>& columns,
+                        std::size_t label_every) {
+  constexpr int kHeight = 160;
+  constexpr int kPlot = 120;  // the bars' area; labels below it
+  std::uint64_t most = 1;
+  for (const Bar& b : columns) most = std::max(most, b.value);
+  std::string summary(title);
+  for (const Bar& b : columns) {
+    StrAppend(&summary, "; ", b.label, ": ", b.value);
+  }
+  const int n = std::max<int>(1, static_cast<int>(columns.size()));
+  const int step = std::max(4, (kWidth - 40) / n);
+  std::string out = StrCat(
+      "<figure class=\"chart\"><figcaption>", Escape(title),
+      "</figcaption><svg role=\"img\" aria-label=\"", Escape(summary),
+      "\" viewBox=\"0 0 ", kWidth, " ", kHeight, "\" width=\"", kWidth,
+      "\" height=\"", kHeight, "\"><text x=\"0\" y=\"12\" class=\"value\">",
+      most, "</text><rect x=\"36\" y=\"", kPlot, "\" width=\"", step * n,
+      "\" height=\"1\" class=\"track\"></rect>");
+  if (label_every == 0) label_every = 1;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const Bar& b = columns[i];
+    const int x = 36 + static_cast<int>(i) * step;
+    const int h = static_cast<int>(static_cast<double>(b.value) /
+                                   static_cast<double>(most) * (kPlot - 16));
+    const int shown = std::max(h, b.value > 0 ? 2 : 0);
+    StrAppend(&out, "<rect x=\"", x + 1, "\" y=\"", kPlot - shown,
+              "\" width=\"", std::max(step - 2, 2), "\" height=\"", shown,
+              "\" class=\"bar ", Escape(b.css_class), "\"></rect>");
+    if (i % label_every == 0 || i + 1 == columns.size()) {
+      StrAppend(&out, "<text x=\"", x, "\" y=\"", kPlot + 18,
+                "\" class=\"label\">", Label(b.label), "</text>");
+    }
+  }
+  out += "</svg></figure>";
+  return out;
+}
+
 std::string StackedBar(std::string_view title,
                        const std::vector<Segment>& segments, double total) {
   if (!(total > 0)) total = 1;

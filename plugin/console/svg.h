@@ -21,6 +21,12 @@ struct Bar {
 // label and count, so a screen reader hears the numbers.
 std::string BarChart(std::string_view title, const std::vector<Bar>& bars);
 
+// A vertical bar per period (a day), in order, each labelled below when
+// `label_every` divides its index (and the last). Its accessible name holds
+// every label and count, as BarChart's.
+std::string ColumnChart(std::string_view title, const std::vector<Bar>& columns,
+                        std::size_t label_every);
+
 struct Segment {
   std::string label;
   double value = 0;  // a share of `total` in StackedBar

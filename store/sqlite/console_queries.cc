@@ -6,15 +6,12 @@ namespace hijackguard::store {
 
 absl::StatusOr<std::vector<policy::DeviceCount>> QueryDeviceCounts(
     sqlite::Database& db, std::string_view tenant_id) {
-  // Grouped in the history_counts index's order: SQLite reads the index
-  // alone, one pass.
+  // A few rows per tenant and build, whatever the fleet's size.
   const std::string sql = StrCat(
       "SELECT tenant, platform, os_version, build, enforced_action, "
-      "evaluated_action, level, COUNT(*) FROM history "
-      "WHERE score IS NOT NULL",
-      tenant_id.empty() ? "" : " AND tenant = ?",
-      " GROUP BY tenant, platform, os_version, build, enforced_action, "
-      "evaluated_action, level");
+      "evaluated_action, level, devices FROM history_tally "
+      "WHERE devices > 0",
+      tenant_id.empty() ? "" : " AND tenant = ?");
   absl::StatusOr<sqlite::Statement> prepared = db.Prepare(sql);
   if (!prepared.ok()) return prepared.status();
   sqlite::Statement& s = *prepared;
@@ -66,6 +63,27 @@ absl::Status QueryEventsAfter(
     rows->emplace(std::string(s.Blob(0)), std::string(s.Blob(1)));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<detector::EventDay>> QueryEventsByDay(
+    sqlite::Database& db, std::string_view prefix, std::int64_t since_ms) {
+  std::string end(prefix);
+  end.append(9, '\xFF');  // past every device key and 8-byte id
+  absl::StatusOr<sqlite::Statement> prepared = db.Prepare(
+      "SELECT recorded_ms / 86400000 AS day, count(*) FROM events "
+      "INDEXED BY events_by_time WHERE recorded_ms >= ?1 AND key >= ?2 "
+      "AND key < ?3 GROUP BY day ORDER BY day");
+  if (!prepared.ok()) return prepared.status();
+  sqlite::Statement& s = *prepared;
+  s.Bind(1, since_ms).Bind(2, prefix).Bind(3, end);
+  std::vector<detector::EventDay> days;
+  while (true) {
+    absl::StatusOr<bool> row = s.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    days.push_back({s.Int(0), static_cast<std::uint64_t>(s.Int(1))});
+  }
+  return days;
 }
 
 }  // namespace hijackguard::store

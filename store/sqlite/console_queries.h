@@ -13,12 +13,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "detector/traffic/detector_store.h"
 #include "policy/device_list.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace hijackguard::store {
 
-// CountDevices' rows (policy/state_store.h), from the history_counts index.
+// CountDevices' rows (policy/state_store.h), from the history_tally table
+// (schema 9) that triggers keep as history rows change.
 absl::StatusOr<std::vector<policy::DeviceCount>> QueryDeviceCounts(
     sqlite::Database& db, std::string_view tenant_id);
 
@@ -27,5 +29,10 @@ absl::StatusOr<std::vector<policy::DeviceCount>> QueryDeviceCounts(
 [[nodiscard]] absl::Status QueryEventsAfter(
     sqlite::Database& db, std::string_view prefix, std::string_view after,
     std::size_t limit, std::map<std::string, std::string, std::less<>>* rows);
+
+// CountEventsByDay's rows (detector/traffic/detector_store.h), from the
+// events_by_time index (which holds the keys, so no row is read).
+absl::StatusOr<std::vector<detector::EventDay>> QueryEventsByDay(
+    sqlite::Database& db, std::string_view prefix, std::int64_t since_ms);
 
 }  // namespace hijackguard::store

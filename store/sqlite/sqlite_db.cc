@@ -488,6 +488,76 @@ CREATE INDEX history_counts ON history(tenant, platform, os_version, build,
                                        level) WHERE score IS NOT NULL;
 CREATE INDEX audit_by_kind ON audit(kind, seq);
 )sql",
+      // 8 -> 9: the fleet's counts kept as rows change (history_tally), so
+      // that the console's fleet page reads a few hundred rows rather than
+      // scanning an index of every device. Triggers keep it: a history row
+      // written (INSERT OR REPLACE: the replaced row is taken off before,
+      // since REPLACE deletes without delete triggers), deleted (retention)
+      // or updated. A column without a value counts as "". The index that
+      // counting read before goes: every decision wrote it.
+      R"sql(
+DROP INDEX history_counts;
+CREATE TABLE history_tally(
+  tenant TEXT NOT NULL, platform TEXT NOT NULL, os_version TEXT NOT NULL,
+  build TEXT NOT NULL, enforced_action TEXT NOT NULL,
+  evaluated_action TEXT NOT NULL, level TEXT NOT NULL,
+  devices INTEGER NOT NULL,
+  PRIMARY KEY(tenant, platform, os_version, build, enforced_action,
+              evaluated_action, level)) WITHOUT ROWID;
+INSERT INTO history_tally
+  SELECT ifnull(tenant, ''), ifnull(platform, ''), ifnull(os_version, ''),
+         ifnull(build, ''), ifnull(enforced_action, ''),
+         ifnull(evaluated_action, ''), ifnull(level, ''), COUNT(*)
+  FROM history WHERE score IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7;
+CREATE TRIGGER history_tally_replaced BEFORE INSERT ON history BEGIN
+  UPDATE history_tally SET devices = devices - 1
+  WHERE (tenant, platform, os_version, build, enforced_action,
+         evaluated_action, level) =
+        (SELECT ifnull(tenant, ''), ifnull(platform, ''),
+                ifnull(os_version, ''), ifnull(build, ''),
+                ifnull(enforced_action, ''), ifnull(evaluated_action, ''),
+                ifnull(level, '')
+         FROM history WHERE key = new.key AND score IS NOT NULL);
+END;
+CREATE TRIGGER history_tally_inserted AFTER INSERT ON history
+WHEN new.score IS NOT NULL BEGIN
+  INSERT INTO history_tally VALUES(
+    ifnull(new.tenant, ''), ifnull(new.platform, ''),
+    ifnull(new.os_version, ''), ifnull(new.build, ''),
+    ifnull(new.enforced_action, ''), ifnull(new.evaluated_action, ''),
+    ifnull(new.level, ''), 1)
+  ON CONFLICT(tenant, platform, os_version, build, enforced_action,
+              evaluated_action, level) DO UPDATE SET devices = devices + 1;
+END;
+CREATE TRIGGER history_tally_deleted AFTER DELETE ON history
+WHEN old.score IS NOT NULL BEGIN
+  UPDATE history_tally SET devices = devices - 1
+  WHERE tenant = ifnull(old.tenant, '') AND platform = ifnull(old.platform, '')
+    AND os_version = ifnull(old.os_version, '')
+    AND build = ifnull(old.build, '')
+    AND enforced_action = ifnull(old.enforced_action, '')
+    AND evaluated_action = ifnull(old.evaluated_action, '')
+    AND level = ifnull(old.level, '');
+END;
+CREATE TRIGGER history_tally_updated AFTER UPDATE ON history BEGIN
+  UPDATE history_tally SET devices = devices - 1
+  WHERE old.score IS NOT NULL
+    AND tenant = ifnull(old.tenant, '') AND platform = ifnull(old.platform, '')
+    AND os_version = ifnull(old.os_version, '')
+    AND build = ifnull(old.build, '')
+    AND enforced_action = ifnull(old.enforced_action, '')
+    AND evaluated_action = ifnull(old.evaluated_action, '')
+    AND level = ifnull(old.level, '');
+  INSERT INTO history_tally
+    SELECT ifnull(new.tenant, ''), ifnull(new.platform, ''),
+           ifnull(new.os_version, ''), ifnull(new.build, ''),
+           ifnull(new.enforced_action, ''), ifnull(new.evaluated_action, ''),
+           ifnull(new.level, ''), 1
+    WHERE new.score IS NOT NULL
+  ON CONFLICT(tenant, platform, os_version, build, enforced_action,
+              evaluated_action, level) DO UPDATE SET devices = devices + 1;
+END;
+)sql",
   };
   return kSteps;
 }

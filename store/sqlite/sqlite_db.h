@@ -18,7 +18,7 @@ namespace hijackguard::store {
 
 // The schema version this build writes (PRAGMA user_version); the opener
 // refuses newer ones and migrates older ones to it.
-inline constexpr int kStateSchemaVersion = 8;
+inline constexpr int kStateSchemaVersion = 9;
 // The database's file name inside the state directory.
 inline constexpr std::string_view kStateFileName = "hijackguard.db";
 

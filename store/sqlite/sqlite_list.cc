@@ -1,8 +1,8 @@
 // SqliteStore::ListDevices: the device list from the history rows' columns
 // (schema 5), filtered and paged in SQL along the history_by_score,
 // history_by_tenant and history_by_user indexes, on the list's own
-// connections; and CountDevices, the fleet's counts from the history_counts
-// index (schema 8).
+// connections; and CountDevices, the fleet's counts from the history_tally
+// table (schema 9).
 #include <limits>
 
 #include "common/log.h"

@@ -116,6 +116,8 @@ class SqliteStore final : public policy::StateStore {
   [[nodiscard]] absl::Status LoadEventsAfter(
       std::string_view prefix, std::string_view after, std::size_t limit,
       std::vector<std::pair<std::string, std::string>>* rows) override;
+  absl::StatusOr<std::vector<detector::EventDay>> CountEventsByDay(
+      std::string_view prefix, std::int64_t since_ms) override;
   absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) override;
   [[nodiscard]] absl::Status LoadAllPending(

@@ -119,9 +119,10 @@ absl::Status BackupState(const std::string& db_path, const std::string& to) {
   return status;
 }
 
-absl::StatusOr<AuditVerification> VerifyAudit(
-    const std::string& db_path, std::string_view key,
-    const AuditCheckpoint* checkpoint) {
+absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path,
+                                              std::string_view key,
+                                              const AuditCheckpoint* checkpoint,
+                                              const std::atomic<bool>* cancel) {
   ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(
                                     db_path, sqlite::kAuditSchemaVersion));
   // One read transaction: a consistent snapshot while a server appends.
@@ -172,6 +173,10 @@ absl::StatusOr<AuditVerification> VerifyAudit(
     ASSIGN_OR_RETURN(bool more, rows.Step());
     if (!more) break;
     const AuditChainRow row = ReadAuditRow(rows);
+    if (cancel != nullptr && row.seq % 4096 == 0 && cancel->load()) {
+      (void)db.Exec("COMMIT");
+      return absl::CancelledError("the audit verification was stopped");
+    }
     if (!walker.Add(row)) break;
     if (checkpoint != nullptr && row.seq == checkpoint->seq) {
       checkpoint_row_hash = row.hash;

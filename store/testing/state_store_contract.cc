@@ -221,6 +221,38 @@ TEST_P(StateStoreContractTest, EventsPageAfterAKey) {
 
 // The index finds the device that most recently claimed it; the counters
 // are the newest high-water marks submitted (callers submit them rising).
+// Events counted by the UTC day they were recorded on, within a prefix (or
+// all), from a time on.
+TEST_P(StateStoreContractTest, EventsCountByDay) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  constexpr std::int64_t kDay = 86'400'000;
+  detector::DetectorChanges c;
+  c.events.push_back(Row("t1devA\x01", "v", 10 * kDay + 5));
+  c.events.push_back(Row("t1devA\x02", "v", 10 * kDay + kDay - 1));
+  c.events.push_back(Row("t1devB\x01", "v", 12 * kDay));
+  c.events.push_back(Row("t2devC\x01", "v", 12 * kDay + 7));
+  c.events.push_back(Row("t1devD\x01", "v", 9 * kDay));  // before `since`
+  Durable(*store, store->Submit(std::move(c)));
+  auto days = [&](std::string_view prefix) {
+    absl::StatusOr<std::vector<detector::EventDay>> counted =
+        store->CountEventsByDay(prefix, 10 * kDay);
+    EXPECT_TRUE(counted.ok()) << counted.status();
+    std::vector<std::pair<std::int64_t, std::uint64_t>> out;
+    if (counted.ok()) {
+      for (const detector::EventDay& d : *counted) {
+        out.emplace_back(d.day, d.events);
+      }
+    }
+    return out;
+  };
+  using P = std::pair<std::int64_t, std::uint64_t>;
+  EXPECT_THAT(days("t1"), ElementsAre(P{10, 2}, P{12, 1}));
+  EXPECT_THAT(days(""), ElementsAre(P{10, 2}, P{12, 2}));
+  EXPECT_THAT(days("t2"), ElementsAre(P{12, 1}));
+  EXPECT_THAT(days("t3"), ElementsAre());
+}
+
 TEST_P(StateStoreContractTest, IndexesAndCountersFollowTheNewestRows) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
@@ -506,6 +538,13 @@ TEST_P(StateStoreContractTest, DeviceCountsGroupTheListedDevices) {
   EXPECT_THAT(counted("acme"),
               ElementsAre("acme/ios/6.0/10A403/QUARANTINE/QUARANTINE/HIGH=2",
                           "acme/ios/6.0/10B141/ALLOW/ALLOW/LOW=1"));
+
+  // A device's row written again without a listing leaves the counts.
+  policy::EngineChanges unlisted;
+  unlisted.devices.push_back(Row(policy::ListingKey(devices[2]), "v3"));
+  Durable(*store, store->SubmitEngine(std::move(unlisted)));
+  EXPECT_THAT(counted("acme"),
+              ElementsAre("acme/ios/6.0/10A403/QUARANTINE/QUARANTINE/HIGH=2"));
 }
 
 // The audit log read back newest first, by kind, a page at a time.

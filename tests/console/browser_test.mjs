@@ -117,6 +117,15 @@ async function main() {
   const base = `http://${server.http}`;
   let browser;
   try {
+    browser = await puppeteer.launch({
+      executablePath: a.chromium,
+      headless: true,
+      // CI runs as root, where chromium needs --no-sandbox.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
+    // The alerts pages are open before anything happens: the live feed
+    // must bring the alert in.
+    const live = await watchAlerts(browser, base, tokens, a.out, axeSource);
     // The device checks in (the MDM), then its traffic is replayed (the
     // gateway): three events, one rewritten meeting.
     const tokenFile = (name) => {
@@ -133,13 +142,7 @@ async function main() {
       'replay', '--server', server.grpc, '--token-file', tokenFile('gateway'),
       join(a.source_dir, 'examples/traces/ios60_hijack.jsonl')], { encoding: 'utf8' });
     check(replay.status === 0, `replay: ${replay.stdout} ${replay.stderr}`);
-
-    browser = await puppeteer.launch({
-      executablePath: a.chromium,
-      headless: true,
-      // CI runs as root, where chromium needs --no-sandbox.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-    });
+    const livePages = await checkLiveAlerts(live, a.out, axeSource);
     // What `hijackguard simulate` answers for the device the form will
     // describe, with the same --now.
     const events = join(dir, 'events.jsonl');
@@ -152,7 +155,9 @@ async function main() {
     check(cli.status === 0, `simulate: ${cli.stderr}`);
     const expected = JSON.parse(cli.stdout).decision;
     const results = await visit(browser, base, tokens, a.out, axeSource, expected);
-    check(results.pages >= 4, `only ${results.pages} pages were checked`);
+    results.pages += livePages;
+    results.pages += await checkAudit(browser, base, tokens, a.out, axeSource);
+    check(results.pages >= 9, `only ${results.pages} pages were checked`);
     // The static report, made while the server runs, opened with no
     // network: the same numbers as the console.
     const html = join(a.out, 'report.html');
@@ -236,7 +241,8 @@ async function checkReport(browser, html, fleet, out, axeSource) {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   await page.goto(`file://${resolve(html)}`, { waitUntil: 'load' });
   check(requests.length === 1, `the report asked for ${requests.join(', ')}`);
-  for (const id of ['devices-total', 'quarantine-evaluated', 'quarantine-enforced']) {
+  for (const id of ['devices-total', 'quarantine-evaluated', 'quarantine-enforced',
+    'events-total']) {
     const value = await text(page, `#${id}`);
     check(value === fleet[id], `the report's ${id} is ${value}, the console's ${fleet[id]}`);
   }
@@ -249,6 +255,86 @@ async function checkReport(browser, html, fleet, out, axeSource) {
   check(errors.length === 0, `report: the browser's console said ${errors}`);
   await page.screenshot({ path: join(out, 'report.png'), fullPage: true });
   await context.close();
+}
+
+// The alerts page of acme's analyst and of another tenant's, open and live
+// before the device does anything.
+async function watchAlerts(browser, base, tokens, out, axeSource) {
+  const pages = {};
+  for (const [who, token] of [['acme', tokens.acme], ['other', tokens.other]]) {
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    const errors = [];
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await signIn(page, base, token, out, axeSource);
+    const response = await page.goto(`${base}/ui/alerts`, { waitUntil: 'load' });
+    check(response.status() === 200, `alerts (${who}): status ${response.status()}`);
+    check(response.headers()['content-security-policy'] === CSP, `alerts (${who}): the CSP`);
+    await page.waitForFunction(
+      () => document.getElementById('live-status').textContent.startsWith('Live'),
+      { timeout: 30000 });
+    pages[who] = { context, page, errors };
+  }
+  return pages;
+}
+
+// The alert reached acme's page through the feed (no reload), and not the
+// other tenant's.
+async function checkLiveAlerts(live, out, axeSource) {
+  const { page, errors } = live.acme;
+  try {
+    await page.waitForFunction(
+      () => Array.from(document.querySelectorAll('#live-alerts tbody tr'))
+        .some((tr) => tr.textContent.includes('ApplDMPFXZABDFHW')),
+      { timeout: 30000 });
+  } catch (e) {
+    check(false, `no live alert came: the feed says "${await text(page, '#live-status')}"; ` +
+      `the console said ${errors.join('; ')}`);
+    throw e;
+  }
+  const row = await page.$$eval('#live-alerts tbody tr', (trs) => trs[0].textContent);
+  check(row.includes('QUARANTINE') && row.includes('acme') && row.includes('TRAFFIC'),
+    `the live alert row: ${row}`);
+  check(await page.$('#no-alerts') === null, 'the empty-list note stayed');
+  // Its device link leads to the device page.
+  const href = await page.$eval('#live-alerts tbody tr a', (a) => a.getAttribute('href'));
+  check(href === '/ui/device?tenant=acme&eas=ApplDMPFXZABDFHW', `the alert's link: ${href}`);
+  await checkPage(page, { status: () => 200, headers: () => ({ 'content-security-policy': CSP }) },
+    'alerts', out, axeSource, 200, errors);
+  const other = live.other;
+  await other.page.reload({ waitUntil: 'load' });
+  check(!(await other.page.content()).includes('ApplDMPFXZABDFHW'),
+    'another tenant sees the alert');
+  await checkPage(other.page,
+    { status: () => 200, headers: () => ({ 'content-security-policy': CSP }) },
+    'alerts-other-tenant', out, axeSource, 200, other.errors);
+  await live.acme.context.close();
+  await other.context.close();
+  return 2;
+}
+
+// The audit page of the analyst of every tenant: the check-in's decision
+// with its device, and the chain verified in the background.
+async function checkAudit(browser, base, tokens, out, axeSource) {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  await signIn(page, base, tokens.all, out, axeSource);
+  let status = '';
+  for (let i = 0; i < 60 && !status.includes('INTACT'); i++) {
+    await page.goto(`${base}/ui/audit`, { waitUntil: 'load' });
+    status = await text(page, '#chain-status');
+    if (!status.includes('INTACT')) await new Promise((r) => setTimeout(r, 500));
+  }
+  check(status.includes('INTACT'), `the chain's status: ${status}`);
+  await open(page, `${base}/ui/audit`, 'audit', out, axeSource);
+  const rows = await page.$$eval('#audit-rows tbody tr', (trs) => trs.map((t) => t.textContent));
+  check(rows.some((r) => r.includes('decision') && r.includes('ApplDMPFXZABDFHW')),
+    `the audit rows: ${rows.join(' | ')}`);
+  await context.close();
+  return 1;
 }
 
 const SIMULATED_NOW = '2026-12-01T09:00:00Z';
@@ -316,9 +402,13 @@ async function visit(browser, base, tokens, out, axeSource, expected) {
     `would-be QUARANTINE: ${await text(page, '#quarantine-evaluated')}`);
   check(await text(page, '#quarantine-enforced') === '0', 'a device is quarantined in monitor mode');
   const fleetNumbers = {};
-  for (const id of ['devices-total', 'quarantine-evaluated', 'quarantine-enforced']) {
+  for (const id of ['devices-total', 'quarantine-evaluated', 'quarantine-enforced',
+    'events-total']) {
     fleetNumbers[id] = await text(page, `#${id}`);
   }
+  // The three detection events of the trace, recorded today.
+  check(fleetNumbers['events-total'].startsWith('3 detection events'),
+    `the fleet's events: ${fleetNumbers['events-total']}`);
 
   await open(page, `${base}/ui/devices`, 'devices', out, axeSource);
   pages++;

@@ -129,6 +129,34 @@ TEST(ServerConfigTest, ConsoleSection) {
                                "must be between 300 and 604800"),
                      HasSubstr("/console/sessions (line 1, column 37): "
                                "unknown key"))));
+  // Live feeds may never take every thread the gateway needs.
+  config = ParseServerConfig(
+      R"({"http": {"listen": "127.0.0.1:0", "max_connections": 8},
+          "console": {"max_event_streams": 5, "audit_verify_seconds": 60}})",
+      "t");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->console.max_event_streams, 5);
+  EXPECT_EQ(config->console.audit_verify_interval, absl::Minutes(1));
+  // Unset: 4, or what a small listener leaves (none with 3 threads).
+  config = ParseServerConfig("{}", "t");
+  EXPECT_EQ(config->console.max_event_streams, -1);
+  EXPECT_EQ(ConsoleEventStreams(config->console, 64), 4);
+  EXPECT_EQ(ConsoleEventStreams(config->console, 6), 3);
+  EXPECT_EQ(ConsoleEventStreams(config->console, 3), 0);
+  EXPECT_THAT(
+      ParseServerConfig(
+          R"({"http": {"listen": "127.0.0.1:0", "max_connections": 8},
+          "console": {"max_event_streams": 6}})",
+          "hg.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("/console/max_event_streams (line 2, column 23): is "
+                         "6: with 8 listener threads (http.max_connections) "
+                         "it may be at most 5")));
+  EXPECT_THAT(ParseServerConfig(
+                  R"({"http": {"listen": "127.0.0.1:0", "max_connections": 3},
+                      "console": {"max_event_streams": 0}})",
+                  "hg.json"),
+              IsOk());
 }
 
 TEST(ServerConfigTest, EveryProblemIsListedWithItsPointer) {

@@ -3,6 +3,8 @@
 #include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "plugin/console/alerts_page.h"
+#include "plugin/console/audit_page.h"
 #include "plugin/console/fleet_page.h"
 #include "plugin/console/html.h"
 #include "plugin/console/repair_page.h"
@@ -97,6 +99,77 @@ TEST(ConsoleHtmlTest, TheFleetCountsDevicesPerIssueAndTenant) {
   EXPECT_THAT(page, HasSubstr("QUARANTINE</span></a></td><td class=\"num\">0"
                               "</td><td class=\"num\">7</td><td "
                               "class=\"num\">+7</td>"));
+}
+
+TEST(ConsoleHtmlTest, TheFleetChartsEventsPerDayWithEmptyDaysShown) {
+  FleetView fleet;
+  fleet.today = 20'000;  // 2024-10-04
+  fleet.days = 30;
+  fleet.event_days = {{19'970, 9},  // before the window: not counted
+                      {19'999, 3},
+                      {20'000, 2}};
+  const std::string page = RenderFleet(fleet);
+  EXPECT_THAT(page, HasSubstr("<p id=\"events-total\">5 detection events"));
+  EXPECT_THAT(page, HasSubstr("Sep 05: 0; "));  // the window's first day
+  EXPECT_THAT(page, HasSubstr("Oct 03: 3; Oct 04: 2\""));
+  fleet.events_error = "the events cannot be counted now";
+  EXPECT_THAT(RenderFleet(fleet),
+              HasSubstr("<p class=\"error\">the events cannot be counted"));
+}
+
+TEST(ConsoleHtmlTest, AlertRowsAndFeedJsonCarryTheSameCells) {
+  policy::ComplianceAlert a;
+  a.sequence = 42;
+  a.emitted_at = absl::FromUnixSeconds(1'790'000'000);
+  a.tenant_id = "acme";
+  a.eas_device_id = "Appl<1>";
+  a.user_principal = "alice@acme.example";
+  a.old_action = policy::Action::kAllow;
+  a.new_action = policy::Action::kQuarantine;
+  a.trigger = "TRAFFIC";
+  a.reasons.push_back({"ORGANIZER_REWRITE", "", "", 60});
+  const std::string json = AlertFeedJson(a);
+  EXPECT_THAT(json, HasSubstr("\"seq\":42"));
+  EXPECT_THAT(json, HasSubstr("\"device_url\":\"/ui/device?tenant=acme&eas="
+                              "Appl%3C1%3E\""));
+  EXPECT_THAT(json, HasSubstr("\"new\":\"QUARANTINE\""));
+  EXPECT_THAT(json, HasSubstr("\"reasons\":\"ORGANIZER_REWRITE\""));
+  AlertsView view;
+  view.alerts = {std::make_shared<const policy::ComplianceAlert>(a)};
+  view.last = 42;
+  view.tenant = "acme";
+  const std::string page = RenderAlerts(view);
+  EXPECT_THAT(page, HasSubstr("<code>Appl&lt;1&gt;</code>"));
+  EXPECT_THAT(page, HasSubstr("data-stream=\"/ui/alerts/stream?tenant=acme&amp;"
+                              "after=42\""));
+  EXPECT_THAT(page, Not(HasSubstr("No alerts since")));
+}
+
+TEST(ConsoleHtmlTest, AuditRowsNameTheirActorAndTenant) {
+  policy::AuditEntry e;
+  e.seq = 7;
+  e.kind = "exemption";
+  e.record =
+      R"({"actor":{"auth":"token","peer":"ipv4:10.0.0.9","principal":"sec-admin"},)"
+      R"("exemption_id":"ex-1","kind":"device","operation":"put",)"
+      R"("reason":"CEO's <phone>","tenant_id":"acme","value":"ApplX"})";
+  const AuditRowView row = AuditRowOf(e);
+  EXPECT_EQ(row.principal, "sec-admin");
+  EXPECT_EQ(row.auth, "token");
+  EXPECT_EQ(row.tenant, "acme");
+  EXPECT_EQ(row.summary, "put exemption ex-1: device ApplX (CEO's <phone>)");
+  AuditView view;
+  view.rows = {row};
+  view.chain.verified = true;
+  view.chain.ok = false;
+  view.chain.bad_seq = 5;
+  view.chain.problem = "row 5's hash does not match";
+  const std::string page = RenderAudit(view);
+  EXPECT_THAT(page, HasSubstr("BROKEN</span> at row 5"));
+  EXPECT_THAT(page, HasSubstr("CEO&#39;s &lt;phone&gt;"));
+  EXPECT_THAT(page, HasSubstr("token from ipv4:10.0.0.9"));
+  e.record = "not json";
+  EXPECT_EQ(AuditRowOf(e).summary, "(the record is not JSON)");
 }
 
 TEST(ConsoleHtmlTest, CsvCellsCannotBecomeFormulas) {

@@ -120,6 +120,11 @@ class FaultStore final : public policy::StateStore {
     if (auto fault = ReadFault()) return *fault;
     return inner_->LoadEventsAfter(prefix, after, limit, rows);
   }
+  absl::StatusOr<std::vector<detector::EventDay>> CountEventsByDay(
+      std::string_view prefix, std::int64_t since_ms) override {
+    if (auto fault = ReadFault()) return *fault;
+    return inner_->CountEventsByDay(prefix, since_ms);
+  }
   absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) override {
     if (auto fault = ReadFault()) return *fault;

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/audit_key.h"
@@ -194,6 +195,52 @@ TEST_F(StateStoreTest, HistoryOfSchema4IsListedFromItsNextDecision) {
   EXPECT_EQ(listed.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(listed.status().message(),
               HasSubstr("history row of tenant acme device A1"));
+}
+
+// Schema 9 counts the fleet in history_tally: the migration counts the rows
+// schema 8 left, and triggers follow each write, replacement and delete.
+TEST_F(StateStoreTest, TheFleetsCountsFollowTheHistoryRows) {
+  {
+    auto db = sqlite::Database::Open(path_, true, false);
+    ASSERT_THAT(db.status(), IsOk());
+    ASSERT_THAT(sqlite::Migrate(*db, 8), IsOk());
+    for (const char* id : {"A1", "A2"}) {
+      ASSERT_THAT(
+          db->Exec(StrCat(
+              "INSERT INTO history(key, decided_ms, value, tenant, "
+              "eas_device_id, enforced_action, evaluated_action, level, "
+              "score, build, os_version, platform) VALUES(CAST('acme' || "
+              "char(10) || 'e:",
+              id, "' AS BLOB), 1, x'7631', 'acme', '", id,
+              "', 'ALLOW', 'QUARANTINE', 'HIGH', 80, '10A403', '6.0', "
+              "'ios')")),
+          IsOk());
+    }
+  }
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto count = [&]() -> std::uint64_t {
+    auto counts = store->CountDevices("acme");
+    EXPECT_THAT(counts.status(), IsOk());
+    std::uint64_t n = 0;
+    for (const policy::DeviceCount& c :
+         counts.value_or(std::vector<policy::DeviceCount>())) {
+      if (c.evaluated_action == policy::Action::kQuarantine) n += c.devices;
+    }
+    return n;
+  };
+  EXPECT_EQ(count(), 2u);
+  store.reset();
+  // Retention deletes history rows with SQL of its own.
+  Sql("DELETE FROM history WHERE eas_device_id = 'A1'");
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(count(), 1u);
+  store.reset();
+  Sql("UPDATE history SET evaluated_action = 'ALLOW'");
+  store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(count(), 0u);
 }
 
 // Every start looks for the audit log's first rekey row: through an index,
