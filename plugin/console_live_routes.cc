@@ -1,6 +1,5 @@
 // The console's alerts page with its live feed, and the audit page.
 #include <algorithm>
-#include <ranges>
 
 #include "absl/strings/numbers.h"
 #include "common/strings.h"
@@ -91,7 +90,8 @@ HttpResponse Console::Alerts(const HttpRequest& r, const Admitted& a) const {
   const ConsoleAlertFeed::Since kept = d_.alerts->After(0);
   view.last = kept.last;
   // Newest first.
-  for (const SharedAlert& alert : std::ranges::reverse_view(kept.alerts)) {
+  for (std::size_t i = kept.alerts.size(); i-- > 0;) {
+    const SharedAlert& alert = kept.alerts[i];
     if ((view.tenant.empty() || alert->tenant_id == view.tenant) &&
         a.viewer.MaySee(alert->tenant_id)) {
       view.alerts.push_back(alert);
