@@ -35,7 +35,8 @@ void AuditWatch::Loop() {
   while (true) {
     const absl::Time started = absl::Now();
     absl::StatusOr<store::AuditVerification> v =
-        store::VerifyAudit(db_path_, key_, nullptr, &stopping_);
+        store::VerifyAudit(db_path_, key_, nullptr, &stopping_,
+                           /*in_server=*/true);
     if (v.status().code() == absl::StatusCode::kCancelled) return;
     AuditWatchResult result;
     result.at = absl::Now();

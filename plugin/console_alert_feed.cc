@@ -85,20 +85,44 @@ void ConsoleAlertFeed::Wake() const {
 }
 
 absl::StatusOr<std::unique_ptr<ConsoleAlertFeed::Slot>>
-ConsoleAlertFeed::TakeSlot() {
+ConsoleAlertFeed::TakeSlot(const std::string& owner) {
   if (max_streams_ == 0) {
     return absl::ResourceExhaustedError(
         "the live feed is off on this server (console.max_event_streams is "
         "0): reload the page to see new alerts");
   }
-  if (taken_.fetch_add(1) >= max_streams_) {
-    taken_.fetch_sub(1);
+  const int per_owner = (max_streams_ + 1) / 2;
+  absl::MutexLock lock(&slots_mu_);
+  if (taken_ >= max_streams_) {
     return absl::ResourceExhaustedError(
         StrCat("the live feed has ", max_streams_,
                " viewers already (console.max_event_streams); close another "
                "tab or try again later"));
   }
-  return std::make_unique<Slot>(&taken_);
+  int& mine = taken_by_[owner];
+  if (mine >= per_owner) {
+    return absl::ResourceExhaustedError(
+        StrCat("you have the live feed open ", mine,
+               " times already, as many as one principal may; close another "
+               "tab with it"));
+  }
+  ++mine;
+  ++taken_;
+  return std::make_unique<Slot>(this, owner);
+}
+
+void ConsoleAlertFeed::GiveBack(const std::string& owner) {
+  absl::MutexLock lock(&slots_mu_);
+  --taken_;
+  if (auto it = taken_by_.find(owner);
+      it != taken_by_.end() && --it->second == 0) {
+    taken_by_.erase(it);
+  }
+}
+
+int ConsoleAlertFeed::streams() const {
+  absl::MutexLock lock(&slots_mu_);
+  return taken_;
 }
 
 ConsoleAlertStream::ConsoleAlertStream(Options options)

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -59,31 +60,37 @@ class ConsoleAlertFeed {
   // the principals were reloaded, the server stops).
   void Wake() const;
 
-  // A place for one stream; the place is given back when the slot goes.
-  // RESOURCE_EXHAUSTED when max_streams are taken (always, with 0: the live
-  // feed is off).
+  // A place for one stream of `owner` (a principal); the place is given
+  // back when the slot goes. RESOURCE_EXHAUSTED when max_streams are taken,
+  // or half of them (rounded up) by the owner, so that one analyst's tabs
+  // cannot lock the others out; always with 0 (the live feed is off).
   class Slot {
    public:
-    explicit Slot(std::atomic<int>* taken) : taken_(taken) {}
-    ~Slot() { taken_->fetch_sub(1); }
+    Slot(ConsoleAlertFeed* feed, std::string owner)
+        : feed_(feed), owner_(std::move(owner)) {}
+    ~Slot() { feed_->GiveBack(owner_); }
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
 
    private:
-    std::atomic<int>* taken_;
+    ConsoleAlertFeed* feed_;
+    std::string owner_;
   };
-  absl::StatusOr<std::unique_ptr<Slot>> TakeSlot();
-  int streams() const { return taken_.load(); }
+  absl::StatusOr<std::unique_ptr<Slot>> TakeSlot(const std::string& owner);
+  int streams() const;
   std::size_t keep() const { return keep_; }
   int max_streams() const { return max_streams_; }
 
  private:
   // The subscription's notification: its alerts into the ring.
   void Drain();
+  void GiveBack(const std::string& owner);
 
   const std::size_t keep_;
   const int max_streams_;
-  std::atomic<int> taken_{0};
+  mutable absl::Mutex slots_mu_;
+  int taken_ ABSL_GUARDED_BY(slots_mu_) = 0;
+  absl::flat_hash_map<std::string, int> taken_by_ ABSL_GUARDED_BY(slots_mu_);
   mutable absl::Mutex mu_;
   mutable absl::CondVar changed_;
   std::shared_ptr<policy::AlertSubscription> subscription_ ABSL_GUARDED_BY(mu_);

@@ -118,7 +118,9 @@ HttpResponse Console::AlertStream(const HttpRequest& r,
     return WithHeaders(HttpResponse::FromStatus(after.status()));
   }
   absl::StatusOr<std::unique_ptr<ConsoleAlertFeed::Slot>> slot =
-      d_.alerts->TakeSlot();
+      d_.alerts->TakeSlot(d_.access->development()
+                              ? StrCat("peer:", r.peer)
+                              : StrCat("principal:", a.viewer.principal));
   if (!slot.ok()) {
     HttpResponse busy = HttpResponse::FromStatus(slot.status());
     busy.headers.emplace_back("Retry-After", "30");

@@ -11,7 +11,9 @@ absl::StatusOr<std::vector<policy::DeviceCount>> QueryDeviceCounts(
       "SELECT tenant, platform, os_version, build, enforced_action, "
       "evaluated_action, level, devices FROM history_tally "
       "WHERE devices > 0",
-      tenant_id.empty() ? "" : " AND tenant = ?");
+      tenant_id.empty() ? "" : " AND tenant = ?",
+      " ORDER BY tenant, platform, os_version, build, enforced_action, "
+      "evaluated_action, level");
   absl::StatusOr<sqlite::Statement> prepared = db.Prepare(sql);
   if (!prepared.ok()) return prepared.status();
   sqlite::Statement& s = *prepared;

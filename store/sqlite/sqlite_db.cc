@@ -704,13 +704,13 @@ absl::StatusOr<Database> OpenState(const std::string& path,
 }
 
 absl::StatusOr<Database> OpenStateReadOnly(const std::string& path,
-                                           int min_version) {
+                                           int min_version, bool in_server) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     return absl::NotFoundError(StrCat("no state database at ", path,
                                       " (is --state the state directory?)"));
   }
-  RETURN_IF_ERROR(CheckHeader(path));
+  if (!in_server) RETURN_IF_ERROR(CheckHeader(path));
   // Read-write without create: a WAL database needs its -shm file.
   ASSIGN_OR_RETURN(Database db, Database::Open(path, false, false));
   RETURN_IF_ERROR(CheckIdentity(db));

@@ -120,8 +120,14 @@ inline constexpr int kOutboxSchemaVersion = 7;
 // Opens it for reading only (tools), with the same identity checks; never
 // creates or migrates. Versions below `min_version` (what the tool reads)
 // are refused with a hint to migrate; newer than this build's, always.
+// In the process whose store has the file open, pass `in_server`: the file
+// is then opened through SQLite only. (Its header check reads the file
+// itself, and closing that descriptor would drop every POSIX lock the
+// process holds on the file, SQLite's included: another process could then
+// take the database for unused and delete its write-ahead log.)
 absl::StatusOr<Database> OpenStateReadOnly(const std::string& path,
-                                           int min_version);
+                                           int min_version,
+                                           bool in_server = false);
 
 // The migrations, in order: step i takes user_version i to i + 1.
 const std::vector<std::string_view>& Migrations();

@@ -25,6 +25,9 @@ constexpr const char* kStatementSql[kStatementCount] = {
     "INSERT OR REPLACE INTO events(key, recorded_ms, value) VALUES(?1, ?2, ?3)",
     "INSERT OR REPLACE INTO pending(key, at_ms, value) VALUES(?1, ?2, ?3)",
     "DELETE FROM pending WHERE key = ?1",
+    // Exactly INSERT OR REPLACE: schema 9's triggers keep history_tally on
+    // it (the BEFORE INSERT one takes the replaced row off). An upsert or
+    // INSERT OR IGNORE would count wrong.
     "INSERT OR REPLACE INTO history(key, decided_ms, value, tenant, "
     "eas_device_id, mdm_device_id, user_principal, enforced_action, "
     "evaluated_action, level, score, build, os_version, model_name, "

@@ -122,9 +122,11 @@ absl::Status BackupState(const std::string& db_path, const std::string& to) {
 absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path,
                                               std::string_view key,
                                               const AuditCheckpoint* checkpoint,
-                                              const std::atomic<bool>* cancel) {
-  ASSIGN_OR_RETURN(Database db, sqlite::OpenStateReadOnly(
-                                    db_path, sqlite::kAuditSchemaVersion));
+                                              const std::atomic<bool>* cancel,
+                                              bool in_server) {
+  ASSIGN_OR_RETURN(Database db,
+                   sqlite::OpenStateReadOnly(
+                       db_path, sqlite::kAuditSchemaVersion, in_server));
   // One read transaction: a consistent snapshot while a server appends.
   RETURN_IF_ERROR(db.Exec("BEGIN"));
   ASSIGN_OR_RETURN(std::uint64_t rekey_seq, FirstRekeySeq(db));

@@ -40,11 +40,12 @@ struct AuditVerification {
 // Walks the audit chain with the audit key, and checks the signed head and,
 // when given, that the rows `checkpoint` covers are all there unchanged. An
 // error status only when the file cannot be read, or CANCELLED once
-// `*cancel` is set (looked at every few thousand rows).
+// `*cancel` is set (looked at every few thousand rows). `in_server`: called
+// in the process whose store has the file open (sqlite::OpenStateReadOnly).
 absl::StatusOr<AuditVerification> VerifyAudit(
     const std::string& db_path, std::string_view key,
     const AuditCheckpoint* checkpoint = nullptr,
-    const std::atomic<bool>* cancel = nullptr);
+    const std::atomic<bool>* cancel = nullptr, bool in_server = false);
 
 // A checkpoint of the committed log's head, signed with `key`.
 absl::StatusOr<AuditCheckpoint> CheckpointAudit(const std::string& db_path,

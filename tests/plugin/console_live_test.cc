@@ -210,6 +210,24 @@ TEST_F(ConsoleFeedBoundTest, FeedsAreBoundedAndEndWithTheirSession) {
   EXPECT_EQ(status, 200);
 }
 
+TEST_F(ConsoleTest, OnePrincipalMayHoldHalfTheFeeds) {
+  // Four feeds by default: two for one principal, whatever its sessions.
+  const std::string address = server_->http_address();
+  const std::string tab1 = SignIn("token-aud-acme");
+  const std::string tab2 = SignIn("token-aud-acme");
+  Feed one(address, "/ui/alerts/stream", tab1);
+  Feed two(address, "/ui/alerts/stream", tab2);
+  ASSERT_TRUE(one.WaitFor("retry: 5000"));
+  ASSERT_TRUE(two.WaitFor("retry: 5000"));
+  auto third = Get("/ui/alerts/stream", tab1);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 429);
+  EXPECT_THAT(third->body, HasSubstr("as many as one principal may"));
+  Feed other(address, "/ui/alerts/stream", SignIn("token-aud-globex"));
+  EXPECT_TRUE(other.WaitFor("retry: 5000"));
+  EXPECT_EQ(other.status(), 200);
+}
+
 TEST_F(ConsoleFeedBoundTest, AReloadThatNarrowsThePrincipalEndsItsFeed) {
   const std::string acme = SignIn("token-aud-acme");
   Feed feed(server_->http_address(), "/ui/alerts/stream?tenant=acme", acme);
