@@ -118,7 +118,7 @@ void AppendChain(const ChainStatusView& c, std::string* out) {
               TimeHtml(c.verified_at), " in ", Took(c.took),
               ": every row is linked to the one before with the audit key, ",
               "and the signed head matches.");
-    if (c.pruned_through > 0 && c.detailed) {
+    if (c.pruned_through > 0) {
       StrAppend(out, " Rows up to ", c.pruned_through,
                 " were removed by retention behind a signed anchor.");
     }
