@@ -37,16 +37,6 @@ absl::StatusOr<std::int64_t> SqliteStore::PruneStep(
   return watch->pruned;
 }
 
-absl::Status SqliteStore::Prune(absl::Time now, absl::Duration event_horizon,
-                                std::size_t chunk) {
-  while (true) {
-    ASSIGN_OR_RETURN(std::int64_t pruned, PruneStep(now, event_horizon, chunk));
-    if (pruned < static_cast<std::int64_t>(chunk)) {
-      return absl::OkStatus();
-    }
-  }
-}
-
 absl::Status SqliteStore::ApplyPrune(const Submission& sub) {
   static constexpr std::array<std::pair<PruneTable, StatementId>, 5> kTables = {
       {{kPrunedEvents, kPruneEvents},

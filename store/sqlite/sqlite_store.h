@@ -36,19 +36,11 @@
 #include "common/clock.h"
 #include "policy/state_store.h"
 #include "store/commit_queue.h"
+#include "store/durable_store.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/state_tools.h"
 
 namespace hijackguard::store {
-
-// How long rows are kept; zero = forever. Events follow the policy's
-// horizon (given to Prune) and the ledger its TTL.
-struct RetentionOptions {
-  absl::Duration devices = absl::Hours(24 * 180);  // not seen since
-  absl::Duration history = absl::Hours(24 * 180);  // not decided since
-  absl::Duration pending = absl::Hours(24 * 30);   // waiting since
-  absl::Duration audit = absl::ZeroDuration();     // forever
-};
 
 struct SqliteStoreOptions {
   std::string path;  // the database file
@@ -84,18 +76,7 @@ struct SqliteStoreOptions {
   std::function<void(absl::Duration, std::size_t)> on_commit;
 };
 
-struct StoreStats {
-  std::uint64_t submissions = 0;
-  std::uint64_t commits = 0;  // transactions
-  std::uint64_t durable_ticket = 0;
-  std::size_t queued = 0;  // submissions waiting for the writer
-  std::uint64_t audit_rows = 0;
-  std::array<std::uint64_t, kPruneTables> pruned{};
-  std::size_t overlay_rows = 0;
-  std::size_t idle_readers = 0;  // reader connections not in use
-};
-
-class SqliteStore final : public policy::StateStore {
+class SqliteStore final : public DurableStore {
  public:
   // Opens (creating when missing) and migrates the database. Errors:
   // FAILED_PRECONDITION for a newer schema or a foreign file, DATA_LOSS for
@@ -147,30 +128,23 @@ class SqliteStore final : public policy::StateStore {
   void WhenDurable(StoreTicket ticket,
                    std::function<void(absl::Status)> done) override;
 
-  // One retention step as of `now`, in one transaction queued like any
-  // other: deletes at most `chunk` rows of each table past its cut-off
-  // (events received longer than `event_horizon` ago, zero = kept; the
-  // ledger and the rest as the options say). Returns the most rows one
-  // table lost: fewer than `chunk` means nothing is left to prune.
+  // DurableStore
+  std::string_view kind() const override { return "sqlite"; }
   absl::StatusOr<std::int64_t> PruneStep(absl::Time now,
                                          absl::Duration event_horizon,
-                                         std::size_t chunk);
-  // Steps until nothing is left.
-  [[nodiscard]] absl::Status Prune(absl::Time now, absl::Duration event_horizon,
-                                   std::size_t chunk = 2000);
+                                         std::size_t chunk) override;
   // OK, or why the store cannot write now: UNAVAILABLE while commits fail
   // (they are retried with backoff, and nothing new is acknowledged until
   // one succeeds), or the error that stopped it for good (a failed read).
   absl::Status health() const override;
-  StoreStats stats() const;
+  StoreStats stats() const override;
   const std::string& path() const { return options_.path; }
   // The audit key (32 bytes).
-  const std::string& audit_key() const { return audit_key_; }
+  const std::string& audit_key() const override { return audit_key_; }
   // The last committed audit row and its hash (for checkpoints).
-  std::pair<std::uint64_t, std::string> audit_head() const;
-  // Replaces the callback of options.on_health_change (null: none; the
-  // server clears it before what it calls goes away).
-  void SetHealthCallback(std::function<void(const absl::Status&)> callback);
+  std::pair<std::uint64_t, std::string> audit_head() const override;
+  void SetHealthCallback(
+      std::function<void(const absl::Status&)> callback) override;
   // Tests: caps the file at its current size (PRAGMA max_page_count) from the
   // next commit on, so that commits which need a new page fail as on a full
   // disk; false lifts the cap.

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/store_time.h"
 
 namespace hijackguard::store {
 
@@ -62,9 +63,5 @@ struct SqliteStore::Connection {
 // (the kLoad ones).
 absl::StatusOr<std::unique_ptr<SqliteStore::Connection>> ConnectStatements(
     sqlite::Database db, bool writer);
-
-// Times as stored: Unix µs, with the infinities at the int64 ends.
-std::int64_t ToUs(absl::Time t);
-absl::Time FromUs(std::int64_t us);
 
 }  // namespace hijackguard::store
