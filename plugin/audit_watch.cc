@@ -7,12 +7,8 @@
 
 namespace hijackguard::plugin {
 
-AuditWatch::AuditWatch(std::string db_path, std::string key,
-                       absl::Duration interval)
-    : db_path_(std::move(db_path)),
-      key_(std::move(key)),
-      interval_(interval),
-      thread_([this] { Loop(); }) {}
+AuditWatch::AuditWatch(store::DurableStore* store, absl::Duration interval)
+    : store_(store), interval_(interval), thread_([this] { Loop(); }) {}
 
 AuditWatch::~AuditWatch() { Stop(); }
 
@@ -35,8 +31,7 @@ void AuditWatch::Loop() {
   while (true) {
     const absl::Time started = absl::Now();
     absl::StatusOr<store::AuditVerification> v =
-        store::VerifyAudit(db_path_, key_, nullptr, &stopping_,
-                           /*in_server=*/true);
+        store_->VerifyAuditLog(nullptr, &stopping_);
     if (v.status().code() == absl::StatusCode::kCancelled) return;
     AuditWatchResult result;
     result.at = absl::Now();

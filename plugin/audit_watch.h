@@ -1,5 +1,5 @@
 // The audit chain's status as the console shows it: the whole chain is
-// verified (store::VerifyAudit, on a read-only connection of its own) on a
+// verified (DurableStore::VerifyAuditLog, on a connection of its own) on a
 // background thread when the server starts and every `interval`, and pages
 // read the last result. On a log of millions of rows a verification takes
 // seconds; no page waits for one.
@@ -12,7 +12,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "store/sqlite/state_tools.h"
+#include "store/durable_store.h"
 
 namespace hijackguard::plugin {
 
@@ -26,8 +26,8 @@ struct AuditWatchResult {
 
 class AuditWatch {
  public:
-  // Starts verifying the database at `db_path` with `key`.
-  AuditWatch(std::string db_path, std::string key, absl::Duration interval);
+  // Starts verifying `store`'s log (which must outlive the watch).
+  AuditWatch(store::DurableStore* store, absl::Duration interval);
   ~AuditWatch();
   AuditWatch(const AuditWatch&) = delete;
   AuditWatch& operator=(const AuditWatch&) = delete;
@@ -40,8 +40,7 @@ class AuditWatch {
  private:
   void Loop();
 
-  const std::string db_path_;
-  const std::string key_;
+  store::DurableStore* const store_;
   const absl::Duration interval_;
   std::atomic<bool> stopping_{false};  // ends a verification under way
   mutable absl::Mutex mu_;

@@ -10,6 +10,7 @@
 #include "common/strings.h"
 #include "common/utf8.h"
 #include "plugin/auth_config.h"
+#include "store/postgres/pg_conn.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -107,6 +108,36 @@ void ReadHttp(const nlohmann::json& value, const std::string& pointer,
   }
   if (auto v = h.Integer("gateway_cache_seconds", false, 0, 3600)) {
     http->gateway_cache = absl::Seconds(*v);
+  }
+}
+
+void ReadPostgres(json::ObjectReader& root, json::Problems& problems,
+                  ServerConfig& config) {
+  if (const auto* p = root.Member("postgres", false)) {
+    json::ObjectReader pg(*p, root.PointerTo("postgres"), &problems);
+    if (auto v = pg.String("dsn", false)) {
+      // Checked here, so that a password never reaches a log line.
+      if (absl::Status s = store::pg::CheckNoPassword(*v, "postgres.dsn");
+          !s.ok()) {
+        problems.Add(pg.PointerTo("dsn"), std::string(s.message()));
+      } else {
+        config.postgres.dsn = *v;
+      }
+    }
+    if (auto v = pg.String("password_file", false)) {
+      config.postgres.password_file = *v;
+    }
+    if (auto v = pg.Integer("readers", false, 1, 64)) {
+      config.postgres.readers = static_cast<int>(*v);
+    }
+    if (auto v = pg.Integer("list_readers", false, 1, 16)) {
+      config.postgres.list_readers = static_cast<int>(*v);
+    }
+  }
+  if (config.state_store == "postgres" && config.postgres.dsn.empty()) {
+    problems.Add(root.PointerTo("postgres"),
+                 "state_store \"postgres\" needs postgres.dsn, the database "
+                 "every replica shares");
   }
 }
 
@@ -377,12 +408,12 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
       config.state_dir = *v;
     }
     if (auto v = root.String("state_store", false)) {
-      if (*v == "sqlite" || *v == "memory") {
+      if (*v == "sqlite" || *v == "postgres" || *v == "memory") {
         config.state_store = *v;
       } else {
-        problems.Add(
-            root.PointerTo("state_store"),
-            StrCat(QuoteInput(*v), " is not \"sqlite\" or \"memory\""));
+        problems.Add(root.PointerTo("state_store"),
+                     StrCat(QuoteInput(*v),
+                            " is not \"sqlite\", \"postgres\" or \"memory\""));
       }
     }
     if (auto v = root.String("state_synchronous", false)) {
@@ -441,6 +472,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(std::string_view text,
     }
     ReadSecurity(root, problems, config);
     ReadLimits(root, problems, config);
+    ReadPostgres(root, problems, config);
   }
   if (!problems.empty()) {
     return problems.ToStatus(origin, text);

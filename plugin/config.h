@@ -91,6 +91,20 @@ struct RetentionConfig {
   int audit_days = 0;      // the audit log (0: keep it forever)
 };
 
+// `postgres`: the shared state store (state_store "postgres"). Each replica
+// holds 1 + readers + list_readers + 2 connections (the writer, the pools,
+// the notification listener and the SIEM lease).
+struct PostgresConfig {
+  // A libpq connection string (keywords or a postgresql:// URI) without a
+  // password.
+  std::string dsn;
+  // A file (mode 0600) whose first line is the password; "" leaves it to
+  // libpq (PGPASSWORD, PGPASSFILE, ~/.pgpass, or no password at all).
+  std::string password_file;
+  int readers = 4;       // connections for the loads decisions wait on
+  int list_readers = 2;  // connections for listings (console, API)
+};
+
 struct ServerConfig {
   // host:port to listen on. Default "127.0.0.1:50051"; port 0 picks a free
   // port.
@@ -102,9 +116,11 @@ struct ServerConfig {
   std::string policy_path;
   // Directory for durable state; created if missing. Default "./var".
   std::string state_dir = "./var";
-  // Where state lives: "sqlite" (state_dir/hijackguard.db, the default) or
+  // Where state lives: "sqlite" (state_dir/hijackguard.db, the default),
+  // "postgres" (the database `postgres` names, shared by every replica) or
   // "memory" (nothing survives a restart; for tests and benchmarks).
   std::string state_store = "sqlite";
+  PostgresConfig postgres;
   // SQLite's synchronous mode: "full" (default; a commit survives power
   // loss), "normal" (survives a process crash) or "off".
   std::string state_synchronous = "full";

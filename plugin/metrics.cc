@@ -14,7 +14,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/durable_store.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -226,7 +226,7 @@ class Metrics::ScrapeTime final : public prometheus::Collectable {
         MetricType::Counter, std::move(metrics)));
   }
 
-  static void Store(const store::SqliteStore* store,
+  static void Store(const store::DurableStore* store,
                     std::vector<MetricFamily>* out) {
     const bool up = store == nullptr || store->health().ok();
     out->push_back(Family("hijackguard_store_up",

@@ -36,7 +36,7 @@ namespace policy {
 class PolicyEngine;
 }  // namespace policy
 namespace store {
-class SqliteStore;
+class DurableStore;
 }  // namespace store
 
 namespace plugin {
@@ -51,7 +51,7 @@ class SiemDelivery;
 struct MetricsSources {
   const policy::PolicyEngine* engine = nullptr;
   const detector::TrafficDetector* detector = nullptr;
-  const store::SqliteStore* store = nullptr;  // null: the state is in memory
+  const store::DurableStore* store = nullptr;  // null: the state is in memory
   const TrafficHandler* traffic = nullptr;
   const siem::SiemDelivery* siem = nullptr;  // null: no sinks
 };

@@ -36,6 +36,7 @@
 #include "plugin/wire_decoder.h"
 #include "store/audit_key.h"
 #include "store/audit_log.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace hijackguard::plugin {
@@ -98,7 +99,7 @@ struct PluginServer::State {
     if (siem_delivery != nullptr) siem_delivery->Stop();
   }
   // Destroyed after everything that submits to it.
-  std::unique_ptr<store::SqliteStore> store;
+  std::unique_ptr<store::DurableStore> store;
   // What every part submits to and waits on: `store`, or a test's wrapper
   // of it (ServerOptions::wrap_store_for_testing); null without a store.
   policy::StateStore* shared_store = nullptr;
@@ -362,14 +363,14 @@ const detector::TrafficDetector& PluginServer::detector() const {
   return *state_->detector;
 }
 
-store::SqliteStore* PluginServer::store() { return state_->store.get(); }
+store::DurableStore* PluginServer::store() { return state_->store.get(); }
 
 const CallCounts& PluginServer::calls() const { return state_->calls; }
 
 namespace {
 
-// Opens the state database.
-absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
+// Opens the state database: SQLite's file, or the shared PostgreSQL one.
+absl::StatusOr<std::unique_ptr<store::DurableStore>> OpenStore(
     const ServerOptions& options,
     std::function<void(const absl::Status&)> on_health_change, Metrics* metrics,
     std::atomic<siem::SiemDelivery*>* siem_wake);
@@ -433,7 +434,7 @@ absl::StatusOr<StartPolicy> LoadStartPolicy(const ServerOptions& options) {
 
 absl::StatusOr<std::string> PluginServer::State::OpenState(
     const ServerOptions& options, const std::string& origin) {
-  if (options.state_path.empty()) {
+  if (options.state_path.empty() && options.postgres.dsn.empty()) {
     if (!options.audit_key_file.empty()) {
       return store::LoadOrCreateAuditKey(options.audit_key_file, 0);
     }
@@ -596,9 +597,8 @@ absl::Status PluginServer::State::StartHttp(const ServerOptions& options) {
       return s;
     }
     if (store != nullptr) {
-      audit_watch =
-          std::make_unique<AuditWatch>(store->path(), store->audit_key(),
-                                       options.console.audit_verify_interval);
+      audit_watch = std::make_unique<AuditWatch>(
+          store.get(), options.console.audit_verify_interval);
     }
     AddConsoleRoutes(&router, {.access = access.get(),
                                .sessions = console_sessions.get(),
@@ -771,10 +771,35 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
+absl::StatusOr<std::unique_ptr<store::DurableStore>> OpenStore(
     const ServerOptions& options,
     std::function<void(const absl::Status&)> on_health_change, Metrics* metrics,
     std::atomic<siem::SiemDelivery*>* siem_wake) {
+  auto on_commit = [metrics, siem_wake](absl::Duration elapsed,
+                                        std::size_t batch) {
+    if (metrics != nullptr) metrics->ObserveCommit(elapsed, batch);
+    if (siem::SiemDelivery* d = siem_wake->load()) d->Wake();
+  };
+  if (!options.postgres.dsn.empty()) {
+    store::PostgresStoreOptions po;
+    po.dsn = options.postgres.dsn;
+    if (!options.postgres.password_file.empty()) {
+      ASSIGN_OR_RETURN(po.password, store::pg::ReadPasswordFile(
+                                        options.postgres.password_file));
+    }
+    po.readers = options.postgres.readers;
+    po.list_readers = options.postgres.list_readers;
+    po.ledger_ttl = options.detector.ledger.ttl;
+    po.clock = options.clock;
+    po.audit_key_file = options.audit_key_file;
+    po.accept_broken_audit = options.accept_broken_audit;
+    po.on_health_change = std::move(on_health_change);
+    po.on_commit = on_commit;
+    po.retention = options.retention;
+    ASSIGN_OR_RETURN(std::unique_ptr<store::PostgresStore> pg,
+                     store::PostgresStore::Open(std::move(po)));
+    return pg;
+  }
   store::SqliteStoreOptions so;
   so.path = options.state_path;
   so.synchronous = options.state_synchronous;
@@ -783,11 +808,7 @@ absl::StatusOr<std::unique_ptr<store::SqliteStore>> OpenStore(
   so.audit_key_file = options.audit_key_file;
   so.accept_broken_audit = options.accept_broken_audit;
   so.on_health_change = std::move(on_health_change);
-  so.on_commit = [metrics, siem_wake](absl::Duration elapsed,
-                                      std::size_t batch) {
-    if (metrics != nullptr) metrics->ObserveCommit(elapsed, batch);
-    if (siem::SiemDelivery* d = siem_wake->load()) d->Wake();
-  };
+  so.on_commit = on_commit;
   so.wal_autocheckpoint_pages = options.state_wal_autocheckpoint_pages;
   so.retention = options.retention;
   ASSIGN_OR_RETURN(std::unique_ptr<store::SqliteStore> store,

@@ -19,7 +19,7 @@
 #include "plugin/http_server.h"
 #include "policy/engine.h"
 #include "policy/policy.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/durable_store.h"
 
 namespace grpc {
 class Server;
@@ -59,6 +59,14 @@ struct ServerOptions {
   // lost when the server stops.
   std::string state_path;
   std::string state_synchronous = "full";  // "full", "normal" or "off"
+  // The shared store instead (docs/state.md, "PostgreSQL"): used when
+  // dsn is set.
+  struct Postgres {
+    std::string dsn;
+    std::string password_file;  // "" = libpq's own ways
+    int readers = 4;
+    int list_readers = 2;
+  } postgres;
   int state_wal_autocheckpoint_pages = 1000;
   // How long stored rows are kept (`retention`).
   store::RetentionOptions retention;
@@ -145,7 +153,7 @@ class PluginServer {
   // Unary calls answered so far, per RPC and outcome.
   const CallCounts& calls() const;
   // The state store, or null when state is in memory only.
-  store::SqliteStore* store();
+  store::DurableStore* store();
 
  private:
   // ReloadPolicy's work: whether the file's policy was applied.

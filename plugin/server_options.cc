@@ -57,6 +57,12 @@ ServerOptions ServerOptionsFrom(
         "--accept-broken-audit: the server starts even if the audit "
         "log does not verify, and records that in the log");
   }
+  if (config.state_store == "postgres") {
+    options.postgres = {.dsn = config.postgres.dsn,
+                        .password_file = config.postgres.password_file,
+                        .readers = config.postgres.readers,
+                        .list_readers = config.postgres.list_readers};
+  }
   if (config.state_store == "sqlite") {
     options.state_path =
         (std::filesystem::path(config.state_dir) / store::kStateFileName)

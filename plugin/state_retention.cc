@@ -16,7 +16,7 @@ constexpr std::size_t kStepRows = 2000;
 
 }  // namespace
 
-StateRetention::StateRetention(store::SqliteStore* store,
+StateRetention::StateRetention(store::DurableStore* store,
                                const policy::PolicyEngine* engine,
                                const Clock* clock, absl::Duration interval)
     : store_(store), engine_(engine), clock_(clock), interval_(interval) {

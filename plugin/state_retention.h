@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "policy/engine.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/durable_store.h"
 
 namespace hijackguard {
 
@@ -19,7 +19,7 @@ class StateRetention {
  public:
   // Starts the thread unless `interval` is zero. `store` and `engine`
   // outlive this object.
-  StateRetention(store::SqliteStore* store, const policy::PolicyEngine* engine,
+  StateRetention(store::DurableStore* store, const policy::PolicyEngine* engine,
                  const Clock* clock, absl::Duration interval);
   ~StateRetention();  // Stop()
   StateRetention(const StateRetention&) = delete;
@@ -34,7 +34,7 @@ class StateRetention {
   bool WaitFor(absl::Duration wait);
   bool stopping() const;
 
-  store::SqliteStore* const store_;
+  store::DurableStore* const store_;
   const policy::PolicyEngine* const engine_;
   const Clock* const clock_;
   const absl::Duration interval_;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -16,6 +17,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "policy/state_store.h"
+#include "store/audit_log.h"
+#include "store/audit_verify.h"
 #include "store/commit_queue.h"
 
 namespace hijackguard::store {
@@ -68,6 +71,11 @@ class DurableStore : public policy::StateStore {
   // The last committed audit row this store knows of and its hash (for
   // checkpoints).
   virtual std::pair<std::uint64_t, std::string> audit_head() const = 0;
+  // Walks the whole audit log on a connection of its own, from one
+  // consistent snapshot, while the store keeps writing
+  // (store/audit_verify.h).
+  virtual absl::StatusOr<AuditVerification> VerifyAuditLog(
+      const AuditCheckpoint* checkpoint, const std::atomic<bool>* cancel) = 0;
   // Replaces the health callback given at open (null: none; the server
   // clears it before what it calls goes away).
   virtual void SetHealthCallback(

@@ -23,6 +23,7 @@
 #include "plugin/grpc_log.h"
 #include "plugin/server.h"
 #include "plugin/server_options.h"
+#include "store/postgres/pg_store.h"
 
 namespace hijackguard::plugin::cli {
 namespace {
@@ -131,6 +132,24 @@ void ReloadConfig(const std::string& path, std::string& text,
   text = *std::move(now);
 }
 
+// Where the server keeps its state, for the start's log line.
+std::string StateDescription(const ServerConfig& config,
+                             const ServerOptions& options,
+                             PluginServer& server) {
+  if (!options.postgres.dsn.empty()) {
+    // The connection string holds no password (refused at parse), but it
+    // is the operator's: the log names the replica, not the string.
+    const auto* pg = dynamic_cast<const store::PostgresStore*>(server.store());
+    return StrCat("in PostgreSQL (postgres.dsn), replica ",
+                  pg != nullptr ? pg->replica_id() : "?");
+  }
+  if (options.state_path.empty()) {
+    return "in memory only (state_store \"memory\")";
+  }
+  return StrCat(options.state_path, " (synchronous=", config.state_synchronous,
+                ")");
+}
+
 // What the server runs with, in the log.
 void LogStart(const ServerConfig& config, const ServerOptions& options,
               PluginServer& server) {
@@ -144,10 +163,7 @@ void LogStart(const ServerConfig& config, const ServerOptions& options,
   LogInfo(StrCat("known-issue catalog ", catalog_name, ": version ",
                  options.catalog->catalog_version(), ", ",
                  options.catalog->issues().size(), " issues; state ",
-                 options.state_path.empty()
-                     ? StrCat("in memory only (state_store \"memory\")")
-                     : StrCat(options.state_path, " (synchronous=",
-                              config.state_synchronous, ")")));
+                 StateDescription(config, options, server)));
   if (!options.auth) {
     LogWarning(
         "development mode: there is no auth section, so every caller is an "

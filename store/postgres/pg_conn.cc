@@ -1,12 +1,18 @@
 #include "store/postgres/pg_conn.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 #include "common/strings.h"
 
 namespace hijackguard::store::pg {
@@ -276,11 +282,12 @@ absl::Status CheckNoPassword(const std::string& conninfo,
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
   if (options == nullptr) {
-    std::string why = error != nullptr ? error : "out of memory";
+    // libpq's message quotes the string's words, which may be a password.
     PQfreemem(error);
-    while (!why.empty() && why.back() == '\n') why.pop_back();
     return absl::InvalidArgumentError(
-        StrCat(field, ": not a libpq connection string: ", why));
+        StrCat(field,
+               " is not a libpq connection string (keyword=value "
+               "pairs or a postgresql:// URI)"));
   }
   bool has_password = false;
   for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
@@ -298,6 +305,51 @@ absl::Status CheckNoPassword(const std::string& conninfo,
         "it is never in a configuration file or a log"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    const int e = errno;
+    return absl::Status(
+        e == ENOENT ? absl::StatusCode::kNotFound
+                    : absl::StatusCode::kPermissionDenied,
+        StrCat("postgres.password_file ", path, ": ", std::strerror(e)));
+  }
+  struct stat st {};
+  std::string text;
+  absl::Status status;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    status = absl::FailedPreconditionError(
+        StrCat("postgres.password_file ", path, " is not a regular file"));
+  } else if ((st.st_mode & 077) != 0) {
+    status = absl::FailedPreconditionError(
+        StrCat("postgres.password_file ", path, " can be read by others (mode ",
+               absl::StrFormat("%04o", st.st_mode & 07777),
+               "): chmod 600 it, and think of the password as seen"));
+  } else if (st.st_size > 4096) {
+    status = absl::InvalidArgumentError(
+        StrCat("postgres.password_file ", path, " is larger than 4096 bytes"));
+  } else {
+    text.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t got = 0;
+    while (got < text.size()) {
+      const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+  }
+  ::close(fd);
+  RETURN_IF_ERROR(status);
+  text = text.substr(0, text.find('\n'));
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty() || text.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        StrCat("postgres.password_file ", path,
+               ": the first line must hold the password (and no NUL byte)"));
+  }
+  return text;
 }
 
 // ---------------------------------------------------------------------------

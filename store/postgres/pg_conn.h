@@ -146,4 +146,10 @@ absl::StatusCode CodeForSqlState(std::string_view sqlstate);
 [[nodiscard]] absl::Status CheckNoPassword(const std::string& conninfo,
                                            std::string_view field);
 
+// The password in `path` (postgres.password_file): its first line. The file
+// must be a regular file that only its owner can read (FAILED_PRECONDITION
+// naming the mode otherwise, as libpq refuses such a .pgpass), and the line
+// must not be empty.
+absl::StatusOr<std::string> ReadPasswordFile(const std::string& path);
+
 }  // namespace hijackguard::store::pg

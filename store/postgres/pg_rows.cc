@@ -134,7 +134,8 @@ pg::Statement AuditRows::Insert() const {
   pg::Statement s;
   s.sql =
       "INSERT INTO audit(seq, at_us, kind, record, prev_hash, hash) SELECT "
-      "s, a, convert_from(k, 'UTF8'), r, convert_from(p, 'UTF8'), "
+      "s, a, convert_from(k, 'UTF8'), convert_from(r, 'UTF8'), "
+      "convert_from(p, 'UTF8'), "
       "convert_from(h, 'UTF8') FROM unnest($1::int8[], $2::int8[], "
       "$3::bytea[], $4::bytea[], $5::bytea[], $6::bytea[]) AS x(s, a, k, r, "
       "p, h)";

@@ -19,6 +19,8 @@ struct Step {
 
 // Keys, values and every column a device or a caller supplies are bytea:
 // they are stored as the bytes the engine wrote, whatever their encoding.
+// The audit log's records are text: canonical JSON, always UTF-8 (invalid
+// sequences are replaced before hashing), readable with psql.
 const std::vector<Step>& Steps() {
   static const std::vector<Step> kSteps = {
       // 0 -> 1
@@ -61,7 +63,7 @@ CREATE TABLE policies(seq bigint PRIMARY KEY, revision text NOT NULL,
                       origin bytea NOT NULL, applied_us bigint NOT NULL,
                       document bytea NOT NULL);
 CREATE TABLE audit(seq bigint PRIMARY KEY, at_us bigint NOT NULL,
-                   kind text NOT NULL, record bytea NOT NULL,
+                   kind text NOT NULL, record text NOT NULL,
                    prev_hash text NOT NULL, hash text NOT NULL);
 CREATE INDEX audit_by_time ON audit(at_us);
 CREATE INDEX audit_by_kind ON audit(kind, seq);

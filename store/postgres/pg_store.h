@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,18 @@
 #include "store/postgres/pg_schema.h"
 
 namespace hijackguard::store {
+
+// Verifies the audit log of the database `conn` is connected to (one
+// snapshot; `audit verify --config` and the server's audit watch).
+absl::StatusOr<AuditVerification> VerifyPostgresAudit(
+    pg::Connection& conn, std::string_view key,
+    const AuditCheckpoint* checkpoint, const std::atomic<bool>* cancel);
+
+// Writes the audit rows recorded at or after `since` as JSON Lines
+// (WriteAuditLine), from one snapshot; returns how many.
+absl::StatusOr<std::uint64_t> ExportPostgresAudit(
+    pg::Connection& conn, absl::Time since, std::ostream& out,
+    const Pseudonymizer* pseudonymize);
 
 struct AppendState;  // pg_internal.h
 class AuditRows;
@@ -134,6 +147,9 @@ class PostgresStore final : public DurableStore {
   std::pair<std::uint64_t, std::string> audit_head() const override;
   void SetHealthCallback(
       std::function<void(const absl::Status&)> callback) override;
+  absl::StatusOr<AuditVerification> VerifyAuditLog(
+      const AuditCheckpoint* checkpoint,
+      const std::atomic<bool>* cancel) override;
 
   // This replica's id in the replicas table.
   const std::string& replica_id() const { return replica_id_; }

@@ -145,6 +145,13 @@ class SqliteStore final : public DurableStore {
   std::pair<std::uint64_t, std::string> audit_head() const override;
   void SetHealthCallback(
       std::function<void(const absl::Status&)> callback) override;
+  absl::StatusOr<AuditVerification> VerifyAuditLog(
+      const AuditCheckpoint* checkpoint,
+      const std::atomic<bool>* cancel) override {
+    // Through SQLite only: this process holds the file's locks.
+    return VerifyAudit(options_.path, audit_key_, checkpoint, cancel,
+                       /*in_server=*/true);
+  }
   // Tests: caps the file at its current size (PRAGMA max_page_count) from the
   // next commit on, so that commits which need a new page fail as on a full
   // disk; false lifts the cap.

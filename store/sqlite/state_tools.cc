@@ -23,33 +23,6 @@ namespace hijackguard::store {
 using sqlite::Database;
 using sqlite::Statement;
 
-namespace {
-
-// Replaces the user principal of a decision and the address of a user
-// exemption (in its value and its id "<tenant>/user/<address>").
-void PseudonymizeRecord(const Pseudonymizer& pseudonym, nlohmann::json& j) {
-  auto replace = [&](const char* field) {
-    auto it = j.find(field);
-    if (it != j.end() && it->is_string() && !it->get<std::string>().empty()) {
-      *it = pseudonym(it->get<std::string>());
-    }
-  };
-  replace("user_principal");
-  auto id = j.find("exemption_id");
-  if (id == j.end() || !id->is_string()) {
-    return;
-  }
-  const std::string text = id->get<std::string>();
-  const std::size_t user = text.find("/user/");
-  if (user != std::string::npos) {
-    *id = StrCat(text.substr(0, user), "/user/",
-                 pseudonym(text.substr(user + 6)));
-    replace("value");
-  }
-}
-
-}  // namespace
-
 absl::Status BackupState(const std::string& db_path, const std::string& to) {
   std::error_code ec;
   if (std::filesystem::exists(to, ec)) {
@@ -119,6 +92,36 @@ absl::Status BackupState(const std::string& db_path, const std::string& to) {
   return status;
 }
 
+namespace {
+
+// The log in one read transaction of a SQLite connection.
+class SqliteAuditSource final : public AuditSource {
+ public:
+  explicit SqliteAuditSource(Database& db) : db_(db) {}
+  absl::StatusOr<std::string> Meta(std::string_view name) override {
+    return db_.QueryText(
+        StrCat("SELECT value FROM meta WHERE name = '", name, "'"));
+  }
+  absl::StatusOr<std::uint64_t> RekeySeq() override {
+    return FirstRekeySeq(db_);
+  }
+  absl::Status Rows(
+      const std::function<bool(const AuditChainRow&)>& row) override {
+    ASSIGN_OR_RETURN(Statement rows,
+                     db_.Prepare(StrCat("SELECT ", kAuditRowColumns,
+                                        " FROM audit ORDER BY seq")));
+    while (true) {
+      ASSIGN_OR_RETURN(bool more, rows.Step());
+      if (!more || !row(ReadAuditRow(rows))) return absl::OkStatus();
+    }
+  }
+
+ private:
+  Database& db_;
+};
+
+}  // namespace
+
 absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path,
                                               std::string_view key,
                                               const AuditCheckpoint* checkpoint,
@@ -129,7 +132,6 @@ absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path,
                        db_path, sqlite::kAuditSchemaVersion, in_server));
   // One read transaction: a consistent snapshot while a server appends.
   RETURN_IF_ERROR(db.Exec("BEGIN"));
-  ASSIGN_OR_RETURN(std::uint64_t rekey_seq, FirstRekeySeq(db));
   ASSIGN_OR_RETURN(std::string pending,
                    db.QueryText("SELECT value FROM meta WHERE name = "
                                 "'audit_rekey'"));
@@ -147,85 +149,9 @@ absl::StatusOr<AuditVerification> VerifyAudit(const std::string& db_path,
     (void)db.Exec("COMMIT");
     return broken;
   }
-  ASSIGN_OR_RETURN(Statement rows,
-                   db.Prepare(StrCat("SELECT ", kAuditRowColumns,
-                                     " FROM audit ORDER BY seq")));
-  // Retention may have deleted the oldest rows: the signed anchor names the
-  // last one, and the chain starts after it.
-  ASSIGN_OR_RETURN(std::string anchor,
-                   db.QueryText("SELECT value FROM meta WHERE name = "
-                                "'audit_anchor'"));
-  absl::StatusOr<AuditAnchor> from = ParseAuditAnchor(anchor, key);
-  if (!from.ok()) {
-    AuditVerification broken;
-    broken.ok = false;
-    broken.bad_seq = 1;
-    broken.problem = std::string(from.status().message());
-    (void)db.Exec("COMMIT");
-    return broken;
-  }
-  const std::uint64_t anchor_seq = from->seq;
-  const std::string& anchor_hash = from->hash;
-  AuditChainWalker walker(std::string(key), rekey_seq, anchor_seq + 1,
-                          anchor_hash);
-  AuditVerification v;
-  v.pruned_through = anchor_seq;
-  std::string checkpoint_row_hash;
-  while (true) {
-    ASSIGN_OR_RETURN(bool more, rows.Step());
-    if (!more) break;
-    const AuditChainRow row = ReadAuditRow(rows);
-    if (cancel != nullptr && row.seq % 4096 == 0 && cancel->load()) {
-      (void)db.Exec("COMMIT");
-      return absl::CancelledError("the audit verification was stopped");
-    }
-    if (!walker.Add(row)) break;
-    if (checkpoint != nullptr && row.seq == checkpoint->seq) {
-      checkpoint_row_hash = row.hash;
-    }
-  }
-  if (walker.ok()) {
-    ASSIGN_OR_RETURN(std::string head,
-                     db.QueryText("SELECT value FROM meta WHERE name = "
-                                  "'audit_head'"));
-    walker.CheckHead(head, false);
-  }
-  v.rows = walker.rows();
-  v.first_seq = walker.rows() > 0 ? anchor_seq + 1 : 0;
-  v.last_seq = walker.last_seq();
-  v.ok = walker.ok();
-  v.bad_seq = walker.bad_seq();
-  v.problem = walker.problem();
-  if (v.ok && checkpoint != nullptr && checkpoint->seq > 0) {
-    if (checkpoint->seq <= anchor_seq) {
-      // Its rows were pruned: the anchor, signed with the same key, is what
-      // links the rows kept to them.
-      if (checkpoint->seq == anchor_seq && checkpoint->head != anchor_hash) {
-        v.ok = false;
-        v.bad_seq = anchor_seq;
-        v.problem = StrCat("the prune anchor is not the row the checkpoint of ",
-                           FormatUtc(checkpoint->at), " signed");
-      } else {
-        v.after_checkpoint = v.last_seq - checkpoint->seq;
-      }
-    } else if (checkpoint->seq > v.last_seq) {
-      v.ok = false;
-      v.bad_seq = v.last_seq + 1;
-      v.problem = StrCat("rows ", v.last_seq + 1, "..", checkpoint->seq,
-                         " were deleted: the checkpoint of ",
-                         FormatUtc(checkpoint->at), " covers rows up to ",
-                         checkpoint->seq, ", the log ends at row ", v.last_seq);
-    } else if (checkpoint_row_hash != checkpoint->head) {
-      v.ok = false;
-      v.bad_seq = checkpoint->seq;
-      v.problem = StrCat(
-          "row ", checkpoint->seq, " is not the row the checkpoint of ",
-          FormatUtc(checkpoint->at), " signed: the log up to it was rewritten");
-    } else {
-      v.after_checkpoint = v.last_seq - checkpoint->seq;
-    }
-  }
-  v.head_hash = v.ok ? walker.head() : "";
+  SqliteAuditSource source(db);
+  absl::StatusOr<AuditVerification> v =
+      VerifyAuditChain(source, key, checkpoint, cancel);
   (void)db.Exec("COMMIT");
   return v;
 }
@@ -258,23 +184,9 @@ absl::StatusOr<std::uint64_t> ExportAudit(const std::string& db_path,
   while (true) {
     ASSIGN_OR_RETURN(bool more, rows.Step());
     if (!more) break;
-    std::string_view record = rows.Blob(0);
-    if (record.size() < 2 || record.back() != '}') {
+    if (!WriteAuditLine(rows.Blob(0), rows.Blob(1), pseudonymize, out)) {
       continue;  // not an object; verify reports it
     }
-    std::string rewritten;
-    if (pseudonymize != nullptr) {
-      nlohmann::json j = nlohmann::json::parse(record, nullptr, false);
-      if (!j.is_object()) continue;
-      // The canonical record's hash no longer matches; the line says so.
-      PseudonymizeRecord(*pseudonymize, j);
-      j["pseudonymized"] = true;
-      rewritten =
-          j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      record = rewritten;
-    }
-    record.remove_suffix(1);
-    out << record << ",\"hash\":\"" << rows.Blob(1) << "\"}\n";
     ++n;
   }
   out.flush();

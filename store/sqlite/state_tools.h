@@ -15,6 +15,7 @@
 #include "policy/state_store.h"
 #include "store/audit_key.h"
 #include "store/audit_log.h"
+#include "store/audit_verify.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace hijackguard::store {
@@ -24,19 +25,6 @@ namespace hijackguard::store {
 [[nodiscard]] absl::Status BackupState(const std::string& db_path,
                                        const std::string& to);
 
-struct AuditVerification {
-  std::uint64_t rows = 0;
-  std::uint64_t first_seq = 0;
-  std::uint64_t last_seq = 0;
-  std::string head_hash;  // of the last row
-  bool ok = true;
-  std::uint64_t bad_seq = 0;  // the first altered, inserted or deleted row
-  std::string problem;
-  std::uint64_t after_checkpoint = 0;  // rows that follow the checkpoint
-  // Rows up to this one were deleted by retention behind a signed anchor
-  // (0: none were).
-  std::uint64_t pruned_through = 0;
-};
 // Walks the audit chain with the audit key, and checks the signed head and,
 // when given, that the rows `checkpoint` covers are all there unchanged. An
 // error status only when the file cannot be read, or CANCELLED once

@@ -1,5 +1,6 @@
 #include "plugin/config.h"
 
+#include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/status_matchers.h"
@@ -11,6 +12,7 @@ using ::hijackguard::testing::IsOk;
 using ::hijackguard::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(ServerConfigTest, ExampleConfigurationLoads) {
   auto config =
@@ -70,19 +72,65 @@ TEST(ServerConfigTest, StateStoreAndSynchronousMode) {
   EXPECT_EQ(config->state_store, "memory");
   EXPECT_EQ(config->state_synchronous, "normal");
   EXPECT_THAT(
-      ParseServerConfig(
-          R"({"state_store": "postgres", "state_synchronous": 1})", "hg.json"),
+      ParseServerConfig(R"({"state_store": "mysql", "state_synchronous": 1})",
+                        "hg.json"),
       StatusIs(
           absl::StatusCode::kInvalidArgument,
-          AllOf(
-              HasSubstr("/state_store (line 1, column 2): \"postgres\" is not"),
-              HasSubstr("/state_synchronous (line 1, column 29): must be a "
-                        "string"))));
+          AllOf(HasSubstr("/state_store (line 1, column 2): \"mysql\" is not"),
+                HasSubstr("/state_synchronous (line 1, column 26): must be a "
+                          "string"))));
   EXPECT_THAT(
       ParseServerConfig(R"({"state_synchronous": "FULL!"})", "hg.json"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr(
                    "/state_synchronous (line 1, column 2): \"FULL!\" is not")));
+}
+
+TEST(ServerConfigTest, PostgresNeedsADsnWithoutAPassword) {
+  auto config = ParseServerConfig(
+      R"({"state_store": "postgres",
+          "postgres": {"dsn": "host=/run/pg dbname=hg user=hg",
+                       "password_file": "/etc/hg/pg.pw", "readers": 8,
+                       "list_readers": 3}})",
+      "test");
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->state_store, "postgres");
+  EXPECT_EQ(config->postgres.dsn, "host=/run/pg dbname=hg user=hg");
+  EXPECT_EQ(config->postgres.password_file, "/etc/hg/pg.pw");
+  EXPECT_EQ(config->postgres.readers, 8);
+  EXPECT_EQ(config->postgres.list_readers, 3);
+  EXPECT_THAT(ParseServerConfig(R"({"state_store": "postgres"})", "hg.json"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("needs postgres.dsn")));
+  // A password in either form is refused, and never repeated.
+  for (const char* dsn :
+       {"host=db password=hunter2 dbname=hg", "postgresql://hg:hunter2@db/hg",
+        "host=db password = 'hunter2'"}) {
+    const auto refused = ParseServerConfig(
+        StrCat(R"({"state_store": "postgres", "postgres": {"dsn": ")", dsn,
+               R"("}})"),
+        "hg.json");
+    EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument,
+                                  AllOf(HasSubstr("/postgres/dsn"),
+                                        HasSubstr("holds a password"),
+                                        Not(HasSubstr("hunter2")))))
+        << dsn;
+  }
+  // libpq's own message quotes the words it could not parse.
+  EXPECT_THAT(
+      ParseServerConfig(
+          R"({"state_store": "postgres", "postgres": {"dsn": "host=db hunter2"}})",
+          "hg.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("is not a libpq connection string"),
+                     Not(HasSubstr("hunter2")))));
+  EXPECT_THAT(
+      ParseServerConfig(
+          R"({"postgres": {"dsn": "host=db", "readers": 0, "pool": 1}})",
+          "hg.json"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          AllOf(HasSubstr("/postgres/readers"), HasSubstr("/postgres/pool"))));
 }
 
 TEST(ServerConfigTest, LoggingFormatAndLevel) {

@@ -13,6 +13,7 @@
 #include "store/audit_key.h"
 #include "store/sqlite/sqlite_store.h"
 #include "tests/common/builtin_catalog.h"
+#include "tests/common/state_backends.h"
 #include "tests/common/status_matchers.h"
 #include "tests/common/test_dir.h"
 #include "tests/plugin/traffic_fixtures.h"
@@ -22,7 +23,7 @@ namespace {
 
 using ::hijackguard::testing::IsOk;
 
-class DurableServerTest : public ::testing::Test {
+class DurableServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = ::hijackguard::testing::FreshTestDir("durable");
@@ -30,7 +31,9 @@ class DurableServerTest : public ::testing::Test {
     options_.catalog = ::hijackguard::testing::BuiltinCatalog();
     options_.clock = &clock_;
     options_.policy_path = (dir_ / "policy.json").string();
-    options_.state_path = (dir_ / "hijackguard.db").string();
+    ASSERT_THAT(
+        ::hijackguard::testing::UseStateBackend(GetParam(), dir_, &options_),
+        IsOk());
     options_.state_retention_interval = absl::ZeroDuration();
   }
   void TearDown() override {
@@ -111,7 +114,7 @@ class DurableServerTest : public ::testing::Test {
 
 // The repair list pages through the store's events a device at a time,
 // across tenants only when asked, and is the same after a restart.
-TEST_F(DurableServerTest, TheRepairListPagesThroughTheStoredEvents) {
+TEST_P(DurableServerTest, TheRepairListPagesThroughTheStoredEvents) {
   Start();
   for (int d = 0; d < 5; ++d) {
     Hijack("t1", "ApplREPAIR" + std::to_string(d),
@@ -153,7 +156,7 @@ TEST_F(DurableServerTest, TheRepairListPagesThroughTheStoredEvents) {
   EXPECT_EQ(all_pages("t1"), t1);
 }
 
-TEST_F(DurableServerTest,
+TEST_P(DurableServerTest,
        AnAlertIsInTheOutboxWithItsIdAndAStartWithoutSinksClearsIt) {
   siem::SinkConfig sink;
   sink.name = "nowhere";
@@ -188,7 +191,7 @@ TEST_F(DurableServerTest,
   EXPECT_EQ(state->head, 1u);
 }
 
-TEST_F(DurableServerTest, EvidenceGraceClocksAndExemptionsSurviveARestart) {
+TEST_P(DurableServerTest, EvidenceGraceClocksAndExemptionsSurviveARestart) {
   Start();
   Hijack("t1", "ApplHIJACK", 1);
   const v1::CheckInResponse hijacked = CheckIn("t1", "ApplHIJACK");
@@ -219,7 +222,7 @@ TEST_F(DurableServerTest, EvidenceGraceClocksAndExemptionsSurviveARestart) {
   EXPECT_EQ(server_->engine().exemptions()->size(), 1u);
 }
 
-TEST_F(DurableServerTest, TheApiPolicyIsRestoredUntilTheFileChanges) {
+TEST_P(DurableServerTest, TheApiPolicyIsRestoredUntilTheFileChanges) {
   Start();
   const std::string file_revision = server_->engine().policy()->revision();
   auto api = policy::Policy::Parse(
@@ -240,17 +243,17 @@ TEST_F(DurableServerTest, TheApiPolicyIsRestoredUntilTheFileChanges) {
   EXPECT_EQ(server_->engine().policy()->global().mode.value,
             policy::Mode::kMonitor);
   server_.reset();
-  auto v = store::VerifyAudit(
-      options_.state_path, *store::ReadAuditKey((dir_ / "audit.key").string()));
+  auto v = ::hijackguard::testing::VerifyStoredAudit(options_);
   ASSERT_THAT(v.status(), IsOk());
   EXPECT_TRUE(v->ok) << v->problem;
   EXPECT_GE(v->rows, 3u);  // the file's, the API's, the edited file's
 }
 
-TEST_F(DurableServerTest, OneRowCachesPageEverythingInAndOut) {
+TEST_P(DurableServerTest, OneRowCachesPageEverythingInAndOut) {
   // Reference: no store, roomy memory.
   ServerOptions roomy = options_;
   roomy.state_path.clear();
+  roomy.postgres = {};
   auto reference = BuildServer(roomy);
   ASSERT_THAT(reference, IsOk());
   options_.detector.max_devices = 1;
@@ -302,7 +305,7 @@ TEST_F(DurableServerTest, OneRowCachesPageEverythingInAndOut) {
   }
 }
 
-TEST_F(DurableServerTest, LedgerRowsOfOneResponseSurviveAOneEntryCache) {
+TEST_P(DurableServerTest, LedgerRowsOfOneResponseSurviveAOneEntryCache) {
   options_.detector.ledger.max_entries = 1;
   Start();
   // One response carries two invitations: the first leaves memory while the
@@ -334,7 +337,7 @@ TEST_F(DurableServerTest, LedgerRowsOfOneResponseSurviveAOneEntryCache) {
   EXPECT_EQ(rewrites, 2);
 }
 
-TEST_F(DurableServerTest,
+TEST_P(DurableServerTest,
        UnchangedDecisionsAreCountedNotAuditedAcrossEviction) {
   options_.engine.max_devices = 1;  // one device per shard: evictions
   Start();
@@ -350,9 +353,9 @@ TEST_F(DurableServerTest,
   server_.reset();
 
   std::ostringstream out;
-  ASSERT_THAT(
-      store::ExportAudit(options_.state_path, absl::InfinitePast(), out),
-      IsOk());
+  ASSERT_THAT(::hijackguard::testing::ExportStoredAudit(
+                  options_, absl::InfinitePast(), out),
+              IsOk());
   std::vector<std::string> rows;
   std::istringstream lines(out.str());
   for (std::string line; std::getline(lines, line);) {
@@ -366,7 +369,7 @@ TEST_F(DurableServerTest,
   EXPECT_NE(rows[1].find("\"repeats\":4"), std::string::npos) << rows[1];
 }
 
-TEST_F(DurableServerTest, ActivityWrittenAtStopSurvivesARestart) {
+TEST_P(DurableServerTest, ActivityWrittenAtStopSurvivesARestart) {
   Start();
   for (std::uint64_t i = 1; i <= 3; ++i) {  // the last two change nothing else
     Report(Exchange(i, "ApplBUSY", {}, {}));
@@ -380,6 +383,11 @@ TEST_F(DurableServerTest, ActivityWrittenAtStopSurvivesARestart) {
   ASSERT_TRUE(stub_->GetDeviceRisk(&context, request, &response).ok());
   EXPECT_EQ(response.observations(), 3u);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, DurableServerTest,
+    ::testing::ValuesIn(::hijackguard::testing::StateBackends()),
+    ::hijackguard::testing::BackendName);
 
 }  // namespace
 }  // namespace hijackguard::plugin

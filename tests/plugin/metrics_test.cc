@@ -234,7 +234,8 @@ TEST(MetricsStoreTest, ReadinessAndStoreUpFollowTheStore) {
   ASSERT_TRUE(check_in("ApplREADY1").ok());
   EXPECT_TRUE(await_ready(200));
 
-  (*server)->store()->CapFileForTesting(true);  // the disk is full
+  static_cast<store::SqliteStore*>((*server)->store())
+      ->CapFileForTesting(true);  // the disk is full
   // Rows enough to need more pages than the file has.
   detector::DetectorChanges big;
   for (int i = 0; i < 200; ++i) {
@@ -250,7 +251,8 @@ TEST(MetricsStoreTest, ReadinessAndStoreUpFollowTheStore) {
   ASSERT_TRUE(scraped);
   EXPECT_THAT(scraped->body, HasSubstr("\nhijackguard_store_up 0\n"));
 
-  (*server)->store()->CapFileForTesting(false);  // space is freed
+  static_cast<store::SqliteStore*>((*server)->store())
+      ->CapFileForTesting(false);  // space is freed
   EXPECT_TRUE(await_ready(200));
   scraped = http.Get("/metrics");
   ASSERT_TRUE(scraped);
