@@ -1,5 +1,6 @@
 // `hijackguard alerts backlog`: how far each SIEM sink got through the
-// outbox, read from the state database (safe while the server runs).
+// outbox, read from the state (a state directory's database or the store a
+// configuration names; safe while servers run).
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -9,6 +10,7 @@
 #include "common/strings.h"
 #include "nlohmann/json.hpp"
 #include "plugin/cli/commands.h"
+#include "plugin/cli/offline_state.h"
 #include "plugin/config.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -31,7 +33,6 @@ struct Row {
 };
 
 int RunBacklog(const BacklogFlags& f) {
-  std::string state_dir = f.state;
   std::vector<std::string> configured;
   if (!f.config.empty()) {
     absl::StatusOr<ServerConfig> config = LoadServerConfig(f.config);
@@ -48,14 +49,15 @@ int RunBacklog(const BacklogFlags& f) {
                    f.config.c_str());
       return kExitUsage;
     }
-    state_dir = config->state_dir;
     for (const siem::SinkConfig& s : config->siem.sinks) {
       configured.push_back(s.name);
     }
   }
-  const std::string db =
-      (std::filesystem::path(state_dir) / store::kStateFileName).string();
-  absl::StatusOr<policy::OutboxState> state = store::ReadOutboxState(db);
+  absl::StatusOr<std::unique_ptr<OfflineState>> source = OfflineState::Open(
+      {.state_dir = f.state, .config = f.config, .key_file = ""});
+  absl::StatusOr<policy::OutboxState> state =
+      source.ok() ? (*source)->Outbox()
+                  : absl::StatusOr<policy::OutboxState>(source.status());
   if (!state.ok()) {
     std::fprintf(stderr, "alerts backlog: %s\n",
                  std::string(state.status().message()).c_str());

@@ -1,5 +1,6 @@
-// `hijackguard backup`, `audit verify` and `audit export`: offline tools on
-// a state directory's database (safe while the server runs).
+// `hijackguard backup`, `state migrate` and `audit verify|export|checkpoint|
+// pseudonym`: offline tools on the state (a state directory's database, or
+// the store a configuration names; safe while servers run).
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "common/strings.h"
 #include "plugin/cli/client_flags.h"
 #include "plugin/cli/commands.h"
+#include "plugin/cli/offline_state.h"
 #include "store/audit_key.h"
 #include "store/audit_log.h"
 #include "store/sqlite/sqlite_store.h"
@@ -23,34 +25,32 @@ namespace hijackguard::plugin::cli {
 namespace {
 
 struct StateFlags {
-  std::string state = "./var";
+  StateTarget target;
   std::string to;
   std::string since;
-  std::string key_file;  // "" = <state>/audit.key
   std::string checkpoint;
   std::string address;
   bool pseudonymize = false;
 };
 
-std::string DatabasePath(const std::string& state_dir) {
-  return (std::filesystem::path(state_dir) / store::kStateFileName).string();
+// The state the flags name, or nullptr after printing why (`command` first).
+std::unique_ptr<OfflineState> OpenState(const StateFlags& f,
+                                        const char* command,
+                                        bool need_database = true) {
+  auto state = OfflineState::Open(f.target, need_database);
+  if (!state.ok()) {
+    std::fprintf(stderr, "%s: %s\n", command,
+                 std::string(state.status().message()).c_str());
+    return nullptr;
+  }
+  return *std::move(state);
 }
 
 // The audit key (never created here), or nullopt after printing why.
-std::optional<std::string> Key(const StateFlags& f, bool need_database = true) {
-  std::error_code ec;
-  if (need_database && !std::filesystem::exists(DatabasePath(f.state), ec)) {
-    std::fprintf(stderr,
-                 "error: no state database at %s (is --state the state "
-                 "directory?)\n",
-                 DatabasePath(f.state).c_str());
-    return std::nullopt;
-  }
-  const std::string path =
-      f.key_file.empty() ? store::DefaultAuditKeyPath(f.state) : f.key_file;
-  auto key = store::ReadAuditKey(path);
+std::optional<std::string> Key(const OfflineState& state) {
+  auto key = state.Key();
   if (!key.ok()) {
-    std::fprintf(stderr, "error: %s (--key-file names it)\n",
+    std::fprintf(stderr, "error: %s\n",
                  std::string(key.status().message()).c_str());
     return std::nullopt;
   }
@@ -59,22 +59,22 @@ std::optional<std::string> Key(const StateFlags& f, bool need_database = true) {
 
 int RunBackup(const StateFlags& f) {
   ::umask(077);
-  const absl::Status status = store::BackupState(DatabasePath(f.state), f.to);
-  if (!status.ok()) {
+  std::unique_ptr<OfflineState> state = OpenState(f, "backup");
+  if (state == nullptr) return kExitUsage;
+  absl::StatusOr<std::string> done = state->Backup(f.to);
+  if (!done.ok()) {
     std::fprintf(stderr, "backup failed: %s\n",
-                 std::string(status.message()).c_str());
-    return ExitStatusOf(status);
+                 std::string(done.status().message()).c_str());
+    return ExitStatusOf(done.status());
   }
-  std::error_code ec;
-  std::printf(
-      "backed up %s to %s (%ju bytes, checked)\n",
-      DatabasePath(f.state).c_str(), f.to.c_str(),
-      static_cast<std::uintmax_t>(std::filesystem::file_size(f.to, ec)));
+  std::printf("backed up %s\n", done->c_str());
   return kExitDone;
 }
 
 int RunVerify(const StateFlags& f) {
-  const std::optional<std::string> key = Key(f);
+  std::unique_ptr<OfflineState> state = OpenState(f, "audit verify");
+  if (state == nullptr) return kExitUsage;
+  const std::optional<std::string> key = Key(*state);
   if (!key) {
     return kExitUsage;
   }
@@ -95,8 +95,7 @@ int RunVerify(const StateFlags& f) {
     }
     checkpoint = *std::move(parsed);
   }
-  auto v = store::VerifyAudit(DatabasePath(f.state), *key,
-                              checkpoint ? &*checkpoint : nullptr);
+  auto v = state->Verify(*key, checkpoint ? &*checkpoint : nullptr);
   if (!v.ok()) {
     std::fprintf(stderr, "audit verify: %s\n",
                  std::string(v.status().message()).c_str());
@@ -126,11 +125,13 @@ int RunVerify(const StateFlags& f) {
 }
 
 int RunCheckpoint(const StateFlags& f) {
-  const std::optional<std::string> key = Key(f);
+  std::unique_ptr<OfflineState> state = OpenState(f, "audit checkpoint");
+  if (state == nullptr) return kExitUsage;
+  const std::optional<std::string> key = Key(*state);
   if (!key) {
     return kExitUsage;
   }
-  auto c = store::CheckpointAudit(DatabasePath(f.state), *key, absl::Now());
+  auto c = state->Checkpoint(*key, absl::Now());
   if (!c.ok()) {
     std::fprintf(stderr, "audit checkpoint: %s\n",
                  std::string(c.status().message()).c_str());
@@ -141,11 +142,33 @@ int RunCheckpoint(const StateFlags& f) {
 }
 
 int RunPseudonym(const StateFlags& f) {
-  const std::optional<std::string> key = Key(f, false);
+  std::unique_ptr<OfflineState> state =
+      OpenState(f, "audit pseudonym", /*need_database=*/false);
+  if (state == nullptr) return kExitUsage;
+  const std::optional<std::string> key = Key(*state);
   if (!key) {
     return kExitUsage;
   }
   std::printf("%s\n", store::Pseudonymizer(*key, false)(f.address).c_str());
+  return kExitDone;
+}
+
+int RunMigrate(const StateFlags& f) {
+  std::unique_ptr<OfflineState> state = OpenState(f, "state migrate");
+  if (state == nullptr) return kExitUsage;
+  auto versions = state->Migrate();
+  if (!versions.ok()) {
+    std::fprintf(stderr, "state migrate: %s\n",
+                 std::string(versions.status().message()).c_str());
+    return ExitStatusOf(versions.status());
+  }
+  if (versions->first == versions->second) {
+    std::printf("%s: schema %d, nothing to do\n", state->name().c_str(),
+                versions->second);
+  } else {
+    std::printf("%s: schema %d -> %d\n", state->name().c_str(), versions->first,
+                versions->second);
+  }
   return kExitDone;
 }
 
@@ -161,9 +184,11 @@ int RunExport(const StateFlags& f) {
       return kExitUsage;
     }
   }
+  std::unique_ptr<OfflineState> state = OpenState(f, "audit export");
+  if (state == nullptr) return kExitUsage;
   std::optional<store::Pseudonymizer> pseudonym;
   if (f.pseudonymize) {
-    const std::optional<std::string> key = Key(f);
+    const std::optional<std::string> key = Key(*state);
     if (!key) {
       return kExitUsage;
     }
@@ -190,8 +215,7 @@ int RunExport(const StateFlags& f) {
     }
     out = &file;
   }
-  auto n = store::ExportAudit(DatabasePath(f.state), since, *out,
-                              pseudonym ? &*pseudonym : nullptr);
+  auto n = state->Export(since, *out, pseudonym ? &*pseudonym : nullptr);
   if (!n.ok()) {
     std::fprintf(stderr, "audit export: %s\n",
                  std::string(n.status().message()).c_str());
@@ -206,22 +230,38 @@ int RunExport(const StateFlags& f) {
 
 void AddStateCommands(CLI::App& app, RunFn* run) {
   auto flags = std::make_shared<StateFlags>();
-  // --state, and --key-file for the commands that need the audit key.
+  // --state or --config, and --key-file for the commands that need the
+  // audit key.
   auto add_state = [&flags](CLI::App* command, bool key) {
-    command->add_option("--state", flags->state, "State directory")
+    command->add_option("--state", flags->target.state_dir, "State directory")
         ->capture_default_str();
+    command->add_option("--config", flags->target.config,
+                        "The server's configuration: its state store instead "
+                        "of --state (PostgreSQL through postgres.dsn)");
     if (key) {
-      command->add_option("--key-file", flags->key_file,
-                          "The audit key (default: <state>/audit.key)");
+      command->add_option("--key-file", flags->target.key_file,
+                          "The audit key (default: the configuration's "
+                          "audit.key_file, else <state>/audit.key)");
     }
   };
   CLI::App* backup = app.add_subcommand(
       "backup",
-      "Copy the state database to a file (online: the server may run)");
+      "Copy the state database to a file (online: the server may run); "
+      "PostgreSQL's with pg_dump");
   add_state(backup, false);
   backup->add_option("--to", flags->to, "Backup file to create")->required();
   backup->callback(
       [flags, run] { *run = [flags] { return RunBackup(*flags); }; });
+
+  CLI::App* state = app.add_subcommand("state", "The state database's schema");
+  state->require_subcommand(1);
+  CLI::App* migrate = state->add_subcommand(
+      "migrate",
+      "Apply this build's schema steps (PostgreSQL: before upgrading "
+      "replicas; docs/state.md)");
+  add_state(migrate, false);
+  migrate->callback(
+      [flags, run] { *run = [flags] { return RunMigrate(*flags); }; });
 
   CLI::App* audit =
       app.add_subcommand("audit", "Check or export the audit log");
