@@ -453,7 +453,9 @@ void PolicyEngine::EvictOne(Shard& shard) {
       shard.order.emplace_back(std::move(key), it->second.last_decision);
       continue;
     }
-    if (store_ != nullptr && it->second.repeats > 0) {
+    // (A shared store's rows are written at every decision: this one may be
+    // older than another replica's.)
+    if (store_ != nullptr && !store_->shared() && it->second.repeats > 0) {
       // The count of unchanged decisions lives only here since the row was
       // last written: write it, so that the device's next audit row, after
       // it is paged in again, carries it.
@@ -666,8 +668,11 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
   } else {
     ++state->repeats;
   }
+  // A shared store's row is written every time: another replica reads it
+  // for the device's next decision, repeats included.
   const bool changed =
-      (audit || before.history.warn_since != state->history.warn_since ||
+      (store_->shared() || audit ||
+       before.history.warn_since != state->history.warn_since ||
        before.last_action != state->last_action ||
        before.mdm_device_id != state->mdm_device_id ||
        before.user_principal != state->user_principal ||
@@ -731,7 +736,10 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     // decision of one device cannot overtake each other with stale evidence.
     thread_local detector::DeviceEvidence evidence;
     auto it = shard.devices.find(context.key);
-    const bool known = it != shard.devices.end();
+    // With a shared store (replicas) the row is read again every time:
+    // another replica may have decided the device since.
+    const bool cached = it != shard.devices.end();
+    const bool known = cached && (store_ == nullptr || !store_->shared());
     DeviceState scratch;
     if (absl::Status read =
             ReadDevice(facts, context.key, known, &evidence, &scratch);
@@ -776,7 +784,9 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     } else if (!outbox.empty() && options_.memory_outbox) {
       options_.memory_outbox(std::move(outbox));
     }
-    if (!known) {
+    if (cached && !known) {
+      it->second = std::move(scratch);
+    } else if (!known) {
       Remember(shard, std::move(context.key), std::move(scratch));
     }
     if (alert) {

@@ -21,7 +21,9 @@ absl::StatusOr<PolicyEngine::DeviceView> PolicyEngine::ViewDevice(
   absl::MutexLock lock(&shard.mu);
   detector::DeviceEvidence evidence;
   auto it = shard.devices.find(key);
-  const bool known = it != shard.devices.end();
+  // A shared store's row is read again (another replica may have decided).
+  const bool known =
+      it != shard.devices.end() && (store_ == nullptr || !store_->shared());
   DeviceState loaded;
   if (absl::Status read = ReadDevice(facts, key, known, &evidence, &loaded);
       !read.ok()) {

@@ -110,6 +110,9 @@ struct TrackedDevice {
   // the device's next real change, its eviction or WriteActivity: nobody
   // waits for a commit of counters.
   Sha256Digest content{};
+  // The row as last written or read (shared stores: a row read again that
+  // is the same was changed by no one else).
+  Sha256Digest row_hash{};
   bool stored = false;  // `content` is the row the store holds
   bool activity_unwritten = false;
   // seen_at as last written (the row's time; read back from rows that keep

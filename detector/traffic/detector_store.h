@@ -9,7 +9,9 @@
 //   writes), so that the detector may drop a row from memory as soon as it was
 //   submitted and page it in again later.
 // - A store that cannot read or write fails for good: Loads return errors and
-//   every later ticket reports the failure.
+//   every later ticket reports the failure. (A shared store may answer a
+//   read UNAVAILABLE while its database is unreachable and read again
+//   later: the operation fails and nothing it built on is kept.)
 #pragma once
 
 #include <cstdint>
@@ -90,6 +92,20 @@ class DetectorStore {
   }
   virtual absl::StatusOr<std::optional<std::string>> LoadLedgerEntry(
       std::string_view key) = 0;
+  // The pending row `key` (shared stores: the detector reads a meeting's
+  // waiting changes afresh in every operation). UNIMPLEMENTED for a store
+  // that is not shared: the detector loads them all once (LoadAllPending).
+  virtual absl::StatusOr<std::optional<std::string>> LoadPendingList(
+      std::string_view key) {
+    (void)key;
+    return absl::UnimplementedError("this store loads pending rows at once");
+  }
+  // Whether other processes write the same rows (replicas on one database).
+  // Then what the detector and the engine hold in memory is only trusted
+  // within one operation: each operation reads the rows it uses again (the
+  // newest submitted, else the newest committed by anyone), so that what
+  // another replica acknowledged is what the next operation here builds on.
+  virtual bool shared() const { return false; }
   [[nodiscard]] virtual absl::Status LoadAllPending(
       std::vector<std::pair<std::string, std::string>>* rows) = 0;
   virtual absl::StatusOr<DetectorCounters> LoadCounters() = 0;

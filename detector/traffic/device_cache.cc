@@ -29,13 +29,46 @@ absl::StatusOr<TrackedDevice*> DeviceCache::Find(std::string_view tenant,
                                                  std::string_view device_id) {
   auto it = devices_.find(JoinKey({tenant, device_id}));
   if (it != devices_.end()) {
-    Touch(it->second.get());
-    return it->second.get();
+    TrackedDevice* device = it->second.get();
+    if (store_ != nullptr && store_->shared() && !fresh_.contains(device) &&
+        !held_.contains(device)) {
+      return Refresh(device);
+    }
+    Touch(device);
+    return device;
   }
   if (store_ == nullptr) {
     return nullptr;
   }
-  return PageIn(tenant, device_id);
+  absl::StatusOr<TrackedDevice*> paged = PageIn(tenant, device_id);
+  if (paged.ok() && *paged != nullptr && store_->shared()) {
+    fresh_.insert(*paged);
+  }
+  return paged;
+}
+
+absl::StatusOr<TrackedDevice*> DeviceCache::Refresh(TrackedDevice* device) {
+  auto row = store_->LoadDevice(device->store_key);
+  if (!row.ok()) {
+    return row.status();
+  }
+  if (!row->has_value() || Sha256(**row) == device->row_hash) {
+    // Unchanged (or not written anywhere yet): memory is current, with the
+    // activity only this replica has seen.
+    fresh_.insert(device);
+    Touch(device);
+    return device;
+  }
+  // Another replica changed it: its row wins. Activity seen here and not
+  // yet written is dropped (the other replica saw the device since).
+  const std::string tenant = device->tenant;
+  const std::string device_id = device->eas_device_id;
+  Forget(device);
+  absl::StatusOr<TrackedDevice*> paged = PageIn(tenant, device_id);
+  if (paged.ok() && *paged != nullptr) {
+    fresh_.insert(*paged);
+  }
+  return paged;
 }
 
 absl::StatusOr<TrackedDevice*> DeviceCache::Hold(std::string_view tenant,
@@ -106,6 +139,7 @@ absl::StatusOr<TrackedDevice*> DeviceCache::PageIn(std::string_view tenant,
   // Make room; never for a device the running operation holds.
   TrimTo(max_devices_ > 0 ? max_devices_ - 1 : 0);
   device->content = DeviceContent(*device);
+  device->row_hash = Sha256(**row);
   device->stored = true;
   // The row was written with this time (unknown in rows from before it was
   // kept: their device's next change or check-in writes them again).
@@ -165,7 +199,8 @@ TrackedDevice* DeviceCache::Insert(std::string key,
 absl::StatusOr<std::optional<std::string>> DeviceCache::FindByMdmId(
     std::string_view tenant, std::string_view mdm_device_id) {
   auto it = mdm_index_.find(JoinKey({tenant, mdm_device_id}));
-  if (it != mdm_index_.end()) {
+  // (A shared store's index may have moved on another replica.)
+  if (it != mdm_index_.end() && (store_ == nullptr || !store_->shared())) {
     return it->second;
   }
   if (store_ == nullptr) {
@@ -244,6 +279,7 @@ void DeviceCache::AppendRow(TrackedDevice* d, std::vector<StoreRow>* rows) {
   StoreRow& row = rows->emplace_back();
   row.key = d->store_key;
   EncodeDevice(*d, &row.value);
+  d->row_hash = Sha256(row.value);
   // 0: the store stamps the row with its commit time.
   row.time_ms =
       d->seen_at == absl::InfinitePast() ? 0 : absl::ToUnixMillis(d->seen_at);
@@ -294,6 +330,7 @@ void DeviceCache::TrimTo(std::size_t limit) {
 }
 
 void DeviceCache::Forget(TrackedDevice* d) {
+  fresh_.erase(d);
   if (!d->facts.mdm_device_id.empty()) {
     auto m = mdm_index_.find(JoinKey({d->tenant, d->facts.mdm_device_id}));
     if (m != mdm_index_.end() && m->second == d->eas_device_id) {

@@ -40,6 +40,10 @@ class DeviceCache {
 
   // From now on devices are rows of `store` (which outlives the cache).
   void AttachStore(DetectorStore* store, SubmitRows submit);
+  // A shared store (DetectorStore::shared): a device in memory is read again
+  // the first time an operation uses it, and replaced when another replica
+  // changed its row; BeginOperation starts the next operation.
+  void BeginOperation() { fresh_.clear(); }
 
   // The device, paged in when it is not in memory; nullptr when it is
   // unknown. An error when its row cannot be read.
@@ -83,6 +87,9 @@ class DeviceCache {
  private:
   absl::StatusOr<TrackedDevice*> PageIn(std::string_view tenant,
                                         std::string_view device_id);
+  // Shared stores: `device` as the store has it now (itself, when no one
+  // else changed its row since this replica wrote or read it).
+  absl::StatusOr<TrackedDevice*> Refresh(TrackedDevice* device);
   [[nodiscard]] absl::Status LoadEvents(const EventFloors& floors,
                                         TrackedDevice* device);
   TrackedDevice* Insert(std::string key, std::unique_ptr<TrackedDevice> d);
@@ -103,6 +110,8 @@ class DeviceCache {
   TrackedDevice* lru_head_ = nullptr;  // most recently used
   TrackedDevice* lru_tail_ = nullptr;
   absl::flat_hash_set<TrackedDevice*> held_;
+  // Shared stores: the devices read in the running operation.
+  absl::flat_hash_set<TrackedDevice*> fresh_;
   // Devices whose activity is not written yet (activity_unwritten).
   absl::flat_hash_set<TrackedDevice*> unwritten_activity_;
   std::uint64_t evicted_ = 0;

@@ -21,6 +21,35 @@ absl::Status PendingChanges::Load(
   return absl::OkStatus();
 }
 
+std::string PendingChanges::Key(std::string_view tenant,
+                                std::string_view mailbox,
+                                std::string_view collection_id,
+                                std::string_view server_id) {
+  return JoinKey({tenant, mailbox, collection_id, server_id});
+}
+
+absl::Status PendingChanges::Refresh(const std::string& key,
+                                     const std::optional<std::string>& row) {
+  if (changed_.contains(key)) {
+    return absl::OkStatus();
+  }
+  std::vector<PendingChange> list;
+  if (row) {
+    if (absl::Status s = DecodePending(*row, &list); !s.ok()) {
+      return s;
+    }
+  }
+  if (auto it = lists_.find(key); it != lists_.end()) {
+    count_ -= it->second.size();
+    lists_.erase(it);
+  }
+  if (!list.empty()) {
+    count_ += list.size();
+    lists_.emplace(key, std::move(list));
+  }
+  return absl::OkStatus();
+}
+
 void PendingChanges::WillChange(const std::string& key) {
   if (!durable_ || !changed_.insert(key).second) {
     return;

@@ -32,6 +32,14 @@ class PendingChanges {
   [[nodiscard]] absl::Status Load(
       const std::vector<std::pair<std::string, std::string>>& rows);
 
+  // The row key of a meeting's list.
+  static std::string Key(std::string_view tenant, std::string_view mailbox,
+                         std::string_view collection_id,
+                         std::string_view server_id);
+  // Shared stores: the list of `key` as the store has it now (`row`, or none)
+  // replaces memory's, unless the running operation changed it.
+  [[nodiscard]] absl::Status Refresh(const std::string& key,
+                                     const std::optional<std::string>& row);
   // Keeps `item`, seen in `ctx`, until the server's state of its meeting
   // arrives. Counted as dropped when it is too large or the queue is full.
   void Add(const ItemContext& ctx, const ClientItem& item);

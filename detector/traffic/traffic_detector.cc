@@ -67,16 +67,19 @@ void TrafficDetector::Observe(const ObservationView& obs, ObserveResult* out) {
         ScanExchange(*obs.eas_exchange, options_.reader, kMaxDeviceAddresses);
     {
       absl::MutexLock lock(&mu_);
+      BeginOperation();
       ApplyExchange(obs, scan, out);
       out->ticket = Flush(out, /*cover_earlier=*/true);
     }
     TrimScanBuffers();
   } else if (obs.calendar_change != nullptr) {
     absl::MutexLock lock(&mu_);
+    BeginOperation();
     ApplyCalendarChange(obs, out);
     out->ticket = Flush(out, /*cover_earlier=*/true);
   } else {
     absl::MutexLock lock(&mu_);
+    BeginOperation();
     ++observations_;
     AddItemError(out, {"MISSING_OBSERVATION", "observation",
                        "neither eas_exchange nor calendar_change is set"});
@@ -518,6 +521,7 @@ void TrafficDetector::EvaluateClientItem(ItemContext& ctx,
          std::move(f.explanation), out);
   }
   if (judgement.wait_for_server) {
+    RefreshPending(ctx.tenant, ctx.mailbox, item.collection_id, item.server_id);
     pending_->Add(ctx, item);
   }
 }
@@ -603,7 +607,14 @@ void TrafficDetector::Emit(ItemContext& ctx, const ClientItem& item,
   }
   ++events_;
   ++events_by_kind_[static_cast<std::size_t>(e.kind)];
-  e.store_id = ++last_event_id_;
+  // Above every id of this device's (ids key its event rows, in order):
+  // with a shared store another replica may have numbered its latest ones.
+  std::uint64_t newest = 0;
+  for (const auto* list : {&device.confirmed, &device.events}) {
+    if (!list->empty()) newest = std::max(newest, list->back().store_id);
+  }
+  last_event_id_ = std::max(last_event_id_, newest) + 1;
+  e.store_id = last_event_id_;
   if (store_ != nullptr) {
     StoreRow& row = new_events_.emplace_back();
     row.key = EventStoreKey(device.store_key, e.store_id);
@@ -628,6 +639,7 @@ void TrafficDetector::RunPending(std::string_view tenant,
                                  std::string_view collection_id,
                                  std::string_view server_id,
                                  absl::Time server_at, ObserveResult* out) {
+  RefreshPending(tenant, mailbox, collection_id, server_id);
   const std::vector<PendingChange> list =
       pending_->Take(tenant, mailbox, collection_id, server_id);
   for (const PendingChange& p : list) {

@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -286,6 +287,14 @@ class TrafficDetector {
   // The ledger, with a store: entries are paged in when first needed and
   // the changed ones recorded for Flush.
   void PageInLedger(const LedgerKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Shared stores: a new operation reads every row it uses again
+  // (DetectorStore::shared).
+  void BeginOperation() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Shared stores: the meeting's waiting changes as the store has them.
+  void RefreshPending(std::string_view tenant, std::string_view mailbox,
+                      std::string_view collection_id,
+                      std::string_view server_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<MeetingSnapshot> LedgerFind(const LedgerKey& key,
                                             absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -353,6 +362,13 @@ class TrafficDetector {
   std::uint64_t last_event_id_ ABSL_GUARDED_BY(mu_) = 0;
   // The first read failure of the running operation.
   absl::Status store_error_ ABSL_GUARDED_BY(mu_);
+  // Shared stores: the ledger entries and pending lists read in the running
+  // operation (row keys).
+  bool shared_ ABSL_GUARDED_BY(mu_) = false;
+  // (Reads change what memory holds, not the detector's state: const
+  // operations read too.)
+  mutable absl::flat_hash_set<std::string> fresh_ledger_ ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_set<std::string> fresh_pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace hijackguard::detector

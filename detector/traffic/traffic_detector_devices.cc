@@ -33,6 +33,7 @@ StoreTicket TrafficDetector::RecordSighting(const CheckInFacts& seen,
     return 0;
   }
   absl::MutexLock lock(&mu_);
+  BeginOperation();
   ObserveResult ignored;
   TrackedDevice* device =
       HoldDevice(seen.tenant_id, seen.eas_device_id, &ignored, "eas_device_id");
@@ -58,6 +59,7 @@ StoreTicket TrafficDetector::RecordCheckIn(const CheckInFacts& facts,
     return 0;
   }
   absl::MutexLock lock(&mu_);
+  BeginOperation();
   UpdateCheckIn(facts, now);
   return Flush(nullptr);
 }
@@ -104,6 +106,7 @@ absl::StatusOr<TrafficDetector::ConfirmedList> TrafficDetector::ConfirmedEvents(
     std::size_t limit) const {
   ConfirmedList out;
   absl::MutexLock lock(&mu_);
+  BeginOperation();
   ASSIGN_OR_RETURN(const TrackedDevice* device,
                    ReadDevice(tenant_id, eas_device_id));
   if (device == nullptr) {
@@ -122,6 +125,7 @@ absl::StatusOr<TrafficDetector::ConfirmedList> TrafficDetector::ConfirmedEvents(
 absl::StatusOr<std::optional<CheckInFacts>> TrafficDetector::Facts(
     std::string_view tenant_id, std::string_view eas_device_id) const {
   absl::MutexLock lock(&mu_);
+  BeginOperation();
   ASSIGN_OR_RETURN(const TrackedDevice* device,
                    ReadDevice(tenant_id, eas_device_id));
   if (device == nullptr) {
@@ -137,6 +141,7 @@ absl::StatusOr<bool> TrafficDetector::Evidence(std::string_view tenant_id,
   out->newest.clear();
   out->dropped = 0;
   absl::MutexLock lock(&mu_);
+  BeginOperation();
   ASSIGN_OR_RETURN(const TrackedDevice* found,
                    ReadDevice(tenant_id, eas_device_id));
   if (found == nullptr) {
@@ -171,6 +176,7 @@ absl::StatusOr<std::optional<DeviceRisk>> TrafficDetector::GetDeviceRisk(
     std::string_view tenant_id, std::string_view eas_device_id,
     std::string_view mdm_device_id) const {
   absl::MutexLock lock(&mu_);
+  BeginOperation();
   std::string device_id(eas_device_id);
   if (device_id.empty()) {
     ASSIGN_OR_RETURN(std::optional<std::string> by_mdm,

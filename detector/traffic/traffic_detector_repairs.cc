@@ -20,6 +20,7 @@ absl::StatusOr<RepairPage> TrafficDetector::ListRepairs(
   DetectorStore* store = nullptr;
   {
     absl::MutexLock lock(&mu_);
+    BeginOperation();
     store = store_;
     if (store == nullptr) {
       // Every device is in memory: those of the tenant, in key order.
@@ -65,6 +66,7 @@ absl::StatusOr<std::vector<EventDay>> TrafficDetector::CountEventsByDay(
   DetectorStore* store = nullptr;
   {
     absl::MutexLock lock(&mu_);
+    BeginOperation();
     store = store_;
     if (store == nullptr) {
       std::map<std::int64_t, std::uint64_t> days;

@@ -11,14 +11,65 @@
 
 namespace hijackguard::detector {
 
-void TrafficDetector::PageInLedger(const LedgerKey& key) {
-  if (store_ == nullptr || ledger_.Contains(key)) {
+void TrafficDetector::BeginOperation() const {
+  if (!shared_) {
     return;
   }
-  auto row = store_->LoadLedgerEntry(EncodeLedgerKey(key));
+  devices_->BeginOperation();
+  fresh_ledger_.clear();
+  fresh_pending_.clear();
+}
+
+void TrafficDetector::RefreshPending(std::string_view tenant,
+                                     std::string_view mailbox,
+                                     std::string_view collection_id,
+                                     std::string_view server_id) {
+  if (!shared_) {
+    return;
+  }
+  std::string key =
+      PendingChanges::Key(tenant, mailbox, collection_id, server_id);
+  if (fresh_pending_.contains(key)) {
+    return;
+  }
+  auto row = store_->LoadPendingList(key);
   if (!row.ok()) {
     NoteStoreError(row.status());
     return;
+  }
+  if (absl::Status s = pending_->Refresh(key, *row); !s.ok()) {
+    NoteStoreError(s);
+    return;
+  }
+  fresh_pending_.insert(std::move(key));
+}
+
+void TrafficDetector::PageInLedger(const LedgerKey& key) {
+  if (store_ == nullptr) {
+    return;
+  }
+  std::string encoded;
+  if (shared_) {
+    // Read once per operation, whatever memory holds: another replica may
+    // have changed the entry. (An entry this operation changed was read
+    // first.)
+    encoded = EncodeLedgerKey(key);
+    if (fresh_ledger_.contains(encoded)) {
+      return;
+    }
+  } else if (ledger_.Contains(key)) {
+    return;
+  } else {
+    encoded = EncodeLedgerKey(key);
+  }
+  auto row = store_->LoadLedgerEntry(encoded);
+  if (!row.ok()) {
+    NoteStoreError(row.status());
+    return;
+  }
+  if (shared_) {
+    ledger_.Remove(key);  // the store's entry, or none, replaces memory's
+    fresh_ledger_.insert(std::move(encoded));
   }
   if (!row->has_value()) {
     return;
@@ -171,13 +222,17 @@ absl::Status TrafficDetector::AttachStore(DetectorStore* store) {
     return counters.status();
   }
   std::vector<std::pair<std::string, std::string>> rows;
-  if (absl::Status s = store->LoadAllPending(&rows); !s.ok()) {
-    return s;
+  if (!store->shared()) {
+    // A shared store's lists are read meeting by meeting (RefreshPending).
+    if (absl::Status s = store->LoadAllPending(&rows); !s.ok()) {
+      return s;
+    }
   }
   if (absl::Status s = pending_->Load(rows); !s.ok()) {
     return s;
   }
   last_event_id_ = std::max(last_event_id_, counters->event_id);
+  shared_ = store->shared();
   ledger_.SeedVersion(static_cast<std::uint32_t>(
       std::min<std::uint64_t>(counters->ledger_version, 0xFFFFFFFFu)));
   store_ = store;

@@ -50,6 +50,11 @@ absl::StatusOr<std::optional<std::string>> PostgresStore::LoadEngineDevice(
   return LoadRow(kHistoryRows, "SELECT value FROM history WHERE key = $1", key);
 }
 
+absl::StatusOr<std::optional<std::string>> PostgresStore::LoadPendingList(
+    std::string_view key) {
+  return LoadRow(kPendingRows, "SELECT value FROM pending WHERE key = $1", key);
+}
+
 absl::StatusOr<std::optional<std::string>> PostgresStore::FindDeviceByIndex(
     std::string_view index) {
   RETURN_IF_ERROR(queue_->stopped());

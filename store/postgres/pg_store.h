@@ -113,6 +113,10 @@ class PostgresStore final : public DurableStore {
       std::vector<std::pair<std::string, std::string>>* rows) override;
   absl::StatusOr<detector::DetectorCounters> LoadCounters() override;
   StoreTicket Submit(detector::DetectorChanges changes) override;
+  absl::StatusOr<std::optional<std::string>> LoadPendingList(
+      std::string_view key) override;
+  // Replicas share the rows.
+  bool shared() const override { return true; }
 
   // policy::StateStore
   absl::StatusOr<std::optional<std::string>> LoadEngineDevice(

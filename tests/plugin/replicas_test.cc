@@ -1,0 +1,197 @@
+// Replicas sharing one PostgreSQL database decide as one server: the example
+// traces, each exchange reported as its request to one replica and its
+// response to the next (consecutive exchanges alternating), give exactly the
+// events and decisions of a single replica; with two replicas and with
+// three.
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "common/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "plugin/server.h"
+#include "tests/common/builtin_catalog.h"
+#include "tests/common/state_backends.h"
+#include "tests/common/status_matchers.h"
+#include "tests/common/test_dir.h"
+
+namespace hijackguard::plugin {
+namespace {
+
+using ::hijackguard::testing::IsOk;
+
+// The trace's observations, every exchange split into its request alone and
+// its response alone (sequence 2s and 2s + 1).
+std::vector<v1::ReportTrafficRequest> SplitTrace(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<v1::ReportTrafficRequest> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    v1::ReportTrafficRequest r;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &r).ok())
+        << path;
+    const std::uint64_t s = r.sequence();
+    if (!r.has_eas_exchange()) {
+      r.set_sequence(2 * s);
+      out.push_back(r);
+      continue;
+    }
+    v1::ReportTrafficRequest request = r;
+    request.set_sequence(2 * s);
+    request.mutable_eas_exchange()->clear_response_body();
+    request.mutable_eas_exchange()->set_response_status(0);
+    v1::ReportTrafficRequest response = r;
+    response.set_sequence(2 * s + 1);
+    response.mutable_eas_exchange()->clear_request_body();
+    if (!request.eas_exchange().request_body().empty()) {
+      out.push_back(std::move(request));
+    }
+    out.push_back(std::move(response));
+  }
+  return out;
+}
+
+struct Outcome {
+  std::vector<v1::DetectionEvent> events;  // in acknowledgement order
+  std::vector<v1::CheckInResponse> decisions;
+};
+
+class ReplicasTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    options_.catalog = ::hijackguard::testing::BuiltinCatalog();
+    // One clock for every server: decisions carry their times.
+    options_.clock = &clock_;
+    options_.state_retention_interval = absl::ZeroDuration();
+  }
+  void TearDown() override {
+    for (const auto& dir : dirs_) std::filesystem::remove_all(dir);
+  }
+
+  // `replicas` servers on a new database of their own.
+  std::vector<std::unique_ptr<PluginServer>> Start(int replicas,
+                                                   const std::string& tag) {
+    const std::filesystem::path dir =
+        ::hijackguard::testing::FreshTestDir("replicas-" + tag);
+    dirs_.push_back(dir);
+    ServerOptions options = options_;
+    EXPECT_THAT(
+        ::hijackguard::testing::UseStateBackend("postgres", dir, &options),
+        IsOk());
+    std::vector<std::unique_ptr<PluginServer>> servers;
+    for (int i = 0; i < replicas; ++i) {
+      auto server = BuildServer(options);
+      EXPECT_THAT(server, IsOk());
+      if (server.ok()) servers.push_back(*std::move(server));
+    }
+    return servers;
+  }
+
+  // The observations: exchange x's request to replica x % n and its
+  // response to the next one, so that consecutive exchanges alternate;
+  // then a check-in of each device of the trace, to the replicas in turn.
+  Outcome Run(std::vector<std::unique_ptr<PluginServer>>& servers,
+              const std::vector<v1::ReportTrafficRequest>& trace) {
+    std::vector<std::unique_ptr<v1::CompliancePlugin::Stub>> stubs;
+    for (const auto& s : servers) {
+      stubs.push_back(v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+          s->address(), grpc::InsecureChannelCredentials())));
+    }
+    Outcome out;
+    std::set<std::string> devices;
+    std::size_t exchange = 0;
+    for (std::size_t k = 0; k < trace.size(); ++k) {
+      const bool request = trace[k].has_eas_exchange() &&
+                           !trace[k].eas_exchange().request_body().empty();
+      const std::size_t replica = (exchange + (request ? 0 : 1)) % stubs.size();
+      if (!request) ++exchange;
+      grpc::ClientContext context;
+      v1::ReportTrafficResponse ack;
+      const grpc::Status status =
+          stubs[replica]->ReportTraffic(&context, trace[k], &ack);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      EXPECT_EQ(ack.errors_size(), 0)
+          << (ack.errors_size() > 0 ? ack.errors(0).message() : "");
+      for (const auto& e : ack.events()) {
+        out.events.push_back(e);
+        devices.insert(e.eas_device_id());
+      }
+      const std::string& target = trace[k].eas_exchange().target();
+      if (auto at = target.find("DeviceId="); at != std::string::npos) {
+        devices.insert(target.substr(at + 9, target.find('&', at) - at - 9));
+      }
+    }
+    std::size_t next = exchange;
+    for (const std::string& device : devices) {
+      v1::CheckInRequest request;
+      request.set_tenant_id(trace.front().tenant_id());
+      request.mutable_device()->set_eas_device_id(device);
+      request.mutable_device()->set_user_principal("alice@example.com");
+      request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+      grpc::ClientContext context;
+      v1::CheckInResponse response;
+      EXPECT_TRUE(stubs[next++ % stubs.size()]
+                      ->CheckIn(&context, request, &response)
+                      .ok());
+      response.clear_decision_id();
+      response.clear_valid_until();
+      out.decisions.push_back(std::move(response));
+    }
+    return out;
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()))};
+  ServerOptions options_;
+  std::vector<std::filesystem::path> dirs_;
+};
+
+TEST_P(ReplicasTest, TheExampleTracesGiveTheEventsOfOneReplica) {
+  const int replicas = GetParam();
+  std::size_t events = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(
+           std::string(HIJACKGUARD_SOURCE_DIR) + "/examples/traces")) {
+    if (entry.path().extension() != ".jsonl") continue;
+    SCOPED_TRACE(entry.path().filename().string());
+    const auto trace = SplitTrace(entry.path().string());
+    ASSERT_GE(trace.size(), 2u);
+    const std::string name = entry.path().stem().string();
+    auto one = Start(1, name + "-one");
+    auto many = Start(replicas, name + "-many");
+    ASSERT_EQ(one.size(), 1u);
+    ASSERT_EQ(many.size(), static_cast<std::size_t>(replicas));
+    const Outcome reference = Run(one, trace);
+    const Outcome shared = Run(many, trace);
+    ASSERT_EQ(shared.events.size(), reference.events.size());
+    for (std::size_t i = 0; i < reference.events.size(); ++i) {
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+          shared.events[i], reference.events[i]))
+          << "event " << i << ":\n"
+          << shared.events[i].DebugString() << "\nvs one replica's\n"
+          << reference.events[i].DebugString();
+    }
+    ASSERT_EQ(shared.decisions.size(), reference.decisions.size());
+    for (std::size_t i = 0; i < reference.decisions.size(); ++i) {
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+          shared.decisions[i], reference.decisions[i]))
+          << shared.decisions[i].DebugString() << "\nvs one replica's\n"
+          << reference.decisions[i].DebugString();
+    }
+    events += reference.events.size();
+  }
+  // The traces hold hijacks: a run that found nothing would prove nothing.
+  EXPECT_GE(events, 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Replicas, ReplicasTest, ::testing::Values(2, 3),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return std::to_string(p.param);
+                         });
+
+}  // namespace
+}  // namespace hijackguard::plugin
