@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "common/log.h"
 #include "common/record.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -32,7 +33,43 @@ PolicyEngine::PolicyEngine(
       exemptions_(std::make_shared<const ExemptionIndex>()),
       alerts_(options_.alerts) {}
 
-PolicyEngine::~PolicyEngine() { EndSubscriptions(); }
+PolicyEngine::~PolicyEngine() {
+  if (shared_listener_) {
+    store_->SetSharedListener(nullptr);  // waits for a call under way
+  }
+  EndSubscriptions();
+}
+
+absl::Status PolicyEngine::AdoptStoredPolicy() {
+  ASSIGN_OR_RETURN(std::optional<AppliedPolicy> latest,
+                   store_->LatestPolicy(""));
+  if (!latest || latest->revision == policy()->revision()) {
+    return absl::OkStatus();
+  }
+  // Parsed outside the lock; a policy this build cannot parse stays out
+  // (the replica keeps deciding with the one it has, and says so).
+  absl::StatusOr<std::shared_ptr<const Policy>> parsed =
+      Policy::Parse(latest->document, *catalog_, nullptr);
+  if (!parsed.ok()) {
+    return absl::DataLossError(StrCat(
+        "the policy another replica applied (revision ", latest->revision,
+        ") does not parse here: ", parsed.status().message()));
+  }
+  absl::MutexLock lock(&policy_mu_);
+  policy_ = *std::move(parsed);
+  policy_origin_ = latest->origin;
+  policy_applied_at_ = latest->applied_at;
+  policy_swaps_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status PolicyEngine::AdoptStoredExemptions() {
+  ASSIGN_OR_RETURN(std::vector<Exemption> list, store_->LoadExemptions());
+  auto index = std::make_shared<const ExemptionIndex>(std::move(list));
+  absl::MutexLock lock(&policy_mu_);
+  exemptions_ = std::move(index);
+  return absl::OkStatus();
+}
 
 std::shared_ptr<const Policy> PolicyEngine::policy() const {
   absl::MutexLock lock(&policy_mu_);
@@ -100,12 +137,31 @@ absl::Status PolicyEngine::AttachStore(StateStore* store) {
   if (!exemptions.ok()) {
     return exemptions.status();
   }
-  absl::MutexLock lock(&policy_mu_);
-  if (store_ != nullptr) {
-    return absl::FailedPreconditionError("the engine has a store already");
+  {
+    absl::MutexLock lock(&policy_mu_);
+    if (store_ != nullptr) {
+      return absl::FailedPreconditionError("the engine has a store already");
+    }
+    exemptions_ =
+        std::make_shared<const ExemptionIndex>(std::move(*exemptions));
+    store_ = store;
   }
-  exemptions_ = std::make_shared<const ExemptionIndex>(std::move(*exemptions));
-  store_ = store;
+  if (store->shared()) {
+    shared_listener_ = true;
+    // Outside policy_mu_: the listener takes it (under the store's lock).
+    store->SetSharedListener([this](StateStore::SharedChange change) {
+      absl::Status status;
+      if (change != StateStore::SharedChange::kExemptions) {
+        status = AdoptStoredPolicy();
+      }
+      if (status.ok() && change != StateStore::SharedChange::kPolicy) {
+        status = AdoptStoredExemptions();
+      }
+      if (!status.ok()) {
+        LogError(StrCat("state: ", status.message()));
+      }
+    });
+  }
   return absl::OkStatus();
 }
 

@@ -189,6 +189,12 @@ class PolicyEngine {
   // decisions in the audit log. Policy and exemption changes return once
   // durable.
   [[nodiscard]] absl::Status AttachStore(StateStore* store);
+  // A shared store's replicas: the policy and the exemptions as the store
+  // has them now, when they differ from memory's (another replica applied
+  // or changed them; StateStore::SetSharedListener calls these). Nothing is
+  // recorded: the replica that changed them did.
+  [[nodiscard]] absl::Status AdoptStoredPolicy();
+  [[nodiscard]] absl::Status AdoptStoredExemptions();
   // Records the policy in force as applied (at start, after AttachStore).
   [[nodiscard]] absl::Status RecordStartPolicy();
 
@@ -351,6 +357,9 @@ class PolicyEngine {
   absl::Time policy_applied_at_ ABSL_GUARDED_BY(policy_mu_);
   std::shared_ptr<const ExemptionIndex> exemptions_ ABSL_GUARDED_BY(policy_mu_);
   StateStore* store_ = nullptr;  // set once, before serving
+  // The store calls AdoptStored* (a shared store; it must outlive the
+  // engine then).
+  bool shared_listener_ = false;
 
   std::array<Shard, kShards> shards_;
   std::function<void(const DecisionNote&)> decision_listener_;

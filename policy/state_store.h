@@ -213,6 +213,17 @@ class StateStore : public detector::DetectorStore {
   // OK while the store can write; else why not (callers then refuse new
   // work: it could not be acknowledged).
   virtual absl::Status health() const = 0;
+
+  // Shared stores (DetectorStore::shared): another replica committed a
+  // policy or changed the exemptions; kResync after the store lost and
+  // regained the database (anything may have changed meanwhile). Called on
+  // the store's own thread, never while a caller's call runs inside the
+  // store; null removes the listener (and returns once no call is under
+  // way). Other stores never call it.
+  enum class SharedChange { kPolicy, kExemptions, kResync };
+  virtual void SetSharedListener(std::function<void(SharedChange)> listener) {
+    (void)listener;
+  }
 };
 
 // OK when there is no store or it can write; otherwise UNAVAILABLE, the

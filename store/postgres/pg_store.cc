@@ -37,7 +37,8 @@ std::string HostName() {
 }  // namespace
 
 PostgresStore::PostgresStore(PostgresStoreOptions options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)),
+      health_callback_(options_.on_health_change) {}
 
 absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Open(
     PostgresStoreOptions options) {
@@ -85,16 +86,24 @@ absl::Status PostgresStore::Start() {
     readers_.resize(static_cast<std::size_t>(options_.readers));
     list_readers_.resize(static_cast<std::size_t>(options_.list_readers));
   }
+  listen_thread_ = std::thread([this] { Listen(); });
   queue_ = std::make_unique<CommitQueue>(
-      CommitQueueOptions{.max_batch = options_.max_batch,
-                         .max_queued = options_.max_queued,
-                         .on_health_change = options_.on_health_change,
-                         .on_commit = options_.on_commit},
+      CommitQueueOptions{
+          .max_batch = options_.max_batch,
+          .max_queued = options_.max_queued,
+          .on_health_change = [this](const absl::Status&) { ReportHealth(); },
+          .on_commit = options_.on_commit},
       [this](const Batch& batch) { return Commit(batch); });
   return absl::OkStatus();
 }
 
 PostgresStore::~PostgresStore() {
+  {
+    absl::MutexLock lock(&stop_mu_);
+    stopping_ = true;
+    stop_cv_.SignalAll();
+  }
+  if (listen_thread_.joinable()) listen_thread_.join();
   if (queue_ != nullptr) queue_->Close();
   if (writer_ != nullptr && writer_->ok()) {
     // Leaves the row (a replica that died leaves one too): it says which
@@ -241,6 +250,105 @@ pg::Statement PostgresStore::HeadStatement(const AppendState& head) const {
       StrCat(head.audit_seq, " ", head.audit_hash, " ",
              AuditHeadMac(audit_key_, head.audit_seq, head.audit_hash)));
   return s;
+}
+
+// ---------------------------------------------------------------------------
+// Notifications and reachability
+
+void PostgresStore::SetSharedListener(
+    std::function<void(SharedChange)> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void PostgresStore::ReportHealth() {
+  absl::MutexLock lock(&health_mu_);
+  if (health_callback_) health_callback_(health());
+}
+
+void PostgresStore::CallListener(SharedChange change) {
+  absl::MutexLock lock(&listener_mu_);
+  if (listener_) listener_(change);
+}
+
+void PostgresStore::Listen() {
+  // Plain LISTEN needs a session of its own: a pooler in transaction mode
+  // (pgbouncer's) would hand the session to others and lose it.
+  constexpr absl::Duration kFirstRetry = absl::Milliseconds(100);
+  constexpr absl::Duration kLastRetry = absl::Seconds(5);
+  absl::Duration backoff = kFirstRetry;
+  std::unique_ptr<pg::Connection> conn;
+  bool lost = false;  // the database was unreachable since the last resync
+  int quiet = 0;      // waits without a notification since the last ping
+  auto wait = [this](absl::Duration d) {
+    absl::MutexLock lock(&stop_mu_);
+    const absl::Time deadline = absl::Now() + d;
+    while (!stopping_ && !stop_cv_.WaitWithDeadline(&stop_mu_, deadline)) {
+    }
+    return !stopping_;
+  };
+  while (true) {
+    {
+      absl::MutexLock lock(&stop_mu_);
+      if (stopping_) return;
+    }
+    if (conn == nullptr || !conn->ok()) {
+      conn.reset();
+      absl::StatusOr<std::unique_ptr<pg::Connection>> c = pg::Connection::Open(
+          options_.dsn, options_.password, absl::Seconds(2));
+      absl::Status status = c.status();
+      if (status.ok()) {
+        status = (*c)->Exec(
+            "LISTEN hijackguard_policy; LISTEN hijackguard_exemptions");
+      }
+      if (!status.ok()) {
+        if (reachable_.exchange(false)) {
+          LogError(StrCat("state: the database cannot be reached (",
+                          status.message(), "); retrying"));
+          ReportHealth();
+        }
+        lost = true;
+        if (!wait(backoff)) return;
+        backoff = std::min(backoff * 2, kLastRetry);
+        continue;
+      }
+      conn = *std::move(c);
+      backoff = kFirstRetry;
+      if (!reachable_.exchange(true)) {
+        LogInfo("state: the database can be reached again");
+        ReportHealth();
+      }
+      if (lost) {
+        // What other replicas changed meanwhile was never notified here.
+        CallListener(SharedChange::kResync);
+        lost = false;
+      }
+    }
+    // A short wait: the loop also looks at stopping_, and a ping every two
+    // seconds finds a database that went away without closing the socket.
+    absl::StatusOr<std::vector<pg::Notification>> got =
+        conn->Notifications(absl::Milliseconds(200));
+    if (got.ok() && got->empty() && ++quiet >= 10) {
+      quiet = 0;
+      if (absl::Status ping = conn->Exec("SELECT 1"); !ping.ok()) {
+        got = ping;
+      }
+    }
+    if (!got.ok()) {
+      conn.reset();
+      lost = true;
+      continue;
+    }
+    bool policy = false;
+    bool exemptions = false;
+    for (const pg::Notification& n : *got) {
+      if (n.payload == replica_id_) continue;  // this replica's own commit
+      policy = policy || n.channel == "hijackguard_policy";
+      exemptions = exemptions || n.channel == "hijackguard_exemptions";
+    }
+    if (policy) CallListener(SharedChange::kPolicy);
+    if (exemptions) CallListener(SharedChange::kExemptions);
+  }
 }
 
 // ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -155,6 +156,8 @@ class PostgresStore final : public DurableStore {
       const AuditCheckpoint* checkpoint,
       const std::atomic<bool>* cancel) override;
 
+  void SetSharedListener(std::function<void(SharedChange)> listener) override;
+
   // This replica's id in the replicas table.
   const std::string& replica_id() const { return replica_id_; }
 
@@ -214,8 +217,27 @@ class PostgresStore final : public DurableStore {
       std::vector<pg::Statement>* writes, std::vector<PruneCount>* counted,
       std::array<std::uint64_t, kPruneTables>* pruned);
 
+  // The listener thread: a session connection that LISTENs for other
+  // replicas' policy and exemption changes, and finds out when the database
+  // cannot be reached (health), reconnecting with backoff.
+  void Listen();
+  void CallListener(SharedChange change);
+  // Tells the health callback what health() says now (the writer's commits
+  // and the listener's reachability together).
+  void ReportHealth();
+
   const PostgresStoreOptions options_;
   std::string replica_id_;
+  std::atomic<bool> reachable_{true};
+  absl::Mutex health_mu_;
+  std::function<void(const absl::Status&)> health_callback_
+      ABSL_GUARDED_BY(health_mu_);
+  absl::Mutex listener_mu_;  // held while the listener runs
+  std::function<void(SharedChange)> listener_ ABSL_GUARDED_BY(listener_mu_);
+  absl::Mutex stop_mu_;
+  absl::CondVar stop_cv_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread listen_thread_;
   std::string audit_key_;
   std::unique_ptr<CommitQueue> queue_;
 

@@ -300,6 +300,18 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
   if (head.audit_seq != before.audit_seq) {
     writes.push_back(HeadStatement(head));
   }
+  // Other replicas hold the policy and the exemptions in memory: they read
+  // them again when told (delivered at commit; the payload says who).
+  if (!policies.empty()) {
+    Statement& s = writes.emplace_back();
+    s.sql = "SELECT pg_notify('hijackguard_policy', $1)";
+    s.params.Text(replica_id_);
+  }
+  if (!exemptions.empty()) {
+    Statement& s = writes.emplace_back();
+    s.sql = "SELECT pg_notify('hijackguard_exemptions', $1)";
+    s.params.Text(replica_id_);
+  }
   {
     Statement& s = writes.emplace_back();
     s.sql = "UPDATE replicas SET last_batch = $2, seen_us = $3 WHERE id = $1";
@@ -352,11 +364,19 @@ void PostgresStore::WhenDurable(StoreTicket ticket,
   queue_->WhenDurable(ticket, std::move(done));
 }
 
-absl::Status PostgresStore::health() const { return queue_->health(); }
+absl::Status PostgresStore::health() const {
+  absl::Status status = queue_->health();
+  if (status.ok() && !reachable_.load()) {
+    return absl::UnavailableError(
+        "the state database cannot be reached (reconnecting)");
+  }
+  return status;
+}
 
 void PostgresStore::SetHealthCallback(
     std::function<void(const absl::Status&)> callback) {
-  queue_->SetHealthCallback(std::move(callback));
+  absl::MutexLock lock(&health_mu_);
+  health_callback_ = std::move(callback);
 }
 
 std::pair<std::uint64_t, std::string> PostgresStore::audit_head() const {

@@ -14,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "hijackguard/v1/policy_admin.grpc.pb.h"
 #include "plugin/server.h"
 #include "tests/common/builtin_catalog.h"
 #include "tests/common/state_backends.h"
@@ -62,7 +63,7 @@ struct Outcome {
   std::vector<v1::CheckInResponse> decisions;
 };
 
-class ReplicasTest : public ::testing::TestWithParam<int> {
+class ReplicasFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     options_.catalog = ::hijackguard::testing::BuiltinCatalog();
@@ -151,6 +152,9 @@ class ReplicasTest : public ::testing::TestWithParam<int> {
   std::vector<std::filesystem::path> dirs_;
 };
 
+class ReplicasTest : public ReplicasFixture,
+                     public ::testing::WithParamInterface<int> {};
+
 TEST_P(ReplicasTest, TheExampleTracesGiveTheEventsOfOneReplica) {
   const int replicas = GetParam();
   std::size_t events = 0;
@@ -186,6 +190,78 @@ TEST_P(ReplicasTest, TheExampleTracesGiveTheEventsOfOneReplica) {
   }
   // The traces hold hijacks: a run that found nothing would prove nothing.
   EXPECT_GE(events, 3u);
+}
+
+// How long until `done` holds (polled every 10 ms), at most `limit`.
+template <typename Done>
+absl::Duration Until(Done done, absl::Duration limit = absl::Seconds(5)) {
+  const absl::Time start = absl::Now();
+  while (!done() && absl::Now() - start < limit) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return absl::Now() - start;
+}
+
+using ReplicaSharingTest = ReplicasFixture;
+
+TEST_F(ReplicaSharingTest, APolicyOrExemptionFromOneReplicaDecidesOnAnother) {
+  auto servers = Start(2, "policy");
+  ASSERT_EQ(servers.size(), 2u);
+  auto admin_a = v1::PolicyAdmin::NewStub(grpc::CreateChannel(
+      servers[0]->address(), grpc::InsecureChannelCredentials()));
+  auto plugin_b = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+      servers[1]->address(), grpc::InsecureChannelCredentials()));
+  auto check_in_b = [&] {
+    v1::CheckInRequest request;
+    request.set_tenant_id("t1");
+    request.mutable_device()->set_eas_device_id("ApplSHARED");
+    request.mutable_device()->set_user_principal("alice@example.com");
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    grpc::ClientContext context;
+    v1::CheckInResponse response;
+    EXPECT_TRUE(plugin_b->CheckIn(&context, request, &response).ok());
+    return response;
+  };
+  EXPECT_EQ(check_in_b().mode(), v1::POLICY_MODE_MONITOR);
+
+  v1::ApplyPolicyRequest apply;
+  apply.set_policy_json(
+      R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})");
+  apply.set_expected_revision(servers[0]->engine().policy()->revision());
+  v1::ApplyPolicyResponse applied;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(admin_a->ApplyPolicy(&context, apply, &applied).ok());
+  }
+  const std::string revision = servers[0]->engine().policy()->revision();
+  const absl::Duration took = Until(
+      [&] { return servers[1]->engine().policy()->revision() == revision; });
+  EXPECT_LT(took, absl::Seconds(1));
+  RecordProperty("policy_seen_after_ms",
+                 static_cast<int>(absl::ToInt64Milliseconds(took)));
+  EXPECT_EQ(check_in_b().mode(), v1::POLICY_MODE_ENFORCE);
+  // The replica that applied it recorded it once; the other only adopted it.
+  auto audit = servers[1]->store()->ReadAudit("policy", 0, 10);
+  ASSERT_TRUE(audit.ok());
+  EXPECT_EQ(audit->size(), 2u);  // the start's and the API's
+
+  v1::PutExemptionRequest put;
+  put.mutable_exemption()->set_tenant_id("t1");
+  put.mutable_exemption()->set_kind(v1::EXEMPTION_KIND_DEVICE);
+  put.mutable_exemption()->set_value("ApplSHARED");
+  put.mutable_exemption()->set_reason("CAB-1");
+  put.mutable_exemption()->mutable_expires()->set_seconds(
+      absl::ToUnixSeconds(clock_.Now() + absl::Hours(24)));
+  {
+    grpc::ClientContext context;
+    v1::PutExemptionResponse response;
+    ASSERT_TRUE(admin_a->PutExemption(&context, put, &response).ok());
+  }
+  const absl::Duration seen =
+      Until([&] { return servers[1]->engine().exemptions()->size() == 1; });
+  EXPECT_LT(seen, absl::Seconds(1));
+  RecordProperty("exemption_seen_after_ms",
+                 static_cast<int>(absl::ToInt64Milliseconds(seen)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Replicas, ReplicasTest, ::testing::Values(2, 3),
