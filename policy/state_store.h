@@ -221,6 +221,7 @@ class StateStore : public detector::DetectorStore {
   // store; null removes the listener (and returns once no call is under
   // way). Other stores never call it.
   enum class SharedChange { kPolicy, kExemptions, kResync };
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): overriders keep it
   virtual void SetSharedListener(std::function<void(SharedChange)> listener) {
     (void)listener;
   }

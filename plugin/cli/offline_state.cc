@@ -95,6 +95,7 @@ absl::Status RunWithPassword(std::vector<std::string> argv,
     }
   }
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   const pid_t pid = ::fork();

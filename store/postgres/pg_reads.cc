@@ -146,6 +146,7 @@ absl::StatusOr<std::vector<detector::EventDay>> PostgresStore::CountEventsByDay(
            Params().Int(since_ms).Bytes(prefix).Bytes(PrefixEnd(prefix)),
            /*list=*/true));
   std::vector<detector::EventDay> days;
+  days.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     days.push_back({r.Int(i, 0), static_cast<std::uint64_t>(r.Int(i, 1))});
   }
@@ -234,6 +235,7 @@ absl::StatusOr<std::vector<policy::OutboxEntry>> PostgresStore::ReadOutbox(
                             .Int(static_cast<std::int64_t>(after_seq))
                             .Int(static_cast<std::int64_t>(limit))));
   std::vector<policy::OutboxEntry> entries;
+  entries.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     entries.push_back(
         {static_cast<std::uint64_t>(r.Int(i, 0)), std::string(r.Bytes(i, 1))});

@@ -71,6 +71,7 @@ absl::Status PgCluster::Run(const std::string& program,
   std::vector<std::string> argv_strings = {path};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
   for (std::string& a : argv_strings) argv.push_back(a.data());
   argv.push_back(nullptr);
   const pid_t pid = ::fork();
