@@ -92,8 +92,9 @@ struct RetentionConfig {
 };
 
 // `postgres`: the shared state store (state_store "postgres"). Each replica
-// holds 1 + readers + list_readers + 2 connections (the writer, the pools,
-// the notification listener and the SIEM lease).
+// holds 1 + readers + list_readers + 1 connections (the writer, the pools,
+// and the notification listener, which also holds the SIEM outbox's lease),
+// and one more while the console's audit check runs.
 struct PostgresConfig {
   // A libpq connection string (keywords or a postgresql:// URI) without a
   // password.

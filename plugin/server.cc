@@ -666,8 +666,10 @@ absl::Status ClearOutbox(policy::StateStore* store) {
 absl::Status PluginServer::State::StartSiem(const ServerOptions& options,
                                             const std::string& audit_key) {
   if (options.siem.sinks.empty()) {
-    return shared_store != nullptr ? ClearOutbox(shared_store)
-                                   : absl::OkStatus();
+    // Replicas on one database: the others' sinks may still deliver it.
+    return shared_store != nullptr && !shared_store->shared()
+               ? ClearOutbox(shared_store)
+               : absl::OkStatus();
   }
   siem::Outbox* outbox = memory_outbox.get();
   if (outbox == nullptr) {
@@ -682,6 +684,11 @@ absl::Status PluginServer::State::StartSiem(const ServerOptions& options,
   delivery.pseudonym = [p = siem_pseudonym.get()](std::string_view v) {
     return (*p)(v);
   };
+  if (store != nullptr) {
+    // One process delivers at a time (replicas on one database take turns).
+    store->WantOutboxLease();
+    delivery.may_deliver = [s = store.get()] { return s->HoldsOutboxLease(); };
+  }
   ASSIGN_OR_RETURN(siem_delivery,
                    siem::SiemDelivery::Start(options.siem, outbox, delivery));
   siem_wake = siem_delivery.get();
@@ -729,7 +736,7 @@ absl::StatusOr<std::unique_ptr<PluginServer>> BuildServer(
   policy::EngineOptions engine_options = options.engine;
   if (!options.siem.sinks.empty()) {
     engine_options.outbox = true;
-    if (options.state_path.empty()) {
+    if (options.state_path.empty() && options.postgres.dsn.empty()) {
       // In memory, bounded like the store's outbox; a restart empties it.
       st.memory_outbox = std::make_unique<siem::MemoryOutbox>(
           static_cast<std::size_t>(std::min<std::uint64_t>(

@@ -217,9 +217,11 @@ class StateStore : public detector::DetectorStore {
   // Shared stores (DetectorStore::shared): another replica committed a
   // policy or changed the exemptions; kResync after the store lost and
   // regained the database (anything may have changed meanwhile). Called on
-  // the store's own thread, never while a caller's call runs inside the
-  // store; null removes the listener (and returns once no call is under
-  // way). Other stores never call it.
+  // the store's own thread (concurrently with callers' calls into the
+  // store; the listener may call the store), or from SetSharedListener
+  // itself when a change came before anyone listened; null removes the
+  // listener and returns once no call is under way. Other stores never call
+  // it.
   enum class SharedChange { kPolicy, kExemptions, kResync };
   // NOLINTNEXTLINE(performance-unnecessary-value-param): overriders keep it
   virtual void SetSharedListener(std::function<void(SharedChange)> listener) {

@@ -76,6 +76,12 @@ class DurableStore : public policy::StateStore {
   // (store/audit_verify.h).
   virtual absl::StatusOr<AuditVerification> VerifyAuditLog(
       const AuditCheckpoint* checkpoint, const std::atomic<bool>* cancel) = 0;
+  // The SIEM outbox is delivered by one process at a time. A server with
+  // sinks asks for the lease; HoldsOutboxLease says whether it holds it now
+  // (a store of one process always does; replicas on one database take
+  // turns, the lease passing when its holder's session ends).
+  virtual void WantOutboxLease() {}
+  virtual bool HoldsOutboxLease() const { return true; }
   // Replaces the health callback given at open (null: none; the server
   // clears it before what it calls goes away).
   virtual void SetHealthCallback(

@@ -52,9 +52,13 @@ absl::StatusOr<TrackedDevice*> DeviceCache::Refresh(TrackedDevice* device) {
   if (!row.ok()) {
     return row.status();
   }
+  if (!row->has_value() && device->stored) {
+    // Deleted since (retention, on any replica): unknown again.
+    Forget(device);
+    return nullptr;
+  }
   if (!row->has_value() || Sha256(**row) == device->row_hash) {
-    // Unchanged (or not written anywhere yet): memory is current, with the
-    // activity only this replica has seen.
+    // Unchanged (or not written anywhere yet): memory is current.
     fresh_.insert(device);
     Touch(device);
     return device;
@@ -243,8 +247,10 @@ void DeviceCache::TakeHeldRows(std::vector<StoreRow>* rows) {
     const Sha256Digest content = DeviceContent(*d);
     // The row's time is rewritten at least daily, so that retention never
     // prunes the row of a device in use.
+    // (A shared store's row is written every time: a row left for later
+    // would be written over another replica's newer one.)
     if (d->stored && content == d->content &&
-        !RowTimeDue(d->row_seen_at, d->seen_at)) {
+        !RowTimeDue(d->row_seen_at, d->seen_at) && !store_->shared()) {
       // Only its activity changed: nothing to wait for.
       d->activity_unwritten = true;
       unwritten_activity_.insert(d);

@@ -50,6 +50,12 @@ absl::Status PendingChanges::Refresh(const std::string& key,
   return absl::OkStatus();
 }
 
+void PendingChanges::ForgetAll() {
+  if (!changed_.empty()) return;
+  lists_.clear();
+  count_ = 0;
+}
+
 void PendingChanges::WillChange(const std::string& key) {
   if (!durable_ || !changed_.insert(key).second) {
     return;

@@ -40,6 +40,10 @@ class PendingChanges {
   // replaces memory's, unless the running operation changed it.
   [[nodiscard]] absl::Status Refresh(const std::string& key,
                                      const std::optional<std::string>& row);
+  // Shared stores, between operations: memory forgets every list (each is
+  // read again when an operation needs it), so that nothing stale is swept
+  // or counted. Nothing when lists are changed and not yet taken.
+  void ForgetAll();
   // Keeps `item`, seen in `ctx`, until the server's state of its meeting
   // arrives. Counted as dropped when it is too large or the queue is full.
   void Add(const ItemContext& ctx, const ClientItem& item);

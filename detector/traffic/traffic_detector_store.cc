@@ -18,6 +18,7 @@ void TrafficDetector::BeginOperation() const {
   devices_->BeginOperation();
   fresh_ledger_.clear();
   fresh_pending_.clear();
+  pending_->ForgetAll();
 }
 
 void TrafficDetector::RefreshPending(std::string_view tenant,

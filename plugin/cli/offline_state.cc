@@ -63,11 +63,16 @@ class SqliteState final : public OfflineState {
   std::string path_;
 };
 
-// Debian's pg_dump and pg_restore: the server's version's, else PATH's.
+// pg_dump and pg_restore from PATH (Debian's wrappers pick the newest
+// installed version, which can dump older servers too), else Debian's 15.
 std::string PgTool(const char* tool) {
-  const std::string versioned = StrCat("/usr/lib/postgresql/15/bin/", tool);
-  std::error_code ec;
-  return std::filesystem::exists(versioned, ec) ? versioned : tool;
+  for (const char* dir : {"/usr/bin/", "/usr/local/bin/"}) {
+    std::error_code ec;
+    if (std::filesystem::exists(StrCat(dir, tool), ec)) {
+      return StrCat(dir, tool);
+    }
+  }
+  return StrCat("/usr/lib/postgresql/15/bin/", tool);
 }
 
 // Runs `argv` with PGPASSFILE naming a private file that holds `password`
@@ -157,7 +162,7 @@ class PostgresState final : public OfflineState {
     return StrCat("the PostgreSQL database to ", to,
                   " (pg_dump custom format, ",
                   std::filesystem::file_size(to, ec),
-                  " bytes, read back with pg_restore --list)");
+                  " bytes; pg_restore --list reads its table of contents)");
   }
   absl::StatusOr<policy::OutboxState> Outbox() override {
     ASSIGN_OR_RETURN(auto conn, Connect());

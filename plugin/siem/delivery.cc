@@ -130,6 +130,23 @@ bool SiemDelivery::Wait(absl::Duration d,
 
 void SiemDelivery::Run(Sink& sink) {
   while (true) {
+    bool waited = false;
+    while (options_.may_deliver && !options_.may_deliver()) {
+      waited = true;
+      if (!Wait(options_.poll, std::nullopt)) return;
+    }
+    if (waited) {
+      // Another replica may have delivered meanwhile: the cursor is read
+      // again (the one from Start, or from before the turn passed, is old).
+      absl::MutexLock lock(&sink.mu);
+      sink.positioned = false;
+    }
+    if (!RunWhileAllowed(sink)) return;
+  }
+}
+
+bool SiemDelivery::RunWhileAllowed(Sink& sink) {
+  while (true) {
     {
       absl::MutexLock lock(&sink.mu);
       if (sink.positioned) break;
@@ -141,7 +158,7 @@ void SiemDelivery::Run(Sink& sink) {
     }
     ReadFailed(sink, state.status());
     if (!Wait(options_.poll, std::nullopt)) {
-      return;
+      return false;
     }
   }
   absl::Duration backoff = sink.config.retry_min;
@@ -149,9 +166,10 @@ void SiemDelivery::Run(Sink& sink) {
     std::uint64_t wakes = 0;
     {
       absl::MutexLock lock(&mu_);
-      if (stop_) return;
+      if (stop_) return false;
       wakes = wakes_;
     }
+    if (options_.may_deliver && !options_.may_deliver()) return true;
     bool failed = false;
     const bool sent = DeliverBatch(sink, &failed);
     if (failed) {
@@ -160,7 +178,7 @@ void SiemDelivery::Run(Sink& sink) {
       const absl::Time until = absl::Now() + backoff;
       for (absl::Time now = absl::Now(); now < until; now = absl::Now()) {
         if (!Wait(std::min(absl::Seconds(1), until - now), std::nullopt)) {
-          return;
+          return false;
         }
         if (absl::StatusOr<policy::OutboxState> state = outbox_->State();
             state.ok()) {
@@ -172,9 +190,9 @@ void SiemDelivery::Run(Sink& sink) {
     }
     backoff = sink.config.retry_min;
     if (sent) continue;  // there may be more
-    if (!Wait(options_.poll, wakes)) return;
+    if (!Wait(options_.poll, wakes)) return false;
     // Commits wake every sink; one look per 50 ms is enough for them all.
-    if (!Wait(absl::Milliseconds(50), std::nullopt)) return;
+    if (!Wait(absl::Milliseconds(50), std::nullopt)) return false;
   }
 }
 

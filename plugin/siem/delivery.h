@@ -42,6 +42,11 @@ struct DeliveryOptions {
   std::string version;  // the build's (CEF header)
   // New entries are looked for at least this often (Wake sooner).
   absl::Duration poll = absl::Seconds(1);
+  // Whether this process may deliver now (replicas on one database: the
+  // one holding the outbox's lease); null: always. Without it the sinks
+  // wait, and read their cursors again once it comes back (another replica
+  // delivered meanwhile).
+  std::function<bool()> may_deliver;
   // Tests: makes a sink's transport instead of MakeTransport.
   std::function<absl::StatusOr<std::unique_ptr<Transport>>(const SinkConfig&)>
       make_transport;
@@ -70,6 +75,8 @@ class SiemDelivery {
   struct Sink;
   SiemDelivery(Outbox* outbox, DeliveryOptions options);
   void Run(Sink& sink);
+  // Delivers while may_deliver allows; false once stopping.
+  bool RunWhileAllowed(Sink& sink);
   // Moves a sink's cursor past what is beyond max_backlog (and past a gap
   // the memory outbox left); returns the backlog.
   std::uint64_t EnforceBound(Sink& sink, const policy::OutboxState& state);

@@ -360,10 +360,27 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
     absl::Duration connect_timeout) {
   const std::string timeout = std::to_string(
       std::max<std::int64_t>(1, absl::ToInt64Seconds(connect_timeout)));
-  std::vector<const char*> keywords = {"dbname", "fallback_application_name",
-                                       "connect_timeout"};
-  std::vector<const char*> values = {conninfo.c_str(), "hijackguard",
-                                     timeout.c_str()};
+  // Defaults first, so that the connection string may override them: text
+  // in UTF-8, and a peer that stops answering found within about 30 s
+  // (keepalives and tcp_user_timeout; a Unix socket ignores both).
+  std::vector<const char*> keywords = {"client_encoding",
+                                       "keepalives",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "tcp_user_timeout",
+                                       "connect_timeout",
+                                       "fallback_application_name",
+                                       "dbname"};
+  std::vector<const char*> values = {"UTF8",
+                                     "1",
+                                     "10",
+                                     "5",
+                                     "3",
+                                     "30000",
+                                     timeout.c_str(),
+                                     "hijackguard",
+                                     conninfo.c_str()};
   if (!password.empty()) {
     keywords.push_back("password");
     values.push_back(password.c_str());
@@ -464,10 +481,12 @@ absl::StatusOr<std::vector<Result>> Connection::Pipeline(
       }
       results.push_back(std::move(r));
     }
-    while (true) {
+    // Up to the sync; a bounded number of empty answers, in case it was
+    // already read (the caller then drops the connection).
+    for (std::size_t empty = 0;;) {
       Result r(PQgetResult(conn_));
       if (r.get() == nullptr) {
-        if (!ok()) {
+        if (!ok() || ++empty > statements.size() + 2) {
           if (status.ok()) status = ConnectionError("pipeline sync");
           break;
         }

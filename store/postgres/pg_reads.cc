@@ -169,9 +169,9 @@ absl::StatusOr<detector::DetectorCounters> PostgresStore::LoadCounters() {
   ASSIGN_OR_RETURN(
       pg::Result r,
       Read("counters",
-           "SELECT (SELECT value FROM counters WHERE name = "
-           "'ledger_version'), (SELECT value FROM counters WHERE name = "
-           "'event_id')",
+           "SELECT coalesce(max(value) FILTER (WHERE name LIKE "
+           "'ledger\\_version:%'), 0), coalesce(max(value) FILTER (WHERE "
+           "name LIKE 'event\\_id:%'), 0) FROM counters",
            Params()));
   detector::DetectorCounters counters;
   counters.ledger_version = static_cast<std::uint64_t>(r.Int(0, 0));

@@ -63,6 +63,19 @@ absl::Status PostgresStore::Start() {
         StrCat("PostgreSQL ", writer_->server_version() / 10000,
                " is too old: hijackguard needs 12 or newer"));
   }
+  {
+    // Keys, values and records are stored as bytes, but the audit records
+    // and the names are text: the database must hold UTF-8.
+    ASSIGN_OR_RETURN(
+        pg::Result encoding,
+        writer_->Query("SELECT current_setting('server_encoding')"));
+    if (encoding.Bytes(0, 0) != "UTF8") {
+      return absl::FailedPreconditionError(StrCat(
+          "the database's encoding is ", encoding.Bytes(0, 0),
+          "; hijackguard needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8' "
+          "TEMPLATE template0)"));
+    }
+  }
   ASSIGN_OR_RETURN(int before,
                    pg::Migrate(*writer_, options_.migrate, "the database"));
   if (before == 0) {
@@ -86,7 +99,6 @@ absl::Status PostgresStore::Start() {
     readers_.resize(static_cast<std::size_t>(options_.readers));
     list_readers_.resize(static_cast<std::size_t>(options_.list_readers));
   }
-  listen_thread_ = std::thread([this] { Listen(); });
   queue_ = std::make_unique<CommitQueue>(
       CommitQueueOptions{
           .max_batch = options_.max_batch,
@@ -94,6 +106,8 @@ absl::Status PostgresStore::Start() {
           .on_health_change = [this](const absl::Status&) { ReportHealth(); },
           .on_commit = options_.on_commit},
       [this](const Batch& batch) { return Commit(batch); });
+  // After the queue: the listener reports health, which asks it.
+  listen_thread_ = std::thread([this] { Listen(); });
   return absl::OkStatus();
 }
 
@@ -259,6 +273,11 @@ void PostgresStore::SetSharedListener(
     std::function<void(SharedChange)> listener) {
   absl::MutexLock lock(&listener_mu_);
   listener_ = std::move(listener);
+  if (listener_ && missed_) {
+    // Told of a change before anyone listened (a start).
+    missed_ = false;
+    listener_(SharedChange::kResync);
+  }
 }
 
 void PostgresStore::ReportHealth() {
@@ -268,7 +287,11 @@ void PostgresStore::ReportHealth() {
 
 void PostgresStore::CallListener(SharedChange change) {
   absl::MutexLock lock(&listener_mu_);
-  if (listener_) listener_(change);
+  if (listener_) {
+    listener_(change);
+  } else {
+    missed_ = true;
+  }
 }
 
 void PostgresStore::Listen() {
@@ -314,6 +337,7 @@ void PostgresStore::Listen() {
       }
       conn = *std::move(c);
       backoff = kFirstRetry;
+      quiet = 0;  // asks for the lease at once
       if (!reachable_.exchange(true)) {
         LogInfo("state: the database can be reached again");
         ReportHealth();
@@ -324,10 +348,25 @@ void PostgresStore::Listen() {
         lost = false;
       }
     }
+    // The outbox's lease, for a replica with SIEM sinks: asked for on
+    // connecting and with every ping.
+    absl::Status lease_status;
+    if (want_lease_.load() && !holds_lease_.load() && quiet == 0) {
+      absl::StatusOr<pg::Result> lease = conn->Query(
+          StrCat("SELECT pg_try_advisory_lock(", pg::kOutboxLease, ")"));
+      if (!lease.ok()) {
+        lease_status = lease.status();
+      } else if (lease->Bool(0, 0)) {
+        holds_lease_ = true;
+        LogInfo("siem: this replica delivers the outbox (it holds the lease)");
+      }
+    }
     // A short wait: the loop also looks at stopping_, and a ping every two
     // seconds finds a database that went away without closing the socket.
     absl::StatusOr<std::vector<pg::Notification>> got =
-        conn->Notifications(absl::Milliseconds(200));
+        lease_status.ok()
+            ? conn->Notifications(absl::Milliseconds(200))
+            : absl::StatusOr<std::vector<pg::Notification>>(lease_status);
     if (got.ok() && got->empty() && ++quiet >= 10) {
       quiet = 0;
       if (absl::Status ping = conn->Exec("SELECT 1"); !ping.ok()) {
@@ -335,6 +374,9 @@ void PostgresStore::Listen() {
       }
     }
     if (!got.ok()) {
+      if (holds_lease_.exchange(false)) {
+        LogWarning("siem: the outbox lease is lost with the connection");
+      }
       conn.reset();
       lost = true;
       continue;
@@ -342,7 +384,9 @@ void PostgresStore::Listen() {
     bool policy = false;
     bool exemptions = false;
     for (const pg::Notification& n : *got) {
-      if (n.payload == replica_id_) continue;  // this replica's own commit
+      // This replica's own commits too: a change another replica committed
+      // just before may have been adopted over this one's in memory; the
+      // database's newest is what every replica converges on.
       policy = policy || n.channel == "hijackguard_policy";
       exemptions = exemptions || n.channel == "hijackguard_exemptions";
     }
@@ -375,6 +419,8 @@ PostgresStore::Lease::~Lease() {
   store_->pool_cv_.SignalAll();
 }
 
+void PostgresStore::Lease::Drop() { connection_.reset(); }
+
 absl::StatusOr<pg::Connection*> PostgresStore::Lease::get() {
   if (connection_ == nullptr) {
     ASSIGN_OR_RETURN(connection_, store_->Connect());
@@ -389,9 +435,15 @@ absl::StatusOr<pg::Result> PostgresStore::Read(std::string_view what,
   absl::StatusOr<pg::Result> result;
   {
     Lease lease(this, list);
-    absl::StatusOr<pg::Connection*> conn = lease.get();
-    result = conn.ok() ? (*conn)->Query(sql, params)
-                       : absl::StatusOr<pg::Result>(conn.status());
+    // Once more on a new connection when the pooled one was lost (after a
+    // restart or a failover of the database every pooled one is).
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      absl::StatusOr<pg::Connection*> conn = lease.get();
+      result = conn.ok() ? (*conn)->Query(sql, params)
+                         : absl::StatusOr<pg::Result>(conn.status());
+      if (result.ok() || !conn.ok() || (*conn)->ok()) break;
+      lease.Drop();
+    }
   }
   if (!result.ok()) {
     // The statement and the server's words are for the log, not the caller.

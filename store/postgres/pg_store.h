@@ -157,6 +157,11 @@ class PostgresStore final : public DurableStore {
       const std::atomic<bool>* cancel) override;
 
   void SetSharedListener(std::function<void(SharedChange)> listener) override;
+  // A session-level advisory lock (kOutboxLease) on the listener's
+  // connection: released when the replica's session ends, for whatever
+  // reason, and taken by the next replica that asks within two seconds.
+  void WantOutboxLease() override { want_lease_ = true; }
+  bool HoldsOutboxLease() const override { return holds_lease_.load(); }
 
   // This replica's id in the replicas table.
   const std::string& replica_id() const { return replica_id_; }
@@ -184,6 +189,8 @@ class PostgresStore final : public DurableStore {
     Lease& operator=(const Lease&) = delete;
     // The connection, connecting first if needed.
     absl::StatusOr<pg::Connection*> get();
+    // Closes a connection found broken (the next get() makes another).
+    void Drop();
 
    private:
     PostgresStore* store_;
@@ -229,11 +236,14 @@ class PostgresStore final : public DurableStore {
   const PostgresStoreOptions options_;
   std::string replica_id_;
   std::atomic<bool> reachable_{true};
+  std::atomic<bool> want_lease_{false};
+  std::atomic<bool> holds_lease_{false};
   absl::Mutex health_mu_;
   std::function<void(const absl::Status&)> health_callback_
       ABSL_GUARDED_BY(health_mu_);
   absl::Mutex listener_mu_;  // held while the listener runs
   std::function<void(SharedChange)> listener_ ABSL_GUARDED_BY(listener_mu_);
+  bool missed_ ABSL_GUARDED_BY(listener_mu_) = false;
   absl::Mutex stop_mu_;
   absl::CondVar stop_cv_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;

@@ -106,8 +106,11 @@ absl::Status PostgresStore::Commit(const Batch& batch) {
   if (!writer_->ok()) {
     in_doubt_ = id;
     writer_.reset();
-  } else {
-    (void)writer_->Exec("ROLLBACK");
+  } else if (!writer_->Exec("ROLLBACK").ok()) {
+    // A connection left mid-pipeline or mid-transaction would keep its
+    // locks (the append lock stalls every replica): it goes, and with it
+    // its transaction.
+    writer_.reset();
   }
   return status;
 }
@@ -171,11 +174,12 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
               "(SELECT coalesce(max(seq), 0) FROM policies)",
               {}}}));
     ASSIGN_OR_RETURN(head, ParseAppendState(first[2], audit_key_));
-  } else {
-    RETURN_IF_ERROR(writer_->Exec("BEGIN"));
   }
   const AppendState before = head;
   std::vector<Statement> writes;
+  if (!append) {
+    writes.push_back({"BEGIN", {}});  // one round trip in all
+  }
 
   {
     std::vector<std::string_view> keys;
@@ -292,8 +296,13 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
         "DO UPDATE SET value = greatest(counters.value, excluded.value)";
     s.params.Text(name).Int(static_cast<std::int64_t>(value));
   };
-  if (ledger_version > 0) counter("ledger_version", ledger_version);
-  if (event_id > 0) counter("event_id", event_id);
+  // The detector's high-water marks, one row per replica: a row every
+  // replica's commits updated would order them all behind one row lock.
+  // (LoadCounters takes the highest.)
+  if (ledger_version > 0) {
+    counter(StrCat("ledger_version:", replica_id_), ledger_version);
+  }
+  if (event_id > 0) counter(StrCat("event_id:", replica_id_), event_id);
   if (head.outbox_seq != before.outbox_seq) {
     counter("outbox_seq", head.outbox_seq);
   }

@@ -18,8 +18,10 @@
 #include "plugin/siem/outbox.h"
 #include "plugin/siem/siem_event.h"
 #include "policy/alerts.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/state_tools.h"
+#include "tests/common/state_backends.h"
 #include "tests/common/status_matchers.h"
 #include "tests/common/test_dir.h"
 
@@ -86,9 +88,9 @@ class SiemDeliveryTest : public ::testing::Test {
     ASSERT_THAT(store.WaitDurable(store.SubmitEngine(std::move(c))), IsOk());
   }
 
-  std::unique_ptr<SiemDelivery> Start(Outbox* outbox, Receiver* receiver,
-                                      std::uint64_t max_backlog = 1000,
-                                      std::size_t batch = 3) {
+  std::unique_ptr<SiemDelivery> Start(
+      Outbox* outbox, Receiver* receiver, std::uint64_t max_backlog = 1000,
+      std::size_t batch = 3, std::function<bool()> may_deliver = nullptr) {
     SiemConfig config;
     SinkConfig sink;
     sink.name = "s1";
@@ -100,6 +102,7 @@ class SiemDeliveryTest : public ::testing::Test {
     o.max_backlog = max_backlog;
     o.poll = absl::Milliseconds(20);
     o.pseudonym = [](std::string_view v) { return std::string(v); };
+    o.may_deliver = std::move(may_deliver);
     o.make_transport =
         [receiver](
             const SinkConfig&) -> absl::StatusOr<std::unique_ptr<Transport>> {
@@ -326,6 +329,70 @@ TEST_F(SiemDeliveryTest, TheMemoryOutboxKeepsItsBoundAndSinksCountTheGap) {
   EXPECT_EQ(d->stats()[0].dropped, 6u);
   absl::MutexLock lock(&receiver.mu);
   EXPECT_EQ(receiver.ids.front(), "alert-m6-WARN");
+}
+
+// Replicas on one PostgreSQL database: one delivers at a time (the lease),
+// every entry exactly once and in commit order whichever replica committed
+// it, and when the holder goes another takes over from the saved cursor.
+TEST_F(SiemDeliveryTest, ReplicasTakeTurnsDeliveringTheSharedOutbox) {
+  plugin::ServerOptions where;
+  ASSERT_THAT(::hijackguard::testing::UseStateBackend("postgres", dir_, &where),
+              IsOk());
+  auto open = [&]() -> std::unique_ptr<store::PostgresStore> {
+    store::PostgresStoreOptions o;
+    o.dsn = where.postgres.dsn;
+    o.password = *store::pg::ReadPasswordFile(where.postgres.password_file);
+    o.audit_key_file = where.audit_key_file;
+    auto s = store::PostgresStore::Open(std::move(o));
+    EXPECT_THAT(s.status(), IsOk());
+    return s.ok() ? std::move(*s) : nullptr;
+  };
+  auto a = open();
+  auto b = open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  StoreOutbox outbox_a(a.get());
+  StoreOutbox outbox_b(b.get());
+  Receiver receiver;
+  auto lease = [](store::DurableStore* s) {
+    s->WantOutboxLease();
+    return [s] { return s->HoldsOutboxLease(); };
+  };
+  auto d_a = Start(&outbox_a, &receiver, 1000, 3, lease(a.get()));
+  auto d_b = Start(&outbox_b, &receiver, 1000, 3, lease(b.get()));
+  WaitFor([&] { return a->HoldsOutboxLease() || b->HoldsOutboxLease(); });
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_NE(a->HoldsOutboxLease(), b->HoldsOutboxLease());
+  std::vector<std::string> expected;
+  for (int i = 0; i < 12; ++i) {
+    const std::string device = "dev" + std::to_string(i);
+    Append(i % 2 ? *a : *b, {Alert(device, policy::Action::kWarn)});
+    expected.push_back("alert-" + device + "-WARN");
+  }
+  WaitFor([&] {
+    absl::MutexLock lock(&receiver.mu);
+    return receiver.ids.size() >= expected.size();
+  });
+  {
+    absl::MutexLock lock(&receiver.mu);
+    EXPECT_EQ(receiver.ids, expected);
+  }
+  // The holder goes (its session ends); the other takes over.
+  const bool a_held = a->HoldsOutboxLease();
+  auto& gone_delivery = a_held ? d_a : d_b;
+  auto& gone_store = a_held ? a : b;
+  auto& stays = a_held ? b : a;
+  gone_delivery.reset();
+  gone_store.reset();
+  Append(*stays, {Alert("after", policy::Action::kBlock)});
+  expected.push_back("alert-after-BLOCK");
+  WaitFor([&] {
+    absl::MutexLock lock(&receiver.mu);
+    return receiver.ids.size() >= expected.size();
+  });
+  EXPECT_TRUE(stays->HoldsOutboxLease());
+  absl::MutexLock lock(&receiver.mu);
+  EXPECT_EQ(receiver.ids, expected);
 }
 
 TEST(SiemConfigTest, ProblemsNameTheirField) {
