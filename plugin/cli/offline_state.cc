@@ -166,22 +166,7 @@ class PostgresState final : public OfflineState {
   }
   absl::StatusOr<policy::OutboxState> Outbox() override {
     ASSIGN_OR_RETURN(auto conn, Connect());
-    ASSIGN_OR_RETURN(
-        store::pg::Result r,
-        conn->Query("SELECT 0 AS o, (SELECT value FROM counters WHERE name = "
-                    "'outbox_seq'), (SELECT min(seq) FROM outbox), NULL AS "
-                    "sink, 0::bigint, 0::bigint UNION ALL SELECT 1, NULL, "
-                    "NULL, sink, delivered, dropped FROM sink_cursors ORDER "
-                    "BY o, sink"));
-    policy::OutboxState state;
-    state.head = static_cast<std::uint64_t>(r.Int(0, 1));
-    state.oldest = static_cast<std::uint64_t>(r.Int(0, 2));
-    for (int i = 1; i < r.rows(); ++i) {
-      state.cursors.push_back({std::string(r.Bytes(i, 3)),
-                               static_cast<std::uint64_t>(r.Int(i, 4)),
-                               static_cast<std::uint64_t>(r.Int(i, 5))});
-    }
-    return state;
+    return store::ReadPostgresOutboxState(*conn);
   }
   absl::StatusOr<std::pair<int, int>> Migrate() override {
     ASSIGN_OR_RETURN(auto conn, Connect());

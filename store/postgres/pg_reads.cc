@@ -243,16 +243,15 @@ absl::StatusOr<std::vector<policy::OutboxEntry>> PostgresStore::ReadOutbox(
   return entries;
 }
 
-absl::StatusOr<policy::OutboxState> PostgresStore::LoadOutboxState() {
-  RETURN_IF_ERROR(queue_->stopped());
-  ASSIGN_OR_RETURN(
-      pg::Result r,
-      Read("the SIEM outbox",
-           "SELECT 0 AS o, (SELECT value FROM counters WHERE name = "
-           "'outbox_seq'), (SELECT min(seq) FROM outbox), NULL AS sink, "
-           "0::bigint, 0::bigint UNION ALL SELECT 1, NULL, NULL, sink, "
-           "delivered, dropped FROM sink_cursors ORDER BY o, sink",
-           Params()));
+namespace {
+
+constexpr std::string_view kOutboxStateSql =
+    "SELECT 0 AS o, (SELECT value FROM counters WHERE name = 'outbox_seq'), "
+    "(SELECT min(seq) FROM outbox), NULL AS sink, 0::bigint, 0::bigint "
+    "UNION ALL SELECT 1, NULL, NULL, sink, delivered, dropped FROM "
+    "sink_cursors ORDER BY o, sink";
+
+policy::OutboxState ParseOutboxState(const pg::Result& r) {
   policy::OutboxState state;
   state.head = static_cast<std::uint64_t>(r.Int(0, 1));
   state.oldest = static_cast<std::uint64_t>(r.Int(0, 2));
@@ -262,6 +261,21 @@ absl::StatusOr<policy::OutboxState> PostgresStore::LoadOutboxState() {
                              static_cast<std::uint64_t>(r.Int(i, 5))});
   }
   return state;
+}
+
+}  // namespace
+
+absl::StatusOr<policy::OutboxState> PostgresStore::LoadOutboxState() {
+  RETURN_IF_ERROR(queue_->stopped());
+  ASSIGN_OR_RETURN(pg::Result r,
+                   Read("the SIEM outbox", kOutboxStateSql, Params()));
+  return ParseOutboxState(r);
+}
+
+absl::StatusOr<policy::OutboxState> ReadPostgresOutboxState(
+    pg::Connection& conn) {
+  ASSIGN_OR_RETURN(pg::Result r, conn.Query(kOutboxStateSql));
+  return ParseOutboxState(r);
 }
 
 }  // namespace hijackguard::store

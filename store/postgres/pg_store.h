@@ -59,6 +59,11 @@ absl::StatusOr<std::uint64_t> ExportPostgresAudit(
     pg::Connection& conn, absl::Time since, std::ostream& out,
     const Pseudonymizer* pseudonymize);
 
+// The SIEM outbox's head, oldest entry and sink cursors (`alerts backlog
+// --config`), as LoadOutboxState reads them.
+absl::StatusOr<policy::OutboxState> ReadPostgresOutboxState(
+    pg::Connection& conn);
+
 struct AppendState;  // pg_internal.h
 class AuditRows;
 
