@@ -4,7 +4,6 @@
 
 #include "common/strings.h"
 #include "common/uuid.h"
-#include "nlohmann/json.hpp"
 
 namespace hijackguard::policy {
 
@@ -18,6 +17,9 @@ std::size_t AlertBytes(const ComplianceAlert& alert) {
   for (const Reason& r : alert.reasons) {
     bytes += r.message.capacity();
   }
+  if (alert.text != nullptr) {
+    for (const std::string& t : *alert.text) bytes += t.capacity();
+  }
   if (alert.user_alert) {
     bytes += alert.user_alert->title.capacity() +
              alert.user_alert->message.capacity() +
@@ -25,38 +27,6 @@ std::size_t AlertBytes(const ComplianceAlert& alert) {
              alert.user_alert->locale.capacity();
   }
   return bytes;
-}
-
-std::string AlertJson(const ComplianceAlert& alert) {
-  nlohmann::json reasons = nlohmann::json::array();
-  for (const Reason& r : alert.reasons) {
-    reasons.push_back({{"code", std::string(r.code)},
-                       {"message", r.message},
-                       {"known_issue_id", std::string(r.known_issue_id)},
-                       {"contribution", r.contribution}});
-  }
-  const nlohmann::json doc = {
-      {"v", 1},
-      {"type", "alert"},
-      {"alert_id", alert.alert_id},
-      {"emitted_at", absl::FormatTime(absl::RFC3339_full, alert.emitted_at,
-                                      absl::UTCTimeZone())},
-      {"trigger", alert.trigger},
-      {"tenant_id", alert.tenant_id},
-      {"eas_device_id", alert.eas_device_id},
-      {"mdm_device_id", alert.mdm_device_id},
-      {"user_principal", alert.user_principal},
-      {"old_action", std::string(ActionName(alert.old_action))},
-      {"new_action", std::string(ActionName(alert.new_action))},
-      {"enforced_action", std::string(ActionName(alert.enforced_action))},
-      {"mode", std::string(ModeName(alert.mode))},
-      {"score", alert.score},
-      {"reasons", std::move(reasons)},
-      {"policy_revision", alert.policy_revision},
-      {"decision_id", alert.decision_id}};
-  // Strings are UTF-8 (validated on the way in); replace rather than throw
-  // should one not be.
-  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // ---------------------------------------------------------------------------

@@ -42,6 +42,9 @@ struct ComplianceAlert {
   std::optional<UserAlert> user_alert;
   std::string policy_revision;
   std::string decision_id;
+  // What the reasons' views point into when the alert was read back from
+  // JSON (another replica raised it); null otherwise.
+  std::shared_ptr<const std::vector<std::string>> text;
 };
 
 // What an alert costs in memory, roughly: its fields and strings.
@@ -55,6 +58,16 @@ std::size_t AlertBytes(const ComplianceAlert& alert);
 // "policy_revision", "decision_id"}. Addresses are in clear: the sinks
 // pseudonymize as configured.
 std::string AlertJson(const ComplianceAlert& alert);
+
+// AlertJson's object with the end user's alert as well ("user_alert":
+// {"title", "message", "remediation", "locale"}, when there is one): what
+// replicas sharing a store pass each other for their WatchAlerts subscribers.
+std::string ReplicaAlertJson(const ComplianceAlert& alert);
+
+// An alert from what AlertJson or ReplicaAlertJson wrote (sequence 0). A reason
+// code this build does not know is kept as written. INVALID_ARGUMENT naming
+// the field when the text is not such an alert.
+absl::StatusOr<ComplianceAlert> ParseAlertJson(std::string_view json);
 
 struct AlertLimits {
   // Alerts and bytes queued per subscriber before the oldest are dropped.

@@ -62,4 +62,29 @@ std::optional<Level> ParseLevel(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<std::string_view> ParseReasonCode(std::string_view code) {
+  static constexpr std::string_view kCodes[] = {
+      kReasonConfirmedHijackBuild,
+      kReasonNoConfirmedHijackIssue,
+      kReasonKnownIssueInformational,
+      kReasonFingerprintInconsistent,
+      kReasonBuildNotInCatalog,
+      kReasonClientUnidentified,
+      kReasonObservedOrganizerRewrite,
+      kReasonObservedOwnershipClaim,
+      kReasonObservedAttendeeCancel,
+      kReasonObservedSuspectedSelfOrganizer,
+      kReasonObservedOrganizerNameChange,
+      kReasonKnownIssuePrior,
+      kReasonGraceExpired,
+      kReasonGracePeriod,
+      kReasonExempt,
+      kReasonMonitorMode,
+      kReasonBelowThreshold};
+  for (std::string_view c : kCodes) {
+    if (c == code) return c;
+  }
+  return std::nullopt;
+}
+
 }  // namespace hijackguard::policy

@@ -63,6 +63,10 @@ inline constexpr std::string_view kReasonMonitorMode = "MONITOR_MODE";
 // The score is under the WARN threshold.
 inline constexpr std::string_view kReasonBelowThreshold = "BELOW_THRESHOLD";
 
+// The kReason* constant spelled `code`, or nullopt for a code this build
+// does not know.
+std::optional<std::string_view> ParseReasonCode(std::string_view code);
+
 struct Reason {
   std::string_view code;  // one of the kReason* codes (static storage)
   std::string message;    // for admins, English

@@ -149,18 +149,23 @@ absl::Status PolicyEngine::AttachStore(StateStore* store) {
   if (store->shared()) {
     shared_listener_ = true;
     // Outside policy_mu_: the listener takes it (under the store's lock).
-    store->SetSharedListener([this](StateStore::SharedChange change) {
-      absl::Status status;
-      if (change != StateStore::SharedChange::kExemptions) {
-        status = AdoptStoredPolicy();
-      }
-      if (status.ok() && change != StateStore::SharedChange::kPolicy) {
-        status = AdoptStoredExemptions();
-      }
-      if (!status.ok()) {
-        LogError(StrCat("state: ", status.message()));
-      }
-    });
+    store->SetSharedListener(
+        [this](StateStore::SharedChange change, std::string_view alert) {
+          if (change == StateStore::SharedChange::kAlert) {
+            PublishSharedAlert(alert);
+            return;
+          }
+          absl::Status status;
+          if (change != StateStore::SharedChange::kExemptions) {
+            status = AdoptStoredPolicy();
+          }
+          if (status.ok() && change != StateStore::SharedChange::kPolicy) {
+            status = AdoptStoredExemptions();
+          }
+          if (!status.ok()) {
+            LogError(StrCat("state: ", status.message()));
+          }
+        });
   }
   return absl::OkStatus();
 }
@@ -704,10 +709,13 @@ ComplianceAlert PolicyEngine::MakeAlert(const Evaluation& eval,
 StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
                                  const DecisionContext& context,
                                  const DeviceState& before, std::string outbox,
-                                 DeviceState* state) {
+                                 std::string feed, DeviceState* state) {
   EngineChanges changes;
   if (!outbox.empty()) {
     changes.outbox.push_back(std::move(outbox));
+  }
+  if (!feed.empty()) {
+    changes.alerts.push_back(std::move(feed));
   }
   // An audit row only for a decision that differs from the device's
   // previous row; the repeats in between are counted into the next.
@@ -828,15 +836,19 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
       alert = MakeAlert(eval, in.subject, trigger, decision_id, old_action);
     }
     std::string outbox;
-    if (alert && options_.outbox) {
-      // The id and time the outbox entry and the subscribers both carry.
+    std::string feed;  // for other replicas' subscribers
+    const bool shared = store_ != nullptr && store_->shared();
+    if (alert && (options_.outbox || shared)) {
+      // The id and time the outbox entry, other replicas and the
+      // subscribers all carry.
       alert->emitted_at = now;
       alert->alert_id = NewUuidV7(now);
-      outbox = AlertJson(*alert);
+      if (options_.outbox) outbox = AlertJson(*alert);
+      if (shared) feed = ReplicaAlertJson(*alert);
     }
     if (store_ != nullptr) {
-      decision.ticket =
-          Record(eval, in.subject, context, before, std::move(outbox), &state);
+      decision.ticket = Record(eval, in.subject, context, before,
+                               std::move(outbox), std::move(feed), &state);
     } else if (!outbox.empty() && options_.memory_outbox) {
       options_.memory_outbox(std::move(outbox));
     }
@@ -870,6 +882,20 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
                                     .evaluation = &eval});
   }
   return decision;
+}
+
+void PolicyEngine::PublishSharedAlert(std::string_view json) {
+  absl::StatusOr<ComplianceAlert> alert = ParseAlertJson(json);
+  if (!alert.ok()) {
+    // The message names a field, never a value.
+    LogError(StrCat("alerts: another replica's alert cannot be read (",
+                    alert.status().message(), "); not delivered"));
+    return;
+  }
+  const absl::Time at = alert->emitted_at;
+  for (const auto& sub : alerts_.Publish(*std::move(alert), at)) {
+    sub->Notify();
+  }
 }
 
 absl::StatusOr<std::shared_ptr<AlertSubscription>> PolicyEngine::Subscribe(

@@ -313,10 +313,14 @@ class PolicyEngine {
                                    Action old_action);
   // Submits the audit row and the changed history; returns the ticket the
   // answer waits for (0: none).
-  // `outbox`: the alert's outbox entry ("" when none), in the same commit.
+  // `outbox`: the alert's outbox entry ("" when none), in the same commit;
+  // `feed`: the alert for other replicas (EngineChanges::alerts; "": none).
   StoreTicket Record(const Evaluation& eval, const Subject& subject,
                      const DecisionContext& context, const DeviceState& before,
-                     std::string outbox, DeviceState* state);
+                     std::string outbox, std::string feed, DeviceState* state);
+  // An alert another replica raised (ReplicaAlertJson), to this replica's
+  // subscribers.
+  void PublishSharedAlert(std::string_view json);
   void Remember(Shard& shard, std::string&& key, DeviceState&& state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {})

@@ -166,10 +166,15 @@ struct EngineChanges {
   std::vector<std::string> outbox;
   std::vector<SinkCursor> sink_cursors;
   std::uint64_t outbox_prune_through = 0;
+  // Alerts raised by this commit's decisions (ReplicaAlertJson), for the other
+  // replicas' WatchAlerts subscribers: a shared store hands them to each
+  // other replica's shared listener after the commit; others ignore them.
+  std::vector<std::string> alerts;
   bool empty() const {
     return devices.empty() && put_exemptions.empty() &&
            deleted_exemptions.empty() && !policy && audit.empty() &&
-           outbox.empty() && sink_cursors.empty() && outbox_prune_through == 0;
+           outbox.empty() && sink_cursors.empty() &&
+           outbox_prune_through == 0 && alerts.empty();
   }
 };
 
@@ -216,17 +221,19 @@ class StateStore : public detector::DetectorStore {
 
   // Shared stores (DetectorStore::shared): another replica committed a
   // policy or changed the exemptions; kResync after the store lost and
-  // regained the database (anything may have changed meanwhile). Called on
+  // regained the database (anything may have changed meanwhile); kAlert with
+  // an alert another replica committed (`alert`, as EngineChanges::alerts
+  // holds it; empty for the other changes), in commit order. Called on
   // the store's own thread (concurrently with callers' calls into the
   // store; the listener may call the store), or from SetSharedListener
   // itself when a change came before anyone listened; null removes the
   // listener and returns once no call is under way. Other stores never call
   // it.
-  enum class SharedChange { kPolicy, kExemptions, kResync };
+  enum class SharedChange { kPolicy, kExemptions, kResync, kAlert };
+  using SharedListener =
+      std::function<void(SharedChange change, std::string_view alert)>;
   // NOLINTNEXTLINE(performance-unnecessary-value-param): overriders keep it
-  virtual void SetSharedListener(std::function<void(SharedChange)> listener) {
-    (void)listener;
-  }
+  virtual void SetSharedListener(SharedListener listener) { (void)listener; }
 };
 
 // OK when there is no store or it can write; otherwise UNAVAILABLE, the

@@ -26,11 +26,13 @@ struct AppendState {
   std::string audit_hash{kAuditGenesis};
   std::uint64_t outbox_seq = 0;
   std::uint64_t policy_seq = 0;
+  std::uint64_t alert_seq = 0;
 };
 
 // From a row of (meta 'audit_head' value or NULL, counters 'outbox_seq' or
-// NULL, the newest policy's seq). DATA_LOSS when the head is damaged or its
-// mac does not match `key` (a forged head is never extended).
+// NULL, the newest policy's seq, counters 'alert_seq' or NULL). DATA_LOSS when
+// the head is damaged or its mac does not match `key` (a forged head is never
+// extended).
 absl::StatusOr<AppendState> ParseAppendState(const pg::Result& row,
                                              std::string_view key);
 

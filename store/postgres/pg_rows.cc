@@ -28,6 +28,7 @@ absl::StatusOr<AppendState> ParseAppendState(const pg::Result& row,
   }
   state.outbox_seq = static_cast<std::uint64_t>(row.Int(0, 1));
   state.policy_seq = static_cast<std::uint64_t>(row.Int(0, 2));
+  state.alert_seq = static_cast<std::uint64_t>(row.Int(0, 3));
   return state;
 }
 

@@ -75,6 +75,12 @@ CREATE TABLE replicas(id text PRIMARY KEY, host text NOT NULL,
                       started_us bigint NOT NULL, seen_us bigint NOT NULL,
                       last_batch bigint NOT NULL);
 )sql"},
+      // 1 -> 2: alerts for the other replicas' WatchAlerts subscribers
+      // (additive: builds of schema 1 run on it, their alerts stay theirs).
+      {1, R"sql(
+CREATE TABLE alert_feed(seq bigint PRIMARY KEY, origin text NOT NULL,
+                        at_us bigint NOT NULL, payload bytea NOT NULL);
+)sql"},
   };
   return kSteps;
 }

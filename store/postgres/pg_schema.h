@@ -15,12 +15,14 @@
 namespace hijackguard::store::pg {
 
 // The schema this build writes.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // Advisory lock keys (pg_advisory_lock's bigint space; "hg" and a number).
 inline constexpr std::int64_t kMigrationLock = 0x6867'0000'0001;
 inline constexpr std::int64_t kAppendLock = 0x6867'0000'0002;   // audit, outbox
 inline constexpr std::int64_t kOutboxLease = 0x6867'0000'0003;  // SIEM delivery
+// The alerts table (alert_feed) keeps the newest this many.
+inline constexpr std::uint64_t kAlertFeedRows = 10'000;
 
 struct SchemaState {
   int version = 0;          // 0: no hijackguard tables

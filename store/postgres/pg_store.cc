@@ -95,6 +95,13 @@ absl::Status PostgresStore::Start() {
           .status());
   RETURN_IF_ERROR(OpenAudit(*writer_));
   {
+    // Alerts from now on go to this replica's subscribers.
+    ASSIGN_OR_RETURN(pg::Result r,
+                     writer_->Query("SELECT value FROM counters WHERE name = "
+                                    "'alert_seq'"));
+    alert_seen_ = r.rows() == 1 ? static_cast<std::uint64_t>(r.Int(0, 0)) : 0;
+  }
+  {
     absl::MutexLock lock(&pool_mu_);
     readers_.resize(static_cast<std::size_t>(options_.readers));
     list_readers_.resize(static_cast<std::size_t>(options_.list_readers));
@@ -269,14 +276,13 @@ pg::Statement PostgresStore::HeadStatement(const AppendState& head) const {
 // ---------------------------------------------------------------------------
 // Notifications and reachability
 
-void PostgresStore::SetSharedListener(
-    std::function<void(SharedChange)> listener) {
+void PostgresStore::SetSharedListener(SharedListener listener) {
   absl::MutexLock lock(&listener_mu_);
   listener_ = std::move(listener);
   if (listener_ && missed_) {
     // Told of a change before anyone listened (a start).
     missed_ = false;
-    listener_(SharedChange::kResync);
+    listener_(SharedChange::kResync, {});
   }
 }
 
@@ -285,12 +291,38 @@ void PostgresStore::ReportHealth() {
   if (health_callback_) health_callback_(health());
 }
 
-void PostgresStore::CallListener(SharedChange change) {
+void PostgresStore::CallListener(SharedChange change, std::string_view alert) {
   absl::MutexLock lock(&listener_mu_);
   if (listener_) {
-    listener_(change);
-  } else {
-    missed_ = true;
+    listener_(change, alert);
+  } else if (change != SharedChange::kAlert) {
+    missed_ = true;  // an alert before anyone listened had no subscriber
+  }
+}
+
+absl::Status PostgresStore::ReadAlertFeed(pg::Connection& conn) {
+  constexpr int kPage = 500;
+  while (true) {
+    ASSIGN_OR_RETURN(
+        pg::Result r,
+        conn.Query(
+            "SELECT seq, origin, payload FROM alert_feed WHERE seq > "
+            "$1 ORDER BY seq LIMIT $2",
+            Params().Int(static_cast<std::int64_t>(alert_seen_)).Int(kPage)));
+    for (int i = 0; i < r.rows(); ++i) {
+      const auto seq = static_cast<std::uint64_t>(r.Int(i, 0));
+      if (seq > alert_seen_ + 1) {
+        LogWarning(StrCat("alerts: ", seq - alert_seen_ - 1,
+                          " alerts of other replicas were dropped from the "
+                          "feed before this replica read them (it was away); "
+                          "its WatchAlerts subscribers miss them"));
+      }
+      alert_seen_ = seq;
+      if (r.Bytes(i, 1) != replica_id_) {  // its own went out at decision
+        CallListener(SharedChange::kAlert, r.Bytes(i, 2));
+      }
+    }
+    if (r.rows() < kPage) return absl::OkStatus();
   }
 }
 
@@ -322,7 +354,8 @@ void PostgresStore::Listen() {
       absl::Status status = c.status();
       if (status.ok()) {
         status = (*c)->Exec(
-            "LISTEN hijackguard_policy; LISTEN hijackguard_exemptions");
+            "LISTEN hijackguard_policy; LISTEN hijackguard_exemptions; "
+            "LISTEN hijackguard_alerts");
       }
       if (!status.ok()) {
         if (reachable_.exchange(false)) {
@@ -346,6 +379,11 @@ void PostgresStore::Listen() {
         // What other replicas changed meanwhile was never notified here.
         CallListener(SharedChange::kResync);
         lost = false;
+        if (absl::Status read = ReadAlertFeed(*conn); !read.ok()) {
+          conn.reset();
+          lost = true;
+          continue;
+        }
       }
     }
     // The outbox's lease, for a replica with SIEM sinks: asked for on
@@ -383,7 +421,9 @@ void PostgresStore::Listen() {
     }
     bool policy = false;
     bool exemptions = false;
+    bool alerts = false;
     for (const pg::Notification& n : *got) {
+      alerts = alerts || n.channel == "hijackguard_alerts";
       // This replica's own commits too: a change another replica committed
       // just before may have been adopted over this one's in memory; the
       // database's newest is what every replica converges on.
@@ -392,6 +432,12 @@ void PostgresStore::Listen() {
     }
     if (policy) CallListener(SharedChange::kPolicy);
     if (exemptions) CallListener(SharedChange::kExemptions);
+    if (alerts) {
+      if (absl::Status read = ReadAlertFeed(*conn); !read.ok()) {
+        conn.reset();
+        lost = true;
+      }
+    }
   }
 }
 

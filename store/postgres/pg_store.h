@@ -161,7 +161,7 @@ class PostgresStore final : public DurableStore {
       const AuditCheckpoint* checkpoint,
       const std::atomic<bool>* cancel) override;
 
-  void SetSharedListener(std::function<void(SharedChange)> listener) override;
+  void SetSharedListener(SharedListener listener) override;
   // A session-level advisory lock (kOutboxLease) on the listener's
   // connection: released when the replica's session ends, for whatever
   // reason, and taken by the next replica that asks within two seconds.
@@ -230,10 +230,13 @@ class PostgresStore final : public DurableStore {
       std::array<std::uint64_t, kPruneTables>* pruned);
 
   // The listener thread: a session connection that LISTENs for other
-  // replicas' policy and exemption changes, and finds out when the database
-  // cannot be reached (health), reconnecting with backoff.
+  // replicas' policy, exemption changes and alerts, and finds out when the
+  // database cannot be reached (health), reconnecting with backoff.
   void Listen();
-  void CallListener(SharedChange change);
+  void CallListener(SharedChange change, std::string_view alert = {});
+  // Hands the other replicas' alerts committed after alert_seen_ to the
+  // listener, in order (on the listener thread).
+  [[nodiscard]] absl::Status ReadAlertFeed(pg::Connection& conn);
   // Tells the health callback what health() says now (the writer's commits
   // and the listener's reachability together).
   void ReportHealth();
@@ -247,7 +250,10 @@ class PostgresStore final : public DurableStore {
   std::function<void(const absl::Status&)> health_callback_
       ABSL_GUARDED_BY(health_mu_);
   absl::Mutex listener_mu_;  // held while the listener runs
-  std::function<void(SharedChange)> listener_ ABSL_GUARDED_BY(listener_mu_);
+  SharedListener listener_ ABSL_GUARDED_BY(listener_mu_);
+  // The alert feed's newest seq this replica has read (the listener
+  // thread's; from Start).
+  std::uint64_t alert_seen_ = 0;
   bool missed_ ABSL_GUARDED_BY(listener_mu_) = false;
   absl::Mutex stop_mu_;
   absl::CondVar stop_cv_;

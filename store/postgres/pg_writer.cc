@@ -127,6 +127,7 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
   std::vector<std::string_view> outbox;
   std::map<std::string_view, const policy::SinkCursor*> cursors;
   std::uint64_t outbox_prune = 0;
+  std::vector<std::string_view> alerts;
   std::uint64_t ledger_version = 0;
   std::uint64_t event_id = 0;
   std::vector<const Submission*> prunes;
@@ -153,14 +154,15 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
       for (const std::string& o : e.outbox) outbox.push_back(o);
       for (const policy::SinkCursor& c : e.sink_cursors) cursors[c.sink] = &c;
       outbox_prune = std::max(outbox_prune, e.outbox_prune_through);
+      for (const std::string& a : e.alerts) alerts.push_back(a);
     }
     if (sub->prune_limit > 0) prunes.push_back(sub.get());
   }
 
-  // Sequence numbers (audit, outbox, policies) are taken under the append
-  // lock, so that they follow the commit order across replicas.
-  const bool append =
-      !audit.empty() || !outbox.empty() || !policies.empty() || !prunes.empty();
+  // Sequence numbers (audit, outbox, policies, alerts) are taken under the
+  // append lock, so that they follow the commit order across replicas.
+  const bool append = !audit.empty() || !outbox.empty() || !policies.empty() ||
+                      !prunes.empty() || !alerts.empty();
   AppendState head;
   if (append) {
     ASSIGN_OR_RETURN(
@@ -171,7 +173,8 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
               {}},
              {"SELECT (SELECT value FROM meta WHERE name = 'audit_head'), "
               "(SELECT value FROM counters WHERE name = 'outbox_seq'), "
-              "(SELECT coalesce(max(seq), 0) FROM policies)",
+              "(SELECT coalesce(max(seq), 0) FROM policies), "
+              "(SELECT value FROM counters WHERE name = 'alert_seq')",
               {}}}));
     ASSIGN_OR_RETURN(head, ParseAppendState(first[2], audit_key_));
   }
@@ -271,6 +274,30 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
         "$2::bytea[])";
     s.params.IntArray(seqs).BytesArray(outbox);
   }
+  if (!alerts.empty()) {
+    std::vector<std::int64_t> seqs;
+    seqs.reserve(alerts.size());
+    for (std::size_t i = 0; i < alerts.size(); ++i) {
+      seqs.push_back(static_cast<std::int64_t>(++head.alert_seq));
+    }
+    Statement& s = writes.emplace_back();
+    s.sql =
+        "INSERT INTO alert_feed(seq, origin, at_us, payload) SELECT s, $2, "
+        "$3, p FROM unnest($1::int8[], $4::bytea[]) AS t(s, p)";
+    s.params.IntArray(seqs)
+        .Text(replica_id_)
+        .Int(now_ms * 1000)
+        .BytesArray(alerts);
+    // The feed keeps the newest pg::kAlertFeedRows alerts (a listener that was
+    // away reads at most that many); the older go a thousand at a time.
+    if (head.alert_seq / 1000 != before.alert_seq / 1000 &&
+        head.alert_seq > pg::kAlertFeedRows) {
+      Statement& d = writes.emplace_back();
+      d.sql = "DELETE FROM alert_feed WHERE seq <= $1";
+      d.params.Int(
+          static_cast<std::int64_t>(head.alert_seq - pg::kAlertFeedRows));
+    }
+  }
   for (const auto& [sink, cursor] : cursors) {
     Statement& s = writes.emplace_back();
     s.sql =
@@ -306,6 +333,9 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
   if (head.outbox_seq != before.outbox_seq) {
     counter("outbox_seq", head.outbox_seq);
   }
+  if (head.alert_seq != before.alert_seq) {
+    counter("alert_seq", head.alert_seq);
+  }
   if (head.audit_seq != before.audit_seq) {
     writes.push_back(HeadStatement(head));
   }
@@ -319,6 +349,11 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
   if (!exemptions.empty()) {
     Statement& s = writes.emplace_back();
     s.sql = "SELECT pg_notify('hijackguard_exemptions', $1)";
+    s.params.Text(replica_id_);
+  }
+  if (!alerts.empty()) {
+    Statement& s = writes.emplace_back();
+    s.sql = "SELECT pg_notify('hijackguard_alerts', $1)";
     s.params.Text(replica_id_);
   }
   {
@@ -349,7 +384,7 @@ absl::Status PostgresStore::ReadDurableHead(pg::Connection& conn) {
   ASSIGN_OR_RETURN(
       pg::Result r,
       conn.Query("SELECT (SELECT value FROM meta WHERE name = 'audit_head'), "
-                 "NULL::bigint, 0::bigint"));
+                 "NULL::bigint, 0::bigint, 0::bigint"));
   ASSIGN_OR_RETURN(AppendState head, ParseAppendState(r, audit_key_));
   absl::MutexLock lock(&committed_mu_);
   durable_audit_seq_ = head.audit_seq;

@@ -76,10 +76,10 @@ class PostgresCliTest : public ::testing::Test {
 TEST_F(PostgresCliTest, MigrateThenVerifyCheckpointExportAndBackUp) {
   RunResult r = RunHijackguard({"state", "migrate", "--config", config_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("schema 0 -> 1"));
+  EXPECT_THAT(r.out, HasSubstr("schema 0 -> 2"));
   r = RunHijackguard({"state", "migrate", "--config", config_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("schema 1, nothing to do"));
+  EXPECT_THAT(r.out, HasSubstr("schema 2, nothing to do"));
 
   Decide(3);
   r = RunHijackguard({"audit", "verify", "--config", config_});
@@ -149,7 +149,34 @@ TEST_F(PostgresCliTest, ASchemaThisBuildCannotRunOnIsRefused) {
   auto refused = BuildServer(options_);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(refused.status().message(),
-              HasSubstr("has schema 7, which builds of schema 1"));
+              HasSubstr("has schema 7, which builds of schema 2"));
+}
+
+TEST_F(PostgresCliTest, AnOlderSchemaIsMigratedExplicitlyNotByServe) {
+  Decide(1);
+  // The database as builds of schema 1 left it (before the alert feed).
+  Psql(
+      "DROP TABLE alert_feed; UPDATE meta SET value = '1' WHERE name = "
+      "'schema_version'");
+  auto refused = BuildServer(options_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("has schema 1; this build needs 2: run hijackguard "
+                        "state migrate --config FILE first"));
+  RunResult r = RunHijackguard({"state", "migrate", "--config", config_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("schema 1 -> 2"));
+  // The step is additive: builds of schema 1 may still run beside this one.
+  auto conn = ::hijackguard::testing::ConnectTo(options_);
+  ASSERT_THAT(conn.status(), IsOk());
+  auto meta =
+      (*conn)->Query("SELECT value FROM meta WHERE name = 'compatible_from'");
+  ASSERT_THAT(meta.status(), IsOk());
+  EXPECT_EQ(meta->Bytes(0, 0), "1");
+  Decide(2);  // and this build serves, its decisions on the same chain
+  r = RunHijackguard({"audit", "verify", "--config", config_});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("audit log OK: 3 rows"));  // policy, 2 devices
 }
 
 TEST_F(PostgresCliTest, APasswordInTheDsnOrAnOpenPasswordFileIsRefused) {

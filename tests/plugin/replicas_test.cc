@@ -269,5 +269,77 @@ INSTANTIATE_TEST_SUITE_P(Replicas, ReplicasTest, ::testing::Values(2, 3),
                            return std::to_string(p.param);
                          });
 
+TEST_F(ReplicaSharingTest, AnAlertOnOneReplicaReachesSubscribersOfEvery) {
+  auto servers = Start(2, "alerts");
+  ASSERT_EQ(servers.size(), 2u);
+  std::vector<std::unique_ptr<v1::CompliancePlugin::Stub>> stubs;
+  for (const auto& s : servers) {
+    stubs.push_back(v1::CompliancePlugin::NewStub(
+        grpc::CreateChannel(s->address(), grpc::InsecureChannelCredentials())));
+  }
+  // A subscriber on each replica, for tenant t1.
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::ComplianceAlert>>> readers;
+  for (auto& stub : stubs) {
+    auto& context = contexts.emplace_back(new grpc::ClientContext);
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(30));
+    v1::WatchAlertsRequest request;
+    request.set_tenant_id("t1");
+    readers.push_back(stub->WatchAlerts(context.get(), request));
+    readers.back()->WaitForInitialMetadata();  // subscribed from here on
+  }
+  auto check_in = [&](std::size_t replica, const std::string& device) {
+    v1::CheckInRequest request;
+    request.set_tenant_id("t1");
+    request.mutable_device()->set_eas_device_id(device);
+    request.mutable_device()->set_user_principal("alice@example.com");
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    grpc::ClientContext context;
+    v1::CheckInResponse response;
+    EXPECT_TRUE(stubs[replica]->CheckIn(&context, request, &response).ok());
+    EXPECT_EQ(response.evaluated_action(), v1::ACTION_WARN);  // an alert
+    return response;
+  };
+  // Each device's first check-in raises an alert (ALLOW -> WARN): on replica
+  // 0, then 1, then 0. Both subscribers get all three, once each, in order:
+  // a replica's own alerts are not handed back to it by the others' feed.
+  const std::vector<std::pair<std::size_t, std::string>> raised = {
+      {0, "ApplALERT0"}, {1, "ApplALERT1"}, {0, "ApplALERT2"}};
+  std::vector<std::vector<v1::ComplianceAlert>> got(2);
+  absl::Duration slowest;
+  for (const auto& [replica, device] : raised) {
+    const v1::CheckInResponse decided = check_in(replica, device);
+    for (std::size_t r = 0; r < readers.size(); ++r) {
+      const absl::Time start = absl::Now();
+      v1::ComplianceAlert alert;
+      ASSERT_TRUE(readers[r]->Read(&alert)) << "replica " << r;
+      if (r != replica) slowest = std::max(slowest, absl::Now() - start);
+      EXPECT_EQ(alert.eas_device_id(), device) << "replica " << r;
+      EXPECT_EQ(alert.decision_id(), decided.decision_id());
+      got[r].push_back(std::move(alert));
+    }
+  }
+  EXPECT_LT(slowest, absl::Seconds(1));
+  RecordProperty("alert_seen_after_ms",
+                 static_cast<int>(absl::ToInt64Milliseconds(slowest)));
+  // The same alert on either replica, but for each subscriber's sequence.
+  for (std::size_t i = 0; i < raised.size(); ++i) {
+    ASSERT_EQ(got[0].size(), raised.size());
+    ASSERT_EQ(got[1].size(), raised.size());
+    v1::ComplianceAlert a = got[0][i];
+    v1::ComplianceAlert b = got[1][i];
+    EXPECT_FALSE(a.alert_id().empty());
+    EXPECT_GT(a.reasons_size(), 0);
+    a.clear_sequence();
+    b.clear_sequence();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(a, b))
+        << a.DebugString() << "\n---\n"
+        << b.DebugString();
+  }
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& reader : readers) (void)reader->Finish();
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin
