@@ -17,13 +17,24 @@
 //      its header says (a checkpoint cut short) and, at the end, runs
 //      `hijackguard audit verify` on the state.
 //
+//   5. with --store postgres, the same on a database of a throwaway
+//      PostgreSQL cluster (the reference run on a database of its own);
+//   6. with --replicas N (PostgreSQL), N servers share the database and
+//      each streams its share of the devices (affinity) at once; every
+//      round SIGKILLs one of them mid-stream: the others' streams must
+//      complete without an error, nothing any of them acknowledged may be
+//      missing (checked through another replica), and the restarted one
+//      goes on from its last acknowledgement.
+//
 //   crash_test --hijackguard build/bin/hijackguard --trace T.jsonl
 //              [--devices 300] [--kills 3] [--seed 1]     (ctest: short)
 //   crash_test ... --kills 30 --wal-autocheckpoint 4      (ctest: checkpoints)
+//   crash_test ... --store postgres [--replicas 3]        (ctest: both)
 //   crash_test ... --devices 20000 --kills 12             (long, manual)
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,6 +54,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
+#include "store/testing/pg_cluster.h"
 #include "tests/common/served.h"
 
 extern char** environ;
@@ -52,12 +64,20 @@ namespace {
 
 using v1::ReportTrafficRequest;
 
-[[noreturn]] void Fail(const std::string& message) {
-  std::fprintf(stderr, "FAIL: %s\n", message.c_str());
-  std::exit(1);
+using Server = testing::Served;
+
+// The servers started and not yet reaped: a failing test kills them (they
+// share its output, which ctest waits on).
+std::set<pid_t>& Live() {
+  static std::set<pid_t> live;
+  return live;
 }
 
-using Server = testing::Served;
+[[noreturn]] void Fail(const std::string& message) {
+  std::fprintf(stderr, "FAIL: %s\n", message.c_str());
+  for (pid_t pid : Live()) kill(pid, SIGKILL);
+  std::exit(1);
+}
 
 // How long one check-in or risk query may take before the test fails.
 constexpr auto kCallDeadline = std::chrono::seconds(30);
@@ -68,6 +88,7 @@ Server Start(const std::string& binary, const std::string& config,
       testing::StartServed({binary, "serve", "--config", config, "--state",
                             state, "--listen", "127.0.0.1:0"});
   if (s.pid == 0) Fail(s.error);
+  Live().insert(s.pid);
   return s;
 }
 
@@ -118,14 +139,16 @@ void Kill(Server& s, int sig) {
   if (done == 0) {
     kill(s.pid, SIGABRT);  // a core, where cores are kept
     waitpid(s.pid, &status, 0);
+    Live().erase(s.pid);
     s.pid = 0;
     Fail("the server did not exit within 60 s of signal " +
          std::to_string(sig));
   }
+  Live().erase(s.pid);
+  s.pid = 0;
   if (sig == SIGTERM && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
     Fail("the server did not stop cleanly on SIGTERM");
   }
-  s.pid = 0;
 }
 
 std::unique_ptr<v1::CompliancePlugin::Stub> Connect(const Server& s) {
@@ -285,17 +308,41 @@ v1::GetDeviceRiskResponse Risk(v1::CompliancePlugin::Stub& stub,
 
 using Devices = std::set<std::pair<std::string, std::string>>;
 
+// Where the servers keep their state: a SQLite directory, or a database of
+// a throwaway PostgreSQL cluster.
+struct Backend {
+  std::string store = "sqlite";
+  std::string work;
+  int wal_autocheckpoint = 0;
+  std::unique_ptr<store::testing::PgCluster> cluster;
+};
+
 // The defaults (monitor mode) with enforcement, so decisions differ by
-// history: grace periods run from the first WARN. Returns the config's path.
-std::string WriteConfig(const std::string& work, int wal_autocheckpoint) {
-  const std::string config = work + "/config.json";
-  std::ofstream policy(work + "/policy.json");
+// history: grace periods run from the first WARN. `name`: the state's
+// directory under the work directory, and with PostgreSQL its database.
+// Returns the config's path.
+std::string WriteConfig(const Backend& b, const std::string& name) {
+  const std::string config = b.work + "/" + name + ".json";
+  std::ofstream policy(b.work + "/policy.json");
   policy << R"({"apiVersion": "hijackguard/v1", "mode": "enforce"})";
   std::ofstream cfg(config);
-  cfg << R"({"listen": "127.0.0.1:0", "policy": ")" << work
+  cfg << R"({"listen": "127.0.0.1:0", "policy": ")" << b.work
       << R"(/policy.json", "shutdown_grace_seconds": 2)";
-  if (wal_autocheckpoint > 0) {
-    cfg << R"(, "wal_autocheckpoint_pages": )" << wal_autocheckpoint;
+  if (b.wal_autocheckpoint > 0) {
+    cfg << R"(, "wal_autocheckpoint_pages": )" << b.wal_autocheckpoint;
+  }
+  if (b.cluster != nullptr) {
+    if (absl::Status s = b.cluster->CreateDatabase(name); !s.ok()) {
+      Fail("CREATE DATABASE " + name + ": " + std::string(s.message()));
+    }
+    const std::string password = b.work + "/pg.password";
+    std::ofstream(password) << b.cluster->password() << "\n";
+    ::chmod(password.c_str(), 0600);
+    // Every replica of one database holds the same audit key.
+    cfg << R"(, "state_store": "postgres", "postgres": {"dsn": ")"
+        << b.cluster->Dsn(name) << R"(", "password_file": ")" << password
+        << R"("}, "audit": {"key_file": ")" << b.work << "/" << name
+        << R"(.key"})";
   }
   cfg << "}";
   return config;
@@ -353,6 +400,7 @@ std::vector<Ack> StreamAndKill(Server& s,
     killer.join();
     int status = 0;
     waitpid(s.pid, &status, 0);
+    Live().erase(s.pid);
     s.pid = 0;
   }
   return acks;
@@ -474,13 +522,109 @@ std::map<std::string, Decision> CompareWithReference(
   return decisions;
 }
 
+// Replicas sharing one PostgreSQL database, each streaming its share of the
+// devices (device d to replica d % n) at once, in kills + 1 rounds; every
+// round but the last SIGKILLs one replica mid-stream (replica r % n in round
+// r), checks everything acknowledged through another replica, and restarts
+// it. Returns the running servers.
+std::vector<Server> RunReplicasWithKills(
+    const std::string& binary, const std::string& config,
+    const std::string& state, const std::vector<ReportTrafficRequest>& trace,
+    int replicas, int kills, unsigned seed) {
+  std::mt19937 rng(seed);
+  const auto n = static_cast<std::size_t>(replicas);
+  // Each replica's share, in trace order.
+  std::vector<std::vector<ReportTrafficRequest>> shares(n);
+  {
+    std::map<std::string, std::size_t> owner;
+    for (const auto& r : trace) {
+      const std::string key = Key(r.tenant_id(), DeviceOf(r));
+      auto it = owner.emplace(key, owner.size() % n).first;
+      shares[it->second].push_back(r);
+    }
+  }
+  // Each replica has a state directory of its own (it holds a lock).
+  auto dir = [&](std::size_t r) { return state + "-" + std::to_string(r); };
+  std::vector<Server> servers(n);
+  for (std::size_t r = 0; r < n; ++r)
+    servers[r] = Start(binary, config, dir(r));
+  std::vector<std::size_t> next(n, 0);  // first not acknowledged, per share
+  std::vector<std::vector<Ack>> acked(n);
+  for (int round = 0; round <= kills; ++round) {
+    const bool kill_round = round < kills;
+    const std::size_t victim = static_cast<std::size_t>(round) % n;
+    const int kill_ms =
+        kill_round ? std::uniform_int_distribution<int>(20, 200)(rng) : 0;
+    // This round's slice of each share: an equal part of what is left.
+    std::vector<std::vector<ReportTrafficRequest>> slices(n);
+    for (std::size_t r = 0; r < n; ++r) {
+      const std::size_t left = shares[r].size() - next[r];
+      const std::size_t take =
+          kill_round ? (left + static_cast<std::size_t>(kills - round)) /
+                           static_cast<std::size_t>(kills - round + 1)
+                     : left;
+      slices[r].assign(shares[r].begin() + static_cast<long>(next[r]),
+                       shares[r].begin() + static_cast<long>(next[r] + take));
+    }
+    std::vector<std::vector<Ack>> got(n);
+    std::vector<std::thread> streams;
+    for (std::size_t r = 0; r < n; ++r) {
+      streams.emplace_back([&, r] {
+        got[r] = StreamAndKill(servers[r], slices[r], 0,
+                               kill_round && r == victim ? kill_ms : 0);
+      });
+    }
+    for (auto& t : streams) t.join();
+    for (std::size_t r = 0; r < n; ++r) {
+      if (got[r].size() != slices[r].size() && !(kill_round && r == victim)) {
+        Fail("replica " + std::to_string(r) + " stopped serving when replica " +
+             std::to_string(victim) +
+             " was killed: " + std::to_string(got[r].size()) + " of " +
+             std::to_string(slices[r].size()) + " acknowledged");
+      }
+      for (const Ack& a : got[r]) {
+        if (a.sequence != shares[r][next[r]].sequence()) {
+          Fail("replica " + std::to_string(r) + " acknowledged sequence " +
+               std::to_string(a.sequence) + " where " +
+               std::to_string(shares[r][next[r]].sequence()) + " was due");
+        }
+        acked[r].push_back(a);
+        ++next[r];
+      }
+    }
+    std::printf("round %d: acknowledged", round + 1);
+    for (std::size_t r = 0; r < n; ++r) {
+      std::printf(" %zu/%zu", next[r], shares[r].size());
+    }
+    std::printf(kill_round ? "; replica %zu SIGKILLed after %d ms\n" : "\n",
+                victim, kill_ms);
+    if (!kill_round) break;
+    // What every replica acknowledged, read through another one.
+    auto other = Connect(servers[(victim + 1) % n]);
+    std::size_t checked = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+      checked += CheckAcknowledged(*other, shares[r], acked[r], round + 1);
+    }
+    servers[victim] = Start(binary, config, dir(victim));
+    std::printf(
+        "  all %zu acknowledged events present (read through replica %zu); "
+        "replica %zu restarted\n",
+        checked, (victim + 1) % n, victim);
+  }
+  for (std::size_t r = 0; r < n; ++r) {
+    if (next[r] != shares[r].size()) Fail("the trace is not acknowledged");
+  }
+  return servers;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"kill-and-restart test of hijackguard's durable state"};
-  std::string binary, trace_path, work;
+  std::string binary, trace_path;
+  Backend backend;
   int devices = 300;
   int tenants = 7;
   int kills = 3;
-  int wal_autocheckpoint = 0;
+  int replicas = 1;
   unsigned seed = 1;
   app.add_option("--hijackguard", binary)->required();
   app.add_option("--trace", trace_path)->required();
@@ -488,35 +632,67 @@ int Main(int argc, char** argv) {
   app.add_option("--kills", kills, "SIGKILLs while streaming (at least)")
       ->capture_default_str();
   app.add_option("--seed", seed)->capture_default_str();
-  app.add_option("--wal-autocheckpoint", wal_autocheckpoint,
+  app.add_option("--wal-autocheckpoint", backend.wal_autocheckpoint,
                  "wal_autocheckpoint_pages for the server (0: its default)");
-  app.add_option("--workdir", work, "Default: a new directory under /tmp");
+  app.add_option("--store", backend.store,
+                 "sqlite, or postgres (a throwaway "
+                 "cluster)")
+      ->check(CLI::IsMember({"sqlite", "postgres"}))
+      ->capture_default_str();
+  app.add_option("--replicas", replicas,
+                 "servers sharing the state (postgres only)")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+  app.add_option("--workdir", backend.work,
+                 "Default: a new directory under /tmp");
   CLI11_PARSE(app, argc, argv);
-  if (work.empty()) {
+  if (replicas > 1 && backend.store != "postgres") {
+    Fail("--replicas needs --store postgres");
+  }
+  if (backend.work.empty()) {
     char tmpl[] = "/tmp/hijackguard-crash-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) Fail("mkdtemp");
-    work = tmpl;
+    backend.work = tmpl;
   }
-  const std::string config = WriteConfig(work, wal_autocheckpoint);
+  if (backend.store == "postgres") {
+    auto cluster = store::testing::PgCluster::Start();
+    if (!cluster.ok()) {
+      Fail("no PostgreSQL cluster: " + std::string(cluster.status().message()));
+    }
+    backend.cluster = *std::move(cluster);
+  }
+  const std::string reference_config = WriteConfig(backend, "reference");
+  const std::string config = WriteConfig(backend, "state");
   const auto trace = BuildTrace(trace_path, devices, tenants);
   Devices device_set;
   for (const auto& r : trace) device_set.insert({r.tenant_id(), DeviceOf(r)});
-  std::printf("trace: %zu observations, %zu devices in %d tenants\n",
-              trace.size(), device_set.size(), tenants);
+  std::printf("trace: %zu observations, %zu devices in %d tenants (%s%s)\n",
+              trace.size(), device_set.size(), tenants, backend.store.c_str(),
+              replicas > 1
+                  ? (", " + std::to_string(replicas) + " replicas").c_str()
+                  : "");
 
-  Reference reference =
-      RunReference(binary, config, work + "/reference", trace, device_set);
-  const std::string state = work + "/state";
-  Server s;
-  RunWithKills(binary, config, state, trace, kills, seed, s);
-  auto stub = Connect(s);
+  Reference reference = RunReference(
+      binary, reference_config, backend.work + "/reference", trace, device_set);
+  const std::string state = backend.work + "/state";
+  std::vector<Server> servers;
+  if (replicas > 1) {
+    servers = RunReplicasWithKills(binary, config, state, trace, replicas,
+                                   kills, seed);
+  } else {
+    RunWithKills(binary, config, state, trace, kills, seed,
+                 servers.emplace_back());
+  }
+  // Any replica answers for every device (read the last one's way).
+  auto stub = Connect(servers.back());
   std::map<std::string, Decision> decisions =
       CompareWithReference(*stub, device_set, reference);
 
-  // Decision history (grace deadlines) survives a kill.
-  Kill(s, SIGKILL);
-  s = Start(binary, config, state);
-  stub = Connect(s);
+  // Decision history (grace deadlines) survives a kill: the first server
+  // is killed and restarted, and every device checks in there.
+  Kill(servers.front(), SIGKILL);
+  servers.front() = Start(binary, config, replicas > 1 ? state + "-0" : state);
+  stub = Connect(servers.front());
   for (const auto& [tenant, device] : device_set) {
     const std::string key = Key(tenant, device);
     const Decision d = CheckIn(*stub, tenant, device);
@@ -528,13 +704,16 @@ int Main(int argc, char** argv) {
     }
   }
   std::printf("decisions and grace deadlines survive a SIGKILL\n");
-  Kill(s, SIGTERM);
-  if (Run({binary, "audit", "verify", "--state", state}) != 0) {
-    Fail("the audit log does not verify after the kills");
-  }
+  for (auto& s : servers) Kill(s, SIGTERM);
+  const int verified =
+      backend.store == "postgres"
+          ? Run({binary, "audit", "verify", "--config", config})
+          : Run({binary, "audit", "verify", "--state", state});
+  if (verified != 0) Fail("the audit log does not verify after the kills");
   std::printf("the audit log verifies\n");
+  backend.cluster.reset();
   std::error_code ec;
-  std::filesystem::remove_all(work, ec);
+  std::filesystem::remove_all(backend.work, ec);
   std::printf("PASS\n");
   return 0;
 }
