@@ -15,6 +15,11 @@ std::string DeviceKey(std::string_view tenant, std::string_view device_id) {
   return Sha256Hex(joined).substr(0, 32);
 }
 
+std::string ReplicaDeviceLine(std::string_view tenant,
+                              std::string_view device_id) {
+  return StrCat(tenant, " ", DeviceKey(tenant, device_id));
+}
+
 ChangeFeed::ChangeFeed(std::size_t capacity)
     : capacity_(std::max<std::size_t>(1, capacity)) {}
 
@@ -23,7 +28,10 @@ std::uint64_t ChangeFeed::seq() const {
 }
 
 void ChangeFeed::Append(std::string_view tenant, std::string_view device_id) {
-  std::string key = DeviceKey(tenant, device_id);
+  AppendKey(tenant, DeviceKey(tenant, device_id));
+}
+
+void ChangeFeed::AppendKey(std::string_view tenant, std::string key) {
   absl::MutexLock lock(&mu_);
   if (entries_.size() >= capacity_) entries_.pop_front();
   const std::uint64_t seq = seq_.load(std::memory_order_relaxed) + 1;

@@ -22,6 +22,11 @@ namespace hijackguard::plugin {
 // tenant and the device id (header-safe, whatever the device id holds).
 std::string DeviceKey(std::string_view tenant, std::string_view device_id);
 
+// "TENANT DEVICEKEY": how replicas sharing a store tell each other that a
+// device's decision must be made again (tenant ids hold no spaces).
+std::string ReplicaDeviceLine(std::string_view tenant,
+                              std::string_view device_id);
+
 class ChangeFeed {
  public:
   explicit ChangeFeed(std::size_t capacity = 65536);
@@ -30,6 +35,8 @@ class ChangeFeed {
   std::uint64_t seq() const;
   // A device's decision changed.
   void Append(std::string_view tenant, std::string_view device_id);
+  // The same for the device `key` (DeviceKey) names.
+  void AppendKey(std::string_view tenant, std::string key);
   // Every decision changed (the policy or the exemptions).
   void AppendAll();
 

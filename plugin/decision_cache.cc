@@ -8,58 +8,52 @@ namespace hijackguard::plugin {
 DecisionCache::DecisionCache(std::size_t max_entries)
     : max_per_shard_(std::max<std::size_t>(1, max_entries / kShards)) {}
 
-std::string DecisionCache::Key(std::string_view tenant,
-                               std::string_view device_id) {
-  std::string key;
-  key.reserve(tenant.size() + 1 + device_id.size());
-  key.append(tenant);
-  key.push_back('\0');  // neither may hold a NUL
-  key.append(device_id);
-  return key;
-}
-
 DecisionCache::Shard& DecisionCache::ShardFor(const std::string& key) const {
   return shards_[absl::Hash<std::string>{}(key) % kShards];
 }
 
-std::optional<CachedDecision> DecisionCache::Find(
-    std::string_view tenant, std::string_view device_id) const {
-  const std::string key = Key(tenant, device_id);
-  Shard& shard = ShardFor(key);
+std::optional<DecisionCache::Found> DecisionCache::Find(
+    const std::string& device_key) const {
+  Shard& shard = ShardFor(device_key);
   absl::MutexLock lock(&shard.mu);
-  auto it = shard.map.find(key);
+  auto it = shard.map.find(device_key);
   if (it == shard.map.end()) return std::nullopt;
-  return it->second;
+  return Found{it->second.decision, it->second.generation < generation_.load()};
 }
 
-std::uint64_t DecisionCache::epoch(std::string_view tenant,
-                                   std::string_view device_id) const {
-  Shard& shard = ShardFor(Key(tenant, device_id));
+std::uint64_t DecisionCache::epoch(const std::string& device_key) const {
+  Shard& shard = ShardFor(device_key);
   absl::MutexLock lock(&shard.mu);
   return shard.epoch;
 }
 
-void DecisionCache::Put(std::string_view tenant, std::string_view device_id,
-                        CachedDecision decision, std::uint64_t epoch) {
-  std::string key = Key(tenant, device_id);
-  Shard& shard = ShardFor(key);
+void DecisionCache::Put(const std::string& device_key, CachedDecision decision,
+                        std::uint64_t epoch) {
+  Shard& shard = ShardFor(device_key);
   absl::MutexLock lock(&shard.mu);
   if (shard.epoch != epoch) {
     return;
   }
-  if (shard.map.size() >= max_per_shard_ && !shard.map.contains(key)) {
+  if (shard.map.size() >= max_per_shard_ && !shard.map.contains(device_key)) {
     shard.map.erase(shard.map.begin());
   }
-  shard.map.insert_or_assign(std::move(key), std::move(decision));
+  shard.map.insert_or_assign(device_key,
+                             Entry{std::move(decision), generation_.load()});
 }
 
-void DecisionCache::Invalidate(std::string_view tenant,
-                               std::string_view device_id) {
-  const std::string key = Key(tenant, device_id);
-  Shard& shard = ShardFor(key);
+void DecisionCache::Invalidate(const std::string& device_key) {
+  Shard& shard = ShardFor(device_key);
   absl::MutexLock lock(&shard.mu);
   ++shard.epoch;
-  shard.map.erase(key);
+  shard.map.erase(device_key);
+}
+
+void DecisionCache::MarkAllStale() {
+  generation_.fetch_add(1);
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    ++shard.epoch;  // a decision under way may predate what was missed
+  }
 }
 
 std::size_t DecisionCache::size() const {

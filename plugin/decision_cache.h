@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,36 +42,49 @@ struct CachedDecision {
   std::shared_ptr<const policy::ExemptionIndex> exemptions;
 };
 
+// Keyed by DeviceKey (change_feed.h): the key replicas name devices by.
 class DecisionCache {
  public:
   // At most `max_entries` devices (an arbitrary one goes when full).
   explicit DecisionCache(std::size_t max_entries = 1'000'000);
 
-  std::optional<CachedDecision> Find(std::string_view tenant,
-                                     std::string_view device_id) const;
+  struct Found {
+    CachedDecision decision;
+    // Kept from before MarkAllStale: another replica's changes may have
+    // been missed since it was made.
+    bool stale = false;
+  };
+  std::optional<Found> Find(const std::string& device_key) const;
   // Read before deciding and pass to Put: a decision made while some
   // device's evidence changed is not kept (it may predate the change).
-  std::uint64_t epoch(std::string_view tenant,
-                      std::string_view device_id) const;
-  void Put(std::string_view tenant, std::string_view device_id,
-           CachedDecision decision, std::uint64_t epoch);
-  // The device's evidence or check-in changed.
-  void Invalidate(std::string_view tenant, std::string_view device_id);
+  std::uint64_t epoch(const std::string& device_key) const;
+  void Put(const std::string& device_key, CachedDecision decision,
+           std::uint64_t epoch);
+  // The device's evidence or check-in changed (here or on another replica).
+  void Invalidate(const std::string& device_key);
+  // Every kept decision becomes stale (another replica's changes may have
+  // been missed), and decisions being made now are not kept.
+  void MarkAllStale();
   std::size_t size() const;
 
  private:
   static constexpr std::size_t kShards = 16;
+  struct Entry {
+    CachedDecision decision;
+    std::uint64_t generation = 0;
+  };
   struct Shard {
     mutable absl::Mutex mu;
-    absl::flat_hash_map<std::string, CachedDecision> map ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, Entry> map ABSL_GUARDED_BY(mu);
     // Invalidations in this shard.
     std::uint64_t epoch ABSL_GUARDED_BY(mu) = 0;
   };
-  static std::string Key(std::string_view tenant, std::string_view device_id);
   Shard& ShardFor(const std::string& key) const;
 
   const std::size_t max_per_shard_;
   mutable std::array<Shard, kShards> shards_;
+  // Entries of an older generation are stale (MarkAllStale).
+  std::atomic<std::uint64_t> generation_{1};
 };
 
 }  // namespace hijackguard::plugin

@@ -246,20 +246,24 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   keep.seq = feed_.seq();
   keep.device_key = DeviceKey(tenant, eas_request.device_id);
   keep.instance = instance_;
-  std::optional<CachedDecision> cached =
-      cache_.Find(tenant, eas_request.device_id);
-  if (cached && now < cached->valid_until &&
-      cached->user_agent == eas_request.user_agent &&
-      cached->protocol_version == eas_request.protocol_version &&
-      cached->user == eas_request.user && cached->policy == engine_->policy() &&
-      cached->exemptions == engine_->exemptions()) {
-    keep.reuse = std::min(options_.gateway_cache, cached->valid_until - now);
-    return Answer(*cached, eas_request, &keep);
+  const absl::Status writable = StoreWritable();
+  if (std::optional<DecisionCache::Found> found = cache_.Find(keep.device_key);
+      found && (!found->stale || !writable.ok())) {
+    // (A stale decision is answered only while nothing can be decided.)
+    const CachedDecision& cached = found->decision;
+    if (now < cached.valid_until &&
+        cached.user_agent == eas_request.user_agent &&
+        cached.protocol_version == eas_request.protocol_version &&
+        cached.user == eas_request.user && cached.policy == engine_->policy() &&
+        cached.exemptions == engine_->exemptions()) {
+      keep.reuse = std::min(options_.gateway_cache, cached.valid_until - now);
+      return Answer(cached, eas_request, &keep);
+    }
   }
-  if (absl::Status writable = StoreWritable(); !writable.ok()) {
+  if (!writable.ok()) {
     return HttpResponse::FromStatus(writable);
   }
-  const std::uint64_t epoch = cache_.epoch(tenant, eas_request.device_id);
+  const std::uint64_t epoch = cache_.epoch(keep.device_key);
   detector::CheckInFacts seen;
   seen.tenant_id = tenant;
   seen.eas_device_id = eas_request.device_id;
@@ -302,8 +306,26 @@ HttpResponse GatewayService::Authorize(const HttpRequest& request) {
   d.exemptions = evaluation.exemptions_owner;
   keep.reuse = std::min(options_.gateway_cache, d.valid_until - now);
   HttpResponse answer = Answer(d, eas_request, &keep);
-  cache_.Put(tenant, eas_request.device_id, std::move(d), epoch);
+  cache_.Put(keep.device_key, std::move(d), epoch);
   return answer;
+}
+
+void GatewayService::ForgetReplicaDevices(bool all, std::string_view lines) {
+  if (all) {
+    cache_.MarkAllStale();
+    feed_.AppendAll();
+    return;
+  }
+  while (!lines.empty()) {
+    const std::size_t end = std::min(lines.find('\n'), lines.size());
+    const std::string_view line = lines.substr(0, end);
+    lines.remove_prefix(std::min(end + 1, lines.size()));
+    const std::size_t space = line.find(' ');
+    if (space == std::string_view::npos || space == 0) continue;
+    std::string key(line.substr(space + 1));
+    cache_.Invalidate(key);
+    feed_.AppendKey(line.substr(0, space), std::move(key));
+  }
 }
 
 void GatewayService::NoteEngineChanges() {

@@ -54,9 +54,15 @@ class GatewayService {
   // The device's decision must be made again (its evidence or check-in
   // changed).
   void Forget(std::string_view tenant, std::string_view device_id) {
-    cache_.Invalidate(tenant, device_id);
-    feed_.Append(tenant, device_id);
+    std::string key = DeviceKey(tenant, device_id);
+    cache_.Invalidate(key);
+    feed_.AppendKey(tenant, std::move(key));
   }
+  // The same for devices another replica changed: `lines` holds "TENANT
+  // DEVICEKEY" lines (ReplicaDeviceLine). With `all` (other replicas'
+  // changes may have been missed) every kept decision becomes stale: it is
+  // answered only while nothing can be decided (the database is down).
+  void ForgetReplicaDevices(bool all, std::string_view lines);
 
   // Targets that named a device but could not be read (refused).
   std::uint64_t unreadable_targets() const { return unreadable_.load(); }

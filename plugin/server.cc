@@ -18,6 +18,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "plugin/access.h"
 #include "plugin/alert_stream.h"
+#include "plugin/change_feed.h"
 #include "plugin/compliance_service.h"
 #include "plugin/console_routes.h"
 #include "plugin/console_sessions.h"
@@ -229,8 +230,16 @@ void PluginServer::Shutdown(absl::Duration grace) {
       // It would call into members that go before the store does.
       state_->store->SetHealthCallback(nullptr);
     }
-    if (state_->server == nullptr) {
+    // The gateway goes before the engine that tells it of other replicas'
+    // changes: the engine stops telling once the gateway stopped answering.
+    auto stop_http = [this] {
       if (state_->http != nullptr) state_->http->Stop();
+      if (state_->engine != nullptr) {
+        state_->engine->SetReplicaDeviceListener(nullptr);
+      }
+    };
+    if (state_->server == nullptr) {
+      stop_http();
       state_->StopSiem();
       return;
     }
@@ -246,9 +255,7 @@ void PluginServer::Shutdown(absl::Duration grace) {
     // so that a load balancer sees the server leave before it is gone.
     state_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
     state_->server->Wait();
-    if (state_->http != nullptr) {
-      state_->http->Stop();
-    }
+    stop_http();
     if (state_->audit_watch != nullptr) state_->audit_watch->Stop();
     state_->StopHousekeeping();
     state_->StopSiem();  // its last cursors are queued before the store
@@ -495,12 +502,28 @@ void PluginServer::State::MakeHandlers(const ServerOptions& options,
     gateway = std::make_unique<GatewayService>(
         options.catalog, options.clock, gateway_options, engine.get(),
         detector.get(), traffic.get(), access.get(), shared_store);
-    GatewayService* g = gateway.get();
-    auto forget = [g](std::string_view tenant, std::string_view device) {
-      g->Forget(tenant, device);
+  }
+  // A device's decision must be made again after its traffic or check-in:
+  // this replica's gateway forgets it, and other replicas' are told.
+  GatewayService* g = gateway.get();
+  policy::StateStore* replicated =
+      shared_store != nullptr && shared_store->shared() ? shared_store
+                                                        : nullptr;
+  if (g != nullptr || replicated != nullptr) {
+    auto forget = [g, replicated](std::string_view tenant,
+                                  std::string_view device) {
+      if (g != nullptr) g->Forget(tenant, device);
+      if (replicated != nullptr) {
+        replicated->AnnounceDevices({ReplicaDeviceLine(tenant, device)});
+      }
     };
     traffic->SetDeviceListener(forget);
     handler->SetDeviceListener(forget);
+  }
+  if (g != nullptr && replicated != nullptr) {
+    engine->SetReplicaDeviceListener([g](bool all, std::string_view lines) {
+      g->ForgetReplicaDevices(all, lines);
+    });
   }
   admin = std::make_unique<PolicyAdminService>(
       engine.get(), options.clock, access.get(), pseudonym.get(),

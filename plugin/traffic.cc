@@ -212,9 +212,11 @@ policy::StoreTicket TrafficHandler::Report(const v1::ReportTrafficRequest& r,
       if (std::find(decided.begin(), decided.end(), e.eas_device_id) ==
           decided.end()) {
         decided.push_back(e.eas_device_id);
-        if (listener_) listener_(e.tenant_id, e.eas_device_id);
         absl::StatusOr<policy::StoreTicket> decided_ticket =
             engine_->DecideAfterTraffic(e.tenant_id, e.eas_device_id);
+        // After the decision is submitted: other replicas told of the
+        // device must find it when they decide again.
+        if (listener_) listener_(e.tenant_id, e.eas_device_id);
         if (decided_ticket.ok()) {
           ticket = std::max(ticket, *decided_ticket);
         } else {

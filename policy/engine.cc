@@ -40,37 +40,6 @@ PolicyEngine::~PolicyEngine() {
   EndSubscriptions();
 }
 
-absl::Status PolicyEngine::AdoptStoredPolicy() {
-  ASSIGN_OR_RETURN(std::optional<AppliedPolicy> latest,
-                   store_->LatestPolicy(""));
-  if (!latest || latest->revision == policy()->revision()) {
-    return absl::OkStatus();
-  }
-  // Parsed outside the lock; a policy this build cannot parse stays out
-  // (the replica keeps deciding with the one it has, and says so).
-  absl::StatusOr<std::shared_ptr<const Policy>> parsed =
-      Policy::Parse(latest->document, *catalog_, nullptr);
-  if (!parsed.ok()) {
-    return absl::DataLossError(StrCat(
-        "the policy another replica applied (revision ", latest->revision,
-        ") does not parse here: ", parsed.status().message()));
-  }
-  absl::MutexLock lock(&policy_mu_);
-  policy_ = *std::move(parsed);
-  policy_origin_ = latest->origin;
-  policy_applied_at_ = latest->applied_at;
-  policy_swaps_.fetch_add(1, std::memory_order_relaxed);
-  return absl::OkStatus();
-}
-
-absl::Status PolicyEngine::AdoptStoredExemptions() {
-  ASSIGN_OR_RETURN(std::vector<Exemption> list, store_->LoadExemptions());
-  auto index = std::make_shared<const ExemptionIndex>(std::move(list));
-  absl::MutexLock lock(&policy_mu_);
-  exemptions_ = std::move(index);
-  return absl::OkStatus();
-}
-
 std::shared_ptr<const Policy> PolicyEngine::policy() const {
   absl::MutexLock lock(&policy_mu_);
   return policy_;
@@ -150,21 +119,8 @@ absl::Status PolicyEngine::AttachStore(StateStore* store) {
     shared_listener_ = true;
     // Outside policy_mu_: the listener takes it (under the store's lock).
     store->SetSharedListener(
-        [this](StateStore::SharedChange change, std::string_view alert) {
-          if (change == StateStore::SharedChange::kAlert) {
-            PublishSharedAlert(alert);
-            return;
-          }
-          absl::Status status;
-          if (change != StateStore::SharedChange::kExemptions) {
-            status = AdoptStoredPolicy();
-          }
-          if (status.ok() && change != StateStore::SharedChange::kPolicy) {
-            status = AdoptStoredExemptions();
-          }
-          if (!status.ok()) {
-            LogError(StrCat("state: ", status.message()));
-          }
+        [this](StateStore::SharedChange change, std::string_view payload) {
+          OnSharedChange(change, payload);
         });
   }
   return absl::OkStatus();
@@ -882,20 +838,6 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
                                     .evaluation = &eval});
   }
   return decision;
-}
-
-void PolicyEngine::PublishSharedAlert(std::string_view json) {
-  absl::StatusOr<ComplianceAlert> alert = ParseAlertJson(json);
-  if (!alert.ok()) {
-    // The message names a field, never a value.
-    LogError(StrCat("alerts: another replica's alert cannot be read (",
-                    alert.status().message(), "); not delivered"));
-    return;
-  }
-  const absl::Time at = alert->emitted_at;
-  for (const auto& sub : alerts_.Publish(*std::move(alert), at)) {
-    sub->Notify();
-  }
 }
 
 absl::StatusOr<std::shared_ptr<AlertSubscription>> PolicyEngine::Subscribe(

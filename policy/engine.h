@@ -194,6 +194,16 @@ class PolicyEngine {
   // or changed them; StateStore::SetSharedListener calls these). Nothing is
   // recorded: the replica that changed them did.
   [[nodiscard]] absl::Status AdoptStoredPolicy();
+  // A shared store: `listener` gets what other replicas announced
+  // (StateStore::AnnounceDevices, the lines newline-separated), and `all`
+  // after the store lost and regained the database (announcements may have
+  // been missed). On the store's thread; null removes it and returns once
+  // no call is under way.
+  void SetReplicaDeviceListener(
+      std::function<void(bool all, std::string_view lines)> listener) {
+    absl::MutexLock lock(&replica_devices_mu_);
+    replica_devices_ = std::move(listener);
+  }
   [[nodiscard]] absl::Status AdoptStoredExemptions();
   // Records the policy in force as applied (at start, after AttachStore).
   [[nodiscard]] absl::Status RecordStartPolicy();
@@ -321,6 +331,9 @@ class PolicyEngine {
   // An alert another replica raised (ReplicaAlertJson), to this replica's
   // subscribers.
   void PublishSharedAlert(std::string_view json);
+  // What a shared store's listener is told (StateStore::SetSharedListener).
+  void OnSharedChange(StateStore::SharedChange change,
+                      std::string_view payload);
   void Remember(Shard& shard, std::string&& key, DeviceState&& state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   StoreTicket RecordPolicyLocked(std::string_view previous, Actor actor = {})
@@ -364,6 +377,9 @@ class PolicyEngine {
   // The store calls AdoptStored* (a shared store; it must outlive the
   // engine then).
   bool shared_listener_ = false;
+  absl::Mutex replica_devices_mu_;
+  std::function<void(bool, std::string_view)> replica_devices_
+      ABSL_GUARDED_BY(replica_devices_mu_);
 
   std::array<Shard, kShards> shards_;
   std::function<void(const DecisionNote&)> decision_listener_;

@@ -222,18 +222,25 @@ class StateStore : public detector::DetectorStore {
   // Shared stores (DetectorStore::shared): another replica committed a
   // policy or changed the exemptions; kResync after the store lost and
   // regained the database (anything may have changed meanwhile); kAlert with
-  // an alert another replica committed (`alert`, as EngineChanges::alerts
-  // holds it; empty for the other changes), in commit order. Called on
+  // an alert another replica committed (`payload`, as EngineChanges::alerts
+  // holds it), in commit order; kDevices with the lines another replica
+  // passed to AnnounceDevices (`payload`, one per line). `payload` is empty
+  // for the other changes. Called on
   // the store's own thread (concurrently with callers' calls into the
   // store; the listener may call the store), or from SetSharedListener
   // itself when a change came before anyone listened; null removes the
   // listener and returns once no call is under way. Other stores never call
   // it.
-  enum class SharedChange { kPolicy, kExemptions, kResync, kAlert };
+  enum class SharedChange { kPolicy, kExemptions, kResync, kAlert, kDevices };
   using SharedListener =
-      std::function<void(SharedChange change, std::string_view alert)>;
+      std::function<void(SharedChange change, std::string_view payload)>;
   // NOLINTNEXTLINE(performance-unnecessary-value-param): overriders keep it
   virtual void SetSharedListener(SharedListener listener) { (void)listener; }
+  // Shared stores: the other replicas' listeners get `lines` (each without
+  // a newline; what they mean is the caller's) as kDevices, once everything
+  // submitted before this call is committed. Other stores ignore it.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): overriders keep it
+  virtual void AnnounceDevices(std::vector<std::string> lines) { (void)lines; }
 };
 
 // OK when there is no store or it can write; otherwise UNAVAILABLE, the

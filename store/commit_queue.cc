@@ -155,6 +155,11 @@ void CommitQueue::Close() {
   AnswerAll(waiting, answer);
 }
 
+StoreTicket CommitQueue::last_ticket() const {
+  absl::MutexLock lock(&mu_);
+  return next_ticket_;
+}
+
 StoreTicket CommitQueue::Enqueue(std::shared_ptr<Submission> sub) {
   absl::MutexLock lock(&mu_);
   // Back-pressure: a writer that falls behind slows submitters down rather

@@ -139,6 +139,8 @@ class CommitQueue {
   // full and the writer keeps up. Once the store has stopped, the rows are
   // readable but never committed.
   StoreTicket Enqueue(std::shared_ptr<Submission> submission);
+  // The newest ticket Enqueue handed out (0: none yet).
+  StoreTicket last_ticket() const;
   bool IsDurable(StoreTicket ticket) const;
   // OK once committed; UNAVAILABLE while commits fail or after Close; the
   // stopping error after a failure for good.

@@ -48,6 +48,15 @@ absl::Status PostgresStore::ApplyPrune(
                   {kPrunedHistory, "history", "decided_ms"},
                   {kPrunedPending, "pending", "at_ms"}}};
   sub.pruned = 0;
+  {
+    // Alerts for other replicas (not counted: no retention setting).
+    pg::Statement& s = writes->emplace_back();
+    s.sql =
+        "DELETE FROM alert_feed WHERE seq IN (SELECT seq FROM alert_feed "
+        "WHERE at_us < $1 ORDER BY seq LIMIT $2)";
+    s.params.Int(ToUs(options_.clock->Now()) - pg::kAlertFeedMaxAgeUs)
+        .Int(sub.prune_limit);
+  }
   for (const auto& [table, name, column] : kTables) {
     const std::int64_t before = sub.prune_before[table];
     if (before <= 0) continue;

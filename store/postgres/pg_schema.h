@@ -21,8 +21,10 @@ inline constexpr int kSchemaVersion = 2;
 inline constexpr std::int64_t kMigrationLock = 0x6867'0000'0001;
 inline constexpr std::int64_t kAppendLock = 0x6867'0000'0002;   // audit, outbox
 inline constexpr std::int64_t kOutboxLease = 0x6867'0000'0003;  // SIEM delivery
-// The alerts table (alert_feed) keeps the newest this many.
+// The alerts table (alert_feed) keeps the newest this many, and retention
+// deletes those older than an hour (they serve replicas that were away).
 inline constexpr std::uint64_t kAlertFeedRows = 10'000;
+inline constexpr std::int64_t kAlertFeedMaxAgeUs = 3'600'000'000;
 
 struct SchemaState {
   int version = 0;          // 0: no hijackguard tables

@@ -291,13 +291,63 @@ void PostgresStore::ReportHealth() {
   if (health_callback_) health_callback_(health());
 }
 
-void PostgresStore::CallListener(SharedChange change, std::string_view alert) {
+void PostgresStore::CallListener(SharedChange change,
+                                 std::string_view payload) {
   absl::MutexLock lock(&listener_mu_);
   if (listener_) {
-    listener_(change, alert);
-  } else if (change != SharedChange::kAlert) {
-    missed_ = true;  // an alert before anyone listened had no subscriber
+    listener_(change, payload);
+  } else if (change != SharedChange::kAlert &&
+             change != SharedChange::kDevices) {
+    // (Alerts and device changes before anyone listened concern no one.)
+    missed_ = true;
   }
+}
+
+bool PostgresStore::AnnouncementsWaiting() {
+  absl::MutexLock lock(&announce_mu_);
+  return !announce_.empty();
+}
+
+absl::Status PostgresStore::SendAnnouncements(pg::Connection& conn) {
+  std::vector<std::string> lines;
+  {
+    absl::MutexLock lock(&announce_mu_);
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < announce_.size(); ++i) {
+      if (queue_->IsDurable(announce_[i].first)) {
+        lines.push_back(std::move(announce_[i].second));
+      } else {
+        if (kept != i) announce_[kept] = std::move(announce_[i]);
+        ++kept;
+      }
+    }
+    announce_.resize(kept);
+  }
+  if (lines.empty()) return absl::OkStatus();
+  std::sort(lines.begin(), lines.end());
+  lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
+  std::vector<std::string> payloads;
+  for (const std::string& line : lines) {
+    if (payloads.empty() || payloads.back().size() + line.size() >= 7900) {
+      payloads.push_back(replica_id_);
+    }
+    StrAppend(&payloads.back(), "\n", std::string_view(line).substr(0, 7000));
+  }
+  for (const std::string& payload : payloads) {
+    absl::Status sent =
+        conn.Query("SELECT pg_notify('hijackguard_devices', $1)",
+                   Params().Text(payload))
+            .status();
+    if (!sent.ok()) {
+      // Sent again on the next connection (ticket 0: nothing to wait for).
+      absl::MutexLock lock(&announce_mu_);
+      for (std::string& line : lines) {
+        announce_.emplace_back(0, std::move(line));
+      }
+      return sent;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PostgresStore::ReadAlertFeed(pg::Connection& conn) {
@@ -333,8 +383,10 @@ void PostgresStore::Listen() {
   constexpr absl::Duration kLastRetry = absl::Seconds(5);
   absl::Duration backoff = kFirstRetry;
   std::unique_ptr<pg::Connection> conn;
-  bool lost = false;  // the database was unreachable since the last resync
-  int quiet = 0;      // waits without a notification since the last ping
+  constexpr absl::Duration kPing = absl::Seconds(2);
+  bool lost = false;     // the database was unreachable since the last resync
+  bool first = true;     // no connection yet
+  absl::Time next_ping;  // also when the outbox's lease is asked for again
   auto wait = [this](absl::Duration d) {
     absl::MutexLock lock(&stop_mu_);
     const absl::Time deadline = absl::Now() + d;
@@ -355,7 +407,7 @@ void PostgresStore::Listen() {
       if (status.ok()) {
         status = (*c)->Exec(
             "LISTEN hijackguard_policy; LISTEN hijackguard_exemptions; "
-            "LISTEN hijackguard_alerts");
+            "LISTEN hijackguard_alerts; LISTEN hijackguard_devices");
       }
       if (!status.ok()) {
         if (reachable_.exchange(false)) {
@@ -370,7 +422,7 @@ void PostgresStore::Listen() {
       }
       conn = *std::move(c);
       backoff = kFirstRetry;
-      quiet = 0;  // asks for the lease at once
+      next_ping = absl::InfinitePast();  // asks for the lease at once
       if (!reachable_.exchange(true)) {
         LogInfo("state: the database can be reached again");
         ReportHealth();
@@ -378,7 +430,11 @@ void PostgresStore::Listen() {
       if (lost) {
         // What other replicas changed meanwhile was never notified here.
         CallListener(SharedChange::kResync);
+      }
+      if (lost || first) {
+        // Alerts committed since the last read (or since Start).
         lost = false;
+        first = false;
         if (absl::Status read = ReadAlertFeed(*conn); !read.ok()) {
           conn.reset();
           lost = true;
@@ -387,30 +443,33 @@ void PostgresStore::Listen() {
       }
     }
     // The outbox's lease, for a replica with SIEM sinks: asked for on
-    // connecting and with every ping.
-    absl::Status lease_status;
-    if (want_lease_.load() && !holds_lease_.load() && quiet == 0) {
+    // connecting and with every ping; announcements whose commits are
+    // durable; a ping every two seconds, which finds a database that went
+    // away without closing the socket.
+    absl::Status status;
+    const bool ping = absl::Now() >= next_ping;
+    if (ping) {
+      next_ping = absl::Now() + kPing;
+      status = conn->Exec("SELECT 1");
+    }
+    if (status.ok() && ping && want_lease_.load() && !holds_lease_.load()) {
       absl::StatusOr<pg::Result> lease = conn->Query(
           StrCat("SELECT pg_try_advisory_lock(", pg::kOutboxLease, ")"));
       if (!lease.ok()) {
-        lease_status = lease.status();
+        status = lease.status();
       } else if (lease->Bool(0, 0)) {
         holds_lease_ = true;
         LogInfo("siem: this replica delivers the outbox (it holds the lease)");
       }
     }
-    // A short wait: the loop also looks at stopping_, and a ping every two
-    // seconds finds a database that went away without closing the socket.
+    if (status.ok()) status = SendAnnouncements(*conn);
+    // A short wait (the loop also looks at stopping_), shorter while
+    // announcements wait for their commits.
     absl::StatusOr<std::vector<pg::Notification>> got =
-        lease_status.ok()
-            ? conn->Notifications(absl::Milliseconds(200))
-            : absl::StatusOr<std::vector<pg::Notification>>(lease_status);
-    if (got.ok() && got->empty() && ++quiet >= 10) {
-      quiet = 0;
-      if (absl::Status ping = conn->Exec("SELECT 1"); !ping.ok()) {
-        got = ping;
-      }
-    }
+        status.ok() ? conn->Notifications(AnnouncementsWaiting()
+                                              ? absl::Milliseconds(20)
+                                              : absl::Milliseconds(200))
+                    : absl::StatusOr<std::vector<pg::Notification>>(status);
     if (!got.ok()) {
       if (holds_lease_.exchange(false)) {
         LogWarning("siem: the outbox lease is lost with the connection");
@@ -424,6 +483,20 @@ void PostgresStore::Listen() {
     bool alerts = false;
     for (const pg::Notification& n : *got) {
       alerts = alerts || n.channel == "hijackguard_alerts";
+      if (n.channel == "hijackguard_devices") {
+        const std::size_t nl = n.payload.find('\n');
+        if (nl != std::string::npos &&
+            n.payload.compare(0, nl, replica_id_) != 0) {
+          const std::string_view lines =
+              std::string_view(n.payload).substr(nl + 1);
+          // "*": that replica could not send all it had.
+          const bool all = lines == "*" || lines.starts_with("*\n") ||
+                           lines.find("\n*\n") != std::string_view::npos ||
+                           lines.ends_with("\n*");
+          CallListener(all ? SharedChange::kResync : SharedChange::kDevices,
+                       all ? std::string_view() : lines);
+        }
+      }
       // This replica's own commits too: a change another replica committed
       // just before may have been adopted over this one's in memory; the
       // database's newest is what every replica converges on.

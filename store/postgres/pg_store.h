@@ -162,6 +162,12 @@ class PostgresStore final : public DurableStore {
       const std::atomic<bool>* cancel) override;
 
   void SetSharedListener(SharedListener listener) override;
+  // Kept until what was submitted before the call is durable, then sent by
+  // the listener thread, a few times a second at most, as NOTIFYs on
+  // hijackguard_devices of their own (a data commit never waits for the
+  // notification queue's lock, nor fails with it): this replica's id, then
+  // the lines, each once, in payloads under PostgreSQL's 8000 bytes.
+  void AnnounceDevices(std::vector<std::string> lines) override;
   // A session-level advisory lock (kOutboxLease) on the listener's
   // connection: released when the replica's session ends, for whatever
   // reason, and taken by the next replica that asks within two seconds.
@@ -233,10 +239,14 @@ class PostgresStore final : public DurableStore {
   // replicas' policy, exemption changes and alerts, and finds out when the
   // database cannot be reached (health), reconnecting with backoff.
   void Listen();
-  void CallListener(SharedChange change, std::string_view alert = {});
+  void CallListener(SharedChange change, std::string_view payload = {});
   // Hands the other replicas' alerts committed after alert_seen_ to the
   // listener, in order (on the listener thread).
   [[nodiscard]] absl::Status ReadAlertFeed(pg::Connection& conn);
+  // Sends the announcements whose commits are durable (listener thread);
+  // what could not be sent waits for the next connection.
+  [[nodiscard]] absl::Status SendAnnouncements(pg::Connection& conn);
+  bool AnnouncementsWaiting();
   // Tells the health callback what health() says now (the writer's commits
   // and the listener's reachability together).
   void ReportHealth();
@@ -251,6 +261,12 @@ class PostgresStore final : public DurableStore {
       ABSL_GUARDED_BY(health_mu_);
   absl::Mutex listener_mu_;  // held while the listener runs
   SharedListener listener_ ABSL_GUARDED_BY(listener_mu_);
+  // AnnounceDevices' lines, each with the ticket that must be durable
+  // first; at most kMaxAnnouncements (beyond, one "*": forget everything).
+  static constexpr std::size_t kMaxAnnouncements = 65'536;
+  absl::Mutex announce_mu_;
+  std::vector<std::pair<StoreTicket, std::string>> announce_
+      ABSL_GUARDED_BY(announce_mu_);
   // The alert feed's newest seq this replica has read (the listener
   // thread's; from Start).
   std::uint64_t alert_seen_ = 0;

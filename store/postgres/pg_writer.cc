@@ -29,6 +29,21 @@ StoreTicket PostgresStore::SubmitEngine(policy::EngineChanges changes) {
   return queue_->Enqueue(std::move(sub));
 }
 
+void PostgresStore::AnnounceDevices(std::vector<std::string> lines) {
+  if (lines.empty()) return;
+  // Sent by the listener thread once what was submitted before is durable.
+  const StoreTicket after = queue_->last_ticket();
+  absl::MutexLock lock(&announce_mu_);
+  for (std::string& line : lines) {
+    if (announce_.size() >= kMaxAnnouncements) {
+      // Too many waiting (commits fail): the others forget everything.
+      announce_.clear();
+      announce_.emplace_back(after, "*");
+    }
+    announce_.emplace_back(after, std::move(line));
+  }
+}
+
 namespace {
 
 // The newest row of each key in a batch (later submissions replace earlier
@@ -78,41 +93,48 @@ void KeyTimeValue(const Newest& rows, std::string_view table,
 
 absl::Status PostgresStore::Commit(const Batch& batch) {
   const StoreTicket id = batch.front()->ticket;
-  if (writer_ != nullptr && !writer_->ok()) writer_.reset();
-  if (writer_ == nullptr) {
-    ASSIGN_OR_RETURN(writer_, Connect());
-  }
-  if (in_doubt_ == id) {
-    // The last attempt lost its connection before COMMIT's answer came:
-    // it may have committed. The replica's row says.
-    ASSIGN_OR_RETURN(pg::Result r,
-                     writer_->Query("SELECT last_batch FROM replicas WHERE "
-                                    "id = $1",
-                                    Params().Text(replica_id_)));
-    if (r.rows() == 1 && r.Int(0, 0) == static_cast<std::int64_t>(id)) {
-      LogInfo(
-          StrCat("state: a commit whose answer was lost had committed "
-                 "(batch of ticket ",
-                 id, ")"));
-      in_doubt_ = 0;
-      return ReadDurableHead(*writer_);
+  // A lost connection is tried again at once, on a new one: a restart of
+  // the database ends every session, and the first commit after it would
+  // otherwise fail (and the store report itself unavailable) only to find
+  // the database back.
+  for (int attempt = 0;; ++attempt) {
+    if (writer_ != nullptr && !writer_->ok()) writer_.reset();
+    if (writer_ == nullptr) {
+      ASSIGN_OR_RETURN(writer_, Connect());
     }
-  }
-  absl::Status status = CommitOnce(batch, id);
-  if (status.ok()) {
-    in_doubt_ = 0;
+    if (in_doubt_ == id) {
+      // The last attempt lost its connection before COMMIT's answer came:
+      // it may have committed. The replica's row says.
+      ASSIGN_OR_RETURN(pg::Result r,
+                       writer_->Query("SELECT last_batch FROM replicas WHERE "
+                                      "id = $1",
+                                      Params().Text(replica_id_)));
+      if (r.rows() == 1 && r.Int(0, 0) == static_cast<std::int64_t>(id)) {
+        LogInfo(
+            StrCat("state: a commit whose answer was lost had committed "
+                   "(batch of ticket ",
+                   id, ")"));
+        in_doubt_ = 0;
+        return ReadDurableHead(*writer_);
+      }
+    }
+    absl::Status status = CommitOnce(batch, id);
+    if (status.ok()) {
+      in_doubt_ = 0;
+      return status;
+    }
+    if (!writer_->ok()) {
+      in_doubt_ = id;
+      writer_.reset();
+      if (attempt == 0) continue;
+    } else if (!writer_->Exec("ROLLBACK").ok()) {
+      // A connection left mid-pipeline or mid-transaction would keep its
+      // locks (the append lock stalls every replica): it goes, and with it
+      // its transaction.
+      writer_.reset();
+    }
     return status;
   }
-  if (!writer_->ok()) {
-    in_doubt_ = id;
-    writer_.reset();
-  } else if (!writer_->Exec("ROLLBACK").ok()) {
-    // A connection left mid-pipeline or mid-transaction would keep its
-    // locks (the append lock stalls every replica): it goes, and with it
-    // its transaction.
-    writer_.reset();
-  }
-  return status;
 }
 
 absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
@@ -356,6 +378,7 @@ absl::Status PostgresStore::CommitOnce(const Batch& batch, StoreTicket id) {
     s.sql = "SELECT pg_notify('hijackguard_alerts', $1)";
     s.params.Text(replica_id_);
   }
+
   {
     Statement& s = writes.emplace_back();
     s.sql = "UPDATE replicas SET last_batch = $2, seen_us = $3 WHERE id = $1";

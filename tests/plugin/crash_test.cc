@@ -314,7 +314,8 @@ struct Backend {
   std::string store = "sqlite";
   std::string work;
   int wal_autocheckpoint = 0;
-  std::unique_ptr<store::testing::PgCluster> cluster;
+  // The program's cluster: its watchdog stops it however the test ends.
+  store::testing::PgCluster* cluster = nullptr;
 };
 
 // The defaults (monitor mode) with enforcement, so decisions differ by
@@ -336,8 +337,13 @@ std::string WriteConfig(const Backend& b, const std::string& name) {
       Fail("CREATE DATABASE " + name + ": " + std::string(s.message()));
     }
     const std::string password = b.work + "/pg.password";
-    std::ofstream(password) << b.cluster->password() << "\n";
-    ::chmod(password.c_str(), 0600);
+    const int fd = ::open(password.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const std::string line = b.cluster->password() + "\n";
+    if (fd < 0 || ::write(fd, line.data(), line.size()) !=
+                      static_cast<ssize_t>(line.size())) {
+      Fail("cannot write " + password);
+    }
+    ::close(fd);
     // Every replica of one database holds the same audit key.
     cfg << R"(, "state_store": "postgres", "postgres": {"dsn": ")"
         << b.cluster->Dsn(name) << R"(", "password_file": ")" << password
@@ -655,11 +661,9 @@ int Main(int argc, char** argv) {
     backend.work = tmpl;
   }
   if (backend.store == "postgres") {
-    auto cluster = store::testing::PgCluster::Start();
-    if (!cluster.ok()) {
-      Fail("no PostgreSQL cluster: " + std::string(cluster.status().message()));
-    }
-    backend.cluster = *std::move(cluster);
+    std::string why;
+    backend.cluster = store::testing::PgCluster::Shared(&why);
+    if (backend.cluster == nullptr) Fail("no PostgreSQL cluster: " + why);
   }
   const std::string reference_config = WriteConfig(backend, "reference");
   const std::string config = WriteConfig(backend, "state");
@@ -711,7 +715,6 @@ int Main(int argc, char** argv) {
           : Run({binary, "audit", "verify", "--state", state});
   if (verified != 0) Fail("the audit log does not verify after the kills");
   std::printf("the audit log verifies\n");
-  backend.cluster.reset();
   std::error_code ec;
   std::filesystem::remove_all(backend.work, ec);
   std::printf("PASS\n");

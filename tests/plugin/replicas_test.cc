@@ -15,11 +15,15 @@
 #include "gtest/gtest.h"
 #include "hijackguard/v1/compliance_plugin.grpc.pb.h"
 #include "hijackguard/v1/policy_admin.grpc.pb.h"
+#include "httplib.h"
+#include "plugin/change_feed.h"
 #include "plugin/server.h"
+#include "store/testing/pg_cluster.h"
 #include "tests/common/builtin_catalog.h"
 #include "tests/common/state_backends.h"
 #include "tests/common/status_matchers.h"
 #include "tests/common/test_dir.h"
+#include "tests/plugin/test_policy.h"
 
 namespace hijackguard::plugin {
 namespace {
@@ -320,6 +324,13 @@ TEST_F(ReplicaSharingTest, AnAlertOnOneReplicaReachesSubscribersOfEvery) {
       got[r].push_back(std::move(alert));
     }
   }
+  // No alert came twice: the next one read is a fourth device's.
+  check_in(1, "ApplALERT3");
+  for (auto& reader : readers) {
+    v1::ComplianceAlert alert;
+    ASSERT_TRUE(reader->Read(&alert));
+    EXPECT_EQ(alert.eas_device_id(), "ApplALERT3");
+  }
   EXPECT_LT(slowest, absl::Seconds(1));
   RecordProperty("alert_seen_after_ms",
                  static_cast<int>(absl::ToInt64Milliseconds(slowest)));
@@ -339,6 +350,152 @@ TEST_F(ReplicaSharingTest, AnAlertOnOneReplicaReachesSubscribersOfEvery) {
   }
   for (auto& context : contexts) context->TryCancel();
   for (auto& reader : readers) (void)reader->Finish();
+}
+
+// The gateway endpoints of replicas, over HTTP.
+class GatewayReplicasTest : public ReplicasFixture {
+ protected:
+  void SetUp() override {
+    ReplicasFixture::SetUp();
+    options_.http.listen = "127.0.0.1:0";
+  }
+  static std::unique_ptr<httplib::Client> Http(const PluginServer& server) {
+    const std::string address = server.http_address();
+    auto client = std::make_unique<httplib::Client>(
+        address.substr(0, address.rfind(':')),
+        std::stoi(address.substr(address.rfind(':') + 1)));
+    client->set_read_timeout(10, 0);
+    return client;
+  }
+  // The status and decision id /v1/activesync/authorize answers.
+  static std::pair<int, std::string> Authorize(httplib::Client& http,
+                                               const std::string& device,
+                                               const std::string& tenant) {
+    httplib::Headers h = {
+        {"X-Original-URI",
+         "/Microsoft-Server-ActiveSync?Cmd=Sync&User=alice%40example.com&"
+         "DeviceId=" +
+             device + "&DeviceType=iPhone"},
+        {"X-Original-Method", "POST"},
+        {"X-Hijackguard-Tenant", tenant},
+        {"User-Agent", "Apple-iPhone4C1/1001.403"},
+        {"MS-ASProtocolVersion", "14.1"}};
+    httplib::Result r = http.Get("/v1/activesync/authorize", h);
+    if (!r) return {0, ""};
+    return {r->status, r->get_header_value("X-Hijackguard-Decision-Id")};
+  }
+  static grpc::Status CheckIn(PluginServer& server, const std::string& device) {
+    auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+        server.address(), grpc::InsecureChannelCredentials()));
+    v1::CheckInRequest request;
+    request.set_tenant_id("t1");
+    request.mutable_device()->set_eas_device_id(device);
+    request.mutable_device()->set_user_principal("alice@example.com");
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    v1::CheckInResponse response;
+    return stub->CheckIn(&context, request, &response);
+  }
+  // Whether the store can write, as the health service says.
+  static absl::Duration UntilHealth(PluginServer& server, bool ok) {
+    return Until([&] { return server.store()->health().ok() == ok; },
+                 absl::Seconds(15));
+  }
+};
+
+TEST_F(GatewayReplicasTest, AHijackSeenByOneReplicaIsRefusedByAnother) {
+  options_.policy = EnforceDefaults(*options_.catalog);
+  auto servers = Start(2, "gwcache");
+  ASSERT_EQ(servers.size(), 2u);
+  constexpr char kDevice[] = "ApplDMPFXZABDFHW";  // the trace's
+  auto http = Http(*servers[0]);
+  const auto [status, first] = Authorize(*http, kDevice, "acme");
+  ASSERT_EQ(status, 204);  // iOS 6.0 alone: WARN, let through
+  EXPECT_EQ(Authorize(*http, kDevice, "acme").second, first);  // kept
+  httplib::Result feed =
+      http->Get("/v1/activesync/changes?since=0",
+                httplib::Headers{{"X-Hijackguard-Tenant", "acme"}});
+  ASSERT_TRUE(feed);
+  const std::string since =
+      feed->body.substr(feed->body.find(' ') + 1,
+                        feed->body.find('\n') - feed->body.find(' ') - 1);
+
+  // The device rewrites a meeting it was invited to: observed by replica 1.
+  auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+      servers[1]->address(), grpc::InsecureChannelCredentials()));
+  std::ifstream in(std::string(HIJACKGUARD_SOURCE_DIR) +
+                   "/examples/traces/ios60_hijack.jsonl");
+  std::string line;
+  std::size_t events = 0;
+  while (std::getline(in, line)) {
+    v1::ReportTrafficRequest request;
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(line, &request).ok());
+    grpc::ClientContext context;
+    v1::ReportTrafficResponse ack;
+    ASSERT_TRUE(stub->ReportTraffic(&context, request, &ack).ok());
+    events += static_cast<std::size_t>(ack.events_size());
+  }
+  ASSERT_GT(events, 0u);
+  // Replica 0 forgets its kept decision and refuses the device; its change
+  // feed names the device for nginx's kept answers.
+  int now = 0;
+  const absl::Duration took = Until([&] {
+    now = Authorize(*http, kDevice, "acme").first;
+    return now == 403;
+  });
+  EXPECT_EQ(now, 403) << "replica 0 still lets the hijacking device through";
+  RecordProperty("refused_after_ms",
+                 static_cast<int>(absl::ToInt64Milliseconds(took)));
+  feed = http->Get("/v1/activesync/changes?since=" + since,
+                   httplib::Headers{{"X-Hijackguard-Tenant", "acme"}});
+  ASSERT_TRUE(feed);
+  EXPECT_THAT(feed->body, ::testing::HasSubstr(DeviceKey("acme", kDevice)));
+}
+
+TEST_F(GatewayReplicasTest, ADatabaseOutageIsNotAnOutageOfMail) {
+  auto servers = Start(1, "outage");
+  ASSERT_EQ(servers.size(), 1u);
+  PluginServer& server = *servers[0];
+  std::string why;
+  store::testing::PgCluster* cluster = store::testing::PgCluster::Shared(&why);
+  ASSERT_NE(cluster, nullptr) << why;
+  auto http = Http(server);
+  const auto [status, kept] = Authorize(*http, "ApplKEPT", "t1");
+  ASSERT_EQ(status, 204);  // let through
+  const auto [status2, other] = Authorize(*http, "ApplOTHER", "t1");
+  ASSERT_EQ(status2, 204);
+
+  ASSERT_THAT(cluster->Stop(), IsOk());
+  EXPECT_LT(UntilHealth(server, false), absl::Seconds(5));  // pings: 2 s
+  // A decision made before the outage is answered until it expires; a
+  // device without one, and a check-in, cannot be decided meanwhile.
+  EXPECT_EQ(Authorize(*http, "ApplKEPT", "t1"), std::make_pair(204, kept));
+  EXPECT_EQ(Authorize(*http, "ApplNEW", "t1").first, 503);
+  EXPECT_EQ(CheckIn(server, "ApplNEW").error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  // Back: announcements from other replicas may have been missed, so kept
+  // decisions are stale: made again while the database answers...
+  ASSERT_THAT(cluster->Restart(), IsOk());
+  EXPECT_LT(UntilHealth(server, true), absl::Seconds(10));  // backoff: 5 s
+  const auto [again, renewed] = Authorize(*http, "ApplKEPT", "t1");
+  EXPECT_EQ(again, 204);
+  EXPECT_NE(renewed, kept);
+  // ...and still answered when it goes away again before they were.
+  ASSERT_THAT(cluster->Stop(), IsOk());
+  EXPECT_LT(UntilHealth(server, false), absl::Seconds(5));
+  EXPECT_EQ(Authorize(*http, "ApplOTHER", "t1"), std::make_pair(204, other));
+  EXPECT_EQ(Authorize(*http, "ApplKEPT", "t1"), std::make_pair(204, renewed));
+  clock_.Advance(absl::Hours(1) + absl::Seconds(1));  // decision_validity
+  EXPECT_EQ(Authorize(*http, "ApplKEPT", "t1").first, 503);
+
+  ASSERT_THAT(cluster->Restart(), IsOk());
+  EXPECT_LT(UntilHealth(server, true), absl::Seconds(10));
+  const grpc::Status checked_in = CheckIn(server, "ApplNEW");
+  EXPECT_TRUE(checked_in.ok()) << checked_in.error_message();
 }
 
 }  // namespace
