@@ -115,9 +115,11 @@ namespace {
 // The options once checked, as the configuration's text uses them.
 struct CheckedOptions {
   Url exchange;
-  Url hg;
-  std::string exchange_ca;  // the CA file that verifies Exchange
-  std::string ca;           // the CA file that verifies hijackguard
+  Url hg;                        // the (first) replica
+  std::vector<Url> all;          // every replica (hg alone without --replica)
+  std::vector<std::string> ips;  // the Lua module's address of each
+  std::string exchange_ca;       // the CA file that verifies Exchange
+  std::string ca;                // the CA file that verifies hijackguard
 };
 
 absl::StatusOr<CheckedOptions> CheckOptions(const NginxGatewayOptions& o) {
@@ -134,8 +136,41 @@ absl::StatusOr<CheckedOptions> CheckOptions(const NginxGatewayOptions& o) {
   }
   auto exchange = ParseUrl("--exchange", o.exchange_url);
   if (!exchange.ok()) return exchange.status();
-  auto hg = ParseUrl("--hijackguard", o.hijackguard_url);
-  if (!hg.ok()) return hg.status();
+  std::vector<Url> all;
+  std::vector<std::string> ips;
+  if (o.replica_urls.empty()) {
+    auto hg = ParseUrl("--hijackguard", o.hijackguard_url);
+    if (!hg.ok()) return hg.status();
+    all.push_back(*std::move(hg));
+    ips.push_back(o.hijackguard_ip);
+  }
+  for (std::size_t i = 0; i < o.replica_urls.size(); ++i) {
+    auto replica = ParseUrl("--replica", o.replica_urls[i]);
+    if (!replica.ok()) return replica.status();
+    for (const Url& other : all) {
+      if (other.HostPort() == replica->HostPort()) {
+        return absl::InvalidArgumentError(StrCat(
+            "--replica ", QuoteInput(o.replica_urls[i]), ": given twice"));
+      }
+      if (other.tls != replica->tls) {
+        return absl::InvalidArgumentError(
+            "--replica: give every replica over http, or every one over "
+            "https");
+      }
+      if (replica->tls && other.Name() != replica->Name()) {
+        // nginx verifies one name per upstream.
+        return absl::InvalidArgumentError(
+            "--replica: replicas over https must be given with one host name "
+            "(nginx verifies one name for all the servers of an upstream); "
+            "give them http on a private network instead");
+      }
+    }
+    all.push_back(*std::move(replica));
+    ips.push_back(i < o.replica_ips.size() ? o.replica_ips[i] : "");
+  }
+  if (all.size() > 64) {
+    return absl::InvalidArgumentError("--replica: at most 64 replicas");
+  }
   if (absl::Status s = ValidateTenantId(o.tenant); !s.ok()) {
     return absl::InvalidArgumentError(StrCat("--tenant: ", s.message()));
   }
@@ -161,7 +196,9 @@ absl::StatusOr<CheckedOptions> CheckOptions(const NginxGatewayOptions& o) {
   }
   CheckedOptions k;
   k.exchange = *std::move(exchange);
-  k.hg = *std::move(hg);
+  k.hg = all.front();
+  k.all = std::move(all);
+  k.ips = std::move(ips);
   k.exchange_ca = o.exchange_ca.empty()
                       ? std::string("/etc/ssl/certs/ca-certificates.crt")
                       : o.exchange_ca;
@@ -169,6 +206,60 @@ absl::StatusOr<CheckedOptions> CheckOptions(const NginxGatewayOptions& o) {
              ? std::string("/etc/ssl/certs/ca-certificates.crt")
              : o.hijackguard_ca;
   return k;
+}
+
+// hijackguard's upstream: its HTTP listener, or its replicas'.
+std::string Upstream(const CheckedOptions& k) {
+  // Each open connection holds one of hijackguard's http.max_connections;
+  // closed by nginx before hijackguard's idle timeout can close them.
+  constexpr std::string_view kKeep =
+      "    # Shared by the workers, so that all learn at once that one is "
+      "down.\n"
+      "    zone hijackguard_http 64k;\n"
+      "    # Each open connection holds one of hijackguard's "
+      "http.max_connections.\n"
+      "    keepalive 8;\n"
+      "    # Closed by nginx before hijackguard's idle timeout can close it.\n"
+      "    keepalive_timeout 5s;\n"
+      "}\n";
+  if (k.all.size() == 1) {
+    return StrCat(
+        "# hijackguard's HTTP listener. The second, disabled server lets "
+        "nginx\n"
+        "# mark the first unavailable for fail_timeout after 3 failures (it\n"
+        "# never does so for a lone server), so that while hijackguard is\n"
+        "# unreachable requests get the --fail answer at once.\n"
+        "upstream hijackguard_http {\n"
+        "    server ",
+        k.hg.HostPort(),
+        " max_fails=3 fail_timeout=2s;\n"
+        "    server 127.0.0.1:9 down;\n",
+        kKeep);
+  }
+  std::string servers;
+  for (const Url& u : k.all) {
+    StrAppend(&servers, "    server ", u.HostPort(),
+              " max_fails=3 fail_timeout=2s;\n");
+  }
+  return StrCat(
+      "# hijackguard's replicas. Each device's decisions are asked of one of\n"
+      "# them, by a hash of its DeviceId ($hg_device, set from the Lua\n"
+      "# module's argument), the next while that one is unavailable.\n"
+      "upstream hijackguard_http {\n"
+      "    hash $hg_device consistent;\n",
+      servers, kKeep);
+}
+
+// The Lua module's list of replicas.
+std::string LuaReplicas(const CheckedOptions& k) {
+  std::string out;
+  for (std::size_t i = 0; i < k.all.size(); ++i) {
+    const Url& u = k.all[i];
+    StrAppend(&out, "            { host = \"",
+              k.ips[i].empty() ? u.Name() : k.ips[i], "\", server_name = \"",
+              u.Name(), "\", port = ", u.port, " },\n");
+  }
+  return out;
 }
 
 // The http-level part: log format, hijackguard's upstream, Lua settings.
@@ -183,25 +274,8 @@ std::string HttpPart(const NginxGatewayOptions& o, const CheckedOptions& k) {
       "$uri\" '\n"
       "                       '$status $body_bytes_sent $request_time '\n"
       "                       'action=$hg_action evaluated=$hg_evaluated '\n"
-      "                       'decision=$hg_decision_id';\n"
-      "# hijackguard's HTTP listener. The second, disabled server lets nginx\n"
-      "# mark the first unavailable for fail_timeout after 3 failures (it\n"
-      "# never does so for a lone server), so that while hijackguard is\n"
-      "# unreachable requests get the --fail answer at once.\n"
-      "upstream hijackguard_http {\n"
-      "    server ",
-      k.hg.HostPort(),
-      " max_fails=3 fail_timeout=2s;\n"
-      "    server 127.0.0.1:9 down;\n"
-      "    # Shared by the workers, so that all learn at once that it is "
-      "down.\n"
-      "    zone hijackguard_http 64k;\n"
-      "    # Each open connection holds one of hijackguard's "
-      "http.max_connections.\n"
-      "    keepalive 8;\n"
-      "    # Closed by nginx before hijackguard's idle timeout can close it.\n"
-      "    keepalive_timeout 5s;\n"
-      "}\n"
+      "                       'decision=$hg_decision_id';\n",
+      Upstream(k),
       "upstream hijackguard_exchange {\n"
       "    server ",
       k.exchange.HostPort(),
@@ -224,10 +298,8 @@ std::string HttpPart(const NginxGatewayOptions& o, const CheckedOptions& k) {
                : "",
       "init_by_lua_block {\n"
       "    require(\"hijackguard\").init({\n"
-      "        host = \"",
-      o.hijackguard_ip.empty() ? k.hg.Name() : o.hijackguard_ip,
-      "\", server_name = \"", k.hg.Name(), "\", port = ", k.hg.port,
-      ", tls = ", k.hg.tls ? "true" : "false",
+      "        replicas = {\n",
+      LuaReplicas(k), "        },\n        tls = ", k.hg.tls ? "true" : "false",
       ",\n"
       "        tenant = \"",
       o.tenant, "\", max_body = ", o.max_body, ",\n",
@@ -298,6 +370,9 @@ std::string ServerPart(const NginxGatewayOptions& o, const CheckedOptions& k) {
       "}\n"
       "location = /_hijackguard/authorize_upstream {\n"
       "    internal;\n"
+      "    # The device's hash, which picks the replica; not passed on.\n"
+      "    set $hg_device $arg_hg_device;\n"
+      "    set $args \"\";\n"
       "    proxy_pass ",
       k.hg.tls ? "https" : "http",
       "://hijackguard_http/v1/activesync/authorize;\n"

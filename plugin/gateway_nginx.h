@@ -27,6 +27,11 @@ struct NginxGatewayOptions {
   // (its sockets resolve names only through a `resolver`, never
   // /etc/hosts); "" when the host is an IP address already.
   std::string hijackguard_ip;
+  // Replicas sharing one PostgreSQL database (--replica, repeatable): when
+  // given, they replace hijackguard_url; each device's requests go to one
+  // of them. `replica_ips` as hijackguard_ip, one per URL.
+  std::vector<std::string> replica_urls;
+  std::vector<std::string> replica_ips;
 };
 
 // The host of an http(s) URL ("" when it cannot be read), and whether it is

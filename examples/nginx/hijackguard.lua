@@ -8,13 +8,19 @@
 --                asks hijackguard through the internal location
 --                /_hijackguard/authorize_upstream and keeps the answer (for
 --                X-Hijackguard-Reuse seconds).
--- init_worker()  reads hijackguard's change feed (GET
---                /v1/activesync/changes) four times a second, in worker 0:
---                the devices whose decisions changed are marked in
---                "hijackguard_changed"; a new hijackguard process, a policy
---                or exemption change empties "hijackguard_decisions". While
---                the feed cannot be read, nothing kept counts: every request
---                asks.
+-- init_worker()  reads the change feed (GET /v1/activesync/changes) of each
+--                hijackguard replica four times a second, in worker 0: the
+--                devices whose decisions changed are marked in
+--                "hijackguard_changed", per replica process; a new process,
+--                a policy or exemption change empties
+--                "hijackguard_decisions". While a replica's feed cannot be
+--                read, nothing it answered counts: every request asks.
+--
+-- With several replicas (sharing one PostgreSQL database), authorize asks
+-- the one nginx's upstream picks by a hash of the device (the DeviceId from
+-- either target form, passed to the upstream location as an argument), and
+-- each device's observations are posted to one replica (a CRC-32 of the
+-- DeviceId), the next one while that one cannot be reached.
 --
 -- For capture, nginx's Lua module runs this in two phases of each ActiveSync
 -- request:
@@ -40,10 +46,9 @@
 local _M = {}
 
 local conf = {
-  host = "127.0.0.1",
-  port = 8081,
+  -- hijackguard's replicas: { host = IP, port = N, server_name = NAME }.
+  replicas = { { host = "127.0.0.1", port = 8081 } },
   tls = false,
-  server_name = nil,
   tenant = "",
   fail_open = false,
   token = nil,
@@ -143,6 +148,36 @@ end
 
 local function hex_byte(hex)
   return string.char(tonumber(hex, 16))
+end
+
+-- The DeviceId a request target names, in either form ("" when it names
+-- none): the plain form's DeviceId argument (its name in any case), or the
+-- base64 form's device id (MS-ASHTTP: protocol version, command, locale,
+-- then the device id's length and bytes).
+local function device_of(uri)
+  local q = uri:find("?", 1, true)
+  if not q then
+    return ""
+  end
+  local args = uri:sub(q + 1)
+  if args:find("&", 1, true) or args:find("=[^=]") then
+    for name, value in args:gmatch("([^&=]+)=([^&]*)") do
+      if name:lower() == "deviceid" then
+        return (value:gsub("%%(%x%x)", hex_byte))
+      end
+    end
+    return ""
+  end
+  local raw = ngx.decode_base64((args:gsub("%%(%x%x)", hex_byte)))
+  if not raw or #raw < 5 or #raw < 5 + raw:byte(5) then
+    return ""
+  end
+  return raw:sub(6, 5 + raw:byte(5))
+end
+
+-- The replica a device's observations go to first (1-based).
+local function replica_of(device)
+  return ngx.crc32_long(device) % #conf.replicas + 1
 end
 
 -- Whether this request's command is one that is captured, from the query
@@ -313,22 +348,23 @@ local function release(sock, close)
   end
 end
 
--- A request's line and headers, with the gateway's token: `extra` holds
--- further header lines.
-local function request_head(line, extra)
+-- A request's line and headers for replica `r`, with the gateway's token:
+-- `extra` holds further header lines.
+local function request_head(r, line, extra)
+  local replica = conf.replicas[r]
   return table.concat({
     line, " HTTP/1.1\r\n",
-    "Host: ", conf.server_name or conf.host, "\r\n",
+    "Host: ", replica.server_name or replica.host, "\r\n",
     extra,
     conf.token and ("X-Hijackguard-Token: " .. conf.token .. "\r\n") or "",
     "\r\n",
   })
 end
 
--- Posts one batch (a list of encoded observations, `size` bytes in all):
--- true (and the status) when hijackguard answered.
-local function post_batch(sock, batch, size)
-  local head = request_head("POST /v1/activesync/observe",
+-- Posts one batch (a list of encoded observations, `size` bytes in all) to
+-- replica `r`: true (and the status) when it answered.
+local function post_batch(sock, r, batch, size)
+  local head = request_head(r, "POST /v1/activesync/observe",
                             "Content-Type: application/x-protobuf\r\n"
                             .. "Content-Length: " .. tostring(size) .. "\r\n")
   -- (The socket takes a nested list as it is: no copy into one string.)
@@ -343,16 +379,17 @@ local function post_batch(sock, batch, size)
   return true, nil, close, status
 end
 
-local function connect()
+local function connect(r)
+  local replica = conf.replicas[r]
   local sock = ngx.socket.tcp()
   sock:settimeouts(conf.timeout_ms, conf.timeout_ms, conf.timeout_ms)
-  local ok, err = sock:connect(conf.host, conf.port)
+  local ok, err = sock:connect(replica.host, replica.port)
   if not ok then
-    return nil, "cannot connect to " .. conf.host .. ":" .. conf.port .. ": "
-                .. tostring(err)
+    return nil, "cannot connect to " .. replica.host .. ":" .. replica.port
+                .. ": " .. tostring(err)
   end
   if conf.tls and sock:getreusedtimes() == 0 then
-    ok, err = sock:sslhandshake(nil, conf.server_name or conf.host, true)
+    ok, err = sock:sslhandshake(nil, replica.server_name or replica.host, true)
     if not ok then
       sock:close()
       return nil, "TLS: " .. tostring(err)
@@ -361,19 +398,28 @@ local function connect()
   return sock
 end
 
--- Posts one batch of encoded observations and counts the outcome.
-local function post_lines(batch, size)
-  local sock, err = connect()
-  local ok, close, status = false, false, nil
-  if sock then
-    ok, err, close, status = post_batch(sock, batch, size)
+-- Posts one batch of encoded observations to replica `r` (the next ones
+-- while it cannot be reached) and counts the outcome.
+local function post_lines(r, batch, size)
+  local sock, err, ok, close, status
+  for i = 0, #conf.replicas - 1 do
+    local at = (r - 1 + i) % #conf.replicas + 1
+    sock, err = connect(at)
+    ok, close, status = false, false, nil
+    if sock then
+      ok, err, close, status = post_batch(sock, at, batch, size)
+    end
+    if ok then
+      break
+    end
+    if sock then
+      sock:close()
+      sock = nil
+    end
   end
   if not ok then
     add("dropped_unreachable", #batch)
     ngx.log(ngx.ERR, "hijackguard: ", #batch, " observations dropped: ", err)
-    if sock then
-      sock:close()
-    end
     return false
   end
   count("posts")
@@ -386,32 +432,49 @@ local function post_lines(batch, size)
   return true
 end
 
--- Posts everything queued, in batches; after a batch that could not be
--- posted, the rest of that turn is dropped (hijackguard is not there).
-local function post_all()
-  while #queue > 0 and not ngx.worker.exiting() do
-    if #queue < conf.max_batch then
-      ngx.sleep(conf.flush_delay) -- fewer, larger posts
-    end
-    -- Take what is queued; what arrives meanwhile waits for the next turn.
-    local pending = queue
-    queue, queued_bytes = {}, 0
-    local batch, size = {}, 0
-    for i, line in ipairs(pending) do
+-- Posts the lines of `pending` that go to replica `r`, in batches; after a
+-- batch that could not be posted, the rest of them are dropped (no replica
+-- is there).
+local function post_replica(pending, r)
+  local batch, size = {}, 0
+  for i = 1, #pending, 2 do
+    if pending[i + 1] == r then
+      local line = pending[i]
       if #batch >= conf.max_batch or
          (size > 0 and size + #line > conf.max_batch_bytes) then
-        if not post_lines(batch, size) then
-          add("dropped_unreachable", #pending - i + 1)
-          batch = {}
-          break
+        if not post_lines(r, batch, size) then
+          local rest = 0
+          for j = i, #pending, 2 do
+            if pending[j + 1] == r then
+              rest = rest + 1
+            end
+          end
+          add("dropped_unreachable", rest)
+          return
         end
         batch, size = {}, 0
       end
       batch[#batch + 1] = line
       size = size + #line
     end
-    if #batch > 0 then
-      post_lines(batch, size)
+  end
+  if #batch > 0 then
+    post_lines(r, batch, size)
+  end
+end
+
+-- Posts everything queued, each replica's share in order.
+local function post_all()
+  while #queue > 0 and not ngx.worker.exiting() do
+    if #queue < 2 * conf.max_batch then
+      ngx.sleep(conf.flush_delay) -- fewer, larger posts
+    end
+    -- Take what is queued; what arrives meanwhile waits for the next turn.
+    -- (Pairs: the encoded observation, then its replica.)
+    local pending = queue
+    queue, queued_bytes = {}, 0
+    for r = 1, #conf.replicas do
+      post_replica(pending, r)
     end
   end
 end
@@ -426,7 +489,7 @@ local function post_queued(premature)
     end
   end
   if #queue > 0 then
-    add("dropped_shutdown", #queue)
+    add("dropped_shutdown", #queue / 2)
     queue, queued_bytes = {}, 0
   end
   posting = false
@@ -505,11 +568,14 @@ function _M.log()
     count("not_observed_line_too_large") -- hijackguard would refuse it
     return
   end
-  if #queue >= conf.max_queue or queued_bytes + #body > conf.max_queue_bytes then
+  if #queue >= 2 * conf.max_queue or
+     queued_bytes + #body > conf.max_queue_bytes then
     count("dropped_queue_full")
     return
   end
   queue[#queue + 1] = body
+  queue[#queue + 1] = #conf.replicas > 1
+                      and replica_of(device_of(ngx.var.request_uri)) or 1
   queued_bytes = queued_bytes + #body
   if not posting then
     local ok, err = ngx.timer.at(0, post_queued)
@@ -533,18 +599,19 @@ local function answer(status, values)
   return ngx.exit(ngx.OK)
 end
 
--- The change feed (GET /v1/activesync/changes), read four times a second by
--- one worker (worker 0) for all of them. Its state lives in the shared
--- dictionary "hijackguard_changed", beside the marks:
---   "@instance"  the hijackguard process the feed is from
---   "@seq"       the last change read
---   "@read_at"   when it was last read (a kept answer counts only while the
---                feed is fresh)
---   "@fence"     answers decided before this change do not count (a policy
---                or exemption change, a new process, a full dictionary)
---   "@gen"       how often the kept answers were emptied (workers drop their
---                parsed copies when it moves)
---   <device key> the device's last change
+-- The change feeds (GET /v1/activesync/changes), each replica's read four
+-- times a second by one worker (worker 0) for all of them. Their state lives
+-- in the shared dictionary "hijackguard_changed", beside the marks:
+--   "@instance:R"  the hijackguard process replica R's feed is from
+--   "@seq:R"       the last change read from replica R
+--   "@read_at:I"   when process I's feed was last read (a kept answer counts
+--                  only while the feed of the process that gave it is fresh)
+--   "@fence:I"     answers of process I decided before this change do not
+--                  count (a policy or exemption change, a new process, a
+--                  full dictionary)
+--   "@gen"         how often the kept answers were emptied (workers drop
+--                  their parsed copies when it moves)
+--   "I:<device key>"  the device's last change in process I's feed
 local FEED_FRESH = 2 -- seconds
 local MARK_TTL = 7200 -- seconds; longer than any answer is kept
 
@@ -553,31 +620,38 @@ local function header(res, name)
   return type(v) == "table" and v[1] or (v or "")
 end
 
--- The feed's state as this worker last looked (at most 50 ms ago): fewer
--- shared-dictionary reads on every request.
-local seen = { at = -1 }
+-- A feed's state as this worker last looked (at most 50 ms ago), per
+-- process: fewer shared-dictionary reads on every request.
+local seen = {}
 
-local function feed_state()
+local function feed_state(instance)
   local now = ngx.now()
-  if now - seen.at > 0.05 then
-    seen.at = now
-    seen.read_at = changed:get("@read_at")
-    seen.instance = changed:get("@instance")
-    seen.fence = changed:get("@fence") or 0
+  local state = seen[instance]
+  if not state then
+    if #seen > 64 then -- processes come and go: bounded
+      seen = {}
+    end
+    state = { at = -1 }
+    seen[instance] = state
   end
-  return seen
+  if now - state.at > 0.05 then
+    state.at = now
+    state.read_at = changed:get("@read_at:" .. instance)
+    state.fence = changed:get("@fence:" .. instance) or 0
+  end
+  return state
 end
 
 -- Whether a kept answer (decided at change `seq` of process `instance`, for
 -- `device`) still counts.
 local function still_counts(seq, device, instance)
-  if not (changed and seq and device ~= "") then
+  if not (changed and seq and device ~= "" and instance ~= "") then
     return false
   end
-  local state = feed_state()
+  local state = feed_state(instance)
   return state.read_at ~= nil and ngx.now() - state.read_at < FEED_FRESH and
-         instance == state.instance and seq >= state.fence and
-         (changed:get(device) or 0) <= seq
+         seq >= state.fence and
+         (changed:get(instance .. ":" .. device) or 0) <= seq
 end
 
 -- A kept answer as the shared dictionary holds it: its expiry (ngx.now()
@@ -643,7 +717,10 @@ function _M.authorize()
     return answer(p.status, p.values)
   end
   count("authorize_asked")
-  local res = ngx.location.capture("/_hijackguard/authorize_upstream")
+  -- The upstream picks the replica by this (a hash of it; hex, so that any
+  -- device id bytes travel as an argument).
+  local res = ngx.location.capture("/_hijackguard/authorize_upstream", {
+    args = { hg_device = ngx.md5(device_of(ngx.var.request_uri)) } })
   if res.status == 401 or (res.status == 403 and
                            not res.header["X-Hijackguard-Action"]) then
     -- hijackguard refused the gateway itself (its token): nginx answers 503.
@@ -682,30 +759,31 @@ local function forget_all()
   changed:incr("@gen", 1, 0)
 end
 
--- Marks a device's change; the mark only rises. When the dictionary is
--- full, nothing older than `seq` may count (a lost mark must not revive an
--- old answer).
-local function mark(key, seq)
+-- Marks a device's change in process `instance`'s feed; the mark only
+-- rises. When the dictionary is full, nothing older than `seq` may count (a
+-- lost mark must not revive an old answer).
+local function mark(instance, key, seq)
+  key = instance .. ":" .. key
   local current = changed:get(key)
   if current and current >= seq then
     return
   end
   local ok = changed:safe_set(key, seq, MARK_TTL)
   if not ok then
-    changed:set("@fence", seq)
+    changed:set("@fence:" .. instance, seq)
     forget_all()
   end
 end
 
--- Reads the change feed once; true when it was read.
-local function read_feed()
-  local sock, err = connect()
+-- Reads replica `r`'s change feed once; true when it was read.
+local function read_feed(r)
+  local sock, err = connect(r)
   if not sock then
     return false, err
   end
-  local since = changed:get("@seq") or 0
+  local since = changed:get("@seq:" .. r) or 0
   local status, body, close
-  status, body, close, err = exchange(sock, request_head(
+  status, body, close, err = exchange(sock, request_head(r,
       "GET /v1/activesync/changes?since=" .. tostring(since),
       "X-Hijackguard-Tenant: " .. conf.tenant .. "\r\n"))
   if not status then
@@ -721,64 +799,75 @@ local function read_feed()
   if not instance or not head then
     return false, "an unreadable answer"
   end
-  if instance ~= changed:get("@instance") then
-    -- Another hijackguard process: nothing kept, no mark, holds.
-    local gen = changed:get("@gen") or 0
-    decisions:flush_all()
-    changed:flush_all()
-    changed:set("@gen", gen + 1)
-    changed:set("@instance", instance)
-    changed:set("@fence", head)
+  if instance ~= changed:get("@instance:" .. r) then
+    -- Another hijackguard process at this replica: what the old one
+    -- answered no longer counts (its feed is no longer read), and the new
+    -- one's answers count from here on.
+    local old = changed:get("@instance:" .. r)
+    if old then
+      changed:delete("@read_at:" .. old)
+    end
+    forget_all()
+    changed:set("@instance:" .. r, instance)
+    changed:set("@fence:" .. instance, head)
   else
     for line in body:gmatch("\n([^\n]+)") do
       local key, n = line:match("^(%S+) (%d+)$")
       n = tonumber(n)
       if key == "*" and n then
-        changed:set("@fence", math.max(n, changed:get("@fence") or 0))
+        changed:set("@fence:" .. instance,
+                    math.max(n, changed:get("@fence:" .. instance) or 0))
         forget_all()
       elseif key and n then
-        mark(key, n)
+        mark(instance, key, n)
       end
     end
   end
-  changed:set("@seq", head)
-  changed:set("@read_at", ngx.now())
+  changed:set("@seq:" .. r, head)
+  changed:set("@read_at:" .. instance, ngx.now())
   return true
 end
 
-local polling = false
-local feed_down = false
+local polling = {}
+local feed_down = {}
 
-local function poll(premature)
-  if premature or polling then
+local function poll(premature, r)
+  if premature or polling[r] then
     return
   end
-  polling = true
-  local ok, done, err = pcall(read_feed)
-  polling = false
+  polling[r] = true
+  local ok, done, err = pcall(read_feed, r)
+  polling[r] = false
+  local replica = conf.replicas[r]
+  local name = replica.host .. ":" .. replica.port
   if ok and done then
-    if feed_down then
-      ngx.log(ngx.ERR, "hijackguard: the change feed is read again")
-      feed_down = false
+    if feed_down[r] then
+      ngx.log(ngx.ERR, "hijackguard: the change feed of ", name,
+              " is read again")
+      feed_down[r] = false
     end
     return
   end
   count("feed_failed")
-  if not feed_down then -- once, not four times a second
-    ngx.log(ngx.ERR, "hijackguard: the change feed cannot be read: ",
-            tostring(ok and err or done))
-    feed_down = true
+  if not feed_down[r] then -- once, not four times a second
+    ngx.log(ngx.ERR, "hijackguard: the change feed of ", name,
+            " cannot be read: ", tostring(ok and err or done))
+    feed_down[r] = true
   end
 end
 
--- init_worker_by_lua_block: worker 0 reads the change feed for all.
+-- init_worker_by_lua_block: worker 0 reads the change feeds for all, each
+-- replica's on a timer of its own (one that does not answer holds up no
+-- other).
 function _M.init_worker()
   if ngx.worker.id() ~= 0 or not changed then
     return
   end
-  local ok, err = ngx.timer.every(0.25, poll)
-  if not ok then
-    ngx.log(ngx.ERR, "hijackguard: no change feed timer: ", err)
+  for r = 1, #conf.replicas do
+    local ok, err = ngx.timer.every(0.25, poll, r)
+    if not ok then
+      ngx.log(ngx.ERR, "hijackguard: no change feed timer: ", err)
+    end
   end
 end
 

@@ -28,6 +28,7 @@ struct GatewayFlags {
   std::string token_file;
   std::string fail = "closed";
   bool snippet = false;
+  bool hijackguard_given = false;  // --hijackguard on the command line
 };
 
 absl::Status WriteFileAtomically(const std::filesystem::path& path,
@@ -58,6 +59,33 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path,
   return absl::OkStatus();
 }
 
+// The address `url`'s host resolves to; "" when it is an address already
+// (or not a URL: MakeNginxConfig says why).
+absl::StatusOr<std::string> ResolveHost(std::string_view flag,
+                                        const std::string& url) {
+  bool is_ip = false;
+  const std::string host = UrlHost(url, &is_ip);
+  if (host.empty() || is_ip) return std::string();
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 ||
+      found == nullptr) {
+    return absl::InvalidArgumentError(
+        StrCat(flag, ": the host ", QuoteInput(host), " does not resolve"));
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* addr =
+      found->ai_family == AF_INET6
+          ? static_cast<const void*>(
+                &reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+          : static_cast<const void*>(
+                &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+  inet_ntop(found->ai_family, addr, text, sizeof(text));
+  freeaddrinfo(found);
+  return std::string(text);
+}
+
 int RunNginxConfig(GatewayFlags& flags) {
   NginxGatewayOptions& o = flags.options;
   if (flags.fail != "open" && flags.fail != "closed") {
@@ -81,29 +109,29 @@ int RunNginxConfig(GatewayFlags& flags) {
     token = std::string(absl::StripAsciiWhitespace(*text));
     o.has_token = true;
   }
-  // The Lua module's sockets cannot read /etc/hosts: give it the address.
-  bool is_ip = false;
-  const std::string host = UrlHost(o.hijackguard_url, &is_ip);
-  if (!host.empty() && !is_ip) {
-    addrinfo hints{};
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 ||
-        found == nullptr) {
-      LogError(StrCat("--hijackguard: the host ", QuoteInput(host),
-                      " does not resolve"));
+  if (!o.replica_urls.empty() && flags.hijackguard_given) {
+    LogError(
+        "give --replica for each replica, or --hijackguard for one server, "
+        "not both");
+    return kExitUsage;
+  }
+  // The Lua module's sockets cannot read /etc/hosts: give it the addresses.
+  absl::StatusOr<std::string> ip =
+      o.replica_urls.empty() ? ResolveHost("--hijackguard", o.hijackguard_url)
+                             : std::string();
+  if (!ip.ok()) {
+    LogError(StrCat(ip.status().message()));
+    return kExitUsage;
+  }
+  o.hijackguard_ip = *ip;
+  o.replica_ips.clear();
+  for (const std::string& url : o.replica_urls) {
+    ip = ResolveHost("--replica", url);
+    if (!ip.ok()) {
+      LogError(StrCat(ip.status().message()));
       return kExitUsage;
     }
-    char text[INET6_ADDRSTRLEN] = {};
-    const void* addr =
-        found->ai_family == AF_INET6
-            ? static_cast<const void*>(
-                  &reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
-            : static_cast<const void*>(
-                  &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
-    inet_ntop(found->ai_family, addr, text, sizeof(text));
-    o.hijackguard_ip = text;
-    freeaddrinfo(found);
+    o.replica_ips.push_back(*ip);
   }
   auto config = MakeNginxConfig(o);
   if (!config.ok()) {
@@ -161,9 +189,14 @@ void AddGatewayCommands(CLI::App& app, RunFn* run) {
   c->add_option("--exchange", o.exchange_url,
                 "The Exchange server, e.g. https://mail.example.com")
       ->required();
-  c->add_option("--hijackguard", o.hijackguard_url,
-                "hijackguard's HTTP listener (http.listen), default "
-                "http://127.0.0.1:8081");
+  CLI::Option* hijackguard =
+      c->add_option("--hijackguard", o.hijackguard_url,
+                    "hijackguard's HTTP listener (http.listen), default "
+                    "http://127.0.0.1:8081");
+  c->add_option("--replica", o.replica_urls,
+                "A replica's HTTP listener, for replicas sharing one "
+                "PostgreSQL database (repeat for each; replaces "
+                "--hijackguard): each device's requests go to one of them");
   c->add_option("--hijackguard-ca", o.hijackguard_ca,
                 "CA bundle for an https --hijackguard (default: the system's)");
   c->add_option("--exchange-ca", o.exchange_ca,
@@ -186,8 +219,10 @@ void AddGatewayCommands(CLI::App& app, RunFn* run) {
   c->add_flag("--snippet", flags->snippet,
               "Print only the http-level and server-level parts, for an "
               "existing configuration");
-  c->callback(
-      [flags, run] { *run = [flags] { return RunNginxConfig(*flags); }; });
+  c->callback([flags, run, hijackguard] {
+    flags->hijackguard_given = hijackguard->count() > 0;
+    *run = [flags] { return RunNginxConfig(*flags); };
+  });
 }
 
 }  // namespace hijackguard::plugin::cli

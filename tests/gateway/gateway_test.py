@@ -158,9 +158,12 @@ class Nginx:
         self.port = port or free_port()
         self.conf = os.path.join(prefix, "nginx.conf")
         os.makedirs(prefix, exist_ok=True)
+        # One hijackguard (a URL), or replicas (a list of URLs).
+        targets = (["--hijackguard", hijackguard_url] if isinstance(hijackguard_url, str) else
+                   [arg for url in hijackguard_url for arg in ("--replica", url)])
         out = subprocess.run(
             [binary, "gateway", "nginx-config", "--listen", f"127.0.0.1:{self.port}",
-             "--exchange", f"http://127.0.0.1:{upstream_port}", "--hijackguard", hijackguard_url,
+             "--exchange", f"http://127.0.0.1:{upstream_port}", *targets,
              "--tenant", TENANT, "--token-file", token_file, "--prefix", prefix,
              "--fail", fail_mode],
             capture_output=True, check=False)

@@ -511,5 +511,44 @@ TEST(NginxConfigTest, CompleteAndWithoutTheToken) {
   EXPECT_THAT(MakeNginxConfig(bad).status().message(), HasSubstr("--listen"));
 }
 
+TEST(NginxConfigTest, ReplicasShareAnUpstreamHashedOnTheDevice) {
+  NginxGatewayOptions o;
+  o.exchange_url = "https://mail.example.com";
+  o.tenant = "acme";
+  o.prefix = "/srv/gw";
+  o.replica_urls = {"http://10.0.0.1:8081", "http://10.0.0.2:8081",
+                    "http://hg3.example:8081"};
+  o.replica_ips = {"", "", "10.0.0.3"};
+  auto c = MakeNginxConfig(o);
+  ASSERT_THAT(c, IsOk());
+  for (const char* needed :
+       {"hash $hg_device consistent;",
+        "server 10.0.0.1:8081 max_fails=3 fail_timeout=2s;",
+        "server 10.0.0.2:8081 max_fails=3 fail_timeout=2s;",
+        "server hg3.example:8081 max_fails=3 fail_timeout=2s;",
+        "set $hg_device $arg_hg_device;", "set $args \"\";",
+        "{ host = \"10.0.0.1\", server_name = \"10.0.0.1\", port = 8081 }",
+        "{ host = \"10.0.0.3\", server_name = \"hg3.example\", port = 8081 "
+        "}"}) {
+    EXPECT_THAT(c->full, HasSubstr(needed));
+  }
+  // --hijackguard is not among them, and no placeholder server is needed.
+  EXPECT_THAT(c->full, ::testing::Not(HasSubstr("127.0.0.1:8081")));
+  EXPECT_THAT(c->full, ::testing::Not(HasSubstr("127.0.0.1:9 down")));
+
+  NginxGatewayOptions bad = o;
+  bad.replica_urls = {"http://10.0.0.1:8081", "http://10.0.0.1:8081"};
+  EXPECT_THAT(MakeNginxConfig(bad).status().message(),
+              HasSubstr("given twice"));
+  bad.replica_urls = {"http://10.0.0.1:8081", "https://10.0.0.2:8081"};
+  EXPECT_THAT(MakeNginxConfig(bad).status().message(),
+              HasSubstr("every one over https"));
+  bad.replica_urls = {"https://a.example:8081", "https://b.example:8081"};
+  EXPECT_THAT(MakeNginxConfig(bad).status().message(),
+              HasSubstr("one host name"));
+  bad.replica_urls = {"http://10.0.0.1:8081/path"};
+  EXPECT_THAT(MakeNginxConfig(bad).status().message(), HasSubstr("--replica"));
+}
+
 }  // namespace
 }  // namespace hijackguard::plugin
