@@ -433,12 +433,49 @@ absl::Status Connection::Exec(std::string_view sql) {
   return absl::OkStatus();
 }
 
+std::string Connection::PreparedKey(std::string_view sql,
+                                    const Params& params) {
+  std::string key(sql);
+  key.push_back('\0');
+  key.append(reinterpret_cast<const char*>(params.types()),
+             static_cast<std::size_t>(params.size()) * sizeof(unsigned int));
+  return key;
+}
+
+std::string Connection::PreparedName(const std::string& key,
+                                     const Params& params,
+                                     std::string* to_prepare) {
+  to_prepare->clear();
+  if (auto it = prepared_.find(key); it != prepared_.end()) return it->second;
+  if (params.size() > 0 && names_ < kMaxPrepared) {
+    *to_prepare = "hg" + std::to_string(++names_);
+  }
+  return "";
+}
+
 absl::StatusOr<Result> Connection::Query(std::string_view sql,
                                          const Params& params) {
   const std::string text(sql);
-  Result result(PQexecParams(conn_, text.c_str(), params.size(), params.types(),
-                             params.values(), params.lengths(),
-                             params.formats(), /*resultFormat=*/1));
+  const std::string key = PreparedKey(sql, params);
+  std::string to_prepare;
+  std::string name = PreparedName(key, params, &to_prepare);
+  if (!to_prepare.empty()) {
+    Result prepared(PQprepare(conn_, to_prepare.c_str(), text.c_str(),
+                              params.size(), params.types()));
+    if (!Succeeded(prepared.get())) {
+      return ResultError(prepared.get(), sql);
+    }
+    prepared_.emplace(key, to_prepare);
+    name = to_prepare;
+  }
+  Result result(
+      name.empty()
+          ? PQexecParams(conn_, text.c_str(), params.size(), params.types(),
+                         params.values(), params.lengths(), params.formats(),
+                         /*resultFormat=*/1)
+          : PQexecPrepared(conn_, name.c_str(), params.size(), params.values(),
+                           params.lengths(), params.formats(),
+                           /*resultFormat=*/1));
   if (!Succeeded(result.get())) {
     return ResultError(result.get(), sql);
   }
@@ -454,10 +491,39 @@ absl::StatusOr<std::vector<Result>> Connection::Pipeline(
     return ConnectionError("entering pipeline mode");
   }
   absl::Status status;
-  for (const Statement& s : statements) {
+  // Statements prepared in this pipeline: each one's Prepare result comes
+  // before its statement's (index into `statements`, name, key).
+  struct Preparing {
+    std::size_t before;
+    std::string name;
+    std::string key;
+  };
+  std::vector<Preparing> preparing;
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    const Statement& s = statements[i];
     const Params& p = s.params;
-    if (PQsendQueryParams(conn_, s.sql.c_str(), p.size(), p.types(), p.values(),
-                          p.lengths(), p.formats(), 1) != 1) {
+    std::string key = PreparedKey(s.sql, p);
+    std::string to_prepare;
+    std::string name = PreparedName(key, p, &to_prepare);
+    if (!to_prepare.empty()) {
+      if (PQsendPrepare(conn_, to_prepare.c_str(), s.sql.c_str(), p.size(),
+                        p.types()) != 1) {
+        status = ConnectionError(StatementName(s.sql));
+        break;
+      }
+      // (Counted as prepared now, so that the same text later in this
+      // pipeline is not prepared twice; forgotten again if it failed.)
+      prepared_.emplace(key, to_prepare);
+      name = to_prepare;
+      preparing.push_back({i, std::move(to_prepare), std::move(key)});
+    }
+    const int sent =
+        name.empty()
+            ? PQsendQueryParams(conn_, s.sql.c_str(), p.size(), p.types(),
+                                p.values(), p.lengths(), p.formats(), 1)
+            : PQsendQueryPrepared(conn_, name.c_str(), p.size(), p.values(),
+                                  p.lengths(), p.formats(), 1);
+    if (sent != 1) {
       status = ConnectionError(StatementName(s.sql));
       break;
     }
@@ -467,9 +533,25 @@ absl::StatusOr<std::vector<Result>> Connection::Pipeline(
   }
   std::vector<Result> results;
   if (status.ok()) {
-    // Each statement's result, then NULL; then the sync's. After an error
-    // the rest come back PGRES_PIPELINE_ABORTED.
-    for (const Statement& s : statements) {
+    // Each statement's result (after its Prepare's, if any), then NULL;
+    // then the sync's. After an error the rest come back
+    // PGRES_PIPELINE_ABORTED.
+    std::size_t next_prepare = 0;
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+      const Statement& s = statements[i];
+      if (next_prepare < preparing.size() &&
+          preparing[next_prepare].before == i) {
+        Result r(PQgetResult(conn_));
+        if (r.get() == nullptr) {
+          status = ConnectionError(StatementName(s.sql));
+          break;
+        }
+        while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);
+        if (status.ok() && !Succeeded(r.get())) {
+          status = ResultError(r.get(), s.sql);
+        }
+        ++next_prepare;
+      }
       Result r(PQgetResult(conn_));
       if (r.get() == nullptr) {
         status = ConnectionError(StatementName(s.sql));
@@ -498,7 +580,12 @@ absl::StatusOr<std::vector<Result>> Connection::Pipeline(
   if (PQexitPipelineMode(conn_) != 1 && status.ok()) {
     status = ConnectionError("leaving pipeline mode");
   }
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    // What this pipeline prepared may not have been (an error before it
+    // aborted the rest): prepared again under new names when next used.
+    for (const Preparing& p : preparing) prepared_.erase(p.key);
+    return status;
+  }
   return results;
 }
 

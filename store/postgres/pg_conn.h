@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -130,8 +131,21 @@ class Connection {
   explicit Connection(pg_conn* conn) : conn_(conn) {}
   absl::Status ResultError(pg_result* result, std::string_view sql) const;
   absl::Status ConnectionError(std::string_view what) const;
+  // The name `sql` with `params`' types is prepared under on this
+  // connection; "" when it is not (yet), and `*to_prepare` the name to
+  // prepare it under then ("" when it is not worth preparing: no
+  // parameters, or kMaxPrepared reached).
+  std::string PreparedName(const std::string& key, const Params& params,
+                           std::string* to_prepare);
+  static std::string PreparedKey(std::string_view sql, const Params& params);
 
   pg_conn* conn_;
+  // Statements this connection has prepared (parsed and planned once, on
+  // the server), by their text and parameter types. Bounded: the texts are
+  // the store's own, a fixed few dozen.
+  static constexpr std::size_t kMaxPrepared = 256;
+  std::unordered_map<std::string, std::string> prepared_;
+  std::size_t names_ = 0;  // names are never reused on a connection
 };
 
 // The status for a server error with this SQLSTATE: UNAVAILABLE for what
