@@ -537,30 +537,29 @@ absl::StatusOr<std::vector<Result>> Connection::Pipeline(
     // then the sync's. After an error the rest come back
     // PGRES_PIPELINE_ABORTED.
     std::size_t next_prepare = 0;
-    for (std::size_t i = 0; i < statements.size(); ++i) {
-      const Statement& s = statements[i];
-      if (next_prepare < preparing.size() &&
-          preparing[next_prepare].before == i) {
-        Result r(PQgetResult(conn_));
-        if (r.get() == nullptr) {
-          status = ConnectionError(StatementName(s.sql));
-          break;
-        }
-        while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);
-        if (status.ok() && !Succeeded(r.get())) {
-          status = ResultError(r.get(), s.sql);
-        }
-        ++next_prepare;
-      }
+    // One command's result (then its NULL); false when none came.
+    auto next = [&](const Statement& s, Result* out) {
       Result r(PQgetResult(conn_));
       if (r.get() == nullptr) {
         status = ConnectionError(StatementName(s.sql));
-        break;
+        return false;
       }
       while (pg_result* extra = PQgetResult(conn_)) PQclear(extra);
       if (status.ok() && !Succeeded(r.get())) {
         status = ResultError(r.get(), s.sql);
       }
+      *out = std::move(r);
+      return true;
+    };
+    for (std::size_t i = 0; i < statements.size(); ++i) {
+      const Statement& s = statements[i];
+      Result r;
+      if (next_prepare < preparing.size() &&
+          preparing[next_prepare].before == i) {
+        if (!next(s, &r)) break;
+        ++next_prepare;
+      }
+      if (!next(s, &r)) break;
       results.push_back(std::move(r));
     }
     // Up to the sync; a bounded number of empty answers, in case it was

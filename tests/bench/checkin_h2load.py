@@ -80,10 +80,10 @@ def grpc_frame(message):
     return b"\0" + struct.pack(">I", len(message)) + message
 
 
-def encode_request(source_dir):
+def encode_request(source_dir, device=DEVICE, user=USER, mdm_id="mdm-1"):
     text = f"""
 tenant_id: "{TENANT}"
-device {{ eas_device_id: "{DEVICE}" mdm_device_id: "mdm-1" user_principal: "{USER}" }}
+device {{ eas_device_id: "{device}" mdm_device_id: "{mdm_id}" user_principal: "{user}" }}
 eas {{ user_agent: "{USER_AGENT}" device_type: "iPhone" device_model: "iPhone4C1"
       protocol_version: "14.1" }}
 inventory {{ product_name: "iPhone4,1" os_version: "6.0" build_version: "10A403" }}

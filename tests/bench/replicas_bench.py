@@ -39,8 +39,8 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checkin_h2load import (H2LOAD, PROTOC, Server, free_port, grpc_frame,  # noqa: E402
-                            h2load, served_ok)
+from checkin_h2load import (H2LOAD, PROTOC, Server, encode_request,  # noqa: E402
+                            free_port, grpc_frame, h2load, served_ok)
 from traffic_h2load import STREAM_PATH, stream_counts  # noqa: E402
 
 CHECKIN_PATH = "/hijackguard.v1.CompliancePlugin/CheckIn"
@@ -48,20 +48,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def encode_checkin(source_dir, device):
-    text = f"""
-tenant_id: "acme"
-device {{ eas_device_id: "{device}" mdm_device_id: "mdm-{device}" user_principal: "{device}@example.com" }}
-eas {{ user_agent: "Apple-iPhone4C1/1001.403" device_type: "iPhone" device_model: "iPhone4C1"
-      protocol_version: "14.1" }}
-inventory {{ product_name: "iPhone4,1" os_version: "6.0" build_version: "10A403" }}
-"""
-    out = subprocess.run(
-        [PROTOC, "--encode=hijackguard.v1.CheckInRequest", "-I", os.path.join(source_dir, "proto"),
-         "hijackguard/v1/compliance_plugin.proto"],
-        input=text.encode(), capture_output=True, check=False)
-    if out.returncode != 0:
-        sys.exit(f"protoc --encode failed: {out.stderr.decode()}")
-    return grpc_frame(out.stdout)
+    """A gRPC-framed CheckInRequest of `device` (its own user and MDM id)."""
+    return grpc_frame(encode_request(source_dir, device, f"{device}@example.com",
+                                     f"mdm-{device}"))
 
 
 def proc_cpu(pid, children=False):
