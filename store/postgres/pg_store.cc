@@ -423,13 +423,15 @@ void PostgresStore::Listen() {
       conn = *std::move(c);
       backoff = kFirstRetry;
       next_ping = absl::InfinitePast();  // asks for the lease at once
+      if (lost) {
+        // What other replicas changed meanwhile was never notified here;
+        // before health says the store writes again, so nothing is decided
+        // from what was kept before the outage once it does.
+        CallListener(SharedChange::kResync);
+      }
       if (!reachable_.exchange(true)) {
         LogInfo("state: the database can be reached again");
         ReportHealth();
-      }
-      if (lost) {
-        // What other replicas changed meanwhile was never notified here.
-        CallListener(SharedChange::kResync);
       }
       if (lost || first) {
         // Alerts committed since the last read (or since Start).
