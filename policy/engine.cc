@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_format.h"
+#include "absl/hash/hash.h"
 #include "common/log.h"
-#include "common/record.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "common/utf8.h"
@@ -213,15 +211,22 @@ absl::Status PolicyEngine::DeleteExemption(std::string_view id, Actor actor) {
 }
 
 namespace {
-// 1: without the audited signature; 2: with it; 3: and the repeats since;
-// 4: and what the device list shows (DeviceListing); 5: and when the row
-// was written; 6: and the device's platform.
-constexpr std::uint64_t kEngineDeviceFormat = 6;
-
 // A history row is written at least this often while the device is decided,
 // so that its time says when the device was last seen (retention prunes by
 // it).
 constexpr absl::Duration kHistoryRefresh = absl::Hours(24);
+
+// With a shared store, a device's unchanged decisions are counted in memory
+// and written with the row at most this long after it was last written (the
+// count is then in the row other replicas read for the device's next audit
+// row; a replica that stops or dies loses at most this much of it).
+constexpr absl::Duration kSharedRepeatsWrite = absl::Minutes(1);
+
+// The hash ReadDevice compares; never 0 (no row).
+std::uint64_t RowHash(std::string_view row) {
+  const std::uint64_t h = absl::Hash<std::string_view>()(row);
+  return h == 0 ? 1 : h;
+}
 
 // What makes a decision worth an audit row of its own: the actions, level,
 // scope, the set of reasons (codes and known issues), the exemption, the
@@ -263,163 +268,6 @@ std::uint64_t DecisionSignature(const Evaluation& eval,
   return h == 0 ? 1 : h;
 }
 }  // namespace
-
-void PolicyEngine::EncodeDeviceState(const DeviceState& state,
-                                     absl::Time written, std::string* out) {
-  RecordWriter w(out);
-  w.U64(kEngineDeviceFormat);
-  w.Time(state.history.warn_since);
-  w.I64(static_cast<int>(state.last_action));
-  w.Bytes(state.mdm_device_id);
-  w.Bytes(state.user_principal);
-  w.U64(state.groups.size());
-  for (const std::string& g : state.groups) {
-    w.Bytes(g);
-  }
-  w.Bytes(state.locale);
-  w.U64(state.audited);
-  w.U64(state.repeats);
-  w.I64(static_cast<int>(state.enforced_action));
-  w.I64(static_cast<int>(state.level));
-  w.Bytes(absl::StrFormat("%.17g", state.score));
-  w.Bytes(state.build);
-  w.Bytes(state.os_version);
-  w.Bytes(state.model_name);
-  w.Bytes(state.listed_user);
-  w.Time(written);
-  w.Bytes(state.platform);
-}
-
-absl::Status PolicyEngine::DecodeDeviceState(std::string_view value,
-                                             DeviceState* state) {
-  RecordReader r(value, "decision history row");
-  int action = 0;
-  std::uint64_t groups = 0;
-  std::uint64_t format = 0;
-  bool ok = r.U64("format", &format);
-  if (ok && (format < 1 || format > kEngineDeviceFormat)) {
-    ok = r.Invalid("format", StrCat("format ", format,
-                                    " is not one this version reads (1 to ",
-                                    kEngineDeviceFormat, ")"));
-  }
-  ok = ok && r.Time("warn_since", &state->history.warn_since) &&
-       r.Int("last_action", &action);
-  if (ok && (action < 0 || action > static_cast<int>(Action::kBlock))) {
-    ok = r.Invalid("last_action", StrCat("action ", action, " is unknown"));
-  }
-  ok = ok && r.Bytes("mdm_device_id", &state->mdm_device_id) &&
-       r.Bytes("user_principal", &state->user_principal) &&
-       r.U64("groups", &groups);
-  if (ok && groups > 4096) {
-    ok = r.Invalid("groups", StrCat(groups, " groups is over the limit"));
-  }
-  for (std::uint64_t i = 0; ok && i < groups; ++i) {
-    ok = r.Bytes("group", &state->groups.emplace_back());
-  }
-  ok = ok && r.Bytes("locale", &state->locale);
-  if (ok && format >= 2) {
-    ok = r.U64("audited", &state->audited);
-  }
-  if (ok && format >= 3) {
-    ok = r.U64("repeats", &state->repeats);
-  }
-  int enforced = 0;
-  int level = 0;
-  std::string score;
-  if (ok && format >= 4) {
-    ok = r.Int("enforced_action", &enforced);
-    if (ok && (enforced < 0 || enforced > static_cast<int>(Action::kBlock))) {
-      ok = r.Invalid("enforced_action",
-                     StrCat("action ", enforced, " is unknown"));
-    }
-    ok = ok && r.Int("level", &level);
-    if (ok && (level < 0 || level > static_cast<int>(Level::kCritical))) {
-      ok = r.Invalid("level", StrCat("level ", level, " is unknown"));
-    }
-    ok = ok && r.Bytes("score", &score);
-    if (ok && (!absl::SimpleAtod(score, &state->score) ||
-               !(state->score >= 0 && state->score <= 100))) {
-      ok = r.Invalid("score", "not a number from 0 to 100");
-    }
-    ok = ok && r.Bytes("build", &state->build) &&
-         r.Bytes("os_version", &state->os_version) &&
-         r.Bytes("model_name", &state->model_name) &&
-         r.Bytes("listed_user", &state->listed_user);
-    // The row holds this score: a decision with the same one needs no write.
-    state->written_score = state->score;
-  }
-  // When the row was written (format 5): without it the device's next
-  // decision writes the row again, as the daily refresh would.
-  if (ok && format >= 5) {
-    ok = r.Time("written", &state->written);
-  }
-  // Without it (format 6) the device's next decision writes the row again.
-  if (ok && format >= 6) {
-    ok = r.Bytes("platform", &state->platform);
-  }
-  ok = ok && r.End();
-  if (!ok) {
-    return r.status();
-  }
-  state->last_action = static_cast<Action>(action);
-  state->enforced_action = static_cast<Action>(enforced);
-  state->level = static_cast<Level>(level);
-  return absl::OkStatus();
-}
-
-void PolicyEngine::NoteListing(const Evaluation& eval,
-                               const detector::Fingerprint& fp,
-                               std::string_view user, absl::Time now,
-                               DeviceState* state) {
-  state->enforced_action = eval.enforced_action;
-  state->level = eval.level;
-  state->score = eval.score;
-  state->platform = std::string(detector::PlatformName(fp.platform));
-  state->build = fp.build ? fp.build->ToString() : std::string();
-  state->os_version = fp.os_version ? fp.os_version->ToString() : std::string();
-  state->model_name = fp.model_name;
-  state->listed_user = std::string(user);
-  state->decided_at = now;
-}
-
-DeviceListing PolicyEngine::ListingOf(std::string_view key,
-                                      const DeviceState& state,
-                                      absl::Time recorded_at) {
-  DeviceListing d;
-  d.key = std::string(key);
-  const std::size_t newline = key.find('\n');
-  d.tenant_id = std::string(key.substr(0, newline));
-  const std::string_view id =
-      newline == std::string_view::npos ? "" : key.substr(newline + 1);
-  if (id.starts_with("e:")) {
-    d.eas_device_id = std::string(id.substr(2));
-    d.mdm_device_id = state.mdm_device_id;
-  } else {
-    d.mdm_device_id =
-        std::string(id.substr(std::min<std::size_t>(2, id.size())));
-  }
-  d.user_principal = state.listed_user;
-  d.enforced_action = state.enforced_action;
-  d.evaluated_action = state.last_action;
-  d.level = state.level;
-  d.score = state.score;
-  d.platform = state.platform;
-  d.build = state.build;
-  d.os_version = state.os_version;
-  d.model_name = state.model_name;
-  d.recorded_at = recorded_at;
-  return d;
-}
-
-void PolicyEngine::AddHistoryRow(std::string_view key, const DeviceState& state,
-                                 absl::Time written, EngineChanges* changes) {
-  StoreRow& row = changes->devices.emplace_back();
-  row.key = std::string(key);
-  EncodeDeviceState(state, written, &row.value);
-  row.time_ms =
-      written == absl::InfinitePast() ? 0 : absl::ToUnixMillis(written);
-  changes->listings.push_back(ListingOf(key, state, written));
-}
 
 DecisionAudit PolicyEngine::MakeDecisionAudit(const Evaluation& eval,
                                               const Subject& subject,
@@ -470,12 +318,19 @@ void PolicyEngine::EvictOne(Shard& shard) {
       shard.order.emplace_back(std::move(key), it->second.last_decision);
       continue;
     }
-    // (A shared store's rows are written at every decision: this one may be
-    // older than another replica's.)
-    if (store_ != nullptr && !store_->shared() && it->second.repeats > 0) {
-      // The count of unchanged decisions lives only here since the row was
-      // last written: write it, so that the device's next audit row, after
-      // it is paged in again, carries it.
+    // The count of unchanged decisions lives only here since the row was
+    // last written: write it, so that the device's next audit row, after it
+    // is paged in again, carries it. A shared store's row only while it is
+    // as this replica left it; else another replica decided the device
+    // since, and its row is the newer (the count is lost).
+    bool write = store_ != nullptr && it->second.repeats > 0;
+    if (write && store_->shared()) {
+      absl::StatusOr<std::optional<std::string>> row =
+          store_->LoadEngineDevice(it->first);
+      write =
+          row.ok() && row->has_value() && RowHash(**row) == it->second.row_hash;
+    }
+    if (write) {
       EngineChanges changes;
       AddHistoryRow(it->first, it->second, it->second.written, &changes);
       store_->SubmitEngine(std::move(changes));
@@ -567,6 +422,7 @@ Evaluation PolicyEngine::Simulate(const detector::Fingerprint& fp,
 
 absl::Status PolicyEngine::ReadDevice(const detector::CheckInFacts& facts,
                                       const std::string& key, bool known,
+                                      std::uint64_t cached_hash,
                                       detector::DeviceEvidence* evidence,
                                       DeviceState* loaded) const {
   evidence->events.clear();
@@ -583,7 +439,15 @@ absl::Status PolicyEngine::ReadDevice(const detector::CheckInFacts& facts,
   // Memory is a cache of the store's history rows.
   ASSIGN_OR_RETURN(std::optional<std::string> row,
                    store_->LoadEngineDevice(key));
-  return row.has_value() ? DecodeDeviceState(*row, loaded) : absl::OkStatus();
+  if (!row.has_value()) {
+    return absl::OkStatus();
+  }
+  const std::uint64_t hash = RowHash(*row);
+  if (hash != cached_hash) {
+    RETURN_IF_ERROR(DecodeDeviceState(*row, loaded));
+  }
+  loaded->row_hash = hash;
+  return absl::OkStatus();
 }
 
 void PolicyEngine::NoteExtras(const CheckInExtras* extras,
@@ -688,10 +552,12 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
   } else {
     ++state->repeats;
   }
-  // A shared store's row is written every time: another replica reads it
-  // for the device's next decision, repeats included.
+  // Repeats alone are written (with a shared store) about each minute:
+  // another replica reads the row for the device's next audit row.
   const bool changed =
-      (store_->shared() || audit ||
+      (audit ||
+       (store_->shared() && state->repeats > 0 &&
+        context.now - state->written >= kSharedRepeatsWrite) ||
        before.history.warn_since != state->history.warn_since ||
        before.last_action != state->last_action ||
        before.mdm_device_id != state->mdm_device_id ||
@@ -705,9 +571,10 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
        context.now - state->written >= kHistoryRefresh ||
        state->written > context.now);  // a clock that went back
   if (changed) {
-    AddHistoryRow(context.key, *state, context.now, &changes);
     state->written = context.now;
     state->written_score = state->score;
+    AddHistoryRow(context.key, *state, context.now, &changes);
+    state->row_hash = RowHash(changes.devices.back().value);
   }
   const StoreTicket submitted =
       changes.empty() ? 0 : store_->SubmitEngine(std::move(changes));
@@ -757,19 +624,24 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     thread_local detector::DeviceEvidence evidence;
     auto it = shard.devices.find(context.key);
     // With a shared store (replicas) the row is read again every time:
-    // another replica may have decided the device since.
+    // another replica may have decided the device since. Read back as this
+    // replica last wrote or read it, memory is the newer (repeats).
     const bool cached = it != shard.devices.end();
-    const bool known = cached && (store_ == nullptr || !store_->shared());
+    const bool shared = store_ != nullptr && store_->shared();
+    const bool known = cached && !shared;
     DeviceState scratch;
     if (absl::Status read =
-            ReadDevice(facts, context.key, known, &evidence, &scratch);
+            ReadDevice(facts, context.key, known,
+                       cached ? it->second.row_hash : 0, &evidence, &scratch);
         !read.ok()) {
       // Without its evidence or history the device cannot be decided: no
       // answer, nothing cached, recorded or alerted.
       return absl::UnavailableError(
           StrCat("the device's state cannot be read: ", read.message()));
     }
-    DeviceState& state = known ? it->second : scratch;
+    const bool in_memory = known || (cached && scratch.row_hash != 0 &&
+                                     scratch.row_hash == it->second.row_hash);
+    DeviceState& state = in_memory ? it->second : scratch;
     const DeviceState before = store_ != nullptr ? state : DeviceState();
     NoteExtras(extras, facts, &state);
     const EvaluationInput in =
@@ -793,7 +665,6 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     }
     std::string outbox;
     std::string feed;  // for other replicas' subscribers
-    const bool shared = store_ != nullptr && store_->shared();
     if (alert && (options_.outbox || shared)) {
       // The id and time the outbox entry, other replicas and the
       // subscribers all carry.
@@ -808,9 +679,9 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     } else if (!outbox.empty() && options_.memory_outbox) {
       options_.memory_outbox(std::move(outbox));
     }
-    if (cached && !known) {
+    if (cached && !in_memory) {
       it->second = std::move(scratch);
-    } else if (!known) {
+    } else if (!cached) {
       Remember(shard, std::move(context.key), std::move(scratch));
     }
     if (alert) {

@@ -260,6 +260,10 @@ class PolicyEngine {
     // When the history row was last written (kept in the row: a device paged
     // in knows it, and is not written again before the daily refresh).
     absl::Time written = absl::InfinitePast();
+    // Shared stores: a hash of the history row as this replica last wrote or
+    // read it (0: none). A row read back unchanged leaves what memory holds
+    // (the repeats not yet written) in force.
+    std::uint64_t row_hash = 0;
     // What the device list shows beyond the fields above (format 4).
     Action enforced_action = Action::kAllow;
     Level level = Level::kLow;
@@ -298,8 +302,11 @@ class PolicyEngine {
   };
   // The device's evidence, and its history from the store when it is not
   // `known` in memory.
+  // A row whose hash is `cached_hash` is not decoded: `loaded` then holds
+  // only that hash, and the caller's own state is the device's.
   [[nodiscard]] absl::Status ReadDevice(const detector::CheckInFacts& facts,
                                         const std::string& key, bool known,
+                                        std::uint64_t cached_hash,
                                         detector::DeviceEvidence* evidence,
                                         DeviceState* loaded) const;
   // What a check-in tells of the device beyond its fingerprint.

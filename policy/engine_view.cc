@@ -21,16 +21,21 @@ absl::StatusOr<PolicyEngine::DeviceView> PolicyEngine::ViewDevice(
   absl::MutexLock lock(&shard.mu);
   detector::DeviceEvidence evidence;
   auto it = shard.devices.find(key);
-  // A shared store's row is read again (another replica may have decided).
-  const bool known =
-      it != shard.devices.end() && (store_ == nullptr || !store_->shared());
+  // A shared store's row is read again (another replica may have decided);
+  // read back unchanged, memory is the newer.
+  const bool cached = it != shard.devices.end();
+  const bool known = cached && (store_ == nullptr || !store_->shared());
   DeviceState loaded;
-  if (absl::Status read = ReadDevice(facts, key, known, &evidence, &loaded);
+  if (absl::Status read =
+          ReadDevice(facts, key, known, cached ? it->second.row_hash : 0,
+                     &evidence, &loaded);
       !read.ok()) {
     return absl::UnavailableError(
         StrCat("the device's state cannot be read: ", read.message()));
   }
-  const DeviceState& state = known ? it->second : loaded;
+  const bool in_memory = known || (cached && loaded.row_hash != 0 &&
+                                   loaded.row_hash == it->second.row_hash);
+  const DeviceState& state = in_memory ? it->second : loaded;
   view.evaluation = Evaluate(
       InputFor(*policy, fp, evidence, facts, state, exemptions.get(), now));
   view.evaluation.policy_owner = std::move(policy);

@@ -273,6 +273,60 @@ INSTANTIATE_TEST_SUITE_P(Replicas, ReplicasTest, ::testing::Values(2, 3),
                            return std::to_string(p.param);
                          });
 
+// A device's unchanged decisions are counted in memory (no commit each) and
+// written about each minute; a row another replica changed since is adopted,
+// never decided over from memory.
+TEST_F(ReplicaSharingTest, RepeatsAreCountedOnceAMinuteAndANewerRowWins) {
+  auto servers = Start(2, "repeats");
+  ASSERT_EQ(servers.size(), 2u);
+  constexpr char kDevice[] = "ApplREPEATS";
+  auto check_in = [&](std::size_t replica, const std::string& user) {
+    auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+        servers[replica]->address(), grpc::InsecureChannelCredentials()));
+    v1::CheckInRequest request;
+    request.set_tenant_id("t1");
+    request.mutable_device()->set_eas_device_id(kDevice);
+    request.mutable_device()->set_user_principal(user);
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    grpc::ClientContext context;
+    v1::CheckInResponse response;
+    EXPECT_TRUE(stub->CheckIn(&context, request, &response).ok());
+  };
+  // The device's decision audit rows, oldest first.
+  auto decisions = [&] {
+    std::vector<std::pair<std::uint64_t, std::string>> out;
+    auto audit = servers[0]->store()->ReadAudit("decision", 0, 100);
+    EXPECT_TRUE(audit.ok());
+    if (audit.ok()) {
+      for (const auto& entry : *audit) {
+        if (entry.record.find(kDevice) != std::string::npos) {
+          out.emplace_back(entry.seq, entry.record);
+        }
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  check_in(0, "alice@example.com");                              // audited
+  for (int i = 0; i < 3; ++i) check_in(0, "alice@example.com");  // repeats
+  clock_.Advance(absl::Seconds(61));
+  check_in(0, "alice@example.com");  // a repeat, and the row is written
+  ASSERT_EQ(decisions().size(), 1u);
+  // Another replica changes the device: its audit row carries the count.
+  check_in(1, "bob@example.com");
+  auto after = decisions();
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_THAT(after[1].second, ::testing::HasSubstr("\"repeats\":4"));
+  // Replica 0 adopts that row: bob again is a repeat there, not a change
+  // from the alice it decided last; and it counts it into its next row.
+  check_in(0, "bob@example.com");
+  EXPECT_EQ(decisions().size(), 2u) << "replica 0 decided from memory";
+  check_in(0, "alice@example.com");
+  after = decisions();
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_THAT(after[2].second, ::testing::HasSubstr("\"repeats\":1"));
+}
+
 TEST_F(ReplicaSharingTest, AnAlertOnOneReplicaReachesSubscribersOfEvery) {
   auto servers = Start(2, "alerts");
   ASSERT_EQ(servers.size(), 2u);
