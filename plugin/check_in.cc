@@ -43,7 +43,8 @@ absl::Status CheckInHandler::CheckIn(const v1::CheckInRequest& request,
     *ticket = std::max(facts_ticket, decision.ticket);
   }
   if (listener_ && !facts.eas_device_id.empty()) {
-    listener_(facts.tenant_id, facts.eas_device_id);
+    listener_(facts.tenant_id, facts.eas_device_id,
+              facts_ticket != 0 || decision.submitted);
   }
 
   response->set_decision_id(decision_id);

@@ -51,10 +51,13 @@ class CheckInHandler {
 
   const detector::KnownIssueCatalog& catalog() const { return *catalog_; }
 
-  // Called with (tenant, device id) after each check-in with an EAS device
-  // id (the gateway forgets its decision). Set before serving.
-  void SetDeviceListener(
-      std::function<void(std::string_view, std::string_view)> listener) {
+  // Called with (tenant, device id, whether the check-in submitted a change
+  // of the device's rows) after each check-in with an EAS device id (the
+  // gateway forgets its decision; other replicas are told of a change). Set
+  // before serving.
+  using DeviceListener =
+      std::function<void(std::string_view, std::string_view, bool)>;
+  void SetDeviceListener(DeviceListener listener) {
     listener_ = std::move(listener);
   }
 
@@ -64,7 +67,7 @@ class CheckInHandler {
   CheckInOptions options_;
   policy::PolicyEngine* engine_;
   detector::TrafficDetector* traffic_;
-  std::function<void(std::string_view, std::string_view)> listener_;
+  DeviceListener listener_;
 };
 
 }  // namespace hijackguard::plugin

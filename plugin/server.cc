@@ -510,14 +510,19 @@ void PluginServer::State::MakeHandlers(const ServerOptions& options,
       shared_store != nullptr && shared_store->shared() ? shared_store
                                                         : nullptr;
   if (g != nullptr || replicated != nullptr) {
+    // Other replicas only when something was submitted: a check-in that
+    // changed nothing leaves their kept decisions right.
     auto forget = [g, replicated](std::string_view tenant,
-                                  std::string_view device) {
+                                  std::string_view device, bool changed) {
       if (g != nullptr) g->Forget(tenant, device);
-      if (replicated != nullptr) {
+      if (replicated != nullptr && changed) {
         replicated->AnnounceDevices({ReplicaDeviceLine(tenant, device)});
       }
     };
-    traffic->SetDeviceListener(forget);
+    traffic->SetDeviceListener(
+        [forget](std::string_view tenant, std::string_view device) {
+          forget(tenant, device, true);  // traffic with events
+        });
     handler->SetDeviceListener(forget);
   }
   if (g != nullptr && replicated != nullptr) {

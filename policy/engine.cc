@@ -526,10 +526,10 @@ ComplianceAlert PolicyEngine::MakeAlert(const Evaluation& eval,
   return alert;
 }
 
-StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
-                                 const DecisionContext& context,
-                                 const DeviceState& before, std::string outbox,
-                                 std::string feed, DeviceState* state) {
+PolicyEngine::Recorded PolicyEngine::Record(
+    const Evaluation& eval, const Subject& subject,
+    const DecisionContext& context, const DeviceState& before,
+    std::string outbox, std::string feed, DeviceState* state) {
   EngineChanges changes;
   if (!outbox.empty()) {
     changes.outbox.push_back(std::move(outbox));
@@ -584,9 +584,11 @@ StoreTicket PolicyEngine::Record(const Evaluation& eval, const Subject& subject,
   // Only a changed history is waited for (its own change, or one a
   // concurrent decision of the device made and that is not committed yet):
   // the audit row of an unchanged decision is group-committed behind it.
-  return state->history_ticket != 0 && !store_->IsDurable(state->history_ticket)
-             ? state->history_ticket
-             : 0;
+  return {.wait = state->history_ticket != 0 &&
+                          !store_->IsDurable(state->history_ticket)
+                      ? state->history_ticket
+                      : 0,
+          .submitted = submitted != 0};
 }
 
 void PolicyEngine::Remember(Shard& shard, std::string&& key,
@@ -674,8 +676,11 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
       if (shared) feed = ReplicaAlertJson(*alert);
     }
     if (store_ != nullptr) {
-      decision.ticket = Record(eval, in.subject, context, before,
-                               std::move(outbox), std::move(feed), &state);
+      const Recorded recorded =
+          Record(eval, in.subject, context, before, std::move(outbox),
+                 std::move(feed), &state);
+      decision.ticket = recorded.wait;
+      decision.submitted = recorded.submitted;
     } else if (!outbox.empty() && options_.memory_outbox) {
       options_.memory_outbox(std::move(outbox));
     }

@@ -142,6 +142,10 @@ class PolicyEngine {
   struct Decision {
     Evaluation evaluation;
     StoreTicket ticket = 0;
+    // Whether the decision submitted anything (a changed history or audit
+    // row, an alert): other replicas' kept answers for the device may be
+    // out of date only then.
+    bool submitted = false;
   };
 
   // Decides a check-in: `fp` with known issues matched, `facts` as the
@@ -329,12 +333,16 @@ class PolicyEngine {
                                    std::string_view decision_id,
                                    Action old_action);
   // Submits the audit row and the changed history; returns the ticket the
-  // answer waits for (0: none).
+  // answer waits for (0: none) and whether anything was submitted.
   // `outbox`: the alert's outbox entry ("" when none), in the same commit;
   // `feed`: the alert for other replicas (EngineChanges::alerts; "": none).
-  StoreTicket Record(const Evaluation& eval, const Subject& subject,
-                     const DecisionContext& context, const DeviceState& before,
-                     std::string outbox, std::string feed, DeviceState* state);
+  struct Recorded {
+    StoreTicket wait = 0;
+    bool submitted = false;
+  };
+  Recorded Record(const Evaluation& eval, const Subject& subject,
+                  const DecisionContext& context, const DeviceState& before,
+                  std::string outbox, std::string feed, DeviceState* state);
   // An alert another replica raised (ReplicaAlertJson), to this replica's
   // subscribers.
   void PublishSharedAlert(std::string_view json);

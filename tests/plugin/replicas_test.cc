@@ -509,6 +509,55 @@ TEST_F(GatewayReplicasTest, AHijackSeenByOneReplicaIsRefusedByAnother) {
   EXPECT_THAT(feed->body, ::testing::HasSubstr(DeviceKey("acme", kDevice)));
 }
 
+// Other replicas hear of a check-in only when it changed the device's rows:
+// one that changed nothing leaves their kept decisions in place.
+TEST_F(GatewayReplicasTest, OnlyACheckInThatChangedSomethingIsAnnounced) {
+  auto servers = Start(2, "announce");
+  ASSERT_EQ(servers.size(), 2u);
+  constexpr char kDevice[] = "ApplANNOUNCE";
+  auto check_in = [&](const std::string& user) {
+    auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
+        servers[1]->address(), grpc::InsecureChannelCredentials()));
+    v1::CheckInRequest request;
+    request.set_tenant_id("t1");
+    request.mutable_device()->set_eas_device_id(kDevice);
+    request.mutable_device()->set_user_principal(user);
+    request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
+    grpc::ClientContext context;
+    v1::CheckInResponse response;
+    EXPECT_TRUE(stub->CheckIn(&context, request, &response).ok());
+  };
+  auto http = Http(*servers[0]);
+  check_in("alice@example.com");
+  const auto [status, kept] = Authorize(*http, kDevice, "t1");
+  ASSERT_EQ(status, 204);
+  auto feed_since = [&](const std::string& since) {
+    httplib::Result feed =
+        http->Get("/v1/activesync/changes?since=" + since,
+                  httplib::Headers{{"X-Hijackguard-Tenant", "t1"}});
+    EXPECT_TRUE(feed);
+    return feed ? feed->body : std::string();
+  };
+  const std::string first = feed_since("0");
+  const std::string since =
+      first.substr(first.find(' ') + 1, first.find('\n') - first.find(' ') - 1);
+
+  check_in("alice@example.com");            // nothing changes
+  absl::SleepFor(absl::Milliseconds(300));  // announcements: every 20 ms
+  EXPECT_THAT(feed_since(since),
+              ::testing::Not(::testing::HasSubstr(DeviceKey("t1", kDevice))));
+  EXPECT_EQ(Authorize(*http, kDevice, "t1"), std::make_pair(204, kept));
+
+  check_in("bob@example.com");  // a new user: a new decision row
+  Until([&] {
+    return feed_since(since).find(DeviceKey("t1", kDevice)) !=
+           std::string::npos;
+  });
+  EXPECT_THAT(feed_since(since),
+              ::testing::HasSubstr(DeviceKey("t1", kDevice)));
+  EXPECT_NE(Authorize(*http, kDevice, "t1").second, kept);
+}
+
 TEST_F(GatewayReplicasTest, ADatabaseOutageIsNotAnOutageOfMail) {
   auto servers = Start(1, "outage");
   ASSERT_EQ(servers.size(), 1u);
