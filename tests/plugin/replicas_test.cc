@@ -528,9 +528,6 @@ TEST_F(GatewayReplicasTest, OnlyACheckInThatChangedSomethingIsAnnounced) {
     EXPECT_TRUE(stub->CheckIn(&context, request, &response).ok());
   };
   auto http = Http(*servers[0]);
-  check_in("alice@example.com");
-  const auto [status, kept] = Authorize(*http, kDevice, "t1");
-  ASSERT_EQ(status, 204);
   auto feed_since = [&](const std::string& since) {
     httplib::Result feed =
         http->Get("/v1/activesync/changes?since=" + since,
@@ -538,9 +535,24 @@ TEST_F(GatewayReplicasTest, OnlyACheckInThatChangedSomethingIsAnnounced) {
     EXPECT_TRUE(feed);
     return feed ? feed->body : std::string();
   };
-  const std::string first = feed_since("0");
-  const std::string since =
-      first.substr(first.find(' ') + 1, first.find('\n') - first.find(' ') - 1);
+  // The feed's position now (its first line: "<kind> <position>").
+  auto position = [&] {
+    const std::string body = feed_since("0");
+    const std::size_t space = body.find(' ');
+    return body.substr(space + 1, body.find('\n') - space - 1);
+  };
+  const std::string before = position();
+  check_in("alice@example.com");
+  // Its announcement (a new device) is heard before the decision is kept.
+  Until([&] {
+    return feed_since(before).find(DeviceKey("t1", kDevice)) !=
+           std::string::npos;
+  });
+  ASSERT_THAT(feed_since(before),
+              ::testing::HasSubstr(DeviceKey("t1", kDevice)));
+  const auto [status, kept] = Authorize(*http, kDevice, "t1");
+  ASSERT_EQ(status, 204);
+  const std::string since = position();
 
   check_in("alice@example.com");            // nothing changes
   absl::SleepFor(absl::Milliseconds(300));  // announcements: every 20 ms
