@@ -320,15 +320,22 @@ void PolicyEngine::EvictOne(Shard& shard) {
     }
     // The count of unchanged decisions lives only here since the row was
     // last written: write it, so that the device's next audit row, after it
-    // is paged in again, carries it. A shared store's row only while it is
-    // as this replica left it; else another replica decided the device
-    // since, and its row is the newer (the count is lost).
+    // is paged in again, carries it. A shared store's row only when this
+    // replica counted some since it wrote it, and only while the row reads
+    // back as this replica left it (else another replica wrote it since, and
+    // its row is the newer: the count is lost). The read and the commit are
+    // not one step, as for any decision's write (docs/state.md).
     bool write = store_ != nullptr && it->second.repeats > 0;
     if (write && store_->shared()) {
-      absl::StatusOr<std::optional<std::string>> row =
-          store_->LoadEngineDevice(it->first);
-      write =
-          row.ok() && row->has_value() && RowHash(**row) == it->second.row_hash;
+      write = false;
+      if (it->second.unwritten > 0) {
+        // (A failed read drops the count: the store says why to whoever
+        // reads next.)
+        absl::StatusOr<std::optional<std::string>> row =
+            store_->LoadEngineDevice(it->first);
+        write = row.ok() && row->has_value() &&
+                RowHash(**row) == it->second.row_hash;
+      }
     }
     if (write) {
       EngineChanges changes;
@@ -549,14 +556,16 @@ PolicyEngine::Recorded PolicyEngine::Record(
     changes.audit.push_back({context.now, std::move(record)});
     state->audited = signature;
     state->repeats = 0;
+    state->unwritten = 0;
   } else {
     ++state->repeats;
+    ++state->unwritten;
   }
   // Repeats alone are written (with a shared store) about each minute:
   // another replica reads the row for the device's next audit row.
   const bool changed =
       (audit ||
-       (store_->shared() && state->repeats > 0 &&
+       (store_->shared() && state->unwritten > 0 &&
         context.now - state->written >= kSharedRepeatsWrite) ||
        before.history.warn_since != state->history.warn_since ||
        before.last_action != state->last_action ||
@@ -575,6 +584,7 @@ PolicyEngine::Recorded PolicyEngine::Record(
     state->written_score = state->score;
     AddHistoryRow(context.key, *state, context.now, &changes);
     state->row_hash = RowHash(changes.devices.back().value);
+    state->unwritten = 0;
   }
   const StoreTicket submitted =
       changes.empty() ? 0 : store_->SubmitEngine(std::move(changes));
@@ -643,6 +653,12 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
     }
     const bool in_memory = known || (cached && scratch.row_hash != 0 &&
                                      scratch.row_hash == it->second.row_hash);
+    if (cached && !in_memory && scratch.audited == it->second.audited) {
+      // Another replica wrote the row since, for the same audited decision:
+      // what this one counted and did not write yet is added to its count.
+      scratch.repeats += it->second.unwritten;
+      scratch.unwritten = it->second.unwritten;
+    }
     DeviceState& state = in_memory ? it->second : scratch;
     const DeviceState before = store_ != nullptr ? state : DeviceState();
     NoteExtras(extras, facts, &state);

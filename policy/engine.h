@@ -261,6 +261,10 @@ class PolicyEngine {
     // least daily: a crash loses at most the count since).
     std::uint64_t audited = 0;
     std::uint64_t repeats = 0;
+    // Shared stores: how many of `repeats` this replica counted since it
+    // last wrote the row (memory only; added to a row another replica wrote
+    // meanwhile for the same audited decision).
+    std::uint64_t unwritten = 0;
     // When the history row was last written (kept in the row: a device paged
     // in knows it, and is not written again before the daily refresh).
     absl::Time written = absl::InfinitePast();

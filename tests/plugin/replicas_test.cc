@@ -274,8 +274,9 @@ INSTANTIATE_TEST_SUITE_P(Replicas, ReplicasTest, ::testing::Values(2, 3),
                          });
 
 // A device's unchanged decisions are counted in memory (no commit each) and
-// written about each minute; a row another replica changed since is adopted,
-// never decided over from memory.
+// written about each minute; a row another replica wrote since is adopted,
+// never decided over from memory, and what this replica counted for the
+// same audited decision is added to it.
 TEST_F(ReplicaSharingTest, RepeatsAreCountedOnceAMinuteAndANewerRowWins) {
   auto servers = Start(2, "repeats");
   ASSERT_EQ(servers.size(), 2u);
@@ -307,16 +308,27 @@ TEST_F(ReplicaSharingTest, RepeatsAreCountedOnceAMinuteAndANewerRowWins) {
     std::sort(out.begin(), out.end());
     return out;
   };
-  check_in(0, "alice@example.com");                              // audited
-  for (int i = 0; i < 3; ++i) check_in(0, "alice@example.com");  // repeats
+  // Nothing is submitted for them, on either replica.
+  auto submissions = [&] {
+    return servers[0]->store()->stats().submissions +
+           servers[1]->store()->stats().submissions;
+  };
+  check_in(0, "alice@example.com");  // audited
+  const std::uint64_t submitted = submissions();
+  for (int i = 0; i < 2; ++i) check_in(0, "alice@example.com");  // repeats
+  for (int i = 0; i < 3; ++i) check_in(1, "alice@example.com");  // and here
+  EXPECT_EQ(submissions(), submitted);
+  // A minute on, replica 0's next repeat writes its count (3); replica 1
+  // reads that row and adds its own (3, and this one).
   clock_.Advance(absl::Seconds(61));
-  check_in(0, "alice@example.com");  // a repeat, and the row is written
+  check_in(0, "alice@example.com");
+  check_in(1, "alice@example.com");
   ASSERT_EQ(decisions().size(), 1u);
-  // Another replica changes the device: its audit row carries the count.
+  // A change on replica 1: its audit row carries both replicas' count.
   check_in(1, "bob@example.com");
   auto after = decisions();
   ASSERT_EQ(after.size(), 2u);
-  EXPECT_THAT(after[1].second, ::testing::HasSubstr("\"repeats\":4"));
+  EXPECT_THAT(after[1].second, ::testing::HasSubstr("\"repeats\":7"));
   // Replica 0 adopts that row: bob again is a repeat there, not a change
   // from the alice it decided last; and it counts it into its next row.
   check_in(0, "bob@example.com");
@@ -515,13 +527,14 @@ TEST_F(GatewayReplicasTest, OnlyACheckInThatChangedSomethingIsAnnounced) {
   auto servers = Start(2, "announce");
   ASSERT_EQ(servers.size(), 2u);
   constexpr char kDevice[] = "ApplANNOUNCE";
-  auto check_in = [&](const std::string& user) {
+  auto check_in = [&](const std::string& device, const std::string& group) {
     auto stub = v1::CompliancePlugin::NewStub(grpc::CreateChannel(
         servers[1]->address(), grpc::InsecureChannelCredentials()));
     v1::CheckInRequest request;
     request.set_tenant_id("t1");
-    request.mutable_device()->set_eas_device_id(kDevice);
-    request.mutable_device()->set_user_principal(user);
+    request.mutable_device()->set_eas_device_id(device);
+    request.mutable_device()->set_user_principal("alice@example.com");
+    request.mutable_device()->add_groups(group);
     request.mutable_eas()->set_user_agent("Apple-iPhone4C1/1001.403");
     grpc::ClientContext context;
     v1::CheckInResponse response;
@@ -541,32 +554,35 @@ TEST_F(GatewayReplicasTest, OnlyACheckInThatChangedSomethingIsAnnounced) {
     const std::size_t space = body.find(' ');
     return body.substr(space + 1, body.find('\n') - space - 1);
   };
+  auto heard = [&](const std::string& since, const std::string& device) {
+    Until([&] {
+      return feed_since(since).find(DeviceKey("t1", device)) !=
+             std::string::npos;
+    });
+    return feed_since(since).find(DeviceKey("t1", device)) != std::string::npos;
+  };
   const std::string before = position();
-  check_in("alice@example.com");
+  check_in(kDevice, "staff");
   // Its announcement (a new device) is heard before the decision is kept.
-  Until([&] {
-    return feed_since(before).find(DeviceKey("t1", kDevice)) !=
-           std::string::npos;
-  });
-  ASSERT_THAT(feed_since(before),
-              ::testing::HasSubstr(DeviceKey("t1", kDevice)));
+  ASSERT_TRUE(heard(before, kDevice));
   const auto [status, kept] = Authorize(*http, kDevice, "t1");
   ASSERT_EQ(status, 204);
-  const std::string since = position();
+  std::string since = position();
 
-  check_in("alice@example.com");            // nothing changes
-  absl::SleepFor(absl::Milliseconds(300));  // announcements: every 20 ms
+  // Nothing changes. Announcements leave in order: once a new device
+  // checked in after it is heard, this one would have been too.
+  check_in(kDevice, "staff");
+  check_in("ApplANNOUNCE2", "staff");
+  ASSERT_TRUE(heard(since, "ApplANNOUNCE2"));
   EXPECT_THAT(feed_since(since),
               ::testing::Not(::testing::HasSubstr(DeviceKey("t1", kDevice))));
   EXPECT_EQ(Authorize(*http, kDevice, "t1"), std::make_pair(204, kept));
 
-  check_in("bob@example.com");  // a new user: a new decision row
-  Until([&] {
-    return feed_since(since).find(DeviceKey("t1", kDevice)) !=
-           std::string::npos;
-  });
-  EXPECT_THAT(feed_since(since),
-              ::testing::HasSubstr(DeviceKey("t1", kDevice)));
+  // New groups: only the decision's history row changes (the detector's
+  // facts do not), and that is announced too.
+  since = position();
+  check_in(kDevice, "sales");
+  EXPECT_TRUE(heard(since, kDevice));
   EXPECT_NE(Authorize(*http, kDevice, "t1").second, kept);
 }
 
