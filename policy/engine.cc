@@ -217,9 +217,10 @@ namespace {
 constexpr absl::Duration kHistoryRefresh = absl::Hours(24);
 
 // With a shared store, a device's unchanged decisions are counted in memory
-// and written with the row at most this long after it was last written (the
-// count is then in the row other replicas read for the device's next audit
-// row; a replica that stops or dies loses at most this much of it).
+// and written with the row at the device's first decision this long after
+// the first of them (the count is then in the row other replicas read for
+// the device's next audit row; a replica that stops or dies loses what it
+// counted since).
 constexpr absl::Duration kSharedRepeatsWrite = absl::Minutes(1);
 
 // The hash ReadDevice compares; never 0 (no row).
@@ -301,6 +302,28 @@ DecisionAudit PolicyEngine::MakeDecisionAudit(const Evaluation& eval,
   return a;
 }
 
+const PolicyEngine::DeviceState* PolicyEngine::MergeUnwritten(
+    const std::string& key, const DeviceState& state, DeviceState* merged) {
+  // (A failed read drops the count: the store says why to whoever reads
+  // next.)
+  absl::StatusOr<std::optional<std::string>> row =
+      store_->LoadEngineDevice(key);
+  if (!row.ok() || !row->has_value()) {
+    return nullptr;
+  }
+  if (RowHash(**row) == state.row_hash) {
+    return &state;  // as this replica left it
+  }
+  // Another replica wrote it since: the count goes into its row when that
+  // is for the same audited decision, else it is lost.
+  if (!DecodeDeviceState(**row, merged).ok() ||
+      merged->audited != state.audited) {
+    return nullptr;
+  }
+  merged->repeats += state.unwritten;
+  return merged;
+}
+
 void PolicyEngine::EvictOne(Shard& shard) {
   // Second chance in insertion order: a device decided since it was queued
   // goes to the back with its new stamp; the first one not decided since
@@ -320,26 +343,20 @@ void PolicyEngine::EvictOne(Shard& shard) {
     }
     // The count of unchanged decisions lives only here since the row was
     // last written: write it, so that the device's next audit row, after it
-    // is paged in again, carries it. A shared store's row only when this
-    // replica counted some since it wrote it, and only while the row reads
-    // back as this replica left it (else another replica wrote it since, and
-    // its row is the newer: the count is lost). The read and the commit are
-    // not one step, as for any decision's write (docs/state.md).
-    bool write = store_ != nullptr && it->second.repeats > 0;
-    if (write && store_->shared()) {
-      write = false;
-      if (it->second.unwritten > 0) {
-        // (A failed read drops the count: the store says why to whoever
-        // reads next.)
-        absl::StatusOr<std::optional<std::string>> row =
-            store_->LoadEngineDevice(it->first);
-        write = row.ok() && row->has_value() &&
-                RowHash(**row) == it->second.row_hash;
-      }
+    // is paged in again, carries it. A shared store's only when this replica
+    // counted some since it wrote the row, into the row as it reads now
+    // (MergeUnwritten).
+    const DeviceState* to_write =
+        store_ != nullptr && it->second.repeats > 0 ? &it->second : nullptr;
+    DeviceState merged;
+    if (to_write != nullptr && store_->shared()) {
+      to_write = it->second.unwritten > 0
+                     ? MergeUnwritten(it->first, it->second, &merged)
+                     : nullptr;
     }
-    if (write) {
+    if (to_write != nullptr) {
       EngineChanges changes;
-      AddHistoryRow(it->first, it->second, it->second.written, &changes);
+      AddHistoryRow(it->first, *to_write, to_write->written, &changes);
       store_->SubmitEngine(std::move(changes));
     }
     shard.devices.erase(it);
@@ -559,15 +576,18 @@ PolicyEngine::Recorded PolicyEngine::Record(
     state->unwritten = 0;
   } else {
     ++state->repeats;
-    ++state->unwritten;
+    if (state->unwritten++ == 0) {
+      state->unwritten_since = context.now;
+    }
   }
   // Repeats alone are written (with a shared store) about each minute:
-  // another replica reads the row for the device's next audit row.
-  const bool changed =
-      (audit ||
-       (store_->shared() && state->unwritten > 0 &&
-        context.now - state->written >= kSharedRepeatsWrite) ||
-       before.history.warn_since != state->history.warn_since ||
+  // another replica reads the row for the device's next audit row. That
+  // write alone changes no decision: it is not `submitted` for the others.
+  const bool count_due =
+      store_->shared() && state->unwritten > 0 &&
+      context.now - state->unwritten_since >= kSharedRepeatsWrite;
+  const bool record_changed =
+      (audit || before.history.warn_since != state->history.warn_since ||
        before.last_action != state->last_action ||
        before.mdm_device_id != state->mdm_device_id ||
        before.user_principal != state->user_principal ||
@@ -579,6 +599,7 @@ PolicyEngine::Recorded PolicyEngine::Record(
        before.model_name != state->model_name ||
        context.now - state->written >= kHistoryRefresh ||
        state->written > context.now);  // a clock that went back
+  const bool changed = record_changed || count_due;
   if (changed) {
     state->written = context.now;
     state->written_score = state->score;
@@ -598,7 +619,7 @@ PolicyEngine::Recorded PolicyEngine::Record(
                           !store_->IsDurable(state->history_ticket)
                       ? state->history_ticket
                       : 0,
-          .submitted = submitted != 0};
+          .submitted = submitted != 0 && (record_changed || !count_due)};
 }
 
 void PolicyEngine::Remember(Shard& shard, std::string&& key,
@@ -658,6 +679,7 @@ absl::StatusOr<PolicyEngine::Decision> PolicyEngine::Decide(
       // what this one counted and did not write yet is added to its count.
       scratch.repeats += it->second.unwritten;
       scratch.unwritten = it->second.unwritten;
+      scratch.unwritten_since = it->second.unwritten_since;
     }
     DeviceState& state = in_memory ? it->second : scratch;
     const DeviceState before = store_ != nullptr ? state : DeviceState();

@@ -265,6 +265,7 @@ class PolicyEngine {
     // last wrote the row (memory only; added to a row another replica wrote
     // meanwhile for the same audited decision).
     std::uint64_t unwritten = 0;
+    absl::Time unwritten_since;  // the first of them
     // When the history row was last written (kept in the row: a device paged
     // in knows it, and is not written again before the daily refresh).
     absl::Time written = absl::InfinitePast();
@@ -293,6 +294,13 @@ class PolicyEngine {
     std::deque<std::pair<std::string, std::uint64_t>> order ABSL_GUARDED_BY(mu);
   };
   void EvictOne(Shard& shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // What a shared store's row for `key` becomes with the count `state`
+  // has not written (`state` itself, or `*merged`: the row as it reads now,
+  // when another replica wrote it for the same audited decision); null when
+  // nothing is to be written.
+  const DeviceState* MergeUnwritten(const std::string& key,
+                                    const DeviceState& state,
+                                    DeviceState* merged);
   // UNAVAILABLE while the store cannot write (admin changes wait for it).
   [[nodiscard]] absl::Status Writable() const;
 

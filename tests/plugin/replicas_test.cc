@@ -316,19 +316,25 @@ TEST_F(ReplicaSharingTest, RepeatsAreCountedOnceAMinuteAndANewerRowWins) {
   check_in(0, "alice@example.com");  // audited
   const std::uint64_t submitted = submissions();
   for (int i = 0; i < 2; ++i) check_in(0, "alice@example.com");  // repeats
-  for (int i = 0; i < 3; ++i) check_in(1, "alice@example.com");  // and here
   EXPECT_EQ(submissions(), submitted);
-  // A minute on, replica 0's next repeat writes its count (3); replica 1
-  // reads that row and adds its own (3, and this one).
+  // A minute after its first repeat, replica 0's next one writes its count
+  // (3). Replica 1 reads that row and counts on from it (3 more); replica 0
+  // counts on in memory (2 more).
   clock_.Advance(absl::Seconds(61));
   check_in(0, "alice@example.com");
+  for (int i = 0; i < 3; ++i) check_in(1, "alice@example.com");
+  for (int i = 0; i < 2; ++i) check_in(0, "alice@example.com");
+  // A minute on, replica 1 writes its row (7); replica 0 adopts it, adds
+  // what it had not written (2) and this one, and writes 10.
+  clock_.Advance(absl::Seconds(61));
   check_in(1, "alice@example.com");
+  check_in(0, "alice@example.com");
   ASSERT_EQ(decisions().size(), 1u);
   // A change on replica 1: its audit row carries both replicas' count.
   check_in(1, "bob@example.com");
   auto after = decisions();
   ASSERT_EQ(after.size(), 2u);
-  EXPECT_THAT(after[1].second, ::testing::HasSubstr("\"repeats\":7"));
+  EXPECT_THAT(after[1].second, ::testing::HasSubstr("\"repeats\":10"));
   // Replica 0 adopts that row: bob again is a repeat there, not a change
   // from the alice it decided last; and it counts it into its next row.
   check_in(0, "bob@example.com");
